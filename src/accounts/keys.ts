@@ -1,0 +1,98 @@
+// API keys: `nb_` + 45 base62 characters. Only a SHA-256 hash is stored; keys carry 268 bits of
+// randomness, so a fast hash is enough and lookups stay a single indexed read.
+import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import type { Db } from '../db/connect.js';
+import { nowIso } from '../db/connect.js';
+import type { Account, ApiKeyRow } from '../db/schema.js';
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+export const KEY_PATTERN = /^nb_[0-9A-Za-z]{45}$/;
+
+export function newKeySecret(): string {
+  let s = 'nb_';
+  for (let i = 0; i < 45; i++) s += BASE62[randomInt(62)];
+  return s;
+}
+
+export const hashKey = (key: string): string => createHash('sha256').update(key).digest('hex');
+export const displayPrefix = (key: string): string => `${key.slice(0, 7)}…`;
+
+export interface CreatedKey {
+  id: number;
+  account_id: number;
+  name: string;
+  key: string;
+  display_prefix: string;
+  created_at: string;
+}
+
+export async function createKey(db: Db, accountId: number, name: string): Promise<CreatedKey> {
+  const key = newKeySecret();
+  const created_at = nowIso();
+  const row = await db.kysely.insertInto('api_keys')
+    .values({ account_id: accountId, name, key_hash: hashKey(key), display_prefix: displayPrefix(key), created_at, last_used_at: null, revoked_at: null })
+    .returning('id').executeTakeFirstOrThrow();
+  return { id: row.id, account_id: accountId, name, key, display_prefix: displayPrefix(key), created_at };
+}
+
+export interface Caller {
+  account: Account;
+  key: ApiKeyRow;
+}
+
+/**
+ * Resolves a bearer key to its account. Null when unknown, revoked, or the account is suspended.
+ * Read from the database on every request so a revocation anywhere takes effect at once.
+ */
+export async function findCaller(db: Db, presented: string): Promise<Caller | null> {
+  if (!KEY_PATTERN.test(presented)) return null;
+  const hash = hashKey(presented);
+  const row = await db.kysely.selectFrom('api_keys')
+    .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
+    .select([
+      'api_keys.id as key_id', 'api_keys.account_id', 'api_keys.name as key_name', 'api_keys.key_hash', 'api_keys.display_prefix',
+      'api_keys.created_at as key_created_at', 'api_keys.last_used_at', 'api_keys.revoked_at',
+      'accounts.name', 'accounts.plan', 'accounts.plan_tokens', 'accounts.package_tokens', 'accounts.status',
+      'accounts.plan_expires_at', 'accounts.created_at',
+    ])
+    .where('api_keys.key_hash', '=', hash)
+    .executeTakeFirst();
+  // The index lookup already matched; compare again in constant time so equality never short-circuits.
+  if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
+  if (row.revoked_at !== null || row.status !== 'active') return null;
+  return {
+    account: { id: row.account_id, name: row.name, plan: row.plan, plan_tokens: row.plan_tokens, package_tokens: row.package_tokens, status: row.status, plan_expires_at: row.plan_expires_at, created_at: row.created_at },
+    key: { id: row.key_id, account_id: row.account_id, name: row.key_name, key_hash: row.key_hash, display_prefix: row.display_prefix, created_at: row.key_created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at },
+  };
+}
+
+/**
+ * last_used_at is bookkeeping, not billing: written at most once a minute per key so that
+ * authentication stays a read.
+ */
+export class KeyUsageTracker {
+  private lastWrite = new Map<number, number>();
+  constructor(private db: Db, private intervalMs = 60_000) {}
+  touch(keyId: number): void {
+    const now = Date.now();
+    if (now - (this.lastWrite.get(keyId) ?? 0) < this.intervalMs) return;
+    this.lastWrite.set(keyId, now);
+    this.db.kysely.updateTable('api_keys').set({ last_used_at: new Date(now).toISOString() }).where('id', '=', keyId).execute().catch(() => {
+      this.lastWrite.delete(keyId);
+    });
+  }
+}
+
+export async function listKeys(db: Db, accountId?: number) {
+  let q = db.kysely.selectFrom('api_keys').select(['id', 'account_id', 'name', 'display_prefix', 'created_at', 'last_used_at', 'revoked_at']).orderBy('id');
+  if (accountId !== undefined) q = q.where('account_id', '=', accountId);
+  return q.execute();
+}
+
+/** Revokes a key; returns false when there is no such (unrevoked) key. */
+export async function revokeKey(db: Db, keyId: number, accountId?: number): Promise<boolean> {
+  let q = db.kysely.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', keyId).where('revoked_at', 'is', null);
+  if (accountId !== undefined) q = q.where('account_id', '=', accountId);
+  const r = await q.executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}

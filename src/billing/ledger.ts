@@ -1,0 +1,164 @@
+// Every change to a balance is a ledger row written in the same transaction as the change.
+// hold: price leaves the balance (plan tokens first). charge: the hold becomes spend (no balance
+// change). release: the hold goes back exactly where it came from. One settlement per generation:
+// the pending -> completed|failed transition is the guard, and a unique index backs it up.
+import { sql, type Transaction } from 'kysely';
+import type { Db } from '../db/connect.js';
+import { nowIso } from '../db/connect.js';
+import type { Database, GenerationStatus } from '../db/schema.js';
+
+export type TokenPool = 'plan' | 'package';
+
+/**
+ * Opens the transaction with a no-op write on the account row: on PostgreSQL that takes the row
+ * lock (like SELECT … FOR UPDATE), on SQLite it takes the write lock up front so a second process
+ * can never deadlock us between our read and our write.
+ */
+async function lockAccount(trx: Transaction<Database>, accountId: number): Promise<boolean> {
+  const r = await trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId).executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
+}
+
+export async function grantTokens(db: Db, accountId: number, amount: number, pool: TokenPool, note: string | null = null): Promise<void> {
+  if (!Number.isInteger(amount) || amount <= 0) throw new Error('a grant must be a positive integer');
+  await db.kysely.transaction().execute(async (trx) => {
+    const col = pool === 'plan' ? 'plan_tokens' : 'package_tokens';
+    const r = await trx.updateTable('accounts').set({ [col]: sql`${sql.ref(col)} + ${amount}` }).where('id', '=', accountId).executeTakeFirst();
+    if (Number(r.numUpdatedRows) !== 1) throw new Error(`no account ${accountId}`);
+    await trx.insertInto('ledger').values({
+      account_id: accountId, generation_id: null, kind: 'grant', amount, note,
+      plan_delta: pool === 'plan' ? amount : 0, package_delta: pool === 'package' ? amount : 0, created_at: nowIso(),
+    }).execute();
+  });
+}
+
+export interface HoldRequest {
+  accountId: number;
+  apiKeyId: number | null;
+  modelSlug: string;
+  category: string;
+  price: number;
+  prompt: string | null;
+  holdTtlMs: number;
+}
+
+export interface Hold {
+  generationId: number;
+  createdAt: string;
+  price: number;
+}
+
+/** Creates the pending generation and holds its price. Null when the balance cannot cover it. */
+export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null> {
+  return db.kysely.transaction().execute(async (trx) => {
+    if (!(await lockAccount(trx, req.accountId))) return null;
+    const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', req.accountId).executeTakeFirstOrThrow();
+    if (acc.plan_tokens + acc.package_tokens < req.price) return null;
+    const fromPlan = Math.min(acc.plan_tokens, req.price);
+    const fromPackage = req.price - fromPlan;
+    if (req.price > 0) {
+      await trx.updateTable('accounts')
+        .set({ plan_tokens: sql`plan_tokens - ${fromPlan}`, package_tokens: sql`package_tokens - ${fromPackage}` })
+        .where('id', '=', req.accountId).execute();
+    }
+    const createdAt = new Date();
+    const gen = await trx.insertInto('generations').values({
+      account_id: req.accountId, api_key_id: req.apiKeyId, model_slug: req.modelSlug, category: req.category,
+      status: 'pending', prompt: req.prompt, result_text: null, error: null, held_plan: fromPlan, held_package: fromPackage,
+      tokens_spent: 0, route: null, usage_json: null, finish_reason: null, created_at: createdAt.toISOString(),
+      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null,
+      hold_expires_at: new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
+    }).returning('id').executeTakeFirstOrThrow();
+    await trx.insertInto('ledger').values({
+      account_id: req.accountId, generation_id: gen.id, kind: 'hold', amount: req.price,
+      plan_delta: -fromPlan, package_delta: -fromPackage, note: null, created_at: createdAt.toISOString(),
+    }).execute();
+    return { generationId: gen.id, createdAt: createdAt.toISOString(), price: req.price };
+  });
+}
+
+export interface Settlement {
+  status: Exclude<GenerationStatus, 'pending'>;
+  resultText: string | null;
+  error: string | null;
+  finishReason: string | null;
+  usage: unknown;
+  route: string | null;
+  firstTokenAt: string | null;
+  /** When the generation was created, for processing_ms. */
+  createdAt?: string;
+}
+
+export interface Settled {
+  /** False when the generation had already been settled (this call changed nothing). */
+  applied: boolean;
+  tokensSpent: number;
+  balance: number;
+  completedAt: string;
+}
+
+/** Charges (completed) or releases (failed) a generation's hold, exactly once. */
+export async function settleGeneration(db: Db, generationId: number, s: Settlement): Promise<Settled> {
+  return db.kysely.transaction().execute(async (trx) => {
+    const completedAt = new Date();
+    // The status transition is the first statement: it is the idempotence guard and, on SQLite,
+    // takes the write lock before anything is read.
+    const gen = await trx.updateTable('generations').set({
+      status: s.status, result_text: s.resultText, error: s.error, finish_reason: s.finishReason,
+      usage_json: s.usage == null ? null : JSON.stringify(s.usage), route: s.route, first_token_at: s.firstTokenAt,
+      tokens_spent: s.status === 'completed' ? sql<number>`held_plan + held_package` : 0,
+      completed_at: completedAt.toISOString(),
+      processing_ms: s.createdAt ? completedAt.getTime() - Date.parse(s.createdAt) : null,
+    }).where('id', '=', generationId).where('status', '=', 'pending')
+      .returning(['account_id', 'held_plan', 'held_package']).executeTakeFirst();
+    let accountId: number;
+    let spent = 0;
+    if (gen) {
+      accountId = gen.account_id;
+      const price = gen.held_plan + gen.held_package;
+      if (s.status === 'completed') {
+        spent = price;
+        await trx.insertInto('ledger').values({ account_id: accountId, generation_id: generationId, kind: 'charge', amount: price, plan_delta: 0, package_delta: 0, note: null, created_at: completedAt.toISOString() }).execute();
+      } else {
+        if (price > 0) {
+          await trx.updateTable('accounts')
+            .set({ plan_tokens: sql`plan_tokens + ${gen.held_plan}`, package_tokens: sql`package_tokens + ${gen.held_package}` })
+            .where('id', '=', accountId).execute();
+        }
+        await trx.insertInto('ledger').values({ account_id: accountId, generation_id: generationId, kind: 'release', amount: price, plan_delta: gen.held_plan, package_delta: gen.held_package, note: s.error, created_at: completedAt.toISOString() }).execute();
+      }
+    } else {
+      accountId = (await trx.selectFrom('generations').select('account_id').where('id', '=', generationId).executeTakeFirstOrThrow()).account_id;
+    }
+    const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', accountId).executeTakeFirstOrThrow();
+    return { applied: gen !== undefined, tokensSpent: spent, balance: acc.plan_tokens + acc.package_tokens, completedAt: completedAt.toISOString() };
+  });
+}
+
+/** Releases holds whose generation outlived its deadline (a server died mid-request). */
+export async function releaseStaleHolds(db: Db, now = new Date()): Promise<number> {
+  const stale = await db.kysely.selectFrom('generations').select('id')
+    .where('status', '=', 'pending').where('hold_expires_at', '<', now.toISOString()).execute();
+  let released = 0;
+  for (const g of stale) {
+    const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
+    if (r.applied) released++;
+  }
+  return released;
+}
+
+/** Accounts whose balance columns differ from the sums of their ledger rows (should be none). */
+export async function ledgerMismatches(db: Db): Promise<Array<{ account_id: number; plan_tokens: number; package_tokens: number; ledger_plan: number; ledger_package: number }>> {
+  const rows = await db.kysely.selectFrom('accounts')
+    .leftJoin('ledger', 'ledger.account_id', 'accounts.id')
+    .select(['accounts.id as account_id', 'accounts.plan_tokens', 'accounts.package_tokens'])
+    .select((eb) => [
+      eb.fn.coalesce(eb.fn.sum<number>('ledger.plan_delta'), sql<number>`0`).as('ledger_plan'),
+      eb.fn.coalesce(eb.fn.sum<number>('ledger.package_delta'), sql<number>`0`).as('ledger_package'),
+    ])
+    .groupBy(['accounts.id', 'accounts.plan_tokens', 'accounts.package_tokens'])
+    .execute();
+  return rows
+    .map((r) => ({ ...r, ledger_plan: Number(r.ledger_plan), ledger_package: Number(r.ledger_package) }))
+    .filter((r) => r.ledger_plan !== r.plan_tokens || r.ledger_package !== r.package_tokens);
+}

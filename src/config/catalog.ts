@@ -1,0 +1,122 @@
+// The model catalog: the shipped config/catalog.json with the operator's file merged over it,
+// validated once at start-up so a typo fails loudly instead of at the first request.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { packageRoot } from './env.js';
+
+export const PLANS = ['free', 'basic', 'pro', 'vip', 'elite'] as const;
+export type PlanName = (typeof PLANS)[number];
+
+const timeoutsSchema = z.object({
+  first_token_ms: z.number().int().positive(),
+  chunk_gap_ms: z.number().int().positive(),
+  total_ms: z.number().int().positive(),
+}).partial();
+
+const routeSchema = z.object({ provider: z.string().min(1), model: z.string().min(1) });
+
+const modelSchema = z.object({
+  slug: z.string().regex(/^[a-z0-9][a-z0-9._:-]*$/i, 'slug: letters, digits, . _ : -'),
+  name: z.string(),
+  category: z.enum(['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool']),
+  provider: z.string().default(''),
+  min_plan: z.enum(['free', 'basic']),
+  pricing_type: z.enum(['fixed', 'matrix', 'per_second', 'per_point']),
+  token_cost: z.number().int().nonnegative(),
+  min_token_cost: z.number().int().nonnegative(),
+  max_token_cost: z.number().int().nonnegative(),
+  supports_streaming: z.boolean(),
+  description_en: z.string().default(''),
+  description_ru: z.string().optional(),
+  config: z.record(z.string(), z.unknown()).optional(),
+  routes: z.array(routeSchema).default([]),
+  timeouts: timeoutsSchema.optional(),
+  max_messages: z.number().int().positive().optional(),
+  max_prompt_chars: z.number().int().positive().optional(),
+});
+
+const providerSchema = z.object({
+  type: z.string().min(1),
+  base_url: z.string().optional(),
+  api_key_required: z.boolean().default(true),
+}).passthrough();
+
+const planSchema = z.object({
+  requests_per_hour: z.number().int().positive().nullable(),
+  requests_per_day: z.number().int().positive().nullable(),
+  api_access: z.boolean().default(true),
+});
+
+const catalogSchema = z.object({
+  plans: z.record(z.enum(PLANS), planSchema),
+  providers: z.record(z.string(), providerSchema),
+  timeouts: z.object({ first_token_ms: z.number().int().positive(), chunk_gap_ms: z.number().int().positive(), total_ms: z.number().int().positive() }),
+  retries: z.object({ attempts: z.number().int().nonnegative(), backoff_ms: z.number().int().nonnegative() }).default({ attempts: 2, backoff_ms: 200 }),
+  models: z.array(modelSchema),
+});
+
+export type ModelEntry = z.infer<typeof modelSchema>;
+export type ProviderEntry = z.infer<typeof providerSchema>;
+export type PlanEntry = z.infer<typeof planSchema>;
+export type Timeouts = { first_token_ms: number; chunk_gap_ms: number; total_ms: number };
+
+export interface Catalog {
+  plans: Record<PlanName, PlanEntry>;
+  providers: Record<string, ProviderEntry>;
+  retries: { attempts: number; backoff_ms: number };
+  models: ModelEntry[];
+  get(slug: string): ModelEntry | undefined;
+  timeoutsFor(model: ModelEntry): Timeouts;
+}
+
+type Json = Record<string, unknown>;
+
+/** Loads the shipped catalog and merges `overrides` (parsed operator files or objects) over it. */
+export function loadCatalog(configPath?: string, ...overrides: Json[]): Catalog {
+  const shipped = JSON.parse(readFileSync(join(packageRoot(), 'config', 'catalog.json'), 'utf8')) as Json;
+  const layers = [...(configPath ? [JSON.parse(readFileSync(configPath, 'utf8')) as Json] : []), ...overrides];
+  const merged = layers.reduce(mergeCatalog, shipped);
+  const parsed = catalogSchema.safeParse(merged);
+  if (!parsed.success) {
+    const where = configPath ? ` (after merging ${configPath})` : '';
+    throw new Error(`invalid model catalog${where}: ${z.prettifyError(parsed.error)}`);
+  }
+  const data = parsed.data;
+  for (const m of data.models) {
+    for (const r of m.routes) {
+      if (!data.providers[r.provider]) throw new Error(`invalid model catalog: model ${m.slug} routes to unknown provider "${r.provider}"`);
+    }
+  }
+  const bySlug = new Map(data.models.map((m) => [m.slug, m]));
+  return {
+    plans: data.plans as Record<PlanName, PlanEntry>,
+    providers: data.providers,
+    retries: data.retries,
+    models: [...bySlug.values()],
+    get: (slug) => bySlug.get(slug),
+    timeoutsFor: (m) => ({ ...data.timeouts, ...m.timeouts }),
+  };
+}
+
+/** Operator layer over base: plans/providers merge by key, models by slug (fields merge, routes replace). */
+function mergeCatalog(base: Json, layer: Json): Json {
+  const out: Json = { ...base };
+  for (const [k, v] of Object.entries(layer)) {
+    if (k === 'models' && Array.isArray(v)) {
+      const models = new Map<string, Json>(((base.models as Json[]) ?? []).map((m) => [String(m.slug), m]));
+      for (const m of v as Json[]) models.set(String(m.slug), { ...(models.get(String(m.slug)) ?? {}), ...m });
+      out.models = [...models.values()];
+    } else if ((k === 'plans' || k === 'providers' || k === 'timeouts' || k === 'retries') && v && typeof v === 'object') {
+      const b = (base[k] as Json) ?? {};
+      const merged: Json = { ...b };
+      for (const [name, entry] of Object.entries(v as Json)) {
+        merged[name] = entry && typeof entry === 'object' && !Array.isArray(entry) ? { ...((b[name] as Json) ?? {}), ...(entry as Json) } : entry;
+      }
+      out[k] = merged;
+    } else if (!k.startsWith('$')) {
+      out[k] = v;
+    }
+  }
+  return out;
+}

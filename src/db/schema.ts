@@ -1,0 +1,82 @@
+// Kysely table types. One schema for SQLite and PostgreSQL; timestamps are ISO-8601 UTC strings
+// so that both engines compare and return them the same way.
+import type { Generated, Insertable, Selectable } from 'kysely';
+
+export interface AccountTable {
+  id: Generated<number>;
+  name: string;
+  plan: string;
+  plan_tokens: number;
+  package_tokens: number;
+  status: 'active' | 'suspended';
+  plan_expires_at: string | null;
+  created_at: string;
+}
+
+export interface ApiKeyTable {
+  id: Generated<number>;
+  account_id: number;
+  name: string;
+  key_hash: string;
+  /** Short, non-secret start of the key shown in listings ("nb_AbC4…"). */
+  display_prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  revoked_at: string | null;
+}
+
+export type GenerationStatus = 'pending' | 'completed' | 'failed';
+
+export interface GenerationTable {
+  id: Generated<number>;
+  account_id: number;
+  api_key_id: number | null;
+  model_slug: string;
+  category: string;
+  status: GenerationStatus;
+  prompt: string | null;
+  result_text: string | null;
+  error: string | null;
+  /** Price held for this generation, split the way it was taken from the balance. */
+  held_plan: number;
+  held_package: number;
+  tokens_spent: number;
+  route: string | null;
+  usage_json: string | null;
+  finish_reason: string | null;
+  created_at: string;
+  first_token_at: string | null;
+  completed_at: string | null;
+  processing_ms: number | null;
+  /** After this instant a still-pending hold is stale (server died) and is released by the sweeper. */
+  hold_expires_at: string;
+  deleted_at: string | null;
+}
+
+export type LedgerKind = 'grant' | 'hold' | 'charge' | 'release';
+
+export interface LedgerTable {
+  id: Generated<number>;
+  account_id: number;
+  generation_id: number | null;
+  kind: LedgerKind;
+  /** Change to the account's plan / package tokens; their sums over the ledger equal the balance. */
+  plan_delta: number;
+  package_delta: number;
+  /** Tokens this row is about (the hold, the charge, the grant), always >= 0. */
+  amount: number;
+  note: string | null;
+  created_at: string;
+}
+
+export interface Database {
+  accounts: AccountTable;
+  api_keys: ApiKeyTable;
+  generations: GenerationTable;
+  ledger: LedgerTable;
+}
+
+export type Account = Selectable<AccountTable>;
+export type ApiKeyRow = Selectable<ApiKeyTable>;
+export type Generation = Selectable<GenerationTable>;
+export type NewGeneration = Insertable<GenerationTable>;

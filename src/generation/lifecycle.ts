@@ -1,0 +1,203 @@
+// The generation lifecycle, top to bottom: model -> plan -> price -> hold -> provider stream
+// (retries, fallback before the first delta, timeouts) -> settle. HTTP routes only translate.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Caller } from '../accounts/keys.js';
+import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
+import { PLANS } from '../config/catalog.js';
+import type { Db } from '../db/connect.js';
+import { holdTokens, settleGeneration, type Settlement } from '../billing/ledger.js';
+import { ApiError } from '../http/errors.js';
+import type { ProviderSet } from '../providers/registry.js';
+import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
+import type { GenerationInput } from './request.js';
+import { generationObject, type GenerationObject } from './object.js';
+
+export interface GenerationDeps {
+  db: Db;
+  catalog: Catalog;
+  providers: ProviderSet;
+}
+
+/** Where a running generation sends its output. Streams open SSE in `opened`. */
+export interface GenerationSink {
+  /** The upstream accepted the request; from here on failures are reported in-band. */
+  opened(info: { id: number; model: string }): void;
+  /** A text delta; a returned promise (socket backpressure) is awaited before reading on. */
+  delta(text: string): void | Promise<void>;
+}
+
+export interface GenerationOutcome {
+  generation: GenerationObject;
+  /** Set when the generation failed: what the client is told. */
+  failure?: { code: 'provider_error' | 'model_unavailable' | 'client_disconnected'; message: string };
+}
+
+/** Thrown into the provider's abort signal so the cause of an abort is known afterwards. */
+export class GenerationAbort extends Error {
+  constructor(readonly reason: 'client_disconnected' | 'timeout', message: string) {
+    super(message);
+  }
+}
+
+export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
+  const model = deps.catalog.get(input.model);
+  if (!model) throw new ApiError('not_found', `model "${input.model}" not found`, { model: input.model });
+  const plan = caller.account.plan as PlanName;
+  if (deps.catalog.plans[plan]?.api_access === false) {
+    throw new ApiError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
+  }
+  if (PLANS.indexOf(plan) < PLANS.indexOf(model.min_plan)) {
+    throw new ApiError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
+  }
+  if (input.stream && !model.supports_streaming) {
+    throw new ApiError('bad_request', `model "${model.slug}" does not support streaming`, { model: model.slug });
+  }
+  return model;
+}
+
+export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+  // 1. Model, plan, streaming support.
+  const model = checkAdmission(deps, caller, input);
+
+  // 2. Routes that have a configured provider.
+  const routes = model.routes.flatMap((r) => {
+    const provider = deps.providers.get(r.provider);
+    return provider ? [{ provider, upstreamModel: r.model, name: `${r.provider}:${r.model}` }] : [];
+  });
+  if (routes.length === 0) {
+    const enable = model.routes.map((r) => deps.providers.unavailableReason(r.provider));
+    const message = enable.length
+      ? `model "${model.slug}" is unavailable: no provider configured (${enable.join(' or ')})`
+      : `model "${model.slug}" is unavailable: no provider for ${model.category} models is configured`;
+    throw new ApiError('model_unavailable', message, { model: model.slug, enable });
+  }
+
+  // 3. Price and hold.
+  const timeouts = deps.catalog.timeoutsFor(model);
+  const price = model.token_cost;
+  const hold = await holdTokens(deps.db, {
+    accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
+    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000,
+  });
+  if (!hold) {
+    throw new ApiError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
+  }
+
+  // 4. Run the provider stream. Everything below ends in exactly one settlement.
+  const abort = new AbortController();
+  const onClientGone = () => abort.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
+  if (clientSignal.aborted) onClientGone();
+  else clientSignal.addEventListener('abort', onClientGone, { once: true });
+  const totalTimer = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
+
+  let opened = false;
+  let firstTokenAt: string | null = null;
+  let route: string | null = null;
+  const text: string[] = [];
+  let usage: ProviderUsage | null = null;
+  let finishReason: string | null = null;
+  let settlement: Settlement;
+  let failure: GenerationOutcome['failure'];
+  try {
+    let lastError: unknown;
+    let reachedUpstream = false;
+    routes: for (const r of routes) {
+      for (let attempt = 0; attempt <= deps.catalog.retries.attempts; attempt++) {
+        if (attempt > 0) await sleep(deps.catalog.retries.backoff_ms * 2 ** (attempt - 1), undefined, { signal: abort.signal });
+        // One watchdog per attempt: first-token timeout, then the gap between chunks.
+        const attemptAbort = new AbortController();
+        const forward = () => attemptAbort.abort(abort.signal.reason);
+        abort.signal.addEventListener('abort', forward, { once: true });
+        let watchdog = setTimeout(() => attemptAbort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${timeouts.first_token_ms} ms`)), timeouts.first_token_ms);
+        try {
+          const stream = await r.provider.open({ upstreamModel: r.upstreamModel, messages: input.messages, temperature: input.temperature, maxTokens: input.maxTokens, signal: attemptAbort.signal });
+          reachedUpstream = true;
+          if (!opened) {
+            opened = true;
+            sink.opened({ id: hold.generationId, model: model.slug });
+          }
+          let finish: Extract<ProviderEvent, { type: 'finish' }> | null = null;
+          for await (const ev of stream.events) {
+            if (ev.type === 'delta') {
+              if (firstTokenAt === null) {
+                firstTokenAt = new Date().toISOString();
+                route = r.name;
+                clearTimeout(watchdog);
+                watchdog = setTimeout(() => attemptAbort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${timeouts.chunk_gap_ms} ms`)), timeouts.chunk_gap_ms);
+              } else {
+                watchdog.refresh();
+              }
+              text.push(ev.text);
+              const pending = sink.delta(ev.text);
+              if (pending) await pending;
+            } else {
+              finish = ev;
+            }
+          }
+          if (!finish) throw new ProviderError('upstream stream ended without a finish event');
+          route ??= r.name;
+          usage = finish.usage;
+          finishReason = finish.finishReason;
+          lastError = undefined;
+          break routes;
+        } catch (err) {
+          const cause = attemptAbort.signal.aborted ? attemptAbort.signal.reason : err;
+          // A client disconnect or the total timeout ends the whole generation.
+          if (abort.signal.aborted) throw abort.signal.reason;
+          // After the first delta there is no retry and no fallback (DECISIONS 12).
+          if (firstTokenAt !== null) throw cause;
+          lastError = cause;
+          if (cause instanceof ProviderError && cause.status !== undefined) reachedUpstream = true;
+          if (cause instanceof GenerationAbort || (cause instanceof ProviderError && !cause.retryable)) continue routes;
+        } finally {
+          clearTimeout(watchdog);
+          abort.signal.removeEventListener('abort', forward);
+        }
+      }
+    }
+    if (lastError !== undefined) {
+      throw reachedUpstream || lastError instanceof GenerationAbort ? lastError : new UnreachableError(lastError);
+    }
+    settlement = { status: 'completed', resultText: text.join(''), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+  } catch (caught) {
+    // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
+    const err = abort.signal.aborted ? abort.signal.reason : caught;
+    const reason = err instanceof GenerationAbort ? err.reason : null;
+    if (reason === 'client_disconnected' && text.length > 0) {
+      // Content reached the client: the answer was delivered, so it is charged (DECISIONS 16).
+      settlement = { status: 'completed', resultText: text.join(''), error: null, finishReason: 'client_disconnected', usage, route, firstTokenAt, createdAt: hold.createdAt };
+    } else {
+      const message = reason === 'client_disconnected' ? 'client_disconnected' : describeFailure(err);
+      const code = reason === 'client_disconnected' ? 'client_disconnected' : err instanceof UnreachableError ? 'model_unavailable' : 'provider_error';
+      failure = { code, message };
+      settlement = { status: 'failed', resultText: text.length ? text.join('') : null, error: message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
+    }
+  } finally {
+    clearTimeout(totalTimer);
+    clientSignal.removeEventListener('abort', onClientGone);
+  }
+
+  // 5. Settle: charge a completed generation, release a failed one. Exactly once.
+  const settled = await settleGeneration(deps.db, hold.generationId, settlement);
+  const generation = generationObject({
+    id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
+    tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
+    usage_json: usage ? JSON.stringify(usage) : null, finish_reason: settlement.finishReason, created_at: hold.createdAt, completed_at: settled.completedAt,
+  }, settled.balance);
+  return failure ? { generation, failure } : { generation };
+}
+
+/** Every route failed without an HTTP answer (connection refused, DNS): the model is unreachable. */
+class UnreachableError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(describeFailure(cause));
+  }
+}
+
+function describeFailure(err: unknown): string {
+  if (err instanceof GenerationAbort) return err.message;
+  if (err instanceof ProviderError) return `provider error${err.status ? ` (HTTP ${err.status})` : ''}: ${err.message}`;
+  if (err instanceof UnreachableError) return `provider unreachable: ${err.message}`;
+  if (err instanceof Error) return `provider error: ${err.message}`;
+  return 'provider error';
+}

@@ -1,0 +1,89 @@
+// The Fastify application: error envelope, authentication, and the route plugins.
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyRequest, type FastifyError } from 'fastify';
+import type { Logger } from 'pino';
+import { findCaller, KeyUsageTracker, type Caller } from '../accounts/keys.js';
+import type { Catalog } from '../config/catalog.js';
+import type { Settings } from '../config/env.js';
+import type { Db } from '../db/connect.js';
+import type { ProviderSet } from '../providers/registry.js';
+import { ApiError } from './errors.js';
+import { generateRoutes } from './routes/generate.js';
+import { modelRoutes } from './routes/models.js';
+import { balanceRoutes } from './routes/balance.js';
+
+export interface Services {
+  db: Db;
+  catalog: Catalog;
+  providers: ProviderSet;
+  settings: Settings;
+  logger: Logger;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services;
+    /** Resolves the bearer key or throws 401. */
+    authenticate(req: FastifyRequest): Promise<Caller>;
+  }
+}
+
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const app = Fastify({
+    // pino Logger is a FastifyBaseLogger; the cast keeps the instance type the default one.
+    loggerInstance: services.logger as FastifyBaseLogger,
+    bodyLimit: services.settings.bodyLimit,
+    disableRequestLogging: true,
+    // Generation ids are integers; path params are validated by the routes.
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    return503OnClosing: true,
+  });
+  app.decorate('services', services);
+
+  const keyUsage = new KeyUsageTracker(services.db);
+  app.decorate('authenticate', async (req: FastifyRequest): Promise<Caller> => {
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
+    if (!match?.[1]) throw new ApiError('not_authenticated', 'Not authenticated: send Authorization: Bearer nb_…');
+    const caller = await findCaller(services.db, match[1]);
+    if (!caller) throw new ApiError('not_authenticated', 'Invalid or revoked API key');
+    keyUsage.touch(caller.key.id);
+    return caller;
+  });
+
+  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
+    const apiError = toApiError(err);
+    if (apiError.code === 'internal_error') req.log.error({ err }, 'unhandled error');
+    void reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
+  });
+  app.setNotFoundHandler((req, reply) => {
+    void reply.code(404).send(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+  });
+
+  await app.register(generateRoutes);
+  await app.register(modelRoutes);
+  await app.register(balanceRoutes);
+  return app;
+}
+
+/** Maps Fastify's own client errors to our envelope; anything unknown is a logged 500. */
+function toApiError(err: FastifyError | ApiError): ApiError {
+  if (err instanceof ApiError) return err;
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', 'request body is too large', {});
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new ApiError('bad_request', `request body is not valid JSON: ${err.message}`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('bad_request', 'unsupported Content-Type: send application/json');
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new ApiError('bad_request', 'Content-Length does not match the body');
+    default:
+      break;
+  }
+  if (err instanceof SyntaxError) return new ApiError('bad_request', `request body is not valid JSON: ${err.message}`);
+  const status = (err as FastifyError).statusCode;
+  if (status === 413) return new ApiError('payload_too_large', 'request is too large');
+  if (status !== undefined && status >= 400 && status < 500) return new ApiError('bad_request', err.message);
+  return new ApiError('internal_error', 'internal server error');
+}

@@ -1,0 +1,44 @@
+// Server-Sent Events writer: one `data: <json>\n\n` per event, each in a single socket write as
+// soon as it exists (DECISIONS 9); `: ping` comments keep idle proxies from cutting the stream.
+import type { ServerResponse } from 'node:http';
+
+export class SseWriter {
+  private heartbeat: NodeJS.Timeout | undefined;
+  constructor(private res: ServerResponse, private heartbeatMs: number) {}
+
+  open(headers: Record<string, string | number>): void {
+    this.res.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-cache',
+      'x-accel-buffering': 'no',
+      connection: 'keep-alive',
+      ...headers,
+    });
+    this.res.flushHeaders();
+    if (this.heartbeatMs > 0) {
+      this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
+      this.heartbeat.unref();
+    }
+  }
+
+  /** Writes one event; resolves after 'drain' when the socket buffer is full (backpressure). */
+  send(event: unknown): void | Promise<void> {
+    if (this.res.destroyed) return;
+    if (this.res.write(`data: ${JSON.stringify(event)}\n\n`)) return;
+    return new Promise((resolve) => {
+      const done = () => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
+      this.res.on('drain', done);
+      this.res.on('close', done);
+    });
+  }
+
+  /** Ends the stream with the `[DONE]` sentinel. */
+  end(): void {
+    clearInterval(this.heartbeat);
+    if (!this.res.destroyed) this.res.end('data: [DONE]\n\n');
+  }
+
+  stop(): void {
+    clearInterval(this.heartbeat);
+  }
+}

@@ -1,0 +1,93 @@
+// Starts a real lumengate server on 127.0.0.1 (own SQLite file, or TEST_DATABASE_URL) in front of
+// a fake OpenAI upstream, and gives tests small helpers to talk to it over HTTP.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { settingsFromEnv } from '../../src/config/env.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { createAccount } from '../../src/accounts/accounts.js';
+import { createKey } from '../../src/accounts/keys.js';
+import { ledgerMismatches } from '../../src/billing/ledger.js';
+import type { PlanName } from '../../src/config/catalog.js';
+import { FakeOpenAI } from './fake-openai.js';
+
+export interface HarnessOptions {
+  env?: Record<string, string>;
+  catalog?: Record<string, unknown>;
+  heartbeatMs?: number;
+}
+
+export interface Harness {
+  server: RunningServer;
+  fake: FakeOpenAI;
+  url: string;
+  /** Creates an account (plan tokens, package tokens) and a key for it. */
+  account(opts?: { plan?: PlanName; tokens?: number; packageTokens?: number }): Promise<{ id: number; key: string }>;
+  post(path: string, body: unknown, key?: string, headers?: Record<string, string>): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  get(path: string, key?: string): Promise<{ status: number; headers: Headers; json: any; text: string }>;
+  balance(accountId: number): Promise<number>;
+  ledgerMismatches(): ReturnType<typeof ledgerMismatches>;
+  close(): Promise<void>;
+}
+
+export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
+  const fake = await new FakeOpenAI().start();
+  const dir = mkdtempSync(join(tmpdir(), 'lumengate-test-'));
+  const settings = settingsFromEnv({
+    HOST: '127.0.0.1',
+    PORT: '0',
+    DATABASE_URL: process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`,
+    OPENAI_API_KEY: 'sk-fake-test-key',
+    OPENAI_BASE_URL: fake.url,
+    LUMENGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 15_000),
+    ...opts.env,
+  });
+  const server = await startServer({
+    settings,
+    logger: pino({ level: 'silent' }),
+    catalogOverrides: [{ retries: { attempts: 1, backoff_ms: 5 } }, ...(opts.catalog ? [opts.catalog] : [])],
+  });
+  const url = server.url;
+  const call = async (method: string, path: string, body?: unknown, key?: string, headers: Record<string, string> = {}) => {
+    const res = await fetch(url + path, {
+      method,
+      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+    });
+    const text = await res.text();
+    let json: any = null;
+    try { json = JSON.parse(text); } catch { /* SSE or empty */ }
+    return { status: res.status, headers: res.headers, json, text };
+  };
+  return {
+    server, fake, url,
+    async account({ plan = 'pro', tokens = 100, packageTokens = 0 } = {}) {
+      const a = await createAccount(server.db, { plan, planTokens: tokens, packageTokens });
+      const k = await createKey(server.db, a.id, 'test');
+      return { id: a.id, key: k.key };
+    },
+    post: (path, body, key, headers) => call('POST', path, body, key, headers),
+    get: (path, key) => call('GET', path, undefined, key),
+    async balance(accountId) {
+      const a = await server.db.kysely.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', accountId).executeTakeFirstOrThrow();
+      return a.plan_tokens + a.package_tokens;
+    },
+    ledgerMismatches: () => ledgerMismatches(server.db),
+    async close() {
+      await server.close();
+      await fake.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Parses an SSE body into its `data:` payloads (JSON objects, or the string "[DONE]"). */
+export function sseEvents(body: string): any[] {
+  return body.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => {
+    const data = b.slice(6);
+    return data === '[DONE]' ? '[DONE]' : JSON.parse(data);
+  });
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
