@@ -32,7 +32,6 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // pino Logger is a FastifyBaseLogger; the cast keeps the instance type the default one.
     loggerInstance: services.logger as FastifyBaseLogger,
     bodyLimit: services.settings.bodyLimit,
-    disableRequestLogging: true,
     // Generation ids are integers; path params are validated by the routes.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,

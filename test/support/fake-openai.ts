@@ -89,9 +89,9 @@ export class FakeOpenAI {
     res.write(frame([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
     const chunks = script.chunks ?? ['Hello', ' world'];
     for (let i = 0; i < chunks.length; i++) {
+      if (i > 0 && script.gapMs) await sleep(script.gapMs);
       if (script.resetAfterChunks === i) { req.socket.destroy(); return; }
       if (script.stallAfterChunks === i) return; // keep the socket open, send nothing more
-      if (i > 0 && script.gapMs) await sleep(script.gapMs);
       if (res.destroyed) return;
       res.write(frame([{ index: 0, delta: { content: chunks[i] }, logprobs: null, finish_reason: null }]));
     }

@@ -1,0 +1,184 @@
+// SSE honesty: event order and bytes, heartbeats, UTF-8, upstream failures before and after the
+// stream opened, idle timeout, and client disconnects (upstream closed at once, billing rule 16).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+
+/** Opens a stream with node:http so the test controls the socket; resolves on the first bytes of body. */
+function openStream(url: string, key: string, body: unknown): Promise<{ status: number; headers: Record<string, unknown>; chunks: string[]; destroy(): void; ended: Promise<void> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(`${url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
+      const chunks: string[] = [];
+      res.setEncoding('utf8');
+      const ended = new Promise<void>((r) => { res.on('end', r); res.on('close', r); });
+      res.on('data', (c: string) => chunks.push(c));
+      res.on('error', () => {});
+      resolve({ status: res.statusCode!, headers: res.headers, chunks, destroy: () => req.destroy(), ended });
+    });
+    req.on('error', (e) => { if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e); });
+    req.end(JSON.stringify(body));
+  });
+}
+
+async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await sleep(5);
+  }
+}
+
+describe('SSE streaming', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ heartbeatMs: 40, catalog: { models: [{ slug: 'gpt-5-nano', timeouts: { chunk_gap_ms: 300, first_token_ms: 2000 } }] } });
+  });
+  after(() => h.close());
+
+  it('normal stream: generation_start, content_delta…, generation_end, [DONE], exact bytes and headers', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['Once', ' upon', ' a time'] });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5', prompt: 'story' }, a.key);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    assert.equal(r.headers.get('cache-control'), 'no-cache');
+    assert.equal(r.headers.get('x-accel-buffering'), 'no');
+    const id = Number(r.headers.get('x-generation-id'));
+    assert.ok(id > 0);
+    const body = r.text.replace(/: ping\n\n/g, '');
+    assert.equal(body,
+      `data: {"type":"generation_start","id":${id},"model":"gpt-5"}\n\n` +
+      'data: {"type":"content_delta","delta":"Once"}\n\n' +
+      'data: {"type":"content_delta","delta":" upon"}\n\n' +
+      'data: {"type":"content_delta","delta":" a time"}\n\n' +
+      `data: {"type":"generation_end","id":${id},"tokens_spent":2,"tokens_used":2,"balance_remaining":8}\n\n` +
+      'data: [DONE]\n\n');
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_text, 'Once upon a time');
+    assert.equal(await h.balance(a.id), 8);
+  });
+
+  it('stream: true on /api/v2/generate gives the same events as /api/v2/generate/stream', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['a', 'b'] });
+    const viaFlag = await h.post('/api/v2/generate', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }], stream: true }, a.key);
+    h.fake.script({ chunks: ['a', 'b'] });
+    const viaStream = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+    const strip = (evs: any[]) => evs.map((e) => (typeof e === 'object' ? { ...e, id: 0, balance_remaining: 0 } : e));
+    assert.equal(viaFlag.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    assert.deepEqual(strip(sseEvents(viaFlag.text)), strip(sseEvents(viaStream.text)));
+    assert.deepEqual(sseEvents(viaFlag.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+  });
+
+  it('Cyrillic and emoji deltas arrive intact', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunks = ['Привет', ', ', 'мир', '! 👋🏽', '🇷🇺 ok', 'ё'];
+    h.fake.script({ chunks });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'hi' }, a.key);
+    assert.deepEqual(sseEvents(r.text).filter((e) => e.type === 'content_delta').map((e) => e.delta), chunks);
+  });
+
+  it('heartbeats: ": ping" comments while waiting for the first token', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['late'], firstChunkDelayMs: 250 });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+    const beforeFirstDelta = r.text.slice(0, r.text.indexOf('content_delta'));
+    assert.ok((beforeFirstDelta.match(/^: ping$/gm) ?? []).length >= 2, r.text);
+    assert.deepEqual(sseEvents(r.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
+  });
+
+  it('upstream 500 before the first byte: JSON 500 provider_error, nothing charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ status: 500 });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+    assert.equal(r.status, 500);
+    assert.match(r.headers.get('content-type')!, /application\/json/);
+    assert.equal(r.json.error, 'provider_error');
+    const id = r.json.details.generation_id;
+    assert.equal(typeof id, 'number');
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+    h.fake.script({ chunks: ['x'] });
+  });
+
+  it('upstream connection reset mid-stream: error event then [DONE], generation failed, 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['one', 'two', 'three'], resetAfterChunks: 2, gapMs: 30 });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+    const events = sseEvents(r.text);
+    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'error', '[DONE]']);
+    const err = events[3];
+    assert.equal(err.code, 'provider_error');
+    assert.ok(err.message.length > 0);
+    const g = (await h.get(`/api/v2/generate/${events[0].id}`, a.key)).json;
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('upstream stall: the gap timeout ends the stream with an error event, 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['one', 'two'], stallAfterChunks: 1 });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+    const events = sseEvents(r.text);
+    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.match(events[2].message, /timed out/);
+    assert.equal(await h.balance(a.id), 10);
+    // The stalled upstream connection was closed by us.
+    await waitFor(() => h.fake.requests.at(-1)!.closedAt !== undefined);
+  });
+
+  it('client disconnect after content: upstream closed within 100 ms, completed with partial text, charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), gapMs: 20 });
+    const s = await openStream(h.url, a.key, { model: 'gpt-5-nano', prompt: 'long' });
+    assert.equal(s.status, 200);
+    await waitFor(() => s.chunks.join('').includes('content_delta'));
+    const upstream = h.fake.requests.at(-1)!;
+    const t0 = performance.now();
+    s.destroy();
+    await waitFor(() => upstream.closedAt !== undefined);
+    const closedAfter = upstream.closedAt! - t0;
+    assert.ok(closedAfter < 100, `upstream closed ${closedAfter.toFixed(1)} ms after the client left`);
+    assert.equal(upstream.finished, false);
+    const id = Number(s.headers['x-generation-id']);
+    const g = await settled(h, id, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
+    assert.match(g.result_text, /^w0 /);
+    assert.equal(g.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('client disconnect before any content: upstream closed within 100 ms, failed, 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.script({ chunks: ['never'], firstChunkDelayMs: 1500 });
+    const s = await openStream(h.url, a.key, { model: 'gpt-5-nano', prompt: 'x' });
+    await waitFor(() => s.chunks.join('').includes('generation_start'));
+    const upstream = h.fake.requests.at(-1)!;
+    const t0 = performance.now();
+    s.destroy();
+    await waitFor(() => upstream.closedAt !== undefined);
+    assert.ok(upstream.closedAt! - t0 < 100, `upstream closed ${(upstream.closedAt! - t0).toFixed(1)} ms after the client left`);
+    const g = await settled(h, Number(s.headers['x-generation-id']), a.key);
+    assert.equal(g.status, 'failed');
+    assert.equal(g.error, 'client_disconnected');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
+
+async function settled(h: Harness, id: number, key: string): Promise<any> {
+  for (let i = 0; i < 200; i++) {
+    const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
+    if (g.status !== 'pending') return g;
+    await sleep(10);
+  }
+  throw new Error(`generation ${id} still pending`);
+}
