@@ -1,0 +1,59 @@
+// Fake OpenAI Chat Completions API (POST /v1/chat/completions, stream: true). Byte layout follows
+// the real stream: "data: <json>\n\n" chunks of chat.completion.chunk, a finish_reason chunk, a
+// usage chunk with empty choices when stream_options.include_usage is set, then "data: [DONE]".
+import type { ServerResponse } from 'node:http';
+import { applyGenericEnding, startFakeUpstream, writeChunks, type FakeUpstream, type StreamContext } from './fake-upstream.js';
+
+export type { FakeScript, FakeUpstream, RecordedRequest } from './fake-upstream.js';
+
+const errors: Record<number, [message: string, type: string, code: string | null]> = {
+  400: ['Invalid request.', 'invalid_request_error', null],
+  401: ['Incorrect API key provided: sk-test. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key'],
+  404: ['The model `gpt-unknown` does not exist or you do not have access to it.', 'invalid_request_error', 'model_not_found'],
+  429: ['Rate limit reached for gpt-4o-mini in organization org-test on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.', 'requests', 'rate_limit_exceeded'],
+  500: ['The server had an error while processing your request. Sorry about that!', 'server_error', null],
+  503: ['The engine is currently overloaded, please try again later.', 'server_error', null],
+};
+
+function errorResponse(res: ServerResponse, status: number): void {
+  const [message, type, code] = errors[status] ?? errors[500]!;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req_fake' });
+  // OpenAI pretty-prints error bodies with four spaces.
+  res.end(`${JSON.stringify({ error: { message, type, param: null, code } }, null, 4)}\n`);
+}
+
+let seq = 0;
+
+async function stream(ctx: StreamContext): Promise<void> {
+  const { usage } = ctx.script;
+  const body = ctx.req.body ?? {};
+  const head = { id: `chatcmpl-Fake${(++seq).toString().padStart(25, '0')}`, object: 'chat.completion.chunk', created: 1735689600, model: String(body.model ?? 'gpt-4o-mini'), service_tier: 'default', system_fingerprint: 'fp_fake0001' };
+  const withUsage = body.stream_options?.include_usage === true;
+  const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`;
+  const first = chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
+  if (!(await ctx.write(first, false))) return;
+  const ok = await writeChunks(ctx, (text) => chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
+  if (!ok) return;
+  const ending = await applyGenericEnding(ctx);
+  if (ending === 'error-event') {
+    await ctx.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null } })}\n\n`);
+    ctx.end();
+  } else if (ending === 'finish') {
+    await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+    if (withUsage) {
+      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+      await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);
+    }
+    await ctx.write('data: [DONE]\n\n', false);
+    ctx.end();
+  }
+}
+
+/** Starts the fake; point the provider's base_url at `${origin}/v1`. */
+export function startFakeOpenAI(): Promise<FakeUpstream> {
+  return startFakeUpstream({
+    errorResponse,
+    streamHeaders: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' },
+    stream,
+  });
+}
