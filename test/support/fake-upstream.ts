@@ -137,8 +137,9 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(parts).toString('utf8');
 }
 
+/** Unref'd: a scripted delay must not keep the test process alive after the test is done. */
 function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
+  return new Promise((r) => setTimeout(r, ms).unref());
 }
 
 /** Runs the chunk loop shared by all fakes; returns false when the client left early. */
