@@ -35,6 +35,13 @@ export function request(overrides: Partial<ProviderRequest> = {}): ProviderReque
   };
 }
 
+/** Fails (instead of hanging the run) when the promise does not settle in time. */
+export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} after ${ms} ms`)), ms)));
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
 export interface ConformanceTarget {
   name: string;
   startFake(): Promise<FakeUpstream>;
@@ -125,7 +132,7 @@ export function providerConformance(target: ConformanceTarget): void {
       const pending = iterator.next().then((r) => ({ resolved: r }), (err: unknown) => ({ rejected: err }));
       const abortedAt = performance.now();
       controller.abort(new Error('client left'));
-      const closedAt = await upstream.closed;
+      const closedAt = await within(upstream.closed, 2000, 'upstream connection still open');
       assert.ok(closedAt - abortedAt < 100, `closed ${Math.round(closedAt - abortedAt)} ms after abort`);
       const outcome = await pending;
       assert.ok('rejected' in outcome, `expected a rejection, got ${JSON.stringify(outcome)}`);
@@ -143,7 +150,7 @@ export function providerConformance(target: ConformanceTarget): void {
       const upstream = fake.requests[seen]!;
       const abortedAt = performance.now();
       controller.abort(new Error('timeout'));
-      const closedAt = await upstream.closed;
+      const closedAt = await within(upstream.closed, 2000, 'upstream connection still open');
       assert.ok(closedAt - abortedAt < 100, `closed ${Math.round(closedAt - abortedAt)} ms after abort`);
       const outcome = await opening;
       assert.ok(outcome instanceof Error, `expected an error, got ${JSON.stringify(outcome)}`);
