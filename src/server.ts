@@ -65,7 +65,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     async close() {
       clearInterval(sweeper);
       await app.close();
-      await providers.close();
+      await providers.closeAll();
       await db.close();
     },
   };

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { packageRoot } from './env.js';
+import { providerPresets } from '../providers/registry.js';
 
 export const PLANS = ['free', 'basic', 'pro', 'vip', 'elite'] as const;
 export type PlanName = (typeof PLANS)[number];
@@ -38,8 +39,9 @@ const modelSchema = z.object({
 
 const providerSchema = z.object({
   type: z.string().min(1),
-  base_url: z.string().optional(),
-  api_key_required: z.boolean().default(true),
+  base_url: z.string().default(''),
+  api_key_required: z.boolean().optional(),
+  headers: z.record(z.string(), z.string()).optional(),
 }).passthrough();
 
 const planSchema = z.object({
@@ -74,7 +76,7 @@ type Json = Record<string, unknown>;
 
 /** Loads the shipped catalog and merges `overrides` (parsed operator files or objects) over it. */
 export function loadCatalog(configPath?: string, ...overrides: Json[]): Catalog {
-  const shipped = JSON.parse(readFileSync(join(packageRoot(), 'config', 'catalog.json'), 'utf8')) as Json;
+  const shipped = { providers: providerPresets, ...(JSON.parse(readFileSync(join(packageRoot(), 'config', 'catalog.json'), 'utf8')) as Json) };
   const layers = [...(configPath ? [JSON.parse(readFileSync(configPath, 'utf8')) as Json] : []), ...overrides];
   const merged = layers.reduce(mergeCatalog, shipped);
   const parsed = catalogSchema.safeParse(merged);

@@ -7,7 +7,7 @@ import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { holdTokens, settleGeneration, type Settlement } from '../billing/ledger.js';
 import { ApiError } from '../http/errors.js';
-import type { ProviderSet } from '../providers/registry.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -15,7 +15,7 @@ import { generationObject, type GenerationObject } from './object.js';
 export interface GenerationDeps {
   db: Db;
   catalog: Catalog;
-  providers: ProviderSet;
+  providers: ProviderRegistry;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */

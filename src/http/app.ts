@@ -5,7 +5,7 @@ import { findCaller, KeyUsageTracker, type Caller } from '../accounts/keys.js';
 import type { Catalog } from '../config/catalog.js';
 import type { Settings } from '../config/env.js';
 import type { Db } from '../db/connect.js';
-import type { ProviderSet } from '../providers/registry.js';
+import type { ProviderRegistry } from '../providers/registry.js';
 import { ApiError } from './errors.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
@@ -14,7 +14,7 @@ import { balanceRoutes } from './routes/balance.js';
 export interface Services {
   db: Db;
   catalog: Catalog;
-  providers: ProviderSet;
+  providers: ProviderRegistry;
   settings: Settings;
   logger: Logger;
 }

@@ -50,8 +50,11 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
           throw toProviderError(part.error, signal);
         case 'finish':
           // The SDK reports a dropped connection or an unparsable stream as finishReason "error"
-          // or "other" with no usage; only a real end of message counts as finished.
+          // or "other" with no usage; only a real end of message counts as finished. Gemini has no
+          // terminal event: a stream cut before the chunk carrying finishReason still gets a
+          // synthetic finish from the SDK, recognisable by its missing raw reason.
           if (part.finishReason.unified === 'error') throw new ProviderError('upstream stream ended with an error');
+          if (part.finishReason.raw === undefined) throw new ProviderError('upstream stream ended without a finish reason');
           yield { type: 'finish', finishReason: part.finishReason.unified, usage: usageOf(part.usage) };
           return;
         default:
@@ -77,8 +80,10 @@ export function toProviderError(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? err;
   if (err instanceof ProviderError) return err;
   const e = err as { statusCode?: number; message?: string; isRetryable?: boolean; data?: unknown } | undefined;
-  const status = typeof e?.statusCode === 'number' ? e.statusCode : undefined;
-  const message = describe(err);
+  // The SDK reports a connection dropped mid-body as an APICallError carrying the 200 of the
+  // accepted response; that is a network failure (no error status, retryable), not a refusal.
+  const status = typeof e?.statusCode === 'number' && e.statusCode >= 400 ? e.statusCode : undefined;
+  const message = status === undefined && e?.statusCode !== undefined ? `upstream stream failed: ${causeChain(err)}` : describe(err);
   return new ProviderError(message, { status, cause: err, retryable: status === undefined ? true : status === 429 || status >= 500 });
 }
 
@@ -91,4 +96,15 @@ function describe(err: unknown): string {
   }
   if (typeof err === 'string') return err;
   return 'upstream provider failed';
+}
+
+/** "terminated: other side closed" from an error's nested causes. */
+function causeChain(err: unknown): string {
+  const parts: string[] = [];
+  let cur = (err as { cause?: unknown } | undefined)?.cause;
+  while (cur instanceof Error && parts.length < 4) {
+    parts.push(cur.message);
+    cur = cur.cause;
+  }
+  return parts.join(': ') || describe(err);
 }

@@ -1,50 +1,96 @@
-// Provider type -> module. Adding a provider: one module plus one line here, and catalog entries.
-import type { ProviderEntry } from '../config/catalog.js';
-import { createOpenAICompatibleProvider } from './openai-compatible.js';
+// Provider type -> factory, and each catalog provider's config resolved against the environment:
+// <ID>_API_KEY and <ID>_BASE_URL (id upper-cased, non-alphanumerics -> "_") override the catalog.
+import { anthropicProvider } from './anthropic.js';
+import type { ProviderConfig } from './config.js';
+import { googleProvider } from './google.js';
+import { openAICompatibleProvider } from './openai-compatible.js';
+import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './types.js';
 
-export interface ProviderConfig {
+export type { ProviderConfig } from './config.js';
+
+/** A provider entry of the catalog (shipped presets or the operator's file). */
+export interface CatalogProvider {
   type: string;
   base_url: string;
+  /** Usually absent: keys belong in the environment. */
   api_key?: string;
+  /** False for local servers (ollama, vllm) that take no key; they count as configured once <ID>_BASE_URL is set. */
+  api_key_required?: boolean;
   headers?: Record<string, string>;
 }
 
-type Factory = (id: string, cfg: ProviderConfig) => Provider;
+export type ProviderFactory = (id: string, cfg: ProviderConfig) => Provider;
 
-const factories: Record<string, Factory> = {
-  'openai-compatible': createOpenAICompatibleProvider,
+/** Shipped provider presets; the catalog may add to or override them. */
+export const providerPresets: Record<string, CatalogProvider> = presetsJson;
+
+export const defaultProviderFactories: Record<string, ProviderFactory> = {
+  'openai-compatible': openAICompatibleProvider,
+  anthropic: anthropicProvider,
+  google: googleProvider,
 };
 
-export interface ProviderSet {
+export interface ProviderRegistry {
+  /** The provider, or undefined when it is unknown or not configured. */
   get(id: string): Provider | undefined;
-  /** Why a provider is not available, naming the env var that would enable it. */
+  /** Why get(id) is undefined, e.g. "set OPENAI_API_KEY"; empty when the provider is available. */
   unavailableReason(id: string): string;
-  close(): Promise<void>;
+  /** Ids of the available providers. */
+  ids(): string[];
+  closeAll(): Promise<void>;
 }
 
-export const envPrefix = (id: string): string => id.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+/** "openai" -> "OPENAI", "my-vllm.2" -> "MY_VLLM_2". */
+export function envPrefix(id: string): string {
+  return id.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+}
 
-export function buildProviders(entries: Record<string, ProviderEntry>, env: NodeJS.ProcessEnv): ProviderSet {
-  const built = new Map<string, Provider>();
+export type Resolution = { ok: true; config: ProviderConfig } | { ok: false; reason: string };
+
+export function resolveProviderConfig(id: string, entry: CatalogProvider, env: NodeJS.ProcessEnv): Resolution {
+  const prefix = envPrefix(id);
+  const keyVar = `${prefix}_API_KEY`;
+  const urlVar = `${prefix}_BASE_URL`;
+  const envUrl = nonEmpty(env[urlVar]);
+  const apiKey = nonEmpty(env[keyVar]) ?? nonEmpty(entry.api_key);
+  const keyRequired = entry.api_key_required !== false;
+  if (keyRequired && apiKey === undefined) return { ok: false, reason: `set ${keyVar}` };
+  // Local servers have no key; a default 127.0.0.1 URL alone must not make them look available.
+  if (!keyRequired && apiKey === undefined && envUrl === undefined) return { ok: false, reason: `set ${urlVar}` };
+  const config: ProviderConfig = { type: entry.type, base_url: envUrl ?? entry.base_url };
+  if (apiKey !== undefined) config.api_key = apiKey;
+  if (entry.headers) config.headers = { ...entry.headers };
+  return { ok: true, config };
+}
+
+export function buildProviders(
+  catalogProviders: Record<string, CatalogProvider>,
+  env: NodeJS.ProcessEnv,
+  factories: Record<string, ProviderFactory> = defaultProviderFactories,
+): ProviderRegistry {
+  const providers = new Map<string, Provider>();
   const reasons = new Map<string, string>();
-  for (const [id, entry] of Object.entries(entries)) {
-    const prefix = envPrefix(id);
-    const apiKey = env[`${prefix}_API_KEY`] || (entry.api_key as string | undefined);
-    const explicitUrl = env[`${prefix}_BASE_URL`];
-    const baseUrl = explicitUrl || entry.base_url;
+  for (const [id, entry] of Object.entries(catalogProviders)) {
     const factory = factories[entry.type];
-    if (!factory) { reasons.set(id, `provider type "${entry.type}" is not supported`); continue; }
-    if (entry.api_key_required ? !apiKey : !explicitUrl && !apiKey) {
-      reasons.set(id, entry.api_key_required ? `set ${prefix}_API_KEY` : `set ${prefix}_BASE_URL`);
+    if (!factory) {
+      reasons.set(id, `unknown provider type "${entry.type}"`);
       continue;
     }
-    if (!baseUrl) { reasons.set(id, `set ${prefix}_BASE_URL`); continue; }
-    built.set(id, factory(id, { type: entry.type, base_url: baseUrl, api_key: apiKey, headers: entry.headers as Record<string, string> | undefined }));
+    const resolved = resolveProviderConfig(id, entry, env);
+    if (resolved.ok) providers.set(id, factory(id, resolved.config));
+    else reasons.set(id, resolved.reason);
   }
   return {
-    get: (id) => built.get(id),
-    unavailableReason: (id) => reasons.get(id) ?? `provider "${id}" is not configured`,
-    close: async () => { await Promise.all([...built.values()].map((p) => p.close?.())); },
+    get: (id) => providers.get(id),
+    unavailableReason: (id) => (providers.has(id) ? '' : reasons.get(id) ?? `unknown provider "${id}"`),
+    ids: () => [...providers.keys()],
+    async closeAll() {
+      await Promise.all([...providers.values()].map((p) => p.close?.()));
+    },
   };
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
 }

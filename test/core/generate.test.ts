@@ -10,7 +10,7 @@ describe('POST /api/v2/generate', () => {
 
   it('style A (prompt + params) returns the full generation object and charges the flat price', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.script({ chunks: ['Quantum', ' computing', ' uses qubits.'], usage: { prompt_tokens: 21, completion_tokens: 3 } });
+    h.fake.respondWith({ chunks: ['Quantum', ' computing', ' uses qubits.'], usage: { input: 21, output: 3 } });
     const r = await h.post('/api/v2/generate', { model: 'gpt-5', prompt: 'Explain quantum computing', params: { system_prompt: 'Be brief.', temperature: 0.3, max_tokens: 50 } }, a.key);
     assert.equal(r.status, 200);
     const g = r.json;
@@ -43,7 +43,7 @@ describe('POST /api/v2/generate', () => {
 
   it('style B (messages, system, temperature at the top level) works and params win on a clash', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.script({ chunks: ['ok'] });
+    h.fake.respondWith({ chunks: ['ok'] });
     const r = await h.post('/api/v2/generate', {
       model: 'gpt-5-nano', system: 'You code.', temperature: 0.5, params: { temperature: 0.9 },
       messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: [{ type: 'text', text: 'parse JSON' }] }],
@@ -57,7 +57,7 @@ describe('POST /api/v2/generate', () => {
 
   it('prompt is appended after params.messages as the last user turn', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.script({ chunks: ['ok'] });
+    h.fake.respondWith({ chunks: ['ok'] });
     const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'second', params: { messages: [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'reply' }] } }, a.key);
     assert.equal(r.status, 200);
     assert.deepEqual(h.fake.requests.at(-1)!.body.messages.map((m: any) => m.content), ['first', 'reply', 'second']);
@@ -66,7 +66,7 @@ describe('POST /api/v2/generate', () => {
   it('GET /api/v2/generate/{id} and /status/{id} return the stored generation; other accounts get 404', async () => {
     const a = await h.account({ tokens: 10 });
     const b = await h.account({ tokens: 10 });
-    h.fake.script({ chunks: ['stored'] });
+    h.fake.respondWith({ chunks: ['stored'] });
     const created = (await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x' }, a.key)).json;
     for (const path of [`/api/v2/generate/${created.id}`, `/api/v2/generate/status/${created.id}`]) {
       const r = await h.get(path, a.key);
@@ -85,7 +85,7 @@ describe('POST /api/v2/generate', () => {
 
   it('ids are increasing integers', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.script({ chunks: ['x'] });
+    h.fake.respondWith({ chunks: ['x'] });
     const one = (await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: '1' }, a.key)).json.id;
     const two = (await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: '2' }, a.key)).json.id;
     assert.ok(Number.isInteger(one) && two > one);
@@ -95,7 +95,7 @@ describe('POST /api/v2/generate', () => {
     const a = await h.account({ plan: 'vip', tokens: 1, packageTokens: 5 });
     let r = await h.get('/api/v2/balance', a.key);
     assert.deepEqual(r.json, { token_balance: 6, plan: 'vip', plan_expires_at: null });
-    h.fake.script({ chunks: ['x'] });
+    h.fake.respondWith({ chunks: ['x'] });
     assert.equal((await h.post('/api/v2/generate', { model: 'gpt-5', prompt: 'x' }, a.key)).json.balance_remaining, 4);
     r = await h.get('/api/v2/user/balance', a.key);
     assert.equal(r.json.token_balance, 4);

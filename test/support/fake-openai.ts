@@ -1,111 +1,59 @@
-// A fake OpenAI Chat Completions upstream on 127.0.0.1 that writes the real streaming wire format
-// byte for byte (as api.openai.com sends it with stream_options.include_usage), scriptable per test.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+// Fake OpenAI Chat Completions API (POST /v1/chat/completions, stream: true). Byte layout follows
+// the real stream: "data: <json>\n\n" chunks of chat.completion.chunk, a finish_reason chunk, a
+// usage chunk with empty choices when stream_options.include_usage is set, then "data: [DONE]".
+import type { ServerResponse } from 'node:http';
+import { applyGenericEnding, startFakeUpstream, writeChunks, type FakeUpstream, type StreamContext } from './fake-upstream.js';
 
-export interface OpenAIScript {
-  /** Text pieces sent as content deltas. */
-  chunks?: string[];
-  /** Delay before the first chunk and between chunks, ms. */
-  firstChunkDelayMs?: number;
-  gapMs?: number;
-  /** Answer with this HTTP status and OpenAI's error body instead of a stream. */
-  status?: number;
-  /** Destroy the socket after this many content chunks. */
-  resetAfterChunks?: number;
-  /** Stop sending (keep the connection open) after this many content chunks. */
-  stallAfterChunks?: number;
-  usage?: { prompt_tokens: number; completion_tokens: number };
+export type { FakeScript, FakeUpstream, RecordedRequest } from './fake-upstream.js';
+
+const errors: Record<number, [message: string, type: string, code: string | null]> = {
+  400: ['Invalid request.', 'invalid_request_error', null],
+  401: ['Incorrect API key provided: sk-test. You can find your API key at https://platform.openai.com/account/api-keys.', 'invalid_request_error', 'invalid_api_key'],
+  404: ['The model `gpt-unknown` does not exist or you do not have access to it.', 'invalid_request_error', 'model_not_found'],
+  429: ['Rate limit reached for gpt-4o-mini in organization org-test on requests per min (RPM): Limit 3, Used 3, Requested 1. Please try again in 20s.', 'requests', 'rate_limit_exceeded'],
+  500: ['The server had an error while processing your request. Sorry about that!', 'server_error', null],
+  503: ['The engine is currently overloaded, please try again later.', 'server_error', null],
+};
+
+function errorResponse(res: ServerResponse, status: number): void {
+  const [message, type, code] = errors[status] ?? errors[500]!;
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'x-request-id': 'req_fake' });
+  // OpenAI pretty-prints error bodies with four spaces.
+  res.end(`${JSON.stringify({ error: { message, type, param: null, code } }, null, 4)}\n`);
 }
 
-export interface ReceivedRequest {
-  path: string;
-  headers: IncomingMessage['headers'];
-  body: any;
-  receivedAt: number;
-  /** performance.now() when the client's connection closed, if it did. */
-  closedAt?: number;
-  /** true when the stream was written to the end. */
-  finished: boolean;
-}
+let seq = 0;
 
-export class FakeOpenAI {
-  readonly requests: ReceivedRequest[] = [];
-  /** Scripts consumed one per request; the last one repeats. */
-  scripts: OpenAIScript[] = [{ chunks: ['Hello', ' world'] }];
-  private server: Server;
-  private sockets = new Set<Socket>();
-  url = '';
-
-  constructor() {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.server.on('connection', (s) => {
-      this.sockets.add(s);
-      s.on('close', () => this.sockets.delete(s));
-    });
-  }
-
-  async start(): Promise<this> {
-    await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/v1`;
-    return this;
-  }
-
-  script(...scripts: OpenAIScript[]): this {
-    this.scripts = scripts;
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((r) => this.server.close(() => r()));
-  }
-
-  private nextScript(): OpenAIScript {
-    return (this.scripts.length > 1 ? this.scripts.shift() : this.scripts[0]) ?? {};
-  }
-
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let raw = '';
-    for await (const c of req) raw += c;
-    const rec: ReceivedRequest = { path: req.url ?? '', headers: req.headers, body: raw ? JSON.parse(raw) : null, receivedAt: performance.now(), finished: false };
-    this.requests.push(rec);
-    res.on('close', () => { rec.closedAt ??= performance.now(); });
-    const script = this.nextScript();
-    if (script.status && script.status >= 400) {
-      const body = JSON.stringify({ error: { message: `fake upstream error ${script.status}`, type: script.status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: null } });
-      res.writeHead(script.status, { 'content-type': 'application/json' }).end(body);
-      return;
+async function stream(ctx: StreamContext): Promise<void> {
+  const { usage } = ctx.script;
+  const body = ctx.req.body ?? {};
+  const head = { id: `chatcmpl-Fake${(++seq).toString().padStart(25, '0')}`, object: 'chat.completion.chunk', created: 1735689600, model: String(body.model ?? 'gpt-4o-mini'), service_tier: 'default', system_fingerprint: 'fp_fake0001' };
+  const withUsage = body.stream_options?.include_usage === true;
+  const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`;
+  const first = chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
+  if (!(await ctx.write(first, false))) return;
+  const ok = await writeChunks(ctx, (text) => chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
+  if (!ok) return;
+  const ending = await applyGenericEnding(ctx);
+  if (ending === 'error-event') {
+    await ctx.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null } })}\n\n`);
+    ctx.end();
+  } else if (ending === 'finish') {
+    await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+    if (withUsage) {
+      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+      await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);
     }
-    const model = rec.body?.model ?? 'gpt-4o-mini';
-    const id = 'chatcmpl-B9MHDbslfkBeAs8l4bebGdFOJ6PeG';
-    const created = 1741569952;
-    const frame = (choices: unknown[], usage: unknown = null) =>
-      `data: ${JSON.stringify({ id, object: 'chat.completion.chunk', created, model, service_tier: 'default', system_fingerprint: 'fp_eb9dce56a8', choices, usage })}\n\n`;
-    res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive' });
-    res.flushHeaders();
-    if (script.firstChunkDelayMs) await sleep(script.firstChunkDelayMs);
-    if (res.destroyed) return;
-    res.write(frame([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]));
-    const chunks = script.chunks ?? ['Hello', ' world'];
-    for (let i = 0; i < chunks.length; i++) {
-      if (i > 0 && script.gapMs) await sleep(script.gapMs);
-      if (script.resetAfterChunks === i) { req.socket.destroy(); return; }
-      if (script.stallAfterChunks === i) return; // keep the socket open, send nothing more
-      if (res.destroyed) return;
-      res.write(frame([{ index: 0, delta: { content: chunks[i] }, logprobs: null, finish_reason: null }]));
-    }
-    if (script.resetAfterChunks === chunks.length) { req.socket.destroy(); return; }
-    if (script.stallAfterChunks === chunks.length) return;
-    res.write(frame([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
-    if (rec.body?.stream_options?.include_usage) {
-      const u = script.usage ?? { prompt_tokens: 12, completion_tokens: chunks.length };
-      res.write(frame([], { ...u, total_tokens: u.prompt_tokens + u.completion_tokens, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } }));
-    }
-    res.write('data: [DONE]\n\n');
-    rec.finished = true;
-    res.end();
+    await ctx.write('data: [DONE]\n\n', false);
+    ctx.end();
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Starts the fake; point the provider's base_url at `${origin}/v1`. */
+export function startFakeOpenAI(): Promise<FakeUpstream> {
+  return startFakeUpstream({
+    errorResponse,
+    streamHeaders: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' },
+    stream,
+  });
+}

@@ -10,7 +10,7 @@ import { createAccount } from '../../src/accounts/accounts.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
-import { FakeOpenAI } from './fake-openai.js';
+import { startFakeOpenAI, type FakeUpstream } from './fake-openai.js';
 
 export interface HarnessOptions {
   env?: Record<string, string>;
@@ -20,7 +20,7 @@ export interface HarnessOptions {
 
 export interface Harness {
   server: RunningServer;
-  fake: FakeOpenAI;
+  fake: FakeUpstream;
   url: string;
   /** Creates an account (plan tokens, package tokens) and a key for it. */
   account(opts?: { plan?: PlanName; tokens?: number; packageTokens?: number }): Promise<{ id: number; key: string }>;
@@ -32,14 +32,14 @@ export interface Harness {
 }
 
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
-  const fake = await new FakeOpenAI().start();
+  const fake = await startFakeOpenAI();
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-test-'));
   const settings = settingsFromEnv({
     HOST: '127.0.0.1',
     PORT: '0',
     DATABASE_URL: process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`,
     OPENAI_API_KEY: 'sk-fake-test-key',
-    OPENAI_BASE_URL: fake.url,
+    OPENAI_BASE_URL: `${fake.origin}/v1`,
     LUMENGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 15_000),
     ...opts.env,
   });
@@ -76,7 +76,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     ledgerMismatches: () => ledgerMismatches(server.db),
     async close() {
       await server.close();
-      await fake.stop();
+      await fake.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,0 +1,7 @@
+/** A provider's connection settings, already resolved from the catalog and the environment. */
+export interface ProviderConfig {
+  type: string;
+  base_url: string;
+  api_key?: string;
+  headers?: Record<string, string>;
+}

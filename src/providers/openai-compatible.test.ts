@@ -1,0 +1,66 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { startFakeOpenAI, type FakeUpstream } from '../../test/support/fake-openai.js';
+import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
+import { openAICompatibleProvider } from './openai-compatible.js';
+
+const make = (fake: FakeUpstream, apiKey = 'sk-test') =>
+  openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, ...(apiKey ? { api_key: apiKey } : {}) });
+
+providerConformance({ name: 'openai-compatible', startFake: startFakeOpenAI, makeProvider: (f) => make(f), overloadStatus: 503 });
+
+describe('openai-compatible: request on the wire', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeOpenAI()));
+  after(() => fake.close());
+
+  it('posts Chat Completions with Bearer auth, model, messages, temperature, max_tokens and stream_options.include_usage', async () => {
+    const stream = await make(fake).open(
+      request({
+        upstreamModel: 'gpt-5-nano',
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello.' },
+          { role: 'user', content: 'Again' },
+        ],
+        temperature: 0.5,
+        maxTokens: 33,
+      }),
+    );
+    const drained = await drain(stream.events);
+    const got = fake.requests.at(-1)!;
+    assert.equal(got.method, 'POST');
+    assert.equal(got.path, '/v1/chat/completions');
+    assert.equal(got.headers.authorization, 'Bearer sk-test');
+    assert.equal(got.body.model, 'gpt-5-nano');
+    assert.equal(got.body.stream, true);
+    assert.deepEqual(got.body.stream_options, { include_usage: true });
+    assert.deepEqual(got.body.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello.' },
+      { role: 'user', content: 'Again' },
+    ]);
+    assert.equal(got.body.temperature, 0.5);
+    assert.equal(got.body.max_tokens, 33);
+    // Usage only exists because include_usage was sent: the fake sends none otherwise.
+    assert.deepEqual(drained.finish?.usage, { input_tokens: 12, output_tokens: 7, total_tokens: 19 });
+  });
+
+  it('sends no Authorization header for keyless local servers (ollama, vllm, llama.cpp)', async () => {
+    await drain((await make(fake, '').open(request())).events);
+    assert.equal(fake.requests.at(-1)!.headers.authorization, undefined);
+  });
+
+  it('sends extra configured headers', async () => {
+    const provider = openAICompatibleProvider('openrouter', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, api_key: 'k', headers: { 'HTTP-Referer': 'https://example.test' } });
+    await drain((await provider.open(request())).events);
+    assert.equal(fake.requests.at(-1)!.headers['http-referer'], 'https://example.test');
+  });
+
+  it('carries the message of an HTTP error body', async () => {
+    fake.respondWith({ status: 429 });
+    await assert.rejects(make(fake).open(request()), /Rate limit reached/);
+  });
+});

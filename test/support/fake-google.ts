@@ -1,0 +1,71 @@
+// Fake Gemini API (POST /v1beta/models/{model}:streamGenerateContent?alt=sse). Byte layout follows
+// the real stream: "data: <json>\r\n\r\n" with Google's JSON spacing ({"key": value,"key2": ...}),
+// no terminal sentinel: the last chunk carries finishReason and the full usageMetadata.
+import type { ServerResponse } from 'node:http';
+import { applyGenericEnding, startFakeUpstream, type FakeUpstream, type StreamContext } from './fake-upstream.js';
+
+export type { FakeScript, FakeUpstream, RecordedRequest } from './fake-upstream.js';
+
+const errorStatuses: Record<number, [status: string, message: string]> = {
+  400: ['INVALID_ARGUMENT', 'Request contains an invalid argument.'],
+  403: ['PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.'],
+  404: ['NOT_FOUND', 'models/gemini-unknown is not found for API version v1beta, or is not supported for generateContent.'],
+  429: ['RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).'],
+  500: ['INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'],
+  503: ['UNAVAILABLE', 'The model is overloaded. Please try again later.'],
+};
+
+/** Google's compact JSON: ": " after keys, "," without a space between members. */
+export function googleJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(googleJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${googleJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
+
+function errorResponse(res: ServerResponse, status: number): void {
+  const [name, message] = errorStatuses[status] ?? ['INTERNAL', 'An internal error has occurred.'];
+  res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer' });
+  res.end(`${JSON.stringify({ error: { code: status, message, status: name } }, null, 2)}\n`);
+}
+
+let seq = 0;
+
+async function stream(ctx: StreamContext): Promise<void> {
+  const { chunks, usage, ending } = ctx.script;
+  const model = /models\/([^:]+):/.exec(ctx.req.path)?.[1] ?? 'gemini-2.5-flash';
+  const responseId = `Fk${(++seq).toString().padStart(20, '0')}`;
+  const texts = chunks.length === 0 && ending === 'finish' ? [''] : chunks;
+  for (const [i, text] of texts.entries()) {
+    const last = ending === 'finish' && i === texts.length - 1;
+    const output = last ? usage.output : i + 1;
+    const body = {
+      candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: last ? 'STOP' : undefined, index: 0 }],
+      usageMetadata: {
+        promptTokenCount: usage.input,
+        candidatesTokenCount: output,
+        totalTokenCount: usage.input + output,
+        promptTokensDetails: [{ modality: 'TEXT', tokenCount: usage.input }],
+      },
+      modelVersion: model,
+      responseId,
+    };
+    if (!(await ctx.write(`data: ${googleJson(body)}\r\n\r\n`))) return;
+  }
+  const next = await applyGenericEnding(ctx);
+  if (next === 'error-event') {
+    const [status, message] = errorStatuses[503]!;
+    await ctx.write(`data: ${googleJson({ error: { code: 503, message, status } })}\r\n\r\n`);
+  }
+  if (next !== 'done') ctx.end();
+}
+
+/** Starts the fake; point the provider's base_url at `${origin}/v1beta`. */
+export function startFakeGoogle(): Promise<FakeUpstream> {
+  return startFakeUpstream({
+    errorResponse,
+    streamHeaders: { 'content-type': 'text/event-stream', 'x-content-type-options': 'nosniff', 'server-timing': 'gfet4t7; dur=120' },
+    stream,
+  });
+}

@@ -1,0 +1,162 @@
+// Shared plumbing for the fake upstreams: a real HTTP server on 127.0.0.1:0 that records every
+// request and replays a per-test script. Each provider fake only supplies its wire format.
+import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+
+/** How the fake answers the next requests. Defaults: two chunks, no delay, clean finish. */
+export interface FakeScript {
+  /** Text deltas, in order. */
+  chunks?: string[];
+  /** Milliseconds to wait before each chunk (and before the ending). */
+  delayMs?: number;
+  /** Answer with this HTTP status and the provider's real error body instead of a stream. */
+  status?: number;
+  /** Token counts the provider reports. */
+  usage?: { input: number; output: number };
+  /**
+   * What happens after the chunks: `finish` (the provider's normal terminal events), `error-event`
+   * (the provider's in-stream error), `reset` (TCP connection destroyed), `stall` (nothing more,
+   * connection kept open), `truncate` (response ends cleanly without any terminal event).
+   */
+  ending?: 'finish' | 'error-event' | 'reset' | 'stall' | 'truncate';
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** Path with query string, e.g. "/v1/messages". */
+  path: string;
+  headers: IncomingHttpHeaders;
+  body: any;
+  /** performance.now() when the request arrived. */
+  receivedAt: number;
+  /** performance.now() when the client's TCP connection closed; undefined while open. */
+  closedAt: number | undefined;
+  /** Resolves with closedAt once the connection closes. */
+  closed: Promise<number>;
+}
+
+/** Writes one response in a provider's wire format. `sse` writes raw bytes with an optional delay first. */
+export interface WireFormat {
+  errorResponse(res: ServerResponse, status: number): void;
+  streamHeaders: Record<string, string>;
+  stream(ctx: StreamContext): Promise<void>;
+}
+
+export interface StreamContext {
+  req: RecordedRequest;
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending'>> & { usage: { input: number; output: number } };
+  /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
+  write(bytes: string, delay?: boolean): Promise<boolean>;
+  end(): void;
+  reset(): void;
+}
+
+export interface FakeUpstream {
+  /** http://127.0.0.1:PORT */
+  readonly origin: string;
+  readonly requests: RecordedRequest[];
+  /** Sets the script for every following request. */
+  respondWith(script: FakeScript): void;
+  close(): Promise<void>;
+}
+
+const defaultChunks = ['Hello', ', world'];
+
+export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream> {
+  let script: FakeScript = {};
+  const requests: RecordedRequest[] = [];
+  const server: Server = createServer((req, res) => void handle(req, res));
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const raw = await readBody(req);
+    let resolveClosed!: (t: number) => void;
+    const record: RecordedRequest = {
+      method: req.method ?? '',
+      path: req.url ?? '',
+      headers: req.headers,
+      body: raw.length ? JSON.parse(raw) : undefined,
+      receivedAt: performance.now(),
+      closedAt: undefined,
+      closed: new Promise((r) => (resolveClosed = r)),
+    };
+    requests.push(record);
+    const socket = req.socket;
+    const onClose = () => {
+      record.closedAt ??= performance.now();
+      resolveClosed(record.closedAt);
+    };
+    if (socket.destroyed) onClose();
+    else socket.once('close', onClose);
+
+    const current = script;
+    if (current.status !== undefined) {
+      wire.errorResponse(res, current.status);
+      return;
+    }
+    const delayMs = current.delayMs ?? 0;
+    res.writeHead(200, wire.streamHeaders);
+    res.flushHeaders();
+    await wire.stream({
+      req: record,
+      script: {
+        chunks: current.chunks ?? defaultChunks,
+        delayMs,
+        ending: current.ending ?? 'finish',
+        usage: current.usage ?? { input: 12, output: 7 },
+      },
+      async write(bytes, delay = true) {
+        if (delay && delayMs > 0) await sleep(delayMs);
+        if (res.destroyed || socket.destroyed) return false;
+        res.write(bytes);
+        return true;
+      },
+      end: () => res.end(),
+      reset: () => socket.destroy(),
+    });
+  }
+
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    requests,
+    respondWith(next) {
+      script = next;
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const part of req) parts.push(part as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
+/** Unref'd: a scripted delay must not keep the test process alive after the test is done. */
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** Runs the chunk loop shared by all fakes; returns false when the client left early. */
+export async function writeChunks(ctx: StreamContext, frame: (text: string, index: number) => string): Promise<boolean> {
+  for (const [i, text] of ctx.script.chunks.entries()) {
+    if (!(await ctx.write(frame(text, i)))) return false;
+  }
+  return true;
+}
+
+/** Applies the non-provider-specific endings; returns true when the fake must write its own. */
+export async function applyGenericEnding(ctx: StreamContext): Promise<'finish' | 'error-event' | 'done'> {
+  const { ending, delayMs } = ctx.script;
+  if (ending === 'finish' || ending === 'error-event') return ending;
+  if (delayMs > 0) await sleep(delayMs);
+  if (ending === 'reset') ctx.reset();
+  else if (ending === 'truncate') ctx.end();
+  // 'stall': leave the connection open; the client (or close()) ends it.
+  return 'done';
+}
