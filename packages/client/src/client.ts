@@ -107,7 +107,7 @@ export class LumengateClient {
         message: `Expected text/event-stream, got "${contentType}": ${text.slice(0, 200)}`,
       });
     }
-    yield* parseGenerationStream(response.body, response.status);
+    yield* parseGenerationStream(response.body, { status: response.status, signal: options.signal });
   }
 
   /** `GET /api/v2/generate/{id}`. */

@@ -9,4 +9,5 @@ export type {
   ValidationIssue,
 } from './errors.js';
 export { parseGenerationStream } from './sse.js';
+export type { ParseStreamOptions } from './sse.js';
 export type * from './types.js';

@@ -35,29 +35,47 @@ function parseEventData(data: string, status: number): WireStreamEvent {
  * with the server's code; a body that ends (or sends `[DONE]`) without `generation_end` or `error`
  * throws code `stream_interrupted`. Leaving the loop early cancels the body, closing the connection.
  *
- * `status` is only recorded on errors (the HTTP status of the response that carried the stream).
+ * A connection reset mid-body is also `stream_interrupted` (with the transport error as `cause`);
+ * an abort through `signal` rethrows the abort reason.
  */
+export interface ParseStreamOptions {
+  /** HTTP status of the response carrying the stream, recorded on errors. Default 200. */
+  status?: number;
+  /** The request's signal: a read failure after it aborted is rethrown as is, not as an interruption. */
+  signal?: AbortSignal;
+}
+
 export async function* parseGenerationStream(
   body: ReadableStream<Uint8Array>,
-  status = 200,
+  options: ParseStreamOptions = {},
 ): AsyncGenerator<StreamEvent, void, undefined> {
+  const { status = 200, signal } = options;
   const reader = body
     .pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>)
     .pipeThrough(new EventSourceParserStream())
     .getReader();
   let generationId: number | null = null;
   let partialText = '';
-  const interrupted = (why: string) =>
+  const interrupted = (why: string, cause?: unknown) =>
     new LumengateStreamError({
       status,
       code: 'stream_interrupted',
       message: `Stream ended ${why} without generation_end or error`,
       generationId,
       partialText,
+      cause,
     });
+  const read = async () => {
+    try {
+      return await reader.read();
+    } catch (error) {
+      if (signal?.aborted || (error instanceof Error && error.name === 'AbortError')) throw error;
+      throw interrupted('(connection failed)', error);
+    }
+  };
   try {
     for (;;) {
-      const { done, value: message } = await reader.read();
+      const { done, value: message } = await read();
       if (done) throw interrupted('(connection closed)');
       if (message.data === DONE) throw interrupted('with [DONE]');
       const event = parseEventData(message.data, status);
