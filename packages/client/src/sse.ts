@@ -51,7 +51,7 @@ export async function* parseGenerationStream(
 ): AsyncGenerator<StreamEvent, void, undefined> {
   const { status = 200, signal } = options;
   const reader = body
-    .pipeThrough(new TextDecoderStream() as unknown as TransformStream<Uint8Array, string>)
+    .pipeThrough(new TextDecoderStream())
     .pipeThrough(new EventSourceParserStream())
     .getReader();
   let generationId: number | null = null;
