@@ -1,0 +1,85 @@
+// Money under concurrency: holds are atomic, settlement is exact, the ledger always explains the balance.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Agent } from 'undici';
+import { startHarness, type Harness } from '../support/harness.js';
+import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
+
+describe('money', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness(); });
+  after(() => h.close());
+
+  it('200 concurrent requests on an account funded for 50: exactly 50 complete, 150 get 402, balance 0, ledger exact', async () => {
+    const a = await h.account({ plan: 'elite', tokens: 50 });
+    h.fake.respondWith({ chunks: ['a', 'b'], delayMs: 5 });
+    const agent = new Agent({ connections: 256 });
+    const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
+      const res = await fetch(`${h.url}/api/v2/generate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
+        // @ts-expect-error undici's dispatcher option is not in the DOM fetch types
+        dispatcher: agent,
+      });
+      return { status: res.status, body: await res.json() as any };
+    }));
+    await agent.close();
+    const by = (s: number) => results.filter((r) => r.status === s);
+    assert.equal(by(200).length, 50);
+    assert.equal(by(402).length, 150);
+    for (const r of by(402)) assert.equal(r.body.error, 'insufficient_tokens');
+    for (const r of by(200)) assert.equal(r.body.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 0);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+    const rows = await h.server.db.kysely.selectFrom('ledger').select(['kind']).select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', a.id).groupBy('kind').execute();
+    const count = Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
+    assert.deepEqual(count, { grant: 1, hold: 50, charge: 50 });
+    const spent = await h.server.db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('s')).where('account_id', '=', a.id).executeTakeFirstOrThrow();
+    assert.equal(Number(spent.s), 50);
+  });
+
+  it('plan tokens are spent first and a release gives back exactly what the hold took', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 3, packageTokens: 10 });
+    const hold = await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5.2', category: 'text', price: 4, prompt: null, holdTtlMs: 60_000 });
+    assert.ok(hold);
+    let acc = await h.server.db.kysely.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+    assert.deepEqual([acc.plan_tokens, acc.package_tokens], [0, 9]);
+    const failed = { status: 'failed' as const, resultText: null, error: 'provider_error', finishReason: null, usage: null, route: null, firstTokenAt: null };
+    const first = await settleGeneration(h.server.db, hold.generationId, failed);
+    const again = await settleGeneration(h.server.db, hold.generationId, { ...failed, status: 'completed' });
+    assert.equal(first.applied, true);
+    assert.equal(again.applied, false, 'a second settlement changes nothing');
+    acc = await h.server.db.kysely.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+    assert.deepEqual([acc.plan_tokens, acc.package_tokens], [3, 10]);
+    const g = await h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('concurrent settlements of one generation charge it once', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 5 });
+    const hold = (await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 2, prompt: null, holdTtlMs: 60_000 }))!;
+    const done = { status: 'completed' as const, resultText: 'x', error: null, finishReason: 'stop', usage: null, route: null, firstTokenAt: null };
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => settleGeneration(h.server.db, hold.generationId, i % 2 ? done : { ...done, status: 'failed', resultText: null, error: 'x' })));
+    assert.equal(results.filter((r) => r.applied).length, 1);
+    const g = await h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
+    assert.equal(await h.balance(a.id), g.status === 'completed' ? 3 : 5);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('a stale hold left by a dead server is released by the sweeper', async () => {
+    const { releaseStaleHolds } = await import('../../src/billing/ledger.js');
+    const a = await h.account({ plan: 'pro', tokens: 5 });
+    const hold = (await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 2, prompt: null, holdTtlMs: 1 }))!;
+    assert.equal(await h.balance(a.id), 3);
+    await new Promise((r) => setTimeout(r, 5));
+    assert.ok((await releaseStaleHolds(h.server.db)) >= 1);
+    assert.equal(await h.balance(a.id), 5);
+    const g = await h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
+    assert.equal(g.status, 'failed');
+    assert.equal(g.error, 'server_interrupted');
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
