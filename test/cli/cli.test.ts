@@ -1,0 +1,104 @@
+// The operator CLI, run as a real process against a real SQLite file; `serve` answers over HTTP.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createServer } from 'node:net';
+import { packageRoot } from '../../src/config/env.js';
+import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
+import { sleep, sseEvents } from '../support/harness.js';
+
+const run = promisify(execFile);
+const cli = join(packageRoot(), 'bin', 'lumengate.js');
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+describe('lumengate CLI', () => {
+  let dir: string;
+  let env: NodeJS.ProcessEnv;
+  let fake: FakeUpstream;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lumengate-cli-'));
+    fake = await startFakeOpenAI();
+    env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.origin}/v1` };
+  });
+  after(async () => { await fake.close(); rmSync(dir, { recursive: true, force: true }); });
+  const lg = async (...args: string[]) => JSON.parse((await run(process.execPath, [cli, ...args, '--json'], { env })).stdout);
+
+  it('creates accounts, grants tokens, creates, lists and revokes keys, with --json everywhere', async () => {
+    const acct = await lg('accounts', 'create', '--plan', 'pro', '--tokens', '10');
+    assert.equal(acct.plan, 'pro');
+    assert.equal(acct.plan_tokens, 10);
+    const granted = await lg('tokens', 'grant', String(acct.id), '5', '--package');
+    assert.equal(granted.package_tokens, 5);
+    const key = await lg('keys', 'create', String(acct.id), '--name', 'ci');
+    assert.match(key.key, /^nb_[0-9A-Za-z]{45}$/);
+    const keys = await lg('keys', 'list');
+    assert.equal(keys.length, 1);
+    assert.equal(keys[0].name, 'ci');
+    assert.ok(!JSON.stringify(keys).includes(key.key), 'the secret is never printed again');
+    assert.ok(keys[0].display_prefix.startsWith(key.key.slice(0, 7)));
+    const list = await lg('accounts', 'list');
+    assert.equal(list[0].plan_tokens + list[0].package_tokens, 15);
+    assert.deepEqual(await lg('keys', 'revoke', String(key.id)), { id: key.id, revoked: true });
+    assert.equal((await lg('keys', 'list'))[0].revoked_at !== null, true);
+  });
+
+  it('models list says which env var enables each model', async () => {
+    const models = await lg('models', 'list');
+    assert.equal(models.length, 52);
+    const nano = models.find((m: any) => m.slug === 'gpt-5-nano');
+    assert.equal(nano.available, true);
+    const haiku = models.find((m: any) => m.slug === 'claude-haiku-4.5');
+    assert.equal(haiku.available, false);
+    assert.match(haiku.route, /ANTHROPIC_API_KEY/);
+  });
+
+  it('rejects bad arguments with a clear message and a non-zero exit', async () => {
+    await assert.rejects(run(process.execPath, [cli, 'accounts', 'create', '--plan', 'platinum'], { env }), (e: any) => /unknown plan/.test(e.stderr) && e.code !== 0);
+    await assert.rejects(run(process.execPath, [cli, 'tokens', 'grant', '1', '-3'], { env }), (e: any) => e.code !== 0);
+  });
+
+  it('serve listens on HOST:PORT, runs migrations, and generates with a key made by the CLI', async () => {
+    const acct = await lg('accounts', 'create', '--plan', 'basic', '--tokens', '3');
+    const key = await lg('keys', 'create', String(acct.id), '--name', 'serve');
+    const port = await freePort();
+    const child = spawn(process.execPath, [cli, 'serve'], { env: { ...env, HOST: '127.0.0.1', PORT: String(port) }, stdio: 'ignore' });
+    try {
+      let up = false;
+      for (let i = 0; i < 200 && !up; i++) {
+        up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then((r) => r.ok, () => false);
+        if (!up) await sleep(50);
+      }
+      assert.ok(up, 'server came up');
+      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5', prompt: 'hi' }) });
+      const events = sseEvents(await r.text());
+      assert.equal(events.at(-2).type, 'generation_end');
+      assert.equal(events.at(-2).balance_remaining, 1);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    assert.equal(child.exitCode ?? 0, 0);
+  });
+
+  it('LUMENGATE_CONFIG adds an operator model (e.g. an Ollama model) and a broken file fails loudly', async () => {
+    const cfg = join(dir, 'operator.json');
+    writeFileSync(cfg, JSON.stringify({ models: [{ slug: 'llama3.2', name: 'Llama 3.2 (Ollama)', category: 'text', min_plan: 'free', pricing_type: 'fixed', token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: true, routes: [{ provider: 'ollama', model: 'llama3.2:3b' }] }] }));
+    const models = JSON.parse((await run(process.execPath, [cli, 'models', 'list', '--json'], { env: { ...env, LUMENGATE_CONFIG: cfg, OLLAMA_BASE_URL: 'http://127.0.0.1:11434/v1' } })).stdout);
+    const llama = models.find((m: any) => m.slug === 'llama3.2');
+    assert.equal(llama.available, true);
+    assert.equal(llama.route, 'ollama:llama3.2:3b');
+    writeFileSync(cfg, JSON.stringify({ models: [{ slug: 'broken', category: 'text', routes: [{ provider: 'nowhere', model: 'x' }] }] }));
+    await assert.rejects(run(process.execPath, [cli, 'models', 'list'], { env: { ...env, LUMENGATE_CONFIG: cfg } }), (e: any) => /invalid model catalog/.test(e.stderr));
+  });
+});
