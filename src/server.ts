@@ -7,6 +7,7 @@ import { openDatabase, type Db } from './db/connect.js';
 import { releaseStaleHolds } from './billing/ledger.js';
 import { buildProviders } from './providers/registry.js';
 import { buildApp } from './http/app.js';
+import { RouteHealth } from './generation/routing.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -48,7 +49,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const sweeper = setInterval(sweep, 60_000);
   sweeper.unref();
 
-  const app = await buildApp({ db, catalog, providers, settings, logger });
+  const routeHealth = new RouteHealth(catalog);
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger });
   await app.listen({ host: settings.host, port: settings.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;

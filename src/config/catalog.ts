@@ -54,7 +54,10 @@ const catalogSchema = z.object({
   plans: z.record(z.enum(PLANS), planSchema),
   providers: z.record(z.string(), providerSchema),
   timeouts: z.object({ first_token_ms: z.number().int().positive(), chunk_gap_ms: z.number().int().positive(), total_ms: z.number().int().positive() }),
-  retries: z.object({ attempts: z.number().int().nonnegative(), backoff_ms: z.number().int().nonnegative() }).default({ attempts: 2, backoff_ms: 200 }),
+  // Attempts per route after the first try, on 429/5xx/network errors, with exponential backoff.
+  retries: z.object({ attempts: z.number().int().nonnegative(), backoff_ms: z.number().int().nonnegative(), max_backoff_ms: z.number().int().positive().optional() }).default({ attempts: 2, backoff_ms: 200 }),
+  // A route failing this many times in a row is skipped for cooldown_ms, then tried again.
+  circuit_breaker: z.object({ failures: z.number().int().positive(), cooldown_ms: z.number().int().positive() }).default({ failures: 5, cooldown_ms: 30_000 }),
   models: z.array(modelSchema),
 });
 
@@ -66,7 +69,8 @@ export type Timeouts = { first_token_ms: number; chunk_gap_ms: number; total_ms:
 export interface Catalog {
   plans: Record<PlanName, PlanEntry>;
   providers: Record<string, ProviderEntry>;
-  retries: { attempts: number; backoff_ms: number };
+  retries: { attempts: number; backoff_ms: number; max_backoff_ms?: number };
+  circuit_breaker: { failures: number; cooldown_ms: number };
   models: ModelEntry[];
   get(slug: string): ModelEntry | undefined;
   timeoutsFor(model: ModelEntry): Timeouts;
@@ -95,6 +99,7 @@ export function loadCatalog(configPath?: string, ...overrides: Json[]): Catalog 
     plans: data.plans as Record<PlanName, PlanEntry>,
     providers: data.providers,
     retries: data.retries,
+    circuit_breaker: data.circuit_breaker,
     models: [...bySlug.values()],
     get: (slug) => bySlug.get(slug),
     timeoutsFor: (m) => ({ ...data.timeouts, ...m.timeouts }),
@@ -109,7 +114,7 @@ function mergeCatalog(base: Json, layer: Json): Json {
       const models = new Map<string, Json>(((base.models as Json[]) ?? []).map((m) => [String(m.slug), m]));
       for (const m of v as Json[]) models.set(String(m.slug), { ...(models.get(String(m.slug)) ?? {}), ...m });
       out.models = [...models.values()];
-    } else if ((k === 'plans' || k === 'providers' || k === 'timeouts' || k === 'retries') && v && typeof v === 'object') {
+    } else if ((k === 'plans' || k === 'providers' || k === 'timeouts' || k === 'retries' || k === 'circuit_breaker') && v && typeof v === 'object') {
       const b = (base[k] as Json) ?? {};
       const merged: Json = { ...b };
       for (const [name, entry] of Object.entries(v as Json)) {

@@ -1,6 +1,5 @@
 // The generation lifecycle, top to bottom: model -> plan -> price -> hold -> provider stream
 // (retries, fallback before the first delta, timeouts) -> settle. HTTP routes only translate.
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
 import { PLANS } from '../config/catalog.js';
@@ -9,6 +8,9 @@ import { holdTokens, settleGeneration, type Settlement } from '../billing/ledger
 import { ApiError } from '../http/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
+import { GenerationAbort, UnreachableError, openFirstRoute, type OpenStream, type RouteHealth } from './routing.js';
+
+export { GenerationAbort } from './routing.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
 
@@ -16,6 +18,8 @@ export interface GenerationDeps {
   db: Db;
   catalog: Catalog;
   providers: ProviderRegistry;
+  /** Circuit breakers per route, shared by every request of this process. */
+  routeHealth: RouteHealth;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -30,13 +34,6 @@ export interface GenerationOutcome {
   generation: GenerationObject;
   /** Set when the generation failed: what the client is told. */
   failure?: { code: 'provider_error' | 'model_unavailable' | 'client_disconnected'; message: string };
-}
-
-/** Thrown into the provider's abort signal so the cause of an abort is known afterwards. */
-export class GenerationAbort extends Error {
-  constructor(readonly reason: 'client_disconnected' | 'timeout', message: string) {
-    super(message);
-  }
 }
 
 export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
@@ -98,66 +95,30 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
   let finishReason: string | null = null;
   let settlement: Settlement;
   let failure: GenerationOutcome['failure'];
+  let stream: OpenStream | undefined;
   try {
-    let lastError: unknown;
-    let reachedUpstream = false;
-    routes: for (const r of routes) {
-      for (let attempt = 0; attempt <= deps.catalog.retries.attempts; attempt++) {
-        if (attempt > 0) await sleep(deps.catalog.retries.backoff_ms * 2 ** (attempt - 1), undefined, { signal: abort.signal });
-        // One watchdog per attempt: first-token timeout, then the gap between chunks.
-        const attemptAbort = new AbortController();
-        const forward = () => attemptAbort.abort(abort.signal.reason);
-        abort.signal.addEventListener('abort', forward, { once: true });
-        let watchdog = setTimeout(() => attemptAbort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${timeouts.first_token_ms} ms`)), timeouts.first_token_ms);
-        try {
-          const stream = await r.provider.open({ upstreamModel: r.upstreamModel, messages: input.messages, temperature: input.temperature, maxTokens: input.maxTokens, signal: attemptAbort.signal });
-          reachedUpstream = true;
-          if (!opened) {
-            opened = true;
-            sink.opened({ id: hold.generationId, model: model.slug });
-          }
-          let finish: Extract<ProviderEvent, { type: 'finish' }> | null = null;
-          for await (const ev of stream.events) {
-            if (ev.type === 'delta') {
-              if (firstTokenAt === null) {
-                firstTokenAt = new Date().toISOString();
-                route = r.name;
-                clearTimeout(watchdog);
-                watchdog = setTimeout(() => attemptAbort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${timeouts.chunk_gap_ms} ms`)), timeouts.chunk_gap_ms);
-              } else {
-                watchdog.refresh();
-              }
-              text.push(ev.text);
-              const pending = sink.delta(ev.text);
-              if (pending) await pending;
-            } else {
-              finish = ev;
-            }
-          }
-          if (!finish) throw new ProviderError('upstream stream ended without a finish event');
-          route ??= r.name;
-          usage = finish.usage;
-          finishReason = finish.finishReason;
-          lastError = undefined;
-          break routes;
-        } catch (err) {
-          const cause = attemptAbort.signal.aborted ? attemptAbort.signal.reason : err;
-          // A client disconnect or the total timeout ends the whole generation.
-          if (abort.signal.aborted) throw abort.signal.reason;
-          // After the first delta there is no retry and no fallback (DECISIONS 12).
-          if (firstTokenAt !== null) throw cause;
-          lastError = cause;
-          if (cause instanceof ProviderError && cause.status !== undefined) reachedUpstream = true;
-          if (cause instanceof GenerationAbort || (cause instanceof ProviderError && !cause.retryable)) continue routes;
-        } finally {
-          clearTimeout(watchdog);
-          abort.signal.removeEventListener('abort', forward);
-        }
+    // Routes in order with retries and circuit breakers, until one produces its first event.
+    stream = await openFirstRoute(routes, { messages: input.messages, temperature: input.temperature, maxTokens: input.maxTokens }, {
+      signal: abort.signal, timeouts, health: deps.routeHealth, policy: deps.catalog,
+      onAccepted() {
+        if (opened) return;
+        opened = true;
+        sink.opened({ id: hold.generationId, model: model.slug });
+      },
+    });
+    route = stream.route.name;
+    for (let ev: ProviderEvent | undefined = stream.first; ev; ev = await stream.next()) {
+      if (ev.type === 'finish') {
+        usage = ev.usage;
+        finishReason = ev.finishReason;
+        break;
       }
+      firstTokenAt ??= new Date().toISOString();
+      text.push(ev.text);
+      const pending = sink.delta(ev.text);
+      if (pending) await pending;
     }
-    if (lastError !== undefined) {
-      throw reachedUpstream || lastError instanceof GenerationAbort ? lastError : new UnreachableError(lastError);
-    }
+    if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
     settlement = { status: 'completed', resultText: text.join(''), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
   } catch (caught) {
     // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
@@ -173,6 +134,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
       settlement = { status: 'failed', resultText: text.length ? text.join('') : null, error: message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
     }
   } finally {
+    stream?.close();
     clearTimeout(totalTimer);
     clientSignal.removeEventListener('abort', onClientGone);
   }
@@ -185,13 +147,6 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     usage_json: usage ? JSON.stringify(usage) : null, finish_reason: settlement.finishReason, created_at: hold.createdAt, completed_at: settled.completedAt,
   }, settled.balance);
   return failure ? { generation, failure } : { generation };
-}
-
-/** Every route failed without an HTTP answer (connection refused, DNS): the model is unreachable. */
-class UnreachableError extends Error {
-  constructor(override readonly cause: unknown) {
-    super(describeFailure(cause));
-  }
 }
 
 function describeFailure(err: unknown): string {

@@ -6,6 +6,7 @@ import type { Catalog } from '../config/catalog.js';
 import type { Settings } from '../config/env.js';
 import type { Db } from '../db/connect.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import type { RouteHealth } from '../generation/routing.js';
 import { ApiError } from './errors.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
@@ -15,6 +16,7 @@ export interface Services {
   db: Db;
   catalog: Catalog;
   providers: ProviderRegistry;
+  routeHealth: RouteHealth;
   settings: Settings;
   logger: Logger;
 }

@@ -56,15 +56,15 @@ export interface FakeUpstream {
   /** http://127.0.0.1:PORT */
   readonly origin: string;
   readonly requests: RecordedRequest[];
-  /** Sets the script for every following request. */
-  respondWith(script: FakeScript): void;
+  /** Sets the script for every following request; a list is used one per request, its last repeating. */
+  respondWith(script: FakeScript | FakeScript[]): void;
   close(): Promise<void>;
 }
 
 const defaultChunks = ['Hello', ', world'];
 
 export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream> {
-  let script: FakeScript = {};
+  let scripts: FakeScript[] = [{}];
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => void handle(req, res));
 
@@ -89,7 +89,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
     if (socket.destroyed) onClose();
     else socket.once('close', onClose);
 
-    const current = script;
+    const current = (scripts.length > 1 ? scripts.shift() : scripts[0]) ?? {};
     if (current.status !== undefined) {
       wire.errorResponse(res, current.status);
       return;
@@ -122,7 +122,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
     origin: `http://127.0.0.1:${port}`,
     requests,
     respondWith(next) {
-      script = next;
+      scripts = Array.isArray(next) ? [...next] : [next];
     },
     async close() {
       server.closeAllConnections();

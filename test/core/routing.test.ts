@@ -1,0 +1,106 @@
+// Routes: retries with backoff on 429/5xx, fallback to the next route before the first delta,
+// circuit breakers that skip a failing route and bring it back, per-model timeouts.
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
+
+describe('routing', () => {
+  let h: Harness;
+  let second: FakeUpstream;
+  let acct: { id: number; key: string };
+  before(async () => {
+    second = await startFakeOpenAI();
+    h = await startHarness({
+      env: { OPENROUTER_API_KEY: 'sk-or-fake', OPENROUTER_BASE_URL: `${second.origin}/v1` },
+      catalog: {
+        retries: { attempts: 1, backoff_ms: 20 },
+        circuit_breaker: { failures: 2, cooldown_ms: 400 },
+        models: [
+          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 300, chunk_gap_ms: 300, total_ms: 2000 } },
+          // One model per test below: circuit breakers are per route, and shared by all requests.
+          ...['gpt-5.2', 'deepseek-r1', 'claude-opus-4.5', 'gpt-5.2-pro'].map((slug) => ({ slug, routes: [{ provider: 'openai', model: slug }, { provider: 'openrouter', model: `openai/${slug}` }] })),
+          { slug: 'gpt-5-nano', timeouts: { total_ms: 250, chunk_gap_ms: 1000, first_token_ms: 1000 } },
+        ],
+      },
+    });
+    acct = await h.account({ plan: 'elite', tokens: 1000 });
+  });
+  after(async () => { await h.close(); await second.close(); });
+  beforeEach(() => {
+    h.fake.respondWith({});
+    second.respondWith({});
+    h.fake.requests.length = 0;
+    second.requests.length = 0;
+  });
+  const generate = (model: string, stream = false) => h.post(stream ? '/api/v2/generate/stream' : '/api/v2/generate', { model, prompt: 'x' }, acct.key);
+
+  it('429 is retried on the same route with backoff, then succeeds there', async () => {
+    h.fake.respondWith([{ status: 429 }, { chunks: ['after retry'] }]);
+    const r = await generate('gpt-5.2');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.result_text, 'after retry');
+    assert.equal(h.fake.requests.length, 2);
+    assert.ok(h.fake.requests[1]!.receivedAt - h.fake.requests[0]!.receivedAt >= 10, 'waited before retrying');
+    assert.equal(second.requests.length, 0);
+  });
+
+  it('5xx that persists: retries, then the next route serves it', async () => {
+    h.fake.respondWith({ status: 503 });
+    second.respondWith({ chunks: ['from route 2'] });
+    const r = await generate('deepseek-r1');
+    assert.equal(r.status, 200);
+    assert.equal(r.json.result_text, 'from route 2');
+    assert.equal(h.fake.requests.length, 2, 'first try + 1 retry');
+    assert.equal(second.requests[0]!.body.model, 'openai/deepseek-r1');
+  });
+
+  it('a non-retryable 400 goes straight to the next route', async () => {
+    h.fake.respondWith({ status: 400 });
+    second.respondWith({ chunks: ['ok'] });
+    const r = await generate('claude-opus-4.5');
+    assert.equal(r.status, 200);
+    assert.equal(h.fake.requests.length, 1);
+  });
+
+  it('no first token within the per-model timeout: the next route serves it', async () => {
+    h.fake.respondWith({ chunks: ['too late'], delayMs: 1000 });
+    second.respondWith({ chunks: ['fast'] });
+    const r = await generate('gpt-5', true);
+    const events = sseEvents(r.text);
+    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
+    assert.equal(events[1].delta, 'fast');
+    assert.ok(h.fake.requests[0]!.closedAt !== undefined, 'the slow upstream was closed');
+  });
+
+  it('after the first delta there is no fallback: an error event, route 2 untouched, 0 charged', async () => {
+    const before = await h.balance(acct.id);
+    h.fake.respondWith({ chunks: ['partial'], ending: 'reset', delayMs: 20 });
+    const r = await generate('gpt-5', true);
+    assert.deepEqual(sseEvents(r.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.equal(second.requests.length, 0);
+    assert.equal(await h.balance(acct.id), before);
+  });
+
+  it('total timeout ends a slow generation as a provider failure', async () => {
+    h.fake.respondWith({ chunks: ['a', 'b', 'c', 'd', 'e'], delayMs: 100 });
+    const r = await generate('gpt-5-nano');
+    assert.equal(r.status, 500);
+    assert.equal(r.json.error, 'provider_error');
+    assert.match(r.json.message, /total time over 250 ms/);
+  });
+
+  it('circuit breaker: a route failing repeatedly is skipped, then comes back by itself', async () => {
+    h.fake.respondWith({ status: 500 });
+    second.respondWith({ chunks: ['backup'] });
+    assert.equal((await generate('gpt-5.2-pro')).status, 200); // 2 failures on route 1 -> breaker opens
+    assert.equal(h.fake.requests.length, 2);
+    assert.equal((await generate('gpt-5.2-pro')).json.result_text, 'backup');
+    assert.equal(h.fake.requests.length, 2, 'route 1 was skipped while its breaker is open');
+    await sleep(450);
+    h.fake.respondWith({ chunks: ['route 1 is back'] });
+    const r = await generate('gpt-5.2-pro');
+    assert.equal(r.json.result_text, 'route 1 is back');
+    assert.equal(h.fake.requests.length, 3, 'half-open trial went to route 1');
+  });
+});
