@@ -1,0 +1,80 @@
+// The gateway end to end in front of Anthropic and Gemini fakes that speak their real wire formats:
+// text and usage come through; an in-stream provider error becomes our error event, 0 charged.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGoogle } from '../support/fake-google.js';
+import type { FakeUpstream } from '../support/fake-upstream.js';
+
+describe('Anthropic and Google through the gateway', () => {
+  let h: Harness;
+  let anthropic: FakeUpstream;
+  let google: FakeUpstream;
+  let acct: { id: number; key: string };
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    google = await startFakeGoogle();
+    h = await startHarness({
+      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
+    });
+    acct = await h.account({ plan: 'pro', tokens: 100 });
+  });
+  after(async () => { await h.close(); await anthropic.close(); await google.close(); });
+
+  it('claude-haiku-4.5 streams through the Messages API with usage recorded', async () => {
+    anthropic.respondWith({ chunks: ['Привет', ' 👋'], usage: { input: 9, output: 4 } });
+    const r = await h.post('/api/v2/generate/stream', { model: 'claude-haiku-4.5', prompt: 'hi', system: 'Be kind.' }, acct.key);
+    const events = sseEvents(r.text);
+    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+    const sent = anthropic.requests.at(-1)!;
+    assert.equal(sent.path, '/v1/messages');
+    assert.equal(sent.headers['x-api-key'], 'sk-ant-fake');
+    assert.equal(sent.body.model, 'claude-haiku-4-5');
+    const g = (await h.get(`/api/v2/generate/${events[0].id}`, acct.key)).json;
+    assert.equal(g.result_text, 'Привет 👋');
+    assert.deepEqual(g.usage, { input_tokens: 9, output_tokens: 4, total_tokens: 13 });
+  });
+
+  it('Anthropic overloaded_error mid-stream: error event, then [DONE], 0 charged', async () => {
+    const before = await h.balance(acct.id);
+    anthropic.respondWith({ chunks: ['partial'], ending: 'error-event' });
+    const r = await h.post('/api/v2/generate/stream', { model: 'claude-haiku-4.5', prompt: 'hi' }, acct.key);
+    const events = sseEvents(r.text);
+    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.match(events[2].message, /Overloaded/);
+    assert.equal(await h.balance(acct.id), before);
+    const g = (await h.get(`/api/v2/generate/${events[0].id}`, acct.key)).json;
+    assert.equal(g.status, 'failed');
+  });
+
+  it('Anthropic 529 before the stream, on every retry: JSON 500 provider_error, 0 charged', async () => {
+    const before = await h.balance(acct.id);
+    anthropic.respondWith({ status: 529 });
+    const r = await h.post('/api/v2/generate', { model: 'claude-haiku-4.5', prompt: 'hi' }, acct.key);
+    assert.equal(r.status, 500);
+    assert.equal(r.json.error, 'provider_error');
+    assert.equal(await h.balance(acct.id), before);
+    anthropic.respondWith({});
+  });
+
+  it('gemini-2.5-flash generates through streamGenerateContent with usage', async () => {
+    google.respondWith({ chunks: ['Hola', ' mundo'], usage: { input: 5, output: 2 } });
+    const r = await h.post('/api/v2/generate', { model: 'gemini-2.5-flash', prompt: 'hi' }, acct.key);
+    assert.equal(r.status, 200);
+    assert.equal(r.json.result_text, 'Hola mundo');
+    assert.equal(r.json.usage.input_tokens, 5);
+    assert.equal(r.json.usage.output_tokens, 2);
+    const sent = google.requests.at(-1)!;
+    assert.match(sent.path, /^\/v1beta\/models\/gemini-2\.5-flash:streamGenerateContent\?alt=sse/);
+    assert.equal(sent.headers['x-goog-api-key'], 'g-fake');
+  });
+
+  it('Gemini error mid-stream (connection cut): error event, 0 charged', async () => {
+    const before = await h.balance(acct.id);
+    google.respondWith({ chunks: ['uno'], ending: 'reset', delayMs: 20 });
+    const r = await h.post('/api/v2/generate/stream', { model: 'gemini-2.5-flash', prompt: 'hi' }, acct.key);
+    assert.deepEqual(sseEvents(r.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.equal(await h.balance(acct.id), before);
+  });
+});
