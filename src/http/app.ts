@@ -10,6 +10,8 @@ import { ApiError } from './errors.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
+import { docsPlugin } from '../docs/plugin.js';
+import { openAIRoutes } from '../openai/routes.js';
 
 export interface Services {
   db: Db;
@@ -58,14 +60,16 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     void reply.code(404).send(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
   });
 
+  await app.register(docsPlugin);
   await app.register(generateRoutes);
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
+  await app.register(openAIRoutes, { prefix: '/v1' });
   return app;
 }
 
 /** Maps Fastify's own client errors to our envelope; anything unknown is a logged 500. */
-function toApiError(err: FastifyError | ApiError): ApiError {
+export function toApiError(err: FastifyError | ApiError): ApiError {
   if (err instanceof ApiError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
