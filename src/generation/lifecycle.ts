@@ -11,11 +11,14 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
+import type { GenerationObserver } from './observer.js';
 
 export interface GenerationDeps {
   db: Db;
   catalog: Catalog;
   providers: ProviderRegistry;
+  /** Metrics hooks (src/metrics/); optional. */
+  observer?: GenerationObserver;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -56,6 +59,8 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
 }
 
 export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+  const startedAt = performance.now();
+  const observer = deps.observer;
   // 1. Model, plan, streaming support.
   const model = checkAdmission(deps, caller, input);
 
@@ -115,6 +120,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
           if (!opened) {
             opened = true;
             sink.opened({ id: hold.generationId, model: model.slug });
+            observer?.onOpened?.({ model: model.slug, stream: input.stream });
           }
           let finish: Extract<ProviderEvent, { type: 'finish' }> | null = null;
           for await (const ev of stream.events) {
@@ -122,6 +128,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
               if (firstTokenAt === null) {
                 firstTokenAt = new Date().toISOString();
                 route = r.name;
+                observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
                 clearTimeout(watchdog);
                 watchdog = setTimeout(() => attemptAbort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${timeouts.chunk_gap_ms} ms`)), timeouts.chunk_gap_ms);
               } else {
@@ -142,6 +149,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
           break routes;
         } catch (err) {
           const cause = attemptAbort.signal.aborted ? attemptAbort.signal.reason : err;
+          if (!(cause instanceof GenerationAbort && cause.reason === 'client_disconnected')) observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
           // A client disconnect or the total timeout ends the whole generation.
           if (abort.signal.aborted) throw abort.signal.reason;
           // After the first delta there is no retry and no fallback (DECISIONS 12).
@@ -179,6 +187,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once.
   const settled = await settleGeneration(deps.db, hold.generationId, settlement);
+  observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
   const generation = generationObject({
     id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
     tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),

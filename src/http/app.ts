@@ -12,6 +12,9 @@ import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
 import { docsPlugin } from '../docs/plugin.js';
 import { openAIRoutes } from '../openai/routes.js';
+import { observabilityPlugin } from '../metrics/plugin.js';
+import { requestId } from '../metrics/request-id.js';
+import type { GenerationObserver } from '../generation/observer.js';
 
 export interface Services {
   db: Db;
@@ -19,6 +22,8 @@ export interface Services {
   providers: ProviderRegistry;
   settings: Settings;
   logger: Logger;
+  /** Set by the observability plugin (metrics). */
+  observer?: GenerationObserver;
 }
 
 declare module 'fastify' {
@@ -37,6 +42,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // Generation ids are integers; path params are validated by the routes.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: requestId,
   });
   app.decorate('services', services);
 
@@ -61,6 +68,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
 
   await app.register(docsPlugin);
+  await app.register(observabilityPlugin);
   await app.register(generateRoutes);
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
