@@ -9,6 +9,7 @@ import { createKey, listKeys, revokeKey } from '../accounts/keys.js';
 import { grantTokens } from '../billing/ledger.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
+import { registerChatCommand } from './chat.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
 
@@ -110,6 +111,8 @@ program.command('models').description('model catalog').command('list').descripti
     });
     print(!!o.json, rows, () => table(rows));
   });
+
+registerChatCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`lumengate: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -13,6 +13,7 @@ import { GenerationAbort, UnreachableError, openFirstRoute, type OpenStream, typ
 export { GenerationAbort } from './routing.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
+import type { GenerationObserver } from './observer.js';
 
 export interface GenerationDeps {
   db: Db;
@@ -20,6 +21,8 @@ export interface GenerationDeps {
   providers: ProviderRegistry;
   /** Circuit breakers per route, shared by every request of this process. */
   routeHealth: RouteHealth;
+  /** Metrics hooks (src/metrics/); optional. */
+  observer?: GenerationObserver;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -53,6 +56,8 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
 }
 
 export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+  const startedAt = performance.now();
+  const observer = deps.observer;
   // 1. Model, plan, streaming support.
   const model = checkAdmission(deps, caller, input);
 
@@ -104,7 +109,9 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
         if (opened) return;
         opened = true;
         sink.opened({ id: hold.generationId, model: model.slug });
+        observer?.onOpened?.({ model: model.slug, stream: input.stream });
       },
+      onAttemptFailed: (r) => observer?.onProviderError?.({ provider: r.provider.id, model: model.slug }),
     });
     route = stream.route.name;
     for (let ev: ProviderEvent | undefined = stream.first; ev; ev = await stream.next()) {
@@ -113,7 +120,10 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
         finishReason = ev.finishReason;
         break;
       }
-      firstTokenAt ??= new Date().toISOString();
+      if (firstTokenAt === null) {
+        firstTokenAt = new Date().toISOString();
+        observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
+      }
       text.push(ev.text);
       const pending = sink.delta(ev.text);
       if (pending) await pending;
@@ -131,6 +141,8 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
       const message = reason === 'client_disconnected' ? 'client_disconnected' : describeFailure(err);
       const code = reason === 'client_disconnected' ? 'client_disconnected' : err instanceof UnreachableError ? 'model_unavailable' : 'provider_error';
       failure = { code, message };
+      // Failures before the first event were reported per attempt by openFirstRoute.
+      if (code === 'provider_error' && stream) observer?.onProviderError?.({ provider: stream.route.provider.id, model: model.slug });
       settlement = { status: 'failed', resultText: text.length ? text.join('') : null, error: message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
     }
   } finally {
@@ -141,6 +153,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once.
   const settled = await settleGeneration(deps.db, hold.generationId, settlement);
+  observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
   const generation = generationObject({
     id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
     tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),

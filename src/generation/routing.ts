@@ -65,7 +65,12 @@ export class RouteHealth {
 export async function openFirstRoute(
   routes: Route[],
   req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>,
-  opts: { signal: AbortSignal; timeouts: Timeouts; health: RouteHealth; policy: RoutingPolicy; onAccepted: () => void },
+  opts: {
+    signal: AbortSignal; timeouts: Timeouts; health: RouteHealth; policy: RoutingPolicy;
+    onAccepted: () => void;
+    /** Called for each failed try (not for a client leaving). */
+    onAttemptFailed?: (route: Route, err: unknown) => void;
+  },
 ): Promise<OpenStream> {
   const retryPolicy = retry(handleWhen((e) => e instanceof ProviderError && e.retryable), {
     maxAttempts: opts.policy.retries.attempts,
@@ -75,7 +80,14 @@ export async function openFirstRoute(
   let answered = false;
   for (const route of routes) {
     try {
-      return await wrap(retryPolicy, opts.health.breaker(route.name)).execute(() => attempt(route, req, opts), opts.signal);
+      return await wrap(retryPolicy, opts.health.breaker(route.name)).execute(async () => {
+        try {
+          return await attempt(route, req, opts);
+        } catch (err) {
+          if (!(err instanceof GenerationAbort && err.reason === 'client_disconnected')) opts.onAttemptFailed?.(route, err);
+          throw err;
+        }
+      }, opts.signal);
     } catch (err) {
       if (opts.signal.aborted) throw opts.signal.reason;
       lastError = err;

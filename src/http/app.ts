@@ -11,6 +11,11 @@ import { ApiError } from './errors.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
+import { docsPlugin } from '../docs/plugin.js';
+import { openAIRoutes } from '../openai/routes.js';
+import { observabilityPlugin } from '../metrics/plugin.js';
+import { requestId } from '../metrics/request-id.js';
+import type { GenerationObserver } from '../generation/observer.js';
 
 export interface Services {
   db: Db;
@@ -19,6 +24,8 @@ export interface Services {
   routeHealth: RouteHealth;
   settings: Settings;
   logger: Logger;
+  /** Set by the observability plugin (metrics). */
+  observer?: GenerationObserver;
 }
 
 declare module 'fastify' {
@@ -37,6 +44,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // Generation ids are integers; path params are validated by the routes.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: requestId,
   });
   app.decorate('services', services);
 
@@ -60,14 +69,17 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     void reply.code(404).send(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
   });
 
+  await app.register(docsPlugin);
+  await app.register(observabilityPlugin);
   await app.register(generateRoutes);
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
+  await app.register(openAIRoutes, { prefix: '/v1' });
   return app;
 }
 
 /** Maps Fastify's own client errors to our envelope; anything unknown is a logged 500. */
-function toApiError(err: FastifyError | ApiError): ApiError {
+export function toApiError(err: FastifyError | ApiError): ApiError {
   if (err instanceof ApiError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':

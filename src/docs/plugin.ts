@@ -1,0 +1,37 @@
+// OpenAPI 3.1 at /openapi.json and Swagger UI at /docs, generated from the route schemas.
+// Route schemas are documentation only (marked with docsOnly): such routes get pass-through
+// validator/serializer compilers, so zod in the handler keeps the 400/422 split and responses are
+// never reshaped by fast-json-stringify.
+import fp from 'fastify-plugin';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance, RouteOptions } from 'fastify';
+import { apiV2Doc } from './api-v2.js';
+import { components, isDocsOnly } from './schemas.js';
+
+const acceptAll = () => () => true;
+const plainJson = () => (data: unknown) => JSON.stringify(data);
+
+export const docsPlugin = fp(async (app: FastifyInstance) => {
+  // Runs before @fastify/swagger's own onRoute hook (registered below), so swagger sees the schema.
+  app.addHook('onRoute', (route: RouteOptions) => {
+    route.schema ??= apiV2Doc(route.method, route.url);
+    if (isDocsOnly(route.schema)) {
+      route.validatorCompiler = acceptAll;
+      route.serializerCompiler = plainJson;
+    }
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'lumengate', version: '0.1.0', description: 'Elumenta v2 API (/api/v2) and an OpenAI-compatible API (/v1). Authenticate with `Authorization: Bearer nb_…`.' },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an nb_ API key' } },
+        schemas: components,
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}, { name: 'lumengate-docs' });

@@ -1,0 +1,40 @@
+// OpenAPI documentation of the /v1 routes (documentation only: zod validates in the handler).
+import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
+import { chatCompletionBodySchema } from './request.js';
+
+const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
+const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
+const lumengate = {
+  type: 'object', description: 'lumengate extension: the generation row and what it cost (flat price per request).',
+  properties: { generation_id: { type: 'integer' }, tokens_spent: { type: 'integer' }, balance_remaining: { type: ['integer', 'null'] } },
+};
+const completion = {
+  type: 'object',
+  properties: {
+    id: { type: 'string', description: '"gen-<generation id>"' }, object: { const: 'chat.completion' }, created: { type: 'integer' }, model: { type: 'string' },
+    choices: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, message: { type: 'object', properties: { role: { const: 'assistant' }, content: { type: 'string' } } }, finish_reason: { type: 'string' } } } },
+    usage, lumengate,
+  },
+};
+const errors = (s: number[]) => errorResponses(s, 'OpenAIError');
+
+export const openAIDocs = {
+  chatCompletions: docsOnly({
+    summary: 'OpenAI-compatible chat completion', tags: ['openai'], security: bearer,
+    description: 'Same keys, balance, prices and generation rows as /api/v2/generate. `stream: true` answers `chat.completion.chunk` SSE events.',
+    body: fromZod(chatCompletionBodySchema),
+    response: {
+      200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
+      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
+  listModels: docsOnly({
+    summary: 'Chat models', tags: ['openai'], security: bearer,
+    response: { 200: { description: 'Model list', content: { 'application/json': { schema: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: model } } } } } }, ...errors([401]) },
+  }),
+  getModel: docsOnly({
+    summary: 'One chat model', tags: ['openai'], security: bearer,
+    params: { type: 'object', properties: { model: { type: 'string' } }, required: ['model'] },
+    response: { 200: { description: 'The model', content: { 'application/json': { schema: model } } }, ...errors([401, 404]) },
+  }),
+};

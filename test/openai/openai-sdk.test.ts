@@ -1,0 +1,168 @@
+// The /v1 surface through the official openai SDK: same keys, balance, prices and generation rows
+// as /api/v2; chunk streams, usage, mid-stream errors, OpenAI-shaped typed errors, disconnects.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+
+async function settled(h: Harness, id: number, key: string): Promise<any> {
+  for (let i = 0; i < 200; i++) {
+    const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
+    if (g.status !== 'pending') return g;
+    await sleep(10);
+  }
+  throw new Error(`generation ${id} still pending`);
+}
+
+const genId = (id: string) => {
+  const m = /^gen-(\d+)$/.exec(id);
+  assert.ok(m, `completion id ${id} is gen-<id>`);
+  return Number(m[1]);
+};
+
+describe('/v1 with the openai SDK', () => {
+  let h: Harness;
+  const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
+  before(async () => { h = await startHarness(); });
+  after(() => h.close());
+
+  it('chat.completions.create: text, usage, gen-<id>, charged like /api/v2, same generation row', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['Hello', ' there'], usage: { input: 21, output: 4 } });
+    const { data: res, response } = await client(a.key).chat.completions.create({
+      model: 'gpt-5', messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }], max_completion_tokens: 50,
+    }).withResponse();
+    assert.equal(res.object, 'chat.completion');
+    assert.equal(res.model, 'gpt-5');
+    assert.equal(res.choices[0]!.message.content, 'Hello there');
+    assert.equal(res.choices[0]!.finish_reason, 'stop');
+    assert.deepEqual(res.usage, { prompt_tokens: 21, completion_tokens: 4, total_tokens: 25 });
+    const id = genId(res.id);
+    assert.equal(response.headers.get('x-generation-id'), String(id));
+    assert.equal(response.headers.get('x-lumengate-tokens-spent'), '2');
+    assert.deepEqual((res as any).lumengate, { generation_id: id, tokens_spent: 2, balance_remaining: 8 });
+    assert.equal(await h.balance(a.id), 8);
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_text, 'Hello there');
+    assert.equal(g.tokens_spent, 2);
+    // The adapter's translation reached the upstream.
+    const upstream = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(upstream.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('stream with include_usage: role chunk, content chunks, stop chunk, usage chunk, [DONE]', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['Once', ' upon', ' a time'], usage: { input: 9, output: 3 } });
+    const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'story' }], stream: true, stream_options: { include_usage: true } });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id && c.model === 'gpt-5-nano'));
+    assert.deepEqual(chunks[0]!.choices[0]!.delta, { role: 'assistant', content: '' });
+    assert.deepEqual(chunks.slice(1, 4).map((c) => c.choices[0]!.delta.content), ['Once', ' upon', ' a time']);
+    assert.equal(chunks[4]!.choices[0]!.finish_reason, 'stop');
+    assert.deepEqual(chunks[5]!.choices, []);
+    assert.deepEqual(chunks[5]!.usage, { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12 });
+    assert.equal(chunks.length, 6);
+    const id = genId(chunks[0]!.id);
+    assert.deepEqual((chunks[4] as any).lumengate, { generation_id: id, tokens_spent: 1, balance_remaining: 9 });
+    assert.equal(await h.balance(a.id), 9);
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_text, 'Once upon a time');
+  });
+
+  it('stream without include_usage: no usage chunk; raw bytes end with [DONE]; x-generation-id header', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['a', 'b'] });
+    const r = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }], stream: true }, a.key);
+    assert.equal(r.status, 200);
+    assert.equal(r.headers.get('content-type'), 'text/event-stream; charset=utf-8');
+    const events = sseEvents(r.text);
+    assert.equal(events.at(-1), '[DONE]');
+    assert.equal(events.length, 5);
+    assert.ok(events.slice(0, 4).every((e) => e.usage === undefined));
+    assert.equal(`gen-${r.headers.get('x-generation-id')}`, events[0].id);
+  });
+
+  it('mid-stream upstream failure: finish_reason "error" chunk with an error object, then [DONE]; the SDK throws; 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
+    const raw = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }], stream: true }, a.key);
+    const events = sseEvents(raw.text);
+    assert.equal(events.at(-1), '[DONE]');
+    const failed = events.at(-2);
+    assert.equal(failed.choices[0].finish_reason, 'error');
+    assert.equal(failed.error.code, 'provider_error');
+    assert.ok(failed.error.message.length > 0);
+
+    h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
+    const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }], stream: true });
+    const got: string[] = [];
+    let id = 0;
+    await assert.rejects(async () => {
+      for await (const c of stream) {
+        id = genId(c.id);
+        got.push(c.choices[0]?.delta.content ?? '');
+      }
+    }, (err: unknown) => err instanceof OpenAI.APIError && /provider error/.test(err.message));
+    assert.equal(got.join(''), 'onetwo');
+    const g = await settled(h, id, a.key);
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('errors before the stream are OpenAI-shaped with our statuses, so the SDK raises typed errors', async () => {
+    const a = await h.account({ tokens: 0 });
+    const b = await h.account({ tokens: 10 });
+    const msgs = [{ role: 'user' as const, content: 'x' }];
+    await assert.rejects(client('nb_wrong').chat.completions.create({ model: 'gpt-5-nano', messages: msgs }), OpenAI.AuthenticationError);
+    await assert.rejects(client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs }), (e: any) => e instanceof OpenAI.APIError && e.status === 402 && e.code === 'insufficient_tokens' && e.type === 'insufficient_quota');
+    await assert.rejects(client(b.key).chat.completions.create({ model: 'no-such-model', messages: msgs, stream: true }), (e: any) => e instanceof OpenAI.NotFoundError && e.param === 'model');
+    await assert.rejects(client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, temperature: 5 }), (e: any) => e instanceof OpenAI.UnprocessableEntityError && e.param === 'temperature' && e.code === 'validation_error');
+    h.fake.respondWith({ status: 500 });
+    await assert.rejects(client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, stream: true }), (e: any) => e instanceof OpenAI.InternalServerError && e.code === 'provider_error' && /^\d+$/.test(e.headers.get('x-generation-id') ?? ''));
+    h.fake.respondWith({});
+    const raw = await h.post('/v1/chat/completions', { model: 'gpt-5-nano' }, b.key);
+    assert.equal(raw.status, 400);
+    assert.deepEqual(Object.keys(raw.json.error).sort(), ['code', 'details', 'message', 'param', 'type']);
+    assert.equal(raw.json.error.type, 'invalid_request_error');
+    assert.equal(raw.json.error.code, 'bad_request');
+    assert.equal((await h.post('/v1/chat/completions', '{"model":', b.key)).json.error.code, 'bad_request');
+    assert.equal((await h.get('/v1/nothing-here', b.key)).json.error.code, 'not_found');
+    assert.equal(await h.balance(b.id), 10);
+  });
+
+  it('models.list and models.retrieve: the chat models of the catalog, key required', async () => {
+    const a = await h.account();
+    const list = [];
+    for await (const m of client(a.key).models.list()) list.push(m);
+    assert.ok(list.some((m) => m.id === 'gpt-5-nano' && m.object === 'model'));
+    assert.ok(!list.some((m) => m.id === 'dall-e-3'), 'image models are not chat models');
+    assert.equal((await client(a.key).models.retrieve('gpt-5')).id, 'gpt-5');
+    await assert.rejects(client('nb_nope').models.list(), OpenAI.AuthenticationError);
+  });
+
+  it('client abort mid-stream aborts the upstream; completed with partial text and charged (DECISIONS 16)', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 20 });
+    const controller = new AbortController();
+    const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'long' }], stream: true }, { signal: controller.signal });
+    let id = 0;
+    // The SDK ends the iteration quietly when its signal aborts.
+    for await (const c of stream) {
+      id = genId(c.id);
+      if (c.choices[0]?.delta.content) controller.abort();
+    }
+    const upstream = h.fake.requests.at(-1)!;
+    await upstream.closed;
+    const g = await settled(h, id, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
+    assert.equal(g.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+  });
+});
