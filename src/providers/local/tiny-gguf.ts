@@ -101,7 +101,11 @@ export function buildTinyGguf(opts: TinyGgufOptions = {}): Buffer {
     return a;
   };
   const ones = (n: number) => new Float32Array(n).fill(1);
-  const matrix = (cols: number, rows: number): Tensor['data'] => uniform(cols * rows, 1 / Math.sqrt(cols));
+  const matrix = (cols: number, rows: number, gain = 1): Tensor['data'] => uniform(cols * rows, gain / Math.sqrt(cols));
+  // Sharp attention and a strong FFN make the output depend on the whole prompt; with the usual
+  // 1/sqrt(n) init a random net ignores the prompt and falls into the same loop every time.
+  const QK_GAIN = 3;
+  const FF_GAIN = 3;
 
   // Output projection: large enough that logits spread out (std ~4), and zero rows for the
   // special tokens and non-printable bytes so sampling almost never ends the stream early or
@@ -122,14 +126,14 @@ export function buildTinyGguf(opts: TinyGgufOptions = {}): Buffer {
   for (let i = 0; i < nLayer; i++) {
     tensors.push(
       { name: `blk.${i}.attn_norm.weight`, dims: [nEmbd], data: ones(nEmbd) },
-      { name: `blk.${i}.attn_q.weight`, dims: [nEmbd, nEmbd], data: matrix(nEmbd, nEmbd) },
-      { name: `blk.${i}.attn_k.weight`, dims: [nEmbd, kvDim], data: matrix(nEmbd, kvDim) },
+      { name: `blk.${i}.attn_q.weight`, dims: [nEmbd, nEmbd], data: matrix(nEmbd, nEmbd, QK_GAIN) },
+      { name: `blk.${i}.attn_k.weight`, dims: [nEmbd, kvDim], data: matrix(nEmbd, kvDim, QK_GAIN) },
       { name: `blk.${i}.attn_v.weight`, dims: [nEmbd, kvDim], data: matrix(nEmbd, kvDim) },
       { name: `blk.${i}.attn_output.weight`, dims: [nEmbd, nEmbd], data: matrix(nEmbd, nEmbd) },
       { name: `blk.${i}.ffn_norm.weight`, dims: [nEmbd], data: ones(nEmbd) },
-      { name: `blk.${i}.ffn_gate.weight`, dims: [nEmbd, nFf], data: matrix(nEmbd, nFf) },
-      { name: `blk.${i}.ffn_up.weight`, dims: [nEmbd, nFf], data: matrix(nEmbd, nFf) },
-      { name: `blk.${i}.ffn_down.weight`, dims: [nFf, nEmbd], data: matrix(nFf, nEmbd) },
+      { name: `blk.${i}.ffn_gate.weight`, dims: [nEmbd, nFf], data: matrix(nEmbd, nFf, FF_GAIN) },
+      { name: `blk.${i}.ffn_up.weight`, dims: [nEmbd, nFf], data: matrix(nEmbd, nFf, FF_GAIN) },
+      { name: `blk.${i}.ffn_down.weight`, dims: [nFf, nEmbd], data: matrix(nFf, nEmbd, FF_GAIN) },
     );
   }
   return encode(metadata, tensors.filter((t) => t.name !== opts.omitTensor));
