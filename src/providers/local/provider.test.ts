@@ -1,4 +1,4 @@
-import { test, before, after } from 'node:test';
+import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -9,22 +9,24 @@ import { ProviderError, type ProviderEvent, type ProviderRequest } from '../type
 
 let dir: string;
 let modelPath: string;
-const providers: LocalProvider[] = [];
+let current: LocalProvider | undefined;
 
+afterEach(async () => {
+  await current?.close?.();
+  current = undefined;
+});
 before(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'lumengate-local-'));
   modelPath = path.join(dir, 'tiny.gguf');
   await writeTinyGguf(modelPath);
 });
 after(async () => {
-  for (const p of providers) await p.close?.();
   await rm(dir, { recursive: true, force: true });
 });
 
 function provider(config: Parameters<typeof createLocalProvider>[1] = {}): LocalProvider {
-  const p = createLocalProvider('local', { threads: 1, models_dir: dir, ...config }, {});
-  providers.push(p);
-  return p;
+  current = createLocalProvider('local', { threads: 1, models_dir: dir, ...config }, {});
+  return current;
 }
 
 function request(content: string, extra: Partial<ProviderRequest> = {}): ProviderRequest {
@@ -68,6 +70,27 @@ test('streams deltas then a finish with token usage', async () => {
   // Byte-level vocabulary: the prompt alone is more tokens than its 11 characters.
   assert.ok((finish.usage?.input_tokens ?? 0) > 11, `input tokens ${finish.usage?.input_tokens}`);
   assert.equal(finish.usage?.total_tokens, (finish.usage?.input_tokens ?? 0) + 8);
+});
+
+test('a multi-turn conversation with a system prompt is formatted into one prompt', async () => {
+  const p = provider();
+  const short = await collect((await p.open(request('Hi'))).events);
+  const conversation = await collect(
+    (
+      await p.open(
+        request('', {
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: 'Hello!' },
+            { role: 'user', content: 'And again?' },
+          ],
+        }),
+      )
+    ).events,
+  );
+  const extra = 'Be brief.'.length + 'Hello!'.length + 'And again?'.length;
+  assert.ok((conversation.finish.usage?.input_tokens ?? 0) >= (short.finish.usage?.input_tokens ?? 0) + extra, 'all turns reach the model');
 });
 
 test('temperature 0 is deterministic and maxTokens is honoured', async () => {
