@@ -3,9 +3,7 @@
 // sequences so that many streams generate at once, with a bounded queue in front of them.
 import { availableParallelism } from 'node:os';
 import {
-  getLlama,
   LlamaChat,
-  LlamaLogLevel,
   resolveChatWrapper,
   type ChatHistoryItem,
   type ChatWrapper,
@@ -18,6 +16,7 @@ import { ProviderError, type ChatMessage, type Provider, type ProviderEvent, typ
 import { GgufValidationError, validateGgufFile } from './gguf-validate.js';
 import { ModelFileNotFoundError, modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import { EventChannel } from './event-channel.js';
+import { sharedLlama, withLlamaErrors } from './llama-instance.js';
 import { PoolClosedError, PoolQueueFullError, SequencePool } from './sequence-pool.js';
 
 /** Operator configuration of a `local` provider entry. */
@@ -68,28 +67,10 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   const contextSize = positiveInt(config.context_size, 'context_size');
   const defaultTemperature = config.default_temperature ?? 0.8;
 
-  let llamaPromise: Promise<Llama> | undefined;
   const models = new Map<string, Promise<LoadedModel>>();
   const loaded = new Map<string, LoadedModel>();
   let closed = false;
-  /** Recent llama.cpp error lines, quoted in load errors ("Failed to load model" alone says nothing). */
-  const recentErrors: string[] = [];
 
-  function llama(): Promise<Llama> {
-    llamaPromise ??= getLlama({
-      gpu: false,
-      build: 'never',
-      maxThreads: threads,
-      logLevel: LlamaLogLevel.warn,
-      logger(level, message) {
-        if (level === LlamaLogLevel.error || level === LlamaLogLevel.fatal) {
-          recentErrors.push(message.trim());
-          if (recentErrors.length > 5) recentErrors.shift();
-        }
-      },
-    });
-    return llamaPromise;
-  }
 
   async function load(upstreamModel: string): Promise<LoadedModel> {
     let file: string;
@@ -100,15 +81,19 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
     } catch (err) {
       throw loadError(upstreamModel, err);
     }
-    const ll = await llama();
-    let model: LlamaModel;
-    recentErrors.length = 0;
+    let ll: Llama;
     try {
-      model = await ll.loadModel({ modelPath: file, gpuLayers: 0 });
+      ll = await sharedLlama(threads);
     } catch (err) {
-      const detail = recentErrors.filter((l) => !/failed to load model$/i.test(l)).join('; ');
-      throw loadError(upstreamModel, new Error(`${(err as Error).message}${detail ? `: ${detail}` : ''}`, { cause: err }));
+      throw new ProviderError(`llama.cpp backend unavailable: ${(err as Error)?.message ?? err}`, { status: 500, code: 'llama_unavailable', retryable: false, cause: err });
     }
+    // "Failed to load model" alone says nothing; llama.cpp's log lines carry the reason.
+    const attempt = await withLlamaErrors(() => ll.loadModel({ modelPath: file, gpuLayers: 0 }));
+    if (!attempt.result) {
+      const detail = attempt.lines.filter((l) => !/failed to load model$/i.test(l)).join('; ');
+      throw loadError(upstreamModel, new Error(`${(attempt.error as Error)?.message}${detail ? `: ${detail}` : ''}`, { cause: attempt.error }));
+    }
+    const model: LlamaModel = attempt.result;
     try {
       const context = await model.createContext({
         sequences,
@@ -242,8 +227,6 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
         e.value.pool.close(new PoolClosedError('provider closed'));
         await e.value.model.dispose().catch(() => {});
       }
-      if (llamaPromise) await (await llamaPromise).dispose().catch(() => {});
-      llamaPromise = undefined;
     },
   };
 
