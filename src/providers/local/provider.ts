@@ -71,7 +71,6 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   const loaded = new Map<string, LoadedModel>();
   let closed = false;
 
-
   async function load(upstreamModel: string): Promise<LoadedModel> {
     let file: string;
     try {
@@ -133,8 +132,8 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   async function open(req: ProviderRequest): Promise<ProviderStream> {
     if (closed) throw new ProviderError(`local provider ${id} is closed`, { status: 503, code: 'provider_closed', retryable: false });
     if (req.signal.aborted) throw req.signal.reason;
-    const entry = await getModel(req.upstreamModel);
-    if (req.signal.aborted) throw req.signal.reason;
+    // An abort stops the wait, not the load: the model stays loaded for the next request.
+    const entry = await untilAborted(getModel(req.upstreamModel), req.signal);
     let sequence: LlamaContextSequence;
     try {
       sequence = await entry.pool.acquire(req.signal);
@@ -235,6 +234,14 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
     if (!Number.isInteger(value) || value < 1) throw new Error(`local provider ${id}: ${name} must be a positive integer`);
     return value;
   }
+}
+
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 function loadError(upstreamModel: string, err: unknown): ProviderError {
