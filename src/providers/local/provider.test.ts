@@ -1,0 +1,214 @@
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createLocalProvider, type LocalProvider } from './provider.js';
+import { writeTinyGguf } from './tiny-gguf.js';
+import { ProviderError, type ProviderEvent, type ProviderRequest } from '../types.js';
+
+let dir: string;
+let modelPath: string;
+let current: LocalProvider | undefined;
+
+afterEach(async () => {
+  await current?.close?.();
+  current = undefined;
+});
+before(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'lumengate-local-'));
+  modelPath = path.join(dir, 'tiny.gguf');
+  await writeTinyGguf(modelPath);
+});
+after(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+function provider(config: Parameters<typeof createLocalProvider>[1] = {}): LocalProvider {
+  current = createLocalProvider('local', { threads: 1, models_dir: dir, ...config }, {});
+  return current;
+}
+
+function request(content: string, extra: Partial<ProviderRequest> = {}): ProviderRequest {
+  return {
+    upstreamModel: modelPath,
+    messages: [{ role: 'user', content }],
+    temperature: 0,
+    maxTokens: 8,
+    signal: new AbortController().signal,
+    ...extra,
+  };
+}
+
+async function collect(events: AsyncIterable<ProviderEvent>): Promise<{ text: string; deltas: number; finish: Extract<ProviderEvent, { type: 'finish' }> }> {
+  let text = '';
+  let deltas = 0;
+  let finish: Extract<ProviderEvent, { type: 'finish' }> | undefined;
+  for await (const e of events) {
+    assert.equal(finish, undefined, 'nothing may follow finish');
+    if (e.type === 'delta') {
+      text += e.text;
+      deltas++;
+    } else finish = e;
+  }
+  assert.ok(finish, 'stream must end with finish');
+  return { text, deltas, finish };
+}
+
+/** Opens a stream that runs until aborted (the tiny model never samples its end token). */
+function longRequest(content: string, ac: AbortController): ProviderRequest {
+  return request(content, { maxTokens: 1_000_000, signal: ac.signal });
+}
+
+test('streams deltas then a finish with token usage', async () => {
+  const p = provider();
+  const { text, deltas, finish } = await collect((await p.open(request('Hello there'))).events);
+  assert.ok(deltas >= 1);
+  assert.ok(text.length > 0);
+  assert.equal(finish.finishReason, 'length');
+  assert.equal(finish.usage?.output_tokens, 8);
+  // Byte-level vocabulary: the prompt alone is more tokens than its 11 characters.
+  assert.ok((finish.usage?.input_tokens ?? 0) > 11, `input tokens ${finish.usage?.input_tokens}`);
+  assert.equal(finish.usage?.total_tokens, (finish.usage?.input_tokens ?? 0) + 8);
+});
+
+test('a multi-turn conversation with a system prompt is formatted into one prompt', async () => {
+  const p = provider();
+  const short = await collect((await p.open(request('Hi'))).events);
+  const conversation = await collect(
+    (
+      await p.open(
+        request('', {
+          messages: [
+            { role: 'system', content: 'Be brief.' },
+            { role: 'user', content: 'Hi' },
+            { role: 'assistant', content: 'Hello!' },
+            { role: 'user', content: 'And again?' },
+          ],
+        }),
+      )
+    ).events,
+  );
+  const extra = 'Be brief.'.length + 'Hello!'.length + 'And again?'.length;
+  assert.ok((conversation.finish.usage?.input_tokens ?? 0) >= (short.finish.usage?.input_tokens ?? 0) + extra, 'all turns reach the model');
+});
+
+test('temperature 0 is deterministic and maxTokens is honoured', async () => {
+  const p = provider();
+  const a = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).events);
+  const b = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).events);
+  assert.equal(a.text, b.text);
+  assert.equal(a.finish.usage?.output_tokens, 12);
+  const other = await collect((await p.open(request('A different prompt', { maxTokens: 12 }))).events);
+  assert.notEqual(other.text, a.text, 'output depends on the prompt');
+});
+
+test('two streams generate at once on separate sequences without crosstalk', async () => {
+  const p = provider({ sequences: 2, max_queue: 0 });
+  const alone1 = await collect((await p.open(request('first prompt', { maxTokens: 24 }))).events);
+  const alone2 = await collect((await p.open(request('second prompt', { maxTokens: 24 }))).events);
+  // max_queue 0: the second open only succeeds if a second sequence is free while the first runs.
+  const s1 = await p.open(request('first prompt', { maxTokens: 24 }));
+  const s2 = await p.open(request('second prompt', { maxTokens: 24 }));
+  assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 0 });
+  const [c1, c2] = await Promise.all([collect(s1.events), collect(s2.events)]);
+  assert.equal(c1.text, alone1.text);
+  assert.equal(c2.text, alone2.text);
+  assert.deepEqual(p.poolState(modelPath), { available: 2, queued: 0 });
+});
+
+test('requests queue when all sequences are busy; a full queue is a 503', async () => {
+  const p = provider({ sequences: 1, max_queue: 1 });
+  const ac1 = new AbortController();
+  const s1 = await p.open(longRequest('busy', ac1));
+  let secondOpened = false;
+  const second = p.open(request('queued')).then((s) => {
+    secondOpened = true;
+    return s;
+  });
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(secondOpened, false, 'second request waits for the sequence');
+  assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 1 });
+
+  await assert.rejects(p.open(request('one too many')), (err: unknown) => {
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.status, 503);
+    assert.equal(err.code, 'model_busy');
+    return true;
+  });
+
+  ac1.abort(new Error('client left'));
+  await assert.rejects(collect(s1.events), /client left/);
+  const done = await collect((await second).events);
+  assert.equal(done.finish.finishReason, 'length');
+});
+
+test('abort frees the sequence for a queued request within 100 ms', async (t) => {
+  const p = provider({ sequences: 1, max_queue: 1 });
+  const ac = new AbortController();
+  const running = await p.open(longRequest('run until aborted', ac));
+  // Let it generate for a while so the abort lands mid-generation.
+  let seen = 0;
+  const reader = (async () => {
+    for await (const e of running.events) if (e.type === 'delta') seen++;
+  })();
+  await new Promise((r) => setTimeout(r, 150));
+  let startedAt = 0;
+  const queued = p.open(request('waiting')).then((s) => {
+    startedAt = performance.now();
+    return s;
+  });
+  await new Promise((r) => setTimeout(r, 20));
+  assert.equal(startedAt, 0);
+
+  const abortedAt = performance.now();
+  ac.abort(new Error('client left'));
+  await assert.rejects(reader, /client left/);
+  await collect((await queued).events);
+  assert.ok(seen > 0, 'the aborted stream was generating');
+  const elapsed = startedAt - abortedAt;
+  t.diagnostic(`abort -> queued request started: ${elapsed.toFixed(1)} ms`);
+  assert.ok(elapsed >= 0 && elapsed < 100, `sequence freed ${elapsed.toFixed(1)} ms after abort`);
+});
+
+test('an aborted request waiting in the queue leaves it', async () => {
+  const p = provider({ sequences: 1, max_queue: 1 });
+  const ac1 = new AbortController();
+  const s1 = await p.open(longRequest('busy', ac1));
+  const ac2 = new AbortController();
+  const waiting = p.open(request('queued', { signal: ac2.signal }));
+  await new Promise((r) => setTimeout(r, 20));
+  ac2.abort(new Error('gave up'));
+  await assert.rejects(waiting, /gave up/);
+  assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 0 });
+  ac1.abort(new Error('done'));
+  await assert.rejects(collect(s1.events), /done/);
+});
+
+test('a consumer that stops reading early frees its sequence', async () => {
+  const p = provider({ sequences: 1, max_queue: 1 });
+  const s = await p.open(longRequest('read a little', new AbortController()));
+  for await (const e of s.events) if (e.type === 'delta') break;
+  const next = await p.open(request('next'));
+  assert.equal((await collect(next.events)).finish.finishReason, 'length');
+});
+
+test('a missing model file is a clear non-retryable ProviderError', async () => {
+  const p = provider();
+  await assert.rejects(p.open(request('hi', { upstreamModel: 'no-such-model.gguf' })), (err: unknown) => {
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.code, 'model_file_missing');
+    assert.equal(err.retryable, false);
+    assert.match(err.message, /no-such-model\.gguf/);
+    return true;
+  });
+});
+
+test('close() disposes the model and refuses new requests', async () => {
+  const p = createLocalProvider('local', { threads: 1, models_dir: dir }, {});
+  await p.preload(modelPath);
+  assert.deepEqual(p.poolState(modelPath), { available: 2, queued: 0 });
+  await p.close?.();
+  assert.equal(p.poolState(modelPath), undefined);
+  await assert.rejects(p.open(request('hi')), (err: unknown) => err instanceof ProviderError && err.status === 503);
+});
