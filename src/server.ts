@@ -5,7 +5,7 @@ import { loadCatalog, type Catalog } from './config/catalog.js';
 import { settingsFromEnv, type Settings } from './config/env.js';
 import { openDatabase, type Db } from './db/connect.js';
 import { releaseStaleHolds } from './billing/ledger.js';
-import { buildProviders } from './providers/registry.js';
+import { buildProviders, type ProviderRegistry } from './providers/registry.js';
 import { buildApp } from './http/app.js';
 import { RouteHealth } from './generation/routing.js';
 
@@ -56,11 +56,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
 
-  const configured = Object.keys(catalog.providers).filter((id) => providers.get(id));
-  if (configured.length === 0) {
-    logger.warn('no provider is configured: generation answers 503 until you set a provider key (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY) or OLLAMA_BASE_URL');
+  const configured = providers.ids();
+  const ready = await readyModels(catalog, providers);
+  if (ready.length === 0) {
+    // Plain words on stderr, not only a JSON log line: this is what a first-time user sees.
+    process.stderr.write(NO_MODEL_HINT);
+    logger.warn('no model can generate yet: set a provider key or pull a local model (see README)');
   }
-  logger.info({ url, providers: configured }, 'lumengate listening');
+  logger.info({ url, providers: configured, ready_models: ready.length }, 'lumengate listening');
 
   return {
     app, db, catalog, url,
@@ -72,3 +75,31 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     },
   };
 }
+
+/** Models that can generate right now: a configured provider whose model is ready (local file present). */
+export async function readyModels(catalog: Catalog, providers: ProviderRegistry): Promise<string[]> {
+  const ready: string[] = [];
+  for (const m of catalog.models) {
+    for (const r of m.routes) {
+      const p = providers.get(r.provider);
+      if (p && (p.isReady ? await p.isReady(r.model) : true)) {
+        ready.push(m.slug);
+        break;
+      }
+    }
+  }
+  return ready;
+}
+
+const NO_MODEL_HINT = `
+lumengate is running, but no model can generate yet. Enable one of:
+  - a cloud provider: set OPENAI_API_KEY, ANTHROPIC_API_KEY, GOOGLE_API_KEY, DEEPSEEK_API_KEY,
+    XAI_API_KEY or OPENROUTER_API_KEY and restart;
+  - a local server: set OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 (or VLLM_BASE_URL) and add its
+    models to your LUMENGATE_CONFIG file;
+  - a local model run in-process (no key, no GPU):
+      npx lumengate models pull hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M --as qwen2.5-0.5b-instruct-q4_k_m.gguf
+    then restart: the model "qwen2.5-0.5b-instruct" is ready.
+Until then generation requests answer 503 model_unavailable naming what to set.
+
+`;

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 // The `lumengate` command. Every command takes --json for machine-readable output.
+import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { settingsFromEnv } from '../config/env.js';
 import { loadCatalog } from '../config/catalog.js';
@@ -9,6 +10,7 @@ import { createKey, listKeys, revokeKey } from '../accounts/keys.js';
 import { grantTokens } from '../billing/ledger.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
+import { createPullProgressPrinter, pullModel } from '../providers/local/index.js';
 import { registerChatCommand } from './chat.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
@@ -96,7 +98,22 @@ keys.command('revoke <id>').description('revoke an API key at once').option('--j
   if (!revoked) process.exitCode = 1;
 });
 
-program.command('models').description('model catalog').command('list').description('list models and whether a provider is configured')
+const models = program.command('models').description('model catalog and local model files');
+models.command('pull <uri>').description('download a GGUF model (hf:user/repo:quant or https URL) into LUMENGATE_MODELS_DIR, with progress')
+  .option('--as <file>', 'file name to save it under (then route a catalog model to that name)')
+  .option('--json', 'machine-readable output')
+  .action(async (uri: string, o: { json?: boolean; as?: string }) => {
+    const progress = o.json ? undefined : createPullProgressPrinter(uri);
+    try {
+      const path = await pullModel(uri, { onProgress: progress?.onProgress, fileName: o.as });
+      progress?.stop();
+      print(!!o.json, { uri, path }, () => `${uri} -> ${path}\nRoute a catalog model to it: { "provider": "local", "model": "${basename(path)}" } (see README, Local models).`);
+    } catch (err) {
+      progress?.stop();
+      throw err;
+    }
+  });
+models.command('list').description('list models and whether a provider is configured')
   .option('--json', 'machine-readable output')
   .action((o: { json?: boolean }) => {
     const s = settingsFromEnv();

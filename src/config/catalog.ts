@@ -41,6 +41,7 @@ const providerSchema = z.object({
   type: z.string().min(1),
   base_url: z.string().default(''),
   api_key_required: z.boolean().optional(),
+  enabled_without_env: z.boolean().optional(),
   headers: z.record(z.string(), z.string()).optional(),
 }).passthrough();
 

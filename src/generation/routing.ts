@@ -28,7 +28,7 @@ export class GenerationAbort extends Error {
   }
 }
 
-/** Every route failed without an HTTP answer (connection refused, breaker open): unreachable. */
+/** No route could take the request (connection refused, breaker open, provider out of capacity). */
 export class UnreachableError extends Error {}
 
 /** An upstream stream that already produced its first event; `next()` enforces the gap timeout. */
@@ -91,7 +91,7 @@ export async function openFirstRoute(
     } catch (err) {
       if (opts.signal.aborted) throw opts.signal.reason;
       lastError = err;
-      if ((err instanceof ProviderError && err.status !== undefined) || err instanceof GenerationAbort) answered = true;
+      if ((err instanceof ProviderError && err.status !== undefined && !err.unavailable) || err instanceof GenerationAbort) answered = true;
     }
   }
   if (answered || !(lastError instanceof ProviderError || lastError instanceof BrokenCircuitError)) throw lastError;

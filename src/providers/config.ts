@@ -4,4 +4,7 @@ export interface ProviderConfig {
   base_url: string;
   api_key?: string;
   headers?: Record<string, string>;
+  /** The catalog entry's other settings (e.g. the local provider's threads, sequences). */
+  options?: Record<string, unknown>;
+  env?: NodeJS.ProcessEnv;
 }

@@ -4,6 +4,7 @@ import { anthropicProvider } from './anthropic.js';
 import type { ProviderConfig } from './config.js';
 import { googleProvider } from './google.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
+import { createLocalProvider } from './local/index.js';
 import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './types.js';
 
@@ -18,6 +19,9 @@ export interface CatalogProvider {
   /** False for local servers (ollama, vllm) that take no key; they count as configured once <ID>_BASE_URL is set. */
   api_key_required?: boolean;
   headers?: Record<string, string>;
+  /** True for providers that need no key or URL at all (in-process local models). */
+  enabled_without_env?: boolean;
+  [setting: string]: unknown;
 }
 
 export type ProviderFactory = (id: string, cfg: ProviderConfig) => Provider;
@@ -29,6 +33,7 @@ export const defaultProviderFactories: Record<string, ProviderFactory> = {
   'openai-compatible': openAICompatibleProvider,
   anthropic: anthropicProvider,
   google: googleProvider,
+  local: (id, cfg) => createLocalProvider(id, cfg.options, cfg.env),
 };
 
 export interface ProviderRegistry {
@@ -55,6 +60,7 @@ export function resolveProviderConfig(id: string, entry: CatalogProvider, env: N
   const envUrl = nonEmpty(env[urlVar]);
   const apiKey = nonEmpty(env[keyVar]) ?? nonEmpty(entry.api_key);
   const keyRequired = entry.api_key_required !== false;
+  if (entry.enabled_without_env) return { ok: true, config: { type: entry.type, base_url: entry.base_url, options: settingsOf(entry), env } };
   if (keyRequired && apiKey === undefined) return { ok: false, reason: `set ${keyVar}` };
   // Local servers have no key; a default 127.0.0.1 URL alone must not make them look available.
   if (!keyRequired && apiKey === undefined && envUrl === undefined) return { ok: false, reason: `set ${urlVar}` };
@@ -93,4 +99,10 @@ export function buildProviders(
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Everything in a catalog provider entry that is not connection config. */
+function settingsOf(entry: CatalogProvider): Record<string, unknown> {
+  const { type: _t, base_url: _b, api_key: _k, api_key_required: _r, headers: _h, enabled_without_env: _e, ...rest } = entry;
+  return rest;
 }

@@ -42,6 +42,8 @@ export interface Provider {
   readonly id: string;
   /** Rejects with ProviderError when the upstream refuses the request. */
   open(req: ProviderRequest): Promise<ProviderStream>;
+  /** Whether the model can be served without setup (e.g. a local model file is present). */
+  isReady?(upstreamModel: string): Promise<boolean>;
   /** Frees resources (local models, pools) at shutdown. */
   close?(): Promise<void>;
 }
@@ -52,11 +54,14 @@ export class ProviderError extends Error {
   /** True for failures worth retrying on the same route (429, 5xx, network). */
   readonly retryable: boolean;
   readonly code: string;
-  constructor(message: string, opts: { status?: number; retryable?: boolean; code?: string; cause?: unknown } = {}) {
+  /** The provider cannot take requests now (capacity exhausted, model missing): the gateway answers 503. */
+  readonly unavailable: boolean;
+  constructor(message: string, opts: { status?: number; retryable?: boolean; code?: string; unavailable?: boolean; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
     this.status = opts.status;
     this.retryable = opts.retryable ?? (opts.status === undefined || opts.status === 429 || opts.status >= 500);
     this.code = opts.code ?? 'provider_error';
+    this.unavailable = opts.unavailable ?? false;
   }
 }

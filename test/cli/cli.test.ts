@@ -55,7 +55,7 @@ describe('lumengate CLI', () => {
 
   it('models list says which env var enables each model', async () => {
     const models = await lg('models', 'list');
-    assert.equal(models.length, 52);
+    assert.equal(models.length, 53);
     const nano = models.find((m: any) => m.slug === 'gpt-5-nano');
     assert.equal(nano.available, true);
     const haiku = models.find((m: any) => m.slug === 'claude-haiku-4.5');
@@ -89,6 +89,29 @@ describe('lumengate CLI', () => {
       await new Promise((r) => child.once('exit', r));
     }
     assert.equal(child.exitCode ?? 0, 0);
+  });
+
+  it('first run with no provider and no local model: serves, and says plainly how to enable generation', async () => {
+    const port = await freePort();
+    const bare = { PATH: process.env.PATH, DATABASE_URL: env.DATABASE_URL, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: String(port), LUMENGATE_MODELS_DIR: join(dir, 'no-models') };
+    const child = spawn(process.execPath, [cli, 'serve'], { env: bare, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (c) => { stderr += c; });
+    try {
+      for (let i = 0; i < 200 && !stderr.includes('no model can generate'); i++) await sleep(50);
+      assert.match(stderr, /OPENAI_API_KEY/);
+      assert.match(stderr, /lumengate models pull hf:/);
+      const acct = await lg('accounts', 'create', '--plan', 'pro', '--tokens', '3');
+      const key = await lg('keys', 'create', String(acct.id), '--name', 'first-run');
+      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' }) });
+      assert.equal(r.status, 503);
+      const body = await r.json() as any;
+      assert.equal(body.error, 'model_unavailable');
+      assert.match(body.message, /OPENAI_API_KEY/);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
   });
 
   it('LUMENGATE_CONFIG adds an operator model (e.g. an Ollama model) and a broken file fails loudly', async () => {

@@ -51,6 +51,8 @@ export interface PullOptions {
   env?: NodeJS.ProcessEnv;
   onProgress?: (p: PullProgress) => void;
   signal?: AbortSignal;
+  /** Save under this file name in the models directory (so catalog routes can name a plain file). */
+  fileName?: string;
 }
 
 /**
@@ -67,6 +69,7 @@ export async function pullModel(uri: string, opts: PullOptions = {}): Promise<st
       directory: modelsDir,
       download: 'auto',
       cli: false,
+      ...(opts.fileName ? { fileName: opts.fileName } : {}),
       onProgress: opts.onProgress,
       signal: opts.signal,
     });

@@ -139,7 +139,7 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
       sequence = await entry.pool.acquire(req.signal);
     } catch (err) {
       if (err instanceof PoolQueueFullError) {
-        throw new ProviderError(`local model ${req.upstreamModel} is busy: ${err.message}`, { status: 503, code: 'model_busy', cause: err });
+        throw new ProviderError(`local model ${req.upstreamModel} is busy: ${err.message}`, { status: 503, code: 'model_busy', unavailable: true, cause: err });
       }
       if (err instanceof PoolClosedError) {
         throw new ProviderError(`local provider ${id} is closed`, { status: 503, code: 'provider_closed', retryable: false });
@@ -212,6 +212,9 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
     preload: async (upstreamModel) => {
       await getModel(upstreamModel);
     },
+    async isReady(upstreamModel) {
+      return resolveLocalModelPath(upstreamModel, modelsDir).then(() => true, () => false);
+    },
     poolState(upstreamModel) {
       const entry = loaded.get(upstreamModel);
       return entry && { available: entry.pool.available, queued: entry.pool.queued };
@@ -248,7 +251,7 @@ function loadError(upstreamModel: string, err: unknown): ProviderError {
   if (err instanceof ProviderError) return err;
   const message = (err as Error)?.message ?? String(err);
   if (err instanceof ModelFileNotFoundError) {
-    return new ProviderError(`local model ${upstreamModel}: ${message}`, { status: 500, code: 'model_file_missing', retryable: false, cause: err });
+    return new ProviderError(`local model ${upstreamModel}: ${message}`, { status: 500, code: 'model_file_missing', retryable: false, unavailable: true, cause: err });
   }
   if (err instanceof GgufValidationError) {
     return new ProviderError(`local model ${upstreamModel} is not a valid GGUF file: ${message}`, { status: 500, code: 'model_file_invalid', retryable: false, cause: err });
