@@ -16,6 +16,10 @@ import { openAIRoutes } from '../openai/routes.js';
 import { observabilityPlugin } from '../metrics/plugin.js';
 import { requestId } from '../metrics/request-id.js';
 import type { GenerationObserver } from '../generation/observer.js';
+import { keyRoutes } from './routes/keys.js';
+import { userRoutes } from './routes/user.js';
+import { adminRoutes } from '../admin/routes.js';
+import { hardeningOptions, installSecurity } from './security.js';
 
 export interface Services {
   db: Db;
@@ -46,8 +50,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: requestId,
+    ...hardeningOptions(services.settings),
   });
   app.decorate('services', services);
+  await installSecurity(app);
 
   const keyUsage = new KeyUsageTracker(services.db);
   app.decorate('authenticate', async (req: FastifyRequest): Promise<Caller> => {
@@ -75,6 +81,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
   await app.register(openAIRoutes, { prefix: '/v1' });
+  await app.register(keyRoutes);
+  await app.register(userRoutes);
+  await app.register(adminRoutes);
   return app;
 }
 

@@ -37,7 +37,8 @@ describe('registry: config from catalog and environment', () => {
     assert.equal(registry.unavailableReason('anthropic'), 'set ANTHROPIC_API_KEY');
     assert.equal(registry.unavailableReason('openrouter'), 'set OPENROUTER_API_KEY');
     assert.equal(registry.unavailableReason('nope'), 'unknown provider "nope"');
-    assert.deepEqual(registry.ids(), []);
+    // Only the in-process local provider needs no key.
+    assert.deepEqual(registry.ids(), ['local']);
   });
 
   it('needs OLLAMA_BASE_URL for ollama (no key), and then uses it', () => {
@@ -66,9 +67,9 @@ describe('registry: config from catalog and environment', () => {
     assert.equal(registry.unavailableReason('odd'), 'unknown provider type "carrier-pigeon"');
   });
 
-  it('builds all three shipped provider types when their keys are set', () => {
+  it('builds every shipped provider type when their keys are set (local needs none)', () => {
     const registry = buildProviders(providerPresets, { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b', GOOGLE_API_KEY: 'c', XAI_API_KEY: 'd' });
-    assert.deepEqual(registry.ids().sort(), ['anthropic', 'google', 'openai', 'xai']);
+    assert.deepEqual(registry.ids().sort(), ['anthropic', 'google', 'local', 'openai', 'xai']);
   });
 });
 
