@@ -8,6 +8,7 @@ import { releaseStaleHolds } from './billing/ledger.js';
 import { buildProviders } from './providers/registry.js';
 import { buildApp } from './http/app.js';
 import { RouteHealth } from './generation/routing.js';
+import { loggerOptions } from './logging.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -26,7 +27,7 @@ export interface ServerOptions {
 
 export function defaultLogger(level: string): Logger {
   // Asynchronous destination: logging never blocks the event loop on the hot path.
-  return pino({ level, redact: { paths: ['req.headers.authorization', '*.authorization', '*.key', '*.api_key'], censor: '[redacted]' } }, pino.destination({ sync: false }));
+  return pino(loggerOptions(level), pino.destination({ sync: false }));
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {

@@ -13,6 +13,7 @@ import { GenerationAbort, UnreachableError, openFirstRoute, type OpenStream, typ
 export { GenerationAbort } from './routing.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
+import { enforceInputLimits } from './limits.js';
 
 export interface GenerationDeps {
   db: Db;
@@ -49,6 +50,7 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   if (input.stream && !model.supports_streaming) {
     throw new ApiError('bad_request', `model "${model.slug}" does not support streaming`, { model: model.slug });
   }
+  enforceInputLimits(model, input);
   return model;
 }
 

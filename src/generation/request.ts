@@ -65,7 +65,8 @@ export interface GenerationInput {
 /** Zod issues -> our 400/422 split: a missing value is "required" (400), anything else 422. */
 export function zodToApiError(error: z.ZodError): ApiError {
   const fields = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
-  const missing = error.issues.filter((i) => i.code === 'invalid_type' && i.input === undefined);
+  // An absent enum field is reported as invalid_value, an absent typed field as invalid_type.
+  const missing = error.issues.filter((i) => (i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined);
   if (missing.length > 0) {
     const names = missing.map((i) => i.path.map(String).join('.'));
     return badRequest(`missing required field${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, { fields: fields.filter((f) => names.includes(f.path)) });

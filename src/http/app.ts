@@ -11,6 +11,10 @@ import { ApiError } from './errors.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
+import { keyRoutes } from './routes/keys.js';
+import { userRoutes } from './routes/user.js';
+import { adminRoutes } from '../admin/routes.js';
+import { hardeningOptions, installSecurity } from './security.js';
 
 export interface Services {
   db: Db;
@@ -37,8 +41,10 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     // Generation ids are integers; path params are validated by the routes.
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     return503OnClosing: true,
+    ...hardeningOptions(services.settings),
   });
   app.decorate('services', services);
+  await installSecurity(app);
 
   const keyUsage = new KeyUsageTracker(services.db);
   app.decorate('authenticate', async (req: FastifyRequest): Promise<Caller> => {
@@ -63,6 +69,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(generateRoutes);
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
+  await app.register(keyRoutes);
+  await app.register(userRoutes);
+  await app.register(adminRoutes);
   return app;
 }
 

@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import { settingsFromEnv } from '../../src/config/env.js';
 import { startServer, type RunningServer } from '../../src/server.js';
 import { createAccount } from '../../src/accounts/accounts.js';
@@ -16,6 +16,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   catalog?: Record<string, unknown>;
   heartbeatMs?: number;
+  /** Server logger (default: silent). */
+  logger?: Logger;
 }
 
 export interface Harness {
@@ -45,7 +47,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   });
   const server = await startServer({
     settings,
-    logger: pino({ level: 'silent' }),
+    logger: opts.logger ?? pino({ level: 'silent' }),
     catalogOverrides: [{ retries: { attempts: 1, backoff_ms: 5 } }, ...(opts.catalog ? [opts.catalog] : [])],
   });
   const url = server.url;

@@ -1,0 +1,142 @@
+// Generation history: filters, page/limit and cursor pagination, deletion. Used by
+// GET /api/v2/user/history (one account) and GET /admin/generations (any account).
+import { sql } from 'kysely';
+import { z } from 'zod';
+import type { Catalog } from '../config/catalog.js';
+import type { Db } from '../db/connect.js';
+import { nowIso } from '../db/connect.js';
+import type { Generation } from '../db/schema.js';
+import { ApiError, validationError } from '../http/errors.js';
+import { zodToApiError } from './request.js';
+
+const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
+const STATUSES = ['pending', 'completed', 'failed'] as const;
+
+// Query strings arrive as text; a repeated parameter arrives as an array and is refused (422).
+const int = (min: number, max: number) => z.string().regex(/^\d{1,9}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+export const historyQuery = z.looseObject({
+  page: int(1, 1_000_000).optional(),
+  limit: int(1, 100).optional(),
+  // Newer page: category / model_slug; older page: type / model (elumenta-api.md §2.10).
+  category: z.enum(CATEGORIES).optional(),
+  type: z.enum(CATEGORIES).optional(),
+  model_slug: z.string().min(1).max(200).optional(),
+  model: z.string().min(1).max(200).optional(),
+  status: z.enum(STATUSES).optional(),
+  favorites_only: bool.optional(),
+  cursor: z.string().max(100).optional(),
+  // Admin only (ignored on the self-service route).
+  account_id: int(1, 999_999_999).optional(),
+  include_deleted: bool.optional(),
+});
+
+export interface HistoryFilter {
+  accountId?: number;
+  category?: string;
+  model?: string;
+  status?: string;
+  favoritesOnly?: boolean;
+  includeDeleted?: boolean;
+  /** Operator view: any account, with account_id and deleted_at on each item. */
+  admin?: boolean;
+  page: number;
+  limit: number;
+  /** Only ids below this one (cursor pagination, newest first). */
+  beforeId?: number;
+}
+
+/** Cursors are opaque to clients; inside they are the last id seen. */
+const encodeCursor = (id: number) => Buffer.from(`g:${id}`).toString('base64url');
+function decodeCursor(cursor: string): number {
+  const m = /^g:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
+  const id = m ? Number(m[1]) : NaN;
+  if (!Number.isSafeInteger(id) || id < 1) throw validationError([{ path: 'cursor', message: 'invalid cursor: pass next_cursor from a previous page' }]);
+  return id;
+}
+
+export function parseHistoryQuery(query: unknown, scope: { accountId?: number; admin?: boolean }): HistoryFilter {
+  const r = historyQuery.safeParse(query ?? {}, { reportInput: true });
+  if (!r.success) throw zodToApiError(r.error);
+  const q = r.data;
+  const pick = (a: string | undefined, b: string | undefined, names: string) => {
+    if (a !== undefined && b !== undefined && a !== b) throw validationError([{ path: names, message: 'both given with different values' }]);
+    return a ?? b;
+  };
+  return {
+    accountId: scope.admin ? q.account_id : scope.accountId,
+    category: pick(q.category, q.type, 'category/type'),
+    model: pick(q.model_slug, q.model, 'model_slug/model'),
+    status: q.status,
+    favoritesOnly: q.favorites_only,
+    includeDeleted: scope.admin ? q.include_deleted : false,
+    admin: scope.admin === true,
+    page: q.page ?? 1,
+    limit: q.limit ?? 20,
+    beforeId: q.cursor !== undefined ? decodeCursor(q.cursor) : undefined,
+  };
+}
+
+/** A history item: the newer page's shape plus the older page's names (same values). */
+export function historyItem(g: Generation, catalog: Catalog) {
+  return {
+    id: g.id,
+    model_slug: g.model_slug,
+    model: g.model_slug,
+    model_name: catalog.get(g.model_slug)?.name ?? g.model_slug,
+    category: g.category,
+    type: g.category,
+    prompt: g.prompt,
+    status: g.status,
+    result_text: g.result_text,
+    content: g.result_text,
+    result_url: null,
+    url: null,
+    error: g.error,
+    tokens_spent: g.tokens_spent,
+    tokens_used: g.tokens_spent,
+    is_favorited: false,
+    user_rating: null,
+    created_at: g.created_at,
+    completed_at: g.completed_at,
+  };
+}
+
+export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter) {
+  let q = db.kysely.selectFrom('generations');
+  if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
+  if (!f.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (f.category) q = q.where('category', '=', f.category);
+  if (f.model) q = q.where('model_slug', '=', f.model);
+  if (f.status) q = q.where('status', '=', f.status as Generation['status']);
+  // Favourites are not stored yet: nothing is favourited, so the filter matches nothing.
+  if (f.favoritesOnly) q = q.where(sql<boolean>`1 = 0`);
+
+  const totalRow = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  const total = Number(totalRow.n);
+  let page = q.selectAll().orderBy('id', 'desc').limit(f.limit + 1);
+  // A cursor wins over page: newest first, strictly older than the cursor's id.
+  if (f.beforeId !== undefined) page = page.where('id', '<', f.beforeId);
+  else page = page.offset((f.page - 1) * f.limit);
+  const rows = await page.execute();
+  const items = rows.slice(0, f.limit);
+  return {
+    items: items.map((g) => (f.admin ? { ...historyItem(g, catalog), account_id: g.account_id, deleted_at: g.deleted_at } : historyItem(g, catalog))),
+    total,
+    page: f.beforeId !== undefined ? null : f.page,
+    limit: f.limit,
+    pages: Math.ceil(total / f.limit),
+    next_cursor: rows.length > f.limit ? encodeCursor(items.at(-1)!.id) : null,
+  };
+}
+
+/**
+ * Deletes a history item for its owner: hidden everywhere from then on, and its prompt and
+ * result are erased. The row itself stays, because the ledger refers to it.
+ */
+export async function deleteGeneration(db: Db, generationId: number, accountId: number): Promise<void> {
+  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null })
+    .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
+  if (Number(r.numUpdatedRows) === 0) throw new ApiError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
+}

@@ -1,0 +1,30 @@
+// Per-model input limits (catalog fields max_messages / max_prompt_chars) with defaults, checked
+// before anything is held or sent upstream: an oversized conversation is a 422, never a provider bill.
+import type { ModelEntry } from '../config/catalog.js';
+import { validationError } from '../http/errors.js';
+import type { GenerationInput } from './request.js';
+
+/** Messages per request (system + history + prompt) unless the model says otherwise. */
+export const DEFAULT_MAX_MESSAGES = 1000;
+/** Characters (UTF-16 code units) over all messages: ~100k tokens, inside every current text model's context. */
+export const DEFAULT_MAX_PROMPT_CHARS = 400_000;
+/** Image, video, audio prompts are descriptions, not documents. */
+export const DEFAULT_MAX_PROMPT_CHARS_MEDIA = 10_000;
+
+export function inputLimits(model: ModelEntry): { maxMessages: number; maxPromptChars: number } {
+  return {
+    maxMessages: model.max_messages ?? DEFAULT_MAX_MESSAGES,
+    maxPromptChars: model.max_prompt_chars ?? (model.category === 'text' ? DEFAULT_MAX_PROMPT_CHARS : DEFAULT_MAX_PROMPT_CHARS_MEDIA),
+  };
+}
+
+export function enforceInputLimits(model: ModelEntry, input: GenerationInput): void {
+  const { maxMessages, maxPromptChars } = inputLimits(model);
+  if (input.messages.length > maxMessages) {
+    throw validationError([{ path: 'messages', message: `at most ${maxMessages} messages for model ${model.slug}, got ${input.messages.length}` }]);
+  }
+  const chars = input.messages.reduce((n, m) => n + m.content.length, 0);
+  if (chars > maxPromptChars) {
+    throw validationError([{ path: 'prompt', message: `at most ${maxPromptChars} characters of prompt and messages for model ${model.slug}, got ${chars}` }]);
+  }
+}

@@ -1,0 +1,123 @@
+// HTTP hardening: header-size limit and JSON answers for errors Node and Fastify raise before any
+// route runs, CORS (off unless configured), and browser security headers on the HTML pages.
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { Settings } from '../config/env.js';
+
+export interface SecuritySettings {
+  /** Largest request head (request line + headers) in bytes; more is answered 431. */
+  maxHeaderBytes: number;
+  /** Origins allowed to call the API from a browser; empty = CORS off, ['*'] = any origin. */
+  corsOrigins: string[];
+  /** Content-Security-Policy for the HTML pages (LUMENGATE_CSP replaces the default). */
+  contentSecurityPolicy: string;
+}
+
+/** URL prefixes of the browser pages (dashboard, API docs) that get the full set of security headers. */
+export const PAGE_PREFIXES = ['/dashboard', '/docs'];
+
+export const DEFAULT_CSP = [
+  "default-src 'self'", "base-uri 'self'", "connect-src 'self'", "font-src 'self' data:", "form-action 'self'",
+  "frame-ancestors 'none'", "img-src 'self' data:", "object-src 'none'", "script-src 'self'", "script-src-attr 'none'",
+  "style-src 'self' 'unsafe-inline'",
+].join('; ');
+
+export function securitySettings(env: NodeJS.ProcessEnv): SecuritySettings {
+  const maxHeaderBytes = env.LUMENGATE_MAX_HEADER_SIZE ? Number(env.LUMENGATE_MAX_HEADER_SIZE) : 16 * 1024;
+  if (!Number.isInteger(maxHeaderBytes) || maxHeaderBytes < 1024) throw new Error('LUMENGATE_MAX_HEADER_SIZE must be an integer number of bytes, at least 1024');
+  const corsOrigins = (env.LUMENGATE_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  for (const o of corsOrigins) {
+    if (o === '*') continue;
+    let origin: string | null = null;
+    try { origin = new URL(o).origin; } catch { /* reported below */ }
+    if (origin !== o) throw new Error(`LUMENGATE_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port, no path)`);
+  }
+  return { maxHeaderBytes, corsOrigins, contentSecurityPolicy: env.LUMENGATE_CSP || DEFAULT_CSP };
+}
+
+const envelope = (error: string, message: string) => JSON.stringify({ error, message, details: {} });
+
+/**
+ * Errors Node's HTTP parser raises before Fastify sees a request (malformed framing, oversized
+ * headers): answered with the JSON envelope, then the connection is closed.
+ */
+function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
+  if (err.code === 'ECONNRESET' || socket.destroyed) return;
+  let head = '400 Bad Request';
+  let body = envelope('bad_request', 'malformed HTTP request');
+  if (err.code === 'HPE_HEADER_OVERFLOW') {
+    head = '431 Request Header Fields Too Large';
+    body = envelope('headers_too_large', 'request headers are too large');
+  } else if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+    head = '408 Request Timeout';
+    body = envelope('request_timeout', 'the request was not received in time');
+  }
+  // A response already under way on this socket cannot be interrupted by another one.
+  const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    socket.write(`HTTP/1.1 ${head}\r\nContent-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+  }
+  socket.destroy();
+}
+
+/** Fastify options: merged into the Fastify() call in app.ts. */
+export function hardeningOptions(settings: Settings) {
+  const s = securitySettings(settings.env);
+  return {
+    http: { maxHeaderSize: s.maxHeaderBytes },
+    clientErrorHandler,
+    // A URL that cannot be decoded (%FF, %zz) or a path parameter past maxParamLength.
+    frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
+      const message = err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : 'the URL is not valid';
+      void reply.code(400).type('application/json; charset=utf-8').send(envelope('bad_request', message));
+    },
+  };
+}
+
+const isPage = (url: string) => PAGE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
+
+/** CORS and security headers. Called once in buildApp, before any route is registered. */
+export async function installSecurity(app: FastifyInstance): Promise<void> {
+  const s = securitySettings(app.services.settings.env);
+
+  // Every answer: the browser must never guess a content type (JSON rendered as HTML).
+  app.addHook('onRequest', async (_req, reply) => {
+    void reply.header('x-content-type-options', 'nosniff');
+  });
+
+  if (s.corsOrigins.length > 0) {
+    const anyOrigin = s.corsOrigins.includes('*');
+    const allowed = new Set(s.corsOrigins);
+    await app.register(cors, {
+      delegator: (req, cb) => {
+        // The operator API is for scripts and the CLI, never for a browser page.
+        if (req.url.startsWith('/admin')) return cb(null, { origin: false });
+        cb(null, {
+          origin: anyOrigin ? '*' : (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
+          methods: ['GET', 'POST', 'PATCH', 'DELETE'],
+          allowedHeaders: ['authorization', 'content-type'],
+          exposedHeaders: ['retry-after', 'x-generation-id', 'x-ratelimit-limit-hour', 'x-ratelimit-remaining-hour', 'x-ratelimit-limit-day', 'x-ratelimit-remaining-day', 'x-ratelimit-reset-hour'],
+          // Keys travel in the Authorization header, never in cookies.
+          credentials: false,
+          maxAge: 600,
+        });
+      },
+    });
+  }
+
+  await app.register(helmet, { global: false, contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(s.contentSecurityPolicy) } });
+  app.addHook('onRequest', async (req, reply) => {
+    if (isPage(req.url)) reply.helmet();
+  });
+}
+
+function cspDirectives(policy: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const part of policy.split(';')) {
+    const [name, ...values] = part.trim().split(/\s+/);
+    if (name) out[name] = values;
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+// Logger configuration: nothing secret reaches a log line. Headers are never logged (the request
+// serializer keeps method, path, host and peer), Authorization and key-like fields are redacted
+// wherever they appear, and secrets pasted into URLs (nb_ keys, ?api_key=…, the admin token) are
+// masked before the URL is written.
+import type { LoggerOptions } from 'pino';
+import { ADMIN_TOKEN_ENV } from './admin/token.js';
+
+const SECRET_QUERY = /([?&][^=&#]*(?:key|token|auth|secret|password|signature)[^=&#]*=)[^&#]*/gi;
+const NB_KEY = /nb_[A-Za-z0-9_-]+/g;
+
+export function maskUrl(url: string, extraSecrets: string[] = []): string {
+  let out = url.replace(SECRET_QUERY, '$1[redacted]').replace(NB_KEY, 'nb_[redacted]');
+  for (const s of extraSecrets) if (s) out = out.split(s).join('[redacted]').split(encodeURIComponent(s)).join('[redacted]');
+  return out;
+}
+
+interface LoggedRequest {
+  method?: string;
+  url?: string;
+  host?: string;
+  ip?: string;
+  socket?: { remotePort?: number };
+}
+
+export function loggerOptions(level: string, env: NodeJS.ProcessEnv = process.env): LoggerOptions {
+  const adminToken = env[ADMIN_TOKEN_ENV] ?? '';
+  return {
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization', 'headers.authorization', '*.headers.authorization', '*.authorization', 'authorization',
+        '*.key', '*.api_key', '*.apiKey', '*.token', '*.admin_token', '*.password', 'key', 'api_key', 'token',
+        'req.headers.cookie', 'req.headers["x-api-key"]',
+      ],
+      censor: '[redacted]',
+    },
+    serializers: {
+      req: (req: LoggedRequest) => ({
+        method: req.method,
+        url: typeof req.url === 'string' ? maskUrl(req.url, [adminToken]) : undefined,
+        host: req.host,
+        remoteAddress: req.ip,
+        remotePort: req.socket?.remotePort,
+      }),
+    },
+  };
+}
