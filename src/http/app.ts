@@ -13,6 +13,8 @@ import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
 import { keyRoutes } from './routes/keys.js';
 import { userRoutes } from './routes/user.js';
+import { usageRoutes } from './routes/usage.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
 
@@ -71,6 +73,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(balanceRoutes);
   await app.register(keyRoutes);
   await app.register(userRoutes);
+  await app.register(usageRoutes);
+  await app.register(dashboardRoutes);
   await app.register(adminRoutes);
   return app;
 }
