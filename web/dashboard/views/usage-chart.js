@@ -41,7 +41,7 @@ export function UsageChart({ usage }) {
         { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, size: 50, incrs: INTEGER_INCREMENTS },
       ],
       series: [
-        { label: 'Day', value: (_u, t) => (t == null ? '—' : new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', year: 'numeric', timeZone: 'UTC' })) },
+        { label: 'Day', value: (_u, t) => (t == null ? 'all' : new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', year: 'numeric', timeZone: 'UTC' })) },
         ...order.map((i) => ({
           label: models[i],
           fill: PALETTE[i % PALETTE.length],
@@ -49,7 +49,8 @@ export function UsageChart({ usage }) {
           width: 0,
           paths: bars,
           points: { show: false },
-          value: (_u, _v, _s, idx) => (idx == null ? '—' : values[i][idx].toLocaleString('en-US')),
+          // Under the cursor: that day's tokens; otherwise the model's total for the period.
+          value: (_u, _v, _s, idx) => (idx == null ? values[i].reduce((a, b) => a + b, 0) : values[i][idx]).toLocaleString('en-US'),
         })),
       ],
     };
