@@ -9,6 +9,7 @@ import { listHistory, parseHistoryQuery } from '../generation/history.js';
 import { ApiError } from '../http/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
+import { registerChat } from './chat.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
 
@@ -160,6 +161,8 @@ program.command('models').description('model catalog').command('list').descripti
     });
     print(!!o.json, rows, () => table(rows));
   });
+
+registerChat(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`lumengate: ${err instanceof Error ? err.message : String(err)}\n`);
