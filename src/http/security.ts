@@ -1,5 +1,6 @@
 // HTTP hardening: header-size limit and JSON answers for errors Node and Fastify raise before any
 // route runs, CORS (off unless configured), and browser security headers on the HTML pages.
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import cors from '@fastify/cors';
@@ -46,7 +47,7 @@ const envelope = (error: string, message: string) => JSON.stringify({ error, mes
 function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
   if (err.code === 'ECONNRESET' || socket.destroyed) return;
   let head = '400 Bad Request';
-  let body = envelope('bad_request', 'malformed HTTP request');
+  let body = envelope('bad_request', `malformed HTTP request${err.code?.startsWith('HPE_') ? ` (${err.code})` : ''}`);
   if (err.code === 'HPE_HEADER_OVERFLOW') {
     head = '431 Request Header Fields Too Large';
     body = envelope('headers_too_large', 'request headers are too large');
@@ -81,6 +82,12 @@ const isPage = (url: string) => PAGE_PREFIXES.some((p) => url === p || url.start
 /** CORS and security headers. Called once in buildApp, before any route is registered. */
 export async function installSecurity(app: FastifyInstance): Promise<void> {
   const s = securitySettings(app.services.settings.env);
+
+  // An Expect header other than 100-continue: Node answers 417 itself, with an empty body.
+  app.server.on('checkExpectation', (_req: IncomingMessage, res: ServerResponse) => {
+    const body = envelope('expectation_failed', 'only "Expect: 100-continue" is supported');
+    res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
+  });
 
   // Every answer: the browser must never guess a content type (JSON rendered as HTML).
   app.addHook('onRequest', async (_req, reply) => {
