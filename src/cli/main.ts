@@ -11,7 +11,7 @@ import { ApiError } from '../http/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
 import { createPullProgressPrinter, pullModel } from '../providers/local/index.js';
-import { registerChatCommand } from './chat.js';
+import { registerChat } from './chat.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
 
@@ -179,7 +179,7 @@ models.command('list').description('list models and whether a provider is config
     print(!!o.json, rows, () => table(rows));
   });
 
-registerChatCommand(program);
+registerChat(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`lumengate: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -18,6 +18,8 @@ import { requestId } from '../metrics/request-id.js';
 import type { GenerationObserver } from '../generation/observer.js';
 import { keyRoutes } from './routes/keys.js';
 import { userRoutes } from './routes/user.js';
+import { usageRoutes } from './routes/usage.js';
+import { dashboardRoutes } from './routes/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
 
@@ -83,6 +85,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   await app.register(openAIRoutes, { prefix: '/v1' });
   await app.register(keyRoutes);
   await app.register(userRoutes);
+  await app.register(usageRoutes);
+  await app.register(dashboardRoutes);
   await app.register(adminRoutes);
   return app;
 }

@@ -1,56 +1,102 @@
-// `lumengate chat`: a real CLI process streaming from a real server.
+// `lumengate chat` as a real child process against a real gateway (harness) and fake upstream.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { createServer, type AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { packageRoot } from '../../src/config/env.js';
 import { startHarness, type Harness } from '../support/harness.js';
 
-const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
+const cli = join(packageRoot(), 'bin', 'lumengate.js');
 
-function run(args: string[], stdin = ''): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [cli, ...args], { env: { ...process.env, LUMENGATE_API_KEY: '' } });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.on('data', (d) => (stdout += d));
-    p.stderr.on('data', (d) => (stderr += d));
-    p.on('close', (code) => resolve({ code, stdout, stderr }));
-    p.stdin.end(stdin);
+/** A port nothing listens on (bound, then released). */
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as AddressInfo).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+interface Run { code: number | null; stdout: string; stderr: string; chunks: { at: number; text: string }[] }
+
+function lumengate(args: string[], opts: { env?: Record<string, string>; stdin?: string } = {}): Promise<Run> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const run: Run = { code: null, stdout: '', stderr: '', chunks: [] };
+    child.stdout.setEncoding('utf8').on('data', (t: string) => { run.stdout += t; run.chunks.push({ at: performance.now(), text: t }); });
+    child.stderr.setEncoding('utf8').on('data', (t: string) => { run.stderr += t; });
+    child.on('error', reject);
+    child.on('close', (code) => { run.code = code; resolve(run); });
+    child.stdin.end(opts.stdin ?? '');
   });
 }
 
 describe('lumengate chat', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  let account: { id: number; key: string };
+  before(async () => {
+    h = await startHarness();
+    account = await h.account({ tokens: 50 });
+  });
   after(() => h.close());
 
-  it('one-shot: streams the answer to stdout, the cost to stderr, charges the account', async () => {
-    const a = await h.account({ tokens: 10 });
-    h.fake.respondWith({ chunks: ['Hi', ' there'] });
-    const r = await run(['chat', 'gpt-5-nano', 'say', 'hi', '--url', h.url, '--key', a.key, '--system', 'brief']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout, 'Hi there\n');
-    assert.match(r.stderr, /\[1 tokens spent, balance 9\]/);
-    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [{ role: 'system', content: 'brief' }, { role: 'user', content: 'say hi' }]);
-    assert.equal(await h.balance(a.id), 9);
+  it('streams the answer to stdout delta by delta, then reports tokens and balance on stderr', async () => {
+    h.fake.respondWith({ chunks: ['one ', 'two ', 'three ', 'four ', 'five'], delayMs: 300 });
+    const n = h.fake.requests.length;
+    const run = await lumengate(['chat', 'gpt-5-nano', 'Count', 'to', 'five', '--url', h.url, '--key', account.key, '--system', 'Be brief.', '--temperature', '0.3']);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'one two three four five\n');
+    // Deltas were printed as they arrived: the fake waits 300 ms before each chunk, so "five" left
+    // the upstream at least 1.2 s after "one"; buffered output would print them together.
+    const upstream = h.fake.requests[n]!;
+    const first = run.chunks.find((c) => c.text.includes('one'))!;
+    const last = run.chunks.find((c) => c.text.includes('five'))!;
+    assert.ok(last.at - first.at >= 600, `printed as they arrived, got ${JSON.stringify(run.chunks.map((c) => c.text))}`);
+    assert.ok(run.chunks.length >= 3, `printed in pieces, got ${JSON.stringify(run.chunks.map((c) => c.text))}`);
+    assert.match(run.stderr, /\[gpt-5-nano · generation \d+ · 1 token spent · balance 49\]/);
+    assert.deepEqual(upstream.body.messages.map((m: any) => m.role), ['system', 'user']);
+    assert.equal(upstream.body.messages[1].content, 'Count to five');
+    assert.equal(upstream.body.temperature, 0.3);
   });
 
-  it('interactive: one turn per stdin line, with the conversation so far', async () => {
-    const a = await h.account({ tokens: 10 });
-    h.fake.respondWith({ chunks: ['ok'] });
-    const r = await run(['chat', 'gpt-5-nano', '--url', h.url, '--key', a.key], 'first\nsecond\n');
-    assert.equal(r.code, 0, r.stderr);
-    assert.equal(r.stdout.replace(/\r/g, ''), 'ok\nok\n');
-    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'ok' }, { role: 'user', content: 'second' }]);
+  it('reads the URL and key from the environment and the prompt from stdin', async () => {
+    h.fake.respondWith({ chunks: ['piped ', 'answer'] });
+    const n = h.fake.requests.length;
+    const run = await lumengate(['chat', 'gpt-5-nano'], { env: { LUMENGATE_URL: h.url, LUMENGATE_API_KEY: account.key }, stdin: 'What is in the pipe?\n' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stdout, 'piped answer\n');
+    assert.equal(h.fake.requests[n]!.body.messages.at(-1).content, 'What is in the pipe?');
   });
 
-  it('errors: exit code 1 with the server message', async () => {
-    const a = await h.account({ tokens: 0 });
-    const r = await run(['chat', 'gpt-5-nano', 'hi', '--url', h.url, '--key', a.key]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /HTTP 402: insufficient tokens/);
-    const noKey = await run(['chat', 'gpt-5-nano', 'hi', '--url', h.url]);
-    assert.equal(noKey.code, 1);
-    assert.match(noKey.stderr, /API key is required/);
+  it('--interactive keeps the conversation: the second turn carries the first answer', async () => {
+    h.fake.respondWith([{ chunks: ['Hi there.'] }, { chunks: ['Still here.'] }]);
+    const n = h.fake.requests.length;
+    const run = await lumengate(['chat', 'gpt-5-nano', '-i', '--url', h.url, '--key', account.key], { stdin: 'hello\n\nare you there?\n/exit\n' });
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(h.fake.requests.length, n + 2, 'two turns (the empty line is skipped)');
+    assert.match(run.stdout, /Hi there\.\n[\s\S]*Still here\.\n/);
+    const second = h.fake.requests[n + 1]!.body.messages.map((m: any) => [m.role, m.content]);
+    assert.deepEqual(second, [['user', 'hello'], ['assistant', 'Hi there.'], ['user', 'are you there?']]);
+  });
+
+  it('fails with a clear message and exit code 1: bad key, no key, unknown model, gateway down', async () => {
+    const bad = await lumengate(['chat', 'gpt-5-nano', 'hi', '--url', h.url, '--key', 'nb_wrong']);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /not_authenticated: Invalid or revoked API key/);
+    const none = await lumengate(['chat', 'gpt-5-nano', 'hi', '--url', h.url]);
+    assert.equal(none.code, 1);
+    assert.match(none.stderr, /no API key: pass --key or set LUMENGATE_API_KEY/);
+    const unknown = await lumengate(['chat', 'no-such-model', 'hi', '--url', h.url, '--key', account.key]);
+    assert.equal(unknown.code, 1);
+    assert.match(unknown.stderr, /not_found/);
+    const port = await closedPort();
+    const down = await lumengate(['chat', 'gpt-5-nano', 'hi', '--url', `http://127.0.0.1:${port}`, '--key', account.key]);
+    assert.equal(down.code, 1);
+    assert.match(down.stderr, new RegExp(`cannot reach http://127\\.0\\.0\\.1:${port}: ECONNREFUSED`));
+    const temp = await lumengate(['chat', 'gpt-5-nano', 'hi', '--temperature', 'hot', '--key', account.key]);
+    assert.equal(temp.code, 1);
+    assert.match(temp.stderr, /must be a number from 0 to 2/);
   });
 });
