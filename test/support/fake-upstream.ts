@@ -10,6 +10,8 @@ export interface FakeScript {
   chunks?: string[];
   /** Milliseconds to wait before each chunk (and before the ending). */
   delayMs?: number;
+  /** Milliseconds before the first delayed write instead of delayMs (time to first chunk). */
+  firstChunkDelayMs?: number;
   /** Answer with this HTTP status and the provider's real error body instead of a stream. */
   status?: number;
   /** Token counts the provider reports. */
@@ -63,7 +65,7 @@ export interface FakeUpstream {
 
 const defaultChunks = ['Hello', ', world'];
 
-export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream> {
+export async function startFakeUpstream(wire: WireFormat, opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
   let script: FakeScript = {};
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => void handle(req, res));
@@ -95,6 +97,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
       return;
     }
     const delayMs = current.delayMs ?? 0;
+    let nextDelayMs = current.firstChunkDelayMs ?? delayMs;
     res.writeHead(200, wire.streamHeaders);
     res.flushHeaders();
     await wire.stream({
@@ -106,7 +109,11 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
         usage: current.usage ?? { input: 12, output: 7 },
       },
       async write(bytes, delay = true) {
-        if (delay && delayMs > 0) await sleep(delayMs);
+        if (delay) {
+          const ms = nextDelayMs;
+          nextDelayMs = delayMs;
+          if (ms > 0) await sleep(ms);
+        }
         if (res.destroyed || socket.destroyed) return false;
         res.write(bytes);
         return true;
@@ -116,7 +123,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen({ port: opts.port ?? 0, host: '127.0.0.1', backlog: opts.backlog }, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,
