@@ -1,7 +1,7 @@
 // Shared plumbing for the fake upstreams: a real HTTP server on 127.0.0.1:0 that records every
 // request and replays a per-test script. Each provider fake only supplies its wire format.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 /** How the fake answers the next requests. Defaults: two chunks, no delay, clean finish. */
@@ -65,6 +65,19 @@ export interface FakeUpstream {
 
 const defaultChunks = ['Hello', ', world'];
 
+// One 'close' listener per keep-alive socket, however many requests it carried.
+const waiters = new WeakMap<Socket, Set<() => void>>();
+function closeWaiters(socket: Socket): Set<() => void> {
+  let set = waiters.get(socket);
+  if (!set) {
+    const created = new Set<() => void>();
+    set = created;
+    waiters.set(socket, created);
+    socket.once('close', () => { for (const f of created) f(); });
+  }
+  return set;
+}
+
 export async function startFakeUpstream(wire: WireFormat, opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
   let script: FakeScript = {};
   const requests: RecordedRequest[] = [];
@@ -89,7 +102,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       resolveClosed(record.closedAt);
     };
     if (socket.destroyed) onClose();
-    else socket.once('close', onClose);
+    else closeWaiters(socket).add(onClose);
 
     const current = script;
     if (current.status !== undefined) {
