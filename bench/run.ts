@@ -2,7 +2,7 @@
 // directly to the fake upstream and through lumengate, alternating round by round so machine noise
 // hits both; the goal figures are "through minus direct". Writes docs/BENCHMARKS.md.
 // --smoke: tiny numbers, report to a temp file (CI proves the bench works; it never times anything).
-import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -25,8 +25,15 @@ const { values: args } = parseArgs({
     'ttfc-ms': { type: 'string' },
     pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'no-pg': { type: 'boolean', default: false },
+    /** Re-render the report from a saved --json file (e.g. after editing bench/NOTES.md). */
+    from: { type: 'string' },
   },
 });
+if (args.from) {
+  const out = args.out ?? join(packageRoot(), 'docs/BENCHMARKS.md');
+  writeFileSync(out, renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults));
+  process.exit(0);
+}
 
 const smoke = args.smoke!;
 const config = {
