@@ -52,7 +52,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const routeHealth = new RouteHealth(catalog);
   const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger });
-  await app.listen({ host: settings.host, port: settings.port });
+  // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
+  await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;

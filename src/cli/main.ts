@@ -12,6 +12,7 @@ import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
 import { createPullProgressPrinter, pullModel } from '../providers/local/index.js';
 import { registerChat } from './chat.js';
+import { isClusterWorker, runPrimary, workerCount } from './cluster.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
 
@@ -43,7 +44,11 @@ function table(rows: Record<string, unknown>[]): string {
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
 
-program.command('serve').description('start the HTTP server').action(async () => {
+program.command('serve').description('start the HTTP server')
+  .option('--workers <n>', 'processes sharing the port, one per core with 0 (see docs/BENCHMARKS.md)', positiveInt, 1)
+  .action(async (o: { workers: number }) => {
+  const workers = workerCount(o.workers);
+  if (workers > 1 && !isClusterWorker()) return runPrimary(workers);
   const server = await startServer();
   const stop = async () => { await server.close(); process.exit(0); };
   process.once('SIGINT', stop);

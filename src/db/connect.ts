@@ -26,7 +26,20 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     sqlite.pragma('synchronous = NORMAL');
     sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+    // Kysely prepares every query anew; the hot path repeats a handful of statements, so reuse them.
+    const statements = new Map<string, ReturnType<typeof sqlite.prepare>>();
+    const cached = {
+      prepare(text: string) {
+        let st = statements.get(text);
+        if (!st) {
+          st = sqlite.prepare(text);
+          if (statements.size < 500) statements.set(text, st);
+        }
+        return st;
+      },
+      close: () => sqlite.close(),
+    };
+    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached as unknown as typeof sqlite }) });
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { default: pg } = await import('pg');

@@ -50,10 +50,10 @@ async function stream(ctx: StreamContext): Promise<void> {
 }
 
 /** Starts the fake; point the provider's base_url at `${origin}/v1`. */
-export function startFakeOpenAI(): Promise<FakeUpstream> {
+export function startFakeOpenAI(opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
   return startFakeUpstream({
     errorResponse,
     streamHeaders: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' },
     stream,
-  });
+  }, opts);
 }

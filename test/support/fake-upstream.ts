@@ -1,7 +1,7 @@
 // Shared plumbing for the fake upstreams: a real HTTP server on 127.0.0.1:0 that records every
 // request and replays a per-test script. Each provider fake only supplies its wire format.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
 /** How the fake answers the next requests. Defaults: two chunks, no delay, clean finish. */
@@ -10,6 +10,8 @@ export interface FakeScript {
   chunks?: string[];
   /** Milliseconds to wait before each chunk (and before the ending). */
   delayMs?: number;
+  /** Milliseconds before the first delayed write instead of delayMs (time to first chunk). */
+  firstChunkDelayMs?: number;
   /** Answer with this HTTP status and the provider's real error body instead of a stream. */
   status?: number;
   /** Token counts the provider reports. */
@@ -63,7 +65,20 @@ export interface FakeUpstream {
 
 const defaultChunks = ['Hello', ', world'];
 
-export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream> {
+// One 'close' listener per keep-alive socket, however many requests it carried.
+const waiters = new WeakMap<Socket, Set<() => void>>();
+function closeWaiters(socket: Socket): Set<() => void> {
+  let set = waiters.get(socket);
+  if (!set) {
+    const created = new Set<() => void>();
+    set = created;
+    waiters.set(socket, created);
+    socket.once('close', () => { for (const f of created) f(); });
+  }
+  return set;
+}
+
+export async function startFakeUpstream(wire: WireFormat, opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
   let scripts: FakeScript[] = [{}];
   const requests: RecordedRequest[] = [];
   const server: Server = createServer((req, res) => void handle(req, res));
@@ -87,7 +102,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
       resolveClosed(record.closedAt);
     };
     if (socket.destroyed) onClose();
-    else socket.once('close', onClose);
+    else closeWaiters(socket).add(onClose);
 
     const current = (scripts.length > 1 ? scripts.shift() : scripts[0]) ?? {};
     if (current.status !== undefined) {
@@ -95,6 +110,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
       return;
     }
     const delayMs = current.delayMs ?? 0;
+    let nextDelayMs = current.firstChunkDelayMs ?? delayMs;
     res.writeHead(200, wire.streamHeaders);
     res.flushHeaders();
     await wire.stream({
@@ -106,7 +122,11 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
         usage: current.usage ?? { input: 12, output: 7 },
       },
       async write(bytes, delay = true) {
-        if (delay && delayMs > 0) await sleep(delayMs);
+        if (delay) {
+          const ms = nextDelayMs;
+          nextDelayMs = delayMs;
+          if (ms > 0) await sleep(ms);
+        }
         if (res.destroyed || socket.destroyed) return false;
         res.write(bytes);
         return true;
@@ -116,7 +136,7 @@ export async function startFakeUpstream(wire: WireFormat): Promise<FakeUpstream>
     });
   }
 
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => server.listen({ port: opts.port ?? 0, host: '127.0.0.1', backlog: opts.backlog }, resolve));
   const { port } = server.address() as AddressInfo;
   return {
     origin: `http://127.0.0.1:${port}`,

@@ -1,0 +1,121 @@
+// The bench's other processes: the fake upstream (forked), the lumengate server (spawned exactly
+// as an operator runs it), and the seeded database they share.
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FakeScript } from '../test/support/fake-openai.js';
+import { openDatabase } from '../src/db/connect.js';
+import { createAccount } from '../src/accounts/accounts.js';
+import { createKey } from '../src/accounts/keys.js';
+import { ledgerMismatches } from '../src/billing/ledger.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+/** dist/ (this file is dist/bench/processes.js). */
+const distRoot = join(here, '..');
+
+export interface Upstream {
+  origin: string;
+  pid: number;
+  setScript(script: FakeScript): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const child = fork(join(here, 'upstream.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [first] = (await once(child, 'message')) as [{ origin: string }];
+  return {
+    origin: first.origin,
+    pid: child.pid!,
+    async setScript(script) {
+      child.send({ script });
+      await once(child, 'message');
+    },
+    async stop() {
+      const exited = once(child, 'exit');
+      child.disconnect();
+      await exited;
+    },
+  };
+}
+
+export async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise((r) => srv.close(r));
+  return port;
+}
+
+/** An elite account with a huge balance (no plan limits) and a key for it. */
+export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {
+  const db = await openDatabase(databaseUrl);
+  try {
+    const account = await createAccount(db, { name: 'bench', plan: 'elite', planTokens: 1_000_000_000 });
+    const key = await createKey(db, account.id, 'bench');
+    return { accountId: account.id, key: key.key };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Ledger consistency after a run: mismatching accounts and generations left pending. */
+export async function auditLedger(databaseUrl: string): Promise<{ mismatches: number; pending: number; generations: number }> {
+  const db = await openDatabase(databaseUrl, { migrate: false });
+  try {
+    const mismatches = (await ledgerMismatches(db)).length;
+    const rows = await db.kysely.selectFrom('generations').select(['status']).select((eb) => eb.fn.countAll<number>().as('n')).groupBy('status').execute();
+    const count = (s?: string) => rows.filter((r) => s === undefined || r.status === s).reduce((a, r) => a + Number(r.n), 0);
+    return { mismatches, pending: count('pending'), generations: count() };
+  } finally {
+    await db.close();
+  }
+}
+
+export interface Server {
+  url: string;
+  pid: number;
+  stop(): Promise<void>;
+}
+
+export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string }): Promise<Server> {
+  const port = await freePort();
+  const args = [
+    ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
+    join(distRoot, 'src/cli/main.js'), 'serve', ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),
+  ];
+  const child: ChildProcess = spawn(process.execPath, args, {
+    env: {
+      ...process.env,
+      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: opts.databaseUrl, LOG_LEVEL: 'warn',
+      OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
+    },
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const exited = once(child, 'exit');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`lumengate exited with ${child.exitCode} before listening`);
+    try {
+      const res = await fetch(`${url}/api/v2/models`);
+      await res.arrayBuffer();
+      // With workers, wait until the primary reports every worker listening (it answers through them).
+      if (res.ok) break;
+    } catch { /* not listening yet */ }
+    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error('lumengate did not start within 30 s'); }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (opts.workers > 1) await new Promise((r) => setTimeout(r, 1500)); // the other workers finish starting
+  return {
+    url,
+    pid: child.pid!,
+    async stop() {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 15_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,214 @@
+// `npm run bench`: fake upstream, lumengate and the load client in three processes. Streams go
+// directly to the fake upstream and through lumengate, alternating round by round so machine noise
+// hits both; the goal figures are "through minus direct". Writes docs/BENCHMARKS.md.
+// --smoke: tiny numbers, report to a temp file (CI proves the bench works; it never times anything).
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import pg from 'pg';
+import { packageRoot } from '../src/config/env.js';
+import { loadAgent, percentile, runStream, runThroughput, type Side, type StreamResult, type StreamTarget } from './load.js';
+import { openFileLimit, watchProcess } from './proc.js';
+import { auditLedger, seedAccount, startLumengate, startUpstream, type Upstream } from './processes.js';
+import { summariseProfiles, type ProfileSummary } from './profile.js';
+import { renderReport, type BenchResults, type ScenarioResult, type ThroughputRun } from './report.js';
+
+const { values: args } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
+    json: { type: 'string' },
+    profile: { type: 'boolean', default: false },
+    chunks: { type: 'string' },
+    'gap-ms': { type: 'string' },
+    'ttfc-ms': { type: 'string' },
+    pg: { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    'no-pg': { type: 'boolean', default: false },
+    /** Re-render the report from a saved --json file (e.g. after editing bench/NOTES.md). */
+    from: { type: 'string' },
+  },
+});
+if (args.from) {
+  const out = args.out ?? join(packageRoot(), 'docs/BENCHMARKS.md');
+  writeFileSync(out, renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults));
+  process.exit(0);
+}
+
+const smoke = args.smoke!;
+const config = {
+  chunks: Number(args.chunks ?? (smoke ? 3 : 50)),
+  gapMs: Number(args['gap-ms'] ?? (smoke ? 5 : 20)),
+  ttfcMs: Number(args['ttfc-ms'] ?? (smoke ? 5 : 20)),
+  /** Concurrent streams and alternating rounds (each round: one direct batch and one through batch). */
+  scenarios: smoke ? [{ streams: 2, rounds: 1 }] : [{ streams: 1, rounds: 20 }, { streams: 100, rounds: 4 }, { streams: 1000, rounds: 3 }],
+  throughput: smoke ? { seconds: 1, warmupSeconds: 0.2, concurrency: 4 } : { seconds: 10, warmupSeconds: 2, concurrency: 64 },
+  workers: smoke ? [1] : [1, 2],
+  postgres: !smoke && !args['no-pg'],
+};
+const outPath = args.out ?? (smoke ? join(mkdtempSync(join(tmpdir(), 'lumengate-bench-')), 'BENCHMARKS.md') : join(packageRoot(), 'docs/BENCHMARKS.md'));
+
+const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
+const work = mkdtempSync(join(tmpdir(), 'lumengate-bench-'));
+const agent = loadAgent();
+const upstream = await startUpstream();
+
+try {
+  const results: BenchResults = { config, startedAt: new Date().toISOString(), openFileLimit: openFileLimit(), scenarios: [], throughput: [], profile: null, ledger: [] };
+
+  // Streaming scenarios and SQLite throughput against one server (optionally profiled).
+  const sqliteUrl = `sqlite:${join(work, 'bench.db')}`;
+  const { key } = await seedAccount(sqliteUrl);
+  const profileDir = args.profile ? join(work, 'profile') : undefined;
+  if (profileDir) mkdirSync(profileDir);
+  let server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1, profileDir });
+  const targets = streamTargets(upstream, server.url, key);
+  await upstream.setScript({ chunks: chunkTexts(config.chunks), delayMs: config.gapMs, firstChunkDelayMs: config.ttfcMs });
+  // Warm both paths (JIT, connection pools) before anything is measured.
+  await Promise.all(Array.from({ length: 4 }, () => Promise.all([runStream(agent, targets.direct), runStream(agent, targets.through)])));
+  for (const sc of config.scenarios) {
+    log(`${sc.streams} concurrent stream(s) x ${sc.rounds} round(s)`);
+    results.scenarios.push(await streamingScenario(sc.streams, sc.rounds, targets, server.pid));
+  }
+  await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
+  results.throughput.push(await throughput('sqlite', 1, server.url, key, server.pid));
+  await server.stop();
+  results.ledger.push({ label: 'sqlite, 1 worker', ...(await auditLedger(sqliteUrl)) });
+  if (profileDir) results.profile = summariseProfiles(readdirSync(profileDir).map((f) => join(profileDir, f)));
+
+  for (const workers of config.workers.filter((w) => w > 1)) {
+    server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers });
+    results.throughput.push(await throughput('sqlite', workers, server.url, key, server.pid));
+    await server.stop();
+    results.ledger.push({ label: `sqlite, ${workers} workers`, ...(await auditLedger(sqliteUrl)) });
+  }
+
+  if (config.postgres) {
+    const pgUrl = await createPgDatabase(args.pg!);
+    if (pgUrl) {
+      try {
+        const pgKey = (await seedAccount(pgUrl)).key;
+        for (const workers of config.workers) {
+          server = await startLumengate({ databaseUrl: pgUrl, upstreamOrigin: upstream.origin, workers });
+          results.throughput.push(await throughput('postgres', workers, server.url, pgKey, server.pid));
+          await server.stop();
+          results.ledger.push({ label: `postgres, ${workers} worker(s)`, ...(await auditLedger(pgUrl)) });
+        }
+        results.postgresVersion = await pgVersion(pgUrl);
+      } finally {
+        await dropPgDatabase(args.pg!, pgUrl);
+      }
+    } else results.postgresSkipped = `PostgreSQL not reachable at ${args.pg}`;
+  }
+
+  const report = renderReport(results);
+  writeFileSync(outPath, report);
+  if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
+  log(`wrote ${outPath}`);
+} finally {
+  await upstream.stop();
+  await agent.close();
+  rmSync(work, { recursive: true, force: true });
+}
+
+function chunkTexts(n: number): string[] {
+  return Array.from({ length: n }, (_, i) => `tok${i} `);
+}
+
+function streamTargets(up: Upstream, lumengateUrl: string, key: string): Record<Side, StreamTarget> {
+  const prompt = 'Say something.';
+  return {
+    direct: {
+      side: 'direct', url: `${up.origin}/v1/chat/completions`, expectedDeltas: config.chunks,
+      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
+      body: JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: prompt }], stream: true, stream_options: { include_usage: true } }),
+    },
+    through: {
+      side: 'through', url: `${lumengateUrl}/api/v2/generate/stream`, expectedDeltas: config.chunks,
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ model: 'gpt-5-nano', prompt }),
+    },
+  };
+}
+
+async function streamingScenario(streams: number, rounds: number, targets: Record<Side, StreamTarget>, serverPid: number): Promise<ScenarioResult> {
+  const collected: Record<Side, StreamResult[]> = { direct: [], through: [] };
+  let peakRssBytes = 0;
+  let cpuSeconds = 0;
+  let throughSeconds = 0;
+  for (let r = 0; r < rounds; r++) {
+    const order: Side[] = r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
+    for (const side of order) {
+      const watch = side === 'through' ? watchProcess(serverPid) : null;
+      const t0 = Date.now();
+      const batch = await Promise.all(Array.from({ length: streams }, () => runStream(agent, targets[side])));
+      collected[side].push(...batch);
+      if (watch) {
+        const w = watch.stop();
+        peakRssBytes = Math.max(peakRssBytes, w.peakRssBytes);
+        cpuSeconds += w.cpuSeconds;
+        throughSeconds += (Date.now() - t0) / 1000;
+      }
+    }
+  }
+  return { streams, rounds, direct: summarise(collected.direct), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) } };
+}
+
+function summarise(rs: StreamResult[]) {
+  const ok = rs.filter((r) => r.error === null);
+  const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), n: xs.length });
+  const errors = rs.filter((r) => r.error !== null);
+  return {
+    streams: rs.length, errors: errors.length, firstError: errors[0]?.error ?? null,
+    ttftMs: stats(ok.map((r) => r.ttftMs)), gapMs: stats(ok.flatMap((r) => r.gapsMs)), totalMs: stats(ok.map((r) => r.totalMs)),
+  };
+}
+
+async function throughput(database: 'sqlite' | 'postgres', workers: number, url: string, key: string, pid: number): Promise<ThroughputRun> {
+  log(`non-streaming throughput: ${database}, ${workers} worker(s)`);
+  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
+  const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
+  const { concurrency, seconds, warmupSeconds } = config.throughput;
+  await runThroughput(agent, `${url}/api/v2/generate`, headers, body, concurrency, warmupSeconds);
+  const watch = watchProcess(pid);
+  const r = await runThroughput(agent, `${url}/api/v2/generate`, headers, body, concurrency, seconds);
+  const w = watch.stop();
+  return {
+    database, workers, concurrency, seconds: r.seconds, requests: r.requests, errors: r.errors, firstError: r.firstError, perSecond: r.perSecond,
+    latencyMs: { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99) }, server: { peakRssBytes: w.peakRssBytes, cpuCores: w.cpuCores },
+  };
+}
+
+async function createPgDatabase(adminUrl: string): Promise<string | null> {
+  const name = `lumengate_bench_${process.pid}`;
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 });
+  try {
+    await client.connect();
+    await client.query(`CREATE DATABASE ${name}`);
+  } catch (err) {
+    log(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
+    return null;
+  } finally {
+    await client.end().catch(() => {});
+  }
+  const u = new URL(adminUrl);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+async function dropPgDatabase(adminUrl: string, dbUrl: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  await client.query(`DROP DATABASE IF EXISTS ${new URL(dbUrl).pathname.slice(1)} WITH (FORCE)`);
+  await client.end();
+}
+
+async function pgVersion(url: string): Promise<string> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  const r = await client.query<{ server_version: string }>('SHOW server_version');
+  await client.end();
+  return r.rows[0]!.server_version;
+}
+
+export type { ProfileSummary };

@@ -1,0 +1,66 @@
+// `lumengate serve --workers 2`: two processes share the port and one SQLite file; the ledger
+// stays exact when their hold/settle transactions interleave.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startFakeOpenAI } from './support/fake-openai.js';
+import { openDatabase } from '../src/db/connect.js';
+import { createAccount, getAccount } from '../src/accounts/accounts.js';
+import { createKey } from '../src/accounts/keys.js';
+import { ledgerMismatches } from '../src/billing/ledger.js';
+import { freePort } from '../bench/processes.js';
+
+const main = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
+
+test('serve --workers 2: both workers serve, every request is charged once, ledger exact', { timeout: 60_000 }, async () => {
+  const fake = await startFakeOpenAI();
+  fake.respondWith({ chunks: ['Hel', 'lo'], delayMs: 2 });
+  const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
+  const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
+  const db = await openDatabase(databaseUrl);
+  const account = await createAccount(db, { plan: 'elite', planTokens: 1000 });
+  const { key } = await createKey(db, account.id, 'cluster');
+  const port = await freePort();
+  const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], {
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${fake.origin}/v1` },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const exited = once(child, 'exit');
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const workers = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
+    for (let i = 0; ; i++) {
+      const up = await fetch(`${url}/api/v2/models`).then((r) => r.ok, () => false);
+      if (up && workers() === 2) break;
+      assert.ok(i < 200, 'server with 2 workers did not start');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const n = 40;
+    const results = await Promise.all(Array.from({ length: n }, async (_, i) => {
+      const res = await fetch(`${url}/api/v2/generate${i % 2 ? '/stream' : ''}`, {
+        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
+      });
+      const text = await res.text();
+      return { status: res.status, text };
+    }));
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    assert.equal(results.filter((r) => r.text.includes('generation_end')).length, n / 2);
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal((await getAccount(db, account.id)).plan_tokens, 1000 - n);
+    assert.deepEqual(await ledgerMismatches(db), []);
+    const pending = await db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute();
+    assert.equal(pending.length, 0);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await db.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
