@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { loadCatalog, type Catalog } from './config/catalog.js';
 import { settingsFromEnv, type Settings } from './config/env.js';
 import { openDatabase, type Db } from './db/connect.js';
-import { releaseStaleHolds } from './billing/ledger.js';
+import { releaseInstanceHolds, releaseStaleHolds } from './billing/ledger.js';
+import { RateLimits } from './limits/rate-limits.js';
+import { connectRedis } from './limits/redis.js';
 import { buildProviders } from './providers/registry.js';
 import { buildApp } from './http/app.js';
 
@@ -32,7 +34,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const settings = opts.settings ?? settingsFromEnv();
   const logger = opts.logger ?? defaultLogger(settings.logLevel);
   const catalog = loadCatalog(settings.configPath, ...(opts.catalogOverrides ?? []));
-  const db = await openDatabase(settings.databaseUrl);
+  const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize });
   const providers = buildProviders(catalog.providers, settings.env);
 
   // Holds left by a server that died mid-request are released at start and then every minute.
@@ -44,11 +46,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       logger.error({ err }, 'stale hold sweep failed');
     }
   };
+  // This instance's previous process died with generations in flight: none of them can still be
+  // running, so their holds are released now instead of at their expiry. Other instances' are untouched.
+  const own = await releaseInstanceHolds(db, settings.instanceId);
+  if (own > 0) logger.warn({ released: own, instance: settings.instanceId }, 'released holds left by this instance before its restart');
   await sweep();
-  const sweeper = setInterval(sweep, 60_000);
+  const sweeper = setInterval(sweep, settings.sweepMs);
   sweeper.unref();
 
-  const app = await buildApp({ db, catalog, providers, settings, logger });
+  const redis = settings.redisUrl ? await connectRedis(settings.redisUrl, logger) : undefined;
+  const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
+  const app = await buildApp({ db, catalog, providers, settings, logger, limits, instanceId: settings.instanceId });
   await app.listen({ host: settings.host, port: settings.port });
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
@@ -58,7 +66,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   if (configured.length === 0) {
     logger.warn('no provider is configured: generation answers 503 until you set a provider key (e.g. OPENAI_API_KEY, ANTHROPIC_API_KEY) or OLLAMA_BASE_URL');
   }
-  logger.info({ url, providers: configured }, 'lumengate listening');
+  logger.info({ url, providers: configured, instance: settings.instanceId }, 'lumengate listening');
 
   return {
     app, db, catalog, url,
@@ -66,6 +74,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       clearInterval(sweeper);
       await app.close();
       await providers.closeAll();
+      redis?.disconnect();
       await db.close();
     },
   };

@@ -40,6 +40,8 @@ export interface HoldRequest {
   price: number;
   prompt: string | null;
   holdTtlMs: number;
+  /** The instance running the generation (released by that instance's restart). */
+  instanceId?: string | null;
 }
 
 export interface Hold {
@@ -66,7 +68,7 @@ export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null>
       account_id: req.accountId, api_key_id: req.apiKeyId, model_slug: req.modelSlug, category: req.category,
       status: 'pending', prompt: req.prompt, result_text: null, error: null, held_plan: fromPlan, held_package: fromPackage,
       tokens_spent: 0, route: null, usage_json: null, finish_reason: null, created_at: createdAt.toISOString(),
-      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null,
+      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null, instance_id: req.instanceId ?? null,
       hold_expires_at: new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
     }).returning('id').executeTakeFirstOrThrow();
     await trx.insertInto('ledger').values({
@@ -141,6 +143,22 @@ export async function releaseStaleHolds(db: Db, now = new Date()): Promise<numbe
     .where('status', '=', 'pending').where('hold_expires_at', '<', now.toISOString()).execute();
   let released = 0;
   for (const g of stale) {
+    const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
+    if (r.applied) released++;
+  }
+  return released;
+}
+
+/**
+ * Releases the pending generations of one instance: at its start-up none of them can still be
+ * running (the previous process of this instance died), and holds of other instances are untouched.
+ */
+export async function releaseInstanceHolds(db: Db, instanceId: string, opts: { createdBefore?: Date; except?: ReadonlySet<number> } = {}): Promise<number> {
+  let q = db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').where('instance_id', '=', instanceId);
+  if (opts.createdBefore) q = q.where('created_at', '<', opts.createdBefore.toISOString());
+  let released = 0;
+  for (const g of await q.execute()) {
+    if (opts.except?.has(g.id)) continue;
     const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
     if (r.applied) released++;
   }

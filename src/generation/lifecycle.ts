@@ -5,9 +5,11 @@ import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
 import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
-import { holdTokens, settleGeneration, type Settlement } from '../billing/ledger.js';
+import { holdTokens, type Settlement } from '../billing/ledger.js';
+import { settleWithRetry } from '../billing/settle-retry.js';
 import { ApiError } from '../http/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -16,6 +18,9 @@ export interface GenerationDeps {
   db: Db;
   catalog: Catalog;
   providers: ProviderRegistry;
+  /** Per-account request limits; counted just before the hold. */
+  limits?: Pick<RateLimits, 'consume'>;
+  instanceId?: string;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -72,12 +77,13 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     throw new ApiError('model_unavailable', message, { model: model.slug, enable });
   }
 
-  // 3. Price and hold.
+  // 3. Count the request against the account's limits (429), then price and hold.
+  await deps.limits?.consume(caller);
   const timeouts = deps.catalog.timeoutsFor(model);
   const price = model.token_cost;
   const hold = await holdTokens(deps.db, {
     accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
-    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000,
+    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
   });
   if (!hold) {
     throw new ApiError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
@@ -177,8 +183,8 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     clientSignal.removeEventListener('abort', onClientGone);
   }
 
-  // 5. Settle: charge a completed generation, release a failed one. Exactly once.
-  const settled = await settleGeneration(deps.db, hold.generationId, settlement);
+  // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
+  const settled = await settleWithRetry(deps.db, hold.generationId, settlement);
   const generation = generationObject({
     id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
     tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),

@@ -6,6 +6,7 @@ import { SseWriter } from '../sse.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
+import { rateLimitHeaders } from '../../limits/rate-limits.js';
 
 export async function generateRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -38,7 +39,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
         opened({ id, model }) {
           opened = true;
           reply.hijack();
-          sse.open({ 'x-generation-id': id });
+          sse.open({ 'x-generation-id': id, ...rateLimitHeaders(deps.limits.stateOf(caller)) });
           void sse.send({ type: 'generation_start', id, model });
         },
         delta: (delta) => sse.send({ type: 'content_delta', delta }),
