@@ -11,7 +11,7 @@ import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
 import { startFakeOpenAI, type FakeUpstream } from './fake-openai.js';
-import { createTestDatabase } from './test-database.js';
+import { createTestDatabase, dropRedisKeys } from './test-database.js';
 
 export interface HarnessOptions {
   env?: Record<string, string>;
@@ -82,6 +82,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
       await server.close();
       await fake.close();
       await testDb.drop();
+      if (process.env.TEST_REDIS_URL) await dropRedisKeys(process.env.TEST_REDIS_URL, testDb.name);
       rmSync(dir, { recursive: true, force: true });
     },
   };
