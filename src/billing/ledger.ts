@@ -6,16 +6,21 @@ import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Database, GenerationStatus } from '../db/schema.js';
+import { holdTokensPostgres } from './hold-postgres.js';
 
 export type TokenPool = 'plan' | 'package';
 
 /**
  * Opens the transaction with a no-op write on the account row: on PostgreSQL that takes the row
  * lock (like SELECT … FOR UPDATE), on SQLite it takes the write lock up front so a second process
- * can never deadlock us between our read and our write.
+ * can never deadlock us between our read and our write. With `minBalance` the write only happens
+ * when the balance (re-read once the lock is ours) covers it: a request that cannot be paid for
+ * leaves without writing anything, so a crowd of them costs no commits while the lock is contended.
  */
-async function lockAccount(trx: Transaction<Database>, accountId: number): Promise<boolean> {
-  const r = await trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId).executeTakeFirst();
+async function lockAccount(trx: Transaction<Database>, accountId: number, minBalance = 0): Promise<boolean> {
+  let q = trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId);
+  if (minBalance > 0) q = q.where(sql<boolean>`plan_tokens + package_tokens >= ${minBalance}`);
+  const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
@@ -52,8 +57,9 @@ export interface Hold {
 
 /** Creates the pending generation and holds its price. Null when the balance cannot cover it. */
 export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null> {
+  if (db.dialect === 'postgres') return holdTokensPostgres(db, req);
   return db.kysely.transaction().execute(async (trx) => {
-    if (!(await lockAccount(trx, req.accountId))) return null;
+    if (!(await lockAccount(trx, req.accountId, req.price))) return null;
     const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', req.accountId).executeTakeFirstOrThrow();
     if (acc.plan_tokens + acc.package_tokens < req.price) return null;
     const fromPlan = Math.min(acc.plan_tokens, req.price);
