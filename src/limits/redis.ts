@@ -1,7 +1,6 @@
 // The Redis connection for shared counters. Commands fail fast while Redis is unreachable (no
 // offline queue, a command timeout) so that the configured policy decides, not a hung request;
 // ioredis keeps reconnecting in the background and the service recovers on its own.
-import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 
@@ -23,10 +22,10 @@ export async function connectRedis(url: string, logger: Logger): Promise<Redis> 
   redis.on('ready', () => logger.info('redis connected'));
   // Start-up waits briefly for the first connection but never refuses to start without Redis:
   // the down policy already answers for the requests that need it.
-  const ready = once(redis, 'ready').then(() => true);
-  const timeout = new Promise<false>((r) => setTimeout(() => r(false), 3000).unref());
+  // Not events.once: it would reject on the first connection error instead of waiting for 'ready'.
+  const ready = new Promise<true>((r) => redis.once('ready', () => r(true)));
+  const timeout = new Promise<false>((r) => setTimeout(() => r(false), 1000).unref());
   if (!(await Promise.race([ready, timeout]))) logger.warn({ url: redactUrl(url) }, 'redis not reachable yet; retrying in the background');
-  ready.catch(() => {});
   return redis;
 }
 
