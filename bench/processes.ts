@@ -79,7 +79,7 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string }): Promise<Server> {
+export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string; env?: Record<string, string> }): Promise<Server> {
   const port = await freePort();
   const args = [
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
@@ -90,6 +90,7 @@ export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin
       ...process.env,
       HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: opts.databaseUrl, LOG_LEVEL: 'warn',
       OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
+      ...opts.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],
   });

@@ -2,7 +2,7 @@
 // directly to the fake upstream and through lumengate, alternating round by round so machine noise
 // hits both; the goal figures are "through minus direct". Writes docs/BENCHMARKS.md.
 // --smoke: tiny numbers, report to a temp file (CI proves the bench works; it never times anything).
-import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -101,7 +101,10 @@ try {
     } else results.postgresSkipped = `PostgreSQL not reachable at ${args.pg}`;
   }
 
-  const report = renderReport(results);
+  // Keep the local-model section that `npm run bench:local` maintains in the same file.
+  const previous = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '';
+  const localSection = /<!-- local-model:start -->[\s\S]*?<!-- local-model:end -->\n?/.exec(previous)?.[0];
+  const report = renderReport(results) + (localSection ? `\n${localSection}` : '');
   writeFileSync(outPath, report);
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
   log(`wrote ${outPath}`);

@@ -4,7 +4,9 @@ import type { FastifyInstance } from 'fastify';
 import { loadCatalog, type Catalog } from './config/catalog.js';
 import { settingsFromEnv, type Settings } from './config/env.js';
 import { openDatabase, type Db } from './db/connect.js';
-import { releaseStaleHolds } from './billing/ledger.js';
+import { releaseInstanceHolds, releaseStaleHolds } from './billing/ledger.js';
+import { RateLimits } from './limits/rate-limits.js';
+import { connectRedis } from './limits/redis.js';
 import { buildProviders, type ProviderRegistry } from './providers/registry.js';
 import { buildApp } from './http/app.js';
 import { RouteHealth } from './generation/routing.js';
@@ -34,7 +36,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const settings = opts.settings ?? settingsFromEnv();
   const logger = opts.logger ?? defaultLogger(settings.logLevel);
   const catalog = loadCatalog(settings.configPath, ...(opts.catalogOverrides ?? []));
-  const db = await openDatabase(settings.databaseUrl);
+  const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize });
   const providers = buildProviders(catalog.providers, settings.env);
 
   // Holds left by a server that died mid-request are released at start and then every minute.
@@ -46,12 +48,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       logger.error({ err }, 'stale hold sweep failed');
     }
   };
+  // This instance's previous process died with generations in flight: none of them can still be
+  // running, so their holds are released now instead of at their expiry. Other instances' are untouched.
+  const own = await releaseInstanceHolds(db, settings.instanceId);
+  if (own > 0) logger.warn({ released: own, instance: settings.instanceId }, 'released holds left by this instance before its restart');
   await sweep();
-  const sweeper = setInterval(sweep, 60_000);
+  const sweeper = setInterval(sweep, settings.sweepMs);
   sweeper.unref();
 
+  const redis = settings.redisUrl ? await connectRedis(settings.redisUrl, logger) : undefined;
+  const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger });
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, limits, instanceId: settings.instanceId });
   // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
   await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
   const addr = app.server.address();
@@ -65,7 +73,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     process.stderr.write(NO_MODEL_HINT);
     logger.warn('no model can generate yet: set a provider key or pull a local model (see README)');
   }
-  logger.info({ url, providers: configured, ready_models: ready.length }, 'lumengate listening');
+  logger.info({ url, providers: configured, ready_models: ready.length, instance: settings.instanceId }, 'lumengate listening');
 
   return {
     app, db, catalog, url,
@@ -73,6 +81,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       clearInterval(sweeper);
       await app.close();
       await providers.closeAll();
+      redis?.disconnect();
       await db.close();
     },
   };

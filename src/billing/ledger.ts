@@ -6,16 +6,21 @@ import { sql, type Transaction } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Database, GenerationStatus } from '../db/schema.js';
+import { holdTokensPostgres } from './hold-postgres.js';
 
 export type TokenPool = 'plan' | 'package';
 
 /**
  * Opens the transaction with a no-op write on the account row: on PostgreSQL that takes the row
  * lock (like SELECT … FOR UPDATE), on SQLite it takes the write lock up front so a second process
- * can never deadlock us between our read and our write.
+ * can never deadlock us between our read and our write. With `minBalance` the write only happens
+ * when the balance (re-read once the lock is ours) covers it: a request that cannot be paid for
+ * leaves without writing anything, so a crowd of them costs no commits while the lock is contended.
  */
-async function lockAccount(trx: Transaction<Database>, accountId: number): Promise<boolean> {
-  const r = await trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId).executeTakeFirst();
+async function lockAccount(trx: Transaction<Database>, accountId: number, minBalance = 0): Promise<boolean> {
+  let q = trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId);
+  if (minBalance > 0) q = q.where(sql<boolean>`plan_tokens + package_tokens >= ${minBalance}`);
+  const r = await q.executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
@@ -40,6 +45,8 @@ export interface HoldRequest {
   price: number;
   prompt: string | null;
   holdTtlMs: number;
+  /** The instance running the generation (released by that instance's restart). */
+  instanceId?: string | null;
 }
 
 export interface Hold {
@@ -50,8 +57,9 @@ export interface Hold {
 
 /** Creates the pending generation and holds its price. Null when the balance cannot cover it. */
 export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null> {
+  if (db.dialect === 'postgres') return holdTokensPostgres(db, req);
   return db.kysely.transaction().execute(async (trx) => {
-    if (!(await lockAccount(trx, req.accountId))) return null;
+    if (!(await lockAccount(trx, req.accountId, req.price))) return null;
     const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', req.accountId).executeTakeFirstOrThrow();
     if (acc.plan_tokens + acc.package_tokens < req.price) return null;
     const fromPlan = Math.min(acc.plan_tokens, req.price);
@@ -66,7 +74,7 @@ export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null>
       account_id: req.accountId, api_key_id: req.apiKeyId, model_slug: req.modelSlug, category: req.category,
       status: 'pending', prompt: req.prompt, result_text: null, error: null, held_plan: fromPlan, held_package: fromPackage,
       tokens_spent: 0, route: null, usage_json: null, finish_reason: null, created_at: createdAt.toISOString(),
-      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null,
+      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null, instance_id: req.instanceId ?? null,
       hold_expires_at: new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
     }).returning('id').executeTakeFirstOrThrow();
     await trx.insertInto('ledger').values({
@@ -141,6 +149,22 @@ export async function releaseStaleHolds(db: Db, now = new Date()): Promise<numbe
     .where('status', '=', 'pending').where('hold_expires_at', '<', now.toISOString()).execute();
   let released = 0;
   for (const g of stale) {
+    const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
+    if (r.applied) released++;
+  }
+  return released;
+}
+
+/**
+ * Releases the pending generations of one instance: at its start-up none of them can still be
+ * running (the previous process of this instance died), and holds of other instances are untouched.
+ */
+export async function releaseInstanceHolds(db: Db, instanceId: string, opts: { createdBefore?: Date; except?: ReadonlySet<number> } = {}): Promise<number> {
+  let q = db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').where('instance_id', '=', instanceId);
+  if (opts.createdBefore) q = q.where('created_at', '<', opts.createdBefore.toISOString());
+  let released = 0;
+  for (const g of await q.execute()) {
+    if (opts.except?.has(g.id)) continue;
     const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
     if (r.applied) released++;
   }

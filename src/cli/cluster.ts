@@ -22,8 +22,10 @@ export async function runPrimary(workers: number, log: (msg: string) => void = (
   await db.close();
 
   let stopping = false;
-  const fork = (): Worker => {
-    const w = cluster.fork();
+  // Each worker keeps its slot across restarts, so a restarted worker releases exactly the holds its
+  // dead predecessor left (the instance id includes the slot; see config/env.ts).
+  const fork = (slot: number): Worker => {
+    const w = cluster.fork({ LUMENGATE_WORKER_SLOT: String(slot) });
     w.on('exit', (code, signal) => {
       if (stopping) return;
       log(`worker ${w.process.pid} exited (${signal ?? code}); starting another`);
@@ -33,12 +35,12 @@ export async function runPrimary(workers: number, log: (msg: string) => void = (
         void stop(1);
         return;
       }
-      fork();
+      fork(slot);
     });
     return w;
   };
   const started = Date.now();
-  for (let i = 0; i < workers; i++) fork();
+  for (let i = 0; i < workers; i++) fork(i);
 
   const stop = async (code: number) => {
     if (stopping) return;

@@ -1,5 +1,6 @@
 // The operator contract: every environment variable lumengate reads, in one place.
 import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -14,6 +15,18 @@ export interface Settings {
   /** Request body limit in bytes. */
   bodyLimit: number;
   logLevel: string;
+  /** PostgreSQL connection pool size per instance (DATABASE_POOL_SIZE). */
+  dbPoolSize: number;
+  /** Redis for rate-limit counters shared by all instances; unset = in-memory (one instance). */
+  redisUrl: string | undefined;
+  /** Prefix of every Redis key: one per deployment (per database). */
+  redisPrefix: string;
+  /** When Redis cannot be reached: `closed` (503), `open` (no limit), `local` (per-instance counters). */
+  rateLimitRedisDown: 'closed' | 'open' | 'local';
+  /** Names this instance's in-flight generations so that a restart releases exactly its own holds. */
+  instanceId: string;
+  /** How often stale holds are swept. */
+  sweepMs: number;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
 }
@@ -27,8 +40,22 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     heartbeatMs: intOr(env.LUMENGATE_HEARTBEAT_MS, 15_000),
     bodyLimit: intOr(env.LUMENGATE_BODY_LIMIT, 1024 * 1024),
     logLevel: env.LOG_LEVEL || 'info',
+    dbPoolSize: intOr(env.DATABASE_POOL_SIZE, 10),
+    redisUrl: env.REDIS_URL || undefined,
+    redisPrefix: env.LUMENGATE_REDIS_PREFIX || 'lumengate',
+    rateLimitRedisDown: oneOf(env.LUMENGATE_RATE_LIMIT_REDIS_DOWN || 'closed', ['closed', 'open', 'local'] as const, 'LUMENGATE_RATE_LIMIT_REDIS_DOWN'),
+    // hostname:port is stable across restarts of one instance; a random port (0) cannot be, so the pid makes it unique.
+    // A `serve --workers N` worker adds its slot: each slot releases only its own predecessor's holds.
+    instanceId: (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`))
+      + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
+    sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
     env,
   };
+}
+
+function oneOf<T extends string>(v: string, allowed: readonly T[], name: string): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v as T;
 }
 
 function intOr(v: string | undefined, fallback: number): number {

@@ -43,7 +43,8 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     dialect = 'sqlite';
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { default: pg } = await import('pg');
-    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10 });
+    // A bounded wait for a connection: a full pool or a down server answers 503 instead of hanging.
+    const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000, keepAlive: true });
     pool.on('error', () => {}); // an idle client's connection dropped (server restart): the pool replaces it
     kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';

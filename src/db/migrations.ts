@@ -71,6 +71,12 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('ledger_one_settlement').on('ledger').columns(['generation_id', 'kind']).unique().where(sql.ref('kind'), 'in', ['hold', 'charge', 'release']).execute();
       },
     },
+    '002_generation_instance': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('generations').addColumn('instance_id', 'text').execute();
+        await db.schema.createIndex('generations_instance_pending').on('generations').columns(['instance_id', 'status']).execute();
+      },
+    },
   };
 }
 

@@ -51,6 +51,8 @@ export interface GenerationTable {
   /** After this instant a still-pending hold is stale (server died) and is released by the sweeper. */
   hold_expires_at: string;
   deleted_at: string | null;
+  /** The instance that runs this generation (LUMENGATE_INSTANCE_ID); its restart releases the hold. */
+  instance_id: string | null;
 }
 
 export type LedgerKind = 'grant' | 'hold' | 'charge' | 'release';

@@ -4,9 +4,11 @@ import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
 import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
-import { holdTokens, settleGeneration, type Settlement } from '../billing/ledger.js';
+import { holdTokens, type Settlement } from '../billing/ledger.js';
+import { settleWithRetry } from '../billing/settle-retry.js';
 import { ApiError } from '../http/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
+import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
 import { GenerationAbort, UnreachableError, openFirstRoute, type OpenStream, type RouteHealth } from './routing.js';
 
@@ -24,6 +26,9 @@ export interface GenerationDeps {
   routeHealth: RouteHealth;
   /** Metrics hooks (src/metrics/); optional. */
   observer?: GenerationObserver;
+  /** Per-account request limits; counted just before the hold. */
+  limits?: Pick<RateLimits, 'consume'>;
+  instanceId?: string;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -76,12 +81,13 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     throw new ApiError('model_unavailable', message, { model: model.slug, enable });
   }
 
-  // 3. Price and hold.
+  // 3. Count the request against the account's limits (429), then price and hold.
+  await deps.limits?.consume(caller);
   const timeouts = deps.catalog.timeoutsFor(model);
   const price = model.token_cost;
   const hold = await holdTokens(deps.db, {
     accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
-    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000,
+    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
   });
   if (!hold) {
     throw new ApiError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
@@ -153,9 +159,16 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     clientSignal.removeEventListener('abort', onClientGone);
   }
 
-  // 5. Settle: charge a completed generation, release a failed one. Exactly once.
-  const settled = await settleGeneration(deps.db, hold.generationId, settlement);
+  // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
+  const settled = await settleWithRetry(deps.db, hold.generationId, settlement);
   observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
+  if (!settled.applied) {
+    // Someone else settled it first (a sweeper, or a restarted instance releasing holds): report
+    // what the database says, never what this run hoped for.
+    const row = await deps.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
+    const generation = generationObject(row, settled.balance);
+    return row.status === 'completed' ? { generation } : { generation, failure: { code: 'provider_error', message: row.error ?? 'generation was interrupted' } };
+  }
   const generation = generationObject({
     id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
     tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),

@@ -8,6 +8,7 @@ import type { Db } from '../db/connect.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
 import { ApiError } from './errors.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
@@ -22,6 +23,8 @@ import { usageRoutes } from './routes/usage.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
+import type { RateLimits } from '../limits/rate-limits.js';
+import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 
 export interface Services {
   db: Db;
@@ -32,6 +35,9 @@ export interface Services {
   logger: Logger;
   /** Set by the observability plugin (metrics). */
   observer?: GenerationObserver;
+  limits: RateLimits;
+  /** Recorded on each generation so that a restart releases exactly this instance's holds. */
+  instanceId: string;
 }
 
 declare module 'fastify' {
@@ -65,12 +71,14 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     const caller = await findCaller(services.db, match[1]);
     if (!caller) throw new ApiError('not_authenticated', 'Invalid or revoked API key');
     keyUsage.touch(caller.key.id);
+    rememberCaller(req, caller);
     return caller;
   });
 
   app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
     const apiError = toApiError(err);
     if (apiError.code === 'internal_error') req.log.error({ err }, 'unhandled error');
+    else if (apiError.code === 'service_unavailable') req.log.warn({ err }, 'service unavailable');
     void reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
   });
   app.setNotFoundHandler((req, reply) => {
@@ -79,6 +87,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   await app.register(docsPlugin);
   await app.register(observabilityPlugin);
+  installRateLimitHeaders(app, services.limits);
   await app.register(generateRoutes);
   await app.register(modelRoutes);
   await app.register(balanceRoutes);
@@ -107,6 +116,7 @@ export function toApiError(err: FastifyError | ApiError): ApiError {
     default:
       break;
   }
+  if (isDatabaseUnavailable(err)) return new ApiError('service_unavailable', 'database unavailable, retry shortly', { retry_after: 1 }, {}, { 'retry-after': '1' });
   if (err instanceof SyntaxError) return new ApiError('bad_request', `request body is not valid JSON: ${err.message}`);
   const status = (err as FastifyError).statusCode;
   if (status === 413) return new ApiError('payload_too_large', 'request is too large');

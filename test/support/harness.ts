@@ -11,6 +11,7 @@ import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
 import { startFakeOpenAI, type FakeUpstream } from './fake-openai.js';
+import { createTestDatabase, dropRedisKeys } from './test-database.js';
 
 export interface HarnessOptions {
   env?: Record<string, string>;
@@ -36,10 +37,13 @@ export interface Harness {
 export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> {
   const fake = await startFakeOpenAI();
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-test-'));
+  // Each harness gets its own database: a SQLite file, or a fresh PostgreSQL database.
+  const testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
   const settings = settingsFromEnv({
     HOST: '127.0.0.1',
     PORT: '0',
-    DATABASE_URL: process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`,
+    DATABASE_URL: testDb.url,
+    ...(process.env.TEST_REDIS_URL ? { REDIS_URL: process.env.TEST_REDIS_URL, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
     OPENAI_API_KEY: 'sk-fake-test-key',
     OPENAI_BASE_URL: `${fake.origin}/v1`,
     LUMENGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 15_000),
@@ -79,6 +83,8 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     async close() {
       await server.close();
       await fake.close();
+      await testDb.drop();
+      if (process.env.TEST_REDIS_URL) await dropRedisKeys(process.env.TEST_REDIS_URL, testDb.name);
       rmSync(dir, { recursive: true, force: true });
     },
   };

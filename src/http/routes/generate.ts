@@ -6,6 +6,8 @@ import { SseWriter } from '../sse.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
+import { rateLimitHeaders } from '../../limits/rate-limits.js';
+import { isDatabaseUnavailable } from '../../db/unavailable.js';
 
 export async function generateRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -38,7 +40,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
         opened({ id, model }) {
           opened = true;
           reply.hijack();
-          sse.open({ 'x-generation-id': id });
+          sse.open({ 'x-generation-id': id, ...rateLimitHeaders(deps.limits.stateOf(caller)) });
           void sse.send({ type: 'generation_start', id, model });
         },
         delta: (delta) => sse.send({ type: 'content_delta', delta }),
@@ -60,7 +62,9 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
       if (!opened) throw err;
       // A bug after the stream opened: still never a silent close.
       req.log.error({ err }, 'stream failed after open');
-      void sse.send({ type: 'error', message: 'internal server error', code: 'internal_error' });
+      void sse.send(isDatabaseUnavailable(err)
+        ? { type: 'error', message: 'database unavailable, retry shortly', code: 'service_unavailable' }
+        : { type: 'error', message: 'internal server error', code: 'internal_error' });
       sse.end();
     }
     return reply;

@@ -1,0 +1,49 @@
+// Settlement survives a database outage: it is retried while the database is unavailable, first
+// inline (the client waits up to `inlineMs`), then in the background. A client that was answered
+// with an error is never charged: the background retry releases the hold instead of charging it.
+// If the process dies meanwhile, the instance's restart (or the stale-hold sweeper) releases it.
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Db } from '../db/connect.js';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { settleGeneration, type Settled, type Settlement } from './ledger.js';
+
+export interface SettleRetryOptions {
+  inlineMs?: number;
+  /** Background retries stop after this long; the sweeper is the backstop. */
+  backgroundMs?: number;
+  onBackgroundError?: (err: unknown) => void;
+}
+
+const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 2000);
+
+export async function settleWithRetry(db: Db, generationId: number, s: Settlement, opts: SettleRetryOptions = {}): Promise<Settled> {
+  const inlineUntil = Date.now() + (opts.inlineMs ?? 15_000);
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await settleGeneration(db, generationId, s);
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) throw err;
+      if (Date.now() + backoff(attempt) > inlineUntil) {
+        const release: Settlement = { ...s, status: 'failed', error: 'service_unavailable: settlement interrupted by a database outage', finishReason: null };
+        void settleInBackground(db, generationId, release, Date.now() + (opts.backgroundMs ?? 10 * 60_000), opts.onBackgroundError);
+        throw err;
+      }
+      await sleep(backoff(attempt), undefined, { ref: false });
+    }
+  }
+}
+
+async function settleInBackground(db: Db, generationId: number, s: Settlement, until: number, onError?: (err: unknown) => void): Promise<void> {
+  for (let attempt = 0; Date.now() < until; attempt++) {
+    await sleep(backoff(attempt), undefined, { ref: false });
+    try {
+      await settleGeneration(db, generationId, s);
+      return;
+    } catch (err) {
+      if (!isDatabaseUnavailable(err)) {
+        onError?.(err);
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,23 @@
+// Recognises "the database is not there right now" (server restarting, connection dropped, pool
+// exhausted, SQLite file locked) as opposed to a bug: such errors become a JSON 503 and retries.
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'SQLITE_BUSY', 'SQLITE_LOCKED']);
+// PostgreSQL SQLSTATEs: class 08 connection exception; shutdown and start-up; too many connections.
+const PG_STATES = new Set(['57P01', '57P02', '57P03', '53300', '53400']);
+const MESSAGES = [
+  'Connection terminated',
+  'connection error and is not queryable',
+  'timeout exceeded when trying to connect',
+  'Client was closed and is not queryable',
+  'Cannot use a pool after calling end',
+];
+
+export function isDatabaseUnavailable(err: unknown, depth = 0): boolean {
+  if (!err || typeof err !== 'object' || depth > 3) return false;
+  const e = err as { code?: unknown; message?: unknown; errors?: unknown; cause?: unknown };
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (NETWORK_CODES.has(code) || PG_STATES.has(code) || /^08/.test(code)) return true;
+  if (typeof e.message === 'string' && MESSAGES.some((m) => (e.message as string).includes(m))) return true;
+  // Node reports a refused dual-stack connect as an AggregateError of per-address errors.
+  if (Array.isArray(e.errors) && e.errors.some((x) => isDatabaseUnavailable(x, depth + 1))) return true;
+  return isDatabaseUnavailable(e.cause, depth + 1);
+}

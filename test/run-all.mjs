@@ -1,0 +1,41 @@
+// `npm test`: the whole suite twice, first on SQLite with in-memory rate limits, then on
+// PostgreSQL with Redis counters (each test server gets its own fresh database and key prefix).
+// Tests that are about PostgreSQL/Redis themselves (several instances, crash, outage) run in the
+// second pass only. Ends with one line "N passed, N failed" summing both passes.
+import { spawn } from 'node:child_process';
+
+const postgres = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
+const redis = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+const targets = ['dist/', 'packages/client/dist/'];
+
+const passes = [
+  { name: 'SQLite', env: { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }, targets },
+  { name: 'PostgreSQL + Redis', env: { TEST_DATABASE_URL: postgres, TEST_REDIS_URL: redis }, targets: ['dist/'] },
+];
+
+function run(pass) {
+  return new Promise((resolve) => {
+    process.stdout.write(`\n# ---- test pass: ${pass.name} ----\n`);
+    const env = { ...process.env, ...pass.env };
+    for (const [k, v] of Object.entries(pass.env)) if (v === '') delete env[k];
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (b) => { out += b; process.stdout.write(b); });
+    child.on('close', (code) => {
+      const count = (label) => Number(new RegExp(`^# ${label} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
+      const failed = count('fail') + count('cancelled');
+      // A runner that died without a summary still fails the run.
+      resolve({ passed: count('pass'), failed: failed === 0 && code !== 0 ? 1 : failed });
+    });
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (const pass of passes) {
+  const r = await run(pass);
+  passed += r.passed;
+  failed += r.failed;
+}
+process.stdout.write(`\n${passed} passed, ${failed} failed\n`);
+process.exitCode = failed > 0 ? 1 : 0;

@@ -1,0 +1,95 @@
+// Redis unreachable: LUMENGATE_RATE_LIMIT_REDIS_DOWN decides. `closed` (default) answers generation
+// requests with a JSON 503 and recovers by itself when Redis returns; `open` serves without
+// limits; `local` counts per instance. Reads (balance) are served either way, without headers.
+// Runs in the PostgreSQL + Redis pass of `npm test` with a private redis-server.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { sleep, startHarness, type Harness } from '../support/harness.js';
+
+const skip = !process.env.TEST_REDIS_URL ? 'needs TEST_REDIS_URL (the PostgreSQL + Redis pass of npm test)' : false;
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+async function startRedis(port: number): Promise<ChildProcess> {
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve) => child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('Ready to accept connections')) resolve(); }));
+  return child;
+}
+
+const plans = { plans: { basic: { requests_per_hour: 2, requests_per_day: 100 } } };
+const gen = (h: Harness, key: string) => h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x' }, key);
+
+describe('Redis down', { skip }, () => {
+  let port: number;
+  let redis: ChildProcess | undefined;
+  const harnesses: Harness[] = [];
+  before(async () => { port = await freePort(); });
+  after(async () => {
+    redis?.kill('SIGKILL');
+    await Promise.all(harnesses.map((h) => h.close()));
+  });
+  const harness = async (policy?: string) => {
+    const h = await startHarness({ catalog: plans, env: { REDIS_URL: `redis://127.0.0.1:${port}`, ...(policy ? { LUMENGATE_RATE_LIMIT_REDIS_DOWN: policy } : {}) } });
+    harnesses.push(h);
+    h.fake.respondWith({ chunks: ['ok'] });
+    return h;
+  };
+
+  it('closed (default): JSON 503 while Redis is down, nothing held, and recovery without a restart', async () => {
+    redis = await startRedis(port);
+    const h = await harness();
+    const a = await h.account({ plan: 'basic', tokens: 10 });
+    const ok = await gen(h, a.key);
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get('x-ratelimit-remaining-hour'), '1');
+
+    redis.kill('SIGKILL');
+    await once(redis, 'exit');
+    const down = await gen(h, a.key);
+    assert.equal(down.status, 503);
+    assert.equal(down.json.error, 'service_unavailable');
+    assert.equal(down.headers.get('retry-after'), '5');
+    assert.equal(await h.balance(a.id), 9, 'nothing held');
+    const read = await h.get('/api/v2/balance', a.key);
+    assert.equal(read.status, 200, 'reads do not need the counters');
+    assert.equal(read.headers.get('x-ratelimit-limit-hour'), null);
+
+    redis = await startRedis(port);
+    let back = await gen(h, a.key);
+    for (let i = 0; i < 100 && back.status === 503; i++) {
+      await sleep(100);
+      back = await gen(h, a.key);
+    }
+    assert.equal(back.status, 200);
+    // A fresh Redis lost the counters (no persistence here): counting starts again.
+    assert.equal(back.headers.get('x-ratelimit-remaining-hour'), '1');
+    redis.kill('SIGKILL');
+    await once(redis, 'exit');
+  });
+
+  it('open: generations are served without limits while Redis is down', async () => {
+    const h = await harness('open');
+    const a = await h.account({ plan: 'basic', tokens: 10 });
+    for (let i = 0; i < 3; i++) assert.equal((await gen(h, a.key)).status, 200);
+    assert.equal(await h.balance(a.id), 7);
+  });
+
+  it('local: per-instance counters stand in while Redis is down', async () => {
+    const h = await harness('local');
+    const a = await h.account({ plan: 'basic', tokens: 10 });
+    assert.equal((await gen(h, a.key)).status, 200);
+    assert.equal((await gen(h, a.key)).status, 200);
+    const third = await gen(h, a.key);
+    assert.equal(third.status, 429);
+    assert.equal(third.json.error, 'rate_limit_exceeded');
+  });
+});
