@@ -2,7 +2,6 @@
 // as an operator runs it), and the seeded database they share.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeScript } from '../test/support/fake-openai.js';
@@ -10,6 +9,8 @@ import { openDatabase } from '../src/db/connect.js';
 import { createAccount } from '../src/accounts/accounts.js';
 import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
+import { freePort } from '../test/support/free-port.js';
+export { freePort };
 
 const here = dirname(fileURLToPath(import.meta.url));
 /** dist/ (this file is dist/bench/processes.js). */
@@ -40,13 +41,6 @@ export async function startUpstream(): Promise<Upstream> {
   };
 }
 
-export async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 /** An elite account with a huge balance (no plan limits) and a key for it. */
 export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {

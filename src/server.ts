@@ -6,7 +6,6 @@ import { settingsFromEnv, type Settings } from './config/env.js';
 import { openDatabase, type Db } from './db/connect.js';
 import { releaseInstanceHolds, releaseStaleHolds } from './billing/ledger.js';
 import { RateLimits } from './limits/rate-limits.js';
-import { connectRedis } from './limits/redis.js';
 import { buildProviders, type ProviderRegistry } from './providers/registry.js';
 import { buildApp } from './http/app.js';
 import { RouteHealth } from './generation/routing.js';
@@ -56,7 +55,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const sweeper = setInterval(sweep, settings.sweepMs);
   sweeper.unref();
 
-  const redis = settings.redisUrl ? await connectRedis(settings.redisUrl, logger) : undefined;
+  // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
+  const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, limits, instanceId: settings.instanceId });

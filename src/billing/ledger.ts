@@ -2,30 +2,20 @@
 // hold: price leaves the balance (plan tokens first). charge: the hold becomes spend (no balance
 // change). release: the hold goes back exactly where it came from. One settlement per generation:
 // the pending -> completed|failed transition is the guard, and a unique index backs it up.
-import { sql, type Transaction } from 'kysely';
+// The hot transactions have one implementation per engine, with the same semantics: SQLite runs
+// them synchronously (sqlite-ledger.ts), PostgreSQL as one statement (hold) or a short transaction.
+import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
-import type { Database, GenerationStatus } from '../db/schema.js';
+import type { GenerationStatus } from '../db/schema.js';
 import { holdTokensPostgres } from './hold-postgres.js';
+import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
 
 export type TokenPool = 'plan' | 'package';
 
-/**
- * Opens the transaction with a no-op write on the account row: on PostgreSQL that takes the row
- * lock (like SELECT … FOR UPDATE), on SQLite it takes the write lock up front so a second process
- * can never deadlock us between our read and our write. With `minBalance` the write only happens
- * when the balance (re-read once the lock is ours) covers it: a request that cannot be paid for
- * leaves without writing anything, so a crowd of them costs no commits while the lock is contended.
- */
-async function lockAccount(trx: Transaction<Database>, accountId: number, minBalance = 0): Promise<boolean> {
-  let q = trx.updateTable('accounts').set({ plan_tokens: sql`plan_tokens` }).where('id', '=', accountId);
-  if (minBalance > 0) q = q.where(sql<boolean>`plan_tokens + package_tokens >= ${minBalance}`);
-  const r = await q.executeTakeFirst();
-  return Number(r.numUpdatedRows) === 1;
-}
-
 export async function grantTokens(db: Db, accountId: number, amount: number, pool: TokenPool, note: string | null = null): Promise<void> {
   if (!Number.isInteger(amount) || amount <= 0) throw new Error('a grant must be a positive integer');
+  if (db.sqlite) return grantTokensSqlite(db.sqlite, accountId, amount, pool, note);
   await db.kysely.transaction().execute(async (trx) => {
     const col = pool === 'plan' ? 'plan_tokens' : 'package_tokens';
     const r = await trx.updateTable('accounts').set({ [col]: sql`${sql.ref(col)} + ${amount}` }).where('id', '=', accountId).executeTakeFirst();
@@ -57,32 +47,7 @@ export interface Hold {
 
 /** Creates the pending generation and holds its price. Null when the balance cannot cover it. */
 export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null> {
-  if (db.dialect === 'postgres') return holdTokensPostgres(db, req);
-  return db.kysely.transaction().execute(async (trx) => {
-    if (!(await lockAccount(trx, req.accountId, req.price))) return null;
-    const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', req.accountId).executeTakeFirstOrThrow();
-    if (acc.plan_tokens + acc.package_tokens < req.price) return null;
-    const fromPlan = Math.min(acc.plan_tokens, req.price);
-    const fromPackage = req.price - fromPlan;
-    if (req.price > 0) {
-      await trx.updateTable('accounts')
-        .set({ plan_tokens: sql`plan_tokens - ${fromPlan}`, package_tokens: sql`package_tokens - ${fromPackage}` })
-        .where('id', '=', req.accountId).execute();
-    }
-    const createdAt = new Date();
-    const gen = await trx.insertInto('generations').values({
-      account_id: req.accountId, api_key_id: req.apiKeyId, model_slug: req.modelSlug, category: req.category,
-      status: 'pending', prompt: req.prompt, result_text: null, error: null, held_plan: fromPlan, held_package: fromPackage,
-      tokens_spent: 0, route: null, usage_json: null, finish_reason: null, created_at: createdAt.toISOString(),
-      first_token_at: null, completed_at: null, processing_ms: null, deleted_at: null, instance_id: req.instanceId ?? null,
-      hold_expires_at: new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
-    }).returning('id').executeTakeFirstOrThrow();
-    await trx.insertInto('ledger').values({
-      account_id: req.accountId, generation_id: gen.id, kind: 'hold', amount: req.price,
-      plan_delta: -fromPlan, package_delta: -fromPackage, note: null, created_at: createdAt.toISOString(),
-    }).execute();
-    return { generationId: gen.id, createdAt: createdAt.toISOString(), price: req.price };
-  });
+  return db.sqlite ? holdTokensSqlite(db.sqlite, req) : holdTokensPostgres(db, req);
 }
 
 export interface Settlement {
@@ -107,6 +72,7 @@ export interface Settled {
 
 /** Charges (completed) or releases (failed) a generation's hold, exactly once. */
 export async function settleGeneration(db: Db, generationId: number, s: Settlement): Promise<Settled> {
+  if (db.sqlite) return settleGenerationSqlite(db.sqlite, generationId, s);
   return db.kysely.transaction().execute(async (trx) => {
     const completedAt = new Date();
     // The status transition is the first statement: it is the idempotence guard and, on SQLite,

@@ -10,7 +10,8 @@ import { listHistory, parseHistoryQuery } from '../generation/history.js';
 import { ApiError } from '../http/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
-import { createPullProgressPrinter, pullModel } from '../providers/local/index.js';
+import { pullModel } from '../providers/local/model-files.js';
+import { createPullProgressPrinter } from '../providers/local/pull-progress.js';
 import { registerChat } from './chat.js';
 import { isClusterWorker, runPrimary, workerCount } from './cluster.js';
 

@@ -10,12 +10,15 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Db {
   kysely: Kysely<Database>;
   dialect: Dialect;
+  /** The raw SQLite handle, for the ledger's synchronous transactions (billing/sqlite-ledger.ts). */
+  sqlite?: import('better-sqlite3').Database;
   close(): Promise<void>;
 }
 
 export async function openDatabase(url: string, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Db> {
   let kysely: Kysely<Database>;
   let dialect: Dialect;
+  let raw: import('better-sqlite3').Database | undefined;
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length) || ':memory:';
     const { default: SQLite } = await import('better-sqlite3');
@@ -41,6 +44,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     };
     kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached as unknown as typeof sqlite }) });
     dialect = 'sqlite';
+    raw = sqlite;
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {
     const { default: pg } = await import('pg');
     // A bounded wait for a connection: a full pool or a down server answers 503 instead of hanging.
@@ -52,7 +56,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url.split(':')[0])}`);
   }
   if (opts.migrate !== false) await migrateToLatest(kysely, dialect);
-  return { kysely, dialect, close: () => kysely.destroy() };
+  return { kysely, dialect, sqlite: raw, close: () => kysely.destroy() };
 }
 
 export const nowIso = (): string => new Date().toISOString();

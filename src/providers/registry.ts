@@ -1,10 +1,8 @@
 // Provider type -> factory, and each catalog provider's config resolved against the environment:
 // <ID>_API_KEY and <ID>_BASE_URL (id upper-cased, non-alphanumerics -> "_") override the catalog.
-import { anthropicProvider } from './anthropic.js';
 import type { ProviderConfig } from './config.js';
-import { googleProvider } from './google.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
-import { createLocalProvider } from './local/index.js';
+import { createLazyLocalProvider } from './local/lazy.js';
 import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './types.js';
 
@@ -31,9 +29,10 @@ export const providerPresets: Record<string, CatalogProvider> = presetsJson;
 
 export const defaultProviderFactories: Record<string, ProviderFactory> = {
   'openai-compatible': openAICompatibleProvider,
-  anthropic: anthropicProvider,
-  google: googleProvider,
-  local: (id, cfg) => createLocalProvider(id, cfg.options, cfg.env),
+  // Loaded when first used: each AI SDK provider package costs ~18 MB of memory.
+  anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg)),
+  google: (id, cfg) => lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)),
+  local: (id, cfg) => createLazyLocalProvider(id, cfg.options, cfg.env),
 };
 
 export interface ProviderRegistry {
@@ -105,4 +104,14 @@ function nonEmpty(value: string | undefined): string | undefined {
 function settingsOf(entry: CatalogProvider): Record<string, unknown> {
   const { type: _t, base_url: _b, api_key: _k, api_key_required: _r, headers: _h, enabled_without_env: _e, ...rest } = entry;
   return rest;
+}
+
+/** A provider whose module is imported on its first request. */
+function lazyProvider(id: string, load: () => Promise<Provider>): Provider {
+  let real: Promise<Provider> | undefined;
+  return {
+    id,
+    open: async (req) => (await (real ??= load())).open(req),
+    close: async () => { if (real) await (await real).close?.(); },
+  };
 }

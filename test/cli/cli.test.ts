@@ -6,21 +6,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createServer } from 'node:net';
 import { packageRoot } from '../../src/config/env.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
 import { sleep, sseEvents } from '../support/harness.js';
+import { freePort } from '../support/free-port.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot(), 'bin', 'lumengate.js');
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise((r) => srv.close(r));
-  return port;
-}
 
 describe('lumengate CLI', () => {
   let dir: string;

@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 
 /** Opens a stream with node:http so the test controls the socket; resolves on the first bytes of body. */
 function openStream(url: string, key: string, body: unknown): Promise<{ status: number; headers: Record<string, unknown>; chunks: string[]; destroy(): void; ended: Promise<void> }> {
@@ -173,11 +173,3 @@ describe('SSE streaming', () => {
   });
 });
 
-async function settled(h: Harness, id: number, key: string): Promise<any> {
-  for (let i = 0; i < 200; i++) {
-    const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
-    if (g.status !== 'pending') return g;
-    await sleep(10);
-  }
-  throw new Error(`generation ${id} still pending`);
-}

@@ -3,16 +3,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 
-async function settled(h: Harness, id: number, key: string): Promise<any> {
-  for (let i = 0; i < 200; i++) {
-    const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
-    if (g.status !== 'pending') return g;
-    await sleep(10);
-  }
-  throw new Error(`generation ${id} still pending`);
-}
 
 const genId = (id: string) => {
   const m = /^gen-(\d+)$/.exec(id);

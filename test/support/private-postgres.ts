@@ -3,9 +3,9 @@
 // the test runs as root (PostgreSQL refuses to run as root).
 import { execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from './free-port.js';
 
 export interface PrivatePostgres {
   url: string;
@@ -19,13 +19,6 @@ const bin = (name: string): string => {
   return join('/usr/lib/postgresql', versions[0]!, 'bin', name);
 };
 
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-pg-'));

@@ -3,7 +3,6 @@
 // serving path never downloads (download: false), only `lumengate models pull` does.
 import { access } from 'node:fs/promises';
 import path from 'node:path';
-import { resolveModelFile } from 'node-llama-cpp';
 import { validateGgufFile } from './gguf-validate.js';
 
 export const DEFAULT_MODELS_DIR = './data/models';
@@ -34,6 +33,7 @@ export async function resolveLocalModelPath(model: string, modelsDir: string): P
     throw new ModelFileNotFoundError(`model file ${model} not found (looked in ${process.cwd()} and ${modelsDir})`);
   }
   try {
+    const { resolveModelFile } = await import('node-llama-cpp');
     return await resolveModelFile(model, { directory: modelsDir, download: false, cli: false });
   } catch (err) {
     throw new ModelFileNotFoundError(`${(err as Error).message}; run \`lumengate models pull ${model}\` first`, { cause: err });
@@ -65,6 +65,8 @@ export async function pullModel(uri: string, opts: PullOptions = {}): Promise<st
   if (!isModelUri(uri)) {
     file = await resolveLocalModelPath(uri, modelsDir);
   } else {
+    // Loaded on demand: node-llama-cpp costs ~40 MB and half a second to import.
+    const { resolveModelFile } = await import('node-llama-cpp');
     file = await resolveModelFile(uri, {
       directory: modelsDir,
       download: 'auto',

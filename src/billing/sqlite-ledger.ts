@@ -1,0 +1,96 @@
+// The ledger's transactions on SQLite, run synchronously through better-sqlite3 as BEGIN IMMEDIATE
+// transactions. Why not Kysely here: its SQLite driver holds the single connection's mutex across
+// event-loop turns for a whole async transaction, so under load every other request queued behind
+// each hold (docs/BENCHMARKS.md). A synchronous transaction takes the write lock first (no deadlock
+// with another process between a read and a write), runs in microseconds and never yields.
+// Same semantics as the PostgreSQL path in ledger.ts / hold-postgres.ts.
+import type { Database, Statement } from 'better-sqlite3';
+import type { Hold, HoldRequest, Settled, Settlement, TokenPool } from './ledger.js';
+
+interface Statements {
+  account: Statement<[number], { plan_tokens: number; package_tokens: number }>;
+  take: Statement<[number, number, number]>;
+  give: Statement<[number, number, number]>;
+  grant: Statement<[number, number, number]>;
+  insertGeneration: Statement<unknown[], { id: number }>;
+  insertLedger: Statement<unknown[]>;
+  settle: Statement<unknown[], { account_id: number; held_plan: number; held_package: number }>;
+  generationAccount: Statement<[number], { account_id: number }>;
+}
+
+const prepared = new WeakMap<Database, { s: Statements; hold: (req: HoldRequest) => Hold | null; settle: (id: number, s: Settlement) => Settled; grant: (a: number, n: number, pool: TokenPool, note: string | null) => void }>();
+
+function ledgerFor(db: Database) {
+  let l = prepared.get(db);
+  if (l) return l;
+  const s: Statements = {
+    account: db.prepare('select plan_tokens, package_tokens from accounts where id = ?'),
+    take: db.prepare('update accounts set plan_tokens = plan_tokens - ?, package_tokens = package_tokens - ? where id = ?'),
+    give: db.prepare('update accounts set plan_tokens = plan_tokens + ?, package_tokens = package_tokens + ? where id = ?'),
+    grant: db.prepare('update accounts set plan_tokens = plan_tokens + ?, package_tokens = package_tokens + ? where id = ?'),
+    insertGeneration: db.prepare(`insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
+      tokens_spent, created_at, hold_expires_at, instance_id) values (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?) returning id`),
+    insertLedger: db.prepare(`insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      values (?, ?, ?, ?, ?, ?, ?, ?)`),
+    settle: db.prepare(`update generations set status = ?, result_text = ?, error = ?, finish_reason = ?, usage_json = ?, route = ?,
+      first_token_at = ?, tokens_spent = case when ? = 'completed' then held_plan + held_package else 0 end, completed_at = ?, processing_ms = ?
+      where id = ? and status = 'pending' returning account_id, held_plan, held_package`),
+    generationAccount: db.prepare('select account_id from generations where id = ?'),
+  };
+
+  const hold = db.transaction((req: HoldRequest): Hold | null => {
+    const acc = s.account.get(req.accountId);
+    if (!acc || acc.plan_tokens + acc.package_tokens < req.price) return null;
+    const fromPlan = Math.min(acc.plan_tokens, req.price);
+    const fromPackage = req.price - fromPlan;
+    if (req.price > 0) s.take.run(fromPlan, fromPackage, req.accountId);
+    const createdAt = new Date();
+    const created = createdAt.toISOString();
+    const gen = s.insertGeneration.get(req.accountId, req.apiKeyId, req.modelSlug, req.category, req.prompt, fromPlan, fromPackage, created,
+      new Date(createdAt.getTime() + req.holdTtlMs).toISOString(), req.instanceId ?? null)!;
+    s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
+    return { generationId: gen.id, createdAt: created, price: req.price };
+  });
+
+  const settle = db.transaction((generationId: number, st: Settlement): Settled => {
+    const completedAt = new Date();
+    const completed = completedAt.toISOString();
+    // The status transition is the idempotence guard: only the first settlement matches 'pending'.
+    const gen = s.settle.get(st.status, st.resultText, st.error, st.finishReason, st.usage == null ? null : JSON.stringify(st.usage), st.route,
+      st.firstTokenAt, st.status, completed, st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null, generationId);
+    let accountId: number;
+    let spent = 0;
+    if (gen) {
+      accountId = gen.account_id;
+      const price = gen.held_plan + gen.held_package;
+      if (st.status === 'completed') {
+        spent = price;
+        s.insertLedger.run(accountId, generationId, 'charge', price, 0, 0, null, completed);
+      } else {
+        if (price > 0) s.give.run(gen.held_plan, gen.held_package, accountId);
+        s.insertLedger.run(accountId, generationId, 'release', price, gen.held_plan, gen.held_package, st.error, completed);
+      }
+    } else {
+      const row = s.generationAccount.get(generationId);
+      if (!row) throw new Error(`no generation ${generationId}`);
+      accountId = row.account_id;
+    }
+    const acc = s.account.get(accountId)!;
+    return { applied: gen !== undefined, tokensSpent: spent, balance: acc.plan_tokens + acc.package_tokens, completedAt: completed };
+  });
+
+  const grant = db.transaction((accountId: number, amount: number, pool: TokenPool, note: string | null) => {
+    const plan = pool === 'plan' ? amount : 0;
+    const pkg = pool === 'package' ? amount : 0;
+    if (s.grant.run(plan, pkg, accountId).changes !== 1) throw new Error(`no account ${accountId}`);
+    s.insertLedger.run(accountId, null, 'grant', amount, plan, pkg, note, new Date().toISOString());
+  });
+
+  l = { s, hold: (req) => hold.immediate(req), settle: (id, st) => settle.immediate(id, st), grant: (a, n, pool, note) => grant.immediate(a, n, pool, note) };
+  prepared.set(db, l);
+  return l;
+}
+
+export const holdTokensSqlite = (db: Database, req: HoldRequest): Hold | null => ledgerFor(db).hold(req);
+export const settleGenerationSqlite = (db: Database, id: number, s: Settlement): Settled => ledgerFor(db).settle(id, s);
+export const grantTokensSqlite = (db: Database, accountId: number, amount: number, pool: TokenPool, note: string | null): void => ledgerFor(db).grant(accountId, amount, pool, note);
