@@ -102,11 +102,20 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     const a = await account('pro', 10);
     const ask = (i: number) => fetch(`${instances[i]!.url}/api/v2/balance`, { headers: { authorization: `Bearer ${a.key}` } });
     assert.deepEqual([(await ask(0)).status, (await ask(1)).status], [200, 200]);
-    const revoked = await runCli(['keys', 'revoke', String(a.keyId), '--json'], { DATABASE_URL: testDb.url });
-    assert.equal(revoked.code, 0);
-    assert.deepEqual(JSON.parse(revoked.stdout), { id: a.keyId, revoked: true });
+    // Revoked over HTTP through instance 0 (the key revokes itself: DELETE /api/v2/keys/{id}).
+    const del = await fetch(`${instances[0]!.url}/api/v2/keys/${a.keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${a.key}` } });
+    assert.equal(del.status, 204);
     const after = [await ask(1), await ask(0)];
     assert.deepEqual(after.map((r) => r.status), [401, 401]);
     assert.equal(((await after[0]!.json()) as { error: string }).error, 'not_authenticated');
+  });
+
+  it('the operator CLI revokes a key for every instance too', async () => {
+    const a = await account('pro', 10);
+    const revoked = await runCli(['keys', 'revoke', String(a.keyId), '--json'], { DATABASE_URL: testDb.url });
+    assert.equal(revoked.code, 0);
+    assert.deepEqual(JSON.parse(revoked.stdout), { id: a.keyId, revoked: true });
+    const r = await fetch(`${instances[1]!.url}/api/v2/balance`, { headers: { authorization: `Bearer ${a.key}` } });
+    assert.equal(r.status, 401);
   });
 });
