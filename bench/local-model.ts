@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'no
 import { tmpdir, cpus } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { getLlama, LlamaChat } from 'node-llama-cpp';
+import { getLlama, LlamaChat, resolveChatWrapper } from 'node-llama-cpp';
 import { packageRoot } from '../src/config/env.js';
 import { writeTinyGguf } from '../src/providers/local/tiny-gguf.js';
 import { seedAccount, startLumengate } from './processes.js';
@@ -29,16 +29,16 @@ const dir = mkdtempSync(join(tmpdir(), 'lumengate-bench-local-'));
 const modelPath = args.model ? resolve(args.model) : join(dir, 'tiny.gguf');
 if (!args.model) await writeTinyGguf(modelPath);
 
-/** node-llama-cpp directly: the same chat path the local provider uses (LlamaChat, greedy). */
+/** node-llama-cpp directly, set up as the local provider sets it up (threads, chat wrapper, LlamaChat, greedy). */
 async function direct(): Promise<number[]> {
-  const llama = await getLlama({ gpu: false, build: 'never' });
+  const llama = await getLlama({ gpu: false, build: 'never', maxThreads: threads });
   const model = await llama.loadModel({ modelPath, gpuLayers: 0 });
   const context = await model.createContext({ sequences: 1, threads, contextSize: Math.min(4096, model.trainContextSize) });
   const rates: number[] = [];
   const sequence = context.getSequence();
   for (let i = 0; i < rounds; i++) {
     sequence.clearHistory();
-    const chat = new LlamaChat({ contextSequence: sequence });
+    const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: resolveChatWrapper(model) });
     const t0 = performance.now();
     let generated = 0;
     await chat.generateResponse([{ type: 'user', text: prompt }], { maxTokens: tokens, temperature: 0, onToken: (t) => { generated += t.length; } });
@@ -113,7 +113,13 @@ request start to \`[DONE]\`, tokens from the provider usage the gateway records.
 | through lumengate | ${a.toFixed(1)} | ${apiRates.map((x) => x.toFixed(0)).join(', ')} |
 | **ratio** (goal ≥ 0.95) | **${ratio.toFixed(3)}** | ${ratio >= 0.95 ? 'met' : `missed by ${((0.95 - ratio) * 100).toFixed(1)} points`} |
 
-${args.model ? '' : `With the tiny model a token costs the CPU only a fraction of a millisecond, so the gateway's fixed
+${ratio > 1.05 ? `Through the API measured *faster* than the direct calls. Both sides use the same file, threads, chat
+wrapper (\`resolveChatWrapper\`), \`LlamaChat.generateResponse\` and greedy sampling, and count tokens the
+same way; the remaining differences (the direct side builds its \`LlamaChat\` per round in the bench
+process, the server keeps one model and context warm in its own process) are not explained yet.
+Read the figure as "the gateway adds no measurable cost to local generation", not as a speed-up.
+
+` : ''}${args.model ? '' : `With the tiny model a token costs the CPU only a fraction of a millisecond, so the gateway's fixed
 per-request work (HTTP, two database transactions) and per-token work (one SSE write) weigh far more
 than they would with a real model, where each token costs tens of milliseconds; the ratio here is a
 lower bound. Run with \`-- --model path/to/real.gguf\` for a real model's figure.`}
