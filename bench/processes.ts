@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FakeScript } from '../test/support/fake-openai.js';
 import { openDatabase } from '../src/db/connect.js';
-import { createAccount } from '../src/accounts/accounts.js';
+import { createAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../test/support/free-port.js';
@@ -46,7 +46,7 @@ export async function startUpstream(): Promise<Upstream> {
 export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {
   const db = await openDatabase(databaseUrl);
   try {
-    const account = await createAccount(db, { name: 'bench', plan: 'elite', planTokens: 1_000_000_000 });
+    const account = await createAccount(db, { name: 'bench', plan: 'elite', tokens: 1_000_000_000 });
     const key = await createKey(db, account.id, 'bench');
     return { accountId: account.id, key: key.key };
   } finally {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from './support/fake-openai.js';
 import { openDatabase } from '../src/db/connect.js';
-import { createAccount, getAccount } from '../src/accounts/accounts.js';
+import { createAccount, getAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../bench/processes.js';
@@ -23,7 +23,7 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
   const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
   const db = await openDatabase(databaseUrl);
-  const account = await createAccount(db, { plan: 'elite', planTokens: 1000 });
+  const account = await createAccount(db, { plan: 'elite', tokens: 1000 });
   const { key } = await createKey(db, account.id, 'cluster');
   const port = await freePort();
   const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], {

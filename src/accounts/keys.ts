@@ -82,17 +82,3 @@ export class KeyUsageTracker {
     });
   }
 }
-
-export async function listKeys(db: Db, accountId?: number) {
-  let q = db.kysely.selectFrom('api_keys').select(['id', 'account_id', 'name', 'display_prefix', 'created_at', 'last_used_at', 'revoked_at']).orderBy('id');
-  if (accountId !== undefined) q = q.where('account_id', '=', accountId);
-  return q.execute();
-}
-
-/** Revokes a key; returns false when there is no such (unrevoked) key. */
-export async function revokeKey(db: Db, keyId: number, accountId?: number): Promise<boolean> {
-  let q = db.kysely.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', keyId).where('revoked_at', 'is', null);
-  if (accountId !== undefined) q = q.where('account_id', '=', accountId);
-  const r = await q.executeTakeFirst();
-  return Number(r.numUpdatedRows) > 0;
-}

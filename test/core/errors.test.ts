@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../support/harness.js';
-import { revokeKey } from '../../src/accounts/keys.js';
+import { revokeKey } from '../../src/accounts/service.js';
 
 function assertEnvelope(r: { status: number; json: any; headers: Headers }, status: number, code: string) {
   assert.equal(r.status, status, JSON.stringify(r.json));

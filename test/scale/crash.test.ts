@@ -4,7 +4,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { createAccount } from '../../src/accounts/accounts.js';
+import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
@@ -65,8 +65,8 @@ describe('crash recovery', { skip }, () => {
     const a = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
     const b = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-b' });
     running.push(b);
-    const accA = await createAccount(db, { plan: 'pro', planTokens: 10 });
-    const accB = await createAccount(db, { plan: 'pro', planTokens: 10 });
+    const accA = await createAccount(db, { plan: 'pro', tokens: 10 });
+    const accB = await createAccount(db, { plan: 'pro', tokens: 10 });
     const keyA = (await createKey(db, accA.id, 'a')).key;
     const keyB = (await createKey(db, accB.id, 'b')).key;
 

@@ -3,7 +3,7 @@
 // Runs in the PostgreSQL pass of `npm test` (TEST_DATABASE_URL=postgres://…, TEST_REDIS_URL).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createAccount } from '../../src/accounts/accounts.js';
+import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
@@ -42,7 +42,7 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
   });
 
   async function account(plan: PlanName, tokens: number) {
-    const a = await createAccount(db, { plan, planTokens: tokens });
+    const a = await createAccount(db, { plan, tokens: tokens });
     const k = await createKey(db, a.id, 'test');
     return { id: a.id, key: k.key, keyId: k.id };
   }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import { settingsFromEnv } from '../../src/config/env.js';
 import { startServer, type RunningServer } from '../../src/server.js';
-import { createAccount } from '../../src/accounts/accounts.js';
+import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
@@ -69,7 +69,7 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   return {
     server, fake, url,
     async account({ plan = 'pro', tokens = 100, packageTokens = 0 } = {}) {
-      const a = await createAccount(server.db, { plan, planTokens: tokens, packageTokens });
+      const a = await createAccount(server.db, { plan, tokens, package_tokens: packageTokens });
       const k = await createKey(server.db, a.id, 'test');
       return { id: a.id, key: k.key };
     },
