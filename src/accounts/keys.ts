@@ -1,6 +1,7 @@
 // API keys: `nb_` + 45 base62 characters. Only a SHA-256 hash is stored; keys carry 268 bits of
 // randomness, so a fast hash is enough and lookups stay a single indexed read.
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
+import type { CompiledQuery } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow } from '../db/schema.js';
@@ -40,14 +41,16 @@ export interface Caller {
   key: ApiKeyRow;
 }
 
-/**
- * Resolves a bearer key to its account. Null when unknown, revoked, or the account is suspended.
- * Read from the database on every request so a revocation anywhere takes effect at once.
- */
-export async function findCaller(db: Db, presented: string): Promise<Caller | null> {
-  if (!KEY_PATTERN.test(presented)) return null;
-  const hash = hashKey(presented);
-  const row = await db.kysely.selectFrom('api_keys')
+/** The key-to-account query, built and compiled once per database: it runs on every request. */
+const compiledCallerQueries = new WeakMap<Db, ReturnType<typeof buildCallerQuery>>();
+function callerQuery(db: Db) {
+  let q = compiledCallerQueries.get(db);
+  if (!q) compiledCallerQueries.set(db, (q = buildCallerQuery(db)));
+  return q;
+}
+type CallerRow = ReturnType<typeof buildCallerQuery> extends CompiledQuery<infer R> ? R : never;
+function buildCallerQuery(db: Db) {
+  const compiled = db.kysely.selectFrom('api_keys')
     .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
     .select([
       'api_keys.id as key_id', 'api_keys.account_id', 'api_keys.name as key_name', 'api_keys.key_hash', 'api_keys.display_prefix',
@@ -55,8 +58,21 @@ export async function findCaller(db: Db, presented: string): Promise<Caller | nu
       'accounts.name', 'accounts.plan', 'accounts.plan_tokens', 'accounts.package_tokens', 'accounts.status',
       'accounts.plan_expires_at', 'accounts.created_at',
     ])
-    .where('api_keys.key_hash', '=', hash)
-    .executeTakeFirst();
+    .where('api_keys.key_hash', '=', '')
+    .compile();
+  if (compiled.parameters.length !== 1) throw new Error('the caller query must take exactly one parameter (the key hash)');
+  return compiled;
+}
+
+/**
+ * Resolves a bearer key to its account. Null when unknown, revoked, or the account is suspended.
+ * Read from the database on every request so a revocation anywhere takes effect at once.
+ */
+export async function findCaller(db: Db, presented: string): Promise<Caller | null> {
+  if (!KEY_PATTERN.test(presented)) return null;
+  const hash = hashKey(presented);
+  const { rows } = await db.kysely.executeQuery<CallerRow>({ ...callerQuery(db), parameters: [hash] });
+  const row = rows[0];
   // The index lookup already matched; compare again in constant time so equality never short-circuits.
   if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
   if (row.revoked_at !== null || row.status !== 'active') return null;
