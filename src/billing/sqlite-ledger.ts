@@ -4,6 +4,9 @@
 // each hold (docs/BENCHMARKS.md). A synchronous transaction takes the write lock first (no deadlock
 // with another process between a read and a write), runs in microseconds and never yields.
 // Same semantics as the PostgreSQL path in ledger.ts / hold-postgres.ts.
+// Group commit: the calls made in one event-loop turn share one BEGIN IMMEDIATE … COMMIT, each in
+// its own savepoint (a failing call rolls back alone), and all answer after the commit. A commit
+// writes the touched pages to the WAL once, so 16 holds cost ~4× less than 16 commits here.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Hold, HoldRequest, Settled, Settlement, TokenPool } from './ledger.js';
 
@@ -18,7 +21,13 @@ interface Statements {
   generationAccount: Statement<[number], { account_id: number }>;
 }
 
-const prepared = new WeakMap<Database, { s: Statements; hold: (req: HoldRequest) => Hold | null; settle: (id: number, s: Settlement) => Settled; grant: (a: number, n: number, pool: TokenPool, note: string | null) => void }>();
+interface Ledger {
+  hold(req: HoldRequest): Promise<Hold | null>;
+  settle(id: number, s: Settlement): Promise<Settled>;
+  grant(accountId: number, amount: number, pool: TokenPool, note: string | null): Promise<void>;
+}
+
+const prepared = new WeakMap<Database, Ledger>();
 
 function ledgerFor(db: Database) {
   let l = prepared.get(db);
@@ -86,11 +95,55 @@ function ledgerFor(db: Database) {
     s.insertLedger.run(accountId, null, 'grant', amount, plan, pkg, note, new Date().toISOString());
   });
 
-  l = { s, hold: (req) => hold.immediate(req), settle: (id, st) => settle.immediate(id, st), grant: (a, n, pool, note) => grant.immediate(a, n, pool, note) };
+  const commit = groupCommit(db);
+  l = {
+    hold: (req) => commit(() => hold(req)),
+    settle: (id, st) => commit(() => settle(id, st)),
+    grant: (a, n, pool, note) => commit(() => grant(a, n, pool, note)),
+  };
   prepared.set(db, l);
   return l;
 }
 
-export const holdTokensSqlite = (db: Database, req: HoldRequest): Hold | null => ledgerFor(db).hold(req);
-export const settleGenerationSqlite = (db: Database, id: number, s: Settlement): Settled => ledgerFor(db).settle(id, s);
-export const grantTokensSqlite = (db: Database, accountId: number, amount: number, pool: TokenPool, note: string | null): void => ledgerFor(db).grant(accountId, amount, pool, note);
+interface Queued {
+  run(): unknown;
+  resolve(value: unknown): void;
+  reject(err: unknown): void;
+}
+
+/** Runs queued transaction functions together at the end of the current event-loop turn. */
+function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
+  let queue: Queued[] = [];
+  // Nested better-sqlite3 transaction functions run as savepoints of this one.
+  const batch = db.transaction((ops: Queued[]) => ops.map((op) => {
+    try {
+      return { ok: true as const, value: op.run() };
+    } catch (err) {
+      return { ok: false as const, err };
+    }
+  }));
+  const flush = () => {
+    const ops = queue;
+    queue = [];
+    let results: ReturnType<typeof batch>;
+    try {
+      results = batch.immediate(ops);
+    } catch (err) {
+      // The commit failed (or SQLite rolled the whole transaction back): nothing was written.
+      for (const op of ops) op.reject(err);
+      return;
+    }
+    ops.forEach((op, i) => {
+      const r = results[i]!;
+      if (r.ok) op.resolve(r.value);
+      else op.reject(r.err);
+    });
+  };
+  return <T>(run: () => T) => new Promise<T>((resolve, reject) => {
+    if (queue.push({ run, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(flush);
+  });
+}
+
+export const holdTokensSqlite = (db: Database, req: HoldRequest): Promise<Hold | null> => ledgerFor(db).hold(req);
+export const settleGenerationSqlite = (db: Database, id: number, s: Settlement): Promise<Settled> => ledgerFor(db).settle(id, s);
+export const grantTokensSqlite = (db: Database, accountId: number, amount: number, pool: TokenPool, note: string | null): Promise<void> => ledgerFor(db).grant(accountId, amount, pool, note);
