@@ -3,7 +3,8 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 
-export type Side = 'direct' | 'through';
+/** direct: to the fake upstream; floor: through the bare proxy (floor-proxy.ts); through: lumengate. */
+export type Side = 'direct' | 'floor' | 'through';
 
 export interface StreamResult {
   error: string | null;
@@ -26,10 +27,10 @@ export interface StreamTarget {
   expectedDeltas: number;
 }
 
-/** A delta in OpenAI's chunk format (direct) or lumengate's content_delta event (through). */
+/** A delta in OpenAI's chunk format (direct, floor) or lumengate's content_delta event (through). */
 function isDelta(side: Side, payload: string): boolean | 'error' {
   const ev = JSON.parse(payload);
-  if (side === 'direct') return typeof ev.choices?.[0]?.delta?.content === 'string' && ev.choices[0].delta.content.length > 0;
+  if (side !== 'through') return typeof ev.choices?.[0]?.delta?.content === 'string' && ev.choices[0].delta.content.length > 0;
   if (ev.type === 'error') return 'error';
   return ev.type === 'content_delta';
 }

@@ -23,22 +23,38 @@ export interface Upstream {
   stop(): Promise<void>;
 }
 
-export async function startUpstream(): Promise<Upstream> {
-  const child = fork(join(here, 'upstream.js'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+/** A helper process (upstream.js, floor-proxy.js) that reports { origin } once listening. */
+async function forkListening(script: string, args: string[] = []): Promise<{ child: ChildProcess; origin: string; stop(): Promise<void> }> {
+  const child = fork(join(here, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [first] = (await once(child, 'message')) as [{ origin: string }];
   return {
+    child,
     origin: first.origin,
-    pid: child.pid!,
-    async setScript(script) {
-      child.send({ script });
-      await once(child, 'message');
-    },
     async stop() {
       const exited = once(child, 'exit');
       child.disconnect();
       await exited;
     },
   };
+}
+
+export async function startUpstream(): Promise<Upstream> {
+  const { child, origin, stop } = await forkListening('upstream.js');
+  return {
+    origin,
+    pid: child.pid!,
+    async setScript(script) {
+      child.send({ script });
+      await once(child, 'message');
+    },
+    stop,
+  };
+}
+
+/** The bare pass-through proxy in front of the upstream (floor-proxy.ts). */
+export async function startFloorProxy(upstreamOrigin: string): Promise<{ origin: string; pid: number; stop(): Promise<void> }> {
+  const { child, origin, stop } = await forkListening('floor-proxy.js', [upstreamOrigin]);
+  return { origin, pid: child.pid!, stop };
 }
 
 

@@ -8,7 +8,8 @@ import type { ProfileSummary } from './profile.js';
 
 interface Stats { p50: number; p95: number; p99: number; n: number }
 interface SideSummary { streams: number; errors: number; firstError: string | null; ttftMs: Stats; gapMs: Stats; totalMs: Stats }
-export interface ScenarioResult { streams: number; rounds: number; direct: SideSummary; through: SideSummary; server: { peakRssBytes: number; cpuCores: number } }
+/** floor: the bare pass-through proxy (floor-proxy.ts); absent in results saved before it existed. */
+export interface ScenarioResult { streams: number; rounds: number; direct: SideSummary; floor?: SideSummary; through: SideSummary; server: { peakRssBytes: number; cpuCores: number } }
 export interface ThroughputRun {
   database: 'sqlite' | 'postgres'; workers: number; concurrency: number; seconds: number; requests: number; errors: number; firstError: string | null;
   perSecond: number; latencyMs: { p50: number; p99: number }; server: { peakRssBytes: number; cpuCores: number };
@@ -19,6 +20,8 @@ export interface BenchResults {
   openFileLimit: number | null;
   scenarios: ScenarioResult[];
   throughput: ThroughputRun[];
+  /** Non-streaming closed loop through the bare proxy (no auth, no database). */
+  floorThroughput?: { perSecond: number; errors: number; cpuCores: number };
   profile: ProfileSummary | null;
   ledger: Array<{ label: string; mismatches: number; pending: number; generations: number }>;
   postgresVersion?: string;
@@ -34,30 +37,35 @@ function version(pkg: string): string {
   } catch { return '?'; }
 }
 
-interface Goal { goal: string; measured: string; met: boolean | null; margin: string }
+interface Goal { goal: string; measured: string; met: boolean | null; margin: string; floor?: string }
 
 export function goals(r: BenchResults): Goal[] {
   const sc = (n: number) => r.scenarios.find((s) => s.streams === n);
   const out: Goal[] = [];
   const one = sc(1), hundred = sc(100), thousand = sc(1000);
-  const add = (goal: string, value: number | undefined, limit: number, unit: string, fmt = ms) => {
-    if (value === undefined || !Number.isFinite(value)) { out.push({ goal, measured: 'not run', met: null, margin: '' }); return; }
+  const add = (goal: string, value: number | undefined, limit: number, unit: string, fmt = ms, floorValue?: number) => {
+    const floor = floorValue !== undefined && Number.isFinite(floorValue) ? `${fmt(floorValue)}${unit}` : undefined;
+    if (value === undefined || !Number.isFinite(value)) { out.push({ goal, measured: 'not run', met: null, margin: '', floor }); return; }
     const met = value <= limit;
-    out.push({ goal, measured: `${fmt(value)}${unit}`, met, margin: met ? `${fmt(limit - value)}${unit} under` : `over by ${fmt(value - limit)}${unit}` });
+    out.push({ goal, measured: `${fmt(value)}${unit}`, met, margin: met ? `${fmt(limit - value)}${unit} under` : `over by ${fmt(value - limit)}${unit}`, floor });
   };
-  add('added TTFT p50, 1 stream ≤ 1 ms', one && one.through.ttftMs.p50 - one.direct.ttftMs.p50, 1, ' ms');
-  add('added TTFT p99, 100 streams ≤ 10 ms', hundred && hundred.through.ttftMs.p99 - hundred.direct.ttftMs.p99, 10, ' ms');
+  // What the bare proxy adds over direct for the same metric (undefined when not measured).
+  const floorAdded = (s: ScenarioResult | undefined, pick: (x: SideSummary) => number) => (s?.floor ? pick(s.floor) - pick(s.direct) : undefined);
+  add('added TTFT p50, 1 stream ≤ 1 ms', one && one.through.ttftMs.p50 - one.direct.ttftMs.p50, 1, ' ms', ms, floorAdded(one, (x) => x.ttftMs.p50));
+  add('added TTFT p99, 100 streams ≤ 10 ms', hundred && hundred.through.ttftMs.p99 - hundred.direct.ttftMs.p99, 10, ' ms', ms, floorAdded(hundred, (x) => x.ttftMs.p99));
   if (thousand) {
     const errors = thousand.through.errors + thousand.direct.errors;
     out.push({ goal: '1000-stream burst: 0 errors', measured: `${thousand.through.errors} through, ${thousand.direct.errors} direct`, met: errors === 0, margin: errors === 0 ? '' : `${errors} errors` });
   } else out.push({ goal: '1000-stream burst: 0 errors', measured: 'not run', met: null, margin: '' });
-  add('added TTFT p99, 1000 streams ≤ 300 ms', thousand && thousand.through.ttftMs.p99 - thousand.direct.ttftMs.p99, 300, ' ms');
-  add('gap p99 through / direct, 1000 streams ≤ 1.2×', thousand && thousand.through.gapMs.p99 / thousand.direct.gapMs.p99, 1.2, '×', (x) => x.toFixed(2));
+  add('added TTFT p99, 1000 streams ≤ 300 ms', thousand && thousand.through.ttftMs.p99 - thousand.direct.ttftMs.p99, 300, ' ms', ms, floorAdded(thousand, (x) => x.ttftMs.p99));
+  add('gap p99 through / direct, 1000 streams ≤ 1.2×', thousand && thousand.through.gapMs.p99 / thousand.direct.gapMs.p99, 1.2, '×', (x) => x.toFixed(2),
+    thousand?.floor && thousand.floor.gapMs.p99 / thousand.direct.gapMs.p99);
   add('server RSS, 1000 open streams ≤ 150 MB', thousand && thousand.server.peakRssBytes / 1024 / 1024, 150, ' MB', (x) => x.toFixed(0));
   const sqlite1 = r.throughput.find((t) => t.database === 'sqlite' && t.workers === 1);
   const perSec = sqlite1?.perSecond;
   if (perSec === undefined) out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: 'not run', met: null, margin: '' });
-  else out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: `${perSec.toFixed(0)} req/s`, met: perSec >= 3000, margin: perSec >= 3000 ? `${(perSec - 3000).toFixed(0)} req/s over` : `short by ${(3000 - perSec).toFixed(0)} req/s (${((100 * (3000 - perSec)) / 3000).toFixed(0)} %)` });
+  else out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: `${perSec.toFixed(0)} req/s`, met: perSec >= 3000, margin: perSec >= 3000 ? `${(perSec - 3000).toFixed(0)} req/s over` : `short by ${(3000 - perSec).toFixed(0)} req/s (${((100 * (3000 - perSec)) / 3000).toFixed(0)} %)`,
+    floor: r.floorThroughput ? `${r.floorThroughput.perSecond.toFixed(0)} req/s` : undefined });
   const pg1 = r.throughput.find((t) => t.database === 'postgres' && t.workers === 1);
   out.push({ goal: 'non-streaming, 1 core, PostgreSQL (reported)', measured: pg1 ? `${pg1.perSecond.toFixed(0)} req/s` : (r.postgresSkipped ?? 'not run'), met: null, margin: '' });
   return out;
@@ -68,18 +76,19 @@ export function renderReport(r: BenchResults): string {
   const lines: string[] = [];
   const cpu = cpus();
   lines.push('# Benchmarks', '');
-  lines.push('Generated by `npm run bench` (bench/run.ts); the analysis at the end is bench/NOTES.md. Three processes on one machine:',
+  lines.push('Generated by `npm run bench` (bench/run.ts); the analysis at the end is bench/NOTES.md. Four processes on one machine:',
     'the fake upstream (the test suite\'s byte-exact OpenAI streaming fake), `lumengate serve` (LOG_LEVEL=warn), and the load',
-    'client (undici). Every figure for lumengate is compared with the same streams sent **directly** to the fake upstream in the',
+    'client (undici), plus a bare pass-through proxy as the floor. Every figure for lumengate is compared with the same streams sent **directly** to the fake upstream in the',
     'same run, alternating round by round; "added" = through lumengate minus direct, at the same percentile.', '');
   lines.push('## Machine and versions', '');
   lines.push(`- ${cpu.length} × ${cpu[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 1024 ** 3).toFixed(0)} GiB RAM, ${type()} ${release()}`);
   lines.push(`- Node ${process.version}; open-file limit ${r.openFileLimit ?? '?'}; run started ${r.startedAt}`);
-  lines.push(`- lumengate ${JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version}, fastify ${version('fastify')}, @ai-sdk/openai-compatible ${version('@ai-sdk/openai-compatible')}, openai ${version('openai')}, better-sqlite3 ${version('better-sqlite3')}, pg ${version('pg')}${r.postgresVersion ? ` (PostgreSQL ${r.postgresVersion})` : ''}, undici ${version('undici')} (client)`);
+  lines.push(`- lumengate ${JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version}, fastify ${version('fastify')}, undici ${version('undici')}, eventsource-parser ${version('eventsource-parser')}, better-sqlite3 ${version('better-sqlite3')}, pg ${version('pg')}${r.postgresVersion ? ` (PostgreSQL ${r.postgresVersion})` : ''}`);
   lines.push(`- Upstream script: ${c.chunks} content chunks, ${c.ttfcMs} ms to the first, ${c.gapMs} ms between chunks`, '');
 
-  lines.push('## Goals', '', '| goal | measured | met | margin |', '| --- | --- | --- | --- |');
-  for (const g of goals(r)) lines.push(`| ${g.goal} | ${g.measured} | ${g.met === null ? '–' : g.met ? 'yes' : '**no**'} | ${g.margin} |`);
+  lines.push('## Goals', '', 'The last column is the same figure for a bare pass-through proxy (bench/floor-proxy.ts: node:http + undici, no auth, no database, no parsing) measured in the same run: the least a Node gateway adds on this machine.', '');
+  lines.push('| goal | measured | met | margin | bare proxy, same run |', '| --- | --- | --- | --- | --- |');
+  for (const g of goals(r)) lines.push(`| ${g.goal} | ${g.measured} | ${g.met === null ? '–' : g.met ? 'yes' : '**no**'} | ${g.margin} | ${g.floor ?? ''} |`);
   lines.push('');
 
   lines.push('## Streaming', '', 'Milliseconds, p50 / p95 / p99. TTFT = request start to the first content delta; gap = between consecutive deltas; total = start to `[DONE]`.', '');
@@ -87,11 +96,13 @@ export function renderReport(r: BenchResults): string {
   const trio = (s: Stats) => `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)}`;
   for (const s of r.scenarios) {
     lines.push(`| ${s.streams} × ${s.rounds} | direct | ${trio(s.direct.ttftMs)} | ${trio(s.direct.gapMs)} | ${trio(s.direct.totalMs)} | ${s.direct.errors} | | |`);
+    if (s.floor) lines.push(`| | bare proxy | ${trio(s.floor.ttftMs)} | ${trio(s.floor.gapMs)} | ${trio(s.floor.totalMs)} | ${s.floor.errors} | | |`);
     lines.push(`| | through | ${trio(s.through.ttftMs)} | ${trio(s.through.gapMs)} | ${trio(s.through.totalMs)} | ${s.through.errors} | ${mb(s.server.peakRssBytes)} | ${(100 * s.server.cpuCores).toFixed(0)} % of a core |`);
     const d = (a: Stats, b: Stats) => `${ms(b.p50 - a.p50)} / ${ms(b.p95 - a.p95)} / ${ms(b.p99 - a.p99)}`;
+    if (s.floor) lines.push(`| | bare proxy added | ${d(s.direct.ttftMs, s.floor.ttftMs)} | ${d(s.direct.gapMs, s.floor.gapMs)} | ${d(s.direct.totalMs, s.floor.totalMs)} | | | |`);
     lines.push(`| | **added** | ${d(s.direct.ttftMs, s.through.ttftMs)} | ${d(s.direct.gapMs, s.through.gapMs)} | ${d(s.direct.totalMs, s.through.totalMs)} | | | |`);
   }
-  const errs = r.scenarios.flatMap((s) => [s.direct.firstError, s.through.firstError]).filter(Boolean);
+  const errs = r.scenarios.flatMap((s) => [s.direct.firstError, s.floor?.firstError, s.through.firstError]).filter(Boolean);
   if (errs.length) lines.push('', `First errors: ${errs.map((e) => `\`${e}\``).join('; ')}`);
   lines.push('');
 
@@ -104,6 +115,10 @@ export function renderReport(r: BenchResults): string {
     const one = r.throughput.find((t) => t.database === db && t.workers === 1);
     const two = r.throughput.find((t) => t.database === db && t.workers === 2);
     if (one && two) lines.push('', `Scaling 1 → 2 workers on ${db}: ×${(two.perSecond / one.perSecond).toFixed(2)}.`);
+  }
+  if (r.floorThroughput) {
+    const f = r.floorThroughput;
+    lines.push('', `The bare proxy, same client, upstream and loop: ${f.perSecond.toFixed(0)} req/s (${f.errors} errors) at ${(100 * f.cpuCores).toFixed(0)} % of a core.`);
   }
   if (r.postgresSkipped) lines.push('', `PostgreSQL: ${r.postgresSkipped}.`);
   lines.push('');

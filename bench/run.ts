@@ -10,7 +10,7 @@ import pg from 'pg';
 import { packageRoot } from '../src/config/env.js';
 import { loadAgent, percentile, runStream, runThroughput, type Side, type StreamResult, type StreamTarget } from './load.js';
 import { openFileLimit, watchProcess } from './proc.js';
-import { auditLedger, seedAccount, startLumengate, startUpstream, type Upstream } from './processes.js';
+import { auditLedger, seedAccount, startFloorProxy, startLumengate, startUpstream, type Upstream } from './processes.js';
 import { summariseProfiles, type ProfileSummary } from './profile.js';
 import { renderReport, type BenchResults, type ScenarioResult, type ThroughputRun } from './report.js';
 
@@ -48,10 +48,15 @@ const config = {
 };
 const outPath = args.out ?? (smoke ? join(mkdtempSync(join(tmpdir(), 'lumengate-bench-')), 'BENCHMARKS.md') : join(packageRoot(), 'docs/BENCHMARKS.md'));
 
+/** What the load client sends to the fake upstream, directly or through the bare proxy. */
+const upstreamBody = JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Say something.' }], stream: true, stream_options: { include_usage: true } });
+const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
+
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const work = mkdtempSync(join(tmpdir(), 'lumengate-bench-'));
 const agent = loadAgent();
 const upstream = await startUpstream();
+const floor = await startFloorProxy(upstream.origin);
 
 try {
   const results: BenchResults = { config, startedAt: new Date().toISOString(), openFileLimit: openFileLimit(), scenarios: [], throughput: [], profile: null, ledger: [] };
@@ -62,15 +67,16 @@ try {
   const profileDir = args.profile ? join(work, 'profile') : undefined;
   if (profileDir) mkdirSync(profileDir);
   let server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1, profileDir });
-  const targets = streamTargets(upstream, server.url, key);
+  const targets = streamTargets(upstream, floor.origin, server.url, key);
   await upstream.setScript({ chunks: chunkTexts(config.chunks), delayMs: config.gapMs, firstChunkDelayMs: config.ttfcMs });
   // Warm both paths (JIT, connection pools) before anything is measured.
-  await Promise.all(Array.from({ length: 4 }, () => Promise.all([runStream(agent, targets.direct), runStream(agent, targets.through)])));
+  await Promise.all(Array.from({ length: 4 }, () => Promise.all([runStream(agent, targets.direct), runStream(agent, targets.floor), runStream(agent, targets.through)])));
   for (const sc of config.scenarios) {
     log(`${sc.streams} concurrent stream(s) x ${sc.rounds} round(s)`);
     results.scenarios.push(await streamingScenario(sc.streams, sc.rounds, targets, server.pid));
   }
   await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
+  results.floorThroughput = await floorThroughput(floor);
   results.throughput.push(await throughput('sqlite', 1, server.url, key, server.pid));
   await server.stop();
   results.ledger.push({ label: 'sqlite, 1 worker', ...(await auditLedger(sqliteUrl)) });
@@ -109,6 +115,7 @@ try {
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
   log(`wrote ${outPath}`);
 } finally {
+  await floor.stop();
   await upstream.stop();
   await agent.close();
   rmSync(work, { recursive: true, force: true });
@@ -118,14 +125,11 @@ function chunkTexts(n: number): string[] {
   return Array.from({ length: n }, (_, i) => `tok${i} `);
 }
 
-function streamTargets(up: Upstream, lumengateUrl: string, key: string): Record<Side, StreamTarget> {
+function streamTargets(up: Upstream, floorOrigin: string, lumengateUrl: string, key: string): Record<Side, StreamTarget> {
   const prompt = 'Say something.';
   return {
-    direct: {
-      side: 'direct', url: `${up.origin}/v1/chat/completions`, expectedDeltas: config.chunks,
-      headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' },
-      body: JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: prompt }], stream: true, stream_options: { include_usage: true } }),
-    },
+    direct: { side: 'direct', url: `${up.origin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
+    floor: { side: 'floor', url: `${floorOrigin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
     through: {
       side: 'through', url: `${lumengateUrl}/api/v2/generate/stream`, expectedDeltas: config.chunks,
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
@@ -135,12 +139,12 @@ function streamTargets(up: Upstream, lumengateUrl: string, key: string): Record<
 }
 
 async function streamingScenario(streams: number, rounds: number, targets: Record<Side, StreamTarget>, serverPid: number): Promise<ScenarioResult> {
-  const collected: Record<Side, StreamResult[]> = { direct: [], through: [] };
+  const collected: Record<Side, StreamResult[]> = { direct: [], floor: [], through: [] };
   let peakRssBytes = 0;
   let cpuSeconds = 0;
   let throughSeconds = 0;
   for (let r = 0; r < rounds; r++) {
-    const order: Side[] = r % 2 === 0 ? ['direct', 'through'] : ['through', 'direct'];
+    const order: Side[] = r % 2 === 0 ? ['direct', 'floor', 'through'] : ['through', 'floor', 'direct'];
     for (const side of order) {
       const watch = side === 'through' ? watchProcess(serverPid) : null;
       const t0 = Date.now();
@@ -154,7 +158,7 @@ async function streamingScenario(streams: number, rounds: number, targets: Recor
       }
     }
   }
-  return { streams, rounds, direct: summarise(collected.direct), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) } };
+  return { streams, rounds, direct: summarise(collected.direct), floor: summarise(collected.floor), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) } };
 }
 
 function summarise(rs: StreamResult[]) {
@@ -180,6 +184,18 @@ async function throughput(database: 'sqlite' | 'postgres', workers: number, url:
     database, workers, concurrency, seconds: r.seconds, requests: r.requests, errors: r.errors, firstError: r.firstError, perSecond: r.perSecond,
     latencyMs: { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99) }, server: { peakRssBytes: w.peakRssBytes, cpuCores: w.cpuCores },
   };
+}
+
+/** The same closed loop against the bare proxy: the most any Node gateway serves here with this client and upstream. */
+async function floorThroughput(proxy: { origin: string; pid: number }): Promise<BenchResults['floorThroughput']> {
+  log('non-streaming throughput: bare proxy');
+  const url = `${proxy.origin}/v1/chat/completions`;
+  const { concurrency, seconds, warmupSeconds } = config.throughput;
+  await runThroughput(agent, url, upstreamHeaders, upstreamBody, concurrency, warmupSeconds);
+  const watch = watchProcess(proxy.pid);
+  const r = await runThroughput(agent, url, upstreamHeaders, upstreamBody, concurrency, seconds);
+  const w = watch.stop();
+  return { perSecond: r.perSecond, errors: r.errors, cpuCores: w.cpuCores };
 }
 
 async function createPgDatabase(adminUrl: string): Promise<string | null> {

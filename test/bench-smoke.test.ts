@@ -20,7 +20,7 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
     const r = JSON.parse(readFileSync(json, 'utf8'));
     assert.equal(r.scenarios.length, 1);
     const s = r.scenarios[0];
-    for (const side of [s.direct, s.through]) {
+    for (const side of [s.direct, s.floor, s.through]) {
       assert.equal(side.errors, 0, side.firstError ?? '');
       assert.equal(side.streams, 2);
       assert.ok(Number.isFinite(side.ttftMs.p50) && side.ttftMs.p50 > 0);
@@ -31,10 +31,12 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
     assert.equal(r.throughput.length, 1);
     assert.ok(r.throughput[0].requests > 0);
     assert.equal(r.throughput[0].errors, 0, r.throughput[0].firstError ?? '');
+    assert.ok(r.floorThroughput.perSecond > 0 && r.floorThroughput.errors === 0, 'the bare proxy floor was measured');
     assert.deepEqual(r.ledger.map((l: { mismatches: number; pending: number }) => [l.mismatches, l.pending]), [[0, 0]]);
     const md = readFileSync(out, 'utf8');
     assert.match(md, /^# Benchmarks/);
     assert.match(md, /\| 2 × 1 \| direct \|/);
+    assert.match(md, /\| \| bare proxy \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -14,7 +14,7 @@ export class SseWriter {
       connection: 'keep-alive',
       ...headers,
     });
-    this.res.flushHeaders();
+    // No flushHeaders(): the head goes out in the same socket write as the first event.
     if (this.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
       this.heartbeat.unref();
