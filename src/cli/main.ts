@@ -10,6 +10,7 @@ import { listHistory, parseHistoryQuery } from '../generation/history.js';
 import { ApiError } from '../http/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
+import { applyServerHeapFlags } from './heap.js';
 import { pullModel } from '../providers/local/model-files.js';
 import { createPullProgressPrinter } from '../providers/local/pull-progress.js';
 import { registerChat } from './chat.js';
@@ -50,6 +51,7 @@ program.command('serve').description('start the HTTP server')
   .action(async (o: { workers: number }) => {
   const workers = workerCount(o.workers);
   if (workers > 1 && !isClusterWorker()) return runPrimary(workers);
+  applyServerHeapFlags();
   const server = await startServer();
   const stop = async () => { await server.close(); process.exit(0); };
   process.once('SIGINT', stop);
