@@ -9,7 +9,7 @@ import type { ProfileSummary } from './profile.js';
 interface Stats { p50: number; p95: number; p99: number; n: number }
 interface SideSummary { streams: number; errors: number; firstError: string | null; ttftMs: Stats; gapMs: Stats; totalMs: Stats }
 /** floor: the bare pass-through proxy (floor-proxy.ts); absent in results saved before it existed. */
-export interface ScenarioResult { streams: number; rounds: number; direct: SideSummary; floor?: SideSummary; through: SideSummary; server: { peakRssBytes: number; cpuCores: number } }
+export interface ScenarioResult { streams: number; rounds: number; direct: SideSummary; floor?: SideSummary; through: SideSummary; server: { peakRssBytes: number; cpuCores: number }; floorPeakRssBytes?: number }
 export interface ThroughputRun {
   database: 'sqlite' | 'postgres'; workers: number; concurrency: number; seconds: number; requests: number; errors: number; firstError: string | null;
   perSecond: number; latencyMs: { p50: number; p99: number }; server: { peakRssBytes: number; cpuCores: number };
@@ -60,7 +60,8 @@ export function goals(r: BenchResults): Goal[] {
   add('added TTFT p99, 1000 streams ≤ 300 ms', thousand && thousand.through.ttftMs.p99 - thousand.direct.ttftMs.p99, 300, ' ms', ms, floorAdded(thousand, (x) => x.ttftMs.p99));
   add('gap p99 through / direct, 1000 streams ≤ 1.2×', thousand && thousand.through.gapMs.p99 / thousand.direct.gapMs.p99, 1.2, '×', (x) => x.toFixed(2),
     thousand?.floor && thousand.floor.gapMs.p99 / thousand.direct.gapMs.p99);
-  add('server RSS, 1000 open streams ≤ 150 MB', thousand && thousand.server.peakRssBytes / 1024 / 1024, 150, ' MB', (x) => x.toFixed(0));
+  add('server RSS, 1000 open streams ≤ 150 MB', thousand && thousand.server.peakRssBytes / 1024 / 1024, 150, ' MB', (x) => x.toFixed(0),
+    thousand?.floorPeakRssBytes && thousand.floorPeakRssBytes / 1024 / 1024);
   const sqlite1 = r.throughput.find((t) => t.database === 'sqlite' && t.workers === 1);
   const perSec = sqlite1?.perSecond;
   if (perSec === undefined) out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: 'not run', met: null, margin: '' });
@@ -96,7 +97,7 @@ export function renderReport(r: BenchResults): string {
   const trio = (s: Stats) => `${ms(s.p50)} / ${ms(s.p95)} / ${ms(s.p99)}`;
   for (const s of r.scenarios) {
     lines.push(`| ${s.streams} × ${s.rounds} | direct | ${trio(s.direct.ttftMs)} | ${trio(s.direct.gapMs)} | ${trio(s.direct.totalMs)} | ${s.direct.errors} | | |`);
-    if (s.floor) lines.push(`| | bare proxy | ${trio(s.floor.ttftMs)} | ${trio(s.floor.gapMs)} | ${trio(s.floor.totalMs)} | ${s.floor.errors} | | |`);
+    if (s.floor) lines.push(`| | bare proxy | ${trio(s.floor.ttftMs)} | ${trio(s.floor.gapMs)} | ${trio(s.floor.totalMs)} | ${s.floor.errors} | ${s.floorPeakRssBytes ? mb(s.floorPeakRssBytes) : ''} | |`);
     lines.push(`| | through | ${trio(s.through.ttftMs)} | ${trio(s.through.gapMs)} | ${trio(s.through.totalMs)} | ${s.through.errors} | ${mb(s.server.peakRssBytes)} | ${(100 * s.server.cpuCores).toFixed(0)} % of a core |`);
     const d = (a: Stats, b: Stats) => `${ms(b.p50 - a.p50)} / ${ms(b.p95 - a.p95)} / ${ms(b.p99 - a.p99)}`;
     if (s.floor) lines.push(`| | bare proxy added | ${d(s.direct.ttftMs, s.floor.ttftMs)} | ${d(s.direct.gapMs, s.floor.gapMs)} | ${d(s.direct.totalMs, s.floor.totalMs)} | | | |`);

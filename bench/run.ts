@@ -73,7 +73,7 @@ try {
   await Promise.all(Array.from({ length: 4 }, () => Promise.all([runStream(agent, targets.direct), runStream(agent, targets.floor), runStream(agent, targets.through)])));
   for (const sc of config.scenarios) {
     log(`${sc.streams} concurrent stream(s) x ${sc.rounds} round(s)`);
-    results.scenarios.push(await streamingScenario(sc.streams, sc.rounds, targets, server.pid));
+    results.scenarios.push(await streamingScenario(sc.streams, sc.rounds, targets, { through: server.pid, floor: floor.pid }));
   }
   await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
   results.floorThroughput = await floorThroughput(floor);
@@ -138,18 +138,21 @@ function streamTargets(up: Upstream, floorOrigin: string, lumengateUrl: string, 
   };
 }
 
-async function streamingScenario(streams: number, rounds: number, targets: Record<Side, StreamTarget>, serverPid: number): Promise<ScenarioResult> {
+async function streamingScenario(streams: number, rounds: number, targets: Record<Side, StreamTarget>, pids: { through: number; floor: number }): Promise<ScenarioResult> {
   const collected: Record<Side, StreamResult[]> = { direct: [], floor: [], through: [] };
   let peakRssBytes = 0;
   let cpuSeconds = 0;
   let throughSeconds = 0;
+  let floorPeakRssBytes = 0;
   for (let r = 0; r < rounds; r++) {
     const order: Side[] = r % 2 === 0 ? ['direct', 'floor', 'through'] : ['through', 'floor', 'direct'];
     for (const side of order) {
-      const watch = side === 'through' ? watchProcess(serverPid) : null;
+      const watch = side === 'through' ? watchProcess(pids.through) : null;
+      const floorWatch = side === 'floor' ? watchProcess(pids.floor) : null;
       const t0 = Date.now();
       const batch = await Promise.all(Array.from({ length: streams }, () => runStream(agent, targets[side])));
       collected[side].push(...batch);
+      if (floorWatch) floorPeakRssBytes = Math.max(floorPeakRssBytes, floorWatch.stop().peakRssBytes);
       if (watch) {
         const w = watch.stop();
         peakRssBytes = Math.max(peakRssBytes, w.peakRssBytes);
@@ -158,7 +161,7 @@ async function streamingScenario(streams: number, rounds: number, targets: Recor
       }
     }
   }
-  return { streams, rounds, direct: summarise(collected.direct), floor: summarise(collected.floor), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) } };
+  return { streams, rounds, direct: summarise(collected.direct), floor: summarise(collected.floor), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) }, floorPeakRssBytes };
 }
 
 function summarise(rs: StreamResult[]) {
