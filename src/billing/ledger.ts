@@ -3,12 +3,13 @@
 // change). release: the hold goes back exactly where it came from. One settlement per generation:
 // the pending -> completed|failed transition is the guard, and a unique index backs it up.
 // The hot transactions have one implementation per engine, with the same semantics: SQLite runs
-// them synchronously (sqlite-ledger.ts), PostgreSQL as one statement (hold) or a short transaction.
+// them synchronously with group commit (sqlite-ledger.ts), PostgreSQL as one statement each
+// (postgres-ledger.ts).
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { GenerationStatus } from '../db/schema.js';
-import { holdTokensPostgres } from './hold-postgres.js';
+import { holdTokensPostgres, settleGenerationPostgres } from './postgres-ledger.js';
 import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
 
 export type TokenPool = 'plan' | 'package';
@@ -72,41 +73,7 @@ export interface Settled {
 
 /** Charges (completed) or releases (failed) a generation's hold, exactly once. */
 export async function settleGeneration(db: Db, generationId: number, s: Settlement): Promise<Settled> {
-  if (db.sqlite) return settleGenerationSqlite(db.sqlite, generationId, s);
-  return db.kysely.transaction().execute(async (trx) => {
-    const completedAt = new Date();
-    // The status transition is the first statement: it is the idempotence guard and, on SQLite,
-    // takes the write lock before anything is read.
-    const gen = await trx.updateTable('generations').set({
-      status: s.status, result_text: s.resultText, error: s.error, finish_reason: s.finishReason,
-      usage_json: s.usage == null ? null : JSON.stringify(s.usage), route: s.route, first_token_at: s.firstTokenAt,
-      tokens_spent: s.status === 'completed' ? sql<number>`held_plan + held_package` : 0,
-      completed_at: completedAt.toISOString(),
-      processing_ms: s.createdAt ? completedAt.getTime() - Date.parse(s.createdAt) : null,
-    }).where('id', '=', generationId).where('status', '=', 'pending')
-      .returning(['account_id', 'held_plan', 'held_package']).executeTakeFirst();
-    let accountId: number;
-    let spent = 0;
-    if (gen) {
-      accountId = gen.account_id;
-      const price = gen.held_plan + gen.held_package;
-      if (s.status === 'completed') {
-        spent = price;
-        await trx.insertInto('ledger').values({ account_id: accountId, generation_id: generationId, kind: 'charge', amount: price, plan_delta: 0, package_delta: 0, note: null, created_at: completedAt.toISOString() }).execute();
-      } else {
-        if (price > 0) {
-          await trx.updateTable('accounts')
-            .set({ plan_tokens: sql`plan_tokens + ${gen.held_plan}`, package_tokens: sql`package_tokens + ${gen.held_package}` })
-            .where('id', '=', accountId).execute();
-        }
-        await trx.insertInto('ledger').values({ account_id: accountId, generation_id: generationId, kind: 'release', amount: price, plan_delta: gen.held_plan, package_delta: gen.held_package, note: s.error, created_at: completedAt.toISOString() }).execute();
-      }
-    } else {
-      accountId = (await trx.selectFrom('generations').select('account_id').where('id', '=', generationId).executeTakeFirstOrThrow()).account_id;
-    }
-    const acc = await trx.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', accountId).executeTakeFirstOrThrow();
-    return { applied: gen !== undefined, tokensSpent: spent, balance: acc.plan_tokens + acc.package_tokens, completedAt: completedAt.toISOString() };
-  });
+  return db.sqlite ? settleGenerationSqlite(db.sqlite, generationId, s) : settleGenerationPostgres(db, generationId, s);
 }
 
 /** Releases holds whose generation outlived its deadline (a server died mid-request). */

@@ -3,7 +3,7 @@
 // event-loop turns for a whole async transaction, so under load every other request queued behind
 // each hold (docs/BENCHMARKS.md). A synchronous transaction takes the write lock first (no deadlock
 // with another process between a read and a write), runs in microseconds and never yields.
-// Same semantics as the PostgreSQL path in ledger.ts / hold-postgres.ts.
+// Same semantics as the PostgreSQL path (postgres-ledger.ts).
 // Group commit: the calls made in one event-loop turn share one BEGIN IMMEDIATE … COMMIT, each in
 // its own savepoint (a failing call rolls back alone), and all answer after the commit. A commit
 // writes the touched pages to the WAL once, so 16 holds cost ~4× less than 16 commits here.

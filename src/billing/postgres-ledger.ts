@@ -1,0 +1,81 @@
+// The ledger's two hot transactions on PostgreSQL, each as ONE statement (one round trip, one
+// implicit commit). Hold: lock the account row, check the balance, move the price out of it (plan
+// tokens first), create the pending generation and its `hold` ledger row. Settle: the pending ->
+// completed|failed transition, the release back to the account when failed, and the charge or
+// release ledger row. As multi-statement transactions each step waited for a turn of a busy Node
+// event loop while holding a pooled connection (and, for holds, the account's row lock): 64
+// concurrent callers drained the pool and the bench measured ~220 req/s. Semantics are those of
+// the SQLite path (sqlite-ledger.ts).
+import { sql } from 'kysely';
+import type { Db } from '../db/connect.js';
+import type { Hold, HoldRequest, Settled, Settlement } from './ledger.js';
+
+export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold | null> {
+  const createdAt = new Date();
+  const created = createdAt.toISOString();
+  const expires = new Date(createdAt.getTime() + req.holdTtlMs).toISOString();
+  const price = req.price;
+  // FOR UPDATE waits for the row lock and then re-evaluates the WHERE on the newest row version
+  // (READ COMMITTED), so the balance check always sees every committed hold.
+  const { rows } = await sql<{ id: number }>`
+    with acc as (
+      select id, least(plan_tokens, ${price}::integer) as from_plan
+      from accounts where id = ${req.accountId} and plan_tokens + package_tokens >= ${price}::integer
+      for update
+    ), taken as (
+      update accounts a set plan_tokens = a.plan_tokens - acc.from_plan, package_tokens = a.package_tokens - (${price}::integer - acc.from_plan)
+      from acc where a.id = acc.id
+      returning a.id
+    ), gen as (
+      insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
+        tokens_spent, created_at, hold_expires_at, instance_id)
+      select acc.id, ${req.apiKeyId}, ${req.modelSlug}, ${req.category}, 'pending', ${req.prompt}, acc.from_plan,
+        ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}
+      from acc join taken on taken.id = acc.id
+      returning id, account_id, held_plan, held_package
+    )
+    insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+    select gen.account_id, gen.id, 'hold', ${price}::integer, -gen.held_plan, -gen.held_package, null, ${created} from gen
+    returning generation_id as id`.execute(db.kysely);
+  const row = rows[0];
+  return row ? { generationId: Number(row.id), createdAt: created, price } : null;
+}
+
+export async function settleGenerationPostgres(db: Db, generationId: number, st: Settlement): Promise<Settled> {
+  const completedAt = new Date();
+  const completed = completedAt.toISOString();
+  const processingMs = st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null;
+  const failed = st.status !== 'completed';
+  // Data-modifying CTEs run exactly once whether or not the final SELECT reads them. The final
+  // SELECT sees the statement's starting snapshot, so the balance after a release is taken from
+  // `given`; otherwise this statement did not change the account.
+  const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
+    with gen as (
+      update generations set status = ${st.status}, result_text = ${st.resultText}, error = ${st.error},
+        finish_reason = ${st.finishReason}, usage_json = ${st.usage == null ? null : JSON.stringify(st.usage)}, route = ${st.route},
+        first_token_at = ${st.firstTokenAt}, tokens_spent = case when ${failed}::boolean then 0 else held_plan + held_package end,
+        completed_at = ${completed}, processing_ms = ${processingMs}::integer
+      where id = ${generationId} and status = 'pending'
+      returning id, account_id, held_plan, held_package
+    ), given as (
+      update accounts a set plan_tokens = a.plan_tokens + gen.held_plan, package_tokens = a.package_tokens + gen.held_package
+      from gen where a.id = gen.account_id and ${failed}::boolean
+      returning a.plan_tokens + a.package_tokens as balance
+    ), logged as (
+      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      select gen.account_id, gen.id, case when ${failed}::boolean then 'release' else 'charge' end, gen.held_plan + gen.held_package,
+        case when ${failed}::boolean then gen.held_plan else 0 end, case when ${failed}::boolean then gen.held_package else 0 end,
+        case when ${failed}::boolean then ${st.error} else null end, ${completed}
+      from gen
+      returning generation_id
+    ), target as (
+      select account_id from generations where id = ${generationId}
+    )
+    select exists (select 1 from gen) as applied,
+      coalesce((select case when ${failed}::boolean then 0 else held_plan + held_package end from gen), 0) as spent,
+      coalesce((select balance from given), (select plan_tokens + package_tokens from accounts where id = (select account_id from target))) as balance,
+      (select account_id from target) as account_id`.execute(db.kysely);
+  const row = rows[0];
+  if (!row || row.account_id === null) throw new Error(`no generation ${generationId}`);
+  return { applied: row.applied, tokensSpent: Number(row.spent), balance: Number(row.balance), completedAt: completed };
+}
