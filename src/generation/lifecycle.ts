@@ -112,7 +112,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
   try {
     // Routes in order with retries and circuit breakers, until one produces its first event.
     stream = await openFirstRoute(routes, { messages: input.messages, temperature: input.temperature, maxTokens: input.maxTokens }, {
-      signal: abort.signal, timeouts, health: deps.routeHealth, policy: deps.catalog,
+      signal: abort.signal, timeouts, health: deps.routeHealth,
       onAccepted() {
         if (opened) return;
         opened = true;

@@ -3,7 +3,7 @@
 // event. After that first event the stream is committed to that route: no retry, no fallback.
 import {
   BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, wrap,
-  type CircuitBreakerPolicy,
+  type CircuitBreakerPolicy, type IPolicy, type RetryPolicy,
 } from 'cockatiel';
 import type { Provider, ProviderEvent, ProviderRequest } from '../providers/types.js';
 import { ProviderError } from '../providers/types.js';
@@ -39,10 +39,25 @@ export interface OpenStream {
   close(): void;
 }
 
-/** Circuit breakers per route name, shared by all requests of this process. */
+/** Circuit breakers per route name, and the retry policy, shared by all requests of this process. */
 export class RouteHealth {
   private breakers = new Map<string, CircuitBreakerPolicy>();
-  constructor(private policy: RoutingPolicy) {}
+  private policies = new Map<string, IPolicy>();
+  private retryPolicy: RetryPolicy;
+  constructor(private policy: RoutingPolicy) {
+    // Policies keep no per-call state (each execute() has its own backoff), so one serves every request.
+    this.retryPolicy = retry(handleWhen((e) => e instanceof ProviderError && e.retryable), {
+      maxAttempts: policy.retries.attempts,
+      backoff: new ExponentialBackoff({ initialDelay: policy.retries.backoff_ms, maxDelay: policy.retries.max_backoff_ms ?? 5_000 }),
+    });
+  }
+
+  /** Retries inside the route's circuit breaker. */
+  retriedThroughBreaker(name: string): IPolicy {
+    let p = this.policies.get(name);
+    if (!p) this.policies.set(name, (p = wrap(this.retryPolicy, this.breaker(name))));
+    return p;
+  }
 
   breaker(name: string): CircuitBreakerPolicy {
     let b = this.breakers.get(name);
@@ -66,21 +81,17 @@ export async function openFirstRoute(
   routes: Route[],
   req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>,
   opts: {
-    signal: AbortSignal; timeouts: Timeouts; health: RouteHealth; policy: RoutingPolicy;
+    signal: AbortSignal; timeouts: Timeouts; health: RouteHealth;
     onAccepted: () => void;
     /** Called for each failed try (not for a client leaving). */
     onAttemptFailed?: (route: Route, err: unknown) => void;
   },
 ): Promise<OpenStream> {
-  const retryPolicy = retry(handleWhen((e) => e instanceof ProviderError && e.retryable), {
-    maxAttempts: opts.policy.retries.attempts,
-    backoff: new ExponentialBackoff({ initialDelay: opts.policy.retries.backoff_ms, maxDelay: opts.policy.retries.max_backoff_ms ?? 5_000 }),
-  });
   let lastError: unknown;
   let answered = false;
   for (const route of routes) {
     try {
-      return await wrap(retryPolicy, opts.health.breaker(route.name)).execute(async () => {
+      return await opts.health.retriedThroughBreaker(route.name).execute(async () => {
         try {
           return await attempt(route, req, opts);
         } catch (err) {
