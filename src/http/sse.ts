@@ -1,9 +1,17 @@
-// Server-Sent Events writer: one `data: <json>\n\n` per event, each in a single socket write as
-// soon as it exists (DECISIONS 9); `: ping` comments keep idle proxies from cutting the stream.
+// Server-Sent Events writer: one `data: <json>\n\n` per event, sent as soon as it exists
+// (DECISIONS 9); `: ping` comments keep idle proxies from cutting the stream. Events produced in
+// the same tick (several upstream chunks that arrived in one network read) leave in one socket
+// write: the response is corked until the tick ends. A socket write is the largest cost per event
+// on a busy server, and without this a server falling behind wrote more often, not less.
 import type { ServerResponse } from 'node:http';
 
 export class SseWriter {
   private heartbeat: NodeJS.Timeout | undefined;
+  private corked = false;
+  private readonly uncork = () => {
+    this.corked = false;
+    this.res.uncork();
+  };
   constructor(private res: ServerResponse, private heartbeatMs: number) {}
 
   open(headers: Record<string, string | number>): void {
@@ -24,6 +32,11 @@ export class SseWriter {
   /** Writes one event; resolves after 'drain' when the socket buffer is full (backpressure). */
   send(event: unknown): void | Promise<void> {
     if (this.res.destroyed) return;
+    if (!this.corked) {
+      this.corked = true;
+      this.res.cork();
+      process.nextTick(this.uncork);
+    }
     if (this.res.write(`data: ${JSON.stringify(event)}\n\n`)) return;
     return new Promise((resolve) => {
       const done = () => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
