@@ -31,8 +31,15 @@ const { values: args } = parseArgs({
 });
 if (args.from) {
   const out = args.out ?? join(packageRoot(), 'docs/BENCHMARKS.md');
-  writeFileSync(out, renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults));
+  writeFileSync(out, withLocalSection(renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults), out));
   process.exit(0);
+}
+
+/** Keeps the local-model section that `npm run bench:local` maintains in the same file. */
+function withLocalSection(report: string, path: string): string {
+  const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const localSection = /<!-- local-model:start -->[\s\S]*?<!-- local-model:end -->\n?/.exec(previous)?.[0];
+  return report + (localSection ? `\n${localSection}` : '');
 }
 
 const smoke = args.smoke!;
@@ -107,11 +114,7 @@ try {
     } else results.postgresSkipped = `PostgreSQL not reachable at ${args.pg}`;
   }
 
-  // Keep the local-model section that `npm run bench:local` maintains in the same file.
-  const previous = existsSync(outPath) ? readFileSync(outPath, 'utf8') : '';
-  const localSection = /<!-- local-model:start -->[\s\S]*?<!-- local-model:end -->\n?/.exec(previous)?.[0];
-  const report = renderReport(results) + (localSection ? `\n${localSection}` : '');
-  writeFileSync(outPath, report);
+  writeFileSync(outPath, withLocalSection(renderReport(results), outPath));
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
   log(`wrote ${outPath}`);
 } finally {
