@@ -59,6 +59,18 @@ describe('openai-compatible: request on the wire', () => {
     assert.equal(fake.requests.at(-1)!.headers['http-referer'], 'https://example.test');
   });
 
+  it('reuses keep-alive upstream connections instead of opening one per stream', async () => {
+    const provider = make(fake);
+    const before = fake.requests.length;
+    for (let i = 0; i < 5; i++) assert.equal((await drain((await provider.open(request())).events)).error, undefined);
+    const ports = fake.requests.slice(before).map((r) => r.clientPort);
+    assert.equal(ports.length, 5);
+    // undici frees a socket a moment after the body ends, so the next request may take a second
+    // one; a connection per request (no pool, or a closed socket) would show five ports.
+    assert.ok(new Set(ports).size <= 2, `connections reused, got client ports ${ports.join(', ')}`);
+    await provider.close?.();
+  });
+
   it('carries the message of an HTTP error body', async () => {
     fake.respondWith({ status: 429 });
     await assert.rejects(make(fake).open(request()), /Rate limit reached/);

@@ -69,6 +69,27 @@ describe('money', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('ledger calls issued together: one that fails does not undo the others (SQLite group commit, savepoint per call)', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    const req = { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 3, prompt: null, holdTtlMs: 60_000 };
+    const done = { status: 'completed' as const, resultText: 'x', error: null, finishReason: 'stop', usage: null, route: null, firstTokenAt: null };
+    // Same tick: on SQLite these four share one transaction.
+    const [first, missing, second, third] = await Promise.allSettled([
+      holdTokens(h.server.db, req), settleGeneration(h.server.db, 2_000_000_000, done), holdTokens(h.server.db, req), holdTokens(h.server.db, { ...req, price: 5 }),
+    ]);
+    assert.equal(missing.status, 'rejected');
+    assert.match(String((missing as PromiseRejectedResult).reason), /no generation/);
+    // On PostgreSQL the three holds race on separate connections: any two fit in 10 tokens, never three.
+    const holds = [[first, 3], [second, 3], [third, 5]] as const;
+    const taken = holds.filter(([r]) => r.status === 'fulfilled' && r.value !== null);
+    assert.equal(taken.length, 2, 'exactly two holds fit');
+    assert.ok(holds.every(([r]) => r.status === 'fulfilled'), 'a refused hold is null, not an error');
+    assert.equal(await h.balance(a.id), 10 - taken.reduce((sum, [, price]) => sum + price, 0));
+    const pending = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).where('status', '=', 'pending').execute();
+    assert.equal(pending.length, 2);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('a stale hold left by a dead server is released by the sweeper', async () => {
     const { releaseStaleHolds } = await import('../../src/billing/ledger.js');
     const a = await h.account({ plan: 'pro', tokens: 5 });

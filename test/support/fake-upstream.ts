@@ -32,6 +32,8 @@ export interface RecordedRequest {
   body: any;
   /** performance.now() when the request arrived. */
   receivedAt: number;
+  /** The client's port: the same port for two requests means one reused connection. */
+  clientPort: number | undefined;
   /** performance.now() when the client's TCP connection closed; undefined while open. */
   closedAt: number | undefined;
   /** Resolves with closedAt once the connection closes. */
@@ -92,6 +94,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       headers: req.headers,
       body: raw.length ? JSON.parse(raw) : undefined,
       receivedAt: performance.now(),
+      clientPort: req.socket.remotePort,
       closedAt: undefined,
       closed: new Promise((r) => (resolveClosed = r)),
     };
