@@ -41,15 +41,27 @@ export interface Caller {
   key: ApiKeyRow;
 }
 
-/** The key-to-account query, built and compiled once per database: it runs on every request. */
-const compiledCallerQueries = new WeakMap<Db, ReturnType<typeof buildCallerQuery>>();
-function callerQuery(db: Db) {
-  let q = compiledCallerQueries.get(db);
-  if (!q) compiledCallerQueries.set(db, (q = buildCallerQuery(db)));
+/**
+ * The key-to-account query, built and compiled once per database: it runs on every request. On
+ * SQLite the compiled SQL is also prepared once and read synchronously (the Kysely driver would add
+ * its connection mutex and promise hops around the same native call).
+ */
+const callerQueries = new WeakMap<Db, CallerQuery>();
+type CallerRow = ReturnType<typeof compileCallerQuery> extends CompiledQuery<infer R> ? R : never;
+interface CallerQuery {
+  compiled: CompiledQuery<CallerRow>;
+  sqlite?: import('better-sqlite3').Statement<[string], CallerRow>;
+}
+function callerQuery(db: Db): CallerQuery {
+  let q = callerQueries.get(db);
+  if (!q) {
+    const compiled = compileCallerQuery(db);
+    q = { compiled, ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}) };
+    callerQueries.set(db, q);
+  }
   return q;
 }
-type CallerRow = ReturnType<typeof buildCallerQuery> extends CompiledQuery<infer R> ? R : never;
-function buildCallerQuery(db: Db) {
+function compileCallerQuery(db: Db) {
   const compiled = db.kysely.selectFrom('api_keys')
     .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
     .select([
@@ -64,6 +76,12 @@ function buildCallerQuery(db: Db) {
   return compiled;
 }
 
+async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> {
+  const q = callerQuery(db);
+  if (q.sqlite) return q.sqlite.get(hash);
+  return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, parameters: [hash] })).rows[0];
+}
+
 /**
  * Resolves a bearer key to its account. Null when unknown, revoked, or the account is suspended.
  * Read from the database on every request so a revocation anywhere takes effect at once.
@@ -71,8 +89,7 @@ function buildCallerQuery(db: Db) {
 export async function findCaller(db: Db, presented: string): Promise<Caller | null> {
   if (!KEY_PATTERN.test(presented)) return null;
   const hash = hashKey(presented);
-  const { rows } = await db.kysely.executeQuery<CallerRow>({ ...callerQuery(db), parameters: [hash] });
-  const row = rows[0];
+  const row = await readCaller(db, hash);
   // The index lookup already matched; compare again in constant time so equality never short-circuits.
   if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
   if (row.revoked_at !== null || row.status !== 'active') return null;
