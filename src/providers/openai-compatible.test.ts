@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeUpstream } from '../../test/support/fake-openai.js';
 import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
+import { ProviderError } from './types.js';
 
 const make = (fake: FakeUpstream, apiKey = 'sk-test') =>
   openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, ...(apiKey ? { api_key: apiKey } : {}) });
@@ -69,6 +70,16 @@ describe('openai-compatible: request on the wire', () => {
     // one; a connection per request (no pool, or a closed socket) would show five ports.
     assert.ok(new Set(ports).size <= 2, `connections reused, got client ports ${ports.join(', ')}`);
     await provider.close?.();
+  });
+
+  it('treats a redirect as a refusal (undici follows none), not as an empty stream', async () => {
+    fake.respondWith({ status: 307 });
+    await assert.rejects(make(fake).open(request()), (err: unknown) => {
+      assert.ok(err instanceof ProviderError, String(err));
+      assert.equal(err.status, 307);
+      assert.equal(err.retryable, false);
+      return true;
+    });
   });
 
   it('carries the message of an HTTP error body', async () => {

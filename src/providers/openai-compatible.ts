@@ -50,7 +50,8 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
       } catch (err) {
         throw failure(err, req.signal);
       }
-      if (res.statusCode >= 400) throw await httpError(res, req.signal);
+      // Anything but 2xx is a refusal (undici follows no redirects; a 3xx body is no event stream).
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, req.signal);
       return { events: events(res.body, req.signal) };
     },
     close: () => pool.close(),
