@@ -10,6 +10,7 @@ import { createAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../test/support/free-port.js';
+import { SERVER_LAUNCH_FLAGS } from '../src/cli/heap.js';
 export { freePort };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -92,6 +93,8 @@ export interface Server {
 export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string; env?: Record<string, string> }): Promise<Server> {
   const port = await freePort();
   const args = [
+    // As `npm start` and bin/lumengate.js start it.
+    ...SERVER_LAUNCH_FLAGS,
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
     join(distRoot, 'src/cli/main.js'), 'serve', ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),
   ];

@@ -1,9 +1,23 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { applyServerHeapFlags, SERVER_HEAP_FLAGS } from './heap.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from '../config/env.js';
+import { applyServerHeapFlags, isServeCommand, SERVER_LAUNCH_FLAGS, SERVER_RUNTIME_HEAP_FLAGS } from './heap.js';
 
-test('serve applies its heap flags, except those the operator set in NODE_OPTIONS or node arguments', () => {
-  assert.deepEqual(applyServerHeapFlags({}, []), SERVER_HEAP_FLAGS);
-  assert.deepEqual(applyServerHeapFlags({ NODE_OPTIONS: '--max-semi-space-size=32' }, []), ['--heap-growing-percent=10']);
-  assert.deepEqual(applyServerHeapFlags({}, ['--heap-growing-percent=50', '--max-semi-space-size=1']), []);
+test('serve applies its run-time heap flag unless the operator set it in NODE_OPTIONS or node arguments', () => {
+  assert.deepEqual(applyServerHeapFlags({}, []), SERVER_RUNTIME_HEAP_FLAGS);
+  assert.deepEqual(applyServerHeapFlags({ NODE_OPTIONS: '--heap-growing-percent=50' }, []), []);
+  assert.deepEqual(applyServerHeapFlags({}, ['--heap-growing-percent=50']), []);
+  assert.equal(isServeCommand(['node', 'main.js', 'serve', '--workers', '2']), true);
+  assert.equal(isServeCommand(['node', 'main.js', 'accounts', 'list']), false);
+});
+
+test('the launchers pass the start-up heap flags: npm start and bin/lumengate.js', () => {
+  const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
+  const bin = readFileSync(join(packageRoot(), 'bin/lumengate.js'), 'utf8').split('\n')[0]!;
+  for (const flag of SERVER_LAUNCH_FLAGS) {
+    assert.ok(pkg.scripts.start.includes(`node ${flag}`), `npm start passes ${flag}`);
+    assert.ok(bin.includes(flag), `bin/lumengate.js passes ${flag}`);
+  }
 });

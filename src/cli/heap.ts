@@ -1,17 +1,28 @@
 // Garbage-collector settings for `serve`. V8's defaults let the heap grow far ahead of the live
-// data (young generation up to 3 × 16 MB, old generation to several times what survived the last
-// full GC); a gateway streaming 50,000 chunks/s allocates fast but keeps little, so its RSS
-// tracked the garbage, not the streams. A smaller young generation and a heap that grows by 10 %
-// per full GC kept RSS at 1000 streams ~35 % lower at the same throughput (docs/BENCHMARKS.md).
+// data; a gateway streaming 50,000 chunks/s allocates fast but keeps little, so its RSS tracked
+// the garbage, not the streams (docs/deploy.md "Memory", docs/BENCHMARKS.md).
+// - Old generation: grow by 10 % per full GC. V8 reads this when it recomputes its limits, so
+//   setting it here, at run time, takes effect.
+// - Young generation: at most 8 MB per semi-space. V8 sizes this at start-up only, so it is a
+//   launch flag (`npm start`, bin/lumengate.js, SERVER_LAUNCH_FLAGS); setting it here would do nothing.
 // Operators who set their own V8 heap flags (NODE_OPTIONS or node arguments) keep theirs.
 import v8 from 'node:v8';
 
-export const SERVER_HEAP_FLAGS = ['--max-semi-space-size=8', '--heap-growing-percent=10'];
+export const SERVER_RUNTIME_HEAP_FLAGS = ['--heap-growing-percent=10'];
+/** Node arguments the launchers pass; kept here so the bench starts the server the same way. */
+export const SERVER_LAUNCH_FLAGS = ['--max-semi-space-size=8'];
+
+/** `lumengate serve …`: decided from argv because this must run before the other modules load. */
+export function isServeCommand(argv: string[] = process.argv): boolean {
+  return argv[2] === 'serve';
+}
 
 export function applyServerHeapFlags(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string[] {
   const own = `${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`;
-  // Flags V8 reads when it sizes or grows the heap, so they apply from here on.
-  const applied = SERVER_HEAP_FLAGS.filter((flag) => !own.includes(flag.split('=')[0]!.replace(/^--/, '')));
+  const applied = SERVER_RUNTIME_HEAP_FLAGS.filter((flag) => !own.includes(flag.split('=')[0]!.replace(/^--/, '')));
   for (const flag of applied) v8.setFlagsFromString(flag);
   return applied;
 }
+
+// Imported first by cli/main.ts, before the module-loading burst of allocation.
+if (isServeCommand()) applyServerHeapFlags();

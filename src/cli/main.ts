@@ -1,5 +1,7 @@
 #!/usr/bin/env node
 // The `lumengate` command. Every command takes --json for machine-readable output.
+// First, before anything else loads: the heap settings of `serve` (see heap.ts).
+import './heap.js';
 import { basename } from 'node:path';
 import { Command, InvalidArgumentError } from 'commander';
 import { settingsFromEnv } from '../config/env.js';
@@ -10,7 +12,6 @@ import { listHistory, parseHistoryQuery } from '../generation/history.js';
 import { ApiError } from '../http/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
-import { applyServerHeapFlags } from './heap.js';
 import { pullModel } from '../providers/local/model-files.js';
 import { createPullProgressPrinter } from '../providers/local/pull-progress.js';
 import { registerChat } from './chat.js';
@@ -51,7 +52,6 @@ program.command('serve').description('start the HTTP server')
   .action(async (o: { workers: number }) => {
   const workers = workerCount(o.workers);
   if (workers > 1 && !isClusterWorker()) return runPrimary(workers);
-  applyServerHeapFlags();
   const server = await startServer();
   const stop = async () => { await server.close(); process.exit(0); };
   process.once('SIGINT', stop);
