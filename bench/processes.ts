@@ -93,7 +93,7 @@ export interface Server {
 export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string; env?: Record<string, string> }): Promise<Server> {
   const port = await freePort();
   const args = [
-    // As `npm start` and bin/lumengate.js start it.
+    // As `npm start` starts it.
     ...SERVER_LAUNCH_FLAGS,
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
     join(distRoot, 'src/cli/main.js'), 'serve', ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),

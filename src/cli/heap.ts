@@ -4,12 +4,13 @@
 // - Old generation: grow by 10 % per full GC. V8 reads this when it recomputes its limits, so
 //   setting it here, at run time, takes effect.
 // - Young generation: at most 8 MB per semi-space. V8 sizes this at start-up only, so it is a
-//   launch flag (`npm start`, bin/lumengate.js, SERVER_LAUNCH_FLAGS); setting it here would do nothing.
+//   launch flag (`npm start`, SERVER_LAUNCH_FLAGS; elsewhere NODE_OPTIONS); setting it here would
+//   do nothing.
 // Operators who set their own V8 heap flags (NODE_OPTIONS or node arguments) keep theirs.
 import v8 from 'node:v8';
 
 export const SERVER_RUNTIME_HEAP_FLAGS = ['--heap-growing-percent=10'];
-/** Node arguments the launchers pass; kept here so the bench starts the server the same way. */
+/** Node arguments `npm start` passes; kept here so the bench starts the server the same way. */
 export const SERVER_LAUNCH_FLAGS = ['--max-semi-space-size=8'];
 
 /** `lumengate serve …`: decided from argv because this must run before the other modules load. */
