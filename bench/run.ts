@@ -181,13 +181,9 @@ async function throughput(database: 'sqlite' | 'postgres', workers: number, url:
   log(`non-streaming throughput: ${database}, ${workers} worker(s)`);
   const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
   const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
-  const { concurrency, seconds, warmupSeconds } = config.throughput;
-  await runThroughput(agent, `${url}/api/v2/generate`, headers, body, concurrency, warmupSeconds);
-  const watch = watchProcess(pid);
-  const r = await runThroughput(agent, `${url}/api/v2/generate`, headers, body, concurrency, seconds);
-  const w = watch.stop();
+  const { r, w } = await measuredLoop(`${url}/api/v2/generate`, headers, body, pid);
   return {
-    database, workers, concurrency, seconds: r.seconds, requests: r.requests, errors: r.errors, firstError: r.firstError, perSecond: r.perSecond,
+    database, workers, concurrency: config.throughput.concurrency, seconds: r.seconds, requests: r.requests, errors: r.errors, firstError: r.firstError, perSecond: r.perSecond,
     latencyMs: { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99) }, server: { peakRssBytes: w.peakRssBytes, cpuCores: w.cpuCores },
   };
 }
@@ -195,13 +191,17 @@ async function throughput(database: 'sqlite' | 'postgres', workers: number, url:
 /** The same closed loop against the bare proxy: the most any Node gateway serves here with this client and upstream. */
 async function floorThroughput(proxy: { origin: string; pid: number }): Promise<BenchResults['floorThroughput']> {
   log('non-streaming throughput: bare proxy');
-  const url = `${proxy.origin}/v1/chat/completions`;
-  const { concurrency, seconds, warmupSeconds } = config.throughput;
-  await runThroughput(agent, url, upstreamHeaders, upstreamBody, concurrency, warmupSeconds);
-  const watch = watchProcess(proxy.pid);
-  const r = await runThroughput(agent, url, upstreamHeaders, upstreamBody, concurrency, seconds);
-  const w = watch.stop();
+  const { r, w } = await measuredLoop(`${proxy.origin}/v1/chat/completions`, upstreamHeaders, upstreamBody, proxy.pid);
   return { perSecond: r.perSecond, errors: r.errors, cpuCores: w.cpuCores };
+}
+
+/** Warm-up, then the closed loop with the serving process (pid) watched. */
+async function measuredLoop(url: string, headers: Record<string, string>, body: string, pid: number) {
+  const { concurrency, seconds, warmupSeconds } = config.throughput;
+  await runThroughput(agent, url, headers, body, concurrency, warmupSeconds);
+  const watch = watchProcess(pid);
+  const r = await runThroughput(agent, url, headers, body, concurrency, seconds);
+  return { r, w: watch.stop() };
 }
 
 async function createPgDatabase(adminUrl: string): Promise<string | null> {
