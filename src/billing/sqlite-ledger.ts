@@ -13,8 +13,8 @@ import type { Hold, HoldRequest, Settled, Settlement, TokenPool } from './ledger
 interface Statements {
   account: Statement<[number], { plan_tokens: number; package_tokens: number }>;
   take: Statement<[number, number, number]>;
+  /** Adds to both pools: a release gives a hold back, a grant adds tokens. */
   give: Statement<[number, number, number]>;
-  grant: Statement<[number, number, number]>;
   insertGeneration: Statement<unknown[], { id: number }>;
   insertLedger: Statement<unknown[]>;
   settle: Statement<unknown[], { account_id: number; held_plan: number; held_package: number }>;
@@ -36,7 +36,6 @@ function ledgerFor(db: Database) {
     account: db.prepare('select plan_tokens, package_tokens from accounts where id = ?'),
     take: db.prepare('update accounts set plan_tokens = plan_tokens - ?, package_tokens = package_tokens - ? where id = ?'),
     give: db.prepare('update accounts set plan_tokens = plan_tokens + ?, package_tokens = package_tokens + ? where id = ?'),
-    grant: db.prepare('update accounts set plan_tokens = plan_tokens + ?, package_tokens = package_tokens + ? where id = ?'),
     insertGeneration: db.prepare(`insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
       tokens_spent, created_at, hold_expires_at, instance_id) values (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?) returning id`),
     insertLedger: db.prepare(`insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
@@ -91,7 +90,7 @@ function ledgerFor(db: Database) {
   const grant = db.transaction((accountId: number, amount: number, pool: TokenPool, note: string | null) => {
     const plan = pool === 'plan' ? amount : 0;
     const pkg = pool === 'package' ? amount : 0;
-    if (s.grant.run(plan, pkg, accountId).changes !== 1) throw new Error(`no account ${accountId}`);
+    if (s.give.run(plan, pkg, accountId).changes !== 1) throw new Error(`no account ${accountId}`);
     s.insertLedger.run(accountId, null, 'grant', amount, plan, pkg, note, new Date().toISOString());
   });
 
