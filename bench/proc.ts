@@ -1,4 +1,5 @@
 // Reads a server's resident memory and CPU time from /proc, summed over its cluster workers.
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
@@ -52,4 +53,23 @@ export function openFileLimit(): number | null {
     const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
     return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null;
   } catch { return null; }
+}
+
+/**
+ * CPU pinning for the "one core" throughput figure: `taskset` sets the CPUs a process and all its
+ * threads may run on (threads started later inherit it). Null when it cannot be done here
+ * (no taskset, or fewer than two CPUs), and the figures are then taken unpinned.
+ */
+export function cpuPinning(cpuCount: number): { pin(pid: number, cpus: string): void; serverCpus: string; otherCpus: string; allCpus: string } | null {
+  if (cpuCount < 2) return null;
+  const pin = (pid: number, cpus: string) => {
+    // -a: every thread of the process (V8's GC helpers, libuv's pool), not only the main one.
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  };
+  try {
+    pin(process.pid, `0-${cpuCount - 1}`);
+  } catch {
+    return null;
+  }
+  return { pin, serverCpus: '0', otherCpus: cpuCount === 2 ? '1' : `1-${cpuCount - 1}`, allCpus: `0-${cpuCount - 1}` };
 }

@@ -12,16 +12,23 @@ interface SideSummary { streams: number; errors: number; firstError: string | nu
 export interface ScenarioResult { streams: number; rounds: number; direct: SideSummary; floor?: SideSummary; through: SideSummary; server: { peakRssBytes: number; cpuCores: number }; floorPeakRssBytes?: number }
 export interface ThroughputRun {
   database: 'sqlite' | 'postgres'; workers: number; concurrency: number; seconds: number; requests: number; errors: number; firstError: string | null;
-  perSecond: number; latencyMs: { p50: number; p99: number }; server: { peakRssBytes: number; cpuCores: number };
+  /** The median of `runs` (req/s of each measured run); results saved before repeats had one run. */
+  perSecond: number; runs?: number[]; latencyMs: { p50: number; p99: number }; server: { peakRssBytes: number; cpuCores: number };
+  /** Server CPU time per answered request, microseconds. */
+  cpuMicrosPerRequest?: number;
+  /** The server ran alone on one CPU (taskset), client and upstream on the others. */
+  pinned?: boolean;
 }
+/** The bare proxy's closed loop: same fields as a ThroughputRun's. */
+export type FloorThroughput = Pick<ThroughputRun, 'perSecond' | 'errors' | 'runs' | 'cpuMicrosPerRequest' | 'pinned'> & { cpuCores: number };
 export interface BenchResults {
-  config: { chunks: number; gapMs: number; ttfcMs: number; scenarios: Array<{ streams: number; rounds: number }>; throughput: { seconds: number; warmupSeconds: number; concurrency: number }; workers: number[]; postgres: boolean };
+  config: { chunks: number; gapMs: number; ttfcMs: number; scenarios: Array<{ streams: number; rounds: number }>; throughput: { seconds: number; warmupSeconds: number; concurrency: number; repeats?: number }; workers: number[]; postgres: boolean };
   startedAt: string;
   openFileLimit: number | null;
   scenarios: ScenarioResult[];
   throughput: ThroughputRun[];
   /** Non-streaming closed loop through the bare proxy (no auth, no database). */
-  floorThroughput?: { perSecond: number; errors: number; cpuCores: number };
+  floorThroughput?: FloorThroughput;
   profile: ProfileSummary | null;
   ledger: Array<{ label: string; mismatches: number; pending: number; generations: number }>;
   postgresVersion?: string;
@@ -36,6 +43,15 @@ function version(pkg: string): string {
     return JSON.parse(readFileSync(join(packageRoot(), 'node_modules', pkg, 'package.json'), 'utf8')).version;
   } catch { return '?'; }
 }
+
+/** "2,150 req/s (1,980–2,300)": the median run, and the range when there were several. */
+function reqPerSecond(t: Pick<ThroughputRun, 'perSecond' | 'runs'>): string {
+  const n = (x: number) => Math.round(x).toLocaleString('en-US');
+  const range = t.runs && t.runs.length > 1 ? ` (${n(Math.min(...t.runs))}–${n(Math.max(...t.runs))})` : '';
+  return `${n(t.perSecond)} req/s${range}`;
+}
+
+const micros = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? `${x.toFixed(0)} µs` : '–');
 
 interface Goal { goal: string; measured: string; met: boolean | null; margin: string; floor?: string }
 
@@ -65,10 +81,10 @@ export function goals(r: BenchResults): Goal[] {
   const sqlite1 = r.throughput.find((t) => t.database === 'sqlite' && t.workers === 1);
   const perSec = sqlite1?.perSecond;
   if (perSec === undefined) out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: 'not run', met: null, margin: '' });
-  else out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: `${perSec.toFixed(0)} req/s`, met: perSec >= 3000, margin: perSec >= 3000 ? `${(perSec - 3000).toFixed(0)} req/s over` : `short by ${(3000 - perSec).toFixed(0)} req/s (${((100 * (3000 - perSec)) / 3000).toFixed(0)} %)`,
-    floor: r.floorThroughput ? `${r.floorThroughput.perSecond.toFixed(0)} req/s` : undefined });
+  else out.push({ goal: 'non-streaming ≥ 3,000 req/s, 1 core, SQLite', measured: reqPerSecond(sqlite1!), met: perSec >= 3000, margin: perSec >= 3000 ? `${(perSec - 3000).toFixed(0)} req/s over` : `short by ${(3000 - perSec).toFixed(0)} req/s (${((100 * (3000 - perSec)) / 3000).toFixed(0)} %)`,
+    floor: r.floorThroughput ? reqPerSecond(r.floorThroughput) : undefined });
   const pg1 = r.throughput.find((t) => t.database === 'postgres' && t.workers === 1);
-  out.push({ goal: 'non-streaming, 1 core, PostgreSQL (reported)', measured: pg1 ? `${pg1.perSecond.toFixed(0)} req/s` : (r.postgresSkipped ?? 'not run'), met: null, margin: '' });
+  out.push({ goal: 'non-streaming, 1 core, PostgreSQL (reported)', measured: pg1 ? reqPerSecond(pg1) : (r.postgresSkipped ?? 'not run'), met: null, margin: '' });
   return out;
 }
 
@@ -107,19 +123,20 @@ export function renderReport(r: BenchResults): string {
   if (errs.length) lines.push('', `First errors: ${errs.map((e) => `\`${e}\``).join('; ')}`);
   lines.push('');
 
-  lines.push('## Non-streaming throughput', '', `\`POST /api/v2/generate\`, closed loop with ${c.throughput.concurrency} concurrent callers for ${c.throughput.seconds} s after ${c.throughput.warmupSeconds} s of warm-up; the upstream answers at once (2 chunks, 0 ms). Every request holds, runs and settles a generation (three database transactions' worth of ledger work).`, '');
-  lines.push('| database | workers | req/s | latency p50 / p99 | errors | server peak RSS | server CPU |', '| --- | --- | --- | --- | --- | --- | --- |');
+  const repeats = c.throughput.repeats ?? 1;
+  lines.push('## Non-streaming throughput', '', `\`POST /api/v2/generate\`, closed loop with ${c.throughput.concurrency} concurrent callers, ${c.throughput.warmupSeconds} s of warm-up, then ${repeats > 1 ? `${repeats} measured runs of ${c.throughput.seconds} s (req/s is the median run, the range beside it; latency pools the runs)` : `${c.throughput.seconds} s measured`}; the upstream answers at once (2 chunks, 0 ms). Every request authenticates, holds, runs and settles a generation. "CPUs": a one-worker server runs alone on CPU 0 (taskset) while the client and the upstream use the other CPU, which is the goal's "one core"; more workers get every CPU. "CPU per request" is the server's CPU time divided by the requests answered, steadier than req/s on a noisy machine.`, '');
+  lines.push('| database | workers | CPUs | req/s | CPU per request | latency p50 / p99 | errors | server peak RSS | server CPU |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- |');
   for (const t of r.throughput) {
-    lines.push(`| ${t.database} | ${t.workers} | ${t.perSecond.toFixed(0)} | ${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms | ${t.errors} | ${mb(t.server.peakRssBytes)} | ${(100 * t.server.cpuCores).toFixed(0)} % of a core |`);
+    lines.push(`| ${t.database} | ${t.workers} | ${t.pinned ? 'CPU 0 only' : 'all'} | ${reqPerSecond(t)} | ${micros(t.cpuMicrosPerRequest)} | ${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms | ${t.errors} | ${mb(t.server.peakRssBytes)} | ${(100 * t.server.cpuCores).toFixed(0)} % of a core |`);
   }
   for (const db of ['sqlite', 'postgres'] as const) {
     const one = r.throughput.find((t) => t.database === db && t.workers === 1);
     const two = r.throughput.find((t) => t.database === db && t.workers === 2);
-    if (one && two) lines.push('', `Scaling 1 → 2 workers on ${db}: ×${(two.perSecond / one.perSecond).toFixed(2)}.`);
+    if (one && two) lines.push('', `Scaling 1 → 2 workers on ${db}: ×${(two.perSecond / one.perSecond).toFixed(2)}${one.pinned && !two.pinned ? ' (one worker on one CPU → two workers on every CPU, shared with the client and the upstream)' : ''}.`);
   }
   if (r.floorThroughput) {
     const f = r.floorThroughput;
-    lines.push('', `The bare proxy, same client, upstream and loop: ${f.perSecond.toFixed(0)} req/s (${f.errors} errors) at ${(100 * f.cpuCores).toFixed(0)} % of a core.`);
+    lines.push('', `The bare proxy, same client, upstream and loop${f.pinned ? ', alone on CPU 0' : ''}: ${reqPerSecond(f)} (${f.errors} errors), ${micros(f.cpuMicrosPerRequest)} of CPU per request, at ${(100 * f.cpuCores).toFixed(0)} % of a core.`);
   }
   if (r.postgresSkipped) lines.push('', `PostgreSQL: ${r.postgresSkipped}.`);
   lines.push('');
@@ -130,7 +147,7 @@ export function renderReport(r: BenchResults): string {
 
   if (r.profile) {
     const p = r.profile;
-    lines.push('## CPU profile of this run', '', `\`--cpu-prof\` of the server over the streaming scenarios and the SQLite throughput run (${p.seconds.toFixed(0)} s, ${p.idlePercent.toFixed(0)} % idle). Share of busy time:`, '');
+    lines.push('## CPU profile of this run', '', `\`--cpu-prof\` of a separate server (SQLite, one worker) taken after the measured runs, through the same streaming scenarios and one closed-loop run; no figure above was measured under the profiler (${p.seconds.toFixed(0)} s, ${p.idlePercent.toFixed(0)} % idle). Share of busy time:`, '');
     lines.push('| package / area | % |', '| --- | --- |');
     for (const x of p.byPackage) lines.push(`| ${x.name} | ${x.percent.toFixed(1)} |`);
     lines.push('', '| function (self time) | where | % |', '| --- | --- | --- |');

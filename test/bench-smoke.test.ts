@@ -31,12 +31,16 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
     assert.equal(r.throughput.length, 1);
     assert.ok(r.throughput[0].requests > 0);
     assert.equal(r.throughput[0].errors, 0, r.throughput[0].firstError ?? '');
+    assert.equal(r.throughput[0].runs.length, 1, 'one measured run in a smoke run');
+    assert.ok(r.throughput[0].cpuMicrosPerRequest > 0, 'server CPU per request was read from /proc');
+    assert.equal(typeof r.throughput[0].pinned, 'boolean');
     assert.ok(r.floorThroughput.perSecond > 0 && r.floorThroughput.errors === 0, 'the bare proxy floor was measured');
     assert.deepEqual(r.ledger.map((l: { mismatches: number; pending: number }) => [l.mismatches, l.pending]), [[0, 0]]);
     const md = readFileSync(out, 'utf8');
     assert.match(md, /^# Benchmarks/);
     assert.match(md, /\| 2 × 1 \| direct \|/);
     assert.match(md, /\| \| bare proxy \|/);
+    assert.match(md, /\| sqlite \| 1 \| (CPU 0 only|all) \| \d[\d,]* req\/s \| \d+ µs \|/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
