@@ -1,0 +1,58 @@
+// What the streaming hot path must not do per chunk (issue 6, docs/BENCHMARKS.md): write to the
+// database or write a log line. A generation writes its hold and its settlement, whatever its
+// length; the logger's lines per request do not grow with the number of chunks.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import pino from 'pino';
+import { sseEvents, startHarness, type Harness } from '../support/harness.js';
+
+describe('streaming hot path', () => {
+  let h: Harness;
+  const logLines: string[] = [];
+  before(async () => {
+    const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+    h = await startHarness({ logger: pino({ level: 'info' }, sink) });
+  });
+  after(() => h.close());
+
+  /** Streams one generation of `chunks` deltas and returns what it cost in database row changes and log lines. */
+  async function streamOf(key: string, chunks: number) {
+    h.fake.respondWith({ chunks: Array.from({ length: chunks }, (_, i) => `t${i} `), delayMs: 0 });
+    const sqlite = h.server.db.sqlite;
+    const changes = () => (sqlite ? (sqlite.prepare('select total_changes() as n').get() as { n: number }).n : 0);
+    const rowsBefore = changes();
+    const linesBefore = logLines.length;
+    const res = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'count' }, key);
+    assert.equal(res.status, 200);
+    const events = sseEvents(res.text);
+    assert.equal(events.filter((e) => e.type === 'content_delta').length, chunks);
+    assert.equal(events.at(-2).type, 'generation_end');
+    // pino writes to the sink synchronously here; the request's last line follows the response.
+    await new Promise((r) => setImmediate(r));
+    return { rows: changes() - rowsBefore, logLines: logLines.length - linesBefore };
+  }
+
+  it('database writes per generation are the same for 3 chunks and for 200', async (t) => {
+    if (!h.server.db.sqlite) {
+      // total_changes() is SQLite's exact count; the lifecycle that decides when to write is the same on PostgreSQL.
+      t.skip('SQLite only: it counts the connection\'s row changes');
+      return;
+    }
+    const a = await h.account({ tokens: 100 });
+    await streamOf(a.key, 1); // the key's first use also records last_used_at (once a minute)
+    const short = await streamOf(a.key, 3);
+    const long = await streamOf(a.key, 200);
+    assert.ok(short.rows > 0, 'a generation writes its hold and settlement');
+    assert.equal(long.rows, short.rows, `rows changed: ${short.rows} for 3 chunks, ${long.rows} for 200`);
+  });
+
+  it('log lines per generation are the same for 3 chunks and for 200', async () => {
+    const a = await h.account({ tokens: 100 });
+    await streamOf(a.key, 1);
+    const short = await streamOf(a.key, 3);
+    const long = await streamOf(a.key, 200);
+    assert.ok(short.logLines > 0, 'requests are logged at info');
+    assert.equal(long.logLines, short.logLines);
+  });
+});
