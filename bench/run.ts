@@ -66,9 +66,9 @@ const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Be
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const work = mkdtempSync(join(tmpdir(), 'lumengate-bench-'));
-const agent = loadAgent();
-const upstream = await startUpstream();
-const floor = await startFloorProxy(upstream.origin);
+let agent = loadAgent();
+let upstream = await startUpstream();
+let floor = await startFloorProxy(upstream.origin);
 /** One-worker throughput runs with the server alone on one CPU, client and upstream on the others. */
 const pinning = args['no-pin'] ? null : cpuPinning(cpus().length);
 
@@ -88,8 +88,16 @@ try {
     log(`${sc.streams} concurrent stream(s) x ${sc.rounds} round(s)`);
     results.scenarios.push(await streamingScenario(sc.streams, sc.rounds, targets, { through: server.pid, floor: floor.pid }));
   }
+  await server.stop();
+  results.ledger.push({ label: 'sqlite, 1 worker, streams', ...(await auditLedger(sqliteUrl)) });
+
+  // Throughput on fresh processes: after a 1000-stream burst every process (the client's pool of
+  // thousands of idle connections above all) served a closed loop with 25–40 % more server CPU per
+  // request, measured on the bare proxy and on lumengate alike.
+  await freshProcesses();
   await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
   results.floorThroughput = await floorThroughput(floor);
+  server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
   results.throughput.push(await throughput('sqlite', 1, server.url, key, server.pid));
   await server.stop();
   results.ledger.push({ label: 'sqlite, 1 worker', ...(await auditLedger(sqliteUrl)) });
@@ -128,6 +136,16 @@ try {
   await upstream.stop();
   await agent.close();
   rmSync(work, { recursive: true, force: true });
+}
+
+/** A new upstream, bare proxy and load client, so that no measurement inherits another's connections or heap. */
+async function freshProcesses(): Promise<void> {
+  await floor.stop();
+  await upstream.stop();
+  await agent.close();
+  agent = loadAgent();
+  upstream = await startUpstream();
+  floor = await startFloorProxy(upstream.origin);
 }
 
 /** A separate `--cpu-prof` server through the same workloads (streams, then the closed loop), numbers discarded. */
