@@ -258,8 +258,15 @@ describe('fuzzing the running server', () => {
       while (next < requests.length && problems.length < 5) {
         const r = requests[next++]!;
         const bytes = encode(r);
-        const reply = await send(port, bytes);
         const show = () => JSON.stringify(bytes.toString('latin1').slice(0, 300));
+        let reply: RawReply | null;
+        try {
+          reply = await send(port, bytes);
+        } catch (err) {
+          // A hang is a finding like any other: keep the request, and the seed in the assertion below.
+          problems.push(`${(err as Error).message} to ${show()}`);
+          continue;
+        }
         if (reply === null) {
           closedWithoutReply++;
           problems.push(`no reply to ${show()}`);
