@@ -3,13 +3,12 @@
 // hits both; the goal figures are "through minus direct". Writes docs/BENCHMARKS.md.
 // --smoke: tiny numbers, report to a temp file (CI proves the bench works; it never times anything).
 import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pg from 'pg';
 import { packageRoot } from '../src/config/env.js';
 import { loadAgent, percentile, runStream, runThroughput, type Side, type StreamResult, type StreamTarget, type ThroughputResult } from './load.js';
-import { cpus } from 'node:os';
 import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
 import { auditLedger, seedAccount, startFloorProxy, startLumengate, startUpstream, type Upstream } from './processes.js';
 import { summariseProfiles, type ProfileSummary } from './profile.js';
@@ -75,8 +74,8 @@ const pinning = args['no-pin'] ? null : cpuPinning(cpus().length);
 try {
   const results: BenchResults = { config, startedAt: new Date().toISOString(), openFileLimit: openFileLimit(), scenarios: [], throughput: [], profile: null, ledger: [] };
 
-  // Streaming scenarios and SQLite throughput against one server. The profile is taken from a
-  // server of its own afterwards: a sampling profiler costs CPU, so no goal figure is taken under it.
+  // Streaming scenarios against one server; throughput and the profile each on servers of their own
+  // (a sampling profiler costs CPU, so no goal figure is taken under it).
   const sqliteUrl = `sqlite:${join(work, 'bench.db')}`;
   const { key } = await seedAccount(sqliteUrl);
   let server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
