@@ -62,6 +62,12 @@ const outPath = args.out ?? (smoke ? join(mkdtempSync(join(tmpdir(), 'lumengate-
 /** What the load client sends to the fake upstream, directly or through the bare proxy. */
 const upstreamBody = JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Say something.' }], stream: true, stream_options: { include_usage: true } });
 const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
+/** What it sends to lumengate (`/api/v2/generate` and `/stream`): the same prompt, with our key. */
+const generateBody = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
+const generateHeaders = (key: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });
+/** The upstream's two scripts: the streaming scenarios', and the instant answer of the throughput runs. */
+const streamingScript = { chunks: chunkTexts(config.chunks), delayMs: config.gapMs, firstChunkDelayMs: config.ttfcMs };
+const instantScript = { chunks: ['Hello', ', world'], delayMs: 0 };
 
 const log = (msg: string) => process.stderr.write(`bench: ${msg}\n`);
 const work = mkdtempSync(join(tmpdir(), 'lumengate-bench-'));
@@ -80,7 +86,7 @@ try {
   const { key } = await seedAccount(sqliteUrl);
   let server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
   const targets = streamTargets(upstream, floor.origin, server.url, key);
-  await upstream.setScript({ chunks: chunkTexts(config.chunks), delayMs: config.gapMs, firstChunkDelayMs: config.ttfcMs });
+  await upstream.setScript(streamingScript);
   // Warm both paths (JIT, connection pools) before anything is measured.
   await Promise.all(Array.from({ length: 4 }, () => Promise.all([runStream(agent, targets.direct), runStream(agent, targets.floor), runStream(agent, targets.through)])));
   for (const sc of config.scenarios) {
@@ -94,7 +100,7 @@ try {
   // thousands of idle connections above all) served a closed loop with 25–40 % more server CPU per
   // request, measured on the bare proxy and on lumengate alike.
   await freshProcesses();
-  await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
+  await upstream.setScript(instantScript);
   results.floorThroughput = await floorThroughput(floor);
   server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
   results.throughput.push(await throughput('sqlite', 1, server.url, key, server.pid));
@@ -155,14 +161,12 @@ async function profilePass(databaseUrl: string, key: string): Promise<ProfileSum
   const server = await startLumengate({ databaseUrl, upstreamOrigin: upstream.origin, workers: 1, profileDir });
   try {
     const through = streamTargets(upstream, floor.origin, server.url, key).through;
-    await upstream.setScript({ chunks: chunkTexts(config.chunks), delayMs: config.gapMs, firstChunkDelayMs: config.ttfcMs });
+    await upstream.setScript(streamingScript);
     for (const sc of config.scenarios) {
       for (let r = 0; r < sc.rounds; r++) await Promise.all(Array.from({ length: sc.streams }, () => runStream(agent, through)));
     }
-    await upstream.setScript({ chunks: ['Hello', ', world'], delayMs: 0 });
-    const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-    const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
-    await runThroughput(agent, `${server.url}/api/v2/generate`, headers, body, config.throughput.concurrency, config.throughput.seconds);
+    await upstream.setScript(instantScript);
+    await runThroughput(agent, `${server.url}/api/v2/generate`, generateHeaders(key), generateBody, config.throughput.concurrency, config.throughput.seconds);
   } finally {
     await server.stop();
   }
@@ -174,14 +178,12 @@ function chunkTexts(n: number): string[] {
 }
 
 function streamTargets(up: Upstream, floorOrigin: string, lumengateUrl: string, key: string): Record<Side, StreamTarget> {
-  const prompt = 'Say something.';
   return {
     direct: { side: 'direct', url: `${up.origin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
     floor: { side: 'floor', url: `${floorOrigin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
     through: {
       side: 'through', url: `${lumengateUrl}/api/v2/generate/stream`, expectedDeltas: config.chunks,
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-      body: JSON.stringify({ model: 'gpt-5-nano', prompt }),
+      headers: generateHeaders(key), body: generateBody,
     },
   };
 }
@@ -224,10 +226,8 @@ function summarise(rs: StreamResult[]) {
 
 async function throughput(database: 'sqlite' | 'postgres', workers: number, url: string, key: string, pid: number): Promise<ThroughputRun> {
   log(`non-streaming throughput: ${database}, ${workers} worker(s)`);
-  const headers = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-  const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
   // "On one core": one worker is pinned; N workers get every CPU (that is what they are for).
-  const m = await measuredLoop(`${url}/api/v2/generate`, headers, body, pid, workers === 1);
+  const m = await measuredLoop(`${url}/api/v2/generate`, generateHeaders(key), generateBody, pid, workers === 1);
   return { database, workers, concurrency: config.throughput.concurrency, ...m };
 }
 
