@@ -8,6 +8,7 @@ import { releaseInstanceHolds, releaseStaleHolds } from './billing/ledger.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { buildProviders, type ProviderRegistry } from './providers/registry.js';
 import { buildApp } from './http/app.js';
+import { CircuitState } from 'cockatiel';
 import { RouteHealth } from './generation/routing.js';
 import { loggerOptions } from './logging.js';
 
@@ -59,7 +60,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, limits, instanceId: settings.instanceId });
+  routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId });
   // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
   await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
   const addr = app.server.address();

@@ -8,7 +8,7 @@ import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import { PLANS, type PlanName } from '../config/catalog.js';
 import { grantTokens } from '../billing/ledger.js';
-import { ApiError } from '../http/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import { createKey, type CreatedKey } from './keys.js';
 
@@ -45,8 +45,8 @@ export const grantInput = z.strictObject({
 export const keyInput = z.strictObject({ name: keyName });
 
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
-  if (input === undefined || input === null) throw new ApiError('bad_request', 'request body is required: a JSON object');
-  if (typeof input !== 'object' || Array.isArray(input)) throw new ApiError('bad_request', 'request body must be a JSON object');
+  if (input === undefined || input === null) throw new GatewayError('bad_request', 'request body is required: a JSON object');
+  if (typeof input !== 'object' || Array.isArray(input)) throw new GatewayError('bad_request', 'request body must be a JSON object');
   const r = schema.safeParse(input, { reportInput: true });
   if (!r.success) throw zodToApiError(r.error);
   return r.data;
@@ -73,7 +73,7 @@ export const accountView = (a: AccountRow): AccountView => ({
 
 export async function getAccount(db: Db, accountId: number): Promise<AccountView> {
   const a = await db.kysely.selectFrom('accounts').selectAll().where('id', '=', accountId).executeTakeFirst();
-  if (!a) throw new ApiError('not_found', `account ${accountId} not found`, { account_id: accountId });
+  if (!a) throw new GatewayError('not_found', `account ${accountId} not found`, { account_id: accountId });
   return accountView(a);
 }
 
@@ -147,7 +147,7 @@ export async function issueKey(db: Db, accountId: number, input: unknown): Promi
   const active = await db.kysely.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n'))
     .where('account_id', '=', accountId).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
   if (Number(active.n) >= MAX_ACTIVE_KEYS) {
-    throw new ApiError('validation_error', `an account may hold at most ${MAX_ACTIVE_KEYS} active keys: revoke one first`, { fields: [{ path: 'name', message: 'too many active keys' }], max_active_keys: MAX_ACTIVE_KEYS });
+    throw new GatewayError('validation_error', `an account may hold at most ${MAX_ACTIVE_KEYS} active keys: revoke one first`, { fields: [{ path: 'name', message: 'too many active keys' }], max_active_keys: MAX_ACTIVE_KEYS });
   }
   const k = await createKey(db, accountId, o.name);
   return { ...k, prefix: k.display_prefix };
@@ -158,7 +158,7 @@ async function findKey(db: Db, keyId: number, accountId?: number): Promise<KeyRo
   let q = db.kysely.selectFrom('api_keys').select(keyColumns).where('id', '=', keyId).where('revoked_at', 'is', null);
   if (accountId !== undefined) q = q.where('account_id', '=', accountId);
   const k = await q.executeTakeFirst();
-  if (!k) throw new ApiError('not_found', `key ${keyId} not found`, { key_id: keyId });
+  if (!k) throw new GatewayError('not_found', `key ${keyId} not found`, { key_id: keyId });
   return k;
 }
 
@@ -174,7 +174,7 @@ export async function revokeKey(db: Db, keyId: number, accountId?: number): Prom
   let q = db.kysely.updateTable('api_keys').set({ revoked_at: nowIso() }).where('id', '=', keyId).where('revoked_at', 'is', null);
   if (accountId !== undefined) q = q.where('account_id', '=', accountId);
   const r = await q.executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw new ApiError('not_found', `key ${keyId} not found`, { key_id: keyId });
+  if (Number(r.numUpdatedRows) === 0) throw new GatewayError('not_found', `key ${keyId} not found`, { key_id: keyId });
 }
 
 export interface UsageRow {
@@ -212,6 +212,6 @@ export async function usageSummary(db: Db, filter: { accountId?: number; since?:
 /** Parses an id given as text (CLI argument, path segment): digits only, a safe integer. */
 export function parseId(text: string, what: string): number {
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
-  if (!id.safeParse(n).success) throw new ApiError('not_found', `${what} ${JSON.stringify(text.slice(0, 40))} not found`);
+  if (!id.safeParse(n).success) throw new GatewayError('not_found', `${what} ${JSON.stringify(text.slice(0, 40))} not found`);
   return n;
 }

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PLANS } from '../config/catalog.js';
-import { ApiError } from '../http/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import { listHistory, parseHistoryQuery, historyItem } from '../generation/history.js';
 import { generationObject } from '../generation/object.js';
@@ -35,7 +35,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
       if (!m?.[1] || !matches(m[1])) {
         req.log.warn({ url: req.routeOptions.url ?? 'unknown' }, 'admin request refused');
         void reply.header('www-authenticate', 'Bearer realm="lumengate-admin"');
-        throw new ApiError('not_authenticated', 'admin token required: Authorization: Bearer <LUMENGATE_ADMIN_TOKEN>');
+        throw new GatewayError('not_authenticated', 'admin token required: Authorization: Bearer <LUMENGATE_ADMIN_TOKEN>');
       }
       // Admin answers are never cached anywhere.
       void reply.header('cache-control', 'no-store');
@@ -43,7 +43,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     admin.addHook('onRequest', authorise);
     // Unknown /admin paths are refused before they are answered, so the route list does not leak.
     admin.setNotFoundHandler({ preHandler: authorise }, (req, reply) => {
-      void reply.code(404).send(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+      void reply.code(404).send(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
     });
 
     type IdParams = { Params: { id: string } };
@@ -82,7 +82,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     admin.get<IdParams>('/generations/:id', async (req) => {
       const id = parseId(req.params.id, 'generation');
       const g = await db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirst();
-      if (!g) throw new ApiError('not_found', `generation ${id} not found`, { generation_id: id });
+      if (!g) throw new GatewayError('not_found', `generation ${id} not found`, { generation_id: id });
       return { ...generationObject(g, null), ...historyItem(g, catalog), account_id: g.account_id, api_key_id: g.api_key_id, route: g.route, deleted_at: g.deleted_at };
     });
 

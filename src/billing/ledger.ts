@@ -54,6 +54,8 @@ export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null>
 export interface Settlement {
   status: Exclude<GenerationStatus, 'pending'>;
   resultText: string | null;
+  /** Tool calls and reasoning as JSON (generation object fields tool_calls, reasoning). */
+  resultJson?: string | null;
   error: string | null;
   finishReason: string | null;
   usage: unknown;

@@ -51,7 +51,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   // `given`; otherwise this statement did not change the account.
   const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
     with gen as (
-      update generations set status = ${st.status}, result_text = ${st.resultText}, error = ${st.error},
+      update generations set status = ${st.status}, result_text = ${st.resultText}, result_json = ${st.resultJson ?? null}, error = ${st.error},
         finish_reason = ${st.finishReason}, usage_json = ${st.usage == null ? null : JSON.stringify(st.usage)}, route = ${st.route},
         first_token_at = ${st.firstTokenAt}, tokens_spent = case when ${failed}::boolean then 0 else held_plan + held_package end,
         completed_at = ${completed}, processing_ms = ${processingMs}::integer

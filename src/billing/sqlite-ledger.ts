@@ -40,7 +40,7 @@ function ledgerFor(db: Database) {
       tokens_spent, created_at, hold_expires_at, instance_id) values (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?) returning id`),
     insertLedger: db.prepare(`insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       values (?, ?, ?, ?, ?, ?, ?, ?)`),
-    settle: db.prepare(`update generations set status = ?, result_text = ?, error = ?, finish_reason = ?, usage_json = ?, route = ?,
+    settle: db.prepare(`update generations set status = ?, result_text = ?, result_json = ?, error = ?, finish_reason = ?, usage_json = ?, route = ?,
       first_token_at = ?, tokens_spent = case when ? = 'completed' then held_plan + held_package else 0 end, completed_at = ?, processing_ms = ?
       where id = ? and status = 'pending' returning account_id, held_plan, held_package`),
     generationAccount: db.prepare('select account_id from generations where id = ?'),
@@ -64,7 +64,7 @@ function ledgerFor(db: Database) {
     const completedAt = new Date();
     const completed = completedAt.toISOString();
     // The status transition is the idempotence guard: only the first settlement matches 'pending'.
-    const gen = s.settle.get(st.status, st.resultText, st.error, st.finishReason, st.usage == null ? null : JSON.stringify(st.usage), st.route,
+    const gen = s.settle.get(st.status, st.resultText, st.resultJson ?? null, st.error, st.finishReason, st.usage == null ? null : JSON.stringify(st.usage), st.route,
       st.firstTokenAt, st.status, completed, st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null, generationId);
     let accountId: number;
     let spent = 0;

@@ -9,7 +9,7 @@ import { loadCatalog } from '../config/catalog.js';
 import { openDatabase, type Db } from '../db/connect.js';
 import * as service from '../accounts/service.js';
 import { listHistory, parseHistoryQuery } from '../generation/history.js';
-import { ApiError } from '../http/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
 import { pullModel } from '../providers/local/model-files.js';
@@ -127,7 +127,7 @@ keys.command('rename <id> <name>').description('rename an API key').option('--js
   });
 keys.command('revoke <id>').description('revoke an API key at once').option('--json', 'machine-readable output').action(async (id: string, o: { json?: boolean }) => {
   const revoked = await withDb((db) => service.revokeKey(db, service.parseId(id, 'key')).then(() => true, (err: unknown) => {
-    if (err instanceof ApiError && err.code === 'not_found') return false;
+    if (err instanceof GatewayError && err.code === 'not_found') return false;
     throw err;
   }));
   print(!!o.json, { id: Number(id), revoked }, () => (revoked ? `key ${id} revoked` : `no active key ${id}`));

@@ -20,7 +20,7 @@ const routeSchema = z.object({ provider: z.string().min(1), model: z.string().mi
 const modelSchema = z.object({
   slug: z.string().regex(/^[a-z0-9][a-z0-9._:-]*$/i, 'slug: letters, digits, . _ : -'),
   name: z.string(),
-  category: z.enum(['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool']),
+  category: z.enum(['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool', 'embedding']),
   provider: z.string().default(''),
   min_plan: z.enum(['free', 'basic']),
   pricing_type: z.enum(['fixed', 'matrix', 'per_second', 'per_point']),
@@ -35,6 +35,19 @@ const modelSchema = z.object({
   timeouts: timeoutsSchema.optional(),
   max_messages: z.number().int().positive().optional(),
   max_prompt_chars: z.number().int().positive().optional(),
+  /** Content parts the model takes in messages (DECISIONS 24). */
+  input_modalities: z.array(z.enum(['text', 'image', 'file', 'audio'])).default(['text']),
+  /** False when the model cannot call tools: a request with tools is refused by name. */
+  supports_tools: z.boolean().optional(),
+  /** Upstream quirks the provider module applies (DECISIONS 25). */
+  capabilities: z.object({
+    /** Send max_completion_tokens instead of max_tokens (OpenAI gpt-5 and o-series). */
+    max_completion_tokens: z.boolean().optional(),
+    /** The only temperature the upstream accepts; any other is not sent. */
+    fixed_temperature: z.number().optional(),
+    /** The upstream refuses top_p and penalties: they are not sent. */
+    no_sampling: z.boolean().optional(),
+  }).strict().optional(),
 });
 
 const providerSchema = z.object({

@@ -77,6 +77,11 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('generations_instance_pending').on('generations').columns(['instance_id', 'status']).execute();
       },
     },
+    '003_generation_result_json': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('generations').addColumn('result_json', 'text').execute();
+      },
+    },
   };
 }
 

@@ -36,6 +36,8 @@ export interface GenerationTable {
   status: GenerationStatus;
   prompt: string | null;
   result_text: string | null;
+  /** The structured result beside result_text: { tool_calls, reasoning } as JSON, null when there is none. */
+  result_json: string | null;
   error: string | null;
   /** Price held for this generation, split the way it was taken from the balance. */
   held_plan: number;

@@ -52,7 +52,7 @@ export const components: Record<string, Record<string, unknown>> = {
   Generation: {
     type: 'object',
     description: 'A generation (DECISIONS 6): a superset of every documented shape, explicit nulls.',
-    required: ['id', 'status', 'model_slug', 'model', 'result_text', 'content', 'result_url', 'thumbnail_url', 'error', 'tokens_spent', 'tokens_used', 'balance_remaining', 'processing_ms', 'result_metadata', 'usage', 'created_at', 'completed_at'],
+    required: ['id', 'status', 'model_slug', 'model', 'result_text', 'content', 'tool_calls', 'reasoning', 'result_url', 'thumbnail_url', 'error', 'tokens_spent', 'tokens_used', 'balance_remaining', 'processing_ms', 'result_metadata', 'usage', 'created_at', 'completed_at'],
     properties: {
       id: { type: 'integer' },
       status: { type: 'string', enum: ['pending', 'completed', 'failed'] },
@@ -60,6 +60,15 @@ export const components: Record<string, Record<string, unknown>> = {
       model: { type: 'string' },
       result_text: nullable('string'),
       content: nullable('string'),
+      tool_calls: {
+        type: ['array', 'null'],
+        description: 'Tool calls the model made (OpenAI shape); null when none.',
+        items: {
+          type: 'object',
+          properties: { id: { type: 'string' }, type: { const: 'function' }, function: { type: 'object', properties: { name: { type: 'string' }, arguments: { type: 'string', description: 'JSON text' } } } },
+        },
+      },
+      reasoning: { ...nullable('string'), description: 'The reasoning summary, where the provider returns one.' },
       result_url: nullable('string'),
       thumbnail_url: nullable('string'),
       error: nullable('string'),
@@ -70,7 +79,10 @@ export const components: Record<string, Record<string, unknown>> = {
       result_metadata: { type: ['object', 'null'], additionalProperties: true },
       usage: {
         type: ['object', 'null'],
-        properties: { input_tokens: nullable('integer'), output_tokens: nullable('integer'), total_tokens: nullable('integer') },
+        properties: {
+          input_tokens: nullable('integer'), output_tokens: nullable('integer'), total_tokens: nullable('integer'),
+          reasoning_tokens: nullable('integer'), cached_input_tokens: nullable('integer'),
+        },
       },
       created_at: { type: 'string', format: 'date-time' },
       completed_at: { type: ['string', 'null'], format: 'date-time' },

@@ -6,7 +6,7 @@ import type { Catalog } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Generation } from '../db/schema.js';
-import { ApiError, validationError } from '../http/errors.js';
+import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
 
 const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
@@ -138,5 +138,5 @@ export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter) {
 export async function deleteGeneration(db: Db, generationId: number, accountId: number): Promise<void> {
   const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null })
     .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw new ApiError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
+  if (Number(r.numUpdatedRows) === 0) throw new GatewayError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
 }

@@ -1,22 +1,32 @@
-// The generation lifecycle, top to bottom: model -> plan -> price -> hold -> provider stream
-// (retries, fallback before the first delta, timeouts) -> settle. HTTP routes only translate.
+// The generation lifecycle, top to bottom: model -> plan -> input -> price -> hold -> provider
+// stream of typed parts (retries, fallback before the first part, timeouts) -> checks -> settle.
+// API surfaces only encode: they hand a sink in and turn the outcome into their wire format.
 import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
 import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { holdTokens, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { ApiError } from '../http/errors.js';
+import { GatewayError, validationError } from '../core/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { ProviderError, type ProviderEvent, type ProviderUsage } from '../providers/types.js';
-import { GenerationAbort, UnreachableError, openFirstRoute, type OpenStream, type RouteHealth } from './routing.js';
-
-export { GenerationAbort } from './routing.js';
+import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
+import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import type { GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
 import type { GenerationObserver } from './observer.js';
 import { enforceInputLimits } from './limits.js';
+import { compileOutputSchema, type OutputCheck } from './structured-output.js';
+import { sanitizeUpstreamText } from './sanitize.js';
+import { findGeneration } from './store.js';
+
+export { GenerationAbort } from './routing.js';
+
+/** Where the lifecycle reports upstream failures for the operator (pino's shape). */
+export interface OperatorLog {
+  warn(obj: Record<string, unknown>, msg: string): void;
+  error(obj: Record<string, unknown>, msg: string): void;
+}
 
 export interface GenerationDeps {
   db: Db;
@@ -29,46 +39,84 @@ export interface GenerationDeps {
   /** Per-account request limits; counted just before the hold. */
   limits?: Pick<RateLimits, 'consume'>;
   instanceId?: string;
+  /** Upstream failures, with route, status, latency and generation id (never the prompt). */
+  log?: OperatorLog;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
 export interface GenerationSink {
+  /** True when parts reach the client as they come (SSE); false when the answer is sent at the end. */
+  streaming: boolean;
   /** The upstream accepted the request; from here on failures are reported in-band. */
   opened(info: { id: number; model: string }): void;
-  /** A text delta; a returned promise (socket backpressure) is awaited before reading on. */
-  delta(text: string): void | Promise<void>;
+  /** A typed part; a returned promise (socket backpressure) is awaited before reading on. */
+  part(p: ContentStreamPart): void | Promise<void>;
+}
+
+/** Why a generation failed, for the surfaces' in-band error events. */
+export type FailureCode = 'provider_error' | 'model_unavailable' | 'bad_request' | 'client_disconnected' | 'output_invalid';
+
+export interface GenerationFailure {
+  code: FailureCode;
+  message: string;
+  /** The same failure as an error answer (status by code), for a response not yet started. */
+  error: GatewayError;
 }
 
 export interface GenerationOutcome {
   generation: GenerationObject;
   /** Set when the generation failed: what the client is told. */
-  failure?: { code: 'provider_error' | 'model_unavailable' | 'client_disconnected'; message: string };
+  failure?: GenerationFailure;
 }
 
 export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
   const model = deps.catalog.get(input.model);
-  if (!model) throw new ApiError('not_found', `model "${input.model}" not found`, { model: input.model });
+  if (!model) throw new GatewayError('not_found', `model "${input.model}" not found`, { model: input.model });
   const plan = caller.account.plan as PlanName;
   if (deps.catalog.plans[plan]?.api_access === false) {
-    throw new ApiError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
+    throw new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
   }
   if (PLANS.indexOf(plan) < PLANS.indexOf(model.min_plan)) {
-    throw new ApiError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
+    throw new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
   }
   if (input.stream && !model.supports_streaming) {
-    throw new ApiError('bad_request', `model "${model.slug}" does not support streaming`, { model: model.slug });
+    throw new GatewayError('bad_request', `model "${model.slug}" does not support streaming`, { model: model.slug });
+  }
+  if (model.category === 'embedding') {
+    throw new GatewayError('bad_request', `model "${model.slug}" is an embedding model: use POST /v1/embeddings`, { model: model.slug });
   }
   enforceInputLimits(model, input);
+  enforceInputModalities(model, input);
+  if (input.tools && model.supports_tools === false) {
+    throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });
+  }
   return model;
 }
 
-export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
-  const startedAt = performance.now();
-  const observer = deps.observer;
-  // 1. Model, plan, streaming support.
-  const model = checkAdmission(deps, caller, input);
+/** Every content part must be one the model accepts (DECISIONS 24): 422 naming the part. */
+function enforceInputModalities(model: ModelEntry, input: GenerationInput): void {
+  const accepted = model.input_modalities;
+  input.messages.forEach((m, i) => {
+    if (m.role !== 'user') return;
+    m.content.forEach((p, j) => {
+      if (!accepted.includes(p.type)) {
+        throw validationError([{ path: `messages.${i}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
+      }
+    });
+  });
+}
 
-  // 2. Routes that have a configured provider.
+function capabilitiesOf(model: ModelEntry): ModelCapabilities {
+  const c = model.capabilities ?? {};
+  return {
+    ...(c.max_completion_tokens ? { maxCompletionTokens: true } : {}),
+    ...(c.fixed_temperature !== undefined ? { fixedTemperature: c.fixed_temperature } : {}),
+    ...(c.no_sampling ? { noSampling: true } : {}),
+  };
+}
+
+/** The model's routes that have a configured provider, or 503 naming what to set. */
+export function configuredRoutes(deps: GenerationDeps, model: ModelEntry): Route[] {
   const routes = model.routes.flatMap((r) => {
     const provider = deps.providers.get(r.provider);
     return provider ? [{ provider, upstreamModel: r.model, name: `${r.provider}:${r.model}` }] : [];
@@ -78,8 +126,20 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     const message = enable.length
       ? `model "${model.slug}" is unavailable: no provider configured (${enable.join(' or ')})`
       : `model "${model.slug}" is unavailable: no provider for ${model.category} models is configured`;
-    throw new ApiError('model_unavailable', message, { model: model.slug, enable });
+    throw new GatewayError('model_unavailable', message, { model: model.slug, enable });
   }
+  return routes;
+}
+
+export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+  const startedAt = performance.now();
+  const observer = deps.observer;
+  // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
+  const model = checkAdmission(deps, caller, input);
+  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat);
+
+  // 2. Routes that have a configured provider.
+  const routes = configuredRoutes(deps, model);
 
   // 3. Count the request against the account's limits (429), then price and hold.
   await deps.limits?.consume(caller);
@@ -90,7 +150,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
   });
   if (!hold) {
-    throw new ApiError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
+    throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
   }
 
   // 4. Run the provider stream. Everything below ends in exactly one settlement.
@@ -104,14 +164,26 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
   let firstTokenAt: string | null = null;
   let route: string | null = null;
   const text: string[] = [];
+  const reasoning: string[] = [];
+  const toolCalls: ToolCall[] = [];
+  /** Something was streamed to the client: if it leaves now, the answer counts as delivered (DECISIONS 16). */
+  let delivered = false;
   let usage: ProviderUsage | null = null;
   let finishReason: string | null = null;
   let settlement: Settlement;
-  let failure: GenerationOutcome['failure'];
+  let failure: GenerationFailure | undefined;
   let stream: OpenStream | undefined;
+  const structured = () => (toolCalls.length || reasoning.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null }) : null);
   try {
-    // Routes in order with retries and circuit breakers, until one produces its first event.
-    stream = await openFirstRoute(routes, { messages: input.messages, temperature: input.temperature, maxTokens: input.maxTokens }, {
+    // Routes in order with retries and circuit breakers, until one produces its first part.
+    stream = await openFirstRoute(routes, {
+      messages: input.messages, ...input.settings,
+      ...(input.tools ? { tools: input.tools } : {}),
+      ...(input.toolChoice ? { toolChoice: input.toolChoice } : {}),
+      ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
+      ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
+      capabilities: capabilitiesOf(model),
+    }, {
       signal: abort.signal, timeouts, health: deps.routeHealth,
       onAccepted() {
         if (opened) return;
@@ -119,39 +191,58 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
         sink.opened({ id: hold.generationId, model: model.slug });
         observer?.onOpened?.({ model: model.slug, stream: input.stream });
       },
-      onAttemptFailed: (r) => observer?.onProviderError?.({ provider: r.provider.id, model: model.slug }),
+      onAttemptFailed: (r, err) => {
+        observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
+        logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);
+      },
     });
     route = stream.route.name;
-    for (let ev: ProviderEvent | undefined = stream.first; ev; ev = await stream.next()) {
-      if (ev.type === 'finish') {
-        usage = ev.usage;
-        finishReason = ev.finishReason;
+    for (let part: StreamPart | undefined = stream.first; part; part = await stream.next()) {
+      if (part.type === 'finish') {
+        usage = part.usage;
+        finishReason = part.finishReason;
         break;
       }
+      if (part.type === 'error') throw part.error instanceof Error ? part.error : new ProviderError(String(part.error));
       if (firstTokenAt === null) {
         firstTokenAt = new Date().toISOString();
         observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
       }
-      text.push(ev.text);
-      const pending = sink.delta(ev.text);
-      if (pending) await pending;
+      if (part.type === 'text-delta') text.push(part.delta);
+      else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
+      else if (part.type === 'tool-call') toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
+      if (sink.streaming) delivered = true;
+      const pending = sink.part(part);
+      if (pending) {
+        // Time spent waiting for a slow reader is not upstream silence.
+        stream.pause();
+        await pending;
+        stream.resume();
+      }
     }
     if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
-    settlement = { status: 'completed', resultText: text.join(''), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+    const invalid = outputCheck?.(text.join(''));
+    if (invalid) {
+      failure = failed('output_invalid', `the answer does not match the response_format schema: ${invalid}`);
+      settlement = { status: 'failed', resultText: text.join(''), resultJson: structured(), error: failure.message, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+    } else {
+      settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+    }
   } catch (caught) {
     // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
     const err = abort.signal.aborted ? abort.signal.reason : caught;
     const reason = err instanceof GenerationAbort ? err.reason : null;
-    if (reason === 'client_disconnected' && text.length > 0) {
+    if (reason === 'client_disconnected' && delivered) {
       // Content reached the client: the answer was delivered, so it is charged (DECISIONS 16).
-      settlement = { status: 'completed', resultText: text.join(''), error: null, finishReason: 'client_disconnected', usage, route, firstTokenAt, createdAt: hold.createdAt };
+      settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason: 'client_disconnected', usage, route, firstTokenAt, createdAt: hold.createdAt };
     } else {
-      const message = reason === 'client_disconnected' ? 'client_disconnected' : describeFailure(err);
-      const code = reason === 'client_disconnected' ? 'client_disconnected' : err instanceof UnreachableError ? 'model_unavailable' : 'provider_error';
-      failure = { code, message };
-      // Failures before the first event were reported per attempt by openFirstRoute.
-      if (code === 'provider_error' && stream) observer?.onProviderError?.({ provider: stream.route.provider.id, model: model.slug });
-      settlement = { status: 'failed', resultText: text.length ? text.join('') : null, error: message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
+      failure = describeFailure(err);
+      // Failures before the first part were reported per attempt by openFirstRoute.
+      if (failure.code === 'provider_error' && stream) {
+        observer?.onProviderError?.({ provider: stream.route.provider.id, model: model.slug });
+        logUpstreamFailure(deps, stream.route.name, hold.generationId, startedAt, err);
+      }
+      settlement = { status: 'failed', resultText: text.length ? text.join('') : null, resultJson: structured(), error: failure.message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
     }
   } finally {
     stream?.close();
@@ -165,22 +256,50 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
   if (!settled.applied) {
     // Someone else settled it first (a sweeper, or a restarted instance releasing holds): report
     // what the database says, never what this run hoped for.
-    const row = await deps.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
-    const generation = generationObject(row, settled.balance);
-    return row.status === 'completed' ? { generation } : { generation, failure: { code: 'provider_error', message: row.error ?? 'generation was interrupted' } };
+    const row = await findGeneration(deps.db, hold.generationId);
+    const generation = generationObject(row!, settled.balance);
+    return row!.status === 'completed' ? { generation } : { generation, failure: failed('provider_error', row!.error ?? 'generation was interrupted') };
   }
   const generation = generationObject({
-    id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, error: settlement.error,
+    id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, result_json: settlement.resultJson ?? null, error: settlement.error,
     tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
     usage_json: usage ? JSON.stringify(usage) : null, finish_reason: settlement.finishReason, created_at: hold.createdAt, completed_at: settled.completedAt,
   }, settled.balance);
-  return failure ? { generation, failure } : { generation };
+  if (!failure) return { generation };
+  const headers = { 'x-generation-id': String(generation.id) };
+  return { generation, failure: { ...failure, error: failure.error.with({ generation_id: generation.id }, headers) } };
 }
 
-function describeFailure(err: unknown): string {
-  if (err instanceof GenerationAbort) return err.message;
-  if (err instanceof ProviderError) return `provider error${err.status ? ` (HTTP ${err.status})` : ''}: ${err.message}`;
-  if (err instanceof UnreachableError) return `provider unreachable: ${err.message}`;
-  if (err instanceof Error) return `provider error: ${err.message}`;
-  return 'provider error';
+function failed(code: FailureCode, message: string, error?: GatewayError): GenerationFailure {
+  const details = code === 'output_invalid' ? { reason: 'output_invalid' } : {};
+  return { code, message, error: error ?? new GatewayError(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : code, message, details) };
+}
+
+/** A caught failure -> what the client is told (sanitised, DECISIONS 23) and with which status (22). */
+function describeFailure(err: unknown): GenerationFailure {
+  if (err instanceof GenerationAbort) return err.reason === 'client_disconnected' ? failed('client_disconnected', 'client_disconnected') : failed('provider_error', err.message);
+  if (isRefusal(err)) {
+    const message = `the upstream refused the request (HTTP ${err.status}): ${sanitizeUpstreamText(err.message)}`;
+    return failed('bad_request', message, new GatewayError('bad_request', message, { upstream_status: err.status }));
+  }
+  if (err instanceof UnreachableError) {
+    const message = `provider unreachable: ${sanitizeUpstreamText(err.message)}`;
+    const retry: Record<string, string> = err.retryAfter !== undefined ? { 'retry-after': String(err.retryAfter) } : {};
+    return failed('model_unavailable', message, new GatewayError('model_unavailable', message, err.retryAfter !== undefined ? { retry_after: err.retryAfter } : {}, {}, retry));
+  }
+  if (err instanceof ProviderError) return failed('provider_error', `provider error${err.status ? ` (HTTP ${err.status})` : ''}: ${sanitizeUpstreamText(err.message)}`);
+  if (err instanceof Error) return failed('provider_error', `provider error: ${sanitizeUpstreamText(err.message)}`);
+  return failed('provider_error', 'provider error');
+}
+
+/** The operator's full view of a failed attempt (the client sees a sanitised one). */
+function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: number, startedAt: number, err: unknown): void {
+  if (!deps.log || (err instanceof GenerationAbort && err.reason === 'client_disconnected')) return;
+  const status = err instanceof ProviderError ? err.status : undefined;
+  const entry = {
+    route, generation_id: generationId, upstream_status: status ?? null, latency_ms: Math.round(performance.now() - startedAt),
+    error: err instanceof Error ? err.message : String(err),
+  };
+  if (status === 401 || status === 403) deps.log.error(entry, 'upstream rejected the provider credentials');
+  else deps.log.warn(entry, 'upstream attempt failed');
 }

@@ -1,8 +1,9 @@
 // Per-model input limits (catalog fields max_messages / max_prompt_chars) with defaults, checked
 // before anything is held or sent upstream: an oversized conversation is a 422, never a provider bill.
 import type { ModelEntry } from '../config/catalog.js';
-import { validationError } from '../http/errors.js';
+import { validationError } from '../core/errors.js';
 import type { GenerationInput } from './request.js';
+import { messageText } from '../providers/spec.js';
 
 /** Messages per request (system + history + prompt) unless the model says otherwise. */
 export const DEFAULT_MAX_MESSAGES = 1000;
@@ -23,7 +24,7 @@ export function enforceInputLimits(model: ModelEntry, input: GenerationInput): v
   if (input.messages.length > maxMessages) {
     throw validationError([{ path: 'messages', message: `at most ${maxMessages} messages for model ${model.slug}, got ${input.messages.length}` }]);
   }
-  const chars = input.messages.reduce((n, m) => n + m.content.length, 0);
+  const chars = input.messages.reduce((n, m) => n + messageText(m).length + (m.role === 'assistant' ? (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0) : 0), 0);
   if (chars > maxPromptChars) {
     throw validationError([{ path: 'prompt', message: `at most ${maxPromptChars} characters of prompt and messages for model ${model.slug}, got ${chars}` }]);
   }

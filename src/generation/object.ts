@@ -8,6 +8,10 @@ export interface GenerationObject {
   model: string;
   result_text: string | null;
   content: string | null;
+  /** Tool calls the model made, in OpenAI's shape (DECISIONS 26); null when there were none. */
+  tool_calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] | null;
+  /** The model's reasoning summary where the provider returns one. */
+  reasoning: string | null;
   result_url: string | null;
   thumbnail_url: string | null;
   error: string | null;
@@ -22,9 +26,10 @@ export interface GenerationObject {
 }
 
 export function generationObject(
-  g: Pick<Generation, 'id' | 'status' | 'model_slug' | 'result_text' | 'error' | 'tokens_spent' | 'processing_ms' | 'usage_json' | 'finish_reason' | 'created_at' | 'completed_at'>,
+  g: Pick<Generation, 'id' | 'status' | 'model_slug' | 'result_text' | 'result_json' | 'error' | 'tokens_spent' | 'processing_ms' | 'usage_json' | 'finish_reason' | 'created_at' | 'completed_at'>,
   balanceRemaining: number | null,
 ): GenerationObject {
+  const structured = g.result_json ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null }) : {};
   return {
     id: g.id,
     status: g.status,
@@ -32,6 +37,8 @@ export function generationObject(
     model: g.model_slug,
     result_text: g.result_text,
     content: g.result_text,
+    tool_calls: structured.tool_calls?.length ? structured.tool_calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) : null,
+    reasoning: structured.reasoning ?? null,
     result_url: null,
     thumbnail_url: null,
     error: g.error,

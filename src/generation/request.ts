@@ -2,18 +2,30 @@
 // (DECISIONS 1): prompt+params, OpenAI-like messages, category options at the top level.
 // Missing required fields are 400 bad_request; present-but-wrong fields are 422 validation_error.
 import { z } from 'zod';
-import type { ChatMessage } from '../providers/types.js';
-import { ApiError, badRequest, validationError } from '../http/errors.js';
+import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
+import { messageText } from '../providers/spec.js';
+import { GatewayError, badRequest, validationError } from '../core/errors.js';
+import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from './messages.js';
 
-const contentPart = z.object({ type: z.literal('text'), text: z.string() });
-const messageSchema = z.object({
-  role: z.enum(['system', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(contentPart)]),
-});
+const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
+/** Text generation controls (DECISIONS 25); the same names as OpenAI's Chat Completions. */
 const textOptions = {
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
+  max_completion_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  stop: stopSchema.nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
+  user: z.string().max(256).optional(),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  response_format: responseFormatSchema.nullable().optional(),
+  tools: z.array(toolSchema).max(128).nullable().optional(),
+  tool_choice: toolChoiceSchema.nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
 };
 
 // Category options we know the type of; anything else is passed through untouched.
@@ -36,13 +48,13 @@ const paramsSchema = z.looseObject({
   ...textOptions,
   ...categoryOptions,
   system_prompt: z.string().optional(),
-  messages: z.array(messageSchema).optional(),
+  messages: z.array(chatMessageSchema).optional(),
 });
 
 export const generateBodySchema = z.looseObject({
   model: z.string().min(1),
   prompt: z.string().optional(),
-  messages: z.array(messageSchema).optional(),
+  messages: z.array(chatMessageSchema).optional(),
   system: z.string().optional(),
   stream: z.boolean().optional(),
   params: paramsSchema.optional(),
@@ -50,11 +62,17 @@ export const generateBodySchema = z.looseObject({
   ...categoryOptions,
 });
 
+/** The option names a text generation understands; others are refused for text models (DECISIONS 25). */
+export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), 'seed']);
+
 export interface GenerationInput {
   model: string;
-  messages: ChatMessage[];
-  temperature: number | undefined;
-  maxTokens: number | undefined;
+  messages: Message[];
+  settings: CallSettings;
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
   stream: boolean;
   /** Merged category options (top level, then params). */
   options: Record<string, unknown>;
@@ -63,7 +81,7 @@ export interface GenerationInput {
 }
 
 /** Zod issues -> our 400/422 split: a missing value is "required" (400), anything else 422. */
-export function zodToApiError(error: z.ZodError): ApiError {
+export function zodToApiError(error: z.ZodError): GatewayError {
   const fields = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
   // An absent enum field is reported as invalid_value, an absent typed field as invalid_type.
   const missing = error.issues.filter((i) => (i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined);
@@ -88,26 +106,63 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
   const options: Record<string, unknown> = { ...topLevel, ...paramOptions };
 
   const system = params.system_prompt ?? b.system;
-  const messages: ChatMessage[] = [];
+  const messages: Message[] = [];
   if (system !== undefined && system !== '') messages.push({ role: 'system', content: system });
-  for (const m of [...(params.messages ?? []), ...(b.messages ?? [])]) {
-    messages.push({ role: m.role, content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join('') });
-  }
+  messages.push(...toMessages([...(params.messages ?? []), ...(b.messages ?? [])], params.messages ? 'params.messages' : 'messages'));
   const prompt = b.prompt ?? (typeof options.text === 'string' ? options.text : undefined);
-  if (prompt !== undefined) messages.push({ role: 'user', content: prompt });
+  if (prompt !== undefined) messages.push({ role: 'user', content: [{ type: 'text', text: prompt }] });
   if (!messages.some((m) => m.role === 'user')) {
     throw badRequest('missing required field: prompt (or messages with a user message)', { fields: [{ path: 'prompt', message: 'required' }] });
   }
 
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  const maxTokens = options.max_tokens;
+  const o = options as z.infer<z.ZodObject<typeof textOptions>> & { seed?: number };
+  const tools = toTools(o.tools);
   return {
     model: b.model,
     messages,
-    temperature: typeof options.temperature === 'number' ? options.temperature : undefined,
-    maxTokens: typeof maxTokens === 'number' ? maxTokens : undefined,
+    settings: callSettings(o),
+    ...(tools ? { tools } : {}),
+    ...optional('toolChoice', toToolChoice(o.tool_choice, tools)),
+    ...optional('parallelToolCalls', o.parallel_tool_calls ?? undefined),
+    ...optional('responseFormat', toResponseFormat(o.response_format)),
     stream: opts.forceStream === true || b.stream === true,
     options,
-    promptText: lastUser?.content ?? null,
+    promptText: lastUser ? messageText(lastUser) : null,
   };
+}
+
+const optional = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [k]: v } as { [P in K]?: V }));
+
+/** OpenAI-named options -> CallSettings (nulls mean "not given"). */
+export interface TextOptionsBody {
+  temperature?: number | null;
+  max_tokens?: number | null;
+  max_completion_tokens?: number | null;
+  top_p?: number | null;
+  stop?: string | string[] | null;
+  seed?: number | null;
+  frequency_penalty?: number | null;
+  presence_penalty?: number | null;
+  reasoning_effort?: CallSettings['reasoningEffort'] | null;
+  user?: string | null;
+  logprobs?: boolean | null;
+  top_logprobs?: number | null;
+}
+
+export function callSettings(o: TextOptionsBody): CallSettings {
+  const s: CallSettings = {};
+  if (o.temperature != null) s.temperature = o.temperature;
+  const max = o.max_completion_tokens ?? o.max_tokens;
+  if (max != null) s.maxTokens = max;
+  if (o.top_p != null) s.topP = o.top_p;
+  if (o.stop != null) s.stop = typeof o.stop === 'string' ? [o.stop] : o.stop;
+  if (o.seed != null) s.seed = o.seed;
+  if (o.frequency_penalty != null) s.frequencyPenalty = o.frequency_penalty;
+  if (o.presence_penalty != null) s.presencePenalty = o.presence_penalty;
+  if (o.reasoning_effort != null) s.reasoningEffort = o.reasoning_effort;
+  if (o.user != null) s.user = o.user;
+  if (o.logprobs != null) s.logprobs = o.logprobs;
+  if (o.top_logprobs != null) s.topLogprobs = o.top_logprobs;
+  return s;
 }

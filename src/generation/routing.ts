@@ -1,12 +1,13 @@
 // Getting a working upstream stream for a model: its routes in order, each retried with
-// exponential backoff (cockatiel) behind a per-route circuit breaker, until one produces its first
-// event. After that first event the stream is committed to that route: no retry, no fallback.
-import {
-  BrokenCircuitError, CircuitState, ConsecutiveBreaker, ExponentialBackoff, circuitBreaker, handleWhen, retry, wrap,
-  type CircuitBreakerPolicy, type IPolicy, type RetryPolicy,
-} from 'cockatiel';
-import type { Provider, ProviderEvent, ProviderRequest } from '../providers/types.js';
-import { ProviderError } from '../providers/types.js';
+// exponential backoff behind a per-route circuit breaker (cockatiel), until one produces its first
+// part. After that first part the stream is committed to that route: no retry, no fallback.
+// Failures are classified (DECISIONS 22): a refusal of the request (400/404/413/422) is the
+// caller's, never retried on that route and never counted by the breaker, so no account can take
+// a model offline for the others; credentials, rate limits, 5xx, network and timeouts are the
+// route's and count.
+import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
+import type { Provider, ProviderRequest, StreamPart } from '../providers/spec.js';
+import { ProviderError } from '../providers/spec.js';
 import type { Timeouts } from '../config/catalog.js';
 
 export interface Route {
@@ -29,53 +30,77 @@ export class GenerationAbort extends Error {
 }
 
 /** No route could take the request (connection refused, breaker open, provider out of capacity). */
-export class UnreachableError extends Error {}
+export class UnreachableError extends Error {
+  /** Seconds until a route may take requests again (an open breaker, an upstream's Retry-After). */
+  constructor(message: string, readonly retryAfter?: number) {
+    super(message);
+  }
+}
+
+/** The upstream refused the request itself (bad parameter, context too long, content policy). */
+export const isRefusal = (err: unknown): err is ProviderError =>
+  err instanceof ProviderError && err.status !== undefined && [400, 404, 413, 422].includes(err.status) && !err.unavailable;
+
+/** Failures that say something about the route, not the caller: they feed its circuit breaker. */
+const countsAgainstRoute = (err: unknown): boolean =>
+  !isRefusal(err) && !(err instanceof GenerationAbort && err.reason === 'client_disconnected');
 
 /** An upstream stream that already produced its first event; `next()` enforces the gap timeout. */
 export interface OpenStream {
   route: Route;
-  first: ProviderEvent;
-  next(): Promise<ProviderEvent | undefined>;
+  first: StreamPart;
+  next(): Promise<StreamPart | undefined>;
+  /** Stops the gap timer while the client is slow to read (backpressure is not upstream silence). */
+  pause(): void;
+  resume(): void;
   close(): void;
 }
 
-/** Circuit breakers per route name, and the retry policy, shared by all requests of this process. */
+/** Circuit breakers per route name and the retry settings, shared by all requests of this process. */
 export class RouteHealth {
   private breakers = new Map<string, CircuitBreakerPolicy>();
-  private policies = new Map<string, IPolicy>();
-  private retryPolicy: RetryPolicy;
-  constructor(private policy: RoutingPolicy) {
-    // Policies keep no per-call state (each execute() has its own backoff), so one serves every request.
-    this.retryPolicy = retry(handleWhen((e) => e instanceof ProviderError && e.retryable), {
-      maxAttempts: policy.retries.attempts,
-      backoff: new ExponentialBackoff({ initialDelay: policy.retries.backoff_ms, maxDelay: policy.retries.max_backoff_ms ?? 5_000 }),
-    });
-  }
+  /** When each open breaker half-opens (ms since epoch), for Retry-After. */
+  private reopensAt = new Map<string, number>();
+  constructor(private policy: RoutingPolicy) {}
 
-  /** Retries inside the route's circuit breaker. */
-  retriedThroughBreaker(name: string): IPolicy {
-    let p = this.policies.get(name);
-    if (!p) this.policies.set(name, (p = wrap(this.retryPolicy, this.breaker(name))));
-    return p;
+  get retries(): RoutingPolicy['retries'] {
+    return this.policy.retries;
   }
 
   breaker(name: string): CircuitBreakerPolicy {
     let b = this.breakers.get(name);
     if (!b) {
-      // Only upstream failures trip the breaker; a client leaving is not the route's fault.
-      b = circuitBreaker(handleWhen((e) => !(e instanceof GenerationAbort && e.reason === 'client_disconnected')), {
+      const breaker = circuitBreaker(handleWhen(countsAgainstRoute), {
         halfOpenAfter: this.policy.circuit_breaker.cooldown_ms,
         breaker: new ConsecutiveBreaker(this.policy.circuit_breaker.failures),
       });
-      this.breakers.set(name, b);
+      breaker.onBreak(() => this.reopensAt.set(name, Date.now() + this.policy.circuit_breaker.cooldown_ms));
+      breaker.onStateChange((state) => this.onStateChange?.(name, state));
+      this.breakers.set(name, (b = breaker));
     }
     return b;
   }
 
+  /** Called when a route's breaker opens, half-opens or closes (operator log). */
+  onStateChange?: (route: string, state: CircuitState) => void;
+
   isOpen(name: string): boolean {
     return this.breakers.get(name)?.state === CircuitState.Open;
   }
+
+  /** Whole seconds until the route's open breaker lets a request through again. */
+  secondsUntilHalfOpen(name: string): number {
+    return Math.max(1, Math.ceil(((this.reopensAt.get(name) ?? Date.now()) - Date.now()) / 1000));
+  }
 }
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve, reject) => {
+    if (signal.aborted) return reject(signal.reason);
+    const t = setTimeout(() => { signal.removeEventListener('abort', stop); resolve(); }, ms);
+    const stop = () => { clearTimeout(t); reject(signal.reason); };
+    signal.addEventListener('abort', stop, { once: true });
+  });
 
 export async function openFirstRoute(
   routes: Route[],
@@ -87,26 +112,56 @@ export async function openFirstRoute(
     onAttemptFailed?: (route: Route, err: unknown) => void;
   },
 ): Promise<OpenStream> {
+  const started = Date.now();
+  const { attempts, backoff_ms: backoff, max_backoff_ms: maxBackoff = 5_000 } = opts.health.retries;
   let lastError: unknown;
-  let answered = false;
+  let refusal: ProviderError | undefined;
+  let retryAfter: number | undefined;
   for (const route of routes) {
-    try {
-      return await opts.health.retriedThroughBreaker(route.name).execute(async () => {
-        try {
-          return await attempt(route, req, opts);
-        } catch (err) {
-          if (!(err instanceof GenerationAbort && err.reason === 'client_disconnected')) opts.onAttemptFailed?.(route, err);
-          throw err;
+    const breaker = opts.health.breaker(route.name);
+    for (let n = 0; n <= attempts; n++) {
+      try {
+        return await breaker.execute(async () => {
+          try {
+            return await attempt(route, req, opts);
+          } catch (err) {
+            if (!(err instanceof GenerationAbort && err.reason === 'client_disconnected')) opts.onAttemptFailed?.(route, err);
+            throw err;
+          }
+        }, opts.signal);
+      } catch (err) {
+        if (opts.signal.aborted) throw opts.signal.reason;
+        lastError = err;
+        if (err instanceof BrokenCircuitError) {
+          retryAfter = Math.min(retryAfter ?? Infinity, opts.health.secondsUntilHalfOpen(route.name));
+          break;
         }
-      }, opts.signal);
-    } catch (err) {
-      if (opts.signal.aborted) throw opts.signal.reason;
-      lastError = err;
-      if ((err instanceof ProviderError && err.status !== undefined && !err.unavailable) || err instanceof GenerationAbort) answered = true;
+        if (isRefusal(err)) { refusal ??= err; break; }
+        if (!(err instanceof ProviderError && err.retryable) || n === attempts) {
+          if (err instanceof ProviderError && err.retryAfter !== undefined) retryAfter = Math.min(retryAfter ?? Infinity, err.retryAfter);
+          break;
+        }
+        // Backoff, or the upstream's Retry-After when it gave one, within the first-token budget.
+        const wait = err.retryAfter !== undefined ? err.retryAfter * 1000 : Math.min(maxBackoff, backoff * 2 ** n);
+        if (Date.now() - started + wait >= opts.timeouts.first_token_ms) {
+          if (err.retryAfter !== undefined) retryAfter = Math.min(retryAfter ?? Infinity, err.retryAfter);
+          break;
+        }
+        await sleep(wait, opts.signal);
+      }
     }
   }
-  if (answered || !(lastError instanceof ProviderError || lastError instanceof BrokenCircuitError)) throw lastError;
-  throw new UnreachableError(lastError instanceof BrokenCircuitError ? 'every route is cooling down after repeated failures' : lastError.message);
+  // A route refused the request: the caller's mistake, answered as such (400 with the reason).
+  if (refusal) throw refusal;
+  // Credentials, rate limits, capacity, open breakers, nothing listening: 503, not the caller's fault.
+  if (
+    lastError instanceof BrokenCircuitError ||
+    (lastError instanceof ProviderError && (lastError.unavailable || lastError.status === undefined || [401, 403, 429].includes(lastError.status)))
+  ) {
+    const why = lastError instanceof BrokenCircuitError ? 'every route is cooling down after repeated failures' : lastError.message;
+    throw new UnreachableError(why, retryAfter === undefined || retryAfter === Infinity ? undefined : retryAfter);
+  }
+  throw lastError;
 }
 
 /** One try on one route: open it and wait for its first event, under the first-token timeout. */
@@ -123,12 +178,15 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
   try {
     const stream = await route.provider.open({ ...req, upstreamModel: route.upstreamModel, signal: abort.signal });
     opts.onAccepted();
-    const events = stream.events[Symbol.asyncIterator]();
+    const events = stream.parts[Symbol.asyncIterator]();
     const first = await events.next();
     if (first.done) throw new ProviderError('upstream stream ended without any event');
     // From the first event on, the watchdog measures the gap between chunks.
-    clearTimeout(watchdog);
-    watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${opts.timeouts.chunk_gap_ms} ms`)), opts.timeouts.chunk_gap_ms);
+    const arm = () => {
+      clearTimeout(watchdog);
+      watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${opts.timeouts.chunk_gap_ms} ms`)), opts.timeouts.chunk_gap_ms);
+    };
+    arm();
     return {
       route,
       first: first.value,
@@ -141,6 +199,8 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
           throw failure(err);
         }
       },
+      pause: () => clearTimeout(watchdog),
+      resume: arm,
       close,
     };
   } catch (err) {

@@ -7,7 +7,9 @@ import type { Settings } from '../config/env.js';
 import type { Db } from '../db/connect.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
-import { ApiError } from './errors.js';
+import type { OperatorLog } from '../generation/lifecycle.js';
+import { GatewayError } from '../core/errors.js';
+import { statusOf } from './errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
@@ -38,14 +40,30 @@ export interface Services {
   limits: RateLimits;
   /** Recorded on each generation so that a restart releases exactly this instance's holds. */
   instanceId: string;
+  /** Upstream failures for the operator (the lifecycle's OperatorLog; pino in production). */
+  log?: OperatorLog;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     services: Services;
-    /** Resolves the bearer key or throws 401. */
+    /** Resolves the bearer key or throws 401 (the auth hook has usually done it already). */
     authenticate(req: FastifyRequest): Promise<Caller>;
   }
+  interface FastifyRequest {
+    /** The authenticated caller, set by the auth hook on every route that does not opt out. */
+    caller?: Caller;
+  }
+  interface FastifyContextConfig {
+    /** `public: true` opts a route out of the bearer-key hook (model browsing, pages, probes). */
+    public?: boolean;
+  }
+}
+
+/** The caller of an authenticated route (the auth hook ran, so it is set). */
+export function callerOf(req: FastifyRequest): Caller {
+  if (!req.caller) throw new GatewayError('not_authenticated', 'Not authenticated: send Authorization: Bearer nb_…');
+  return req.caller;
 }
 
 export async function buildApp(services: Services): Promise<FastifyInstance> {
@@ -65,61 +83,69 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   const keyUsage = new KeyUsageTracker(services.db);
   app.decorate('authenticate', async (req: FastifyRequest): Promise<Caller> => {
+    if (req.caller) return req.caller;
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
-    if (!match?.[1]) throw new ApiError('not_authenticated', 'Not authenticated: send Authorization: Bearer nb_…');
+    if (!match?.[1]) throw new GatewayError('not_authenticated', 'Not authenticated: send Authorization: Bearer nb_…');
     const caller = await findCaller(services.db, match[1]);
-    if (!caller) throw new ApiError('not_authenticated', 'Invalid or revoked API key');
+    if (!caller) throw new GatewayError('not_authenticated', 'Invalid or revoked API key');
     keyUsage.touch(caller.key.id);
     rememberCaller(req, caller);
+    req.caller = caller;
     return caller;
   });
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    const apiError = toApiError(err);
+  app.setErrorHandler((err: FastifyError | GatewayError, req, reply) => {
+    const apiError = toGatewayError(err);
     if (apiError.code === 'internal_error') req.log.error({ err }, 'unhandled error');
     else if (apiError.code === 'service_unavailable') req.log.warn({ err }, 'service unavailable');
-    void reply.code(apiError.status).headers(apiError.headers).send(apiError.body());
+    void reply.code(statusOf(apiError)).headers(apiError.headers).send(apiError.body());
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+    void reply.code(404).send(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
   });
 
   await app.register(docsPlugin);
   await app.register(observabilityPlugin);
   installRateLimitHeaders(app, services.limits);
-  await app.register(generateRoutes);
-  await app.register(modelRoutes);
-  await app.register(balanceRoutes);
-  await app.register(openAIRoutes, { prefix: '/v1' });
-  await app.register(keyRoutes);
-  await app.register(userRoutes);
-  await app.register(usageRoutes);
+  // The API surfaces: every route needs an nb_ key unless it says `config: { public: true }`.
+  await app.register(async (api) => {
+    api.addHook('onRequest', async (req) => {
+      if (req.routeOptions.config.public !== true) await app.authenticate(req);
+    });
+    await api.register(generateRoutes);
+    await api.register(modelRoutes);
+    await api.register(balanceRoutes);
+    await api.register(openAIRoutes, { prefix: '/v1' });
+    await api.register(keyRoutes);
+    await api.register(userRoutes);
+    await api.register(usageRoutes);
+  });
   await app.register(dashboardRoutes);
   await app.register(adminRoutes);
   return app;
 }
 
 /** Maps Fastify's own client errors to our envelope; anything unknown is a logged 500. */
-export function toApiError(err: FastifyError | ApiError): ApiError {
-  if (err instanceof ApiError) return err;
+export function toGatewayError(err: FastifyError | GatewayError): GatewayError {
+  if (err instanceof GatewayError) return err;
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
-      return new ApiError('payload_too_large', 'request body is too large', {});
+      return new GatewayError('payload_too_large', 'request body is too large', {});
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new ApiError('bad_request', `request body is not valid JSON: ${err.message}`);
+      return new GatewayError('bad_request', `request body is not valid JSON: ${err.message}`);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new ApiError('bad_request', 'unsupported Content-Type: send application/json');
+      return new GatewayError('bad_request', 'unsupported Content-Type: send application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return new ApiError('bad_request', 'Content-Length does not match the body');
+      return new GatewayError('bad_request', 'Content-Length does not match the body');
     default:
       break;
   }
-  if (isDatabaseUnavailable(err)) return new ApiError('service_unavailable', 'database unavailable, retry shortly', { retry_after: 1 }, {}, { 'retry-after': '1' });
-  if (err instanceof SyntaxError) return new ApiError('bad_request', `request body is not valid JSON: ${err.message}`);
+  if (isDatabaseUnavailable(err)) return new GatewayError('service_unavailable', 'database unavailable, retry shortly', { retry_after: 1 }, {}, { 'retry-after': '1' });
+  if (err instanceof SyntaxError) return new GatewayError('bad_request', `request body is not valid JSON: ${err.message}`);
   const status = (err as FastifyError).statusCode;
-  if (status === 413) return new ApiError('payload_too_large', 'request is too large');
-  if (status !== undefined && status >= 400 && status < 500) return new ApiError('bad_request', err.message);
-  return new ApiError('internal_error', 'internal server error');
+  if (status === 413) return new GatewayError('payload_too_large', 'request is too large');
+  if (status !== undefined && status >= 400 && status < 500) return new GatewayError('bad_request', err.message);
+  return new GatewayError('internal_error', 'internal server error');
 }

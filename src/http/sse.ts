@@ -29,15 +29,15 @@ export class SseWriter {
     }
   }
 
-  /** Writes one event; resolves after 'drain' when the socket buffer is full (backpressure). */
-  send(event: unknown): void | Promise<void> {
+  /** Writes one event (named with `event:` when given); resolves after 'drain' when the socket buffer is full. */
+  send(event: unknown, name?: string): void | Promise<void> {
     if (this.res.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.res.cork();
       process.nextTick(this.uncork);
     }
-    if (this.res.write(`data: ${JSON.stringify(event)}\n\n`)) return;
+    if (this.res.write(`${name ? `event: ${name}\n` : ''}data: ${JSON.stringify(event)}\n\n`)) return;
     return new Promise((resolve) => {
       const done = () => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
       this.res.on('drain', done);
@@ -45,10 +45,10 @@ export class SseWriter {
     });
   }
 
-  /** Ends the stream with the `[DONE]` sentinel. */
-  end(): void {
+  /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */
+  end(sentinel = true): void {
     clearInterval(this.heartbeat);
-    if (!this.res.destroyed) this.res.end('data: [DONE]\n\n');
+    if (!this.res.destroyed) this.res.end(sentinel ? 'data: [DONE]\n\n' : undefined);
   }
 
   stop(): void {

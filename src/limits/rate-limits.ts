@@ -7,7 +7,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import type { Logger } from 'pino';
 import type { Caller } from '../accounts/keys.js';
 import type { PlanEntry, PlanName } from '../config/catalog.js';
-import { ApiError } from '../http/errors.js';
+import { GatewayError } from '../core/errors.js';
 
 export type RedisDownPolicy = 'closed' | 'open' | 'local';
 type Window = 'hour' | 'day';
@@ -91,7 +91,7 @@ export class RateLimits {
       }
       return this.record(caller, h, d);
     } catch (err) {
-      if (err instanceof ApiError) throw err;
+      if (err instanceof GatewayError) throw err;
       return this.storeDown(err, caller);
     }
   }
@@ -134,7 +134,7 @@ export class RateLimits {
     return state;
   }
 
-  private exceeded(caller: Caller, window: Window, state: RateLimitState, msBeforeNext: number): ApiError {
+  private exceeded(caller: Caller, window: Window, state: RateLimitState, msBeforeNext: number): GatewayError {
     const retryAfter = Math.max(1, Math.ceil(msBeforeNext / 1000));
     const plan = caller.account.plan;
     const limit = window === 'hour' ? state.limitHour : state.limitDay;
@@ -142,7 +142,7 @@ export class RateLimits {
     const message = window === 'hour'
       ? `Hourly limit reached: ${limit} requests/hour on ${label} plan`
       : `Daily limit reached: ${limit} requests/day on ${label} plan`;
-    return new ApiError('rate_limit_exceeded', message, { window },
+    return new GatewayError('rate_limit_exceeded', message, { window },
       { retry_after: retryAfter, plan, limit_hour: state.limitHour, limit_day: state.limitDay },
       { 'retry-after': String(retryAfter) });
   }
@@ -153,7 +153,7 @@ export class RateLimits {
       this.states.delete(caller);
       return { limitHour: null, remainingHour: null, limitDay: null, remainingDay: null, resetHour: null };
     }
-    throw new ApiError('service_unavailable', 'rate limit service unavailable, retry shortly', { retry_after: 5 }, {}, { 'retry-after': '5' });
+    throw new GatewayError('service_unavailable', 'rate limit service unavailable, retry shortly', { retry_after: 5 }, {}, { 'retry-after': '5' });
   }
 }
 

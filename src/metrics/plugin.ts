@@ -3,7 +3,7 @@
 import fp from 'fastify-plugin';
 import { sql } from 'kysely';
 import type { FastifyInstance } from 'fastify';
-import { ApiError } from '../http/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { docsOnly } from '../docs/schemas.js';
 import { createMetrics } from './metrics.js';
 
@@ -47,7 +47,7 @@ export const observabilityPlugin = fp(async (app: FastifyInstance) => {
         new Promise((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${READY_TIMEOUT_MS} ms`)), READY_TIMEOUT_MS); }),
       ]);
     } catch (err) {
-      throw new ApiError('service_unavailable', `database unreachable: ${err instanceof Error ? err.message : String(err)}`, { database: 'unreachable' });
+      throw new GatewayError('service_unavailable', `database unreachable: ${err instanceof Error ? err.message : String(err)}`, { database: 'unreachable' });
     } finally {
       clearTimeout(timer);
     }

@@ -1,7 +1,7 @@
 // Errors on the /v1 surface in OpenAI's shape, so the openai SDK raises its typed errors
 // (BadRequestError, AuthenticationError, RateLimitError, …). The HTTP status is the one of our
 // envelope; `code` is our envelope code; `details` is kept as an extension.
-import type { ApiError, ErrorCode } from '../http/errors.js';
+import type { GatewayError, ErrorCode } from '../core/errors.js';
 
 const OPENAI_TYPE: Record<ErrorCode, string> = {
   bad_request: 'invalid_request_error',
@@ -26,7 +26,7 @@ export function openAIErrorType(code: ErrorCode): string {
   return OPENAI_TYPE[code] ?? 'api_error';
 }
 
-export function openAIError(err: ApiError): OpenAIErrorBody {
+export function openAIError(err: GatewayError): OpenAIErrorBody {
   const fields = err.details.fields;
   const firstField = Array.isArray(fields) ? (fields[0] as { path?: unknown } | undefined)?.path : undefined;
   const param = typeof firstField === 'string' ? firstField : err.code === 'not_found' && typeof err.details.model === 'string' ? 'model' : null;

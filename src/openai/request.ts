@@ -1,26 +1,53 @@
-// Adapter: an OpenAI Chat Completions request body -> the GenerationInput of /api/v2 (via the same
-// parseGenerateBody, so validation, the 400/422 split and the "needs a user message" rule are one).
+// Adapter: an OpenAI Chat Completions request body -> the GenerationInput of /api/v2. Every field
+// of OpenAI's API is forwarded, mapped, or refused with 400 naming it (DECISIONS 25): nothing is
+// silently dropped. Messages, tools and response_format share the /api/v2 parsers.
 import { z } from 'zod';
-import { parseGenerateBody, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { badRequest } from '../http/errors.js';
+import { badRequest, unsupportedField } from '../core/errors.js';
+import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
+import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from '../generation/messages.js';
+import { messageText } from '../providers/spec.js';
 
-const textPart = z.object({ type: z.literal('text'), text: z.string() });
-const message = z.object({
-  // "developer" is OpenAI's newer name for "system"; tool messages are not supported.
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(textPart), z.null()]).optional(),
-});
-
-export const chatCompletionBodySchema = z.looseObject({
+export const chatCompletionBodySchema = z.strictObject({
   model: z.string().min(1),
-  messages: z.array(message).min(1),
+  messages: z.array(chatMessageSchema).min(1),
   stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullable().optional(),
+  stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
   n: z.literal(1).nullable().optional(),
+  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullable().optional(),
+  seed: z.number().int().nullable().optional(),
+  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
+  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
+  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
+  user: z.string().max(256).optional(),
+  safety_identifier: z.string().max(256).optional(),
+  logprobs: z.boolean().nullable().optional(),
+  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
+  response_format: responseFormatSchema.nullable().optional(),
+  tools: z.array(toolSchema).max(128).nullable().optional(),
+  tool_choice: toolChoiceSchema.nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  // Accepted when they ask for nothing the gateway would have to drop.
+  store: z.literal(false).nullable().optional(),
+  modalities: z.array(z.literal('text')).nullable().optional(),
 });
+
+/** Fields of OpenAI's API that lumengate does not implement, with what to use instead. */
+const REFUSED: Record<string, string> = {
+  functions: 'deprecated by OpenAI; use tools',
+  function_call: 'deprecated by OpenAI; use tool_choice',
+  logit_bias: 'not supported',
+  audio: 'audio output is not supported',
+  prediction: 'predicted outputs are not supported',
+  web_search_options: 'not supported',
+  metadata: 'stored completions are not supported',
+  service_tier: 'not supported',
+  prompt_cache_key: 'not supported',
+  verbosity: 'not supported',
+};
 
 export interface ChatCompletionInput {
   input: GenerationInput;
@@ -31,20 +58,34 @@ export interface ChatCompletionInput {
 export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "messages"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
+  for (const [field, why] of Object.entries(REFUSED)) if (field in body && (body as Record<string, unknown>)[field] != null) throw unsupportedField(field, why);
   const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) throw zodToApiError(parsed.error);
+  if (!parsed.success) {
+    const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
+    if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField(unknown.keys[0]!, 'unknown field');
+    throw zodToApiError(parsed.error);
+  }
   const b = parsed.data;
-  if (Array.isArray(b.tools) && b.tools.length > 0) throw badRequest('tools are not supported by lumengate', { fields: [{ path: 'tools', message: 'not supported' }] });
-  const maxTokens = b.max_completion_tokens ?? b.max_tokens ?? undefined;
-  const input = parseGenerateBody({
+  const messages = toMessages(b.messages);
+  if (!messages.some((m) => m.role === 'user')) {
+    throw badRequest('missing required field: messages with a user message', { fields: [{ path: 'messages', message: 'needs a user message' }] });
+  }
+  const tools = toTools(b.tools);
+  const toolChoice = toToolChoice(b.tool_choice, tools);
+  const responseFormat = toResponseFormat(b.response_format);
+  const lastUser = [...messages].reverse().find((m) => m.role === 'user');
+  const settings = callSettings({ ...b, user: b.user ?? b.safety_identifier });
+  const input: GenerationInput = {
     model: b.model,
-    messages: b.messages.map((m) => ({
-      role: m.role === 'developer' ? 'system' : m.role,
-      content: typeof m.content === 'string' ? m.content : (m.content ?? []).map((p) => p.text).join(''),
-    })),
-    ...(b.temperature != null ? { temperature: b.temperature } : {}),
-    ...(maxTokens !== undefined ? { max_tokens: maxTokens } : {}),
+    messages,
+    settings,
+    ...(tools ? { tools } : {}),
+    ...(toolChoice ? { toolChoice } : {}),
+    ...(b.parallel_tool_calls != null ? { parallelToolCalls: b.parallel_tool_calls } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
     stream: b.stream === true,
-  });
+    options: {},
+    promptText: lastUser ? messageText(lastUser) : null,
+  };
   return { input, includeUsage: b.stream_options?.include_usage === true };
 }

@@ -1,6 +1,6 @@
 // Builders for the OpenAI response objects: chat.completion, chat.completion.chunk, the model list.
 import type { GenerationObject } from '../generation/object.js';
-import type { ProviderUsage } from '../providers/types.js';
+import type { ProviderUsage } from '../providers/spec.js';
 
 /** The /v1 id of a generation: "gen-<id>", the integer id of /api/v2/generate/{id}. */
 export const completionId = (generationId: number): string => `gen-${generationId}`;
@@ -12,14 +12,20 @@ export interface OpenAIUsage {
   prompt_tokens: number;
   completion_tokens: number;
   total_tokens: number;
+  prompt_tokens_details: { cached_tokens: number };
+  completion_tokens_details: { reasoning_tokens: number };
 }
 
-/** Provider token counts in OpenAI's names; counts the provider did not report are 0. */
+/** Provider token counts in OpenAI's names (DECISIONS 30); counts the provider did not report are 0. */
 export function openAIUsage(usage: unknown): OpenAIUsage {
   const u = (usage ?? {}) as Partial<ProviderUsage>;
   const prompt = u.input_tokens ?? 0;
   const completion = u.output_tokens ?? 0;
-  return { prompt_tokens: prompt, completion_tokens: completion, total_tokens: u.total_tokens ?? prompt + completion };
+  return {
+    prompt_tokens: prompt, completion_tokens: completion, total_tokens: u.total_tokens ?? prompt + completion,
+    prompt_tokens_details: { cached_tokens: u.cached_input_tokens ?? 0 },
+    completion_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0 },
+  };
 }
 
 /** The AI SDK's unified finish reasons -> OpenAI's. */
@@ -41,7 +47,19 @@ export function chatCompletion(g: GenerationObject) {
     object: 'chat.completion' as const,
     created: seconds(g.created_at),
     model: g.model_slug,
-    choices: [{ index: 0, message: { role: 'assistant' as const, content: g.result_text ?? '', refusal: null }, logprobs: null, finish_reason: openAIFinishReason(g) }],
+    choices: [{
+      index: 0,
+      message: {
+        role: 'assistant' as const,
+        // OpenAI sends null content beside tool calls when the model wrote no text.
+        content: g.tool_calls && !g.result_text ? null : g.result_text ?? '',
+        refusal: null,
+        ...(g.tool_calls ? { tool_calls: g.tool_calls } : {}),
+        ...(g.reasoning ? { reasoning_content: g.reasoning } : {}),
+      },
+      logprobs: null,
+      finish_reason: openAIFinishReason(g),
+    }],
     usage: openAIUsage(g.usage),
     lumengate: lumengateExtension(g),
   };

@@ -1,10 +1,13 @@
 // The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions and
 // GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { ApiError } from '../http/errors.js';
-import { toApiError } from '../http/app.js';
-import { SseWriter } from '../http/sse.js';
+import { GatewayError } from '../core/errors.js';
+import { toGatewayError } from '../http/app.js';
+import { statusOf } from '../http/errors.js';
 import { runGeneration } from '../generation/lifecycle.js';
+import { callerOf } from '../http/app.js';
+import { runStreaming, runToCompletion, type Run, type SseEvent, type StreamEncoder } from '../http/streaming.js';
+import type { ErrorCode } from '../core/errors.js';
 import { parseChatCompletionBody } from './request.js';
 import { openAIError, openAIErrorType } from './errors.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
@@ -13,13 +16,13 @@ import { openAIDocs } from './schemas.js';
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
 
-  app.setErrorHandler((err: FastifyError | ApiError, req, reply) => {
-    const apiError = toApiError(err);
+  app.setErrorHandler((err: FastifyError | GatewayError, req, reply) => {
+    const apiError = toGatewayError(err);
     if (apiError.code === 'internal_error') req.log.error({ err }, 'unhandled error');
-    void reply.code(apiError.status).headers(apiError.headers).send(openAIError(apiError));
+    void reply.code(statusOf(apiError)).headers(apiError.headers).send(openAIError(apiError));
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(openAIError(new ApiError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+    void reply.code(404).send(openAIError(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
   });
 
   const modelView = (m: { slug: string; provider: string }) => ({ id: m.slug, object: 'model' as const, created: 0, owned_by: m.provider || 'lumengate' });
@@ -34,62 +37,66 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { model: string } }>('/models/:model', { schema: openAIDocs.getModel }, async (req) => {
     await app.authenticate(req);
     const m = chatModels().find((x) => x.slug === req.params.model);
-    if (!m) throw new ApiError('not_found', `model "${req.params.model}" not found`, { model: req.params.model });
+    if (!m) throw new GatewayError('not_found', `model "${req.params.model}" not found`, { model: req.params.model });
     return modelView(m);
   });
 
   app.post('/chat/completions', { schema: openAIDocs.chatCompletions }, async (req: FastifyRequest, reply: FastifyReply) => {
-    const caller = await app.authenticate(req);
+    const caller = callerOf(req);
     const { input, includeUsage } = parseChatCompletionBody(req.body);
-    const clientGone = new AbortController();
-    reply.raw.on('close', () => {
-      if (!reply.raw.writableFinished) clientGone.abort();
-    });
-
+    const run: Run = (sink, signal) => runGeneration(deps, caller, input, sink, signal);
     if (!input.stream) {
-      const outcome = await runGeneration(deps, caller, input, { opened() {}, delta() {} }, clientGone.signal);
-      const g = outcome.generation;
-      if (outcome.failure) {
-        const code = outcome.failure.code === 'model_unavailable' ? 'model_unavailable' : 'provider_error';
-        throw new ApiError(code, outcome.failure.message, { generation_id: g.id }, {}, { 'x-generation-id': String(g.id) });
-      }
+      const g = await runToCompletion(reply, run);
       void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
       return chatCompletion(g);
     }
-
-    const sse = new SseWriter(reply.raw, deps.settings.heartbeatMs);
-    let chunk: ReturnType<typeof chunkFactory> | undefined;
-    try {
-      const outcome = await runGeneration(deps, caller, input, {
-        opened({ id, model }) {
-          chunk = chunkFactory(id, model);
-          reply.hijack();
-          sse.open({ 'x-generation-id': id });
-          void sse.send(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
-        },
-        delta: (content) => sse.send(chunk!([{ index: 0, delta: { content }, logprobs: null, finish_reason: null }])),
-      }, clientGone.signal);
-      const g = outcome.generation;
-      if (!chunk) {
-        // Failed before the upstream accepted: a plain JSON error, like /api/v2 (DECISIONS 11).
-        const code = outcome.failure?.code === 'model_unavailable' ? 'model_unavailable' : 'provider_error';
-        throw new ApiError(code, outcome.failure?.message ?? 'provider error', { generation_id: g.id }, {}, { 'x-generation-id': String(g.id) });
-      }
-      if (outcome.failure) {
-        const { code, message } = outcome.failure;
-        void sse.send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'error' }], { error: { message, type: openAIErrorType(code === 'client_disconnected' ? 'bad_request' : code), code, param: null } }));
-      } else {
-        void sse.send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: openAIFinishReason(g) }], { lumengate: lumengateExtension(g) }));
-        if (includeUsage) void sse.send(chunk([], { usage: openAIUsage(g.usage) }));
-      }
-      sse.end();
-    } catch (err) {
-      sse.stop();
-      if (!chunk) throw err;
-      req.log.error({ err }, 'stream failed after open');
-      void sse.send(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'error' }], { error: { message: 'internal server error', type: 'api_error', code: 'internal_error', param: null } }));
-      sse.end();
-    }
-    return reply;
+    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: chatChunkEncoder(includeUsage), run });
   });
+}
+
+/**
+ * chat.completion.chunk events. Tool calls stream as OpenAI does (DECISIONS 26): the first
+ * fragment of call i carries index, id and name; later ones pieces of arguments. A failure after
+ * the stream opened is a bare {"error": …} event, then [DONE], so OpenAI clients raise it.
+ */
+export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
+  let chunk: ReturnType<typeof chunkFactory>;
+  const started = new Set<number>();
+  const sentArgs = new Map<number, number>();
+  const delta = (d: Record<string, unknown>): SseEvent => ({ data: chunk([{ index: 0, delta: d, logprobs: null, finish_reason: null }]) });
+  const errorEvent = (code: string, message: string): SseEvent[] => [{ data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } }];
+  return {
+    start({ id, model }) {
+      chunk = chunkFactory(id, model);
+      return [delta({ role: 'assistant', content: '' })];
+    },
+    part(p) {
+      switch (p.type) {
+        case 'text-delta': return [delta({ content: p.delta })];
+        case 'reasoning-delta': return [delta({ reasoning_content: p.delta })];
+        case 'tool-input-start':
+          started.add(p.index);
+          return [delta({ tool_calls: [{ index: p.index, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }] })];
+        case 'tool-input-delta':
+          sentArgs.set(p.index, (sentArgs.get(p.index) ?? 0) + p.delta.length);
+          return [delta({ tool_calls: [{ index: p.index, function: { arguments: p.delta } }] })];
+        case 'tool-call': {
+          // Providers that deliver whole calls: send what the client has not seen yet.
+          const out: SseEvent[] = [];
+          if (!started.has(p.index)) out.push(delta({ tool_calls: [{ index: p.index, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }] }));
+          const rest = p.arguments.slice(sentArgs.get(p.index) ?? 0);
+          if (rest) out.push(delta({ tool_calls: [{ index: p.index, function: { arguments: rest } }] }));
+          return out;
+        }
+        default: return [];
+      }
+    },
+    end(g) {
+      const out: SseEvent[] = [{ data: chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: openAIFinishReason(g) }], { lumengate: lumengateExtension(g) }) }];
+      if (includeUsage) out.push({ data: chunk([], { usage: openAIUsage(g.usage) }) });
+      return out;
+    },
+    failure: (f) => errorEvent(f.code, f.message),
+    internal: (code, message) => errorEvent(code, message),
+  };
 }

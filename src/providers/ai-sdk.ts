@@ -1,37 +1,113 @@
-// Adapter from an AI SDK LanguageModelV3 (the maintained provider packages: openai-compatible,
-// anthropic, google) to our Provider interface. We call doStream directly: the model packages own
-// the wire protocol, we skip streamText's extra per-chunk machinery on the hot path.
-import type { LanguageModelV3, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { ProviderError, type Provider, type ProviderEvent, type ProviderRequest, type ProviderStream, type ProviderUsage } from './types.js';
+// Adapter from an AI SDK LanguageModelV3 (the maintained provider packages: anthropic, google) to
+// our provider contract. We call doStream directly: the model packages own the wire protocol, we
+// skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
+// so this is mostly renaming: messages of parts in, typed stream parts out.
+import type {
+  LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage,
+} from '@ai-sdk/provider';
+import { ProviderError, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
 
-export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => LanguageModelV3): Provider {
+export interface AiSdkProviderOptions {
+  /** Request fields this provider cannot take (DECISIONS 25): refused with 400 naming them. */
+  unsupported?: (req: ProviderRequest) => { field: string; why: string } | undefined;
+  /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
+  providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];
+}
+
+export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => LanguageModelV3, opts: AiSdkProviderOptions = {}): Provider {
   return {
     id,
     async open(req: ProviderRequest): Promise<ProviderStream> {
+      const refused = opts.unsupported?.(req);
+      if (refused) throw new ProviderError(`${refused.field}: ${refused.why}`, { status: 400, retryable: false, code: 'unsupported_parameter' });
       const model = modelFor(req.upstreamModel);
       let result;
       try {
-        result = await model.doStream({
-          prompt: req.messages.map((m) =>
-            m.role === 'system'
-              ? { role: 'system', content: m.content }
-              : { role: m.role, content: [{ type: 'text', text: m.content }] },
-          ),
-          temperature: req.temperature,
-          maxOutputTokens: req.maxTokens,
-          abortSignal: req.signal,
-          includeRawChunks: false,
-        });
+        result = await model.doStream(callOptions(req, opts.providerOptions?.(req)));
       } catch (err) {
         throw toProviderError(err, req.signal);
       }
-      return { events: translate(result.stream, req.signal) };
+      return { parts: translate(result.stream, req.signal) };
     },
   };
 }
 
-async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+export function callOptions(req: ProviderRequest, providerOptions?: LanguageModelV3CallOptions['providerOptions']): LanguageModelV3CallOptions {
+  const f = req.responseFormat;
+  return {
+    prompt: toPrompt(req.messages),
+    ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
+    ...(req.maxTokens !== undefined ? { maxOutputTokens: req.maxTokens } : {}),
+    ...(req.topP !== undefined ? { topP: req.topP } : {}),
+    ...(req.stop?.length ? { stopSequences: req.stop } : {}),
+    ...(req.seed !== undefined ? { seed: req.seed } : {}),
+    ...(req.frequencyPenalty !== undefined ? { frequencyPenalty: req.frequencyPenalty } : {}),
+    ...(req.presencePenalty !== undefined ? { presencePenalty: req.presencePenalty } : {}),
+    ...(f ? { responseFormat: f.type === 'json_schema' ? { type: 'json', schema: f.schema as never, name: f.name, ...(f.description ? { description: f.description } : {}) } : { type: 'json' } } : {}),
+    ...(req.tools?.length
+      ? { tools: req.tools.map((t) => ({ type: 'function' as const, name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), inputSchema: t.parameters as never, ...(t.strict !== undefined ? { strict: t.strict } : {}) })) }
+      : {}),
+    ...(req.toolChoice !== undefined ? { toolChoice: typeof req.toolChoice === 'string' ? { type: req.toolChoice } : { type: 'tool', toolName: req.toolChoice.name } } : {}),
+    ...(providerOptions ? { providerOptions } : {}),
+    abortSignal: req.signal,
+    includeRawChunks: false,
+  };
+}
+
+/** Our messages -> the AI SDK prompt. Tool results name their call; the SDK wants the tool's name too. */
+export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
+  const toolNames = new Map<string, string>();
+  return messages.map((m): LanguageModelV3Message => {
+    switch (m.role) {
+      case 'system':
+        return { role: 'system', content: m.content };
+      case 'user':
+        return {
+          role: 'user',
+          content: m.content.map((p) => {
+            switch (p.type) {
+              case 'text': return { type: 'text', text: p.text };
+              case 'image': {
+                const data = /^data:([^;]+);base64,(.*)$/s.exec(p.url);
+                return data ? { type: 'file', mediaType: data[1]!, data: data[2]! } : { type: 'file', mediaType: 'image/*', data: new URL(p.url) };
+              }
+              case 'file': return { type: 'file', mediaType: p.mediaType, data: p.data, ...(p.filename ? { filename: p.filename } : {}) };
+              case 'audio': return { type: 'file', mediaType: `audio/${p.format}`, data: p.data };
+            }
+          }),
+        };
+      case 'assistant':
+        for (const c of m.toolCalls ?? []) toolNames.set(c.id, c.name);
+        return {
+          role: 'assistant',
+          content: [
+            ...(m.content ? [{ type: 'text' as const, text: m.content }] : []),
+            ...(m.toolCalls ?? []).map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: parseJson(c.arguments) })),
+          ],
+        };
+      case 'tool':
+        return { role: 'tool', content: [{ type: 'tool-result', toolCallId: m.toolCallId, toolName: toolNames.get(m.toolCallId) ?? '', output: { type: 'text', value: m.content } }] };
+    }
+  });
+}
+
+const parseJson = (text: string): unknown => {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
+};
+
+async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, signal: AbortSignal): AsyncGenerator<StreamPart> {
   const reader = stream.getReader();
+  // The SDK names tool calls by id; our parts carry their position in the answer too.
+  const index = new Map<string, number>();
+  const indexOf = (id: string) => {
+    let i = index.get(id);
+    if (i === undefined) index.set(id, (i = index.size));
+    return i;
+  };
   try {
     for (;;) {
       let next;
@@ -44,7 +120,22 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
       const part = next.value;
       switch (part.type) {
         case 'text-delta':
-          if (part.delta.length > 0) yield { type: 'delta', text: part.delta };
+          if (part.delta.length > 0) yield { type: 'text-delta', delta: part.delta };
+          break;
+        case 'reasoning-delta':
+          if (part.delta.length > 0) yield { type: 'reasoning-delta', delta: part.delta };
+          break;
+        case 'tool-input-start':
+          yield { type: 'tool-input-start', index: indexOf(part.id), id: part.id, name: part.toolName };
+          break;
+        case 'tool-input-delta':
+          if (part.delta.length > 0) yield { type: 'tool-input-delta', index: indexOf(part.id), delta: part.delta };
+          break;
+        case 'tool-input-end':
+          yield { type: 'tool-input-end', index: indexOf(part.id) };
+          break;
+        case 'tool-call':
+          yield { type: 'tool-call', index: indexOf(part.toolCallId), id: part.toolCallId, name: part.toolName, arguments: part.input || '{}' };
           break;
         case 'error':
           throw toProviderError(part.error, signal);
@@ -72,7 +163,11 @@ function usageOf(u: LanguageModelV3Usage): ProviderUsage | null {
   const input = u.inputTokens.total ?? null;
   const output = u.outputTokens.total ?? null;
   if (input === null && output === null) return null;
-  return { input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null };
+  return {
+    input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null,
+    reasoning_tokens: u.outputTokens.reasoning ?? null,
+    cached_input_tokens: u.inputTokens.cacheRead ?? null,
+  };
 }
 
 /** Maps the SDK's APICallError / network errors to ProviderError; aborts pass through unchanged. */

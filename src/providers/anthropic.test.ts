@@ -27,7 +27,7 @@ describe('anthropic: request on the wire', () => {
         maxTokens: 77,
       }),
     );
-    await drain(stream.events);
+    await drain(stream.parts);
     const got = fake.requests.at(-1)!;
     assert.equal(got.method, 'POST');
     assert.equal(got.path, '/v1/messages');
@@ -48,13 +48,13 @@ describe('anthropic: request on the wire', () => {
 
   it('sends extra configured headers', async () => {
     const provider = anthropicProvider('anthropic', { type: 'anthropic', base_url: `${fake.origin}/v1`, api_key: 'k', headers: { 'x-team': 'core' } });
-    await drain((await provider.open(request())).events);
+    await drain((await provider.open(request())).parts);
     assert.equal(fake.requests.at(-1)!.headers['x-team'], 'core');
   });
 
   it('reports an in-stream overloaded_error with its message', async () => {
     fake.respondWith({ chunks: ['a'], ending: 'error-event' });
-    const got = await drain((await make(fake).open(request())).events);
+    const got = await drain((await make(fake).open(request())).parts);
     assert.deepEqual(got.deltas, ['a']);
     assert.match(String((got.error as Error).message), /Overloaded/);
   });

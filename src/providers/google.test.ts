@@ -27,7 +27,7 @@ describe('google: request on the wire', () => {
         maxTokens: 64,
       }),
     );
-    await drain(stream.events);
+    await drain(stream.parts);
     const got = fake.requests.at(-1)!;
     assert.equal(got.method, 'POST');
     assert.equal(got.path, '/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse');
@@ -45,7 +45,7 @@ describe('google: request on the wire', () => {
 
   it('carries the upstream status and message of an in-stream error', async () => {
     fake.respondWith({ chunks: ['a'], ending: 'error-event' });
-    const got = await drain((await make(fake).open(request())).events);
+    const got = await drain((await make(fake).open(request())).parts);
     assert.deepEqual(got.deltas, ['a']);
     const err = got.error as { status?: number; message: string };
     assert.equal(err.status, 503);

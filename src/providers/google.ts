@@ -2,7 +2,7 @@
 import { createGoogleGenerativeAI } from '@ai-sdk/google';
 import { aiSdkProvider } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider } from './types.js';
+import type { Provider } from './spec.js';
 
 export function googleProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeUpstream } from '../../test/support/fake-openai.js';
 import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
-import { ProviderError } from './types.js';
+import { ProviderError } from './spec.js';
 
 const make = (fake: FakeUpstream, apiKey = 'sk-test') =>
   openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, ...(apiKey ? { api_key: apiKey } : {}) });
@@ -29,7 +29,7 @@ describe('openai-compatible: request on the wire', () => {
         maxTokens: 33,
       }),
     );
-    const drained = await drain(stream.events);
+    const drained = await drain(stream.parts);
     const got = fake.requests.at(-1)!;
     assert.equal(got.method, 'POST');
     assert.equal(got.path, '/v1/chat/completions');
@@ -46,24 +46,24 @@ describe('openai-compatible: request on the wire', () => {
     assert.equal(got.body.temperature, 0.5);
     assert.equal(got.body.max_tokens, 33);
     // Usage only exists because include_usage was sent: the fake sends none otherwise.
-    assert.deepEqual(drained.finish?.usage, { input_tokens: 12, output_tokens: 7, total_tokens: 19 });
+    assert.deepEqual(drained.finish?.usage, { input_tokens: 12, output_tokens: 7, total_tokens: 19, reasoning_tokens: 0, cached_input_tokens: 0 });
   });
 
   it('sends no Authorization header for keyless local servers (ollama, vllm, llama.cpp)', async () => {
-    await drain((await make(fake, '').open(request())).events);
+    await drain((await make(fake, '').open(request())).parts);
     assert.equal(fake.requests.at(-1)!.headers.authorization, undefined);
   });
 
   it('sends extra configured headers', async () => {
     const provider = openAICompatibleProvider('openrouter', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, api_key: 'k', headers: { 'HTTP-Referer': 'https://example.test' } });
-    await drain((await provider.open(request())).events);
+    await drain((await provider.open(request())).parts);
     assert.equal(fake.requests.at(-1)!.headers['http-referer'], 'https://example.test');
   });
 
   it('reuses keep-alive upstream connections instead of opening one per stream', async () => {
     const provider = make(fake);
     const before = fake.requests.length;
-    for (let i = 0; i < 5; i++) assert.equal((await drain((await provider.open(request())).events)).error, undefined);
+    for (let i = 0; i < 5; i++) assert.equal((await drain((await provider.open(request())).parts)).error, undefined);
     const ports = fake.requests.slice(before).map((r) => r.clientPort);
     assert.equal(ports.length, 5);
     // undici frees a socket a moment after the body ends, so the next request may take a second

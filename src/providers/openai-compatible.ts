@@ -9,20 +9,42 @@
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
-import { ProviderError, type Provider, type ProviderEvent, type ProviderRequest, type ProviderStream, type ProviderUsage } from './types.js';
+import {
+  ProviderError, ToolCallAssembler, type EmbeddingRequest, type EmbeddingResult, type FinishReason, type Message, type Provider,
+  type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart,
+} from './spec.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
 interface ChatCompletionChunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
-  usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+  choices?: {
+    delta?: {
+      content?: string | null;
+      /** DeepSeek, vLLM and OpenRouter stream reasoning beside the content. */
+      reasoning_content?: string | null;
+      reasoning?: string | null;
+      tool_calls?: { index?: number; id?: string | null; function?: { name?: string | null; arguments?: string | null } }[] | null;
+    };
+    finish_reason?: string | null;
+  }[];
+  usage?: OpenAIUsage | null;
   error?: { message?: string };
+}
+
+interface OpenAIUsage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number } | null;
+  completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
 /** Longest error body kept from a refused request (bodies are small JSON; a proxy's HTML page is not). */
 const ERROR_BODY_LIMIT = 64 * 1024;
+/** Longest SSE event accepted from an upstream: a line that never ends must not grow memory without bound. */
+export const MAX_EVENT_CHARS = 1024 * 1024;
 
 export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provider {
   const url = `${cfg.base_url.replace(/\/+$/, '')}/chat/completions`;
+  const embeddingsUrl = `${cfg.base_url.replace(/\/+$/, '')}/embeddings`;
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     accept: 'text/event-stream',
@@ -36,14 +58,7 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
   return {
     id,
     async open(req: ProviderRequest): Promise<ProviderStream> {
-      const body = JSON.stringify({
-        model: req.upstreamModel,
-        messages: req.messages,
-        ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
-        ...(req.maxTokens !== undefined ? { max_tokens: req.maxTokens } : {}),
-        stream: true,
-        stream_options: { include_usage: true },
-      });
+      const body = JSON.stringify(requestBody(req));
       let res: Dispatcher.ResponseData;
       try {
         res = await request(url, { method: 'POST', headers, body, signal: req.signal, dispatcher: pool });
@@ -52,18 +67,106 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
       }
       // Anything but 2xx is a refusal (undici follows no redirects; a 3xx body is no event stream).
       if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, req.signal);
-      return { events: events(res.body, req.signal) };
+      return { parts: parts(res.body, req.signal) };
+    },
+    async embed(req: EmbeddingRequest): Promise<EmbeddingResult> {
+      const body = JSON.stringify({ model: req.upstreamModel, input: req.input, encoding_format: 'float', ...(req.dimensions ? { dimensions: req.dimensions } : {}) });
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(embeddingsUrl, { method: 'POST', headers: { ...headers, accept: 'application/json' }, body, signal: req.signal, dispatcher: pool });
+      } catch (err) {
+        throw failure(err, req.signal);
+      }
+      if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, req.signal);
+      let json: { data?: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number; total_tokens?: number } };
+      try {
+        json = (await res.body.json()) as typeof json;
+      } catch (err) {
+        throw failure(err, req.signal);
+      }
+      if (!Array.isArray(json.data) || json.data.length !== req.input.length) throw new ProviderError('upstream answered embeddings without one vector per input');
+      const input = json.usage?.prompt_tokens ?? null;
+      return {
+        embeddings: [...json.data].sort((a, b) => a.index - b.index).map((d) => d.embedding),
+        usage: { input_tokens: input, output_tokens: 0, total_tokens: json.usage?.total_tokens ?? input },
+      };
     },
     close: () => pool.close(),
   };
 }
 
-async function* events(body: Dispatcher.ResponseData['body'], signal: AbortSignal): AsyncGenerator<ProviderEvent> {
+/** Our request -> a Chat Completions body, with the model's quirks applied (DECISIONS 25). */
+export function requestBody(req: ProviderRequest): Record<string, unknown> {
+  const caps = req.capabilities ?? {};
+  const body: Record<string, unknown> = { model: req.upstreamModel, messages: req.messages.map(wireMessage) };
+  if (req.temperature !== undefined && (caps.fixedTemperature === undefined || caps.fixedTemperature === req.temperature)) body.temperature = req.temperature;
+  if (!caps.noSampling) {
+    if (req.topP !== undefined) body.top_p = req.topP;
+    if (req.frequencyPenalty !== undefined) body.frequency_penalty = req.frequencyPenalty;
+    if (req.presencePenalty !== undefined) body.presence_penalty = req.presencePenalty;
+  }
+  if (req.maxTokens !== undefined) body[caps.maxCompletionTokens ? 'max_completion_tokens' : 'max_tokens'] = req.maxTokens;
+  if (req.stop?.length) body.stop = req.stop;
+  if (req.seed !== undefined) body.seed = req.seed;
+  if (req.reasoningEffort !== undefined) body.reasoning_effort = req.reasoningEffort;
+  if (req.user !== undefined) body.user = req.user;
+  if (req.logprobs !== undefined) body.logprobs = req.logprobs;
+  if (req.topLogprobs !== undefined) body.top_logprobs = req.topLogprobs;
+  if (req.tools?.length) {
+    body.tools = req.tools.map((t) => ({
+      type: 'function',
+      function: { name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), parameters: t.parameters, ...(t.strict !== undefined ? { strict: t.strict } : {}) },
+    }));
+  }
+  if (req.toolChoice !== undefined) body.tool_choice = typeof req.toolChoice === 'string' ? req.toolChoice : { type: 'function', function: { name: req.toolChoice.name } };
+  if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
+  if (req.responseFormat) {
+    const f = req.responseFormat;
+    body.response_format = f.type === 'json_schema'
+      ? { type: 'json_schema', json_schema: { name: f.name, schema: f.schema, ...(f.description !== undefined ? { description: f.description } : {}), ...(f.strict !== undefined ? { strict: f.strict } : {}) } }
+      : { type: f.type };
+  }
+  body.stream = true;
+  body.stream_options = { include_usage: true };
+  return body;
+}
+
+function wireMessage(m: Message): Record<string, unknown> {
+  switch (m.role) {
+    case 'system':
+      return { role: 'system', content: m.content };
+    case 'user':
+      // Plain text stays a string: the widest-supported form (some servers take no part arrays).
+      if (m.content.every((p) => p.type === 'text')) return { role: 'user', content: m.content.map((p) => p.text).join('') };
+      return {
+        role: 'user',
+        content: m.content.map((p) => {
+          switch (p.type) {
+            case 'text': return { type: 'text', text: p.text };
+            case 'image': return { type: 'image_url', image_url: { url: p.url, ...(p.detail ? { detail: p.detail } : {}) } };
+            case 'file': return { type: 'file', file: { file_data: `data:${p.mediaType};base64,${p.data}`, ...(p.filename ? { filename: p.filename } : {}) } };
+            case 'audio': return { type: 'input_audio', input_audio: { data: p.data, format: p.format } };
+          }
+        }),
+      };
+    case 'assistant':
+      return m.toolCalls?.length
+        ? { role: 'assistant', content: m.content || null, tool_calls: m.toolCalls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) }
+        : { role: 'assistant', content: m.content };
+    case 'tool':
+      return { role: 'tool', tool_call_id: m.toolCallId, content: m.content };
+  }
+}
+
+async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal): AsyncGenerator<StreamPart> {
   let finishReason: string | null = null;
   let usage: ProviderUsage | null = null;
   let done = false;
   const pending: ChatCompletionChunk[] = [];
   let streamError: ProviderError | null = null;
+  const tools = new ToolCallAssembler();
+  /** Characters received since the last event boundary (blank line). */
+  let eventChars = 0;
   const parser = createParser({
     onEvent(message: EventSourceMessage) {
       if (done || streamError) return;
@@ -87,33 +190,48 @@ async function* events(body: Dispatcher.ResponseData['body'], signal: AbortSigna
   const decoder = new TextDecoder();
   try {
     for await (const bytes of body as AsyncIterable<Buffer>) {
-      parser.feed(decoder.decode(bytes, { stream: true }));
+      const text = decoder.decode(bytes, { stream: true });
+      const boundary = Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
+      eventChars = boundary >= 0 ? text.length - boundary : eventChars + text.length;
+      if (eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });
+      parser.feed(text);
       for (const chunk of pending) {
         const choice = chunk.choices?.[0];
-        const content = choice?.delta?.content;
-        if (typeof content === 'string' && content.length > 0) yield { type: 'delta', text: content };
+        const delta = choice?.delta;
+        const reasoning = delta?.reasoning_content ?? delta?.reasoning;
+        if (typeof reasoning === 'string' && reasoning.length > 0) yield { type: 'reasoning-delta', delta: reasoning };
+        if (typeof delta?.content === 'string' && delta.content.length > 0) yield { type: 'text-delta', delta: delta.content };
+        for (const [k, call] of (delta?.tool_calls ?? []).entries()) {
+          yield* tools.fragment(call.index ?? k, { id: call.id, name: call.function?.name, arguments: call.function?.arguments });
+        }
         if (choice?.finish_reason) finishReason = choice.finish_reason;
         if (chunk.usage) usage = usageOf(chunk.usage);
       }
       pending.length = 0;
       if (streamError) throw streamError;
-      // After [DONE] the loop reads on to the end of the body (it follows at once), which keeps
-      // the keep-alive socket reusable; leaving now would close it.
+      // [DONE] ends the answer, whether or not the upstream closes the response after it.
+      if (done) break;
     }
   } catch (err) {
     throw failure(err, signal);
   } finally {
-    // Leaving early (the client left, a timeout) must close the upstream connection, not drain it.
-    if (!body.readableEnded) body.destroy();
+    if (!body.readableEnded) {
+      // After [DONE] the rest (usually nothing) is read in the background so the keep-alive socket
+      // stays reusable; an upstream that never closes is cut after a second. Leaving early (the
+      // client left, a timeout) closes the upstream connection at once.
+      if (done && !signal.aborted) body.dump({ limit: 64 * 1024, signal: AbortSignal.timeout(1000) }).catch(() => body.destroy());
+      else body.destroy();
+    }
   }
   if (signal.aborted) throw failure(signal.reason, signal);
   // Servers that omit [DONE] still end a complete answer with a finish_reason chunk.
   if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
+  yield* tools.finish();
   yield { type: 'finish', finishReason: unifiedFinishReason(finishReason), usage };
 }
 
 /** The same names the AI SDK gives (finish_reason in generation objects must not change). */
-function unifiedFinishReason(raw: string): string {
+function unifiedFinishReason(raw: string): FinishReason {
   switch (raw) {
     case 'stop': return 'stop';
     case 'length': return 'length';
@@ -124,11 +242,15 @@ function unifiedFinishReason(raw: string): string {
   }
 }
 
-function usageOf(u: NonNullable<ChatCompletionChunk['usage']>): ProviderUsage | null {
+function usageOf(u: OpenAIUsage): ProviderUsage | null {
   const input = u.prompt_tokens ?? null;
   const output = u.completion_tokens ?? null;
   if (input === null && output === null) return null;
-  return { input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null };
+  return {
+    input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null,
+    reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? null,
+    cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
+  };
 }
 
 /** A refused request: the status, and the message of OpenAI's `{"error":{"message"}}` body when there is one. */
@@ -150,7 +272,16 @@ async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Pro
   } catch {
     if (text.trim()) message = `HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`;
   }
-  return new ProviderError(message, { status: res.statusCode });
+  const retryAfter = retryAfterSeconds(res.headers['retry-after']);
+  return new ProviderError(message, { status: res.statusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+}
+
+/** Retry-After in seconds (delta-seconds or an HTTP date), capped at an hour. */
+export function retryAfterSeconds(header: string | string[] | undefined): number | undefined {
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!v) return undefined;
+  const n = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : (Date.parse(v) - Date.now()) / 1000;
+  return Number.isFinite(n) ? Math.min(3600, Math.max(0, Math.ceil(n))) : undefined;
 }
 
 /** Aborts pass through unchanged (the lifecycle reads the cause from the signal). */

@@ -82,7 +82,7 @@ describe('registry: a resolved provider talks to the overridden base URL with th
     const registry = buildProviders(providerPresets, { DEEPSEEK_BASE_URL: `${fake.origin}/v1`, DEEPSEEK_API_KEY: 'sk-ds' });
     const provider = registry.get('deepseek');
     assert.ok(provider);
-    const got = await drain((await provider.open(request({ upstreamModel: 'deepseek-chat' }))).events);
+    const got = await drain((await provider.open(request({ upstreamModel: 'deepseek-chat' }))).parts);
     assert.deepEqual(got.deltas, ['Hello', ', world']);
     const seen = fake.requests.at(-1)!;
     assert.equal(seen.headers.authorization, 'Bearer sk-ds');

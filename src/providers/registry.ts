@@ -4,7 +4,7 @@ import type { ProviderConfig } from './config.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
 import { createLazyLocalProvider } from './local/lazy.js';
 import presetsJson from './presets.json' with { type: 'json' };
-import type { Provider } from './types.js';
+import type { Provider } from './spec.js';
 
 export type { ProviderConfig } from './config.js';
 

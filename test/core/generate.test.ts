@@ -23,7 +23,7 @@ describe('POST /api/v2/generate', () => {
     assert.equal(g.tokens_spent, 2);
     assert.equal(g.tokens_used, 2);
     assert.equal(g.balance_remaining, 8);
-    assert.deepEqual(g.usage, { input_tokens: 21, output_tokens: 3, total_tokens: 24 });
+    assert.deepEqual(g.usage, { input_tokens: 21, output_tokens: 3, total_tokens: 24, reasoning_tokens: 0, cached_input_tokens: 0 });
     for (const k of ['result_url', 'thumbnail_url', 'error']) assert.equal(g[k], null, k);
     assert.equal(typeof g.processing_ms, 'number');
     assert.match(g.created_at, /^\d{4}-\d\d-\d\dT/);

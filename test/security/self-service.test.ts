@@ -119,7 +119,7 @@ describe('self-service API', () => {
     }
     h.fake.respondWith({ status: 400 });
     const failed = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'fails' }, a.key);
-    assert.equal(failed.status, 500);
+    assert.equal(failed.status, 400); // an upstream refusal is the caller's (DECISIONS 22)
     const failedId: number = failed.json.details.generation_id;
     h.fake.respondWith({ chunks: ['b'] });
     const bGen = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'secret of b' }, b.key);

@@ -32,14 +32,26 @@ async function stream(ctx: StreamContext): Promise<void> {
   const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`;
   const first = chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
   if (!(await ctx.write(first, false))) return;
+  for (const r of ctx.script.reasoning) {
+    if (!(await ctx.write(chunk([{ index: 0, delta: { reasoning_content: r }, logprobs: null, finish_reason: null }])))) return;
+  }
   const ok = await writeChunks(ctx, (text) => chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
   if (!ok) return;
+  // Tool calls as OpenAI streams them: index, id, type and name with empty arguments first, then
+  // the arguments in pieces carrying only the index.
+  for (const [index, call] of ctx.script.toolCalls.entries()) {
+    const head = { index, id: call.id, type: 'function', function: { name: call.name, arguments: '' } };
+    if (!(await ctx.write(chunk([{ index: 0, delta: { tool_calls: [head] }, logprobs: null, finish_reason: null }])))) return;
+    for (const piece of call.arguments) {
+      if (!(await ctx.write(chunk([{ index: 0, delta: { tool_calls: [{ index, function: { arguments: piece } }] }, logprobs: null, finish_reason: null }])))) return;
+    }
+  }
   const ending = await applyGenericEnding(ctx);
   if (ending === 'error-event') {
     await ctx.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null } })}\n\n`);
     ctx.end();
   } else if (ending === 'finish') {
-    await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: 'stop' }]));
+    await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: ctx.script.toolCalls.length ? 'tool_calls' : 'stop' }]));
     if (withUsage) {
       const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
       await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);

@@ -22,6 +22,16 @@ export interface FakeScript {
    * connection kept open), `truncate` (response ends cleanly without any terminal event).
    */
   ending?: 'finish' | 'error-event' | 'reset' | 'stall' | 'truncate';
+  /** Tool calls after the text, each with its arguments in the pieces the provider streams them in. */
+  toolCalls?: { id: string; name: string; arguments: string[] }[];
+  /** Reasoning deltas before the text, where the wire format has them. */
+  reasoning?: string[];
+  /** Extra response headers (e.g. Retry-After with an error status). */
+  headers?: Record<string, string>;
+  /** Answer with this JSON body (status 200) instead of a stream, e.g. for embeddings. */
+  json?: unknown;
+  /** With `status`: this raw body instead of the provider's own error body. */
+  errorBody?: string;
 }
 
 export interface RecordedRequest {
@@ -49,7 +59,7 @@ export interface WireFormat {
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending'>> & { usage: { input: number; output: number } };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: { input: number; output: number } };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;
@@ -108,8 +118,14 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
     else closeWaiters(socket).add(onClose);
 
     const current = (scripts.length > 1 ? scripts.shift() : scripts[0]) ?? {};
+    for (const [name, value] of Object.entries(current.headers ?? {})) res.setHeader(name, value);
     if (current.status !== undefined) {
-      wire.errorResponse(res, current.status);
+      if (current.errorBody !== undefined) res.writeHead(current.status, { 'content-type': 'text/plain' }).end(current.errorBody);
+      else wire.errorResponse(res, current.status);
+      return;
+    }
+    if (current.json !== undefined) {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(current.json));
       return;
     }
     const delayMs = current.delayMs ?? 0;
@@ -122,6 +138,8 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
         chunks: current.chunks ?? defaultChunks,
         delayMs,
         ending: current.ending ?? 'finish',
+        toolCalls: current.toolCalls ?? [],
+        reasoning: current.reasoning ?? [],
         usage: current.usage ?? { input: 12, output: 7 },
       },
       async write(bytes, delay = true) {

@@ -3,22 +3,29 @@
 import assert from 'node:assert/strict';
 import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
-import { ProviderError, type Provider, type ProviderEvent, type ProviderRequest } from '../../src/providers/types.js';
+import { ProviderError, type Message, type Provider, type ProviderRequest, type StreamPart, type ToolCall } from '../../src/providers/spec.js';
 import type { FakeUpstream } from './fake-upstream.js';
 
 export interface Drained {
   deltas: string[];
-  finish: Extract<ProviderEvent, { type: 'finish' }> | undefined;
+  reasoning: string[];
+  toolCalls: ToolCall[];
+  /** Every part in order, for tests of the part sequence. */
+  parts: StreamPart[];
+  finish: Extract<StreamPart, { type: 'finish' }> | undefined;
   error: unknown;
 }
 
-/** Reads every event; a thrown error is captured with the deltas that came before it. */
-export async function drain(events: AsyncIterable<ProviderEvent>): Promise<Drained> {
-  const out: Drained = { deltas: [], finish: undefined, error: undefined };
+/** Reads every part; a thrown error is captured with the parts that came before it. */
+export async function drain(parts: AsyncIterable<StreamPart>): Promise<Drained> {
+  const out: Drained = { deltas: [], reasoning: [], toolCalls: [], parts: [], finish: undefined, error: undefined };
   try {
-    for await (const ev of events) {
-      if (ev.type === 'delta') out.deltas.push(ev.text);
-      else out.finish = ev;
+    for await (const p of parts) {
+      out.parts.push(p);
+      if (p.type === 'text-delta') out.deltas.push(p.delta);
+      else if (p.type === 'reasoning-delta') out.reasoning.push(p.delta);
+      else if (p.type === 'tool-call') out.toolCalls.push({ id: p.id, name: p.name, arguments: p.arguments });
+      else if (p.type === 'finish') out.finish = p;
     }
   } catch (err) {
     out.error = err;
@@ -26,12 +33,16 @@ export async function drain(events: AsyncIterable<ProviderEvent>): Promise<Drain
   return out;
 }
 
-export function request(overrides: Partial<ProviderRequest> = {}): ProviderRequest {
+/** A message as tests write it: user content may be a plain string. */
+export type LooseMessage = Message | { role: 'user'; content: string };
+
+export function request(overrides: Partial<Omit<ProviderRequest, 'messages'>> & { messages?: LooseMessage[] } = {}): ProviderRequest {
+  const { messages = [{ role: 'user', content: 'Say hi' }], ...rest } = overrides;
   return {
     upstreamModel: 'test-model',
-    messages: [{ role: 'user', content: 'Say hi' }],
     signal: new AbortController().signal,
-    ...overrides,
+    ...rest,
+    messages: messages.map((m): Message => (m.role === 'user' && typeof m.content === 'string' ? { role: 'user', content: [{ type: 'text', text: m.content }] } : (m as Message))),
   };
 }
 
@@ -64,11 +75,12 @@ export function providerConformance(target: ConformanceTarget): void {
       const chunks = ['Привет', ', мир', ' 👋🏽', ' — done'];
       fake.respondWith({ chunks, usage: { input: 21, output: 9 } });
       const stream = await provider.open(request());
-      const got = await drain(stream.events);
+      const got = await drain(stream.parts);
       assert.equal(got.error, undefined);
       assert.deepEqual(got.deltas, chunks);
       assert.equal(got.finish?.finishReason, 'stop');
-      assert.deepEqual(got.finish?.usage, { input_tokens: 21, output_tokens: 9, total_tokens: 30 });
+      const u = got.finish?.usage;
+      assert.deepEqual({ input_tokens: u?.input_tokens, output_tokens: u?.output_tokens, total_tokens: u?.total_tokens }, { input_tokens: 21, output_tokens: 9, total_tokens: 30 });
     });
 
     for (const status of [429, 500, target.overloadStatus]) {
@@ -95,7 +107,7 @@ export function providerConformance(target: ConformanceTarget): void {
 
     it('throws a ProviderError from the events after the earlier deltas on an in-stream error', async () => {
       fake.respondWith({ chunks: ['one', 'two'], ending: 'error-event' });
-      const got = await drain((await provider.open(request())).events);
+      const got = await drain((await provider.open(request())).parts);
       assert.deepEqual(got.deltas, ['one', 'two']);
       assert.equal(got.finish, undefined);
       assert.ok(got.error instanceof ProviderError, String(got.error));
@@ -104,7 +116,7 @@ export function providerConformance(target: ConformanceTarget): void {
 
     it('throws a ProviderError, never a clean finish, when the connection resets mid-stream', async () => {
       fake.respondWith({ chunks: ['partial'], delayMs: 10, ending: 'reset' });
-      const got = await drain((await provider.open(request())).events);
+      const got = await drain((await provider.open(request())).parts);
       assert.deepEqual(got.deltas, ['partial']);
       assert.equal(got.finish, undefined);
       assert.ok(got.error instanceof ProviderError, String(got.error));
@@ -113,7 +125,7 @@ export function providerConformance(target: ConformanceTarget): void {
 
     it('throws a ProviderError when the stream ends without its terminal event', async () => {
       fake.respondWith({ chunks: ['cut', ' short'], ending: 'truncate' });
-      const got = await drain((await provider.open(request())).events);
+      const got = await drain((await provider.open(request())).parts);
       assert.deepEqual(got.deltas, ['cut', ' short']);
       assert.equal(got.finish, undefined);
       assert.ok(got.error instanceof ProviderError, String(got.error));
@@ -123,9 +135,9 @@ export function providerConformance(target: ConformanceTarget): void {
       fake.respondWith({ chunks: ['first'], ending: 'stall' });
       const controller = new AbortController();
       const stream = await provider.open(request({ signal: controller.signal }));
-      const iterator = stream.events[Symbol.asyncIterator]();
+      const iterator = stream.parts[Symbol.asyncIterator]();
       const first = await iterator.next();
-      assert.deepEqual(first.value, { type: 'delta', text: 'first' });
+      assert.deepEqual(first.value, { type: 'text-delta', delta: 'first' });
       const upstream = fake.requests.at(-1)!;
       assert.equal(upstream.closedAt, undefined, 'connection open while stalled');
       // Settle-handlers attached now: the rejection lands before we look at it.
@@ -144,7 +156,7 @@ export function providerConformance(target: ConformanceTarget): void {
       const seen = fake.requests.length;
       const opening = provider
         .open(request({ signal: controller.signal }))
-        .then((s) => drain(s.events))
+        .then((s) => drain(s.parts))
         .then((d) => d.error ?? d.finish, (err: unknown) => err);
       while (fake.requests.length === seen) await new Promise((r) => setTimeout(r, 5));
       const upstream = fake.requests[seen]!;

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ModelEntry } from '../../config/catalog.js';
-import { ApiError } from '../errors.js';
+import { GatewayError } from '../../core/errors.js';
 import { zodToApiError } from '../../generation/request.js';
 
 const priceBody = z.object({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
@@ -20,19 +20,19 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
 
   const find = (slug: string) => {
     const m = catalog.get(slug);
-    if (!m) throw new ApiError('not_found', `model "${slug}" not found`, { model: slug });
+    if (!m) throw new GatewayError('not_found', `model "${slug}" not found`, { model: slug });
     return m;
   };
 
-  app.get<{ Querystring: { category?: string } }>('/api/v2/models', async (req) => {
+  app.get<{ Querystring: { category?: string } }>('/api/v2/models', { config: { public: true } }, async (req) => {
     const category = req.query.category;
     const models = catalog.models.filter((m) => !category || m.category === category).map(view);
     return { models, total: models.length };
   });
 
-  app.get<{ Params: { slug: string } }>('/api/v2/models/:slug', async (req) => view(find(req.params.slug)));
+  app.get<{ Params: { slug: string } }>('/api/v2/models/:slug', { config: { public: true } }, async (req) => view(find(req.params.slug)));
 
-  app.post<{ Params: { slug: string } }>('/api/v2/models/:slug/calculate-price', async (req) => {
+  app.post<{ Params: { slug: string } }>('/api/v2/models/:slug/calculate-price', { config: { public: true } }, async (req) => {
     const m = find(req.params.slug);
     const parsed = priceBody.safeParse(req.body ?? undefined, { reportInput: true });
     if (!parsed.success) throw zodToApiError(parsed.error);

@@ -5,7 +5,7 @@ import type { PlanName } from '../../config/catalog.js';
 import { parseId, updateAccount, getAccount } from '../../accounts/service.js';
 import { deleteGeneration, listHistory, parseHistoryQuery } from '../../generation/history.js';
 import { zodToApiError } from '../../generation/request.js';
-import { badRequest } from '../errors.js';
+import { badRequest } from '../../core/errors.js';
 
 // EN page: name (+ avatar_url, not stored); RU page: username. Both set the account name.
 const profilePatch = z.strictObject({

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLocalProvider, type LocalProvider } from './provider.js';
 import { writeCorruptGguf, writeTinyGguf, writeTruncatedGguf, type GgufCorruption } from './tiny-gguf.js';
-import { ProviderError, type ProviderRequest } from '../types.js';
+import { ProviderError, type ProviderRequest } from '../spec.js';
 
 let dir: string;
 let provider: LocalProvider;
@@ -23,7 +23,7 @@ after(async () => {
 });
 
 function request(upstreamModel: string): ProviderRequest {
-  return { upstreamModel, messages: [{ role: 'user', content: 'hi' }], temperature: 0, maxTokens: 4, signal: new AbortController().signal };
+  return { upstreamModel, messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }], temperature: 0, maxTokens: 4, signal: new AbortController().signal };
 }
 
 async function expectLoadError(file: string, code: string, message: RegExp): Promise<void> {
@@ -77,6 +77,6 @@ test('after all that the process still serves a good model, and a fixed file is 
   await writeTinyGguf(file); // the download finished: failures are not cached
   const stream = await provider.open(request(file));
   let finish;
-  for await (const e of stream.events) if (e.type === 'finish') finish = e;
+  for await (const e of stream.parts) if (e.type === 'finish') finish = e;
   assert.equal(finish?.usage?.output_tokens, 4);
 });

@@ -1,7 +1,7 @@
 // The local provider as the registry builds it: node-llama-cpp (about 40 MB of memory and half a
 // second to import) is loaded only when a local model is first used, so a gateway in front of cloud
 // providers does not pay for it.
-import type { Provider } from '../types.js';
+import type { Provider } from '../spec.js';
 import { modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import type { LocalProvider, LocalProviderConfig } from './provider.js';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createLocalProvider, type LocalProvider } from './provider.js';
 import { writeTinyGguf } from './tiny-gguf.js';
-import { ProviderError, type ProviderEvent, type ProviderRequest } from '../types.js';
+import { ProviderError, type StreamPart, type ProviderRequest } from '../spec.js';
 
 let dir: string;
 let modelPath: string;
@@ -32,7 +32,7 @@ function provider(config: Parameters<typeof createLocalProvider>[1] = {}): Local
 function request(content: string, extra: Partial<ProviderRequest> = {}): ProviderRequest {
   return {
     upstreamModel: modelPath,
-    messages: [{ role: 'user', content }],
+    messages: [{ role: 'user', content: [{ type: 'text', text: content }] }],
     temperature: 0,
     maxTokens: 8,
     signal: new AbortController().signal,
@@ -40,16 +40,16 @@ function request(content: string, extra: Partial<ProviderRequest> = {}): Provide
   };
 }
 
-async function collect(events: AsyncIterable<ProviderEvent>): Promise<{ text: string; deltas: number; finish: Extract<ProviderEvent, { type: 'finish' }> }> {
+async function collect(events: AsyncIterable<StreamPart>): Promise<{ text: string; deltas: number; finish: Extract<StreamPart, { type: 'finish' }> }> {
   let text = '';
   let deltas = 0;
-  let finish: Extract<ProviderEvent, { type: 'finish' }> | undefined;
+  let finish: Extract<StreamPart, { type: 'finish' }> | undefined;
   for await (const e of events) {
     assert.equal(finish, undefined, 'nothing may follow finish');
-    if (e.type === 'delta') {
-      text += e.text;
+    if (e.type === 'text-delta') {
+      text += e.delta;
       deltas++;
-    } else finish = e;
+    } else if (e.type === 'finish') finish = e;
   }
   assert.ok(finish, 'stream must end with finish');
   return { text, deltas, finish };
@@ -62,7 +62,7 @@ function longRequest(content: string, ac: AbortController): ProviderRequest {
 
 test('streams deltas then a finish with token usage', async () => {
   const p = provider();
-  const { text, deltas, finish } = await collect((await p.open(request('Hello there'))).events);
+  const { text, deltas, finish } = await collect((await p.open(request('Hello there'))).parts);
   assert.ok(deltas >= 1);
   assert.ok(text.length > 0);
   assert.equal(finish.finishReason, 'length');
@@ -74,20 +74,20 @@ test('streams deltas then a finish with token usage', async () => {
 
 test('a multi-turn conversation with a system prompt is formatted into one prompt', async () => {
   const p = provider();
-  const short = await collect((await p.open(request('Hi'))).events);
+  const short = await collect((await p.open(request('Hi'))).parts);
   const conversation = await collect(
     (
       await p.open(
         request('', {
           messages: [
             { role: 'system', content: 'Be brief.' },
-            { role: 'user', content: 'Hi' },
+            { role: 'user', content: [{ type: 'text', text: 'Hi' }] },
             { role: 'assistant', content: 'Hello!' },
-            { role: 'user', content: 'And again?' },
+            { role: 'user', content: [{ type: 'text', text: 'And again?' }] },
           ],
         }),
       )
-    ).events,
+    ).parts,
   );
   const extra = 'Be brief.'.length + 'Hello!'.length + 'And again?'.length;
   assert.ok((conversation.finish.usage?.input_tokens ?? 0) >= (short.finish.usage?.input_tokens ?? 0) + extra, 'all turns reach the model');
@@ -95,23 +95,23 @@ test('a multi-turn conversation with a system prompt is formatted into one promp
 
 test('temperature 0 is deterministic and maxTokens is honoured', async () => {
   const p = provider();
-  const a = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).events);
-  const b = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).events);
+  const a = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).parts);
+  const b = await collect((await p.open(request('Same prompt', { maxTokens: 12 }))).parts);
   assert.equal(a.text, b.text);
   assert.equal(a.finish.usage?.output_tokens, 12);
-  const other = await collect((await p.open(request('A different prompt', { maxTokens: 12 }))).events);
+  const other = await collect((await p.open(request('A different prompt', { maxTokens: 12 }))).parts);
   assert.notEqual(other.text, a.text, 'output depends on the prompt');
 });
 
 test('two streams generate at once on separate sequences without crosstalk', async () => {
   const p = provider({ sequences: 2, max_queue: 0 });
-  const alone1 = await collect((await p.open(request('first prompt', { maxTokens: 24 }))).events);
-  const alone2 = await collect((await p.open(request('second prompt', { maxTokens: 24 }))).events);
+  const alone1 = await collect((await p.open(request('first prompt', { maxTokens: 24 }))).parts);
+  const alone2 = await collect((await p.open(request('second prompt', { maxTokens: 24 }))).parts);
   // max_queue 0: the second open only succeeds if a second sequence is free while the first runs.
   const s1 = await p.open(request('first prompt', { maxTokens: 24 }));
   const s2 = await p.open(request('second prompt', { maxTokens: 24 }));
   assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 0 });
-  const [c1, c2] = await Promise.all([collect(s1.events), collect(s2.events)]);
+  const [c1, c2] = await Promise.all([collect(s1.parts), collect(s2.parts)]);
   assert.equal(c1.text, alone1.text);
   assert.equal(c2.text, alone2.text);
   assert.deepEqual(p.poolState(modelPath), { available: 2, queued: 0 });
@@ -138,8 +138,8 @@ test('requests queue when all sequences are busy; a full queue is a 503', async 
   });
 
   ac1.abort(new Error('client left'));
-  await assert.rejects(collect(s1.events), /client left/);
-  const done = await collect((await second).events);
+  await assert.rejects(collect(s1.parts), /client left/);
+  const done = await collect((await second).parts);
   assert.equal(done.finish.finishReason, 'length');
 });
 
@@ -150,7 +150,7 @@ test('abort frees the sequence for a queued request within 100 ms', async (t) =>
   // Let it generate for a while so the abort lands mid-generation.
   let seen = 0;
   const reader = (async () => {
-    for await (const e of running.events) if (e.type === 'delta') seen++;
+    for await (const e of running.parts) if (e.type === 'text-delta') seen++;
   })();
   await new Promise((r) => setTimeout(r, 150));
   let startedAt = 0;
@@ -164,7 +164,7 @@ test('abort frees the sequence for a queued request within 100 ms', async (t) =>
   const abortedAt = performance.now();
   ac.abort(new Error('client left'));
   await assert.rejects(reader, /client left/);
-  await collect((await queued).events);
+  await collect((await queued).parts);
   assert.ok(seen > 0, 'the aborted stream was generating');
   const elapsed = startedAt - abortedAt;
   t.diagnostic(`abort -> queued request started: ${elapsed.toFixed(1)} ms`);
@@ -182,15 +182,15 @@ test('an aborted request waiting in the queue leaves it', async () => {
   await assert.rejects(waiting, /gave up/);
   assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 0 });
   ac1.abort(new Error('done'));
-  await assert.rejects(collect(s1.events), /done/);
+  await assert.rejects(collect(s1.parts), /done/);
 });
 
 test('a consumer that stops reading early frees its sequence', async () => {
   const p = provider({ sequences: 1, max_queue: 1 });
   const s = await p.open(longRequest('read a little', new AbortController()));
-  for await (const e of s.events) if (e.type === 'delta') break;
+  for await (const e of s.parts) if (e.type === 'text-delta') break;
   const next = await p.open(request('next'));
-  assert.equal((await collect(next.events)).finish.finishReason, 'length');
+  assert.equal((await collect(next.parts)).finish.finishReason, 'length');
 });
 
 test('a missing model file is a clear non-retryable ProviderError', async () => {

@@ -12,7 +12,7 @@ import {
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { ProviderError, type ChatMessage, type Provider, type ProviderEvent, type ProviderRequest, type ProviderStream } from '../types.js';
+import { ProviderError, messageText, type FinishReason, type Message, type Provider, type ProviderRequest, type ProviderStream, type StreamPart } from '../spec.js';
 import { GgufValidationError, validateGgufFile } from './gguf-validate.js';
 import { ModelFileNotFoundError, modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import { EventChannel } from './event-channel.js';
@@ -132,6 +132,8 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   async function open(req: ProviderRequest): Promise<ProviderStream> {
     if (closed) throw new ProviderError(`local provider ${id} is closed`, { status: 503, code: 'provider_closed', retryable: false });
     if (req.signal.aborted) throw req.signal.reason;
+    const refused = unsupportedByLocal(req);
+    if (refused) throw new ProviderError(`${refused}: not supported by local models`, { status: 400, code: 'unsupported_parameter', retryable: false });
     // An abort stops the wait, not the load: the model stays loaded for the next request.
     const entry = await untilAborted(getModel(req.upstreamModel), req.signal);
     let sequence: LlamaContextSequence;
@@ -146,11 +148,11 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
       }
       throw err;
     }
-    return { events: generate(entry, sequence, req) };
+    return { parts: generate(entry, sequence, req) };
   }
 
-  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest): AsyncIterable<ProviderEvent> {
-    const channel = new EventChannel<ProviderEvent>();
+  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest): AsyncIterable<StreamPart> {
+    const channel = new EventChannel<StreamPart>();
     // Stops generation when the client aborts or when the consumer stops reading early.
     const stop = new AbortController();
     const onAbort = () => stop.abort(req.signal.reason);
@@ -170,7 +172,7 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
           temperature: req.temperature ?? defaultTemperature,
           maxTokens: req.maxTokens ?? sequence.contextSize,
           onTextChunk: (text) => {
-            if (text.length > 0) channel.push({ type: 'delta', text });
+            if (text.length > 0) channel.push({ type: 'text-delta', delta: text });
           },
           onToken: (tokens) => {
             outputTokens += tokens.length;
@@ -259,16 +261,29 @@ function loadError(upstreamModel: string, err: unknown): ProviderError {
   return new ProviderError(`local model ${upstreamModel} could not be loaded: ${message}`, { status: 500, code: 'model_load_failed', retryable: false, cause: err });
 }
 
+/** The request fields this provider cannot honour (refused by name, never dropped). */
+function unsupportedByLocal(req: ProviderRequest): string | undefined {
+  if (req.tools?.length) return 'tools';
+  if (req.responseFormat) return 'response_format';
+  if (req.messages.some((m) => m.role === 'user' && m.content.some((p) => p.type !== 'text'))) return 'messages (non-text content)';
+  if (req.messages.some((m) => m.role === 'tool')) return 'messages (tool results)';
+  if (req.frequencyPenalty !== undefined) return 'frequency_penalty';
+  if (req.presencePenalty !== undefined) return 'presence_penalty';
+  if (req.logprobs) return 'logprobs';
+  if (req.reasoningEffort !== undefined) return 'reasoning_effort';
+  return undefined;
+}
+
 /** Our messages as node-llama-cpp chat history, ending with an empty model turn to be generated. */
-function toChatHistory(messages: ChatMessage[]): ChatHistoryItem[] {
+function toChatHistory(messages: Message[]): ChatHistoryItem[] {
   const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: m.content } : { type: 'model', response: [m.content] },
+    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: messageText(m) } : { type: 'model', response: [messageText(m)] },
   );
   history.push({ type: 'model', response: [] });
   return history;
 }
 
-function finishReasonOf(stopReason: string): string {
+function finishReasonOf(stopReason: string): FinishReason {
   switch (stopReason) {
     case 'maxTokens':
       return 'length';

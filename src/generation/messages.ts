@@ -1,0 +1,152 @@
+// OpenAI's chat format (messages of content parts, tools, tool_choice, response_format) as zod
+// schemas, and its translation to the provider contract (src/providers/spec.ts). /api/v2 and /v1
+// take the same shapes (DECISIONS 24, 26, 27), so both parse them here.
+import { z } from 'zod';
+import { badRequest, validationError } from '../core/errors.js';
+import type { ContentPart, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
+
+const textPart = z.object({ type: z.literal('text'), text: z.string() });
+const imagePart = z.object({
+  type: z.literal('image_url'),
+  image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() })]),
+});
+const filePart = z.object({
+  type: z.literal('file'),
+  file: z.object({ file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() }),
+});
+const audioPart = z.object({ type: z.literal('input_audio'), input_audio: z.object({ data: z.string(), format: z.string() }) });
+const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
+export const contentPartSchema = z.discriminatedUnion('type', [textPart, imagePart, filePart, audioPart]);
+
+const toolCallSchema = z.object({
+  id: z.string().min(1),
+  type: z.literal('function').optional(),
+  function: z.object({ name: z.string().min(1), arguments: z.string() }),
+});
+
+export const chatMessageSchema = z.discriminatedUnion('role', [
+  z.object({ role: z.enum(['system', 'developer']), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() }),
+  z.object({ role: z.literal('user'), content: z.union([z.string(), z.array(contentPartSchema)]), name: z.string().optional() }),
+  z.object({
+    role: z.literal('assistant'),
+    content: z.union([z.string(), z.array(z.union([textPart, refusalPart])), z.null()]).optional(),
+    tool_calls: z.array(toolCallSchema).optional(),
+    refusal: z.string().nullable().optional(),
+    name: z.string().optional(),
+  }),
+  z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.union([z.string(), z.array(textPart)]) }),
+]);
+export type ChatMessageBody = z.infer<typeof chatMessageSchema>;
+
+export const toolSchema = z.object({
+  type: z.literal('function'),
+  function: z.object({
+    name: z.string().regex(/^[a-zA-Z0-9_-]{1,64}$/, 'letters, digits, _ and -, at most 64'),
+    description: z.string().optional(),
+    parameters: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
+});
+
+export const toolChoiceSchema = z.union([
+  z.enum(['auto', 'none', 'required']),
+  z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
+]);
+
+export const responseFormatSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('text') }),
+  z.object({ type: z.literal('json_object') }),
+  z.object({
+    type: z.literal('json_schema'),
+    json_schema: z.object({
+      name: z.string().min(1),
+      description: z.string().optional(),
+      schema: z.record(z.string(), z.unknown()).optional(),
+      strict: z.boolean().nullable().optional(),
+    }),
+  }),
+]);
+
+const text = (c: string | { text: string }[] | null | undefined): string =>
+  typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
+
+function contentParts(c: string | z.infer<typeof contentPartSchema>[], path: string): ContentPart[] {
+  if (typeof c === 'string') return [{ type: 'text', text: c }];
+  return c.map((p, i): ContentPart => {
+    switch (p.type) {
+      case 'text':
+        return { type: 'text', text: p.text };
+      case 'image_url': {
+        const url = typeof p.image_url === 'string' ? p.image_url : p.image_url.url;
+        if (!/^https:\/\//i.test(url) && !/^data:image\/[a-z0-9.+-]+;base64,/i.test(url)) {
+          throw validationError([{ path: `${path}.content.${i}.image_url.url`, message: 'an https URL or a data:image/…;base64, URL' }]);
+        }
+        const detail = typeof p.image_url === 'string' ? undefined : p.image_url.detail;
+        return { type: 'image', url, ...(detail ? { detail } : {}) };
+      }
+      case 'file': {
+        const m = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+);base64,(.*)$/is.exec(p.file.file_data ?? '');
+        if (!m) throw validationError([{ path: `${path}.content.${i}.file.file_data`, message: 'a data:<media type>;base64, URL (file_id is not supported)' }]);
+        return { type: 'file', mediaType: m[1]!.toLowerCase(), data: m[2]!, ...(p.file.filename ? { filename: p.file.filename } : {}) };
+      }
+      case 'input_audio':
+        return { type: 'audio', data: p.input_audio.data, format: p.input_audio.format };
+    }
+  });
+}
+
+/** OpenAI chat messages -> the provider contract. `path` names the field in errors ("messages"). */
+export function toMessages(body: ChatMessageBody[], path = 'messages'): Message[] {
+  const known = new Set<string>();
+  return body.map((m, i): Message => {
+    const at = `${path}.${i}`;
+    switch (m.role) {
+      case 'system':
+      case 'developer':
+        return { role: 'system', content: text(m.content) };
+      case 'user':
+        return { role: 'user', content: contentParts(m.content, at) };
+      case 'assistant': {
+        const calls = (m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+        for (const c of calls) known.add(c.id);
+        const content = Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : p.refusal)).join('') : m.content ?? '';
+        return calls.length ? { role: 'assistant', content, toolCalls: calls } : { role: 'assistant', content };
+      }
+      case 'tool':
+        if (!known.has(m.tool_call_id)) {
+          throw validationError([{ path: `${at}.tool_call_id`, message: `"${m.tool_call_id}" answers no tool call of an earlier assistant message` }]);
+        }
+        return { role: 'tool', toolCallId: m.tool_call_id, content: text(m.content) };
+    }
+  });
+}
+
+export function toTools(tools: z.infer<typeof toolSchema>[] | null | undefined): ToolDefinition[] | undefined {
+  if (!tools?.length) return undefined;
+  return tools.map((t) => ({
+    name: t.function.name,
+    ...(t.function.description !== undefined ? { description: t.function.description } : {}),
+    parameters: t.function.parameters ?? { type: 'object', properties: {} },
+    ...(t.function.strict != null ? { strict: t.function.strict } : {}),
+  }));
+}
+
+export function toToolChoice(c: z.infer<typeof toolChoiceSchema> | null | undefined, tools: ToolDefinition[] | undefined, path = 'tool_choice'): ToolChoice | undefined {
+  if (c == null) return undefined;
+  if (typeof c !== 'string' && !tools?.some((t) => t.name === c.function.name)) {
+    throw validationError([{ path: `${path}.function.name`, message: `"${c.function.name}" is not one of the tools` }]);
+  }
+  if (c !== 'none' && c !== 'auto' && !tools) throw badRequest(`${path} needs tools`, { fields: [{ path, message: 'needs tools' }] });
+  return typeof c === 'string' ? c : { name: c.function.name };
+}
+
+export function toResponseFormat(f: z.infer<typeof responseFormatSchema> | null | undefined): ResponseFormat | undefined {
+  if (!f || f.type === 'text') return undefined;
+  if (f.type === 'json_object') return { type: 'json_object' };
+  const s = f.json_schema;
+  return {
+    type: 'json_schema', name: s.name, schema: s.schema ?? { type: 'object' },
+    ...(s.description !== undefined ? { description: s.description } : {}),
+    ...(s.strict != null ? { strict: s.strict } : {}),
+  };
+}

@@ -1,0 +1,33 @@
+// Strict structured output (DECISIONS 27): with response_format json_schema and strict: true, the
+// finished answer must parse as JSON and match the schema, or the generation fails at 0. The
+// schema is compiled before anything is held, so a broken schema is the caller's 422.
+import { Ajv, type ValidateFunction } from 'ajv';
+import { validationError } from '../core/errors.js';
+import type { ResponseFormat } from '../providers/spec.js';
+
+/** Returns why the text does not conform, or undefined when it does. */
+export type OutputCheck = (text: string) => string | undefined;
+
+// One compiler for the process; schemas are not cached (each request brings its own).
+const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
+
+export function compileOutputSchema(format: ResponseFormat | undefined): OutputCheck | undefined {
+  if (format?.type !== 'json_schema' || format.strict !== true) return undefined;
+  let validate: ValidateFunction;
+  try {
+    validate = ajv.compile(format.schema);
+  } catch (err) {
+    throw validationError([{ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${(err as Error).message}` }]);
+  }
+  return (text) => {
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      return 'the answer is not JSON';
+    }
+    if (validate(value)) return undefined;
+    const e = validate.errors?.[0];
+    return e ? `${e.instancePath || '(root)'} ${e.message ?? 'is invalid'}` : 'it does not match';
+  };
+}

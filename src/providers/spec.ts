@@ -1,0 +1,220 @@
+// The typed contract between the generation lifecycle and every provider module, modelled on the
+// AI SDK's LanguageModelV3: a prompt of messages made of content parts goes in, a stream of typed
+// parts comes out (text, reasoning, tool input, tool calls, then one finish with usage).
+// Providers translate this to their wire format and back; nothing above them knows a wire format.
+
+/** A piece of user content (DECISIONS 24). Images are URLs (https or data:), files are base64. */
+export type ContentPart =
+  | { type: 'text'; text: string }
+  | { type: 'image'; url: string; detail?: 'auto' | 'low' | 'high' }
+  | { type: 'file'; data: string; mediaType: string; filename?: string }
+  | { type: 'audio'; data: string; format: string };
+
+/** What a content part needs from the model, as named in a catalog model's `input_modalities`. */
+export type InputModality = 'text' | 'image' | 'file' | 'audio';
+
+/** A complete tool call: `arguments` is the JSON text the model produced. */
+export interface ToolCall {
+  id: string;
+  name: string;
+  arguments: string;
+}
+
+export type Message =
+  | { role: 'system'; content: string }
+  | { role: 'user'; content: ContentPart[] }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
+  | { role: 'tool'; toolCallId: string; content: string };
+
+/** A function the model may call; `parameters` is a JSON Schema object. */
+export interface ToolDefinition {
+  name: string;
+  description?: string;
+  parameters: Record<string, unknown>;
+  strict?: boolean;
+}
+
+export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+
+export type ResponseFormat =
+  | { type: 'text' }
+  | { type: 'json_object' }
+  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
+
+/** Sampling and output controls (DECISIONS 25). Providers map what they can; the rest is refused before a call. */
+export interface CallSettings {
+  temperature?: number;
+  topP?: number;
+  maxTokens?: number;
+  stop?: string[];
+  seed?: number;
+  frequencyPenalty?: number;
+  presencePenalty?: number;
+  reasoningEffort?: 'minimal' | 'low' | 'medium' | 'high';
+  /** The caller's end-user id, forwarded where the provider takes one (abuse tracking). */
+  user?: string;
+  logprobs?: boolean;
+  topLogprobs?: number;
+}
+
+/** What a catalog model says about the upstream's quirks, applied by the provider module. */
+export interface ModelCapabilities {
+  /** The upstream takes `max_completion_tokens` and refuses `max_tokens` (OpenAI gpt-5, o-series). */
+  maxCompletionTokens?: boolean;
+  /** The upstream accepts only this temperature (e.g. 1): other values are dropped, not sent. */
+  fixedTemperature?: number;
+  /** The upstream refuses sampling parameters (top_p, penalties) entirely: they are dropped. */
+  noSampling?: boolean;
+}
+
+export interface ProviderRequest extends CallSettings {
+  /** The model id the upstream knows (e.g. "gpt-5-nano", "claude-haiku-4-5"). */
+  upstreamModel: string;
+  /** Conversation, system messages first. */
+  messages: Message[];
+  tools?: ToolDefinition[];
+  toolChoice?: ToolChoice;
+  parallelToolCalls?: boolean;
+  responseFormat?: ResponseFormat;
+  capabilities?: ModelCapabilities;
+  /** Aborted when the client leaves or a timeout fires; the upstream request must stop at once. */
+  signal: AbortSignal;
+}
+
+/** Provider token counts, informational only (billing is flat per request). DECISIONS 30. */
+export interface ProviderUsage {
+  input_tokens: number | null;
+  output_tokens: number | null;
+  total_tokens: number | null;
+  reasoning_tokens?: number | null;
+  cached_input_tokens?: number | null;
+}
+
+export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'other';
+
+/**
+ * One typed piece of a running generation. Tool calls stream as tool-input-start, -delta… and
+ * -end, then one complete tool-call; `index` is the call's position in this answer (0, 1, …).
+ * A stream ends with exactly one finish; failures are thrown as ProviderError (or yielded as an
+ * error part, which the lifecycle treats the same).
+ */
+export type StreamPart =
+  | { type: 'text-delta'; delta: string }
+  | { type: 'reasoning-delta'; delta: string }
+  | { type: 'tool-input-start'; index: number; id: string; name: string }
+  | { type: 'tool-input-delta'; index: number; delta: string }
+  | { type: 'tool-input-end'; index: number }
+  | { type: 'tool-call'; index: number; id: string; name: string; arguments: string }
+  | { type: 'finish'; finishReason: FinishReason; usage: ProviderUsage | null }
+  | { type: 'error'; error: unknown };
+
+/** The parts a lifecycle hands to its sink: everything but finish and error. */
+export type ContentStreamPart = Exclude<StreamPart, { type: 'finish' } | { type: 'error' }>;
+
+/**
+ * A running upstream stream. `open()` resolves once the upstream accepted the request (HTTP
+ * headers received), so failures that happen before that can still become a plain JSON error
+ * or a fallback to the next route.
+ */
+export interface ProviderStream {
+  parts: AsyncIterable<StreamPart>;
+}
+
+/** An embedding request (DECISIONS 29). */
+export interface EmbeddingRequest {
+  upstreamModel: string;
+  input: string[];
+  dimensions?: number;
+  signal: AbortSignal;
+}
+
+export interface EmbeddingResult {
+  embeddings: number[][];
+  usage: ProviderUsage | null;
+}
+
+export interface Provider {
+  /** Provider id from the catalog, e.g. "openai", "anthropic", "local". */
+  readonly id: string;
+  /** Rejects with ProviderError when the upstream refuses the request. */
+  open(req: ProviderRequest): Promise<ProviderStream>;
+  /** Text embeddings, where the provider has them. */
+  embed?(req: EmbeddingRequest): Promise<EmbeddingResult>;
+  /** Whether the model can be served without setup (e.g. a local model file is present). */
+  isReady?(upstreamModel: string): Promise<boolean>;
+  /** Frees resources (local models, pools) at shutdown. */
+  close?(): Promise<void>;
+}
+
+/** Any failure of an upstream. `status` is the upstream HTTP status when there was one. */
+export class ProviderError extends Error {
+  readonly status: number | undefined;
+  /** True for failures worth retrying on the same route (429, 5xx, network). */
+  readonly retryable: boolean;
+  readonly code: string;
+  /** The provider cannot take requests now (capacity exhausted, model missing): the gateway answers 503. */
+  readonly unavailable: boolean;
+  /** Seconds the upstream asked to wait (Retry-After of a 429 or 503). */
+  readonly retryAfter: number | undefined;
+  constructor(
+    message: string,
+    opts: { status?: number; retryable?: boolean; code?: string; unavailable?: boolean; retryAfter?: number; cause?: unknown } = {},
+  ) {
+    super(message, { cause: opts.cause });
+    this.name = 'ProviderError';
+    this.status = opts.status;
+    this.retryable = opts.retryable ?? (opts.status === undefined || opts.status === 429 || opts.status >= 500);
+    this.code = opts.code ?? 'provider_error';
+    this.unavailable = opts.unavailable ?? false;
+    this.retryAfter = opts.retryAfter;
+  }
+}
+
+/** The text of a message's content, for limits, history and providers that take plain strings. */
+export function messageText(m: Message): string {
+  if (m.role === 'user') return m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
+  return m.content;
+}
+
+/**
+ * Turns streamed tool-call fragments (OpenAI's `delta.tool_calls[i]`: id and name first, then
+ * pieces of arguments) into typed parts. `finish()` closes every open call and yields the complete
+ * tool-call parts in index order.
+ */
+export class ToolCallAssembler {
+  private calls = new Map<number, { id: string; name: string; args: string[]; ended: boolean }>();
+
+  /** One fragment; returns the parts it produces. */
+  fragment(index: number, f: { id?: string | null; name?: string | null; arguments?: string | null }): StreamPart[] {
+    const out: StreamPart[] = [];
+    let call = this.calls.get(index);
+    if (!call) {
+      call = { id: f.id || `call_${index}`, name: f.name ?? '', args: [], ended: false };
+      this.calls.set(index, call);
+      out.push({ type: 'tool-input-start', index, id: call.id, name: call.name });
+    } else {
+      if (f.id) call.id = f.id;
+      if (f.name) call.name = f.name;
+    }
+    if (f.arguments) {
+      call.args.push(f.arguments);
+      out.push({ type: 'tool-input-delta', index, delta: f.arguments });
+    }
+    return out;
+  }
+
+  get size(): number {
+    return this.calls.size;
+  }
+
+  finish(): StreamPart[] {
+    const out: StreamPart[] = [];
+    for (const [index, c] of [...this.calls.entries()].sort((a, b) => a[0] - b[0])) {
+      if (!c.ended) out.push({ type: 'tool-input-end', index });
+      c.ended = true;
+      out.push({ type: 'tool-call', index, id: c.id, name: c.name, arguments: c.args.join('') || '{}' });
+    }
+    this.calls.clear();
+    return out;
+  }
+}
