@@ -187,28 +187,6 @@ export interface UsageRow {
   tokens_spent: number;
 }
 
-/** Requests and tokens per account and model, optionally for one account and a time window. */
-export async function usageSummary(db: Db, filter: { accountId?: number; since?: string; until?: string } = {}): Promise<UsageRow[]> {
-  let q = db.kysely.selectFrom('generations')
-    .select(['account_id', 'model_slug'])
-    .select((eb) => [
-      eb.fn.countAll<number>().as('requests'),
-      eb.fn.sum<number>(sql`case when status = 'completed' then 1 else 0 end`).as('completed'),
-      eb.fn.sum<number>(sql`case when status = 'failed' then 1 else 0 end`).as('failed'),
-      eb.fn.sum<number>(sql`case when status = 'pending' then 1 else 0 end`).as('pending'),
-      eb.fn.sum<number>('tokens_spent').as('tokens_spent'),
-    ])
-    .groupBy(['account_id', 'model_slug'])
-    .orderBy('account_id').orderBy('model_slug');
-  if (filter.accountId !== undefined) q = q.where('account_id', '=', filter.accountId);
-  if (filter.since) q = q.where('created_at', '>=', filter.since);
-  if (filter.until) q = q.where('created_at', '<', filter.until);
-  return (await q.execute()).map((r) => ({
-    account_id: r.account_id, model_slug: r.model_slug, requests: Number(r.requests), completed: Number(r.completed),
-    failed: Number(r.failed), pending: Number(r.pending), tokens_spent: Number(r.tokens_spent),
-  }));
-}
-
 /** Parses an id given as text (CLI argument, path segment): digits only, a safe integer. */
 export function parseId(text: string, what: string): number {
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;

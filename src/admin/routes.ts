@@ -7,8 +7,9 @@ import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import { listHistory, parseHistoryQuery, historyItem } from '../generation/history.js';
 import { generationObject } from '../generation/object.js';
+import { findGeneration, usageSummary } from '../generation/store.js';
 import {
-  createAccount, getAccount, grant, issueKey, listAccounts, listKeys, parseId, renameKey, revokeKey, updateAccount, usageSummary,
+  createAccount, getAccount, grant, issueKey, listAccounts, listKeys, parseId, renameKey, revokeKey, updateAccount,
 } from '../accounts/service.js';
 import { adminTokenFromEnv, adminTokenMatcher } from './token.js';
 
@@ -81,7 +82,7 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     admin.get('/generations', async (req) => listHistory(db, catalog, parseHistoryQuery(req.query, { admin: true })));
     admin.get<IdParams>('/generations/:id', async (req) => {
       const id = parseId(req.params.id, 'generation');
-      const g = await db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirst();
+      const g = await findGeneration(db, id);
       if (!g) throw new GatewayError('not_found', `generation ${id} not found`, { generation_id: id });
       return { ...generationObject(g, null), ...historyItem(g, catalog), account_id: g.account_id, api_key_id: g.api_key_id, route: g.route, deleted_at: g.deleted_at };
     });

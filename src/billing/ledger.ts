@@ -11,6 +11,7 @@ import { nowIso } from '../db/connect.js';
 import type { GenerationStatus } from '../db/schema.js';
 import { holdTokensPostgres, settleGenerationPostgres } from './postgres-ledger.js';
 import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
+import { pendingGenerationIds } from '../generation/store.js';
 
 export type TokenPool = 'plan' | 'package';
 
@@ -80,11 +81,10 @@ export async function settleGeneration(db: Db, generationId: number, s: Settleme
 
 /** Releases holds whose generation outlived its deadline (a server died mid-request). */
 export async function releaseStaleHolds(db: Db, now = new Date()): Promise<number> {
-  const stale = await db.kysely.selectFrom('generations').select('id')
-    .where('status', '=', 'pending').where('hold_expires_at', '<', now.toISOString()).execute();
+  const stale = await pendingGenerationIds(db, { expiredBefore: now.toISOString() });
   let released = 0;
-  for (const g of stale) {
-    const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
+  for (const id of stale) {
+    const r = await settleGeneration(db, id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
     if (r.applied) released++;
   }
   return released;
@@ -95,12 +95,11 @@ export async function releaseStaleHolds(db: Db, now = new Date()): Promise<numbe
  * running (the previous process of this instance died), and holds of other instances are untouched.
  */
 export async function releaseInstanceHolds(db: Db, instanceId: string, opts: { createdBefore?: Date; except?: ReadonlySet<number> } = {}): Promise<number> {
-  let q = db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').where('instance_id', '=', instanceId);
-  if (opts.createdBefore) q = q.where('created_at', '<', opts.createdBefore.toISOString());
+  const ids = await pendingGenerationIds(db, { instanceId, ...(opts.createdBefore ? { createdBefore: opts.createdBefore.toISOString() } : {}) });
   let released = 0;
-  for (const g of await q.execute()) {
-    if (opts.except?.has(g.id)) continue;
-    const r = await settleGeneration(db, g.id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
+  for (const id of ids) {
+    if (opts.except?.has(id)) continue;
+    const r = await settleGeneration(db, id, { status: 'failed', resultText: null, error: 'server_interrupted', finishReason: null, usage: null, route: null, firstTokenAt: null });
     if (r.applied) released++;
   }
   return released;

@@ -8,6 +8,7 @@ import { settingsFromEnv } from '../config/env.js';
 import { loadCatalog } from '../config/catalog.js';
 import { openDatabase, type Db } from '../db/connect.js';
 import * as service from '../accounts/service.js';
+import { usageSummary } from '../generation/store.js';
 import { listHistory, parseHistoryQuery } from '../generation/history.js';
 import { GatewayError } from '../core/errors.js';
 import { buildProviders } from '../providers/registry.js';
@@ -78,7 +79,7 @@ accounts.command('list').description('list accounts').option('--status <status>'
 accounts.command('show <account>').description('one account with its keys and usage').option('--json', 'machine-readable output')
   .action(async (account: string, o: { json?: boolean }) => {
     const id = service.parseId(account, 'account');
-    const r = await withDb(async (db) => ({ ...(await service.getAccount(db, id)), keys: await service.listKeys(db, { accountId: id }), usage: await service.usageSummary(db, { accountId: id }) }));
+    const r = await withDb(async (db) => ({ ...(await service.getAccount(db, id)), keys: await service.listKeys(db, { accountId: id }), usage: await usageSummary(db, { accountId: id }) }));
     print(!!o.json, r, () => `account ${r.id} ${r.name} (plan ${r.plan}, ${r.status}): balance ${r.token_balance}\n\nkeys:\n${table(r.keys.map(({ account_id: _a, revoked_at: _r, ...k }) => k))}\n\nusage:\n${table(r.usage.map(({ account_id: _a, ...u }) => u))}`);
   });
 accounts.command('plan <account> <plan>').description('change the plan of an account').option('--expires <iso>', 'plan expiry (ISO 8601), or "none"')
@@ -140,7 +141,7 @@ program.command('usage').description('requests and tokens per account and model'
   .option('--json', 'machine-readable output')
   .action(async (o: { account?: number; since?: string; until?: string; json?: boolean }) => {
     for (const t of [o.since, o.until]) if (t !== undefined && Number.isNaN(Date.parse(t))) throw new InvalidArgumentError(`not an ISO 8601 time: ${t}`);
-    const rows = await withDb((db) => service.usageSummary(db, { accountId: o.account, since: o.since && new Date(o.since).toISOString(), until: o.until && new Date(o.until).toISOString() }));
+    const rows = await withDb((db) => usageSummary(db, { accountId: o.account, since: o.since && new Date(o.since).toISOString(), until: o.until && new Date(o.until).toISOString() }));
     print(!!o.json, rows, () => table(rows as unknown as Record<string, unknown>[]));
   });
 

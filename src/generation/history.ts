@@ -1,13 +1,12 @@
 // Generation history: filters, page/limit and cursor pagination, deletion. Used by
 // GET /api/v2/user/history (one account) and GET /admin/generations (any account).
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Catalog } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
-import { nowIso } from '../db/connect.js';
 import type { Generation } from '../db/schema.js';
 import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
+import { historyPage, softDeleteGeneration } from './store.js';
 
 const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
 const STATUSES = ['pending', 'completed', 'failed'] as const;
@@ -104,22 +103,7 @@ export function historyItem(g: Generation, catalog: Catalog) {
 }
 
 export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter) {
-  let q = db.kysely.selectFrom('generations');
-  if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
-  if (!f.includeDeleted) q = q.where('deleted_at', 'is', null);
-  if (f.category) q = q.where('category', '=', f.category);
-  if (f.model) q = q.where('model_slug', '=', f.model);
-  if (f.status) q = q.where('status', '=', f.status as Generation['status']);
-  // Favourites are not stored yet: nothing is favourited, so the filter matches nothing.
-  if (f.favoritesOnly) q = q.where(sql<boolean>`1 = 0`);
-
-  const totalRow = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
-  const total = Number(totalRow.n);
-  let page = q.selectAll().orderBy('id', 'desc').limit(f.limit + 1);
-  // A cursor wins over page: newest first, strictly older than the cursor's id.
-  if (f.beforeId !== undefined) page = page.where('id', '<', f.beforeId);
-  else page = page.offset((f.page - 1) * f.limit);
-  const rows = await page.execute();
+  const { rows, total } = await historyPage(db, { ...f, offset: (f.page - 1) * f.limit, limit: f.limit + 1 });
   const items = rows.slice(0, f.limit);
   return {
     items: items.map((g) => (f.admin ? { ...historyItem(g, catalog), account_id: g.account_id, deleted_at: g.deleted_at } : historyItem(g, catalog))),
@@ -136,7 +120,5 @@ export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter) {
  * result are erased. The row itself stays, because the ledger refers to it.
  */
 export async function deleteGeneration(db: Db, generationId: number, accountId: number): Promise<void> {
-  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null })
-    .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
-  if (Number(r.numUpdatedRows) === 0) throw new GatewayError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
+  if (!(await softDeleteGeneration(db, generationId, accountId))) throw new GatewayError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
 }

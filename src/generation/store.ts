@@ -1,6 +1,8 @@
-// Reads of the `generations` table used by the lifecycle and the surfaces. (The hold and the
-// settlement write it inside the ledger's transactions: src/billing/*-ledger.ts.)
+// Every query on the `generations` table outside the ledger's own transactions (the hold inserts
+// the row and the settlement updates it, in src/billing/*-ledger.ts, beside the balance change).
+import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { nowIso } from '../db/connect.js';
 import type { Generation } from '../db/schema.js';
 
 export async function findGeneration(db: Db, id: number): Promise<Generation | undefined> {
@@ -10,4 +12,116 @@ export async function findGeneration(db: Db, id: number): Promise<Generation | u
 /** One of the caller's own generations, unless deleted. */
 export async function findOwnGeneration(db: Db, accountId: number, id: number): Promise<Generation | undefined> {
   return db.kysely.selectFrom('generations').selectAll().where('id', '=', id).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
+}
+
+export interface HistoryQuery {
+  accountId?: number;
+  includeDeleted?: boolean;
+  category?: string;
+  model?: string;
+  status?: string;
+  favoritesOnly?: boolean;
+  /** Newest first: a cursor (strictly older than this id) wins over the page offset. */
+  beforeId?: number;
+  offset: number;
+  /** Rows to return (callers ask for one more than a page to know whether another follows). */
+  limit: number;
+}
+
+/** A page of history, newest first, and the total that matches the filter. */
+export async function historyPage(db: Db, f: HistoryQuery): Promise<{ rows: Generation[]; total: number }> {
+  let q = db.kysely.selectFrom('generations');
+  if (f.accountId !== undefined) q = q.where('account_id', '=', f.accountId);
+  if (!f.includeDeleted) q = q.where('deleted_at', 'is', null);
+  if (f.category) q = q.where('category', '=', f.category);
+  if (f.model) q = q.where('model_slug', '=', f.model);
+  if (f.status) q = q.where('status', '=', f.status as Generation['status']);
+  // Favourites are not stored yet: nothing is favourited, so the filter matches nothing.
+  if (f.favoritesOnly) q = q.where(sql<boolean>`1 = 0`);
+  const totalRow = await q.select((eb) => eb.fn.countAll<number>().as('n')).executeTakeFirstOrThrow();
+  let page = q.selectAll().orderBy('id', 'desc').limit(f.limit);
+  page = f.beforeId !== undefined ? page.where('id', '<', f.beforeId) : page.offset(f.offset);
+  return { rows: await page.execute(), total: Number(totalRow.n) };
+}
+
+/** Hides a generation from its owner and erases its prompt and result; false when there was none. */
+export async function softDeleteGeneration(db: Db, generationId: number, accountId: number): Promise<boolean> {
+  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: null })
+    .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
+  return Number(r.numUpdatedRows) > 0;
+}
+
+/** Tokens an account spent since an instant. */
+export async function tokensSpentSince(db: Db, accountId: number, since: string): Promise<number> {
+  const used = await db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('n'))
+    .where('account_id', '=', accountId).where('created_at', '>=', since).executeTakeFirst();
+  return Number(used?.n ?? 0);
+}
+
+export interface DailyUsageRow {
+  day: string;
+  model_slug: string;
+  tokens_spent: number;
+  requests: number;
+}
+
+/**
+ * Sums per day and model. created_at is an ISO-8601 UTC string on both engines, so its first ten
+ * characters are the UTC day, and substr() means the same on SQLite and PostgreSQL.
+ */
+export async function dailyUsage(db: Db, accountId: number, from: string): Promise<DailyUsageRow[]> {
+  const day = sql<string>`substr(created_at, 1, 10)`;
+  const rows = await db.kysely.selectFrom('generations')
+    .select([day.as('day'), 'model_slug'])
+    .select((eb) => [eb.fn.sum<number>('tokens_spent').as('tokens_spent'), eb.fn.countAll<number>().as('requests')])
+    .where('account_id', '=', accountId)
+    .where('created_at', '>=', from)
+    .groupBy([day, 'model_slug'])
+    .orderBy(day).orderBy('model_slug')
+    .execute();
+  // PostgreSQL returns sum()/count() as strings (bigint/numeric).
+  return rows.map((r) => ({ day: r.day, model_slug: r.model_slug, tokens_spent: Number(r.tokens_spent), requests: Number(r.requests) }));
+}
+
+export interface UsageRow {
+  account_id: number;
+  model_slug: string;
+  requests: number;
+  completed: number;
+  failed: number;
+  pending: number;
+  tokens_spent: number;
+}
+
+/** Requests and tokens per account and model, optionally for one account and a time window. */
+export async function usageSummary(db: Db, filter: { accountId?: number; since?: string; until?: string } = {}): Promise<UsageRow[]> {
+  let q = db.kysely.selectFrom('generations')
+    .select(['account_id', 'model_slug'])
+    .select((eb) => [
+      eb.fn.countAll<number>().as('requests'),
+      eb.fn.sum<number>(sql`case when status = 'completed' then 1 else 0 end`).as('completed'),
+      eb.fn.sum<number>(sql`case when status = 'failed' then 1 else 0 end`).as('failed'),
+      eb.fn.sum<number>(sql`case when status = 'pending' then 1 else 0 end`).as('pending'),
+      eb.fn.sum<number>('tokens_spent').as('tokens_spent'),
+    ])
+    .groupBy(['account_id', 'model_slug'])
+    .orderBy('account_id').orderBy('model_slug');
+  if (filter.accountId !== undefined) q = q.where('account_id', '=', filter.accountId);
+  if (filter.since) q = q.where('created_at', '>=', filter.since);
+  if (filter.until) q = q.where('created_at', '<', filter.until);
+  return (await q.execute()).map((r) => ({
+    account_id: r.account_id, model_slug: r.model_slug, requests: Number(r.requests), completed: Number(r.completed),
+    failed: Number(r.failed), pending: Number(r.pending), tokens_spent: Number(r.tokens_spent),
+  }));
+}
+
+/** Pending generations whose hold expired, or those of one instance (created before an instant). */
+export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } | { instanceId: string; createdBefore?: string }): Promise<number[]> {
+  let q = db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending');
+  if ('expiredBefore' in f) q = q.where('hold_expires_at', '<', f.expiredBefore);
+  else {
+    q = q.where('instance_id', '=', f.instanceId);
+    if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
+  }
+  return (await q.execute()).map((r) => r.id);
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PlanName } from '../../config/catalog.js';
 import { parseId, updateAccount, getAccount } from '../../accounts/service.js';
+import { tokensSpentSince } from '../../generation/store.js';
 import { deleteGeneration, listHistory, parseHistoryQuery } from '../../generation/history.js';
 import { zodToApiError } from '../../generation/request.js';
 import { badRequest } from '../../core/errors.js';
@@ -22,15 +23,14 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     const monthStart = new Date();
     monthStart.setUTCDate(1);
     monthStart.setUTCHours(0, 0, 0, 0);
-    const used = await db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('n'))
-      .where('account_id', '=', accountId).where('created_at', '>=', monthStart.toISOString()).executeTakeFirst();
+    const used = await tokensSpentSince(db, accountId, monthStart.toISOString());
     return {
       id: a.id, name: a.name, username: a.name, email: null, telegram_username: null, avatar_url: null,
       plan: a.plan, plan_expires_at: a.plan_expires_at, status: a.status,
       token_balance: a.token_balance, plan_tokens_remaining: a.plan_tokens, bonus_tokens: a.package_tokens,
       // lumengate has no monthly allowance: balances are granted by the operator.
       token_limit: null,
-      tokens_used_this_period: Number(used?.n ?? 0),
+      tokens_used_this_period: used,
       // 0 = unlimited, as the docs say.
       rate_limit_hourly: plan?.requests_per_hour ?? 0,
       rate_limit_daily: plan?.requests_per_day ?? 0,
