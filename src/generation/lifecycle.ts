@@ -100,7 +100,7 @@ function enforceInputModalities(model: ModelEntry, input: GenerationInput): void
     if (m.role !== 'user') return;
     m.content.forEach((p, j) => {
       if (!accepted.includes(p.type)) {
-        throw validationError([{ path: `messages.${i}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
+        throw validationError([{ path: `${input.messagePaths?.[i] ?? `messages.${i}`}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
       }
     });
   });
