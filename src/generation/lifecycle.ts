@@ -87,6 +87,10 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   }
   enforceInputLimits(model, input);
   enforceInputModalities(model, input);
+  // OpenAI refuses parallel_tool_calls without tools: the caller's mistake, named here rather than as an upstream 400.
+  if (input.parallelToolCalls !== undefined && !input.tools) {
+    throw new GatewayError('bad_request', 'parallel_tool_calls needs tools', { fields: [{ path: 'parallel_tool_calls', message: 'needs tools' }] });
+  }
   if (input.tools && model.supports_tools === false) {
     throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });
   }

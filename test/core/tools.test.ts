@@ -147,6 +147,9 @@ describe('tools', () => {
     const noTools = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], tool_choice: 'required' }, a.key);
     assert.equal(noTools.status, 400);
     assert.equal(noTools.json.error.param, 'tool_choice');
+    const parallelAlone = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], parallel_tool_calls: false }, a.key);
+    assert.equal(parallelAlone.status, 400);
+    assert.equal(parallelAlone.json.error.param, 'parallel_tool_calls');
     assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
     assert.equal(await h.balance(a.id), 6);
   });
