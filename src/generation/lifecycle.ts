@@ -87,6 +87,10 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   }
   enforceInputLimits(model, input);
   enforceInputModalities(model, input);
+  // OpenAI refuses parallel_tool_calls without tools: the caller's mistake, named here rather than as an upstream 400.
+  if (input.parallelToolCalls !== undefined && !input.tools) {
+    throw new GatewayError('bad_request', 'parallel_tool_calls needs tools', { fields: [{ path: 'parallel_tool_calls', message: 'needs tools' }] });
+  }
   if (input.tools && model.supports_tools === false) {
     throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });
   }
@@ -100,7 +104,7 @@ function enforceInputModalities(model: ModelEntry, input: GenerationInput): void
     if (m.role !== 'user') return;
     m.content.forEach((p, j) => {
       if (!accepted.includes(p.type)) {
-        throw validationError([{ path: `messages.${i}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
+        throw validationError([{ path: `${input.messagePaths?.[i] ?? `messages.${i}`}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
       }
     });
   });

@@ -95,11 +95,11 @@ function contentParts(c: string | z.infer<typeof contentPartSchema>[], path: str
   });
 }
 
-/** OpenAI chat messages -> the provider contract. `path` names the field in errors ("messages"). */
-export function toMessages(body: ChatMessageBody[], path = 'messages'): Message[] {
+/** OpenAI chat messages -> the provider contract. `pathOf(i)` names message i in errors ("messages.0"). */
+export function toMessages(body: ChatMessageBody[], pathOf: (i: number) => string = (i) => `messages.${i}`): Message[] {
   const known = new Set<string>();
   return body.map((m, i): Message => {
-    const at = `${path}.${i}`;
+    const at = pathOf(i);
     switch (m.role) {
       case 'system':
       case 'developer':

@@ -76,6 +76,8 @@ export interface GenerationInput {
   stream: boolean;
   /** Merged category options (top level, then params). */
   options: Record<string, unknown>;
+  /** The body field of each message (index-aligned) where it is not `messages.<i>`. */
+  messagePaths?: string[];
   /** What the user asked, for history: the prompt or the last user message. */
   promptText: string | null;
 }
@@ -107,10 +109,22 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
 
   const system = params.system_prompt ?? b.system;
   const messages: Message[] = [];
-  if (system !== undefined && system !== '') messages.push({ role: 'system', content: system });
-  messages.push(...toMessages([...(params.messages ?? []), ...(b.messages ?? [])], params.messages ? 'params.messages' : 'messages'));
+  // Where each message came from in the body, so errors about its parts name the right field.
+  const messagePaths: string[] = [];
+  if (system !== undefined && system !== '') {
+    messages.push({ role: 'system', content: system });
+    messagePaths.push(params.system_prompt !== undefined ? 'params.system_prompt' : 'system');
+  }
+  const fromParams = params.messages ?? [];
+  const pathOf = (i: number) => (i < fromParams.length ? `params.messages.${i}` : `messages.${i - fromParams.length}`);
+  const chat = [...fromParams, ...(b.messages ?? [])];
+  messages.push(...toMessages(chat, pathOf));
+  messagePaths.push(...chat.map((_, i) => pathOf(i)));
   const prompt = b.prompt ?? (typeof options.text === 'string' ? options.text : undefined);
-  if (prompt !== undefined) messages.push({ role: 'user', content: [{ type: 'text', text: prompt }] });
+  if (prompt !== undefined) {
+    messages.push({ role: 'user', content: [{ type: 'text', text: prompt }] });
+    messagePaths.push(b.prompt !== undefined ? 'prompt' : 'text');
+  }
   if (!messages.some((m) => m.role === 'user')) {
     throw badRequest('missing required field: prompt (or messages with a user message)', { fields: [{ path: 'prompt', message: 'required' }] });
   }
@@ -121,6 +135,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
   return {
     model: b.model,
     messages,
+    messagePaths,
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     ...optional('toolChoice', toToolChoice(o.tool_choice, tools)),

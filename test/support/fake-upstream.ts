@@ -14,8 +14,8 @@ export interface FakeScript {
   firstChunkDelayMs?: number;
   /** Answer with this HTTP status and the provider's real error body instead of a stream. */
   status?: number;
-  /** Token counts the provider reports. */
-  usage?: { input: number; output: number };
+  /** Token counts the provider reports (reasoning and cached input where the wire format has them). */
+  usage?: FakeUsage;
   /**
    * What happens after the chunks: `finish` (the provider's normal terminal events), `error-event`
    * (the provider's in-stream error), `reset` (TCP connection destroyed), `stall` (nothing more,
@@ -32,6 +32,13 @@ export interface FakeScript {
   json?: unknown;
   /** With `status`: this raw body instead of the provider's own error body. */
   errorBody?: string;
+}
+
+export interface FakeUsage {
+  input: number;
+  output: number;
+  reasoning?: number;
+  cached?: number;
 }
 
 export interface RecordedRequest {
@@ -59,7 +66,7 @@ export interface WireFormat {
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: { input: number; output: number } };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: FakeUsage };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;

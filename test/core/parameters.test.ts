@@ -1,0 +1,121 @@
+// Chat parameters (DECISIONS 25, 30): every OpenAI field forwarded under its own name, mapped by
+// the model's capability flags, or refused with 400 naming it; reasoning and usage details back.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { testCatalog } from '../support/text-models.js';
+
+const messages = [{ role: 'user', content: 'hi' }];
+const forwarded = { seed: 42, top_p: 0.9, frequency_penalty: 0.5, presence_penalty: -0.5, reasoning_effort: 'low', user: 'end-user-7', logprobs: true, top_logprobs: 3, temperature: 0.2, max_tokens: 64 };
+
+describe('parameters', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  after(() => h.close());
+
+  it('/v1 and /api/v2 (top level and params) forward every parameter with its OpenAI name', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    const bodies = [
+      ['/v1/chat/completions', { model: 'plain-4o', messages, ...forwarded, stop: ['END', '##'] }],
+      ['/api/v2/generate', { model: 'plain-4o', prompt: 'hi', ...forwarded, stop: ['END', '##'] }],
+      ['/api/v2/generate', { model: 'plain-4o', prompt: 'hi', params: { ...forwarded, stop: ['END', '##'] } }],
+    ] as const;
+    for (const [path, body] of bodies) {
+      const r = await h.post(path, body, a.key);
+      assert.equal(r.status, 200, r.text);
+      const sent = h.fake.requests.at(-1)!.body;
+      assert.deepEqual(sent, {
+        model: 'plain-4o', messages: [{ role: 'user', content: 'hi' }], ...forwarded, stop: ['END', '##'],
+        stream: true, stream_options: { include_usage: true },
+      }, path);
+    }
+  });
+
+  it('stop as a string goes upstream as a one-element list; max_completion_tokens becomes the model\'s token limit', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, stop: 'END', max_completion_tokens: 30 }, a.key);
+    assert.equal(r.status, 200, r.text);
+    const sent = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(sent.stop, ['END']);
+    assert.equal(sent.max_tokens, 30);
+    assert.equal(sent.max_completion_tokens, undefined);
+  });
+
+  it('/v1: an unknown field is 400 naming it; refused OpenAI fields are 400 naming them; n other than 1 is refused; nothing is sent or held', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const cases: Array<[Record<string, unknown>, number, string]> = [
+      [{ temprature: 0.3 }, 400, 'temprature'],
+      [{ functions: [{ name: 'f', parameters: {} }] }, 400, 'functions'],
+      [{ function_call: 'auto' }, 400, 'function_call'],
+      [{ logit_bias: { '50256': -100 } }, 400, 'logit_bias'],
+      [{ audio: { voice: 'alloy', format: 'wav' } }, 400, 'audio'],
+      [{ prediction: { type: 'content', content: 'x' } }, 400, 'prediction'],
+      [{ n: 2 }, 422, 'n'],
+      [{ store: true }, 422, 'store'],
+    ];
+    for (const [extra, status, param] of cases) {
+      const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, ...extra }, a.key);
+      assert.equal(r.status, status, JSON.stringify(extra));
+      assert.equal(r.json.error.param, param, JSON.stringify(extra));
+      assert.match(r.json.error.message, new RegExp(param));
+    }
+    const ok = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, n: 1, store: false }, a.key);
+    assert.equal(ok.status, 200);
+    assert.equal(h.fake.requests.length, before + 1);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('capability flags: max_tokens becomes max_completion_tokens, temperature 0.1 and sampling are not sent, temperature 1 is', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    // What LangChain (maxTokens) and LlamaIndex (temperature 0.1) send by default.
+    const r = await h.post('/v1/chat/completions', { model: 'reasoner-o', messages, max_tokens: 100, temperature: 0.1, top_p: 0.9, presence_penalty: 0.3, seed: 1 }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body, {
+      model: 'reasoner-o', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 100, seed: 1, stream: true, stream_options: { include_usage: true },
+    });
+    const v2 = await h.post('/api/v2/generate', { model: 'reasoner-o', prompt: 'hi', params: { temperature: 1, max_completion_tokens: 50 } }, a.key);
+    assert.equal(v2.status, 200, v2.text);
+    const sent = h.fake.requests.at(-1)!.body;
+    assert.equal(sent.temperature, 1);
+    assert.equal(sent.max_completion_tokens, 50);
+    assert.equal(sent.max_tokens, undefined);
+  });
+
+  it('the shipped OpenAI gpt-5 family and deepseek-r1 carry the capability flags', async () => {
+    const catalog = h.server.catalog;
+    for (const slug of ['gpt-5-nano', 'gpt-5', 'gpt-5.2', 'gpt-5.2-pro']) {
+      assert.deepEqual(catalog.get(slug)!.capabilities, { max_completion_tokens: true, fixed_temperature: 1, no_sampling: true }, slug);
+    }
+    assert.deepEqual(catalog.get('deepseek-r1')!.capabilities, { no_sampling: true });
+    for (const m of catalog.models.filter((x) => x.category === 'text')) assert.ok(m.input_modalities.includes('text'), m.slug);
+  });
+
+  it('reasoning deltas reach the generation\'s reasoning, /v1 reasoning_content, and the v2 stream', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ reasoning: ['Think', 'ing…'], chunks: ['42'], usage: { input: 20, output: 9, reasoning: 6, cached: 16 } });
+    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'answer?' }, a.key);
+    assert.equal(v2.json.reasoning, 'Thinking…');
+    assert.equal(v2.json.content, '42');
+    assert.deepEqual(v2.json.usage, { input_tokens: 20, output_tokens: 9, total_tokens: 29, reasoning_tokens: 6, cached_input_tokens: 16 });
+
+    const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages }, a.key);
+    assert.equal(v1.json.choices[0].message.reasoning_content, 'Thinking…');
+    assert.deepEqual(v1.json.usage, { prompt_tokens: 20, completion_tokens: 9, total_tokens: 29, prompt_tokens_details: { cached_tokens: 16 }, completion_tokens_details: { reasoning_tokens: 6 } });
+
+    const v1s = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, stream: true, stream_options: { include_usage: true } }, a.key);
+    const events = sseEvents(v1s.text).slice(0, -1);
+    assert.deepEqual(events.slice(1, 4).map((e) => e.choices[0].delta), [{ reasoning_content: 'Think' }, { reasoning_content: 'ing…' }, { content: '42' }]);
+    assert.deepEqual(events.at(-1).usage, v1.json.usage);
+
+    const v2s = await h.post('/api/v2/generate/stream', { model: 'plain-4o', prompt: 'answer?' }, a.key);
+    assert.deepEqual(sseEvents(v2s.text).slice(1, 4), [{ type: 'reasoning_delta', delta: 'Think' }, { type: 'reasoning_delta', delta: 'ing…' }, { type: 'content_delta', delta: '42' }]);
+    const g = await settled(h, Number(v2s.headers.get('x-generation-id')), a.key);
+    assert.equal(g.reasoning, 'Thinking…');
+    assert.equal(g.usage.reasoning_tokens, 6);
+    assert.equal(g.usage.cached_input_tokens, 16);
+  });
+});

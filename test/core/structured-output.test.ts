@@ -1,0 +1,99 @@
+// Structured output (DECISIONS 27): response_format goes upstream natively; with strict: true the
+// finished answer is checked against the schema and a mismatch is a failed generation at 0.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { testCatalog } from '../support/text-models.js';
+
+const citySchema = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
+const strictFormat = { type: 'json_schema', json_schema: { name: 'city', schema: citySchema, strict: true } };
+const messages = [{ role: 'user', content: 'Largest city in Norway?' }];
+
+describe('structured output', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  after(() => h.close());
+
+  it('json_schema strict: the format is sent as given; a matching answer is completed and charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['{"city":"Oslo",', '"population":709000}'] });
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: strictFormat }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.response_format, strictFormat);
+    assert.equal(r.json.choices[0].message.content, '{"city":"Oslo","population":709000}');
+    assert.equal(r.json.lumengate.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('json_schema strict, answer not matching: /api/v2 stream ends with an error event code output_invalid, 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['{"city":"Oslo"}'] });
+    const r = await h.post('/api/v2/generate/stream', { model: 'plain-4o', messages, response_format: strictFormat }, a.key);
+    assert.equal(r.status, 200);
+    const events = sseEvents(r.text);
+    const id = Number(r.headers.get('x-generation-id'));
+    assert.deepEqual(events.slice(0, 2), [{ type: 'generation_start', id, model: 'plain-4o' }, { type: 'content_delta', delta: '{"city":"Oslo"}' }]);
+    const err = events[2];
+    assert.equal(err.type, 'error');
+    assert.equal(err.code, 'output_invalid');
+    assert.equal(err.id, id);
+    assert.match(err.message, /population/);
+    assert.equal(events[3], '[DONE]');
+    assert.equal(events.length, 4, 'no generation_end for a failed generation');
+    const g = await settled(h, id, a.key);
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+  });
+
+  it('json_schema strict, answer not JSON: JSON 500 provider_error with details.reason output_invalid on /api/v2 and /v1; /v1 stream gets an error event', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['Oslo, about 700k people.'] });
+    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'Largest city in Norway?', params: { response_format: strictFormat } }, a.key);
+    assert.equal(v2.status, 500);
+    assert.equal(v2.json.error, 'provider_error');
+    assert.equal(v2.json.details.reason, 'output_invalid');
+    assert.equal(typeof v2.json.details.generation_id, 'number');
+    const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: strictFormat }, a.key);
+    assert.equal(v1.status, 500);
+    assert.equal(v1.json.error.code, 'provider_error');
+    assert.equal(v1.json.error.details.reason, 'output_invalid');
+    const v1s = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages, response_format: strictFormat }, a.key);
+    const events = sseEvents(v1s.text);
+    assert.deepEqual(events.at(-2).error.code, 'output_invalid');
+    assert.equal(events.at(-1), '[DONE]');
+    assert.ok(!events.some((e) => e !== '[DONE]' && e.choices?.[0]?.finish_reason), 'no finish chunk for a failed generation');
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('an invalid schema is 422 before anything is held or sent', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const bad = { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'objekt' }, strict: true } };
+    const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: bad }, a.key);
+    assert.equal(v1.status, 422);
+    assert.equal(v1.json.error.param, 'response_format.json_schema.schema');
+    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'x', response_format: bad }, a.key);
+    assert.equal(v2.status, 422);
+    assert.equal(v2.json.details.fields[0].path, 'response_format.json_schema.schema');
+    assert.equal(h.fake.requests.length, before);
+    assert.equal(await h.balance(a.id), 10);
+  });
+
+  it('json_object and non-strict json_schema are forwarded and not checked', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['not json'] });
+    const obj = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: { type: 'json_object' } }, a.key);
+    assert.equal(obj.status, 200);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.response_format, { type: 'json_object' });
+    const loose = { type: 'json_schema', json_schema: { name: 'city', schema: citySchema } };
+    const r = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'x', params: { response_format: loose } }, a.key);
+    assert.equal(r.status, 200);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.response_format, loose);
+    const text = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: { type: 'text' } }, a.key);
+    assert.equal(text.status, 200);
+    assert.equal(h.fake.requests.at(-1)!.body.response_format, undefined, 'type text is the default: nothing to send');
+    assert.equal(await h.balance(a.id), 7);
+  });
+});

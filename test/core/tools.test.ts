@@ -1,0 +1,175 @@
+// Tools (DECISIONS 26) through the real server and the fake OpenAI upstream: what goes upstream,
+// what the client gets on /v1 and /api/v2 (JSON and streams), and that a tool-call answer is charged.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { testCatalog } from '../support/text-models.js';
+
+const weatherTool = {
+  type: 'function',
+  function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }, strict: true },
+};
+const timeTool = { type: 'function', function: { name: 'get_time', parameters: { type: 'object', properties: { tz: { type: 'string' } } } } };
+const user = (text: string) => ({ role: 'user', content: text });
+const oneCall = { toolCalls: [{ id: 'call_abc', name: 'get_weather', arguments: ['{"city"', ':"Paris"}'] }], chunks: [] as string[] };
+const twoCalls = {
+  chunks: [] as string[],
+  toolCalls: [
+    { id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] },
+    { id: 'call_2', name: 'get_time', arguments: ['{"tz":"Europe/Oslo"}'] },
+  ],
+};
+
+describe('tools', () => {
+  let h: Harness;
+  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  after(() => h.close());
+
+  it('/v1 non-streaming: tools and tool_choice go upstream as sent; the answer has tool_calls, null content, finish_reason tool_calls; charged 1', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith(oneCall);
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('Weather in Paris?')], tools: [weatherTool], tool_choice: 'auto' }, a.key);
+    assert.equal(r.status, 200, r.text);
+    const sent = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(sent.tools, [weatherTool]);
+    assert.equal(sent.tool_choice, 'auto');
+    assert.deepEqual(r.json.choices[0].message, {
+      role: 'assistant', content: null, refusal: null,
+      tool_calls: [{ id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+    });
+    assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
+    assert.equal(r.json.lumengate.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+    const g = await settled(h, r.json.lumengate.generation_id, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_metadata.finish_reason, 'tool-calls');
+  });
+
+  it('/v1 streaming: each call opens with index, id and name, then its arguments in pieces; parallel calls keep their index', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith(twoCalls);
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages: [user('Oslo weather and time')], tools: [weatherTool, timeTool], parallel_tool_calls: true }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(h.fake.requests.at(-1)!.body.parallel_tool_calls, true);
+    const events = sseEvents(r.text);
+    assert.equal(events.at(-1), '[DONE]');
+    const choices = events.slice(0, -1).map((e) => e.choices[0]);
+    assert.deepEqual(choices.map((c) => c.delta), [
+      { role: 'assistant', content: '' },
+      { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] },
+      { tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '' } }] },
+      { tool_calls: [{ index: 1, function: { arguments: '{"tz":"Europe/Oslo"}' } }] },
+      {},
+    ]);
+    assert.deepEqual(choices.map((c) => c.finish_reason), [null, null, null, null, null, null, 'tool_calls']);
+    const id = Number(r.headers.get('x-generation-id'));
+    const g = await settled(h, id, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.tokens_spent, 1);
+    assert.deepEqual(g.tool_calls, [
+      { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+      { id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '{"tz":"Europe/Oslo"}' } },
+    ]);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('/api/v2 non-streaming: top-level tools; the generation object carries tool_calls in OpenAI shape', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith(oneCall);
+    const r = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'Weather in Paris?', tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'get_weather' } } }, a.key);
+    assert.equal(r.status, 200, r.text);
+    const sent = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(sent.tools, [weatherTool]);
+    assert.deepEqual(sent.tool_choice, { type: 'function', function: { name: 'get_weather' } });
+    assert.equal(r.json.status, 'completed');
+    assert.equal(r.json.result_text, '');
+    assert.deepEqual(r.json.tool_calls, [{ id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }]);
+    assert.equal(r.json.result_metadata.finish_reason, 'tool-calls');
+    assert.equal(r.json.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('/api/v2 stream: tools in params; one tool_call event per complete call, before generation_end', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ ...twoCalls, chunks: ['Checking.'] });
+    const r = await h.post('/api/v2/generate/stream', { model: 'plain-4o', prompt: 'Oslo?', params: { tools: [weatherTool, timeTool], tool_choice: 'required', parallel_tool_calls: false } }, a.key);
+    assert.equal(r.status, 200, r.text);
+    const sent = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(sent.tools, [weatherTool, timeTool]);
+    assert.equal(sent.tool_choice, 'required');
+    assert.equal(sent.parallel_tool_calls, false);
+    const events = sseEvents(r.text);
+    const id = Number(r.headers.get('x-generation-id'));
+    assert.deepEqual(events, [
+      { type: 'generation_start', id, model: 'plain-4o' },
+      { type: 'content_delta', delta: 'Checking.' },
+      { type: 'tool_call', index: 0, id: 'call_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+      { type: 'tool_call', index: 1, id: 'call_2', name: 'get_time', arguments: '{"tz":"Europe/Oslo"}' },
+      { type: 'generation_end', id, tokens_spent: 1, tokens_used: 1, balance_remaining: 9 },
+      '[DONE]',
+    ]);
+    const g = await settled(h, id, a.key);
+    assert.equal(g.content, 'Checking.');
+    assert.equal(g.tool_calls.length, 2);
+  });
+
+  it('a tool result in the next turn reaches the upstream as assistant tool_calls + tool message', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['It is 18°C in Paris.'] });
+    const call = { id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } };
+    const messages = [user('Weather in Paris?'), { role: 'assistant', content: null, tool_calls: [call] }, { role: 'tool', tool_call_id: 'call_abc', content: '{"temp_c":18}' }];
+    for (const path of ['/v1/chat/completions', '/api/v2/generate']) {
+      const r = await h.post(path, { model: 'plain-4o', messages, tools: [weatherTool] }, a.key);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: null, tool_calls: [call] },
+        { role: 'tool', tool_call_id: 'call_abc', content: '{"temp_c":18}' },
+      ], path);
+    }
+    assert.equal(await h.balance(a.id), 8);
+  });
+
+  it('tool_choice forms: none, auto, required and a named function are forwarded; a function that is no tool is 422', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    for (const choice of ['none', 'auto', 'required', { type: 'function', function: { name: 'get_time' } }]) {
+      const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], tools: [weatherTool, timeTool], tool_choice: choice }, a.key);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(h.fake.requests.at(-1)!.body.tool_choice, choice);
+    }
+    const before = h.fake.requests.length;
+    const bad = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], tools: [weatherTool], tool_choice: { type: 'function', function: { name: 'launch' } } }, a.key);
+    assert.equal(bad.status, 422);
+    assert.equal(bad.json.error.param, 'tool_choice.function.name');
+    const noTools = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], tool_choice: 'required' }, a.key);
+    assert.equal(noTools.status, 400);
+    assert.equal(noTools.json.error.param, 'tool_choice');
+    const parallelAlone = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], parallel_tool_calls: false }, a.key);
+    assert.equal(parallelAlone.status, 400);
+    assert.equal(parallelAlone.json.error.param, 'parallel_tool_calls');
+    assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
+    assert.equal(await h.balance(a.id), 6);
+  });
+
+  it('a tool message whose tool_call_id answers no earlier call is 422 naming it, nothing held or sent', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const messages = [
+      user('Weather?'),
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_real', type: 'function', function: { name: 'get_weather', arguments: '{}' } }] },
+      { role: 'tool', tool_call_id: 'call_other', content: '{}' },
+    ];
+    const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, tools: [weatherTool] }, a.key);
+    assert.equal(v1.status, 422);
+    assert.equal(v1.json.error.param, 'messages.2.tool_call_id');
+    assert.match(v1.json.error.message, /call_other/);
+    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', messages }, a.key);
+    assert.equal(v2.status, 422);
+    assert.equal(v2.json.details.fields[0].path, 'messages.2.tool_call_id');
+    assert.equal(h.fake.requests.length, before);
+    assert.equal(await h.balance(a.id), 10);
+  });
+});
