@@ -58,7 +58,8 @@ describe('lumengate chat', () => {
     assert.match(run.stderr, /\[gpt-5-nano · generation \d+ · 1 token spent · balance 49\]/);
     assert.deepEqual(upstream.body.messages.map((m: any) => m.role), ['system', 'user']);
     assert.equal(upstream.body.messages[1].content, 'Count to five');
-    assert.equal(upstream.body.temperature, 0.3);
+    // gpt-5-nano takes only temperature 1: the adapter does not send another (catalog capability flag).
+    assert.equal(upstream.body.temperature, undefined);
   });
 
   it('reads the URL and key from the environment and the prompt from stdin', async () => {

@@ -2,10 +2,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../support/harness.js';
+import { testCatalog } from '../support/text-models.js';
 
 describe('POST /api/v2/generate', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => { h = await startHarness({ catalog: testCatalog }); });
   after(() => h.close());
 
   it('style A (prompt + params) returns the full generation object and charges the flat price', async () => {
@@ -36,8 +37,10 @@ describe('POST /api/v2/generate', () => {
     assert.equal(sent.body.model, 'gpt-5');
     assert.equal(sent.body.stream, true);
     assert.deepEqual(sent.body.stream_options, { include_usage: true });
-    assert.equal(sent.body.temperature, 0.3);
-    assert.equal(sent.body.max_tokens, 50);
+    // gpt-5 takes only max_completion_tokens and temperature 1 (catalog capability flags, DECISIONS 25).
+    assert.equal(sent.body.temperature, undefined);
+    assert.equal(sent.body.max_completion_tokens, 50);
+    assert.equal(sent.body.max_tokens, undefined);
     assert.deepEqual(sent.body.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Explain quantum computing' }]);
   });
 
@@ -45,7 +48,7 @@ describe('POST /api/v2/generate', () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
     const r = await h.post('/api/v2/generate', {
-      model: 'gpt-5-nano', system: 'You code.', temperature: 0.5, params: { temperature: 0.9 },
+      model: 'plain-4o', system: 'You code.', temperature: 0.5, params: { temperature: 0.9 },
       messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: [{ type: 'text', text: 'parse JSON' }] }],
     }, a.key);
     assert.equal(r.status, 200);
