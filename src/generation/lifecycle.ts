@@ -7,12 +7,12 @@ import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { holdTokens, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { GatewayError, validationError } from '../core/errors.js';
+import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
-import type { GenerationInput } from './request.js';
+import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
 import type { GenerationObserver } from './observer.js';
 import { enforceInputLimits } from './limits.js';
@@ -84,6 +84,11 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   }
   if (model.category === 'embedding') {
     throw new GatewayError('bad_request', `model "${model.slug}" is an embedding model: use POST /v1/embeddings`, { model: model.slug });
+  }
+  if (model.category === 'text') {
+    // Nothing silently dropped (DECISIONS 25): an option a text generation does not use is refused by name.
+    const unused = Object.keys(input.options).find((k) => !TEXT_OPTION_NAMES.has(k));
+    if (unused) throw unsupportedField(unused, `not a text generation option (model "${model.slug}" is a text model)`);
   }
   enforceInputLimits(model, input);
   enforceInputModalities(model, input);

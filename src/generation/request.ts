@@ -63,7 +63,7 @@ export const generateBodySchema = z.looseObject({
 });
 
 /** The option names a text generation understands; others are refused for text models (DECISIONS 25). */
-export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), 'seed']);
+export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), 'seed', 'text']);
 
 export interface GenerationInput {
   model: string;
