@@ -59,3 +59,63 @@ describe('anthropic: request on the wire', () => {
     assert.match(String((got.error as Error).message), /Overloaded/);
   });
 });
+
+const weather = { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+
+describe('anthropic: tools', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeAnthropic()));
+  after(() => fake.close());
+
+  it('sends the tools and streams one tool_use block as tool-input parts, then the complete call', async () => {
+    fake.respondWith({ chunks: ['Let me check.'], toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":', ' "Paris"}'] }] });
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], toolChoice: 'required' }))).parts);
+    assert.equal(got.error, undefined);
+    assert.deepEqual(got.deltas, ['Let me check.']);
+    assert.deepEqual(got.parts.filter((p) => p.type.startsWith('tool-')), [
+      { type: 'tool-input-start', index: 0, id: 'toolu_01A', name: 'get_weather' },
+      { type: 'tool-input-delta', index: 0, delta: '{"city":' },
+      { type: 'tool-input-delta', index: 0, delta: ' "Paris"}' },
+      { type: 'tool-input-end', index: 0 },
+      { type: 'tool-call', index: 0, id: 'toolu_01A', name: 'get_weather', arguments: '{"city": "Paris"}' },
+    ]);
+    assert.equal(got.finish?.finishReason, 'tool-calls');
+    const body = fake.requests.at(-1)!.body;
+    // eager_input_streaming: the SDK asks for fine-grained tool input streaming when streaming.
+    assert.deepEqual(body.tools, [{ name: 'get_weather', description: 'Weather for a city', input_schema: weather.parameters, eager_input_streaming: true }]);
+    assert.deepEqual(body.tool_choice, { type: 'any' });
+  });
+
+  it('streams two parallel calls with their own indices and ids', async () => {
+    fake.respondWith({ chunks: [], toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }] });
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather] }))).parts);
+    assert.deepEqual(got.toolCalls, [
+      { id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' },
+      { id: 'toolu_01B', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+    ]);
+    assert.deepEqual(got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index), [0, 1]);
+    assert.deepEqual(got.deltas, []);
+    assert.equal(got.finish?.finishReason, 'tool-calls');
+  });
+
+  it('sends the earlier call as a tool_use block and its result as a tool_result block', async () => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    await drain((await make(fake).open(request({
+      upstreamModel: 'claude-haiku-4-5',
+      tools: [weather],
+      parallelToolCalls: false,
+      messages: [
+        { role: 'user', content: 'Weather in Paris?' },
+        { role: 'assistant', content: 'Checking.', toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+        { role: 'tool', toolCallId: 'toolu_01A', content: '{"sky":"clear"}' },
+      ],
+    }))).parts);
+    const body = fake.requests.at(-1)!.body;
+    assert.deepEqual(body.messages, [
+      { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
+      { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } }] },
+      { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01A', content: '{"sky":"clear"}' }] },
+    ]);
+    assert.deepEqual(body.tool_choice, { type: 'auto', disable_parallel_tool_use: true });
+  });
+});

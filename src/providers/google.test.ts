@@ -57,3 +57,63 @@ describe('google: request on the wire', () => {
     await assert.rejects(make(fake).open(request()), /Resource has been exhausted/);
   });
 });
+
+const weather = { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+
+describe('google: tools', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeGoogle()));
+  after(() => fake.close());
+
+  it('sends functionDeclarations and turns a whole functionCall part into tool parts with a generated id', async () => {
+    fake.respondWith({ chunks: [], toolCalls: [{ id: 'unused', name: 'get_weather', arguments: ['{"city":"Paris"}'] }] });
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', tools: [weather], toolChoice: 'required' }))).parts);
+    assert.equal(got.error, undefined);
+    const tool = got.parts.filter((p) => p.type.startsWith('tool-'));
+    assert.equal(tool.length, 4, JSON.stringify(tool));
+    const [start, delta, end, call] = tool as [any, any, any, any];
+    // Gemini 2.5 gives calls no id: the SDK makes one, the same on every part of the call.
+    assert.match(start.id, /^[A-Za-z0-9_-]{8,}$/);
+    assert.deepEqual(start, { type: 'tool-input-start', index: 0, id: start.id, name: 'get_weather' });
+    assert.deepEqual(delta, { type: 'tool-input-delta', index: 0, delta: '{"city":"Paris"}' });
+    assert.deepEqual(end, { type: 'tool-input-end', index: 0 });
+    assert.deepEqual(call, { type: 'tool-call', index: 0, id: start.id, name: 'get_weather', arguments: '{"city":"Paris"}' });
+    assert.equal(got.finish?.finishReason, 'tool-calls');
+    const body = fake.requests.at(-1)!.body;
+    assert.deepEqual(body.tools, [{ functionDeclarations: [{ name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }] }]);
+    assert.deepEqual(body.toolConfig, { functionCallingConfig: { mode: 'ANY' } });
+  });
+
+  it('turns two functionCall parts of one chunk into two calls with distinct ids', async () => {
+    fake.respondWith({ chunks: ['Checking both.'], toolCalls: [{ id: 'a', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: 'b', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', tools: [weather] }))).parts);
+    assert.deepEqual(got.deltas, ['Checking both.']);
+    assert.deepEqual(got.toolCalls.map((c) => [c.name, c.arguments]), [['get_weather', '{"city":"Paris"}'], ['get_weather', '{"city":"Oslo"}']]);
+    assert.notEqual(got.toolCalls[0]!.id, got.toolCalls[1]!.id);
+    assert.deepEqual(got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index), [0, 1]);
+    assert.equal(got.finish?.finishReason, 'tool-calls');
+  });
+
+  it('sends the earlier call as a functionCall part and its result as a functionResponse named after the tool', async () => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    await drain((await make(fake).open(request({
+      upstreamModel: 'gemini-2.5-flash',
+      tools: [weather],
+      messages: [
+        { role: 'user', content: 'Weather in Paris and Oslo?' },
+        { role: 'assistant', content: '', toolCalls: [{ id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' }, { id: 'call_o', name: 'get_time', arguments: '{}' }] },
+        { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
+        { role: 'tool', toolCallId: 'call_o', content: '12:00' },
+      ],
+    }))).parts);
+    const body = fake.requests.at(-1)!.body;
+    assert.deepEqual(body.contents, [
+      { role: 'user', parts: [{ text: 'Weather in Paris and Oslo?' }] },
+      { role: 'model', parts: [{ functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { functionCall: { id: 'call_o', name: 'get_time', args: {} } }] },
+      { role: 'user', parts: [
+        { functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } },
+        { functionResponse: { id: 'call_o', name: 'get_time', response: { name: 'get_time', content: '12:00' } } },
+      ] },
+    ]);
+  });
+});

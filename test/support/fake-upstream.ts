@@ -4,6 +4,14 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
+/** `input` counts every prompt token, `cachedInput` of them came from the cache; `output` includes `reasoning`. */
+export interface FakeUsage {
+  input: number;
+  output: number;
+  cachedInput?: number;
+  reasoning?: number;
+}
+
 /** How the fake answers the next requests. Defaults: two chunks, no delay, clean finish. */
 export interface FakeScript {
   /** Text deltas, in order. */
@@ -15,7 +23,7 @@ export interface FakeScript {
   /** Answer with this HTTP status and the provider's real error body instead of a stream. */
   status?: number;
   /** Token counts the provider reports. */
-  usage?: { input: number; output: number };
+  usage?: FakeUsage;
   /**
    * What happens after the chunks: `finish` (the provider's normal terminal events), `error-event`
    * (the provider's in-stream error), `reset` (TCP connection destroyed), `stall` (nothing more,
@@ -59,7 +67,7 @@ export interface WireFormat {
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: { input: number; output: number } };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: FakeUsage };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;
