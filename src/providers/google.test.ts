@@ -117,3 +117,47 @@ describe('google: tools', () => {
     ]);
   });
 });
+
+describe('google: structured output, images and files', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeGoogle()));
+  after(() => fake.close());
+
+  it('json_schema becomes responseMimeType application/json with a responseSchema; json_object only the mime type', async () => {
+    const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
+    await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', responseFormat: { type: 'json_schema', name: 'answer', schema } }))).parts);
+    let config = fake.requests.at(-1)!.body.generationConfig;
+    assert.equal(config.responseMimeType, 'application/json');
+    assert.deepEqual(config.responseSchema, { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'] });
+    await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', responseFormat: { type: 'json_object' } }))).parts);
+    config = fake.requests.at(-1)!.body.generationConfig;
+    assert.equal(config.responseMimeType, 'application/json');
+    assert.equal(config.responseSchema, undefined);
+  });
+
+  it('a data-URL image and a PDF become inlineData, an https image fileData with its media type', async () => {
+    await drain((await make(fake).open(request({
+      upstreamModel: 'gemini-2.5-flash',
+      messages: [{ role: 'user', content: [
+        { type: 'text', text: 'Compare' },
+        { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=' },
+        { type: 'image', url: 'https://example.com/cat.webp?size=2' },
+        { type: 'file', data: 'JVBERi0xLjQK', mediaType: 'application/pdf', filename: 'spec.pdf' },
+      ] }],
+    }))).parts);
+    assert.deepEqual(fake.requests.at(-1)!.body.contents[0].parts, [
+      { text: 'Compare' },
+      { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },
+      { fileData: { mimeType: 'image/webp', fileUri: 'https://example.com/cat.webp?size=2' } },
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' } },
+    ]);
+  });
+
+  it('maps stop and seed; Gemini 3 takes reasoning_effort as a thinking level', async () => {
+    await drain((await make(fake).open(request({ upstreamModel: 'gemini-3-flash-preview', stop: ['END'], seed: 3, reasoningEffort: 'low' }))).parts);
+    const config = fake.requests.at(-1)!.body.generationConfig;
+    assert.deepEqual(config.stopSequences, ['END']);
+    assert.equal(config.seed, 3);
+    assert.deepEqual(config.thinkingConfig, { thinkingLevel: 'low', includeThoughts: true });
+  });
+});
