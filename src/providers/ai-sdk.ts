@@ -9,7 +9,7 @@ import { ProviderError, type Message, type Provider, type ProviderRequest, type 
 
 export interface AiSdkProviderOptions {
   /** Request fields this provider cannot take (DECISIONS 25): refused with 400 naming them. */
-  unsupported?: (req: ProviderRequest) => { field: string; why: string } | undefined;
+  unsupported?: (req: ProviderRequest) => Refusal;
   /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
   providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];
 }
@@ -54,10 +54,22 @@ export function callOptions(req: ProviderRequest, providerOptions?: LanguageMode
   };
 }
 
-/** Our messages -> the AI SDK prompt. Tool results name their call; the SDK wants the tool's name too. */
+/**
+ * Our messages -> the AI SDK prompt. Tool results name their call; the SDK wants the tool's name
+ * too. Consecutive tool results become one tool message (as the AI SDK's own prompt conversion
+ * does): Gemini wants the responses to parallel calls in one turn.
+ */
 export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
   const toolNames = new Map<string, string>();
-  return messages.map((m): LanguageModelV3Message => {
+  const prompt: LanguageModelV3Prompt = [];
+  for (const message of messages.map(toMessage)) {
+    const last = prompt.at(-1);
+    if (message.role === 'tool' && last?.role === 'tool') last.content.push(...message.content);
+    else prompt.push(message);
+  }
+  return prompt;
+
+  function toMessage(m: Message): LanguageModelV3Message {
     switch (m.role) {
       case 'system':
         return { role: 'system', content: m.content };
@@ -69,7 +81,7 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
               case 'text': return { type: 'text', text: p.text };
               case 'image': {
                 const data = /^data:([^;]+);base64,(.*)$/s.exec(p.url);
-                return data ? { type: 'file', mediaType: data[1]!, data: data[2]! } : { type: 'file', mediaType: 'image/*', data: new URL(p.url) };
+                return data ? { type: 'file', mediaType: data[1]!, data: data[2]! } : { type: 'file', mediaType: imageTypeOf(p.url), data: new URL(p.url) };
               }
               case 'file': return { type: 'file', mediaType: p.mediaType, data: p.data, ...(p.filename ? { filename: p.filename } : {}) };
               case 'audio': return { type: 'file', mediaType: `audio/${p.format}`, data: p.data };
@@ -88,7 +100,26 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
       case 'tool':
         return { role: 'tool', content: [{ type: 'tool-result', toolCallId: m.toolCallId, toolName: toolNames.get(m.toolCallId) ?? '', output: { type: 'text', value: m.content } }] };
     }
-  });
+  }
+}
+
+/** An image URL's media type from its extension: Gemini's fileData needs a concrete one. */
+function imageTypeOf(url: string): string {
+  const ext = /\.(png|jpe?g|gif|webp|heic|heif)$/i.exec(new URL(url).pathname)?.[1]?.toLowerCase();
+  return ext ? `image/${ext === 'jpg' ? 'jpeg' : ext}` : 'image/*';
+}
+
+/** Thinking tokens per reasoning_effort, for providers that take a budget (Anthropic, Gemini 2.5). */
+export const thinkingBudget: Record<NonNullable<ProviderRequest['reasoningEffort']>, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 };
+
+/** The first refused field of a request, by the OpenAI name the client used. */
+export type Refusal = { field: string; why: string } | undefined;
+
+/** Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them). */
+export function commonRefusal(req: ProviderRequest): Refusal {
+  if (req.logprobs) return { field: 'logprobs', why: 'not available from this provider' };
+  if (req.topLogprobs !== undefined) return { field: 'top_logprobs', why: 'not available from this provider' };
+  return undefined;
 }
 
 const parseJson = (text: string): unknown => {

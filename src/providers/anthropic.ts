@@ -1,10 +1,50 @@
 // Anthropic Messages API (POST {base_url}/messages, x-api-key auth).
-import { createAnthropic } from '@ai-sdk/anthropic';
-import { aiSdkProvider } from './ai-sdk.js';
+import { createAnthropic, type AnthropicLanguageModelOptions } from '@ai-sdk/anthropic';
+import { aiSdkProvider, commonRefusal, thinkingBudget, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider } from './spec.js';
+import type { Provider, ProviderRequest } from './spec.js';
 
 export function anthropicProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
-  return aiSdkProvider(id, (model) => sdk.messages(model));
+  return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions });
+}
+
+// Claude documents PDFs and plain text as document blocks; anything else the SDK would throw on.
+const documentTypes = new Set(['application/pdf', 'text/plain']);
+
+/**
+ * What the Messages API cannot take; the SDK would otherwise drop it with a warning (penalties,
+ * seed, a schema-less json_object, top_p next to temperature, sampling with thinking) or clamp it
+ * (temperature above 1).
+ */
+export function refusedByAnthropic(req: ProviderRequest): Refusal {
+  const common = commonRefusal(req);
+  if (common) return common;
+  if (req.seed !== undefined) return { field: 'seed', why: 'Anthropic has no seed' };
+  if (req.frequencyPenalty !== undefined) return { field: 'frequency_penalty', why: 'Anthropic has no frequency penalty' };
+  if (req.presencePenalty !== undefined) return { field: 'presence_penalty', why: 'Anthropic has no presence penalty' };
+  if (req.temperature !== undefined && req.temperature > 1) return { field: 'temperature', why: 'Anthropic takes 0 to 1' };
+  if (req.reasoningEffort !== undefined && (req.temperature !== undefined || req.topP !== undefined)) {
+    return { field: req.temperature !== undefined ? 'temperature' : 'top_p', why: 'Anthropic takes no sampling parameters with reasoning_effort (extended thinking)' };
+  }
+  if (req.temperature !== undefined && req.topP !== undefined) return { field: 'top_p', why: 'Anthropic takes temperature or top_p, not both' };
+  if (req.responseFormat?.type === 'json_object') return { field: 'response_format', why: 'Anthropic needs a schema: use json_schema' };
+  for (const m of req.messages) {
+    if (m.role !== 'user') continue;
+    for (const p of m.content) {
+      if (p.type === 'audio') return { field: 'messages', why: 'Anthropic takes no audio input' };
+      if (p.type === 'file' && !documentTypes.has(p.mediaType)) return { field: 'messages', why: `Anthropic takes PDF and text/plain files, not ${p.mediaType}` };
+    }
+  }
+  return undefined;
+}
+
+/** user -> metadata.user_id, reasoning_effort -> a thinking budget, parallel_tool_calls: false -> disable_parallel_tool_use. */
+export function anthropicOptions(req: ProviderRequest): { anthropic: Pick<AnthropicLanguageModelOptions, 'metadata' | 'thinking' | 'disableParallelToolUse'> } | undefined {
+  const o: Pick<AnthropicLanguageModelOptions, 'metadata' | 'thinking' | 'disableParallelToolUse'> = {
+    ...(req.user !== undefined ? { metadata: { userId: req.user } } : {}),
+    ...(req.reasoningEffort !== undefined ? { thinking: { type: 'enabled', budgetTokens: thinkingBudget[req.reasoningEffort] } } : {}),
+    ...(req.parallelToolCalls === false ? { disableParallelToolUse: true } : {}),
+  };
+  return Object.keys(o).length > 0 ? { anthropic: o } : undefined;
 }

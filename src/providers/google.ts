@@ -1,10 +1,34 @@
 // Google Gemini API (POST {base_url}/models/{model}:streamGenerateContent?alt=sse, x-goog-api-key auth).
-import { createGoogleGenerativeAI } from '@ai-sdk/google';
-import { aiSdkProvider } from './ai-sdk.js';
+import { createGoogleGenerativeAI, type GoogleLanguageModelOptions } from '@ai-sdk/google';
+import { aiSdkProvider, commonRefusal, thinkingBudget, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider } from './spec.js';
+import type { Provider, ProviderRequest } from './spec.js';
 
 export function googleProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
-  return aiSdkProvider(id, (model) => sdk.chat(model));
+  return aiSdkProvider(id, (model) => sdk.chat(model), { unsupported: refusedByGoogle, providerOptions: googleOptions });
+}
+
+// The SDK drops penalties for Gemini 2.5 on the Developer API (the API refuses them there).
+const gemini25 = /(^|\/)gemini-2\.5(?:[.-]|$)/i;
+const gemini3 = /(^|\/)gemini-3/i;
+
+/** What the Gemini API cannot take; `user` is accepted and not forwarded (Gemini has no such field). */
+export function refusedByGoogle(req: ProviderRequest): Refusal {
+  const common = commonRefusal(req);
+  if (common) return common;
+  if (gemini25.test(req.upstreamModel)) {
+    if (req.frequencyPenalty !== undefined) return { field: 'frequency_penalty', why: 'Gemini 2.5 has no frequency penalty' };
+    if (req.presencePenalty !== undefined) return { field: 'presence_penalty', why: 'Gemini 2.5 has no presence penalty' };
+  }
+  if (req.parallelToolCalls === false) return { field: 'parallel_tool_calls', why: 'Gemini cannot be kept to one tool call per turn' };
+  return undefined;
+}
+
+/** reasoning_effort -> thinkingConfig: a level on Gemini 3, a token budget before it; thoughts are streamed as reasoning. */
+export function googleOptions(req: ProviderRequest): { google: Pick<GoogleLanguageModelOptions, 'thinkingConfig'> } | undefined {
+  const effort = req.reasoningEffort;
+  if (effort === undefined) return undefined;
+  const level = gemini3.test(req.upstreamModel) ? { thinkingLevel: effort } : { thinkingBudget: thinkingBudget[effort] };
+  return { google: { thinkingConfig: { ...level, includeThoughts: true } } };
 }

@@ -96,7 +96,7 @@ describe('parameters', () => {
 
   it('reasoning deltas reach the generation\'s reasoning, /v1 reasoning_content, and the v2 stream', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.respondWith({ reasoning: ['Think', 'ing…'], chunks: ['42'], usage: { input: 20, output: 9, reasoning: 6, cached: 16 } });
+    h.fake.respondWith({ reasoning: ['Think', 'ing…'], chunks: ['42'], usage: { input: 20, output: 9, reasoning: 6, cachedInput: 16 } });
     const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'answer?' }, a.key);
     assert.equal(v2.json.reasoning, 'Thinking…');
     assert.equal(v2.json.content, '42');

@@ -32,31 +32,62 @@ function errorResponse(res: ServerResponse, status: number): void {
   res.end(JSON.stringify({ type: 'error', error: { type, message }, request_id: headers['request-id'] }));
 }
 
+const delta = (index: number, d: unknown) => event('content_block_delta', JSON.stringify({ type: 'content_block_delta', index, delta: d }));
+const blockStart = (index: number, block: unknown) => event('content_block_start', JSON.stringify({ type: 'content_block_start', index, content_block: block }));
+const blockStop = (index: number) => event('content_block_stop', `{"type":"content_block_stop","index":${index}}`);
+
+/**
+ * Content blocks in the order Claude sends them: thinking (with its signature), text, then one
+ * tool_use block per call whose input streams as input_json_delta pieces (the first one empty).
+ * The text block stays open until the ending when no tool call follows it, so an in-stream error
+ * lands inside it as it does upstream.
+ */
 async function stream(ctx: StreamContext): Promise<void> {
-  const { usage } = ctx.script;
+  const { usage, reasoning, toolCalls, chunks } = ctx.script;
   const model = String(ctx.req.body?.model ?? 'claude-haiku-4-5');
+  const cached = usage.cachedInput ?? 0;
+  const inputUsage = { input_tokens: usage.input - cached, cache_creation_input_tokens: 0, cache_read_input_tokens: cached };
   const start = {
     type: 'message_start',
     message: {
       model, id: messageId(), type: 'message', role: 'assistant', content: [], stop_reason: null, stop_sequence: null,
-      usage: { input_tokens: usage.input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, output_tokens: 1, service_tier: 'standard' },
+      usage: { ...inputUsage, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, output_tokens: 1, service_tier: 'standard' },
     },
   };
   if (!(await ctx.write(event('message_start', JSON.stringify(start)), false))) return;
-  await ctx.write(event('content_block_start', '{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}'), false);
-  await ctx.write(event('ping', '{"type": "ping"}'), false);
-  const ok = await writeChunks(ctx, (text) =>
-    event('content_block_delta', JSON.stringify({ type: 'content_block_delta', index: 0, delta: { type: 'text_delta', text } })),
-  );
-  if (!ok) return;
+  let index = 0;
+  let pinged = false;
+  const open = async (block: unknown) => {
+    await ctx.write(blockStart(index, block), false);
+    if (!pinged) await ctx.write(event('ping', '{"type": "ping"}'), false);
+    pinged = true;
+  };
+  if (reasoning.length > 0) {
+    await open({ type: 'thinking', thinking: '', signature: '' });
+    for (const thinking of reasoning) if (!(await ctx.write(delta(index, { type: 'thinking_delta', thinking })))) return;
+    await ctx.write(delta(index, { type: 'signature_delta', signature: 'EqQBCkgIBhABGAIiQL2ZfakeSignature==' }), false);
+    await ctx.write(blockStop(index++), false);
+  }
+  const textBlock = chunks.length > 0 || toolCalls.length === 0 ? index++ : undefined;
+  if (textBlock !== undefined) {
+    await open({ type: 'text', text: '' });
+    if (!(await writeChunks(ctx, (text) => delta(textBlock, { type: 'text_delta', text })))) return;
+    if (toolCalls.length > 0) await ctx.write(blockStop(textBlock), false);
+  }
+  for (const call of toolCalls) {
+    await open({ type: 'tool_use', id: call.id, name: call.name, input: {} });
+    for (const partial_json of ['', ...call.arguments]) if (!(await ctx.write(delta(index, { type: 'input_json_delta', partial_json })))) return;
+    await ctx.write(blockStop(index++), false);
+  }
   const ending = await applyGenericEnding(ctx);
   if (ending === 'error-event') {
     await ctx.write(event('error', '{"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}'));
     ctx.end();
   } else if (ending === 'finish') {
-    await ctx.write(event('content_block_stop', '{"type":"content_block_stop","index":0}'));
-    const delta = { type: 'message_delta', delta: { stop_reason: 'end_turn', stop_sequence: null }, usage: { input_tokens: usage.input, cache_creation_input_tokens: 0, cache_read_input_tokens: 0, output_tokens: usage.output } };
-    await ctx.write(event('message_delta', JSON.stringify(delta)), false);
+    if (textBlock !== undefined && toolCalls.length === 0) await ctx.write(blockStop(textBlock));
+    const stop_reason = toolCalls.length > 0 ? 'tool_use' : 'end_turn';
+    const messageDelta = { type: 'message_delta', delta: { stop_reason, stop_sequence: null }, usage: { ...inputUsage, output_tokens: usage.output } };
+    await ctx.write(event('message_delta', JSON.stringify(messageDelta)), false);
     await ctx.write(event('message_stop', '{"type":"message_stop"}'), false);
     ctx.end();
   }

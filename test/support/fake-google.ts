@@ -32,21 +32,38 @@ function errorResponse(res: ServerResponse, status: number): void {
 
 let seq = 0;
 
+type GeminiPart = { text: string; thought?: true } | { functionCall: { name: string; args: unknown }; thoughtSignature?: string };
+
+/**
+ * One chunk per thought summary (`thought: true` parts) and per text piece, then every function
+ * call of the answer whole in one chunk (Gemini neither streams arguments nor gives calls ids).
+ * The last chunk carries finishReason STOP (also for tool calls) and the final usage.
+ */
 async function stream(ctx: StreamContext): Promise<void> {
-  const { chunks, usage, ending } = ctx.script;
+  const { chunks, usage, ending, reasoning, toolCalls } = ctx.script;
   const model = /models\/([^:]+):/.exec(ctx.req.path)?.[1] ?? 'gemini-2.5-flash';
   const responseId = `Fk${(++seq).toString().padStart(20, '0')}`;
-  const texts = chunks.length === 0 && ending === 'finish' ? [''] : chunks;
-  for (const [i, text] of texts.entries()) {
-    const last = ending === 'finish' && i === texts.length - 1;
-    const output = last ? usage.output : i + 1;
+  const frames: GeminiPart[][] = [
+    ...reasoning.map((text) => [{ text, thought: true as const }]),
+    ...(chunks.length === 0 && ending === 'finish' && toolCalls.length === 0 ? [''] : chunks).map((text) => [{ text }]),
+  ];
+  if (toolCalls.length > 0 && ending === 'finish') {
+    frames.push(toolCalls.map((c, i) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments.join('') || '{}') }, ...(i === 0 ? { thoughtSignature: 'CiQB0e2Kb1fakeSignature' } : {}) })));
+  }
+  const thoughts = usage.reasoning ?? 0;
+  for (const [i, parts] of frames.entries()) {
+    const last = ending === 'finish' && i === frames.length - 1;
+    const candidates = last ? usage.output - thoughts : Math.min(i + 1, usage.output - thoughts);
     const body = {
-      candidates: [{ content: { parts: [{ text }], role: 'model' }, finishReason: last ? 'STOP' : undefined, index: 0 }],
+      candidates: [{ content: { parts, role: 'model' }, finishReason: last ? 'STOP' : undefined, index: 0 }],
       usageMetadata: {
         promptTokenCount: usage.input,
-        candidatesTokenCount: output,
-        totalTokenCount: usage.input + output,
+        candidatesTokenCount: candidates,
+        totalTokenCount: usage.input + candidates + thoughts,
+        cachedContentTokenCount: usage.cachedInput,
         promptTokensDetails: [{ modality: 'TEXT', tokenCount: usage.input }],
+        cacheTokensDetails: usage.cachedInput ? [{ modality: 'TEXT', tokenCount: usage.cachedInput }] : undefined,
+        thoughtsTokenCount: thoughts || undefined,
       },
       modelVersion: model,
       responseId,

@@ -53,7 +53,7 @@ async function stream(ctx: StreamContext): Promise<void> {
   } else if (ending === 'finish') {
     await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: ctx.script.toolCalls.length ? 'tool_calls' : 'stop' }]));
     if (withUsage) {
-      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: usage.cached ?? 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: usage.cachedInput ?? 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
       await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);
     }
     await ctx.write('data: [DONE]\n\n', false);

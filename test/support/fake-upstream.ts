@@ -4,6 +4,14 @@ import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Serv
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 
+/** `input` counts every prompt token, `cachedInput` of them came from the cache; `output` includes `reasoning`. */
+export interface FakeUsage {
+  input: number;
+  output: number;
+  cachedInput?: number;
+  reasoning?: number;
+}
+
 /** How the fake answers the next requests. Defaults: two chunks, no delay, clean finish. */
 export interface FakeScript {
   /** Text deltas, in order. */

@@ -1,0 +1,142 @@
+// Anthropic and Gemini behind /v1/chat/completions, against fakes speaking their real wire formats:
+// tool calls come back OpenAI-shaped (whole and streamed), tool results go back in the provider's
+// shape, reasoning and cached/reasoning token counts are recorded, and a parameter the provider
+// cannot take is refused with 400 naming it before any upstream call, nothing charged.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGoogle } from '../support/fake-google.js';
+import type { FakeUpstream } from '../support/fake-upstream.js';
+
+const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+const ask = [{ role: 'user', content: 'Weather in Paris and Oslo?' }];
+
+/** The tool calls of a chat-completion stream, reassembled the way OpenAI clients do. */
+function streamedToolCalls(text: string): { calls: { id: string; name: string; arguments: string }[]; finish: string | undefined } {
+  const calls: { id: string; name: string; arguments: string }[] = [];
+  let finish: string | undefined;
+  for (const e of sseEvents(text)) {
+    if (e === '[DONE]') continue;
+    const choice = e.choices?.[0];
+    finish = choice?.finish_reason ?? finish;
+    for (const t of choice?.delta?.tool_calls ?? []) {
+      calls[t.index] ??= { id: '', name: '', arguments: '' };
+      const c = calls[t.index]!;
+      if (t.id) c.id = t.id;
+      if (t.function?.name) c.name = t.function.name;
+      c.arguments += t.function?.arguments ?? '';
+    }
+  }
+  return { calls, finish };
+}
+
+describe('Anthropic and Google in depth through /v1/chat/completions', () => {
+  let h: Harness;
+  let anthropic: FakeUpstream;
+  let google: FakeUpstream;
+  let acct: { id: number; key: string };
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    google = await startFakeGoogle();
+    h = await startHarness({
+      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
+    });
+    acct = await h.account({ plan: 'pro', tokens: 1000 });
+  });
+  after(async () => { await h.close(); await anthropic.close(); await google.close(); });
+
+  it('Claude tool calls come back as OpenAI tool_calls with their toolu_ ids (non-streaming)', async () => {
+    anthropic.respondWith({ chunks: [], toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] }, { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    const r = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: ask, tools }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    const choice = r.json.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.content, null);
+    assert.deepEqual(choice.message.tool_calls, [
+      { id: 'toolu_01A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } },
+      { id: 'toolu_01B', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+    ]);
+  });
+
+  it('Claude tool calls stream as OpenAI tool_call deltas', async () => {
+    anthropic.respondWith({ chunks: ['Checking.'], toolCalls: [{ id: 'toolu_01C', name: 'get_weather', arguments: ['{"ci', 'ty":"Paris"}'] }] });
+    const r = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: ask, tools, stream: true }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(streamedToolCalls(r.text), { calls: [{ id: 'toolu_01C', name: 'get_weather', arguments: '{"city":"Paris"}' }], finish: 'tool_calls' });
+  });
+
+  it('Gemini calls stream with the ids the SDK made, and those ids name the results of the next turn', async () => {
+    google.respondWith({ chunks: [], toolCalls: [{ id: '-', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: '-', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    const r = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: ask, tools, stream: true }, acct.key);
+    const { calls, finish } = streamedToolCalls(r.text);
+    assert.equal(finish, 'tool_calls');
+    assert.deepEqual(calls.map((c) => c.arguments), ['{"city":"Paris"}', '{"city":"Oslo"}']);
+    assert.ok(calls[0]!.id && calls[1]!.id && calls[0]!.id !== calls[1]!.id, JSON.stringify(calls));
+
+    google.respondWith({ chunks: ['Sunny in both.'] });
+    const next = await h.post('/v1/chat/completions', {
+      model: 'gemini-2.5-flash', tools,
+      messages: [
+        ...ask,
+        { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) },
+        { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny' },
+        { role: 'tool', tool_call_id: calls[1]!.id, content: 'sunny too' },
+      ],
+    }, acct.key);
+    assert.equal(next.status, 200, next.text);
+    assert.equal(next.json.choices[0].message.content, 'Sunny in both.');
+    assert.deepEqual(google.requests.at(-1)!.body.contents.slice(1), [
+      { role: 'model', parts: calls.map((c) => ({ functionCall: { id: c.id, name: 'get_weather', args: JSON.parse(c.arguments) } })) },
+      { role: 'user', parts: [
+        { functionResponse: { id: calls[0]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny' } } },
+        { functionResponse: { id: calls[1]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny too' } } },
+      ] },
+    ]);
+  });
+
+  for (const [model, body, field] of [
+    ['claude-haiku-4.5', { seed: 7 }, 'seed'],
+    ['claude-haiku-4.5', { frequency_penalty: 0.5 }, 'frequency_penalty'],
+    ['claude-haiku-4.5', { temperature: 0.5, top_p: 0.9 }, 'top_p'],
+    ['claude-haiku-4.5', { logprobs: true }, 'logprobs'],
+    ['gemini-2.5-flash', { presence_penalty: 0.5 }, 'presence_penalty'],
+    ['gemini-2.5-flash', { logprobs: true, top_logprobs: 2 }, 'logprobs'],
+  ] as const) {
+    it(`${model}: ${field} is refused with 400 naming it, nothing sent upstream, nothing charged`, async () => {
+      const balance = await h.balance(acct.id);
+      const sent = anthropic.requests.length + google.requests.length;
+      const r = await h.post('/v1/chat/completions', { model, messages: ask, ...body }, acct.key);
+      assert.equal(r.status, 400, r.text);
+      assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.match(r.json.error.message, new RegExp(`\\b${field}\\b`));
+      assert.equal(anthropic.requests.length + google.requests.length, sent);
+      assert.equal(await h.balance(acct.id), balance);
+    });
+  }
+
+  it('Claude thinking streams as reasoning_content; cached input tokens are reported', async () => {
+    anthropic.respondWith({ reasoning: ['Paris is', ' in France.'], chunks: ['Sunny.'], usage: { input: 30, output: 12, cachedInput: 20 } });
+    const r = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: ask, reasoning_effort: 'low', user: 'end-user-42', stream: true, stream_options: { include_usage: true } }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    const events = sseEvents(r.text).filter((e) => e !== '[DONE]');
+    assert.equal(events.map((e) => e.choices?.[0]?.delta?.reasoning_content ?? '').join(''), 'Paris is in France.');
+    assert.equal(events.map((e) => e.choices?.[0]?.delta?.content ?? '').join(''), 'Sunny.');
+    const usage = events.filter((e) => e.usage).at(-1)!.usage;
+    assert.deepEqual([usage.prompt_tokens, usage.completion_tokens, usage.prompt_tokens_details.cached_tokens], [30, 12, 20]);
+    const sent = anthropic.requests.at(-1)!.body;
+    assert.deepEqual(sent.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(sent.metadata, { user_id: 'end-user-42' });
+  });
+
+  it('Gemini thought parts come back as reasoning_content with thoughts and cached tokens counted', async () => {
+    google.respondWith({ reasoning: ['Thinking about', ' the sky.'], chunks: ['Clear.'], usage: { input: 40, output: 25, cachedInput: 32, reasoning: 18 } });
+    const r = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: ask, reasoning_effort: 'high' }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.reasoning_content, 'Thinking about the sky.');
+    assert.equal(r.json.choices[0].message.content, 'Clear.');
+    const u = r.json.usage;
+    assert.deepEqual([u.prompt_tokens, u.completion_tokens, u.prompt_tokens_details.cached_tokens, u.completion_tokens_details.reasoning_tokens], [40, 25, 32, 18]);
+    assert.deepEqual(google.requests.at(-1)!.body.generationConfig.thinkingConfig, { thinkingBudget: 24576, includeThoughts: true });
+  });
+});
