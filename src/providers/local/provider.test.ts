@@ -212,3 +212,60 @@ test('close() disposes the model and refuses new requests', async () => {
   assert.equal(p.poolState(modelPath), undefined);
   await assert.rejects(p.open(request('hi')), (err: unknown) => err instanceof ProviderError && err.status === 503);
 });
+
+/** Asserts a 400 ProviderError whose message names `field`. */
+function refusedNaming(field: string | RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ProviderError, String(err));
+    assert.equal(err.status, 400);
+    assert.match(err.message, typeof field === 'string' ? new RegExp(`^${field}`) : field);
+    return true;
+  };
+}
+
+async function collectAll(events: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
+  const parts: StreamPart[] = [];
+  for await (const e of events) parts.push(e);
+  assert.equal(parts.at(-1)?.type, 'finish');
+  return parts;
+}
+
+const okSchema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+
+test('response_format json_schema: a grammar makes the answer valid JSON matching the schema', async () => {
+  const p = provider();
+  const format = { type: 'json_schema' as const, name: 'answer', schema: okSchema };
+  const { text, finish } = await collect((await p.open(request('Is it ok?', { maxTokens: 32, responseFormat: format }))).parts);
+  const value = JSON.parse(text);
+  assert.deepEqual(Object.keys(value), ['ok']);
+  assert.equal(typeof value.ok, 'boolean');
+  assert.equal(finish.finishReason, 'stop');
+  const plain = await collect((await p.open(request('Is it ok?', { maxTokens: 32 }))).parts);
+  assert.throws(() => JSON.parse(plain.text), 'without the grammar the tiny model writes no JSON');
+});
+
+test('response_format json_schema with an enum', async () => {
+  const p = provider();
+  const format = { type: 'json_schema' as const, name: 'pick', schema: { enum: ['red', 'green', 'blue'] } };
+  const { text } = await collect((await p.open(request('Pick a colour', { maxTokens: 16, responseFormat: format }))).parts);
+  assert.ok(['red', 'green', 'blue'].includes(JSON.parse(text)), text);
+});
+
+test('response_format json_schema the grammar cannot enforce is refused naming response_format', async () => {
+  const p = provider();
+  for (const schema of [
+    { type: 'string', pattern: '^a+$' },
+    { type: 'object', properties: { n: { type: 'integer', minimum: 3 } } },
+    { allOf: [{ type: 'string' }] },
+    { type: 'object', properties: { d: { $ref: '#/definitions/x' } } },
+  ]) {
+    await assert.rejects(p.open(request('x', { responseFormat: { type: 'json_schema', name: 's', schema } })), refusedNaming(/^response_format \(schema #/));
+  }
+});
+
+test('response_format json_object: the answer is a JSON object', async () => {
+  const p = provider();
+  const { text, finish } = await collect((await p.open(request('Give JSON', { maxTokens: 48, responseFormat: { type: 'json_object' } }))).parts);
+  assert.equal(finish.finishReason, 'stop');
+  assert.equal(typeof JSON.parse(text), 'object', text);
+});
