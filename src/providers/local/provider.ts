@@ -194,12 +194,15 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
             : await chat.generateResponse(plan.history, { ...common, grammar: await grammarFor(entry, output) });
         let finishReason = finishReasonOf(result.metadata.stopReason);
         const calls = new ToolCallAssembler();
-        for (const call of result.functionCalls ?? []) calls.fragment(calls.size, { id: newCallId(), name: call.functionName, arguments: JSON.stringify(call.params ?? {}) });
+        const addCall = (name: string, args: unknown) => {
+          for (const part of calls.fragment(calls.size, { id: newCallId(), name, arguments: JSON.stringify(args ?? {}) })) channel.push(part);
+        };
+        for (const call of result.functionCalls ?? []) addCall(call.functionName, call.params);
         if (output.kind === 'forced-tool') {
           const call = finishReason === 'length' ? undefined : parseForcedCall(forcedText);
           // Cut off before the grammar closed the JSON: what was generated is passed on as text.
           if (!call) channel.push({ type: 'text-delta', delta: forcedText });
-          else calls.fragment(0, { id: newCallId(), name: call.name, arguments: JSON.stringify(call.arguments) });
+          else addCall(call.name, call.arguments);
         }
         if (calls.size > 0) {
           for (const part of calls.finish()) channel.push(part);
