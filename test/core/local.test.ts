@@ -62,6 +62,22 @@ describe('local GGUF models through the gateway', () => {
     assert.ok(chunks.some((c) => c.choices?.[0]?.finish_reason === 'length'));
   });
 
+  it('/v1/chat/completions with tools and tool_choice required returns OpenAI tool_calls and charges', async () => {
+    const before = await h.balance(acct.id);
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } } }];
+    const r = await h.post('/v1/chat/completions', { model: 'tiny-local', messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', max_tokens: 128, temperature: 0 }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    const choice = r.json.choices[0];
+    assert.equal(choice.finish_reason, 'tool_calls');
+    assert.equal(choice.message.tool_calls.length, 1);
+    const call = choice.message.tool_calls[0];
+    assert.equal(call.type, 'function');
+    assert.match(call.id, /^call_/);
+    assert.equal(call.function.name, 'get_weather');
+    assert.ok(['Paris', 'Oslo'].includes(JSON.parse(call.function.arguments).city), call.function.arguments);
+    assert.equal(await h.balance(acct.id), before - 1);
+  });
+
   it('temperature 0 is deterministic', async () => {
     const once = async () => (await h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'same prompt', max_tokens: 10, temperature: 0 }, acct.key)).json.result_text;
     const a = await once();

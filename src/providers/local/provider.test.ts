@@ -212,3 +212,166 @@ test('close() disposes the model and refuses new requests', async () => {
   assert.equal(p.poolState(modelPath), undefined);
   await assert.rejects(p.open(request('hi')), (err: unknown) => err instanceof ProviderError && err.status === 503);
 });
+
+/** Asserts a 400 ProviderError whose message names `field`. */
+function refusedNaming(field: string | RegExp) {
+  return (err: unknown) => {
+    assert.ok(err instanceof ProviderError, String(err));
+    assert.equal(err.status, 400);
+    assert.match(err.message, typeof field === 'string' ? new RegExp(`^${field}`) : field);
+    return true;
+  };
+}
+
+async function collectAll(events: AsyncIterable<StreamPart>): Promise<StreamPart[]> {
+  const parts: StreamPart[] = [];
+  for await (const e of events) parts.push(e);
+  assert.equal(parts.at(-1)?.type, 'finish');
+  return parts;
+}
+
+const okSchema = { type: 'object', properties: { ok: { type: 'boolean' } }, required: ['ok'], additionalProperties: false };
+
+test('response_format json_schema: a grammar makes the answer valid JSON matching the schema', async () => {
+  const p = provider();
+  const format = { type: 'json_schema' as const, name: 'answer', schema: okSchema };
+  const { text, finish } = await collect((await p.open(request('Is it ok?', { maxTokens: 32, responseFormat: format }))).parts);
+  const value = JSON.parse(text);
+  assert.deepEqual(Object.keys(value), ['ok']);
+  assert.equal(typeof value.ok, 'boolean');
+  assert.equal(finish.finishReason, 'stop');
+  const plain = await collect((await p.open(request('Is it ok?', { maxTokens: 32 }))).parts);
+  assert.throws(() => JSON.parse(plain.text), 'without the grammar the tiny model writes no JSON');
+});
+
+test('response_format json_schema with an enum', async () => {
+  const p = provider();
+  const format = { type: 'json_schema' as const, name: 'pick', schema: { enum: ['red', 'green', 'blue'] } };
+  const { text } = await collect((await p.open(request('Pick a colour', { maxTokens: 16, responseFormat: format }))).parts);
+  assert.ok(['red', 'green', 'blue'].includes(JSON.parse(text)), text);
+});
+
+test('response_format json_schema the grammar cannot enforce is refused naming response_format', async () => {
+  const p = provider();
+  for (const schema of [
+    { type: 'string', pattern: '^a+$' },
+    { type: 'object', properties: { n: { type: 'integer', minimum: 3 } } },
+    { allOf: [{ type: 'string' }] },
+    { type: 'object', properties: { d: { $ref: '#/definitions/x' } } },
+  ]) {
+    await assert.rejects(p.open(request('x', { responseFormat: { type: 'json_schema', name: 's', schema } })), refusedNaming(/^response_format \(schema #/));
+  }
+});
+
+test('response_format json_object: the answer is a JSON object', async () => {
+  const p = provider();
+  const { text, finish } = await collect((await p.open(request('Give JSON', { maxTokens: 48, responseFormat: { type: 'json_object' } }))).parts);
+  assert.equal(finish.finishReason, 'stop');
+  assert.equal(typeof JSON.parse(text), 'object', text);
+});
+
+const weather = { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } };
+const clock = { name: 'get_time', description: 'The time', parameters: { type: 'object', properties: { utc: { type: 'boolean' } }, required: ['utc'], additionalProperties: false } };
+
+/** The one tool call of an answer, checked for the full start/delta/end/call sequence. */
+function onlyToolCall(parts: StreamPart[]): Extract<StreamPart, { type: 'tool-call' }> {
+  const call = parts.find((e) => e.type === 'tool-call');
+  assert.ok(call && call.type === 'tool-call', JSON.stringify(parts));
+  assert.deepEqual(
+    parts.filter((e) => e.type.startsWith('tool-')).map((e) => e.type),
+    ['tool-input-start', 'tool-input-delta', 'tool-input-end', 'tool-call'],
+  );
+  const delta = parts.find((e) => e.type === 'tool-input-delta');
+  assert.equal(delta?.type === 'tool-input-delta' && delta.delta, call.arguments);
+  assert.match(call.id, /^call_[\w-]{16}$/);
+  assert.equal(parts.some((e) => e.type === 'text-delta'), false, 'a forced call is not text');
+  const finish = parts.at(-1);
+  assert.equal(finish?.type === 'finish' && finish.finishReason, 'tool-calls');
+  return call;
+}
+
+test('tool_choice required forces a call whose arguments match the tool schema', async () => {
+  const p = provider();
+  const parts = await collectAll((await p.open(request('Weather?', { maxTokens: 128, tools: [weather, clock], toolChoice: 'required' }))).parts);
+  const call = onlyToolCall(parts);
+  const args = JSON.parse(call.arguments);
+  if (call.name === 'get_weather') assert.ok(['Paris', 'Oslo'].includes(args.city), call.arguments);
+  else {
+    assert.equal(call.name, 'get_time');
+    assert.equal(typeof args.utc, 'boolean');
+  }
+});
+
+test('a named tool_choice calls that tool; the tool result is accepted in the next turn', async () => {
+  const p = provider();
+  const parts = await collectAll((await p.open(request('Time?', { maxTokens: 128, tools: [weather, clock], toolChoice: { name: 'get_time' } }))).parts);
+  const call = onlyToolCall(parts);
+  assert.equal(call.name, 'get_time');
+  assert.deepEqual(Object.keys(JSON.parse(call.arguments)), ['utc']);
+
+  const secondTurn = request('', {
+    tools: [weather, clock],
+    messages: [
+      { role: 'user', content: [{ type: 'text', text: 'Time?' }] },
+      { role: 'assistant', content: '', toolCalls: [{ id: call.id, name: call.name, arguments: call.arguments }] },
+      { role: 'tool', toolCallId: call.id, content: '{"time":"12:00"}' },
+    ],
+  });
+  const withResult = await collect((await p.open(secondTurn)).parts);
+  assert.ok(['stop', 'length', 'tool-calls'].includes(withResult.finish.finishReason));
+  assert.ok((withResult.finish.usage?.output_tokens ?? 0) > 0);
+  const noResult = await collect((await p.open(request('Time?', { tools: [weather, clock] }))).parts);
+  assert.ok((withResult.finish.usage?.input_tokens ?? 0) > (noResult.finish.usage?.input_tokens ?? 0), 'the call and its result reach the prompt');
+});
+
+test('tool_choice auto offers the functions to the chat wrapper; none offers nothing', async () => {
+  const p = provider();
+  const plain = await collect((await p.open(request('Weather?'))).parts);
+  const auto = await collect((await p.open(request('Weather?', { tools: [weather] }))).parts);
+  const none = await collect((await p.open(request('Weather?', { tools: [weather], toolChoice: 'none' }))).parts);
+  assert.ok((auto.finish.usage?.input_tokens ?? 0) > (plain.finish.usage?.input_tokens ?? 0) + 'get_weather'.length, 'tools are documented in the prompt');
+  assert.equal(none.finish.usage?.input_tokens, plain.finish.usage?.input_tokens);
+  assert.equal(none.text, plain.text);
+});
+
+test('what local models cannot honour is refused by name with a 400', async () => {
+  const p = provider();
+  const cases: [Partial<ProviderRequest>, string | RegExp][] = [
+    [{ tools: [weather], responseFormat: { type: 'json_object' } }, 'response_format \\(together with tools\\)'],
+    [{ tools: [weather], toolChoice: { name: 'nope' } }, 'tool_choice \\(no tool named nope\\)'],
+    [{ toolChoice: 'required' }, 'tool_choice \\(without tools\\)'],
+    [{ tools: [{ name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: 'x' } } } }] }, /^tools \(tool f: schema #\/properties\/s: "pattern"/],
+    [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }, { role: 'tool', toolCallId: 'call_1', content: 'r' }] }, 'messages \\(tool message call_1'],
+    [{ messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] }] }, 'messages \\(tool call c has no tool message'],
+    [{ messages: [{ role: 'user', content: [{ type: 'image', url: 'https://x/y.png' }] }] }, 'messages \\(non-text content\\)'],
+    [{ logprobs: true }, 'logprobs'],
+    [{ topLogprobs: 2 }, 'top_logprobs'],
+    [{ reasoningEffort: 'low' }, 'reasoning_effort'],
+  ];
+  for (const [extra, field] of cases) await assert.rejects(p.open(request('x', extra)), refusedNaming(field));
+  assert.equal(p.poolState(modelPath), undefined, 'refused before the model was loaded');
+});
+
+test('seed, stop and penalties are mapped, not dropped', async () => {
+  const p = provider();
+  const sampled = (extra: Partial<ProviderRequest>) => p.open(request('Seeded', { temperature: 1, maxTokens: 16, ...extra })).then((s) => collect(s.parts));
+  const a = await sampled({ seed: 7 });
+  assert.equal((await sampled({ seed: 7 })).text, a.text, 'same seed, same text');
+  assert.notEqual((await sampled({ seed: 8 })).text, a.text, 'another seed, another text');
+  const penalised = await sampled({ seed: 7, frequencyPenalty: 2, presencePenalty: 2 });
+  assert.notEqual(penalised.text, a.text, 'penalties change sampling');
+  const cutAt = a.text.slice(4, 6);
+  const stopped = await sampled({ seed: 7, stop: [cutAt] });
+  assert.equal(stopped.finish.finishReason, 'stop');
+  assert.ok(a.text.startsWith(stopped.text) && stopped.text.length < a.text.length, `${JSON.stringify(stopped.text)} vs ${JSON.stringify(a.text)}`);
+});
+
+test('a forced tool call cut off by maxTokens comes back as its partial text with finish length', async () => {
+  const p = provider();
+  const parts = await collectAll((await p.open(request('Weather?', { maxTokens: 20, tools: [weather], toolChoice: 'required' }))).parts);
+  assert.equal(parts.some((e) => e.type.startsWith('tool-')), false);
+  const text = parts.map((e) => (e.type === 'text-delta' ? e.delta : '')).join('');
+  assert.match(text, /^\{/);
+  const finish = parts.at(-1);
+  assert.equal(finish?.type === 'finish' && finish.finishReason, 'length');
+});

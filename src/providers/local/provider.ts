@@ -1,18 +1,20 @@
 // The `local` provider: GGUF models run in-process by node-llama-cpp (llama.cpp on the CPU).
 // Each model is loaded lazily once and shared; one llama context holds `sequences` independent
 // sequences so that many streams generate at once, with a bounded queue in front of them.
+import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
   LlamaChat,
   resolveChatWrapper,
-  type ChatHistoryItem,
   type ChatWrapper,
+  type LlamaGrammar,
   type Llama,
   type LlamaContext,
   type LlamaContextSequence,
   type LlamaModel,
 } from 'node-llama-cpp';
-import { ProviderError, messageText, type FinishReason, type Message, type Provider, type ProviderRequest, type ProviderStream, type StreamPart } from '../spec.js';
+import { ProviderError, ToolCallAssembler, type FinishReason, type Provider, type ProviderRequest, type ProviderStream, type StreamPart } from '../spec.js';
+import { planRequest, type RequestPlan } from './request-plan.js';
 import { GgufValidationError, validateGgufFile } from './gguf-validate.js';
 import { ModelFileNotFoundError, modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import { EventChannel } from './event-channel.js';
@@ -132,8 +134,7 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   async function open(req: ProviderRequest): Promise<ProviderStream> {
     if (closed) throw new ProviderError(`local provider ${id} is closed`, { status: 503, code: 'provider_closed', retryable: false });
     if (req.signal.aborted) throw req.signal.reason;
-    const refused = unsupportedByLocal(req);
-    if (refused) throw new ProviderError(`${refused}: not supported by local models`, { status: 400, code: 'unsupported_parameter', retryable: false });
+    const plan = planRequest(req);
     // An abort stops the wait, not the load: the model stays loaded for the next request.
     const entry = await untilAborted(getModel(req.upstreamModel), req.signal);
     let sequence: LlamaContextSequence;
@@ -148,10 +149,10 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
       }
       throw err;
     }
-    return { parts: generate(entry, sequence, req) };
+    return { parts: generate(entry, sequence, req, plan) };
   }
 
-  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest): AsyncIterable<StreamPart> {
+  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest, plan: RequestPlan): AsyncIterable<StreamPart> {
     const channel = new EventChannel<StreamPart>();
     // Stops generation when the client aborts or when the consumer stops reading early.
     const stop = new AbortController();
@@ -166,22 +167,51 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
         await sequence.clearHistory();
         const before = sequence.tokenMeter.getState();
         let outputTokens = 0;
-        const result = await chat.generateResponse(toChatHistory(req.messages), {
+        const { output } = plan;
+        // A forced tool call is JSON for us to parse, not text for the client.
+        let forcedText = '';
+        const common = {
           signal: stop.signal,
           stopOnAbortSignal: false,
           temperature: req.temperature ?? defaultTemperature,
+          topP: req.topP,
+          seed: req.seed,
           maxTokens: req.maxTokens ?? sequence.contextSize,
-          onTextChunk: (text) => {
-            if (text.length > 0) channel.push({ type: 'text-delta', delta: text });
+          customStopTriggers: req.stop?.length ? req.stop : undefined,
+          // Same formula as OpenAI's (logit -= count * frequency + presence), over the last 64 generated tokens.
+          repeatPenalty: req.frequencyPenalty !== undefined || req.presencePenalty !== undefined ? { frequencyPenalty: req.frequencyPenalty, presencePenalty: req.presencePenalty } : undefined,
+          onTextChunk: (text: string) => {
+            if (output.kind === 'forced-tool') forcedText += text;
+            else if (text.length > 0) channel.push({ type: 'text-delta', delta: text });
           },
-          onToken: (tokens) => {
+          onToken: (tokens: readonly unknown[]) => {
             outputTokens += tokens.length;
           },
-        });
+        };
+        const result =
+          output.kind === 'functions'
+            ? await chat.generateResponse(plan.history, { ...common, functions: output.functions, maxParallelFunctionCalls: req.parallelToolCalls === false ? 1 : undefined })
+            : await chat.generateResponse(plan.history, { ...common, grammar: await grammarFor(entry, output) });
+        let finishReason = finishReasonOf(result.metadata.stopReason);
+        const calls = new ToolCallAssembler();
+        const addCall = (name: string, args: unknown) => {
+          for (const part of calls.fragment(calls.size, { id: newCallId(), name, arguments: JSON.stringify(args ?? {}) })) channel.push(part);
+        };
+        for (const call of result.functionCalls ?? []) addCall(call.functionName, call.params);
+        if (output.kind === 'forced-tool') {
+          const call = finishReason === 'length' ? undefined : parseForcedCall(forcedText);
+          // Cut off before the grammar closed the JSON: what was generated is passed on as text.
+          if (!call) channel.push({ type: 'text-delta', delta: forcedText });
+          else addCall(call.name, call.arguments);
+        }
+        if (calls.size > 0) {
+          for (const part of calls.finish()) channel.push(part);
+          finishReason = 'tool-calls';
+        }
         const inputTokens = sequence.tokenMeter.diff(before).usedInputTokens;
         channel.push({
           type: 'finish',
-          finishReason: finishReasonOf(result.metadata.stopReason),
+          finishReason,
           usage: { input_tokens: inputTokens, output_tokens: outputTokens, total_tokens: inputTokens + outputTokens },
         });
         channel.end();
@@ -261,26 +291,28 @@ function loadError(upstreamModel: string, err: unknown): ProviderError {
   return new ProviderError(`local model ${upstreamModel} could not be loaded: ${message}`, { status: 500, code: 'model_load_failed', retryable: false, cause: err });
 }
 
-/** The request fields this provider cannot honour (refused by name, never dropped). */
-function unsupportedByLocal(req: ProviderRequest): string | undefined {
-  if (req.tools?.length) return 'tools';
-  if (req.responseFormat) return 'response_format';
-  if (req.messages.some((m) => m.role === 'user' && m.content.some((p) => p.type !== 'text'))) return 'messages (non-text content)';
-  if (req.messages.some((m) => m.role === 'tool')) return 'messages (tool results)';
-  if (req.frequencyPenalty !== undefined) return 'frequency_penalty';
-  if (req.presencePenalty !== undefined) return 'presence_penalty';
-  if (req.logprobs) return 'logprobs';
-  if (req.reasoningEffort !== undefined) return 'reasoning_effort';
+/** The grammar that constrains a `json` or `forced-tool` answer. */
+function grammarFor(entry: LoadedModel, output: RequestPlan['output']): Promise<LlamaGrammar> | undefined {
+  const llama = entry.model.llama;
+  // The schema is request data: node-llama-cpp's generic (a TS type for parse()) does not apply.
+  const fromSchema = (schema: object) => llama.createGrammarForJsonSchema(schema as never);
+  if (output.kind === 'json') return output.schema ? fromSchema(output.schema) : llama.getGrammarFor('json');
+  if (output.kind === 'forced-tool') return fromSchema(output.schema);
   return undefined;
 }
 
-/** Our messages as node-llama-cpp chat history, ending with an empty model turn to be generated. */
-function toChatHistory(messages: Message[]): ChatHistoryItem[] {
-  const history: ChatHistoryItem[] = messages.map((m) =>
-    m.role === 'system' ? { type: 'system', text: m.content } : m.role === 'user' ? { type: 'user', text: messageText(m) } : { type: 'model', response: [messageText(m)] },
-  );
-  history.push({ type: 'model', response: [] });
-  return history;
+function parseForcedCall(text: string): { name: string; arguments: unknown } | undefined {
+  try {
+    const v = JSON.parse(text) as { name?: unknown; arguments?: unknown };
+    return typeof v.name === 'string' ? { name: v.name, arguments: v.arguments ?? {} } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Tool call ids in OpenAI's shape; the client echoes them back with the tool results. */
+function newCallId(): string {
+  return `call_${randomBytes(12).toString('base64url')}`;
 }
 
 function finishReasonOf(stopReason: string): FinishReason {
