@@ -156,13 +156,19 @@ export async function openFirstRoute(
   // Credentials, rate limits, capacity, open breakers, nothing listening: 503, not the caller's fault.
   if (
     lastError instanceof BrokenCircuitError ||
-    (lastError instanceof ProviderError && (lastError.unavailable || lastError.status === undefined || [401, 403, 429].includes(lastError.status)))
+    (lastError instanceof ProviderError && (lastError.unavailable || (lastError.status === undefined && !accepted.has(lastError)) || [401, 403, 429].includes(lastError.status ?? 0)))
   ) {
     const why = lastError instanceof BrokenCircuitError ? 'every route is cooling down after repeated failures' : lastError.message;
     throw new UnreachableError(why, retryAfter === undefined || retryAfter === Infinity ? undefined : retryAfter);
   }
   throw lastError;
 }
+
+/**
+ * Failures of attempts whose upstream had answered 200: a stream that then broke (an oversized or
+ * malformed event, a reset) is the provider's error (500), not an unreachable route (503).
+ */
+const accepted = new WeakSet<object>();
 
 /** One try on one route: open it and wait for its first event, under the first-token timeout. */
 async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, opts: { signal: AbortSignal; timeouts: Timeouts; onAccepted: () => void }): Promise<OpenStream> {
@@ -175,8 +181,10 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     opts.signal.removeEventListener('abort', forward);
   };
   const failure = (err: unknown) => (abort.signal.aborted ? abort.signal.reason : err);
+  let wasAccepted = false;
   try {
     const stream = await route.provider.open({ ...req, upstreamModel: route.upstreamModel, signal: abort.signal });
+    wasAccepted = true;
     opts.onAccepted();
     const events = stream.parts[Symbol.asyncIterator]();
     const first = await events.next();
@@ -205,6 +213,8 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     };
   } catch (err) {
     close();
-    throw failure(err);
+    const out = failure(err);
+    if (wasAccepted && out instanceof Object) accepted.add(out);
+    throw out;
   }
 }

@@ -6,7 +6,8 @@ const RULES: [RegExp, string][] = [
   // URLs first, whole (they hold hosts, ports and paths).
   [/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>)]+/gi, '[url]'],
   // Credentials: OpenAI/Anthropic style keys, bearer tokens, our own keys, long hex/base64 secrets.
-  [/\b(?:sk|pk|rk|nb|key|xai|gsk|AIza)[-_][A-Za-z0-9_-]{2,}/g, '[key]'],
+  // Masked keys too ("sk-proj-****wxyz", as OpenAI echoes them): the visible tail is a fragment.
+  [/\b(?:sk|pk|rk|nb|key|xai|gsk|AIza)[-_][A-Za-z0-9_*-]{2,}/g, '[key]'],
   [/\bBearer\s+\S+/gi, 'Bearer [key]'],
   // Organisation and project ids.
   [/\b(?:org|proj|user|acct)[-_][A-Za-z0-9]{4,}/g, '[id]'],

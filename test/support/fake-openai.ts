@@ -50,14 +50,15 @@ async function stream(ctx: StreamContext): Promise<void> {
   if (ending === 'error-event') {
     await ctx.write(`data: ${JSON.stringify({ error: { message: 'The server had an error while processing your request. Sorry about that!', type: 'server_error', param: null, code: null } })}\n\n`);
     ctx.end();
-  } else if (ending === 'finish') {
+  } else if (ending === 'finish' || ending === 'done-no-close') {
     await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: ctx.script.toolCalls.length ? 'tool_calls' : 'stop' }]));
     if (withUsage) {
       const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: usage.cachedInput ?? 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
       await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);
     }
     await ctx.write('data: [DONE]\n\n', false);
-    ctx.end();
+    // 'done-no-close': the answer is complete but the connection stays open (a misbehaving proxy).
+    if (ending === 'finish') ctx.end();
   }
 }
 

@@ -29,7 +29,7 @@ export interface FakeScript {
    * (the provider's in-stream error), `reset` (TCP connection destroyed), `stall` (nothing more,
    * connection kept open), `truncate` (response ends cleanly without any terminal event).
    */
-  ending?: 'finish' | 'error-event' | 'reset' | 'stall' | 'truncate';
+  ending?: 'finish' | 'error-event' | 'reset' | 'stall' | 'truncate' | 'done-no-close';
   /** Tool calls after the text, each with its arguments in the pieces the provider streams them in. */
   toolCalls?: { id: string; name: string; arguments: string[] }[];
   /** Reasoning deltas before the text, where the wire format has them. */
@@ -40,13 +40,13 @@ export interface FakeScript {
   json?: unknown;
   /** With `status`: this raw body instead of the provider's own error body. */
   errorBody?: string;
-}
-
-export interface FakeUsage {
-  input: number;
-  output: number;
-  reasoning?: number;
-  cached?: number;
+  /** Raw bytes written after the chunks, before the ending (e.g. an error event naming internal hosts). */
+  raw?: string;
+  /**
+   * After the chunks: an SSE `data:` line of this many characters that never ends (no newline),
+   * written in 64 KiB pieces; the connection then stays open (the ending is not written).
+   */
+  endlessLine?: number;
 }
 
 export interface RecordedRequest {
@@ -74,7 +74,7 @@ export interface WireFormat {
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & { usage: FakeUsage };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & Pick<FakeScript, 'raw' | 'endlessLine'> & { usage: FakeUsage };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;
@@ -87,6 +87,8 @@ export interface FakeUpstream {
   readonly requests: RecordedRequest[];
   /** Sets the script for every following request; a list is used one per request, its last repeating. */
   respondWith(script: FakeScript | FakeScript[]): void;
+  /** Resolves with the next request to arrive (recorded before the script runs). */
+  nextRequest(): Promise<RecordedRequest>;
   close(): Promise<void>;
 }
 
@@ -108,6 +110,7 @@ function closeWaiters(socket: Socket): Set<() => void> {
 export async function startFakeUpstream(wire: WireFormat, opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
   let scripts: FakeScript[] = [{}];
   const requests: RecordedRequest[] = [];
+  let arrivals: Array<(r: RecordedRequest) => void> = [];
   const server: Server = createServer((req, res) => void handle(req, res));
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -124,6 +127,9 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       closed: new Promise((r) => (resolveClosed = r)),
     };
     requests.push(record);
+    const waiting = arrivals;
+    arrivals = [];
+    for (const w of waiting) w(record);
     const socket = req.socket;
     const onClose = () => {
       record.closedAt ??= performance.now();
@@ -156,6 +162,8 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
         toolCalls: current.toolCalls ?? [],
         reasoning: current.reasoning ?? [],
         usage: current.usage ?? { input: 12, output: 7 },
+        raw: current.raw,
+        endlessLine: current.endlessLine,
       },
       async write(bytes, delay = true) {
         if (delay) {
@@ -180,6 +188,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
     respondWith(next) {
       scripts = Array.isArray(next) ? [...next] : [next];
     },
+    nextRequest: () => new Promise((resolve) => arrivals.push(resolve)),
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
@@ -207,9 +216,17 @@ export async function writeChunks(ctx: StreamContext, frame: (text: string, inde
 }
 
 /** Applies the non-provider-specific endings; returns true when the fake must write its own. */
-export async function applyGenericEnding(ctx: StreamContext): Promise<'finish' | 'error-event' | 'done'> {
-  const { ending, delayMs } = ctx.script;
-  if (ending === 'finish' || ending === 'error-event') return ending;
+export async function applyGenericEnding(ctx: StreamContext): Promise<'finish' | 'error-event' | 'done-no-close' | 'done'> {
+  const { ending, delayMs, raw, endlessLine } = ctx.script;
+  if (raw !== undefined && !(await ctx.write(raw, false))) return 'done';
+  if (endlessLine !== undefined) {
+    // A line that never ends: the client must give up, not buffer it all.
+    const piece = 'x'.repeat(64 * 1024);
+    if (!(await ctx.write('data: {"choices":[{"delta":{"content":"', false))) return 'done';
+    for (let n = 0; n < endlessLine; n += piece.length) if (!(await ctx.write(piece, false))) break;
+    return 'done';
+  }
+  if (ending === 'finish' || ending === 'error-event' || ending === 'done-no-close') return ending;
   if (delayMs > 0) await sleep(delayMs);
   if (ending === 'reset') ctx.reset();
   else if (ending === 'truncate') ctx.end();

@@ -1,0 +1,148 @@
+// Delivery: a client that hangs up before a non-streamed answer was sent pays nothing; a client
+// that reads slowly is not failed by the upstream chunk-gap timer; an upstream that says [DONE]
+// but keeps the connection open ends the answer at once; an endless line is cut, not buffered.
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
+import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { MAX_EVENT_CHARS } from '../../src/providers/openai-compatible.js';
+
+const GAP_MS = 200;
+
+/** Waits until none of the account's generations is pending (settlement follows a hang-up). */
+async function allSettled(h: Harness, accountId: number): Promise<any[]> {
+  for (let i = 0; i < 300; i++) {
+    const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
+    if (rows.length && rows.every((r: any) => r.status !== 'pending')) return rows;
+    await sleep(10);
+  }
+  throw new Error('generations still pending');
+}
+
+describe('delivery', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({
+      catalog: {
+        circuit_breaker: { failures: 1_000, cooldown_ms: 1_000 },
+        models: [
+          // A small chunk gap: the slow-reader test must outlast it many times over.
+          { slug: 'gpt-5', timeouts: { first_token_ms: 20_000, chunk_gap_ms: GAP_MS, total_ms: 60_000 } },
+          // Large timeouts: [DONE] must end the answer long before either.
+          { slug: 'gpt-5.2', timeouts: { first_token_ms: 20_000, chunk_gap_ms: 20_000, total_ms: 30_000 } },
+        ],
+      },
+    });
+  });
+  after(() => h.close());
+  beforeEach(() => {
+    h.fake.respondWith({});
+    h.fake.requests.length = 0;
+  });
+
+  for (const [path, body] of [
+    ['/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }],
+    ['/v1/chat/completions', { model: 'gpt-5.2', messages: [{ role: 'user', content: 'x' }] }],
+  ] as const) {
+    it(`${path} (not streamed): a client that hangs up before the answer is not charged and the upstream is closed`, { timeout: 8_000 }, async () => {
+      const acct = await h.account({ plan: 'elite', tokens: 100 });
+      // The first words come at once, the rest long after the client has gone.
+      h.fake.respondWith({ chunks: ['early', 'late'], firstChunkDelayMs: 0, delayMs: 15_000 });
+      const arrived = h.fake.nextRequest();
+      const ac = new AbortController();
+      const pending = fetch(h.url + path, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acct.key}` }, body: JSON.stringify(body), signal: ac.signal });
+      const upstream = await arrived;
+      ac.abort();
+      await assert.rejects(pending);
+      // Closed long before the fake would have finished on its own (the test's timeout is shorter).
+      await upstream.closed;
+      const [g] = await allSettled(h, acct.id);
+      assert.equal(g.status, 'failed');
+      assert.equal(g.tokens_spent, 0);
+      assert.equal(await h.balance(acct.id), 100);
+      assert.deepEqual(await h.ledgerMismatches(), []);
+    });
+  }
+
+  it('a slow-reading stream client is not failed by the chunk-gap timer: completed and charged', { timeout: 30_000 }, async () => {
+    const acct = await h.account({ plan: 'elite', tokens: 100 });
+    // ~8 MB of answer: more than the loopback socket buffers hold, so the server must wait on the client.
+    const chunks = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(4, '0')}${'y'.repeat(8 * 1024)}`);
+    h.fake.respondWith({ chunks });
+    // The server side of the client's connection, to see its backpressure.
+    const served = new Promise<ServerResponse>((resolve) => {
+      const onRequest = (req: IncomingMessage, res: ServerResponse) => {
+        if (req.url !== '/api/v2/generate/stream') return;
+        h.server.app.server.off('request', onRequest);
+        resolve(res);
+      };
+      h.server.app.server.on('request', onRequest);
+    });
+    const response = new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(`${h.url}/api/v2/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acct.key}` } }, resolve);
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'gpt-5', prompt: 'long answer please' }));
+    });
+    const res = await response;
+    res.pause();
+    const serverRes = await served;
+    while (!serverRes.writableNeedDrain) await sleep(5);
+    // Under backpressure now; stay there several gap timeouts long (this is the condition under
+    // test, not a wait for something to happen), then read everything.
+    await sleep(GAP_MS * 4);
+    assert.ok(serverRes.writableNeedDrain, 'still under backpressure');
+    let text = '';
+    res.setEncoding('utf8');
+    res.on('data', (d: string) => (text += d));
+    res.resume();
+    await new Promise((r) => res.on('end', r));
+    const events = sseEvents(text);
+    const types = events.map((e) => e.type ?? e);
+    assert.equal(types.at(-2), 'generation_end', `ended with ${JSON.stringify(events.at(-2)).slice(0, 300)}`);
+    assert.equal(types.filter((t) => t === 'content_delta').length, chunks.length);
+    const g = await settled(h, events[0].id, acct.key);
+    assert.equal(g.status, 'completed');
+    assert.ok(g.tokens_spent > 0);
+    assert.equal(await h.balance(acct.id), 100 - g.tokens_spent);
+  });
+
+  it('an upstream that sends [DONE] but keeps the connection open: the answer ends at once', { timeout: 15_000 }, async () => {
+    const acct = await h.account({ plan: 'elite', tokens: 100 });
+    for (const stream of [true, false]) {
+      h.fake.respondWith({ chunks: ['all', ' there'], ending: 'done-no-close' });
+      const t0 = performance.now();
+      const r = await h.post(stream ? '/api/v2/generate/stream' : '/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }, acct.key);
+      const elapsed = performance.now() - t0;
+      assert.ok(elapsed < 5_000, `took ${elapsed.toFixed(0)} ms (gap timeout 20 s)`);
+      if (stream) {
+        const events = sseEvents(r.text);
+        assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+        assert.ok(events[3].tokens_spent > 0, 'charged');
+      } else {
+        assert.equal(r.status, 200, r.text);
+        assert.equal(r.json.status, 'completed');
+        assert.equal(r.json.result_text, 'all there');
+      }
+    }
+  });
+
+  for (const chunks of [['start'], []]) {
+    it(`an endless upstream line (${chunks.length ? 'after' : 'before'} the first words) fails as provider_error at the cap, 0 charged`, { timeout: 15_000 }, async () => {
+      const acct = await h.account({ plan: 'elite', tokens: 100 });
+      h.fake.respondWith({ chunks, endlessLine: 4 * MAX_EVENT_CHARS });
+      const arrived = h.fake.nextRequest();
+      const r = await h.post('/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }, acct.key);
+      assert.equal(r.status, 500, r.text);
+      assert.equal(r.json.error, 'provider_error');
+      assert.match(r.json.message, /longer than/);
+      // Cut at the cap, not read to the end: the upstream connection is closed.
+      await (await arrived).closed;
+      assert.equal(h.fake.requests.length, 1, 'not retried');
+      const g = await settled(h, r.json.details.generation_id, acct.key);
+      assert.equal(g.status, 'failed');
+      assert.equal(g.tokens_spent, 0);
+      assert.equal(await h.balance(acct.id), 100);
+    });
+  }
+});
