@@ -1,6 +1,7 @@
 // OpenAPI documentation of the /v1 routes (documentation only: zod validates in the handler).
 import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
 import { chatCompletionBodySchema } from './request.js';
+import { embeddingsBodySchema } from './embeddings.js';
 
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
 const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
@@ -16,6 +17,14 @@ const completion = {
     usage, lumengate,
   },
 };
+const embeddingList = {
+  type: 'object',
+  properties: {
+    object: { const: 'list' }, model: { type: 'string' }, lumengate,
+    data: { type: 'array', items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] } } } },
+    usage: { type: 'object', properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } },
+  },
+};
 const errors = (s: number[]) => errorResponses(s, 'OpenAIError');
 
 export const openAIDocs = {
@@ -26,6 +35,15 @@ export const openAIDocs = {
     response: {
       200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
+  embeddings: docsOnly({
+    summary: 'OpenAI-compatible embeddings', tags: ['openai'], security: bearer,
+    description: 'Embedding models (category `embedding`), flat price per request, a generation row like any generation. `encoding_format: "base64"` answers float32 little-endian vectors.',
+    body: fromZod(embeddingsBodySchema),
+    response: {
+      200: { description: 'A list of embeddings', content: { 'application/json': { schema: embeddingList } } },
+      ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503]),
     },
   }),
   listModels: docsOnly({
