@@ -12,6 +12,7 @@ import { parseChatCompletionBody } from './request.js';
 import { runEmbedding } from '../generation/embeddings.js';
 import { clientGoneSignal } from '../http/streaming.js';
 import { embeddingsResponse, parseEmbeddingsBody } from './embeddings.js';
+import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, saveConversation } from './responses-api.js';
 import { openAIError, openAIErrorType } from './errors.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
@@ -54,6 +55,24 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
       return chatCompletion(g);
     }
     return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: chatChunkEncoder(includeUsage), run });
+  });
+
+  app.post('/responses', { schema: openAIDocs.responses }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const caller = callerOf(req);
+    const request = parseResponsesBody(req.body);
+    const { input, conversation } = await responsesInput(deps.db, caller, request);
+    const run: Run = async (sink, signal) => {
+      const outcome = await runGeneration(deps, caller, input, sink, signal);
+      // Kept before the answer ends, so a previous_response_id sent right after finds it.
+      if (!outcome.failure) await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
+      return outcome;
+    };
+    if (!input.stream) {
+      const g = await runToCompletion(reply, run);
+      void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
+      return responseObject(g, request.echo);
+    }
+    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo), run });
   });
 
   app.post('/embeddings', { schema: openAIDocs.embeddings }, async (req: FastifyRequest, reply: FastifyReply) => {

@@ -2,6 +2,7 @@
 import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
 import { chatCompletionBodySchema } from './request.js';
 import { embeddingsBodySchema } from './embeddings.js';
+import { responsesBodySchema } from './responses-api.js';
 
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
 const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
@@ -34,6 +35,15 @@ export const openAIDocs = {
     body: fromZod(chatCompletionBodySchema),
     response: {
       200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
+      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
+  responses: docsOnly({
+    summary: 'OpenAI Responses API', tags: ['openai'], security: bearer,
+    description: 'The same lifecycle as /v1/chat/completions (keys, prices, generation rows). `input` is a string or message / function_call / function_call_output items; `previous_response_id` continues one of your own responses. `stream: true` answers named SSE events (`response.created` … `response.completed` or `response.failed`), without `[DONE]`.',
+    body: fromZod(responsesBodySchema),
+    response: {
+      200: { description: 'A response object, or its SSE events when `stream: true`', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string', description: '"resp_<generation id>"' }, object: { const: 'response' }, status: { type: 'string' }, output: { type: 'array' }, usage: { type: 'object' }, lumengate } } }, 'text/event-stream': { schema: { type: 'string' } } } },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
     },
   }),
