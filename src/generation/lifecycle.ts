@@ -69,9 +69,10 @@ export interface GenerationOutcome {
   failure?: GenerationFailure;
 }
 
-export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
-  const model = deps.catalog.get(input.model);
-  if (!model) throw new GatewayError('not_found', `model "${input.model}" not found`, { model: input.model });
+/** The catalog model, if the caller's plan may use it (404, 403); shared with embeddings. */
+export function admitModel(deps: GenerationDeps, caller: Caller, slug: string): ModelEntry {
+  const model = deps.catalog.get(slug);
+  if (!model) throw new GatewayError('not_found', `model "${slug}" not found`, { model: slug });
   const plan = caller.account.plan as PlanName;
   if (deps.catalog.plans[plan]?.api_access === false) {
     throw new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
@@ -79,6 +80,11 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   if (PLANS.indexOf(plan) < PLANS.indexOf(model.min_plan)) {
     throw new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
   }
+  return model;
+}
+
+export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
+  const model = admitModel(deps, caller, input.model);
   if (input.stream && !model.supports_streaming) {
     throw new GatewayError('bad_request', `model "${model.slug}" does not support streaming`, { model: model.slug });
   }
@@ -285,7 +291,7 @@ function failed(code: FailureCode, message: string, error?: GatewayError): Gener
 }
 
 /** A caught failure -> what the client is told (sanitised, DECISIONS 23) and with which status (22). */
-function describeFailure(err: unknown): GenerationFailure {
+export function describeFailure(err: unknown): GenerationFailure {
   if (err instanceof GenerationAbort) return err.reason === 'client_disconnected' ? failed('client_disconnected', 'client_disconnected') : failed('provider_error', err.message);
   if (isRefusal(err)) {
     const message = `the upstream refused the request (HTTP ${err.status}): ${sanitizeUpstreamText(err.message)}`;

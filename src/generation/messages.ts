@@ -70,7 +70,7 @@ export const responseFormatSchema = z.discriminatedUnion('type', [
 const text = (c: string | { text: string }[] | null | undefined): string =>
   typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
 
-function contentParts(c: string | z.infer<typeof contentPartSchema>[], path: string): ContentPart[] {
+export function contentParts(c: string | z.infer<typeof contentPartSchema>[], path: string): ContentPart[] {
   if (typeof c === 'string') return [{ type: 'text', text: c }];
   return c.map((p, i): ContentPart => {
     switch (p.type) {

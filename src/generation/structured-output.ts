@@ -15,7 +15,10 @@ export function compileOutputSchema(format: ResponseFormat | undefined): OutputC
   if (format?.type !== 'json_schema' || format.strict !== true) return undefined;
   let validate: ValidateFunction;
   try {
-    validate = ajv.compile(format.schema);
+    // The dialect declaration is not checked (zod 4, hence LangChain, sends 2020-12, which this
+    // compiler does not load): the subset structured output allows reads the same in every draft.
+    const { $schema: _dialect, ...schema } = format.schema;
+    validate = ajv.compile(schema);
   } catch (err) {
     throw validationError([{ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${(err as Error).message}` }]);
   }

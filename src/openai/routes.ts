@@ -1,5 +1,5 @@
-// The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions and
-// GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
+// The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions,
+// POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
@@ -9,6 +9,10 @@ import { callerOf } from '../http/app.js';
 import { runStreaming, runToCompletion, type Run, type SseEvent, type StreamEncoder } from '../http/streaming.js';
 import type { ErrorCode } from '../core/errors.js';
 import { parseChatCompletionBody } from './request.js';
+import { runEmbedding } from '../generation/embeddings.js';
+import { clientGoneSignal } from '../http/streaming.js';
+import { embeddingsResponse, parseEmbeddingsBody } from './embeddings.js';
+import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, saveConversation } from './responses-api.js';
 import { openAIError, openAIErrorType } from './errors.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
@@ -26,8 +30,8 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   });
 
   const modelView = (m: { slug: string; provider: string }) => ({ id: m.slug, object: 'model' as const, created: 0, owned_by: m.provider || 'lumengate' });
-  // Only chat-capable (text) models are served here.
-  const chatModels = () => deps.catalog.models.filter((m) => m.category === 'text');
+  // Only the models this surface serves: chat (text) and embedding models.
+  const chatModels = () => deps.catalog.models.filter((m) => m.category === 'text' || m.category === 'embedding');
 
   app.get('/models', { schema: openAIDocs.listModels }, async (req) => {
     await app.authenticate(req);
@@ -51,6 +55,32 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
       return chatCompletion(g);
     }
     return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: chatChunkEncoder(includeUsage), run });
+  });
+
+  app.post('/responses', { schema: openAIDocs.responses }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const caller = callerOf(req);
+    const request = parseResponsesBody(req.body);
+    const { input, conversation } = await responsesInput(deps.db, caller, request);
+    const run: Run = async (sink, signal) => {
+      const outcome = await runGeneration(deps, caller, input, sink, signal);
+      // Kept before the answer ends, so a previous_response_id sent right after finds it.
+      if (!outcome.failure) await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
+      return outcome;
+    };
+    if (!input.stream) {
+      const g = await runToCompletion(reply, run);
+      void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
+      return responseObject(g, request.echo);
+    }
+    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo), run });
+  });
+
+  app.post('/embeddings', { schema: openAIDocs.embeddings }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const caller = callerOf(req);
+    const { input, encoding } = parseEmbeddingsBody(req.body);
+    const outcome = await runEmbedding(deps, caller, input, clientGoneSignal(reply));
+    void reply.headers({ 'x-generation-id': String(outcome.generation.id), 'x-lumengate-tokens-spent': String(outcome.generation.tokens_spent) });
+    return embeddingsResponse(outcome, encoding);
   });
 }
 

@@ -1,6 +1,8 @@
 // OpenAPI documentation of the /v1 routes (documentation only: zod validates in the handler).
 import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
 import { chatCompletionBodySchema } from './request.js';
+import { embeddingsBodySchema } from './embeddings.js';
+import { responsesBodySchema } from './responses-api.js';
 
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
 const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
@@ -16,6 +18,14 @@ const completion = {
     usage, lumengate,
   },
 };
+const embeddingList = {
+  type: 'object',
+  properties: {
+    object: { const: 'list' }, model: { type: 'string' }, lumengate,
+    data: { type: 'array', items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] } } } },
+    usage: { type: 'object', properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } },
+  },
+};
 const errors = (s: number[]) => errorResponses(s, 'OpenAIError');
 
 export const openAIDocs = {
@@ -26,6 +36,24 @@ export const openAIDocs = {
     response: {
       200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
+  responses: docsOnly({
+    summary: 'OpenAI Responses API', tags: ['openai'], security: bearer,
+    description: 'The same lifecycle as /v1/chat/completions (keys, prices, generation rows). `input` is a string or message / function_call / function_call_output items; `previous_response_id` continues one of your own responses. `stream: true` answers named SSE events (`response.created` … `response.completed` or `response.failed`), without `[DONE]`.',
+    body: fromZod(responsesBodySchema),
+    response: {
+      200: { description: 'A response object, or its SSE events when `stream: true`', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string', description: '"resp_<generation id>"' }, object: { const: 'response' }, status: { type: 'string' }, output: { type: 'array' }, usage: { type: 'object' }, lumengate } } }, 'text/event-stream': { schema: { type: 'string' } } } },
+      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
+  embeddings: docsOnly({
+    summary: 'OpenAI-compatible embeddings', tags: ['openai'], security: bearer,
+    description: 'Embedding models (category `embedding`), flat price per request, a generation row like any generation. `encoding_format: "base64"` answers float32 little-endian vectors.',
+    body: fromZod(embeddingsBodySchema),
+    response: {
+      200: { description: 'A list of embeddings', content: { 'application/json': { schema: embeddingList } } },
+      ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503]),
     },
   }),
   listModels: docsOnly({

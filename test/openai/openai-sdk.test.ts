@@ -157,4 +157,30 @@ describe('/v1 with the openai SDK', () => {
     assert.equal(g.tokens_spent, 1);
     assert.equal(await h.balance(a.id), 9);
   });
+
+  it('chat with tools, streamed and not: the SDK assembles the call (id, name, parsed arguments)', async () => {
+    const a = await h.account({ tokens: 10 });
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+    const call = { id: 'call_9', name: 'get_weather', arguments: ['{"city"', ':"Kyiv"}'] };
+    h.fake.respondWith({ chunks: [], toolCalls: [call] });
+    const res = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'weather?' }], tools, tool_choice: 'required' });
+    assert.equal(res.choices[0]!.finish_reason, 'tool_calls');
+    assert.equal(res.choices[0]!.message.content, null);
+    const c = res.choices[0]!.message.tool_calls![0]!;
+    assert.ok(c.type === 'function');
+    assert.deepEqual([c.id, c.function.name, JSON.parse(c.function.arguments)], ['call_9', 'get_weather', { city: 'Kyiv' }]);
+    assert.equal(h.fake.requests.at(-1)!.body.tool_choice, 'required');
+
+    h.fake.respondWith({ chunks: [], toolCalls: [call] });
+    const runner = client(a.key).chat.completions.stream({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'weather?' }], tools });
+    const done: string[] = [];
+    runner.on('tool_calls.function.arguments.done', (e) => done.push(e.arguments));
+    const final = await runner.finalChatCompletion();
+    const sc = final.choices[0]!.message.tool_calls![0]!;
+    assert.ok(sc.type === 'function');
+    assert.deepEqual([sc.id, sc.function.name, JSON.parse(sc.function.arguments)], ['call_9', 'get_weather', { city: 'Kyiv' }]);
+    assert.deepEqual(done, ['{"city":"Kyiv"}']);
+    assert.equal(final.choices[0]!.finish_reason, 'tool_calls');
+    assert.equal(await h.balance(a.id), 8);
+  });
 });

@@ -1,0 +1,379 @@
+// POST /v1/responses (DECISIONS 28): OpenAI's Responses API as one more adapter onto the
+// generation lifecycle. Request items -> messages, the generation -> a `response` object, and a
+// StreamEncoder for its named SSE events. `previous_response_id` continues one of the caller's
+// own generations: its conversation is kept in the generation's result_json (`conversation`).
+import { z } from 'zod';
+import type { Caller } from '../accounts/keys.js';
+import { GatewayError, badRequest, unsupportedField, validationError } from '../core/errors.js';
+import type { Db } from '../db/connect.js';
+import { contentParts, responseFormatSchema, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
+import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
+import { generationObject, type GenerationObject } from '../generation/object.js';
+import { findOwnGeneration } from '../generation/store.js';
+import type { SseEvent, StreamEncoder } from '../http/streaming.js';
+import { messageText, type Message, type ProviderUsage, type ToolCall } from '../providers/spec.js';
+import { openAIErrorType } from './errors.js';
+import { lumengateExtension } from './responses.js';
+import type { ErrorCode } from '../core/errors.js';
+
+// ---- Request -------------------------------------------------------------------------------
+
+const inputText = z.object({ type: z.literal('input_text'), text: z.string() });
+const inputImage = z.object({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
+const inputFile = z.object({ type: z.literal('input_file'), file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() });
+const outputText = z.object({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).optional(), logprobs: z.array(z.unknown()).optional() });
+const refusal = z.object({ type: z.literal('refusal'), refusal: z.string() });
+
+const messageItem = z.object({
+  type: z.literal('message').optional(), id: z.string().optional(), status: z.string().optional(),
+  role: z.enum(['user', 'system', 'developer', 'assistant']),
+  content: z.union([z.string(), z.array(z.discriminatedUnion('type', [inputText, inputImage, inputFile, outputText, refusal]))]),
+});
+const functionCallItem = z.object({
+  type: z.literal('function_call'), id: z.string().optional(), status: z.string().optional(),
+  call_id: z.string().min(1), name: z.string().min(1), arguments: z.string(),
+});
+const functionOutputItem = z.object({
+  type: z.literal('function_call_output'), id: z.string().optional(), status: z.string().optional(),
+  call_id: z.string().min(1), output: z.union([z.string(), z.array(inputText)]),
+});
+const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output']);
+const inputItem = z.union([functionCallItem, functionOutputItem, messageItem]);
+type InputItem = z.infer<typeof inputItem>;
+
+// Responses tools are flat: {type, name, description, parameters, strict}; the chat parser validates them.
+const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') });
+const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), name: z.string().min(1) })]);
+const textFormat = z.union([
+  z.object({ type: z.enum(['text', 'json_object']) }),
+  z.object({ type: z.literal('json_schema'), name: z.string().min(1), schema: z.record(z.string(), z.unknown()), description: z.string().optional(), strict: z.boolean().nullable().optional() }),
+]);
+
+export const responsesBodySchema = z.strictObject({
+  model: z.string().min(1),
+  input: z.union([z.string(), z.array(z.unknown()).min(1)]),
+  instructions: z.string().nullable().optional(),
+  tools: z.array(functionTool).max(128).nullable().optional(),
+  tool_choice: toolChoice.nullable().optional(),
+  parallel_tool_calls: z.boolean().nullable().optional(),
+  text: z.strictObject({ format: textFormat.optional() }).nullable().optional(),
+  max_output_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
+  temperature: z.number().min(0).max(2).nullable().optional(),
+  top_p: z.number().min(0).max(1).nullable().optional(),
+  reasoning: z.strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() }).nullable().optional(),
+  user: z.string().max(256).optional(),
+  safety_identifier: z.string().max(256).optional(),
+  metadata: z.record(z.string(), z.string()).nullable().optional(),
+  store: z.boolean().nullable().optional(),
+  previous_response_id: z.string().nullable().optional(),
+  stream: z.boolean().nullable().optional(),
+  stream_options: z.strictObject({ include_obfuscation: z.boolean().optional() }).nullable().optional(),
+  // Accepted when they ask for nothing the gateway would have to drop.
+  include: z.array(z.never()).nullable().optional(),
+  truncation: z.literal('disabled').nullable().optional(),
+  background: z.literal(false).nullable().optional(),
+});
+type ResponsesBody = z.infer<typeof responsesBodySchema>;
+
+/** Request fields a response object echoes back, as OpenAI's does. */
+export interface ResponseEcho {
+  instructions: string | null;
+  max_output_tokens: number | null;
+  temperature: number | null;
+  top_p: number | null;
+  parallel_tool_calls: boolean;
+  previous_response_id: string | null;
+  store: boolean;
+  tool_choice: unknown;
+  tools: unknown[];
+  text: { format: unknown };
+  user: string | null;
+  metadata: Record<string, string>;
+}
+
+export interface ResponsesRequest {
+  body: ResponsesBody;
+  echo: ResponseEcho;
+  /** The new input items as messages (instructions not included). */
+  messages: Message[];
+  /** A previous response to continue, as a generation id. */
+  previousId: number | null;
+}
+
+/** `resp_<generation id>`: the same integer id as /api/v2/generate/{id}. */
+export const responseId = (generationId: number): string => `resp_${generationId}`;
+
+export function parseResponsesBody(body: unknown): ResponsesRequest {
+  if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "input"');
+  if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
+  const parsed = responsesBodySchema.safeParse(body, { reportInput: true });
+  if (!parsed.success) throw refusal400(parsed.error);
+  const b = parsed.data;
+  const items = typeof b.input === 'string' ? [{ role: 'user' as const, content: b.input }] : b.input.map(parseItem);
+  let previousId: number | null = null;
+  if (b.previous_response_id != null) {
+    const m = /^resp_(\d+)$/.exec(b.previous_response_id);
+    if (!m) throw new GatewayError('not_found', `previous response "${b.previous_response_id}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
+    previousId = Number(m[1]);
+  }
+  return {
+    body: b, previousId, messages: toConversation(items),
+    echo: {
+      instructions: b.instructions ?? null, max_output_tokens: b.max_output_tokens ?? null, temperature: b.temperature ?? null, top_p: b.top_p ?? null,
+      parallel_tool_calls: b.parallel_tool_calls ?? true, previous_response_id: b.previous_response_id ?? null, store: b.store ?? true,
+      tool_choice: b.tool_choice ?? 'auto', tools: (b.tools ?? []).map((t) => ({ ...t, strict: t.strict ?? null })),
+      text: { format: b.text?.format ?? { type: 'text' } }, user: b.user ?? null, metadata: b.metadata ?? {},
+    },
+  };
+}
+
+/** Unknown fields (at any depth) are refused by name; other issues are the usual 400/422 split. */
+function refusal400(error: z.ZodError): GatewayError {
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...unknown.path.map(String), unknown.keys[0]!].join('.'), 'unknown field');
+  return zodToApiError(error);
+}
+
+function parseItem(raw: unknown, i: number): InputItem {
+  const type = (raw as { type?: unknown } | null)?.type;
+  if (type !== undefined && !ITEM_TYPES.has(String(type))) throw unsupportedField(`input.${i}.type`, `"${String(type)}" items are not supported (message, function_call, function_call_output)`);
+  const parsed = inputItem.safeParse(raw, { reportInput: true });
+  if (!parsed.success) throw validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
+  return parsed.data;
+}
+
+/** Items -> messages. Consecutive assistant text and function calls become one assistant turn. */
+function toConversation(items: InputItem[]): Message[] {
+  const out: Message[] = [];
+  const lastAssistant = (): Extract<Message, { role: 'assistant' }> => {
+    const last = out.at(-1);
+    if (last?.role === 'assistant') return last;
+    const created: Message = { role: 'assistant', content: '' };
+    out.push(created);
+    return created;
+  };
+  items.forEach((item, i) => {
+    if (item.type === 'function_call') {
+      const a = lastAssistant();
+      (a.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
+    } else if (item.type === 'function_call_output') {
+      out.push({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') });
+    } else if (item.role === 'assistant') {
+      const a = lastAssistant();
+      a.content += typeof item.content === 'string' ? item.content : item.content.map((p) => ('text' in p ? p.text : 'refusal' in p ? p.refusal : '')).join('');
+    } else if (item.role === 'user') {
+      out.push({ role: 'user', content: contentParts(typeof item.content === 'string' ? item.content : item.content.map((p, j) => chatPart(p, `input.${i}.content.${j}`)), `input.${i}`) });
+    } else {
+      out.push({ role: 'system', content: typeof item.content === 'string' ? item.content : item.content.map((p) => ('text' in p ? p.text : '')).join('') });
+    }
+  });
+  return out;
+}
+
+type ResponsesPart = Exclude<z.infer<typeof messageItem>['content'], string>[number];
+
+function chatPart(p: ResponsesPart, path: string): z.infer<typeof contentPartSchema> {
+  switch (p.type) {
+    case 'input_text':
+    case 'output_text': return { type: 'text', text: p.text };
+    case 'input_image': return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail ? { detail: p.detail } : {}) } };
+    case 'input_file': return { type: 'file', file: { ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}) } };
+    case 'refusal': throw validationError([{ path, message: 'refusal parts belong to assistant messages' }]);
+  }
+}
+
+/** Every function_call_output must answer a function call before it (this input or the previous response). */
+function checkToolOutputs(messages: Message[]): void {
+  const known = new Set<string>();
+  for (const m of messages) {
+    if (m.role === 'assistant') for (const c of m.toolCalls ?? []) known.add(c.id);
+    if (m.role === 'tool' && !known.has(m.toolCallId)) {
+      throw validationError([{ path: 'input', message: `function_call_output "${m.toolCallId}" answers no function_call` }]);
+    }
+  }
+}
+
+/** The request as a GenerationInput: previous conversation + new items, instructions first. */
+export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest): Promise<{ input: GenerationInput; conversation: Message[] }> {
+  const b = r.body;
+  const conversation = [...(r.previousId !== null ? await previousConversation(db, caller, r.previousId) : []), ...r.messages];
+  checkToolOutputs(conversation);
+  if (!conversation.some((m) => m.role === 'user')) throw badRequest('missing required field: input with a user message', { fields: [{ path: 'input', message: 'needs a user message' }] });
+  const messages: Message[] = [...(b.instructions ? [{ role: 'system' as const, content: b.instructions }] : []), ...conversation];
+  const tools = toTools(b.tools?.map(({ type, ...fn }) => ({ type, function: fn })));
+  const choice = toToolChoice(b.tool_choice == null || typeof b.tool_choice === 'string' ? b.tool_choice : { type: 'function', function: { name: b.tool_choice.name } }, tools);
+  const f = b.text?.format;
+  const responseFormat = toResponseFormat(f?.type === 'json_schema' ? responseFormatSchema.parse({ type: 'json_schema', json_schema: { name: f.name, schema: f.schema, description: f.description, strict: f.strict } }) : f);
+  const lastUser = [...conversation].reverse().find((m) => m.role === 'user');
+  const input: GenerationInput = {
+    model: b.model, messages,
+    settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: b.user ?? b.safety_identifier, reasoning_effort: b.reasoning?.effort }),
+    ...(tools ? { tools } : {}),
+    ...(choice ? { toolChoice: choice } : {}),
+    ...(b.parallel_tool_calls != null ? { parallelToolCalls: b.parallel_tool_calls } : {}),
+    ...(responseFormat ? { responseFormat } : {}),
+    stream: b.stream === true, options: {},
+    promptText: lastUser ? messageText(lastUser) : null,
+  };
+  return { input, conversation };
+}
+
+// ---- Conversation kept for previous_response_id --------------------------------------------
+
+interface StoredJson { conversation?: Message[]; [k: string]: unknown }
+
+/** The previous response's conversation and its answer; 404 when it is not the caller's own. */
+async function previousConversation(db: Db, caller: Caller, id: number): Promise<Message[]> {
+  const row = await findOwnGeneration(db, caller.account.id, id);
+  const stored = row?.result_json ? (JSON.parse(row.result_json) as StoredJson) : null;
+  if (!row || !stored?.conversation) {
+    throw new GatewayError('not_found', `previous response "${responseId(id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
+  }
+  if (row.status !== 'completed') throw badRequest(`previous response "${responseId(id)}" did not complete`, { fields: [{ path: 'previous_response_id', message: `status ${row.status}` }] });
+  const g = generationObject(row, null);
+  const calls: ToolCall[] = (g.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
+  return [...stored.conversation, { role: 'assistant', content: g.result_text ?? '', ...(calls.length ? { toolCalls: calls } : {}) }];
+}
+
+/** Keeps the conversation (without instructions, as OpenAI does) beside the generation's result. */
+export async function saveConversation(db: Db, generationId: number, conversation: Message[]): Promise<void> {
+  const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', generationId).executeTakeFirst();
+  const stored: StoredJson = row?.result_json ? (JSON.parse(row.result_json) as StoredJson) : {};
+  await db.kysely.updateTable('generations').set({ result_json: JSON.stringify({ ...stored, conversation }) }).where('id', '=', generationId).execute();
+}
+
+// ---- Response object -----------------------------------------------------------------------
+
+export function responsesUsage(usage: unknown) {
+  const u = (usage ?? {}) as Partial<ProviderUsage>;
+  const input = u.input_tokens ?? 0;
+  const output = u.output_tokens ?? 0;
+  return {
+    input_tokens: input, input_tokens_details: { cached_tokens: u.cached_input_tokens ?? 0 },
+    output_tokens: output, output_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0 },
+    total_tokens: u.total_tokens ?? input + output,
+  };
+}
+
+const messageId = (id: number) => `msg_${id}`;
+const callItemId = (id: number, index: number) => `fc_${id}_${index}`;
+const textPart = (text: string) => ({ type: 'output_text' as const, text, annotations: [] as unknown[], logprobs: [] as unknown[] });
+const messageOutput = (id: number, text: string, status: 'in_progress' | 'completed') =>
+  ({ id: messageId(id), type: 'message' as const, status, role: 'assistant' as const, content: status === 'completed' ? [textPart(text)] : [] });
+const callOutput = (id: number, index: number, c: { id: string; name: string; arguments: string }, status: 'in_progress' | 'completed') =>
+  ({ id: callItemId(id, index), type: 'function_call' as const, status, call_id: c.id, name: c.name, arguments: c.arguments });
+
+/** How the generation ended, in the Responses API's words. */
+function statusOf(g: GenerationObject): { status: 'completed' | 'incomplete' | 'failed'; incomplete_details: { reason: string } | null } {
+  if (g.status === 'failed') return { status: 'failed', incomplete_details: null };
+  const reason = g.result_metadata?.finish_reason;
+  if (reason === 'length') return { status: 'incomplete', incomplete_details: { reason: 'max_output_tokens' } };
+  if (reason === 'content-filter') return { status: 'incomplete', incomplete_details: { reason: 'content_filter' } };
+  return { status: 'completed', incomplete_details: null };
+}
+
+/** A `response` object; `output` and `usage` are empty until the generation ends. */
+function responseHead(id: number, model: string, createdAt: number, echo: ResponseEcho) {
+  return {
+    id: responseId(id), object: 'response' as const, created_at: createdAt, status: 'in_progress' as string, error: null as unknown,
+    incomplete_details: null as unknown, model, output: [] as unknown[], usage: null as unknown, ...echo,
+  };
+}
+
+export function responseObject(g: GenerationObject, echo: ResponseEcho) {
+  const output: unknown[] = [];
+  if (g.result_text || !g.tool_calls) output.push(messageOutput(g.id, g.result_text ?? '', 'completed'));
+  (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
+  const created = Math.floor(Date.parse(g.created_at) / 1000);
+  return {
+    ...responseHead(g.id, g.model_slug, created, echo), ...statusOf(g), output,
+    error: g.status === 'failed' ? { code: 'server_error', message: g.error ?? 'generation failed' } : null,
+    usage: responsesUsage(g.usage), lumengate: lumengateExtension(g),
+  };
+}
+
+// ---- Stream encoder ------------------------------------------------------------------------
+
+/**
+ * Named events as OpenAI sends them: response.created / in_progress, then per output item
+ * output_item.added … deltas … output_item.done, then response.completed (or response.failed).
+ * Every event carries `type` (its name) and a `sequence_number`; no [DONE] at the end.
+ */
+export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
+  let seq = 0;
+  let head: ReturnType<typeof responseHead>;
+  let genId = 0;
+  let outputIndex = 0;
+  let text: { index: number; chunks: string[] } | null = null;
+  const calls = new Map<number, { index: number; id: string; name: string; args: string }>();
+  const ev = (type: string, fields: Record<string, unknown>): SseEvent => ({ event: type, data: { type, sequence_number: seq++, ...fields } });
+
+  const closeText = (): SseEvent[] => {
+    if (!text) return [];
+    const t = text.chunks.join('');
+    const at = { item_id: messageId(genId), output_index: text.index, content_index: 0 };
+    text = null;
+    return [
+      ev('response.output_text.done', { ...at, text: t, logprobs: [] }),
+      ev('response.content_part.done', { ...at, part: textPart(t) }),
+      ev('response.output_item.done', { output_index: at.output_index, item: messageOutput(genId, t, 'completed') }),
+    ];
+  };
+  const startCall = (i: number, id: string, name: string): SseEvent[] => {
+    const c = { index: outputIndex++, id, name, args: '' };
+    calls.set(i, c);
+    return [...closeText(), ev('response.output_item.added', { output_index: c.index, item: callOutput(genId, i, { id, name, arguments: '' }, 'in_progress') })];
+  };
+  const argsDelta = (i: number, delta: string): SseEvent[] => {
+    const c = calls.get(i)!;
+    c.args += delta;
+    return [ev('response.function_call_arguments.delta', { item_id: callItemId(genId, i), output_index: c.index, delta })];
+  };
+  const failedEvent = (code: string, message: string): SseEvent[] => [
+    ev('response.failed', { response: { ...head, status: 'failed', error: { code, message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)) } } }),
+  ];
+
+  return {
+    doneSentinel: false,
+    start({ id, model }) {
+      genId = id;
+      head = responseHead(id, model, Math.floor(Date.now() / 1000), echo);
+      return [ev('response.created', { response: head }), ev('response.in_progress', { response: head })];
+    },
+    part(p) {
+      switch (p.type) {
+        case 'text-delta': {
+          const out: SseEvent[] = [];
+          if (!text) {
+            text = { index: outputIndex++, chunks: [] };
+            out.push(ev('response.output_item.added', { output_index: text.index, item: messageOutput(genId, '', 'in_progress') }));
+            out.push(ev('response.content_part.added', { item_id: messageId(genId), output_index: text.index, content_index: 0, part: textPart('') }));
+          }
+          text.chunks.push(p.delta);
+          out.push(ev('response.output_text.delta', { item_id: messageId(genId), output_index: text.index, content_index: 0, delta: p.delta, logprobs: [] }));
+          return out;
+        }
+        case 'tool-input-start': return startCall(p.index, p.id, p.name);
+        case 'tool-input-delta': return argsDelta(p.index, p.delta);
+        case 'tool-call': {
+          // Providers that deliver whole calls: send what the client has not seen yet, then close the item.
+          const out = calls.has(p.index) ? [] : startCall(p.index, p.id, p.name);
+          const c = calls.get(p.index)!;
+          const rest = p.arguments.slice(c.args.length);
+          if (rest) out.push(...argsDelta(p.index, rest));
+          out.push(ev('response.function_call_arguments.done', { item_id: callItemId(genId, p.index), output_index: c.index, name: p.name, arguments: p.arguments }));
+          out.push(ev('response.output_item.done', { output_index: c.index, item: callOutput(genId, p.index, { id: p.id, name: p.name, arguments: p.arguments }, 'completed') }));
+          return out;
+        }
+        default: return [];
+      }
+    },
+    end(g) {
+      const r = responseObject(g, echo);
+      const name = r.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
+      return [...closeText(), ev(name, { response: { ...r, created_at: head.created_at } })];
+    },
+    failure: (f) => [...closeText(), ...failedEvent(f.code, f.message)],
+    internal: (code, message) => failedEvent(code, message),
+  };
+}

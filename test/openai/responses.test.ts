@@ -1,0 +1,191 @@
+// POST /v1/responses through the official openai SDK and raw HTTP: the same lifecycle as chat
+// (keys, prices, generation rows), items in, output items and named SSE events out, function
+// calls, structured output, previous_response_id, refusals by name, mid-stream failure.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import OpenAI from 'openai';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+
+/** Named SSE events: [event name, data]. */
+function namedEvents(body: string): [string, any][] {
+  return body.split('\n\n').filter((b) => b.includes('data: ')).map((b) => {
+    const name = /^event: (.*)$/m.exec(b)?.[1] ?? '';
+    return [name, JSON.parse(/^data: (.*)$/m.exec(b)![1]!)];
+  });
+}
+
+const respId = (id: string) => {
+  const m = /^resp_(\d+)$/.exec(id);
+  assert.ok(m, `response id ${id} is resp_<id>`);
+  return Number(m[1]);
+};
+
+const weatherTool = { type: 'function' as const, name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false }, strict: true };
+
+describe('/v1/responses', () => {
+  let h: Harness;
+  const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
+  before(async () => { h = await startHarness(); });
+  after(() => h.close());
+
+  it('responses.create: output_text, resp_<id>, usage in Responses names, charged, upstream messages', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['Hello', ' there'], usage: { input: 21, output: 4 } });
+    const { data: r, response } = await client(a.key).responses.create({
+      model: 'gpt-5', instructions: 'be brief', input: 'hi', max_output_tokens: 50, temperature: 0.5, store: false, user: 'u-1',
+    }).withResponse();
+    assert.equal(r.object, 'response');
+    assert.equal(r.status, 'completed');
+    assert.equal(r.output_text, 'Hello there');
+    assert.equal(r.output.length, 1);
+    assert.equal(r.output[0]!.type, 'message');
+    assert.equal(r.instructions, 'be brief');
+    assert.equal(r.max_output_tokens, 50);
+    assert.deepEqual(r.usage, { input_tokens: 21, input_tokens_details: { cached_tokens: 0 }, output_tokens: 4, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 25 });
+    const id = respId(r.id);
+    assert.equal(response.headers.get('x-generation-id'), String(id));
+    assert.equal(await h.balance(a.id), 8);
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_text, 'Hello there');
+    const upstream = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(upstream.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]);
+    assert.equal(upstream.temperature, 0.5);
+    assert.equal(upstream.user, 'u-1');
+    assert.equal(upstream.max_completion_tokens ?? upstream.max_tokens, 50);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('stream: named events in OpenAI order with rising sequence numbers, no [DONE]; the SDK assembles the same text', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['Once', ' upon'], usage: { input: 9, output: 3 } });
+    const raw = await h.post('/v1/responses', { model: 'gpt-5-nano', input: [{ role: 'user', content: [{ type: 'input_text', text: 'story' }] }], stream: true }, a.key);
+    assert.equal(raw.status, 200);
+    assert.ok(!raw.text.includes('[DONE]'));
+    const events = namedEvents(raw.text);
+    assert.deepEqual(events.map(([n]) => n), [
+      'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
+      'response.output_text.delta', 'response.output_text.delta', 'response.output_text.done', 'response.content_part.done',
+      'response.output_item.done', 'response.completed',
+    ]);
+    assert.ok(events.every(([n, d], i) => d.type === n && d.sequence_number === i));
+    const done = events.at(-1)![1].response;
+    assert.equal(done.id, `resp_${raw.headers.get('x-generation-id')}`);
+    assert.equal(done.output[0].content[0].text, 'Once upon');
+    assert.equal(done.usage.output_tokens, 3);
+    assert.equal(events[6]![1].text, 'Once upon');
+
+    h.fake.respondWith({ chunks: ['Ciao', ' mondo'] });
+    const stream = client(a.key).responses.stream({ model: 'gpt-5-nano', input: 'hi' });
+    const deltas: string[] = [];
+    stream.on('response.output_text.delta', (e) => deltas.push(e.delta));
+    const final = await stream.finalResponse();
+    assert.deepEqual(deltas, ['Ciao', ' mondo']);
+    assert.equal(final.output_text, 'Ciao mondo');
+    assert.equal(final.status, 'completed');
+    assert.equal(await h.balance(a.id), 8);
+  });
+
+  it('function tools: the call as a function_call item (streamed and not), then function_call_output with previous_response_id', async () => {
+    const a = await h.account({ tokens: 10 });
+    const call = { id: 'call_abc', name: 'get_weather', arguments: ['{"ci', 'ty":"Paris"}'] };
+    h.fake.respondWith({ chunks: [], toolCalls: [call] });
+    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'weather in Paris?', tools: [weatherTool], tool_choice: { type: 'function', name: 'get_weather' }, parallel_tool_calls: false });
+    const fc = r.output.find((o) => o.type === 'function_call');
+    assert.ok(fc && fc.type === 'function_call');
+    assert.equal(fc.call_id, 'call_abc');
+    assert.equal(fc.name, 'get_weather');
+    assert.deepEqual(JSON.parse(fc.arguments), { city: 'Paris' });
+    const upstream = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(upstream.tools, [{ type: 'function', function: { name: 'get_weather', description: 'Weather in a city', parameters: weatherTool.parameters, strict: true } }]);
+    assert.deepEqual(upstream.tool_choice, { type: 'function', function: { name: 'get_weather' } });
+    assert.equal(upstream.parallel_tool_calls, false);
+
+    // Continue from the previous response: its conversation and its call are rebuilt.
+    h.fake.respondWith({ chunks: ['Sunny in Paris'] });
+    const next = await client(a.key).responses.create({ model: 'gpt-5-nano', previous_response_id: r.id, input: [{ type: 'function_call_output', call_id: 'call_abc', output: '{"sky":"sunny"}' }], tools: [weatherTool] });
+    assert.equal(next.output_text, 'Sunny in Paris');
+    assert.equal(next.previous_response_id, r.id);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'user', content: 'weather in Paris?' },
+      { role: 'assistant', content: null, tool_calls: [{ id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }] },
+      { role: 'tool', tool_call_id: 'call_abc', content: '{"sky":"sunny"}' },
+    ]);
+
+    // Streamed: function_call item events; the SDK's final response has the parsed call.
+    h.fake.respondWith({ chunks: [], toolCalls: [call] });
+    const stream = client(a.key).responses.stream({ model: 'gpt-5-nano', input: 'weather?', tools: [weatherTool] });
+    const argDeltas: string[] = [];
+    stream.on('response.function_call_arguments.delta', (e) => argDeltas.push(e.delta));
+    const final = await stream.finalResponse();
+    assert.deepEqual(argDeltas, ['{"ci', 'ty":"Paris"}']);
+    const sfc = final.output.find((o) => o.type === 'function_call');
+    assert.ok(sfc && sfc.type === 'function_call');
+    assert.deepEqual([sfc.call_id, sfc.name, JSON.parse(sfc.arguments)], ['call_abc', 'get_weather', { city: 'Paris' }]);
+    assert.equal(await h.balance(a.id), 7);
+  });
+
+  it('text.format json_schema reaches the upstream as response_format; the JSON answer is checked and returned', async () => {
+    const a = await h.account({ tokens: 10 });
+    const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false };
+    h.fake.respondWith({ chunks: ['{"name":"Ada",', '"age":36}'] });
+    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'who?', text: { format: { type: 'json_schema', name: 'person', schema, strict: true } } });
+    assert.deepEqual(JSON.parse(r.output_text), { name: 'Ada', age: 36 });
+    assert.deepEqual(h.fake.requests.at(-1)!.body.response_format, { type: 'json_schema', json_schema: { name: 'person', schema, strict: true } });
+    assert.deepEqual(r.text!.format, { type: 'json_schema', name: 'person', schema, strict: true });
+  });
+
+  it('refusals: unknown fields and item types by name, foreign and unknown previous responses 404, nothing charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    const other = await h.account({ tokens: 10 });
+    h.fake.respondWith({});
+    const mine = await client(other.key).responses.create({ model: 'gpt-5-nano', input: 'x' });
+    const before = h.fake.requests.length;
+    const post = (body: unknown) => h.post('/v1/responses', body, a.key);
+    const unknown = await post({ model: 'gpt-5-nano', input: 'x', service_tier: 'flex' });
+    assert.equal(unknown.status, 400);
+    assert.equal(unknown.json.error.param, 'service_tier');
+    const nested = await post({ model: 'gpt-5-nano', input: 'x', text: { verbosity: 'low' } });
+    assert.equal(nested.json.error.param, 'text.verbosity');
+    const item = await post({ model: 'gpt-5-nano', input: [{ type: 'web_search_call', id: 'x' }] });
+    assert.equal(item.status, 400);
+    assert.equal(item.json.error.param, 'input.0.type');
+    assert.equal((await post({ model: 'gpt-5-nano', input: 'x', include: ['reasoning.encrypted_content'] })).status, 422);
+    const orphan = await post({ model: 'gpt-5-nano', input: [{ role: 'user', content: 'x' }, { type: 'function_call_output', call_id: 'nope', output: 'y' }] });
+    assert.equal(orphan.status, 422);
+    await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: mine.id }), OpenAI.NotFoundError);
+    await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: 'resp_999999' }), OpenAI.NotFoundError);
+    await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: 'chatcmpl-1' }), OpenAI.NotFoundError);
+    assert.equal(h.fake.requests.length, before);
+    assert.equal(await h.balance(a.id), 10);
+  });
+
+  it('mid-stream upstream failure: response.failed as the last event, the SDK throws, 0 charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
+    const raw = await h.post('/v1/responses', { model: 'gpt-5-nano', input: 'x', stream: true }, a.key);
+    const events = namedEvents(raw.text);
+    const [name, last] = events.at(-1)!;
+    assert.equal(name, 'response.failed');
+    assert.equal(last.response.status, 'failed');
+    assert.equal(last.response.error.code, 'provider_error');
+    const id = respId(last.response.id);
+    assert.equal((await settled(h, id, a.key)).status, 'failed');
+
+    h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
+    // As with OpenAI, the SDK hands the failure over as the terminal event (it does not throw).
+    const stream = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', stream: true });
+    const types: string[] = [];
+    let failed: OpenAI.Responses.ResponseFailedEvent | undefined;
+    for await (const e of stream) {
+      types.push(e.type);
+      if (e.type === 'response.failed') failed = e;
+    }
+    assert.equal(types.at(-1), 'response.failed');
+    assert.ok(types.includes('response.output_text.delta'));
+    assert.equal(failed!.response.error?.code, 'provider_error');
+    assert.match(failed!.response.error!.message, /provider error/);
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
