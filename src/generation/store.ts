@@ -14,6 +14,13 @@ export async function findOwnGeneration(db: Db, accountId: number, id: number): 
   return db.kysely.selectFrom('generations').selectAll().where('id', '=', id).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
+/** Adds keys to a generation's structured result (e.g. the conversation /v1/responses continues). */
+export async function mergeResultJson(db: Db, id: number, patch: Record<string, unknown>): Promise<void> {
+  const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', id).executeTakeFirst();
+  const stored = row?.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : {};
+  await db.kysely.updateTable('generations').set({ result_json: JSON.stringify({ ...stored, ...patch }) }).where('id', '=', id).execute();
+}
+
 export interface HistoryQuery {
   accountId?: number;
   includeDeleted?: boolean;

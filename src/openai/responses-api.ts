@@ -9,7 +9,7 @@ import type { Db } from '../db/connect.js';
 import { contentParts, responseFormatSchema, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
 import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
 import { generationObject, type GenerationObject } from '../generation/object.js';
-import { findOwnGeneration } from '../generation/store.js';
+import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
 import type { SseEvent, StreamEncoder } from '../http/streaming.js';
 import { messageText, type Message, type ProviderUsage, type ToolCall } from '../providers/spec.js';
 import { openAIErrorType } from './errors.js';
@@ -237,9 +237,7 @@ async function previousConversation(db: Db, caller: Caller, id: number): Promise
 
 /** Keeps the conversation (without instructions, as OpenAI does) beside the generation's result. */
 export async function saveConversation(db: Db, generationId: number, conversation: Message[]): Promise<void> {
-  const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', generationId).executeTakeFirst();
-  const stored: StoredJson = row?.result_json ? (JSON.parse(row.result_json) as StoredJson) : {};
-  await db.kysely.updateTable('generations').set({ result_json: JSON.stringify({ ...stored, conversation }) }).where('id', '=', generationId).execute();
+  await mergeResultJson(db, generationId, { conversation });
 }
 
 // ---- Response object -----------------------------------------------------------------------

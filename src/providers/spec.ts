@@ -133,11 +133,71 @@ export interface EmbeddingResult {
   usage: ProviderUsage | null;
 }
 
+// ---- Media (DECISIONS 31-38): image, video, audio (music), tts, stt and tool models ------------
+// One small interface for every media kind: a job that may run at the provider asynchronously.
+// `start` answers `done` at once for synchronous APIs (OpenAI images, ElevenLabs speech) or a
+// provider job id to poll (Replicate predictions, Luma generations, Google operations). The id is
+// stored by the gateway at once, so after a crash another instance resumes polling that job
+// instead of starting (and paying for) a second one.
+
+export type MediaKind = 'image' | 'video' | 'audio' | 'tts' | 'stt' | 'tool';
+
+/** An input file (speech to transcribe, an image to upscale), already stored by the gateway. */
+export interface MediaInputFile {
+  data: Uint8Array;
+  mediaType: string;
+  filename?: string;
+}
+
+export interface MediaRequest {
+  kind: MediaKind;
+  upstreamModel: string;
+  /** The description (image, video, music), the text to speak (tts), absent for stt. */
+  prompt?: string;
+  /** Style C options, validated by the gateway: size, format, quality, style, seed, negative_prompt,
+   * image_url, duration, aspect_ratio, voice_id, speed, language, … */
+  options: Record<string, unknown>;
+  input?: MediaInputFile;
+  signal: AbortSignal;
+}
+
+/** One result file: bytes, or a URL the gateway downloads at once (provider URLs expire). */
+export interface MediaOutputFile {
+  data?: Uint8Array;
+  url?: string;
+  mediaType: string;
+  /** What the provider says of it (width, height, duration in seconds, format). */
+  metadata?: { width?: number; height?: number; duration?: number; format?: string };
+}
+
+export interface MediaResult {
+  files: MediaOutputFile[];
+  /** Transcription text (stt), or a text answer of a tool. */
+  text?: string;
+  /** What the price depends on when it is known only afterwards (seconds of audio or video, characters). */
+  measured?: { seconds?: number; characters?: number };
+}
+
+export type MediaProgress =
+  | { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number }
+  | { state: 'done'; result: MediaResult };
+
+export interface MediaProvider {
+  /** Starts the work. Rejects with ProviderError when the upstream refuses (status 4xx) or fails. */
+  start(req: MediaRequest): Promise<MediaProgress>;
+  /** One look at a provider job started earlier (by this process or one that died). */
+  poll?(req: MediaRequest, providerJobId: string): Promise<MediaProgress>;
+  /** Cancels a provider job where the provider can (best effort). */
+  cancel?(req: MediaRequest, providerJobId: string): Promise<void>;
+}
+
 export interface Provider {
   /** Provider id from the catalog, e.g. "openai", "anthropic", "local". */
   readonly id: string;
   /** Rejects with ProviderError when the upstream refuses the request. */
   open(req: ProviderRequest): Promise<ProviderStream>;
+  /** Media generation, where the provider has it (the job runner calls it). */
+  media?: MediaProvider;
   /** Text embeddings, where the provider has them. */
   embed?(req: EmbeddingRequest): Promise<EmbeddingResult>;
   /** Whether the model can be served without setup (e.g. a local model file is present). */
