@@ -50,7 +50,8 @@ describe('/v1/responses', () => {
     assert.equal(g.result_text, 'Hello there');
     const upstream = h.fake.requests.at(-1)!.body;
     assert.deepEqual(upstream.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]);
-    assert.equal(upstream.temperature, 0.5);
+    // gpt-5 takes only temperature 1: the catalog's capability flag keeps 0.5 from reaching it (DECISIONS 25).
+    assert.equal(upstream.temperature, undefined);
     assert.equal(upstream.user, 'u-1');
     assert.equal(upstream.max_completion_tokens ?? upstream.max_tokens, 50);
     assert.deepEqual(await h.ledgerMismatches(), []);
