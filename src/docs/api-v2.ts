@@ -2,6 +2,7 @@
 // route files stay translation-only). Keyed by "METHOD url" as Fastify registers them.
 import { generateBodySchema } from '../generation/request.js';
 import { bearer, components, docsOnly, errorResponses, fromZod, ref } from './schemas.js';
+import { generateExamples } from './examples.js';
 
 const json = (schema: unknown, description: string) => ({ description, content: { 'application/json': { schema } } });
 const generationResponse = json(ref('Generation'), 'The finished generation');
@@ -9,7 +10,7 @@ const sse = { type: 'string', description: 'Server-Sent Events: `data: <json>` p
 const idParam = { type: 'object', properties: { id: { type: 'integer', description: 'generation id' } }, required: ['id'] };
 const slugParam = { type: 'object', properties: { slug: { type: 'string' } }, required: ['slug'] };
 const balance = { type: 'object', properties: { token_balance: { type: 'integer' }, plan: { type: 'string' }, plan_expires_at: { type: ['string', 'null'] } } };
-const generateBody = fromZod(generateBodySchema);
+const generateBody = { ...fromZod(generateBodySchema), examples: generateExamples };
 const generateErrors = errorResponses([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]);
 
 export const apiV2Docs: Record<string, Record<string, unknown>> = {

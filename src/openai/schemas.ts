@@ -2,6 +2,7 @@
 import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
 import { chatCompletionBodySchema } from './request.js';
 import { embeddingsBodySchema } from './embeddings.js';
+import { chatExamples, embeddingsExamples, responsesExamples } from '../docs/examples.js';
 import { responsesBodySchema } from './responses-api.js';
 
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
@@ -32,7 +33,7 @@ export const openAIDocs = {
   chatCompletions: docsOnly({
     summary: 'OpenAI-compatible chat completion', tags: ['openai'], security: bearer,
     description: 'Same keys, balance, prices and generation rows as /api/v2/generate. `stream: true` answers `chat.completion.chunk` SSE events.',
-    body: fromZod(chatCompletionBodySchema),
+    body: { ...fromZod(chatCompletionBodySchema), examples: chatExamples },
     response: {
       200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
@@ -41,7 +42,7 @@ export const openAIDocs = {
   responses: docsOnly({
     summary: 'OpenAI Responses API', tags: ['openai'], security: bearer,
     description: 'The same lifecycle as /v1/chat/completions (keys, prices, generation rows). `input` is a string or message / function_call / function_call_output items; `previous_response_id` continues one of your own responses. `stream: true` answers named SSE events (`response.created` … `response.completed` or `response.failed`), without `[DONE]`.',
-    body: fromZod(responsesBodySchema),
+    body: { ...fromZod(responsesBodySchema), examples: responsesExamples },
     response: {
       200: { description: 'A response object, or its SSE events when `stream: true`', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string', description: '"resp_<generation id>"' }, object: { const: 'response' }, status: { type: 'string' }, output: { type: 'array' }, usage: { type: 'object' }, lumengate } } }, 'text/event-stream': { schema: { type: 'string' } } } },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
@@ -50,7 +51,7 @@ export const openAIDocs = {
   embeddings: docsOnly({
     summary: 'OpenAI-compatible embeddings', tags: ['openai'], security: bearer,
     description: 'Embedding models (category `embedding`), flat price per request, a generation row like any generation. `encoding_format: "base64"` answers float32 little-endian vectors.',
-    body: fromZod(embeddingsBodySchema),
+    body: { ...fromZod(embeddingsBodySchema), examples: embeddingsExamples },
     response: {
       200: { description: 'A list of embeddings', content: { 'application/json': { schema: embeddingList } } },
       ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503]),

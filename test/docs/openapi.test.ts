@@ -57,6 +57,20 @@ describe('OpenAPI document and docs UI', () => {
     assert.equal(spec.components.securitySchemes.bearerAuth.scheme, 'bearer');
   });
 
+  it('tools, structured output, content parts, /v1/responses and /v1/embeddings each have a request example', () => {
+    const examplesOf = (path: string): any[] => {
+      const media = spec.paths[path].post.requestBody.content['application/json'];
+      return media.examples ? Object.values(media.examples).map((e: any) => e.value) : [media.example];
+    };
+    const v2 = examplesOf('/api/v2/generate');
+    assert.ok(v2.some((e) => e.tools?.[0]?.function?.name === 'get_weather'), 'a tools example');
+    assert.ok(v2.some((e) => e.response_format?.type === 'json_schema'), 'a structured output example');
+    assert.ok(v2.some((e) => e.messages?.[0]?.content?.some?.((p: any) => p.type === 'image_url')), 'a content parts example');
+    assert.ok(examplesOf('/v1/chat/completions').some((e) => e.messages.some((m: any) => m.role === 'tool')), 'a tool result example');
+    assert.ok(examplesOf('/v1/responses').some((e) => e.previous_response_id), 'a /v1/responses example');
+    assert.equal(examplesOf('/v1/embeddings')[0].model, 'text-embedding-3-small');
+  });
+
   it('every $ref resolves inside the document', () => {
     const refs = JSON.stringify(spec).match(/"\$ref":"[^"]+"/g) ?? [];
     assert.ok(refs.length > 10);
