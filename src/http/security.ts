@@ -77,7 +77,26 @@ export function hardeningOptions(settings: Settings) {
   };
 }
 
-const isPage = (url: string) => PAGE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
+/**
+ * The path as the router sees it: query dropped, percent-decoded (the router serves `/%64ashboard`
+ * as `/dashboard`), repeated slashes collapsed and lower-cased. Every path-prefix decision is taken
+ * on this form, so an encoded or oddly written path cannot skip a check. Erring towards a match is
+ * safe here: a match only adds headers (pages) or withholds CORS (/admin).
+ */
+export function normalisedPath(url: string): string {
+  const raw = url.split(/[?#]/, 1)[0] ?? '';
+  let path = raw;
+  try { path = decodeURIComponent(raw); } catch { /* undecodable: the router answers 400 */ }
+  return path.replace(/\/{2,}/g, '/').toLowerCase();
+}
+
+/** True when `path` (normalised) is `prefix` or below it: by path segment, `/dashboardx` is not `/dashboard`. */
+export const underPrefix = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+const isPage = (url: string) => {
+  const path = normalisedPath(url);
+  return PAGE_PREFIXES.some((p) => underPrefix(path, p));
+};
 
 /** CORS and security headers. Called once in buildApp, before any route is registered. */
 export async function installSecurity(app: FastifyInstance): Promise<void> {
@@ -100,7 +119,8 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
     await app.register(cors, {
       delegator: (req, cb) => {
         // The operator API is for scripts and the CLI, never for a browser page.
-        if (req.url.startsWith('/admin')) return cb(null, { origin: false });
+        // Any path starting /admin (also /adminx), on the decoded path: /%61dmin is /admin to the router.
+        if (normalisedPath(req.url).startsWith('/admin')) return cb(null, { origin: false });
         cb(null, {
           origin: anyOrigin ? '*' : (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
           methods: ['GET', 'POST', 'PATCH', 'DELETE'],
