@@ -52,7 +52,7 @@ describe('self-service API', () => {
     assert.equal((await api('GET', '/api/v2/keys', a.key)).json.total, 1);
   });
 
-  it('validates key bodies: missing name 400, wrong type 422, control characters 422', async () => {
+  it('validates key bodies: missing name 400, wrong type 422, control characters 422 (NUL 400)', async () => {
     const a = await h.account();
     const missing = await api('POST', '/api/v2/keys', a.key, {});
     assert.equal(missing.status, 400);
@@ -60,7 +60,9 @@ describe('self-service API', () => {
     const wrong = await api('POST', '/api/v2/keys', a.key, { name: 42 });
     assert.equal(wrong.status, 422);
     assert.deepEqual(wrong.json.details.fields.map((f: any) => f.path), ['name']);
-    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0000b' })).status, 422);
+    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0007b' })).status, 422);
+    // NUL is refused earlier, for every route (test/security/nul.test.ts).
+    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0000b' })).status, 400);
     assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'x'.repeat(101) })).status, 422);
     assert.equal((await api('POST', '/api/v2/keys', undefined, { name: 'x' })).status, 401);
     assert.equal((await api('PATCH', '/api/v2/keys/abc', a.key, { name: 'x' })).status, 404);
