@@ -103,6 +103,8 @@ export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin
       ...process.env,
       HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: opts.databaseUrl, LOG_LEVEL: 'warn',
       OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
+      // Every bench client connects from 127.0.0.1: the 1000-stream burst is over the per-address default.
+      LUMENGATE_MAX_CONNECTIONS_PER_IP: '100000',
       ...opts.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -48,22 +48,34 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       logger.error({ err }, 'stale hold sweep failed');
     }
   };
-  // This instance's previous process died with generations in flight: none of them can still be
-  // running, so their holds are released now instead of at their expiry. Other instances' are untouched.
-  const own = await releaseInstanceHolds(db, settings.instanceId);
-  if (own > 0) logger.warn({ released: own, instance: settings.instanceId }, 'released holds left by this instance before its restart');
-  await sweep();
-  const sweeper = setInterval(sweep, settings.sweepMs);
-  sweeper.unref();
-
   // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
   const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
   const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId });
-  // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
-  await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
+  const listenedAt = new Date();
+  try {
+    // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
+    await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
+  } catch (err) {
+    // EADDRINUSE and the like: nothing of the running instance may be touched, only our own handles.
+    await app.close();
+    await providers.closeAll();
+    redis?.disconnect();
+    await db.close();
+    throw err;
+  }
+  // This instance's previous process died with generations in flight: none of them can still be
+  // running, so their holds are released now instead of at their expiry. Other instances' are untouched.
+  // Only after listen succeeded: a second `serve` on the same host:port (same instance id) fails
+  // with EADDRINUSE above and must not release the holds of the instance that is still running.
+  // Generations this process accepted since it began listening are its own live ones: kept.
+  const own = await releaseInstanceHolds(db, settings.instanceId, { createdBefore: listenedAt });
+  if (own > 0) logger.warn({ released: own, instance: settings.instanceId }, 'released holds left by this instance before its restart');
+  await sweep();
+  const sweeper = setInterval(sweep, settings.sweepMs);
+  sweeper.unref();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;

@@ -1,10 +1,10 @@
 // API keys: `nb_` + 45 base62 characters. Only a SHA-256 hash is stored; keys carry 268 bits of
 // randomness, so a fast hash is enough and lookups stay a single indexed read.
 import { createHash, randomInt, timingSafeEqual } from 'node:crypto';
-import type { CompiledQuery } from 'kysely';
+import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
-import type { Account, ApiKeyRow } from '../db/schema.js';
+import type { Account, ApiKeyRow, Database } from '../db/schema.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const KEY_PATTERN = /^nb_[0-9A-Za-z]{45}$/;
@@ -34,6 +34,30 @@ export async function createKey(db: Db, accountId: number, name: string): Promis
     .values({ account_id: accountId, name, key_hash: hashKey(key), display_prefix: displayPrefix(key), created_at, last_used_at: null, revoked_at: null })
     .returning('id').executeTakeFirstOrThrow();
   return { id: row.id, account_id: accountId, name, key, display_prefix: displayPrefix(key), created_at };
+}
+
+/**
+ * Creates a key unless the account already has `maxActive` active keys (then null). The count and
+ * the insert are one statement, so on SQLite (writers serialised) no two calls can both pass the
+ * check. On PostgreSQL that statement's snapshot would not see a concurrent insert, so the account
+ * row is locked first (FOR UPDATE, same transaction): callers for one account take turns, and each
+ * count, a new statement under READ COMMITTED, sees every key committed before it.
+ */
+export async function createKeyWithinLimit(db: Db, accountId: number, name: string, maxActive: number): Promise<CreatedKey | null> {
+  const key = newKeySecret();
+  const created_at = nowIso();
+  const insert = async (k: Kysely<Database>) => (await sql<{ id: number }>`
+    insert into api_keys (account_id, name, key_hash, display_prefix, created_at, last_used_at, revoked_at)
+    select cast(${accountId} as integer), cast(${name} as text), cast(${hashKey(key)} as text), cast(${displayPrefix(key)} as text), cast(${created_at} as text), null, null
+    where (select count(*) from api_keys where account_id = ${accountId} and revoked_at is null) < ${maxActive}
+    returning id`.execute(k)).rows[0];
+  const row = db.dialect === 'postgres'
+    ? await db.kysely.transaction().execute(async (trx) => {
+      await sql`select id from accounts where id = ${accountId} for update`.execute(trx);
+      return insert(trx);
+    })
+    : await insert(db.kysely);
+  return row ? { id: Number(row.id), account_id: accountId, name, key, display_prefix: displayPrefix(key), created_at } : null;
 }
 
 export interface Caller {

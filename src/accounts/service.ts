@@ -10,7 +10,7 @@ import { PLANS, type PlanName } from '../config/catalog.js';
 import { grantTokens } from '../billing/ledger.js';
 import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
-import { createKey, type CreatedKey } from './keys.js';
+import { createKeyWithinLimit, type CreatedKey } from './keys.js';
 
 /** A grant larger than this is almost certainly a typo (and keeps sums far from 2^53). */
 export const MAX_GRANT = 1_000_000_000_000;
@@ -144,12 +144,11 @@ export async function listKeys(db: Db, filter: { accountId?: number; includeRevo
 export async function issueKey(db: Db, accountId: number, input: unknown): Promise<CreatedKey & { prefix: string }> {
   const o = parse(keyInput, input);
   await getAccount(db, accountId);
-  const active = await db.kysely.selectFrom('api_keys').select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('account_id', '=', accountId).where('revoked_at', 'is', null).executeTakeFirstOrThrow();
-  if (Number(active.n) >= MAX_ACTIVE_KEYS) {
+  // Check and insert are atomic (createKeyWithinLimit): 200 parallel requests create exactly the 100 allowed.
+  const k = await createKeyWithinLimit(db, accountId, o.name, MAX_ACTIVE_KEYS);
+  if (!k) {
     throw new GatewayError('validation_error', `an account may hold at most ${MAX_ACTIVE_KEYS} active keys: revoke one first`, { fields: [{ path: 'name', message: 'too many active keys' }], max_active_keys: MAX_ACTIVE_KEYS });
   }
-  const k = await createKey(db, accountId, o.name);
   return { ...k, prefix: k.display_prefix };
 }
 

@@ -10,6 +10,14 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Hold, HoldRequest, Settled, Settlement } from './ledger.js';
 
+/**
+ * PostgreSQL text cannot hold NUL (U+0000): a statement with one fails ("invalid byte sequence
+ * 0x00"). Request input with NUL is refused at the HTTP layer (http/nul.ts), but a model may emit
+ * one, and the client has the answer by the time it is settled: NUL is stored as U+FFFD (the
+ * replacement character) so the settlement always succeeds. SQLite stores NUL as it is.
+ */
+export const pgText = <T extends string | null>(v: T): T => (v !== null && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') as T : v);
+
 export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold | null> {
   const createdAt = new Date();
   const created = createdAt.toISOString();
@@ -29,7 +37,7 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
     ), gen as (
       insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
         tokens_spent, created_at, hold_expires_at, instance_id)
-      select acc.id, ${req.apiKeyId}, ${req.modelSlug}, ${req.category}, 'pending', ${req.prompt}, acc.from_plan,
+      select acc.id, ${req.apiKeyId}, ${req.modelSlug}, ${req.category}, 'pending', ${pgText(req.prompt)}, acc.from_plan,
         ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}
       from acc join taken on taken.id = acc.id
       returning id, account_id, held_plan, held_package
@@ -46,13 +54,20 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   const completed = completedAt.toISOString();
   const processingMs = st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null;
   const failed = st.status !== 'completed';
+  const resultText = pgText(st.resultText);
+  const error = pgText(st.error);
+  const finishReason = pgText(st.finishReason);
+  const route = pgText(st.route);
+  const resultJson = pgText(st.resultJson ?? null);
+  // JSON.stringify writes NUL as the escape \u0000 (six characters): nothing to replace.
+  const usageJson = st.usage == null ? null : JSON.stringify(st.usage);
   // Data-modifying CTEs run exactly once whether or not the final SELECT reads them. The final
   // SELECT sees the statement's starting snapshot, so the balance after a release is taken from
   // `given`; otherwise this statement did not change the account.
   const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
     with gen as (
-      update generations set status = ${st.status}, result_text = ${st.resultText}, result_json = ${st.resultJson ?? null}, error = ${st.error},
-        finish_reason = ${st.finishReason}, usage_json = ${st.usage == null ? null : JSON.stringify(st.usage)}, route = ${st.route},
+      update generations set status = ${st.status}, result_text = ${resultText}, result_json = ${resultJson}, error = ${error},
+        finish_reason = ${finishReason}, usage_json = ${usageJson}, route = ${route},
         first_token_at = ${st.firstTokenAt}, tokens_spent = case when ${failed}::boolean then 0 else held_plan + held_package end,
         completed_at = ${completed}, processing_ms = ${processingMs}::integer
       where id = ${generationId} and status = 'pending'
@@ -65,7 +80,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
       insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       select gen.account_id, gen.id, case when ${failed}::boolean then 'release' else 'charge' end, gen.held_plan + gen.held_package,
         case when ${failed}::boolean then gen.held_plan else 0 end, case when ${failed}::boolean then gen.held_package else 0 end,
-        case when ${failed}::boolean then ${st.error} else null end, ${completed}
+        case when ${failed}::boolean then ${error} else null end, ${completed}
       from gen
       returning generation_id
     ), target as (

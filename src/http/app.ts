@@ -25,6 +25,7 @@ import { usageRoutes } from './routes/usage.js';
 import { dashboardRoutes } from './routes/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
+import { installNulCheck } from './nul.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 
@@ -80,6 +81,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   });
   app.decorate('services', services);
   await installSecurity(app);
+  installNulCheck(app);
 
   const keyUsage = new KeyUsageTracker(services.db);
   app.decorate('authenticate', async (req: FastifyRequest): Promise<Caller> => {

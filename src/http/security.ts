@@ -14,6 +14,10 @@ export interface SecuritySettings {
   corsOrigins: string[];
   /** Content-Security-Policy for the HTML pages (LUMENGATE_CSP replaces the default). */
   contentSecurityPolicy: string;
+  /** Whole request (head + body) must arrive within this; a trickling client is answered 408 and closed. */
+  requestTimeoutMs: number;
+  /** Open connections per client address; more are closed at once. */
+  maxConnectionsPerIp: number;
 }
 
 /** URL prefixes of the browser pages (dashboard, API docs) that get the full set of security headers. */
@@ -35,7 +39,17 @@ export function securitySettings(env: NodeJS.ProcessEnv): SecuritySettings {
     try { origin = new URL(o).origin; } catch { /* reported below */ }
     if (origin !== o) throw new Error(`LUMENGATE_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port, no path)`);
   }
-  return { maxHeaderBytes, corsOrigins, contentSecurityPolicy: env.LUMENGATE_CSP || DEFAULT_CSP };
+  const requestTimeoutMs = positiveInt(env, 'LUMENGATE_REQUEST_TIMEOUT_MS', 30_000);
+  const maxConnectionsPerIp = positiveInt(env, 'LUMENGATE_MAX_CONNECTIONS_PER_IP', 256);
+  return { maxHeaderBytes, corsOrigins, contentSecurityPolicy: env.LUMENGATE_CSP || DEFAULT_CSP, requestTimeoutMs, maxConnectionsPerIp };
+}
+
+function positiveInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
 }
 
 const envelope = (error: string, message: string) => JSON.stringify({ error, message, details: {} });
@@ -66,8 +80,22 @@ function clientErrorHandler(err: NodeJS.ErrnoException, socket: Socket): void {
 /** Fastify options: merged into the Fastify() call in app.ts. */
 export function hardeningOptions(settings: Settings) {
   const s = securitySettings(settings.env);
+  // Node only times out requests that are still being received: an SSE response, whose request
+  // body is complete, is never cut by these. Headers get at most 15 s (never more than the whole).
+  const headersTimeout = Math.min(s.requestTimeoutMs, 15_000);
   return {
-    http: { maxHeaderSize: s.maxHeaderBytes },
+    http: {
+      maxHeaderSize: s.maxHeaderBytes,
+      requestTimeout: s.requestTimeoutMs,
+      headersTimeout,
+      // How often Node looks for expired requests (its default, 30 s, would let a 30 s timeout last a minute).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 10))),
+    },
+    // Fastify's default is 0 (no timeout: one byte every 20 s kept a connection forever).
+    requestTimeout: s.requestTimeoutMs,
+    // Idle keep-alive sockets: longer than the 60 s idle timeout of common load balancers, so the
+    // balancer never reuses a socket the server is closing; bounded, as they count per address.
+    keepAliveTimeout: 72_000,
     clientErrorHandler,
     // A URL that cannot be decoded (%FF, %zz) or a path parameter past maxParamLength.
     frameworkErrors(err: FastifyError, _req: FastifyRequest, reply: FastifyReply) {
@@ -77,7 +105,26 @@ export function hardeningOptions(settings: Settings) {
   };
 }
 
-const isPage = (url: string) => PAGE_PREFIXES.some((p) => url === p || url.startsWith(`${p}/`) || url.startsWith(`${p}?`));
+/**
+ * The path as the router sees it: query dropped, percent-decoded (the router serves `/%64ashboard`
+ * as `/dashboard`), repeated slashes collapsed and lower-cased. Every path-prefix decision is taken
+ * on this form, so an encoded or oddly written path cannot skip a check. Erring towards a match is
+ * safe here: a match only adds headers (pages) or withholds CORS (/admin).
+ */
+export function normalisedPath(url: string): string {
+  const raw = url.split(/[?#]/, 1)[0] ?? '';
+  let path = raw;
+  try { path = decodeURIComponent(raw); } catch { /* undecodable: the router answers 400 */ }
+  return path.replace(/\/{2,}/g, '/').toLowerCase();
+}
+
+/** True when `path` (normalised) is `prefix` or below it: by path segment, `/dashboardx` is not `/dashboard`. */
+export const underPrefix = (path: string, prefix: string) => path === prefix || path.startsWith(`${prefix}/`);
+
+const isPage = (url: string) => {
+  const path = normalisedPath(url);
+  return PAGE_PREFIXES.some((p) => underPrefix(path, p));
+};
 
 /** CORS and security headers. Called once in buildApp, before any route is registered. */
 export async function installSecurity(app: FastifyInstance): Promise<void> {
@@ -88,6 +135,8 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
     const body = envelope('expectation_failed', 'only "Expect: 100-continue" is supported');
     res.writeHead(417, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body), connection: 'close' }).end(body);
   });
+
+  limitConnectionsPerAddress(app.server, s.maxConnectionsPerIp);
 
   // Every answer: the browser must never guess a content type (JSON rendered as HTML).
   app.addHook('onRequest', async (_req, reply) => {
@@ -100,7 +149,8 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
     await app.register(cors, {
       delegator: (req, cb) => {
         // The operator API is for scripts and the CLI, never for a browser page.
-        if (req.url.startsWith('/admin')) return cb(null, { origin: false });
+        // Any path starting /admin (also /adminx), on the decoded path: /%61dmin is /admin to the router.
+        if (normalisedPath(req.url).startsWith('/admin')) return cb(null, { origin: false });
         cb(null, {
           origin: anyOrigin ? '*' : (origin, done) => done(null, origin !== undefined && allowed.has(origin)),
           methods: ['GET', 'POST', 'PATCH', 'DELETE'],
@@ -117,6 +167,30 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
   await app.register(helmet, { global: false, contentSecurityPolicy: { useDefaults: false, directives: cspDirectives(s.contentSecurityPolicy) } });
   app.addHook('onRequest', async (req, reply) => {
     if (isPage(req.url)) reply.helmet();
+  });
+}
+
+/**
+ * At most `max` open connections per client address: one address cannot exhaust the process's
+ * sockets. Excess connections are closed at once, before anything is read. The bound is generous:
+ * streaming clients legitimately hold a connection per open stream.
+ */
+function limitConnectionsPerAddress(server: FastifyInstance['server'], max: number): void {
+  const open = new Map<string, number>();
+  server.on('connection', (socket: Socket) => {
+    const addr = socket.remoteAddress;
+    if (addr === undefined) return;
+    const n = (open.get(addr) ?? 0) + 1;
+    if (n > max) {
+      socket.destroy();
+      return;
+    }
+    open.set(addr, n);
+    socket.once('close', () => {
+      const left = (open.get(addr) ?? 1) - 1;
+      if (left > 0) open.set(addr, left);
+      else open.delete(addr);
+    });
   });
 }
 

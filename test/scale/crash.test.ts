@@ -83,7 +83,7 @@ describe('crash recovery', { skip }, () => {
 
     const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
     running.push(restarted);
-    // Released during start-up, before the restarted instance listens: no waiting for hold expiry.
+    // Released during start-up, before the restarted instance reports listening: no waiting for hold expiry.
     assert.equal(await balance(accA.id), 10);
     const deadGens = await generations(accA.id);
     assert.deepEqual(deadGens.map((g) => [g.status, g.error, g.instance_id]), Array(3).fill(['failed', 'server_interrupted', 'crash-a']));

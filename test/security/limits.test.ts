@@ -134,6 +134,15 @@ describe('limits', () => {
     assert.equal(api.headers.get('x-content-type-options'), 'nosniff');
     assert.equal((await call(h.url, 'GET', '/dashboardx')).headers.get('content-security-policy'), null, 'prefix match is by path segment');
   });
+
+  it('percent-encoded page paths get the same headers (the router decodes them: /%64ashboard is /dashboard)', async () => {
+    for (const path of ['/%64ashboard', '/%64ocs', '/%64ashboard/app.js', '/%44ocs/', '//docs']) {
+      const r = await call(h.url, 'GET', path);
+      assert.match(r.headers.get('content-security-policy') ?? '', /frame-ancestors 'none'/, path);
+      assert.equal(r.headers.get('x-frame-options'), 'SAMEORIGIN', path);
+    }
+    assert.equal((await call(h.url, 'GET', '/%64ashboard')).status, (await call(h.url, 'GET', '/dashboard')).status, 'served like /dashboard');
+  });
 });
 
 describe('CORS when configured', () => {
@@ -160,6 +169,16 @@ describe('CORS when configured', () => {
     const adminGet = await call(h.url, 'GET', '/admin/accounts', { token: ADMIN, headers: { origin: 'https://app.example.com' } });
     assert.equal(adminGet.status, 200);
     assert.equal(adminGet.headers.get('access-control-allow-origin'), null);
+  });
+
+  it('never for /admin written percent-encoded (/%61dmin is /admin to the router)', async () => {
+    for (const path of ['/%61dmin/accounts', '/%61%64%6d%69%6e/accounts', '/%41dmin/accounts']) {
+      const get = await call(h.url, 'GET', path, { token: ADMIN, headers: { origin: 'https://app.example.com' } });
+      assert.equal(get.headers.get('access-control-allow-origin'), null, path);
+      const pre = await call(h.url, 'OPTIONS', path, { headers: { origin: 'https://app.example.com', 'access-control-request-method': 'GET' } });
+      assert.equal(pre.headers.get('access-control-allow-origin'), null, path);
+    }
+    assert.equal((await call(h.url, 'GET', '/%61dmin/accounts', { token: ADMIN })).status, 200, 'the router serves it as /admin/accounts');
   });
 
   it('refuses a malformed origin list at start-up', () => {

@@ -109,7 +109,30 @@ describe('nothing secret in the logs', () => {
     assert.doesNotMatch(log, /Basic\s+\S/i);
   });
 
+  it('percent-encoded keys and admin token are masked too (the log masks the decoded URL)', async () => {
+    const a = await h.account({ tokens: 5 });
+    const k = a.key;
+    const every = (s: string) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
+    const paths = [
+      `/api/v2/models/nb%5F${k.slice(3)}`, `/api/v2/models/%6Eb_${k.slice(3)}`, `/api/v2/models/nb%255F${k.slice(3)}`,
+      `/api/v2/balance?api%5Fkey=${k}`, `/api/v2/models/${every(k)}`,
+      `/admin/${every(ADMIN)}`, `/admin/accounts?x=${every(ADMIN)}`, `/admin/${encodeURIComponent(encodeURIComponent(ADMIN))}`,
+      `/admin/${ADMIN.slice(0, 10)}%${ADMIN.charCodeAt(10).toString(16)}${ADMIN.slice(11)}`,
+    ];
+    const before = lines.length;
+    for (const p of paths) await call(h.url, 'GET', p);
+    await new Promise((r) => setImmediate(r));
+    const log = lines.slice(before).join('');
+    assert.match(log, /incoming request/);
+    assert.ok(!log.includes(k.slice(3, 30)), 'no part of the key');
+    assert.ok(!log.includes(ADMIN.slice(11, 40)) && !log.includes(ADMIN.slice(0, 10)), 'no part of the admin token');
+    for (const secret of [k, ADMIN]) assert.ok(!log.includes(every(secret).slice(3 * 3, 3 * 30)), 'nor its encoded form');
+  });
+
   it('maskUrl masks keys and secret-looking query parameters and leaves the rest', () => {
+    assert.equal(maskUrl(`/a/nb%5F${'B'.repeat(45)}?api%5fkey=x`), '/a/nb_[redacted]?api_key=[redacted]');
+    assert.equal(maskUrl('/admin/%73%33cr%33t/x', ['s3cr3t']), '/admin/[redacted]/x');
+    assert.equal(maskUrl('/bad/%E0%A4%A/nb%5Fabc'), '/bad/\u00e0\u00a4%A/nb_[redacted]');
     assert.equal(maskUrl('/api/v2/user/history?limit=5&api_key=abc&x=1'), '/api/v2/user/history?limit=5&api_key=[redacted]&x=1');
     assert.equal(maskUrl('/x?token=t&access_token=u&auth=v'), '/x?token=[redacted]&access_token=[redacted]&auth=[redacted]');
     assert.equal(maskUrl(`/api/v2/models/nb_${'A'.repeat(45)}`), '/api/v2/models/nb_[redacted]');

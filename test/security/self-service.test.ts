@@ -2,8 +2,10 @@
 // history. Another account's keys and generations answer 404, exactly like missing ones.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { connect, type Socket } from 'node:net';
 import { startHarness, type Harness } from '../support/harness.js';
 import { call, isEnvelope } from './http.js';
+import { MAX_ACTIVE_KEYS } from '../../src/accounts/service.js';
 
 describe('self-service API', () => {
   let h: Harness;
@@ -50,7 +52,7 @@ describe('self-service API', () => {
     assert.equal((await api('GET', '/api/v2/keys', a.key)).json.total, 1);
   });
 
-  it('validates key bodies: missing name 400, wrong type 422, control characters 422', async () => {
+  it('validates key bodies: missing name 400, wrong type 422, control characters 422 (NUL 400)', async () => {
     const a = await h.account();
     const missing = await api('POST', '/api/v2/keys', a.key, {});
     assert.equal(missing.status, 400);
@@ -58,7 +60,9 @@ describe('self-service API', () => {
     const wrong = await api('POST', '/api/v2/keys', a.key, { name: 42 });
     assert.equal(wrong.status, 422);
     assert.deepEqual(wrong.json.details.fields.map((f: any) => f.path), ['name']);
-    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0000b' })).status, 422);
+    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0007b' })).status, 422);
+    // NUL is refused earlier, for every route (test/security/nul.test.ts).
+    assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0000b' })).status, 400);
     assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'x'.repeat(101) })).status, 422);
     assert.equal((await api('POST', '/api/v2/keys', undefined, { name: 'x' })).status, 401);
     assert.equal((await api('PATCH', '/api/v2/keys/abc', a.key, { name: 'x' })).status, 404);
@@ -201,5 +205,37 @@ describe('self-service API', () => {
     assert.equal(r.json.error, 'not_authenticated');
     await h.server.db.kysely.updateTable('accounts').set({ status: 'active' }).where('id', '=', a.id).execute();
     assert.equal((await api('GET', '/api/v2/user/me', a.key)).status, 200);
+  });
+
+  it('200 parallel key creations: the account ends with exactly 100 active keys (check and insert are atomic)', async () => {
+    const a = await h.account({ tokens: 1 });
+    // The account already holds one key (the caller's): 99 more are allowed. The 200 requests are
+    // sent whole but for their last body byte; once the server has parsed all 200 heads, the last
+    // bytes go out at once and every handler runs concurrently.
+    const { port } = new URL(h.url);
+    let heads = 0;
+    const allHeads = new Promise<void>((resolve) => {
+      const onRequest = () => { if (++heads === 200) { h.server.app.server.off('request', onRequest); resolve(); } };
+      h.server.app.server.on('request', onRequest);
+    });
+    const sockets = await Promise.all(Array.from({ length: 200 }, () => new Promise<Socket>((resolve) => {
+      const sk = connect(Number(port), '127.0.0.1', () => resolve(sk));
+    })));
+    const answers = sockets.map((sk, i) => {
+      const body = JSON.stringify({ name: `k${i}` });
+      sk.write(`POST /api/v2/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, -1)}`);
+      let raw = '';
+      sk.setEncoding('utf8');
+      sk.on('data', (c: string) => (raw += c));
+      return new Promise<string>((resolve) => sk.on('close', () => resolve(raw)));
+    });
+    await allHeads;
+    await new Promise((r) => setImmediate(r));
+    sockets.forEach((sk) => sk.write('}'));
+    const statuses = (await Promise.all(answers)).map((raw) => Number(/^HTTP\/1\.1 (\d{3})/.exec(raw)?.[1]));
+    assert.equal(statuses.filter((s) => s === 201).length, MAX_ACTIVE_KEYS - 1, JSON.stringify(statuses.filter((s) => s !== 201 && s !== 422)));
+    assert.equal(statuses.filter((s) => s === 422).length, 200 - (MAX_ACTIVE_KEYS - 1));
+    const active = await h.server.db.kysely.selectFrom('api_keys').select('id').where('account_id', '=', a.id).where('revoked_at', 'is', null).execute();
+    assert.equal(active.length, MAX_ACTIVE_KEYS);
   });
 });
