@@ -132,3 +132,19 @@ export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } 
   }
   return (await q.execute()).map((r) => r.id);
 }
+
+/**
+ * Generations of accounts on `plan`, created before `before`, whose result files are still kept
+ * (result_json.files set, files_expired_at not): the retention sweeper's work (DECISIONS 36).
+ * result_json is text on both engines, so LIKE is the portable test; JSON.stringify writes no spaces.
+ */
+export async function generationsWithFilesBefore(db: Db, f: { plan: string; before: string; limit: number }): Promise<Pick<Generation, 'id' | 'result_json'>[]> {
+  return db.kysely.selectFrom('generations').innerJoin('accounts', 'accounts.id', 'generations.account_id')
+    .select(['generations.id', 'generations.result_json'])
+    .where('accounts.plan', '=', f.plan)
+    .where('generations.created_at', '<', f.before)
+    .where('generations.result_json', 'like', '%"files":[{%')
+    .where('generations.result_json', 'not like', '%"files_expired_at":%')
+    .orderBy('generations.id').limit(f.limit)
+    .execute();
+}
