@@ -22,7 +22,11 @@ export function s3Client(env: NodeJS.ProcessEnv): S3Client {
   const credentials = env.AWS_ACCESS_KEY_ID && env.AWS_SECRET_ACCESS_KEY
     ? { accessKeyId: env.AWS_ACCESS_KEY_ID, secretAccessKey: env.AWS_SECRET_ACCESS_KEY, sessionToken: env.AWS_SESSION_TOKEN || undefined }
     : undefined; // the SDK's default chain (profile, instance role …)
-  return new S3Client({ region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1', endpoint, forcePathStyle: true, credentials });
+  // Checksums only where S3 requires them: many S3-compatible servers reject the SDK's default trailers.
+  return new S3Client({
+    region: env.AWS_REGION || env.AWS_DEFAULT_REGION || 'us-east-1', endpoint, forcePathStyle: true, credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED',
+  });
 }
 
 export function s3Store(url: string, env: NodeJS.ProcessEnv, client: S3Client = s3Client(env)): FileStore {
