@@ -91,4 +91,17 @@ export function storageSuite(backend: Backend): void {
     assert.equal((await fetch((await h.get(`/api/v2/generate/${ids.elite}`, elite.key)).json.result_url)).status, 200);
     assert.equal(await h.server.files.sweep(new Date(t0 + 91 * DAY_MS)), 0, 'a second pass finds nothing left to do');
   });
+
+  it('a deleted generation\'s files go at the next sweep, whatever the plan', async () => {
+    const a = await h.account({ plan: 'elite' });
+    const id = await generationWithFiles(h, a.id, image());
+    const url = (await h.get(`/api/v2/generate/${id}`, a.key)).json.result_url;
+    const del = await fetch(`${h.url}/api/v2/user/history/${id}`, { method: 'DELETE', headers: { authorization: `Bearer ${a.key}` } });
+    assert.ok(del.status < 300, String(del.status));
+    assert.equal((await fetch(url)).status, 404, 'not served once deleted');
+    assert.ok(await backend.holds(`${id}/image.png`));
+    assert.equal(await h.server.files.sweep(), 1);
+    assert.equal(await backend.holds(`${id}/image.png`), false);
+    assert.equal(await backend.holds(`${id}/thumbnail.webp`), false);
+  });
 }
