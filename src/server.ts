@@ -11,12 +11,17 @@ import { buildApp } from './http/app.js';
 import { CircuitState } from 'cockatiel';
 import { RouteHealth } from './generation/routing.js';
 import { loggerOptions } from './logging.js';
+import { createFileStore } from './storage/create.js';
+import type { FileStore } from './storage/files.js';
+import { sweepExpiredFiles } from './storage/retention.js';
+import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js';
 
 export interface RunningServer {
   app: FastifyInstance;
   db: Db;
   catalog: Catalog;
   url: string;
+  files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
   close(): Promise<void>;
 }
 
@@ -48,12 +53,17 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       logger.error({ err }, 'stale hold sweep failed');
     }
   };
+  // Result files and their signed URLs; files past their plan's retention are deleted hourly.
+  const secret = await urlSecretOf(db, settings.urlSecret);
+  const files = { store: await createFileStore(settings), signer: urlSigner(secret, settings.urlTtlMs) };
+  const sweepFiles = (now?: Date) => sweepExpiredFiles(db, files.store, catalog, now);
+
   // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
   const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId });
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -76,6 +86,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   await sweep();
   const sweeper = setInterval(sweep, settings.sweepMs);
   sweeper.unref();
+  const fileSweeper = setInterval(() => {
+    sweepFiles().catch((err: unknown) => logger.error({ err }, 'file retention sweep failed'));
+  }, FILE_SWEEP_MS);
+  fileSweeper.unref();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -91,8 +105,10 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   return {
     app, db, catalog, url,
+    files: { ...files, secret, sweep: sweepFiles },
     async close() {
       clearInterval(sweeper);
+      clearInterval(fileSweeper);
       await app.close();
       await providers.closeAll();
       redis?.disconnect();
@@ -100,6 +116,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     },
   };
 }
+
+// Retention is counted in days: an hourly pass is precise enough and cheap.
+const FILE_SWEEP_MS = 3600_000;
 
 /** Models that can generate right now: a configured provider whose model is ready (local file present). */
 export async function readyModels(catalog: Catalog, providers: ProviderRegistry): Promise<string[]> {

@@ -62,6 +62,8 @@ const planSchema = z.object({
   requests_per_hour: z.number().int().positive().nullable(),
   requests_per_day: z.number().int().positive().nullable(),
   api_access: z.boolean().default(true),
+  /** Days result files are kept (DECISIONS 36); null = unlimited. */
+  retention_days: z.number().int().positive().nullable().default(null),
 });
 
 const catalogSchema = z.object({

@@ -27,6 +27,14 @@ export interface Settings {
   instanceId: string;
   /** How often stale holds are swept. */
   sweepMs: number;
+  /** Where result files live (DECISIONS 35): `s3://bucket/prefix`, or unset for the file system. */
+  storageUrl: string | undefined;
+  /** The file-system store's root (LUMENGATE_FILES_DIR, default ./data/files). */
+  filesDir: string;
+  /** Signs result URLs; unset = generated once and kept in the database (src/storage/signed-urls.ts). */
+  urlSecret: string | undefined;
+  /** How long a signed result URL is valid. */
+  urlTtlMs: number;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
 }
@@ -49,8 +57,25 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     instanceId: (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`))
       + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
+    storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
+    filesDir: env.LUMENGATE_FILES_DIR || './data/files',
+    urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
+    urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
     env,
   };
+}
+
+function storageUrl(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (!/^s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](\/.*)?$/.test(v)) throw new Error(`LUMENGATE_STORAGE_URL must be s3://bucket/prefix, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+// A short secret would make the signatures guessable.
+function urlSecret(v: string | undefined): string | undefined {
+  if (!v) return undefined;
+  if (v.length < 32) throw new Error('LUMENGATE_URL_SECRET must be at least 32 characters');
+  return v;
 }
 
 function oneOf<T extends string>(v: string, allowed: readonly T[], name: string): T {

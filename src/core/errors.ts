@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'not_authenticated',
   'insufficient_tokens',
   'insufficient_plan',
+  'forbidden',
   'not_found',
   'payload_too_large',
   'validation_error',

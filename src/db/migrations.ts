@@ -82,6 +82,16 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('generations').addColumn('result_json', 'text').execute();
       },
     },
+    // Values the gateway generates once and every instance shares (the URL signing secret).
+    '004_gateway_settings': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('gateway_settings')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('value', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

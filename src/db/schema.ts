@@ -73,11 +73,19 @@ export interface LedgerTable {
   created_at: string;
 }
 
+/** Generated once, shared by every instance (e.g. url_secret: src/storage/signed-urls.ts). */
+export interface GatewaySettingTable {
+  name: string;
+  value: string;
+  created_at: string;
+}
+
 export interface Database {
   accounts: AccountTable;
   api_keys: ApiKeyTable;
   generations: GenerationTable;
   ledger: LedgerTable;
+  gateway_settings: GatewaySettingTable;
 }
 
 export type Account = Selectable<AccountTable>;

@@ -1,5 +1,14 @@
 // The generation object of DECISIONS 6: a superset of every documented shape, explicit nulls.
 import type { Generation } from '../db/schema.js';
+import { resultFilesOf, type ResultFile } from '../storage/files.js';
+import type { UrlSigner } from '../storage/signed-urls.js';
+
+/** What rendering result_url needs: the signer, and the gateway's origin for absolute URLs. */
+export interface ResultLinks {
+  signer: UrlSigner;
+  /** e.g. "https://api.example.com"; without it result_url is a path on the gateway. */
+  baseUrl?: string;
+}
 
 export interface GenerationObject {
   id: number;
@@ -28,7 +37,9 @@ export interface GenerationObject {
 export function generationObject(
   g: Pick<Generation, 'id' | 'status' | 'model_slug' | 'result_text' | 'result_json' | 'error' | 'tokens_spent' | 'processing_ms' | 'usage_json' | 'finish_reason' | 'created_at' | 'completed_at'>,
   balanceRemaining: number | null,
+  links?: ResultLinks,
 ): GenerationObject {
+  const files = fileFields(g.result_json, links);
   const structured = g.result_json ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null }) : {};
   return {
     id: g.id,
@@ -39,16 +50,40 @@ export function generationObject(
     content: g.result_text,
     tool_calls: structured.tool_calls?.length ? structured.tool_calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) : null,
     reasoning: structured.reasoning ?? null,
-    result_url: null,
-    thumbnail_url: null,
+    result_url: files.result_url,
+    thumbnail_url: files.thumbnail_url,
     error: g.error,
     tokens_spent: g.tokens_spent,
     tokens_used: g.tokens_spent,
     balance_remaining: balanceRemaining,
     processing_ms: g.processing_ms,
-    result_metadata: g.finish_reason ? { finish_reason: g.finish_reason } : null,
+    result_metadata: g.finish_reason || files.metadata ? { ...(g.finish_reason ? { finish_reason: g.finish_reason } : {}), ...files.metadata } : null,
     usage: g.usage_json ? JSON.parse(g.usage_json) : null,
     created_at: g.created_at,
     completed_at: g.completed_at,
   };
 }
+
+/**
+ * result_url, thumbnail_url and result_metadata of a generation with files (DECISIONS 35): the main
+ * file is the first not named thumbnail.*; URLs are signed now, so every read gets a fresh one.
+ */
+function fileFields(resultJson: string | null, links: ResultLinks | undefined): { result_url: string | null; thumbnail_url: string | null; metadata: Record<string, unknown> | null } {
+  const { files, files_expired_at } = resultFilesOf(resultJson);
+  const main = files?.find((f) => !isThumbnail(f)) ?? files?.[0];
+  if (!main) return { result_url: null, thumbnail_url: null, metadata: null };
+  const thumb = files?.find(isThumbnail);
+  const url = (f: ResultFile | undefined) => (f && links && !files_expired_at ? (links.baseUrl ?? '') + links.signer.sign(f.key) : null);
+  const metadata: Record<string, unknown> = {
+    mime_type: main.media_type,
+    bytes: main.bytes,
+    width: main.width ?? null,
+    height: main.height ?? null,
+    duration: main.duration ?? null,
+    format: main.format ?? (/\.([A-Za-z0-9]+)$/.exec(main.name)?.[1]?.toLowerCase() ?? null),
+    ...(files_expired_at ? { expired_at: files_expired_at } : {}),
+  };
+  return { result_url: url(main), thumbnail_url: url(thumb === main ? undefined : thumb), metadata };
+}
+
+const isThumbnail = (f: ResultFile) => f.name.startsWith('thumbnail.');

@@ -51,9 +51,15 @@ export async function historyPage(db: Db, f: HistoryQuery): Promise<{ rows: Gene
   return { rows: await page.execute(), total: Number(totalRow.n) };
 }
 
-/** Hides a generation from its owner and erases its prompt and result; false when there was none. */
+/**
+ * Hides a generation from its owner and erases its prompt and result; false when there was none.
+ * Only the list of its stored files stays, so that the retention sweeper deletes them.
+ */
 export async function softDeleteGeneration(db: Db, generationId: number, accountId: number): Promise<boolean> {
-  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: null })
+  const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', generationId).executeTakeFirst();
+  const files = row?.result_json ? (JSON.parse(row.result_json) as { files?: unknown; files_expired_at?: unknown }) : {};
+  const kept = files.files && !files.files_expired_at ? JSON.stringify({ files: files.files }) : null;
+  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: kept })
     .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
@@ -131,4 +137,21 @@ export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } 
     if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
   }
   return (await q.execute()).map((r) => r.id);
+}
+
+/**
+ * Generations whose result files are still kept (result_json.files set, files_expired_at not) and
+ * are due: deleted ones, or those of accounts on `plan` created before `before` (DECISIONS 36).
+ * result_json is text on both engines, so LIKE is the portable test; JSON.stringify writes no spaces.
+ */
+export async function generationsWithFilesDue(db: Db, f: ({ plan: string; before: string } | { deleted: true }) & { limit: number }): Promise<Pick<Generation, 'id' | 'result_json'>[]> {
+  let q = db.kysely.selectFrom('generations').innerJoin('accounts', 'accounts.id', 'generations.account_id')
+    .select(['generations.id', 'generations.result_json']);
+  q = 'plan' in f
+    ? q.where('accounts.plan', '=', f.plan).where('generations.created_at', '<', f.before)
+    : q.where('generations.deleted_at', 'is not', null);
+  return q.where('generations.result_json', 'like', '%"files":[{%')
+    .where('generations.result_json', 'not like', '%"files_expired_at":%')
+    .orderBy('generations.id').limit(f.limit)
+    .execute();
 }

@@ -28,6 +28,9 @@ import { hardeningOptions, installSecurity } from './security.js';
 import { installNulCheck } from './nul.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
+import { fileRoutes } from './routes/files.js';
+import type { FileStore } from '../storage/files.js';
+import type { UrlSigner } from '../storage/signed-urls.js';
 
 export interface Services {
   db: Db;
@@ -43,6 +46,8 @@ export interface Services {
   instanceId: string;
   /** Upstream failures for the operator (the lifecycle's OperatorLog; pino in production). */
   log?: OperatorLog;
+  /** Result files (DECISIONS 35): where they are kept and how their URLs are signed. */
+  files?: { store: FileStore; signer: UrlSigner };
 }
 
 declare module 'fastify' {
@@ -122,6 +127,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await api.register(keyRoutes);
     await api.register(userRoutes);
     await api.register(usageRoutes);
+    await api.register(fileRoutes);
   });
   await app.register(dashboardRoutes);
   await app.register(adminRoutes);

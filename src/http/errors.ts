@@ -7,6 +7,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   not_authenticated: 401,
   insufficient_tokens: 402,
   insufficient_plan: 403,
+  forbidden: 403,
   not_found: 404,
   payload_too_large: 413,
   validation_error: 422,

@@ -8,6 +8,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   not_authenticated: 'authentication_error',
   insufficient_tokens: 'insufficient_quota',
   insufficient_plan: 'permission_error',
+  forbidden: 'permission_error',
   not_found: 'invalid_request_error',
   payload_too_large: 'invalid_request_error',
   validation_error: 'invalid_request_error',

@@ -56,3 +56,27 @@ export function fileSystemStore(root: string): FileStore {
     },
   };
 }
+
+/** A result file as the job runner records it on the generation: result_json.files[]. */
+export interface ResultFile {
+  key: string;
+  name: string;
+  media_type: string;
+  bytes: number;
+  width?: number;
+  height?: number;
+  duration?: number;
+  format?: string;
+}
+
+/** The part of result_json about files; `files_expired_at` is set by the retention sweeper. */
+export interface ResultFilesJson {
+  files?: ResultFile[];
+  files_expired_at?: string;
+}
+
+export function resultFilesOf(resultJson: string | null): ResultFilesJson {
+  if (!resultJson) return {};
+  const j = JSON.parse(resultJson) as ResultFilesJson;
+  return { files: Array.isArray(j.files) ? j.files : undefined, files_expired_at: j.files_expired_at };
+}

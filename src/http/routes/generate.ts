@@ -52,7 +52,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, caller.account.id, id) : undefined;
     if (!g) throw new GatewayError('not_found', `generation ${req.params.id} not found`, { generation_id: req.params.id });
     const balance = caller.account.plan_tokens + caller.account.package_tokens;
-    return generationObject(g, balance);
+    return generationObject(g, balance, deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` });
   };
   app.get('/api/v2/generate/:id', byId);
   app.get('/api/v2/generate/status/:id', byId);
