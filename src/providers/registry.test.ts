@@ -21,7 +21,7 @@ describe('registry: config from catalog and environment', () => {
 
   it('makes a provider available once its API key is in the environment, with the preset base URL', () => {
     const resolved = resolveProviderConfig('openai', providerPresets.openai!, { OPENAI_API_KEY: 'sk-live' });
-    assert.deepEqual(resolved, { ok: true, config: { type: 'openai-compatible', base_url: 'https://api.openai.com/v1', api_key: 'sk-live' } });
+    assert.deepEqual(resolved, { ok: true, config: { type: 'openai', base_url: 'https://api.openai.com/v1', api_key: 'sk-live' } });
   });
 
   it('lets <ID>_BASE_URL and <ID>_API_KEY override the catalog', () => {

@@ -1,7 +1,9 @@
 // Provider type -> factory, and each catalog provider's config resolved against the environment:
 // <ID>_API_KEY and <ID>_BASE_URL (id upper-cased, non-alphanumerics -> "_") override the catalog.
 import type { ProviderConfig } from './config.js';
+import { withMedia } from './media-http.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
+import { openAIMedia } from './openai-media.js';
 import { createLazyLocalProvider } from './local/lazy.js';
 import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './spec.js';
@@ -29,6 +31,8 @@ export const providerPresets: Record<string, CatalogProvider> = presetsJson;
 
 export const defaultProviderFactories: Record<string, ProviderFactory> = {
   'openai-compatible': openAICompatibleProvider,
+  // OpenAI itself: Chat Completions plus its image, speech and transcription endpoints.
+  openai: (id, cfg) => withMedia(openAICompatibleProvider(id, cfg), openAIMedia(cfg)),
   // Loaded when first used: each AI SDK provider package costs ~18 MB of memory.
   anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg)),
   google: (id, cfg) => lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)),
