@@ -96,7 +96,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   const configured = providers.ids();
   const ready = await readyModels(catalog, providers);
-  if (ready.length === 0) {
+  // The built-in espeak speech model (local-tts) is always ready: the hint is about text generation.
+  if (!ready.some((slug) => catalog.get(slug)?.category === 'text')) {
     // Plain words on stderr, not only a JSON log line: this is what a first-time user sees.
     process.stderr.write(NO_MODEL_HINT);
     logger.warn('no model can generate yet: set a provider key or pull a local model (see README)');

@@ -32,6 +32,8 @@ const modelSchema = z.object({
   description_ru: z.string().optional(),
   config: z.record(z.string(), z.unknown()).optional(),
   routes: z.array(routeSchema).default([]),
+  /** Why no provider can serve the model (e.g. no public API): shown instead of naming an env var. */
+  unavailable_reason: z.string().optional(),
   timeouts: timeoutsSchema.optional(),
   max_messages: z.number().int().positive().optional(),
   max_prompt_chars: z.number().int().positive().optional(),

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeUpstream } from '../../test/support/fake-openai.js';
+import { FAKE_ELEVENLABS_KEY, startFakeElevenLabs } from '../../test/support/fake-elevenlabs.js';
 import { drain, request } from '../../test/support/provider-conformance.js';
 import { buildProviders, envPrefix, providerPresets, resolveProviderConfig, type ProviderFactory } from './registry.js';
 
@@ -21,7 +22,7 @@ describe('registry: config from catalog and environment', () => {
 
   it('makes a provider available once its API key is in the environment, with the preset base URL', () => {
     const resolved = resolveProviderConfig('openai', providerPresets.openai!, { OPENAI_API_KEY: 'sk-live' });
-    assert.deepEqual(resolved, { ok: true, config: { type: 'openai-compatible', base_url: 'https://api.openai.com/v1', api_key: 'sk-live' } });
+    assert.deepEqual(resolved, { ok: true, config: { type: 'openai', base_url: 'https://api.openai.com/v1', api_key: 'sk-live' } });
   });
 
   it('lets <ID>_BASE_URL and <ID>_API_KEY override the catalog', () => {
@@ -37,8 +38,10 @@ describe('registry: config from catalog and environment', () => {
     assert.equal(registry.unavailableReason('anthropic'), 'set ANTHROPIC_API_KEY');
     assert.equal(registry.unavailableReason('openrouter'), 'set OPENROUTER_API_KEY');
     assert.equal(registry.unavailableReason('nope'), 'unknown provider "nope"');
-    // Only the in-process local provider needs no key.
-    assert.deepEqual(registry.ids(), ['local']);
+    // Only the in-process local providers (GGUF text, eSpeak speech) need no key.
+    assert.deepEqual(registry.ids(), ['local', 'local-tts']);
+    assert.equal(registry.unavailableReason('luma'), 'set LUMA_API_KEY');
+    assert.equal(registry.unavailableReason('elevenlabs'), 'set ELEVENLABS_API_KEY');
   });
 
   it('needs OLLAMA_BASE_URL for ollama (no key), and then uses it', () => {
@@ -69,7 +72,28 @@ describe('registry: config from catalog and environment', () => {
 
   it('builds every shipped provider type when their keys are set (local needs none)', () => {
     const registry = buildProviders(providerPresets, { OPENAI_API_KEY: 'a', ANTHROPIC_API_KEY: 'b', GOOGLE_API_KEY: 'c', XAI_API_KEY: 'd' });
-    assert.deepEqual(registry.ids().sort(), ['anthropic', 'google', 'local', 'openai', 'xai']);
+    assert.deepEqual(registry.ids().sort(), ['anthropic', 'google', 'local', 'local-tts', 'openai', 'xai']);
+  });
+
+  it('gives openai, google, luma, elevenlabs and local-tts media; text-only providers none', async () => {
+    const registry = buildProviders(providerPresets, { OPENAI_API_KEY: 'a', GOOGLE_API_KEY: 'c', LUMA_API_KEY: 'l', ELEVENLABS_API_KEY: 'e', DEEPSEEK_API_KEY: 'd' });
+    for (const id of ['openai', 'google', 'luma', 'elevenlabs', 'local-tts']) assert.equal(typeof registry.get(id)?.media?.start, 'function', id);
+    assert.equal(typeof registry.get('luma')?.media?.poll, 'function');
+    assert.equal(registry.get('deepseek')?.media, undefined);
+    assert.equal(typeof registry.get('openai')?.embed, 'function', 'composing media keeps embeddings');
+    await registry.closeAll();
+  });
+});
+
+describe('registry: media providers use <ID>_BASE_URL and <ID>_API_KEY', () => {
+  it('ELEVENLABS_BASE_URL / ELEVENLABS_API_KEY reach the ElevenLabs fake', async () => {
+    const fake = await startFakeElevenLabs();
+    const registry = buildProviders(providerPresets, { ELEVENLABS_BASE_URL: `${fake.origin}/v1`, ELEVENLABS_API_KEY: FAKE_ELEVENLABS_KEY });
+    const out = await registry.get('elevenlabs')!.media!.start({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'hi', options: {}, signal: new AbortController().signal });
+    assert.equal(out.state, 'done');
+    assert.equal(fake.requests.at(-1)!.headers['xi-api-key'], FAKE_ELEVENLABS_KEY);
+    await registry.closeAll();
+    await fake.close();
   });
 });
 

@@ -1,7 +1,13 @@
 // Provider type -> factory, and each catalog provider's config resolved against the environment:
 // <ID>_API_KEY and <ID>_BASE_URL (id upper-cased, non-alphanumerics -> "_") override the catalog.
 import type { ProviderConfig } from './config.js';
+import { elevenLabsMedia } from './elevenlabs.js';
+import { googleMedia } from './google-media.js';
+import { localTtsProvider } from './local-tts.js';
+import { lumaMedia } from './luma.js';
+import { mediaOnlyProvider, withMedia } from './media-http.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
+import { openAIMedia } from './openai-media.js';
 import { createLazyLocalProvider } from './local/lazy.js';
 import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './spec.js';
@@ -29,10 +35,17 @@ export const providerPresets: Record<string, CatalogProvider> = presetsJson;
 
 export const defaultProviderFactories: Record<string, ProviderFactory> = {
   'openai-compatible': openAICompatibleProvider,
+  // OpenAI itself: Chat Completions plus its image, speech and transcription endpoints.
+  openai: (id, cfg) => withMedia(openAICompatibleProvider(id, cfg), openAIMedia(cfg)),
   // Loaded when first used: each AI SDK provider package costs ~18 MB of memory.
   anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg)),
-  google: (id, cfg) => lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)),
+  // Gemini text through the AI SDK (lazy), Imagen and Veo over plain HTTP beside it.
+  google: (id, cfg) => withMedia(lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)), googleMedia(cfg)),
   local: (id, cfg) => createLazyLocalProvider(id, cfg.options, cfg.env),
+  // Media-only providers (media-http.ts, undici; local-tts loads eSpeak in a worker on first use).
+  luma: (id, cfg) => mediaOnlyProvider(id, lumaMedia(cfg)),
+  elevenlabs: (id, cfg) => mediaOnlyProvider(id, elevenLabsMedia(cfg)),
+  'local-tts': localTtsProvider,
 };
 
 export interface ProviderRegistry {

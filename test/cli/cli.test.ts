@@ -49,7 +49,7 @@ describe('lumengate CLI', () => {
 
   it('models list says which env var enables each model', async () => {
     const models = await lg('models', 'list');
-    assert.equal(models.length, 55); // 53 generation models and 2 embedding models
+    assert.equal(models.length, 56); // 54 generation models (espeak included) and 2 embedding models
     const nano = models.find((m: any) => m.slug === 'gpt-5-nano');
     assert.equal(nano.available, true);
     const haiku = models.find((m: any) => m.slug === 'claude-haiku-4.5');

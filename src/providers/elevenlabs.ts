@@ -1,0 +1,118 @@
+// ElevenLabs: speech (text-to-speech), Scribe transcription, sound effects, music, voice changer
+// and voice isolator. All synchronous (the answer is the audio or the transcript): start() answers
+// done. On undici directly (media-http.ts): @ai-sdk/elevenlabs covers speech and transcription
+// only, and every call here is one plain request.
+import { FormData } from 'undici';
+import type { ProviderConfig } from './config.js';
+import { MediaHttp, bool, defined, filePart, num, requireInput, str, type ClosableMediaProvider, type HttpAnswer } from './media-http.js';
+import { ProviderError, type MediaProgress, type MediaRequest, type MediaResult } from './spec.js';
+
+/** "Rachel", ElevenLabs' long-standing default premade voice. */
+export const DEFAULT_VOICE_ID = '21m00Tcm4TlvDq8ikWAM';
+
+/** Our short format names -> ElevenLabs' output_format (codec_samplerate[_bitrate]); theirs pass through. */
+const outputFormats: Record<string, string> = { mp3: 'mp3_44100_128', wav: 'wav_44100', pcm: 'pcm_44100', opus: 'opus_48000_128', ulaw: 'ulaw_8000' };
+const codecMediaTypes: Record<string, string> = { mp3: 'audio/mpeg', wav: 'audio/wav', pcm: 'audio/pcm', opus: 'audio/ogg', ulaw: 'audio/basic', alaw: 'audio/x-alaw-basic' };
+
+interface ScribeResponse { text?: string; language_code?: string; words?: { text: string; start?: number; end?: number; type?: string; speaker_id?: string }[] }
+
+export function elevenLabsMedia(cfg: ProviderConfig): ClosableMediaProvider {
+  const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { 'xi-api-key': cfg.api_key } : {}) });
+  return {
+    async start(req: MediaRequest): Promise<MediaProgress> {
+      const result = await run(http, req);
+      return { state: 'done', result };
+    },
+    close: () => http.close(),
+  };
+}
+
+function run(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const model = req.upstreamModel;
+  switch (req.kind) {
+    case 'tts': return speech(http, req);
+    case 'stt': return scribe(http, req);
+    case 'audio': return music(http, req);
+    case 'tool':
+      // Tools are told apart by the upstream model the catalog routes them to.
+      if (model.startsWith('eleven_text_to_sound')) return soundEffect(http, req);
+      if (model.includes('_sts_')) return voiceChanger(http, req);
+      if (model === 'audio-isolation') return voiceIsolator(http, req);
+  }
+  return Promise.reject(new ProviderError(`ElevenLabs does not serve ${req.kind} model "${model}"`, { status: 400, retryable: false }));
+}
+
+/** The output_format query value and the media type of the bytes it gives. */
+function outputFormat(options: Record<string, unknown>): { query: string; mediaType: string; format: string } {
+  const asked = str(options, 'format') ?? 'mp3';
+  const query = outputFormats[asked] ?? asked;
+  const codec = query.split('_')[0]!;
+  return { query: `?output_format=${encodeURIComponent(query)}`, mediaType: codecMediaTypes[codec] ?? 'audio/mpeg', format: codec };
+}
+
+function audio(res: HttpAnswer, out: { mediaType: string; format: string }, measured?: MediaResult['measured']): MediaResult {
+  return { files: [{ data: res.bytes, mediaType: out.mediaType, metadata: { format: out.format } }], ...(measured ? { measured } : {}) };
+}
+
+async function speech(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const o = req.options;
+  const text = req.prompt ?? '';
+  const out = outputFormat(o);
+  const settings = defined({ stability: num(o, 'stability'), similarity_boost: num(o, 'similarity_boost'), style: num(o, 'style_exaggeration'), speed: num(o, 'speed') });
+  const body = defined({
+    text,
+    model_id: req.upstreamModel,
+    language_code: str(o, 'language'),
+    voice_settings: Object.keys(settings).length ? settings : undefined,
+    seed: num(o, 'seed'),
+  });
+  const voice = encodeURIComponent(str(o, 'voice_id') ?? DEFAULT_VOICE_ID);
+  const res = await http.call(`/text-to-speech/${voice}${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal });
+  return audio(res, out, { characters: [...text].length });
+}
+
+async function scribe(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const input = requireInput(req.input, 'transcription');
+  const form = new FormData();
+  form.append('model_id', req.upstreamModel);
+  filePart(form, 'file', input, 'audio');
+  const language = str(req.options, 'language');
+  if (language) form.append('language_code', language);
+  const diarize = bool(req.options, 'diarize');
+  if (diarize !== undefined) form.append('diarize', String(diarize));
+  const res = await http.json<ScribeResponse>('/speech-to-text', { form, signal: req.signal });
+  if (typeof res.text !== 'string') throw new ProviderError('ElevenLabs answered speech-to-text without text');
+  const seconds = Math.max(0, ...(res.words ?? []).map((w) => w.end ?? 0));
+  return { files: [], text: res.text, ...(seconds > 0 ? { measured: { seconds } } : {}) };
+}
+
+async function soundEffect(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const o = req.options;
+  const out = outputFormat(o);
+  const body = defined({ text: req.prompt ?? '', model_id: req.upstreamModel, duration_seconds: num(o, 'duration'), prompt_influence: num(o, 'prompt_influence') });
+  return audio(await http.call(`/sound-generation${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal }), out);
+}
+
+async function music(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const o = req.options;
+  const out = outputFormat(o);
+  const seconds = num(o, 'duration');
+  const body = defined({ prompt: req.prompt ?? '', music_length_ms: seconds !== undefined ? Math.round(seconds * 1000) : undefined, model_id: req.upstreamModel });
+  return audio(await http.call(`/music${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal }), out, seconds !== undefined ? { seconds } : undefined);
+}
+
+async function voiceChanger(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const out = outputFormat(req.options);
+  const form = new FormData();
+  filePart(form, 'audio', requireInput(req.input, 'voice changer'), 'audio');
+  form.append('model_id', req.upstreamModel);
+  const voice = encodeURIComponent(str(req.options, 'voice_id') ?? DEFAULT_VOICE_ID);
+  return audio(await http.call(`/speech-to-speech/${voice}${out.query}`, { form, headers: { accept: 'audio/*' }, signal: req.signal }), out);
+}
+
+async function voiceIsolator(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const form = new FormData();
+  filePart(form, 'audio', requireInput(req.input, 'voice isolator'), 'audio');
+  // The isolator takes no output_format: it answers MP3.
+  return audio(await http.call('/audio-isolation', { form, headers: { accept: 'audio/*' }, signal: req.signal }), { mediaType: 'audio/mpeg', format: 'mp3' });
+}

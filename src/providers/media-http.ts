@@ -1,0 +1,230 @@
+// What every HTTP media provider shares: one undici keep-alive pool, JSON / multipart / bytes calls
+// that turn refusals into ProviderError (status, Retry-After, the upstream's message), and the
+// "download a URL output to bytes" step. On undici's request() for the same reason as
+// openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
+// poll internally and never expose the provider's job id, which the gateway must store (DECISIONS 32).
+import { Agent, FormData, request, type Dispatcher } from 'undici';
+import { retryAfterSeconds } from './openai-compatible.js';
+import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';
+
+/** Longest error body kept from a refused request. */
+const ERROR_BODY_LIMIT = 64 * 1024;
+
+export interface HttpCall {
+  method?: 'GET' | 'POST' | 'DELETE';
+  /** A JSON body (sent as application/json), a multipart form, or nothing. */
+  json?: unknown;
+  form?: FormData;
+  headers?: Record<string, string>;
+  signal: AbortSignal;
+}
+
+export interface HttpAnswer {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  bytes: Uint8Array;
+}
+
+/** A media provider that also frees its connection pool at shutdown. */
+export type ClosableMediaProvider = MediaProvider & { close(): Promise<void> };
+
+export class MediaHttp {
+  // Media calls are few and slow (seconds to minutes): undici's own timeouts are off, the job
+  // runner owns deadlines through req.signal.
+  private readonly pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+
+  constructor(private readonly baseUrl: string, private readonly auth: Record<string, string>) {}
+
+  url(path: string): string {
+    return `${this.baseUrl.replace(/\/+$/, '')}${path}`;
+  }
+
+  /** Any 2xx answer with its body read whole; anything else rejects with ProviderError. */
+  async call(path: string, c: HttpCall): Promise<HttpAnswer> {
+    const headers: Record<string, string> = { ...this.auth, ...c.headers };
+    let body: string | FormData | undefined;
+    if (c.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(c.json);
+    } else if (c.form) body = c.form;
+    return send(/^https?:/.test(path) ? path : this.url(path), { method: c.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: c.signal, dispatcher: this.pool });
+  }
+
+  async json<T>(path: string, c: HttpCall): Promise<T> {
+    return parseJson<T>((await this.call(path, { ...c, headers: { accept: 'application/json', ...c.headers } })).bytes);
+  }
+
+  /**
+   * Fetches a result URL to bytes, for URLs that need the provider's key (which must not leave
+   * the provider). Redirects are followed by hand so the key goes to the provider's own origin only.
+   */
+  async download(url: string, signal: AbortSignal): Promise<HttpAnswer> {
+    const own = new URL(this.baseUrl).origin;
+    let next = url;
+    for (let hop = 0; hop <= 5; hop++) {
+      const headers = new URL(next).origin === own ? { ...this.auth } : {};
+      let res: Dispatcher.ResponseData;
+      try {
+        res = await request(next, { method: 'GET', headers, signal, dispatcher: this.pool });
+      } catch (err) {
+        throw failure(err, signal);
+      }
+      const location = res.headers.location;
+      if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
+        await res.body.dump().catch(() => undefined);
+        next = new URL(location, next).href;
+        continue;
+      }
+      return answer(res, signal);
+    }
+    throw new ProviderError('upstream result download redirected too often');
+  }
+
+  close(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
+type SendOptions = { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string | FormData; signal: AbortSignal; dispatcher: Dispatcher };
+
+async function send(url: string, opts: SendOptions): Promise<HttpAnswer> {
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(url, opts);
+  } catch (err) {
+    throw failure(err, opts.signal);
+  }
+  return answer(res, opts.signal);
+}
+
+async function answer(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<HttpAnswer> {
+  if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, signal);
+  try {
+    return { status: res.statusCode, headers: res.headers, bytes: new Uint8Array(await res.body.arrayBuffer()) };
+  } catch (err) {
+    throw failure(err, signal);
+  }
+}
+
+export function parseJson<T>(bytes: Uint8Array): T {
+  try {
+    return JSON.parse(Buffer.from(bytes).toString('utf8')) as T;
+  } catch {
+    throw new ProviderError(`upstream answered with a body that is not JSON: ${Buffer.from(bytes).toString('utf8').slice(0, 200)}`);
+  }
+}
+
+/** A multipart file part from a gateway input file. */
+export function filePart(form: FormData, name: string, file: MediaInputFile, fallbackName: string): void {
+  // Blob copies the bytes; the cast only narrows the buffer type (gateway inputs are never shared memory).
+  form.append(name, new Blob([file.data as Uint8Array<ArrayBuffer>], { type: file.mediaType }), file.filename ?? fallbackName);
+}
+
+/** The content type of an answer, without parameters. */
+export function contentType(a: HttpAnswer, fallback: string): string {
+  const v = a.headers['content-type'];
+  const s = Array.isArray(v) ? v[0] : v;
+  return s?.split(';')[0]?.trim() || fallback;
+}
+
+/** The request's input file, or a ProviderError the gateway shows (it validates inputs first, so this is a bug guard). */
+export function requireInput(file: MediaInputFile | undefined, what: string): MediaInputFile {
+  if (!file) throw new ProviderError(`${what} needs an input file`, { status: 400, retryable: false });
+  return file;
+}
+
+/** Option helpers: the gateway validated types already; these keep the wire bodies free of undefined. */
+export function str(options: Record<string, unknown>, key: string): string | undefined {
+  const v = options[key];
+  return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
+}
+export function num(options: Record<string, unknown>, key: string): number | undefined {
+  const v = options[key];
+  return typeof v === 'number' && Number.isFinite(v) ? v : typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)) ? Number(v) : undefined;
+}
+export function bool(options: Record<string, unknown>, key: string): boolean | undefined {
+  const v = options[key];
+  return typeof v === 'boolean' ? v : v === 'true' ? true : v === 'false' ? false : undefined;
+}
+/** The object without its undefined values (JSON bodies compared byte for byte in tests). */
+export function defined<T extends Record<string, unknown>>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** "1024x1792" -> width and height. */
+export function sizeOf(size: string | undefined): { width?: number; height?: number } {
+  const m = size ? /^(\d+)x(\d+)$/.exec(size) : null;
+  return m ? { width: Number(m[1]), height: Number(m[2]) } : {};
+}
+
+/** A provider that only does media (Luma, ElevenLabs, local speech): text requests are refused. */
+export function mediaOnlyProvider(id: string, media: ClosableMediaProvider): Provider {
+  return {
+    id,
+    open: () => Promise.reject(new ProviderError(`provider "${id}" serves media models only`, { status: 400, retryable: false })),
+    media,
+    close: () => media.close(),
+  };
+}
+
+/** A text provider with media beside it (OpenAI, Google); close frees both. */
+export function withMedia(provider: Provider, media: ClosableMediaProvider): Provider {
+  return {
+    id: provider.id,
+    open: (req) => provider.open(req),
+    ...(provider.embed ? { embed: provider.embed.bind(provider) } : {}),
+    ...(provider.isReady ? { isReady: provider.isReady.bind(provider) } : {}),
+    media,
+    close: async () => { await Promise.all([provider.close?.(), media.close()]); },
+  };
+}
+
+/** A refused request: the status, Retry-After, and the upstream's message where its body has one. */
+async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
+  let text = '';
+  try {
+    for await (const piece of res.body) {
+      text += String(piece);
+      if (text.length > ERROR_BODY_LIMIT) { res.body.destroy(); break; }
+    }
+  } catch (err) {
+    if (signal.aborted) return failure(err, signal);
+  }
+  let message = `HTTP ${res.statusCode}`;
+  try {
+    message = errorMessage(JSON.parse(text)) ?? message;
+  } catch {
+    if (text.trim()) message = `HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`;
+  }
+  const retryAfter = retryAfterSeconds(res.headers['retry-after']);
+  return new ProviderError(message, { status: res.statusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+}
+
+/**
+ * The message of the error bodies these APIs send: OpenAI and Google `{error:{message}}`, Luma
+ * `{detail:"…"}`, ElevenLabs `{detail:{status,message}}` or FastAPI's `{detail:[{msg}]}`.
+ */
+function errorMessage(body: unknown): string | undefined {
+  if (!body || typeof body !== 'object') return undefined;
+  const b = body as { error?: unknown; message?: unknown; detail?: unknown };
+  if (typeof b.error === 'string') return b.error;
+  if (b.error && typeof b.error === 'object' && typeof (b.error as { message?: unknown }).message === 'string') return (b.error as { message: string }).message;
+  if (typeof b.detail === 'string') return b.detail;
+  if (Array.isArray(b.detail)) return b.detail.map((d) => (d && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : '')).filter(Boolean).join('; ') || undefined;
+  if (b.detail && typeof b.detail === 'object' && typeof (b.detail as { message?: unknown }).message === 'string') return (b.detail as { message: string }).message;
+  if (typeof b.message === 'string') return b.message;
+  return undefined;
+}
+
+/** Aborts pass through unchanged (the job runner reads the cause from the signal); network failures are retryable. */
+function failure(err: unknown, signal: AbortSignal): unknown {
+  if (signal.aborted) return signal.reason ?? err;
+  if (err instanceof ProviderError) return err;
+  const parts: string[] = [];
+  let cur: unknown = err;
+  while (cur instanceof Error && parts.length < 4) {
+    parts.push(cur.message);
+    cur = cur.cause;
+  }
+  return new ProviderError(`upstream request failed: ${parts.join(': ') || String(err)}`, { cause: err, retryable: true });
+}
