@@ -26,6 +26,7 @@ import { dashboardRoutes } from './routes/dashboard.js';
 import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
 import type { RateLimits } from '../limits/rate-limits.js';
+import type { EventLog } from '../generation/event-log.js';
 import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 
 export interface Services {
@@ -42,6 +43,8 @@ export interface Services {
   instanceId: string;
   /** Upstream failures for the operator (the lifecycle's OperatorLog; pino in production). */
   log?: OperatorLog;
+  /** Recorded v2 streams for re-attaching (DECISIONS 40): memory, or Redis when REDIS_URL is set. */
+  events: EventLog;
 }
 
 declare module 'fastify' {
