@@ -2,8 +2,8 @@
 // Frames are kept until RETAIN_MS after the generation ends: in this process's memory, or in
 // Redis when REDIS_URL is set so that any instance can serve a re-attach. One backend is chosen
 // at start. Memory is bounded: the recorder drops a generation's log once it grows past the
-// per-generation caps (that stream is then not resumable), and the memory backend refuses new
-// logs while its total is full (after evicting ended ones).
+// per-generation caps (that stream is then not resumable), and the memory backend evicts ended
+// logs, oldest first, when its total is full, and otherwise drops the log that would overflow it.
 import type { Redis } from 'ioredis';
 
 export const RETAIN_MS = 5 * 60_000;
@@ -96,9 +96,14 @@ export class MemoryEventLog implements EventLog {
 
   append(id: number, from: number, frames: string[], ended: boolean): void {
     let e = this.entries.get(id);
+    // A log that starts mid-stream was dropped or refused before: keep it that way.
+    if (!e && from !== 1) return;
+    if (!this.makeRoom(frames.reduce((n, f) => n + f.length, 0))) {
+      // Full of running streams: this one is not resumable (its live stream goes on).
+      if (e) this.drop(id);
+      return;
+    }
     if (!e) {
-      // A log that starts mid-stream was dropped or refused before: keep it that way.
-      if (from !== 1 || !this.makeRoom()) return;
       e = { frames: [], bytes: 0, ended: false };
       this.entries.set(id, e);
     }
@@ -115,13 +120,13 @@ export class MemoryEventLog implements EventLog {
     this.notify(id);
   }
 
-  /** Evicts ended logs, oldest first, until there is room; false when only running ones fill it. */
-  private makeRoom(): boolean {
+  /** Evicts ended logs, oldest first, until `bytes` more fit; false when running ones fill it. */
+  private makeRoom(bytes: number): boolean {
     for (const [id, e] of this.entries) {
-      if (this.total < this.limits.maxTotalBytes) break;
+      if (this.total + bytes <= this.limits.maxTotalBytes) break;
       if (e.ended) this.drop(id);
     }
-    return this.total < this.limits.maxTotalBytes;
+    return this.total + bytes <= this.limits.maxTotalBytes;
   }
 
   drop(id: number): void {
