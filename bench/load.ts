@@ -54,7 +54,8 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
       buf += piece;
       let cut: number;
       while ((cut = buf.indexOf('\n\n')) !== -1) {
-        const event = buf.slice(0, cut);
+        // v2 frames start with an `id:` line (DECISIONS 40).
+        const event = buf.slice(0, cut).replace(/^id: [^\n]*\n/, '');
         buf = buf.slice(cut + 2);
         if (!event.startsWith('data: ')) continue; // `: ping` comments
         const payload = event.slice(6);

@@ -1,4 +1,5 @@
 // Wires the services together and starts listening. Used by `lumengate serve` and by the tests.
+import { MemoryEventLog, RedisEventLog } from './generation/event-log.js';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalog, type Catalog } from './config/catalog.js';
@@ -63,7 +64,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files });
+  // Re-attachable streams (DECISIONS 40): in Redis when there is one, so any instance can serve them.
+  const events = redis
+    ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'))
+    : new MemoryEventLog();
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -112,6 +117,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       clearInterval(fileSweeper);
       await app.close();
       await providers.closeAll();
+      events.close();
       redis?.disconnect();
       await db.close();
     },

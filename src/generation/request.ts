@@ -44,7 +44,11 @@ const categoryOptions = {
   text: z.string().optional(),
 };
 
+/** DECISIONS 40: a background text generation is not aborted when its client leaves. */
+const jobOptions = { background: z.boolean().optional() };
+
 const paramsSchema = z.looseObject({
+  ...jobOptions,
   ...textOptions,
   ...categoryOptions,
   system_prompt: z.string().optional(),
@@ -60,10 +64,11 @@ export const generateBodySchema = z.looseObject({
   params: paramsSchema.optional(),
   ...textOptions,
   ...categoryOptions,
+  ...jobOptions,
 });
 
 /** The option names a text generation understands; others are refused for text models (DECISIONS 25). */
-export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), 'seed', 'text']);
+export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), ...Object.keys(jobOptions), 'seed', 'text']);
 
 export interface GenerationInput {
   model: string;
@@ -74,6 +79,8 @@ export interface GenerationInput {
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
   stream: boolean;
+  /** Runs as a job: the client leaving does not abort it (DECISIONS 40). */
+  background?: boolean;
   /** Merged category options (top level, then params). */
   options: Record<string, unknown>;
   /** The body field of each message (index-aligned) where it is not `messages.<i>`. */
@@ -142,6 +149,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
     ...optional('parallelToolCalls', o.parallel_tool_calls ?? undefined),
     ...optional('responseFormat', toResponseFormat(o.response_format)),
     stream: opts.forceStream === true || b.stream === true,
+    background: options.background === true,
     options,
     promptText: lastUser ? messageText(lastUser) : null,
   };

@@ -27,6 +27,7 @@ import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
 import { installNulCheck } from './nul.js';
 import type { RateLimits } from '../limits/rate-limits.js';
+import type { EventLog } from '../generation/event-log.js';
 import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 import { fileRoutes } from './routes/files.js';
 import type { FileStore } from '../storage/files.js';
@@ -48,6 +49,8 @@ export interface Services {
   log?: OperatorLog;
   /** Result files (DECISIONS 35): where they are kept and how their URLs are signed. */
   files?: { store: FileStore; signer: UrlSigner };
+  /** Recorded v2 streams for re-attaching (DECISIONS 40): memory, or Redis when REDIS_URL is set. */
+  events: EventLog;
 }
 
 declare module 'fastify' {

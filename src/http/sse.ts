@@ -1,9 +1,16 @@
-// Server-Sent Events writer: one `data: <json>\n\n` per event, sent as soon as it exists
+// Server-Sent Events writer: one `[id: …\n][event: …\n]data: <json>\n\n` frame per event, sent as soon as it exists
 // (DECISIONS 9); `: ping` comments keep idle proxies from cutting the stream. Events produced in
 // the same tick (several upstream chunks that arrived in one network read) leave in one socket
 // write: the response is corked until the tick ends. A socket write is the largest cost per event
 // on a busy server, and without this a server falling behind wrote more often, not less.
 import type { ServerResponse } from 'node:http';
+
+/** One SSE frame; `id` (DECISIONS 40) goes in the same frame, so in the same socket write. */
+export function sseFrame(data: unknown, name?: string, id?: string): string {
+  return `${id ? `id: ${id}\n` : ''}${name ? `event: ${name}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
+}
+
+export const DONE_FRAME = 'data: [DONE]\n\n';
 
 export class SseWriter {
   private heartbeat: NodeJS.Timeout | undefined;
@@ -26,18 +33,25 @@ export class SseWriter {
     if (this.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
       this.heartbeat.unref();
+      // A background generation outlives its client: no pings into a closed socket.
+      this.res.once('close', () => this.stop());
     }
   }
 
   /** Writes one event (named with `event:` when given); resolves after 'drain' when the socket buffer is full. */
   send(event: unknown, name?: string): void | Promise<void> {
+    return this.write(sseFrame(event, name));
+  }
+
+  /** Writes one ready frame (see `send`). */
+  write(frame: string): void | Promise<void> {
     if (this.res.destroyed) return;
     if (!this.corked) {
       this.corked = true;
       this.res.cork();
       process.nextTick(this.uncork);
     }
-    if (this.res.write(`${name ? `event: ${name}\n` : ''}data: ${JSON.stringify(event)}\n\n`)) return;
+    if (this.res.write(frame)) return;
     return new Promise((resolve) => {
       const done = () => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
       this.res.on('drain', done);
@@ -48,7 +62,7 @@ export class SseWriter {
   /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */
   end(sentinel = true): void {
     clearInterval(this.heartbeat);
-    if (!this.res.destroyed) this.res.end(sentinel ? 'data: [DONE]\n\n' : undefined);
+    if (!this.res.destroyed) this.res.end(sentinel ? DONE_FRAME : undefined);
   }
 
   stop(): void {

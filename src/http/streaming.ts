@@ -7,7 +7,9 @@ import type { ContentStreamPart } from '../providers/spec.js';
 import type { GenerationFailure, GenerationOutcome, GenerationSink } from '../generation/lifecycle.js';
 import type { GenerationObject } from '../generation/object.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { SseWriter } from './sse.js';
+import { StreamRecorder, type EventLog } from '../generation/event-log.js';
+import { GatewayError } from '../core/errors.js';
+import { SseWriter, sseFrame } from './sse.js';
 
 /** One SSE event: `data` is JSON-encoded; `event` names it (Responses API events are named). */
 export interface SseEvent {
@@ -50,14 +52,29 @@ export async function runToCompletion(reply: FastifyReply, run: Run): Promise<Ge
 export async function runStreaming(
   req: FastifyRequest,
   reply: FastifyReply,
-  opts: { heartbeatMs: number; headers?: (id: number) => Record<string, string | number>; encoder: StreamEncoder; run: Run },
+  opts: {
+    heartbeatMs: number; headers?: (id: number) => Record<string, string | number>; encoder: StreamEncoder; run: Run;
+    /** Where the frames are kept for re-attaching (DECISIONS 40); each frame then carries an `id:` line. */
+    resumable?: EventLog;
+    /** A background generation: the client leaving does not abort it. */
+    detached?: boolean;
+  },
 ): Promise<FastifyReply> {
   const { encoder } = opts;
   const sse = new SseWriter(reply.raw, opts.heartbeatMs);
+  let recorder: StreamRecorder | undefined;
   const sendAll = (events: SseEvent[]): void | Promise<void> => {
     let last: void | Promise<void> = undefined;
-    for (const e of events) last = sse.send(e.data, e.event);
+    for (const e of events) {
+      const frame = sseFrame(e.data, e.event, recorder?.nextId());
+      recorder?.record(frame);
+      last = sse.write(frame);
+    }
     return last;
+  };
+  const finish = () => {
+    recorder?.end();
+    sse.end(encoder.doneSentinel !== false);
   };
   let opened = false;
   try {
@@ -65,16 +82,17 @@ export async function runStreaming(
       streaming: true,
       opened(info) {
         opened = true;
+        if (opts.resumable) recorder = new StreamRecorder(opts.resumable, info.id);
         reply.hijack();
         sse.open({ 'x-generation-id': info.id, ...opts.headers?.(info.id) });
         void sendAll(encoder.start(info));
       },
       part: (p: ContentStreamPart) => sendAll(encoder.part(p)),
-    }, clientGoneSignal(reply));
+    }, opts.detached ? new AbortController().signal : clientGoneSignal(reply));
     // Failed before the upstream ever accepted: a plain JSON error (DECISIONS 11).
     if (!opened) throw outcome.failure?.error ?? new Error('generation ended without opening');
     void sendAll(outcome.failure ? encoder.failure(outcome.failure, outcome.generation) : encoder.end(outcome.generation));
-    sse.end(encoder.doneSentinel !== false);
+    finish();
   } catch (err) {
     sse.stop();
     if (!opened) throw err;
@@ -83,7 +101,79 @@ export async function runStreaming(
     void sendAll(isDatabaseUnavailable(err)
       ? encoder.internal('service_unavailable', 'database unavailable, retry shortly')
       : encoder.internal('internal_error', 'internal server error'));
-    sse.end(encoder.doneSentinel !== false);
+    finish();
   }
   return reply;
+}
+
+/**
+ * Re-attaches a client to a recorded stream (DECISIONS 40): the frames after sequence `after`,
+ * then the live ones as they are recorded, until the end. Without a log for the generation (expired,
+ * dropped, or never recorded here) `ended` answers from the database: the end events of a
+ * generation that is over, or undefined (404) for one still running.
+ */
+export async function followStream(
+  req: FastifyRequest,
+  reply: FastifyReply,
+  opts: { log: EventLog; id: number; after: number; heartbeatMs: number; headers: Record<string, string | number>; encoder: StreamEncoder; ended: () => Promise<SseEvent[] | undefined> },
+): Promise<FastifyReply> {
+  const { log, id, encoder } = opts;
+  const sentinel = encoder.doneSentinel !== false;
+  let dirty = false;
+  let wake: (() => void) | undefined;
+  // Watch before the first read: nothing recorded between the two is missed.
+  const unwatch = await log.watch(id, () => { dirty = true; wake?.(); });
+  const sse = new SseWriter(reply.raw, opts.heartbeatMs);
+  const gone = clientGoneSignal(reply);
+  gone.addEventListener('abort', () => wake?.(), { once: true });
+  let opened = false;
+  try {
+    let after = opts.after;
+    let snap = await log.read(id, after);
+    if (!snap) {
+      const events = await opts.ended();
+      if (!events) throw new GatewayError('not_found', `the stream of generation ${id} is not kept; poll GET /api/v2/generate/${id}`, { generation_id: id });
+      reply.hijack();
+      sse.open({ 'x-generation-id': id, ...opts.headers });
+      for (const e of events) void sse.write(sseFrame(e.data, e.event));
+      sse.end(sentinel);
+      return reply;
+    }
+    reply.hijack();
+    opened = true;
+    sse.open({ 'x-generation-id': id, ...opts.headers });
+    for (;;) {
+      let pending: void | Promise<void> = undefined;
+      for (const f of snap.frames) pending = sse.write(f);
+      after += snap.frames.length;
+      if (snap.ended) break;
+      await pending;
+      if (!dirty && !gone.aborted) await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+      if (gone.aborted) return reply;
+      dirty = false;
+      const next = await log.read(id, after);
+      if (!next) {
+        for (const e of encoder.internal('service_unavailable', `the stream of generation ${id} is no longer kept; poll GET /api/v2/generate/${id}`)) void sse.write(sseFrame(e.data, e.event));
+        break;
+      }
+      snap = next;
+    }
+    sse.end(sentinel);
+  } catch (err) {
+    sse.stop();
+    if (!opened) throw err;
+    req.log.error({ err }, 're-attached stream failed');
+    for (const e of encoder.internal('service_unavailable', 'stream unavailable, retry shortly')) void sse.write(sseFrame(e.data, e.event));
+    sse.end(sentinel);
+  } finally {
+    unwatch();
+  }
+  return reply;
+}
+
+/** `Last-Event-ID: <generation id>:<sequence>` (DECISIONS 40), or undefined when absent or not ours. */
+export function parseLastEventId(header: unknown): { id: number; seq: number } | undefined {
+  const m = typeof header === 'string' ? /^(\d{1,15}):(\d{1,9})$/.exec(header.trim()) : null;
+  return m ? { id: Number(m[1]), seq: Number(m[2]) } : undefined;
 }

@@ -47,12 +47,13 @@ describe('SSE streaming', () => {
     const id = Number(r.headers.get('x-generation-id'));
     assert.ok(id > 0);
     const body = r.text.replace(/: ping\n\n/g, '');
+    // Every event carries `id: <generation id>:<sequence>` (DECISIONS 40); the [DONE] sentinel has none.
     assert.equal(body,
-      `data: {"type":"generation_start","id":${id},"model":"gpt-5"}\n\n` +
-      'data: {"type":"content_delta","delta":"Once"}\n\n' +
-      'data: {"type":"content_delta","delta":" upon"}\n\n' +
-      'data: {"type":"content_delta","delta":" a time"}\n\n' +
-      `data: {"type":"generation_end","id":${id},"tokens_spent":2,"tokens_used":2,"balance_remaining":8}\n\n` +
+      `id: ${id}:1\ndata: {"type":"generation_start","id":${id},"model":"gpt-5"}\n\n` +
+      `id: ${id}:2\ndata: {"type":"content_delta","delta":"Once"}\n\n` +
+      `id: ${id}:3\ndata: {"type":"content_delta","delta":" upon"}\n\n` +
+      `id: ${id}:4\ndata: {"type":"content_delta","delta":" a time"}\n\n` +
+      `id: ${id}:5\ndata: {"type":"generation_end","id":${id},"tokens_spent":2,"tokens_used":2,"balance_remaining":8}\n\n` +
       'data: [DONE]\n\n');
     const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
     assert.equal(g.status, 'completed');

@@ -90,11 +90,19 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
-/** Parses an SSE body into its `data:` payloads (JSON objects, or the string "[DONE]"). */
+/** Parses an SSE body into its `data:` payloads (JSON objects, or the string "[DONE]"); `id:` and `event:` lines are skipped. */
 export function sseEvents(body: string): any[] {
-  return body.split('\n\n').filter((b) => b.startsWith('data: ')).map((b) => {
-    const data = b.slice(6);
-    return data === '[DONE]' ? '[DONE]' : JSON.parse(data);
+  return sseFrames(body).map((f) => f.data);
+}
+
+/** Each SSE frame of a body: its `id:` (if any) and its parsed `data:`. */
+export function sseFrames(body: string): Array<{ id?: string; data: any }> {
+  return body.split('\n\n').flatMap((b) => {
+    const lines = b.split('\n');
+    const data = lines.find((l) => l.startsWith('data: '))?.slice(6);
+    if (data === undefined) return [];
+    const id = lines.find((l) => l.startsWith('id: '))?.slice(4);
+    return [{ ...(id !== undefined ? { id } : {}), data: data === '[DONE]' ? '[DONE]' : JSON.parse(data) }];
   });
 }
 

@@ -8,7 +8,8 @@ import { generationObject } from '../../generation/object.js';
 import { findOwnGeneration } from '../../generation/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
-import { runStreaming, runToCompletion, type StreamEncoder } from '../streaming.js';
+import type { Generation } from '../../db/schema.js';
+import { followStream, parseLastEventId, runStreaming, runToCompletion, type StreamEncoder } from '../streaming.js';
 
 /** The Elumenta v2 stream: generation_start, content_delta…, tool_call…, generation_end | error. */
 export const v2Encoder: StreamEncoder = {
@@ -31,7 +32,18 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
 
   app.post('/api/v2/generate', (req, reply) => generate(req, reply, false));
-  app.post('/api/v2/generate/stream', (req, reply) => generate(req, reply, true));
+  app.post('/api/v2/generate/stream', (req, reply) => {
+    // An EventSource reconnecting resends its request with Last-Event-ID: re-attach, never start
+    // (and charge) a second generation (DECISIONS 40).
+    const last = parseLastEventId(req.headers['last-event-id']);
+    return last ? reattach(req, reply, last.id, last.seq) : generate(req, reply, true);
+  });
+  app.get<{ Params: { id: string } }>('/api/v2/generate/:id/stream', (req, reply) => {
+    const id = generationIdOf(req.params.id);
+    const last = parseLastEventId(req.headers['last-event-id']);
+    if (last && last.id !== id) throw new GatewayError('bad_request', `Last-Event-ID ${last.id}:${last.seq} is not an event of generation ${req.params.id}`);
+    return reattach(req, reply, id, last?.seq ?? 0);
+  });
 
   async function generate(req: FastifyRequest, reply: FastifyReply, streamEndpoint: boolean) {
     const caller = callerOf(req);
@@ -43,17 +55,48 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
       headers: () => rateLimitHeaders(deps.limits.stateOf(caller)),
       encoder: v2Encoder,
       run,
+      resumable: deps.events,
+      detached: input.background === true,
     });
+  }
+
+  /** The caller's own generation's stream after sequence `after`; 404 for anyone else's. */
+  async function reattach(req: FastifyRequest, reply: FastifyReply, id: number, after: number) {
+    const caller = callerOf(req);
+    const own = await ownGeneration(caller.account.id, id);
+    return followStream(req, reply, {
+      log: deps.events, id, after, heartbeatMs: deps.settings.heartbeatMs, encoder: v2Encoder,
+      headers: rateLimitHeaders(deps.limits.stateOf(caller)),
+      // No log kept (over 5 minutes, or over its caps): a finished generation still answers its end.
+      async ended() {
+        const g = await findOwnGeneration(deps.db, caller.account.id, id) ?? own;
+        return g.status === 'pending' ? undefined : endEvents(g, caller.account.plan_tokens + caller.account.package_tokens);
+      },
+    });
+  }
+
+  async function ownGeneration(accountId: number, id: number, label: string | number = id): Promise<Generation> {
+    const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, accountId, id) : undefined;
+    if (!g) throw new GatewayError('not_found', `generation ${label} not found`, { generation_id: label });
+    return g;
   }
 
   const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const caller = callerOf(req);
-    const id = /^\d{1,15}$/.test(req.params.id) ? Number(req.params.id) : NaN;
-    const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, caller.account.id, id) : undefined;
-    if (!g) throw new GatewayError('not_found', `generation ${req.params.id} not found`, { generation_id: req.params.id });
+    const g = await ownGeneration(caller.account.id, generationIdOf(req.params.id), req.params.id);
     const balance = caller.account.plan_tokens + caller.account.package_tokens;
     return generationObject(g, balance, deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` });
   };
   app.get('/api/v2/generate/:id', byId);
   app.get('/api/v2/generate/status/:id', byId);
+}
+
+const generationIdOf = (param: string): number => (/^\d{1,15}$/.test(param) ? Number(param) : NaN);
+
+/** The v2 end events of a generation that is over, from its stored row. */
+function endEvents(row: Generation, balance: number) {
+  const g = generationObject(row, balance);
+  if (row.status === 'completed') return v2Encoder.end(g);
+  const message = row.error ?? 'generation failed';
+  return [{ data: { type: 'error', message, code: message === 'client_disconnected' ? 'client_disconnected' : 'provider_error', id: g.id } }];
 }

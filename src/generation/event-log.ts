@@ -1,0 +1,235 @@
+// The per-generation log of SSE frames that lets a client re-attach to a stream (DECISIONS 40).
+// Frames are kept until RETAIN_MS after the generation ends: in this process's memory, or in
+// Redis when REDIS_URL is set so that any instance can serve a re-attach. One backend is chosen
+// at start. Memory is bounded: the recorder drops a generation's log once it grows past the
+// per-generation caps (that stream is then not resumable), and the memory backend evicts ended
+// logs, oldest first, when its total is full, and otherwise drops the log that would overflow it.
+import type { Redis } from 'ioredis';
+
+export const RETAIN_MS = 5 * 60_000;
+/** Per generation: a stream longer than this is not resumable (the live stream is unaffected). */
+export const MAX_EVENTS = 8192;
+export const MAX_BYTES = 2 * 1024 * 1024;
+/** All generations together, memory backend. */
+export const MAX_TOTAL_BYTES = 64 * 1024 * 1024;
+
+/** What a reader gets after the sequence number it has: the frames that follow, and whether the log is complete. */
+export interface Snapshot {
+  frames: string[];
+  ended: boolean;
+}
+
+export interface EventLog {
+  /** Frames `seq = from, from+1, …` in order; `ended` marks the last append of the generation. */
+  append(id: number, from: number, frames: string[], ended: boolean): void;
+  /** Forgets a generation's log (over its caps): re-attaching is refused from now on. */
+  drop(id: number): void;
+  /** The frames after sequence `after`, or undefined when no log is kept for this generation. */
+  read(id: number, after: number): Promise<Snapshot | undefined>;
+  /** Calls `changed` when the generation's log grows or ends; resolves, once listening, to the unsubscribe. */
+  watch(id: number, changed: () => void): Promise<() => void>;
+  close(): void;
+}
+
+/** The producer side: numbers the frames of one stream, batches each tick into one append, applies the caps. */
+export class StreamRecorder {
+  private seq = 0;
+  private bytes = 0;
+  private batch: string[] = [];
+  private from = 1;
+  private ended = false;
+  private dropped = false;
+  private scheduled = false;
+
+  constructor(private log: EventLog, readonly id: number) {}
+
+  /** The id of the next frame (`<generation id>:<sequence>`), counted whether or not it is kept. */
+  nextId(): string {
+    return `${this.id}:${this.seq + 1}`;
+  }
+
+  record(frame: string): void {
+    this.seq++;
+    if (this.dropped) return;
+    this.bytes += frame.length;
+    if (this.seq > MAX_EVENTS || this.bytes > MAX_BYTES) {
+      this.dropped = true;
+      this.batch = [];
+      this.log.drop(this.id);
+      return;
+    }
+    this.batch.push(frame);
+    this.schedule();
+  }
+
+  end(): void {
+    this.ended = true;
+    if (!this.dropped) this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    process.nextTick(() => {
+      this.scheduled = false;
+      if (this.dropped) return;
+      this.log.append(this.id, this.from, this.batch, this.ended);
+      this.from += this.batch.length;
+      this.batch = [];
+    });
+  }
+}
+
+interface Entry {
+  frames: string[];
+  bytes: number;
+  ended: boolean;
+  timer?: NodeJS.Timeout;
+}
+
+export class MemoryEventLog implements EventLog {
+  private entries = new Map<number, Entry>();
+  private watchers = new Map<number, Set<() => void>>();
+  private total = 0;
+
+  constructor(private limits = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES }) {}
+
+  append(id: number, from: number, frames: string[], ended: boolean): void {
+    let e = this.entries.get(id);
+    // A log that starts mid-stream was dropped or refused before: keep it that way.
+    if (!e && from !== 1) return;
+    if (!this.makeRoom(frames.reduce((n, f) => n + f.length, 0))) {
+      // Full of running streams: this one is not resumable (its live stream goes on).
+      if (e) this.drop(id);
+      return;
+    }
+    if (!e) {
+      e = { frames: [], bytes: 0, ended: false };
+      this.entries.set(id, e);
+    }
+    for (const f of frames) {
+      e.frames.push(f);
+      e.bytes += f.length;
+      this.total += f.length;
+    }
+    if (ended) {
+      e.ended = true;
+      e.timer = setTimeout(() => this.drop(id), this.limits.retainMs);
+      e.timer.unref();
+    }
+    this.notify(id);
+  }
+
+  /** Evicts ended logs, oldest first, until `bytes` more fit; false when running ones fill it. */
+  private makeRoom(bytes: number): boolean {
+    for (const [id, e] of this.entries) {
+      if (this.total + bytes <= this.limits.maxTotalBytes) break;
+      if (e.ended) this.drop(id);
+    }
+    return this.total + bytes <= this.limits.maxTotalBytes;
+  }
+
+  drop(id: number): void {
+    const e = this.entries.get(id);
+    if (!e) return;
+    clearTimeout(e.timer);
+    this.total -= e.bytes;
+    this.entries.delete(id);
+    this.notify(id);
+  }
+
+  async read(id: number, after: number): Promise<Snapshot | undefined> {
+    const e = this.entries.get(id);
+    return e && { frames: e.frames.slice(after), ended: e.ended };
+  }
+
+  async watch(id: number, changed: () => void): Promise<() => void> {
+    let set = this.watchers.get(id);
+    if (!set) this.watchers.set(id, (set = new Set()));
+    set.add(changed);
+    return () => {
+      set.delete(changed);
+      if (set.size === 0) this.watchers.delete(id);
+    };
+  }
+
+  private notify(id: number): void {
+    for (const w of this.watchers.get(id) ?? []) w();
+  }
+
+  close(): void {
+    for (const id of [...this.entries.keys()]) this.drop(id);
+  }
+}
+
+/** The last list element of an ended log (a frame is never empty). */
+const END = '';
+
+/**
+ * One Redis list per generation (`<prefix>:stream:<id>`, frame `seq` at index seq-1, END last),
+ * expiring RETAIN_MS after its last append; a pub/sub message on `<prefix>:stream-changed:<id>`
+ * tells readers on any instance to read on.
+ */
+export class RedisEventLog implements EventLog {
+  private sub: Redis;
+  private watchers = new Map<string, { set: Set<() => void>; subscribed: Promise<unknown> }>();
+
+  constructor(private redis: Redis, private prefix: string, private onError: (err: unknown) => void, private retainMs = RETAIN_MS) {
+    // A subscribed connection takes no other commands: a second one, queueing until it is ready.
+    this.sub = redis.duplicate({ enableOfflineQueue: true });
+    this.sub.on('error', onError);
+    this.sub.on('message', (channel: string) => {
+      for (const w of this.watchers.get(channel)?.set ?? []) w();
+    });
+  }
+
+  private key = (id: number) => `${this.prefix}:stream:${id}`;
+  private channel = (id: number) => `${this.prefix}:stream-changed:${id}`;
+
+  append(id: number, _from: number, frames: string[], ended: boolean): void {
+    const items = ended ? [...frames, END] : frames;
+    if (items.length === 0) return;
+    // Fire and forget in order on one connection: the live stream never waits for Redis.
+    this.redis.multi().rpush(this.key(id), ...items).pexpire(this.key(id), this.retainMs).publish(this.channel(id), '').exec()
+      .catch(this.onError);
+  }
+
+  drop(id: number): void {
+    this.redis.multi().del(this.key(id)).publish(this.channel(id), '').exec().catch(this.onError);
+  }
+
+  async read(id: number, after: number): Promise<Snapshot | undefined> {
+    const [[err, length], [err2, items]] = (await this.redis.multi().llen(this.key(id)).lrange(this.key(id), after, -1).exec())! as [[Error | null, number], [Error | null, string[]]];
+    if (err || err2) throw err ?? err2;
+    if (length === 0) return undefined;
+    const ended = items.at(-1) === END;
+    return { frames: ended ? items.slice(0, -1) : items, ended };
+  }
+
+  async watch(id: number, changed: () => void): Promise<() => void> {
+    const channel = this.channel(id);
+    let w = this.watchers.get(channel);
+    if (!w) this.watchers.set(channel, (w = { set: new Set(), subscribed: this.sub.subscribe(channel) }));
+    const entry = w;
+    entry.set.add(changed);
+    const unwatch = () => {
+      entry.set.delete(changed);
+      if (entry.set.size === 0 && this.watchers.get(channel) === entry) {
+        this.watchers.delete(channel);
+        this.sub.unsubscribe(channel).catch(this.onError);
+      }
+    };
+    try {
+      // Messages published before the subscription is live would be missed: the reader reads after this.
+      await entry.subscribed;
+    } catch (err) {
+      unwatch();
+      throw err;
+    }
+    return unwatch;
+  }
+
+  close(): void {
+    this.sub.disconnect();
+  }
+}

@@ -1,0 +1,212 @@
+// Resumable streams (DECISIONS 40): a stream cut mid-way is re-attached with Last-Event-ID (GET
+// /api/v2/generate/:id/stream, or the EventSource way: the same POST again) and every missing event
+// arrives exactly once; background generations survive their client; rule 16 holds without it.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
+import { contentOf, rawStream, type RawStream } from '../support/raw-stream.js';
+import { MemoryEventLog } from '../../src/generation/event-log.js';
+
+const words = Array.from({ length: 12 }, (_, i) => `w${i} `);
+const full = words.join('');
+const body = (extra: object = {}) => ({ model: 'gpt-5-nano', prompt: 'long', ...extra });
+
+/** The frames are one stream's: ids `<gen>:1, 2, 3, …` without gaps or repeats, then [DONE] (no id). */
+function assertWholeStream(frames: Array<{ id?: string; data: any }>, gen: number): void {
+  const events = frames.filter((f) => f.data !== '[DONE]');
+  assert.deepEqual(events.map((f) => f.id), events.map((_, i) => `${gen}:${i + 1}`));
+  assert.equal(events[0]!.data.type, 'generation_start');
+  assert.equal(frames.at(-1)!.data, '[DONE]');
+  assert.equal(frames.filter((f) => f.data === '[DONE]').length, 1);
+}
+
+describe('resumable streams', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ heartbeatMs: 1000 });
+  });
+  after(() => h.close());
+
+  /** Starts a stream, cuts it after `n` content deltas; returns its frames and generation id. */
+  async function cutAfter(key: string, n: number, extra: object = {}): Promise<{ first: ReturnType<RawStream['frames']>; gen: number }> {
+    const s = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key, body: body(extra) });
+    assert.equal(s.status, 200);
+    await s.until((f) => f.filter((e) => e.data.type === 'content_delta').length >= n);
+    const first = s.frames();
+    s.destroy();
+    return { first, gen: Number(s.headers['x-generation-id']) };
+  }
+
+  it('background: cut mid-way, GET with Last-Event-ID replays the rest exactly once, then live; completed and charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: words, delayMs: 15 });
+    const requestsBefore = h.fake.requests.length;
+    const { first, gen } = await cutAfter(a.key, 3, { background: true });
+    const last = first.at(-1)!.id!;
+    const rest = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': last } });
+    assert.equal(rest.status, 200);
+    assert.equal(rest.headers['x-generation-id'], String(gen));
+    await rest.ended;
+    const all = [...first, ...rest.frames()];
+    assertWholeStream(all, gen);
+    assert.equal(contentOf(all), full);
+    assert.equal(all.at(-2)!.data.type, 'generation_end');
+    const g = await settled(h, gen, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_text, full);
+    assert.equal(g.result_metadata.finish_reason, 'stop');
+    assert.equal(g.tokens_spent, 1);
+    assert.equal(await h.balance(a.id), 9);
+    assert.equal(h.fake.requests.length, requestsBefore + 1);
+  });
+
+  it('background: the EventSource way (same POST with Last-Event-ID) re-attaches instead of starting and charging a new generation', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: words, delayMs: 15 });
+    const requestsBefore = h.fake.requests.length;
+    const { first, gen } = await cutAfter(a.key, 2, { background: true });
+    const again = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body({ background: true }), headers: { 'last-event-id': first.at(-1)!.id! } });
+    assert.equal(again.status, 200);
+    await again.ended;
+    const all = [...first, ...again.frames()];
+    assertWholeStream(all, gen);
+    assert.equal(contentOf(all), full);
+    assert.equal(h.fake.requests.length, requestsBefore + 1, 'no second upstream request');
+    assert.equal((await settled(h, gen, a.key)).status, 'completed');
+    assert.equal(await h.balance(a.id), 9, 'charged once');
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('without background rule 16 holds: cut after content -> upstream aborted, charged; re-attach replays the end', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: words, delayMs: 30 });
+    const { first, gen } = await cutAfter(a.key, 1);
+    const g = await settled(h, gen, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
+    assert.notEqual(g.result_text, full);
+    assert.equal(await h.balance(a.id), 9);
+    const rest = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body(), headers: { 'last-event-id': first.at(-1)!.id! } });
+    await rest.ended;
+    const all = [...first, ...rest.frames()];
+    assertWholeStream(all, gen);
+    assert.equal(all.at(-2)!.data.type, 'generation_end');
+    assert.equal(await h.balance(a.id), 9, 're-attaching charged nothing more');
+  });
+
+  it('without background, cut before any content: failed, 0 charged; re-attach answers the error and ends', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['never'], firstChunkDelayMs: 1500 });
+    const s = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body() });
+    await s.until((f) => f.some((e) => e.data.type === 'generation_start'));
+    const gen = Number(s.headers['x-generation-id']);
+    s.destroy();
+    const g = await settled(h, gen, a.key);
+    assert.equal(g.status, 'failed');
+    assert.equal(g.tokens_spent, 0);
+    assert.equal(await h.balance(a.id), 10);
+    const rest = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': `${gen}:1` } });
+    await rest.ended;
+    assert.deepEqual(rest.frames().map((f) => [f.id, f.data.type ?? f.data, f.data.code]), [[`${gen}:2`, 'error', 'client_disconnected'], [undefined, '[DONE]', undefined]]);
+  });
+
+  it('after the end: replays the tail from Last-Event-ID, the whole stream without it, only [DONE] from the last id', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['a', 'b', 'c'] });
+    const done = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body() });
+    const original = (await done.ended, done.frames());
+    const gen = Number(done.headers['x-generation-id']);
+    assertWholeStream(original, gen);
+    const replay = async (lastEventId?: string) => {
+      const r = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: lastEventId ? { 'last-event-id': lastEventId } : {} });
+      assert.equal(r.status, 200);
+      await r.ended;
+      return r.frames();
+    };
+    assert.deepEqual(await replay(`${gen}:2`), original.slice(2));
+    assert.deepEqual(await replay(), original);
+    assert.deepEqual(await replay(original.at(-2)!.id), ['[DONE]'].map((data) => ({ data })));
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('a generation that is not the caller\'s: 404 on GET and on the POST re-attach, nothing started', async () => {
+    const owner = await h.account({ tokens: 10 });
+    const other = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['mine'] });
+    const r = await h.post('/api/v2/generate/stream', body(), owner.key);
+    const gen = Number(r.headers.get('x-generation-id'));
+    const requestsBefore = h.fake.requests.length;
+    const get = await fetch(`${h.url}/api/v2/generate/${gen}/stream`, { headers: { authorization: `Bearer ${other.key}`, 'last-event-id': `${gen}:1` } });
+    assert.equal(get.status, 404);
+    assert.equal((await get.json() as any).error, 'not_found');
+    const post = await h.post('/api/v2/generate/stream', body(), other.key, { 'last-event-id': `${gen}:1` });
+    assert.equal(post.status, 404);
+    assert.equal((await fetch(`${h.url}/api/v2/generate/999999/stream`, { headers: { authorization: `Bearer ${owner.key}` } })).status, 404);
+    const mismatch = await fetch(`${h.url}/api/v2/generate/${gen}/stream`, { headers: { authorization: `Bearer ${owner.key}`, 'last-event-id': `${gen + 1}:1` } });
+    assert.equal(mismatch.status, 400);
+    assert.equal(h.fake.requests.length, requestsBefore);
+    assert.equal(await h.balance(other.id), 10);
+  });
+
+  it('background is a text option: accepted for text models, a wrong type is 422', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    assert.equal((await h.post('/api/v2/generate', body({ background: true }), a.key)).status, 200);
+    assert.equal((await h.post('/api/v2/generate', body({ params: { background: true } }), a.key)).status, 200);
+    assert.equal((await h.post('/api/v2/generate', body({ background: 'yes' }), a.key)).status, 422);
+  });
+});
+
+describe('resumable streams: re-attached while the generation is held upstream', () => {
+  let gated: GatedUpstream;
+  let h: Harness;
+  before(async () => {
+    gated = await startGatedOpenAI('held text');
+    h = await startHarness({ env: { OPENAI_BASE_URL: `${gated.origin}/v1` } });
+  });
+  after(async () => {
+    await h.close();
+    await gated.close();
+  });
+
+  it('background: the client leaves, re-attaches, and receives the live end; charged once', async () => {
+    const a = await h.account({ tokens: 10 });
+    const s = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body({ background: true }) });
+    await s.until((f) => f.some((e) => e.data.type === 'content_delta'));
+    const first = s.frames();
+    const gen = Number(s.headers['x-generation-id']);
+    s.destroy();
+    const rest = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': first.at(-1)!.id! } });
+    assert.equal(rest.status, 200);
+    // Still running: nothing after the last event yet, the generation is pending.
+    assert.equal((await h.get(`/api/v2/generate/${gen}`, a.key)).json.status, 'pending');
+    gated.release();
+    await rest.ended;
+    const all = [...first, ...rest.frames()];
+    assertWholeStream(all, gen);
+    assert.equal(contentOf(all), 'held text');
+    assert.equal(all.at(-2)!.data.type, 'generation_end');
+    const g = await settled(h, gen, a.key);
+    assert.equal(g.status, 'completed');
+    assert.equal(g.result_metadata.finish_reason, 'stop');
+    assert.equal(await h.balance(a.id), 9);
+  });
+});
+
+describe('MemoryEventLog bounds', () => {
+  it('evicts ended logs first, then refuses or drops the log that would overflow the total', async () => {
+    const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 100 });
+    log.append(1, 1, ['x'.repeat(60)], true);
+    log.append(2, 1, ['y'.repeat(60)], false);
+    assert.equal(await log.read(1, 0), undefined, 'the ended log was evicted to make room');
+    assert.deepEqual(await log.read(2, 0), { frames: ['y'.repeat(60)], ended: false });
+    log.append(3, 1, ['z'.repeat(50)], false);
+    assert.equal(await log.read(3, 0), undefined, 'no room: not kept');
+    log.append(3, 2, ['z'], true);
+    assert.equal(await log.read(3, 0), undefined, 'a log refused once stays refused');
+    log.append(2, 2, ['y'.repeat(50)], false);
+    assert.equal(await log.read(2, 0), undefined, 'a running log that would overflow the total is dropped');
+    log.close();
+  });
+});
