@@ -303,3 +303,75 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
     await stillServes(h.server.db, h.url, a, async () => { await upstream.waitFor(1); upstream.release(); });
   });
 });
+
+// ---------------------------------------------------------------------------------------------
+// Two instances on one PostgreSQL and one Redis; one is SIGKILLed mid-stream. The other keeps
+// serving; the killed one, restarted with the same instance id, releases its dead holds at start.
+
+describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRedis }, () => {
+  let testDb: TestDatabase;
+  let db: Db;
+  let upstream: GatedUpstream;
+  const running: Instance[] = [];
+  before(async () => {
+    testDb = await createTestDatabase(pgUrl);
+    db = await openDatabase(testDb.url);
+    upstream = await startGatedOpenAI('answer');
+  });
+  after(async () => {
+    await Promise.all(running.map((i) => i.stop()));
+    await upstream?.close();
+    await db?.close();
+    await testDb?.drop();
+    if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
+  });
+
+  it('the survivor finishes its own streams; the restarted instance releases the dead holds; both still serve', { timeout: 40_000 }, async () => {
+    const env = {
+      DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name,
+      OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1`,
+    };
+    const [a, b] = await Promise.all(['chaos-a', 'chaos-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })));
+    running.push(b!);
+    const acc = await createAccount(db, { plan: 'pro', tokens: 20 });
+    const account = { id: acc.id, key: (await createKey(db, acc.id, 'chaos')).key };
+
+    // Two streams on A; a stream and a JSON request on B; all held mid-answer by the upstream.
+    const onA = [1, 2].map(() => rawStream(a!.url, account.key));
+    const onB = [rawStream(b!.url, account.key), postJson(b!.url, '/api/v2/generate', { model: MODEL, prompt: 'x' }, account.key)] as const;
+    await upstream.waitFor(4);
+    assert.equal(await balanceOf(db, acc.id), 16);
+
+    await a!.kill();
+    for (const body of await Promise.all(onA)) {
+      assert.ok(!body.includes('generation_end'), 'a killed stream never claims success');
+    }
+    const dead = await db.kysely.selectFrom('generations').select(['id', 'status']).where('instance_id', '=', 'chaos-a').execute();
+    assert.deepEqual(dead.map((g) => g.status), ['pending', 'pending'], 'nothing ran after SIGKILL');
+
+   
+    // The survivor is untouched: its held answers finish and are charged once.
+    upstream.release();
+    const outcomes = [wellFormedStream(200, await onB[0]), wellFormedJson(await onB[1])];
+    for (const o of outcomes) {
+      assert.equal(o.kind, 'completed');
+      await settledOnce(db, o);
+    }
+    assert.deepEqual((await pendingGenerations(db)).sort(), dead.map((g) => g.id).sort(), 'only the dead instance’s generations are pending');
+
+   
+    // Restarted with the same instance id: the dead holds are released during start-up.
+    const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'chaos-a' });
+    running.push(restarted);
+    assert.deepEqual(await pendingGenerations(db), []);
+    for (const g of dead) await settledOnce(db, { kind: 'failed', id: g.id, tokensSpent: 0 });
+    const released = await db.kysely.selectFrom('generations').select('error').where('instance_id', '=', 'chaos-a').execute();
+    assert.deepEqual(released.map((g) => g.error), ['server_interrupted', 'server_interrupted']);
+    assert.equal(await balanceOf(db, acc.id), 20 - outcomes.reduce((s, o) => s + o.tokensSpent, 0));
+
+   
+    const release = async () => { await upstream.waitFor(1); upstream.release(); };
+    await stillServes(db, restarted.url, account, release);
+    await stillServes(db, b!.url, account, release);
+  });
+});
