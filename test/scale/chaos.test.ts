@@ -11,7 +11,7 @@ import { once } from 'node:events';
 import { request } from 'node:http';
 import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
-import { ledgerMismatches } from '../../src/billing/ledger.js';
+import { ledgerMismatches, releaseStaleHolds } from '../../src/billing/ledger.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import type { FakeScript } from '../support/fake-openai.js';
@@ -372,6 +372,22 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
    
     const release = async () => { await upstream.waitFor(1); upstream.release(); };
     await stillServes(db, restarted.url, account, release);
+    await stillServes(db, b!.url, account, release);
+
+    // Killed again, and this time not restarted: the stale-hold sweeper (every instance runs it
+    // every LUMENGATE_SWEEP_MS) releases the hold once its deadline (total timeout + 60 s) passed.
+    // Its tick after the deadline is driven here directly instead of waiting a minute.
+    const doomed = rawStream(restarted.url, account.key);
+    await upstream.waitFor(1);
+    await restarted.kill();
+    assert.ok(!(await doomed).includes('generation_end'));
+    upstream.release(); // resets the upstream's count of waiting requests (the dead one's is gone)
+    const left = await pendingGenerations(db);
+    const { hold_expires_at } = await db.kysely.selectFrom('generations').select('hold_expires_at').where('id', '=', left[0]!).executeTakeFirstOrThrow();
+    const deadline = new Date(hold_expires_at).getTime();
+    assert.equal(await releaseStaleHolds(db, new Date(deadline)), 0, 'not before its deadline');
+    assert.equal(await releaseStaleHolds(db, new Date(deadline + 1)), 1, 'the first sweep after the deadline releases it');
+    await settledOnce(db, { kind: 'failed', id: left[0], tokensSpent: 0 });
     await stillServes(db, b!.url, account, release);
   });
 });
