@@ -247,6 +247,8 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
     const err = abort.signal.aborted ? abort.signal.reason : caught;
     const reason = err instanceof GenerationAbort ? err.reason : null;
+    // Usage is recorded for aborted and failed streams too, as far as the provider counted (DECISIONS 30).
+    usage ??= stream?.usageSoFar() ?? null;
     if (reason === 'client_disconnected' && delivered) {
       // Content reached the client: the answer was delivered, so it is charged (DECISIONS 16).
       settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason: 'client_disconnected', usage, route, firstTokenAt, createdAt: hold.createdAt };

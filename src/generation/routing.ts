@@ -6,7 +6,7 @@
 // a model offline for the others; credentials, rate limits, 5xx, network and timeouts are the
 // route's and count.
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen, type CircuitBreakerPolicy } from 'cockatiel';
-import type { Provider, ProviderRequest, StreamPart } from '../providers/spec.js';
+import type { Provider, ProviderRequest, ProviderUsage, StreamPart } from '../providers/spec.js';
 import { ProviderError } from '../providers/spec.js';
 import type { Timeouts } from '../config/catalog.js';
 
@@ -50,6 +50,8 @@ export interface OpenStream {
   route: Route;
   first: StreamPart;
   next(): Promise<StreamPart | undefined>;
+  /** The provider's counts so far, for a stream that ended without its finish. */
+  usageSoFar(): ProviderUsage | null;
   /** Stops the gap timer while the client is slow to read (backpressure is not upstream silence). */
   pause(): void;
   resume(): void;
@@ -207,6 +209,7 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
           throw failure(err);
         }
       },
+      usageSoFar: () => stream.usageSoFar?.() ?? null,
       pause: () => clearTimeout(watchdog),
       resume: arm,
       close,

@@ -118,6 +118,8 @@ export type ContentStreamPart = Exclude<StreamPart, { type: 'finish' } | { type:
  */
 export interface ProviderStream {
   parts: AsyncIterable<StreamPart>;
+  /** What the provider counted so far, for a stream that ends without its finish (aborted). DECISIONS 30. */
+  usageSoFar?(): ProviderUsage | null;
 }
 
 /** An embedding request (DECISIONS 29). */

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'node:http';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { writeCorruptGguf, writeTinyGguf } from '../../src/providers/local/tiny-gguf.js';
 import type { LocalProvider } from '../../src/providers/local/index.js';
 
@@ -107,6 +107,11 @@ describe('local GGUF models through the gateway', () => {
       await sleep(1);
     }
     assert.ok(performance.now() - t0 < 100, `freed after ${(performance.now() - t0).toFixed(1)} ms`);
+    // The aborted stream still records the usage llama.cpp counted (DECISIONS 30).
+    const id = Number(/"id":(\d+)/.exec(got)![1]);
+    const g = await settled(h, id, acct.key);
+    assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
+    assert.ok(g.usage.input_tokens > 0 && g.usage.output_tokens > 0, `usage recorded: ${JSON.stringify(g.usage)}`);
   });
 
   it('a corrupt GGUF gives a clear error and the server keeps serving', async () => {

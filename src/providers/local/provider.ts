@@ -149,10 +149,15 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
       }
       throw err;
     }
-    return { parts: generate(entry, sequence, req, plan) };
+    const counted = { input: 0, output: 0 };
+    return {
+      parts: generate(entry, sequence, req, plan, counted),
+      // llama.cpp counts as it goes: an aborted stream still reports what it evaluated and generated.
+      usageSoFar: () => ({ input_tokens: counted.input, output_tokens: counted.output, total_tokens: counted.input + counted.output }),
+    };
   }
 
-  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest, plan: RequestPlan): AsyncIterable<StreamPart> {
+  function generate(entry: LoadedModel, sequence: LlamaContextSequence, req: ProviderRequest, plan: RequestPlan, counted: { input: number; output: number }): AsyncIterable<StreamPart> {
     const channel = new EventChannel<StreamPart>();
     // Stops generation when the client aborts or when the consumer stops reading early.
     const stop = new AbortController();
@@ -186,6 +191,8 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
           },
           onToken: (tokens: readonly unknown[]) => {
             outputTokens += tokens.length;
+            counted.output = outputTokens;
+            counted.input = sequence.tokenMeter.diff(before).usedInputTokens;
           },
         };
         const result =
