@@ -8,7 +8,7 @@ import type { Db } from '../db/connect.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
 import type { OperatorLog } from '../generation/lifecycle.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, clip } from '../core/errors.js';
 import { statusOf } from './errors.js';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
@@ -102,7 +102,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     void reply.code(statusOf(apiError)).headers(apiError.headers).send(apiError.body());
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+    void reply.code(404).send(new GatewayError('not_found', `no route ${clip(req.method)} ${clip(req.url.split('?')[0]!)}`).body());
   });
 
   await app.register(docsPlugin);

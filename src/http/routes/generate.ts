@@ -1,7 +1,7 @@
 // /api/v2/generate, /api/v2/generate/stream, and status polling. Translation only: the work is in
 // generation/lifecycle.ts; the stream is the shared skeleton with the v2 event encoder.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, clip } from '../../core/errors.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
@@ -50,7 +50,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     const caller = callerOf(req);
     const id = /^\d{1,15}$/.test(req.params.id) ? Number(req.params.id) : NaN;
     const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, caller.account.id, id) : undefined;
-    if (!g) throw new GatewayError('not_found', `generation ${req.params.id} not found`, { generation_id: req.params.id });
+    if (!g) throw new GatewayError('not_found', `generation ${clip(req.params.id)} not found`, { generation_id: clip(req.params.id) });
     const balance = caller.account.plan_tokens + caller.account.package_tokens;
     return generationObject(g, balance);
   };
