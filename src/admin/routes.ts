@@ -49,6 +49,8 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
 
     type IdParams = { Params: { id: string } };
 
+    admin.get('/openapi.json', { schema: { hide: true } }, async () => app.adminOpenapi());
+
     admin.get('/accounts', async (req) => {
       const q = query(accountsQuery, req.query);
       const accounts = await listAccounts(db, q);
