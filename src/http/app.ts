@@ -10,7 +10,7 @@ import type { RouteHealth } from '../generation/routing.js';
 import type { OperatorLog } from '../generation/lifecycle.js';
 import { GatewayError, clip } from '../core/errors.js';
 import { statusOf } from './errors.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
@@ -142,7 +142,7 @@ export function toGatewayError(err: FastifyError | GatewayError): GatewayError {
     default:
       break;
   }
-  if (isDatabaseUnavailable(err)) return new GatewayError('service_unavailable', 'database unavailable, retry shortly', { retry_after: 1 }, {}, { 'retry-after': '1' });
+  if (isDatabaseUnavailable(err)) return new GatewayError('service_unavailable', unavailableMessage(err), { retry_after: 1 }, {}, { 'retry-after': '1' });
   if (err instanceof SyntaxError) return new GatewayError('bad_request', `request body is not valid JSON: ${err.message}`);
   const status = (err as FastifyError).statusCode;
   if (status === 413) return new GatewayError('payload_too_large', 'request is too large');
