@@ -5,6 +5,7 @@ import { sql, type CompiledQuery, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow, Database } from '../db/schema.js';
+import { whenNotBusy } from '../db/busy.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const KEY_PATTERN = /^nb_[0-9A-Za-z]{45}$/;
@@ -102,7 +103,9 @@ function compileCallerQuery(db: Db) {
 
 async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> {
   const q = callerQuery(db);
-  if (q.sqlite) return q.sqlite.get(hash);
+  const st = q.sqlite;
+  // Synchronous on SQLite; a (rare) SQLITE_BUSY on a WAL read is waited for asynchronously.
+  if (st) return whenNotBusy(() => st.get(hash));
   return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, parameters: [hash] })).rows[0];
 }
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import { PLANS } from '../config/catalog.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, clip } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import { listHistory, parseHistoryQuery, historyItem } from '../generation/history.js';
 import { generationObject } from '../generation/object.js';
@@ -44,10 +44,12 @@ export async function adminRoutes(app: FastifyInstance): Promise<void> {
     admin.addHook('onRequest', authorise);
     // Unknown /admin paths are refused before they are answered, so the route list does not leak.
     admin.setNotFoundHandler({ preHandler: authorise }, (req, reply) => {
-      void reply.code(404).send(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+      void reply.code(404).send(new GatewayError('not_found', `no route ${clip(req.method)} ${clip(req.url.split('?')[0]!)}`).body());
     });
 
     type IdParams = { Params: { id: string } };
+
+    admin.get('/openapi.json', { schema: { hide: true } }, async () => app.adminOpenapi());
 
     admin.get('/accounts', async (req) => {
       const q = query(accountsQuery, req.query);

@@ -7,8 +7,12 @@
 // Group commit: the calls made in one event-loop turn share one BEGIN IMMEDIATE … COMMIT, each in
 // its own savepoint (a failing call rolls back alone), and all answer after the commit. A commit
 // writes the touched pages to the WAL once, so 16 holds cost ~4× less than 16 commits here.
+// Another process holding the write lock: BEGIN IMMEDIATE fails at once (busy_timeout 0) and the
+// batch is tried again from a timer (busy.ts), calls made meanwhile joining it; the event loop
+// never waits for the lock.
 import type { Database, Statement } from 'better-sqlite3';
 import type { Hold, HoldRequest, Settled, Settlement, TokenPool } from './ledger.js';
+import { BUSY_LIMIT_MS, busyBackoff, isBusy } from '../db/busy.js';
 
 interface Statements {
   account: Statement<[number], { plan_tokens: number; package_tokens: number }>;
@@ -108,11 +112,20 @@ interface Queued {
   run(): unknown;
   resolve(value: unknown): void;
   reject(err: unknown): void;
+  /** Until when a locked database is waited for; then the call fails with SQLITE_BUSY (503). */
+  deadline: number;
 }
 
 /** Runs queued transaction functions together at the end of the current event-loop turn. */
 function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
   let queue: Queued[] = [];
+  let scheduled = false;
+  let busyAttempts = 0;
+  const schedule = (ms: number) => {
+    scheduled = true;
+    if (ms === 0) setImmediate(flush);
+    else setTimeout(flush, ms);
+  };
   // Nested better-sqlite3 transaction functions run as savepoints of this one.
   const batch = db.transaction((ops: Queued[]) => ops.map((op) => {
     try {
@@ -121,25 +134,38 @@ function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
       return { ok: false as const, err };
     }
   }));
-  const flush = () => {
+  function flush() {
+    scheduled = false;
     const ops = queue;
     queue = [];
     let results: ReturnType<typeof batch>;
     try {
       results = batch.immediate(ops);
     } catch (err) {
-      // The commit failed (or SQLite rolled the whole transaction back): nothing was written.
+      // Nothing was written: the lock was not ours (retry), or the commit failed / rolled back.
+      if (isBusy(err)) {
+        const now = Date.now();
+        for (const op of ops) {
+          if (op.deadline > now) queue.push(op);
+          else op.reject(err);
+        }
+        if (queue.length > 0) schedule(busyBackoff(busyAttempts++));
+        return;
+      }
+      busyAttempts = 0;
       for (const op of ops) op.reject(err);
       return;
     }
+    busyAttempts = 0;
     ops.forEach((op, i) => {
       const r = results[i]!;
       if (r.ok) op.resolve(r.value);
       else op.reject(r.err);
     });
-  };
+  }
   return <T>(run: () => T) => new Promise<T>((resolve, reject) => {
-    if (queue.push({ run, resolve: resolve as (v: unknown) => void, reject }) === 1) setImmediate(flush);
+    queue.push({ run, resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + BUSY_LIMIT_MS });
+    if (!scheduled) schedule(0);
   });
 }
 

@@ -44,16 +44,28 @@ export class GatewayError extends Error {
   }
 }
 
+/**
+ * A client-supplied identifier (model name, id, field name, path) as echoed in an error: at most a
+ * short prefix, so an oversized value never makes the error body (and the logs) grow with it.
+ */
+export const clip = (s: string, max = 64): string => (s.length > max ? `${s.slice(0, max)}…` : s);
+
 export interface FieldProblem {
   path: string;
   message: string;
 }
 
 export const validationError = (fields: FieldProblem[]): GatewayError =>
-  new GatewayError('validation_error', fields.map((f) => `${f.path}: ${f.message}`).join('; ') || 'invalid request', { fields });
+  new GatewayError('validation_error', fields.map((f) => `${clip(f.path)}: ${f.message}`).join('; ') || 'invalid request', {
+    fields: fields.map((f) => ({ ...f, path: clip(f.path) })),
+  });
 
 export const badRequest = (message: string, details: Record<string, unknown> = {}): GatewayError => new GatewayError('bad_request', message, details);
 
 /** A request field the gateway does not take (DECISIONS 25): 400 naming it. */
 export const unsupportedField = (path: string, why: string): GatewayError =>
-  new GatewayError('bad_request', `${path}: ${why}`, { fields: [{ path, message: why }] });
+  new GatewayError('bad_request', `${clip(path)}: ${why}`, { fields: [{ path: clip(path), message: why }] });
+
+/** 404 for a model name the catalog does not have (every surface says it the same way). */
+export const modelNotFound = (slug: string): GatewayError =>
+  new GatewayError('not_found', `model "${clip(slug)}" not found`, { model: clip(slug) });

@@ -1,9 +1,10 @@
 // Opens the database named by DATABASE_URL: `sqlite:<path>` (default) or `postgres://…`.
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
+import { BusyRetryingSqliteDialect } from './sqlite-dialect.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -24,25 +25,15 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     const { default: SQLite } = await import('better-sqlite3');
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     const sqlite = new SQLite(path);
-    // WAL lets readers run beside the writer; busy_timeout lets several processes share the file.
+    // WAL lets readers run beside the writer. Opening may wait for another process's lock (nothing
+    // is served yet); afterwards busy_timeout is 0: a locked database is waited for asynchronously
+    // (busy.ts), never inside a synchronous call with the event loop blocked.
+    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('journal_mode = WAL');
     sqlite.pragma('synchronous = NORMAL');
-    sqlite.pragma('busy_timeout = 5000');
     sqlite.pragma('foreign_keys = ON');
-    // Kysely prepares every query anew; the hot path repeats a handful of statements, so reuse them.
-    const statements = new Map<string, ReturnType<typeof sqlite.prepare>>();
-    const cached = {
-      prepare(text: string) {
-        let st = statements.get(text);
-        if (!st) {
-          st = sqlite.prepare(text);
-          if (statements.size < 500) statements.set(text, st);
-        }
-        return st;
-      },
-      close: () => sqlite.close(),
-    };
-    kysely = new Kysely<Database>({ dialect: new SqliteDialect({ database: cached as unknown as typeof sqlite }) });
+    sqlite.pragma('busy_timeout = 0');
+    kysely = new Kysely<Database>({ dialect: new BusyRetryingSqliteDialect(sqlite) });
     dialect = 'sqlite';
     raw = sqlite;
   } else if (url.startsWith('postgres://') || url.startsWith('postgresql://')) {

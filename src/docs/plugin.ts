@@ -1,4 +1,6 @@
-// OpenAPI 3.1 at /openapi.json and Swagger UI at /docs, generated from the route schemas.
+// OpenAPI 3.1 at /openapi.json and Swagger UI at /docs, generated from the route schemas. The
+// /admin routes are split off into their own document (app.adminOpenapi(), served by the admin API
+// behind its token): the public document must not map the operator API.
 // Route schemas are documentation only (marked with docsOnly): such routes get pass-through
 // validator/serializer compilers, so zod in the handler keeps the 400/422 split and responses are
 // never reshaped by fast-json-stringify.
@@ -9,7 +11,15 @@ import type { FastifyInstance, RouteOptions } from 'fastify';
 import { apiV2Doc } from './api-v2.js';
 import { components, isDocsOnly } from './schemas.js';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The OpenAPI document of the /admin routes (left out of /openapi.json and /docs). */
+    adminOpenapi(): Record<string, unknown>;
+  }
+}
+
 const acceptAll = () => () => true;
+const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
 export const docsPlugin = fp(async (app: FastifyInstance) => {
@@ -22,7 +32,20 @@ export const docsPlugin = fp(async (app: FastifyInstance) => {
     }
   });
 
+  // @fastify/swagger builds (and caches) one document of every route; it is split here, once.
+  let adminDoc: Record<string, unknown> = {};
+  const split = ({ openapiObject: doc }: { openapiObject: Record<string, any> }) => {
+    const entries = Object.entries(doc.paths ?? {});
+    adminDoc = { ...doc, paths: Object.fromEntries(entries.filter(([path]) => isAdminPath(path))) };
+    return { ...doc, paths: Object.fromEntries(entries.filter(([path]) => !isAdminPath(path))) };
+  };
+  app.decorate('adminOpenapi', () => {
+    app.swagger();
+    return adminDoc;
+  });
+
   await app.register(swagger, {
+    transformObject: split as never,
     openapi: {
       openapi: '3.1.0',
       info: { title: 'lumengate', version: '0.1.0', description: 'Elumenta v2 API (/api/v2) and an OpenAI-compatible API (/v1). Authenticate with `Authorization: Bearer nb_…`.' },

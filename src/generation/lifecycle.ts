@@ -7,7 +7,7 @@ import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { holdTokens, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
+import { GatewayError, modelNotFound, unsupportedField, validationError } from '../core/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
@@ -72,7 +72,7 @@ export interface GenerationOutcome {
 /** The catalog model, if the caller's plan may use it (404, 403); shared with embeddings. */
 export function admitModel(deps: GenerationDeps, caller: Caller, slug: string): ModelEntry {
   const model = deps.catalog.get(slug);
-  if (!model) throw new GatewayError('not_found', `model "${slug}" not found`, { model: slug });
+  if (!model) throw modelNotFound(slug);
   const plan = caller.account.plan as PlanName;
   if (deps.catalog.plans[plan]?.api_access === false) {
     throw new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });

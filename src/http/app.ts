@@ -8,9 +8,9 @@ import type { Db } from '../db/connect.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
 import type { OperatorLog } from '../generation/lifecycle.js';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, clip } from '../core/errors.js';
 import { statusOf } from './errors.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
@@ -112,7 +112,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     void reply.code(statusOf(apiError)).headers(apiError.headers).send(apiError.body());
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`).body());
+    void reply.code(404).send(new GatewayError('not_found', `no route ${clip(req.method)} ${clip(req.url.split('?')[0]!)}`).body());
   });
 
   await app.register(docsPlugin);
@@ -153,7 +153,7 @@ export function toGatewayError(err: FastifyError | GatewayError): GatewayError {
     default:
       break;
   }
-  if (isDatabaseUnavailable(err)) return new GatewayError('service_unavailable', 'database unavailable, retry shortly', { retry_after: 1 }, {}, { 'retry-after': '1' });
+  if (isDatabaseUnavailable(err)) return new GatewayError('service_unavailable', unavailableMessage(err), { retry_after: 1 }, {}, { 'retry-after': '1' });
   if (err instanceof SyntaxError) return new GatewayError('bad_request', `request body is not valid JSON: ${err.message}`);
   const status = (err as FastifyError).statusCode;
   if (status === 413) return new GatewayError('payload_too_large', 'request is too large');

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { ContentStreamPart } from '../providers/spec.js';
 import type { GenerationFailure, GenerationOutcome, GenerationSink } from '../generation/lifecycle.js';
 import type { GenerationObject } from '../generation/object.js';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { StreamRecorder, type EventLog } from '../generation/event-log.js';
 import { GatewayError } from '../core/errors.js';
 import { SseWriter, sseFrame } from './sse.js';
@@ -99,7 +99,7 @@ export async function runStreaming(
     // A bug after the stream opened: still never a silent close.
     req.log.error({ err }, 'stream failed after open');
     void sendAll(isDatabaseUnavailable(err)
-      ? encoder.internal('service_unavailable', 'database unavailable, retry shortly')
+      ? encoder.internal('service_unavailable', unavailableMessage(err))
       : encoder.internal('internal_error', 'internal server error'));
     finish();
   }

@@ -4,7 +4,7 @@
 // own generations: its conversation is kept in the generation's result_json (`conversation`).
 import { z } from 'zod';
 import type { Caller } from '../accounts/keys.js';
-import { GatewayError, badRequest, unsupportedField, validationError } from '../core/errors.js';
+import { GatewayError, badRequest, clip, unsupportedField, validationError } from '../core/errors.js';
 import type { Db } from '../db/connect.js';
 import { contentParts, responseFormatSchema, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
 import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
@@ -113,7 +113,7 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
   let previousId: number | null = null;
   if (b.previous_response_id != null) {
     const m = /^resp_(\d+)$/.exec(b.previous_response_id);
-    if (!m) throw new GatewayError('not_found', `previous response "${b.previous_response_id}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
+    if (!m) throw new GatewayError('not_found', `previous response "${clip(b.previous_response_id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
     previousId = Number(m[1]);
   }
   return {
@@ -136,7 +136,7 @@ function refusal400(error: z.ZodError): GatewayError {
 
 function parseItem(raw: unknown, i: number): InputItem {
   const type = (raw as { type?: unknown } | null)?.type;
-  if (type !== undefined && !ITEM_TYPES.has(String(type))) throw unsupportedField(`input.${i}.type`, `"${String(type)}" items are not supported (message, function_call, function_call_output)`);
+  if (type !== undefined && !ITEM_TYPES.has(String(type))) throw unsupportedField(`input.${i}.type`, `"${clip(String(type))}" items are not supported (message, function_call, function_call_output)`);
   const parsed = inputItem.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
   return parsed.data;

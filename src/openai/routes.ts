@@ -1,7 +1,7 @@
 // The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions,
 // POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../core/errors.js';
+import { GatewayError, clip, modelNotFound } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
 import { statusOf } from '../http/errors.js';
 import { runGeneration } from '../generation/lifecycle.js';
@@ -26,7 +26,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     void reply.code(statusOf(apiError)).headers(apiError.headers).send(openAIError(apiError));
   });
   app.setNotFoundHandler((req, reply) => {
-    void reply.code(404).send(openAIError(new GatewayError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)));
+    void reply.code(404).send(openAIError(new GatewayError('not_found', `no route ${clip(req.method)} ${clip(req.url.split('?')[0]!)}`)));
   });
 
   const modelView = (m: { slug: string; provider: string }) => ({ id: m.slug, object: 'model' as const, created: 0, owned_by: m.provider || 'lumengate' });
@@ -41,7 +41,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   app.get<{ Params: { model: string } }>('/models/:model', { schema: openAIDocs.getModel }, async (req) => {
     await app.authenticate(req);
     const m = chatModels().find((x) => x.slug === req.params.model);
-    if (!m) throw new GatewayError('not_found', `model "${req.params.model}" not found`, { model: req.params.model });
+    if (!m) throw modelNotFound(req.params.model);
     return modelView(m);
   });
 

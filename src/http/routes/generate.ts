@@ -1,7 +1,7 @@
 // /api/v2/generate, /api/v2/generate/stream, and status polling. Translation only: the work is in
 // generation/lifecycle.ts; the stream is the shared skeleton with the v2 event encoder.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, clip } from '../../core/errors.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
@@ -77,7 +77,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
 
   async function ownGeneration(accountId: number, id: number, label: string | number = id): Promise<Generation> {
     const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, accountId, id) : undefined;
-    if (!g) throw new GatewayError('not_found', `generation ${label} not found`, { generation_id: label });
+    if (!g) throw new GatewayError('not_found', `generation ${clip(String(label))} not found`, { generation_id: clip(String(label)) });
     return g;
   }
 

@@ -2,7 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { ModelEntry } from '../../config/catalog.js';
-import { GatewayError } from '../../core/errors.js';
+import { GatewayError, modelNotFound } from '../../core/errors.js';
 import { zodToApiError } from '../../generation/request.js';
 
 const priceBody = z.object({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
@@ -20,7 +20,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
 
   const find = (slug: string) => {
     const m = catalog.get(slug);
-    if (!m) throw new GatewayError('not_found', `model "${slug}" not found`, { model: slug });
+    if (!m) throw modelNotFound(slug);
     return m;
   };
 
