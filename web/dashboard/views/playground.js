@@ -80,6 +80,7 @@ export function Playground({ me, refreshMe }) {
   const streaming = state === 'streaming';
   const locks = new Map(models.map((m) => [m.slug, modelLock(m, me.plan)]));
   const selected = models.find((m) => m.slug === model);
+  const lockCount = (kind) => [...locks.values()].filter((l) => l?.kind === kind).length;
 
   return html`
     <section class="playground">
@@ -94,7 +95,8 @@ export function Playground({ me, refreshMe }) {
         </select>
         <p class="hint model-note" data-testid="model-note">
           ${selected ? `${credits(selected.token_cost)} per request · ${selected.min_plan} plan and up · ` : ''}Your plan: <span class="capitalize">${me.plan}</span>.
-          ${[...locks.values()].some((l) => l?.kind === 'plan') && ' Greyed-out models need a higher plan.'}
+          ${lockCount('plan') > 0 && ` ${lockCount('plan')} need a higher plan.`}
+          ${lockCount('unavailable') > 0 && ` ${lockCount('unavailable')} unavailable here.`}
         </p>
         <label for="pg-system">System prompt</label>
         <textarea id="pg-system" rows="3" value=${system} onInput=${(e) => setSystem(e.currentTarget.value)} disabled=${streaming}></textarea>
