@@ -277,6 +277,7 @@ describe('dashboard in Chromium', { skip }, () => {
         if (scheme === 'dark') assert.ok(lum < 0.05, `dark background, got ${l.background}`);
         else assert.ok(lum > 0.8, `light background, got ${l.background}`);
         if (view === 'overview') await snap(p, `dashboard-overview-${width}-${scheme}`);
+        if (view === 'keys') await p.screenshot({ path: join(ARTIFACTS, `keys-${width}-${scheme}.png`) });
         if (view === 'history') {
           const row = p.locator(`[data-testid=history-row][data-id="${stoppedId}"]`);
           assert.equal(await row.locator('[data-testid=history-outcome]').innerText(), 'stopped · charged 1');
