@@ -1,17 +1,41 @@
 // The dashboard end to end in Debian's Chromium (playwright-core): sign in, stream in the
 // playground with deltas appearing as they arrive, Stop cancels the upstream request, history
-// shows the generation, key management. Screenshots go to test-artifacts/dashboard/.
+// shows the generation as stopped and charged, key management, the model picker for a free
+// account, and the layout at 390 and 1280 px in light and dark. Screenshots go to
+// test-artifacts/dashboard/; with UPDATE_DOCS_IMAGES=1 the documented ones also go to docs/images/.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { packageRoot } from '../../src/config/env.js';
 import { startHarness, sleep, type Harness } from '../support/harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
 const ARTIFACTS = join(packageRoot(), 'test-artifacts', 'dashboard');
+const DOC_IMAGES = process.env.UPDATE_DOCS_IMAGES === '1' ? join(packageRoot(), 'docs', 'images') : null;
+
+/** In the page: what sticks out sideways, and how many rows the tabs take. */
+function layoutProbe() {
+  const over = (el: Element) => el.scrollWidth > el.clientWidth;
+  return {
+    docWidth: document.documentElement.scrollWidth,
+    overflowing: [...document.querySelectorAll('.table-wrap, .card, .content, .topbar')].filter(over)
+      .map((el) => `${el.className}: ${el.scrollWidth} > ${el.clientWidth}`),
+    tabRows: new Set([...document.querySelectorAll('.tab')].map((t) => Math.round(t.getBoundingClientRect().top))).size,
+    background: getComputedStyle(document.body).backgroundColor,
+  };
+}
+
+/** Relative luminance (0 black .. 1 white) of a computed `rgb(r, g, b)` colour. */
+function luminance(rgb: string): number {
+  const [r, g, b] = (rgb.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number).map((c) => {
+    const v = c / 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
+}
 
 /** Rejects instead of hanging when something that must happen does not. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
@@ -52,6 +76,7 @@ describe('dashboard in Chromium', { skip }, () => {
     page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   });
   after(async () => {
+    for (const c of contexts) await c.close().catch(() => {});
     await browser?.close();
     await h?.close();
   });
@@ -68,7 +93,8 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.click('button[type=submit]');
     await page.locator('[data-testid=stat-balance]').waitFor();
     const balance = 1250 - (await h.server.db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('n')).executeTakeFirstOrThrow()).n;
-    assert.equal(await page.locator('[data-testid=header-balance]').innerText(), `${balance.toLocaleString('en-US')} tokens`);
+    assert.equal(await page.locator('[data-testid=header-balance]').innerText(), `${balance.toLocaleString('en-US')} credits`);
+    assert.match(await page.locator('[data-testid=stat-balance]').innerText(), /prepaid, priced per request/, 'the unit is named once');
     assert.match(await page.locator('[data-testid=stat-limits]').innerText(), /60\s*\/ hour[\s\S]*500 requests per day/);
     assert.match(await page.locator('[data-testid=stat-plan]').innerText(), /pro/i);
     const storage = await page.evaluate(() => ({ session: sessionStorage.getItem('lumengate.apiKey'), local: localStorage.length }));
@@ -135,10 +161,15 @@ describe('dashboard in Chromium', { skip }, () => {
 
   it('history shows the stopped generation, and the filters narrow the list', async () => {
     await page.click('a[href="#/history"]');
-    const row = page.locator(`[data-testid=history-row][data-id="${stoppedId}"]`);
+    // completed + finish_reason client_disconnected: shown as stopped, and charged.
+    const row = page.locator(`[data-testid=history-row][data-id="${stoppedId}"][data-outcome=stopped]`);
     await row.waitFor();
     assert.equal(await row.getAttribute('data-status'), 'completed');
-    assert.match(await row.innerText(), /gpt-5-nano[\s\S]*completed[\s\S]*Count slowly, please\.[\s\S]*1/);
+    assert.match(await row.innerText(), /gpt-5-nano[\s\S]*stopped · charged 1[\s\S]*Count slowly, please\.[\s\S]*1/);
+    const failed = page.locator('[data-testid=history-row][data-status=failed]');
+    assert.equal(await failed.locator('[data-testid=history-outcome]').innerText(), 'failed · not charged');
+    const seeded = page.locator('[data-testid=history-row][data-outcome=completed]').first();
+    assert.match(await seeded.locator('[data-testid=history-outcome]').innerText(), /^completed · charged \d+$/);
     await row.click();
     await page.locator('tr.detail', { hasText: 'word0' }).waitFor();
     await shot('04-history');
@@ -173,6 +204,92 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal((await h.get('/api/v2/user/me', secret)).status, 401, 'the revoked key is refused');
     assert.equal(await page.locator('[data-testid=key-row]').count(), 1);
   });
+
+
+  /** A fresh browser context (viewport, colour scheme) signed in with `key`. */
+  const contexts: BrowserContext[] = [];
+  async function openAs(key: string, width: number, colorScheme: 'light' | 'dark'): Promise<Page> {
+    const ctx = await browser.newContext({ viewport: { width, height: width < 600 ? 844 : 800 }, colorScheme });
+    contexts.push(ctx);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    p.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    await p.goto(`${h.url}/dashboard`);
+    await p.fill('#api-key', key);
+    await p.click('button[type=submit]');
+    await p.locator('[data-testid=stat-balance]').waitFor();
+    return p;
+  }
+  async function snap(p: Page, name: string) {
+    await p.screenshot({ path: join(ARTIFACTS, `${name}.png`) });
+    if (DOC_IMAGES) await p.screenshot({ path: join(DOC_IMAGES, `${name}.png`) });
+  }
+
+  it('a free account sees plan-locked and unavailable models marked and disabled before Send', async () => {
+    const free = await h.account({ plan: 'free', tokens: 10 });
+    const p = await openAs(free.key, 390, 'light');
+    await p.click('a[href="#/playground"]');
+    await p.locator('#pg-model option[value="gpt-5"]').waitFor({ state: 'attached' });
+    const opt = (slug: string) => p.locator(`#pg-model option[value="${slug}"]`);
+    // gpt-5 needs the basic plan: disabled, and says so.
+    assert.equal(await opt('gpt-5').isDisabled(), true);
+    assert.equal(await opt('gpt-5').getAttribute('data-lock'), 'plan');
+    assert.match(await opt('gpt-5').innerText(), /2 credits · needs the basic plan/);
+    // No Anthropic key on this gateway: disabled with the reason.
+    assert.equal(await opt('claude-haiku-4.5').isDisabled(), true);
+    assert.equal(await opt('claude-haiku-4.5').getAttribute('data-lock'), 'unavailable');
+    const haiku = (await h.get('/api/v2/models/claude-haiku-4.5')).json;
+    assert.equal(haiku.available, false);
+    assert.ok((await opt('claude-haiku-4.5').innerText()).endsWith(`· ${haiku.unavailable_reason || 'not configured on this gateway'}`));
+    // A model the plan allows is selectable and chosen by default; Send is usable.
+    assert.equal(await opt('gpt-5-nano').isDisabled(), false);
+    assert.equal(await p.locator('#pg-model').inputValue(), 'gpt-5-nano');
+    const groups = await p.locator('#pg-model optgroup').evaluateAll((gs) => gs.map((g) => g.getAttribute('label')));
+    assert.deepEqual(groups, ['Available on your plan', 'Needs a higher plan', 'Unavailable on this gateway']);
+    assert.match(await p.locator('[data-testid=model-note]').innerText(), /1 credit per request · free plan and up · Your plan: free/i);
+    await p.fill('#pg-prompt', 'Hello');
+    assert.equal(await p.locator('button:has-text("Send")').isEnabled(), true);
+    // The server agrees with the picker: the locked model is refused for this account.
+    const refused = await h.post('/api/v2/generate', { model: 'gpt-5', prompt: 'x' }, free.key);
+    assert.equal(refused.status, 403);
+    assert.equal(refused.json.error, 'insufficient_plan');
+    assert.deepEqual(await p.evaluate(layoutProbe).then((l) => [l.docWidth <= 390, l.overflowing]), [true, []]);
+    await snap(p, 'dashboard-playground-390-light');
+  });
+
+  for (const [width, scheme] of [[390, 'light'], [390, 'dark'], [1280, 'light'], [1280, 'dark']] as const) {
+    it(`at ${width} px, ${scheme}: no view overflows sideways, tabs on one line, ${width < 600 ? 'tables as cards' : 'tables'}`, async () => {
+      const p = await openAs(account.key, width, scheme);
+      const views: [string, string][] = [
+        ['overview', '[data-testid=usage-chart] canvas'],
+        ['playground', '#pg-model option[value="gpt-5-nano"]'],
+        ['history', `[data-testid=history-row][data-id="${stoppedId}"][data-outcome=stopped]`],
+        ['keys', '[data-testid=key-row]'],
+      ];
+      for (const [view, ready] of views) {
+        await p.click(`a[href="#/${view}"]`);
+        await p.locator(ready).first().waitFor({ state: 'attached' });
+        const l = await p.evaluate(layoutProbe);
+        assert.ok(l.docWidth <= width, `${view}: the page is ${l.docWidth} px wide in a ${width} px viewport`);
+        assert.deepEqual(l.overflowing, [], `${view}: nothing overflows its box`);
+        assert.equal(l.tabRows, 1, `${view}: the tabs stay on one line`);
+        const lum = luminance(l.background);
+        if (scheme === 'dark') assert.ok(lum < 0.05, `dark background, got ${l.background}`);
+        else assert.ok(lum > 0.8, `light background, got ${l.background}`);
+        if (view === 'overview') await snap(p, `dashboard-overview-${width}-${scheme}`);
+        if (view === 'keys') await p.screenshot({ path: join(ARTIFACTS, `keys-${width}-${scheme}.png`) });
+        if (view === 'history') {
+          const row = p.locator(`[data-testid=history-row][data-id="${stoppedId}"]`);
+          assert.equal(await row.locator('[data-testid=history-outcome]').innerText(), 'stopped · charged 1');
+          // Narrow: the header row is hidden and every row is a card of labelled cells.
+          const display = await p.locator('[data-testid=history-table] thead').evaluate((el) => getComputedStyle(el).display);
+          assert.equal(display, width < 600 ? 'none' : 'table-header-group');
+          await snap(p, `dashboard-history-${width}-${scheme}`);
+        }
+      }
+      await p.context().close();
+    });
+  }
 
   it('signs out: the key leaves sessionStorage; no errors in the page', async () => {
     await page.click('button:has-text("Sign out")');

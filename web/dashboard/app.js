@@ -1,5 +1,5 @@
 // The dashboard shell: sign-in, the top bar with the balance, and hash routes for the four views.
-import { html, render, useCallback, useEffect, useState, fmt } from './lib.js';
+import { html, render, useCallback, useEffect, useState, credits } from './lib.js';
 import { api, onUnauthorized, session } from './api.js';
 import { Overview } from './views/overview.js';
 import { Playground } from './views/playground.js';
@@ -67,11 +67,11 @@ function Shell({ me, refreshMe, signOut }) {
     <div class="shell">
       <header class="topbar">
         <div class="brand"><span class="brand-mark">◆</span> lumengate</div>
-        <nav class="tabs">
+        <nav class="tabs" aria-label="Dashboard">
           ${VIEWS.map((v) => html`<a href=${`#/${v.id}`} class=${v.id === view.id ? 'tab active' : 'tab'} aria-current=${v.id === view.id ? 'page' : undefined}>${v.label}</a>`)}
         </nav>
         <div class="account">
-          <span class="balance-pill" data-testid="header-balance" title="Token balance">${fmt(me.token_balance)} tokens</span>
+          <span class="balance-pill" data-testid="header-balance" title="Balance in credits (prepaid, per request)">${credits(me.token_balance)}</span>
           <span class="plan-pill">${me.plan}</span>
           <span class="account-name" title=${`Signed in with key ${me.api_key?.prefix ?? ''}`}>${me.name || `Account ${me.id}`}</span>
           <button class="ghost" onClick=${signOut}>Sign out</button>

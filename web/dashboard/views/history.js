@@ -1,5 +1,5 @@
 // Generation history with filters (model, status, category) and cursor pagination.
-import { html, useCallback, useEffect, useState, fmt, fmtTime } from '../lib.js';
+import { html, useCallback, useEffect, useState, credits, fmt, fmtTime, outcome } from '../lib.js';
 import { api, publicApi } from '../api.js';
 
 const STATUSES = ['completed', 'failed', 'pending'];
@@ -12,20 +12,44 @@ function query(filters, cursor) {
   return `/api/v2/user/history?${q}`;
 }
 
+/**
+ * finish_reason of a completed generation: from the history item when the server includes it,
+ * otherwise from GET /api/v2/generate/:id (text only: only streams can be stopped). Cached per id.
+ */
+const reasons = new Map();
+function useFinishReason(g) {
+  const inline = 'finish_reason' in g ? g.finish_reason : g.result_metadata?.finish_reason;
+  const needed = inline === undefined && g.status === 'completed' && g.category === 'text';
+  const [reason, setReason] = useState(needed ? reasons.get(g.id) : inline);
+  useEffect(() => {
+    if (!needed || reasons.has(g.id)) return;
+    let live = true;
+    api(`/api/v2/generate/${g.id}`).then((full) => {
+      const r = full.result_metadata?.finish_reason ?? null;
+      reasons.set(g.id, r);
+      if (live) setReason(r);
+    }, () => {});
+    return () => { live = false; };
+  }, [g.id, needed]);
+  return reason;
+}
+
 function Row({ g }) {
   const [open, setOpen] = useState(false);
+  const reason = useFinishReason(g);
+  const o = outcome(g, reason);
   return html`
-    <tr class="clickable" onClick=${() => setOpen(!open)} data-testid="history-row" data-id=${g.id} data-status=${g.status}>
-      <td class="nowrap muted">${fmtTime(g.created_at)}</td>
-      <td><code>${g.model_slug}</code></td>
-      <td><span class=${`badge status-${g.status}`}>${g.status}</span></td>
-      <td class="prompt-cell">${g.prompt ?? html`<span class="muted">—</span>`}</td>
-      <td class="num">${fmt(g.tokens_spent)}</td>
+    <tr class="clickable" onClick=${() => setOpen(!open)} data-testid="history-row" data-id=${g.id} data-status=${g.status} data-outcome=${o.kind}>
+      <td class="nowrap muted" data-label="Time">${fmtTime(g.created_at)}</td>
+      <td data-label="Model"><code>${g.model_slug}</code></td>
+      <td data-label="Status"><span class=${`badge status-${o.kind}`} data-testid="history-outcome">${o.label}</span></td>
+      <td class="prompt-cell" data-label="Prompt">${g.prompt ?? html`<span class="muted">—</span>`}</td>
+      <td class="num" data-label="Credits">${fmt(g.tokens_spent)}</td>
     </tr>
     ${open && html`
       <tr class="detail"><td colspan="5">
         <div class="detail-grid">
-          <div><div class="stat-label">Generation</div>#${g.id} · ${g.category} · finished ${fmtTime(g.completed_at)}</div>
+          <div><div class="stat-label">Generation</div>#${g.id} · ${g.category} · finished ${fmtTime(g.completed_at)}${reason ? ` · ${reason}` : ''} · ${g.status === 'failed' ? 'not charged' : credits(g.tokens_spent)}</div>
           ${g.error && html`<div><div class="stat-label">Error</div><span class="error">${g.error}</span></div>`}
           <div><div class="stat-label">Result</div><div class="output small">${g.result_text ?? '—'}</div></div>
         </div>
@@ -85,10 +109,10 @@ export function History() {
       ${items.length === 0 && !loading
         ? html`<p class="empty">No generations match these filters.</p>`
         : html`
-          <table class="table" data-testid="history-table">
-            <thead><tr><th>Time</th><th>Model</th><th>Status</th><th>Prompt</th><th class="num">Tokens</th></tr></thead>
+          <div class="table-wrap"><table class="table stack" data-testid="history-table">
+            <thead><tr><th>Time</th><th>Model</th><th>Status</th><th>Prompt</th><th class="num">Credits</th></tr></thead>
             <tbody>${items.map((g) => html`<${Row} key=${g.id} g=${g} />`)}</tbody>
-          </table>`}
+          </table></div>`}
       ${cursor && html`<div class="more"><button class="ghost" onClick=${() => load(true)} disabled=${loading}>Load more</button></div>`}
     </section>`;
 }

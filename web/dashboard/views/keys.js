@@ -26,15 +26,15 @@ function KeyRow({ k, reload, signOut }) {
 
   return html`
     <tr data-testid="key-row" data-name=${k.name}>
-      <td>
+      <td data-label="Name" class="key-name">
         ${editing
           ? html`<form class="inline" onSubmit=${rename}><input aria-label="Key name" value=${name} onInput=${(e) => setName(e.currentTarget.value)} /><button class="primary small" type="submit">Save</button><button class="ghost small" type="button" onClick=${() => setEditing(false)}>Cancel</button></form>`
           : html`${k.name} ${k.current && html`<span class="badge current">this session</span>`}`}
         ${error && html`<div class="error">${error}</div>`}
       </td>
-      <td><code>${k.display_prefix}</code></td>
-      <td class="nowrap muted">${fmtTime(k.created_at)}</td>
-      <td class="nowrap muted">${k.last_used_at ? fmtTime(k.last_used_at) : 'Never'}</td>
+      <td data-label="Key"><code>${k.display_prefix}</code></td>
+      <td class="nowrap muted" data-label="Created">${fmtTime(k.created_at)}</td>
+      <td class="nowrap muted" data-label="Last used">${k.last_used_at ? fmtTime(k.last_used_at) : 'Never'}</td>
       <td class="row-actions">
         ${!editing && html`<button class="ghost small" onClick=${() => setEditing(true)}>Rename</button>`}
         ${confirming
@@ -78,9 +78,9 @@ export function Keys({ signOut }) {
             <button class="ghost small" onClick=${() => navigator.clipboard?.writeText(created.key)}>Copy</button>
             <button class="ghost small" onClick=${() => setCreated(null)}>Done</button></div>
         </div>`}
-      <table class="table" data-testid="keys-table">
+      <div class="table-wrap"><table class="table stack" data-testid="keys-table">
         <thead><tr><th>Name</th><th>Key</th><th>Created</th><th>Last used</th><th></th></tr></thead>
         <tbody>${keys.map((k) => html`<${KeyRow} key=${k.id} k=${k} reload=${reload} signOut=${signOut} />`)}</tbody>
-      </table>
+      </table></div>
     </section>`;
 }

@@ -1,5 +1,5 @@
-// Balance, plan and limits, and the tokens-per-day chart.
-import { html, useEffect, useState, fmt, fmtTime } from '../lib.js';
+// Balance, plan and limits, and the credits-per-day chart.
+import { html, useEffect, useState, credits, fmt, fmtTime } from '../lib.js';
 import { api } from '../api.js';
 import { UsageChart } from './usage-chart.js';
 
@@ -38,18 +38,18 @@ export function Overview({ me, refreshMe }) {
 
   return html`
     <section class="grid stats">
-      <${Stat} testid="stat-balance" label="Token balance" value=${fmt(me.token_balance)}
-        detail=${`${fmt(me.plan_tokens_remaining)} plan + ${fmt(me.bonus_tokens)} bonus`} />
+      <${Stat} testid="stat-balance" label="Balance" value=${html`${fmt(me.token_balance)}<small> credits</small>`}
+        detail=${`${fmt(me.plan_tokens_remaining)} plan + ${fmt(me.bonus_tokens)} bonus · credits are prepaid, priced per request`} />
       <${Stat} testid="stat-plan" label="Plan" value=${html`<span class="capitalize">${me.plan}</span>`}
         detail=${me.plan_expires_at ? `Renews or expires ${fmtTime(me.plan_expires_at)}` : 'No expiry'} />
       <${Stat} testid="stat-limits" label="Rate limits" value=${html`${limit(me.rate_limit_hourly)}<small> / hour</small>`}
         detail=${`${limit(me.rate_limit_daily)} requests per day`} />
-      <${Stat} testid="stat-used" label="Spent this month" value=${fmt(me.tokens_used_this_period)} detail="tokens since the 1st (UTC)" />
+      <${Stat} testid="stat-used" label="Spent this month" value=${credits(me.tokens_used_this_period)} detail="since the 1st (UTC)" />
     </section>
 
     <section class="card">
       <div class="card-head">
-        <h2>Tokens spent per day by model</h2>
+        <h2>Credits spent per day by model</h2>
         <select aria-label="Period" value=${days} onChange=${(e) => setDays(Number(e.currentTarget.value))}>
           <option value="7">Last 7 days</option>
           <option value="30">Last 30 days</option>
@@ -61,9 +61,9 @@ export function Overview({ me, refreshMe }) {
         ? html`<p class="empty">No generations in this period yet. Try the <a href="#/playground">playground</a>.</p>`
         : html`<${UsageChart} usage=${usage} />`)}
       ${sorted.length > 0 && html`
-        <table class="table compact" data-testid="usage-totals">
-          <thead><tr><th>Model</th><th class="num">Requests</th><th class="num">Tokens spent</th></tr></thead>
+        <div class="table-wrap"><table class="table compact" data-testid="usage-totals">
+          <thead><tr><th>Model</th><th class="num">Requests</th><th class="num">Credits spent</th></tr></thead>
           <tbody>${sorted.map(([slug, t]) => html`<tr><td><code>${slug}</code></td><td class="num">${fmt(t.requests)}</td><td class="num">${fmt(t.tokens)}</td></tr>`)}</tbody>
-        </table>`}
+        </table></div>`}
     </section>`;
 }

@@ -1,9 +1,21 @@
 // Streaming playground: model, system prompt, temperature; deltas are shown as they arrive and
 // Stop aborts the fetch, which makes the gateway cancel the upstream request.
-import { html, useEffect, useRef, useState, fmt } from '../lib.js';
+import { html, useEffect, useRef, useState, credits, fmt, modelLock } from '../lib.js';
 import { publicApi, streamGeneration } from '../api.js';
 
-export function Playground({ refreshMe }) {
+/** The picker's groups: usable models first, then plan-locked, then unavailable (both disabled). */
+const GROUPS = [
+  { kind: null, label: 'Available on your plan' },
+  { kind: 'plan', label: 'Needs a higher plan' },
+  { kind: 'unavailable', label: 'Unavailable on this gateway' },
+];
+
+function ModelOption({ m, lock }) {
+  const text = `${m.name} (${m.slug}) · ${credits(m.token_cost)}${lock ? ` · ${lock.reason}` : ''}`;
+  return html`<option value=${m.slug} disabled=${!!lock} data-lock=${lock?.kind ?? ''} title=${lock?.reason}>${text}</option>`;
+}
+
+export function Playground({ me, refreshMe }) {
   const [models, setModels] = useState([]);
   const [model, setModel] = useState('');
   const [system, setSystem] = useState('You are a helpful assistant.');
@@ -20,7 +32,7 @@ export function Playground({ refreshMe }) {
     publicApi('/api/v2/models?category=text').then((r) => {
       const streaming = r.models.filter((m) => m.supports_streaming);
       setModels(streaming);
-      setModel((cur) => cur || (streaming.find((m) => m.available) ?? streaming[0])?.slug || '');
+      setModel((cur) => cur || streaming.find((m) => !modelLock(m, me.plan))?.slug || '');
     });
     return () => controller.current?.abort();
   }, []);
@@ -66,6 +78,9 @@ export function Playground({ refreshMe }) {
   };
   const stop = () => controller.current?.abort();
   const streaming = state === 'streaming';
+  const locks = new Map(models.map((m) => [m.slug, modelLock(m, me.plan)]));
+  const selected = models.find((m) => m.slug === model);
+  const lockCount = (kind) => [...locks.values()].filter((l) => l?.kind === kind).length;
 
   return html`
     <section class="playground">
@@ -73,8 +88,16 @@ export function Playground({ refreshMe }) {
         <h2>Playground</h2>
         <label for="pg-model">Model</label>
         <select id="pg-model" value=${model} onChange=${(e) => setModel(e.currentTarget.value)} disabled=${streaming}>
-          ${models.map((m) => html`<option value=${m.slug} disabled=${!m.available}>${m.name} (${m.slug})${m.available ? ` · ${m.token_cost} token${m.token_cost === 1 ? '' : 's'}` : ' · not configured'}</option>`)}
+          ${GROUPS.map((g) => {
+            const ms = models.filter((m) => (locks.get(m.slug)?.kind ?? null) === g.kind);
+            return ms.length > 0 && html`<optgroup label=${g.label}>${ms.map((m) => html`<${ModelOption} m=${m} lock=${locks.get(m.slug)} />`)}</optgroup>`;
+          })}
         </select>
+        <p class="hint model-note" data-testid="model-note">
+          ${selected ? `${credits(selected.token_cost)} per request · ${selected.min_plan} plan and up · ` : ''}Your plan: <span class="capitalize">${me.plan}</span>.
+          ${lockCount('plan') > 0 && ` ${lockCount('plan')} need a higher plan.`}
+          ${lockCount('unavailable') > 0 && ` ${lockCount('unavailable')} unavailable here.`}
+        </p>
         <label for="pg-system">System prompt</label>
         <textarea id="pg-system" rows="3" value=${system} onInput=${(e) => setSystem(e.currentTarget.value)} disabled=${streaming}></textarea>
         <label for="pg-temperature">Temperature <output>${temperature.toFixed(1)}</output></label>
@@ -84,7 +107,7 @@ export function Playground({ refreshMe }) {
         <textarea id="pg-prompt" rows="5" placeholder="Ask something…" value=${prompt} onInput=${(e) => setPrompt(e.currentTarget.value)}
           onKeyDown=${(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send(e); }} disabled=${streaming}></textarea>
         <div class="actions">
-          <button class="primary" type="submit" disabled=${streaming || !prompt.trim() || !model}>Send</button>
+          <button class="primary" type="submit" disabled=${streaming || !prompt.trim() || !model || !!locks.get(model)}>Send</button>
           <button class="danger" type="button" onClick=${stop} disabled=${!streaming}>Stop</button>
           <span class="hint">Ctrl+Enter sends</span>
         </div>
@@ -98,8 +121,8 @@ export function Playground({ refreshMe }) {
         <div class="output-meta" data-testid="output-meta">
           ${deltas > 0 && html`<span>${fmt(deltas)} deltas</span>`}
           ${info?.id && html`<span>Generation <a href="#/history">#${info.id}</a></span>`}
-          ${info?.tokens !== undefined && html`<span>${fmt(info.tokens)} token${info.tokens === 1 ? '' : 's'} spent · balance ${fmt(info.balance)}</span>`}
-          ${state === 'stopped' && html`<span>Cancelled: the upstream request was closed.</span>`}
+          ${info?.tokens !== undefined && html`<span>${credits(info.tokens)} charged · balance ${credits(info.balance)}</span>`}
+          ${state === 'stopped' && html`<span>Stopped: the upstream request was closed. Content already delivered is charged (see History).</span>`}
           ${info?.error && html`<span class="error">${info.error}</span>`}
         </div>
       </div>

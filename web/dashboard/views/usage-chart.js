@@ -1,12 +1,12 @@
-// Stacked bars of tokens per UTC day, one colour per model, drawn with uPlot.
-import { html, useEffect, useRef } from '../lib.js';
+// Stacked bars of credits per UTC day, one colour per model, drawn with uPlot.
+import { html, useEffect, useRef, useState } from '../lib.js';
 import uPlot from '/dashboard/vendor/uplot.mjs';
 
 const PALETTE = ['#4f46e5', '#0ea5e9', '#10b981', '#f59e0b', '#ef4444', '#8b5cf6', '#ec4899', '#14b8a6', '#64748b'];
 const DAY = 86_400;
 const INTEGER_INCREMENTS = [1, 2, 5].flatMap((m) => Array.from({ length: 10 }, (_, e) => m * 10 ** e)).sort((a, b) => a - b);
 
-/** Every day of the window (seconds at UTC midnight), and per model the tokens of each day. */
+/** Every day of the window (seconds at UTC midnight), and per model the credits of each day. */
 function toSeries(usage) {
   const start = Date.parse(`${usage.from}T00:00:00Z`) / 1000;
   const xs = Array.from({ length: usage.days }, (_, i) => start + i * DAY);
@@ -19,10 +19,26 @@ function toSeries(usage) {
   return { xs, models, values };
 }
 
+/** True while the system asks for dark colours; the chart is redrawn when it changes. */
+function useDarkScheme() {
+  const mq = matchMedia('(prefers-color-scheme: dark)');
+  const [dark, setDark] = useState(mq.matches);
+  useEffect(() => {
+    const onChange = (e) => setDark(e.matches);
+    mq.addEventListener('change', onChange);
+    return () => mq.removeEventListener('change', onChange);
+  }, []);
+  return dark;
+}
+
 export function UsageChart({ usage }) {
   const el = useRef(null);
+  const dark = useDarkScheme();
   useEffect(() => {
     const box = el.current;
+    // Axis and grid colours come from the stylesheet's variables (light or dark).
+    const css = getComputedStyle(box);
+    const color = (name) => css.getPropertyValue(name).trim();
     const { xs, models, values } = toSeries(usage);
     // Stacking: model i is drawn at the running sum of models 0..i, tallest first so each bar
     // shows its own segment; the legend shows each model's own value.
@@ -36,9 +52,9 @@ export function UsageChart({ usage }) {
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       scales: { x: { time: true, range: [xs[0] - DAY / 2, xs[xs.length - 1] + DAY / 2] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#64748b', grid: { show: false }, ticks: { stroke: '#e2e8f0' }, values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', timeZone: 'UTC' })) },
-        // Tokens are whole numbers: integer ticks only.
-        { stroke: '#64748b', grid: { stroke: '#eef2f7' }, ticks: { show: false }, size: 50, incrs: INTEGER_INCREMENTS },
+        { stroke: color('--muted'), grid: { show: false }, ticks: { stroke: color('--border') }, values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', timeZone: 'UTC' })) },
+        // Credits are whole numbers: integer ticks only.
+        { stroke: color('--muted'), grid: { stroke: color('--grid') }, ticks: { show: false }, size: 50, incrs: INTEGER_INCREMENTS },
       ],
       series: [
         { label: 'Day', value: (_u, t) => (t == null ? 'all' : new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', year: 'numeric', timeZone: 'UTC' })) },
@@ -49,7 +65,7 @@ export function UsageChart({ usage }) {
           width: 0,
           paths: bars,
           points: { show: false },
-          // Under the cursor: that day's tokens; otherwise the model's total for the period.
+          // Under the cursor: that day's credits; otherwise the model's total for the period.
           value: (_u, _v, _s, idx) => (idx == null ? values[i].reduce((a, b) => a + b, 0) : values[i][idx]).toLocaleString('en-US'),
         })),
       ],
@@ -58,6 +74,6 @@ export function UsageChart({ usage }) {
     const resize = new ResizeObserver(() => plot.setSize({ width: box.clientWidth, height: 280 }));
     resize.observe(el.current);
     return () => { resize.disconnect(); plot.destroy(); };
-  }, [usage]);
+  }, [usage, dark]);
   return html`<div class="chart" ref=${el} data-testid="usage-chart"></div>`;
 }
