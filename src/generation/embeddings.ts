@@ -68,7 +68,7 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     clientSignal.removeEventListener('abort', onClientGone);
   }
 
-  const settled = await settleWithRetry(deps.db, hold.generationId, settlement);
+  const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });
   deps.observer?.onSettled?.({ model: model.slug, stream: false, opened: !error, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (Date.parse(settled.completedAt) - Date.parse(hold.createdAt)) / 1000 });
   if (error || !settled.applied) {
     // Failed, or a sweeper settled it first: the client is answered with an error and not charged.

@@ -283,6 +283,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, {
+    ...(deps.log ? { log: deps.log } : {}), context: { route, model: model.slug },
     onDataError: (err) => deps.log?.warn({ err, generation_id: hold.generationId }, 'settlement stored without its text (the database refused it)'),
   });
   observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
