@@ -33,14 +33,19 @@ export interface ServerOptions {
   catalogOverrides?: Record<string, unknown>[];
 }
 
-export function defaultLogger(level: string): Logger {
+export async function defaultLogger(level: string, format: Settings['logFormat'] = undefined): Promise<Logger> {
+  // People read a terminal; collectors read JSON. pino-pretty is loaded only when it is used.
+  if (format === 'pretty' || (format === undefined && process.stdout.isTTY)) {
+    const { default: pretty } = await import('pino-pretty');
+    return pino(loggerOptions(level), pretty({ destination: 1, sync: false, colorize: !!process.stdout.isTTY, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname' }));
+  }
   // Asynchronous destination: logging never blocks the event loop on the hot path.
   return pino(loggerOptions(level), pino.destination({ sync: false }));
 }
 
 export async function startServer(opts: ServerOptions = {}): Promise<RunningServer> {
   const settings = opts.settings ?? settingsFromEnv();
-  const logger = opts.logger ?? defaultLogger(settings.logLevel);
+  const logger = opts.logger ?? (await defaultLogger(settings.logLevel, settings.logFormat));
   const catalog = loadCatalog(settings.configPath, ...(opts.catalogOverrides ?? []));
   const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize });
   const providers = buildProviders(catalog.providers, settings.env);

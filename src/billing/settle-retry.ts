@@ -17,6 +17,9 @@ export interface SettleRetryOptions {
   onBackgroundError?: (err: unknown) => void;
   /** A settlement refused for its data and made again without its text (to log it). */
   onDataError?: (err: unknown) => void;
+  /** Where retries are reported for the operator (pino's shape), with `context` (route, generation id) on each line. */
+  log?: { warn(obj: Record<string, unknown>, msg: string): void; error(obj: Record<string, unknown>, msg: string): void };
+  context?: Record<string, unknown>;
 }
 
 const backoff = (attempt: number) => Math.min(100 * 2 ** attempt, 2000);
@@ -40,32 +43,41 @@ async function settleOnce(db: Db, generationId: number, s: Settlement, onDataErr
 
 export async function settleWithRetry(db: Db, generationId: number, s: Settlement, opts: SettleRetryOptions = {}): Promise<Settled> {
   const inlineUntil = Date.now() + (opts.inlineMs ?? 15_000);
+  const ctx = { generation_id: generationId, ...opts.context };
   for (let attempt = 0; ; attempt++) {
     try {
-      return await settleOnce(db, generationId, s, opts.onDataError);
+      const settled = await settleOnce(db, generationId, s, opts.onDataError);
+      if (attempt > 0) opts.log?.warn({ ...ctx, attempts: attempt + 1 }, 'settlement succeeded after retries');
+      return settled;
     } catch (err) {
       if (!isDatabaseUnavailable(err)) throw err;
       if (Date.now() + backoff(attempt) > inlineUntil) {
         const release: Settlement = { ...s, status: 'failed', error: 'service_unavailable: settlement interrupted by a database outage', finishReason: null };
-        void settleInBackground(db, generationId, release, Date.now() + (opts.backgroundMs ?? 10 * 60_000), opts.onBackgroundError);
+        opts.log?.error({ ...ctx, err, attempts: attempt + 1 }, 'settlement still failing: the hold will be released in the background');
+        void settleInBackground(db, generationId, release, Date.now() + (opts.backgroundMs ?? 10 * 60_000), opts, ctx);
         throw err;
       }
+      // Once per outage, not once per attempt: the first retry says the database is down.
+      if (attempt === 0) opts.log?.warn({ ...ctx, err }, 'settlement failed (database unavailable): retrying');
       await sleep(backoff(attempt), undefined, { ref: false });
     }
   }
 }
 
-async function settleInBackground(db: Db, generationId: number, s: Settlement, until: number, onError?: (err: unknown) => void): Promise<void> {
+async function settleInBackground(db: Db, generationId: number, s: Settlement, until: number, opts: SettleRetryOptions, ctx: Record<string, unknown>): Promise<void> {
   for (let attempt = 0; Date.now() < until; attempt++) {
     await sleep(backoff(attempt), undefined, { ref: false });
     try {
       await settleOnce(db, generationId, s);
+      opts.log?.warn({ ...ctx, attempts: attempt + 1 }, 'settlement released the hold in the background');
       return;
     } catch (err) {
       if (!isDatabaseUnavailable(err)) {
-        onError?.(err);
+        opts.log?.error({ ...ctx, err }, 'background settlement failed');
+        opts.onBackgroundError?.(err);
         return;
       }
     }
   }
+  opts.log?.error(ctx, 'background settlement gave up: the stale-hold sweeper will release the hold');
 }

@@ -15,6 +15,7 @@ import { buildProviders } from '../providers/registry.js';
 import { startServer } from '../server.js';
 import { pullModel } from '../providers/local/model-files.js';
 import { createPullProgressPrinter } from '../providers/local/pull-progress.js';
+import { modelAvailability } from '../generation/availability.js';
 import { registerChat } from './chat.js';
 import { isClusterWorker, runPrimary, workerCount } from './cluster.js';
 
@@ -174,17 +175,19 @@ models.command('pull <uri>').description('download a GGUF model (hf:user/repo:qu
   });
 models.command('list').description('list models and whether a provider is configured')
   .option('--json', 'machine-readable output')
-  .action((o: { json?: boolean }) => {
+  .action(async (o: { json?: boolean }) => {
     const s = settingsFromEnv();
     const catalog = loadCatalog(s.configPath);
     const providers = buildProviders(catalog.providers, s.env);
-    const rows = catalog.models.map((m) => {
-      const ready = m.routes.find((r) => providers.get(r.provider));
+    // The same answer as the API's `available` / `unavailable_reason` (a missing local file included).
+    const rows = await Promise.all(catalog.models.map(async (m) => {
+      const { available, unavailable_reason } = await modelAvailability({ catalog, providers }, m);
+      const ready = available ? m.routes.find((r) => providers.get(r.provider)) : undefined;
       return {
         slug: m.slug, category: m.category, min_plan: m.min_plan, token_cost: m.token_cost, streaming: m.supports_streaming,
-        available: !!ready, route: ready ? `${ready.provider}:${ready.model}` : m.routes.length ? providers.unavailableReason(m.routes[0]!.provider) : 'no provider',
+        available, unavailable_reason, route: ready ? `${ready.provider}:${ready.model}` : unavailable_reason,
       };
-    });
+    }));
     print(!!o.json, rows, () => table(rows));
   });
 

@@ -15,6 +15,8 @@ export interface Settings {
   /** Request body limit in bytes. */
   bodyLimit: number;
   logLevel: string;
+  /** LOG_FORMAT: `json` (one object a line, for collectors) or `pretty` (pino-pretty, for people); unset = pretty on a TTY. */
+  logFormat: 'json' | 'pretty' | undefined;
   /** PostgreSQL connection pool size per instance (DATABASE_POOL_SIZE). */
   dbPoolSize: number;
   /** Redis for rate-limit counters shared by all instances; unset = in-memory (one instance). */
@@ -48,6 +50,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     heartbeatMs: intOr(env.LUMENGATE_HEARTBEAT_MS, 15_000),
     bodyLimit: intOr(env.LUMENGATE_BODY_LIMIT, 1024 * 1024),
     logLevel: env.LOG_LEVEL || 'info',
+    logFormat: env.LOG_FORMAT ? oneOf(env.LOG_FORMAT, ['json', 'pretty'] as const, 'LOG_FORMAT') : undefined,
     dbPoolSize: intOr(env.DATABASE_POOL_SIZE, 10),
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.LUMENGATE_REDIS_PREFIX || 'lumengate',

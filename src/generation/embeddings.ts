@@ -4,6 +4,7 @@
 import type { Caller } from '../accounts/keys.js';
 import { holdTokens, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
+import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError } from '../core/errors.js';
 import { BrokenCircuitError } from 'cockatiel';
 import type { ProviderUsage } from '../providers/spec.js';
@@ -41,7 +42,7 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
     price, prompt: input.input.join('\n'), holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
   });
-  if (!hold) throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
+  if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
 
   // Everything below ends in exactly one settlement.
   const abort = new AbortController();
@@ -67,7 +68,7 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     clientSignal.removeEventListener('abort', onClientGone);
   }
 
-  const settled = await settleWithRetry(deps.db, hold.generationId, settlement);
+  const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });
   deps.observer?.onSettled?.({ model: model.slug, stream: false, opened: !error, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (Date.parse(settled.completedAt) - Date.parse(hold.createdAt)) / 1000 });
   if (error || !settled.applied) {
     // Failed, or a sweeper settled it first: the client is answered with an error and not charged.

@@ -7,7 +7,8 @@ import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
 import { holdTokens, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { GatewayError, modelNotFound, unsupportedField, validationError } from '../core/errors.js';
+import { insufficientCredits } from '../billing/insufficient.js';
+import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
@@ -19,6 +20,7 @@ import { enforceInputLimits } from './limits.js';
 import { compileOutputSchema, type OutputCheck } from './structured-output.js';
 import { sanitizeUpstreamText } from './sanitize.js';
 import { findGeneration } from './store.js';
+import { findModel } from './model-lookup.js';
 
 export { GenerationAbort } from './routing.js';
 
@@ -71,16 +73,21 @@ export interface GenerationOutcome {
 
 /** The catalog model, if the caller's plan may use it (404, 403); shared with embeddings. */
 export function admitModel(deps: GenerationDeps, caller: Caller, slug: string): ModelEntry {
-  const model = deps.catalog.get(slug);
-  if (!model) throw modelNotFound(slug);
-  const plan = caller.account.plan as PlanName;
-  if (deps.catalog.plans[plan]?.api_access === false) {
-    throw new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
-  }
-  if (PLANS.indexOf(plan) < PLANS.indexOf(model.min_plan)) {
-    throw new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
-  }
+  const model = findModel(deps.catalog, slug);
+  const refused = planRefusal(deps.catalog, caller.account.plan, model);
+  if (refused) throw refused;
   return model;
+}
+
+/** Why an account on `plan` may not use `model` (403), or undefined. */
+export function planRefusal(catalog: Catalog, plan: string, model: ModelEntry): GatewayError | undefined {
+  if (catalog.plans[plan as PlanName]?.api_access === false) {
+    return new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
+  }
+  if (PLANS.indexOf(plan as PlanName) < PLANS.indexOf(model.min_plan)) {
+    return new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
+  }
+  return undefined;
 }
 
 export function checkAdmission(deps: GenerationDeps, caller: Caller, input: GenerationInput): ModelEntry {
@@ -96,6 +103,7 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
     const unused = Object.keys(input.options).find((k) => !TEXT_OPTION_NAMES.has(k));
     if (unused) throw unsupportedField(unused, `not a text generation option (model "${model.slug}" is a text model)`);
   }
+  enforceNonEmptyPrompt(input);
   enforceInputLimits(model, input);
   enforceInputModalities(model, input);
   // OpenAI refuses parallel_tool_calls without tools: the caller's mistake, named here rather than as an upstream 400.
@@ -106,6 +114,16 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
     throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });
   }
   return model;
+}
+
+/** A user message with nothing in it ("" or whitespace) is the caller's mistake: 400 before any charge. */
+function enforceNonEmptyPrompt(input: GenerationInput): void {
+  input.messages.forEach((m, i) => {
+    if (m.role === 'user' && m.content.every((p) => p.type === 'text' && p.text.trim() === '')) {
+      const path = input.messagePaths?.[i] ?? `messages.${i}`;
+      throw new GatewayError('bad_request', `${path}: the prompt is empty`, { fields: [{ path, message: 'empty' }] });
+    }
+  });
 }
 
 /** Every content part must be one the model accepts (DECISIONS 24): 422 naming the part. */
@@ -164,9 +182,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
     accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
     price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
   });
-  if (!hold) {
-    throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
-  }
+  if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
 
   // 4. Run the provider stream. Everything below ends in exactly one settlement.
   const abort = new AbortController();
@@ -269,6 +285,7 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, {
+    ...(deps.log ? { log: deps.log } : {}), context: { route, model: model.slug },
     onDataError: (err) => deps.log?.warn({ err, generation_id: hold.generationId }, 'settlement stored without its text (the database refused it)'),
   });
   observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });

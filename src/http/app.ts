@@ -143,9 +143,13 @@ export function toGatewayError(err: FastifyError | GatewayError): GatewayError {
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new GatewayError('payload_too_large', 'request body is too large', {});
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+    // Fastify's own text repeats "not valid JSON": the parser's position (when given) is what helps.
+    case 'FST_ERR_CTP_INVALID_JSON_BODY': {
+      const cause = (err as { cause?: unknown }).cause;
+      return new GatewayError('bad_request', `request body is not valid JSON${cause instanceof SyntaxError ? `: ${cause.message}` : ''}`);
+    }
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new GatewayError('bad_request', `request body is not valid JSON: ${err.message}`);
+      return new GatewayError('bad_request', 'request body is empty: send a JSON object');
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return new GatewayError('bad_request', 'unsupported Content-Type: send application/json');
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':

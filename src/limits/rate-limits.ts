@@ -142,9 +142,9 @@ export class RateLimits {
     const message = window === 'hour'
       ? `Hourly limit reached: ${limit} requests/hour on ${label} plan`
       : `Daily limit reached: ${limit} requests/day on ${label} plan`;
-    return new GatewayError('rate_limit_exceeded', message, { window },
-      { retry_after: retryAfter, plan, limit_hour: state.limitHour, limit_day: state.limitDay },
-      { 'retry-after': String(retryAfter) });
+    // The same facts in `details` on every surface (/v1 sends only details); top-level copies stay for /api/v2 clients.
+    const facts = { retry_after: retryAfter, plan, limit_hour: state.limitHour, limit_day: state.limitDay, limits: { hour: state.limitHour, day: state.limitDay } };
+    return new GatewayError('rate_limit_exceeded', message, { window, ...facts }, facts, { 'retry-after': String(retryAfter) });
   }
 
   private storeDown(err: unknown, caller: Caller): RateLimitState {

@@ -16,6 +16,9 @@ import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, s
 import { openAIError, openAIErrorType } from './errors.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
+import type { Caller } from '../accounts/keys.js';
+import { modelAvailability } from '../generation/availability.js';
+import { findModel } from '../generation/model-lookup.js';
 
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -30,18 +33,24 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   });
 
   const modelView = (m: { slug: string; provider: string }) => ({ id: m.slug, object: 'model' as const, created: 0, owned_by: m.provider || 'lumengate' });
-  // Only the models this surface serves: chat (text) and embedding models.
-  const chatModels = () => deps.catalog.models.filter((m) => m.category === 'text' || m.category === 'embedding');
+  // Only the models this surface serves (chat and embedding) that this caller can use now:
+  // OpenAI clients pick from this list and have no field to read a reason from.
+  const usableModels = async (caller: Caller) => {
+    const served = deps.catalog.models.filter((m) => m.category === 'text' || m.category === 'embedding');
+    const usable = await Promise.all(served.map(async (m) => (await modelAvailability(deps, m, caller)).available));
+    return served.filter((_, i) => usable[i]);
+  };
 
   app.get('/models', { schema: openAIDocs.listModels }, async (req) => {
-    await app.authenticate(req);
-    return { object: 'list', data: chatModels().map(modelView) };
+    return { object: 'list', data: (await usableModels(await app.authenticate(req))).map(modelView) };
   });
 
   app.get<{ Params: { model: string } }>('/models/:model', { schema: openAIDocs.getModel }, async (req) => {
-    await app.authenticate(req);
-    const m = chatModels().find((x) => x.slug === req.params.model);
-    if (!m) throw modelNotFound(req.params.model);
+    const caller = await app.authenticate(req);
+    const m = findModel(deps.catalog, req.params.model);
+    const availability = await modelAvailability(deps, m, caller);
+    if (m.category !== 'text' && m.category !== 'embedding') throw new GatewayError('not_found', `model "${m.slug}" is a ${m.category} model: use /api/v2/generate`, { model: m.slug });
+    if (!availability.available) throw new GatewayError('model_unavailable', `model "${m.slug}" is unavailable: ${availability.unavailable_reason}`, { model: m.slug, unavailable_reason: availability.unavailable_reason });
     return modelView(m);
   });
 

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/config/env.js';
 import { buildTinyGguf } from '../../src/providers/local/tiny-gguf.js';
+import { freePort } from '../support/free-port.js';
 
 const run = promisify(execFile);
 const cli = join(packageRoot(), 'bin', 'lumengate.js');
@@ -53,9 +54,28 @@ describe('lumengate models pull', () => {
     assert.equal(served.filter((s) => s.startsWith('GET')).length, gets);
   });
 
-  it('a missing file is a clear error with a non-zero exit', async () => {
+  it('a missing file fails before any progress bar, with the status and the manual alternative', async () => {
     const env = { PATH: process.env.PATH, LUMENGATE_MODELS_DIR: dir };
-    await assert.rejects(run(process.execPath, [cli, 'models', 'pull', `${origin}/models/nope.gguf`, '--as', 'nope.gguf'], { env }), (e: any) => e.code !== 0 && /lumengate:/.test(e.stderr));
+    await assert.rejects(run(process.execPath, [cli, 'models', 'pull', `${origin}/models/nope.gguf`, '--as', 'nope.gguf'], { env }), (e: any) => {
+      assert.notEqual(e.code, 0);
+      assert.match(e.stderr, /lumengate: could not download .*HTTP 404/);
+      assert.match(e.stderr, /copy a GGUF file into LUMENGATE_MODELS_DIR/);
+      assert.doesNotMatch(e.stderr, /%/, 'no progress bar for an error page');
+      return true;
+    });
     assert.equal(existsSync(join(dir, 'nope.gguf')), false);
+  });
+
+  it('an unreachable server fails within seconds naming the reason (no retries for minutes)', async () => {
+    const env = { PATH: process.env.PATH, LUMENGATE_MODELS_DIR: dir };
+    // Nobody listens there (fetch refuses port 1 outright, so a closed free port tests the refusal).
+    // The CLI is killed after 20 s: a hang fails the test rather than stalling it.
+    const url = `http://127.0.0.1:${await freePort()}/x.gguf`;
+    await assert.rejects(run(process.execPath, [cli, 'models', 'pull', url], { env, timeout: 20_000 }), (e: any) => {
+      assert.equal(e.killed, false, 'it did not hang');
+      assert.ok(e.stderr.includes(`could not download ${url}: fetch failed (ECONNREFUSED)`), e.stderr);
+      assert.match(e.stderr, /copy a GGUF file into LUMENGATE_MODELS_DIR/);
+      return true;
+    });
   });
 });

@@ -64,7 +64,7 @@ describe('/v1 with the AI SDK openai-compatible provider', () => {
 
   it('errors surface as APICallError with our status and message', async () => {
     const a = await h.account({ tokens: 0 });
-    await assert.rejects(generateText({ model: provider(a.key)('gpt-5-nano'), prompt: 'hi', maxRetries: 0 }), (e: any) => e.statusCode === 402 && /insufficient tokens/.test(e.message));
+    await assert.rejects(generateText({ model: provider(a.key)('gpt-5-nano'), prompt: 'hi', maxRetries: 0 }), (e: any) => e.statusCode === 402 && /insufficient credits/.test(e.message));
   });
 
   it('streamText with tools: the streamed call arrives parsed, finishReason tool-calls; tools reached the upstream', async () => {

@@ -30,14 +30,24 @@ export async function resolveLocalModelPath(model: string, modelsDir: string): P
     for (const candidate of [path.resolve(model), path.resolve(modelsDir, model)]) {
       if (await exists(candidate)) return candidate;
     }
-    throw new ModelFileNotFoundError(`model file ${model} not found (looked in ${process.cwd()} and ${modelsDir})`);
+    throw new ModelFileNotFoundError(`model file ${path.basename(model)} is not in the models directory; ${MANUAL_INSTALL}`);
   }
   try {
     const { resolveModelFile } = await import('node-llama-cpp');
     return await resolveModelFile(model, { directory: modelsDir, download: false, cli: false });
   } catch (err) {
-    throw new ModelFileNotFoundError(`${(err as Error).message}; run \`lumengate models pull ${model}\` first`, { cause: err });
+    // Clients see this text: the server's directories are cut out of node-llama-cpp's message.
+    const message = withoutDirs((err as Error).message, [modelsDir, process.cwd()]);
+    throw new ModelFileNotFoundError(`${message}; run \`lumengate models pull ${model}\` first, or ${MANUAL_INSTALL}`, { cause: err });
   }
+}
+
+/** The way forward without a download, in every "missing file" text (no server path in it). */
+export const MANUAL_INSTALL = 'copy a GGUF file into LUMENGATE_MODELS_DIR and route a catalog model to its file name';
+
+/** `text` with each of `dirs` (and the separator after it) removed, so only file names remain. */
+export function withoutDirs(text: string, dirs: string[]): string {
+  return dirs.reduce((t, d) => t.split(d + path.sep).join('').split(d).join('.'), text);
 }
 
 export interface PullProgress {
@@ -65,19 +75,52 @@ export async function pullModel(uri: string, opts: PullOptions = {}): Promise<st
   if (!isModelUri(uri)) {
     file = await resolveLocalModelPath(uri, modelsDir);
   } else {
-    // Loaded on demand: node-llama-cpp costs ~40 MB and half a second to import.
-    const { resolveModelFile } = await import('node-llama-cpp');
-    file = await resolveModelFile(uri, {
-      directory: modelsDir,
-      download: 'auto',
-      cli: false,
-      ...(opts.fileName ? { fileName: opts.fileName } : {}),
-      onProgress: opts.onProgress,
-      signal: opts.signal,
-    });
+    try {
+      // A refused or missing URL fails here in seconds; the downloader would retry it for minutes.
+      if (/^https?:/i.test(uri) && !(await alreadyPulled(uri, modelsDir, opts.fileName))) await probe(uri, opts.signal);
+      // Loaded on demand: node-llama-cpp costs ~40 MB and half a second to import.
+      const { resolveModelFile } = await import('node-llama-cpp');
+      file = await resolveModelFile(uri, {
+        directory: modelsDir,
+        download: 'auto',
+        cli: false,
+        ...(opts.fileName ? { fileName: opts.fileName } : {}),
+        onProgress: opts.onProgress,
+        signal: opts.signal,
+      });
+    } catch (err) {
+      throw new PullError(`could not download ${uri}: ${describeFetchError(err)}.\nWithout a download: ${MANUAL_INSTALL} (here ${modelsDir}).`, { cause: err });
+    }
   }
   await validateGgufFile(file);
   return file;
+}
+
+export class PullError extends Error {
+  override readonly name = 'PullError';
+}
+
+const PROBE_TIMEOUT_MS = 15_000;
+
+/** HEAD of the URL: unreachable or an HTTP error is thrown at once (405/501: the server does not do HEAD; let the download try). */
+async function probe(url: string, signal?: AbortSignal): Promise<void> {
+  const timeout = AbortSignal.timeout(PROBE_TIMEOUT_MS);
+  const res = await fetch(url, { method: 'HEAD', redirect: 'follow', signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
+  if (!res.ok && res.status !== 405 && res.status !== 501) throw new Error(`the server answered HTTP ${res.status} ${res.statusText}`.trimEnd());
+}
+
+async function alreadyPulled(uri: string, modelsDir: string, fileName: string | undefined): Promise<boolean> {
+  if (fileName) return exists(path.join(modelsDir, fileName));
+  return resolveLocalModelPath(uri, modelsDir).then(() => true, () => false);
+}
+
+/** "fetch failed" says nothing: the cause carries ECONNREFUSED, ENOTFOUND, a timeout… */
+function describeFetchError(err: unknown): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  if (e?.name === 'TimeoutError') return `no answer within ${PROBE_TIMEOUT_MS / 1000} s`;
+  const cause = e?.cause?.code ?? e?.cause?.message;
+  if (cause) return `${e.message} (${cause}${/ENOTFOUND|EAI_AGAIN/.test(cause) ? ': no network or DNS?' : ''})`;
+  return e?.message ?? String(err);
 }
 
 async function exists(p: string): Promise<boolean> {

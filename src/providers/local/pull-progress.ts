@@ -24,6 +24,8 @@ export function createPullProgressPrinter(label: string, stream: NodeJS.Writable
   const mb = (n: number) => (n / 1e6).toFixed(1);
   return {
     onProgress({ totalSize, downloadedSize }) {
+      // Before the size is known (or for an error page) a bar would read 100 % of nothing.
+      if (!(totalSize > 0)) return;
       if (!started) {
         bar.start(totalSize, downloadedSize, { done: mb(downloadedSize), size: mb(totalSize) });
         started = true;
