@@ -8,6 +8,7 @@ import { openDatabase, type Db } from './db/connect.js';
 import { releaseInstanceHolds, releaseStaleHolds } from './billing/ledger.js';
 import { RateLimits } from './limits/rate-limits.js';
 import { buildProviders, type ProviderRegistry } from './providers/registry.js';
+import { startDiscovery, type Discovery } from './providers/discovery.js';
 import { buildApp } from './http/app.js';
 import { CircuitState } from 'cockatiel';
 import { RouteHealth } from './generation/routing.js';
@@ -22,6 +23,8 @@ export interface RunningServer {
   db: Db;
   catalog: Catalog;
   url: string;
+  /** Ollama/vLLM model discovery; refresh() lists the upstreams now (tests, or an operator hook). */
+  discovery: Discovery;
   files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
   close(): Promise<void>;
 }
@@ -49,6 +52,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const catalog = loadCatalog(settings.configPath, ...(opts.catalogOverrides ?? []));
   const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize });
   const providers = buildProviders(catalog.providers, settings.env);
+  // Before listening, so discovered models are there from the first request; failures only warn.
+  const discovery = startDiscovery({ catalog, env: settings.env, logger });
+  await discovery.refresh();
 
   // Holds left by a server that died mid-request are released at start and then every minute.
   const sweep = async () => {
@@ -81,6 +87,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   } catch (err) {
     // EADDRINUSE and the like: nothing of the running instance may be touched, only our own handles.
     await app.close();
+    discovery.close();
     await providers.closeAll();
     redis?.disconnect();
     await db.close();
@@ -115,11 +122,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   logger.info({ url, providers: configured, ready_models: ready.length, instance: settings.instanceId }, 'lumengate listening');
 
   return {
-    app, db, catalog, url,
+    app, db, catalog, url, discovery,
     files: { ...files, secret, sweep: sweepFiles },
     async close() {
       clearInterval(sweeper);
       clearInterval(fileSweeper);
+      discovery.close();
       await app.close();
       await providers.closeAll();
       events.close();
@@ -151,8 +159,8 @@ const NO_MODEL_HINT = `
 lumengate is running, but no model can generate yet. Enable one of:
   - a cloud provider: set OPENAI_API_KEY, ANTHROPIC_API_KEY, GOOGLE_API_KEY, DEEPSEEK_API_KEY,
     XAI_API_KEY or OPENROUTER_API_KEY and restart;
-  - a local server: set OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 (or VLLM_BASE_URL) and add its
-    models to your LUMENGATE_CONFIG file;
+  - a local server: set OLLAMA_BASE_URL=http://127.0.0.1:11434/v1 (or VLLM_BASE_URL): its models
+    appear as "ollama/<name>" ("vllm/<name>");
   - a local model run in-process (no key, no GPU):
       npx lumengate models pull hf:Qwen/Qwen2.5-0.5B-Instruct-GGUF:Q4_K_M --as qwen2.5-0.5b-instruct-q4_k_m.gguf
     then restart: the model "qwen2.5-0.5b-instruct" is ready.

@@ -15,10 +15,13 @@ const timeoutsSchema = z.object({
   total_ms: z.number().int().positive(),
 }).partial();
 
+/** Model slugs; "/" for discovered models ("ollama/llama3.2:3b") and the hand-written ones shadowing them. */
+export const SLUG = /^[a-z0-9][a-z0-9._:\/-]*$/i;
+
 const routeSchema = z.object({ provider: z.string().min(1), model: z.string().min(1) });
 
 const modelSchema = z.object({
-  slug: z.string().regex(/^[a-z0-9][a-z0-9._:-]*$/i, 'slug: letters, digits, . _ : -'),
+  slug: z.string().regex(SLUG, 'slug: letters, digits, . _ : - /'),
   name: z.string(),
   category: z.enum(['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool', 'embedding']),
   provider: z.string().default(''),
@@ -58,6 +61,13 @@ const providerSchema = z.object({
   api_key_required: z.boolean().optional(),
   enabled_without_env: z.boolean().optional(),
   headers: z.record(z.string(), z.string()).optional(),
+  /** List the upstream's models (GET <base_url>/models) as "<provider>/<name>" (src/providers/discovery.ts); false = off. */
+  discover: z.union([z.literal(false), z.object({
+    /** Tokens per request of every discovered model. */
+    price: z.number().int().nonnegative(),
+    min_plan: z.enum(['free', 'basic']),
+    interval_ms: z.number().int().positive().default(60_000),
+  }).strict()]).optional(),
 }).passthrough();
 
 const planSchema = z.object({
@@ -89,8 +99,11 @@ export interface Catalog {
   providers: Record<string, ProviderEntry>;
   retries: { attempts: number; backoff_ms: number; max_backoff_ms?: number };
   circuit_breaker: { failures: number; cooldown_ms: number };
-  models: ModelEntry[];
+  /** Hand-written models, then the discovered ones whose slug no hand-written model takes. */
+  readonly models: ModelEntry[];
   get(slug: string): ModelEntry | undefined;
+  /** Replaces the discovered layer (the only mutable part: the loaded catalog stays as validated). */
+  setDiscovered(models: ModelEntry[]): void;
   timeoutsFor(model: ModelEntry): Timeouts;
 }
 
@@ -113,13 +126,22 @@ export function loadCatalog(configPath?: string, ...overrides: Json[]): Catalog 
     }
   }
   const bySlug = new Map(data.models.map((m) => [m.slug, m]));
+  const handWritten = [...bySlug.values()];
+  // Swapped whole on each discovery, so a reader never sees half of an update.
+  let discovered = { list: [] as ModelEntry[], bySlug: new Map<string, ModelEntry>() };
   return {
     plans: data.plans as Record<PlanName, PlanEntry>,
     providers: data.providers,
     retries: data.retries,
     circuit_breaker: data.circuit_breaker,
-    models: [...bySlug.values()],
-    get: (slug) => bySlug.get(slug),
+    get models() {
+      return discovered.list.length ? [...handWritten, ...discovered.list] : handWritten;
+    },
+    get: (slug) => bySlug.get(slug) ?? discovered.bySlug.get(slug),
+    setDiscovered(models) {
+      const list = models.filter((m) => !bySlug.has(m.slug));
+      discovered = { list, bySlug: new Map(list.map((m) => [m.slug, m])) };
+    },
     timeoutsFor: (m) => ({ ...data.timeouts, ...m.timeouts }),
   };
 }

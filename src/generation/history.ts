@@ -8,8 +8,8 @@ import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
 import { historyPage, softDeleteGeneration } from './store.js';
 
-const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
-const STATUSES = ['pending', 'completed', 'failed'] as const;
+export const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
+export const STATUSES = ['pending', 'completed', 'failed'] as const;
 
 // Query strings arrive as text; a repeated parameter arrives as an array and is refused (422).
 const int = (min: number, max: number) => z.string().regex(/^\d{1,9}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
