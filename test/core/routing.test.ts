@@ -4,6 +4,8 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
+import { openFirstRoute, RouteHealth } from '../../src/generation/routing.js';
+import { ProviderError, type Provider } from '../../src/providers/spec.js';
 
 describe('routing', () => {
   let h: Harness;
@@ -40,9 +42,52 @@ describe('routing', () => {
     const r = await generate('gpt-5.2');
     assert.equal(r.status, 200);
     assert.equal(r.json.result_text, 'after retry');
-    assert.equal(h.fake.requests.length, 2);
-    assert.ok(h.fake.requests[1]!.receivedAt - h.fake.requests[0]!.receivedAt >= 10, 'waited before retrying');
+    // The same request twice on route 1 (the wait between them is proven with a mocked clock in
+    // 'the retry is sent when the backoff timer fires, not before' below, not measured here).
+    assert.deepEqual(h.fake.requests.map((q) => [q.path, q.body.model, JSON.stringify(q.body.messages)]), [
+      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+    ]);
     assert.equal(second.requests.length, 0);
+  });
+
+  it('the retry is sent when the backoff timer fires, not before (mocked clock)', async (t) => {
+    // openFirstRoute on its own, with a provider that answers 429 once, then a stream. The timers
+    // are mocked: the test decides when time passes, so the order is exact on a busy machine too.
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const calls: string[] = [];
+    const failures: unknown[] = [];
+    const provider: Provider = {
+      id: 'openai',
+      async open(req) {
+        calls.push(req.upstreamModel);
+        if (calls.length === 1) throw new ProviderError('rate limited', { status: 429 });
+        return { parts: (async function* () { yield { type: 'text-delta' as const, delta: 'ok' }; })() };
+      },
+    };
+    const route = { provider, upstreamModel: 'gpt-5.2', name: 'openai:gpt-5.2' };
+    const health = new RouteHealth({ retries: { attempts: 2, backoff_ms: 20 }, circuit_breaker: { failures: 5, cooldown_ms: 1000 } });
+    const flush = () => new Promise((r) => setImmediate(r));
+    const opened = openFirstRoute([route], { messages: [] } as never, {
+      signal: new AbortController().signal,
+      timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
+      health,
+      onAccepted: () => {},
+      onAttemptFailed: (_r, err) => failures.push(err),
+    });
+    for (let i = 0; i < 10 && failures.length === 0; i++) await flush();
+    assert.equal(failures.length, 1, 'the first try failed');
+    assert.equal((failures[0] as ProviderError).status, 429);
+    await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'no retry while the backoff timer has not fired');
+    t.mock.timers.tick(19);
+    await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'still waiting 1 ms before the backoff ends');
+    t.mock.timers.tick(1);
+    const stream = await opened;
+    assert.deepEqual(calls, ['gpt-5.2', 'gpt-5.2'], 'retried on the same route once the backoff elapsed');
+    assert.deepEqual(stream.first, { type: 'text-delta', delta: 'ok' });
+    stream.close();
   });
 
   it('5xx that persists: retries, then the next route serves it', async () => {
@@ -94,10 +139,13 @@ describe('routing', () => {
     h.fake.respondWith({ status: 500 });
     second.respondWith({ chunks: ['backup'] });
     assert.equal((await generate('gpt-5.2-pro')).status, 200); // 2 failures on route 1 -> breaker opens
+    const openedBy = Date.now(); // the breaker opened before this (cockatiel times it with Date.now)
     assert.equal(h.fake.requests.length, 2);
     assert.equal((await generate('gpt-5.2-pro')).json.result_text, 'backup');
     assert.equal(h.fake.requests.length, 2, 'route 1 was skipped while its breaker is open');
-    await sleep(450);
+    // The cooldown (400 ms) is the product's own clock: wait until that clock has passed it, on the
+    // same clock, rather than for a setTimeout that can fire early against a stale loop time.
+    while (Date.now() - openedBy <= 400) await sleep(20);
     h.fake.respondWith({ chunks: ['route 1 is back'] });
     const r = await generate('gpt-5.2-pro');
     assert.equal(r.json.result_text, 'route 1 is back');
