@@ -1,6 +1,6 @@
 // Routes: retries with backoff on 429/5xx, fallback to the next route before the first delta,
 // circuit breakers that skip a failing route and bring it back, per-model timeouts.
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
@@ -51,9 +51,12 @@ describe('routing', () => {
     assert.equal(second.requests.length, 0);
   });
 
-  it('the retry is sent when the backoff timer fires, not before (mocked clock)', async (t) => {
-    // openFirstRoute on its own, with a provider that answers 429 once, then a stream. The timers
-    // are mocked: the test decides when time passes, so the order is exact on a busy machine too.
+  /**
+   * openFirstRoute on its own, with a provider that fails once with `first`, then streams. The
+   * timers are mocked: the test decides when time passes, so the order is exact on a busy machine
+   * too. Checks that no retry is sent before `waitMs` has passed, and that one is sent when it has.
+   */
+  async function retryWaits(t: TestContext, first: ProviderError, waitMs: number): Promise<void> {
     t.mock.timers.enable({ apis: ['setTimeout'] });
     const calls: string[] = [];
     const failures: unknown[] = [];
@@ -61,7 +64,7 @@ describe('routing', () => {
       id: 'openai',
       async open(req) {
         calls.push(req.upstreamModel);
-        if (calls.length === 1) throw new ProviderError('rate limited', { status: 429 });
+        if (calls.length === 1) throw first;
         return { parts: (async function* () { yield { type: 'text-delta' as const, delta: 'ok' }; })() };
       },
     };
@@ -75,20 +78,25 @@ describe('routing', () => {
       onAccepted: () => {},
       onAttemptFailed: (_r, err) => failures.push(err),
     });
-    for (let i = 0; i < 10 && failures.length === 0; i++) await flush();
-    assert.equal(failures.length, 1, 'the first try failed');
-    assert.equal((failures[0] as ProviderError).status, 429);
-    await flush();
-    assert.deepEqual(calls, ['gpt-5.2'], 'no retry while the backoff timer has not fired');
-    t.mock.timers.tick(19);
-    await flush();
-    assert.deepEqual(calls, ['gpt-5.2'], 'still waiting 1 ms before the backoff ends');
+    for (let i = 0; i < 100 && failures.length === 0; i++) await flush();
+    assert.deepEqual(failures, [first], 'the first try failed');
+    for (let i = 0; i < 5; i++) await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'no retry while the wait has not elapsed');
+    t.mock.timers.tick(waitMs - 1);
+    for (let i = 0; i < 5; i++) await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'still waiting 1 ms before the wait ends');
     t.mock.timers.tick(1);
     const stream = await opened;
-    assert.deepEqual(calls, ['gpt-5.2', 'gpt-5.2'], 'retried on the same route once the backoff elapsed');
+    assert.deepEqual(calls, ['gpt-5.2', 'gpt-5.2'], 'retried on the same route once the wait elapsed');
     assert.deepEqual(stream.first, { type: 'text-delta', delta: 'ok' });
     stream.close();
-  });
+  }
+
+  it('the retry is sent when the backoff timer fires, not before (mocked clock)', (t) =>
+    retryWaits(t, new ProviderError('rate limited', { status: 429 }), 20));
+
+  it('Retry-After: the retry is sent when that many seconds have passed, not before (mocked clock)', (t) =>
+    retryWaits(t, new ProviderError('rate limited', { status: 429, retryAfter: 1 }), 1000));
 
   it('5xx that persists: retries, then the next route serves it', async () => {
     h.fake.respondWith({ status: 503 });

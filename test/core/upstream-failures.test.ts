@@ -120,8 +120,8 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.result_text, 'after the wait');
     assert.equal(h.fake.requests.length, 2);
-    const waited = h.fake.requests[1]!.receivedAt - h.fake.requests[0]!.receivedAt;
-    assert.ok(waited >= 950, `second attempt ${waited.toFixed(0)} ms after the first`);
+    // That the retry waits for Retry-After (and not less) is proven with a mocked clock in
+    // routing.test.ts ('Retry-After: the retry is sent when that many seconds have passed').
   });
 
   it('a 429 that persists: 503 model_unavailable with a Retry-After header', async () => {
