@@ -17,7 +17,7 @@ import { freePort } from '../bench/processes.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-test('serve --workers 2: both workers serve, every request is charged once, ledger exact', { timeout: 60_000 }, async () => {
+test('serve --workers 2: both workers serve, every request is charged once, ledger exact', { timeout: 180_000 }, async () => {
   const fake = await startFakeOpenAI();
   fake.respondWith({ chunks: ['Hel', 'lo'], delayMs: 2 });
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
@@ -37,7 +37,7 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
     for (let i = 0; ; i++) {
       const up = await fetch(`${url}/api/v2/models`).then((r) => r.ok, () => false);
       if (up && workers() === 2) break;
-      assert.ok(i < 200, 'server with 2 workers did not start');
+      assert.ok(i < 600, 'server with 2 workers did not start');
       await new Promise((r) => setTimeout(r, 100));
     }
     const n = 40;

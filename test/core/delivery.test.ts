@@ -11,7 +11,7 @@ const GAP_MS = 500;
 
 /** Waits until none of the account's generations is pending (settlement follows a hang-up). */
 async function allSettled(h: Harness, accountId: number): Promise<any[]> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 3000; i++) {
     const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
     if (rows.length && rows.every((r: any) => r.status !== 'pending')) return rows;
     await sleep(10);

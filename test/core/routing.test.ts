@@ -19,7 +19,7 @@ describe('routing', () => {
         retries: { attempts: 1, backoff_ms: 20 },
         circuit_breaker: { failures: 2, cooldown_ms: 400 },
         models: [
-          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 300, chunk_gap_ms: 300, total_ms: 2000 } },
+          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 2000, chunk_gap_ms: 2000, total_ms: 20_000 } },
           // One model per test below: circuit breakers are per route, and shared by all requests.
           ...['gpt-5.2', 'deepseek-r1', 'claude-opus-4.5', 'gpt-5.2-pro'].map((slug) => ({ slug, routes: [{ provider: 'openai', model: slug }, { provider: 'openrouter', model: `openai/${slug}` }] })),
           { slug: 'gpt-5-nano', timeouts: { total_ms: 250, chunk_gap_ms: 1000, first_token_ms: 1000 } },
@@ -117,9 +117,12 @@ describe('routing', () => {
   });
 
   it('no first token within the per-model timeout: the next route serves it', async () => {
-    h.fake.respondWith({ chunks: ['too late'], delayMs: 1000 });
+    // Route 1 holds its first chunk until the test is over: only the first-token timeout (2 s,
+    // room for route 2 to answer on a busy machine) can end it.
+    let release!: () => void;
+    h.fake.respondWith({ chunks: ['too late'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
     second.respondWith({ chunks: ['fast'] });
-    const r = await generate('gpt-5', true);
+    const r = await generate('gpt-5', true).finally(() => release());
     const events = sseEvents(r.text);
     assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
     assert.equal(events[1].delta, 'fast');
