@@ -87,7 +87,10 @@ describe('dashboard in Chromium', { skip }, () => {
   let stoppedId: number;
   it('streams in the playground as deltas arrive, and Stop cancels the upstream request', async () => {
     const chunks = Array.from({ length: 60 }, (_, i) => `word${i} `);
-    h.fake.respondWith({ chunks, delayMs: 200 });
+    // Eight words 200 ms apart, then the upstream holds the rest until Stop has closed it: the answer
+    // cannot finish by itself before Stop, however slow the browser is on a busy machine.
+    let release!: () => void;
+    h.fake.respondWith({ chunks, delayMs: 200, holdAfter: { writes: 8, until: new Promise<void>((r) => (release = r)) } });
     const upstreamBefore = h.fake.requests.length;
     await page.click('a[href="#/playground"]');
     await page.selectOption('#pg-model', 'gpt-5-nano');
@@ -110,7 +113,7 @@ describe('dashboard in Chromium', { skip }, () => {
     await shot('02-playground-streaming');
 
     await page.click('button:has-text("Stop")');
-    await within(upstream.closed, 15_000, 'the upstream connection closes after Stop');
+    await within(upstream.closed, 90_000, 'the upstream connection closes after Stop').finally(release);
     await page.locator('[data-testid=stream-state]', { hasText: 'Stopped' }).waitFor();
     const final = await output.innerText();
     assert.ok(!final.includes('word59'), 'the answer was cut short');
@@ -151,12 +154,34 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.locator('[data-testid=history-row][data-status=failed]').first().waitFor();
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=history-row]')].every((r) => r.getAttribute('data-status') === 'failed'));
     assert.equal(await page.locator('[data-testid=history-row]').count(), 1);
+
+    // Two quick filter changes whose answers arrive out of order (the first is held back until the
+    // second is on screen): the list must show the answer to the latest filters, not the last to arrive.
+    let releaseStale!: () => void;
+    const staleHeld = new Promise<void>((r) => (releaseStale = r));
+    let staleArrived!: () => void;
+    const staleRequest = new Promise<void>((r) => (staleArrived = r));
+    const unfiltered = (u: string) => { const q = new URL(u).searchParams; return !q.has('status') && !q.has('model_slug'); };
+    const historyUrl = (u: URL) => u.pathname === '/api/v2/user/history';
+    await page.route(historyUrl, async (route) => {
+      if (unfiltered(route.request().url())) { staleArrived(); await staleHeld; }
+      await route.continue();
+    });
+    const staleResponse = page.waitForResponse((r) => r.url().includes('/api/v2/user/history') && unfiltered(r.url()));
     await page.selectOption('select[name=status]', '');
+    await staleRequest;
     await page.selectOption('select[name=model]', 'gpt-5.2');
-    await page.waitForFunction(() => {
+    const onlyGpt52 = () => {
       const rows = [...document.querySelectorAll('[data-testid=history-row]')];
       return rows.length === 3 && rows.every((r) => r.textContent?.includes('gpt-5.2'));
-    });
+    };
+    await page.waitForFunction(onlyGpt52);
+    releaseStale();
+    await (await staleResponse).finished();
+    // Two animation frames: the page has handled the late answer (and rendered, had it used it).
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.ok(await page.evaluate(onlyGpt52), 'a late answer to older filters did not replace the list');
+    await page.unroute(historyUrl);
   });
 
   it('creates a key (shown once, works), and revokes it', async () => {
