@@ -68,11 +68,14 @@ describe('lumengate CLI', () => {
     const port = await freePort();
     const child = spawn(process.execPath, [cli, 'serve'], { env: { ...env, HOST: '127.0.0.1', PORT: String(port) }, stdio: 'ignore' });
     try {
+      // Waits for the server to answer (an event); the cap only turns a hang into a failure, and is
+      // roomy because a cold start on a busy machine can take many seconds.
       let up = false;
-      for (let i = 0; i < 200 && !up; i++) {
+      for (let i = 0; i < 1200 && !up && child.exitCode === null; i++) {
         up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then((r) => r.ok, () => false);
         if (!up) await sleep(50);
       }
+      assert.equal(child.exitCode, null, 'serve exited early (port taken?)');
       assert.ok(up, 'server came up');
       const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5', prompt: 'hi' }) });
       const events = sseEvents(await r.text());
@@ -92,7 +95,7 @@ describe('lumengate CLI', () => {
     let stderr = '';
     child.stderr!.on('data', (c) => { stderr += c; });
     try {
-      for (let i = 0; i < 200 && !stderr.includes('no model can generate'); i++) await sleep(50);
+      for (let i = 0; i < 1200 && !stderr.includes('no model can generate') && child.exitCode === null; i++) await sleep(50);
       assert.match(stderr, /OPENAI_API_KEY/);
       assert.match(stderr, /lumengate models pull hf:/);
       const acct = await lg('accounts', 'create', '--plan', 'pro', '--tokens', '3');

@@ -1,9 +1,11 @@
 // Routes: retries with backoff on 429/5xx, fallback to the next route before the first delta,
 // circuit breakers that skip a failing route and bring it back, per-model timeouts.
-import { after, before, beforeEach, describe, it } from 'node:test';
+import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
+import { openFirstRoute, RouteHealth } from '../../src/generation/routing.js';
+import { ProviderError, type Provider } from '../../src/providers/spec.js';
 
 describe('routing', () => {
   let h: Harness;
@@ -17,7 +19,7 @@ describe('routing', () => {
         retries: { attempts: 1, backoff_ms: 20 },
         circuit_breaker: { failures: 2, cooldown_ms: 400 },
         models: [
-          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 300, chunk_gap_ms: 300, total_ms: 2000 } },
+          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 2000, chunk_gap_ms: 2000, total_ms: 20_000 } },
           // One model per test below: circuit breakers are per route, and shared by all requests.
           ...['gpt-5.2', 'deepseek-r1', 'claude-opus-4.5', 'gpt-5.2-pro'].map((slug) => ({ slug, routes: [{ provider: 'openai', model: slug }, { provider: 'openrouter', model: `openai/${slug}` }] })),
           { slug: 'gpt-5-nano', timeouts: { total_ms: 250, chunk_gap_ms: 1000, first_token_ms: 1000 } },
@@ -40,10 +42,61 @@ describe('routing', () => {
     const r = await generate('gpt-5.2');
     assert.equal(r.status, 200);
     assert.equal(r.json.result_text, 'after retry');
-    assert.equal(h.fake.requests.length, 2);
-    assert.ok(h.fake.requests[1]!.receivedAt - h.fake.requests[0]!.receivedAt >= 10, 'waited before retrying');
+    // The same request twice on route 1 (the wait between them is proven with a mocked clock in
+    // 'the retry is sent when the backoff timer fires, not before' below, not measured here).
+    assert.deepEqual(h.fake.requests.map((q) => [q.path, q.body.model, JSON.stringify(q.body.messages)]), [
+      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+    ]);
     assert.equal(second.requests.length, 0);
   });
+
+  /**
+   * openFirstRoute on its own, with a provider that fails once with `first`, then streams. The
+   * timers are mocked: the test decides when time passes, so the order is exact on a busy machine
+   * too. Checks that no retry is sent before `waitMs` has passed, and that one is sent when it has.
+   */
+  async function retryWaits(t: TestContext, first: ProviderError, waitMs: number): Promise<void> {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const calls: string[] = [];
+    const failures: unknown[] = [];
+    const provider: Provider = {
+      id: 'openai',
+      async open(req) {
+        calls.push(req.upstreamModel);
+        if (calls.length === 1) throw first;
+        return { parts: (async function* () { yield { type: 'text-delta' as const, delta: 'ok' }; })() };
+      },
+    };
+    const route = { provider, upstreamModel: 'gpt-5.2', name: 'openai:gpt-5.2' };
+    const health = new RouteHealth({ retries: { attempts: 2, backoff_ms: 20 }, circuit_breaker: { failures: 5, cooldown_ms: 1000 } });
+    const flush = () => new Promise((r) => setImmediate(r));
+    const opened = openFirstRoute([route], { messages: [] } as never, {
+      signal: new AbortController().signal,
+      timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
+      health,
+      onAccepted: () => {},
+      onAttemptFailed: (_r, err) => failures.push(err),
+    });
+    for (let i = 0; i < 100 && failures.length === 0; i++) await flush();
+    assert.deepEqual(failures, [first], 'the first try failed');
+    for (let i = 0; i < 5; i++) await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'no retry while the wait has not elapsed');
+    t.mock.timers.tick(waitMs - 1);
+    for (let i = 0; i < 5; i++) await flush();
+    assert.deepEqual(calls, ['gpt-5.2'], 'still waiting 1 ms before the wait ends');
+    t.mock.timers.tick(1);
+    const stream = await opened;
+    assert.deepEqual(calls, ['gpt-5.2', 'gpt-5.2'], 'retried on the same route once the wait elapsed');
+    assert.deepEqual(stream.first, { type: 'text-delta', delta: 'ok' });
+    stream.close();
+  }
+
+  it('the retry is sent when the backoff timer fires, not before (mocked clock)', (t) =>
+    retryWaits(t, new ProviderError('rate limited', { status: 429 }), 20));
+
+  it('Retry-After: the retry is sent when that many seconds have passed, not before (mocked clock)', (t) =>
+    retryWaits(t, new ProviderError('rate limited', { status: 429, retryAfter: 1 }), 1000));
 
   it('5xx that persists: retries, then the next route serves it', async () => {
     h.fake.respondWith({ status: 503 });
@@ -64,9 +117,12 @@ describe('routing', () => {
   });
 
   it('no first token within the per-model timeout: the next route serves it', async () => {
-    h.fake.respondWith({ chunks: ['too late'], delayMs: 1000 });
+    // Route 1 holds its first chunk until the test is over: only the first-token timeout (2 s,
+    // room for route 2 to answer on a busy machine) can end it.
+    let release!: () => void;
+    h.fake.respondWith({ chunks: ['too late'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
     second.respondWith({ chunks: ['fast'] });
-    const r = await generate('gpt-5', true);
+    const r = await generate('gpt-5', true).finally(() => release());
     const events = sseEvents(r.text);
     assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
     assert.equal(events[1].delta, 'fast');
@@ -94,10 +150,13 @@ describe('routing', () => {
     h.fake.respondWith({ status: 500 });
     second.respondWith({ chunks: ['backup'] });
     assert.equal((await generate('gpt-5.2-pro')).status, 200); // 2 failures on route 1 -> breaker opens
+    const openedBy = Date.now(); // the breaker opened before this (cockatiel times it with Date.now)
     assert.equal(h.fake.requests.length, 2);
     assert.equal((await generate('gpt-5.2-pro')).json.result_text, 'backup');
     assert.equal(h.fake.requests.length, 2, 'route 1 was skipped while its breaker is open');
-    await sleep(450);
+    // The cooldown (400 ms) is the product's own clock: wait until that clock has passed it, on the
+    // same clock, rather than for a setTimeout that can fire early against a stale loop time.
+    while (Date.now() - openedBy <= 400) await sleep(20);
     h.fake.respondWith({ chunks: ['route 1 is back'] });
     const r = await generate('gpt-5.2-pro');
     assert.equal(r.json.result_text, 'route 1 is back');

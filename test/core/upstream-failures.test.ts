@@ -23,7 +23,7 @@ function memoryLogger() {
 
 /** Waits until none of the account's generations is pending (settlement follows a hang-up). */
 async function allSettled(h: Harness, accountId: number): Promise<any[]> {
-  for (let i = 0; i < 300; i++) {
+  for (let i = 0; i < 3000; i++) {
     const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
     if (rows.every((r: any) => r.status !== 'pending')) return rows;
     await sleep(10);
@@ -120,8 +120,8 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.result_text, 'after the wait');
     assert.equal(h.fake.requests.length, 2);
-    const waited = h.fake.requests[1]!.receivedAt - h.fake.requests[0]!.receivedAt;
-    assert.ok(waited >= 950, `second attempt ${waited.toFixed(0)} ms after the first`);
+    // That the retry waits for Retry-After (and not less) is proven with a mocked clock in
+    // routing.test.ts ('Retry-After: the retry is sent when that many seconds have passed').
   });
 
   it('a 429 that persists: 503 model_unavailable with a Retry-After header', async () => {
@@ -140,13 +140,21 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
     assert.equal(first.json.error, 'provider_error');
     assert.equal(h.fake.requests.length, 2, 'first try + 1 retry');
     // Breaker threshold 3: the next request's first try is the third consecutive failure.
+    const beforeOpen = Date.now();
     await generate('gpt-5.2');
+    const afterOpen = Date.now();
     const seen = h.fake.requests.length;
+    const asked = Date.now();
     const r = await generate('gpt-5.2');
+    const answered = Date.now();
     assert.equal(r.status, 503, r.text);
     assert.equal(r.json.error, 'model_unavailable');
+    // Seconds until half-open (cooldown 60 s), bracketed by when the breaker opened and when the
+    // answer was computed, whatever the machine's load made those gaps.
     const retryAfter = Number(r.headers.get('retry-after'));
-    assert.ok(retryAfter >= 58 && retryAfter <= 60, `Retry-After ${r.headers.get('retry-after')} = seconds until half-open`);
+    const lowest = Math.max(1, Math.ceil((beforeOpen + 60_000 - answered) / 1000));
+    const highest = Math.ceil((afterOpen + 60_000 - asked) / 1000);
+    assert.ok(retryAfter >= lowest && retryAfter <= highest, `Retry-After ${r.headers.get('retry-after')}, expected ${lowest}..${highest} = seconds until half-open`);
     assert.equal(h.fake.requests.length, seen, 'an open breaker does not contact the upstream');
   });
 

@@ -72,6 +72,9 @@ describe('dashboard in Chromium', { skip }, () => {
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
     });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    // Every wait below is for an element or an event; this is only the ceiling before one counts as
+    // never happening, generous because the machine's cores may be busy with other work.
+    page.setDefaultTimeout(90_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
     page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   });
@@ -110,7 +113,10 @@ describe('dashboard in Chromium', { skip }, () => {
   let stoppedId: number;
   it('streams in the playground as deltas arrive, and Stop cancels the upstream request', async () => {
     const chunks = Array.from({ length: 60 }, (_, i) => `word${i} `);
-    h.fake.respondWith({ chunks, delayMs: 200 });
+    // Eight words 200 ms apart, then the upstream holds the rest until Stop has closed it: the answer
+    // cannot finish by itself before Stop, however slow the browser is on a busy machine.
+    let release!: () => void;
+    h.fake.respondWith({ chunks, delayMs: 200, holdAfter: { writes: 8, until: new Promise<void>((r) => (release = r)) } });
     const upstreamBefore = h.fake.requests.length;
     await page.click('a[href="#/playground"]');
     await page.selectOption('#pg-model', 'gpt-5-nano');
@@ -133,12 +139,10 @@ describe('dashboard in Chromium', { skip }, () => {
     await shot('02-playground-streaming');
 
     await page.click('button:has-text("Stop")');
-    await within(upstream.closed, 15_000, 'the upstream connection closes after Stop');
+    await within(upstream.closed, 90_000, 'the upstream connection closes after Stop').finally(release);
     await page.locator('[data-testid=stream-state]', { hasText: 'Stopped' }).waitFor();
     const final = await output.innerText();
     assert.ok(!final.includes('word59'), 'the answer was cut short');
-    await sleep(600);
-    assert.equal(await output.innerText(), final, 'nothing arrives after Stop');
 
     // What the upstream was asked: the system prompt, the message and the temperature from the UI.
     assert.equal(upstream.body.model, 'gpt-5-nano');
@@ -146,9 +150,12 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal(upstream.body.temperature, 1);
 
     // Settlement: content was delivered, so it is completed, charged, finish_reason client_disconnected.
+    // Waits for the settlement (an event in the database), polling; no fixed wait.
     const row = async () => h.server.db.kysely.selectFrom('generations').selectAll().orderBy('id', 'desc').executeTakeFirstOrThrow();
-    for (let i = 0; i < 100 && (await row()).status === 'pending'; i++) await sleep(100);
+    for (let i = 0; i < 600 && (await row()).status === 'pending'; i++) await sleep(50);
     const g = await row();
+    // The upstream connection is closed and the generation settled: whatever is on screen now is final.
+    assert.equal(await output.innerText(), final, 'nothing arrives after Stop');
     assert.equal(g.prompt, 'Count slowly, please.');
     assert.equal(g.status, 'completed');
     assert.equal(g.finish_reason, 'client_disconnected');
@@ -178,12 +185,34 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.locator('[data-testid=history-row][data-status=failed]').first().waitFor();
     await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=history-row]')].every((r) => r.getAttribute('data-status') === 'failed'));
     assert.equal(await page.locator('[data-testid=history-row]').count(), 1);
+
+    // Two quick filter changes whose answers arrive out of order (the first is held back until the
+    // second is on screen): the list must show the answer to the latest filters, not the last to arrive.
+    let releaseStale!: () => void;
+    const staleHeld = new Promise<void>((r) => (releaseStale = r));
+    let staleArrived!: () => void;
+    const staleRequest = new Promise<void>((r) => (staleArrived = r));
+    const unfiltered = (u: string) => { const q = new URL(u).searchParams; return !q.has('status') && !q.has('model_slug'); };
+    const historyUrl = (u: URL) => u.pathname === '/api/v2/user/history';
+    await page.route(historyUrl, async (route) => {
+      if (unfiltered(route.request().url())) { staleArrived(); await staleHeld; }
+      await route.continue();
+    });
+    const staleResponse = page.waitForResponse((r) => r.url().includes('/api/v2/user/history') && unfiltered(r.url()));
     await page.selectOption('select[name=status]', '');
+    await staleRequest;
     await page.selectOption('select[name=model]', 'gpt-5.2');
-    await page.waitForFunction(() => {
+    const onlyGpt52 = () => {
       const rows = [...document.querySelectorAll('[data-testid=history-row]')];
       return rows.length === 3 && rows.every((r) => r.textContent?.includes('gpt-5.2'));
-    });
+    };
+    await page.waitForFunction(onlyGpt52);
+    releaseStale();
+    await (await staleResponse).finished();
+    // Two animation frames: the page has handled the late answer (and rendered, had it used it).
+    await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+    assert.ok(await page.evaluate(onlyGpt52), 'a late answer to older filters did not replace the list');
+    await page.unroute(historyUrl);
   });
 
   it('creates a key (shown once, works), and revokes it', async () => {

@@ -140,7 +140,10 @@ describe('/v1 with the openai SDK', () => {
 
   it('client abort mid-stream aborts the upstream; completed with partial text and charged (DECISIONS 16)', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.respondWith({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), delayMs: 20 });
+    // Two chunks, then the upstream holds the rest until its connection closes: the stream cannot
+    // end on its own before the client aborts, however slow the machine.
+    let release!: () => void;
+    h.fake.respondWith({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), holdAfter: { writes: 2, until: new Promise<void>((r) => (release = r)) } });
     const controller = new AbortController();
     const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'long' }], stream: true }, { signal: controller.signal });
     let id = 0;
@@ -151,6 +154,7 @@ describe('/v1 with the openai SDK', () => {
     }
     const upstream = h.fake.requests.at(-1)!;
     await upstream.closed;
+    release();
     const g = await settled(h, id, a.key);
     assert.equal(g.status, 'completed');
     assert.equal(g.result_metadata.finish_reason, 'client_disconnected');

@@ -68,9 +68,11 @@ describe('observability', () => {
 
   it('open streams gauge: 1 while a stream is open, 0 after', async () => {
     const a = await h.account({ tokens: 10 });
-    h.fake.respondWith({ chunks: ['slow', 'er'], delayMs: 300 });
+    // The upstream holds the stream open after its first chunk until the gauge has been seen at 1.
+    let release!: () => void;
+    h.fake.respondWith({ chunks: ['slow', 'er'], holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
     const done = h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
-    await waitFor(async () => sample(await metrics(), 'lumengate_open_streams') === 1);
+    await waitFor(async () => sample(await metrics(), 'lumengate_open_streams') === 1, 60_000).finally(release);
     await done;
     assert.equal(sample(await metrics(), 'lumengate_open_streams'), 0);
     h.fake.respondWith({});

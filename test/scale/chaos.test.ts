@@ -184,7 +184,7 @@ describe('chaos: the upstream misbehaves', () => {
 
   for (const c of upstreamCases) {
     for (const mode of ['stream', 'json'] as const) {
-      it(`${c.name} (${mode}): well-formed answer, balance = ledger, nothing pending, still serves`, { timeout: 20_000 }, async () => {
+      it(`${c.name} (${mode}): well-formed answer, balance = ledger, nothing pending, still serves`, { timeout: 120_000 }, async () => {
         const a = await h.account({ tokens: 20 });
         h.fake.respondWith([c.script, {}]);
         const arrived = h.fake.nextRequest();
@@ -222,7 +222,7 @@ describe('chaos: PostgreSQL restarted mid-stream', { skip: needsPg }, () => {
     pg?.destroy();
   });
 
-  it('streams and a JSON request held mid-answer across a restart: well-formed, settled once, still serves', { timeout: 40_000 }, async () => {
+  it('streams and a JSON request held mid-answer across a restart: well-formed, settled once, still serves', { timeout: 180_000 }, async () => {
     const a = await h.account({ tokens: 20 });
     const streams = [1, 2].map(() => h.post('/api/v2/generate/stream', { model: MODEL, prompt: 'x' }, a.key));
     const plain = h.post('/api/v2/generate', { model: MODEL, prompt: 'x' }, a.key);
@@ -266,7 +266,7 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
     await upstream?.close();
   });
 
-  it('the running stream finishes, new requests get a JSON 503 while down, recovery without a restart', { timeout: 30_000 }, async () => {
+  it('the running stream finishes, new requests get a JSON 503 while down, recovery without a restart', { timeout: 120_000 }, async () => {
     const a = await h.account({ tokens: 20 });
     const running = h.post('/api/v2/generate/stream', { model: MODEL, prompt: 'x' }, a.key);
     await upstream.waitFor(1);
@@ -326,7 +326,7 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
     if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
   });
 
-  it('the survivor finishes its own streams; the restarted instance releases the dead holds; both still serve', { timeout: 40_000 }, async () => {
+  it('the survivor finishes its own streams; the restarted instance releases the dead holds; both still serve', { timeout: 180_000 }, async () => {
     const env = {
       DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name,
       OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1`,

@@ -46,15 +46,20 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     const k = await createKey(db, a.id, 'test');
     return { id: a.id, key: k.key, keyId: k.id };
   }
+  /** Bodies of answers other than 200/402/429 in the last burst, and the instances' error log lines. */
+  let unexpected: string[] = [];
+  const explain = () => [...unexpected, ...instances.flatMap((inst) => inst.logs.filter((l) => l.level >= 50).map((l) => JSON.stringify(l).slice(0, 400)))].join('\n');
   /** n concurrent generation requests, alternating between the instances; returns status counts. */
   async function burst(n: number, key: string): Promise<Record<number, number>> {
+    unexpected = [];
     const statuses = await Promise.all(Array.from({ length: n }, async (_, i) => {
       const res = await fetch(`${instances[i % 2]!.url}/api/v2/generate`, {
         method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
       });
-      const body = await res.json() as { error?: string };
+      const body = await res.json() as { error?: string; message?: string };
       if (res.status !== 200) assert.ok(body.error, `status ${res.status} has an error body`);
+      if (![200, 402, 429].includes(res.status)) unexpected.push(`${res.status} ${body.error}: ${body.message}`);
       return res.status;
     }));
     const counts: Record<number, number> = {};
@@ -75,7 +80,7 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     fake.respondWith({ chunks: ['ok'] });
     const a = await account('elite', 100);
     const counts = await burst(500, a.key);
-    assert.deepEqual(counts, { 200: 100, 402: 400 });
+    assert.deepEqual(counts, { 200: 100, 402: 400 }, explain());
     assert.equal(await balance(a.id), 0);
     assert.deepEqual(await ledgerOf(a.id), { sum: 0, holds: 100, charges: 100, releases: 0 });
     const gens = await db.kysely.selectFrom('generations').select(['status', 'instance_id']).where('account_id', '=', a.id).execute();
@@ -89,7 +94,7 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     fake.respondWith({ chunks: ['ok'] });
     const a = await account('pro', 1000);
     const counts = await burst(100, a.key);
-    assert.deepEqual(counts, { 200: 60, 429: 40 });
+    assert.deepEqual(counts, { 200: 60, 429: 40 }, explain());
     assert.equal(await balance(a.id), 940);
     for (const inst of instances) {
       const r = await fetch(`${inst.url}/api/v2/balance`, { headers: { authorization: `Bearer ${a.key}` } });

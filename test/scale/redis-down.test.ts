@@ -14,7 +14,12 @@ const skip = !process.env.TEST_REDIS_URL ? 'needs TEST_REDIS_URL (the PostgreSQL
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve) => child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('Ready to accept connections')) resolve(); }));
+  // Ready, or a clear failure (e.g. the port was taken by another process meanwhile) instead of a hang.
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.on('data', (b: Buffer) => { out += b; if (out.includes('Ready to accept connections')) resolve(); });
+    child.once('exit', (code) => reject(new Error(`redis-server on port ${port} exited (${code}): ${out.slice(-500)}`)));
+  });
   return child;
 }
 

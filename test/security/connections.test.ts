@@ -39,7 +39,7 @@ describe('request timeout', () => {
     await h.close();
   });
 
-  it('a body that trickles in is answered 408 and closed; an SSE stream open longer than the timeout is not cut', { timeout: 20_000 }, async () => {
+  it('a body that trickles in is answered 408 and closed; an SSE stream open longer than the timeout is not cut', { timeout: 120_000 }, async () => {
     const a = await h.account({ tokens: 10 });
     // A stream that is in flight before the slow client starts, so it lives longer than the timeout.
     const streamed = new Promise<string>((resolve) => {
@@ -84,7 +84,7 @@ describe('connections per client address', () => {
     await h.close();
   });
 
-  it(`refuses connection ${MAX + 1} while ${MAX} are open, accepts again once one closes`, { timeout: 20_000 }, async () => {
+  it(`refuses connection ${MAX + 1} while ${MAX} are open, accepts again once one closes`, { timeout: 120_000 }, async () => {
     // Server-side sockets, to wait for the server to see a close.
     const serverSide: Socket[] = [];
     const onConnection = (s: Socket) => serverSide.push(s);

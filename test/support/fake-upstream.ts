@@ -20,6 +20,11 @@ export interface FakeScript {
   delayMs?: number;
   /** Milliseconds before the first delayed write instead of delayMs (time to first chunk). */
   firstChunkDelayMs?: number;
+  /**
+   * Holds the stream after this many delayed writes (for a plain text script: after that many
+   * chunks) until `until` resolves: lets a test act while the upstream is certainly mid-stream.
+   */
+  holdAfter?: { writes: number; until: Promise<unknown> };
   /** Answer with this HTTP status and the provider's real error body instead of a stream. */
   status?: number;
   /** Token counts the provider reports (reasoning and cached input where the wire format has them). */
@@ -151,6 +156,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
     }
     const delayMs = current.delayMs ?? 0;
     let nextDelayMs = current.firstChunkDelayMs ?? delayMs;
+    let delayedWrites = 0;
     res.writeHead(200, wire.streamHeaders);
     res.flushHeaders();
     await wire.stream({
@@ -167,6 +173,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       },
       async write(bytes, delay = true) {
         if (delay) {
+          if (current.holdAfter && delayedWrites++ === current.holdAfter.writes) await current.holdAfter.until;
           const ms = nextDelayMs;
           nextDelayMs = delayMs;
           if (ms > 0) await sleep(ms);

@@ -110,7 +110,8 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls a generation until it is no longer pending (settlement runs after the response ends). */
 export async function settled(h: Harness, id: number, key: string): Promise<any> {
-  for (let i = 0; i < 200; i++) {
+  // Polls for the event; the cap (tens of seconds) only turns a hang into a failure.
+  for (let i = 0; i < 2000; i++) {
     const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
     if (g.status !== 'pending') return g;
     await sleep(10);

