@@ -49,30 +49,41 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   // Data-modifying CTEs run exactly once whether or not the final SELECT reads them. The final
   // SELECT sees the statement's starting snapshot, so the balance after a release is taken from
   // `given`; otherwise this statement did not change the account.
+  const charge = st.charge === undefined ? null : Math.max(0, Math.floor(st.charge));
+  // `back` is what returns to the account: the whole hold when failed, the rest of a partial
+  // charge when completed; package tokens first (the hold took plan tokens first). Same rule as
+  // sqlite-ledger.ts.
   const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
     with gen as (
       update generations set status = ${st.status}, result_text = ${st.resultText}, result_json = ${st.resultJson ?? null}, error = ${st.error},
         finish_reason = ${st.finishReason}, usage_json = ${st.usage == null ? null : JSON.stringify(st.usage)}, route = ${st.route},
-        first_token_at = ${st.firstTokenAt}, tokens_spent = case when ${failed}::boolean then 0 else held_plan + held_package end,
+        first_token_at = ${st.firstTokenAt},
+        tokens_spent = case when ${failed}::boolean then 0 else least(coalesce(${charge}::integer, held_plan + held_package), held_plan + held_package) end,
         completed_at = ${completed}, processing_ms = ${processingMs}::integer
       where id = ${generationId} and status = 'pending'
-      returning id, account_id, held_plan, held_package
-    ), given as (
-      update accounts a set plan_tokens = a.plan_tokens + gen.held_plan, package_tokens = a.package_tokens + gen.held_package
-      from gen where a.id = gen.account_id and ${failed}::boolean
-      returning a.plan_tokens + a.package_tokens as balance
-    ), logged as (
-      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
-      select gen.account_id, gen.id, case when ${failed}::boolean then 'release' else 'charge' end, gen.held_plan + gen.held_package,
-        case when ${failed}::boolean then gen.held_plan else 0 end, case when ${failed}::boolean then gen.held_package else 0 end,
-        case when ${failed}::boolean then ${st.error} else null end, ${completed}
+      returning id, account_id, held_plan, held_package, tokens_spent
+    ), back as (
+      select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
+        held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
       from gen
+    ), given as (
+      update accounts a set plan_tokens = a.plan_tokens + back.back_plan, package_tokens = a.package_tokens + back.back_package
+      from back where a.id = back.account_id and back.back_plan + back.back_package > 0
+      returning a.plan_tokens + a.package_tokens as balance
+    ), charged as (
+      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      select account_id, id, 'charge', tokens_spent, 0, 0, null, ${completed} from gen where not ${failed}::boolean
+      returning generation_id
+    ), released as (
+      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      select account_id, id, 'release', back_plan + back_package, back_plan, back_package, ${st.error}, ${completed}
+      from back where ${failed}::boolean or back_plan + back_package > 0
       returning generation_id
     ), target as (
       select account_id from generations where id = ${generationId}
     )
     select exists (select 1 from gen) as applied,
-      coalesce((select case when ${failed}::boolean then 0 else held_plan + held_package end from gen), 0) as spent,
+      coalesce((select tokens_spent from gen), 0) as spent,
       coalesce((select balance from given), (select plan_tokens + package_tokens from accounts where id = (select account_id from target))) as balance,
       (select account_id from target) as account_id`.execute(db.kysely);
   const row = rows[0];
