@@ -11,6 +11,9 @@ import { buildApp } from './http/app.js';
 import { CircuitState } from 'cockatiel';
 import { RouteHealth } from './generation/routing.js';
 import { loggerOptions } from './logging.js';
+import { fileSystemStore, type FileStore } from './storage/files.js';
+import { JobRunner } from './jobs/runner.js';
+import type { JobDeps } from './jobs/execute.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -25,6 +28,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Extra catalog layers merged over the shipped catalog and the operator file (tests). */
   catalogOverrides?: Record<string, unknown>[];
+  /** Where media results are stored (default: the file system under LUMENGATE_FILES_DIR). */
+  files?: FileStore;
 }
 
 export function defaultLogger(level: string): Logger {
@@ -61,9 +66,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId });
+  const jobDeps: JobDeps = {
+    db, catalog, providers, routeHealth, limits, log: logger, instanceId: settings.instanceId,
+    files: opts.files ?? fileSystemStore(settings.filesDir), jobs: settings.jobs,
+  };
+  const runner = new JobRunner(jobDeps);
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, jobs: { runner, deps: jobDeps } });
   // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
   await app.listen({ host: settings.host, port: settings.port, backlog: 4096 });
+  runner.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -81,6 +92,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     app, db, catalog, url,
     async close() {
       clearInterval(sweeper);
+      await runner.stop();
       await app.close();
       await providers.closeAll();
       redis?.disconnect();

@@ -40,6 +40,8 @@ export interface HoldRequest {
   holdTtlMs: number;
   /** The instance running the generation (released by that instance's restart). */
   instanceId?: string | null;
+  /** A media generation: its job row is created in the same transaction as the hold (DECISIONS 31). */
+  job?: { inputJson: string; maxAttempts: number };
 }
 
 export interface Hold {

@@ -1,6 +1,6 @@
 // The ledger's two hot transactions on PostgreSQL, each as ONE statement (one round trip, one
 // implicit commit). Hold: lock the account row, check the balance, move the price out of it (plan
-// tokens first), create the pending generation and its `hold` ledger row. Settle: the pending ->
+// tokens first), create the pending generation, its `hold` ledger row (and a media generation's job row). Settle: the pending ->
 // completed|failed transition, the release back to the account when failed, and the charge or
 // release ledger row. As multi-statement transactions each step waited for a turn of a busy Node
 // event loop while holding a pooled connection (and, for holds, the account's row lock): 64
@@ -33,6 +33,10 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
         ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}
       from acc join taken on taken.id = acc.id
       returning id, account_id, held_plan, held_package
+    ), job as (
+      insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      select gen.id, 'queued', 0, ${req.job?.maxAttempts ?? 0}::integer, ${created}, ${req.job?.inputJson ?? ''}, ${created}, ${created}
+      from gen where ${req.job !== undefined}::boolean
     )
     insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
     select gen.account_id, gen.id, 'hold', ${price}::integer, -gen.held_plan, -gen.held_package, null, ${created} from gen

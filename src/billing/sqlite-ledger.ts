@@ -19,6 +19,7 @@ interface Statements {
   insertLedger: Statement<unknown[]>;
   settle: Statement<unknown[], { account_id: number; held_plan: number; held_package: number; tokens_spent: number }>;
   generationAccount: Statement<[number], { account_id: number }>;
+  insertJob: Statement<unknown[]>;
 }
 
 interface Ledger {
@@ -45,6 +46,8 @@ function ledgerFor(db: Database) {
       completed_at = ?, processing_ms = ?
       where id = ? and status = 'pending' returning account_id, held_plan, held_package, tokens_spent`),
     generationAccount: db.prepare('select account_id from generations where id = ?'),
+    insertJob: db.prepare(`insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      values (?, 'queued', 0, ?, ?, ?, ?, ?)`),
   };
 
   const hold = db.transaction((req: HoldRequest): Hold | null => {
@@ -58,6 +61,7 @@ function ledgerFor(db: Database) {
     const gen = s.insertGeneration.get(req.accountId, req.apiKeyId, req.modelSlug, req.category, req.prompt, fromPlan, fromPackage, created,
       new Date(createdAt.getTime() + req.holdTtlMs).toISOString(), req.instanceId ?? null)!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
+    if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, created, req.job.inputJson, created, created);
     return { generationId: gen.id, createdAt: created, price: req.price };
   });
 

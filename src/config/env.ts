@@ -27,8 +27,29 @@ export interface Settings {
   instanceId: string;
   /** How often stale holds are swept. */
   sweepMs: number;
+  /** Media job workers (DECISIONS 32). */
+  jobs: JobSettings;
+  /** Where result files are kept on the file system (LUMENGATE_FILES_DIR). */
+  filesDir: string;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
+}
+
+export interface JobSettings {
+  /** Jobs this process runs at once (LUMENGATE_JOB_CONCURRENCY). */
+  concurrency: number;
+  /** A worker's lease on a job; renewed every third of it while running (LUMENGATE_JOB_LEASE_MS). */
+  leaseMs: number;
+  /** How often an idle worker looks for jobs submitted to other instances (LUMENGATE_JOB_IDLE_POLL_MS). */
+  idlePollMs: number;
+  /** Overrides the provider's suggested wait between polls of its job (LUMENGATE_JOB_PROVIDER_POLL_MS). */
+  providerPollMs: number | undefined;
+  /** Claims of one job before it is failed and released (LUMENGATE_JOB_ATTEMPTS). */
+  maxAttempts: number;
+  /** Wait before retrying a failed attempt, doubled per attempt (LUMENGATE_JOB_BACKOFF_MS). */
+  backoffMs: number;
+  /** A job still running after this is failed (LUMENGATE_JOB_TIMEOUT_MS); its hold lasts 5 minutes more. */
+  timeoutMs: number;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -49,6 +70,16 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     instanceId: (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`))
       + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
+    jobs: {
+      concurrency: Math.max(1, intOr(env.LUMENGATE_JOB_CONCURRENCY, 4)),
+      leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
+      idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
+      providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,
+      maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
+      backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
+      timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
+    },
+    filesDir: env.LUMENGATE_FILES_DIR || './data/files',
     env,
   };
 }

@@ -27,6 +27,8 @@ import { adminRoutes } from '../admin/routes.js';
 import { hardeningOptions, installSecurity } from './security.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
+import type { JobRunner } from '../jobs/runner.js';
+import type { JobDeps } from '../jobs/execute.js';
 
 export interface Services {
   db: Db;
@@ -42,6 +44,8 @@ export interface Services {
   instanceId: string;
   /** Upstream failures for the operator (the lifecycle's OperatorLog; pino in production). */
   log?: OperatorLog;
+  /** Media jobs (src/jobs/): this process's worker and what it runs with. */
+  jobs?: { runner: JobRunner; deps: JobDeps };
 }
 
 declare module 'fastify' {

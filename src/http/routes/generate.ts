@@ -1,11 +1,13 @@
-// /api/v2/generate, /api/v2/generate/stream, and status polling. Translation only: the work is in
+// /api/v2/generate, /api/v2/generate/stream, status polling, and cancelling media jobs. Translation only: the work is in
 // generation/lifecycle.ts; the stream is the shared skeleton with the v2 event encoder.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError } from '../../core/errors.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
-import { findOwnGeneration } from '../../generation/store.js';
+import { findGeneration, findOwnGeneration } from '../../generation/store.js';
+import { cancelJob, isJobModel, submitJob } from '../../jobs/submit.js';
+import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
 import { runStreaming, runToCompletion, type StreamEncoder } from '../streaming.js';
@@ -36,6 +38,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   async function generate(req: FastifyRequest, reply: FastifyReply, streamEndpoint: boolean) {
     const caller = callerOf(req);
     const input = parseGenerateBody(req.body, { forceStream: streamEndpoint });
+    if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, caller, input);
     const run = (sink: Parameters<typeof runGeneration>[3], signal: AbortSignal) => runGeneration(deps, caller, input, sink, signal);
     if (!input.stream) return runToCompletion(reply, run);
     return runStreaming(req, reply, {
@@ -46,14 +49,36 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     });
   }
 
-  const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
+  /** Media (DECISIONS 31): a job; the answer is the generation when it ends within `wait`, else pending. */
+  async function generateMedia(req: FastifyRequest, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
+    const jobs = deps.jobs;
+    if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
+    const { generationId, waitMs } = await submitJob(jobs.deps, jobs.runner, caller, input);
+    // Waiting ends early if the client leaves; the job runs on regardless.
+    const gone = new AbortController();
+    req.raw.once('close', () => gone.abort());
+    await jobs.runner.waitFor(generationId, waitMs, gone.signal);
+    const g = (await findGeneration(deps.db, generationId))!;
+    return generationObject(g, await balanceOf(deps.db, caller.account.id));
+  }
+
+  const ownGeneration = async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const caller = callerOf(req);
     const id = /^\d{1,15}$/.test(req.params.id) ? Number(req.params.id) : NaN;
     const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, caller.account.id, id) : undefined;
     if (!g) throw new GatewayError('not_found', `generation ${req.params.id} not found`, { generation_id: req.params.id });
-    const balance = caller.account.plan_tokens + caller.account.package_tokens;
-    return generationObject(g, balance);
+    return { caller, g };
+  };
+  const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
+    const { caller, g } = await ownGeneration(req);
+    return generationObject(g, await balanceOf(deps.db, caller.account.id));
   };
   app.get('/api/v2/generate/:id', byId);
   app.get('/api/v2/generate/status/:id', byId);
+  app.post<{ Params: { id: string } }>('/api/v2/generate/:id/cancel', async (req) => {
+    const { caller, g } = await ownGeneration(req);
+    if (!deps.jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
+    await cancelJob(deps.jobs.deps, deps.jobs.runner, g);
+    return generationObject((await findGeneration(deps.db, g.id))!, await balanceOf(deps.db, caller.account.id));
+  });
 }
