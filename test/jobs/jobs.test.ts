@@ -80,6 +80,25 @@ describe('media jobs', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('a client that leaves while waiting does not stop the job: it completes and is charged', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { hold: true };
+    const seen = fake.predictions.size;
+    const leave = new AbortController();
+    const request = fetch(`${h.url}/api/v2/generate`, {
+      method: 'POST', signal: leave.signal, headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'flux-kontext-pro', prompt: 'x', wait: 120 }),
+    });
+    await fake.until(() => fake.predictions.size === seen + 1);
+    leave.abort();
+    await assert.rejects(request);
+    const p = [...fake.predictions.values()].at(-1)!;
+    const g = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).executeTakeFirstOrThrow();
+    fake.release(p.id);
+    const done = await settled(h, g.id, acc.key);
+    assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['completed', 3, 97]);
+  });
+
   it('`wait` is bounded; an unrouted model is 503 before any hold', async () => {
     const acc = await h.account({ tokens: 100 });
     const bad = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 121 }, acc.key);

@@ -38,7 +38,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   async function generate(req: FastifyRequest, reply: FastifyReply, streamEndpoint: boolean) {
     const caller = callerOf(req);
     const input = parseGenerateBody(req.body, { forceStream: streamEndpoint });
-    if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, caller, input);
+    if (isJobModel(deps.catalog.get(input.model))) return generateMedia(reply, caller, input);
     const run = (sink: Parameters<typeof runGeneration>[3], signal: AbortSignal) => runGeneration(deps, caller, input, sink, signal);
     if (!input.stream) return runToCompletion(reply, run);
     return runStreaming(req, reply, {
@@ -50,14 +50,16 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   }
 
   /** Media (DECISIONS 31): a job; the answer is the generation when it ends within `wait`, else pending. */
-  async function generateMedia(req: FastifyRequest, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
+  async function generateMedia(reply: FastifyReply, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
     const jobs = deps.jobs;
     if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
     const { generationId, waitMs } = await submitJob(jobs.deps, jobs.runner, caller, input);
-    // Waiting ends early if the client leaves; the job runs on regardless.
+    // Waiting ends early if the client leaves (the response closes before it was sent); the job runs on regardless.
     const gone = new AbortController();
-    req.raw.once('close', () => gone.abort());
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
     await jobs.runner.waitFor(generationId, waitMs, gone.signal);
+    reply.raw.off('close', onClose);
     const g = (await findGeneration(deps.db, generationId))!;
     return generationObject(g, await balanceOf(deps.db, caller.account.id));
   }
