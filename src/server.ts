@@ -17,6 +17,8 @@ import { createFileStore } from './storage/create.js';
 import type { FileStore } from './storage/files.js';
 import { sweepExpiredFiles } from './storage/retention.js';
 import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js';
+import { JobRunner } from './jobs/runner.js';
+import type { JobDeps } from './jobs/execute.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -34,6 +36,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** Extra catalog layers merged over the shipped catalog and the operator file (tests). */
   catalogOverrides?: Record<string, unknown>[];
+  /** Where media results are stored (default: the file system under LUMENGATE_FILES_DIR). */
+  files?: FileStore;
 }
 
 export async function defaultLogger(level: string, format: Settings['logFormat'] = undefined): Promise<Logger> {
@@ -67,7 +71,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   };
   // Result files and their signed URLs; files past their plan's retention are deleted hourly.
   const secret = await urlSecretOf(db, settings.urlSecret);
-  const files = { store: await createFileStore(settings), signer: urlSigner(secret, settings.urlTtlMs) };
+  const files = { store: opts.files ?? (await createFileStore(settings)), signer: urlSigner(secret, settings.urlTtlMs) };
   const sweepFiles = (now?: Date) => sweepExpiredFiles(db, files.store, catalog, now);
 
   // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
@@ -79,7 +83,12 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'))
     : new MemoryEventLog();
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events });
+  const jobDeps: JobDeps = {
+    db, catalog, providers, routeHealth, limits, log: logger, instanceId: settings.instanceId,
+    files: files.store, jobs: settings.jobs,
+  };
+  const runner = new JobRunner(jobDeps);
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, jobs: { runner, deps: jobDeps } });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -107,6 +116,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     sweepFiles().catch((err: unknown) => logger.error({ err }, 'file retention sweep failed'));
   }, FILE_SWEEP_MS);
   fileSweeper.unref();
+  runner.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -128,6 +138,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       clearInterval(sweeper);
       clearInterval(fileSweeper);
       discovery.close();
+      await runner.stop();
       await app.close();
       await providers.closeAll();
       events.close();

@@ -1,6 +1,7 @@
 // Every change to a balance is a ledger row written in the same transaction as the change.
 // hold: price leaves the balance (plan tokens first). charge: the hold becomes spend (no balance
-// change). release: the hold goes back exactly where it came from. One settlement per generation:
+// change). release: the hold goes back exactly where it came from. A partial charge is both: the
+// charge row for what was spent and a release row for the rest of the hold. One settlement per generation:
 // the pending -> completed|failed transition is the guard, and a unique index backs it up.
 // The hot transactions have one implementation per engine, with the same semantics: SQLite runs
 // them synchronously with group commit (sqlite-ledger.ts), PostgreSQL as one statement each
@@ -39,6 +40,8 @@ export interface HoldRequest {
   holdTtlMs: number;
   /** The instance running the generation (released by that instance's restart). */
   instanceId?: string | null;
+  /** A media generation: its job row is created in the same transaction as the hold (DECISIONS 31). */
+  job?: { inputJson: string; maxAttempts: number };
 }
 
 export interface Hold {
@@ -64,6 +67,12 @@ export interface Settlement {
   firstTokenAt: string | null;
   /** When the generation was created, for processing_ms. */
   createdAt?: string;
+  /**
+   * Completed only: the tokens to charge when less than the hold (a price known only afterwards,
+   * DECISIONS 34). Never above the hold; the difference is released (package tokens first, the
+   * reverse of the order the hold took them), as a `release` row beside the `charge` row.
+   */
+  charge?: number;
 }
 
 export interface Settled {

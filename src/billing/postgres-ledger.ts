@@ -1,6 +1,6 @@
 // The ledger's two hot transactions on PostgreSQL, each as ONE statement (one round trip, one
 // implicit commit). Hold: lock the account row, check the balance, move the price out of it (plan
-// tokens first), create the pending generation and its `hold` ledger row. Settle: the pending ->
+// tokens first), create the pending generation, its `hold` ledger row (and a media generation's job row). Settle: the pending ->
 // completed|failed transition, the release back to the account when failed, and the charge or
 // release ledger row. As multi-statement transactions each step waited for a turn of a busy Node
 // event loop while holding a pooled connection (and, for holds, the account's row lock): 64
@@ -41,6 +41,10 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
         ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}
       from acc join taken on taken.id = acc.id
       returning id, account_id, held_plan, held_package
+    ), job as (
+      insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      select gen.id, 'queued', 0, ${req.job?.maxAttempts ?? 0}::integer, ${created}, ${req.job?.inputJson ?? ''}, ${created}, ${created}
+      from gen where ${req.job !== undefined}::boolean
     )
     insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
     select gen.account_id, gen.id, 'hold', ${price}::integer, -gen.held_plan, -gen.held_package, null, ${created} from gen
@@ -64,30 +68,41 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   // Data-modifying CTEs run exactly once whether or not the final SELECT reads them. The final
   // SELECT sees the statement's starting snapshot, so the balance after a release is taken from
   // `given`; otherwise this statement did not change the account.
+  const charge = st.charge === undefined ? null : Math.max(0, Math.floor(st.charge));
+  // `back` is what returns to the account: the whole hold when failed, the rest of a partial
+  // charge when completed; package tokens first (the hold took plan tokens first). Same rule as
+  // sqlite-ledger.ts.
   const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
     with gen as (
       update generations set status = ${st.status}, result_text = ${resultText}, result_json = ${resultJson}, error = ${error},
         finish_reason = ${finishReason}, usage_json = ${usageJson}, route = ${route},
-        first_token_at = ${st.firstTokenAt}, tokens_spent = case when ${failed}::boolean then 0 else held_plan + held_package end,
+        first_token_at = ${st.firstTokenAt},
+        tokens_spent = case when ${failed}::boolean then 0 else least(coalesce(${charge}::integer, held_plan + held_package), held_plan + held_package) end,
         completed_at = ${completed}, processing_ms = ${processingMs}::integer
       where id = ${generationId} and status = 'pending'
-      returning id, account_id, held_plan, held_package
-    ), given as (
-      update accounts a set plan_tokens = a.plan_tokens + gen.held_plan, package_tokens = a.package_tokens + gen.held_package
-      from gen where a.id = gen.account_id and ${failed}::boolean
-      returning a.plan_tokens + a.package_tokens as balance
-    ), logged as (
-      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
-      select gen.account_id, gen.id, case when ${failed}::boolean then 'release' else 'charge' end, gen.held_plan + gen.held_package,
-        case when ${failed}::boolean then gen.held_plan else 0 end, case when ${failed}::boolean then gen.held_package else 0 end,
-        case when ${failed}::boolean then ${error} else null end, ${completed}
+      returning id, account_id, held_plan, held_package, tokens_spent
+    ), back as (
+      select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
+        held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
       from gen
+    ), given as (
+      update accounts a set plan_tokens = a.plan_tokens + back.back_plan, package_tokens = a.package_tokens + back.back_package
+      from back where a.id = back.account_id and back.back_plan + back.back_package > 0
+      returning a.plan_tokens + a.package_tokens as balance
+    ), charged as (
+      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      select account_id, id, 'charge', tokens_spent, 0, 0, null, ${completed} from gen where not ${failed}::boolean
+      returning generation_id
+    ), released as (
+      insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
+      select account_id, id, 'release', back_plan + back_package, back_plan, back_package, ${error}, ${completed}
+      from back where ${failed}::boolean or back_plan + back_package > 0
       returning generation_id
     ), target as (
       select account_id from generations where id = ${generationId}
     )
     select exists (select 1 from gen) as applied,
-      coalesce((select case when ${failed}::boolean then 0 else held_plan + held_package end from gen), 0) as spent,
+      coalesce((select tokens_spent from gen), 0) as spent,
       coalesce((select balance from given), (select plan_tokens + package_tokens from accounts where id = (select account_id from target))) as balance,
       (select account_id from target) as account_id`.execute(db.kysely);
   const row = rows[0];

@@ -21,8 +21,9 @@ interface Statements {
   give: Statement<[number, number, number]>;
   insertGeneration: Statement<unknown[], { id: number }>;
   insertLedger: Statement<unknown[]>;
-  settle: Statement<unknown[], { account_id: number; held_plan: number; held_package: number }>;
+  settle: Statement<unknown[], { account_id: number; held_plan: number; held_package: number; tokens_spent: number }>;
   generationAccount: Statement<[number], { account_id: number }>;
+  insertJob: Statement<unknown[]>;
 }
 
 interface Ledger {
@@ -45,9 +46,12 @@ function ledgerFor(db: Database) {
     insertLedger: db.prepare(`insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       values (?, ?, ?, ?, ?, ?, ?, ?)`),
     settle: db.prepare(`update generations set status = ?, result_text = ?, result_json = ?, error = ?, finish_reason = ?, usage_json = ?, route = ?,
-      first_token_at = ?, tokens_spent = case when ? = 'completed' then held_plan + held_package else 0 end, completed_at = ?, processing_ms = ?
-      where id = ? and status = 'pending' returning account_id, held_plan, held_package`),
+      first_token_at = ?, tokens_spent = case when ? = 'completed' then min(coalesce(?, held_plan + held_package), held_plan + held_package) else 0 end,
+      completed_at = ?, processing_ms = ?
+      where id = ? and status = 'pending' returning account_id, held_plan, held_package, tokens_spent`),
     generationAccount: db.prepare('select account_id from generations where id = ?'),
+    insertJob: db.prepare(`insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      values (?, 'queued', 0, ?, ?, ?, ?, ?)`),
   };
 
   const hold = db.transaction((req: HoldRequest): Hold | null => {
@@ -61,6 +65,7 @@ function ledgerFor(db: Database) {
     const gen = s.insertGeneration.get(req.accountId, req.apiKeyId, req.modelSlug, req.category, req.prompt, fromPlan, fromPackage, created,
       new Date(createdAt.getTime() + req.holdTtlMs).toISOString(), req.instanceId ?? null)!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
+    if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, created, req.job.inputJson, created, created);
     return { generationId: gen.id, createdAt: created, price: req.price };
   });
 
@@ -69,18 +74,18 @@ function ledgerFor(db: Database) {
     const completed = completedAt.toISOString();
     // The status transition is the idempotence guard: only the first settlement matches 'pending'.
     const gen = s.settle.get(st.status, st.resultText, st.resultJson ?? null, st.error, st.finishReason, st.usage == null ? null : JSON.stringify(st.usage), st.route,
-      st.firstTokenAt, st.status, completed, st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null, generationId);
+      st.firstTokenAt, st.status, st.charge === undefined ? null : Math.max(0, Math.floor(st.charge)), completed, st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null, generationId);
     let accountId: number;
     let spent = 0;
     if (gen) {
       accountId = gen.account_id;
-      const price = gen.held_plan + gen.held_package;
-      if (st.status === 'completed') {
-        spent = price;
-        s.insertLedger.run(accountId, generationId, 'charge', price, 0, 0, null, completed);
-      } else {
-        if (price > 0) s.give.run(gen.held_plan, gen.held_package, accountId);
-        s.insertLedger.run(accountId, generationId, 'release', price, gen.held_plan, gen.held_package, st.error, completed);
+      spent = gen.tokens_spent;
+      if (st.status === 'completed') s.insertLedger.run(accountId, generationId, 'charge', spent, 0, 0, null, completed);
+      // What was held and not spent goes back: all of it when failed, the rest of a partial charge.
+      const back = releaseSplit(gen.held_plan, gen.held_package, spent);
+      if (st.status !== 'completed' || back.plan + back.pkg > 0) {
+        if (back.plan + back.pkg > 0) s.give.run(back.plan, back.pkg, accountId);
+        s.insertLedger.run(accountId, generationId, 'release', back.plan + back.pkg, back.plan, back.pkg, st.error, completed);
       }
     } else {
       const row = s.generationAccount.get(generationId);
@@ -167,6 +172,13 @@ function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
     queue.push({ run, resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + BUSY_LIMIT_MS });
     if (!scheduled) schedule(0);
   });
+}
+
+/** The part of a hold not spent, package tokens first (the hold took plan tokens first). Same rule as postgres-ledger.ts. */
+function releaseSplit(heldPlan: number, heldPackage: number, spent: number): { plan: number; pkg: number } {
+  const back = heldPlan + heldPackage - spent;
+  const pkg = Math.min(heldPackage, back);
+  return { plan: back - pkg, pkg };
 }
 
 export const holdTokensSqlite = (db: Database, req: HoldRequest): Promise<Hold | null> => ledgerFor(db).hold(req);

@@ -20,13 +20,28 @@ export const SLUG = /^[a-z0-9][a-z0-9._:\/-]*$/i;
 
 const routeSchema = z.object({ provider: z.string().min(1), model: z.string().min(1) });
 
+const pricingSchema = z.object({
+  /** matrix, per_point: the options whose values (joined by "|") key `table`. */
+  by: z.array(z.string()).optional(),
+  /** Values of `by` options the caller did not give. */
+  defaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+  /** matrix: tokens; per_point: points. */
+  table: z.record(z.string(), z.number().nonnegative()).optional(),
+  /** per_second: tokens per second; per_char: tokens per character; per_point: tokens per point. */
+  rate: z.number().nonnegative().optional(),
+  /** per_second: the option holding seconds and its bounds. */
+  seconds: z.object({ option: z.string().optional(), default: z.number().positive(), min: z.number().optional(), max: z.number().optional(), allowed: z.array(z.number()).optional() }).optional(),
+}).strict();
+
 const modelSchema = z.object({
   slug: z.string().regex(SLUG, 'slug: letters, digits, . _ : - /'),
   name: z.string(),
   category: z.enum(['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool', 'embedding']),
   provider: z.string().default(''),
   min_plan: z.enum(['free', 'basic']),
-  pricing_type: z.enum(['fixed', 'matrix', 'per_second', 'per_point']),
+  pricing_type: z.enum(['fixed', 'matrix', 'per_second', 'per_point', 'per_char']),
+  /** The price table of non-fixed pricing types (DECISIONS 34), read by src/generation/pricing.ts. */
+  pricing: pricingSchema.optional(),
   token_cost: z.number().int().nonnegative(),
   min_token_cost: z.number().int().nonnegative(),
   max_token_cost: z.number().int().nonnegative(),

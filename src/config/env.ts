@@ -37,8 +37,27 @@ export interface Settings {
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
   urlTtlMs: number;
+  /** Media job workers (DECISIONS 32). */
+  jobs: JobSettings;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
+}
+
+export interface JobSettings {
+  /** Jobs this process runs at once (LUMENGATE_JOB_CONCURRENCY). */
+  concurrency: number;
+  /** A worker's lease on a job; renewed every third of it while running (LUMENGATE_JOB_LEASE_MS). */
+  leaseMs: number;
+  /** How often an idle worker looks for jobs submitted to other instances (LUMENGATE_JOB_IDLE_POLL_MS). */
+  idlePollMs: number;
+  /** Overrides the provider's suggested wait between polls of its job (LUMENGATE_JOB_PROVIDER_POLL_MS). */
+  providerPollMs: number | undefined;
+  /** Claims of one job before it is failed and released (LUMENGATE_JOB_ATTEMPTS). */
+  maxAttempts: number;
+  /** Wait before retrying a failed attempt, doubled per attempt (LUMENGATE_JOB_BACKOFF_MS). */
+  backoffMs: number;
+  /** A job still running after this is failed (LUMENGATE_JOB_TIMEOUT_MS); its hold lasts 5 minutes more. */
+  timeoutMs: number;
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
@@ -64,6 +83,15 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
+    jobs: {
+      concurrency: Math.max(1, intOr(env.LUMENGATE_JOB_CONCURRENCY, 4)),
+      leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
+      idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
+      providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,
+      maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
+      backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
+      timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
+    },
     env,
   };
 }

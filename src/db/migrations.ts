@@ -92,6 +92,28 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Media generations run as durable jobs (DECISIONS 32): one row per job generation, claimed by
+    // any instance's worker under a lease; provider_job_id lets a retry resume the provider's job.
+    '005_jobs': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('jobs')
+          .addColumn('generation_id', 'integer', (c) => c.primaryKey().references('generations.id'))
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('max_attempts', 'integer', (c) => c.notNull())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_expires_at', 'text')
+          .addColumn('run_after', 'text', (c) => c.notNull())
+          .addColumn('route', 'text')
+          .addColumn('provider_job_id', 'text')
+          .addColumn('input_json', 'text', (c) => c.notNull())
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('updated_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('jobs_claimable').on('jobs').columns(['state', 'run_after']).execute();
+      },
+    },
   };
 }
 

@@ -80,8 +80,33 @@ export interface GatewaySettingTable {
   created_at: string;
 }
 
+export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
+
+/** A media generation's durable job (DECISIONS 32); its generation row holds the money and the result. */
+export interface JobTable {
+  generation_id: number;
+  state: JobState;
+  /** Claims so far (a claim after a lost lease counts: bounded by max_attempts). */
+  attempts: number;
+  max_attempts: number;
+  /** The worker running it (instance id + process nonce) and until when, unless renewed. */
+  lease_owner: string | null;
+  lease_expires_at: string | null;
+  /** Not claimed before this instant (backoff after a failed attempt). */
+  run_after: string;
+  /** The route (provider:model) the provider job runs on, and the provider's job id once started. */
+  route: string | null;
+  provider_job_id: string | null;
+  /** { prompt, options } as submitted. */
+  input_json: string;
+  last_error: string | null;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   accounts: AccountTable;
+  jobs: JobTable;
   api_keys: ApiKeyTable;
   generations: GenerationTable;
   ledger: LedgerTable;
@@ -92,3 +117,4 @@ export type Account = Selectable<AccountTable>;
 export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type Generation = Selectable<GenerationTable>;
 export type NewGeneration = Insertable<GenerationTable>;
+export type Job = Selectable<JobTable>;

@@ -16,7 +16,7 @@ const generateErrors = errorResponses([400, 401, 402, 403, 404, 413, 422, 429, 5
 export const apiV2Docs: Record<string, Record<string, unknown>> = {
   'POST /api/v2/generate': {
     summary: 'Run a generation', tags: ['generation'], security: bearer,
-    description: 'Accepts the three documented body styles (prompt + params, OpenAI-like messages, top-level category options). With `stream: true` the answer is the SSE stream of /api/v2/generate/stream.',
+    description: 'Accepts the three documented body styles (prompt + params, OpenAI-like messages, top-level category options). With `stream: true` the answer is the SSE stream of /api/v2/generate/stream. Media models (image, video, audio, tts, stt, tool) run as jobs: the answer is the generation when it ends within `wait` seconds (0–120; default 60, 0 for video and audio), else `pending` (poll GET /api/v2/generate/{id}).',
     body: generateBody,
     response: { 200: { description: 'The finished generation, or an SSE stream when `stream: true`', content: { 'application/json': { schema: ref('Generation') }, 'text/event-stream': { schema: sse } } }, ...generateErrors },
   },
@@ -32,6 +32,11 @@ export const apiV2Docs: Record<string, Record<string, unknown>> = {
   'GET /api/v2/generate/status/:id': {
     summary: 'A generation by id (status alias)', tags: ['generation'], security: bearer, params: idParam,
     response: { 200: generationResponse, ...errorResponses([401, 404]) },
+  },
+  'POST /api/v2/generate/:id/cancel': {
+    summary: 'Cancel a pending media job', tags: ['generation'], security: bearer, params: idParam,
+    description: 'The generation becomes `failed` with error `cancelled` and its hold is released; the provider job is cancelled where the provider can. 400 when it is not a pending media job.',
+    response: { 200: generationResponse, ...errorResponses([400, 401, 404]) },
   },
   'GET /api/v2/models': {
     summary: 'The model catalog (public)', tags: ['models'],

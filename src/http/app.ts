@@ -32,6 +32,8 @@ import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 import { fileRoutes } from './routes/files.js';
 import type { FileStore } from '../storage/files.js';
 import type { UrlSigner } from '../storage/signed-urls.js';
+import type { JobRunner } from '../jobs/runner.js';
+import type { JobDeps } from '../jobs/execute.js';
 
 export interface Services {
   db: Db;
@@ -51,6 +53,8 @@ export interface Services {
   files?: { store: FileStore; signer: UrlSigner };
   /** Recorded v2 streams for re-attaching (DECISIONS 40): memory, or Redis when REDIS_URL is set. */
   events: EventLog;
+  /** Media jobs (src/jobs/): this process's worker and what it runs with. */
+  jobs?: { runner: JobRunner; deps: JobDeps };
 }
 
 declare module 'fastify' {

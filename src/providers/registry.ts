@@ -9,6 +9,7 @@ import { mediaOnlyProvider, withMedia } from './media-http.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
 import { openAIMedia } from './openai-media.js';
 import { createLazyLocalProvider } from './local/lazy.js';
+import { replicateProvider } from './replicate.js';
 import presetsJson from './presets.json' with { type: 'json' };
 import type { Provider } from './spec.js';
 
@@ -25,6 +26,8 @@ export interface CatalogProvider {
   headers?: Record<string, string>;
   /** True for providers that need no key or URL at all (in-process local models). */
   enabled_without_env?: boolean;
+  /** Other variables that may hold the key, after <ID>_API_KEY (Replicate's own REPLICATE_API_TOKEN). */
+  api_key_env?: string[];
   [setting: string]: unknown;
 }
 
@@ -46,6 +49,7 @@ export const defaultProviderFactories: Record<string, ProviderFactory> = {
   luma: (id, cfg) => mediaOnlyProvider(id, lumaMedia(cfg)),
   elevenlabs: (id, cfg) => mediaOnlyProvider(id, elevenLabsMedia(cfg)),
   'local-tts': localTtsProvider,
+  replicate: (id, cfg) => replicateProvider(id, cfg),
 };
 
 export interface ProviderRegistry {
@@ -70,7 +74,7 @@ export function resolveProviderConfig(id: string, entry: CatalogProvider, env: N
   const keyVar = `${prefix}_API_KEY`;
   const urlVar = `${prefix}_BASE_URL`;
   const envUrl = nonEmpty(env[urlVar]);
-  const apiKey = nonEmpty(env[keyVar]) ?? nonEmpty(entry.api_key);
+  const apiKey = nonEmpty(env[keyVar]) ?? entry.api_key_env?.map((v) => nonEmpty(env[v])).find((v) => v !== undefined) ?? nonEmpty(entry.api_key);
   const keyRequired = entry.api_key_required !== false;
   if (entry.enabled_without_env) return { ok: true, config: { type: entry.type, base_url: entry.base_url, options: settingsOf(entry), env } };
   if (keyRequired && apiKey === undefined) return { ok: false, reason: `set ${keyVar}` };
@@ -115,7 +119,7 @@ function nonEmpty(value: string | undefined): string | undefined {
 
 /** Everything in a catalog provider entry that is not connection config. */
 function settingsOf(entry: CatalogProvider): Record<string, unknown> {
-  const { type: _t, base_url: _b, api_key: _k, api_key_required: _r, headers: _h, enabled_without_env: _e, ...rest } = entry;
+  const { type: _t, base_url: _b, api_key: _k, api_key_required: _r, headers: _h, enabled_without_env: _e, api_key_env: _a, ...rest } = entry;
   return rest;
 }
 

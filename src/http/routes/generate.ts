@@ -1,11 +1,13 @@
-// /api/v2/generate, /api/v2/generate/stream, and status polling. Translation only: the work is in
+// /api/v2/generate, /api/v2/generate/stream, status polling, and cancelling media jobs. Translation only: the work is in
 // generation/lifecycle.ts; the stream is the shared skeleton with the v2 event encoder.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, clip } from '../../core/errors.js';
 import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
-import { findOwnGeneration } from '../../generation/store.js';
+import { findGeneration, findOwnGeneration } from '../../generation/store.js';
+import { cancelJob, isJobModel, submitJob } from '../../jobs/submit.js';
+import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
 import type { Generation } from '../../db/schema.js';
@@ -48,6 +50,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   async function generate(req: FastifyRequest, reply: FastifyReply, streamEndpoint: boolean) {
     const caller = callerOf(req);
     const input = parseGenerateBody(req.body, { forceStream: streamEndpoint });
+    if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, reply, caller, input);
     const run = (sink: Parameters<typeof runGeneration>[3], signal: AbortSignal) => runGeneration(deps, caller, input, sink, signal);
     if (!input.stream) return runToCompletion(reply, run);
     return runStreaming(req, reply, {
@@ -81,14 +84,38 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     return g;
   }
 
+  /** Media (DECISIONS 31): a job; the answer is the generation when it ends within `wait`, else pending. */
+  async function generateMedia(req: FastifyRequest, reply: FastifyReply, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
+    const jobs = deps.jobs;
+    if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
+    const { generationId, waitMs } = await submitJob(jobs.deps, jobs.runner, caller, input);
+    // Waiting ends early if the client leaves (the response closes before it was sent); the job runs on regardless.
+    const gone = new AbortController();
+    const onClose = () => gone.abort();
+    reply.raw.once('close', onClose);
+    await jobs.runner.waitFor(generationId, waitMs, gone.signal);
+    reply.raw.off('close', onClose);
+    const g = (await findGeneration(deps.db, generationId))!;
+    return generationObject(g, await balanceOf(deps.db, caller.account.id), links(req));
+  }
+
+  /** Signed result URLs (DECISIONS 35) on the origin the client called. */
+  const links = (req: FastifyRequest) => deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` };
+
   const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const caller = callerOf(req);
     const g = await ownGeneration(caller.account.id, generationIdOf(req.params.id), req.params.id);
-    const balance = caller.account.plan_tokens + caller.account.package_tokens;
-    return generationObject(g, balance, deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` });
+    return generationObject(g, await balanceOf(deps.db, caller.account.id), links(req));
   };
   app.get('/api/v2/generate/:id', byId);
   app.get('/api/v2/generate/status/:id', byId);
+  app.post<{ Params: { id: string } }>('/api/v2/generate/:id/cancel', async (req) => {
+    const caller = callerOf(req);
+    const g = await ownGeneration(caller.account.id, generationIdOf(req.params.id), req.params.id);
+    if (!deps.jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
+    await cancelJob(deps.jobs.deps, deps.jobs.runner, g);
+    return generationObject((await findGeneration(deps.db, g.id))!, await balanceOf(deps.db, caller.account.id), links(req));
+  });
 }
 
 const generationIdOf = (param: string): number => (/^\d{1,15}$/.test(param) ? Number(param) : NaN);

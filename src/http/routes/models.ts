@@ -6,8 +6,10 @@ import type { ModelEntry } from '../../config/catalog.js';
 import { modelAvailability } from '../../generation/availability.js';
 import { findModel } from '../../generation/model-lookup.js';
 import { zodToApiError } from '../../generation/request.js';
+import { priceOf } from '../../generation/pricing.js';
 
-const priceBody = z.object({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
+// Options may come in `params` or at the top level (Style C), as on /api/v2/generate; params wins.
+const priceBody = z.looseObject({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
 
 export async function modelRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, providers } = app.services;
@@ -37,8 +39,9 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     const m = find(req.params.slug);
     const parsed = priceBody.safeParse(req.body ?? undefined, { reportInput: true });
     if (!parsed.success) throw zodToApiError(parsed.error);
-    const count = parsed.data?.count ?? 1;
-    // Only flat prices are implemented: every model charges token_cost per request, times count.
-    return { token_cost: m.token_cost * count, min_token_cost: m.min_token_cost, max_token_cost: m.max_token_cost, pricing_type: m.pricing_type, count };
+    const { params, count = 1, ...topLevel } = parsed.data ?? {};
+    // The same function prices the hold (DECISIONS 34): a quote is what a generation holds.
+    const price = priceOf(m, { ...topLevel, ...params });
+    return { token_cost: price * count, min_token_cost: m.min_token_cost, max_token_cost: m.max_token_cost, pricing_type: m.pricing_type, count };
   });
 }

@@ -1,0 +1,168 @@
+// One claimed job, start to settlement: start the provider's job (or resume polling the one a dead
+// worker started), poll it, store its files, charge the price for what was made (never above the
+// hold). A failed attempt goes back to the queue with backoff until its attempts run out; then the
+// generation fails and its hold is released. Exactly one settlement, guarded by the ledger.
+import { setTimeout as delay } from 'node:timers/promises';
+import type { JobSettings } from '../config/env.js';
+import type { Job } from '../db/schema.js';
+import { settleWithRetry } from '../billing/settle-retry.js';
+import type { Settlement } from '../billing/ledger.js';
+import { GatewayError } from '../core/errors.js';
+import { configuredRoutes, describeFailure, type GenerationDeps } from '../generation/lifecycle.js';
+import { priceOf } from '../generation/pricing.js';
+import type { Route } from '../generation/routing.js';
+import { findGeneration } from '../generation/store.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
+import type { FileStore } from '../storage/files.js';
+import { storeOutputs } from './outputs.js';
+import { endJob, recordProviderJob, requeueJob } from './store.js';
+
+export interface JobDeps extends GenerationDeps {
+  files: FileStore;
+  jobs: JobSettings;
+}
+
+/** What a submitted job carries: the prompt and the Style C options it was priced for. */
+export interface JobInput {
+  prompt: string | null;
+  options: Record<string, unknown>;
+}
+
+/** Why a worker stops running a job without settling it. */
+export class JobStop extends Error {
+  constructor(readonly reason: 'lease_lost' | 'cancelled' | 'shutdown') {
+    super(`job stopped: ${reason}`);
+  }
+}
+
+const DEFAULT_POLL_MS = 2_000;
+
+export async function executeJob(deps: JobDeps, owner: string, job: Job, signal: AbortSignal): Promise<void> {
+  const id = job.generation_id;
+  const gen = await findGeneration(deps.db, id);
+  if (!gen || gen.status !== 'pending') {
+    // Settled meanwhile (cancelled, or released by the stale-hold sweeper): nothing left to run.
+    await endJob(deps.db, id, gen?.error === 'cancelled' ? 'cancelled' : gen?.status === 'completed' ? 'done' : 'failed', gen?.error ?? null);
+    return;
+  }
+  const input = JSON.parse(job.input_json) as JobInput;
+  const model = deps.catalog.get(gen.model_slug);
+  let route: Route | undefined;
+  let providerJobId = job.provider_job_id;
+  const request = (r: Route): MediaRequest => ({
+    kind: gen.category as MediaKind, upstreamModel: r.upstreamModel, options: input.options, signal,
+    ...(input.prompt !== null ? { prompt: input.prompt } : {}),
+  });
+  try {
+    if (!model) throw new ProviderError(`model "${gen.model_slug}" is no longer in the catalog`, { retryable: false });
+    if (job.attempts > job.max_attempts) throw new AttemptsExhausted(job.max_attempts, job.last_error);
+    const deadline = Date.parse(gen.created_at) + deps.jobs.timeoutMs;
+    const routes = configuredRoutes(deps, model);
+    let progress: MediaProgress;
+    if (providerJobId && job.route) {
+      // A previous attempt started the provider's job: resume polling it, never start a second one.
+      route = routes.find((r) => r.name === job.route);
+      if (!route) throw new ProviderError(`route ${job.route} of provider job ${providerJobId} is no longer configured`, { retryable: false });
+      progress = await pollOf(route)(request(route), providerJobId);
+    } else {
+      ({ route, progress } = await startOnFirstRoute(routes, request));
+    }
+    while (progress.state === 'running') {
+      if (!providerJobId) {
+        providerJobId = progress.providerJobId;
+        await recordProviderJob(deps.db, id, owner, route.name, providerJobId);
+      }
+      if (Date.now() > deadline) throw new ProviderError(`timed out: the job ran over ${deps.jobs.timeoutMs} ms`, { retryable: false });
+      await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal });
+      progress = await pollOf(route)(request(route), providerJobId);
+    }
+    const result = progress.result;
+    const files = await storeOutputs(deps.files, id, result.files, signal);
+    const settlement: Settlement = {
+      status: 'completed', resultText: result.text ?? null, resultJson: JSON.stringify({ files }), error: null, finishReason: null,
+      usage: null, route: route.name, firstTokenAt: null, createdAt: gen.created_at,
+      // The price of what was made (measured seconds or characters); the ledger caps it at the hold.
+      charge: priceOf(model, { ...input.options, prompt: input.prompt }, result.measured),
+    };
+    if (signal.aborted) throw signal.reason;
+    await settleWithRetry(deps.db, id, settlement);
+    await endJob(deps.db, id, 'done');
+  } catch (caught) {
+    const err = signal.aborted ? signal.reason : caught;
+    if (err instanceof JobStop) {
+      if (err.reason === 'shutdown') await requeueJob(deps.db, id, owner, { delayMs: 0, error: null, refundAttempt: true });
+      if (err.reason === 'cancelled' && providerJobId && route) await cancelAtProvider(deps, route, request, providerJobId);
+      return;
+    }
+    const failure = describeFailure(err);
+    const retryable = !(err instanceof GatewayError) && !(err instanceof AttemptsExhausted) && (!(err instanceof ProviderError) || err.retryable);
+    if (retryable && job.attempts < job.max_attempts) {
+      deps.log?.warn({ generation_id: id, attempt: job.attempts, route: route?.name ?? null, error: (err as Error)?.message }, 'job attempt failed; retrying');
+      await requeueJob(deps.db, id, owner, { delayMs: deps.jobs.backoffMs * 2 ** (job.attempts - 1), error: failure.message });
+      return;
+    }
+    const message = err instanceof AttemptsExhausted ? err.message : failure.message;
+    deps.log?.warn({ generation_id: id, attempts: job.attempts, route: route?.name ?? null, error: message }, 'job failed');
+    await settleWithRetry(deps.db, id, { status: 'failed', resultText: null, error: message, finishReason: null, usage: null, route: route?.name ?? job.route, firstTokenAt: null, createdAt: gen.created_at });
+    await endJob(deps.db, id, 'failed', message);
+    // Out of attempts while the provider may still be working on it: stop it paying on.
+    if (err instanceof AttemptsExhausted && providerJobId && job.route) {
+      const r = configuredRoutesOrNone(deps, model, job.route);
+      if (r) await cancelAtProvider(deps, r, request, providerJobId);
+    }
+  }
+}
+
+/** The claim after the last allowed one: the previous worker died (lease expired) on its last attempt. */
+class AttemptsExhausted extends Error {
+  constructor(attempts: number, lastError: string | null) {
+    super(`job failed after ${attempts} attempt${attempts === 1 ? '' : 's'}${lastError ? `: ${lastError}` : ' (the instance running it stopped)'}`);
+  }
+}
+
+function mediaOf(route: Route): MediaProvider {
+  const media = route.provider.media;
+  if (!media) throw new ProviderError(`provider ${route.provider.id} has no media generation`, { retryable: false, unavailable: true });
+  return media;
+}
+
+function pollOf(route: Route): NonNullable<MediaProvider['poll']> {
+  const media = mediaOf(route);
+  if (!media.poll) throw new ProviderError(`provider ${route.provider.id} cannot poll its jobs`, { retryable: false });
+  return media.poll.bind(media);
+}
+
+/** Routes in order until one accepts; a refusal (4xx) is the caller's and ends the attempt at once. */
+async function startOnFirstRoute(routes: Route[], request: (r: Route) => MediaRequest): Promise<{ route: Route; progress: MediaProgress }> {
+  let last: unknown;
+  for (const route of routes) {
+    try {
+      return { route, progress: await mediaOf(route).start(request(route)) };
+    } catch (err) {
+      last = err;
+      if (err instanceof ProviderError && !err.retryable && !err.unavailable) throw err;
+    }
+  }
+  throw last;
+}
+
+export async function cancelAtProvider(deps: GenerationDeps, route: Route, request: (r: Route) => MediaRequest, providerJobId: string): Promise<void> {
+  const media = route.provider.media;
+  if (!media?.cancel) return;
+  try {
+    // Best effort, bounded: the caller's cancel is already settled.
+    await media.cancel({ ...request(route), signal: AbortSignal.timeout(10_000) }, providerJobId);
+  } catch (err) {
+    deps.log?.warn({ route: route.name, provider_job_id: providerJobId, error: (err as Error).message }, 'cancelling the provider job failed');
+  }
+}
+
+/** The route named `name` if its provider is still configured. */
+export function configuredRoutesOrNone(deps: GenerationDeps, model: Parameters<typeof configuredRoutes>[1] | undefined, name: string | null): Route | undefined {
+  if (!model || !name) return undefined;
+  try {
+    return configuredRoutes(deps, model).find((r) => r.name === name);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,95 @@
+// SIGKILL of the instance running a job whose Replicate prediction is still `processing`: after the
+// restart the job's lease expires, the job is claimed again and resumes polling the SAME prediction
+// (its id was stored when it started). One prediction, one completion, one charge.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createAccount } from '../../src/accounts/service.js';
+import { createKey } from '../../src/accounts/keys.js';
+import { ledgerMismatches } from '../../src/billing/ledger.js';
+import { openDatabase, type Db } from '../../src/db/connect.js';
+import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { startInstance, type Instance } from '../support/instances.js';
+import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../support/test-database.js';
+
+const redisUrl = process.env.TEST_REDIS_URL ?? '';
+
+describe('job crash recovery', () => {
+  let dir: string;
+  let testDb: TestDatabase;
+  let db: Db;
+  let fake: FakeReplicate;
+  const running: Instance[] = [];
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'lumengate-jobcrash-'));
+    testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
+    db = await openDatabase(testDb.url);
+    fake = await startFakeReplicate({ hold: true, ext: 'mp4' });
+  });
+  after(async () => {
+    await Promise.all(running.map((i) => i.stop()));
+    await fake?.close();
+    await db?.close();
+    await testDb?.drop();
+    if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<any>;
+
+  it('SIGKILL mid-job: the restarted instance resumes polling the stored prediction; completed once, charged once', async () => {
+    const env = {
+      DATABASE_URL: testDb.url, ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
+      REPLICATE_API_TOKEN: 'r8_fake_test_token', REPLICATE_BASE_URL: fake.baseUrl, LUMENGATE_FILES_DIR: join(dir, 'files'),
+      LUMENGATE_JOB_LEASE_MS: '1500', LUMENGATE_JOB_PROVIDER_POLL_MS: '50', LUMENGATE_JOB_IDLE_POLL_MS: '100', LUMENGATE_INSTANCE_ID: 'jobs-a',
+    };
+    const a = await startInstance(env);
+    const acc = await createAccount(db, { plan: 'pro', tokens: 100 });
+    const key = (await createKey(db, acc.id, 'a')).key;
+
+    const res = await fetch(`${a.url}/api/v2/generate`, {
+      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'kling-v2.1', prompt: 'a slow pan over hills' }),
+    });
+    const pending = await res.json() as any;
+    assert.deepEqual([res.status, pending.status, pending.balance_remaining], [200, 'pending', 74]);
+
+    // The prediction is running at Replicate and A has stored its id (polls come after storing it).
+    await fake.until(() => fake.predictions.size === 1 && [...fake.predictions.values()][0]!.polls >= 2);
+    const prediction = [...fake.predictions.values()][0]!;
+    const job = () => db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', pending.id).executeTakeFirstOrThrow();
+    assert.deepEqual([(await job()).provider_job_id, (await job()).attempts, (await job()).state], [prediction.id, 1, 'running']);
+
+    await a.kill();
+    const pollsAtKill = prediction.polls;
+    assert.equal(prediction.status, 'processing');
+
+    const restarted = await startInstance(env);
+    running.push(restarted);
+    // Its start-up releases holds of its own dead text generations, never a job's: the job is still owed.
+    assert.equal((await get(restarted.url, `/api/v2/generate/${pending.id}`, key)).status, 'pending');
+    // Once A's lease expires the job is claimed again and polls the same prediction.
+    await fake.until(() => prediction.polls > pollsAtKill);
+    fake.release();
+    // It downloads the output, then settles: poll the generation as a client would.
+    await fake.until(() => fake.calls.some((c) => c.path.startsWith(`/files/${prediction.id}/`)));
+    let g = await get(restarted.url, `/api/v2/generate/${pending.id}`, key);
+    for (let i = 0; g.status === 'pending' && i < 500; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      g = await get(restarted.url, `/api/v2/generate/${pending.id}`, key);
+    }
+    assert.deepEqual([g.status, g.tokens_spent, g.balance_remaining], ['completed', 26, 74]);
+
+    assert.equal(fake.creates(), 1, 'exactly one prediction was created (and paid for)');
+    assert.deepEqual([(await job()).state, (await job()).attempts], ['done', 2]);
+    const ledger = await db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', acc.id).orderBy('id').execute();
+    assert.deepEqual(ledger.map((l) => [l.kind, l.amount]), [['grant', 100], ['hold', 26], ['charge', 26]]);
+    assert.deepEqual(await ledgerMismatches(db), []);
+    const gen = await db.kysely.selectFrom('generations').selectAll().where('id', '=', pending.id).executeTakeFirstOrThrow();
+    const [file] = JSON.parse(gen.result_json!).files;
+    assert.deepEqual(readFileSync(join(dir, 'files', file.key)), fake.fileBytes(prediction.id, 0));
+  });
+});

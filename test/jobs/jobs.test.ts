@@ -1,0 +1,183 @@
+// Media generations as jobs (DECISIONS 31-34) over HTTP, in front of a fake Replicate: wait, poll,
+// cancel, provider failures, attempts running out, and money under 50 concurrent jobs.
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+
+describe('media jobs', () => {
+  let h: Harness;
+  let fake: FakeReplicate;
+  let filesDir: string;
+  before(async () => {
+    fake = await startFakeReplicate();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        REPLICATE_API_TOKEN: 'r8_fake_test_token', REPLICATE_BASE_URL: fake.baseUrl, LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20', LUMENGATE_JOB_IDLE_POLL_MS: '50', LUMENGATE_JOB_BACKOFF_MS: '10', LUMENGATE_JOB_ATTEMPTS: '3',
+        LUMENGATE_JOB_CONCURRENCY: '8',
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await fake.close();
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    fake.queue.length = 0;
+    fake.defaults = {};
+  });
+
+  const job = (id: number) => h.server.db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', id).executeTakeFirstOrThrow();
+  const generation = (id: number) => h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  const noPending = async () => (await h.server.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute()).length;
+
+  it('an image job ending within `wait` answers the completed generation; the file is stored and recorded', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { polls: 2 };
+    const r = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'a red fox', size: '1344x768', seed: 7 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.status, 'completed');
+    assert.equal(r.json.tokens_spent, 4);
+    assert.equal(r.json.balance_remaining, 96);
+    assert.equal(await h.balance(acc.id), 96);
+
+    const create = fake.calls.find((c) => c.method === 'POST' && c.path === '/v1/models/black-forest-labs/flux-1.1-pro/predictions')!;
+    assert.deepEqual(create.body, { input: { prompt: 'a red fox', width: 1344, height: 768, seed: 7 } });
+    assert.match(String(create.headers.prefer), /^wait=\d+$/);
+    const prediction = [...fake.predictions.values()].at(-1);
+    assert.equal(prediction!.polls, 2);
+
+    const g = await generation(r.json.id);
+    const files = JSON.parse(g.result_json!).files;
+    assert.deepEqual(files.map((f: any) => [f.key, f.name, f.media_type, f.format]), [[`${r.json.id}/output.webp`, 'output.webp', 'image/webp', 'webp']]);
+    const expected = fake.fileBytes(prediction!.id, 0);
+    assert.equal(files[0].bytes, expected.length);
+    assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'output.webp')), expected, 'the bytes the provider served, stored by the gateway');
+    assert.deepEqual([(await job(r.json.id)).state, (await job(r.json.id)).attempts], ['done', 1]);
+  });
+
+  it('video answers pending at once (wait 0 by default) holding the per-second price; polling shows it complete', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { hold: true, ext: 'mp4' };
+    const seen = fake.predictions.size;
+    const r = await h.post('/api/v2/generate', { model: 'kling-v2.1', prompt: 'waves', params: { duration: 10, aspect_ratio: '9:16' } }, acc.key);
+    assert.equal(r.status, 200);
+    assert.deepEqual([r.json.status, r.json.tokens_spent, r.json.balance_remaining, r.json.result_text], ['pending', 0, 48, null]);
+    await fake.until(() => fake.predictions.size === seen + 1);
+    const p = [...fake.predictions.values()].at(-1);
+    assert.deepEqual(p!.input, { prompt: 'waves', duration: 10, aspect_ratio: '9:16' });
+    assert.equal((await h.get(`/api/v2/generate/${r.json.id}`, acc.key)).json.status, 'pending');
+    fake.release();
+    const done = await settled(h, r.json.id, acc.key);
+    assert.deepEqual([done.status, done.tokens_spent, done.balance_remaining], ['completed', 52, 48]);
+    assert.equal(JSON.parse((await generation(r.json.id)).result_json!).files[0].media_type, 'video/mp4');
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('a client that leaves while waiting does not stop the job: it completes and is charged', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { hold: true };
+    const seen = fake.predictions.size;
+    const leave = new AbortController();
+    const request = fetch(`${h.url}/api/v2/generate`, {
+      method: 'POST', signal: leave.signal, headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'flux-kontext-pro', prompt: 'x', wait: 120 }),
+    });
+    await fake.until(() => fake.predictions.size === seen + 1);
+    leave.abort();
+    await assert.rejects(request);
+    const p = [...fake.predictions.values()].at(-1)!;
+    const g = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).executeTakeFirstOrThrow();
+    fake.release(p.id);
+    const done = await settled(h, g.id, acc.key);
+    assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['completed', 3, 97]);
+  });
+
+  it('`wait` is bounded; an unrouted model is 503 before any hold', async () => {
+    const acc = await h.account({ tokens: 100 });
+    const bad = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 121 }, acc.key);
+    assert.equal(bad.status, 422);
+    assert.equal(bad.json.details.fields[0].path, 'wait');
+    const unrouted = await h.post('/api/v2/generate', { model: 'midjourney', prompt: 'x' }, acc.key);
+    assert.equal(unrouted.status, 503);
+    assert.equal(await h.balance(acc.id), 100);
+  });
+
+  it('cancel: failed with error `cancelled`, released, and the provider prediction cancelled', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { hold: true, ext: 'mp4' };
+    const seen = fake.predictions.size;
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'a cat' }, acc.key);
+    assert.equal(r.json.status, 'pending');
+    assert.equal(await h.balance(acc.id), 12);
+    // The prediction exists and its id is stored.
+    await fake.until(() => fake.predictions.size === seen + 1);
+    const p = [...fake.predictions.values()].at(-1);
+    // Its first poll comes after the id is stored.
+    await fake.until(() => p!.polls > 0);
+    assert.equal((await job(r.json.id)).provider_job_id, p!.id);
+    const c = await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, acc.key);
+    assert.equal(c.status, 200, c.text);
+    assert.deepEqual([c.json.status, c.json.error, c.json.tokens_spent, c.json.balance_remaining], ['failed', 'cancelled', 0, 100]);
+    assert.equal(p!.status, 'canceled');
+    assert.ok(fake.calls.some((x) => x.method === 'POST' && x.path === `/v1/predictions/${p!.id}/cancel`));
+    assert.equal((await job(r.json.id)).state, 'cancelled');
+    const again = await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, acc.key);
+    assert.equal(again.status, 400);
+    const other = await h.account();
+    assert.equal((await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, other.key)).status, 404);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('a failed prediction fails the generation at once (no retry: it would fail and charge again) and releases', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { polls: 1, ending: 'failed', error: 'NSFW content detected' };
+    const before = fake.creates();
+    const r = await h.post('/api/v2/generate', { model: 'recraft-v3', prompt: 'x' }, acc.key);
+    assert.deepEqual([r.json.status, r.json.tokens_spent, r.json.balance_remaining], ['failed', 0, 100]);
+    assert.match(r.json.error, /NSFW content detected/);
+    assert.equal(fake.creates() - before, 1);
+  });
+
+  it('attempts run out: the job is failed and its hold released', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { createStatus: 500 };
+    const before = fake.creates();
+    const r = await h.post('/api/v2/generate', { model: 'sd-3.5-large', prompt: 'x' }, acc.key);
+    assert.deepEqual([r.json.status, r.json.tokens_spent, r.json.balance_remaining], ['failed', 0, 100]);
+    assert.match(r.json.error, /HTTP 500/);
+    assert.equal(fake.creates() - before, 3, 'LUMENGATE_JOB_ATTEMPTS=3');
+    const j = await job(r.json.id);
+    assert.deepEqual([j.state, j.attempts], ['failed', 3]);
+  });
+
+  it('50 concurrent image jobs on an account funded for 10: exactly the completed ones are charged, balance = ledger, no hold left', async () => {
+    const acc = await h.account({ tokens: 40 });
+    // Every third prediction fails at the provider, every fifth create is refused (422).
+    fake.queue.push(...Array.from({ length: 50 }, (_, i) => (i % 5 === 4 ? { createStatus: 422 } : i % 3 === 0 ? { polls: 1, ending: 'failed' as const } : { polls: 1 })));
+    const answers = await Promise.all(Array.from({ length: 50 }, () => h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x' }, acc.key)));
+    const admitted = answers.filter((a) => a.status === 200);
+    assert.ok(admitted.length >= 10, `${admitted.length} admitted`);
+    for (const a of answers.filter((x) => x.status !== 200)) assert.equal(a.json.error, 'insufficient_tokens');
+    // Generations that outlived their request's wait are done by now or soon.
+    const final = await Promise.all(admitted.map((a) => settled(h, a.json.id, acc.key)));
+    const completed = final.filter((g) => g.status === 'completed');
+    const failed = final.filter((g) => g.status === 'failed');
+    assert.ok(completed.length > 0 && failed.length > 0);
+    assert.equal(await h.balance(acc.id), 40 - 4 * completed.length);
+    for (const g of completed) assert.equal(g.tokens_spent, 4);
+    for (const g of failed) assert.equal(g.tokens_spent, 0);
+    const ledger = await h.server.db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', acc.id).execute();
+    assert.equal(ledger.filter((l) => l.kind === 'charge').reduce((s, l) => s + l.amount, 0), 4 * completed.length);
+    assert.equal(ledger.filter((l) => l.kind === 'hold').length, admitted.length);
+    assert.equal(ledger.filter((l) => l.kind === 'release').length, failed.length);
+    assert.equal(await noPending(), 0);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
