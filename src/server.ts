@@ -16,6 +16,7 @@ import { createFileStore } from './storage/create.js';
 import type { FileStore } from './storage/files.js';
 import { sweepExpiredFiles } from './storage/retention.js';
 import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js';
+import { createWebhooks, type WebhookService } from './webhooks/webhooks.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -23,6 +24,8 @@ export interface RunningServer {
   catalog: Catalog;
   url: string;
   files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
+  /** Callback deliveries (DECISIONS 39); tests drive retries with `webhooks.worker.tick(later)`. */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -68,7 +71,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'))
     : new MemoryEventLog();
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events });
+  const webhooks = createWebhooks(db, {
+    policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
+    timeoutMs: settings.webhookTimeoutMs, concurrency: settings.webhookConcurrency, log: logger,
+  });
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, webhooks });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -76,6 +83,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   } catch (err) {
     // EADDRINUSE and the like: nothing of the running instance may be touched, only our own handles.
     await app.close();
+    await webhooks.stop();
     await providers.closeAll();
     redis?.disconnect();
     await db.close();
@@ -95,6 +103,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     sweepFiles().catch((err: unknown) => logger.error({ err }, 'file retention sweep failed'));
   }, FILE_SWEEP_MS);
   fileSweeper.unref();
+  // Deliveries left by a previous process (or another instance) resume here.
+  webhooks.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -112,10 +122,13 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   return {
     app, db, catalog, url,
     files: { ...files, secret, sweep: sweepFiles },
+    webhooks,
     async close() {
       clearInterval(sweeper);
       clearInterval(fileSweeper);
       await app.close();
+      // After the app: generations that ended during the close still queue their delivery.
+      await webhooks.stop();
       await providers.closeAll();
       events.close();
       redis?.disconnect();

@@ -32,6 +32,7 @@ import { installRateLimitHeaders, rememberCaller } from '../limits/http.js';
 import { fileRoutes } from './routes/files.js';
 import type { FileStore } from '../storage/files.js';
 import type { UrlSigner } from '../storage/signed-urls.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
 
 export interface Services {
   db: Db;
@@ -51,6 +52,8 @@ export interface Services {
   files?: { store: FileStore; signer: UrlSigner };
   /** Recorded v2 streams for re-attaching (DECISIONS 40): memory, or Redis when REDIS_URL is set. */
   events: EventLog;
+  /** Deliveries to callback_url (DECISIONS 39). */
+  webhooks?: Webhooks;
 }
 
 declare module 'fastify' {
