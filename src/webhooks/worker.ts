@@ -52,7 +52,7 @@ export class DeliveryWorker {
   /** Looks for due rows now, if there is room (a new delivery was queued). */
   wake(): void {
     if (this.stopped || this.inFlight >= this.o.concurrency) return;
-    const t = this.tick().catch((err: unknown) => {
+    const t = this.pass(new Date()).catch((err: unknown) => {
       this.o.log?.error({ err }, 'webhook delivery pass failed');
       return 0;
     });
@@ -60,8 +60,16 @@ export class DeliveryWorker {
     void t.finally(() => this.ticks.delete(t));
   }
 
-  /** One pass at instant `now` (tests pass a later one to reach a retry): claims what is due and fits, delivers it. */
+  /**
+   * One pass at instant `now` (tests pass a later one to reach a retry), after the background
+   * passes under way: claims what is due and fits, delivers it; the number attempted.
+   */
   async tick(now: Date = new Date()): Promise<number> {
+    await Promise.all([...this.ticks]);
+    return this.pass(now);
+  }
+
+  private async pass(now: Date): Promise<number> {
     const room = this.o.concurrency - this.inFlight;
     if (room <= 0) return 0;
     this.inFlight += room;
