@@ -19,6 +19,7 @@ import { sweepExpiredFiles } from './storage/retention.js';
 import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js';
 import { JobRunner } from './jobs/runner.js';
 import type { JobDeps } from './jobs/execute.js';
+import { createWebhooks, type WebhookService } from './webhooks/webhooks.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -28,6 +29,8 @@ export interface RunningServer {
   /** Ollama/vLLM model discovery; refresh() lists the upstreams now (tests, or an operator hook). */
   discovery: Discovery;
   files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
+  /** Callback deliveries (DECISIONS 39); tests drive retries with `webhooks.worker.tick(later)`. */
+  webhooks: WebhookService;
   close(): Promise<void>;
 }
 
@@ -83,12 +86,16 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'))
     : new MemoryEventLog();
+  const webhooks = createWebhooks(db, {
+    policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
+    timeoutMs: settings.webhookTimeoutMs, concurrency: settings.webhookConcurrency, log: logger,
+  });
   const jobDeps: JobDeps = {
     db, catalog, providers, routeHealth, limits, log: logger, instanceId: settings.instanceId,
-    files: files.store, jobs: settings.jobs,
+    files: files.store, jobs: settings.jobs, webhooks,
   };
   const runner = new JobRunner(jobDeps);
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, jobs: { runner, deps: jobDeps } });
+  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, webhooks, jobs: { runner, deps: jobDeps } });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -97,6 +104,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     // EADDRINUSE and the like: nothing of the running instance may be touched, only our own handles.
     await app.close();
     discovery.close();
+    await webhooks.stop();
     await providers.closeAll();
     redis?.disconnect();
     await db.close();
@@ -117,6 +125,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   }, FILE_SWEEP_MS);
   fileSweeper.unref();
   runner.start();
+  // Deliveries left by a previous process (or another instance) resume here.
+  webhooks.start();
   const addr = app.server.address();
   const port = typeof addr === 'object' && addr ? addr.port : settings.port;
   const url = `http://${settings.host.includes(':') ? `[${settings.host}]` : settings.host}:${port}`;
@@ -134,12 +144,15 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   return {
     app, db, catalog, url, discovery,
     files: { ...files, secret, sweep: sweepFiles },
+    webhooks,
     async close() {
       clearInterval(sweeper);
       clearInterval(fileSweeper);
       discovery.close();
       await runner.stop();
       await app.close();
+      // After the app: generations that ended during the close still queue their delivery.
+      await webhooks.stop();
       await providers.closeAll();
       events.close();
       redis?.disconnect();

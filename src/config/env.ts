@@ -39,6 +39,14 @@ export interface Settings {
   urlTtlMs: number;
   /** Media job workers (DECISIONS 32). */
   jobs: JobSettings;
+  /** Webhooks (DECISIONS 39): http and private addresses for every callback URL (testing, intranets). */
+  webhookAllowPrivate: boolean;
+  /** Webhooks: hosts (names or IP literals as written in callback URLs) allowed http and private addresses. */
+  webhookAllowHosts: string[];
+  /** Webhooks: the receiver's time to connect, answer and send its body, each. */
+  webhookTimeoutMs: number;
+  /** Webhooks: deliveries in flight at once, per process. */
+  webhookConcurrency: number;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
 }
@@ -92,6 +100,10 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
       timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
     },
+    webhookAllowPrivate: oneOf(env.LUMENGATE_WEBHOOK_ALLOW_PRIVATE || 'false', ['true', 'false'] as const, 'LUMENGATE_WEBHOOK_ALLOW_PRIVATE') === 'true',
+    webhookAllowHosts: (env.LUMENGATE_WEBHOOK_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase()).filter(Boolean),
+    webhookTimeoutMs: positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
+    webhookConcurrency: positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY'),
     env,
   };
 }
@@ -112,6 +124,13 @@ function urlSecret(v: string | undefined): string | undefined {
 function oneOf<T extends string>(v: string, allowed: readonly T[], name: string): T {
   if (!(allowed as readonly string[]).includes(v)) throw new Error(`${name} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
   return v as T;
+}
+
+// Zero would mean "no time at all" or "no deliveries ever": refused rather than honoured.
+function positiveOr(v: string | undefined, fallback: number, name: string): number {
+  const n = intOr(v, fallback);
+  if (n === 0) throw new Error(`${name} must be a positive integer`);
+  return n;
 }
 
 function intOr(v: string | undefined, fallback: number): number {

@@ -114,6 +114,35 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('jobs_claimable').on('jobs').columns(['state', 'run_after']).execute();
       },
     },
+    // Webhooks (DECISIONS 39): the account's signing secret and the durable delivery queue.
+    '006_webhooks': {
+      async up(db: Kysely<any>) {
+        await db.schema.createTable('webhook_secrets')
+          .addColumn('account_id', 'integer', (c) => c.primaryKey().references('accounts.id'))
+          .addColumn('secret', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createTable('webhook_deliveries')
+          .addColumn('id', idType, id)
+          .addColumn('generation_id', 'integer', (c) => c.notNull().references('generations.id'))
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('url', 'text', (c) => c.notNull())
+          .addColumn('body', 'text')
+          .addColumn('state', 'text', (c) => c.notNull())
+          .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
+          .addColumn('next_attempt_at', 'text', (c) => c.notNull())
+          .addColumn('first_attempt_at', 'text')
+          .addColumn('lease_until', 'text')
+          .addColumn('last_status', 'integer')
+          .addColumn('last_error', 'text')
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addColumn('completed_at', 'text')
+          .execute();
+        // The worker's claim: due pending rows, oldest first.
+        await db.schema.createIndex('webhook_deliveries_due').on('webhook_deliveries').columns(['state', 'next_attempt_at']).execute();
+        await db.schema.createIndex('webhook_deliveries_generation').on('webhook_deliveries').column('generation_id').execute();
+      },
+    },
   };
 }
 

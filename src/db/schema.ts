@@ -104,6 +104,37 @@ export interface JobTable {
   updated_at: string;
 }
 
+/** The secret that signs an account's webhooks (src/webhooks/secret.ts). */
+export interface WebhookSecretTable {
+  account_id: number;
+  secret: string;
+  created_at: string;
+}
+
+export type WebhookDeliveryState = 'pending' | 'delivered' | 'failed';
+
+/** One POST of a generation object to its callback URL, retried until delivered or 24 h (src/webhooks/). */
+export interface WebhookDeliveryTable {
+  id: Generated<number>;
+  generation_id: number;
+  account_id: number;
+  url: string;
+  /** The exact bytes sent (the generation object as JSON); emptied once the delivery is final. */
+  body: string | null;
+  state: WebhookDeliveryState;
+  /** Attempts started (counted at the claim, so one cut short by a crash counts too). */
+  attempts: number;
+  next_attempt_at: string;
+  /** Set by the first attempt: retries stop 24 h after it. */
+  first_attempt_at: string | null;
+  /** A worker holds the row until then; an expired lease (dead process) lets another take it. */
+  lease_until: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: string;
+  completed_at: string | null;
+}
+
 export interface Database {
   accounts: AccountTable;
   jobs: JobTable;
@@ -111,6 +142,8 @@ export interface Database {
   generations: GenerationTable;
   ledger: LedgerTable;
   gateway_settings: GatewaySettingTable;
+  webhook_secrets: WebhookSecretTable;
+  webhook_deliveries: WebhookDeliveryTable;
 }
 
 export type Account = Selectable<AccountTable>;
@@ -118,3 +151,4 @@ export type ApiKeyRow = Selectable<ApiKeyTable>;
 export type Generation = Selectable<GenerationTable>;
 export type NewGeneration = Insertable<GenerationTable>;
 export type Job = Selectable<JobTable>;
+export type WebhookDelivery = Selectable<WebhookDeliveryTable>;

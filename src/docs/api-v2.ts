@@ -60,6 +60,16 @@ export const apiV2Docs: Record<string, Record<string, unknown>> = {
     summary: 'Token balance with the plan/bonus split', tags: ['account'], security: bearer,
     response: { 200: json({ type: 'object', additionalProperties: true, properties: { ...balance.properties, plan_tokens_remaining: { type: 'integer' }, bonus_tokens: { type: 'integer' }, next_refill_at: { type: ['string', 'null'] } } }, 'Balance'), ...errorResponses([401]) },
   },
+  'GET /api/v2/user/webhook-secret': {
+    summary: 'The webhook secret: whether it exists, and its prefix', tags: ['account'], security: bearer,
+    description: 'Deliveries to `callback_url` are signed with this secret (docs/api.md, "Webhooks"). The whole secret is shown only by POST.',
+    response: { 200: json({ type: 'object', properties: { exists: { type: 'boolean' }, prefix: { type: ['string', 'null'] }, created_at: { type: ['string', 'null'] } } }, 'Secret metadata'), ...errorResponses([401]) },
+  },
+  'POST /api/v2/user/webhook-secret': {
+    summary: 'Create or rotate the webhook secret', tags: ['account'], security: bearer,
+    description: 'The answer is the only place the whole secret appears; the previous secret stops signing at once (retries included).',
+    response: { 201: json({ type: 'object', properties: { secret: { type: 'string' }, prefix: { type: 'string' }, created_at: { type: 'string' } } }, 'The new secret'), ...errorResponses([401]) },
+  },
 };
 
 /** The documentation of a route, if this table has it. */

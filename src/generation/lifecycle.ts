@@ -21,6 +21,7 @@ import { compileOutputSchema, type OutputCheck } from './structured-output.js';
 import { sanitizeUpstreamText } from './sanitize.js';
 import { findGeneration } from './store.js';
 import { findModel } from './model-lookup.js';
+import { admitCallbackUrl, type Webhooks } from '../webhooks/webhooks.js';
 
 export { GenerationAbort } from './routing.js';
 
@@ -43,6 +44,8 @@ export interface GenerationDeps {
   instanceId?: string;
   /** Upstream failures, with route, status, latency and generation id (never the prompt). */
   log?: OperatorLog;
+  /** Deliveries to callback_url (DECISIONS 39); without it a callback_url is refused. */
+  webhooks?: Webhooks;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -165,6 +168,14 @@ export function configuredRoutes(deps: GenerationDeps, model: ModelEntry): Route
 }
 
 export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+  // A refused callback_url is refused before anything is held; a generation that ends reports to it.
+  const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
+  const outcome = await generate(deps, caller, input, sink, clientSignal);
+  if (callbackUrl) await deps.webhooks!.generationEnded({ generationId: outcome.generation.id, accountId: caller.account.id, url: callbackUrl, generation: outcome.generation });
+  return outcome;
+}
+
+async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
   const startedAt = performance.now();
   const observer = deps.observer;
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.

@@ -47,8 +47,12 @@ const categoryOptions = {
 /** DECISIONS 40: a background text generation is not aborted when its client leaves. */
 const jobOptions = { background: z.boolean().optional() };
 
+/** DECISIONS 39: where the generation object is POSTed when the generation ends (src/webhooks/). */
+const webhookOptions = { callback_url: z.string().max(2048).optional() };
+
 const paramsSchema = z.looseObject({
   ...jobOptions,
+  ...webhookOptions,
   ...textOptions,
   ...categoryOptions,
   system_prompt: z.string().optional(),
@@ -65,10 +69,11 @@ export const generateBodySchema = z.looseObject({
   ...textOptions,
   ...categoryOptions,
   ...jobOptions,
+  ...webhookOptions,
 });
 
 /** The option names a text generation understands; others are refused for text models (DECISIONS 25). */
-export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), ...Object.keys(jobOptions), 'seed', 'text']);
+export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), ...Object.keys(jobOptions), ...Object.keys(webhookOptions), 'seed', 'text']);
 
 export interface GenerationInput {
   model: string;
@@ -81,6 +86,8 @@ export interface GenerationInput {
   stream: boolean;
   /** Runs as a job: the client leaving does not abort it (DECISIONS 40). */
   background?: boolean;
+  /** POST the generation object here when it ends (DECISIONS 39); checked by src/webhooks/ before the hold. */
+  callbackUrl?: string;
   /** Merged category options (top level, then params). */
   options: Record<string, unknown>;
   /** The body field of each message (index-aligned) where it is not `messages.<i>`. */
@@ -150,6 +157,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
     ...optional('responseFormat', toResponseFormat(o.response_format)),
     stream: opts.forceStream === true || b.stream === true,
     background: options.background === true,
+    ...optional('callbackUrl', typeof options.callback_url === 'string' ? options.callback_url : undefined),
     options,
     promptText: lastUser ? messageText(lastUser) : null,
   };

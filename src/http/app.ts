@@ -34,6 +34,7 @@ import type { FileStore } from '../storage/files.js';
 import type { UrlSigner } from '../storage/signed-urls.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobDeps } from '../jobs/execute.js';
+import type { Webhooks } from '../webhooks/webhooks.js';
 
 export interface Services {
   db: Db;
@@ -55,6 +56,8 @@ export interface Services {
   events: EventLog;
   /** Media jobs (src/jobs/): this process's worker and what it runs with. */
   jobs?: { runner: JobRunner; deps: JobDeps };
+  /** Deliveries to callback_url (DECISIONS 39). */
+  webhooks?: Webhooks;
 }
 
 declare module 'fastify' {

@@ -12,6 +12,7 @@ import { configuredRoutes, describeFailure, type GenerationDeps } from '../gener
 import { priceOf } from '../generation/pricing.js';
 import type { Route } from '../generation/routing.js';
 import { findGeneration } from '../generation/store.js';
+import { generationObject } from '../generation/object.js';
 import { ProviderError, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
 import type { FileStore } from '../storage/files.js';
 import { storeOutputs } from './outputs.js';
@@ -26,6 +27,16 @@ export interface JobDeps extends GenerationDeps {
 export interface JobInput {
   prompt: string | null;
   options: Record<string, unknown>;
+  /** Where the ended generation is reported (DECISIONS 39), checked when the job was submitted. */
+  callbackUrl?: string;
+}
+
+/** Reports an ended job generation to its callback URL, if it has one (never throws). */
+export async function reportEnded(deps: JobDeps, generationId: number, input: JobInput): Promise<void> {
+  if (!input.callbackUrl || !deps.webhooks) return;
+  const gen = await findGeneration(deps.db, generationId);
+  if (!gen || gen.status === 'pending') return;
+  await deps.webhooks.generationEnded({ generationId, accountId: gen.account_id, url: input.callbackUrl, generation: generationObject(gen, null) });
 }
 
 /** Why a worker stops running a job without settling it. */
@@ -87,6 +98,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     if (signal.aborted) throw signal.reason;
     await settleWithRetry(deps.db, id, settlement);
     await endJob(deps.db, id, 'done');
+    await reportEnded(deps, id, input);
   } catch (caught) {
     const err = signal.aborted ? signal.reason : caught;
     if (err instanceof JobStop) {
@@ -105,6 +117,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     deps.log?.warn({ generation_id: id, attempts: job.attempts, route: route?.name ?? null, error: message }, 'job failed');
     await settleWithRetry(deps.db, id, { status: 'failed', resultText: null, error: message, finishReason: null, usage: null, route: route?.name ?? job.route, firstTokenAt: null, createdAt: gen.created_at });
     await endJob(deps.db, id, 'failed', message);
+    await reportEnded(deps, id, input);
     // Out of attempts while the provider may still be working on it: stop it paying on.
     if (err instanceof AttemptsExhausted && providerJobId && job.route) {
       const r = configuredRoutesOrNone(deps, model, job.route);

@@ -10,7 +10,8 @@ import type { Generation } from '../db/schema.js';
 import { checkAdmission, configuredRoutes } from '../generation/lifecycle.js';
 import type { GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
-import { cancelAtProvider, configuredRoutesOrNone, type JobDeps, type JobInput } from './execute.js';
+import { cancelAtProvider, configuredRoutesOrNone, reportEnded, type JobDeps, type JobInput } from './execute.js';
+import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
 import { endJob, findJob } from './store.js';
 import type { MediaKind } from '../providers/spec.js';
@@ -30,13 +31,14 @@ export function isJobModel(model: ModelEntry | undefined): boolean {
 /** Holds the price and queues the job; returns the generation id and how long to wait for it. */
 export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput): Promise<{ generationId: number; waitMs: number }> {
   const model = checkAdmission(deps, caller, input);
-  const { wait, ...options } = input.options;
+  const { wait, callback_url: _callback, ...options } = input.options;
   const waitSeconds = wait === undefined ? DEFAULT_WAIT[model.category] ?? 0 : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
   }
   configuredRoutes(deps, model); // 503 naming the provider to configure, before any money moves
-  const jobInput: JobInput = { prompt: input.promptText, options };
+  const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
+  const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}) };
   const price = priceOf(model, { ...options, prompt: input.promptText });
   await deps.limits?.consume(caller);
   const hold = await holdTokens(deps.db, {
@@ -67,6 +69,7 @@ export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, ge
   });
   if (!settled.applied) return; // it ended first: the caller sees how
   const job = await findJob(deps.db, gen.id);
+  if (job) await reportEnded(deps, gen.id, JSON.parse(job.input_json) as JobInput);
   await endJob(deps.db, gen.id, 'cancelled', 'cancelled');
   runner?.abortRun(gen.id);
   runner?.notifySettled(gen.id);

@@ -1,4 +1,5 @@
-// The caller's own account: profile (/api/v2/user/me) and generation history (/api/v2/user/history).
+// The caller's own account: profile (/api/v2/user/me), generation history (/api/v2/user/history)
+// and the webhook secret (/api/v2/user/webhook-secret).
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { PlanName } from '../../config/catalog.js';
@@ -7,6 +8,7 @@ import { tokensSpentSince } from '../../generation/store.js';
 import { deleteGeneration, listHistory, parseHistoryQuery } from '../../generation/history.js';
 import { zodToApiError } from '../../generation/request.js';
 import { badRequest } from '../../core/errors.js';
+import { describeWebhookSecret, rotateWebhookSecret } from '../../webhooks/secret.js';
 
 // EN page: name (+ avatar_url, not stored); RU page: username. Both set the account name.
 const profilePatch = z.strictObject({
@@ -58,6 +60,19 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
   app.get('/api/v2/user/history', async (req) => {
     const { account } = await app.authenticate(req);
     return listHistory(db, catalog, parseHistoryQuery(req.query, { accountId: account.id }));
+  });
+
+  // DECISIONS 39. GET shows only the prefix; POST creates or rotates the secret and is the only
+  // answer with the whole of it.
+  app.get('/api/v2/user/webhook-secret', async (req) => {
+    const { account } = await app.authenticate(req);
+    const info = await describeWebhookSecret(db, account.id);
+    return { exists: info !== undefined, prefix: info?.prefix ?? null, created_at: info?.created_at ?? null };
+  });
+
+  app.post('/api/v2/user/webhook-secret', async (req, reply) => {
+    const { account } = await app.authenticate(req);
+    return reply.code(201).header('cache-control', 'no-store').send(await rotateWebhookSecret(db, account.id));
   });
 
   app.delete<{ Params: { id: string } }>('/api/v2/user/history/:id', async (req, reply) => {
