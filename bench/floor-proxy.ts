@@ -15,8 +15,10 @@ const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const up = await request(`${upstreamOrigin}${req.url}`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body: Buffer.concat(chunks), dispatcher: pool,
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
+      body: Buffer.concat(chunks),
+      dispatcher: pool,
     });
     res.writeHead(up.statusCode, { 'content-type': String(up.headers['content-type'] ?? 'text/event-stream') });
     for await (const c of up.body) res.write(c);
@@ -26,4 +28,7 @@ const server = createServer((req, res) => {
 server.listen({ port: 0, host: '127.0.0.1', backlog: 4096 }, () => {
   process.send?.({ origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}` });
 });
-process.on('disconnect', () => { server.close(); void pool.close().then(() => process.exit(0)); });
+process.on('disconnect', () => {
+  server.close();
+  void pool.close().then(() => process.exit(0));
+});

@@ -59,7 +59,10 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
         buf = buf.slice(cut + 2);
         if (!event.startsWith('data: ')) continue; // `: ping` comments
         const payload = event.slice(6);
-        if (payload === '[DONE]') { done = true; continue; }
+        if (payload === '[DONE]') {
+          done = true;
+          continue;
+        }
         const kind = isDelta(t.side, payload);
         if (kind === 'error') return { error: `error event: ${payload.slice(0, 200)}`, ttftMs: ttft, gapsMs: gaps, totalMs: NaN };
         if (!kind) continue;

@@ -15,11 +15,15 @@ import { seedAccount, startLumengate } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
-    model: { type: 'string' }, tokens: { type: 'string' }, rounds: { type: 'string' }, threads: { type: 'string' },
-    smoke: { type: 'boolean', default: false }, out: { type: 'string' },
+    model: { type: 'string' },
+    tokens: { type: 'string' },
+    rounds: { type: 'string' },
+    threads: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
 });
-const smoke = args.smoke!;
+const smoke = args.smoke;
 const tokens = Number(args.tokens ?? (smoke ? 8 : 256));
 const rounds = Number(args.rounds ?? (smoke ? 1 : 5));
 const threads = Number(args.threads ?? 1);
@@ -37,11 +41,17 @@ async function direct(): Promise<number[]> {
   const rates: number[] = [];
   const sequence = context.getSequence();
   for (let i = 0; i < rounds; i++) {
-    sequence.clearHistory();
+    await sequence.clearHistory();
     const chat = new LlamaChat({ contextSequence: sequence, chatWrapper: resolveChatWrapper(model) });
     const t0 = performance.now();
     let generated = 0;
-    await chat.generateResponse([{ type: 'user', text: prompt }], { maxTokens: tokens, temperature: 0, onToken: (t) => { generated += t.length; } });
+    await chat.generateResponse([{ type: 'user', text: prompt }], {
+      maxTokens: tokens,
+      temperature: 0,
+      onToken: (t) => {
+        generated += t.length;
+      },
+    });
     rates.push(generated / ((performance.now() - t0) / 1000));
     chat.dispose({ disposeSequence: false });
   }
@@ -57,14 +67,15 @@ async function throughApi(url: string, key: string): Promise<number[]> {
   for (let i = 0; i < rounds; i++) {
     const t0 = performance.now();
     const res = await fetch(`${url}/api/v2/generate/stream`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'bench-local', prompt, max_tokens: tokens, temperature: 0 }),
     });
     const body = await res.text();
     const elapsed = (performance.now() - t0) / 1000;
     const start = /"type":"generation_start","id":(\d+)/.exec(body);
     if (!start || !body.includes('generation_end')) throw new Error(`local generation failed: ${body.slice(0, 300)}`);
-    const g = await (await fetch(`${url}/api/v2/generate/${start[1]}`, { headers: { authorization: `Bearer ${key}` } })).json() as { usage: { output_tokens: number } };
+    const g = (await (await fetch(`${url}/api/v2/generate/${start[1]}`, { headers: { authorization: `Bearer ${key}` } })).json()) as { usage: { output_tokens: number } };
     rates.push(g.usage.output_tokens / elapsed);
   }
   return rates;
@@ -72,12 +83,34 @@ async function throughApi(url: string, key: string): Promise<number[]> {
 
 const databaseUrl = `sqlite:${join(dir, 'bench.db')}`;
 const configPath = join(dir, 'catalog.json');
-writeFileSync(configPath, JSON.stringify({
-  providers: { local: { threads, sequences: 1 } },
-  models: [{ slug: 'bench-local', name: 'bench', category: 'text', provider: 'Local', min_plan: 'free', pricing_type: 'fixed', token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: true, routes: [{ provider: 'local', model: basename(modelPath) }] }],
-}));
+writeFileSync(
+  configPath,
+  JSON.stringify({
+    providers: { local: { threads, sequences: 1 } },
+    models: [
+      {
+        slug: 'bench-local',
+        name: 'bench',
+        category: 'text',
+        provider: 'Local',
+        min_plan: 'free',
+        pricing_type: 'fixed',
+        token_cost: 1,
+        min_token_cost: 1,
+        max_token_cost: 1,
+        supports_streaming: true,
+        routes: [{ provider: 'local', model: basename(modelPath) }],
+      },
+    ],
+  }),
+);
 const { key } = await seedAccount(databaseUrl);
-const server = await startLumengate({ databaseUrl, upstreamOrigin: 'http://127.0.0.1:9', workers: 1, env: { LUMENGATE_CONFIG: configPath, LUMENGATE_MODELS_DIR: dirname(modelPath), LOG_LEVEL: 'error' } });
+const server = await startLumengate({
+  databaseUrl,
+  upstreamOrigin: 'http://127.0.0.1:9',
+  workers: 1,
+  env: { LUMENGATE_CONFIG: configPath, LUMENGATE_MODELS_DIR: dirname(modelPath), LOG_LEVEL: 'error' },
+});
 
 const directRates: number[] = [];
 const apiRates: number[] = [];
@@ -85,8 +118,8 @@ try {
   await throughApi(server.url, key); // warm-up: the server loads the model lazily on first use
   // Alternate so that machine noise hits both sides alike.
   for (let r = 0; r < 2; r++) {
-    directRates.push(...await direct());
-    apiRates.push(...await throughApi(server.url, key));
+    directRates.push(...(await direct()));
+    apiRates.push(...(await throughApi(server.url, key)));
   }
 } finally {
   await server.stop();
@@ -113,16 +146,24 @@ request start to \`[DONE]\`, tokens from the provider usage the gateway records.
 | through lumengate | ${a.toFixed(1)} | ${apiRates.map((x) => x.toFixed(0)).join(', ')} |
 | **ratio** (goal ≥ 0.95) | **${ratio.toFixed(3)}** | ${ratio >= 0.95 ? 'met' : `missed by ${((0.95 - ratio) * 100).toFixed(1)} points`} |
 
-${ratio > 1.05 ? `Through the API measured *faster* than the direct calls. Both sides use the same file, threads, chat
+${
+  ratio > 1.05
+    ? `Through the API measured *faster* than the direct calls. Both sides use the same file, threads, chat
 wrapper (\`resolveChatWrapper\`), \`LlamaChat.generateResponse\` and greedy sampling, and count tokens the
 same way; the remaining differences (the direct side builds its \`LlamaChat\` per round in the bench
 process, the server keeps one model and context warm in its own process) are not explained yet.
 Read the figure as "the gateway adds no measurable cost to local generation", not as a speed-up.
 
-` : ''}${args.model ? '' : `With the tiny model a token costs the CPU only a fraction of a millisecond, so the gateway's fixed
+`
+    : ''
+}${
+  args.model
+    ? ''
+    : `With the tiny model a token costs the CPU only a fraction of a millisecond, so the gateway's fixed
 per-request work (HTTP, two database transactions) and per-token work (one SSE write) weigh far more
 than they would with a real model, where each token costs tens of milliseconds; the ratio here is a
-lower bound. Run with \`-- --model path/to/real.gguf\` for a real model's figure.`}
+lower bound. Run with \`-- --model path/to/real.gguf\` for a real model's figure.`
+}
 <!-- local-model:end -->
 `;
 process.stdout.write(`${section}\n`);
@@ -132,4 +173,3 @@ if (out) {
   const marked = /<!-- local-model:start -->[\s\S]*?<!-- local-model:end -->\n?/;
   writeFileSync(out, marked.test(current) ? current.replace(marked, section) : `${current.trimEnd()}\n\n${section}`);
 }
-

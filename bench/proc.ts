@@ -8,11 +8,16 @@ function pidsOf(pid: number): number[] {
   let children: number[] = [];
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch { /* not Linux or gone */ }
+  } catch {
+    /* not Linux or gone */
+  }
   return [pid, ...children];
 }
 
-export interface ProcSample { rssBytes: number; cpuSeconds: number }
+export interface ProcSample {
+  rssBytes: number;
+  cpuSeconds: number;
+}
 
 export function sampleProcess(pid: number): ProcSample {
   let rss = 0;
@@ -25,7 +30,9 @@ export function sampleProcess(pid: number): ProcSample {
       const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]);
-    } catch { /* exited between reads */ }
+    } catch {
+      /* exited between reads */
+    }
   }
   return { rssBytes: rss, cpuSeconds: ticks / CLOCK_TICKS };
 }
@@ -35,7 +42,9 @@ export function watchProcess(pid: number, everyMs = 100) {
   const first = sampleProcess(pid);
   const t0 = Date.now();
   let peak = first.rssBytes;
-  const timer = setInterval(() => { peak = Math.max(peak, sampleProcess(pid).rssBytes); }, everyMs);
+  const timer = setInterval(() => {
+    peak = Math.max(peak, sampleProcess(pid).rssBytes);
+  }, everyMs);
   return {
     stop(): { peakRssBytes: number; cpuCores: number; cpuSeconds: number } {
       clearInterval(timer);
@@ -52,7 +61,9 @@ export function openFileLimit(): number | null {
   try {
     const m = /Max open files\s+(\d+|unlimited)/.exec(readFileSync('/proc/self/limits', 'utf8'));
     return m ? (m[1] === 'unlimited' ? Infinity : Number(m[1])) : null;
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /**

@@ -58,7 +58,6 @@ export async function startFloorProxy(upstreamOrigin: string): Promise<{ origin:
   return { origin, pid: child.pid!, stop };
 }
 
-
 /** An elite account with a huge balance (no plan limits) and a key for it. */
 export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {
   const db = await openDatabase(databaseUrl);
@@ -76,7 +75,12 @@ export async function auditLedger(databaseUrl: string): Promise<{ mismatches: nu
   const db = await openDatabase(databaseUrl, { migrate: false });
   try {
     const mismatches = (await ledgerMismatches(db)).length;
-    const rows = await db.kysely.selectFrom('generations').select(['status']).select((eb) => eb.fn.countAll<number>().as('n')).groupBy('status').execute();
+    const rows = await db.kysely
+      .selectFrom('generations')
+      .select(['status'])
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .groupBy('status')
+      .execute();
     const count = (s?: string) => rows.filter((r) => s === undefined || r.status === s).reduce((a, r) => a + Number(r.n), 0);
     return { mismatches, pending: count('pending'), generations: count() };
   } finally {
@@ -96,13 +100,19 @@ export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin
     // As `npm start` starts it.
     ...SERVER_LAUNCH_FLAGS,
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
-    join(distRoot, 'src/cli/main.js'), 'serve', ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),
+    join(distRoot, 'src/cli/main.js'),
+    'serve',
+    ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),
   ];
   const child: ChildProcess = spawn(process.execPath, args, {
     env: {
       ...process.env,
-      HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: opts.databaseUrl, LOG_LEVEL: 'warn',
-      OPENAI_API_KEY: 'sk-bench', OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      DATABASE_URL: opts.databaseUrl,
+      LOG_LEVEL: 'warn',
+      OPENAI_API_KEY: 'sk-bench',
+      OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
       // Every bench client connects from 127.0.0.1: the 1000-stream burst is over the per-address default.
       LUMENGATE_MAX_CONNECTIONS_PER_IP: '100000',
       ...opts.env,
@@ -119,8 +129,13 @@ export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin
       await res.arrayBuffer();
       // With workers, wait until the primary reports every worker listening (it answers through them).
       if (res.ok) break;
-    } catch { /* not listening yet */ }
-    if (Date.now() > deadline) { child.kill('SIGKILL'); throw new Error('lumengate did not start within 30 s'); }
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new Error('lumengate did not start within 30 s');
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   if (opts.workers > 1) await new Promise((r) => setTimeout(r, 1500)); // the other workers finish starting

@@ -2,8 +2,17 @@
 // the report can say where the server's CPU goes.
 import { readFileSync } from 'node:fs';
 
-interface CpuProfileNode { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; hitCount?: number }
-interface CpuProfile { nodes: CpuProfileNode[]; startTime: number; endTime: number; samples: number[] }
+interface CpuProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  hitCount?: number;
+}
+interface CpuProfile {
+  nodes: CpuProfileNode[];
+  startTime: number;
+  endTime: number;
+  samples: number[];
+}
 
 export interface ProfileSummary {
   /** Profiled wall time in seconds, summed over files (processes). */
@@ -46,7 +55,10 @@ export function summariseProfiles(files: string[]): ProfileSummary {
     for (const node of profile.nodes) {
       const hits = node.hitCount ?? 0;
       if (hits === 0) continue;
-      if (node.callFrame.functionName === '(idle)') { idle += hits; continue; }
+      if (node.callFrame.functionName === '(idle)') {
+        idle += hits;
+        continue;
+      }
       busy += hits;
       const pkg = packageOf(node.callFrame);
       byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + hits);
@@ -61,8 +73,14 @@ export function summariseProfiles(files: string[]): ProfileSummary {
   return {
     seconds: micros / 1e6,
     idlePercent: idle + busy ? (100 * idle) / (idle + busy) : 0,
-    byPackage: [...byPackage].sort((a, b) => b[1] - a[1]).slice(0, 15).map(([name, n]) => ({ name, percent: pct(n) })),
-    byFunction: [...byFunction.values()].sort((a, b) => b.hits - a.hits).slice(0, 20).map((f) => ({ name: f.name, where: f.where, percent: pct(f.hits) })),
+    byPackage: [...byPackage]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 15)
+      .map(([name, n]) => ({ name, percent: pct(n) })),
+    byFunction: [...byFunction.values()]
+      .sort((a, b) => b.hits - a.hits)
+      .slice(0, 20)
+      .map((f) => ({ name: f.name, where: f.where, percent: pct(f.hits) })),
   };
 }
 

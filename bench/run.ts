@@ -44,13 +44,19 @@ function withLocalSection(report: string, path: string): string {
   return report + (localSection ? `\n${localSection}` : '');
 }
 
-const smoke = args.smoke!;
+const smoke = args.smoke;
 const config = {
   chunks: Number(args.chunks ?? (smoke ? 3 : 50)),
   gapMs: Number(args['gap-ms'] ?? (smoke ? 5 : 20)),
   ttfcMs: Number(args['ttfc-ms'] ?? (smoke ? 5 : 20)),
   /** Concurrent streams and alternating rounds (each round: one direct batch and one through batch). */
-  scenarios: smoke ? [{ streams: 2, rounds: 1 }] : [{ streams: 1, rounds: 20 }, { streams: 100, rounds: 4 }, { streams: 1000, rounds: 3 }],
+  scenarios: smoke
+    ? [{ streams: 2, rounds: 1 }]
+    : [
+        { streams: 1, rounds: 20 },
+        { streams: 100, rounds: 4 },
+        { streams: 1000, rounds: 3 },
+      ],
   // Several measured runs per figure (the median is reported, with the range): one run on this VM
   // moves by ±20 %.
   throughput: smoke ? { seconds: 1, warmupSeconds: 0.2, concurrency: 4, repeats: 1 } : { seconds: 5, warmupSeconds: 2, concurrency: 64, repeats: 3 },
@@ -116,7 +122,7 @@ try {
   }
 
   if (config.postgres) {
-    const pgUrl = await createPgDatabase(args.pg!);
+    const pgUrl = await createPgDatabase(args.pg);
     if (pgUrl) {
       try {
         const pgKey = (await seedAccount(pgUrl)).key;
@@ -128,7 +134,7 @@ try {
         }
         results.postgresVersion = await pgVersion(pgUrl);
       } finally {
-        await dropPgDatabase(args.pg!, pgUrl);
+        await dropPgDatabase(args.pg, pgUrl);
       }
     } else results.postgresSkipped = `PostgreSQL not reachable at ${args.pg}`;
   }
@@ -182,8 +188,11 @@ function streamTargets(up: Upstream, floorOrigin: string, lumengateUrl: string, 
     direct: { side: 'direct', url: `${up.origin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
     floor: { side: 'floor', url: `${floorOrigin}/v1/chat/completions`, expectedDeltas: config.chunks, headers: upstreamHeaders, body: upstreamBody },
     through: {
-      side: 'through', url: `${lumengateUrl}/api/v2/generate/stream`, expectedDeltas: config.chunks,
-      headers: generateHeaders(key), body: generateBody,
+      side: 'through',
+      url: `${lumengateUrl}/api/v2/generate/stream`,
+      expectedDeltas: config.chunks,
+      headers: generateHeaders(key),
+      body: generateBody,
     },
   };
 }
@@ -211,7 +220,15 @@ async function streamingScenario(streams: number, rounds: number, targets: Recor
       }
     }
   }
-  return { streams, rounds, direct: summarise(collected.direct), floor: summarise(collected.floor), through: summarise(collected.through), server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) }, floorPeakRssBytes };
+  return {
+    streams,
+    rounds,
+    direct: summarise(collected.direct),
+    floor: summarise(collected.floor),
+    through: summarise(collected.through),
+    server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, throughSeconds) },
+    floorPeakRssBytes,
+  };
 }
 
 function summarise(rs: StreamResult[]) {
@@ -219,8 +236,12 @@ function summarise(rs: StreamResult[]) {
   const stats = (xs: number[]) => ({ p50: percentile(xs, 50), p95: percentile(xs, 95), p99: percentile(xs, 99), n: xs.length });
   const errors = rs.filter((r) => r.error !== null);
   return {
-    streams: rs.length, errors: errors.length, firstError: errors[0]?.error ?? null,
-    ttftMs: stats(ok.map((r) => r.ttftMs)), gapMs: stats(ok.flatMap((r) => r.gapsMs)), totalMs: stats(ok.map((r) => r.totalMs)),
+    streams: rs.length,
+    errors: errors.length,
+    firstError: errors[0]?.error ?? null,
+    ttftMs: stats(ok.map((r) => r.ttftMs)),
+    gapMs: stats(ok.flatMap((r) => r.gapsMs)),
+    totalMs: stats(ok.map((r) => r.totalMs)),
   };
 }
 
@@ -268,8 +289,13 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
     const requests = runs.reduce((n, r) => n + r.requests, 0);
     const elapsed = runs.reduce((n, r) => n + r.seconds, 0);
     return {
-      perSecond: percentile(perRun, 50), runs: perRun, pinned, seconds: elapsed, requests,
-      errors: runs.reduce((n, r) => n + r.errors, 0), firstError: runs.find((r) => r.firstError)?.firstError ?? null,
+      perSecond: percentile(perRun, 50),
+      runs: perRun,
+      pinned,
+      seconds: elapsed,
+      requests,
+      errors: runs.reduce((n, r) => n + r.errors, 0),
+      firstError: runs.find((r) => r.firstError)?.firstError ?? null,
       latencyMs: { p50: percentile(latency, 50), p99: percentile(latency, 99) },
       // Server CPU per answered request: less sensitive to the machine's noise than req/s.
       cpuMicrosPerRequest: requests ? (cpuSeconds * 1e6) / requests : NaN,
@@ -278,7 +304,11 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
   } finally {
     if (pinned) {
       for (const p of [process.pid, upstream.pid, pid]) {
-        try { pinning.pin(p, pinning.allCpus); } catch { /* the server may have exited */ }
+        try {
+          pinning.pin(p, pinning.allCpus);
+        } catch {
+          /* the server may have exited */
+        }
       }
     }
   }

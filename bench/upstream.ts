@@ -5,7 +5,9 @@ import { startFakeOpenAI, type FakeScript } from '../test/support/fake-openai.js
 
 const fake = await startFakeOpenAI({ backlog: 4096 });
 // Recorded requests are for tests; a bench would only accumulate them.
-setInterval(() => { fake.requests.length = 0; }, 1000).unref();
+setInterval(() => {
+  fake.requests.length = 0;
+}, 1000).unref();
 
 process.on('message', (msg: { script?: FakeScript; ping?: number }) => {
   if (msg.script) fake.respondWith(msg.script);

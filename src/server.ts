@@ -83,16 +83,24 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
   // Re-attachable streams (DECISIONS 40): in Redis when there is one, so any instance can serve them.
-  const events = redis
-    ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'))
-    : new MemoryEventLog();
+  const events = redis ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error')) : new MemoryEventLog();
   const webhooks = createWebhooks(db, {
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
-    timeoutMs: settings.webhookTimeoutMs, concurrency: settings.webhookConcurrency, log: logger,
+    timeoutMs: settings.webhookTimeoutMs,
+    concurrency: settings.webhookConcurrency,
+    log: logger,
   });
   const jobDeps: JobDeps = {
-    db, catalog, providers, routeHealth, limits, log: logger, instanceId: settings.instanceId,
-    files: files.store, jobs: settings.jobs, webhooks,
+    db,
+    catalog,
+    providers,
+    routeHealth,
+    limits,
+    log: logger,
+    instanceId: settings.instanceId,
+    files: files.store,
+    jobs: settings.jobs,
+    webhooks,
   };
   const runner = new JobRunner(jobDeps);
   const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, webhooks, jobs: { runner, deps: jobDeps } });
@@ -118,7 +126,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const own = await releaseInstanceHolds(db, settings.instanceId, { createdBefore: listenedAt });
   if (own > 0) logger.warn({ released: own, instance: settings.instanceId }, 'released holds left by this instance before its restart');
   await sweep();
-  const sweeper = setInterval(sweep, settings.sweepMs);
+  const sweeper = setInterval(() => void sweep(), settings.sweepMs);
   sweeper.unref();
   const fileSweeper = setInterval(() => {
     sweepFiles().catch((err: unknown) => logger.error({ err }, 'file retention sweep failed'));
@@ -142,7 +150,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   logger.info({ url, providers: configured, ready_models: ready.length, instance: settings.instanceId }, 'lumengate listening');
 
   return {
-    app, db, catalog, url, discovery,
+    app,
+    db,
+    catalog,
+    url,
+    discovery,
     files: { ...files, secret, sweep: sweepFiles },
     webhooks,
     async close() {

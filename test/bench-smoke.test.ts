@@ -36,7 +36,13 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
     assert.equal(typeof r.throughput[0].pinned, 'boolean');
     assert.ok(r.floorThroughput.perSecond > 0 && r.floorThroughput.errors === 0, 'the bare proxy floor was measured');
     // Audited after the streams and after the throughput run (fresh processes in between).
-    assert.deepEqual(r.ledger.map((l: { mismatches: number; pending: number }) => [l.mismatches, l.pending]), [[0, 0], [0, 0]]);
+    assert.deepEqual(
+      r.ledger.map((l: { mismatches: number; pending: number }) => [l.mismatches, l.pending]),
+      [
+        [0, 0],
+        [0, 0],
+      ],
+    );
     const md = readFileSync(out, 'utf8');
     assert.match(md, /^# Benchmarks/);
     assert.match(md, /\| 2 × 1 \| direct \|/);

@@ -39,19 +39,28 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
     // timeout is the only ceiling. The body is read so no connection is left half-used.
     for (;;) {
       assert.equal(child.exitCode, null, 'serve --workers 2 exited during start-up');
-      const up = await fetch(`${url}/api/v2/models`).then(async (r) => { await r.arrayBuffer(); return r.ok; }, () => false);
+      const up = await fetch(`${url}/api/v2/models`).then(
+        async (r) => {
+          await r.arrayBuffer();
+          return r.ok;
+        },
+        () => false,
+      );
       if (up && workers() === 2) break;
       await new Promise((r) => setTimeout(r, 100));
     }
     const n = 40;
-    const results = await Promise.all(Array.from({ length: n }, async (_, i) => {
-      const res = await fetch(`${url}/api/v2/generate${i % 2 ? '/stream' : ''}`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
-      });
-      const text = await res.text();
-      return { status: res.status, text };
-    }));
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await fetch(`${url}/api/v2/generate${i % 2 ? '/stream' : ''}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
+        });
+        const text = await res.text();
+        return { status: res.status, text };
+      }),
+    );
     for (const r of results) assert.equal(r.status, 200, r.text);
     assert.equal(results.filter((r) => r.text.includes('generation_end')).length, n / 2);
     child.kill('SIGTERM');

@@ -21,7 +21,10 @@ function run(pass) {
     for (const [k, v] of Object.entries(pass.env)) if (v === '') delete env[k];
     const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (b) => { out += b; process.stdout.write(b); });
+    child.stdout.on('data', (b) => {
+      out += b;
+      process.stdout.write(b);
+    });
     child.on('close', (code) => {
       const count = (label) => Number(new RegExp(`^# ${label} (\\d+)$`, 'm').exec(out)?.[1] ?? 0);
       const failed = count('fail') + count('cancelled');
@@ -37,9 +40,15 @@ function reachable(url, defaultPort) {
   return new Promise((resolve) => {
     const socket = connect({ host: u.hostname, port: Number(u.port || defaultPort) });
     socket.setTimeout(2000);
-    socket.once('connect', () => { socket.destroy(); resolve(true); });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
     socket.once('error', () => resolve(false));
-    socket.once('timeout', () => { socket.destroy(); resolve(false); });
+    socket.once('timeout', () => {
+      socket.destroy();
+      resolve(false);
+    });
   });
 }
 

@@ -31,9 +31,11 @@ export interface CreatedKey {
 export async function createKey(db: Db, accountId: number, name: string): Promise<CreatedKey> {
   const key = newKeySecret();
   const created_at = nowIso();
-  const row = await db.kysely.insertInto('api_keys')
+  const row = await db.kysely
+    .insertInto('api_keys')
     .values({ account_id: accountId, name, key_hash: hashKey(key), display_prefix: displayPrefix(key), created_at, last_used_at: null, revoked_at: null })
-    .returning('id').executeTakeFirstOrThrow();
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return { id: row.id, account_id: accountId, name, key, display_prefix: displayPrefix(key), created_at };
 }
 
@@ -47,17 +49,21 @@ export async function createKey(db: Db, accountId: number, name: string): Promis
 export async function createKeyWithinLimit(db: Db, accountId: number, name: string, maxActive: number): Promise<CreatedKey | null> {
   const key = newKeySecret();
   const created_at = nowIso();
-  const insert = async (k: Kysely<Database>) => (await sql<{ id: number }>`
+  const insert = async (k: Kysely<Database>) =>
+    (
+      await sql<{ id: number }>`
     insert into api_keys (account_id, name, key_hash, display_prefix, created_at, last_used_at, revoked_at)
     select cast(${accountId} as integer), cast(${name} as text), cast(${hashKey(key)} as text), cast(${displayPrefix(key)} as text), cast(${created_at} as text), null, null
     where (select count(*) from api_keys where account_id = ${accountId} and revoked_at is null) < ${maxActive}
-    returning id`.execute(k)).rows[0];
-  const row = db.dialect === 'postgres'
-    ? await db.kysely.transaction().execute(async (trx) => {
-      await sql`select id from accounts where id = ${accountId} for update`.execute(trx);
-      return insert(trx);
-    })
-    : await insert(db.kysely);
+    returning id`.execute(k)
+    ).rows[0];
+  const row =
+    db.dialect === 'postgres'
+      ? await db.kysely.transaction().execute(async (trx) => {
+          await sql`select id from accounts where id = ${accountId} for update`.execute(trx);
+          return insert(trx);
+        })
+      : await insert(db.kysely);
   return row ? { id: Number(row.id), account_id: accountId, name, key, display_prefix: displayPrefix(key), created_at } : null;
 }
 
@@ -87,13 +93,25 @@ function callerQuery(db: Db): CallerQuery {
   return q;
 }
 function compileCallerQuery(db: Db) {
-  const compiled = db.kysely.selectFrom('api_keys')
+  const compiled = db.kysely
+    .selectFrom('api_keys')
     .innerJoin('accounts', 'accounts.id', 'api_keys.account_id')
     .select([
-      'api_keys.id as key_id', 'api_keys.account_id', 'api_keys.name as key_name', 'api_keys.key_hash', 'api_keys.display_prefix',
-      'api_keys.created_at as key_created_at', 'api_keys.last_used_at', 'api_keys.revoked_at',
-      'accounts.name', 'accounts.plan', 'accounts.plan_tokens', 'accounts.package_tokens', 'accounts.status',
-      'accounts.plan_expires_at', 'accounts.created_at',
+      'api_keys.id as key_id',
+      'api_keys.account_id',
+      'api_keys.name as key_name',
+      'api_keys.key_hash',
+      'api_keys.display_prefix',
+      'api_keys.created_at as key_created_at',
+      'api_keys.last_used_at',
+      'api_keys.revoked_at',
+      'accounts.name',
+      'accounts.plan',
+      'accounts.plan_tokens',
+      'accounts.package_tokens',
+      'accounts.status',
+      'accounts.plan_expires_at',
+      'accounts.created_at',
     ])
     .where('api_keys.key_hash', '=', '')
     .compile();
@@ -121,8 +139,26 @@ export async function findCaller(db: Db, presented: string): Promise<Caller | nu
   if (!row || !timingSafeEqual(Buffer.from(row.key_hash), Buffer.from(hash))) return null;
   if (row.revoked_at !== null || row.status !== 'active') return null;
   return {
-    account: { id: row.account_id, name: row.name, plan: row.plan, plan_tokens: row.plan_tokens, package_tokens: row.package_tokens, status: row.status, plan_expires_at: row.plan_expires_at, created_at: row.created_at },
-    key: { id: row.key_id, account_id: row.account_id, name: row.key_name, key_hash: row.key_hash, display_prefix: row.display_prefix, created_at: row.key_created_at, last_used_at: row.last_used_at, revoked_at: row.revoked_at },
+    account: {
+      id: row.account_id,
+      name: row.name,
+      plan: row.plan,
+      plan_tokens: row.plan_tokens,
+      package_tokens: row.package_tokens,
+      status: row.status,
+      plan_expires_at: row.plan_expires_at,
+      created_at: row.created_at,
+    },
+    key: {
+      id: row.key_id,
+      account_id: row.account_id,
+      name: row.key_name,
+      key_hash: row.key_hash,
+      display_prefix: row.display_prefix,
+      created_at: row.key_created_at,
+      last_used_at: row.last_used_at,
+      revoked_at: row.revoked_at,
+    },
   };
 }
 
@@ -132,13 +168,21 @@ export async function findCaller(db: Db, presented: string): Promise<Caller | nu
  */
 export class KeyUsageTracker {
   private lastWrite = new Map<number, number>();
-  constructor(private db: Db, private intervalMs = 60_000) {}
+  constructor(
+    private db: Db,
+    private intervalMs = 60_000,
+  ) {}
   touch(keyId: number): void {
     const now = Date.now();
     if (now - (this.lastWrite.get(keyId) ?? 0) < this.intervalMs) return;
     this.lastWrite.set(keyId, now);
-    this.db.kysely.updateTable('api_keys').set({ last_used_at: new Date(now).toISOString() }).where('id', '=', keyId).execute().catch(() => {
-      this.lastWrite.delete(keyId);
-    });
+    this.db.kysely
+      .updateTable('api_keys')
+      .set({ last_used_at: new Date(now).toISOString() })
+      .where('id', '=', keyId)
+      .execute()
+      .catch(() => {
+        this.lastWrite.delete(keyId);
+      });
   }
 }

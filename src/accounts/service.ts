@@ -2,11 +2,10 @@
 // behind the CLI, the /admin API and the /api/v2/keys routes: input is validated here (zod), and
 // failures are ApiErrors (404 not_found, 400/422) that the HTTP layer sends as they are and the
 // CLI prints.
-import { sql } from 'kysely';
 import { z } from 'zod';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
-import { PLANS, type PlanName } from '../config/catalog.js';
+import { PLANS } from '../config/catalog.js';
 import { grantTokens } from '../billing/ledger.js';
 import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
@@ -18,7 +17,11 @@ export const MAX_GRANT = 1_000_000_000_000;
 export const MAX_ACTIVE_KEYS = 100;
 
 // Names are shown in tables and logs: printable, no control characters, bounded.
-const name = z.string().trim().max(100, 'at most 100 characters').regex(/^[^\p{Cc}\p{Cf}]*$/u, 'must not contain control characters');
+const name = z
+  .string()
+  .trim()
+  .max(100, 'at most 100 characters')
+  .regex(/^[^\p{Cc}\p{Cf}]*$/u, 'must not contain control characters');
 const keyName = name.min(1, 'must not be empty');
 const plan = z.enum(PLANS);
 const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
@@ -67,8 +70,15 @@ export interface AccountView {
 
 type AccountRow = { id: number; name: string; plan: string; status: string; plan_tokens: number; package_tokens: number; plan_expires_at: string | null; created_at: string };
 export const accountView = (a: AccountRow): AccountView => ({
-  id: a.id, name: a.name, plan: a.plan, status: a.status, token_balance: a.plan_tokens + a.package_tokens,
-  plan_tokens: a.plan_tokens, package_tokens: a.package_tokens, plan_expires_at: a.plan_expires_at, created_at: a.created_at,
+  id: a.id,
+  name: a.name,
+  plan: a.plan,
+  status: a.status,
+  token_balance: a.plan_tokens + a.package_tokens,
+  plan_tokens: a.plan_tokens,
+  package_tokens: a.package_tokens,
+  plan_expires_at: a.plan_expires_at,
+  created_at: a.created_at,
 });
 
 export async function getAccount(db: Db, accountId: number): Promise<AccountView> {
@@ -86,9 +96,11 @@ export async function listAccounts(db: Db, filter: { status?: string; plan?: str
 
 export async function createAccount(db: Db, input: unknown): Promise<AccountView> {
   const o = parse(createAccountInput, input);
-  const row = await db.kysely.insertInto('accounts')
+  const row = await db.kysely
+    .insertInto('accounts')
     .values({ name: o.name ?? '', plan: o.plan, plan_tokens: 0, package_tokens: 0, status: 'active', plan_expires_at: o.plan_expires_at ?? null, created_at: nowIso() })
-    .returning('id').executeTakeFirstOrThrow();
+    .returning('id')
+    .executeTakeFirstOrThrow();
   if (o.tokens) await grantTokens(db, row.id, o.tokens, 'plan', 'initial plan tokens');
   if (o.package_tokens) await grantTokens(db, row.id, o.package_tokens, 'package', 'initial package tokens');
   return getAccount(db, row.id);
@@ -100,7 +112,7 @@ export async function updateAccount(db: Db, accountId: number, input: unknown): 
   await getAccount(db, accountId);
   const set: Record<string, unknown> = {};
   if (o.name !== undefined) set.name = o.name;
-  if (o.plan !== undefined) set.plan = o.plan as PlanName;
+  if (o.plan !== undefined) set.plan = o.plan;
   if (o.plan_expires_at !== undefined) set.plan_expires_at = o.plan_expires_at;
   if (o.status !== undefined) set.status = o.status;
   if (Object.keys(set).length > 0) await db.kysely.updateTable('accounts').set(set).where('id', '=', accountId).execute();
@@ -128,8 +140,14 @@ export interface KeyView {
 
 type KeyRow = { id: number; account_id: number; name: string; display_prefix: string; created_at: string; last_used_at: string | null; revoked_at: string | null };
 const keyView = (k: KeyRow): KeyView => ({
-  id: k.id, account_id: k.account_id, name: k.name, prefix: k.display_prefix, display_prefix: k.display_prefix,
-  created_at: k.created_at, last_used_at: k.last_used_at, revoked_at: k.revoked_at,
+  id: k.id,
+  account_id: k.account_id,
+  name: k.name,
+  prefix: k.display_prefix,
+  display_prefix: k.display_prefix,
+  created_at: k.created_at,
+  last_used_at: k.last_used_at,
+  revoked_at: k.revoked_at,
 });
 const keyColumns = ['id', 'account_id', 'name', 'display_prefix', 'created_at', 'last_used_at', 'revoked_at'] as const;
 
@@ -147,7 +165,10 @@ export async function issueKey(db: Db, accountId: number, input: unknown): Promi
   // Check and insert are atomic (createKeyWithinLimit): 200 parallel requests create exactly the 100 allowed.
   const k = await createKeyWithinLimit(db, accountId, o.name, MAX_ACTIVE_KEYS);
   if (!k) {
-    throw new GatewayError('validation_error', `an account may hold at most ${MAX_ACTIVE_KEYS} active keys: revoke one first`, { fields: [{ path: 'name', message: 'too many active keys' }], max_active_keys: MAX_ACTIVE_KEYS });
+    throw new GatewayError('validation_error', `an account may hold at most ${MAX_ACTIVE_KEYS} active keys: revoke one first`, {
+      fields: [{ path: 'name', message: 'too many active keys' }],
+      max_active_keys: MAX_ACTIVE_KEYS,
+    });
   }
   return { ...k, prefix: k.display_prefix };
 }

@@ -21,12 +21,25 @@ export async function grantTokens(db: Db, accountId: number, amount: number, poo
   if (db.sqlite) return grantTokensSqlite(db.sqlite, accountId, amount, pool, note);
   await db.kysely.transaction().execute(async (trx) => {
     const col = pool === 'plan' ? 'plan_tokens' : 'package_tokens';
-    const r = await trx.updateTable('accounts').set({ [col]: sql`${sql.ref(col)} + ${amount}` }).where('id', '=', accountId).executeTakeFirst();
+    const r = await trx
+      .updateTable('accounts')
+      .set({ [col]: sql`${sql.ref(col)} + ${amount}` })
+      .where('id', '=', accountId)
+      .executeTakeFirst();
     if (Number(r.numUpdatedRows) !== 1) throw new Error(`no account ${accountId}`);
-    await trx.insertInto('ledger').values({
-      account_id: accountId, generation_id: null, kind: 'grant', amount, note,
-      plan_delta: pool === 'plan' ? amount : 0, package_delta: pool === 'package' ? amount : 0, created_at: nowIso(),
-    }).execute();
+    await trx
+      .insertInto('ledger')
+      .values({
+        account_id: accountId,
+        generation_id: null,
+        kind: 'grant',
+        amount,
+        note,
+        plan_delta: pool === 'plan' ? amount : 0,
+        package_delta: pool === 'package' ? amount : 0,
+        created_at: nowIso(),
+      })
+      .execute();
   });
 }
 
@@ -116,7 +129,8 @@ export async function releaseInstanceHolds(db: Db, instanceId: string, opts: { c
 
 /** Accounts whose balance columns differ from the sums of their ledger rows (should be none). */
 export async function ledgerMismatches(db: Db): Promise<Array<{ account_id: number; plan_tokens: number; package_tokens: number; ledger_plan: number; ledger_package: number }>> {
-  const rows = await db.kysely.selectFrom('accounts')
+  const rows = await db.kysely
+    .selectFrom('accounts')
     .leftJoin('ledger', 'ledger.account_id', 'accounts.id')
     .select(['accounts.id as account_id', 'accounts.plan_tokens', 'accounts.package_tokens'])
     .select((eb) => [

@@ -16,7 +16,7 @@ import type { Hold, HoldRequest, Settled, Settlement } from './ledger.js';
  * one, and the client has the answer by the time it is settled: NUL is stored as U+FFFD (the
  * replacement character) so the settlement always succeeds. SQLite stores NUL as it is.
  */
-export const pgText = <T extends string | null>(v: T): T => (v !== null && v.includes('\0') ? v.replaceAll('\0', '\uFFFD') as T : v);
+export const pgText = <T extends string | null>(v: T): T => (v !== null && v.includes('\0') ? (v.replaceAll('\0', '\uFFFD') as T) : v);
 
 export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold | null> {
   const createdAt = new Date();

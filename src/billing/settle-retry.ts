@@ -37,7 +37,14 @@ async function settleOnce(db: Db, generationId: number, s: Settlement, onDataErr
   } catch (err) {
     if (isDatabaseUnavailable(err)) throw err;
     onDataError?.(err);
-    return settleGeneration(db, generationId, { ...s, resultText: null, resultJson: null, usage: null, finishReason: null, error: s.status === 'completed' ? NOT_STORED : `${NOT_STORED} (${(s.error ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200)})` });
+    return settleGeneration(db, generationId, {
+      ...s,
+      resultText: null,
+      resultJson: null,
+      usage: null,
+      finishReason: null,
+      error: s.status === 'completed' ? NOT_STORED : `${NOT_STORED} (${(s.error ?? '').replace(/[^\x20-\x7e]/g, '?').slice(0, 200)})`,
+    });
   }
 }
 

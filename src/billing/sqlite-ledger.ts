@@ -62,8 +62,18 @@ function ledgerFor(db: Database) {
     if (req.price > 0) s.take.run(fromPlan, fromPackage, req.accountId);
     const createdAt = new Date();
     const created = createdAt.toISOString();
-    const gen = s.insertGeneration.get(req.accountId, req.apiKeyId, req.modelSlug, req.category, req.prompt, fromPlan, fromPackage, created,
-      new Date(createdAt.getTime() + req.holdTtlMs).toISOString(), req.instanceId ?? null)!;
+    const gen = s.insertGeneration.get(
+      req.accountId,
+      req.apiKeyId,
+      req.modelSlug,
+      req.category,
+      req.prompt,
+      fromPlan,
+      fromPackage,
+      created,
+      new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
+      req.instanceId ?? null,
+    )!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
     if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, created, req.job.inputJson, created, created);
     return { generationId: gen.id, createdAt: created, price: req.price };
@@ -73,8 +83,21 @@ function ledgerFor(db: Database) {
     const completedAt = new Date();
     const completed = completedAt.toISOString();
     // The status transition is the idempotence guard: only the first settlement matches 'pending'.
-    const gen = s.settle.get(st.status, st.resultText, st.resultJson ?? null, st.error, st.finishReason, st.usage == null ? null : JSON.stringify(st.usage), st.route,
-      st.firstTokenAt, st.status, st.charge === undefined ? null : Math.max(0, Math.floor(st.charge)), completed, st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null, generationId);
+    const gen = s.settle.get(
+      st.status,
+      st.resultText,
+      st.resultJson ?? null,
+      st.error,
+      st.finishReason,
+      st.usage == null ? null : JSON.stringify(st.usage),
+      st.route,
+      st.firstTokenAt,
+      st.status,
+      st.charge === undefined ? null : Math.max(0, Math.floor(st.charge)),
+      completed,
+      st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null,
+      generationId,
+    );
     let accountId: number;
     let spent = 0;
     if (gen) {
@@ -132,13 +155,15 @@ function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
     else setTimeout(flush, ms);
   };
   // Nested better-sqlite3 transaction functions run as savepoints of this one.
-  const batch = db.transaction((ops: Queued[]) => ops.map((op) => {
-    try {
-      return { ok: true as const, value: op.run() };
-    } catch (err) {
-      return { ok: false as const, err };
-    }
-  }));
+  const batch = db.transaction((ops: Queued[]) =>
+    ops.map((op) => {
+      try {
+        return { ok: true as const, value: op.run() };
+      } catch (err) {
+        return { ok: false as const, err };
+      }
+    }),
+  );
   function flush() {
     scheduled = false;
     const ops = queue;
@@ -168,10 +193,11 @@ function groupCommit(db: Database): <T>(run: () => T) => Promise<T> {
       else op.reject(r.err);
     });
   }
-  return <T>(run: () => T) => new Promise<T>((resolve, reject) => {
-    queue.push({ run, resolve: resolve as (v: unknown) => void, reject, deadline: Date.now() + BUSY_LIMIT_MS });
-    if (!scheduled) schedule(0);
-  });
+  return <T>(run: () => T) =>
+    new Promise<T>((resolve, reject) => {
+      queue.push({ run, resolve: resolve, reject, deadline: Date.now() + BUSY_LIMIT_MS });
+      if (!scheduled) schedule(0);
+    });
 }
 
 /** The part of a hold not spent, package tokens first (the hold took plan tokens first). Same rule as postgres-ledger.ts. */

@@ -15,10 +15,17 @@ interface ChatOptions {
   interactive?: boolean;
 }
 
-interface Message { role: 'system' | 'user' | 'assistant'; content: string }
+interface Message {
+  role: 'system' | 'user' | 'assistant';
+  content: string;
+}
 
 /** What the gateway said at the end of a streamed generation. */
-export interface StreamEnd { id: number | null; tokensSpent: number | null; balance: number | null }
+export interface StreamEnd {
+  id: number | null;
+  tokensSpent: number | null;
+  balance: number | null;
+}
 
 export class ChatError extends Error {}
 
@@ -34,7 +41,7 @@ export async function streamChat(opts: { url: string; key: string; body: unknown
     throw new ChatError(`cannot reach ${opts.url}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
   });
   if (!res.ok || !res.body) {
-    const body = await res.json().catch(() => null) as { error?: string; message?: string } | null;
+    const body = (await res.json().catch(() => null)) as { error?: string; message?: string } | null;
     throw new ChatError(body?.error ? `${body.error}: ${body.message}` : `HTTP ${res.status} from ${opts.url}`);
   }
   const end: StreamEnd = { id: null, tokensSpent: null, balance: null };
@@ -62,7 +69,8 @@ const temperature = (v: string) => {
 };
 
 export function registerChat(program: Command): void {
-  program.command('chat <model> [prompt...]')
+  program
+    .command('chat <model> [prompt...]')
     .description('chat with a model through a running gateway; the answer streams to the terminal')
     .option('--url <url>', 'gateway URL (env LUMENGATE_URL)', process.env.LUMENGATE_URL ?? 'http://127.0.0.1:8080')
     .option('--key <key>', 'API key (env LUMENGATE_API_KEY)')
@@ -90,9 +98,14 @@ async function chat(model: string, words: string[], o: ChatOptions): Promise<voi
     let answer = '';
     try {
       const end = await streamChat({
-        url: o.url, key, signal: abort.signal,
+        url: o.url,
+        key,
+        signal: abort.signal,
         body: { model, messages: history, ...(o.temperature !== undefined ? { temperature: o.temperature } : {}) },
-        onDelta(t) { answer += t; process.stdout.write(t); },
+        onDelta(t) {
+          answer += t;
+          process.stdout.write(t);
+        },
       });
       if (!answer.endsWith('\n')) process.stdout.write('\n');
       history.push({ role: 'assistant', content: answer });

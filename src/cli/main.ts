@@ -69,26 +69,45 @@ const clip = (text: string | null, max: number) => (text && text.length > max ? 
 function table(rows: Record<string, unknown>[]): string {
   if (rows.length === 0) return '(none)';
   const cols = Object.keys(rows[0]!);
-  const cell = (v: unknown) => (v === null || v === undefined ? '' : String(v));
+  // Objects print as JSON; everything else is a primitive here.
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- objects are handled on the left
+  const cell = (v: unknown) => (v === null || v === undefined ? '' : typeof v === 'object' ? JSON.stringify(v) : String(v));
   const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
-  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  const line = (vals: string[]) =>
+    vals
+      .map((v, i) => v.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
   return [line(cols), line(widths.map((w) => '-'.repeat(w))), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
 }
 
-program.command('serve').description('start the HTTP server')
+program
+  .command('serve')
+  .description('start the HTTP server')
   .option('--workers <n>', 'processes sharing the port, one per core with 0 (see docs/BENCHMARKS.md)', positiveInt, 1)
   .action(async (o: { workers: number }) => {
-  const workers = workerCount(o.workers);
-  if (workers > 1 && !isClusterWorker()) return runPrimary(workers);
-  const server = await startServer();
-  const stop = async () => { await server.close(); process.exit(0); };
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-});
+    const workers = workerCount(o.workers);
+    if (workers > 1 && !isClusterWorker()) return runPrimary(workers);
+    const server = await startServer();
+    const stop = async () => {
+      await server.close();
+      process.exit(0);
+    };
+    // A rejected shutdown must not be an unhandled rejection: report it and exit non-zero.
+    const stopSafely = () =>
+      void stop().catch((err: unknown) => {
+        process.stderr.write(`lumengate: shutdown failed: ${String(err)}\n`);
+        process.exit(1);
+      });
+    process.once('SIGINT', stopSafely);
+    process.once('SIGTERM', stopSafely);
+  });
 
 // Account, key and usage commands call the same service functions as the /admin API.
 const accounts = program.command('accounts').description('manage accounts');
-accounts.command('create').description('create an account')
+accounts
+  .command('create')
+  .description('create an account')
   .addOption(choice('--plan <plan>', 'plan', PLANS).makeOptionMandatory())
   .option('--tokens <n>', 'plan tokens to grant', positiveInt, 0)
   .option('--package-tokens <n>', 'package (bonus) tokens to grant', positiveInt, 0)
@@ -98,17 +117,35 @@ accounts.command('create').description('create an account')
     const a = await withDb((db) => service.createAccount(db, { name: o.name, plan: o.plan, tokens: o.tokens, package_tokens: o.packageTokens }));
     print(!!o.json, a, () => `account ${a.id} created (plan ${a.plan}, ${a.plan_tokens} tokens)`);
   });
-accounts.command('list').description('list accounts').addOption(choice('--status <status>', 'only this status', ['active', 'suspended'])).addOption(json())
+accounts
+  .command('list')
+  .description('list accounts')
+  .addOption(choice('--status <status>', 'only this status', ['active', 'suspended']))
+  .addOption(json())
   .action(async (o: { status?: string; json?: boolean }) => {
     const rows = await withDb((db) => service.listAccounts(db, { status: o.status }));
-    print(!!o.json, rows, () => table(rows.map((a) => ({ id: a.id, name: a.name, plan: a.plan, balance: a.token_balance, plan_tokens: a.plan_tokens, package_tokens: a.package_tokens, status: a.status }))));
+    print(!!o.json, rows, () =>
+      table(rows.map((a) => ({ id: a.id, name: a.name, plan: a.plan, balance: a.token_balance, plan_tokens: a.plan_tokens, package_tokens: a.package_tokens, status: a.status }))),
+    );
   });
-accounts.command('show').description('one account with its keys and usage').argument('<account>', 'account id', idArg).addOption(json())
+accounts
+  .command('show')
+  .description('one account with its keys and usage')
+  .argument('<account>', 'account id', idArg)
+  .addOption(json())
   .action(async (id: number, o: { json?: boolean }) => {
     const r = await withDb(async (db) => ({ ...(await service.getAccount(db, id)), keys: await service.listKeys(db, { accountId: id }), usage: await usageSummary(db, { accountId: id }) }));
-    print(!!o.json, r, () => `account ${r.id} ${r.name} (plan ${r.plan}, ${r.status}): balance ${r.token_balance}\n\nkeys:\n${table(r.keys.map(({ account_id: _a, revoked_at: _r, ...k }) => keyRow(k)))}\n\nusage:\n${table(r.usage.map(({ account_id: _a, ...u }) => u))}`);
+    print(
+      !!o.json,
+      r,
+      () =>
+        `account ${r.id} ${r.name} (plan ${r.plan}, ${r.status}): balance ${r.token_balance}\n\nkeys:\n${table(r.keys.map(({ account_id: _a, revoked_at: _r, ...k }) => keyRow(k)))}\n\nusage:\n${table(r.usage.map(({ account_id: _a, ...u }) => u))}`,
+    );
   });
-accounts.command('plan').description('change the plan of an account').argument('<account>', 'account id', idArg)
+accounts
+  .command('plan')
+  .description('change the plan of an account')
+  .argument('<account>', 'account id', idArg)
   .addArgument(new Argument('<plan>', 'new plan').choices(PLANS))
   .option('--expires <iso>', 'plan expiry (ISO 8601), or "none"')
   .addOption(json())
@@ -118,9 +155,15 @@ accounts.command('plan').description('change the plan of an account').argument('
     const a = await withDb((db) => service.updateAccount(db, account, change));
     print(!!o.json, a, () => `account ${a.id}: plan ${a.plan}${a.plan_expires_at ? ` until ${a.plan_expires_at}` : ''}`);
   });
-for (const [cmd, status, verb] of [['suspend', 'suspended', 'suspended: its keys are refused at once'], ['activate', 'active', 'active']] as const) {
-  accounts.command(cmd).description(cmd === 'suspend' ? 'suspend an account (all its keys stop working at once)' : 'reactivate a suspended account')
-    .argument('<account>', 'account id', idArg).addOption(json())
+for (const [cmd, status, verb] of [
+  ['suspend', 'suspended', 'suspended: its keys are refused at once'],
+  ['activate', 'active', 'active'],
+] as const) {
+  accounts
+    .command(cmd)
+    .description(cmd === 'suspend' ? 'suspend an account (all its keys stop working at once)' : 'reactivate a suspended account')
+    .argument('<account>', 'account id', idArg)
+    .addOption(json())
     .action(async (id: number, o: { json?: boolean }) => {
       // Saying so when nothing changed: a second suspend is not mistaken for having done something.
       const r = await withDb(async (db) => {
@@ -131,8 +174,13 @@ for (const [cmd, status, verb] of [['suspend', 'suspended', 'suspended: its keys
     });
 }
 
-program.command('tokens').description('token balances').command('grant').description('grant tokens to an account (plan tokens unless --package)')
-  .argument('<account>', 'account id', idArg).argument('<amount>', 'tokens to grant', positiveInt)
+program
+  .command('tokens')
+  .description('token balances')
+  .command('grant')
+  .description('grant tokens to an account (plan tokens unless --package)')
+  .argument('<account>', 'account id', idArg)
+  .argument('<amount>', 'tokens to grant', positiveInt)
   .option('--package', 'grant package (bonus) tokens, spent after plan tokens and never expiring')
   .option('--note <text>', 'note kept in the ledger')
   .addOption(json())
@@ -144,36 +192,62 @@ program.command('tokens').description('token balances').command('grant').descrip
 const keys = program.command('keys').description('manage API keys');
 // --name is checked in the action, not by commander: commander checks required options before
 // arguments, and `keys create` without an account would complain about --name.
-keys.command('create').description('create an API key (printed once)').argument('<account>', 'account id', idArg).option('--name <name>', 'key name (required)')
+keys
+  .command('create')
+  .description('create an API key (printed once)')
+  .argument('<account>', 'account id', idArg)
+  .option('--name <name>', 'key name (required)')
   .addOption(json())
   .action(async (account: number, o: { name?: string; json?: boolean }, cmd: Command) => {
     if (o.name === undefined) cmd.error("error: required option '--name <name>' not specified");
     const k = await withDb((db) => service.issueKey(db, account, { name: o.name }));
     print(!!o.json, k, () => `key ${k.id} for account ${k.account_id}: ${k.key}\n(shown once: store it now)`);
   });
-keys.command('list').description('list API keys (never the secret)').option('--account <id>', 'only this account', idArg)
-  .option('--all', 'include revoked keys').addOption(json())
+keys
+  .command('list')
+  .description('list API keys (never the secret)')
+  .option('--account <id>', 'only this account', idArg)
+  .option('--all', 'include revoked keys')
+  .addOption(json())
   .action(async (o: { account?: number; all?: boolean; json?: boolean }) => {
     const rows = await withDb((db) => service.listKeys(db, { accountId: o.account, includeRevoked: !!o.all }));
     print(!!o.json, rows, () => table(rows.map(keyRow)));
   });
-keys.command('rename').description('rename an API key').argument('<id>', 'key id', idArg).argument('<name>', 'new name').addOption(json())
+keys
+  .command('rename')
+  .description('rename an API key')
+  .argument('<id>', 'key id', idArg)
+  .argument('<name>', 'new name')
+  .addOption(json())
   .action(async (id: number, name: string, o: { json?: boolean }) => {
     const k = await withDb((db) => service.renameKey(db, id, { name }));
     print(!!o.json, k, () => `key ${k.id} renamed to ${k.name}`);
   });
-keys.command('revoke').description('revoke an API key at once').argument('<id>', 'key id', idArg).addOption(json()).action(async (id: number, o: { json?: boolean }) => {
-  const revoked = await withDb((db) => service.revokeKey(db, id).then(() => true, (err: unknown) => {
-    if (err instanceof GatewayError && err.code === 'not_found') return false;
-    throw err;
-  }));
-  print(!!o.json, { id, revoked }, () => (revoked ? `key ${id} revoked` : `no active key ${id}`));
-  if (!revoked) process.exitCode = 1;
-});
+keys
+  .command('revoke')
+  .description('revoke an API key at once')
+  .argument('<id>', 'key id', idArg)
+  .addOption(json())
+  .action(async (id: number, o: { json?: boolean }) => {
+    const revoked = await withDb((db) =>
+      service.revokeKey(db, id).then(
+        () => true,
+        (err: unknown) => {
+          if (err instanceof GatewayError && err.code === 'not_found') return false;
+          throw err;
+        },
+      ),
+    );
+    print(!!o.json, { id, revoked }, () => (revoked ? `key ${id} revoked` : `no active key ${id}`));
+    if (!revoked) process.exitCode = 1;
+  });
 
-program.command('usage').description('requests and tokens per account and model')
+program
+  .command('usage')
+  .description('requests and tokens per account and model')
   .option('--account <id>', 'only this account', idArg)
-  .option('--since <iso>', 'from this instant (ISO 8601)', isoTime).option('--until <iso>', 'before this instant (ISO 8601)', isoTime)
+  .option('--since <iso>', 'from this instant (ISO 8601)', isoTime)
+  .option('--until <iso>', 'before this instant (ISO 8601)', isoTime)
   .addOption(json())
   .action(async (o: { account?: number; since?: string; until?: string; json?: boolean }) => {
     const rows = await withDb((db) => usageSummary(db, { accountId: o.account, since: o.since, until: o.until }));
@@ -181,28 +255,85 @@ program.command('usage').description('requests and tokens per account and model'
   });
 
 const generations = program.command('generations').description('generation history');
-generations.command('list').description('list generations, newest first')
-  .option('--account <id>', 'only this account', idArg).option('--model <slug>', 'only this model').addOption(choice('--category <c>', 'only this category', CATEGORIES))
-  .addOption(choice('--status <s>', 'only this status', STATUSES)).option('--limit <n>', 'at most n (1-100)', limitArg, 20).option('--cursor <c>', 'next_cursor of a previous page')
-  .option('--deleted', 'include generations their owner deleted').addOption(json())
+generations
+  .command('list')
+  .description('list generations, newest first')
+  .option('--account <id>', 'only this account', idArg)
+  .option('--model <slug>', 'only this model')
+  .addOption(choice('--category <c>', 'only this category', CATEGORIES))
+  .addOption(choice('--status <s>', 'only this status', STATUSES))
+  .option('--limit <n>', 'at most n (1-100)', limitArg, 20)
+  .option('--cursor <c>', 'next_cursor of a previous page')
+  .option('--deleted', 'include generations their owner deleted')
+  .addOption(json())
   .action(async (o: { account?: number; model?: string; category?: string; status?: string; limit: number; cursor?: string; deleted?: boolean; json?: boolean }) => {
     const catalog = loadCatalog(settingsFromEnv().configPath);
-    const filter = parseHistoryQuery({ account_id: o.account && String(o.account), model_slug: o.model, category: o.category, status: o.status, limit: String(o.limit), cursor: o.cursor, include_deleted: o.deleted ? 'true' : undefined }, { admin: true });
+    const filter = parseHistoryQuery(
+      {
+        account_id: o.account && String(o.account),
+        model_slug: o.model,
+        category: o.category,
+        status: o.status,
+        limit: String(o.limit),
+        cursor: o.cursor,
+        include_deleted: o.deleted ? 'true' : undefined,
+      },
+      { admin: true },
+    );
     const page = await withDb((db) => listHistory(db, catalog, filter));
-    print(!!o.json, page, () => `${table(page.items.map((g) => ({ id: g.id, account: (g as { account_id?: number }).account_id ?? '', model: g.model_slug, status: g.status, tokens: g.tokens_spent, created_at: g.created_at, error: clip(g.error, 60) })))}${page.next_cursor ? `\n(more: --cursor ${page.next_cursor})` : ''}`);
+    print(
+      !!o.json,
+      page,
+      () =>
+        `${table(page.items.map((g) => ({ id: g.id, account: (g as { account_id?: number }).account_id ?? '', model: g.model_slug, status: g.status, tokens: g.tokens_spent, created_at: g.created_at, error: clip(g.error, 60) })))}${page.next_cursor ? `\n(more: --cursor ${page.next_cursor})` : ''}`,
+    );
   });
-generations.command('show').description('one generation: prompt, result, error, usage and route').argument('<id>', 'generation id', idArg).addOption(json())
+generations
+  .command('show')
+  .description('one generation: prompt, result, error, usage and route')
+  .argument('<id>', 'generation id', idArg)
+  .addOption(json())
   .action(async (id: number, o: { json?: boolean }) => {
     const catalog = loadCatalog(settingsFromEnv().configPath);
     const g = await withDb((db) => findGeneration(db, id));
     if (!g) throw new GatewayError('not_found', `generation ${id} not found`);
-    const r = { ...historyItem(g, catalog), account_id: g.account_id, api_key_id: g.api_key_id, route: g.route, finish_reason: g.finish_reason, usage: g.usage_json ? JSON.parse(g.usage_json) as unknown : null, deleted_at: g.deleted_at };
-    print(!!o.json, r, () => Object.entries({ id: r.id, account: r.account_id, key: r.api_key_id, model: r.model_slug, status: r.status, tokens: r.tokens_spent, route: r.route, finish_reason: r.finish_reason, created_at: r.created_at, completed_at: r.completed_at, deleted_at: r.deleted_at, usage: r.usage && JSON.stringify(r.usage), error: r.error, prompt: r.prompt, result: r.result_text })
-      .filter(([, v]) => v !== null && v !== undefined).map(([k, v]) => `${`${k}:`.padEnd(15)}${String(v)}`).join('\n'));
+    const r = {
+      ...historyItem(g, catalog),
+      account_id: g.account_id,
+      api_key_id: g.api_key_id,
+      route: g.route,
+      finish_reason: g.finish_reason,
+      usage: g.usage_json ? (JSON.parse(g.usage_json) as unknown) : null,
+      deleted_at: g.deleted_at,
+    };
+    print(!!o.json, r, () =>
+      Object.entries({
+        id: r.id,
+        account: r.account_id,
+        key: r.api_key_id,
+        model: r.model_slug,
+        status: r.status,
+        tokens: r.tokens_spent,
+        route: r.route,
+        finish_reason: r.finish_reason,
+        created_at: r.created_at,
+        completed_at: r.completed_at,
+        deleted_at: r.deleted_at,
+        usage: r.usage && JSON.stringify(r.usage),
+        error: r.error,
+        prompt: r.prompt,
+        result: r.result_text,
+      })
+        .filter(([, v]) => v !== null && v !== undefined)
+        .map(([k, v]) => `${`${k}:`.padEnd(15)}${String(v)}`)
+        .join('\n'),
+    );
   });
 
 const models = program.command('models').description('model catalog and local model files');
-models.command('pull <uri>').description('download a GGUF model (hf:user/repo:quant or https URL) into LUMENGATE_MODELS_DIR, with progress')
+models
+  .command('pull <uri>')
+  .description('download a GGUF model (hf:user/repo:quant or https URL) into LUMENGATE_MODELS_DIR, with progress')
   .option('--as <file>', 'file name to save it under (then route a catalog model to that name)')
   .addOption(json())
   .action(async (uri: string, o: { json?: boolean; as?: string }) => {
@@ -216,7 +347,9 @@ models.command('pull <uri>').description('download a GGUF model (hf:user/repo:qu
       throw err;
     }
   });
-models.command('list').description("list models and whether a provider is configured: as this shell's environment sees it, or a running server with --url")
+models
+  .command('list')
+  .description("list models and whether a provider is configured: as this shell's environment sees it, or a running server with --url")
   .option('--url <url>', 'ask the server at this URL instead (its environment, and the Ollama/vLLM models it discovered)')
   .addOption(json())
   .action(async (o: { json?: boolean; url?: string }) => {
@@ -229,15 +362,27 @@ models.command('list').description("list models and whether a provider is config
     const catalog = loadCatalog(s.configPath);
     const providers = buildProviders(catalog.providers, s.env);
     // The same answer as the API's `available` / `unavailable_reason` (a missing local file included).
-    const rows = await Promise.all(catalog.models.map(async (m) => {
-      const { available, unavailable_reason } = await modelAvailability({ catalog, providers }, m);
-      const ready = available ? m.routes.find((r) => providers.get(r.provider)) : undefined;
-      return {
-        slug: m.slug, category: m.category, min_plan: m.min_plan, token_cost: m.token_cost, streaming: m.supports_streaming,
-        available, unavailable_reason, route: ready ? `${ready.provider}:${ready.model}` : unavailable_reason,
-      };
-    }));
-    print(!!o.json, rows, () => `${table(rows)}\n(as this shell's environment and LUMENGATE_CONFIG configure them; a running server's view, with its discovered Ollama/vLLM models: --url http://127.0.0.1:8080)`);
+    const rows = await Promise.all(
+      catalog.models.map(async (m) => {
+        const { available, unavailable_reason } = await modelAvailability({ catalog, providers }, m);
+        const ready = available ? m.routes.find((r) => providers.get(r.provider)) : undefined;
+        return {
+          slug: m.slug,
+          category: m.category,
+          min_plan: m.min_plan,
+          token_cost: m.token_cost,
+          streaming: m.supports_streaming,
+          available,
+          unavailable_reason,
+          route: ready ? `${ready.provider}:${ready.model}` : unavailable_reason,
+        };
+      }),
+    );
+    print(
+      !!o.json,
+      rows,
+      () => `${table(rows)}\n(as this shell's environment and LUMENGATE_CONFIG configure them; a running server's view, with its discovered Ollama/vLLM models: --url http://127.0.0.1:8080)`,
+    );
   });
 
 /** GET /api/v2/models of a running server, as rows of `models list`. */
@@ -247,7 +392,15 @@ async function serverModels(url: string): Promise<Record<string, unknown>[]> {
   });
   if (!res.ok) throw new Error(`HTTP ${res.status} from ${url}`);
   const body = (await res.json()) as { models: { slug: string; category: string; min_plan: string; token_cost: number; supports_streaming: boolean; available: boolean; provider: string }[] };
-  return body.models.map((m) => ({ slug: m.slug, category: m.category, min_plan: m.min_plan, token_cost: m.token_cost, streaming: m.supports_streaming, available: m.available, provider: m.provider }));
+  return body.models.map((m) => ({
+    slug: m.slug,
+    category: m.category,
+    min_plan: m.min_plan,
+    token_cost: m.token_cost,
+    streaming: m.supports_streaming,
+    available: m.available,
+    provider: m.provider,
+  }));
 }
 
 registerChat(program);

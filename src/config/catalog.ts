@@ -9,29 +9,33 @@ import { providerPresets } from '../providers/registry.js';
 export const PLANS = ['free', 'basic', 'pro', 'vip', 'elite'] as const;
 export type PlanName = (typeof PLANS)[number];
 
-const timeoutsSchema = z.object({
-  first_token_ms: z.number().int().positive(),
-  chunk_gap_ms: z.number().int().positive(),
-  total_ms: z.number().int().positive(),
-}).partial();
+const timeoutsSchema = z
+  .object({
+    first_token_ms: z.number().int().positive(),
+    chunk_gap_ms: z.number().int().positive(),
+    total_ms: z.number().int().positive(),
+  })
+  .partial();
 
 /** Model slugs; "/" for discovered models ("ollama/llama3.2:3b") and the hand-written ones shadowing them. */
-export const SLUG = /^[a-z0-9][a-z0-9._:\/-]*$/i;
+export const SLUG = /^[a-z0-9][a-z0-9._:/-]*$/i;
 
 const routeSchema = z.object({ provider: z.string().min(1), model: z.string().min(1) });
 
-const pricingSchema = z.object({
-  /** matrix, per_point: the options whose values (joined by "|") key `table`. */
-  by: z.array(z.string()).optional(),
-  /** Values of `by` options the caller did not give. */
-  defaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
-  /** matrix: tokens; per_point: points. */
-  table: z.record(z.string(), z.number().nonnegative()).optional(),
-  /** per_second: tokens per second; per_char: tokens per character; per_point: tokens per point. */
-  rate: z.number().nonnegative().optional(),
-  /** per_second: the option holding seconds and its bounds. */
-  seconds: z.object({ option: z.string().optional(), default: z.number().positive(), min: z.number().optional(), max: z.number().optional(), allowed: z.array(z.number()).optional() }).optional(),
-}).strict();
+const pricingSchema = z
+  .object({
+    /** matrix, per_point: the options whose values (joined by "|") key `table`. */
+    by: z.array(z.string()).optional(),
+    /** Values of `by` options the caller did not give. */
+    defaults: z.record(z.string(), z.union([z.string(), z.number()])).optional(),
+    /** matrix: tokens; per_point: points. */
+    table: z.record(z.string(), z.number().nonnegative()).optional(),
+    /** per_second: tokens per second; per_char: tokens per character; per_point: tokens per point. */
+    rate: z.number().nonnegative().optional(),
+    /** per_second: the option holding seconds and its bounds. */
+    seconds: z.object({ option: z.string().optional(), default: z.number().positive(), min: z.number().optional(), max: z.number().optional(), allowed: z.array(z.number()).optional() }).optional(),
+  })
+  .strict();
 
 const modelSchema = z.object({
   slug: z.string().regex(SLUG, 'slug: letters, digits, . _ : - /'),
@@ -60,30 +64,42 @@ const modelSchema = z.object({
   /** False when the model cannot call tools: a request with tools is refused by name. */
   supports_tools: z.boolean().optional(),
   /** Upstream quirks the provider module applies (DECISIONS 25). */
-  capabilities: z.object({
-    /** Send max_completion_tokens instead of max_tokens (OpenAI gpt-5 and o-series). */
-    max_completion_tokens: z.boolean().optional(),
-    /** The only temperature the upstream accepts; any other is not sent. */
-    fixed_temperature: z.number().optional(),
-    /** The upstream refuses top_p and penalties: they are not sent. */
-    no_sampling: z.boolean().optional(),
-  }).strict().optional(),
+  capabilities: z
+    .object({
+      /** Send max_completion_tokens instead of max_tokens (OpenAI gpt-5 and o-series). */
+      max_completion_tokens: z.boolean().optional(),
+      /** The only temperature the upstream accepts; any other is not sent. */
+      fixed_temperature: z.number().optional(),
+      /** The upstream refuses top_p and penalties: they are not sent. */
+      no_sampling: z.boolean().optional(),
+    })
+    .strict()
+    .optional(),
 });
 
-const providerSchema = z.object({
-  type: z.string().min(1),
-  base_url: z.string().default(''),
-  api_key_required: z.boolean().optional(),
-  enabled_without_env: z.boolean().optional(),
-  headers: z.record(z.string(), z.string()).optional(),
-  /** List the upstream's models (GET <base_url>/models) as "<provider>/<name>" (src/providers/discovery.ts); false = off. */
-  discover: z.union([z.literal(false), z.object({
-    /** Tokens per request of every discovered model. */
-    price: z.number().int().nonnegative(),
-    min_plan: z.enum(['free', 'basic']),
-    interval_ms: z.number().int().positive().default(60_000),
-  }).strict()]).optional(),
-}).passthrough();
+const providerSchema = z
+  .object({
+    type: z.string().min(1),
+    base_url: z.string().default(''),
+    api_key_required: z.boolean().optional(),
+    enabled_without_env: z.boolean().optional(),
+    headers: z.record(z.string(), z.string()).optional(),
+    /** List the upstream's models (GET <base_url>/models) as "<provider>/<name>" (src/providers/discovery.ts); false = off. */
+    discover: z
+      .union([
+        z.literal(false),
+        z
+          .object({
+            /** Tokens per request of every discovered model. */
+            price: z.number().int().nonnegative(),
+            min_plan: z.enum(['free', 'basic']),
+            interval_ms: z.number().int().positive().default(60_000),
+          })
+          .strict(),
+      ])
+      .optional(),
+  })
+  .passthrough();
 
 const planSchema = z.object({
   requests_per_hour: z.number().int().positive().nullable(),
@@ -98,7 +114,9 @@ const catalogSchema = z.object({
   providers: z.record(z.string(), providerSchema),
   timeouts: z.object({ first_token_ms: z.number().int().positive(), chunk_gap_ms: z.number().int().positive(), total_ms: z.number().int().positive() }),
   // Attempts per route after the first try, on 429/5xx/network errors, with exponential backoff.
-  retries: z.object({ attempts: z.number().int().nonnegative(), backoff_ms: z.number().int().nonnegative(), max_backoff_ms: z.number().int().positive().optional() }).default({ attempts: 2, backoff_ms: 200 }),
+  retries: z
+    .object({ attempts: z.number().int().nonnegative(), backoff_ms: z.number().int().nonnegative(), max_backoff_ms: z.number().int().positive().optional() })
+    .default({ attempts: 2, backoff_ms: 200 }),
   // A route failing this many times in a row is skipped for cooldown_ms, then tried again.
   circuit_breaker: z.object({ failures: z.number().int().positive(), cooldown_ms: z.number().int().positive() }).default({ failures: 5, cooldown_ms: 30_000 }),
   models: z.array(modelSchema),
@@ -145,7 +163,7 @@ export function loadCatalog(configPath?: string, ...overrides: Json[]): Catalog 
   // Swapped whole on each discovery, so a reader never sees half of an update.
   let discovered = { list: [] as ModelEntry[], bySlug: new Map<string, ModelEntry>() };
   return {
-    plans: data.plans as Record<PlanName, PlanEntry>,
+    plans: data.plans,
     providers: data.providers,
     retries: data.retries,
     circuit_breaker: data.circuit_breaker,
@@ -173,7 +191,7 @@ function mergeCatalog(base: Json, layer: Json): Json {
       const b = (base[k] as Json) ?? {};
       const merged: Json = { ...b };
       for (const [name, entry] of Object.entries(v as Json)) {
-        merged[name] = entry && typeof entry === 'object' && !Array.isArray(entry) ? { ...((b[name] as Json) ?? {}), ...(entry as Json) } : entry;
+        merged[name] = entry && typeof entry === 'object' && !Array.isArray(entry) ? { ...(b[name] ?? {}), ...(entry as Json) } : entry;
       }
       out[k] = merged;
     } else if (!k.startsWith('$')) {

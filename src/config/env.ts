@@ -84,8 +84,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     rateLimitRedisDown: oneOf(env.LUMENGATE_RATE_LIMIT_REDIS_DOWN || 'closed', ['closed', 'open', 'local'] as const, 'LUMENGATE_RATE_LIMIT_REDIS_DOWN'),
     // hostname:port is stable across restarts of one instance; a random port (0) cannot be, so the pid makes it unique.
     // A `serve --workers N` worker adds its slot: each slot releases only its own predecessor's holds.
-    instanceId: (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`))
-      + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
+    instanceId:
+      (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`)) + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
     storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
@@ -101,7 +101,15 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
     },
     webhookAllowPrivate: oneOf(env.LUMENGATE_WEBHOOK_ALLOW_PRIVATE || 'false', ['true', 'false'] as const, 'LUMENGATE_WEBHOOK_ALLOW_PRIVATE') === 'true',
-    webhookAllowHosts: (env.LUMENGATE_WEBHOOK_ALLOW_HOSTS ?? '').split(',').map((h) => h.trim().replace(/^\[(.*)\]$/, '$1').toLowerCase()).filter(Boolean),
+    webhookAllowHosts: (env.LUMENGATE_WEBHOOK_ALLOW_HOSTS ?? '')
+      .split(',')
+      .map((h) =>
+        h
+          .trim()
+          .replace(/^\[(.*)\]$/, '$1')
+          .toLowerCase(),
+      )
+      .filter(Boolean),
     webhookTimeoutMs: positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
     webhookConcurrency: positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY'),
     env,

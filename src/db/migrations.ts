@@ -9,17 +9,29 @@ function migrations(dialect: Dialect): Record<string, Migration> {
   return {
     '001_initial': {
       async up(db: Kysely<any>) {
-        await db.schema.createTable('accounts')
+        await db.schema
+          .createTable('accounts')
           .addColumn('id', idType, id)
           .addColumn('name', 'text', (c) => c.notNull())
           .addColumn('plan', 'text', (c) => c.notNull())
-          .addColumn('plan_tokens', 'integer', (c) => c.notNull().defaultTo(0).check(sql`plan_tokens >= 0`))
-          .addColumn('package_tokens', 'integer', (c) => c.notNull().defaultTo(0).check(sql`package_tokens >= 0`))
+          .addColumn('plan_tokens', 'integer', (c) =>
+            c
+              .notNull()
+              .defaultTo(0)
+              .check(sql`plan_tokens >= 0`),
+          )
+          .addColumn('package_tokens', 'integer', (c) =>
+            c
+              .notNull()
+              .defaultTo(0)
+              .check(sql`package_tokens >= 0`),
+          )
           .addColumn('status', 'text', (c) => c.notNull().defaultTo('active'))
           .addColumn('plan_expires_at', 'text')
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createTable('api_keys')
+        await db.schema
+          .createTable('api_keys')
           .addColumn('id', idType, id)
           .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
           .addColumn('name', 'text', (c) => c.notNull())
@@ -30,7 +42,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .addColumn('revoked_at', 'text')
           .execute();
         await db.schema.createIndex('api_keys_account').on('api_keys').column('account_id').execute();
-        await db.schema.createTable('generations')
+        await db.schema
+          .createTable('generations')
           .addColumn('id', idType, id)
           .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
           .addColumn('api_key_id', 'integer', (c) => c.references('api_keys.id'))
@@ -55,7 +68,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
         await db.schema.createIndex('generations_account_id').on('generations').columns(['account_id', 'id']).execute();
         await db.schema.createIndex('generations_pending').on('generations').columns(['status', 'hold_expires_at']).execute();
-        await db.schema.createTable('ledger')
+        await db.schema
+          .createTable('ledger')
           .addColumn('id', idType, id)
           .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
           .addColumn('generation_id', 'integer', (c) => c.references('generations.id'))
@@ -85,7 +99,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     // Values the gateway generates once and every instance shares (the URL signing secret).
     '004_gateway_settings': {
       async up(db: Kysely<any>) {
-        await db.schema.createTable('gateway_settings')
+        await db.schema
+          .createTable('gateway_settings')
           .addColumn('name', 'text', (c) => c.primaryKey())
           .addColumn('value', 'text', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())
@@ -96,7 +111,8 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     // any instance's worker under a lease; provider_job_id lets a retry resume the provider's job.
     '005_jobs': {
       async up(db: Kysely<any>) {
-        await db.schema.createTable('jobs')
+        await db.schema
+          .createTable('jobs')
           .addColumn('generation_id', 'integer', (c) => c.primaryKey().references('generations.id'))
           .addColumn('state', 'text', (c) => c.notNull())
           .addColumn('attempts', 'integer', (c) => c.notNull().defaultTo(0))
@@ -117,12 +133,14 @@ function migrations(dialect: Dialect): Record<string, Migration> {
     // Webhooks (DECISIONS 39): the account's signing secret and the durable delivery queue.
     '006_webhooks': {
       async up(db: Kysely<any>) {
-        await db.schema.createTable('webhook_secrets')
+        await db.schema
+          .createTable('webhook_secrets')
           .addColumn('account_id', 'integer', (c) => c.primaryKey().references('accounts.id'))
           .addColumn('secret', 'text', (c) => c.notNull())
           .addColumn('created_at', 'text', (c) => c.notNull())
           .execute();
-        await db.schema.createTable('webhook_deliveries')
+        await db.schema
+          .createTable('webhook_deliveries')
           .addColumn('id', idType, id)
           .addColumn('generation_id', 'integer', (c) => c.notNull().references('generations.id'))
           .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))

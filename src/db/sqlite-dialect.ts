@@ -6,10 +6,7 @@
 // other queries — WAL reads are never blocked by a writer — go on. Only an open transaction
 // excludes the queries of other callers (they would otherwise run inside it); it begins IMMEDIATE,
 // taking the write lock up front so it never fails to upgrade half-way.
-import {
-  CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler,
-  type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult,
-} from 'kysely';
+import { CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult } from 'kysely';
 import type { Database, Statement } from 'better-sqlite3';
 import { whenNotBusy } from './busy.js';
 
@@ -23,7 +20,10 @@ class BusyRetryingDriver implements Driver {
   /** The connection (one per acquisition) whose transaction is open, and when it ends. */
   private tx: { owner: DatabaseConnection; done: Promise<void>; end(): void } | null = null;
 
-  constructor(private prepare: (sql: string) => Statement, private close: () => void) {}
+  constructor(
+    private prepare: (sql: string) => Statement,
+    private close: () => void,
+  ) {}
 
   async init(): Promise<void> {}
 
@@ -44,7 +44,9 @@ class BusyRetryingDriver implements Driver {
   async beginTransaction(connection: DatabaseConnection): Promise<void> {
     while (this.tx) await this.tx.done;
     let end!: () => void;
-    const done = new Promise<void>((resolve) => { end = resolve; });
+    const done = new Promise<void>((resolve) => {
+      end = resolve;
+    });
     this.tx = { owner: connection, done, end };
     try {
       await connection.executeQuery(CompiledQuery.raw('begin immediate'));
@@ -97,7 +99,14 @@ export class BusyRetryingSqliteDialect implements Dialect {
     return new BusyRetryingDriver(prepare, () => this.db.close());
   }
 
-  createQueryCompiler() { return new SqliteQueryCompiler(); }
-  createAdapter() { return new SqliteAdapter(); }
-  createIntrospector(db: Kysely<any>) { return new SqliteIntrospector(db); }
+  createQueryCompiler() {
+    return new SqliteQueryCompiler();
+  }
+  createAdapter() {
+    return new SqliteAdapter();
+  }
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Kysely's Dialect interface takes Kysely<any>
+  createIntrospector(db: Kysely<any>) {
+    return new SqliteIntrospector(db);
+  }
 }

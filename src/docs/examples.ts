@@ -27,7 +27,15 @@ export const generateExamples = [
   },
   {
     model: 'gpt-5-nano',
-    messages: [{ role: 'user', content: [{ type: 'text', text: 'What is in this picture?' }, { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } }] }],
+    messages: [
+      {
+        role: 'user',
+        content: [
+          { type: 'text', text: 'What is in this picture?' },
+          { type: 'image_url', image_url: { url: 'https://example.com/cat.jpg' } },
+        ],
+      },
+    ],
   },
 ];
 
@@ -43,7 +51,11 @@ export const chatExamples = [
     stream: true,
     stream_options: { include_usage: true },
   },
-  { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Extract: Ada Lovelace died at 36.' }], response_format: { type: 'json_schema', json_schema: { name: 'person', strict: true, schema: personSchema } } },
+  {
+    model: 'gpt-5-nano',
+    messages: [{ role: 'user', content: 'Extract: Ada Lovelace died at 36.' }],
+    response_format: { type: 'json_schema', json_schema: { name: 'person', strict: true, schema: personSchema } },
+  },
 ];
 
 export const responsesExamples = [

@@ -22,39 +22,42 @@ const acceptAll = () => () => true;
 const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
-export const docsPlugin = fp(async (app: FastifyInstance) => {
-  // Runs before @fastify/swagger's own onRoute hook (registered below), so swagger sees the schema.
-  app.addHook('onRoute', (route: RouteOptions) => {
-    route.schema ??= apiV2Doc(route.method, route.url);
-    if (isDocsOnly(route.schema)) {
-      route.validatorCompiler = acceptAll;
-      route.serializerCompiler = plainJson;
-    }
-  });
+export const docsPlugin = fp(
+  async (app: FastifyInstance) => {
+    // Runs before @fastify/swagger's own onRoute hook (registered below), so swagger sees the schema.
+    app.addHook('onRoute', (route: RouteOptions) => {
+      route.schema ??= apiV2Doc(route.method, route.url);
+      if (isDocsOnly(route.schema)) {
+        route.validatorCompiler = acceptAll;
+        route.serializerCompiler = plainJson;
+      }
+    });
 
-  // @fastify/swagger builds (and caches) one document of every route; it is split here, once.
-  let adminDoc: Record<string, unknown> = {};
-  const split = ({ openapiObject: doc }: { openapiObject: Record<string, any> }) => {
-    const entries = Object.entries(doc.paths ?? {});
-    adminDoc = { ...doc, paths: Object.fromEntries(entries.filter(([path]) => isAdminPath(path))) };
-    return { ...doc, paths: Object.fromEntries(entries.filter(([path]) => !isAdminPath(path))) };
-  };
-  app.decorate('adminOpenapi', () => {
-    app.swagger();
-    return adminDoc;
-  });
+    // @fastify/swagger builds (and caches) one document of every route; it is split here, once.
+    let adminDoc: Record<string, unknown> = {};
+    const split = ({ openapiObject: doc }: { openapiObject: Record<string, unknown> }) => {
+      const entries = Object.entries((doc.paths ?? {}) as Record<string, unknown>);
+      adminDoc = { ...doc, paths: Object.fromEntries(entries.filter(([path]) => isAdminPath(path))) };
+      return { ...doc, paths: Object.fromEntries(entries.filter(([path]) => !isAdminPath(path))) };
+    };
+    app.decorate('adminOpenapi', () => {
+      app.swagger();
+      return adminDoc;
+    });
 
-  await app.register(swagger, {
-    transformObject: split as never,
-    openapi: {
-      openapi: '3.1.0',
-      info: { title: 'lumengate', version: '0.1.0', description: 'Elumenta v2 API (/api/v2) and an OpenAI-compatible API (/v1). Authenticate with `Authorization: Bearer nb_…`.' },
-      components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an nb_ API key' } },
-        schemas: components,
+    await app.register(swagger, {
+      transformObject: split as never,
+      openapi: {
+        openapi: '3.1.0',
+        info: { title: 'lumengate', version: '0.1.0', description: 'Elumenta v2 API (/api/v2) and an OpenAI-compatible API (/v1). Authenticate with `Authorization: Bearer nb_…`.' },
+        components: {
+          securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', description: 'an nb_ API key' } },
+          schemas: components,
+        },
       },
-    },
-  });
-  await app.register(swaggerUi, { routePrefix: '/docs' });
-  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
-}, { name: 'lumengate-docs' });
+    });
+    await app.register(swaggerUi, { routePrefix: '/docs' });
+    app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+  },
+  { name: 'lumengate-docs' },
+);

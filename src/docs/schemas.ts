@@ -39,7 +39,7 @@ export const components: Record<string, Record<string, unknown>> = {
   },
   OpenAIError: {
     type: 'object',
-    description: 'Every /v1 error: OpenAI\'s shape; `code` is the /api/v2 envelope code.',
+    description: "Every /v1 error: OpenAI's shape; `code` is the /api/v2 envelope code.",
     required: ['error'],
     properties: {
       error: {
@@ -52,7 +52,27 @@ export const components: Record<string, Record<string, unknown>> = {
   Generation: {
     type: 'object',
     description: 'A generation (DECISIONS 6): a superset of every documented shape, explicit nulls.',
-    required: ['id', 'status', 'model_slug', 'model', 'result_text', 'content', 'tool_calls', 'reasoning', 'result_url', 'thumbnail_url', 'error', 'tokens_spent', 'tokens_used', 'balance_remaining', 'processing_ms', 'result_metadata', 'usage', 'created_at', 'completed_at'],
+    required: [
+      'id',
+      'status',
+      'model_slug',
+      'model',
+      'result_text',
+      'content',
+      'tool_calls',
+      'reasoning',
+      'result_url',
+      'thumbnail_url',
+      'error',
+      'tokens_spent',
+      'tokens_used',
+      'balance_remaining',
+      'processing_ms',
+      'result_metadata',
+      'usage',
+      'created_at',
+      'completed_at',
+    ],
     properties: {
       id: { type: 'integer' },
       status: { type: 'string', enum: ['pending', 'completed', 'failed'] },
@@ -65,7 +85,11 @@ export const components: Record<string, Record<string, unknown>> = {
         description: 'Tool calls the model made (OpenAI shape); null when none.',
         items: {
           type: 'object',
-          properties: { id: { type: 'string' }, type: { const: 'function' }, function: { type: 'object', properties: { name: { type: 'string' }, arguments: { type: 'string', description: 'JSON text' } } } },
+          properties: {
+            id: { type: 'string' },
+            type: { const: 'function' },
+            function: { type: 'object', properties: { name: { type: 'string' }, arguments: { type: 'string', description: 'JSON text' } } },
+          },
         },
       },
       reasoning: { ...nullable('string'), description: 'The reasoning summary, where the provider returns one.' },
@@ -80,8 +104,11 @@ export const components: Record<string, Record<string, unknown>> = {
       usage: {
         type: ['object', 'null'],
         properties: {
-          input_tokens: nullable('integer'), output_tokens: nullable('integer'), total_tokens: nullable('integer'),
-          reasoning_tokens: nullable('integer'), cached_input_tokens: nullable('integer'),
+          input_tokens: nullable('integer'),
+          output_tokens: nullable('integer'),
+          total_tokens: nullable('integer'),
+          reasoning_tokens: nullable('integer'),
+          cached_input_tokens: nullable('integer'),
         },
       },
       created_at: { type: 'string', format: 'date-time' },
@@ -91,10 +118,20 @@ export const components: Record<string, Record<string, unknown>> = {
   Model: {
     type: 'object',
     properties: {
-      slug: { type: 'string' }, name: { type: 'string' }, category: { type: 'string' }, provider: { type: 'string' },
-      min_plan: { type: 'string' }, token_cost: { type: 'integer' }, min_token_cost: { type: 'integer' }, max_token_cost: { type: 'integer' },
-      pricing_type: { type: 'string' }, description_en: { type: 'string' }, description_ru: nullable('string'),
-      supports_streaming: { type: 'boolean' }, config: { type: 'object', additionalProperties: true }, available: { type: 'boolean' },
+      slug: { type: 'string' },
+      name: { type: 'string' },
+      category: { type: 'string' },
+      provider: { type: 'string' },
+      min_plan: { type: 'string' },
+      token_cost: { type: 'integer' },
+      min_token_cost: { type: 'integer' },
+      max_token_cost: { type: 'integer' },
+      pricing_type: { type: 'string' },
+      description_en: { type: 'string' },
+      description_ru: nullable('string'),
+      supports_streaming: { type: 'boolean' },
+      config: { type: 'object', additionalProperties: true },
+      available: { type: 'boolean' },
     },
   },
 };

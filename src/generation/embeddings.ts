@@ -39,8 +39,14 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
   const timeouts = deps.catalog.timeoutsFor(model);
   const price = model.token_cost;
   const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
-    price, prompt: input.input.join('\n'), holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
+    accountId: caller.account.id,
+    apiKeyId: caller.key.id,
+    modelSlug: model.slug,
+    category: model.category,
+    price,
+    prompt: input.input.join('\n'),
+    holdTtlMs: timeouts.total_ms + 60_000,
+    instanceId: deps.instanceId ?? null,
   });
   if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
 
@@ -58,7 +64,17 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     const r = await embedFirstRoute(deps, routes, input, abort.signal);
     ({ embeddings, usage } = r);
     const dims = embeddings[0]?.length ?? 0;
-    settlement = { status: 'completed', resultText: null, resultJson: JSON.stringify({ embeddings: embeddings.length, dimensions: dims }), error: null, finishReason: 'stop', usage, route: r.route, firstTokenAt: null, createdAt: hold.createdAt };
+    settlement = {
+      status: 'completed',
+      resultText: null,
+      resultJson: JSON.stringify({ embeddings: embeddings.length, dimensions: dims }),
+      error: null,
+      finishReason: 'stop',
+      usage,
+      route: r.route,
+      firstTokenAt: null,
+      createdAt: hold.createdAt,
+    };
   } catch (caught) {
     const failure = describeFailure(abort.signal.aborted ? abort.signal.reason : caught);
     error = failure.error;
@@ -69,16 +85,35 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
   }
 
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });
-  deps.observer?.onSettled?.({ model: model.slug, stream: false, opened: !error, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (Date.parse(settled.completedAt) - Date.parse(hold.createdAt)) / 1000 });
+  deps.observer?.onSettled?.({
+    model: model.slug,
+    stream: false,
+    opened: !error,
+    status: settlement.status,
+    tokensSpent: settled.tokensSpent,
+    seconds: (Date.parse(settled.completedAt) - Date.parse(hold.createdAt)) / 1000,
+  });
   if (error || !settled.applied) {
     // Failed, or a sweeper settled it first: the client is answered with an error and not charged.
     throw (error ?? new GatewayError('provider_error', 'embedding was interrupted')).with({ generation_id: hold.generationId }, { 'x-generation-id': String(hold.generationId) });
   }
-  const generation = generationObject({
-    id: hold.generationId, status: 'completed', model_slug: model.slug, result_text: null, result_json: null, error: null,
-    tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
-    usage_json: usage ? JSON.stringify(usage) : null, finish_reason: 'stop', created_at: hold.createdAt, completed_at: settled.completedAt,
-  }, settled.balance);
+  const generation = generationObject(
+    {
+      id: hold.generationId,
+      status: 'completed',
+      model_slug: model.slug,
+      result_text: null,
+      result_json: null,
+      error: null,
+      tokens_spent: settled.tokensSpent,
+      processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
+      usage_json: usage ? JSON.stringify(usage) : null,
+      finish_reason: 'stop',
+      created_at: hold.createdAt,
+      completed_at: settled.completedAt,
+    },
+    settled.balance,
+  );
   return { generation, embeddings, usage };
 }
 
@@ -87,9 +122,14 @@ async function embedFirstRoute(deps: GenerationDeps, routes: Route[], input: Emb
   let last: unknown;
   for (const route of routes) {
     try {
-      const r = await deps.routeHealth.breaker(route.name).execute(() => route.provider.embed!({
-        upstreamModel: route.upstreamModel, input: input.input, signal, ...(input.dimensions ? { dimensions: input.dimensions } : {}),
-      }));
+      const r = await deps.routeHealth.breaker(route.name).execute(() =>
+        route.provider.embed!({
+          upstreamModel: route.upstreamModel,
+          input: input.input,
+          signal,
+          ...(input.dimensions ? { dimensions: input.dimensions } : {}),
+        }),
+      );
       return { ...r, route: route.name };
     } catch (err) {
       if (signal.aborted || isRefusal(err)) throw err;

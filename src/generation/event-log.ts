@@ -41,7 +41,10 @@ export class StreamRecorder {
   private dropped = false;
   private scheduled = false;
 
-  constructor(private log: EventLog, readonly id: number) {}
+  constructor(
+    private log: EventLog,
+    readonly id: number,
+  ) {}
 
   /** The id of the next frame (`<generation id>:<sequence>`), counted whether or not it is kept. */
   nextId(): string {
@@ -174,7 +177,12 @@ export class RedisEventLog implements EventLog {
   private sub: Redis;
   private watchers = new Map<string, { set: Set<() => void>; subscribed: Promise<unknown> }>();
 
-  constructor(private redis: Redis, private prefix: string, private onError: (err: unknown) => void, private retainMs = RETAIN_MS) {
+  constructor(
+    private redis: Redis,
+    private prefix: string,
+    private onError: (err: unknown) => void,
+    private retainMs = RETAIN_MS,
+  ) {
     // A subscribed connection takes no other commands: a second one, queueing until it is ready.
     this.sub = redis.duplicate({ enableOfflineQueue: true });
     this.sub.on('error', onError);
@@ -190,7 +198,12 @@ export class RedisEventLog implements EventLog {
     const items = ended ? [...frames, END] : frames;
     if (items.length === 0) return;
     // Fire and forget in order on one connection: the live stream never waits for Redis.
-    this.redis.multi().rpush(this.key(id), ...items).pexpire(this.key(id), this.retainMs).publish(this.channel(id), '').exec()
+    this.redis
+      .multi()
+      .rpush(this.key(id), ...items)
+      .pexpire(this.key(id), this.retainMs)
+      .publish(this.channel(id), '')
+      .exec()
       .catch(this.onError);
   }
 
@@ -200,7 +213,7 @@ export class RedisEventLog implements EventLog {
 
   async read(id: number, after: number): Promise<Snapshot | undefined> {
     const [[err, length], [err2, items]] = (await this.redis.multi().llen(this.key(id)).lrange(this.key(id), after, -1).exec())! as [[Error | null, number], [Error | null, string[]]];
-    if (err || err2) throw err ?? err2;
+    if (err || err2) throw (err ?? err2)!;
     if (length === 0) return undefined;
     const ended = items.at(-1) === END;
     return { frames: ended ? items.slice(0, -1) : items, ended };

@@ -12,7 +12,12 @@ export const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'too
 export const STATUSES = ['pending', 'completed', 'failed'] as const;
 
 // Query strings arrive as text; a repeated parameter arrives as an array and is refused (422).
-const int = (min: number, max: number) => z.string().regex(/^\d{1,9}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(min).max(max));
+const int = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,9}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
 export const historyQuery = z.looseObject({

@@ -88,7 +88,11 @@ export function planRefusal(catalog: Catalog, plan: string, model: ModelEntry): 
     return new GatewayError('insufficient_plan', `API access is not included in the ${plan} plan`, { plan });
   }
   if (PLANS.indexOf(plan as PlanName) < PLANS.indexOf(model.min_plan)) {
-    return new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, { model: model.slug, plan, required_plan: model.min_plan });
+    return new GatewayError('insufficient_plan', `model "${model.slug}" needs the ${model.min_plan} plan or higher; this account is on ${plan}`, {
+      model: model.slug,
+      plan,
+      required_plan: model.min_plan,
+    });
   }
   return undefined;
 }
@@ -136,7 +140,9 @@ function enforceInputModalities(model: ModelEntry, input: GenerationInput): void
     if (m.role !== 'user') return;
     m.content.forEach((p, j) => {
       if (!accepted.includes(p.type)) {
-        throw validationError([{ path: `${input.messagePaths?.[i] ?? `messages.${i}`}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` }]);
+        throw validationError([
+          { path: `${input.messagePaths?.[i] ?? `messages.${i}`}.content.${j}`, message: `model ${model.slug} does not accept ${p.type} input (it accepts ${accepted.join(', ')})` },
+        ]);
       }
     });
   });
@@ -190,8 +196,14 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const timeouts = deps.catalog.timeoutsFor(model);
   const price = model.token_cost;
   const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category,
-    price, prompt: input.promptText, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null,
+    accountId: caller.account.id,
+    apiKeyId: caller.key.id,
+    modelSlug: model.slug,
+    category: model.category,
+    price,
+    prompt: input.promptText,
+    holdTtlMs: timeouts.total_ms + 60_000,
+    instanceId: deps.instanceId ?? null,
   });
   if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
 
@@ -218,26 +230,33 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const structured = () => (toolCalls.length || reasoning.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null }) : null);
   try {
     // Routes in order with retries and circuit breakers, until one produces its first part.
-    stream = await openFirstRoute(routes, {
-      messages: input.messages, ...input.settings,
-      ...(input.tools ? { tools: input.tools } : {}),
-      ...(input.toolChoice ? { toolChoice: input.toolChoice } : {}),
-      ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
-      ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
-      capabilities: capabilitiesOf(model),
-    }, {
-      signal: abort.signal, timeouts, health: deps.routeHealth,
-      onAccepted() {
-        if (opened) return;
-        opened = true;
-        sink.opened({ id: hold.generationId, model: model.slug });
-        observer?.onOpened?.({ model: model.slug, stream: input.stream });
+    stream = await openFirstRoute(
+      routes,
+      {
+        messages: input.messages,
+        ...input.settings,
+        ...(input.tools ? { tools: input.tools } : {}),
+        ...(input.toolChoice ? { toolChoice: input.toolChoice } : {}),
+        ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
+        ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
+        capabilities: capabilitiesOf(model),
       },
-      onAttemptFailed: (r, err) => {
-        observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
-        logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);
+      {
+        signal: abort.signal,
+        timeouts,
+        health: deps.routeHealth,
+        onAccepted() {
+          if (opened) return;
+          opened = true;
+          sink.opened({ id: hold.generationId, model: model.slug });
+          observer?.onOpened?.({ model: model.slug, stream: input.stream });
+        },
+        onAttemptFailed: (r, err) => {
+          observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
+          logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);
+        },
       },
-    });
+    );
     route = stream.route.name;
     for (let part: StreamPart | undefined = stream.first; part; part = await stream.next()) {
       if (part.type === 'finish') {
@@ -272,13 +291,23 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     }
   } catch (caught) {
     // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
-    const err = abort.signal.aborted ? abort.signal.reason : caught;
+    const err: unknown = abort.signal.aborted ? abort.signal.reason : caught;
     const reason = err instanceof GenerationAbort ? err.reason : null;
     // Usage is recorded for aborted and failed streams too, as far as the provider counted (DECISIONS 30).
     usage ??= stream?.usageSoFar() ?? null;
     if (reason === 'client_disconnected' && delivered) {
       // Content reached the client: the answer was delivered, so it is charged (DECISIONS 16).
-      settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason: 'client_disconnected', usage, route, firstTokenAt, createdAt: hold.createdAt };
+      settlement = {
+        status: 'completed',
+        resultText: text.join(''),
+        resultJson: structured(),
+        error: null,
+        finishReason: 'client_disconnected',
+        usage,
+        route,
+        firstTokenAt,
+        createdAt: hold.createdAt,
+      };
     } else {
       failure = describeFailure(err);
       // Failures before the first part were reported per attempt by openFirstRoute.
@@ -286,7 +315,17 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
         observer?.onProviderError?.({ provider: stream.route.provider.id, model: model.slug });
         logUpstreamFailure(deps, stream.route.name, hold.generationId, startedAt, err);
       }
-      settlement = { status: 'failed', resultText: text.length ? text.join('') : null, resultJson: structured(), error: failure.message, finishReason: null, usage, route, firstTokenAt, createdAt: hold.createdAt };
+      settlement = {
+        status: 'failed',
+        resultText: text.length ? text.join('') : null,
+        resultJson: structured(),
+        error: failure.message,
+        finishReason: null,
+        usage,
+        route,
+        firstTokenAt,
+        createdAt: hold.createdAt,
+      };
     }
   } finally {
     stream?.close();
@@ -296,7 +335,8 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, {
-    ...(deps.log ? { log: deps.log } : {}), context: { route, model: model.slug },
+    ...(deps.log ? { log: deps.log } : {}),
+    context: { route, model: model.slug },
     onDataError: (err) => deps.log?.warn({ err, generation_id: hold.generationId }, 'settlement stored without its text (the database refused it)'),
   });
   observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
@@ -307,11 +347,23 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     const generation = generationObject(row!, settled.balance);
     return row!.status === 'completed' ? { generation } : { generation, failure: failed('provider_error', row!.error ?? 'generation was interrupted') };
   }
-  const generation = generationObject({
-    id: hold.generationId, status: settlement.status, model_slug: model.slug, result_text: settlement.resultText, result_json: settlement.resultJson ?? null, error: settlement.error,
-    tokens_spent: settled.tokensSpent, processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
-    usage_json: usage ? JSON.stringify(usage) : null, finish_reason: settlement.finishReason, created_at: hold.createdAt, completed_at: settled.completedAt,
-  }, settled.balance);
+  const generation = generationObject(
+    {
+      id: hold.generationId,
+      status: settlement.status,
+      model_slug: model.slug,
+      result_text: settlement.resultText,
+      result_json: settlement.resultJson ?? null,
+      error: settlement.error,
+      tokens_spent: settled.tokensSpent,
+      processing_ms: Date.parse(settled.completedAt) - Date.parse(hold.createdAt),
+      usage_json: usage ? JSON.stringify(usage) : null,
+      finish_reason: settlement.finishReason,
+      created_at: hold.createdAt,
+      completed_at: settled.completedAt,
+    },
+    settled.balance,
+  );
   if (!failure) return { generation };
   const headers = { 'x-generation-id': String(generation.id) };
   return { generation, failure: { ...failure, error: failure.error.with({ generation_id: generation.id }, headers) } };
@@ -344,7 +396,10 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
   if (!deps.log || (err instanceof GenerationAbort && err.reason === 'client_disconnected')) return;
   const status = err instanceof ProviderError ? err.status : undefined;
   const entry = {
-    route, generation_id: generationId, upstream_status: status ?? null, latency_ms: Math.round(performance.now() - startedAt),
+    route,
+    generation_id: generationId,
+    upstream_status: status ?? null,
+    latency_ms: Math.round(performance.now() - startedAt),
     error: err instanceof Error ? err.message : String(err),
   };
   if (status === 401 || status === 403) deps.log.error(entry, 'upstream rejected the provider credentials');

@@ -48,10 +48,7 @@ export const toolSchema = z.object({
   }),
 });
 
-export const toolChoiceSchema = z.union([
-  z.enum(['auto', 'none', 'required']),
-  z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) }),
-]);
+export const toolChoiceSchema = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) })]);
 
 export const responseFormatSchema = z.discriminatedUnion('type', [
   z.object({ type: z.literal('text') }),
@@ -67,8 +64,7 @@ export const responseFormatSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-const text = (c: string | { text: string }[] | null | undefined): string =>
-  typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join('');
+const text = (c: string | { text: string }[] | null | undefined): string => (typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join(''));
 
 export function contentParts(c: string | z.infer<typeof contentPartSchema>[], path: string): ContentPart[] {
   if (typeof c === 'string') return [{ type: 'text', text: c }];
@@ -109,7 +105,7 @@ export function toMessages(body: ChatMessageBody[], pathOf: (i: number) => strin
       case 'assistant': {
         const calls = (m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
         for (const c of calls) known.add(c.id);
-        const content = Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : p.refusal)).join('') : m.content ?? '';
+        const content = Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : p.refusal)).join('') : (m.content ?? '');
         return calls.length ? { role: 'assistant', content, toolCalls: calls } : { role: 'assistant', content };
       }
       case 'tool':
@@ -145,7 +141,9 @@ export function toResponseFormat(f: z.infer<typeof responseFormatSchema> | null 
   if (f.type === 'json_object') return { type: 'json_object' };
   const s = f.json_schema;
   return {
-    type: 'json_schema', name: s.name, schema: s.schema ?? { type: 'object' },
+    type: 'json_schema',
+    name: s.name,
+    schema: s.schema ?? { type: 'object' },
     ...(s.description !== undefined ? { description: s.description } : {}),
     ...(s.strict != null ? { strict: s.strict } : {}),
   };

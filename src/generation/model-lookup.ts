@@ -8,7 +8,13 @@ export function findModel(catalog: Catalog, name: string): ModelEntry {
   const model = catalog.get(name) ?? byUpstreamRoute(catalog, name);
   if (model) return model;
   // Suggestions cost an edit distance per slug: only for names of a plausible length (a client may send megabytes).
-  const close = name.length <= 100 ? closestSlugs(catalog.models.map((m) => m.slug), name) : [];
+  const close =
+    name.length <= 100
+      ? closestSlugs(
+          catalog.models.map((m) => m.slug),
+          name,
+        )
+      : [];
   const hint = close.length ? `did you mean ${close.map((s) => `"${s}"`).join(', ')}? ` : '';
   throw new GatewayError('not_found', `model "${clip(name)}" not found; ${hint}GET /api/v2/models (or /v1/models) lists the models`, { model: clip(name), suggestions: close });
 }

@@ -80,7 +80,7 @@ function fileFields(resultJson: string | null, links: ResultLinks | undefined): 
     width: main.width ?? null,
     height: main.height ?? null,
     duration: main.duration ?? null,
-    format: main.format ?? (/\.([A-Za-z0-9]+)$/.exec(main.name)?.[1]?.toLowerCase() ?? null),
+    format: main.format ?? /\.([A-Za-z0-9]+)$/.exec(main.name)?.[1]?.toLowerCase() ?? null,
     ...(files_expired_at ? { expired_at: files_expired_at } : {}),
   };
   return { result_url: url(main), thumbnail_url: url(thumb === main ? undefined : thumb), metadata };

@@ -49,7 +49,7 @@ function secondsOf(model: ModelEntry, options: Record<string, unknown>): number 
 function lookup(model: ModelEntry, options: Record<string, unknown>): number {
   const p = model.pricing;
   if (!p?.table || !p.by) return model.token_cost;
-  const values = p.by.map((name) => String(options[name] ?? p.defaults?.[name] ?? ''));
+  const values = p.by.map((name) => String((options[name] ?? p.defaults?.[name] ?? '') as string | number | boolean));
   const price = p.table[values.join('|')];
   if (price === undefined) {
     const known = Object.keys(p.table).join(', ');

@@ -24,7 +24,10 @@ export interface RoutingPolicy {
 
 /** Why a stream was aborted; the signal's reason, so the cause is known afterwards. */
 export class GenerationAbort extends Error {
-  constructor(readonly reason: 'client_disconnected' | 'timeout', message: string) {
+  constructor(
+    readonly reason: 'client_disconnected' | 'timeout',
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -32,18 +35,19 @@ export class GenerationAbort extends Error {
 /** No route could take the request (connection refused, breaker open, provider out of capacity). */
 export class UnreachableError extends Error {
   /** Seconds until a route may take requests again (an open breaker, an upstream's Retry-After). */
-  constructor(message: string, readonly retryAfter?: number) {
+  constructor(
+    message: string,
+    readonly retryAfter?: number,
+  ) {
     super(message);
   }
 }
 
 /** The upstream refused the request itself (bad parameter, context too long, content policy). */
-export const isRefusal = (err: unknown): err is ProviderError =>
-  err instanceof ProviderError && err.status !== undefined && [400, 404, 413, 422].includes(err.status) && !err.unavailable;
+export const isRefusal = (err: unknown): err is ProviderError => err instanceof ProviderError && err.status !== undefined && [400, 404, 413, 422].includes(err.status) && !err.unavailable;
 
 /** Failures that say something about the route, not the caller: they feed its circuit breaker. */
-const countsAgainstRoute = (err: unknown): boolean =>
-  !isRefusal(err) && !(err instanceof GenerationAbort && err.reason === 'client_disconnected');
+const countsAgainstRoute = (err: unknown): boolean => !isRefusal(err) && !(err instanceof GenerationAbort && err.reason === 'client_disconnected');
 
 /** An upstream stream that already produced its first event; `next()` enforces the gap timeout. */
 export interface OpenStream {
@@ -99,8 +103,14 @@ export class RouteHealth {
 const sleep = (ms: number, signal: AbortSignal) =>
   new Promise<void>((resolve, reject) => {
     if (signal.aborted) return reject(signal.reason);
-    const t = setTimeout(() => { signal.removeEventListener('abort', stop); resolve(); }, ms);
-    const stop = () => { clearTimeout(t); reject(signal.reason); };
+    const t = setTimeout(() => {
+      signal.removeEventListener('abort', stop);
+      resolve();
+    }, ms);
+    const stop = () => {
+      clearTimeout(t);
+      reject(signal.reason);
+    };
     signal.addEventListener('abort', stop, { once: true });
   });
 
@@ -108,7 +118,9 @@ export async function openFirstRoute(
   routes: Route[],
   req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>,
   opts: {
-    signal: AbortSignal; timeouts: Timeouts; health: RouteHealth;
+    signal: AbortSignal;
+    timeouts: Timeouts;
+    health: RouteHealth;
     onAccepted: () => void;
     /** Called for each failed try (not for a client leaving). */
     onAttemptFailed?: (route: Route, err: unknown) => void;
@@ -138,7 +150,10 @@ export async function openFirstRoute(
           retryAfter = Math.min(retryAfter ?? Infinity, opts.health.secondsUntilHalfOpen(route.name));
           break;
         }
-        if (isRefusal(err)) { refusal ??= err; break; }
+        if (isRefusal(err)) {
+          refusal ??= err;
+          break;
+        }
         if (!(err instanceof ProviderError && err.retryable) || n === attempts) {
           if (err instanceof ProviderError && err.retryAfter !== undefined) retryAfter = Math.min(retryAfter ?? Infinity, err.retryAfter);
           break;
@@ -182,7 +197,7 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     clearTimeout(watchdog);
     opts.signal.removeEventListener('abort', forward);
   };
-  const failure = (err: unknown) => (abort.signal.aborted ? abort.signal.reason : err);
+  const failure = (err: unknown): unknown => (abort.signal.aborted ? (abort.signal.reason as unknown) : err);
   let wasAccepted = false;
   try {
     const stream = await route.provider.open({ ...req, upstreamModel: route.upstreamModel, signal: abort.signal });

@@ -18,7 +18,11 @@ export async function findOwnGeneration(db: Db, accountId: number, id: number): 
 export async function mergeResultJson(db: Db, id: number, patch: Record<string, unknown>): Promise<void> {
   const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', id).executeTakeFirst();
   const stored = row?.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : {};
-  await db.kysely.updateTable('generations').set({ result_json: JSON.stringify({ ...stored, ...patch }) }).where('id', '=', id).execute();
+  await db.kysely
+    .updateTable('generations')
+    .set({ result_json: JSON.stringify({ ...stored, ...patch }) })
+    .where('id', '=', id)
+    .execute();
 }
 
 export interface HistoryQuery {
@@ -59,15 +63,24 @@ export async function softDeleteGeneration(db: Db, generationId: number, account
   const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', generationId).executeTakeFirst();
   const files = row?.result_json ? (JSON.parse(row.result_json) as { files?: unknown; files_expired_at?: unknown }) : {};
   const kept = files.files && !files.files_expired_at ? JSON.stringify({ files: files.files }) : null;
-  const r = await db.kysely.updateTable('generations').set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: kept })
-    .where('id', '=', generationId).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
+  const r = await db.kysely
+    .updateTable('generations')
+    .set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: kept })
+    .where('id', '=', generationId)
+    .where('account_id', '=', accountId)
+    .where('deleted_at', 'is', null)
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) > 0;
 }
 
 /** Tokens an account spent since an instant. */
 export async function tokensSpentSince(db: Db, accountId: number, since: string): Promise<number> {
-  const used = await db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('n'))
-    .where('account_id', '=', accountId).where('created_at', '>=', since).executeTakeFirst();
+  const used = await db.kysely
+    .selectFrom('generations')
+    .select((eb) => eb.fn.sum<number>('tokens_spent').as('n'))
+    .where('account_id', '=', accountId)
+    .where('created_at', '>=', since)
+    .executeTakeFirst();
   return Number(used?.n ?? 0);
 }
 
@@ -84,13 +97,15 @@ export interface DailyUsageRow {
  */
 export async function dailyUsage(db: Db, accountId: number, from: string): Promise<DailyUsageRow[]> {
   const day = sql<string>`substr(created_at, 1, 10)`;
-  const rows = await db.kysely.selectFrom('generations')
+  const rows = await db.kysely
+    .selectFrom('generations')
     .select([day.as('day'), 'model_slug'])
     .select((eb) => [eb.fn.sum<number>('tokens_spent').as('tokens_spent'), eb.fn.countAll<number>().as('requests')])
     .where('account_id', '=', accountId)
     .where('created_at', '>=', from)
     .groupBy([day, 'model_slug'])
-    .orderBy(day).orderBy('model_slug')
+    .orderBy(day)
+    .orderBy('model_slug')
     .execute();
   // PostgreSQL returns sum()/count() as strings (bigint/numeric).
   return rows.map((r) => ({ day: r.day, model_slug: r.model_slug, tokens_spent: Number(r.tokens_spent), requests: Number(r.requests) }));
@@ -108,7 +123,8 @@ export interface UsageRow {
 
 /** Requests and tokens per account and model, optionally for one account and a time window. */
 export async function usageSummary(db: Db, filter: { accountId?: number; since?: string; until?: string } = {}): Promise<UsageRow[]> {
-  let q = db.kysely.selectFrom('generations')
+  let q = db.kysely
+    .selectFrom('generations')
     .select(['account_id', 'model_slug'])
     .select((eb) => [
       eb.fn.countAll<number>().as('requests'),
@@ -118,13 +134,19 @@ export async function usageSummary(db: Db, filter: { accountId?: number; since?:
       eb.fn.sum<number>('tokens_spent').as('tokens_spent'),
     ])
     .groupBy(['account_id', 'model_slug'])
-    .orderBy('account_id').orderBy('model_slug');
+    .orderBy('account_id')
+    .orderBy('model_slug');
   if (filter.accountId !== undefined) q = q.where('account_id', '=', filter.accountId);
   if (filter.since) q = q.where('created_at', '>=', filter.since);
   if (filter.until) q = q.where('created_at', '<', filter.until);
   return (await q.execute()).map((r) => ({
-    account_id: r.account_id, model_slug: r.model_slug, requests: Number(r.requests), completed: Number(r.completed),
-    failed: Number(r.failed), pending: Number(r.pending), tokens_spent: Number(r.tokens_spent),
+    account_id: r.account_id,
+    model_slug: r.model_slug,
+    requests: Number(r.requests),
+    completed: Number(r.completed),
+    failed: Number(r.failed),
+    pending: Number(r.pending),
+    tokens_spent: Number(r.tokens_spent),
   }));
 }
 
@@ -145,13 +167,7 @@ export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } 
  * result_json is text on both engines, so LIKE is the portable test; JSON.stringify writes no spaces.
  */
 export async function generationsWithFilesDue(db: Db, f: ({ plan: string; before: string } | { deleted: true }) & { limit: number }): Promise<Pick<Generation, 'id' | 'result_json'>[]> {
-  let q = db.kysely.selectFrom('generations').innerJoin('accounts', 'accounts.id', 'generations.account_id')
-    .select(['generations.id', 'generations.result_json']);
-  q = 'plan' in f
-    ? q.where('accounts.plan', '=', f.plan).where('generations.created_at', '<', f.before)
-    : q.where('generations.deleted_at', 'is not', null);
-  return q.where('generations.result_json', 'like', '%"files":[{%')
-    .where('generations.result_json', 'not like', '%"files_expired_at":%')
-    .orderBy('generations.id').limit(f.limit)
-    .execute();
+  let q = db.kysely.selectFrom('generations').innerJoin('accounts', 'accounts.id', 'generations.account_id').select(['generations.id', 'generations.result_json']);
+  q = 'plan' in f ? q.where('accounts.plan', '=', f.plan).where('generations.created_at', '<', f.before) : q.where('generations.deleted_at', 'is not', null);
+  return q.where('generations.result_json', 'like', '%"files":[{%').where('generations.result_json', 'not like', '%"files_expired_at":%').orderBy('generations.id').limit(f.limit).execute();
 }

@@ -16,7 +16,7 @@ export function findNul(value: unknown): string | null {
     } else if (Array.isArray(v)) {
       for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
     } else if (v !== null && typeof v === 'object') {
-      const entries = Object.entries(v);
+      const entries = Object.entries(v as Record<string, unknown>);
       for (let i = entries.length - 1; i >= 0; i--) {
         const [k, child] = entries[i]!;
         const childPath = path ? `${path}.${k}` : k;
@@ -29,8 +29,15 @@ export function findNul(value: unknown): string | null {
 }
 
 function refuseNul(req: FastifyRequest): void {
-  const where = ([['query', req.query], ['path', req.params], ['body', req.body]] as const)
-    .map(([part, v]) => [part, findNul(v)] as const).find(([, path]) => path !== null);
+  const where = (
+    [
+      ['query', req.query],
+      ['path', req.params],
+      ['body', req.body],
+    ] as const
+  )
+    .map(([part, v]) => [part, findNul(v)] as const)
+    .find(([, path]) => path !== null);
   if (!where) return;
   const [part, path] = where;
   const field = part === 'body' ? path! : `${part} ${path}`;

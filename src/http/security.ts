@@ -24,19 +24,34 @@ export interface SecuritySettings {
 export const PAGE_PREFIXES = ['/dashboard', '/docs'];
 
 export const DEFAULT_CSP = [
-  "default-src 'self'", "base-uri 'self'", "connect-src 'self'", "font-src 'self' data:", "form-action 'self'",
-  "frame-ancestors 'none'", "img-src 'self' data:", "object-src 'none'", "script-src 'self'", "script-src-attr 'none'",
+  "default-src 'self'",
+  "base-uri 'self'",
+  "connect-src 'self'",
+  "font-src 'self' data:",
+  "form-action 'self'",
+  "frame-ancestors 'none'",
+  "img-src 'self' data:",
+  "object-src 'none'",
+  "script-src 'self'",
+  "script-src-attr 'none'",
   "style-src 'self' 'unsafe-inline'",
 ].join('; ');
 
 export function securitySettings(env: NodeJS.ProcessEnv): SecuritySettings {
   const maxHeaderBytes = env.LUMENGATE_MAX_HEADER_SIZE ? Number(env.LUMENGATE_MAX_HEADER_SIZE) : 16 * 1024;
   if (!Number.isInteger(maxHeaderBytes) || maxHeaderBytes < 1024) throw new Error('LUMENGATE_MAX_HEADER_SIZE must be an integer number of bytes, at least 1024');
-  const corsOrigins = (env.LUMENGATE_CORS_ORIGINS ?? '').split(',').map((o) => o.trim()).filter(Boolean);
+  const corsOrigins = (env.LUMENGATE_CORS_ORIGINS ?? '')
+    .split(',')
+    .map((o) => o.trim())
+    .filter(Boolean);
   for (const o of corsOrigins) {
     if (o === '*') continue;
     let origin: string | null = null;
-    try { origin = new URL(o).origin; } catch { /* reported below */ }
+    try {
+      origin = new URL(o).origin;
+    } catch {
+      /* reported below */
+    }
     if (origin !== o) throw new Error(`LUMENGATE_CORS_ORIGINS: ${JSON.stringify(o)} is not an origin like https://app.example.com (scheme, host, optional port, no path)`);
   }
   const requestTimeoutMs = positiveInt(env, 'LUMENGATE_REQUEST_TIMEOUT_MS', 30_000);
@@ -114,7 +129,11 @@ export function hardeningOptions(settings: Settings) {
 export function normalisedPath(url: string): string {
   const raw = url.split(/[?#]/, 1)[0] ?? '';
   let path = raw;
-  try { path = decodeURIComponent(raw); } catch { /* undecodable: the router answers 400 */ }
+  try {
+    path = decodeURIComponent(raw);
+  } catch {
+    /* undecodable: the router answers 400 */
+  }
   return path.replace(/\/{2,}/g, '/').toLowerCase();
 }
 

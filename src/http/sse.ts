@@ -19,7 +19,10 @@ export class SseWriter {
     this.corked = false;
     this.res.uncork();
   };
-  constructor(private res: ServerResponse, private heartbeatMs: number) {}
+  constructor(
+    private res: ServerResponse,
+    private heartbeatMs: number,
+  ) {}
 
   open(headers: Record<string, string | number>): void {
     this.res.writeHead(200, {
@@ -53,7 +56,11 @@ export class SseWriter {
     }
     if (this.res.write(frame)) return;
     return new Promise((resolve) => {
-      const done = () => { this.res.off('drain', done); this.res.off('close', done); resolve(); };
+      const done = () => {
+        this.res.off('drain', done);
+        this.res.off('close', done);
+        resolve();
+      };
       this.res.on('drain', done);
       this.res.on('close', done);
     });

@@ -53,7 +53,10 @@ export async function runStreaming(
   req: FastifyRequest,
   reply: FastifyReply,
   opts: {
-    heartbeatMs: number; headers?: (id: number) => Record<string, string | number>; encoder: StreamEncoder; run: Run;
+    heartbeatMs: number;
+    headers?: (id: number) => Record<string, string | number>;
+    encoder: StreamEncoder;
+    run: Run;
     /** Where the frames are kept for re-attaching (DECISIONS 40); each frame then carries an `id:` line. */
     resumable?: EventLog;
     /** A background generation: the client leaving does not abort it. */
@@ -78,17 +81,20 @@ export async function runStreaming(
   };
   let opened = false;
   try {
-    const outcome = await opts.run({
-      streaming: true,
-      opened(info) {
-        opened = true;
-        if (opts.resumable) recorder = new StreamRecorder(opts.resumable, info.id);
-        reply.hijack();
-        sse.open({ 'x-generation-id': info.id, ...opts.headers?.(info.id) });
-        void sendAll(encoder.start(info));
+    const outcome = await opts.run(
+      {
+        streaming: true,
+        opened(info) {
+          opened = true;
+          if (opts.resumable) recorder = new StreamRecorder(opts.resumable, info.id);
+          reply.hijack();
+          sse.open({ 'x-generation-id': info.id, ...opts.headers?.(info.id) });
+          void sendAll(encoder.start(info));
+        },
+        part: (p: ContentStreamPart) => sendAll(encoder.part(p)),
       },
-      part: (p: ContentStreamPart) => sendAll(encoder.part(p)),
-    }, opts.detached ? new AbortController().signal : clientGoneSignal(reply));
+      opts.detached ? new AbortController().signal : clientGoneSignal(reply),
+    );
     // Failed before the upstream ever accepted: a plain JSON error (DECISIONS 11).
     if (!opened) throw outcome.failure?.error ?? new Error('generation ended without opening');
     void sendAll(outcome.failure ? encoder.failure(outcome.failure, outcome.generation) : encoder.end(outcome.generation));
@@ -98,9 +104,7 @@ export async function runStreaming(
     if (!opened) throw err;
     // A bug after the stream opened: still never a silent close.
     req.log.error({ err }, 'stream failed after open');
-    void sendAll(isDatabaseUnavailable(err)
-      ? encoder.internal('service_unavailable', unavailableMessage(err))
-      : encoder.internal('internal_error', 'internal server error'));
+    void sendAll(isDatabaseUnavailable(err) ? encoder.internal('service_unavailable', unavailableMessage(err)) : encoder.internal('internal_error', 'internal server error'));
     finish();
   }
   return reply;
@@ -122,7 +126,10 @@ export async function followStream(
   let dirty = false;
   let wake: (() => void) | undefined;
   // Watch before the first read: nothing recorded between the two is missed.
-  const unwatch = await log.watch(id, () => { dirty = true; wake?.(); });
+  const unwatch = await log.watch(id, () => {
+    dirty = true;
+    wake?.();
+  });
   const sse = new SseWriter(reply.raw, opts.heartbeatMs);
   const gone = clientGoneSignal(reply);
   gone.addEventListener('abort', () => wake?.(), { once: true });

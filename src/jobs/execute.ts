@@ -61,7 +61,10 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   let route: Route | undefined;
   let providerJobId = job.provider_job_id;
   const request = (r: Route): MediaRequest => ({
-    kind: gen.category as MediaKind, upstreamModel: r.upstreamModel, options: input.options, signal,
+    kind: gen.category as MediaKind,
+    upstreamModel: r.upstreamModel,
+    options: input.options,
+    signal,
     ...(input.prompt !== null ? { prompt: input.prompt } : {}),
   });
   try {
@@ -90,8 +93,15 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     const result = progress.result;
     const files = await storeOutputs(deps.files, id, result.files, signal);
     const settlement: Settlement = {
-      status: 'completed', resultText: result.text ?? null, resultJson: JSON.stringify({ files }), error: null, finishReason: null,
-      usage: null, route: route.name, firstTokenAt: null, createdAt: gen.created_at,
+      status: 'completed',
+      resultText: result.text ?? null,
+      resultJson: JSON.stringify({ files }),
+      error: null,
+      finishReason: null,
+      usage: null,
+      route: route.name,
+      firstTokenAt: null,
+      createdAt: gen.created_at,
       // The price of what was made (measured seconds or characters); the ledger caps it at the hold.
       charge: priceOf(model, { ...input.options, prompt: input.prompt }, result.measured),
     };
@@ -100,7 +110,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     await endJob(deps.db, id, 'done');
     await reportEnded(deps, id, input);
   } catch (caught) {
-    const err = signal.aborted ? signal.reason : caught;
+    const err: unknown = signal.aborted ? (signal.reason as unknown) : caught;
     if (err instanceof JobStop) {
       if (err.reason === 'shutdown') await requeueJob(deps.db, id, owner, { delayMs: 0, error: null, refundAttempt: true });
       if (err.reason === 'cancelled' && providerJobId && route) await cancelAtProvider(deps, route, request, providerJobId);
@@ -115,7 +125,16 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     }
     const message = err instanceof AttemptsExhausted ? err.message : failure.message;
     deps.log?.warn({ generation_id: id, attempts: job.attempts, route: route?.name ?? null, error: message }, 'job failed');
-    await settleWithRetry(deps.db, id, { status: 'failed', resultText: null, error: message, finishReason: null, usage: null, route: route?.name ?? job.route, firstTokenAt: null, createdAt: gen.created_at });
+    await settleWithRetry(deps.db, id, {
+      status: 'failed',
+      resultText: null,
+      error: message,
+      finishReason: null,
+      usage: null,
+      route: route?.name ?? job.route,
+      firstTokenAt: null,
+      createdAt: gen.created_at,
+    });
     await endJob(deps.db, id, 'failed', message);
     await reportEnded(deps, id, input);
     // Out of attempts while the provider may still be working on it: stop it paying on.

@@ -17,8 +17,18 @@ export interface StoredOutput {
 }
 
 const EXTENSIONS: Record<string, string> = {
-  'image/webp': 'webp', 'image/png': 'png', 'image/jpeg': 'jpeg', 'image/gif': 'gif', 'video/mp4': 'mp4', 'video/webm': 'webm',
-  'video/quicktime': 'mov', 'audio/mpeg': 'mp3', 'audio/wav': 'wav', 'audio/ogg': 'ogg', 'audio/flac': 'flac', 'text/plain': 'txt',
+  'image/webp': 'webp',
+  'image/png': 'png',
+  'image/jpeg': 'jpeg',
+  'image/gif': 'gif',
+  'video/mp4': 'mp4',
+  'video/webm': 'webm',
+  'video/quicktime': 'mov',
+  'audio/mpeg': 'mp3',
+  'audio/wav': 'wav',
+  'audio/ogg': 'ogg',
+  'audio/flac': 'flac',
+  'text/plain': 'txt',
 };
 
 export async function storeOutputs(files: FileStore, generationId: number, outputs: MediaOutputFile[], signal: AbortSignal): Promise<StoredOutput[]> {
@@ -29,8 +39,14 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
     const key = `${generationId}/${name}`;
     const { bytes } = await files.put(key, f.data ?? (await download(f.url, signal)), f.mediaType);
     stored.push({
-      key, name, media_type: f.mediaType, bytes,
-      width: f.metadata?.width ?? null, height: f.metadata?.height ?? null, duration: f.metadata?.duration ?? null, format,
+      key,
+      name,
+      media_type: f.mediaType,
+      bytes,
+      width: f.metadata?.width ?? null,
+      height: f.metadata?.height ?? null,
+      duration: f.metadata?.duration ?? null,
+      format,
     });
   }
   return stored;

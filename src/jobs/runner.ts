@@ -62,7 +62,12 @@ export class JobRunner {
         resolve();
       };
       const look = () => {
-        findGeneration(this.deps.db, generationId).then((g) => { if (g?.status !== 'pending') finish(); }, () => {});
+        findGeneration(this.deps.db, generationId).then(
+          (g) => {
+            if (g?.status !== 'pending') finish();
+          },
+          () => {},
+        );
       };
       const timer = setTimeout(finish, ms);
       const poll = setInterval(look, Math.min(1_000, this.deps.jobs.idlePollMs));
@@ -105,13 +110,12 @@ export class JobRunner {
 
   private idle(ms: number): Promise<void> {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      const self = this;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
-        if (self.wakeIdle === done) self.wakeIdle = undefined;
+        if (this.wakeIdle === done) this.wakeIdle = undefined;
         resolve();
-      }
+      };
+      const timer = setTimeout(done, ms);
       this.wakeIdle = done;
       if (this.stopped) done();
     });

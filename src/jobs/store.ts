@@ -27,29 +27,48 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
 
 /** Extends a running job's lease; false when this worker no longer holds it (expired and taken, cancelled). */
 export async function renewLease(db: Db, generationId: number, owner: string, leaseMs: number): Promise<boolean> {
-  const r = await db.kysely.updateTable('jobs').set({ lease_expires_at: later(leaseMs), updated_at: nowIso() })
-    .where('generation_id', '=', generationId).where('lease_owner', '=', owner).where('state', '=', 'running').executeTakeFirst();
+  const r = await db.kysely
+    .updateTable('jobs')
+    .set({ lease_expires_at: later(leaseMs), updated_at: nowIso() })
+    .where('generation_id', '=', generationId)
+    .where('lease_owner', '=', owner)
+    .where('state', '=', 'running')
+    .executeTakeFirst();
   return Number(r.numUpdatedRows) === 1;
 }
 
 /** Stored the moment the provider accepted the job: a retry polls it instead of starting (and paying for) another. */
 export async function recordProviderJob(db: Db, generationId: number, owner: string, route: string, providerJobId: string): Promise<void> {
-  await db.kysely.updateTable('jobs').set({ route, provider_job_id: providerJobId, updated_at: nowIso() })
-    .where('generation_id', '=', generationId).where('lease_owner', '=', owner).execute();
+  await db.kysely.updateTable('jobs').set({ route, provider_job_id: providerJobId, updated_at: nowIso() }).where('generation_id', '=', generationId).where('lease_owner', '=', owner).execute();
 }
 
 /** Back to the queue after a failed attempt (or a graceful shutdown, which gives the attempt back). */
 export async function requeueJob(db: Db, generationId: number, owner: string, f: { delayMs: number; error: string | null; refundAttempt?: boolean }): Promise<void> {
-  await db.kysely.updateTable('jobs').set({
-    state: 'queued', lease_owner: null, lease_expires_at: null, run_after: later(f.delayMs), last_error: f.error, updated_at: nowIso(),
-    ...(f.refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
-  }).where('generation_id', '=', generationId).where('lease_owner', '=', owner).where('state', '=', 'running').execute();
+  await db.kysely
+    .updateTable('jobs')
+    .set({
+      state: 'queued',
+      lease_owner: null,
+      lease_expires_at: null,
+      run_after: later(f.delayMs),
+      last_error: f.error,
+      updated_at: nowIso(),
+      ...(f.refundAttempt ? { attempts: sql<number>`attempts - 1` } : {}),
+    })
+    .where('generation_id', '=', generationId)
+    .where('lease_owner', '=', owner)
+    .where('state', '=', 'running')
+    .execute();
 }
 
 /** The job's end (its generation is settled by the ledger). Only from queued or running: a cancel is final. */
 export async function endJob(db: Db, generationId: number, state: Exclude<JobState, 'queued' | 'running'>, error: string | null = null): Promise<void> {
-  await db.kysely.updateTable('jobs').set({ state, lease_owner: null, lease_expires_at: null, last_error: error, updated_at: nowIso() })
-    .where('generation_id', '=', generationId).where('state', 'in', ['queued', 'running']).execute();
+  await db.kysely
+    .updateTable('jobs')
+    .set({ state, lease_owner: null, lease_expires_at: null, last_error: error, updated_at: nowIso() })
+    .where('generation_id', '=', generationId)
+    .where('state', 'in', ['queued', 'running'])
+    .execute();
 }
 
 export async function findJob(db: Db, generationId: number): Promise<Job | undefined> {

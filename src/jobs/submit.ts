@@ -32,7 +32,7 @@ export function isJobModel(model: ModelEntry | undefined): boolean {
 export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput): Promise<{ generationId: number; waitMs: number }> {
   const model = checkAdmission(deps, caller, input);
   const { wait, callback_url: _callback, ...options } = input.options;
-  const waitSeconds = wait === undefined ? DEFAULT_WAIT[model.category] ?? 0 : wait;
+  const waitSeconds = wait === undefined ? (DEFAULT_WAIT[model.category] ?? 0) : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
   }
@@ -42,7 +42,12 @@ export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller
   const price = priceOf(model, { ...options, prompt: input.promptText });
   await deps.limits?.consume(caller);
   const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category, price, prompt: input.promptText,
+    accountId: caller.account.id,
+    apiKeyId: caller.key.id,
+    modelSlug: model.slug,
+    category: model.category,
+    price,
+    prompt: input.promptText,
     holdTtlMs: deps.jobs.timeoutMs + HOLD_MARGIN_MS,
     // No instance id: a job outlives the instance that took the request (its restart must not release it).
     instanceId: null,
@@ -65,7 +70,14 @@ export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, ge
     throw new GatewayError('bad_request', `generation ${gen.id} is already ${gen.status}`, { generation_id: gen.id, status: gen.status });
   }
   const settled = await settleWithRetry(deps.db, gen.id, {
-    status: 'failed', resultText: null, error: 'cancelled', finishReason: null, usage: null, route: null, firstTokenAt: null, createdAt: gen.created_at,
+    status: 'failed',
+    resultText: null,
+    error: 'cancelled',
+    finishReason: null,
+    usage: null,
+    route: null,
+    firstTokenAt: null,
+    createdAt: gen.created_at,
   });
   if (!settled.applied) return; // it ended first: the caller sees how
   const job = await findJob(deps.db, gen.id);
@@ -76,9 +88,17 @@ export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, ge
   const route = job?.provider_job_id ? configuredRoutesOrNone(deps, deps.catalog.get(gen.model_slug), job.route) : undefined;
   if (route && job?.provider_job_id) {
     const input = JSON.parse(job.input_json) as JobInput;
-    await cancelAtProvider(deps, route, (r) => ({
-      kind: gen.category as MediaKind, upstreamModel: r.upstreamModel, options: input.options, signal: AbortSignal.timeout(10_000),
-      ...(input.prompt !== null ? { prompt: input.prompt } : {}),
-    }), job.provider_job_id);
+    await cancelAtProvider(
+      deps,
+      route,
+      (r) => ({
+        kind: gen.category as MediaKind,
+        upstreamModel: r.upstreamModel,
+        options: input.options,
+        signal: AbortSignal.timeout(10_000),
+        ...(input.prompt !== null ? { prompt: input.prompt } : {}),
+      }),
+      job.provider_job_id,
+    );
   }
 }

@@ -50,12 +50,12 @@ export class RateLimits {
       const { redis, onRedisDown } = this.opts;
       limiter = redis
         ? new RateLimiterRedis({
-          ...base,
-          storeClient: redis,
-          rejectIfRedisNotReady: true,
-          // `local`: the library falls back to per-instance counters while Redis is unreachable.
-          ...(onRedisDown === 'local' ? { insuranceLimiter: new RateLimiterMemory(base) } : {}),
-        })
+            ...base,
+            storeClient: redis,
+            rejectIfRedisNotReady: true,
+            // `local`: the library falls back to per-instance counters while Redis is unreachable.
+            ...(onRedisDown === 'local' ? { insuranceLimiter: new RateLimiterMemory(base) } : {}),
+          })
         : new RateLimiterMemory(base);
       this.limiters.set(id, limiter);
     }
@@ -139,9 +139,7 @@ export class RateLimits {
     const plan = caller.account.plan;
     const limit = window === 'hour' ? state.limitHour : state.limitDay;
     const label = plan.charAt(0).toUpperCase() + plan.slice(1);
-    const message = window === 'hour'
-      ? `Hourly limit reached: ${limit} requests/hour on ${label} plan`
-      : `Daily limit reached: ${limit} requests/day on ${label} plan`;
+    const message = window === 'hour' ? `Hourly limit reached: ${limit} requests/hour on ${label} plan` : `Daily limit reached: ${limit} requests/day on ${label} plan`;
     // The same facts in `details` on every surface (/v1 sends only details); top-level copies stay for /api/v2 clients.
     const facts = { retry_after: retryAfter, plan, limit_hour: state.limitHour, limit_day: state.limitDay, limits: { hour: state.limitHour, day: state.limitDay } };
     return new GatewayError('rate_limit_exceeded', message, { window, ...facts }, facts, { 'retry-after': String(retryAfter) });

@@ -25,17 +25,26 @@ const outputText = z.object({ type: z.literal('output_text'), text: z.string(), 
 const refusal = z.object({ type: z.literal('refusal'), refusal: z.string() });
 
 const messageItem = z.object({
-  type: z.literal('message').optional(), id: z.string().optional(), status: z.string().optional(),
+  type: z.literal('message').optional(),
+  id: z.string().optional(),
+  status: z.string().optional(),
   role: z.enum(['user', 'system', 'developer', 'assistant']),
   content: z.union([z.string(), z.array(z.discriminatedUnion('type', [inputText, inputImage, inputFile, outputText, refusal]))]),
 });
 const functionCallItem = z.object({
-  type: z.literal('function_call'), id: z.string().optional(), status: z.string().optional(),
-  call_id: z.string().min(1), name: z.string().min(1), arguments: z.string(),
+  type: z.literal('function_call'),
+  id: z.string().optional(),
+  status: z.string().optional(),
+  call_id: z.string().min(1),
+  name: z.string().min(1),
+  arguments: z.string(),
 });
 const functionOutputItem = z.object({
-  type: z.literal('function_call_output'), id: z.string().optional(), status: z.string().optional(),
-  call_id: z.string().min(1), output: z.union([z.string(), z.array(inputText)]),
+  type: z.literal('function_call_output'),
+  id: z.string().optional(),
+  status: z.string().optional(),
+  call_id: z.string().min(1),
+  output: z.union([z.string(), z.array(inputText)]),
 });
 const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output']);
 const inputItem = z.union([functionCallItem, functionOutputItem, messageItem]);
@@ -60,7 +69,10 @@ export const responsesBodySchema = z.strictObject({
   max_output_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   top_p: z.number().min(0).max(1).nullable().optional(),
-  reasoning: z.strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() }).nullable().optional(),
+  reasoning: z
+    .strictObject({ effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional() })
+    .nullable()
+    .optional(),
   user: z.string().max(256).optional(),
   safety_identifier: z.string().max(256).optional(),
   metadata: z.record(z.string(), z.string()).nullable().optional(),
@@ -117,12 +129,22 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
     previousId = Number(m[1]);
   }
   return {
-    body: b, previousId, messages: toConversation(items),
+    body: b,
+    previousId,
+    messages: toConversation(items),
     echo: {
-      instructions: b.instructions ?? null, max_output_tokens: b.max_output_tokens ?? null, temperature: b.temperature ?? null, top_p: b.top_p ?? null,
-      parallel_tool_calls: b.parallel_tool_calls ?? true, previous_response_id: b.previous_response_id ?? null, store: b.store ?? true,
-      tool_choice: b.tool_choice ?? 'auto', tools: (b.tools ?? []).map((t) => ({ ...t, strict: t.strict ?? null })),
-      text: { format: b.text?.format ?? { type: 'text' } }, user: b.user ?? null, metadata: b.metadata ?? {},
+      instructions: b.instructions ?? null,
+      max_output_tokens: b.max_output_tokens ?? null,
+      temperature: b.temperature ?? null,
+      top_p: b.top_p ?? null,
+      parallel_tool_calls: b.parallel_tool_calls ?? true,
+      previous_response_id: b.previous_response_id ?? null,
+      store: b.store ?? true,
+      tool_choice: b.tool_choice ?? 'auto',
+      tools: (b.tools ?? []).map((t) => ({ ...t, strict: t.strict ?? null })),
+      text: { format: b.text?.format ?? { type: 'text' } },
+      user: b.user ?? null,
+      metadata: b.metadata ?? {},
     },
   };
 }
@@ -136,7 +158,8 @@ function refusal400(error: z.ZodError): GatewayError {
 
 function parseItem(raw: unknown, i: number): InputItem {
   const type = (raw as { type?: unknown } | null)?.type;
-  if (type !== undefined && !ITEM_TYPES.has(String(type))) throw unsupportedField(`input.${i}.type`, `"${clip(String(type))}" items are not supported (message, function_call, function_call_output)`);
+  const typeName = typeof type === 'string' ? type : JSON.stringify(type);
+  if (type !== undefined && !ITEM_TYPES.has(typeName)) throw unsupportedField(`input.${i}.type`, `"${clip(typeName)}" items are not supported (message, function_call, function_call_output)`);
   const parsed = inputItem.safeParse(raw, { reportInput: true });
   if (!parsed.success) throw validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
   return parsed.data;
@@ -175,10 +198,14 @@ type ResponsesPart = Exclude<z.infer<typeof messageItem>['content'], string>[num
 function chatPart(p: ResponsesPart, path: string): z.infer<typeof contentPartSchema> {
   switch (p.type) {
     case 'input_text':
-    case 'output_text': return { type: 'text', text: p.text };
-    case 'input_image': return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail ? { detail: p.detail } : {}) } };
-    case 'input_file': return { type: 'file', file: { ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}) } };
-    case 'refusal': throw validationError([{ path, message: 'refusal parts belong to assistant messages' }]);
+    case 'output_text':
+      return { type: 'text', text: p.text };
+    case 'input_image':
+      return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail ? { detail: p.detail } : {}) } };
+    case 'input_file':
+      return { type: 'file', file: { ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}) } };
+    case 'refusal':
+      throw validationError([{ path, message: 'refusal parts belong to assistant messages' }]);
   }
 }
 
@@ -203,16 +230,20 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
   const tools = toTools(b.tools?.map(({ type, ...fn }) => ({ type, function: fn })));
   const choice = toToolChoice(b.tool_choice == null || typeof b.tool_choice === 'string' ? b.tool_choice : { type: 'function', function: { name: b.tool_choice.name } }, tools);
   const f = b.text?.format;
-  const responseFormat = toResponseFormat(f?.type === 'json_schema' ? responseFormatSchema.parse({ type: 'json_schema', json_schema: { name: f.name, schema: f.schema, description: f.description, strict: f.strict } }) : f);
+  const responseFormat = toResponseFormat(
+    f?.type === 'json_schema' ? responseFormatSchema.parse({ type: 'json_schema', json_schema: { name: f.name, schema: f.schema, description: f.description, strict: f.strict } }) : f,
+  );
   const lastUser = [...conversation].reverse().find((m) => m.role === 'user');
   const input: GenerationInput = {
-    model: b.model, messages,
+    model: b.model,
+    messages,
     settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: b.user ?? b.safety_identifier, reasoning_effort: b.reasoning?.effort }),
     ...(tools ? { tools } : {}),
     ...(choice ? { toolChoice: choice } : {}),
     ...(b.parallel_tool_calls != null ? { parallelToolCalls: b.parallel_tool_calls } : {}),
     ...(responseFormat ? { responseFormat } : {}),
-    stream: b.stream === true, options: {},
+    stream: b.stream === true,
+    options: {},
     promptText: lastUser ? messageText(lastUser) : null,
   };
   return { input, conversation };
@@ -220,7 +251,10 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
 
 // ---- Conversation kept for previous_response_id --------------------------------------------
 
-interface StoredJson { conversation?: Message[]; [k: string]: unknown }
+interface StoredJson {
+  conversation?: Message[];
+  [k: string]: unknown;
+}
 
 /** The previous response's conversation and its answer; 404 when it is not the caller's own. */
 async function previousConversation(db: Db, caller: Caller, id: number): Promise<Message[]> {
@@ -247,8 +281,10 @@ export function responsesUsage(usage: unknown) {
   const input = u.input_tokens ?? 0;
   const output = u.output_tokens ?? 0;
   return {
-    input_tokens: input, input_tokens_details: { cached_tokens: u.cached_input_tokens ?? 0 },
-    output_tokens: output, output_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0 },
+    input_tokens: input,
+    input_tokens_details: { cached_tokens: u.cached_input_tokens ?? 0 },
+    output_tokens: output,
+    output_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0 },
     total_tokens: u.total_tokens ?? input + output,
   };
 }
@@ -256,10 +292,21 @@ export function responsesUsage(usage: unknown) {
 const messageId = (id: number) => `msg_${id}`;
 const callItemId = (id: number, index: number) => `fc_${id}_${index}`;
 const textPart = (text: string) => ({ type: 'output_text' as const, text, annotations: [] as unknown[], logprobs: [] as unknown[] });
-const messageOutput = (id: number, text: string, status: 'in_progress' | 'completed') =>
-  ({ id: messageId(id), type: 'message' as const, status, role: 'assistant' as const, content: status === 'completed' ? [textPart(text)] : [] });
-const callOutput = (id: number, index: number, c: { id: string; name: string; arguments: string }, status: 'in_progress' | 'completed') =>
-  ({ id: callItemId(id, index), type: 'function_call' as const, status, call_id: c.id, name: c.name, arguments: c.arguments });
+const messageOutput = (id: number, text: string, status: 'in_progress' | 'completed') => ({
+  id: messageId(id),
+  type: 'message' as const,
+  status,
+  role: 'assistant' as const,
+  content: status === 'completed' ? [textPart(text)] : [],
+});
+const callOutput = (id: number, index: number, c: { id: string; name: string; arguments: string }, status: 'in_progress' | 'completed') => ({
+  id: callItemId(id, index),
+  type: 'function_call' as const,
+  status,
+  call_id: c.id,
+  name: c.name,
+  arguments: c.arguments,
+});
 
 /** How the generation ended, in the Responses API's words. */
 function statusOf(g: GenerationObject): { status: 'completed' | 'incomplete' | 'failed'; incomplete_details: { reason: string } | null } {
@@ -273,8 +320,16 @@ function statusOf(g: GenerationObject): { status: 'completed' | 'incomplete' | '
 /** A `response` object; `output` and `usage` are empty until the generation ends. */
 function responseHead(id: number, model: string, createdAt: number, echo: ResponseEcho) {
   return {
-    id: responseId(id), object: 'response' as const, created_at: createdAt, status: 'in_progress' as string, error: null as unknown,
-    incomplete_details: null as unknown, model, output: [] as unknown[], usage: null as unknown, ...echo,
+    id: responseId(id),
+    object: 'response' as const,
+    created_at: createdAt,
+    status: 'in_progress' as string,
+    error: null as unknown,
+    incomplete_details: null as unknown,
+    model,
+    output: [] as unknown[],
+    usage: null as unknown,
+    ...echo,
   };
 }
 
@@ -284,9 +339,12 @@ export function responseObject(g: GenerationObject, echo: ResponseEcho) {
   (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
   const created = Math.floor(Date.parse(g.created_at) / 1000);
   return {
-    ...responseHead(g.id, g.model_slug, created, echo), ...statusOf(g), output,
+    ...responseHead(g.id, g.model_slug, created, echo),
+    ...statusOf(g),
+    output,
     error: g.status === 'failed' ? { code: 'server_error', message: g.error ?? 'generation failed' } : null,
-    usage: responsesUsage(g.usage), lumengate: lumengateExtension(g),
+    usage: responsesUsage(g.usage),
+    lumengate: lumengateExtension(g),
   };
 }
 
@@ -328,7 +386,9 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
     return [ev('response.function_call_arguments.delta', { item_id: callItemId(genId, i), output_index: c.index, delta })];
   };
   const failedEvent = (code: string, message: string): SseEvent[] => [
-    ev('response.failed', { response: { ...head, status: 'failed', error: { code, message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)) } } }),
+    ev('response.failed', {
+      response: { ...head, status: 'failed', error: { code, message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)) } },
+    }),
   ];
 
   return {
@@ -351,8 +411,10 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
           out.push(ev('response.output_text.delta', { item_id: messageId(genId), output_index: text.index, content_index: 0, delta: p.delta, logprobs: [] }));
           return out;
         }
-        case 'tool-input-start': return startCall(p.index, p.id, p.name);
-        case 'tool-input-delta': return argsDelta(p.index, p.delta);
+        case 'tool-input-start':
+          return startCall(p.index, p.id, p.name);
+        case 'tool-input-delta':
+          return argsDelta(p.index, p.delta);
         case 'tool-call': {
           // Providers that deliver whole calls: send what the client has not seen yet, then close the item.
           const out = calls.has(p.index) ? [] : startCall(p.index, p.id, p.name);
@@ -363,7 +425,8 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
           out.push(ev('response.output_item.done', { output_index: c.index, item: callOutput(genId, p.index, { id: p.id, name: p.name, arguments: p.arguments }, 'completed') }));
           return out;
         }
-        default: return [];
+        default:
+          return [];
       }
     },
     end(g) {

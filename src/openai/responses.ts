@@ -22,7 +22,9 @@ export function openAIUsage(usage: unknown): OpenAIUsage {
   const prompt = u.input_tokens ?? 0;
   const completion = u.output_tokens ?? 0;
   return {
-    prompt_tokens: prompt, completion_tokens: completion, total_tokens: u.total_tokens ?? prompt + completion,
+    prompt_tokens: prompt,
+    completion_tokens: completion,
+    total_tokens: u.total_tokens ?? prompt + completion,
     prompt_tokens_details: { cached_tokens: u.cached_input_tokens ?? 0 },
     completion_tokens_details: { reasoning_tokens: u.reasoning_tokens ?? 0 },
   };
@@ -32,10 +34,14 @@ export function openAIUsage(usage: unknown): OpenAIUsage {
 export function openAIFinishReason(g: GenerationObject): string {
   const reason = g.result_metadata?.finish_reason;
   switch (reason) {
-    case 'length': return 'length';
-    case 'content-filter': return 'content_filter';
-    case 'tool-calls': return 'tool_calls';
-    default: return 'stop';
+    case 'length':
+      return 'length';
+    case 'content-filter':
+      return 'content_filter';
+    case 'tool-calls':
+      return 'tool_calls';
+    default:
+      return 'stop';
   }
 }
 
@@ -47,19 +53,21 @@ export function chatCompletion(g: GenerationObject) {
     object: 'chat.completion' as const,
     created: seconds(g.created_at),
     model: g.model_slug,
-    choices: [{
-      index: 0,
-      message: {
-        role: 'assistant' as const,
-        // OpenAI sends null content beside tool calls when the model wrote no text.
-        content: g.tool_calls && !g.result_text ? null : g.result_text ?? '',
-        refusal: null,
-        ...(g.tool_calls ? { tool_calls: g.tool_calls } : {}),
-        ...(g.reasoning ? { reasoning_content: g.reasoning } : {}),
+    choices: [
+      {
+        index: 0,
+        message: {
+          role: 'assistant' as const,
+          // OpenAI sends null content beside tool calls when the model wrote no text.
+          content: g.tool_calls && !g.result_text ? null : (g.result_text ?? ''),
+          refusal: null,
+          ...(g.tool_calls ? { tool_calls: g.tool_calls } : {}),
+          ...(g.reasoning ? { reasoning_content: g.reasoning } : {}),
+        },
+        logprobs: null,
+        finish_reason: openAIFinishReason(g),
       },
-      logprobs: null,
-      finish_reason: openAIFinishReason(g),
-    }],
+    ],
     usage: openAIUsage(g.usage),
     lumengate: lumengateExtension(g),
   };

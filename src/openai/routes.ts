@@ -1,7 +1,7 @@
 // The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions,
 // POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { GatewayError, clip, modelNotFound } from '../core/errors.js';
+import { GatewayError, clip } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
 import { statusOf } from '../http/errors.js';
 import { runGeneration } from '../generation/lifecycle.js';
@@ -50,7 +50,8 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     const m = findModel(deps.catalog, req.params.model);
     const availability = await modelAvailability(deps, m, caller);
     if (m.category !== 'text' && m.category !== 'embedding') throw new GatewayError('not_found', `model "${m.slug}" is a ${m.category} model: use /api/v2/generate`, { model: m.slug });
-    if (!availability.available) throw new GatewayError('model_unavailable', `model "${m.slug}" is unavailable: ${availability.unavailable_reason}`, { model: m.slug, unavailable_reason: availability.unavailable_reason });
+    if (!availability.available)
+      throw new GatewayError('model_unavailable', `model "${m.slug}" is unavailable: ${availability.unavailable_reason}`, { model: m.slug, unavailable_reason: availability.unavailable_reason });
     return modelView(m);
   });
 
@@ -103,7 +104,9 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
   const started = new Set<number>();
   const sentArgs = new Map<number, number>();
   const delta = (d: Record<string, unknown>): SseEvent => ({ data: chunk([{ index: 0, delta: d, logprobs: null, finish_reason: null }]) });
-  const errorEvent = (code: string, message: string): SseEvent[] => [{ data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } }];
+  const errorEvent = (code: string, message: string): SseEvent[] => [
+    { data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } },
+  ];
   return {
     start({ id, model }) {
       chunk = chunkFactory(id, model);
@@ -111,8 +114,10 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
     },
     part(p) {
       switch (p.type) {
-        case 'text-delta': return [delta({ content: p.delta })];
-        case 'reasoning-delta': return [delta({ reasoning_content: p.delta })];
+        case 'text-delta':
+          return [delta({ content: p.delta })];
+        case 'reasoning-delta':
+          return [delta({ reasoning_content: p.delta })];
         case 'tool-input-start':
           started.add(p.index);
           return [delta({ tool_calls: [{ index: p.index, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }] })];
@@ -127,7 +132,8 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
           if (rest) out.push(delta({ tool_calls: [{ index: p.index, function: { arguments: rest } }] }));
           return out;
         }
-        default: return [];
+        default:
+          return [];
       }
     },
     end(g) {

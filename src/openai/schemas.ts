@@ -8,22 +8,38 @@ import { responsesBodySchema } from './responses-api.js';
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
 const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
 const lumengate = {
-  type: 'object', description: 'lumengate extension: the generation row and what it cost (flat price per request).',
+  type: 'object',
+  description: 'lumengate extension: the generation row and what it cost (flat price per request).',
   properties: { generation_id: { type: 'integer' }, tokens_spent: { type: 'integer' }, balance_remaining: { type: ['integer', 'null'] } },
 };
 const completion = {
   type: 'object',
   properties: {
-    id: { type: 'string', description: '"gen-<generation id>"' }, object: { const: 'chat.completion' }, created: { type: 'integer' }, model: { type: 'string' },
-    choices: { type: 'array', items: { type: 'object', properties: { index: { type: 'integer' }, message: { type: 'object', properties: { role: { const: 'assistant' }, content: { type: 'string' } } }, finish_reason: { type: 'string' } } } },
-    usage, lumengate,
+    id: { type: 'string', description: '"gen-<generation id>"' },
+    object: { const: 'chat.completion' },
+    created: { type: 'integer' },
+    model: { type: 'string' },
+    choices: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: { index: { type: 'integer' }, message: { type: 'object', properties: { role: { const: 'assistant' }, content: { type: 'string' } } }, finish_reason: { type: 'string' } },
+      },
+    },
+    usage,
+    lumengate,
   },
 };
 const embeddingList = {
   type: 'object',
   properties: {
-    object: { const: 'list' }, model: { type: 'string' }, lumengate,
-    data: { type: 'array', items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] } } } },
+    object: { const: 'list' },
+    model: { type: 'string' },
+    lumengate,
+    data: {
+      type: 'array',
+      items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] } } },
+    },
     usage: { type: 'object', properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } },
   },
 };
@@ -31,25 +47,53 @@ const errors = (s: number[]) => errorResponses(s, 'OpenAIError');
 
 export const openAIDocs = {
   chatCompletions: docsOnly({
-    summary: 'OpenAI-compatible chat completion', tags: ['openai'], security: bearer,
+    summary: 'OpenAI-compatible chat completion',
+    tags: ['openai'],
+    security: bearer,
     description: 'Same keys, balance, prices and generation rows as /api/v2/generate. `stream: true` answers `chat.completion.chunk` SSE events.',
     body: { ...fromZod(chatCompletionBodySchema), examples: chatExamples },
     response: {
-      200: { description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`', content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } } },
+      200: {
+        description: 'A chat.completion, or chat.completion.chunk SSE events when `stream: true`',
+        content: { 'application/json': { schema: completion }, 'text/event-stream': { schema: { type: 'string' } } },
+      },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
     },
   }),
   responses: docsOnly({
-    summary: 'OpenAI Responses API', tags: ['openai'], security: bearer,
-    description: 'The same lifecycle as /v1/chat/completions (keys, prices, generation rows). `input` is a string or message / function_call / function_call_output items; `previous_response_id` continues one of your own responses. `stream: true` answers named SSE events (`response.created` … `response.completed` or `response.failed`), without `[DONE]`.',
+    summary: 'OpenAI Responses API',
+    tags: ['openai'],
+    security: bearer,
+    description:
+      'The same lifecycle as /v1/chat/completions (keys, prices, generation rows). `input` is a string or message / function_call / function_call_output items; `previous_response_id` continues one of your own responses. `stream: true` answers named SSE events (`response.created` … `response.completed` or `response.failed`), without `[DONE]`.',
     body: { ...fromZod(responsesBodySchema), examples: responsesExamples },
     response: {
-      200: { description: 'A response object, or its SSE events when `stream: true`', content: { 'application/json': { schema: { type: 'object', properties: { id: { type: 'string', description: '"resp_<generation id>"' }, object: { const: 'response' }, status: { type: 'string' }, output: { type: 'array' }, usage: { type: 'object' }, lumengate } } }, 'text/event-stream': { schema: { type: 'string' } } } },
+      200: {
+        description: 'A response object, or its SSE events when `stream: true`',
+        content: {
+          'application/json': {
+            schema: {
+              type: 'object',
+              properties: {
+                id: { type: 'string', description: '"resp_<generation id>"' },
+                object: { const: 'response' },
+                status: { type: 'string' },
+                output: { type: 'array' },
+                usage: { type: 'object' },
+                lumengate,
+              },
+            },
+          },
+          'text/event-stream': { schema: { type: 'string' } },
+        },
+      },
       ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
     },
   }),
   embeddings: docsOnly({
-    summary: 'OpenAI-compatible embeddings', tags: ['openai'], security: bearer,
+    summary: 'OpenAI-compatible embeddings',
+    tags: ['openai'],
+    security: bearer,
     description: 'Embedding models (category `embedding`), flat price per request, a generation row like any generation. `encoding_format: "base64"` answers float32 little-endian vectors.',
     body: { ...fromZod(embeddingsBodySchema), examples: embeddingsExamples },
     response: {
@@ -58,11 +102,18 @@ export const openAIDocs = {
     },
   }),
   listModels: docsOnly({
-    summary: 'Chat models', tags: ['openai'], security: bearer,
-    response: { 200: { description: 'Model list', content: { 'application/json': { schema: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: model } } } } } }, ...errors([401]) },
+    summary: 'Chat models',
+    tags: ['openai'],
+    security: bearer,
+    response: {
+      200: { description: 'Model list', content: { 'application/json': { schema: { type: 'object', properties: { object: { const: 'list' }, data: { type: 'array', items: model } } } } } },
+      ...errors([401]),
+    },
   }),
   getModel: docsOnly({
-    summary: 'One chat model', tags: ['openai'], security: bearer,
+    summary: 'One chat model',
+    tags: ['openai'],
+    security: bearer,
     params: { type: 'object', properties: { model: { type: 'string' } }, required: ['model'] },
     response: { 200: { description: 'The model', content: { 'application/json': { schema: model } } }, ...errors([401, 404]) },
   }),

@@ -2,9 +2,7 @@
 // our provider contract. We call doStream directly: the model packages own the wire protocol, we
 // skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
 // so this is mostly renaming: messages of parts in, typed stream parts out.
-import type {
-  LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage,
-} from '@ai-sdk/provider';
+import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import { ProviderError, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
 
 export interface AiSdkProviderOptions {
@@ -43,9 +41,17 @@ export function callOptions(req: ProviderRequest, providerOptions?: LanguageMode
     ...(req.seed !== undefined ? { seed: req.seed } : {}),
     ...(req.frequencyPenalty !== undefined ? { frequencyPenalty: req.frequencyPenalty } : {}),
     ...(req.presencePenalty !== undefined ? { presencePenalty: req.presencePenalty } : {}),
-    ...(f ? { responseFormat: f.type === 'json_schema' ? { type: 'json', schema: f.schema as never, name: f.name, ...(f.description ? { description: f.description } : {}) } : { type: 'json' } } : {}),
+    ...(f ? { responseFormat: f.type === 'json_schema' ? { type: 'json', schema: f.schema, name: f.name, ...(f.description ? { description: f.description } : {}) } : { type: 'json' } } : {}),
     ...(req.tools?.length
-      ? { tools: req.tools.map((t) => ({ type: 'function' as const, name: t.name, ...(t.description !== undefined ? { description: t.description } : {}), inputSchema: t.parameters as never, ...(t.strict !== undefined ? { strict: t.strict } : {}) })) }
+      ? {
+          tools: req.tools.map((t) => ({
+            type: 'function' as const,
+            name: t.name,
+            ...(t.description !== undefined ? { description: t.description } : {}),
+            inputSchema: t.parameters as never,
+            ...(t.strict !== undefined ? { strict: t.strict } : {}),
+          })),
+        }
       : {}),
     ...(req.toolChoice !== undefined ? { toolChoice: typeof req.toolChoice === 'string' ? { type: req.toolChoice } : { type: 'tool', toolName: req.toolChoice.name } } : {}),
     ...(providerOptions ? { providerOptions } : {}),
@@ -78,13 +84,16 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
           role: 'user',
           content: m.content.map((p) => {
             switch (p.type) {
-              case 'text': return { type: 'text', text: p.text };
+              case 'text':
+                return { type: 'text', text: p.text };
               case 'image': {
                 const data = /^data:([^;]+);base64,(.*)$/s.exec(p.url);
                 return data ? { type: 'file', mediaType: data[1]!, data: data[2]! } : { type: 'file', mediaType: imageTypeOf(p.url), data: new URL(p.url) };
               }
-              case 'file': return { type: 'file', mediaType: p.mediaType, data: p.data, ...(p.filename ? { filename: p.filename } : {}) };
-              case 'audio': return { type: 'file', mediaType: `audio/${p.format}`, data: p.data };
+              case 'file':
+                return { type: 'file', mediaType: p.mediaType, data: p.data, ...(p.filename ? { filename: p.filename } : {}) };
+              case 'audio':
+                return { type: 'file', mediaType: `audio/${p.format}`, data: p.data };
             }
           }),
         };
@@ -195,7 +204,9 @@ function usageOf(u: LanguageModelV3Usage): ProviderUsage | null {
   const output = u.outputTokens.total ?? null;
   if (input === null && output === null) return null;
   return {
-    input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null,
+    input_tokens: input,
+    output_tokens: output,
+    total_tokens: input !== null && output !== null ? input + output : null,
     reasoning_tokens: u.outputTokens.reasoning ?? null,
     cached_input_tokens: u.inputTokens.cacheRead ?? null,
   };

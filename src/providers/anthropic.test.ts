@@ -73,13 +73,16 @@ describe('anthropic: tools', () => {
     const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], toolChoice: 'required' }))).parts);
     assert.equal(got.error, undefined);
     assert.deepEqual(got.deltas, ['Let me check.']);
-    assert.deepEqual(got.parts.filter((p) => p.type.startsWith('tool-')), [
-      { type: 'tool-input-start', index: 0, id: 'toolu_01A', name: 'get_weather' },
-      { type: 'tool-input-delta', index: 0, delta: '{"city":' },
-      { type: 'tool-input-delta', index: 0, delta: ' "Paris"}' },
-      { type: 'tool-input-end', index: 0 },
-      { type: 'tool-call', index: 0, id: 'toolu_01A', name: 'get_weather', arguments: '{"city": "Paris"}' },
-    ]);
+    assert.deepEqual(
+      got.parts.filter((p) => p.type.startsWith('tool-')),
+      [
+        { type: 'tool-input-start', index: 0, id: 'toolu_01A', name: 'get_weather' },
+        { type: 'tool-input-delta', index: 0, delta: '{"city":' },
+        { type: 'tool-input-delta', index: 0, delta: ' "Paris"}' },
+        { type: 'tool-input-end', index: 0 },
+        { type: 'tool-call', index: 0, id: 'toolu_01A', name: 'get_weather', arguments: '{"city": "Paris"}' },
+      ],
+    );
     assert.equal(got.finish?.finishReason, 'tool-calls');
     const body = fake.requests.at(-1)!.body;
     // eager_input_streaming: the SDK asks for fine-grained tool input streaming when streaming.
@@ -88,33 +91,54 @@ describe('anthropic: tools', () => {
   });
 
   it('streams two parallel calls with their own indices and ids', async () => {
-    fake.respondWith({ chunks: [], toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }] });
+    fake.respondWith({
+      chunks: [],
+      toolCalls: [
+        { id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":"Paris"}'] },
+        { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] },
+      ],
+    });
     const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather] }))).parts);
     assert.deepEqual(got.toolCalls, [
       { id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' },
       { id: 'toolu_01B', name: 'get_weather', arguments: '{"city":"Oslo"}' },
     ]);
-    assert.deepEqual(got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index), [0, 1]);
+    assert.deepEqual(
+      got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index),
+      [0, 1],
+    );
     assert.deepEqual(got.deltas, []);
     assert.equal(got.finish?.finishReason, 'tool-calls');
   });
 
   it('sends the earlier call as a tool_use block and its result as a tool_result block', async () => {
     fake.respondWith({ chunks: ['Sunny.'] });
-    await drain((await make(fake).open(request({
-      upstreamModel: 'claude-haiku-4-5',
-      tools: [weather],
-      parallelToolCalls: false,
-      messages: [
-        { role: 'user', content: 'Weather in Paris?' },
-        { role: 'assistant', content: 'Checking.', toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
-        { role: 'tool', toolCallId: 'toolu_01A', content: '{"sky":"clear"}' },
-      ],
-    }))).parts);
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            upstreamModel: 'claude-haiku-4-5',
+            tools: [weather],
+            parallelToolCalls: false,
+            messages: [
+              { role: 'user', content: 'Weather in Paris?' },
+              { role: 'assistant', content: 'Checking.', toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+              { role: 'tool', toolCallId: 'toolu_01A', content: '{"sky":"clear"}' },
+            ],
+          }),
+        )
+      ).parts,
+    );
     const body = fake.requests.at(-1)!.body;
     assert.deepEqual(body.messages, [
       { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] },
-      { role: 'assistant', content: [{ type: 'text', text: 'Checking.' }, { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } }] },
+      {
+        role: 'assistant',
+        content: [
+          { type: 'text', text: 'Checking.' },
+          { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+        ],
+      },
       { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'toolu_01A', content: '{"sky":"clear"}' }] },
     ]);
     assert.deepEqual(body.tool_choice, { type: 'auto', disable_parallel_tool_use: true });
@@ -143,15 +167,26 @@ describe('anthropic: structured output, images and files', () => {
   });
 
   it('a data-URL image, an https image and a PDF become image and document blocks', async () => {
-    await drain((await make(fake).open(request({
-      upstreamModel: 'claude-haiku-4-5',
-      messages: [{ role: 'user', content: [
-        { type: 'text', text: 'Compare' },
-        { type: 'image', url: `data:image/png;base64,${pngData}` },
-        { type: 'image', url: 'https://example.com/cat.jpg' },
-        { type: 'file', data: 'JVBERi0xLjQK', mediaType: 'application/pdf', filename: 'spec.pdf' },
-      ] }],
-    }))).parts);
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            upstreamModel: 'claude-haiku-4-5',
+            messages: [
+              {
+                role: 'user',
+                content: [
+                  { type: 'text', text: 'Compare' },
+                  { type: 'image', url: `data:image/png;base64,${pngData}` },
+                  { type: 'image', url: 'https://example.com/cat.jpg' },
+                  { type: 'file', data: 'JVBERi0xLjQK', mediaType: 'application/pdf', filename: 'spec.pdf' },
+                ],
+              },
+            ],
+          }),
+        )
+      ).parts,
+    );
     assert.deepEqual(fake.requests.at(-1)!.body.messages[0].content, [
       { type: 'text', text: 'Compare' },
       { type: 'image', source: { type: 'base64', media_type: 'image/png', data: pngData } },
@@ -161,7 +196,10 @@ describe('anthropic: structured output, images and files', () => {
   });
 
   it('refuses audio and file types Claude does not read, naming messages', async () => {
-    for (const part of [{ type: 'audio', data: 'AAAA', format: 'wav' }, { type: 'file', data: 'AAAA', mediaType: 'application/zip' }] as const) {
+    for (const part of [
+      { type: 'audio', data: 'AAAA', format: 'wav' },
+      { type: 'file', data: 'AAAA', mediaType: 'application/zip' },
+    ] as const) {
       await assert.rejects(make(fake).open(request({ messages: [{ role: 'user', content: [part] }] })), (err: ProviderError) => err.status === 400 && /^messages:/.test(err.message));
     }
   });

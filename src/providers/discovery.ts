@@ -58,10 +58,19 @@ export async function listUpstreamModels(t: DiscoveryTarget, signal?: AbortSigna
 /** The catalog entry of a discovered model: a streaming text model at the operator's flat price. */
 export function discoveredModel(provider: string, name: string, s: DiscoverSettings): ModelEntry {
   return {
-    slug: `${provider}/${name}`, name, category: 'text', provider, min_plan: s.min_plan,
-    pricing_type: 'fixed', token_cost: s.price, min_token_cost: s.price, max_token_cost: s.price,
-    supports_streaming: true, description_en: `Discovered on the ${provider} server.`,
-    routes: [{ provider, model: name }], input_modalities: ['text'],
+    slug: `${provider}/${name}`,
+    name,
+    category: 'text',
+    provider,
+    min_plan: s.min_plan,
+    pricing_type: 'fixed',
+    token_cost: s.price,
+    min_token_cost: s.price,
+    max_token_cost: s.price,
+    supports_streaming: true,
+    description_en: `Discovered on the ${provider} server.`,
+    routes: [{ provider, model: name }],
+    input_modalities: ['text'],
   };
 }
 
@@ -100,7 +109,9 @@ export function startDiscovery(opts: { catalog: Catalog; env: NodeJS.ProcessEnv;
     return timer;
   });
   return {
-    refresh: async () => { await Promise.all(targets.map(refreshOne)); },
+    refresh: async () => {
+      await Promise.all(targets.map(refreshOne));
+    },
     close() {
       for (const timer of timers) clearInterval(timer);
       stop.abort();

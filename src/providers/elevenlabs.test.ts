@@ -20,7 +20,9 @@ describe('elevenlabs media', () => {
 
   it('speech: POST /v1/text-to-speech/{voice}?output_format with xi-api-key, model_id, text and voice_settings', async () => {
     const p = media(fake);
-    const out = done(await p.start(req({ kind: 'tts', upstreamModel: 'eleven_multilingual_v2', prompt: 'Привет!', options: { voice_id: 'JBFqnCBsd6RMkjVDRZzb', speed: 1.1, stability: 0.4, language: 'ru' } })));
+    const out = done(
+      await p.start(req({ kind: 'tts', upstreamModel: 'eleven_multilingual_v2', prompt: 'Привет!', options: { voice_id: 'JBFqnCBsd6RMkjVDRZzb', speed: 1.1, stability: 0.4, language: 'ru' } })),
+    );
     const got = fake.requests.at(-1)!;
     assert.equal(got.method, 'POST');
     assert.equal(got.path, '/v1/text-to-speech/JBFqnCBsd6RMkjVDRZzb?output_format=mp3_44100_128');
@@ -99,16 +101,22 @@ describe('elevenlabs media', () => {
 
   it('refusals: the message of {detail:{message}} and of a validation {detail:[{msg}]}, with the status', async () => {
     const bad = media(fake, 'wrong');
-    await assert.rejects(bad.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })), (err: unknown) =>
-      err instanceof ProviderError && err.status === 401 && err.message === 'Invalid API key' && !err.retryable);
+    await assert.rejects(
+      bad.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })),
+      (err: unknown) => err instanceof ProviderError && err.status === 401 && err.message === 'Invalid API key' && !err.retryable,
+    );
     await bad.close();
     const p = media(fake);
     fake.failNext({ status: 422, json: { detail: [{ loc: ['body', 'text'], msg: 'field required', type: 'value_error.missing' }] } });
-    await assert.rejects(p.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })), (err: unknown) =>
-      err instanceof ProviderError && err.status === 422 && err.message === 'field required');
+    await assert.rejects(
+      p.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })),
+      (err: unknown) => err instanceof ProviderError && err.status === 422 && err.message === 'field required',
+    );
     fake.failNext({ ...elevenLabsError(429, 'too_many_concurrent_requests', 'Too many concurrent requests'), headers: { 'retry-after': '2' } });
-    await assert.rejects(p.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })), (err: unknown) =>
-      err instanceof ProviderError && err.status === 429 && err.retryable && err.retryAfter === 2);
+    await assert.rejects(
+      p.start(req({ kind: 'tts', upstreamModel: 'eleven_flash_v2_5', prompt: 'x' })),
+      (err: unknown) => err instanceof ProviderError && err.status === 429 && err.retryable && err.retryAfter === 2,
+    );
     await assert.rejects(p.start(req({ kind: 'image', upstreamModel: 'x', prompt: 'x' })), (err: unknown) => err instanceof ProviderError && err.status === 400);
     await p.close();
   });

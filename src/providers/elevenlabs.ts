@@ -14,7 +14,11 @@ export const DEFAULT_VOICE_ID = '21m00Tcm4TlvDq8ikWAM';
 const outputFormats: Record<string, string> = { mp3: 'mp3_44100_128', wav: 'wav_44100', pcm: 'pcm_44100', opus: 'opus_48000_128', ulaw: 'ulaw_8000' };
 const codecMediaTypes: Record<string, string> = { mp3: 'audio/mpeg', wav: 'audio/wav', pcm: 'audio/pcm', opus: 'audio/ogg', ulaw: 'audio/basic', alaw: 'audio/x-alaw-basic' };
 
-interface ScribeResponse { text?: string; language_code?: string; words?: { text: string; start?: number; end?: number; type?: string; speaker_id?: string }[] }
+interface ScribeResponse {
+  text?: string;
+  language_code?: string;
+  words?: { text: string; start?: number; end?: number; type?: string; speaker_id?: string }[];
+}
 
 export function elevenLabsMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { 'xi-api-key': cfg.api_key } : {}) });
@@ -30,9 +34,12 @@ export function elevenLabsMedia(cfg: ProviderConfig): ClosableMediaProvider {
 function run(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
   const model = req.upstreamModel;
   switch (req.kind) {
-    case 'tts': return speech(http, req);
-    case 'stt': return scribe(http, req);
-    case 'audio': return music(http, req);
+    case 'tts':
+      return speech(http, req);
+    case 'stt':
+      return scribe(http, req);
+    case 'audio':
+      return music(http, req);
     case 'tool':
       // Tools are told apart by the upstream model the catalog routes them to.
       if (model.startsWith('eleven_text_to_sound')) return soundEffect(http, req);

@@ -27,8 +27,10 @@ describe('google media', () => {
 
   it('Imagen with every image filtered: a non-retryable content_filter error', async () => {
     const p = media(fake);
-    await assert.rejects(p.start(req({ kind: 'image', upstreamModel: 'imagen-4.0-generate-001', prompt: 'forbidden thing' })), (err: unknown) =>
-      err instanceof ProviderError && err.code === 'content_filter' && !err.retryable);
+    await assert.rejects(
+      p.start(req({ kind: 'image', upstreamModel: 'imagen-4.0-generate-001', prompt: 'forbidden thing' })),
+      (err: unknown) => err instanceof ProviderError && err.code === 'content_filter' && !err.retryable,
+    );
     await p.close();
   });
 
@@ -39,10 +41,13 @@ describe('google media', () => {
     const started = await p.start(r);
     const got = fake.requests.at(-1)!;
     assert.equal(got.path, '/v1beta/models/veo-3.0-generate-001:predictLongRunning');
-    assert.equal(got.raw.toString(), JSON.stringify({
-      instances: [{ prompt: 'a cat surfing', image: { bytesBase64Encoded: '/9j/', mimeType: 'image/jpeg' } }],
-      parameters: { aspectRatio: '16:9', durationSeconds: 6, negativePrompt: 'rain' },
-    }));
+    assert.equal(
+      got.raw.toString(),
+      JSON.stringify({
+        instances: [{ prompt: 'a cat surfing', image: { bytesBase64Encoded: '/9j/', mimeType: 'image/jpeg' } }],
+        parameters: { aspectRatio: '16:9', durationSeconds: 6, negativePrompt: 'rain' },
+      }),
+    );
     assert.deepEqual(started, { state: 'running', providerJobId: 'models/veo-3.0-generate-001/operations/op1', pollAfterMs: 10000 });
     assert.ok(started.state === 'running');
 
@@ -50,7 +55,7 @@ describe('google media', () => {
     assert.equal(fake.requests.at(-1)!.path, '/v1beta/models/veo-3.0-generate-001/operations/op1');
     assert.equal(second.state, 'running');
     const third = await p.poll!(r, started.providerJobId);
-    const seen = (q: { method: string; path: string; headers: Record<string, unknown> }) => `${q.method} ${q.path} key=${q.headers['x-goog-api-key'] ?? '-'}`;
+    const seen = (q: { method: string; path: string; headers: Record<string, unknown> }) => `${q.method} ${q.path} key=${(q.headers['x-goog-api-key'] as string | undefined) ?? '-'}`;
     assert.deepEqual(fake.requests.slice(-2).map(seen), [
       `GET /v1beta/models/veo-3.0-generate-001/operations/op1 key=${FAKE_GOOGLE_KEY}`,
       `GET /v1beta/files/op1:download?alt=media key=${FAKE_GOOGLE_KEY}`,
@@ -68,12 +73,14 @@ describe('google media', () => {
     assert.deepEqual(fake.requests.at(-1)!.json, { instances: [{ prompt: 'please fail' }], parameters: {} });
     assert.ok(started.state === 'running');
     await p.poll!(r, started.providerJobId);
-    await assert.rejects(p.poll!(r, started.providerJobId), (err: unknown) =>
-      err instanceof ProviderError && !err.retryable && err.message === 'Veo operation failed: Video generation failed due to an internal error.');
+    await assert.rejects(
+      p.poll!(r, started.providerJobId),
+      (err: unknown) => err instanceof ProviderError && !err.retryable && err.message === 'Veo operation failed: Video generation failed due to an internal error.',
+    );
     await p.close();
   });
 
-  it('refuses operation names that are not paths of the API, and refusals carry Google\'s message', async () => {
+  it("refuses operation names that are not paths of the API, and refusals carry Google's message", async () => {
     const p = media(fake);
     const before = fake.requests.length;
     await assert.rejects(p.poll!(req({ kind: 'video', upstreamModel: 'veo' }), '../../x'), (err: unknown) => err instanceof ProviderError && err.status === 400);
@@ -81,8 +88,10 @@ describe('google media', () => {
     assert.equal(fake.requests.length, before);
     await p.close();
     const bad = media(fake, 'wrong');
-    await assert.rejects(bad.start(req({ kind: 'image', upstreamModel: 'imagen-4.0-generate-001', prompt: 'x' })), (err: unknown) =>
-      err instanceof ProviderError && err.status === 400 && err.message === 'API key not valid. Please pass a valid API key.');
+    await assert.rejects(
+      bad.start(req({ kind: 'image', upstreamModel: 'imagen-4.0-generate-001', prompt: 'x' })),
+      (err: unknown) => err instanceof ProviderError && err.status === 400 && err.message === 'API key not valid. Please pass a valid API key.',
+    );
     await bad.close();
   });
 });

@@ -5,7 +5,9 @@ import type { ProviderConfig } from './config.js';
 import { MediaHttp, contentType, defined, num, str, type ClosableMediaProvider } from './media-http.js';
 import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
 
-interface PredictResponse { predictions?: { bytesBase64Encoded?: string; mimeType?: string }[] }
+interface PredictResponse {
+  predictions?: { bytesBase64Encoded?: string; mimeType?: string }[];
+}
 interface Operation {
   name?: string;
   done?: boolean;

@@ -80,40 +80,73 @@ describe('google: tools', () => {
     assert.deepEqual(call, { type: 'tool-call', index: 0, id: start.id, name: 'get_weather', arguments: '{"city":"Paris"}' });
     assert.equal(got.finish?.finishReason, 'tool-calls');
     const body = fake.requests.at(-1)!.body;
-    assert.deepEqual(body.tools, [{ functionDeclarations: [{ name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }] }]);
+    assert.deepEqual(body.tools, [
+      { functionDeclarations: [{ name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } }] },
+    ]);
     assert.deepEqual(body.toolConfig, { functionCallingConfig: { mode: 'ANY' } });
   });
 
   it('turns two functionCall parts of one chunk into two calls with distinct ids', async () => {
-    fake.respondWith({ chunks: ['Checking both.'], toolCalls: [{ id: 'a', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: 'b', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    fake.respondWith({
+      chunks: ['Checking both.'],
+      toolCalls: [
+        { id: 'a', name: 'get_weather', arguments: ['{"city":"Paris"}'] },
+        { id: 'b', name: 'get_weather', arguments: ['{"city":"Oslo"}'] },
+      ],
+    });
     const got = await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', tools: [weather] }))).parts);
     assert.deepEqual(got.deltas, ['Checking both.']);
-    assert.deepEqual(got.toolCalls.map((c) => [c.name, c.arguments]), [['get_weather', '{"city":"Paris"}'], ['get_weather', '{"city":"Oslo"}']]);
+    assert.deepEqual(
+      got.toolCalls.map((c) => [c.name, c.arguments]),
+      [
+        ['get_weather', '{"city":"Paris"}'],
+        ['get_weather', '{"city":"Oslo"}'],
+      ],
+    );
     assert.notEqual(got.toolCalls[0]!.id, got.toolCalls[1]!.id);
-    assert.deepEqual(got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index), [0, 1]);
+    assert.deepEqual(
+      got.parts.filter((p) => p.type === 'tool-call').map((p) => (p as { index: number }).index),
+      [0, 1],
+    );
     assert.equal(got.finish?.finishReason, 'tool-calls');
   });
 
   it('sends the earlier call as a functionCall part and its result as a functionResponse named after the tool', async () => {
     fake.respondWith({ chunks: ['Sunny.'] });
-    await drain((await make(fake).open(request({
-      upstreamModel: 'gemini-2.5-flash',
-      tools: [weather],
-      messages: [
-        { role: 'user', content: 'Weather in Paris and Oslo?' },
-        { role: 'assistant', content: '', toolCalls: [{ id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' }, { id: 'call_o', name: 'get_time', arguments: '{}' }] },
-        { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
-        { role: 'tool', toolCallId: 'call_o', content: '12:00' },
-      ],
-    }))).parts);
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            upstreamModel: 'gemini-2.5-flash',
+            tools: [weather],
+            messages: [
+              { role: 'user', content: 'Weather in Paris and Oslo?' },
+              {
+                role: 'assistant',
+                content: '',
+                toolCalls: [
+                  { id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+                  { id: 'call_o', name: 'get_time', arguments: '{}' },
+                ],
+              },
+              { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
+              { role: 'tool', toolCallId: 'call_o', content: '12:00' },
+            ],
+          }),
+        )
+      ).parts,
+    );
     const body = fake.requests.at(-1)!.body;
     assert.deepEqual(body.contents, [
       { role: 'user', parts: [{ text: 'Weather in Paris and Oslo?' }] },
       { role: 'model', parts: [{ functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { functionCall: { id: 'call_o', name: 'get_time', args: {} } }] },
-      { role: 'user', parts: [
-        { functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } },
-        { functionResponse: { id: 'call_o', name: 'get_time', response: { name: 'get_time', content: '12:00' } } },
-      ] },
+      {
+        role: 'user',
+        parts: [
+          { functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } },
+          { functionResponse: { id: 'call_o', name: 'get_time', response: { name: 'get_time', content: '12:00' } } },
+        ],
+      },
     ]);
   });
 });
@@ -136,15 +169,26 @@ describe('google: structured output, images and files', () => {
   });
 
   it('a data-URL image and a PDF become inlineData, an https image fileData with its media type', async () => {
-    await drain((await make(fake).open(request({
-      upstreamModel: 'gemini-2.5-flash',
-      messages: [{ role: 'user', content: [
-        { type: 'text', text: 'Compare' },
-        { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=' },
-        { type: 'image', url: 'https://example.com/cat.webp?size=2' },
-        { type: 'file', data: 'JVBERi0xLjQK', mediaType: 'application/pdf', filename: 'spec.pdf' },
-      ] }],
-    }))).parts);
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            upstreamModel: 'gemini-2.5-flash',
+            messages: [
+              {
+                role: 'user',
+                content: [
+                  { type: 'text', text: 'Compare' },
+                  { type: 'image', url: 'data:image/png;base64,iVBORw0KGgo=' },
+                  { type: 'image', url: 'https://example.com/cat.webp?size=2' },
+                  { type: 'file', data: 'JVBERi0xLjQK', mediaType: 'application/pdf', filename: 'spec.pdf' },
+                ],
+              },
+            ],
+          }),
+        )
+      ).parts,
+    );
     assert.deepEqual(fake.requests.at(-1)!.body.contents[0].parts, [
       { text: 'Compare' },
       { inlineData: { mimeType: 'image/png', data: 'iVBORw0KGgo=' } },

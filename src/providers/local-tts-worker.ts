@@ -7,7 +7,12 @@ import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { parentPort } from 'node:worker_threads';
 
-export interface SpeakJob { id: number; text: string; voice: string; wordsPerMinute: number }
+export interface SpeakJob {
+  id: number;
+  text: string;
+  voice: string;
+  wordsPerMinute: number;
+}
 export type SpeakAnswer = { id: number; wav: Uint8Array } | { id: number; error: string };
 
 const require = createRequire(import.meta.url);

@@ -28,7 +28,10 @@ export function localTtsProvider(id: string, _cfg: ProviderConfig): Provider {
       else p?.resolve(new Uint8Array(a.wav));
     });
     w.on('error', (err) => failAll(new ProviderError(`local speech worker failed: ${err.message}`, { cause: err })));
-    w.on('exit', () => { if (worker === w) worker = undefined; failAll(new ProviderError('local speech worker exited')); });
+    w.on('exit', () => {
+      if (worker === w) worker = undefined;
+      failAll(new ProviderError('local speech worker exited'));
+    });
     worker = w;
     return w;
   }
@@ -49,7 +52,16 @@ export function localTtsProvider(id: string, _cfg: ProviderConfig): Provider {
       const onAbort = () => reject(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
       const done = () => signal.removeEventListener('abort', onAbort);
-      pending.set(jobId, { resolve: (v) => { done(); resolve(v); }, reject: (e) => { done(); reject(e); } });
+      pending.set(jobId, {
+        resolve: (v) => {
+          done();
+          resolve(v);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      });
       w.postMessage({ id: jobId, ...job } satisfies SpeakJob);
     });
   }
@@ -69,7 +81,10 @@ export function localTtsProvider(id: string, _cfg: ProviderConfig): Provider {
         },
       };
     },
-    close: async () => { failAll(new ProviderError('local speech closed')); await worker?.terminate(); },
+    close: async () => {
+      failAll(new ProviderError('local speech closed'));
+      await worker?.terminate();
+    },
   };
   return { ...mediaOnlyProvider(id, media), isReady: async () => true };
 }

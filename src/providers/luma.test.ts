@@ -21,7 +21,10 @@ describe('luma media', () => {
     assert.equal(got.method, 'POST');
     assert.equal(got.path, '/dream-machine/v1/generations/video');
     assert.equal(got.headers.authorization, `Bearer ${FAKE_LUMA_KEY}`);
-    assert.equal(got.raw.toString(), JSON.stringify({ prompt: 'a wave', model: 'ray-2', resolution: '720p', duration: '9s', aspect_ratio: '16:9', keyframes: { frame0: { type: 'image', url: 'https://example.test/a.jpg' } } }));
+    assert.equal(
+      got.raw.toString(),
+      JSON.stringify({ prompt: 'a wave', model: 'ray-2', resolution: '720p', duration: '9s', aspect_ratio: '16:9', keyframes: { frame0: { type: 'image', url: 'https://example.test/a.jpg' } } }),
+    );
     assert.equal(started.state, 'running');
     assert.ok(started.state === 'running');
     assert.ok(fake.generations.has(started.providerJobId));
@@ -63,8 +66,10 @@ describe('luma media', () => {
     const started = await p.start(r);
     assert.ok(started.state === 'running');
     await p.poll!(r, started.providerJobId);
-    await assert.rejects(p.poll!(r, started.providerJobId), (err: unknown) =>
-      err instanceof ProviderError && !err.retryable && err.message === 'Luma generation failed: 400: prompt not allowed because advanced moderation failed');
+    await assert.rejects(
+      p.poll!(r, started.providerJobId),
+      (err: unknown) => err instanceof ProviderError && !err.retryable && err.message === 'Luma generation failed: 400: prompt not allowed because advanced moderation failed',
+    );
     await p.close();
   });
 
@@ -80,14 +85,18 @@ describe('luma media', () => {
     await p.close();
   });
 
-  it('refusals carry Luma\'s {detail} message and status', async () => {
+  it("refusals carry Luma's {detail} message and status", async () => {
     const bad = media(fake, 'nope');
-    await assert.rejects(bad.start(req({ kind: 'image', upstreamModel: 'photon-1', prompt: 'x' })), (err: unknown) =>
-      err instanceof ProviderError && err.status === 401 && err.message === 'Invalid API key');
+    await assert.rejects(
+      bad.start(req({ kind: 'image', upstreamModel: 'photon-1', prompt: 'x' })),
+      (err: unknown) => err instanceof ProviderError && err.status === 401 && err.message === 'Invalid API key',
+    );
     await bad.close();
     const p = media(fake);
-    await assert.rejects(p.poll!(req({ kind: 'image', upstreamModel: 'photon-1' }), '00000000-0000-0000-0000-000000000000'), (err: unknown) =>
-      err instanceof ProviderError && err.status === 404 && err.message === 'Generation not found');
+    await assert.rejects(
+      p.poll!(req({ kind: 'image', upstreamModel: 'photon-1' }), '00000000-0000-0000-0000-000000000000'),
+      (err: unknown) => err instanceof ProviderError && err.status === 404 && err.message === 'Generation not found',
+    );
     await assert.rejects(p.start(req({ kind: 'tts', upstreamModel: 'x', prompt: 'x' })), (err: unknown) => err instanceof ProviderError && err.status === 400);
     await p.close();
   });

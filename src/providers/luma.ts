@@ -69,7 +69,7 @@ function progress(req: MediaRequest, id: string, g: Generation): MediaProgress {
   if (g.state !== 'completed') return { state: 'running', providerJobId: id, pollAfterMs: POLL_MS[kind] };
   const url = g.assets?.[kind];
   if (!url) throw new ProviderError(`Luma completed generation ${id} without a ${kind} asset`);
-  const seconds = kind === 'video' ? num(req.options, 'duration') ?? 5 : undefined;
+  const seconds = kind === 'video' ? (num(req.options, 'duration') ?? 5) : undefined;
   return {
     state: 'done',
     result: {

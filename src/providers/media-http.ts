@@ -33,7 +33,10 @@ export class MediaHttp {
   // runner owns deadlines through req.signal.
   private readonly pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
 
-  constructor(private readonly baseUrl: string, private readonly auth: Record<string, string>) {}
+  constructor(
+    private readonly baseUrl: string,
+    private readonly auth: Record<string, string>,
+  ) {}
 
   url(path: string): string {
     return `${this.baseUrl.replace(/\/+$/, '')}${path}`;
@@ -175,7 +178,9 @@ export function withMedia(provider: Provider, media: ClosableMediaProvider): Pro
     ...(provider.embed ? { embed: provider.embed.bind(provider) } : {}),
     ...(provider.isReady ? { isReady: provider.isReady.bind(provider) } : {}),
     media,
-    close: async () => { await Promise.all([provider.close?.(), media.close()]); },
+    close: async () => {
+      await Promise.all([provider.close?.(), media.close()]);
+    },
   };
 }
 
@@ -185,7 +190,10 @@ async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Pro
   try {
     for await (const piece of res.body) {
       text += String(piece);
-      if (text.length > ERROR_BODY_LIMIT) { res.body.destroy(); break; }
+      if (text.length > ERROR_BODY_LIMIT) {
+        res.body.destroy();
+        break;
+      }
     }
   } catch (err) {
     if (signal.aborted) return failure(err, signal);
@@ -210,7 +218,13 @@ function errorMessage(body: unknown): string | undefined {
   if (typeof b.error === 'string') return b.error;
   if (b.error && typeof b.error === 'object' && typeof (b.error as { message?: unknown }).message === 'string') return (b.error as { message: string }).message;
   if (typeof b.detail === 'string') return b.detail;
-  if (Array.isArray(b.detail)) return b.detail.map((d) => (d && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : '')).filter(Boolean).join('; ') || undefined;
+  if (Array.isArray(b.detail))
+    return (
+      b.detail
+        .map((d) => (d && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : ''))
+        .filter(Boolean)
+        .join('; ') || undefined
+    );
   if (b.detail && typeof b.detail === 'object' && typeof (b.detail as { message?: unknown }).message === 'string') return (b.detail as { message: string }).message;
   if (typeof b.message === 'string') return b.message;
   return undefined;

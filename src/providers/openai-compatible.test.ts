@@ -5,8 +5,7 @@ import { drain, providerConformance, request } from '../../test/support/provider
 import { openAICompatibleProvider } from './openai-compatible.js';
 import { ProviderError } from './spec.js';
 
-const make = (fake: FakeUpstream, apiKey = 'sk-test') =>
-  openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, ...(apiKey ? { api_key: apiKey } : {}) });
+const make = (fake: FakeUpstream, apiKey = 'sk-test') => openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `${fake.origin}/v1`, ...(apiKey ? { api_key: apiKey } : {}) });
 
 providerConformance({ name: 'openai-compatible', startFake: startFakeOpenAI, makeProvider: (f) => make(f), overloadStatus: 503 });
 

@@ -10,8 +10,17 @@ import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
 import {
-  ProviderError, ToolCallAssembler, type EmbeddingRequest, type EmbeddingResult, type FinishReason, type Message, type Provider,
-  type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart,
+  ProviderError,
+  ToolCallAssembler,
+  type EmbeddingRequest,
+  type EmbeddingResult,
+  type FinishReason,
+  type Message,
+  type Provider,
+  type ProviderRequest,
+  type ProviderStream,
+  type ProviderUsage,
+  type StreamPart,
 } from './spec.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
@@ -122,9 +131,13 @@ export function requestBody(req: ProviderRequest): Record<string, unknown> {
   if (req.parallelToolCalls !== undefined) body.parallel_tool_calls = req.parallelToolCalls;
   if (req.responseFormat) {
     const f = req.responseFormat;
-    body.response_format = f.type === 'json_schema'
-      ? { type: 'json_schema', json_schema: { name: f.name, schema: f.schema, ...(f.description !== undefined ? { description: f.description } : {}), ...(f.strict !== undefined ? { strict: f.strict } : {}) } }
-      : { type: f.type };
+    body.response_format =
+      f.type === 'json_schema'
+        ? {
+            type: 'json_schema',
+            json_schema: { name: f.name, schema: f.schema, ...(f.description !== undefined ? { description: f.description } : {}), ...(f.strict !== undefined ? { strict: f.strict } : {}) },
+          }
+        : { type: f.type };
   }
   body.stream = true;
   body.stream_options = { include_usage: true };
@@ -142,10 +155,14 @@ function wireMessage(m: Message): Record<string, unknown> {
         role: 'user',
         content: m.content.map((p) => {
           switch (p.type) {
-            case 'text': return { type: 'text', text: p.text };
-            case 'image': return { type: 'image_url', image_url: { url: p.url, ...(p.detail ? { detail: p.detail } : {}) } };
-            case 'file': return { type: 'file', file: { file_data: `data:${p.mediaType};base64,${p.data}`, ...(p.filename ? { filename: p.filename } : {}) } };
-            case 'audio': return { type: 'input_audio', input_audio: { data: p.data, format: p.format } };
+            case 'text':
+              return { type: 'text', text: p.text };
+            case 'image':
+              return { type: 'image_url', image_url: { url: p.url, ...(p.detail ? { detail: p.detail } : {}) } };
+            case 'file':
+              return { type: 'file', file: { file_data: `data:${p.mediaType};base64,${p.data}`, ...(p.filename ? { filename: p.filename } : {}) } };
+            case 'audio':
+              return { type: 'input_audio', input_audio: { data: p.data, format: p.format } };
           }
         }),
       };
@@ -170,7 +187,10 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
   const parser = createParser({
     onEvent(message: EventSourceMessage) {
       if (done || streamError) return;
-      if (message.data === '[DONE]') { done = true; return; }
+      if (message.data === '[DONE]') {
+        done = true;
+        return;
+      }
       let chunk: ChatCompletionChunk;
       try {
         chunk = JSON.parse(message.data) as ChatCompletionChunk;
@@ -208,6 +228,7 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
         if (chunk.usage) usage = usageOf(chunk.usage);
       }
       pending.length = 0;
+      // eslint-disable-next-line @typescript-eslint/only-throw-error -- assigned in the parser's callback: TypeScript narrows it to never here
       if (streamError) throw streamError;
       // [DONE] ends the answer, whether or not the upstream closes the response after it.
       if (done) break;
@@ -233,12 +254,17 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
 /** The same names the AI SDK gives (finish_reason in generation objects must not change). */
 function unifiedFinishReason(raw: string): FinishReason {
   switch (raw) {
-    case 'stop': return 'stop';
-    case 'length': return 'length';
-    case 'content_filter': return 'content-filter';
+    case 'stop':
+      return 'stop';
+    case 'length':
+      return 'length';
+    case 'content_filter':
+      return 'content-filter';
     case 'function_call':
-    case 'tool_calls': return 'tool-calls';
-    default: return 'other';
+    case 'tool_calls':
+      return 'tool-calls';
+    default:
+      return 'other';
   }
 }
 
@@ -247,7 +273,9 @@ function usageOf(u: OpenAIUsage): ProviderUsage | null {
   const output = u.completion_tokens ?? null;
   if (input === null && output === null) return null;
   return {
-    input_tokens: input, output_tokens: output, total_tokens: input !== null && output !== null ? input + output : null,
+    input_tokens: input,
+    output_tokens: output,
+    total_tokens: input !== null && output !== null ? input + output : null,
     reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? null,
     cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
   };
@@ -259,7 +287,10 @@ async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Pro
   try {
     for await (const piece of res.body) {
       text += String(piece);
-      if (text.length > ERROR_BODY_LIMIT) { res.body.destroy(); break; }
+      if (text.length > ERROR_BODY_LIMIT) {
+        res.body.destroy();
+        break;
+      }
     }
   } catch (err) {
     if (signal.aborted) return failure(err, signal);
@@ -267,7 +298,7 @@ async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Pro
   let message = `HTTP ${res.statusCode}`;
   try {
     const parsed = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-    const m = typeof parsed.error === 'string' ? parsed.error : parsed.error?.message ?? parsed.message;
+    const m = typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
     if (typeof m === 'string' && m) message = m;
   } catch {
     if (text.trim()) message = `HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`;

@@ -8,23 +8,37 @@ import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js'
 
 /** OpenAI's speech formats and the media types of their bytes (opus comes in an Ogg container). */
 export const speechMediaTypes: Record<string, string> = {
-  mp3: 'audio/mpeg', wav: 'audio/wav', opus: 'audio/ogg', aac: 'audio/aac', flac: 'audio/flac', pcm: 'audio/pcm',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  opus: 'audio/ogg',
+  aac: 'audio/aac',
+  flac: 'audio/flac',
+  pcm: 'audio/pcm',
 };
 
 const imageMediaTypes: Record<string, string> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp' };
 
-interface ImagesResponse { data?: { b64_json?: string }[] }
-interface TranscriptionResponse { text?: string; usage?: { type?: string; seconds?: number } }
+interface ImagesResponse {
+  data?: { b64_json?: string }[];
+}
+interface TranscriptionResponse {
+  text?: string;
+  usage?: { type?: string; seconds?: number };
+}
 
 export function openAIMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { authorization: `Bearer ${cfg.api_key}` } : {}) });
   return {
     async start(req: MediaRequest): Promise<MediaProgress> {
       switch (req.kind) {
-        case 'image': return image(http, req);
-        case 'tts': return speech(http, req);
-        case 'stt': return transcription(http, req);
-        default: throw new ProviderError(`OpenAI media does not serve ${req.kind} models`, { status: 400, retryable: false });
+        case 'image':
+          return image(http, req);
+        case 'tts':
+          return speech(http, req);
+        case 'stt':
+          return transcription(http, req);
+        default:
+          throw new ProviderError(`OpenAI media does not serve ${req.kind} models`, { status: 400, retryable: false });
       }
     },
     close: () => http.close(),
@@ -36,16 +50,14 @@ async function image(http: MediaHttp, req: MediaRequest): Promise<MediaProgress>
   // gpt-image models always answer base64 and refuse response_format and style; dall-e takes both.
   const gptImage = req.upstreamModel.startsWith('gpt-image');
   const size = str(o, 'size') ?? '1024x1024';
-  const format = gptImage ? str(o, 'format') ?? 'png' : 'png';
+  const format = gptImage ? (str(o, 'format') ?? 'png') : 'png';
   const body = defined({
     model: req.upstreamModel,
     prompt: req.prompt ?? '',
     n: 1,
     size,
     quality: str(o, 'quality'),
-    ...(gptImage
-      ? { output_format: str(o, 'format') }
-      : { style: str(o, 'style'), response_format: 'b64_json' }),
+    ...(gptImage ? { output_format: str(o, 'format') } : { style: str(o, 'style'), response_format: 'b64_json' }),
   });
   const res = await http.json<ImagesResponse>('/images/generations', { json: body, signal: req.signal });
   const b64 = res.data?.[0]?.b64_json;

@@ -43,7 +43,11 @@ export const defaultProviderFactories: Record<string, ProviderFactory> = {
   // Loaded when first used: each AI SDK provider package costs ~18 MB of memory.
   anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg)),
   // Gemini text through the AI SDK (lazy), Imagen and Veo over plain HTTP beside it.
-  google: (id, cfg) => withMedia(lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)), googleMedia(cfg)),
+  google: (id, cfg) =>
+    withMedia(
+      lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)),
+      googleMedia(cfg),
+    ),
   local: (id, cfg) => createLazyLocalProvider(id, cfg.options, cfg.env),
   // Media-only providers (media-http.ts, undici; local-tts loads eSpeak in a worker on first use).
   luma: (id, cfg) => mediaOnlyProvider(id, lumaMedia(cfg)),
@@ -86,11 +90,7 @@ export function resolveProviderConfig(id: string, entry: CatalogProvider, env: N
   return { ok: true, config };
 }
 
-export function buildProviders(
-  catalogProviders: Record<string, CatalogProvider>,
-  env: NodeJS.ProcessEnv,
-  factories: Record<string, ProviderFactory> = defaultProviderFactories,
-): ProviderRegistry {
+export function buildProviders(catalogProviders: Record<string, CatalogProvider>, env: NodeJS.ProcessEnv, factories: Record<string, ProviderFactory> = defaultProviderFactories): ProviderRegistry {
   const providers = new Map<string, Provider>();
   const reasons = new Map<string, string>();
   for (const [id, entry] of Object.entries(catalogProviders)) {
@@ -105,10 +105,10 @@ export function buildProviders(
   }
   return {
     get: (id) => providers.get(id),
-    unavailableReason: (id) => (providers.has(id) ? '' : reasons.get(id) ?? `unknown provider "${id}"`),
+    unavailableReason: (id) => (providers.has(id) ? '' : (reasons.get(id) ?? `unknown provider "${id}"`)),
     ids: () => [...providers.keys()],
     async closeAll() {
-      await Promise.all([...providers.values()].map((p) => p.close?.()));
+      await Promise.all([...providers.values()].map((p) => p.close?.() ?? Promise.resolve()));
     },
   };
 }
@@ -129,6 +129,8 @@ function lazyProvider(id: string, load: () => Promise<Provider>): Provider {
   return {
     id,
     open: async (req) => (await (real ??= load())).open(req),
-    close: async () => { if (real) await (await real).close?.(); },
+    close: async () => {
+      if (real) await (await real).close?.();
+    },
   };
 }

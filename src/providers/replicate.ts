@@ -40,7 +40,8 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
     if (res.statusCode >= 400) {
       const retryAfter = Number(res.headers['retry-after']);
       throw new ProviderError(`replicate ${method} ${path}: ${problemOf(text)}`, {
-        status: res.statusCode, ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
+        status: res.statusCode,
+        ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
         unavailable: res.statusCode === 404,
       });
     }
@@ -112,8 +113,12 @@ function inputOf(req: MediaRequest): Record<string, unknown> {
     input.height = Number(size[2]);
   } else if (typeof o.size === 'string') input.resolution = o.size;
   const rename: Record<string, string> = {
-    aspect_ratio: 'aspect_ratio', seed: 'seed', negative_prompt: 'negative_prompt', duration: 'duration',
-    format: 'output_format', style: 'style',
+    aspect_ratio: 'aspect_ratio',
+    seed: 'seed',
+    negative_prompt: 'negative_prompt',
+    duration: 'duration',
+    format: 'output_format',
+    style: 'style',
     image_url: req.kind === 'video' ? 'start_image' : 'input_image',
   };
   for (const [from, to] of Object.entries(rename)) if (o[from] !== undefined) input[to] = o[from];
@@ -121,8 +126,18 @@ function inputOf(req: MediaRequest): Record<string, unknown> {
 }
 
 const MEDIA_TYPES: Record<string, string> = {
-  webp: 'image/webp', png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif',
-  mp4: 'video/mp4', webm: 'video/webm', mov: 'video/quicktime', mp3: 'audio/mpeg', wav: 'audio/wav', ogg: 'audio/ogg', flac: 'audio/flac',
+  webp: 'image/webp',
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  jpeg: 'image/jpeg',
+  gif: 'image/gif',
+  mp4: 'video/mp4',
+  webm: 'video/webm',
+  mov: 'video/quicktime',
+  mp3: 'audio/mpeg',
+  wav: 'audio/wav',
+  ogg: 'audio/ogg',
+  flac: 'audio/flac',
 };
 const FALLBACK: Record<string, string> = { image: 'image/webp', video: 'video/mp4', audio: 'audio/mpeg', tts: 'audio/mpeg', stt: 'text/plain', tool: 'application/octet-stream' };
 

@@ -36,10 +36,7 @@ export interface ToolDefinition {
 
 export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
-export type ResponseFormat =
-  | { type: 'text' }
-  | { type: 'json_object' }
-  | { type: 'json_schema'; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
+export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
 
 /** Sampling and output controls (DECISIONS 25). Providers map what they can; the rest is refused before a call. */
 export interface CallSettings {
@@ -180,9 +177,7 @@ export interface MediaResult {
   measured?: { seconds?: number; characters?: number };
 }
 
-export type MediaProgress =
-  | { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number }
-  | { state: 'done'; result: MediaResult };
+export type MediaProgress = { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number } | { state: 'done'; result: MediaResult };
 
 export interface MediaProvider {
   /** Starts the work. Rejects with ProviderError when the upstream refuses (status 4xx) or fails. */
@@ -218,10 +213,7 @@ export class ProviderError extends Error {
   readonly unavailable: boolean;
   /** Seconds the upstream asked to wait (Retry-After of a 429 or 503). */
   readonly retryAfter: number | undefined;
-  constructor(
-    message: string,
-    opts: { status?: number; retryable?: boolean; code?: string; unavailable?: boolean; retryAfter?: number; cause?: unknown } = {},
-  ) {
+  constructor(message: string, opts: { status?: number; retryable?: boolean; code?: string; unavailable?: boolean; retryAfter?: number; cause?: unknown } = {}) {
     super(message, { cause: opts.cause });
     this.name = 'ProviderError';
     this.status = opts.status;

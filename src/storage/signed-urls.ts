@@ -37,8 +37,11 @@ const SECRET_NAME = 'url_secret';
  */
 export async function urlSecretOf(db: Db, configured: string | undefined): Promise<string> {
   if (configured) return configured;
-  await db.kysely.insertInto('gateway_settings').values({ name: SECRET_NAME, value: randomBytes(32).toString('hex'), created_at: nowIso() })
-    .onConflict((oc) => oc.column('name').doNothing()).execute();
+  await db.kysely
+    .insertInto('gateway_settings')
+    .values({ name: SECRET_NAME, value: randomBytes(32).toString('hex'), created_at: nowIso() })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
   const row = await db.kysely.selectFrom('gateway_settings').select('value').where('name', '=', SECRET_NAME).executeTakeFirstOrThrow();
   return row.value;
 }

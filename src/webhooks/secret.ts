@@ -28,7 +28,10 @@ export async function describeWebhookSecret(db: Db, accountId: number): Promise<
 export async function rotateWebhookSecret(db: Db, accountId: number): Promise<Required<WebhookSecretInfo>> {
   const secret = `whsec_${randomBytes(32).toString('base64url')}`;
   const created_at = nowIso();
-  await db.kysely.insertInto('webhook_secrets').values({ account_id: accountId, secret, created_at })
-    .onConflict((oc) => oc.column('account_id').doUpdateSet({ secret, created_at })).execute();
+  await db.kysely
+    .insertInto('webhook_secrets')
+    .values({ account_id: accountId, secret, created_at })
+    .onConflict((oc) => oc.column('account_id').doUpdateSet({ secret, created_at }))
+    .execute();
   return { secret, prefix: secret.slice(0, PREFIX_CHARS), created_at };
 }

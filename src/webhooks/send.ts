@@ -2,16 +2,17 @@
 // lookup, and the checked addresses are the ones connected to: a DNS answer that changes between
 // a check and the connect (rebinding) cannot slip a private address in. Redirects are not followed.
 import { lookup as dnsLookup, type LookupAddress } from 'node:dns';
-import { isIP, type LookupFunction } from 'node:net';
+import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import { hostOf, isPublicAddress, isTrustedHost, urlProblem, type WebhookPolicy } from './address.js';
 
 /** Resolves a name to all its addresses (node's dns.lookup; tests inject their own). */
 export type Resolver = (host: string) => Promise<LookupAddress[]>;
 
-export const systemResolver: Resolver = (host) => new Promise((resolve, reject) => {
-  dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
-});
+export const systemResolver: Resolver = (host) =>
+  new Promise((resolve, reject) => {
+    dnsLookup(host, { all: true, verbatim: true }, (err, addresses) => (err ? reject(err) : resolve(addresses)));
+  });
 
 /** The address policy refused the receiver: retrying cannot help. */
 export class RefusedAddress extends Error {}
@@ -33,15 +34,17 @@ export interface Sender {
 export function createSender(policy: WebhookPolicy, opts: { timeoutMs: number; resolver?: Resolver }): Sender {
   const resolver = opts.resolver ?? systemResolver;
   // Every address of the name must be allowed: a mix would let the connection pick the private one.
-  const lookup = ((host: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
-    resolver(host).then((addresses) => {
-      const trusted = isTrustedHost(policy, host.toLowerCase());
-      const bad = trusted ? undefined : addresses.find((a) => !isPublicAddress(a.address));
-      if (bad || addresses.length === 0) throw new RefusedAddress(`${host} resolves to ${bad ? `${bad.address}, which is not a public address` : 'no address'}`);
-      if (options.all) callback(null, addresses);
-      else callback(null, addresses[0]!.address, addresses[0]!.family);
-    }).catch((err: Error) => callback(err, ''));
-  }) as unknown as LookupFunction;
+  const lookup = (host: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+    resolver(host)
+      .then((addresses) => {
+        const trusted = isTrustedHost(policy, host.toLowerCase());
+        const bad = trusted ? undefined : addresses.find((a) => !isPublicAddress(a.address));
+        if (bad || addresses.length === 0) throw new RefusedAddress(`${host} resolves to ${bad ? `${bad.address}, which is not a public address` : 'no address'}`);
+        if (options.all) callback(null, addresses);
+        else callback(null, addresses[0]!.address, addresses[0]!.family);
+      })
+      .catch((err: Error) => callback(err, ''));
+  };
   const agent = new Agent({
     connect: { lookup, timeout: opts.timeoutMs },
     headersTimeout: opts.timeoutMs,
@@ -60,9 +63,12 @@ export function createSender(policy: WebhookPolicy, opts: { timeoutMs: number; r
       }
       try {
         const res = await request(url, {
-          method: 'POST', body, headers: { 'content-type': 'application/json', 'user-agent': 'lumengate-webhooks', ...headers },
+          method: 'POST',
+          body,
+          headers: { 'content-type': 'application/json', 'user-agent': 'lumengate-webhooks', ...headers },
           // undici follows no redirect unless told to: a 3xx is a failed attempt.
-          dispatcher: agent, signal: AbortSignal.timeout(opts.timeoutMs),
+          dispatcher: agent,
+          signal: AbortSignal.timeout(opts.timeoutMs),
         });
         await res.body.dump({ limit: 64 * 1024 });
         const ok = res.statusCode >= 200 && res.statusCode < 300;

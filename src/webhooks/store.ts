@@ -13,10 +13,20 @@ export interface NewDelivery {
 }
 
 export async function insertDelivery(db: Db, d: NewDelivery, now: Date): Promise<number> {
-  const row = await db.kysely.insertInto('webhook_deliveries').values({
-    generation_id: d.generationId, account_id: d.accountId, url: d.url, body: d.body, state: 'pending', attempts: 0,
-    next_attempt_at: now.toISOString(), created_at: now.toISOString(),
-  }).returning('id').executeTakeFirstOrThrow();
+  const row = await db.kysely
+    .insertInto('webhook_deliveries')
+    .values({
+      generation_id: d.generationId,
+      account_id: d.accountId,
+      url: d.url,
+      body: d.body,
+      state: 'pending',
+      attempts: 0,
+      next_attempt_at: now.toISOString(),
+      created_at: now.toISOString(),
+    })
+    .returning('id')
+    .executeTakeFirstOrThrow();
   return row.id;
 }
 
@@ -24,35 +34,40 @@ export async function insertDelivery(db: Db, d: NewDelivery, now: Date): Promise
 export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number): Promise<WebhookDelivery[]> {
   if (limit <= 0) return [];
   const at = now.toISOString();
-  const claimable = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) => eb.and([
-    eb('state', '=', 'pending'), eb('next_attempt_at', '<=', at), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)]),
-  ]);
+  const claimable = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+    eb.and([eb('state', '=', 'pending'), eb('next_attempt_at', '<=', at), eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', at)])]);
   let due = db.kysely.selectFrom('webhook_deliveries').select('id').where(claimable).orderBy('next_attempt_at').orderBy('id').limit(limit);
   if (db.dialect === 'postgres') due = due.forUpdate().skipLocked();
   // The conditions are checked again on the locked row: two claims never both win it.
-  return db.kysely.updateTable('webhook_deliveries')
+  return db.kysely
+    .updateTable('webhook_deliveries')
     .set({ lease_until: new Date(now.getTime() + leaseMs).toISOString(), attempts: sql`attempts + 1`, first_attempt_at: sql`coalesce(first_attempt_at, ${at})` })
-    .where('id', 'in', due).where(claimable)
+    .where('id', 'in', due)
+    .where(claimable)
     .returningAll()
     .execute();
 }
 
 export type AttemptOutcome =
-  | { state: 'delivered'; status: number }
-  | { state: 'pending'; status: number | null; error: string; nextAttemptAt: Date }
-  | { state: 'failed'; status: number | null; error: string };
+  { state: 'delivered'; status: number } | { state: 'pending'; status: number | null; error: string; nextAttemptAt: Date } | { state: 'failed'; status: number | null; error: string };
 
 /** Records the outcome of attempt number `attempt`; the body is dropped once the delivery is final. */
 export async function finishAttempt(db: Db, id: number, attempt: number, outcome: AttemptOutcome, now: Date): Promise<void> {
   const final = outcome.state !== 'pending';
-  await db.kysely.updateTable('webhook_deliveries').set({
-    state: outcome.state,
-    lease_until: null,
-    last_status: outcome.status,
-    last_error: outcome.state === 'delivered' ? null : outcome.error,
-    ...(outcome.state === 'pending' ? { next_attempt_at: outcome.nextAttemptAt.toISOString() } : {}),
-    ...(final ? { body: null, completed_at: now.toISOString() } : {}),
-  }).where('id', '=', id).where('attempts', '=', attempt).where('state', '=', 'pending').execute();
+  await db.kysely
+    .updateTable('webhook_deliveries')
+    .set({
+      state: outcome.state,
+      lease_until: null,
+      last_status: outcome.status,
+      last_error: outcome.state === 'delivered' ? null : outcome.error,
+      ...(outcome.state === 'pending' ? { next_attempt_at: outcome.nextAttemptAt.toISOString() } : {}),
+      ...(final ? { body: null, completed_at: now.toISOString() } : {}),
+    })
+    .where('id', '=', id)
+    .where('attempts', '=', attempt)
+    .where('state', '=', 'pending')
+    .execute();
 }
 
 /** The deliveries of one generation, oldest first (tests, support). */

@@ -94,7 +94,10 @@ export class DeliveryWorker {
     const result = await this.send(row);
     const outcome = this.outcomeOf(row, result, now);
     if (outcome.state !== 'delivered') {
-      this.o.log?.warn({ delivery_id: row.id, generation_id: row.generation_id, attempt: row.attempts, status: result.status, error: result.error, state: outcome.state }, 'webhook delivery attempt failed');
+      this.o.log?.warn(
+        { delivery_id: row.id, generation_id: row.generation_id, attempt: row.attempts, status: result.status, error: result.error, state: outcome.state },
+        'webhook delivery attempt failed',
+      );
     }
     try {
       await finishAttempt(this.o.db, row.id, row.attempts, outcome, now);

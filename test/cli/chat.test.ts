@@ -19,16 +19,30 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-interface Run { code: number | null; stdout: string; stderr: string; chunks: { at: number; text: string }[] }
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  chunks: { at: number; text: string }[];
+}
 
 function lumengate(args: string[], opts: { env?: Record<string, string>; stdin?: string; onStdout?: (stdout: string) => void } = {}): Promise<Run> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [cli, ...args], { env: { PATH: process.env.PATH, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const run: Run = { code: null, stdout: '', stderr: '', chunks: [] };
-    child.stdout.setEncoding('utf8').on('data', (t: string) => { run.stdout += t; run.chunks.push({ at: performance.now(), text: t }); opts.onStdout?.(run.stdout); });
-    child.stderr.setEncoding('utf8').on('data', (t: string) => { run.stderr += t; });
+    child.stdout.setEncoding('utf8').on('data', (t: string) => {
+      run.stdout += t;
+      run.chunks.push({ at: performance.now(), text: t });
+      opts.onStdout?.(run.stdout);
+    });
+    child.stderr.setEncoding('utf8').on('data', (t: string) => {
+      run.stderr += t;
+    });
     child.on('error', reject);
-    child.on('close', (code) => { run.code = code; resolve(run); });
+    child.on('close', (code) => {
+      run.code = code;
+      resolve(run);
+    });
     child.stdin.end(opts.stdin ?? '');
   });
 }
@@ -64,7 +78,10 @@ describe('lumengate chat', () => {
     assert.equal(printedWhileHeld, 'one ', 'the first delta was printed while the upstream held the rest');
     const upstream = h.fake.requests[n]!;
     assert.match(run.stderr, /\[gpt-5-nano · generation \d+ · 1 token spent · balance 49\]/);
-    assert.deepEqual(upstream.body.messages.map((m: any) => m.role), ['system', 'user']);
+    assert.deepEqual(
+      upstream.body.messages.map((m: any) => m.role),
+      ['system', 'user'],
+    );
     assert.equal(upstream.body.messages[1].content, 'Count to five');
     // gpt-5-nano takes only temperature 1: the adapter does not send another (catalog capability flag).
     assert.equal(upstream.body.temperature, undefined);
@@ -87,7 +104,11 @@ describe('lumengate chat', () => {
     assert.equal(h.fake.requests.length, n + 2, 'two turns (the empty line is skipped)');
     assert.match(run.stdout, /Hi there\.\n[\s\S]*Still here\.\n/);
     const second = h.fake.requests[n + 1]!.body.messages.map((m: any) => [m.role, m.content]);
-    assert.deepEqual(second, [['user', 'hello'], ['assistant', 'Hi there.'], ['user', 'are you there?']]);
+    assert.deepEqual(second, [
+      ['user', 'hello'],
+      ['assistant', 'Hi there.'],
+      ['user', 'are you there?'],
+    ]);
   });
 
   it('fails with a clear message and exit code 1: bad key, no key, unknown model, gateway down', async () => {

@@ -14,7 +14,6 @@ import { freePort } from '../support/free-port.js';
 const run = promisify(execFile);
 const cli = join(packageRoot(), 'bin', 'lumengate.js');
 
-
 describe('lumengate CLI', () => {
   let dir: string;
   let env: NodeJS.ProcessEnv;
@@ -24,7 +23,10 @@ describe('lumengate CLI', () => {
     fake = await startFakeOpenAI();
     env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.origin}/v1` };
   });
-  after(async () => { await fake.close(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const lg = async (...args: string[]) => JSON.parse((await run(process.execPath, [cli, ...args, '--json'], { env })).stdout);
 
   it('creates accounts, grants tokens, creates, lists and revokes keys, with --json everywhere', async () => {
@@ -72,12 +74,19 @@ describe('lumengate CLI', () => {
       // roomy because a cold start on a busy machine can take many seconds.
       let up = false;
       for (let i = 0; i < 1200 && !up && child.exitCode === null; i++) {
-        up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then((r) => r.ok, () => false);
+        up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then(
+          (r) => r.ok,
+          () => false,
+        );
         if (!up) await sleep(50);
       }
       assert.equal(child.exitCode, null, 'serve exited early (port taken?)');
       assert.ok(up, 'server came up');
-      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5', prompt: 'hi' }) });
+      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate/stream`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5', prompt: 'hi' }),
+      });
       const events = sseEvents(await r.text());
       assert.equal(events.at(-2).type, 'generation_end');
       assert.equal(events.at(-2).balance_remaining, 1);
@@ -93,16 +102,22 @@ describe('lumengate CLI', () => {
     const bare = { PATH: process.env.PATH, DATABASE_URL: env.DATABASE_URL, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: String(port), LUMENGATE_MODELS_DIR: join(dir, 'no-models') };
     const child = spawn(process.execPath, [cli, 'serve'], { env: bare, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
-    child.stderr!.on('data', (c) => { stderr += c; });
+    child.stderr.on('data', (c) => {
+      stderr += c;
+    });
     try {
       for (let i = 0; i < 1200 && !stderr.includes('no model can generate') && child.exitCode === null; i++) await sleep(50);
       assert.match(stderr, /OPENAI_API_KEY/);
       assert.match(stderr, /lumengate models pull hf:/);
       const acct = await lg('accounts', 'create', '--plan', 'pro', '--tokens', '3');
       const key = await lg('keys', 'create', String(acct.id), '--name', 'first-run');
-      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate`, { method: 'POST', headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' }) });
+      const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${key.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' }),
+      });
       assert.equal(r.status, 503);
-      const body = await r.json() as any;
+      const body = await r.json();
       assert.equal(body.error, 'model_unavailable');
       assert.match(body.message, /OPENAI_API_KEY/);
     } finally {
@@ -113,7 +128,25 @@ describe('lumengate CLI', () => {
 
   it('LUMENGATE_CONFIG adds an operator model (e.g. an Ollama model) and a broken file fails loudly', async () => {
     const cfg = join(dir, 'operator.json');
-    writeFileSync(cfg, JSON.stringify({ models: [{ slug: 'llama3.2', name: 'Llama 3.2 (Ollama)', category: 'text', min_plan: 'free', pricing_type: 'fixed', token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: true, routes: [{ provider: 'ollama', model: 'llama3.2:3b' }] }] }));
+    writeFileSync(
+      cfg,
+      JSON.stringify({
+        models: [
+          {
+            slug: 'llama3.2',
+            name: 'Llama 3.2 (Ollama)',
+            category: 'text',
+            min_plan: 'free',
+            pricing_type: 'fixed',
+            token_cost: 1,
+            min_token_cost: 1,
+            max_token_cost: 1,
+            supports_streaming: true,
+            routes: [{ provider: 'ollama', model: 'llama3.2:3b' }],
+          },
+        ],
+      }),
+    );
     const models = JSON.parse((await run(process.execPath, [cli, 'models', 'list', '--json'], { env: { ...env, LUMENGATE_CONFIG: cfg, OLLAMA_BASE_URL: 'http://127.0.0.1:11434/v1' } })).stdout);
     const llama = models.find((m: any) => m.slug === 'llama3.2');
     assert.equal(llama.available, true);

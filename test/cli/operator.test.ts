@@ -46,7 +46,11 @@ describe('lumengate CLI for operators', () => {
     ollama = await startFakeOllama(['llama3.2:3b']);
     env = { PATH: process.env.PATH, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, LOG_LEVEL: 'silent', OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.origin}/v1` };
   });
-  after(async () => { await fake.close(); await ollama.close(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await fake.close();
+    await ollama.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('errors share one prefix and name the argument or option', async () => {
     assertOneLineError(await lg('tokens', 'grant', '1', 'abc'), /'abc'.*argument 'amount'.*non-negative integer/);
@@ -72,7 +76,10 @@ describe('lumengate CLI for operators', () => {
     const acct = await lgJson('accounts', 'create', '--plan', 'pro', '--tokens', '5');
     await lgJson('keys', 'create', String(acct.id), '--name', 'ops');
     const show = await lg('accounts', 'show', String(acct.id));
-    const header = show.stdout.split('\n').find((l) => l.startsWith('id'))!.split(/\s+/);
+    const header = show.stdout
+      .split('\n')
+      .find((l) => l.startsWith('id'))!
+      .split(/\s+/);
     assert.deepEqual(header, ['id', 'name', 'display_prefix', 'created_at', 'last_used_at']);
     assert.match((await lg('accounts', 'suspend', String(acct.id))).stdout, /suspended: its keys are refused/);
     const again = await lg('accounts', 'suspend', String(acct.id));
@@ -87,12 +94,19 @@ describe('lumengate CLI for operators', () => {
     before(async () => {
       server = await startInstance({ ...(env as Record<string, string>), LOG_LEVEL: 'info', OLLAMA_BASE_URL: ollama.baseUrl });
     });
-    after(async () => { await server.stop(); });
+    after(async () => {
+      await server.stop();
+    });
 
     it('generations list has an error column and generations show gives the whole record', async () => {
       const acct = await lgJson('accounts', 'create', '--plan', 'pro', '--tokens', '10');
       const { key } = await lgJson('keys', 'create', String(acct.id), '--name', 'gen');
-      const generate = () => fetch(`${server.url}/api/v2/generate`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' }) });
+      const generate = () =>
+        fetch(`${server.url}/api/v2/generate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' }),
+        });
       assert.equal((await generate()).status, 200);
       fake.respondWith({ status: 400 });
       const failed = await generate();
@@ -122,7 +136,10 @@ describe('lumengate CLI for operators', () => {
       assert.match(local.stdout, /as this shell's environment .* --url/);
       assert.ok(!local.stdout.includes('ollama/llama3.2:3b'), 'this shell has no OLLAMA_BASE_URL and does not discover');
       const remote = await lgJson('models', 'list', '--url', server.url);
-      assert.deepEqual(remote.find((m: any) => m.slug === 'ollama/llama3.2:3b'), { slug: 'ollama/llama3.2:3b', category: 'text', min_plan: 'free', token_cost: 1, streaming: true, available: true, provider: 'ollama' });
+      assert.deepEqual(
+        remote.find((m: any) => m.slug === 'ollama/llama3.2:3b'),
+        { slug: 'ollama/llama3.2:3b', category: 'text', min_plan: 'free', token_cost: 1, streaming: true, available: true, provider: 'ollama' },
+      );
       assert.match((await lg('models', 'list', '--url', server.url)).stdout, new RegExp(`models of the server at ${server.url}`));
       assertOneLineError(await lg('models', 'list', '--url', 'http://127.0.0.1:1'), /cannot reach http:\/\/127\.0\.0\.1:1/);
     });

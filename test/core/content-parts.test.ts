@@ -15,7 +15,9 @@ const parts = [
 
 describe('content parts', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  before(async () => {
+    h = await startHarness({ catalog: testCatalog });
+  });
   after(() => h.close());
 
   it('image_url (https and data:), file and input_audio parts are forwarded as OpenAI parts on /v1 and /api/v2', async () => {
@@ -58,7 +60,11 @@ describe('content parts', () => {
     const v2 = await h.post('/api/v2/generate', { model: 'text-only', system: 'Be brief.', messages: [{ role: 'user', content: parts }] }, a.key);
     assert.equal(v2.status, 422);
     assert.equal(v2.json.details.fields[0].path, 'messages.0.content.1');
-    const params = await h.post('/api/v2/generate', { model: 'text-only', params: { system_prompt: 'x', messages: [{ role: 'user', content: 'a' }] }, messages: [{ role: 'user', content: parts }] }, a.key);
+    const params = await h.post(
+      '/api/v2/generate',
+      { model: 'text-only', params: { system_prompt: 'x', messages: [{ role: 'user', content: 'a' }] }, messages: [{ role: 'user', content: parts }] },
+      a.key,
+    );
     assert.equal(params.status, 422);
     assert.equal(params.json.details.fields[0].path, 'messages.0.content.1');
   });
@@ -67,7 +73,22 @@ describe('content parts', () => {
     const a = await h.account({ tokens: 10 });
     const before = h.fake.requests.length;
     for (const url of ['http://example.com/cat.jpg', 'file:///etc/passwd', 'data:text/html;base64,PGI+', 'ftp://x/y.png']) {
-      const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }, { type: 'image_url', image_url: { url } }] }] }, a.key);
+      const r = await h.post(
+        '/v1/chat/completions',
+        {
+          model: 'plain-4o',
+          messages: [
+            {
+              role: 'user',
+              content: [
+                { type: 'text', text: 'x' },
+                { type: 'image_url', image_url: { url } },
+              ],
+            },
+          ],
+        },
+        a.key,
+      );
       assert.equal(r.status, 422, url);
       assert.equal(r.json.error.param, 'messages.0.content.1.image_url.url', url);
     }

@@ -117,7 +117,10 @@ describe('delivery', () => {
       const r = await h.post(stream ? '/api/v2/generate/stream' : '/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }, acct.key);
       if (stream) {
         const events = sseEvents(r.text);
-        assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+        assert.deepEqual(
+          events.map((e) => e.type ?? e),
+          ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]'],
+        );
         assert.ok(events[3].tokens_spent > 0, 'charged');
       } else {
         assert.equal(r.status, 200, r.text);
@@ -137,7 +140,9 @@ describe('delivery', () => {
       assert.equal(r.json.error, 'provider_error');
       assert.match(r.json.message, /longer than/);
       // Cut at the cap, not read to the end: the upstream connection is closed.
-      await (await arrived).closed;
+      await (
+        await arrived
+      ).closed;
       assert.equal(h.fake.requests.length, 1, 'not retried');
       const g = await settled(h, r.json.details.generation_id, acct.key);
       assert.equal(g.status, 'failed');

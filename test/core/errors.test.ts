@@ -63,7 +63,10 @@ describe('errors', () => {
         for (const [body, field] of cases) {
           const r = await h.post(path, body, acct.key);
           assertEnvelope(r, 422, 'validation_error');
-          assert.ok(r.json.details.fields.some((f: any) => f.path === field && f.message), `${JSON.stringify(body)} -> ${JSON.stringify(r.json.details)}`);
+          assert.ok(
+            r.json.details.fields.some((f: any) => f.path === field && f.message),
+            `${JSON.stringify(body)} -> ${JSON.stringify(r.json.details)}`,
+          );
         }
         await unchanged();
       });
@@ -129,7 +132,10 @@ describe('errors', () => {
   }
 
   it('400 bad_request (with details.model) when streaming a model that cannot stream, before any SSE byte', async () => {
-    for (const [path, body] of [['/api/v2/generate/stream', { model: 'dall-e-3', prompt: 'a cat' }], ['/api/v2/generate', { model: 'dall-e-3', prompt: 'a cat', stream: true }]] as const) {
+    for (const [path, body] of [
+      ['/api/v2/generate/stream', { model: 'dall-e-3', prompt: 'a cat' }],
+      ['/api/v2/generate', { model: 'dall-e-3', prompt: 'a cat', stream: true }],
+    ] as const) {
       const r = await h.post(path, body, acct.key);
       assertEnvelope(r, 400, 'bad_request');
       assert.equal(r.json.details.model, 'dall-e-3');

@@ -6,7 +6,9 @@ import { testCatalog } from '../support/text-models.js';
 
 describe('POST /api/v2/generate', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  before(async () => {
+    h = await startHarness({ catalog: testCatalog });
+  });
   after(() => h.close());
 
   it('style A (prompt + params) returns the full generation object and charges the flat price', async () => {
@@ -41,29 +43,67 @@ describe('POST /api/v2/generate', () => {
     assert.equal(sent.body.temperature, undefined);
     assert.equal(sent.body.max_completion_tokens, 50);
     assert.equal(sent.body.max_tokens, undefined);
-    assert.deepEqual(sent.body.messages, [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Explain quantum computing' }]);
+    assert.deepEqual(sent.body.messages, [
+      { role: 'system', content: 'Be brief.' },
+      { role: 'user', content: 'Explain quantum computing' },
+    ]);
   });
 
   it('style B (messages, system, temperature at the top level) works and params win on a clash', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
-    const r = await h.post('/api/v2/generate', {
-      model: 'plain-4o', system: 'You code.', temperature: 0.5, params: { temperature: 0.9 },
-      messages: [{ role: 'user', content: 'hi' }, { role: 'assistant', content: 'hello' }, { role: 'user', content: [{ type: 'text', text: 'parse JSON' }] }],
-    }, a.key);
+    const r = await h.post(
+      '/api/v2/generate',
+      {
+        model: 'plain-4o',
+        system: 'You code.',
+        temperature: 0.5,
+        params: { temperature: 0.9 },
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'hello' },
+          { role: 'user', content: [{ type: 'text', text: 'parse JSON' }] },
+        ],
+      },
+      a.key,
+    );
     assert.equal(r.status, 200);
     assert.equal(r.json.content, 'ok');
     const sent = h.fake.requests.at(-1)!.body;
     assert.equal(sent.temperature, 0.9);
-    assert.deepEqual(sent.messages.map((m: any) => [m.role, m.content]), [['system', 'You code.'], ['user', 'hi'], ['assistant', 'hello'], ['user', 'parse JSON']]);
+    assert.deepEqual(
+      sent.messages.map((m: any) => [m.role, m.content]),
+      [
+        ['system', 'You code.'],
+        ['user', 'hi'],
+        ['assistant', 'hello'],
+        ['user', 'parse JSON'],
+      ],
+    );
   });
 
   it('prompt is appended after params.messages as the last user turn', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
-    const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'second', params: { messages: [{ role: 'user', content: 'first' }, { role: 'assistant', content: 'reply' }] } }, a.key);
+    const r = await h.post(
+      '/api/v2/generate',
+      {
+        model: 'gpt-5-nano',
+        prompt: 'second',
+        params: {
+          messages: [
+            { role: 'user', content: 'first' },
+            { role: 'assistant', content: 'reply' },
+          ],
+        },
+      },
+      a.key,
+    );
     assert.equal(r.status, 200);
-    assert.deepEqual(h.fake.requests.at(-1)!.body.messages.map((m: any) => m.content), ['first', 'reply', 'second']);
+    assert.deepEqual(
+      h.fake.requests.at(-1)!.body.messages.map((m: any) => m.content),
+      ['first', 'reply', 'second'],
+    );
   });
 
   it('GET /api/v2/generate/{id} and /status/{id} return the stored generation; other accounts get 404', async () => {

@@ -11,7 +11,12 @@ describe('streaming hot path', () => {
   let h: Harness;
   const logLines: string[] = [];
   before(async () => {
-    const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        logLines.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
     h = await startHarness({ logger: pino({ level: 'info' }, sink) });
   });
   after(() => h.close());
@@ -36,7 +41,7 @@ describe('streaming hot path', () => {
   it('database writes per generation are the same for 3 chunks and for 200', async (t) => {
     if (!h.server.db.sqlite) {
       // total_changes() is SQLite's exact count; the lifecycle that decides when to write is the same on PostgreSQL.
-      t.skip('SQLite only: it counts the connection\'s row changes');
+      t.skip("SQLite only: it counts the connection's row changes");
       return;
     }
     const a = await h.account({ tokens: 100 });

@@ -14,7 +14,18 @@ describe('local GGUF models through the gateway', () => {
   let h: Harness;
   let dir: string;
   let acct: { id: number; key: string };
-  const text = (model: string) => ({ slug: model, name: model, category: 'text', provider: 'local', min_plan: 'free', pricing_type: 'fixed', token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: true });
+  const text = (model: string) => ({
+    slug: model,
+    name: model,
+    category: 'text',
+    provider: 'local',
+    min_plan: 'free',
+    pricing_type: 'fixed',
+    token_cost: 1,
+    min_token_cost: 1,
+    max_token_cost: 1,
+    supports_streaming: true,
+  });
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'lumengate-local-e2e-'));
     await writeTinyGguf(join(dir, 'tiny.gguf'));
@@ -32,7 +43,10 @@ describe('local GGUF models through the gateway', () => {
     });
     acct = await h.account({ plan: 'free', tokens: 1000 });
   });
-  after(async () => { await h.close(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const local = () => h.server.app.services.providers.get('local') as LocalProvider;
 
   it('streams through /api/v2/generate/stream and charges the flat price', async () => {
@@ -52,20 +66,30 @@ describe('local GGUF models through the gateway', () => {
 
   it('streams through the OpenAI-compatible /v1/chat/completions', async () => {
     const res = await fetch(`${h.url}/v1/chat/completions`, {
-      method: 'POST', headers: { authorization: `Bearer ${acct.key}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${acct.key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'tiny-local', messages: [{ role: 'user', content: 'hi' }], stream: true, max_tokens: 6, temperature: 0 }),
     });
     const chunks = sseEvents(await res.text());
     assert.equal(chunks.at(-1), '[DONE]');
-    const content = chunks.filter((c) => typeof c === 'object').map((c) => c.choices?.[0]?.delta?.content ?? '').join('');
+    const content = chunks
+      .filter((c) => typeof c === 'object')
+      .map((c) => c.choices?.[0]?.delta?.content ?? '')
+      .join('');
     assert.ok(content.length > 0);
     assert.ok(chunks.some((c) => c.choices?.[0]?.finish_reason === 'length'));
   });
 
   it('/v1/chat/completions with tools and tool_choice required returns OpenAI tool_calls and charges', async () => {
     const before = await h.balance(acct.id);
-    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } } }];
-    const r = await h.post('/v1/chat/completions', { model: 'tiny-local', messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', max_tokens: 128, temperature: 0 }, acct.key);
+    const tools = [
+      { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } } },
+    ];
+    const r = await h.post(
+      '/v1/chat/completions',
+      { model: 'tiny-local', messages: [{ role: 'user', content: 'Weather?' }], tools, tool_choice: 'required', max_tokens: 128, temperature: 0 },
+      acct.key,
+    );
     assert.equal(r.status, 200, r.text);
     const choice = r.json.choices[0];
     assert.equal(choice.finish_reason, 'tool_calls');
@@ -98,7 +122,10 @@ describe('local GGUF models through the gateway', () => {
     await new Promise<void>((resolve) => {
       req.on('response', (res) => {
         id = Number(res.headers['x-generation-id']);
-        res.on('data', (c) => { got += c; if (got.includes('content_delta')) resolve(); });
+        res.on('data', (c) => {
+          got += c;
+          if (got.includes('content_delta')) resolve();
+        });
       });
       req.end(JSON.stringify({ model: 'tiny-local', prompt: 'long', max_tokens: 4000 }));
     });

@@ -7,23 +7,27 @@ import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
 
 describe('money', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('200 concurrent requests on an account funded for 50: exactly 50 complete, 150 get 402, balance 0, ledger exact', async () => {
     const a = await h.account({ plan: 'elite', tokens: 50 });
     h.fake.respondWith({ chunks: ['a', 'b'], delayMs: 5 });
     const agent = new Agent({ connections: 256 });
-    const results = await Promise.all(Array.from({ length: 200 }, async (_, i) => {
-      const res = await fetch(`${h.url}/api/v2/generate`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
-        // @ts-expect-error undici's dispatcher option is not in the DOM fetch types
-        dispatcher: agent,
-      });
-      return { status: res.status, body: await res.json() as any };
-    }));
+    const results = await Promise.all(
+      Array.from({ length: 200 }, async (_, i) => {
+        const res = await fetch(`${h.url}/api/v2/generate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
+          // @ts-expect-error undici's dispatcher option is not in the DOM fetch types
+          dispatcher: agent,
+        });
+        return { status: res.status, body: await res.json() };
+      }),
+    );
     await agent.close();
     const by = (s: number) => results.filter((r) => r.status === s);
     assert.equal(by(200).length, 50);
@@ -32,10 +36,20 @@ describe('money', () => {
     for (const r of by(200)) assert.equal(r.body.tokens_spent, 1);
     assert.equal(await h.balance(a.id), 0);
     assert.deepEqual(await h.ledgerMismatches(), []);
-    const rows = await h.server.db.kysely.selectFrom('ledger').select(['kind']).select((eb) => eb.fn.countAll<number>().as('n')).where('account_id', '=', a.id).groupBy('kind').execute();
+    const rows = await h.server.db.kysely
+      .selectFrom('ledger')
+      .select(['kind'])
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('account_id', '=', a.id)
+      .groupBy('kind')
+      .execute();
     const count = Object.fromEntries(rows.map((r) => [r.kind, Number(r.n)]));
     assert.deepEqual(count, { grant: 1, hold: 50, charge: 50 });
-    const spent = await h.server.db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('s')).where('account_id', '=', a.id).executeTakeFirstOrThrow();
+    const spent = await h.server.db.kysely
+      .selectFrom('generations')
+      .select((eb) => eb.fn.sum<number>('tokens_spent').as('s'))
+      .where('account_id', '=', a.id)
+      .executeTakeFirstOrThrow();
     assert.equal(Number(spent.s), 50);
   });
 
@@ -62,7 +76,9 @@ describe('money', () => {
     const a = await h.account({ plan: 'pro', tokens: 5 });
     const hold = (await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 2, prompt: null, holdTtlMs: 60_000 }))!;
     const done = { status: 'completed' as const, resultText: 'x', error: null, finishReason: 'stop', usage: null, route: null, firstTokenAt: null };
-    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => settleGeneration(h.server.db, hold.generationId, i % 2 ? done : { ...done, status: 'failed', resultText: null, error: 'x' })));
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) => settleGeneration(h.server.db, hold.generationId, i % 2 ? done : { ...done, status: 'failed', resultText: null, error: 'x' })),
+    );
     assert.equal(results.filter((r) => r.applied).length, 1);
     const g = await h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', hold.generationId).executeTakeFirstOrThrow();
     assert.equal(await h.balance(a.id), g.status === 'completed' ? 3 : 5);
@@ -75,15 +91,25 @@ describe('money', () => {
     const done = { status: 'completed' as const, resultText: 'x', error: null, finishReason: 'stop', usage: null, route: null, firstTokenAt: null };
     // Same tick: on SQLite these four share one transaction.
     const [first, missing, second, third] = await Promise.allSettled([
-      holdTokens(h.server.db, req), settleGeneration(h.server.db, 2_000_000_000, done), holdTokens(h.server.db, req), holdTokens(h.server.db, { ...req, price: 5 }),
+      holdTokens(h.server.db, req),
+      settleGeneration(h.server.db, 2_000_000_000, done),
+      holdTokens(h.server.db, req),
+      holdTokens(h.server.db, { ...req, price: 5 }),
     ]);
     assert.equal(missing.status, 'rejected');
-    assert.match(String((missing as PromiseRejectedResult).reason), /no generation/);
+    assert.match(String(missing.reason), /no generation/);
     // On PostgreSQL the three holds race on separate connections: any two fit in 10 tokens, never three.
-    const holds = [[first, 3], [second, 3], [third, 5]] as const;
+    const holds = [
+      [first, 3],
+      [second, 3],
+      [third, 5],
+    ] as const;
     const taken = holds.filter(([r]) => r.status === 'fulfilled' && r.value !== null);
     assert.equal(taken.length, 2, 'exactly two holds fit');
-    assert.ok(holds.every(([r]) => r.status === 'fulfilled'), 'a refused hold is null, not an error');
+    assert.ok(
+      holds.every(([r]) => r.status === 'fulfilled'),
+      'a refused hold is null, not an error',
+    );
     assert.equal(await h.balance(a.id), 10 - taken.reduce((sum, [, price]) => sum + price, 0));
     const pending = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).where('status', '=', 'pending').execute();
     assert.equal(pending.length, 2);

@@ -6,11 +6,24 @@ import { settled, sseEvents, startHarness, type Harness } from '../support/harne
 import { testCatalog } from '../support/text-models.js';
 
 const messages = [{ role: 'user', content: 'hi' }];
-const forwarded = { seed: 42, top_p: 0.9, frequency_penalty: 0.5, presence_penalty: -0.5, reasoning_effort: 'low', user: 'end-user-7', logprobs: true, top_logprobs: 3, temperature: 0.2, max_tokens: 64 };
+const forwarded = {
+  seed: 42,
+  top_p: 0.9,
+  frequency_penalty: 0.5,
+  presence_penalty: -0.5,
+  reasoning_effort: 'low',
+  user: 'end-user-7',
+  logprobs: true,
+  top_logprobs: 3,
+  temperature: 0.2,
+  max_tokens: 64,
+};
 
 describe('parameters', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  before(async () => {
+    h = await startHarness({ catalog: testCatalog });
+  });
   after(() => h.close());
 
   it('/v1 and /api/v2 (top level and params) forward every parameter with its OpenAI name', async () => {
@@ -25,14 +38,22 @@ describe('parameters', () => {
       const r = await h.post(path, body, a.key);
       assert.equal(r.status, 200, r.text);
       const sent = h.fake.requests.at(-1)!.body;
-      assert.deepEqual(sent, {
-        model: 'plain-4o', messages: [{ role: 'user', content: 'hi' }], ...forwarded, stop: ['END', '##'],
-        stream: true, stream_options: { include_usage: true },
-      }, path);
+      assert.deepEqual(
+        sent,
+        {
+          model: 'plain-4o',
+          messages: [{ role: 'user', content: 'hi' }],
+          ...forwarded,
+          stop: ['END', '##'],
+          stream: true,
+          stream_options: { include_usage: true },
+        },
+        path,
+      );
     }
   });
 
-  it('stop as a string goes upstream as a one-element list; max_completion_tokens becomes the model\'s token limit', async () => {
+  it("stop as a string goes upstream as a one-element list; max_completion_tokens becomes the model's token limit", async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
     const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, stop: 'END', max_completion_tokens: 30 }, a.key);
@@ -75,7 +96,12 @@ describe('parameters', () => {
     const r = await h.post('/v1/chat/completions', { model: 'reasoner-o', messages, max_tokens: 100, temperature: 0.1, top_p: 0.9, presence_penalty: 0.3, seed: 1 }, a.key);
     assert.equal(r.status, 200, r.text);
     assert.deepEqual(h.fake.requests.at(-1)!.body, {
-      model: 'reasoner-o', messages: [{ role: 'user', content: 'hi' }], max_completion_tokens: 100, seed: 1, stream: true, stream_options: { include_usage: true },
+      model: 'reasoner-o',
+      messages: [{ role: 'user', content: 'hi' }],
+      max_completion_tokens: 100,
+      seed: 1,
+      stream: true,
+      stream_options: { include_usage: true },
     });
     const v2 = await h.post('/api/v2/generate', { model: 'reasoner-o', prompt: 'hi', params: { temperature: 1, max_completion_tokens: 50 } }, a.key);
     assert.equal(v2.status, 200, v2.text);
@@ -94,7 +120,7 @@ describe('parameters', () => {
     for (const m of catalog.models.filter((x) => x.category === 'text')) assert.ok(m.input_modalities.includes('text'), m.slug);
   });
 
-  it('reasoning deltas reach the generation\'s reasoning, /v1 reasoning_content, and the v2 stream', async () => {
+  it("reasoning deltas reach the generation's reasoning, /v1 reasoning_content, and the v2 stream", async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ reasoning: ['Think', 'ing…'], chunks: ['42'], usage: { input: 20, output: 9, reasoning: 6, cachedInput: 16 } });
     const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'answer?' }, a.key);
@@ -108,11 +134,18 @@ describe('parameters', () => {
 
     const v1s = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, stream: true, stream_options: { include_usage: true } }, a.key);
     const events = sseEvents(v1s.text).slice(0, -1);
-    assert.deepEqual(events.slice(1, 4).map((e) => e.choices[0].delta), [{ reasoning_content: 'Think' }, { reasoning_content: 'ing…' }, { content: '42' }]);
+    assert.deepEqual(
+      events.slice(1, 4).map((e) => e.choices[0].delta),
+      [{ reasoning_content: 'Think' }, { reasoning_content: 'ing…' }, { content: '42' }],
+    );
     assert.deepEqual(events.at(-1).usage, v1.json.usage);
 
     const v2s = await h.post('/api/v2/generate/stream', { model: 'plain-4o', prompt: 'answer?' }, a.key);
-    assert.deepEqual(sseEvents(v2s.text).slice(1, 4), [{ type: 'reasoning_delta', delta: 'Think' }, { type: 'reasoning_delta', delta: 'ing…' }, { type: 'content_delta', delta: '42' }]);
+    assert.deepEqual(sseEvents(v2s.text).slice(1, 4), [
+      { type: 'reasoning_delta', delta: 'Think' },
+      { type: 'reasoning_delta', delta: 'ing…' },
+      { type: 'content_delta', delta: '42' },
+    ]);
     const g = await settled(h, Number(v2s.headers.get('x-generation-id')), a.key);
     assert.equal(g.reasoning, 'Thinking…');
     assert.equal(g.usage.reasoning_tokens, 6);

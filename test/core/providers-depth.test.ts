@@ -9,7 +9,9 @@ import { startFakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeGoogle } from '../support/fake-google.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
-const tools = [{ type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];
+const tools = [
+  { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
+];
 const ask = [{ role: 'user', content: 'Weather in Paris and Oslo?' }];
 
 /** The tool calls of a chat-completion stream, reassembled the way OpenAI clients do. */
@@ -44,10 +46,20 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     });
     acct = await h.account({ plan: 'pro', tokens: 1000 });
   });
-  after(async () => { await h.close(); await anthropic.close(); await google.close(); });
+  after(async () => {
+    await h.close();
+    await anthropic.close();
+    await google.close();
+  });
 
   it('Claude tool calls come back as OpenAI tool_calls with their toolu_ ids (non-streaming)', async () => {
-    anthropic.respondWith({ chunks: [], toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] }, { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    anthropic.respondWith({
+      chunks: [],
+      toolCalls: [
+        { id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] },
+        { id: 'toolu_01B', name: 'get_weather', arguments: ['{"city":"Oslo"}'] },
+      ],
+    });
     const r = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: ask, tools }, acct.key);
     assert.equal(r.status, 200, r.text);
     const choice = r.json.choices[0];
@@ -67,31 +79,48 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
   });
 
   it('Gemini calls stream with the ids the SDK made, and those ids name the results of the next turn', async () => {
-    google.respondWith({ chunks: [], toolCalls: [{ id: '-', name: 'get_weather', arguments: ['{"city":"Paris"}'] }, { id: '-', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    google.respondWith({
+      chunks: [],
+      toolCalls: [
+        { id: '-', name: 'get_weather', arguments: ['{"city":"Paris"}'] },
+        { id: '-', name: 'get_weather', arguments: ['{"city":"Oslo"}'] },
+      ],
+    });
     const r = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: ask, tools, stream: true }, acct.key);
     const { calls, finish } = streamedToolCalls(r.text);
     assert.equal(finish, 'tool_calls');
-    assert.deepEqual(calls.map((c) => c.arguments), ['{"city":"Paris"}', '{"city":"Oslo"}']);
+    assert.deepEqual(
+      calls.map((c) => c.arguments),
+      ['{"city":"Paris"}', '{"city":"Oslo"}'],
+    );
     assert.ok(calls[0]!.id && calls[1]!.id && calls[0]!.id !== calls[1]!.id, JSON.stringify(calls));
 
     google.respondWith({ chunks: ['Sunny in both.'] });
-    const next = await h.post('/v1/chat/completions', {
-      model: 'gemini-2.5-flash', tools,
-      messages: [
-        ...ask,
-        { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) },
-        { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny' },
-        { role: 'tool', tool_call_id: calls[1]!.id, content: 'sunny too' },
-      ],
-    }, acct.key);
+    const next = await h.post(
+      '/v1/chat/completions',
+      {
+        model: 'gemini-2.5-flash',
+        tools,
+        messages: [
+          ...ask,
+          { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) },
+          { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny' },
+          { role: 'tool', tool_call_id: calls[1]!.id, content: 'sunny too' },
+        ],
+      },
+      acct.key,
+    );
     assert.equal(next.status, 200, next.text);
     assert.equal(next.json.choices[0].message.content, 'Sunny in both.');
     assert.deepEqual(google.requests.at(-1)!.body.contents.slice(1), [
       { role: 'model', parts: calls.map((c) => ({ functionCall: { id: c.id, name: 'get_weather', args: JSON.parse(c.arguments) } })) },
-      { role: 'user', parts: [
-        { functionResponse: { id: calls[0]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny' } } },
-        { functionResponse: { id: calls[1]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny too' } } },
-      ] },
+      {
+        role: 'user',
+        parts: [
+          { functionResponse: { id: calls[0]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny' } } },
+          { functionResponse: { id: calls[1]!.id, name: 'get_weather', response: { name: 'get_weather', content: 'sunny too' } } },
+        ],
+      },
     ]);
   });
 
@@ -117,7 +146,11 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
 
   it('Claude thinking streams as reasoning_content; cached input tokens are reported', async () => {
     anthropic.respondWith({ reasoning: ['Paris is', ' in France.'], chunks: ['Sunny.'], usage: { input: 30, output: 12, cachedInput: 20 } });
-    const r = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: ask, reasoning_effort: 'low', user: 'end-user-42', stream: true, stream_options: { include_usage: true } }, acct.key);
+    const r = await h.post(
+      '/v1/chat/completions',
+      { model: 'claude-haiku-4.5', messages: ask, reasoning_effort: 'low', user: 'end-user-42', stream: true, stream_options: { include_usage: true } },
+      acct.key,
+    );
     assert.equal(r.status, 200, r.text);
     const events = sseEvents(r.text).filter((e) => e !== '[DONE]');
     assert.equal(events.map((e) => e.choices?.[0]?.delta?.reasoning_content ?? '').join(''), 'Paris is in France.');

@@ -20,13 +20,20 @@ describe('Anthropic and Google through the gateway', () => {
     });
     acct = await h.account({ plan: 'pro', tokens: 100 });
   });
-  after(async () => { await h.close(); await anthropic.close(); await google.close(); });
+  after(async () => {
+    await h.close();
+    await anthropic.close();
+    await google.close();
+  });
 
   it('claude-haiku-4.5 streams through the Messages API with usage recorded', async () => {
     anthropic.respondWith({ chunks: ['Привет', ' 👋'], usage: { input: 9, output: 4 } });
     const r = await h.post('/api/v2/generate/stream', { model: 'claude-haiku-4.5', prompt: 'hi', system: 'Be kind.' }, acct.key);
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]'],
+    );
     const sent = anthropic.requests.at(-1)!;
     assert.equal(sent.path, '/v1/messages');
     assert.equal(sent.headers['x-api-key'], 'sk-ant-fake');
@@ -41,7 +48,10 @@ describe('Anthropic and Google through the gateway', () => {
     anthropic.respondWith({ chunks: ['partial'], ending: 'error-event' });
     const r = await h.post('/api/v2/generate/stream', { model: 'claude-haiku-4.5', prompt: 'hi' }, acct.key);
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'error', '[DONE]'],
+    );
     assert.match(events[2].message, /Overloaded/);
     assert.equal(await h.balance(acct.id), before);
     const g = (await h.get(`/api/v2/generate/${events[0].id}`, acct.key)).json;
@@ -74,7 +84,10 @@ describe('Anthropic and Google through the gateway', () => {
     const before = await h.balance(acct.id);
     google.respondWith({ chunks: ['uno'], ending: 'reset', delayMs: 20 });
     const r = await h.post('/api/v2/generate/stream', { model: 'gemini-2.5-flash', prompt: 'hi' }, acct.key);
-    assert.deepEqual(sseEvents(r.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      sseEvents(r.text).map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'error', '[DONE]'],
+    );
     assert.equal(await h.balance(acct.id), before);
   });
 });

@@ -15,7 +15,10 @@ const body = (extra: object = {}) => ({ model: 'gpt-5-nano', prompt: 'long', ...
 /** The frames are one stream's: ids `<gen>:1, 2, 3, …` without gaps or repeats, then [DONE] (no id). */
 function assertWholeStream(frames: Array<{ id?: string; data: any }>, gen: number): void {
   const events = frames.filter((f) => f.data !== '[DONE]');
-  assert.deepEqual(events.map((f) => f.id), events.map((_, i) => `${gen}:${i + 1}`));
+  assert.deepEqual(
+    events.map((f) => f.id),
+    events.map((_, i) => `${gen}:${i + 1}`),
+  );
   assert.equal(events[0]!.data.type, 'generation_start');
   assert.equal(frames.at(-1)!.data, '[DONE]');
   assert.equal(frames.filter((f) => f.data === '[DONE]').length, 1);
@@ -108,7 +111,13 @@ describe('resumable streams', () => {
     assert.equal(await h.balance(a.id), 10);
     const rest = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': `${gen}:1` } });
     await rest.ended;
-    assert.deepEqual(rest.frames().map((f) => [f.id, f.data.type ?? f.data, f.data.code]), [[`${gen}:2`, 'error', 'client_disconnected'], [undefined, '[DONE]', undefined]]);
+    assert.deepEqual(
+      rest.frames().map((f) => [f.id, f.data.type ?? f.data, f.data.code]),
+      [
+        [`${gen}:2`, 'error', 'client_disconnected'],
+        [undefined, '[DONE]', undefined],
+      ],
+    );
   });
 
   it('after the end: replays the tail from Last-Event-ID, the whole stream without it, only [DONE] from the last id', async () => {
@@ -126,11 +135,14 @@ describe('resumable streams', () => {
     };
     assert.deepEqual(await replay(`${gen}:2`), original.slice(2));
     assert.deepEqual(await replay(), original);
-    assert.deepEqual(await replay(original.at(-2)!.id), ['[DONE]'].map((data) => ({ data })));
+    assert.deepEqual(
+      await replay(original.at(-2)!.id),
+      ['[DONE]'].map((data) => ({ data })),
+    );
     assert.equal(await h.balance(a.id), 9);
   });
 
-  it('a generation that is not the caller\'s: 404 on GET and on the POST re-attach, nothing started', async () => {
+  it("a generation that is not the caller's: 404 on GET and on the POST re-attach, nothing started", async () => {
     const owner = await h.account({ tokens: 10 });
     const other = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['mine'] });
@@ -139,7 +151,7 @@ describe('resumable streams', () => {
     const requestsBefore = h.fake.requests.length;
     const get = await fetch(`${h.url}/api/v2/generate/${gen}/stream`, { headers: { authorization: `Bearer ${other.key}`, 'last-event-id': `${gen}:1` } });
     assert.equal(get.status, 404);
-    assert.equal((await get.json() as any).error, 'not_found');
+    assert.equal((await get.json()).error, 'not_found');
     const post = await h.post('/api/v2/generate/stream', body(), other.key, { 'last-event-id': `${gen}:1` });
     assert.equal(post.status, 404);
     assert.equal((await fetch(`${h.url}/api/v2/generate/999999/stream`, { headers: { authorization: `Bearer ${owner.key}` } })).status, 404);

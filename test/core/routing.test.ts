@@ -19,16 +19,32 @@ describe('routing', () => {
         retries: { attempts: 1, backoff_ms: 20 },
         circuit_breaker: { failures: 2, cooldown_ms: 400 },
         models: [
-          { slug: 'gpt-5', routes: [{ provider: 'openai', model: 'gpt-5' }, { provider: 'openrouter', model: 'openai/gpt-5' }], timeouts: { first_token_ms: 2000, chunk_gap_ms: 2000, total_ms: 20_000 } },
+          {
+            slug: 'gpt-5',
+            routes: [
+              { provider: 'openai', model: 'gpt-5' },
+              { provider: 'openrouter', model: 'openai/gpt-5' },
+            ],
+            timeouts: { first_token_ms: 2000, chunk_gap_ms: 2000, total_ms: 20_000 },
+          },
           // One model per test below: circuit breakers are per route, and shared by all requests.
-          ...['gpt-5.2', 'deepseek-r1', 'claude-opus-4.5', 'gpt-5.2-pro'].map((slug) => ({ slug, routes: [{ provider: 'openai', model: slug }, { provider: 'openrouter', model: `openai/${slug}` }] })),
+          ...['gpt-5.2', 'deepseek-r1', 'claude-opus-4.5', 'gpt-5.2-pro'].map((slug) => ({
+            slug,
+            routes: [
+              { provider: 'openai', model: slug },
+              { provider: 'openrouter', model: `openai/${slug}` },
+            ],
+          })),
           { slug: 'gpt-5-nano', timeouts: { total_ms: 250, chunk_gap_ms: 1000, first_token_ms: 1000 } },
         ],
       },
     });
     acct = await h.account({ plan: 'elite', tokens: 1000 });
   });
-  after(async () => { await h.close(); await second.close(); });
+  after(async () => {
+    await h.close();
+    await second.close();
+  });
   beforeEach(() => {
     h.fake.respondWith({});
     second.respondWith({});
@@ -44,10 +60,13 @@ describe('routing', () => {
     assert.equal(r.json.result_text, 'after retry');
     // The same request twice on route 1 (the wait between them is proven with a mocked clock in
     // 'the retry is sent when the backoff timer fires, not before' below, not measured here).
-    assert.deepEqual(h.fake.requests.map((q) => [q.path, q.body.model, JSON.stringify(q.body.messages)]), [
-      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
-      ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
-    ]);
+    assert.deepEqual(
+      h.fake.requests.map((q) => [q.path, q.body.model, JSON.stringify(q.body.messages)]),
+      [
+        ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+        ['/v1/chat/completions', 'gpt-5.2', JSON.stringify(h.fake.requests[0]!.body.messages)],
+      ],
+    );
     assert.equal(second.requests.length, 0);
   });
 
@@ -65,19 +84,27 @@ describe('routing', () => {
       async open(req) {
         calls.push(req.upstreamModel);
         if (calls.length === 1) throw first;
-        return { parts: (async function* () { yield { type: 'text-delta' as const, delta: 'ok' }; })() };
+        return {
+          parts: (async function* () {
+            yield { type: 'text-delta' as const, delta: 'ok' };
+          })(),
+        };
       },
     };
     const route = { provider, upstreamModel: 'gpt-5.2', name: 'openai:gpt-5.2' };
     const health = new RouteHealth({ retries: { attempts: 2, backoff_ms: 20 }, circuit_breaker: { failures: 5, cooldown_ms: 1000 } });
     const flush = () => new Promise((r) => setImmediate(r));
-    const opened = openFirstRoute([route], { messages: [] } as never, {
-      signal: new AbortController().signal,
-      timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
-      health,
-      onAccepted: () => {},
-      onAttemptFailed: (_r, err) => failures.push(err),
-    });
+    const opened = openFirstRoute(
+      [route],
+      { messages: [] },
+      {
+        signal: new AbortController().signal,
+        timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
+        health,
+        onAccepted: () => {},
+        onAttemptFailed: (_r, err) => failures.push(err),
+      },
+    );
     for (let i = 0; i < 100 && failures.length === 0; i++) await flush();
     assert.deepEqual(failures, [first], 'the first try failed');
     for (let i = 0; i < 5; i++) await flush();
@@ -92,11 +119,9 @@ describe('routing', () => {
     stream.close();
   }
 
-  it('the retry is sent when the backoff timer fires, not before (mocked clock)', (t) =>
-    retryWaits(t, new ProviderError('rate limited', { status: 429 }), 20));
+  it('the retry is sent when the backoff timer fires, not before (mocked clock)', (t) => retryWaits(t, new ProviderError('rate limited', { status: 429 }), 20));
 
-  it('Retry-After: the retry is sent when that many seconds have passed, not before (mocked clock)', (t) =>
-    retryWaits(t, new ProviderError('rate limited', { status: 429, retryAfter: 1 }), 1000));
+  it('Retry-After: the retry is sent when that many seconds have passed, not before (mocked clock)', (t) => retryWaits(t, new ProviderError('rate limited', { status: 429, retryAfter: 1 }), 1000));
 
   it('5xx that persists: retries, then the next route serves it', async () => {
     h.fake.respondWith({ status: 503 });
@@ -124,7 +149,10 @@ describe('routing', () => {
     second.respondWith({ chunks: ['fast'] });
     const r = await generate('gpt-5', true).finally(() => release());
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'generation_end', '[DONE]'],
+    );
     assert.equal(events[1].delta, 'fast');
     assert.ok(h.fake.requests[0]!.closedAt !== undefined, 'the slow upstream was closed');
   });
@@ -133,7 +161,10 @@ describe('routing', () => {
     const before = await h.balance(acct.id);
     h.fake.respondWith({ chunks: ['partial'], ending: 'reset', delayMs: 20 });
     const r = await generate('gpt-5', true);
-    assert.deepEqual(sseEvents(r.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      sseEvents(r.text).map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'error', '[DONE]'],
+    );
     assert.equal(second.requests.length, 0);
     assert.equal(await h.balance(acct.id), before);
   });

@@ -12,12 +12,17 @@ function openStream(url: string, key: string, body: unknown): Promise<{ status: 
     const req = request(`${url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
       const chunks: string[] = [];
       res.setEncoding('utf8');
-      const ended = new Promise<void>((r) => { res.on('end', r); res.on('close', r); });
+      const ended = new Promise<void>((r) => {
+        res.on('end', r);
+        res.on('close', r);
+      });
       res.on('data', (c: string) => chunks.push(c));
       res.on('error', () => {});
       resolve({ status: res.statusCode!, headers: res.headers, chunks, destroy: () => req.destroy(), ended });
     });
-    req.on('error', (e) => { if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e); });
+    req.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
     req.end(JSON.stringify(body));
   });
 }
@@ -49,13 +54,15 @@ describe('SSE streaming', () => {
     assert.ok(id > 0);
     const body = r.text.replace(/: ping\n\n/g, '');
     // Every event carries `id: <generation id>:<sequence>` (DECISIONS 40); the [DONE] sentinel has none.
-    assert.equal(body,
+    assert.equal(
+      body,
       `id: ${id}:1\ndata: {"type":"generation_start","id":${id},"model":"gpt-5"}\n\n` +
-      `id: ${id}:2\ndata: {"type":"content_delta","delta":"Once"}\n\n` +
-      `id: ${id}:3\ndata: {"type":"content_delta","delta":" upon"}\n\n` +
-      `id: ${id}:4\ndata: {"type":"content_delta","delta":" a time"}\n\n` +
-      `id: ${id}:5\ndata: {"type":"generation_end","id":${id},"tokens_spent":2,"tokens_used":2,"balance_remaining":8}\n\n` +
-      'data: [DONE]\n\n');
+        `id: ${id}:2\ndata: {"type":"content_delta","delta":"Once"}\n\n` +
+        `id: ${id}:3\ndata: {"type":"content_delta","delta":" upon"}\n\n` +
+        `id: ${id}:4\ndata: {"type":"content_delta","delta":" a time"}\n\n` +
+        `id: ${id}:5\ndata: {"type":"generation_end","id":${id},"tokens_spent":2,"tokens_used":2,"balance_remaining":8}\n\n` +
+        'data: [DONE]\n\n',
+    );
     const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
     assert.equal(g.status, 'completed');
     assert.equal(g.result_text, 'Once upon a time');
@@ -71,7 +78,10 @@ describe('SSE streaming', () => {
     const strip = (evs: any[]) => evs.map((e) => (typeof e === 'object' ? { ...e, id: 0, balance_remaining: 0 } : e));
     assert.equal(viaFlag.headers.get('content-type'), 'text/event-stream; charset=utf-8');
     assert.deepEqual(strip(sseEvents(viaFlag.text)), strip(sseEvents(viaStream.text)));
-    assert.deepEqual(sseEvents(viaFlag.text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]']);
+    assert.deepEqual(
+      sseEvents(viaFlag.text).map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'content_delta', 'generation_end', '[DONE]'],
+    );
   });
 
   it('Cyrillic and emoji deltas arrive intact', async () => {
@@ -79,7 +89,12 @@ describe('SSE streaming', () => {
     const chunks = ['Привет', ', ', 'мир', '! 👋🏽', '🇷🇺 ok', 'ё'];
     h.fake.respondWith({ chunks });
     const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'hi' }, a.key);
-    assert.deepEqual(sseEvents(r.text).filter((e) => e.type === 'content_delta').map((e) => e.delta), chunks);
+    assert.deepEqual(
+      sseEvents(r.text)
+        .filter((e) => e.type === 'content_delta')
+        .map((e) => e.delta),
+      chunks,
+    );
   });
 
   it('heartbeats: ": ping" comments while waiting for the first token', async () => {
@@ -97,7 +112,10 @@ describe('SSE streaming', () => {
     const text = s.chunks.join('');
     const beforeFirstDelta = text.slice(0, text.indexOf('content_delta'));
     assert.ok((beforeFirstDelta.match(/^: ping$/gm) ?? []).length >= 2, text);
-    assert.deepEqual(sseEvents(text).map((e) => e.type ?? e), ['generation_start', 'content_delta', 'generation_end', '[DONE]']);
+    assert.deepEqual(
+      sseEvents(text).map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'generation_end', '[DONE]'],
+    );
   });
 
   it('upstream 500 before the first byte: JSON 500 provider_error, nothing charged', async () => {
@@ -121,7 +139,10 @@ describe('SSE streaming', () => {
     h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 30 });
     const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'content_delta', 'error', '[DONE]'],
+    );
     const err = events[3];
     assert.equal(err.code, 'provider_error');
     assert.ok(err.message.length > 0);
@@ -137,7 +158,10 @@ describe('SSE streaming', () => {
     h.fake.respondWith({ chunks: ['one'], ending: 'stall' });
     const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'error', '[DONE]'],
+    );
     assert.match(events[2].message, /timed out/);
     assert.equal(await h.balance(a.id), 10);
     // The stalled upstream connection was closed by us.
@@ -187,4 +211,3 @@ describe('SSE streaming', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 });
-

@@ -11,7 +11,9 @@ const messages = [{ role: 'user', content: 'Largest city in Norway?' }];
 
 describe('structured output', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  before(async () => {
+    h = await startHarness({ catalog: testCatalog });
+  });
   after(() => h.close());
 
   it('json_schema strict: the format is sent as given; a matching answer is completed and charged', async () => {
@@ -32,7 +34,10 @@ describe('structured output', () => {
     assert.equal(r.status, 200);
     const events = sseEvents(r.text);
     const id = Number(r.headers.get('x-generation-id'));
-    assert.deepEqual(events.slice(0, 2), [{ type: 'generation_start', id, model: 'plain-4o' }, { type: 'content_delta', delta: '{"city":"Oslo"}' }]);
+    assert.deepEqual(events.slice(0, 2), [
+      { type: 'generation_start', id, model: 'plain-4o' },
+      { type: 'content_delta', delta: '{"city":"Oslo"}' },
+    ]);
     const err = events[2];
     assert.equal(err.type, 'error');
     assert.equal(err.code, 'output_invalid');

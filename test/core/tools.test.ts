@@ -22,7 +22,9 @@ const twoCalls = {
 
 describe('tools', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: testCatalog }); });
+  before(async () => {
+    h = await startHarness({ catalog: testCatalog });
+  });
   after(() => h.close());
 
   it('/v1 non-streaming: tools and tool_choice go upstream as sent; the answer has tool_calls, null content, finish_reason tool_calls; charged 1', async () => {
@@ -34,7 +36,9 @@ describe('tools', () => {
     assert.deepEqual(sent.tools, [weatherTool]);
     assert.equal(sent.tool_choice, 'auto');
     assert.deepEqual(r.json.choices[0].message, {
-      role: 'assistant', content: null, refusal: null,
+      role: 'assistant',
+      content: null,
+      refusal: null,
       tool_calls: [{ id: 'call_abc', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
     });
     assert.equal(r.json.choices[0].finish_reason, 'tool_calls');
@@ -54,16 +58,22 @@ describe('tools', () => {
     const events = sseEvents(r.text);
     assert.equal(events.at(-1), '[DONE]');
     const choices = events.slice(0, -1).map((e) => e.choices[0]);
-    assert.deepEqual(choices.map((c) => c.delta), [
-      { role: 'assistant', content: '' },
-      { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
-      { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
-      { tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] },
-      { tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '' } }] },
-      { tool_calls: [{ index: 1, function: { arguments: '{"tz":"Europe/Oslo"}' } }] },
-      {},
-    ]);
-    assert.deepEqual(choices.map((c) => c.finish_reason), [null, null, null, null, null, null, 'tool_calls']);
+    assert.deepEqual(
+      choices.map((c) => c.delta),
+      [
+        { role: 'assistant', content: '' },
+        { tool_calls: [{ index: 0, id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+        { tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] },
+        { tool_calls: [{ index: 0, function: { arguments: '"Oslo"}' } }] },
+        { tool_calls: [{ index: 1, id: 'call_2', type: 'function', function: { name: 'get_time', arguments: '' } }] },
+        { tool_calls: [{ index: 1, function: { arguments: '{"tz":"Europe/Oslo"}' } }] },
+        {},
+      ],
+    );
+    assert.deepEqual(
+      choices.map((c) => c.finish_reason),
+      [null, null, null, null, null, null, 'tool_calls'],
+    );
     const id = Number(r.headers.get('x-generation-id'));
     const g = await settled(h, id, a.key);
     assert.equal(g.status, 'completed');
@@ -123,11 +133,15 @@ describe('tools', () => {
     for (const path of ['/v1/chat/completions', '/api/v2/generate']) {
       const r = await h.post(path, { model: 'plain-4o', messages, tools: [weatherTool] }, a.key);
       assert.equal(r.status, 200, r.text);
-      assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
-        { role: 'user', content: 'Weather in Paris?' },
-        { role: 'assistant', content: null, tool_calls: [call] },
-        { role: 'tool', tool_call_id: 'call_abc', content: '{"temp_c":18}' },
-      ], path);
+      assert.deepEqual(
+        h.fake.requests.at(-1)!.body.messages,
+        [
+          { role: 'user', content: 'Weather in Paris?' },
+          { role: 'assistant', content: null, tool_calls: [call] },
+          { role: 'tool', tool_call_id: 'call_abc', content: '{"temp_c":18}' },
+        ],
+        path,
+      );
     }
     assert.equal(await h.balance(a.id), 8);
   });

@@ -14,7 +14,10 @@ function memoryLogger() {
   const raw: string[] = [];
   const sink = new Writable({
     write(chunk, _enc, cb) {
-      for (const l of String(chunk).split('\n').filter(Boolean)) { raw.push(l); lines.push(JSON.parse(l)); }
+      for (const l of String(chunk).split('\n').filter(Boolean)) {
+        raw.push(l);
+        lines.push(JSON.parse(l));
+      }
       cb();
     },
   });
@@ -58,8 +61,13 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
         circuit_breaker: { failures: BREAKER, cooldown_ms: 60_000 },
         // One model (so one route, one breaker) per test: breakers are shared by all requests.
         models: [
-          toOpenAI('gpt-5'), toOpenAI('gpt-5.2'), toOpenAI('gpt-5.2-pro'), toOpenAI('gpt-5-nano'), toOpenAI('deepseek-v3'),
-          toOpenAI('grok-4-fast'), toOpenAI('claude-sonnet-4.5'),
+          toOpenAI('gpt-5'),
+          toOpenAI('gpt-5.2'),
+          toOpenAI('gpt-5.2-pro'),
+          toOpenAI('gpt-5-nano'),
+          toOpenAI('deepseek-v3'),
+          toOpenAI('grok-4-fast'),
+          toOpenAI('claude-sonnet-4.5'),
           toOpenAI('deepseek-r1', { timeouts: { first_token_ms: 150, chunk_gap_ms: 5_000, total_ms: 10_000 } }),
           toOpenAI('claude-opus-4.5', { timeouts: { first_token_ms: 20_000, chunk_gap_ms: 20_000, total_ms: 30_000 } }),
         ],
@@ -74,7 +82,7 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
   });
   const generate = (model: string, key = acct.key) => h.post('/api/v2/generate', { model, prompt: 'x' }, key);
 
-  it("20 refusals (400) by one account do not open the breaker: another account is served right after", async () => {
+  it('20 refusals (400) by one account do not open the breaker: another account is served right after', async () => {
     const noisy = await h.account({ plan: 'elite', tokens: 1_000 });
     h.fake.respondWith({ status: 400 });
     for (let i = 0; i < 20; i++) {
@@ -178,7 +186,10 @@ describe('upstream failures: status mapping and the circuit breaker (22)', () =>
     h.fake.respondWith({ chunks: ['slow'], firstChunkDelayMs: 10_000 });
     for (let i = 0; i < BREAKER + 1; i++) await hangUpAfterUpstreamGotIt(h, '/api/v2/generate', { model: 'claude-opus-4.5', prompt: 'x' }, leaver.key);
     const rows = await allSettled(h, leaver.id);
-    assert.deepEqual(rows.map((g) => g.status), Array(BREAKER + 1).fill('failed'));
+    assert.deepEqual(
+      rows.map((g) => g.status),
+      Array(BREAKER + 1).fill('failed'),
+    );
     assert.equal(await h.balance(leaver.id), 1_000);
     h.fake.respondWith({ chunks: ['still up'] });
     const r = await generate('claude-opus-4.5');
@@ -230,7 +241,11 @@ describe('upstream failures: what clients may read, what the operator sees (23)'
     { name: '422 with a plain-text body naming internals', script: { status: 422, errorBody: INTERNAL }, status: 400 },
     { name: '500 with a JSON error naming internals', script: { status: 500, errorBody: JSON.stringify({ error: { message: INTERNAL } }) }, status: 500 },
     { name: "502 with a proxy's HTML page", script: { status: 502, errorBody: HTML }, status: 500 },
-    { name: '401 naming a key fragment and the org', script: { status: 401, errorBody: JSON.stringify({ error: { message: `Incorrect API key provided: sk-proj-********************wxyz9876. ${INTERNAL}` } }) }, status: 503 },
+    {
+      name: '401 naming a key fragment and the org',
+      script: { status: 401, errorBody: JSON.stringify({ error: { message: `Incorrect API key provided: sk-proj-********************wxyz9876. ${INTERNAL}` } }) },
+      status: 503,
+    },
     { name: '429 naming the org', script: { status: 429, errorBody: JSON.stringify({ error: { message: `Rate limit reached for org-XYZ123456: ${INTERNAL}` } }) }, status: 503 },
   ];
 
@@ -266,7 +281,10 @@ describe('upstream failures: what clients may read, what the operator sees (23)'
         assert.equal(typeof l.latency_ms, 'number');
         assert.ok(l.level >= 40, 'warn or error');
       }
-      assert.ok(mine.some((l) => /10\.0\.0\.7|nginx/.test(String(l.error))), 'the operator sees the unsanitised reason');
+      assert.ok(
+        mine.some((l) => /10\.0\.0\.7|nginx/.test(String(l.error))),
+        'the operator sees the unsanitised reason',
+      );
       assert.ok(!log.raw.some((l) => l.includes(PROMPT)), 'the prompt is never logged');
     });
   }
@@ -276,7 +294,10 @@ describe('upstream failures: what clients may read, what the operator sees (23)'
     h.fake.respondWith(failing);
     const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5', prompt: PROMPT }, acct.key);
     const events = sseEvents(r.text);
-    assert.deepEqual(events.map((e) => e.type ?? e), ['generation_start', 'content_delta', 'error', '[DONE]']);
+    assert.deepEqual(
+      events.map((e) => e.type ?? e),
+      ['generation_start', 'content_delta', 'error', '[DONE]'],
+    );
     assert.match(JSON.stringify(events[2]), /upstream stream failed/);
     assertNoLeak('the SSE error event', r.text);
     const id = Number(r.headers.get('x-generation-id'));

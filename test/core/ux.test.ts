@@ -87,7 +87,11 @@ describe('model availability and error texts', () => {
 
   it('an empty prompt is 400 and never charged', async () => {
     const a = await h.account({ tokens: 10 });
-    for (const body of [{ model: 'gpt-5-nano', prompt: '' }, { model: 'gpt-5-nano', prompt: '  \n ' }, { model: 'gpt-5-nano', messages: [{ role: 'user', content: ' ' }] }]) {
+    for (const body of [
+      { model: 'gpt-5-nano', prompt: '' },
+      { model: 'gpt-5-nano', prompt: '  \n ' },
+      { model: 'gpt-5-nano', messages: [{ role: 'user', content: ' ' }] },
+    ]) {
       const r = await h.post('/api/v2/generate', body, a.key);
       assert.equal(r.status, 400, JSON.stringify(body));
       assert.match(r.json.message, /prompt is empty/);

@@ -21,8 +21,7 @@ function layoutProbe() {
   const over = (el: Element) => el.scrollWidth > el.clientWidth;
   return {
     docWidth: document.documentElement.scrollWidth,
-    overflowing: [...document.querySelectorAll('.table-wrap, .card, .content, .topbar')].filter(over)
-      .map((el) => `${el.className}: ${el.scrollWidth} > ${el.clientWidth}`),
+    overflowing: [...document.querySelectorAll('.table-wrap, .card, .content, .topbar')].filter(over).map((el) => `${el.className}: ${el.scrollWidth} > ${el.clientWidth}`),
     tabRows: new Set([...document.querySelectorAll('.tab')].map((t) => Math.round(t.getBoundingClientRect().top))).size,
     background: getComputedStyle(document.body).backgroundColor,
   };
@@ -30,17 +29,25 @@ function layoutProbe() {
 
 /** Relative luminance (0 black .. 1 white) of a computed `rgb(r, g, b)` colour. */
 function luminance(rgb: string): number {
-  const [r, g, b] = (rgb.match(/\d+(\.\d+)?/g) ?? []).slice(0, 3).map(Number).map((c) => {
-    const v = c / 255;
-    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
-  });
+  const [r, g, b] = (rgb.match(/\d+(\.\d+)?/g) ?? [])
+    .slice(0, 3)
+    .map(Number)
+    .map((c) => {
+      const v = c / 255;
+      return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+    });
   return 0.2126 * r! + 0.7152 * g! + 0.0722 * b!;
 }
 
 /** Rejects instead of hanging when something that must happen does not. */
 function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms); })]).finally(() => clearTimeout(timer));
+  return Promise.race([
+    p,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+    }),
+  ]).finally(() => clearTimeout(timer));
 }
 
 describe('dashboard in Chromium', { skip }, () => {
@@ -56,7 +63,19 @@ describe('dashboard in Chromium', { skip }, () => {
     h = await startHarness();
     account = await h.account({ tokens: 1000, packageTokens: 250 });
     // History over the last week on three models, and one failure, so the chart and filters have data.
-    const seed: [string, number][] = [['gpt-5-nano', 0], ['gpt-5', 0], ['gpt-5-nano', 1], ['gpt-5.2', 1], ['gpt-5', 2], ['gpt-5-nano', 3], ['gpt-5.2', 3], ['gpt-5', 4], ['gpt-5-nano', 5], ['gpt-5', 6], ['gpt-5.2', 6]];
+    const seed: [string, number][] = [
+      ['gpt-5-nano', 0],
+      ['gpt-5', 0],
+      ['gpt-5-nano', 1],
+      ['gpt-5.2', 1],
+      ['gpt-5', 2],
+      ['gpt-5-nano', 3],
+      ['gpt-5.2', 3],
+      ['gpt-5', 4],
+      ['gpt-5-nano', 5],
+      ['gpt-5', 6],
+      ['gpt-5.2', 6],
+    ];
     for (const [i, [model, daysAgo]] of seed.entries()) {
       const r = await h.post('/api/v2/generate', { model, prompt: `Seed question ${i + 1}` }, account.key);
       assert.equal(r.status, 200, r.text);
@@ -76,7 +95,9 @@ describe('dashboard in Chromium', { skip }, () => {
     // never happening, generous because the machine's cores may be busy with other work.
     page.setDefaultTimeout(90_000);
     page.on('pageerror', (e) => pageErrors.push(e.message));
-    page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
   });
   after(async () => {
     for (const c of contexts) await c.close().catch(() => {});
@@ -95,7 +116,14 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.fill('#api-key', account.key);
     await page.click('button[type=submit]');
     await page.locator('[data-testid=stat-balance]').waitFor();
-    const balance = 1250 - (await h.server.db.kysely.selectFrom('generations').select((eb) => eb.fn.sum<number>('tokens_spent').as('n')).executeTakeFirstOrThrow()).n;
+    const balance =
+      1250 -
+      (
+        await h.server.db.kysely
+          .selectFrom('generations')
+          .select((eb) => eb.fn.sum<number>('tokens_spent').as('n'))
+          .executeTakeFirstOrThrow()
+      ).n;
     assert.equal(await page.locator('[data-testid=header-balance]').innerText(), `${balance.toLocaleString('en-US')} credits`);
     assert.match(await page.locator('[data-testid=stat-balance]').innerText(), /prepaid, priced per request/, 'the unit is named once');
     assert.match(await page.locator('[data-testid=stat-limits]').innerText(), /60\s*\/ hour[\s\S]*500 requests per day/);
@@ -146,7 +174,13 @@ describe('dashboard in Chromium', { skip }, () => {
 
     // What the upstream was asked: the system prompt, the message and the temperature from the UI.
     assert.equal(upstream.body.model, 'gpt-5-nano');
-    assert.deepEqual(upstream.body.messages.map((m: any) => [m.role, typeof m.content === 'string' ? m.content : m.content.map((p: any) => p.text).join('')]), [['system', 'You are terse.'], ['user', 'Count slowly, please.']]);
+    assert.deepEqual(
+      upstream.body.messages.map((m: any) => [m.role, typeof m.content === 'string' ? m.content : m.content.map((p: any) => p.text).join('')]),
+      [
+        ['system', 'You are terse.'],
+        ['user', 'Count slowly, please.'],
+      ],
+    );
     assert.equal(upstream.body.temperature, 1);
 
     // Settlement: content was delivered, so it is completed, charged, finish_reason client_disconnected.
@@ -192,10 +226,16 @@ describe('dashboard in Chromium', { skip }, () => {
     const staleHeld = new Promise<void>((r) => (releaseStale = r));
     let staleArrived!: () => void;
     const staleRequest = new Promise<void>((r) => (staleArrived = r));
-    const unfiltered = (u: string) => { const q = new URL(u).searchParams; return !q.has('status') && !q.has('model_slug'); };
+    const unfiltered = (u: string) => {
+      const q = new URL(u).searchParams;
+      return !q.has('status') && !q.has('model_slug');
+    };
     const historyUrl = (u: URL) => u.pathname === '/api/v2/user/history';
     await page.route(historyUrl, async (route) => {
-      if (unfiltered(route.request().url())) { staleArrived(); await staleHeld; }
+      if (unfiltered(route.request().url())) {
+        staleArrived();
+        await staleHeld;
+      }
       await route.continue();
     });
     const staleResponse = page.waitForResponse((r) => r.url().includes('/api/v2/user/history') && unfiltered(r.url()));
@@ -234,7 +274,6 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal(await page.locator('[data-testid=key-row]').count(), 1);
   });
 
-
   /** A fresh browser context (viewport, colour scheme) signed in with `key`. */
   const contexts: BrowserContext[] = [];
   async function openAs(key: string, width: number, colorScheme: 'light' | 'dark'): Promise<Page> {
@@ -242,7 +281,9 @@ describe('dashboard in Chromium', { skip }, () => {
     contexts.push(ctx);
     const p = await ctx.newPage();
     p.on('pageerror', (e) => pageErrors.push(e.message));
-    p.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
+    p.on('console', (m) => {
+      if (m.type() === 'error') pageErrors.push(m.text());
+    });
     await p.goto(`${h.url}/dashboard`);
     await p.fill('#api-key', key);
     await p.click('button[type=submit]');
@@ -286,7 +327,12 @@ describe('dashboard in Chromium', { skip }, () => {
     await snap(p, 'dashboard-playground-390-light');
   });
 
-  for (const [width, scheme] of [[390, 'light'], [390, 'dark'], [1280, 'light'], [1280, 'dark']] as const) {
+  for (const [width, scheme] of [
+    [390, 'light'],
+    [390, 'dark'],
+    [1280, 'light'],
+    [1280, 'dark'],
+  ] as const) {
     it(`at ${width} px, ${scheme}: no view overflows sideways, tabs on one line, ${width < 600 ? 'tables as cards' : 'tables'}`, async () => {
       const p = await openAs(account.key, width, scheme);
       const views: [string, string][] = [
@@ -324,6 +370,9 @@ describe('dashboard in Chromium', { skip }, () => {
     await page.click('button:has-text("Sign out")');
     await page.locator('[data-testid=signin-form]').waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('lumengate.apiKey')), null);
-    assert.deepEqual(pageErrors.filter((e) => !/status of 401/.test(e)), []);
+    assert.deepEqual(
+      pageErrors.filter((e) => !/status of 401/.test(e)),
+      [],
+    );
   });
 });

@@ -8,7 +8,9 @@ const daysAgo = (n: number) => new Date(Date.now() - n * 86_400_000).toISOString
 
 describe('GET /api/v2/user/usage', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('sums tokens and requests per day and model inside the window, for the caller only', async () => {

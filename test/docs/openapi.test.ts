@@ -63,11 +63,26 @@ describe('OpenAPI document and docs UI', () => {
       return media.examples ? Object.values(media.examples).map((e: any) => e.value) : [media.example];
     };
     const v2 = examplesOf('/api/v2/generate');
-    assert.ok(v2.some((e) => e.tools?.[0]?.function?.name === 'get_weather'), 'a tools example');
-    assert.ok(v2.some((e) => e.response_format?.type === 'json_schema'), 'a structured output example');
-    assert.ok(v2.some((e) => e.messages?.[0]?.content?.some?.((p: any) => p.type === 'image_url')), 'a content parts example');
-    assert.ok(examplesOf('/v1/chat/completions').some((e) => e.messages.some((m: any) => m.role === 'tool')), 'a tool result example');
-    assert.ok(examplesOf('/v1/responses').some((e) => e.previous_response_id), 'a /v1/responses example');
+    assert.ok(
+      v2.some((e) => e.tools?.[0]?.function?.name === 'get_weather'),
+      'a tools example',
+    );
+    assert.ok(
+      v2.some((e) => e.response_format?.type === 'json_schema'),
+      'a structured output example',
+    );
+    assert.ok(
+      v2.some((e) => e.messages?.[0]?.content?.some?.((p: any) => p.type === 'image_url')),
+      'a content parts example',
+    );
+    assert.ok(
+      examplesOf('/v1/chat/completions').some((e) => e.messages.some((m: any) => m.role === 'tool')),
+      'a tool result example',
+    );
+    assert.ok(
+      examplesOf('/v1/responses').some((e) => e.previous_response_id),
+      'a /v1/responses example',
+    );
     assert.equal(examplesOf('/v1/embeddings')[0].model, 'text-embedding-3-small');
   });
 
@@ -77,7 +92,10 @@ describe('OpenAPI document and docs UI', () => {
     for (const r of new Set(refs)) {
       const path = r.slice(8, -1);
       assert.ok(path.startsWith('#/'), path);
-      const target = path.slice(2).split('/').reduce((o: any, k) => o?.[k], spec);
+      const target = path
+        .slice(2)
+        .split('/')
+        .reduce((o: any, k) => o?.[k], spec);
       assert.ok(target, `${path} resolves`);
     }
   });

@@ -38,23 +38,30 @@ describe('job crash recovery', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json() as Promise<any>;
+  const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json();
 
   it('SIGKILL mid-job: the restarted instance resumes polling the stored prediction; completed once, charged once', async () => {
     const env = {
-      DATABASE_URL: testDb.url, ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
-      REPLICATE_API_TOKEN: 'r8_fake_test_token', REPLICATE_BASE_URL: fake.baseUrl, LUMENGATE_FILES_DIR: join(dir, 'files'),
-      LUMENGATE_JOB_LEASE_MS: '1500', LUMENGATE_JOB_PROVIDER_POLL_MS: '50', LUMENGATE_JOB_IDLE_POLL_MS: '100', LUMENGATE_INSTANCE_ID: 'jobs-a',
+      DATABASE_URL: testDb.url,
+      ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
+      REPLICATE_API_TOKEN: 'r8_fake_test_token',
+      REPLICATE_BASE_URL: fake.baseUrl,
+      LUMENGATE_FILES_DIR: join(dir, 'files'),
+      LUMENGATE_JOB_LEASE_MS: '1500',
+      LUMENGATE_JOB_PROVIDER_POLL_MS: '50',
+      LUMENGATE_JOB_IDLE_POLL_MS: '100',
+      LUMENGATE_INSTANCE_ID: 'jobs-a',
     };
     const a = await startInstance(env);
     const acc = await createAccount(db, { plan: 'pro', tokens: 100 });
     const key = (await createKey(db, acc.id, 'a')).key;
 
     const res = await fetch(`${a.url}/api/v2/generate`, {
-      method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'kling-v2.1', prompt: 'a slow pan over hills' }),
     });
-    const pending = await res.json() as any;
+    const pending = await res.json();
     assert.deepEqual([res.status, pending.status, pending.balance_remaining], [200, 'pending', 74]);
 
     // The prediction is running at Replicate and A has stored its id (polls come after storing it).
@@ -86,7 +93,14 @@ describe('job crash recovery', () => {
     assert.equal(fake.creates(), 1, 'exactly one prediction was created (and paid for)');
     assert.deepEqual([(await job()).state, (await job()).attempts], ['done', 2]);
     const ledger = await db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', acc.id).orderBy('id').execute();
-    assert.deepEqual(ledger.map((l) => [l.kind, l.amount]), [['grant', 100], ['hold', 26], ['charge', 26]]);
+    assert.deepEqual(
+      ledger.map((l) => [l.kind, l.amount]),
+      [
+        ['grant', 100],
+        ['hold', 26],
+        ['charge', 26],
+      ],
+    );
     assert.deepEqual(await ledgerMismatches(db), []);
     const gen = await db.kysely.selectFrom('generations').selectAll().where('id', '=', pending.id).executeTakeFirstOrThrow();
     const [file] = JSON.parse(gen.result_json!).files;

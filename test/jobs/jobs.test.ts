@@ -17,8 +17,13 @@ describe('media jobs', () => {
     filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
     h = await startHarness({
       env: {
-        REPLICATE_API_TOKEN: 'r8_fake_test_token', REPLICATE_BASE_URL: fake.baseUrl, LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '20', LUMENGATE_JOB_IDLE_POLL_MS: '50', LUMENGATE_JOB_BACKOFF_MS: '10', LUMENGATE_JOB_ATTEMPTS: '3',
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: fake.baseUrl,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        LUMENGATE_JOB_BACKOFF_MS: '10',
+        LUMENGATE_JOB_ATTEMPTS: '3',
         LUMENGATE_JOB_CONCURRENCY: '8',
       },
     });
@@ -55,7 +60,10 @@ describe('media jobs', () => {
 
     const g = await generation(r.json.id);
     const files = JSON.parse(g.result_json!).files;
-    assert.deepEqual(files.map((f: any) => [f.key, f.name, f.media_type, f.format]), [[`${r.json.id}/output.webp`, 'output.webp', 'image/webp', 'webp']]);
+    assert.deepEqual(
+      files.map((f: any) => [f.key, f.name, f.media_type, f.format]),
+      [[`${r.json.id}/output.webp`, 'output.webp', 'image/webp', 'webp']],
+    );
     const expected = fake.fileBytes(prediction!.id, 0);
     assert.equal(files[0].bytes, expected.length);
     assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'output.webp')), expected, 'the bytes the provider served, stored by the gateway');
@@ -86,7 +94,9 @@ describe('media jobs', () => {
     const seen = fake.predictions.size;
     const leave = new AbortController();
     const request = fetch(`${h.url}/api/v2/generate`, {
-      method: 'POST', signal: leave.signal, headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
+      method: 'POST',
+      signal: leave.signal,
+      headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
       body: JSON.stringify({ model: 'flux-kontext-pro', prompt: 'x', wait: 120 }),
     });
     await fake.until(() => fake.predictions.size === seen + 1);
@@ -174,7 +184,10 @@ describe('media jobs', () => {
     for (const g of completed) assert.equal(g.tokens_spent, 4);
     for (const g of failed) assert.equal(g.tokens_spent, 0);
     const ledger = await h.server.db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', acc.id).execute();
-    assert.equal(ledger.filter((l) => l.kind === 'charge').reduce((s, l) => s + l.amount, 0), 4 * completed.length);
+    assert.equal(
+      ledger.filter((l) => l.kind === 'charge').reduce((s, l) => s + l.amount, 0),
+      4 * completed.length,
+    );
     assert.equal(ledger.filter((l) => l.kind === 'hold').length, admitted.length);
     assert.equal(ledger.filter((l) => l.kind === 'release').length, failed.length);
     assert.equal(await noPending(), 0);

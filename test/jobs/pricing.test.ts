@@ -29,7 +29,10 @@ describe('calculate-price', () => {
     assert.equal(r.status, 422);
     assert.equal(r.json.error, 'validation_error');
     assert.match(JSON.stringify(r.json), /640x480/);
-    assert.deepEqual(r.json.details.fields.map((f: any) => f.path), ['size', 'quality']);
+    assert.deepEqual(
+      r.json.details.fields.map((f: any) => f.path),
+      ['size', 'quality'],
+    );
   });
 
   it('per_second: the duration (which the flat price used to ignore) times the rate, bounds enforced', async () => {
@@ -49,7 +52,7 @@ describe('calculate-price', () => {
     assert.equal((await quote('openai-tts', { text: 'hi' })).json.token_cost, 1, 'never below min_token_cost');
   });
 
-  it('every shipped non-fixed price stays within the model\'s advertised min and max', async () => {
+  it("every shipped non-fixed price stays within the model's advertised min and max", async () => {
     const models = (await h.get('/api/v2/models')).json.models;
     for (const m of models.filter((x: any) => x.pricing_type === 'matrix' || x.pricing_type === 'per_second')) {
       const r = await quote(m.slug, {});
@@ -61,7 +64,9 @@ describe('calculate-price', () => {
 
 describe('partial charge', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('charges part of a hold and releases the rest (package tokens first); balance = ledger', async () => {
@@ -77,7 +82,11 @@ describe('partial charge', () => {
     assert.deepEqual([a.plan_tokens, a.package_tokens], [2, 10], 'the 5 package tokens held come back first, then 2 plan tokens');
     const rows = await db.kysely.selectFrom('ledger').select(['kind', 'amount', 'plan_delta', 'package_delta']).where('generation_id', '=', hold.generationId).orderBy('id').execute();
     // One statement on PostgreSQL writes charge and release: their id order is not defined.
-    assert.deepEqual(rows.map((r) => [r.kind, r.amount, r.plan_delta, r.package_delta]).sort(), [['charge', 8, 0, 0], ['hold', 15, -10, -5], ['release', 7, 2, 5]]);
+    assert.deepEqual(rows.map((r) => [r.kind, r.amount, r.plan_delta, r.package_delta]).sort(), [
+      ['charge', 8, 0, 0],
+      ['hold', 15, -10, -5],
+      ['release', 7, 2, 5],
+    ]);
 
     // Never above the hold; a second settlement changes nothing.
     const h2 = await holdTokens(db, { accountId: acc.id, apiKeyId: null, modelSlug: 'kling-v2.1', category: 'video', price: 4, prompt: 'p', holdTtlMs: 60_000 });

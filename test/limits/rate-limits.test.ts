@@ -10,7 +10,9 @@ const small = { plans: { basic: { requests_per_hour: 3, requests_per_day: 5 }, v
 
 describe('rate limits and plans', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ catalog: small }); });
+  before(async () => {
+    h = await startHarness({ catalog: small });
+  });
   after(() => h.close());
 
   const gen = (key: string, model = 'gpt-5-nano') => h.post('/api/v2/generate', { model, prompt: 'hi' }, key);
@@ -120,7 +122,9 @@ describe('rate limits and plans', () => {
 
 describe('min_plan', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('a model above the account plan answers 403 insufficient_plan and holds nothing', async () => {

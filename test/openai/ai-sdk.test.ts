@@ -11,7 +11,9 @@ import { startHarness, type Harness } from '../support/harness.js';
 describe('/v1 with the AI SDK openai-compatible provider', () => {
   let h: Harness;
   const provider = (key: string) => createOpenAICompatible({ name: 'lumengate', baseURL: `${h.url}/v1`, apiKey: key, includeUsage: true });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('generateText: text, provider usage, charged, generation row', async () => {
@@ -28,7 +30,10 @@ describe('/v1 with the AI SDK openai-compatible provider', () => {
     const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
     assert.equal(g.status, 'completed');
     assert.equal(g.result_text, 'Bonjour !');
-    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [{ role: 'system', content: 'short' }, { role: 'user', content: 'hello' }]);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'system', content: 'short' },
+      { role: 'user', content: 'hello' },
+    ]);
   });
 
   it('streamText: deltas in order, usage from the final usage chunk, charged', async () => {
@@ -71,7 +76,9 @@ describe('/v1 with the AI SDK openai-compatible provider', () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city"', ':"Oslo"}'] }] });
     const r = streamText({
-      model: provider(a.key)('gpt-5-nano'), prompt: 'weather in Oslo?', maxRetries: 0,
+      model: provider(a.key)('gpt-5-nano'),
+      prompt: 'weather in Oslo?',
+      maxRetries: 0,
       tools: { get_weather: tool({ description: 'Weather in a city', inputSchema: z.object({ city: z.string() }) }) },
     });
     const calls = await r.toolCalls;
@@ -101,7 +108,9 @@ describe('/v1 with the AI SDK openai-compatible provider', () => {
 describe('/v1 with the AI SDK openai provider (Responses API by default, and .chat())', () => {
   let h: Harness;
   const openai = (key: string) => createOpenAI({ baseURL: `${h.url}/v1`, apiKey: key });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('generateText over /v1/responses: text, usage, resp_<id>, charged', async () => {
@@ -122,8 +131,19 @@ describe('/v1 with the AI SDK openai provider (Responses API by default, and .ch
     h.fake.respondWith([{ chunks: [], toolCalls: [{ id: 'call_w', name: 'get_weather', arguments: ['{"city":', '"Rome"}'] }] }, { chunks: ['Sunny', ' in Rome'] }]);
     const seen: unknown[] = [];
     const r = streamText({
-      model: openai(a.key)('gpt-5-nano'), prompt: 'weather in Rome?', maxRetries: 0, stopWhen: stepCountIs(2),
-      tools: { get_weather: tool({ inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }), execute: async (input) => { seen.push(input); return { sky: 'sunny' }; } }) },
+      model: openai(a.key)('gpt-5-nano'),
+      prompt: 'weather in Rome?',
+      maxRetries: 0,
+      stopWhen: stepCountIs(2),
+      tools: {
+        get_weather: tool({
+          inputSchema: jsonSchema<{ city: string }>({ type: 'object', properties: { city: { type: 'string' } }, required: ['city'] }),
+          execute: async (input) => {
+            seen.push(input);
+            return { sky: 'sunny' };
+          },
+        }),
+      },
     });
     let text = '';
     for await (const t of r.textStream) text += t;
@@ -156,11 +176,16 @@ describe('/v1 with the AI SDK openai provider (Responses API by default, and .ch
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: [], toolCalls: [{ id: 'call_c', name: 'add', arguments: ['{"a":2,"b":3}'] }] });
     const r = await generateText({
-      model: openai(a.key).chat('gpt-5-nano'), prompt: '2+3', maxRetries: 0,
+      model: openai(a.key).chat('gpt-5-nano'),
+      prompt: '2+3',
+      maxRetries: 0,
       tools: { add: tool({ inputSchema: z.object({ a: z.number(), b: z.number() }) }) },
     });
     assert.equal(r.finishReason, 'tool-calls');
-    assert.deepEqual(r.toolCalls.map((c) => [c.toolCallId, c.toolName, c.input]), [['call_c', 'add', { a: 2, b: 3 }]]);
+    assert.deepEqual(
+      r.toolCalls.map((c) => [c.toolCallId, c.toolName, c.input]),
+      [['call_c', 'add', { a: 2, b: 3 }]],
+    );
     assert.match(r.response.id, /^gen-\d+$/);
   });
 });

@@ -16,20 +16,36 @@ describe('/v1/embeddings', () => {
   let h: Harness;
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
   const row = (id: number) => h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('openai SDK embeddings.create: vectors in input order (base64 on the wire), usage, charged, an embedding generation row', async () => {
     const a = await h.account({ tokens: 10 });
     // Upstream answers out of order: the gateway orders by index.
-    const answer = upstreamAnswer([[0.5, -0.25, 1], [0.125, 2, -3]], 9);
+    const answer = upstreamAnswer(
+      [
+        [0.5, -0.25, 1],
+        [0.125, 2, -3],
+      ],
+      9,
+    );
     answer.data.reverse();
     h.fake.respondWith({ json: answer });
-    const { data: res, response } = await client(a.key).embeddings.create({ model: 'text-embedding-3-small', input: ['first', 'second'], dimensions: 3 }).withResponse();
+    const { data: res, response } = await client(a.key)
+      .embeddings.create({ model: 'text-embedding-3-small', input: ['first', 'second'], dimensions: 3 })
+      .withResponse();
     assert.equal(res.object, 'list');
     assert.equal(res.model, 'text-embedding-3-small');
     // float32 values that are exact in binary survive the SDK's default base64 round trip.
-    assert.deepEqual(res.data.map((d) => [d.index, d.embedding]), [[0, [0.5, -0.25, 1]], [1, [0.125, 2, -3]]]);
+    assert.deepEqual(
+      res.data.map((d) => [d.index, d.embedding]),
+      [
+        [0, [0.5, -0.25, 1]],
+        [1, [0.125, 2, -3]],
+      ],
+    );
     assert.deepEqual(res.usage, { prompt_tokens: 9, total_tokens: 9 });
     const upstream = h.fake.requests.at(-1)!;
     assert.equal(upstream.path, '/v1/embeddings');
@@ -111,7 +127,22 @@ describe('/v1/embeddings on a provider without an embeddings API', () => {
   before(async () => {
     h = await startHarness({
       env: { ANTHROPIC_API_KEY: 'sk-ant-fake' },
-      catalog: { models: [{ slug: 'claude-embed', name: 'x', category: 'embedding', min_plan: 'free', pricing_type: 'fixed', token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: false, routes: [{ provider: 'anthropic', model: 'x' }] }] },
+      catalog: {
+        models: [
+          {
+            slug: 'claude-embed',
+            name: 'x',
+            category: 'embedding',
+            min_plan: 'free',
+            pricing_type: 'fixed',
+            token_cost: 1,
+            min_token_cost: 1,
+            max_token_cost: 1,
+            supports_streaming: false,
+            routes: [{ provider: 'anthropic', model: 'x' }],
+          },
+        ],
+      },
     });
   });
   after(() => h.close());

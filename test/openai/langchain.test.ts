@@ -9,7 +9,9 @@ import { startHarness, type Harness } from '../support/harness.js';
 describe('/v1 with LangChain ChatOpenAI', () => {
   let h: Harness;
   const chat = (key: string) => new ChatOpenAI({ model: 'gpt-5-nano', apiKey: key, maxRetries: 0, configuration: { baseURL: `${h.url}/v1` } });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('bindTools: the tool call comes back parsed; the tool reached the upstream', async () => {
@@ -17,7 +19,10 @@ describe('/v1 with LangChain ChatOpenAI', () => {
     h.fake.respondWith({ chunks: [], toolCalls: [{ id: 'call_lc', name: 'get_weather', arguments: ['{"city":', '"Lima"}'] }] });
     const weather = { name: 'get_weather', description: 'Weather in a city', schema: z.object({ city: z.string() }) };
     const msg = await chat(a.key).bindTools([weather]).invoke('weather in Lima?');
-    assert.deepEqual(msg.tool_calls?.map((c) => [c.id, c.name, c.args]), [['call_lc', 'get_weather', { city: 'Lima' }]]);
+    assert.deepEqual(
+      msg.tool_calls?.map((c) => [c.id, c.name, c.args]),
+      [['call_lc', 'get_weather', { city: 'Lima' }]],
+    );
     const upstream = h.fake.requests.at(-1)!.body;
     assert.equal(upstream.tools[0].function.name, 'get_weather');
     assert.deepEqual(upstream.tools[0].function.parameters.required, ['city']);

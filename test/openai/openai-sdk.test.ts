@@ -3,8 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
-
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 
 const genId = (id: string) => {
   const m = /^gen-(\d+)$/.exec(id);
@@ -15,15 +14,24 @@ const genId = (id: string) => {
 describe('/v1 with the openai SDK', () => {
   let h: Harness;
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('chat.completions.create: text, usage, gen-<id>, charged like /api/v2, same generation row', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['Hello', ' there'], usage: { input: 21, output: 4 } });
-    const { data: res, response } = await client(a.key).chat.completions.create({
-      model: 'gpt-5', messages: [{ role: 'developer', content: 'be brief' }, { role: 'user', content: [{ type: 'text', text: 'hi' }] }], max_completion_tokens: 50,
-    }).withResponse();
+    const { data: res, response } = await client(a.key)
+      .chat.completions.create({
+        model: 'gpt-5',
+        messages: [
+          { role: 'developer', content: 'be brief' },
+          { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+        ],
+        max_completion_tokens: 50,
+      })
+      .withResponse();
     assert.equal(res.object, 'chat.completion');
     assert.equal(res.model, 'gpt-5');
     assert.equal(res.choices[0]!.message.content, 'Hello there');
@@ -40,7 +48,10 @@ describe('/v1 with the openai SDK', () => {
     assert.equal(g.tokens_spent, 2);
     // The adapter's translation reached the upstream.
     const upstream = h.fake.requests.at(-1)!.body;
-    assert.deepEqual(upstream.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]);
+    assert.deepEqual(upstream.messages, [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'hi' },
+    ]);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
@@ -52,7 +63,10 @@ describe('/v1 with the openai SDK', () => {
     for await (const c of stream) chunks.push(c);
     assert.ok(chunks.every((c) => c.object === 'chat.completion.chunk' && c.id === chunks[0]!.id && c.model === 'gpt-5-nano'));
     assert.deepEqual(chunks[0]!.choices[0]!.delta, { role: 'assistant', content: '' });
-    assert.deepEqual(chunks.slice(1, 4).map((c) => c.choices[0]!.delta.content), ['Once', ' upon', ' a time']);
+    assert.deepEqual(
+      chunks.slice(1, 4).map((c) => c.choices[0]!.delta.content),
+      ['Once', ' upon', ' a time'],
+    );
     assert.equal(chunks[4]!.choices[0]!.finish_reason, 'stop');
     assert.deepEqual(chunks[5]!.choices, []);
     assert.deepEqual(chunks[5]!.usage, { prompt_tokens: 9, completion_tokens: 3, total_tokens: 12, prompt_tokens_details: { cached_tokens: 0 }, completion_tokens_details: { reasoning_tokens: 0 } });
@@ -93,12 +107,15 @@ describe('/v1 with the openai SDK', () => {
     const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }], stream: true });
     const got: string[] = [];
     let id = 0;
-    await assert.rejects(async () => {
-      for await (const c of stream) {
-        id = genId(c.id);
-        got.push(c.choices[0]?.delta.content ?? '');
-      }
-    }, (err: unknown) => err instanceof OpenAI.APIError && /provider error/.test(err.message));
+    await assert.rejects(
+      async () => {
+        for await (const c of stream) {
+          id = genId(c.id);
+          got.push(c.choices[0]?.delta.content ?? '');
+        }
+      },
+      (err: unknown) => err instanceof OpenAI.APIError && /provider error/.test(err.message),
+    );
     assert.equal(got.join(''), 'onetwo');
     const g = await settled(h, id, a.key);
     assert.equal(g.status, 'failed');
@@ -112,11 +129,20 @@ describe('/v1 with the openai SDK', () => {
     const b = await h.account({ tokens: 10 });
     const msgs = [{ role: 'user' as const, content: 'x' }];
     await assert.rejects(client('nb_wrong').chat.completions.create({ model: 'gpt-5-nano', messages: msgs }), OpenAI.AuthenticationError);
-    await assert.rejects(client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs }), (e: any) => e instanceof OpenAI.APIError && e.status === 402 && e.code === 'insufficient_tokens' && e.type === 'insufficient_quota');
+    await assert.rejects(
+      client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs }),
+      (e: any) => e instanceof OpenAI.APIError && e.status === 402 && e.code === 'insufficient_tokens' && e.type === 'insufficient_quota',
+    );
     await assert.rejects(client(b.key).chat.completions.create({ model: 'no-such-model', messages: msgs, stream: true }), (e: any) => e instanceof OpenAI.NotFoundError && e.param === 'model');
-    await assert.rejects(client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, temperature: 5 }), (e: any) => e instanceof OpenAI.UnprocessableEntityError && e.param === 'temperature' && e.code === 'validation_error');
+    await assert.rejects(
+      client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, temperature: 5 }),
+      (e: any) => e instanceof OpenAI.UnprocessableEntityError && e.param === 'temperature' && e.code === 'validation_error',
+    );
     h.fake.respondWith({ status: 500 });
-    await assert.rejects(client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, stream: true }), (e: any) => e instanceof OpenAI.InternalServerError && e.code === 'provider_error' && /^\d+$/.test(e.headers.get('x-generation-id') ?? ''));
+    await assert.rejects(
+      client(b.key).chat.completions.create({ model: 'gpt-5-nano', messages: msgs, stream: true }),
+      (e: any) => e instanceof OpenAI.InternalServerError && e.code === 'provider_error' && /^\d+$/.test(e.headers.get('x-generation-id') ?? ''),
+    );
     h.fake.respondWith({});
     const raw = await h.post('/v1/chat/completions', { model: 'gpt-5-nano' }, b.key);
     assert.equal(raw.status, 400);

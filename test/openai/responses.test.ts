@@ -8,10 +8,13 @@ import { settled, startHarness, type Harness } from '../support/harness.js';
 
 /** Named SSE events: [event name, data]. */
 function namedEvents(body: string): [string, any][] {
-  return body.split('\n\n').filter((b) => b.includes('data: ')).map((b) => {
-    const name = /^event: (.*)$/m.exec(b)?.[1] ?? '';
-    return [name, JSON.parse(/^data: (.*)$/m.exec(b)![1]!)];
-  });
+  return body
+    .split('\n\n')
+    .filter((b) => b.includes('data: '))
+    .map((b) => {
+      const name = /^event: (.*)$/m.exec(b)?.[1] ?? '';
+      return [name, JSON.parse(/^data: (.*)$/m.exec(b)![1]!)];
+    });
 }
 
 const respId = (id: string) => {
@@ -20,20 +23,36 @@ const respId = (id: string) => {
   return Number(m[1]);
 };
 
-const weatherTool = { type: 'function' as const, name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false }, strict: true };
+const weatherTool = {
+  type: 'function' as const,
+  name: 'get_weather',
+  description: 'Weather in a city',
+  parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false },
+  strict: true,
+};
 
 describe('/v1/responses', () => {
   let h: Harness;
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('responses.create: output_text, resp_<id>, usage in Responses names, charged, upstream messages', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['Hello', ' there'], usage: { input: 21, output: 4 } });
-    const { data: r, response } = await client(a.key).responses.create({
-      model: 'gpt-5', instructions: 'be brief', input: 'hi', max_output_tokens: 50, temperature: 0.5, store: false, user: 'u-1',
-    }).withResponse();
+    const { data: r, response } = await client(a.key)
+      .responses.create({
+        model: 'gpt-5',
+        instructions: 'be brief',
+        input: 'hi',
+        max_output_tokens: 50,
+        temperature: 0.5,
+        store: false,
+        user: 'u-1',
+      })
+      .withResponse();
     assert.equal(r.object, 'response');
     assert.equal(r.status, 'completed');
     assert.equal(r.output_text, 'Hello there');
@@ -49,7 +68,10 @@ describe('/v1/responses', () => {
     assert.equal(g.status, 'completed');
     assert.equal(g.result_text, 'Hello there');
     const upstream = h.fake.requests.at(-1)!.body;
-    assert.deepEqual(upstream.messages, [{ role: 'system', content: 'be brief' }, { role: 'user', content: 'hi' }]);
+    assert.deepEqual(upstream.messages, [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'hi' },
+    ]);
     // gpt-5 takes only temperature 1: the catalog's capability flag keeps 0.5 from reaching it (DECISIONS 25).
     assert.equal(upstream.temperature, undefined);
     assert.equal(upstream.user, 'u-1');
@@ -64,11 +86,21 @@ describe('/v1/responses', () => {
     assert.equal(raw.status, 200);
     assert.ok(!raw.text.includes('[DONE]'));
     const events = namedEvents(raw.text);
-    assert.deepEqual(events.map(([n]) => n), [
-      'response.created', 'response.in_progress', 'response.output_item.added', 'response.content_part.added',
-      'response.output_text.delta', 'response.output_text.delta', 'response.output_text.done', 'response.content_part.done',
-      'response.output_item.done', 'response.completed',
-    ]);
+    assert.deepEqual(
+      events.map(([n]) => n),
+      [
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'response.output_text.delta',
+        'response.output_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+        'response.completed',
+      ],
+    );
     assert.ok(events.every(([n, d], i) => d.type === n && d.sequence_number === i));
     const done = events.at(-1)![1].response;
     assert.equal(done.id, `resp_${raw.headers.get('x-generation-id')}`);
@@ -91,7 +123,13 @@ describe('/v1/responses', () => {
     const a = await h.account({ tokens: 10 });
     const call = { id: 'call_abc', name: 'get_weather', arguments: ['{"ci', 'ty":"Paris"}'] };
     h.fake.respondWith({ chunks: [], toolCalls: [call] });
-    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'weather in Paris?', tools: [weatherTool], tool_choice: { type: 'function', name: 'get_weather' }, parallel_tool_calls: false });
+    const r = await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      input: 'weather in Paris?',
+      tools: [weatherTool],
+      tool_choice: { type: 'function', name: 'get_weather' },
+      parallel_tool_calls: false,
+    });
     const fc = r.output.find((o) => o.type === 'function_call');
     assert.ok(fc && fc.type === 'function_call');
     assert.equal(fc.call_id, 'call_abc');
@@ -104,7 +142,12 @@ describe('/v1/responses', () => {
 
     // Continue from the previous response: its conversation and its call are rebuilt.
     h.fake.respondWith({ chunks: ['Sunny in Paris'] });
-    const next = await client(a.key).responses.create({ model: 'gpt-5-nano', previous_response_id: r.id, input: [{ type: 'function_call_output', call_id: 'call_abc', output: '{"sky":"sunny"}' }], tools: [weatherTool] });
+    const next = await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      previous_response_id: r.id,
+      input: [{ type: 'function_call_output', call_id: 'call_abc', output: '{"sky":"sunny"}' }],
+      tools: [weatherTool],
+    });
     assert.equal(next.output_text, 'Sunny in Paris');
     assert.equal(next.previous_response_id, r.id);
     assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
@@ -152,7 +195,13 @@ describe('/v1/responses', () => {
     assert.equal(item.status, 400);
     assert.equal(item.json.error.param, 'input.0.type');
     assert.equal((await post({ model: 'gpt-5-nano', input: 'x', include: ['reasoning.encrypted_content'] })).status, 422);
-    const orphan = await post({ model: 'gpt-5-nano', input: [{ role: 'user', content: 'x' }, { type: 'function_call_output', call_id: 'nope', output: 'y' }] });
+    const orphan = await post({
+      model: 'gpt-5-nano',
+      input: [
+        { role: 'user', content: 'x' },
+        { type: 'function_call_output', call_id: 'nope', output: 'y' },
+      ],
+    });
     assert.equal(orphan.status, 422);
     await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: mine.id }), OpenAI.NotFoundError);
     await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: 'resp_999999' }), OpenAI.NotFoundError);
@@ -185,7 +234,7 @@ describe('/v1/responses', () => {
     assert.equal(types.at(-1), 'response.failed');
     assert.ok(types.includes('response.output_text.delta'));
     assert.equal(failed!.response.error?.code, 'provider_error');
-    assert.match(failed!.response.error!.message, /provider error/);
+    assert.match(failed!.response.error.message, /provider error/);
     assert.equal(await h.balance(a.id), 10);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });

@@ -13,7 +13,12 @@ import { startServer } from '../../src/server.js';
 describe('JSON logs', () => {
   it('every request log line is JSON with reqId = the x-request-id', async () => {
     const lines: string[] = [];
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(...String(chunk).split('\n').filter(Boolean)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        cb();
+      },
+    });
     const dir = mkdtempSync(join(tmpdir(), 'lumengate-logs-'));
     const server = await startServer({
       settings: settingsFromEnv({ HOST: '127.0.0.1', PORT: '0', DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}` }),
@@ -25,7 +30,10 @@ describe('JSON logs', () => {
       await new Promise((r) => setImmediate(r));
       const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       const mine = entries.filter((e) => e.reqId === 'log-test-42');
-      assert.ok(mine.some((e) => e.msg === 'incoming request'), JSON.stringify(entries));
+      assert.ok(
+        mine.some((e) => e.msg === 'incoming request'),
+        JSON.stringify(entries),
+      );
       assert.ok(mine.some((e) => e.msg === 'request completed' && (e.res as { statusCode: number }).statusCode === 200));
     } finally {
       await server.close();

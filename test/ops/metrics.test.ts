@@ -26,7 +26,9 @@ async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promi
 describe('observability', () => {
   let h: Harness;
   const metrics = async () => (await h.get('/metrics')).text;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('counts requests by route and status, tokens charged and time to first token by model', async () => {
@@ -93,10 +95,14 @@ describe('observability', () => {
     assert.match((await fetch(`${h.url}/healthz`)).headers.get('x-request-id')!, /^[0-9a-f]{8}-/);
     const a = await h.account({ tokens: 10 });
     const sseId = await new Promise<unknown>((resolve, reject) => {
-      const req = request(`${h.url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-request-id': 'sse-req-1' } }, (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers['x-request-id']));
-      });
+      const req = request(
+        `${h.url}/api/v2/generate/stream`,
+        { method: 'POST', headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json', 'x-request-id': 'sse-req-1' } },
+        (res) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers['x-request-id']));
+        },
+      );
       req.on('error', reject);
       req.end(JSON.stringify({ model: 'gpt-5-nano', prompt: 'x' }));
     });

@@ -17,11 +17,29 @@ describe('model discovery (Ollama)', () => {
     h = await startHarness({
       env: { OLLAMA_BASE_URL: ollama.baseUrl },
       // A hand-written model with a discovered slug: its price and name win.
-      catalog: { models: [{ slug: 'ollama/qwen2.5:0.5b', name: 'Qwen (hand-written)', category: 'text', min_plan: 'free', pricing_type: 'fixed', token_cost: 4, min_token_cost: 4, max_token_cost: 4, supports_streaming: true, routes: [{ provider: 'ollama', model: 'qwen2.5:0.5b' }] }] },
+      catalog: {
+        models: [
+          {
+            slug: 'ollama/qwen2.5:0.5b',
+            name: 'Qwen (hand-written)',
+            category: 'text',
+            min_plan: 'free',
+            pricing_type: 'fixed',
+            token_cost: 4,
+            min_token_cost: 4,
+            max_token_cost: 4,
+            supports_streaming: true,
+            routes: [{ provider: 'ollama', model: 'qwen2.5:0.5b' }],
+          },
+        ],
+      },
     });
     key = (await h.account({ plan: 'free', tokens: 100 })).key;
   });
-  after(async () => { await h?.close(); await ollama?.close(); });
+  after(async () => {
+    await h?.close();
+    await ollama?.close();
+  });
 
   it('lists the upstream models at start as ollama/<name>, in /api/v2/models and /v1/models', async () => {
     const v2 = (await h.get('/api/v2/models')).json.models;
@@ -67,7 +85,10 @@ describe('model discovery with an unreachable upstream', () => {
     const h = await startHarness({ env: { OLLAMA_BASE_URL: `http://127.0.0.1:${port}/v1` }, logger });
     let ollama: FakeOllama | undefined;
     try {
-      assert.ok(warnings.some((w) => w.provider === 'ollama'), 'a warning names the provider');
+      assert.ok(
+        warnings.some((w) => w.provider === 'ollama'),
+        'a warning names the provider',
+      );
       assert.ok(!(await h.get('/api/v2/models')).json.models.some((m: any) => m.provider === 'ollama'));
       // The upstream comes up at the address that failed: the next discovery pass finds it.
       ollama = await startFakeOllama(['llama3.2:3b'], port);

@@ -103,7 +103,11 @@ async function postJson(url: string, path: string, body: unknown, key: string) {
   const res = await fetch(url + path, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const text = await res.text();
   let json: any = null;
-  try { json = JSON.parse(text); } catch { /* SSE */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* SSE */
+  }
   return { status: res.status, headers: res.headers, json, text };
 }
 
@@ -146,7 +150,9 @@ function rawStream(url: string, key: string): Promise<string> {
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { if (b.toString().includes('Ready to accept connections')) resolve(); });
+    child.stdout.on('data', (b: Buffer) => {
+      if (b.toString().includes('Ready to accept connections')) resolve();
+    });
     child.once('exit', (code) => reject(new Error(`redis-server exited with ${code}`)));
   });
   return child;
@@ -180,7 +186,9 @@ describe('chaos: the upstream misbehaves', () => {
   before(async () => {
     h = await startHarness({ heartbeatMs: 50, catalog: { models: [{ slug: MODEL, timeouts: { chunk_gap_ms: 300, first_token_ms: 2000, total_ms: 20_000 } }] } });
   });
-  after(async () => { await h?.close(); });
+  after(async () => {
+    await h?.close();
+  });
 
   for (const c of upstreamCases) {
     for (const mode of ['stream', 'json'] as const) {
@@ -216,7 +224,11 @@ describe('chaos: PostgreSQL restarted mid-stream', { skip: needsPg }, () => {
     h = await startHarness({ env: { DATABASE_URL: pg.url, OPENAI_BASE_URL: `${upstream.origin}/v1` } });
   });
   after(async () => {
-    try { pg?.start(); } catch { /* running */ }
+    try {
+      pg?.start();
+    } catch {
+      /* running */
+    }
     await h?.close();
     await upstream?.close();
     pg?.destroy();
@@ -242,7 +254,10 @@ describe('chaos: PostgreSQL restarted mid-stream', { skip: needsPg }, () => {
     for (const o of outcomes) await settledOnce(h.server.db, o);
     const spent = outcomes.reduce((s, o) => s + o.tokensSpent, 0);
     assert.equal(await h.balance(a.id), 20 - spent);
-    await stillServes(h.server.db, h.url, a, async () => { await upstream.waitFor(1); upstream.release(); });
+    await stillServes(h.server.db, h.url, a, async () => {
+      await upstream.waitFor(1);
+      upstream.release();
+    });
   });
 });
 
@@ -300,7 +315,10 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
     }
     assert.equal(back?.status, 200, 'Redis is back');
     await noPending(h.server.db);
-    await stillServes(h.server.db, h.url, a, async () => { await upstream.waitFor(1); upstream.release(); });
+    await stillServes(h.server.db, h.url, a, async () => {
+      await upstream.waitFor(1);
+      upstream.release();
+    });
   });
 });
 
@@ -328,8 +346,11 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
 
   it('the survivor finishes its own streams; the restarted instance releases the dead holds; both still serve', { timeout: 180_000 }, async () => {
     const env = {
-      DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name,
-      OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1`,
+      DATABASE_URL: testDb.url,
+      REDIS_URL: redisUrl,
+      LUMENGATE_REDIS_PREFIX: testDb.name,
+      OPENAI_API_KEY: 'sk-fake',
+      OPENAI_BASE_URL: `${upstream.origin}/v1`,
     };
     const [a, b] = await Promise.all(['chaos-a', 'chaos-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })));
     running.push(b!);
@@ -347,9 +368,12 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
       assert.ok(!body.includes('generation_end'), 'a killed stream never claims success');
     }
     const dead = await db.kysely.selectFrom('generations').select(['id', 'status']).where('instance_id', '=', 'chaos-a').execute();
-    assert.deepEqual(dead.map((g) => g.status), ['pending', 'pending'], 'nothing ran after SIGKILL');
+    assert.deepEqual(
+      dead.map((g) => g.status),
+      ['pending', 'pending'],
+      'nothing ran after SIGKILL',
+    );
 
-   
     // The survivor is untouched: its held answers finish and are charged once.
     upstream.release();
     const outcomes = [wellFormedStream(200, await onB[0]), wellFormedJson(await onB[1])];
@@ -359,18 +383,22 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
     }
     assert.deepEqual((await pendingGenerations(db)).sort(), dead.map((g) => g.id).sort(), 'only the dead instance’s generations are pending');
 
-   
     // Restarted with the same instance id: the dead holds are released during start-up.
     const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'chaos-a' });
     running.push(restarted);
     assert.deepEqual(await pendingGenerations(db), []);
     for (const g of dead) await settledOnce(db, { kind: 'failed', id: g.id, tokensSpent: 0 });
     const released = await db.kysely.selectFrom('generations').select('error').where('instance_id', '=', 'chaos-a').execute();
-    assert.deepEqual(released.map((g) => g.error), ['server_interrupted', 'server_interrupted']);
+    assert.deepEqual(
+      released.map((g) => g.error),
+      ['server_interrupted', 'server_interrupted'],
+    );
     assert.equal(await balanceOf(db, acc.id), 20 - outcomes.reduce((s, o) => s + o.tokensSpent, 0));
 
-   
-    const release = async () => { await upstream.waitFor(1); upstream.release(); };
+    const release = async () => {
+      await upstream.waitFor(1);
+      upstream.release();
+    };
     await stillServes(db, restarted.url, account, release);
     await stillServes(db, b!.url, account, release);
 

@@ -59,8 +59,11 @@ describe('crash recovery', { skip }, () => {
 
   it('SIGKILL mid-stream: the restarted instance fails its generations and releases their holds; the other instance is untouched', async () => {
     const env = {
-      DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name,
-      OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1`,
+      DATABASE_URL: testDb.url,
+      REDIS_URL: redisUrl,
+      LUMENGATE_REDIS_PREFIX: testDb.name,
+      OPENAI_API_KEY: 'sk-fake',
+      OPENAI_BASE_URL: `${upstream.origin}/v1`,
     };
     const a = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
     const b = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-b' });
@@ -79,23 +82,36 @@ describe('crash recovery', { skip }, () => {
 
     await a.kill();
     for (const body of await Promise.all(onA)) assert.ok(!body.includes('generation_end'), 'a killed stream never claims success');
-    assert.deepEqual((await generations(accA.id)).map((g) => g.status), ['pending', 'pending', 'pending'], 'nothing ran after SIGKILL');
+    assert.deepEqual(
+      (await generations(accA.id)).map((g) => g.status),
+      ['pending', 'pending', 'pending'],
+      'nothing ran after SIGKILL',
+    );
 
     const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
     running.push(restarted);
     // Released during start-up, before the restarted instance reports listening: no waiting for hold expiry.
     assert.equal(await balance(accA.id), 10);
     const deadGens = await generations(accA.id);
-    assert.deepEqual(deadGens.map((g) => [g.status, g.error, g.instance_id]), Array(3).fill(['failed', 'server_interrupted', 'crash-a']));
+    assert.deepEqual(
+      deadGens.map((g) => [g.status, g.error, g.instance_id]),
+      Array(3).fill(['failed', 'server_interrupted', 'crash-a']),
+    );
     assert.ok(restarted.logs.some((l) => l.msg === 'released holds left by this instance before its restart' && l.released === 3));
 
     // B's generations were still running and are left alone; they finish and are charged.
-    assert.deepEqual((await generations(accB.id)).map((g) => g.status), ['pending', 'pending']);
+    assert.deepEqual(
+      (await generations(accB.id)).map((g) => g.status),
+      ['pending', 'pending'],
+    );
     assert.equal(await balance(accB.id), 8);
     upstream.release();
     const bodies = await Promise.all(onB);
     for (const body of bodies) assert.match(body, /"type":"generation_end"/);
-    assert.deepEqual((await generations(accB.id)).map((g) => g.status), ['completed', 'completed']);
+    assert.deepEqual(
+      (await generations(accB.id)).map((g) => g.status),
+      ['completed', 'completed'],
+    );
     assert.equal(await balance(accB.id), 8);
 
     // The restarted instance serves again.

@@ -28,8 +28,12 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     db = await openDatabase(testDb.url);
     fake = await startFakeOpenAI();
     env = {
-      DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name,
-      OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.origin}/v1`, DATABASE_POOL_SIZE: '20',
+      DATABASE_URL: testDb.url,
+      REDIS_URL: redisUrl,
+      LUMENGATE_REDIS_PREFIX: testDb.name,
+      OPENAI_API_KEY: 'sk-fake',
+      OPENAI_BASE_URL: `${fake.origin}/v1`,
+      DATABASE_POOL_SIZE: '20',
     };
     instances = await Promise.all(['multi-a', 'multi-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })));
   });
@@ -52,16 +56,19 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
   /** n concurrent generation requests, alternating between the instances; returns status counts. */
   async function burst(n: number, key: string): Promise<Record<number, number>> {
     unexpected = [];
-    const statuses = await Promise.all(Array.from({ length: n }, async (_, i) => {
-      const res = await fetch(`${instances[i % 2]!.url}/api/v2/generate`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
-      });
-      const body = await res.json() as { error?: string; message?: string };
-      if (res.status !== 200) assert.ok(body.error, `status ${res.status} has an error body`);
-      if (![200, 402, 429].includes(res.status)) unexpected.push(`${res.status} ${body.error}: ${body.message}`);
-      return res.status;
-    }));
+    const statuses = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await fetch(`${instances[i % 2]!.url}/api/v2/generate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `request ${i}` }),
+        });
+        const body = (await res.json()) as { error?: string; message?: string };
+        if (res.status !== 200) assert.ok(body.error, `status ${res.status} has an error body`);
+        if (![200, 402, 429].includes(res.status)) unexpected.push(`${res.status} ${body.error}: ${body.message}`);
+        return res.status;
+      }),
+    );
     const counts: Record<number, number> = {};
     for (const s of statuses) counts[s] = (counts[s] ?? 0) + 1;
     return counts;
@@ -111,7 +118,10 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
     const del = await fetch(`${instances[0]!.url}/api/v2/keys/${a.keyId}`, { method: 'DELETE', headers: { authorization: `Bearer ${a.key}` } });
     assert.equal(del.status, 204);
     const after = [await ask(1), await ask(0)];
-    assert.deepEqual(after.map((r) => r.status), [401, 401]);
+    assert.deepEqual(
+      after.map((r) => r.status),
+      [401, 401],
+    );
     assert.equal(((await after[0]!.json()) as { error: string }).error, 'not_authenticated');
   });
 

@@ -20,7 +20,11 @@ describe('PostgreSQL outage', { skip }, () => {
     h = await startHarness({ env: { DATABASE_URL: pg.url, OPENAI_BASE_URL: `${upstream.origin}/v1` } });
   });
   after(async () => {
-    try { pg?.start(); } catch { /* running */ }
+    try {
+      pg?.start();
+    } catch {
+      /* running */
+    }
     await h?.close();
     await upstream?.close();
     pg?.destroy();
@@ -58,10 +62,20 @@ describe('PostgreSQL outage', { skip }, () => {
     assert.equal(await h.balance(a.id), 6);
     const db = h.server.db.kysely;
     const gens = await db.selectFrom('generations').select(['id', 'status']).where('account_id', '=', a.id).execute();
-    assert.deepEqual(gens.map((g) => g.status), Array(4).fill('completed'));
+    assert.deepEqual(
+      gens.map((g) => g.status),
+      Array(4).fill('completed'),
+    );
     const ledger = await db.selectFrom('ledger').select(['kind', 'generation_id']).where('account_id', '=', a.id).where('kind', '!=', 'grant').execute();
     for (const g of gens) {
-      assert.deepEqual(ledger.filter((l) => l.generation_id === g.id).map((l) => l.kind).sort(), ['charge', 'hold'], `generation ${g.id}`);
+      assert.deepEqual(
+        ledger
+          .filter((l) => l.generation_id === g.id)
+          .map((l) => l.kind)
+          .sort(),
+        ['charge', 'hold'],
+        `generation ${g.id}`,
+      );
     }
     assert.equal(ledger.length, 8);
     assert.deepEqual(await h.ledgerMismatches(), []);

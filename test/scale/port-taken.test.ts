@@ -52,12 +52,15 @@ describe('a second serve on a port in use', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('fails with EADDRINUSE and leaves the running instance\'s generation alone: it completes and is charged', async () => {
+  it("fails with EADDRINUSE and leaves the running instance's generation alone: it completes and is charged", async () => {
     const port = String(await freePort());
     const env = {
-      DATABASE_URL: testDb.url, PORT: port, LUMENGATE_INSTANCE_ID: 'same-id',
+      DATABASE_URL: testDb.url,
+      PORT: port,
+      LUMENGATE_INSTANCE_ID: 'same-id',
       ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
-      OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1`,
+      OPENAI_API_KEY: 'sk-fake',
+      OPENAI_BASE_URL: `${upstream.origin}/v1`,
     };
     first = await startInstance(env);
     const acc = await createAccount(db, { plan: 'pro', tokens: 10 });
@@ -68,7 +71,11 @@ describe('a second serve on a port in use', () => {
     await assert.rejects(startInstance(env), /EADDRINUSE|address already in use/);
 
     const gens = await db.kysely.selectFrom('generations').select(['status']).where('account_id', '=', acc.id).execute();
-    assert.deepEqual(gens.map((g) => g.status), ['pending'], 'the failed start released nothing');
+    assert.deepEqual(
+      gens.map((g) => g.status),
+      ['pending'],
+      'the failed start released nothing',
+    );
     upstream.release();
     assert.match(await body, /"type":"generation_end"/);
     const g = await db.kysely.selectFrom('generations').select(['status', 'tokens_spent']).where('account_id', '=', acc.id).executeTakeFirstOrThrow();

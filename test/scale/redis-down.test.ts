@@ -11,13 +11,15 @@ import { freePort } from '../support/free-port.js';
 
 const skip = !process.env.TEST_REDIS_URL ? 'needs TEST_REDIS_URL (the PostgreSQL + Redis pass of npm test)' : false;
 
-
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
   // Ready, or a clear failure (e.g. the port was taken by another process meanwhile) instead of a hang.
   let out = '';
   await new Promise<void>((resolve, reject) => {
-    child.stdout!.on('data', (b: Buffer) => { out += b; if (out.includes('Ready to accept connections')) resolve(); });
+    child.stdout.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
     child.once('exit', (code) => reject(new Error(`redis-server on port ${port} exited (${code}): ${out.slice(-500)}`)));
   });
   return child;
@@ -30,7 +32,9 @@ describe('Redis down', { skip }, () => {
   let port: number;
   let redis: ChildProcess | undefined;
   const harnesses: Harness[] = [];
-  before(async () => { port = await freePort(); });
+  before(async () => {
+    port = await freePort();
+  });
   after(async () => {
     redis?.kill('SIGKILL');
     await Promise.all(harnesses.map((h) => h.close()));

@@ -27,7 +27,7 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
     db = await openDatabase(testDb.url);
     gated = await startGatedOpenAI('shared text');
     const env = { DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name, OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${gated.origin}/v1` };
-    [a, b] = await Promise.all(['resume-a', 'resume-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id }))) as [Instance, Instance];
+    [a, b] = (await Promise.all(['resume-a', 'resume-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })))) as [Instance, Instance];
   });
   after(async () => {
     await Promise.all([a, b].map((i) => i?.stop()));
@@ -56,17 +56,24 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
       const gen = Number(s.headers['x-generation-id']);
       s.destroy();
       const headers = { 'last-event-id': first.at(-1)!.id! };
-      const rest = form === 'GET'
-        ? await rawStream(`${b.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: acc.key, headers })
-        : await rawStream(`${b.url}/api/v2/generate/stream`, { method: 'POST', key: acc.key, body, headers });
+      const rest =
+        form === 'GET'
+          ? await rawStream(`${b.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: acc.key, headers })
+          : await rawStream(`${b.url}/api/v2/generate/stream`, { method: 'POST', key: acc.key, body, headers });
       assert.equal(rest.status, 200);
       gated.release();
       await rest.ended;
       const all = [...first, ...rest.frames()];
       const events = all.filter((f) => f.data !== '[DONE]');
-      assert.deepEqual(events.map((f) => f.id), events.map((_, i) => `${gen}:${i + 1}`));
+      assert.deepEqual(
+        events.map((f) => f.id),
+        events.map((_, i) => `${gen}:${i + 1}`),
+      );
       assert.equal(contentOf(all), 'shared text');
-      assert.deepEqual(all.slice(-2).map((f) => f.data.type ?? f.data), ['generation_end', '[DONE]']);
+      assert.deepEqual(
+        all.slice(-2).map((f) => f.data.type ?? f.data),
+        ['generation_end', '[DONE]'],
+      );
       for (let i = 0; ; i++) {
         const g = await db.kysely.selectFrom('generations').select(['status', 'finish_reason']).where('id', '=', gen).executeTakeFirstOrThrow();
         if (g.status !== 'pending') {

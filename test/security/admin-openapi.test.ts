@@ -30,7 +30,11 @@ describe('admin OpenAPI document', () => {
     assert.equal(r.status, 200);
     assert.match(r.json.openapi, /^3\.1\./);
     for (const p of ['/admin/accounts', '/admin/accounts/{id}', '/admin/keys', '/admin/usage']) assert.ok(r.json.paths[p], p);
-    assert.deepEqual(Object.keys(r.json.paths).filter((p) => !p.startsWith('/admin')), [], 'only admin paths');
+    assert.deepEqual(
+      Object.keys(r.json.paths).filter((p) => !p.startsWith('/admin')),
+      [],
+      'only admin paths',
+    );
     assert.equal(r.headers.get('cache-control'), 'no-store');
 
     const key = (await h.account()).key;

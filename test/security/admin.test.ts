@@ -51,7 +51,10 @@ describe('admin API', () => {
     assert.equal(created.status, 201);
     assert.equal(created.headers.get('cache-control'), 'no-store');
     const id = created.json.id;
-    assert.deepEqual({ ...created.json, created_at: undefined }, { id, name: 'Acme', plan: 'basic', status: 'active', token_balance: 57, plan_tokens: 50, package_tokens: 7, plan_expires_at: null, created_at: undefined });
+    assert.deepEqual(
+      { ...created.json, created_at: undefined },
+      { id, name: 'Acme', plan: 'basic', status: 'active', token_balance: 57, plan_tokens: 50, package_tokens: 7, plan_expires_at: null, created_at: undefined },
+    );
 
     const plan = await admin('PATCH', `/admin/accounts/${id}`, { plan: 'vip', plan_expires_at: '2030-01-01T00:00:00Z' });
     assert.equal(plan.status, 200);
@@ -61,7 +64,14 @@ describe('admin API', () => {
     assert.equal(granted.json.package_tokens, 17);
     assert.equal(granted.json.token_balance, 67);
     const ledger = await h.server.db.kysely.selectFrom('ledger').selectAll().where('account_id', '=', id).execute();
-    assert.deepEqual(ledger.map((l) => [l.kind, l.plan_delta, l.package_delta]), [['grant', 50, 0], ['grant', 0, 7], ['grant', 0, 10]]);
+    assert.deepEqual(
+      ledger.map((l) => [l.kind, l.plan_delta, l.package_delta]),
+      [
+        ['grant', 50, 0],
+        ['grant', 0, 7],
+        ['grant', 0, 10],
+      ],
+    );
     assert.equal(ledger[2]!.note, 'promo');
 
     const key = await admin('POST', `/admin/accounts/${id}/keys`, { name: 'ops' });

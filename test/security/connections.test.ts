@@ -11,7 +11,9 @@ import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js
 
 const opened = new Set<Socket>();
 /** Destroys what a failed test left open, so that closing the server cannot hang. */
-const destroyAll = () => { for (const s of opened) s.destroy(); };
+const destroyAll = () => {
+  for (const s of opened) s.destroy();
+};
 
 /** A connected raw socket and everything it received until it closed. */
 async function rawSocket(url: string): Promise<{ socket: Socket; closed: Promise<string> }> {
@@ -78,7 +80,9 @@ describe('request timeout', () => {
 describe('connections per client address', () => {
   let h: Harness;
   const MAX = 3;
-  before(async () => { h = await startHarness({ env: { LUMENGATE_MAX_CONNECTIONS_PER_IP: String(MAX) } }); });
+  before(async () => {
+    h = await startHarness({ env: { LUMENGATE_MAX_CONNECTIONS_PER_IP: String(MAX) } });
+  });
   after(async () => {
     destroyAll();
     await h.close();
@@ -92,7 +96,13 @@ describe('connections per client address', () => {
     const ping = async (s: Socket) => {
       const got = new Promise<string>((resolve) => {
         let raw = '';
-        const onData = (c: string) => { raw += c; if (raw.includes('\r\n\r\n') && raw.includes('"status"')) { s.off('data', onData); resolve(raw); } };
+        const onData = (c: string) => {
+          raw += c;
+          if (raw.includes('\r\n\r\n') && raw.includes('"status"')) {
+            s.off('data', onData);
+            resolve(raw);
+          }
+        };
         s.on('data', onData);
       });
       s.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');

@@ -7,11 +7,19 @@ export interface Reply {
 }
 
 export async function call(base: string, method: string, path: string, opts: { token?: string; body?: unknown; headers?: Record<string, string> } = {}): Promise<Reply> {
-  const headers: Record<string, string> = { ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}), ...opts.headers };
+  const headers: Record<string, string> = {
+    ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}),
+    ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    ...opts.headers,
+  };
   const res = await fetch(base + path, { method, headers, body: opts.body === undefined ? undefined : typeof opts.body === 'string' ? opts.body : JSON.stringify(opts.body) });
   const text = await res.text();
   let json: any = null;
-  try { json = JSON.parse(text); } catch { /* empty or not JSON */ }
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* empty or not JSON */
+  }
   return { status: res.status, headers: res.headers, json, text };
 }
 
@@ -23,6 +31,13 @@ export function isOpenAIError(body: any): boolean {
 }
 
 export function isEnvelope(body: any): boolean {
-  return body !== null && typeof body === 'object' && typeof body.error === 'string' && typeof body.message === 'string'
-    && body.details !== null && typeof body.details === 'object' && !Array.isArray(body.details);
+  return (
+    body !== null &&
+    typeof body === 'object' &&
+    typeof body.error === 'string' &&
+    typeof body.message === 'string' &&
+    body.details !== null &&
+    typeof body.details === 'object' &&
+    !Array.isArray(body.details)
+  );
 }

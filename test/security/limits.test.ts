@@ -18,7 +18,10 @@ export function rawRequest(url: string, bytes: Buffer | string, timeoutMs = 5000
     socket.on('data', (c) => chunks.push(c));
     socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
     socket.on('error', () => resolve(Buffer.concat(chunks).toString('latin1')));
-    socket.setTimeout(timeoutMs, () => { socket.destroy(); reject(new Error('raw request timed out')); });
+    socket.setTimeout(timeoutMs, () => {
+      socket.destroy();
+      reject(new Error('raw request timed out'));
+    });
   });
 }
 
@@ -46,12 +49,18 @@ describe('limits', () => {
     assert.equal(r.json.error, 'payload_too_large');
     // Chunked, so the server only finds out while reading.
     const chunked = await fetch(`${h.url}/api/v2/generate`, {
-      method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
-      body: new ReadableStream({ start(c) { for (let i = 0; i < 80; i++) c.enqueue(new TextEncoder().encode(i === 0 ? '{"model":"gpt-5","prompt":"' : 'x'.repeat(1024))); c.close(); } }),
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${a.key}` },
+      body: new ReadableStream({
+        start(c) {
+          for (let i = 0; i < 80; i++) c.enqueue(new TextEncoder().encode(i === 0 ? '{"model":"gpt-5","prompt":"' : 'x'.repeat(1024)));
+          c.close();
+        },
+      }),
       duplex: 'half',
     } as RequestInit);
     assert.equal(chunked.status, 413);
-    assert.equal(((await chunked.json()) as any).error, 'payload_too_large');
+    assert.equal((await chunked.json()).error, 'payload_too_large');
     assert.equal(await h.balance(a.id), 10);
     // Just under the limit is fine (and refused by the model's own prompt limit instead).
     const fits = await h.post('/api/v2/generate', JSON.stringify({ model: 'gpt-5', prompt: 'x'.repeat(60 * 1024) }), a.key);
@@ -64,10 +73,16 @@ describe('limits', () => {
     const tooMany = await h.post('/api/v2/generate', { model: 'gpt-5-nano', messages: [1, 2, 3, 4].map((i) => ({ role: 'user', content: `m${i}` })) }, a.key);
     assert.equal(tooMany.status, 422);
     assert.equal(tooMany.json.error, 'validation_error');
-    assert.deepEqual(tooMany.json.details.fields.map((f: any) => f.path), ['messages']);
+    assert.deepEqual(
+      tooMany.json.details.fields.map((f: any) => f.path),
+      ['messages'],
+    );
     const tooLong = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'y'.repeat(60), params: { system_prompt: 'z'.repeat(41) } }, a.key);
     assert.equal(tooLong.status, 422);
-    assert.deepEqual(tooLong.json.details.fields.map((f: any) => f.path), ['prompt']);
+    assert.deepEqual(
+      tooLong.json.details.fields.map((f: any) => f.path),
+      ['prompt'],
+    );
     const stream = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'y'.repeat(101) }, a.key);
     assert.equal(stream.status, 422, 'streaming too: JSON before any SSE byte');
     assert.equal(h.fake.requests.length, before, 'the upstream was never called');
@@ -75,7 +90,18 @@ describe('limits', () => {
     assert.equal(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).executeTakeFirst(), undefined);
 
     h.fake.respondWith({ chunks: ['ok'] });
-    const fits = await h.post('/api/v2/generate', { model: 'gpt-5-nano', system: 's'.repeat(50), messages: [{ role: 'user', content: 'u'.repeat(25) }, { role: 'assistant', content: 'a'.repeat(25) }] }, a.key);
+    const fits = await h.post(
+      '/api/v2/generate',
+      {
+        model: 'gpt-5-nano',
+        system: 's'.repeat(50),
+        messages: [
+          { role: 'user', content: 'u'.repeat(25) },
+          { role: 'assistant', content: 'a'.repeat(25) },
+        ],
+      },
+      a.key,
+    );
     assert.equal(fits.status, 200, 'exactly at both limits');
   });
 
@@ -148,7 +174,9 @@ describe('limits', () => {
 describe('CORS when configured', () => {
   let h: Harness;
   const ADMIN = 'cors-test-admin-token-0123456789abcdef01234';
-  before(async () => { h = await startHarness({ env: { LUMENGATE_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173', LUMENGATE_ADMIN_TOKEN: ADMIN } }); });
+  before(async () => {
+    h = await startHarness({ env: { LUMENGATE_CORS_ORIGINS: 'https://app.example.com, http://localhost:5173', LUMENGATE_ADMIN_TOKEN: ADMIN } });
+  });
   after(() => h.close());
 
   it('allows the listed origins only, answers preflight, never for /admin, never with credentials', async () => {
@@ -158,7 +186,9 @@ describe('CORS when configured', () => {
     assert.equal(ok.headers.get('access-control-allow-origin'), 'https://app.example.com');
     assert.equal(ok.headers.get('access-control-allow-credentials'), null);
     assert.match(ok.headers.get('access-control-expose-headers') ?? '', /x-ratelimit-remaining-hour/);
-    const pre = await call(h.url, 'OPTIONS', '/api/v2/generate', { headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' } });
+    const pre = await call(h.url, 'OPTIONS', '/api/v2/generate', {
+      headers: { origin: 'http://localhost:5173', 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization, content-type' },
+    });
     assert.equal(pre.status, 204);
     assert.equal(pre.headers.get('access-control-allow-origin'), 'http://localhost:5173');
     assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);

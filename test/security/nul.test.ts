@@ -10,7 +10,9 @@ import { call, isEnvelope, isOpenAIError } from './http.js';
 
 describe('NUL characters', () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
   const pg = () => h.server.db.dialect === 'postgres';
   const rows = (accountId: number) => h.server.db.kysely.selectFrom('generations').select(['id', 'status', 'result_text', 'error', 'tokens_spent']).where('account_id', '=', accountId).execute();
@@ -19,7 +21,18 @@ describe('NUL characters', () => {
     const a = await h.account({ tokens: 10 });
     const cases: Array<[string, string, unknown, string]> = [
       ['POST', '/api/v2/generate', { model: 'gpt-5-nano', prompt: 'a\u0000b' }, 'prompt'],
-      ['POST', '/api/v2/generate/stream', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'ok' }, { role: 'user', content: '\u0000' }] }, 'messages.1.content'],
+      [
+        'POST',
+        '/api/v2/generate/stream',
+        {
+          model: 'gpt-5-nano',
+          messages: [
+            { role: 'user', content: 'ok' },
+            { role: 'user', content: '\u0000' },
+          ],
+        },
+        'messages.1.content',
+      ],
       ['POST', '/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x', params: { 'a\u0000': 1 } }, 'params.a\u0000'],
       ['POST', '/api/v2/keys', { name: 'k\u0000' }, 'name'],
       ['GET', '/api/v2/user/history?model=a%00b', undefined, 'query.model'],
@@ -41,7 +54,7 @@ describe('NUL characters', () => {
     assert.deepEqual(await rows(a.id), [], 'no generation, no hold');
   });
 
-  it('in the model\'s output: the client gets the answer, the generation is completed and charged (PostgreSQL stores U+FFFD)', async () => {
+  it("in the model's output: the client gets the answer, the generation is completed and charged (PostgreSQL stores U+FFFD)", async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['a\u0000', 'b'] });
     const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, a.key);
@@ -53,9 +66,13 @@ describe('NUL characters', () => {
     assert.match(s.text, /"type":"generation_end"/);
     assert.doesNotMatch(s.text, /internal_error/);
     const stored = await rows(a.id);
-    assert.deepEqual(stored.map((g) => [g.status, g.result_text, g.tokens_spent]), [
-      ['completed', pg() ? 'a\uFFFDb' : 'a\u0000b', 1], ['completed', pg() ? 'c\uFFFDd' : 'c\u0000d', 1],
-    ]);
+    assert.deepEqual(
+      stored.map((g) => [g.status, g.result_text, g.tokens_spent]),
+      [
+        ['completed', pg() ? 'a\uFFFDb' : 'a\u0000b', 1],
+        ['completed', pg() ? 'c\uFFFDd' : 'c\u0000d', 1],
+      ],
+    );
     assert.equal(await h.balance(a.id), 8);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
@@ -75,7 +92,10 @@ describe('NUL characters', () => {
       const s = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'hi' }, a.key);
       assert.match(s.text, /"type":"generation_end"/);
       const stored = await rows(a.id);
-      assert.deepEqual(stored.map((g) => [g.status, g.result_text, g.error, g.tokens_spent]), Array(2).fill(['completed', null, NOT_STORED, 1]));
+      assert.deepEqual(
+        stored.map((g) => [g.status, g.result_text, g.error, g.tokens_spent]),
+        Array(2).fill(['completed', null, NOT_STORED, 1]),
+      );
       assert.equal(await h.balance(a.id), 8);
       assert.deepEqual(await h.ledgerMismatches(), []);
     } finally {

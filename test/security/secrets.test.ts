@@ -23,7 +23,9 @@ async function dumpTables(h: Harness): Promise<string> {
 
 describe('keys are stored only as hashes', () => {
   let h: Harness;
-  before(async () => { h = await startHarness({ env: { LUMENGATE_ADMIN_TOKEN: ADMIN } }); });
+  before(async () => {
+    h = await startHarness({ env: { LUMENGATE_ADMIN_TOKEN: ADMIN } });
+  });
   after(() => h.close());
 
   it('no key is in the database, in any table or in the database files; only its SHA-256 and a 7-character prefix', async () => {
@@ -57,7 +59,12 @@ describe('nothing secret in the logs', () => {
   let h: Harness;
   const lines: string[] = [];
   before(async () => {
-    const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+    const sink = new Writable({
+      write(chunk, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
     const env = { LUMENGATE_ADMIN_TOKEN: ADMIN };
     // The server's own logger configuration, at the most verbose level, writing to memory.
     h = await startHarness({ env, logger: pino(loggerOptions('trace', env), sink) });
@@ -117,9 +124,14 @@ describe('nothing secret in the logs', () => {
     const k = a.key;
     const every = (s: string) => [...s].map((c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join('');
     const paths = [
-      `/api/v2/models/nb%5F${k.slice(3)}`, `/api/v2/models/%6Eb_${k.slice(3)}`, `/api/v2/models/nb%255F${k.slice(3)}`,
-      `/api/v2/balance?api%5Fkey=${k}`, `/api/v2/models/${every(k)}`,
-      `/admin/${every(ADMIN)}`, `/admin/accounts?x=${every(ADMIN)}`, `/admin/${encodeURIComponent(encodeURIComponent(ADMIN))}`,
+      `/api/v2/models/nb%5F${k.slice(3)}`,
+      `/api/v2/models/%6Eb_${k.slice(3)}`,
+      `/api/v2/models/nb%255F${k.slice(3)}`,
+      `/api/v2/balance?api%5Fkey=${k}`,
+      `/api/v2/models/${every(k)}`,
+      `/admin/${every(ADMIN)}`,
+      `/admin/accounts?x=${every(ADMIN)}`,
+      `/admin/${encodeURIComponent(encodeURIComponent(ADMIN))}`,
       `/admin/${ADMIN.slice(0, 10)}%${ADMIN.charCodeAt(10).toString(16)}${ADMIN.slice(11)}`,
     ];
     const before = lines.length;

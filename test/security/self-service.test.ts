@@ -10,7 +10,9 @@ import { MAX_ACTIVE_KEYS } from '../../src/accounts/service.js';
 describe('self-service API', () => {
   let h: Harness;
   const api = (method: string, path: string, token?: string, body?: unknown) => call(h.url, method, path, { token, body });
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('creates a key shown once, lists it without the secret, renames and revokes it (204), refused at once', async () => {
@@ -59,7 +61,10 @@ describe('self-service API', () => {
     assert.equal(missing.json.error, 'bad_request');
     const wrong = await api('POST', '/api/v2/keys', a.key, { name: 42 });
     assert.equal(wrong.status, 422);
-    assert.deepEqual(wrong.json.details.fields.map((f: any) => f.path), ['name']);
+    assert.deepEqual(
+      wrong.json.details.fields.map((f: any) => f.path),
+      ['name'],
+    );
     assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0007b' })).status, 422);
     // NUL is refused earlier, for every route (test/security/nul.test.ts).
     assert.equal((await api('POST', '/api/v2/keys', a.key, { name: 'a\u0000b' })).status, 400);
@@ -73,7 +78,10 @@ describe('self-service API', () => {
     const b = await h.account();
     const bKeys = await api('GET', '/api/v2/keys', b.key);
     const bKeyId = bKeys.json.keys[0].id;
-    for (const [method, body] of [['PATCH', { name: 'stolen' }], ['DELETE', undefined]] as const) {
+    for (const [method, body] of [
+      ['PATCH', { name: 'stolen' }],
+      ['DELETE', undefined],
+    ] as const) {
       const r = await api(method, `/api/v2/keys/${bKeyId}`, a.key, body);
       assert.equal(r.status, 404, method);
       assert.ok(isEnvelope(r.json));
@@ -131,7 +139,10 @@ describe('self-service API', () => {
     const all = await api('GET', '/api/v2/user/history', a.key);
     assert.equal(all.status, 200);
     assert.equal(all.json.total, 6);
-    assert.deepEqual(all.json.items.map((i: any) => i.id), [failedId, ...ids].sort((x, y) => y - x));
+    assert.deepEqual(
+      all.json.items.map((i: any) => i.id),
+      [failedId, ...ids].sort((x, y) => y - x),
+    );
     const item = all.json.items.find((i: any) => i.id === ids[0]);
     assert.equal(item.model_slug, 'gpt-5-nano');
     assert.equal(item.model, 'gpt-5-nano');
@@ -148,12 +159,18 @@ describe('self-service API', () => {
     assert.ok(!all.json.items.some((i: any) => i.id === bGen.json.id), "never another account's items");
 
     const byModel = await api('GET', '/api/v2/user/history?model_slug=gpt-5', a.key);
-    assert.deepEqual(byModel.json.items.map((i: any) => i.model_slug), ['gpt-5', 'gpt-5']);
+    assert.deepEqual(
+      byModel.json.items.map((i: any) => i.model_slug),
+      ['gpt-5', 'gpt-5'],
+    );
     const byOld = await api('GET', '/api/v2/user/history?model=gpt-5&type=text', a.key);
     assert.equal(byOld.json.total, 2);
     assert.equal((await api('GET', '/api/v2/user/history?category=image', a.key)).json.total, 0);
     const byStatus = await api('GET', '/api/v2/user/history?status=failed', a.key);
-    assert.deepEqual(byStatus.json.items.map((i: any) => i.id), [failedId]);
+    assert.deepEqual(
+      byStatus.json.items.map((i: any) => i.id),
+      [failedId],
+    );
 
     const page2 = await api('GET', '/api/v2/user/history?page=2&limit=4', a.key);
     assert.equal(page2.json.page, 2);
@@ -171,7 +188,10 @@ describe('self-service API', () => {
       cursor = r.json.next_cursor;
       pages++;
     } while (cursor && pages < 10);
-    assert.deepEqual(seen, [failedId, ...ids].sort((x, y) => y - x));
+    assert.deepEqual(
+      seen,
+      [failedId, ...ids].sort((x, y) => y - x),
+    );
     assert.equal(pages, 3);
 
     for (const bad of ['limit=0', 'limit=101', 'limit=x', 'page=0', 'status=done', 'category=cats', 'cursor=zzz', 'limit=1&limit=2', 'model=a&model_slug=b']) {
@@ -215,15 +235,28 @@ describe('self-service API', () => {
     const { port } = new URL(h.url);
     let heads = 0;
     const allHeads = new Promise<void>((resolve) => {
-      const onRequest = () => { if (++heads === 200) { h.server.app.server.off('request', onRequest); resolve(); } };
+      const onRequest = () => {
+        if (++heads === 200) {
+          h.server.app.server.off('request', onRequest);
+          resolve();
+        }
+      };
       h.server.app.server.on('request', onRequest);
     });
-    const sockets = await Promise.all(Array.from({ length: 200 }, () => new Promise<Socket>((resolve) => {
-      const sk = connect(Number(port), '127.0.0.1', () => resolve(sk));
-    })));
+    const sockets = await Promise.all(
+      Array.from(
+        { length: 200 },
+        () =>
+          new Promise<Socket>((resolve) => {
+            const sk = connect(Number(port), '127.0.0.1', () => resolve(sk));
+          }),
+      ),
+    );
     const answers = sockets.map((sk, i) => {
       const body = JSON.stringify({ name: `k${i}` });
-      sk.write(`POST /api/v2/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, -1)}`);
+      sk.write(
+        `POST /api/v2/keys HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${a.key}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\nConnection: close\r\n\r\n${body.slice(0, -1)}`,
+      );
       let raw = '';
       sk.setEncoding('utf8');
       sk.on('data', (c: string) => (raw += c));

@@ -21,14 +21,14 @@ process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.stdout
 
 async function holdWriteLock(path: string): Promise<{ child: ChildProcess; release(): Promise<void> }> {
   const child = spawn(process.execPath, ['-e', HOLDER, path], { cwd: packageRoot(), stdio: ['pipe', 'pipe', 'inherit'] });
-  const lines = createInterface({ input: child.stdout! });
+  const lines = createInterface({ input: child.stdout });
   const [first] = await once(lines, 'line');
   assert.equal(first, 'locked');
   return {
     child,
     async release() {
       const released = once(lines, 'line');
-      child.stdin!.write('release\n');
+      child.stdin.write('release\n');
       assert.deepEqual(await released, ['released']);
       await once(child, 'exit').catch(() => {});
     },
@@ -37,7 +37,9 @@ async function holdWriteLock(path: string): Promise<{ child: ChildProcess; relea
 
 describe('SQLite write lock held by another process', { skip: process.env.TEST_DATABASE_URL ? 'SQLite only' : false }, () => {
   let h: Harness;
-  before(async () => { h = await startHarness(); });
+  before(async () => {
+    h = await startHarness();
+  });
   after(() => h.close());
 
   it('reads answer during the lock; a generation waits for it without blocking and is charged once', async () => {
@@ -51,8 +53,10 @@ describe('SQLite write lock held by another process', { skip: process.env.TEST_D
     const lock = await holdWriteLock(path);
     const events: string[] = [];
     try {
-      const generation = h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'during the lock' }, acct.key)
-        .then((r) => { events.push('generation answered'); return r; });
+      const generation = h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'during the lock' }, acct.key).then((r) => {
+        events.push('generation answered');
+        return r;
+      });
       // Each answers while the lock is still held (the release below waits for them). A blocked
       // event loop would answer none of them until the lock went away.
       const health = await h.get('/healthz');

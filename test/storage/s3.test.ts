@@ -32,13 +32,18 @@ describe('result files on S3', () => {
         throw err;
       }
     },
-    async close() { await s3.close(); rmSync(dir, { recursive: true, force: true }); },
+    async close() {
+      await s3.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
   });
 
   it('a streamed put larger than one part goes up in parts and reads back whole', async () => {
     const store = s3Store(`s3://${BUCKET}/results`, env);
     const whole = bytesOf(9 * 1024 * 1024 + 12345, 5);
-    async function* chunks() { for (let i = 0; i < whole.length; i += 1 << 20) yield whole.subarray(i, i + (1 << 20)); }
+    async function* chunks() {
+      for (let i = 0; i < whole.length; i += 1 << 20) yield whole.subarray(i, i + (1 << 20));
+    }
     assert.deepEqual(await store.put('77/video.mp4', chunks(), 'video/mp4'), { bytes: whole.byteLength });
     const got = await store.get('77/video.mp4');
     assert.ok(got);

@@ -33,10 +33,17 @@ describe('signed file URLs', () => {
     ids = [await generationWithFiles(h, a.id, files), await generationWithFiles(h, a.id, files)];
     url = new URL((await h.get(`/api/v2/generate/${ids[0]}`, key)).json.result_url);
   });
-  after(async () => { await h.close(); rmSync(dir, { recursive: true, force: true }); });
+  after(async () => {
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   const get = (u: URL) => fetch(u);
-  const changed = (f: (u: URL) => void) => { const u = new URL(url); f(u); return u; };
+  const changed = (f: (u: URL) => void) => {
+    const u = new URL(url);
+    f(u);
+    return u;
+  };
 
   it('the URL as signed is served', async () => {
     const r = await get(url);
@@ -50,8 +57,12 @@ describe('signed file URLs', () => {
     const cases: Record<string, URL> = {
       sig: changed((u) => u.searchParams.set('sig', (sig[0] === 'a' ? 'b' : 'a') + sig.slice(1))),
       expires: changed((u) => u.searchParams.set('expires', String(Number(expires) + 3600))),
-      'generation id': changed((u) => { u.pathname = `/files/${ids[1]}/image.png`; }),
-      name: changed((u) => { u.pathname = `/files/${ids[0]}/thumbnail.webp`; }),
+      'generation id': changed((u) => {
+        u.pathname = `/files/${ids[1]}/image.png`;
+      }),
+      name: changed((u) => {
+        u.pathname = `/files/${ids[0]}/thumbnail.webp`;
+      }),
       'no sig': changed((u) => u.searchParams.delete('sig')),
       'no expires': changed((u) => u.searchParams.delete('expires')),
       'another secret': new URL(h.url + urlSigner('x'.repeat(32), DAY_MS).sign(`${ids[0]}/image.png`)),

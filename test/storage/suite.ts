@@ -14,8 +14,13 @@ export interface Backend {
 
 export function storageSuite(backend: Backend): void {
   let h: Harness;
-  before(async () => { h = await startHarness({ env: await backend.env() }); });
-  after(async () => { await h.close(); await backend.close(); });
+  before(async () => {
+    h = await startHarness({ env: await backend.env() });
+  });
+  after(async () => {
+    await h.close();
+    await backend.close();
+  });
 
   const png = bytesOf(70_000, 7);
   const thumb = bytesOf(900, 9);
@@ -55,7 +60,7 @@ export function storageSuite(backend: Backend): void {
     assert.deepEqual(new Uint8Array(await r.arrayBuffer()), mp3);
   });
 
-  it('retention: past 7 days a free account\'s files are deleted and the generation says expired_at; pro keeps 90 days, elite for ever', async () => {
+  it("retention: past 7 days a free account's files are deleted and the generation says expired_at; pro keeps 90 days, elite for ever", async () => {
     const [free, pro, elite] = [await h.account({ plan: 'free' }), await h.account({ plan: 'pro' }), await h.account({ plan: 'elite' })];
     const ids = { free: await generationWithFiles(h, free.id, image()), pro: await generationWithFiles(h, pro.id, image()), elite: await generationWithFiles(h, elite.id, image()) };
     const oldUrl = pathOf((await h.get(`/api/v2/generate/${ids.free}`, free.key)).json.result_url);
@@ -66,7 +71,7 @@ export function storageSuite(backend: Backend): void {
     assert.ok(await backend.holds(`${ids.free}/image.png`));
 
     const at8 = new Date(t0 + 8 * DAY_MS);
-    assert.ok(await h.server.files.sweep(at8) >= 1);
+    assert.ok((await h.server.files.sweep(at8)) >= 1);
     for (const name of ['image.png', 'thumbnail.webp']) {
       assert.equal(await backend.holds(`${ids.free}/${name}`), false, `${name} deleted`);
       assert.equal(await h.server.files.store.get(`${ids.free}/${name}`), undefined);
@@ -79,20 +84,23 @@ export function storageSuite(backend: Backend): void {
     assert.equal(g.result_metadata.mime_type, 'image/png');
     assert.equal((await fetch(h.url + oldUrl)).status, 404, 'a URL signed before the sweep finds nothing');
 
-    for (const [who, acc] of [['pro', pro], ['elite', elite]] as const) {
+    for (const [who, acc] of [
+      ['pro', pro],
+      ['elite', elite],
+    ] as const) {
       const kept = (await h.get(`/api/v2/generate/${ids[who]}`, acc.key)).json;
       assert.equal(kept.result_metadata.expired_at, undefined, who);
       assert.deepEqual(new Uint8Array(await (await fetch(kept.result_url)).arrayBuffer()), png, who);
     }
 
-    assert.ok(await h.server.files.sweep(new Date(t0 + 91 * DAY_MS)) >= 1);
+    assert.ok((await h.server.files.sweep(new Date(t0 + 91 * DAY_MS))) >= 1);
     assert.equal(await backend.holds(`${ids.pro}/image.png`), false, 'pro: gone after 90 days');
     assert.ok(await backend.holds(`${ids.elite}/image.png`), 'elite: unlimited');
     assert.equal((await fetch((await h.get(`/api/v2/generate/${ids.elite}`, elite.key)).json.result_url)).status, 200);
     assert.equal(await h.server.files.sweep(new Date(t0 + 91 * DAY_MS)), 0, 'a second pass finds nothing left to do');
   });
 
-  it('a deleted generation\'s files go at the next sweep, whatever the plan', async () => {
+  it("a deleted generation's files go at the next sweep, whatever the plan", async () => {
     const a = await h.account({ plan: 'elite' });
     const id = await generationWithFiles(h, a.id, image());
     const url = (await h.get(`/api/v2/generate/${id}`, a.key)).json.result_url;

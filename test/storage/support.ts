@@ -27,8 +27,15 @@ export async function generationWithFiles(h: Harness, accountId: number, files: 
     recorded.push({ key, name: f.name, media_type: f.media_type, bytes, ...f.meta });
   }
   await settleGeneration(db, id, {
-    status: 'completed', resultText: null, resultJson: JSON.stringify({ files: recorded }), error: null,
-    finishReason: null, usage: null, route: 'test', firstTokenAt: null, createdAt: hold.createdAt,
+    status: 'completed',
+    resultText: null,
+    resultJson: JSON.stringify({ files: recorded }),
+    error: null,
+    finishReason: null,
+    usage: null,
+    route: 'test',
+    firstTokenAt: null,
+    createdAt: hold.createdAt,
   });
   return id;
 }
@@ -62,11 +69,18 @@ export async function startS3(dir: string, bucket: string): Promise<{ endpoint: 
 }
 
 export const S3_ENV = (endpoint: string, url: string) => ({
-  LUMENGATE_STORAGE_URL: url, AWS_ENDPOINT_URL: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'S3RVER', AWS_SECRET_ACCESS_KEY: 'S3RVER',
+  LUMENGATE_STORAGE_URL: url,
+  AWS_ENDPOINT_URL: endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'S3RVER',
+  AWS_SECRET_ACCESS_KEY: 'S3RVER',
 });
 
 /** Path and query of a URL (result_url is absolute). */
-export const pathOf = (url: string) => { const u = new URL(url); return u.pathname + u.search; };
+export const pathOf = (url: string) => {
+  const u = new URL(url);
+  return u.pathname + u.search;
+};
 
 export const DAY_MS = 24 * 3600 * 1000;
 
@@ -74,6 +88,9 @@ export const DAY_MS = 24 * 3600 * 1000;
 export function bytesOf(n: number, seed = 1): Uint8Array {
   const b = new Uint8Array(n);
   let x = seed;
-  for (let i = 0; i < n; i++) { x = (x * 1103515245 + 12345) >>> 0; b[i] = x >>> 24; }
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) >>> 0;
+    b[i] = x >>> 24;
+  }
   return b;
 }

@@ -18,7 +18,7 @@ const errorTypes: Record<number, [type: string, message: string]> = {
 
 let seq = 0;
 const requestId = () => `req_011CS${(++seq).toString().padStart(17, '0')}`;
-const messageId = () => `msg_01${(seq).toString().padStart(22, '0')}`;
+const messageId = () => `msg_01${seq.toString().padStart(22, '0')}`;
 
 function event(type: string, json: string): string {
   return `event: ${type}\ndata: ${json}\n\n`;
@@ -50,7 +50,13 @@ async function stream(ctx: StreamContext): Promise<void> {
   const start = {
     type: 'message_start',
     message: {
-      model, id: messageId(), type: 'message', role: 'assistant', content: [], stop_reason: null, stop_sequence: null,
+      model,
+      id: messageId(),
+      type: 'message',
+      role: 'assistant',
+      content: [],
+      stop_reason: null,
+      stop_sequence: null,
       usage: { ...inputUsage, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, output_tokens: 1, service_tier: 'standard' },
     },
   };

@@ -44,9 +44,12 @@ export function startFakeElevenLabs(): Promise<FakeMediaServer> {
       case '/v1/speech-to-text':
         if (!req.form?.get('file')) return { status: 422, json: { detail: [{ loc: ['body', 'file'], msg: 'field required', type: 'value_error.missing' }] } };
         return { json: FAKE_SCRIBE };
-      case '/v1/sound-generation': return audio(req, `sfx:${req.json.text}`);
-      case '/v1/music': return audio(req, `music:${req.json.prompt}:${req.json.music_length_ms}`);
-      case '/v1/audio-isolation': return { headers: { 'content-type': 'audio/mpeg' }, body: fakeBytes('EL-isolated', String((req.form?.get('audio') as File | null)?.size)) };
+      case '/v1/sound-generation':
+        return audio(req, `sfx:${req.json.text}`);
+      case '/v1/music':
+        return audio(req, `music:${req.json.prompt}:${req.json.music_length_ms}`);
+      case '/v1/audio-isolation':
+        return { headers: { 'content-type': 'audio/mpeg' }, body: fakeBytes('EL-isolated', String((req.form?.get('audio') as File | null)?.size)) };
     }
     return undefined;
   });

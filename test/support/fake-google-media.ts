@@ -66,5 +66,11 @@ export async function startFakeGoogleMedia(): Promise<FakeGoogleMedia> {
   });
   origin = server.origin;
   const close = server.close;
-  return Object.assign(server, { operations, storage, close: async () => { await Promise.all([close(), storage.close()]); } });
+  return Object.assign(server, {
+    operations,
+    storage,
+    close: async () => {
+      await Promise.all([close(), storage.close()]);
+    },
+  });
 }

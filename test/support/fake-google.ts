@@ -8,7 +8,7 @@ export type { FakeScript, FakeUpstream, RecordedRequest } from './fake-upstream.
 
 const errorStatuses: Record<number, [status: string, message: string]> = {
   400: ['INVALID_ARGUMENT', 'Request contains an invalid argument.'],
-  403: ['PERMISSION_DENIED', 'Method doesn\'t allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API.'],
+  403: ['PERMISSION_DENIED', "Method doesn't allow unregistered callers (callers without established identity). Please use API Key or other form of API consumer identity to call this API."],
   404: ['NOT_FOUND', 'models/gemini-unknown is not found for API version v1beta, or is not supported for generateContent.'],
   429: ['RESOURCE_EXHAUSTED', 'Resource has been exhausted (e.g. check quota).'],
   500: ['INTERNAL', 'An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting'],
@@ -19,7 +19,10 @@ const errorStatuses: Record<number, [status: string, message: string]> = {
 export function googleJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(googleJson).join(',')}]`;
   if (value !== null && typeof value === 'object') {
-    return `{${Object.entries(value).filter(([, v]) => v !== undefined).map(([k, v]) => `${JSON.stringify(k)}: ${googleJson(v)}`).join(',')}}`;
+    return `{${Object.entries(value)
+      .filter(([, v]) => v !== undefined)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${googleJson(v)}`)
+      .join(',')}}`;
   }
   return JSON.stringify(value);
 }

@@ -7,7 +7,13 @@ import { startFakeMedia, type FakeAnswer, type FakeMediaServer } from './fake-me
 
 export const FAKE_LUMA_KEY = 'luma-test';
 
-interface FakeGeneration { id: string; type: 'image' | 'video'; state: string; request: any; reads: number }
+interface FakeGeneration {
+  id: string;
+  type: 'image' | 'video';
+  state: string;
+  request: any;
+  reads: number;
+}
 
 export interface FakeLuma extends FakeMediaServer {
   readonly generations: Map<string, FakeGeneration>;

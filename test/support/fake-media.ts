@@ -43,9 +43,12 @@ export async function startFakeMedia(route: Route): Promise<FakeMediaServer> {
   const requests: MediaRecordedRequest[] = [];
   const overrides: FakeAnswer[] = [];
   let arrivals: Array<(r: MediaRecordedRequest) => void> = [];
-  const server = createServer((req, res) => void handle(req, res).catch((err) => {
-    res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
-  }));
+  const server = createServer(
+    (req, res) =>
+      void handle(req, res).catch((err) => {
+        res.writeHead(500, { 'content-type': 'text/plain' }).end(String(err));
+      }),
+  );
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];

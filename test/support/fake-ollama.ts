@@ -14,6 +14,7 @@ export interface FakeOllama {
 
 export async function startFakeOllama(models: string[], port = 0): Promise<FakeOllama> {
   const fake = { models, chats: [] as string[] };
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test fake; a failure fails the test
   const server = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
       const data = fake.models.map((id) => ({ id, object: 'model', created: 1735689600, owned_by: 'library' }));

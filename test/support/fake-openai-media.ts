@@ -24,13 +24,24 @@ export function startFakeOpenAIMedia(): Promise<FakeMediaServer> {
     switch (req.pathname) {
       case '/v1/images/generations': {
         const b = req.json;
-        if (String(b.model).startsWith('gpt-image') && b.response_format !== undefined) return openAIError(400, "Unknown parameter: 'response_format'.", 'invalid_request_error', 'unknown_parameter', 'response_format');
+        if (String(b.model).startsWith('gpt-image') && b.response_format !== undefined)
+          return openAIError(400, "Unknown parameter: 'response_format'.", 'invalid_request_error', 'unknown_parameter', 'response_format');
         if (!String(b.model).startsWith('gpt-image') && b.response_format !== 'b64_json') {
           return { json: { created: 1713833628, data: [{ url: 'https://oaidalleapiprodscus.blob.core.windows.net/private/img.png', revised_prompt: b.prompt }] } };
         }
         const b64 = Buffer.from(fakeImage(b.prompt)).toString('base64');
         return String(b.model).startsWith('gpt-image')
-          ? { json: { created: 1713833628, background: 'opaque', data: [{ b64_json: b64 }], output_format: b.output_format ?? 'png', quality: b.quality ?? 'high', size: b.size, usage: { input_tokens: 10, input_tokens_details: { image_tokens: 0, text_tokens: 10 }, output_tokens: 4160, total_tokens: 4170 } } }
+          ? {
+              json: {
+                created: 1713833628,
+                background: 'opaque',
+                data: [{ b64_json: b64 }],
+                output_format: b.output_format ?? 'png',
+                quality: b.quality ?? 'high',
+                size: b.size,
+                usage: { input_tokens: 10, input_tokens_details: { image_tokens: 0, text_tokens: 10 }, output_tokens: 4160, total_tokens: 4170 },
+              },
+            }
           : { json: { created: 1713833628, data: [{ b64_json: b64, revised_prompt: `A detailed picture: ${b.prompt}` }] } };
       }
       case '/v1/audio/speech': {

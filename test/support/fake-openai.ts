@@ -27,7 +27,14 @@ let seq = 0;
 async function stream(ctx: StreamContext): Promise<void> {
   const { usage } = ctx.script;
   const body = ctx.req.body ?? {};
-  const head = { id: `chatcmpl-Fake${(++seq).toString().padStart(25, '0')}`, object: 'chat.completion.chunk', created: 1735689600, model: String(body.model ?? 'gpt-4o-mini'), service_tier: 'default', system_fingerprint: 'fp_fake0001' };
+  const head = {
+    id: `chatcmpl-Fake${(++seq).toString().padStart(25, '0')}`,
+    object: 'chat.completion.chunk',
+    created: 1735689600,
+    model: String(body.model ?? 'gpt-4o-mini'),
+    service_tier: 'default',
+    system_fingerprint: 'fp_fake0001',
+  };
   const withUsage = body.stream_options?.include_usage === true;
   const chunk = (choices: unknown[], extra: object = {}) => `data: ${JSON.stringify({ ...head, choices, ...(withUsage ? { usage: null } : {}), ...extra })}\n\n`;
   const first = chunk([{ index: 0, delta: { role: 'assistant', content: '', refusal: null }, logprobs: null, finish_reason: null }]);
@@ -53,7 +60,13 @@ async function stream(ctx: StreamContext): Promise<void> {
   } else if (ending === 'finish' || ending === 'done-no-close') {
     await ctx.write(chunk([{ index: 0, delta: {}, logprobs: null, finish_reason: ctx.script.toolCalls.length ? 'tool_calls' : 'stop' }]));
     if (withUsage) {
-      const u = { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output, prompt_tokens_details: { cached_tokens: usage.cachedInput ?? 0, audio_tokens: 0 }, completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 } };
+      const u = {
+        prompt_tokens: usage.input,
+        completion_tokens: usage.output,
+        total_tokens: usage.input + usage.output,
+        prompt_tokens_details: { cached_tokens: usage.cachedInput ?? 0, audio_tokens: 0 },
+        completion_tokens_details: { reasoning_tokens: usage.reasoning ?? 0, audio_tokens: 0, accepted_prediction_tokens: 0, rejected_prediction_tokens: 0 },
+      };
       await ctx.write(`data: ${JSON.stringify({ ...head, choices: [], usage: u })}\n\n`, false);
     }
     await ctx.write('data: [DONE]\n\n', false);
@@ -64,9 +77,12 @@ async function stream(ctx: StreamContext): Promise<void> {
 
 /** Starts the fake; point the provider's base_url at `${origin}/v1`. */
 export function startFakeOpenAI(opts: { port?: number; backlog?: number } = {}): Promise<FakeUpstream> {
-  return startFakeUpstream({
-    errorResponse,
-    streamHeaders: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' },
-    stream,
-  }, opts);
+  return startFakeUpstream(
+    {
+      errorResponse,
+      streamHeaders: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', 'x-request-id': 'req_fake' },
+      stream,
+    },
+    opts,
+  );
 }

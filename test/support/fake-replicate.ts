@@ -73,7 +73,12 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
   events.setMaxListeners(0);
   let origin = '';
   const fake: FakeReplicate = {
-    origin: '', baseUrl: '', calls, predictions, queue: [], defaults,
+    origin: '',
+    baseUrl: '',
+    calls,
+    predictions,
+    queue: [],
+    defaults,
     release(id) {
       for (const p of predictions.values()) if (!id || p.id === id) p.released = true;
     },
@@ -101,13 +106,23 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     const ext = p.script.ext ?? 'webp';
     const urls = Array.from({ length: n }, (_, i) => `${origin}/files/${p.id}/out-${i}.${ext}`);
     return {
-      id: p.id, model: p.model, version: 'hidden', input: p.input, logs: p.status === 'starting' ? '' : 'Using seed: 42\n',
+      id: p.id,
+      model: p.model,
+      version: 'hidden',
+      input: p.input,
+      logs: p.status === 'starting' ? '' : 'Using seed: 42\n',
       output: p.status === 'succeeded' ? (n === 1 ? urls[0] : urls) : null,
-      data_removed: false, error: p.status === 'failed' ? (p.script.error ?? 'Prediction failed') : null, status: p.status,
-      created_at: p.created_at, ...(p.status !== 'starting' ? { started_at: p.created_at } : {}), ...(done ? { completed_at: new Date().toISOString() } : {}),
+      data_removed: false,
+      error: p.status === 'failed' ? (p.script.error ?? 'Prediction failed') : null,
+      status: p.status,
+      created_at: p.created_at,
+      ...(p.status !== 'starting' ? { started_at: p.created_at } : {}),
+      ...(done ? { completed_at: new Date().toISOString() } : {}),
       urls: {
-        cancel: `${origin}/v1/predictions/${p.id}/cancel`, get: `${origin}/v1/predictions/${p.id}`,
-        stream: `${origin}/v1/files/stream-${p.id}`, web: `https://replicate.com/p/${p.id}`,
+        cancel: `${origin}/v1/predictions/${p.id}/cancel`,
+        get: `${origin}/v1/predictions/${p.id}`,
+        stream: `${origin}/v1/files/stream-${p.id}`,
+        web: `https://replicate.com/p/${p.id}`,
       },
       ...(p.status === 'succeeded' ? { metrics: { predict_time: 1.5, total_time: 1.6 } } : {}),
     };
@@ -120,12 +135,17 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     p.status = due ? (p.script.ending ?? 'succeeded') : 'processing';
   };
 
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test fake; a failure fails the test
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString();
     let body: any = null;
-    try { body = raw ? JSON.parse(raw) : null; } catch { /* recorded as null */ }
+    try {
+      body = raw ? JSON.parse(raw) : null;
+    } catch {
+      /* recorded as null */
+    }
     const path = req.url ?? '/';
     calls.push({ method: req.method ?? '', path, headers: req.headers, body });
     try {
@@ -142,8 +162,14 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
         if (script.createStatus) return problem(res, script.createStatus, script.createStatus === 422 ? 'Input validation failed' : 'Internal Server Error', 'scripted failure');
         if (!body || typeof body.input !== 'object') return problem(res, 422, 'Input validation failed', '- input: Invalid type. Expected: object, given: null');
         const p: FakePrediction = {
-          id: randomBytes(13).toString('hex').slice(0, 26), model: create ? `${create[1]}/${create[2]}` : String(body.version), input: body.input,
-          script, status: 'starting', polls: 0, released: false, created_at: new Date().toISOString(),
+          id: randomBytes(13).toString('hex').slice(0, 26),
+          model: create ? `${create[1]}/${create[2]}` : String(body.version),
+          input: body.input,
+          script,
+          status: 'starting',
+          polls: 0,
+          released: false,
+          created_at: new Date().toISOString(),
         };
         predictions.set(p.id, p);
         // Prefer: wait=N answers a prediction that finished at once; otherwise the running one.

@@ -107,7 +107,9 @@ function closeWaiters(socket: Socket): Set<() => void> {
     const created = new Set<() => void>();
     set = created;
     waiters.set(socket, created);
-    socket.once('close', () => { for (const f of created) f(); });
+    socket.once('close', () => {
+      for (const f of created) f();
+    });
   }
   return set;
 }

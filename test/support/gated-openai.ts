@@ -23,6 +23,7 @@ export async function startGatedOpenAI(text = 'partial'): Promise<GatedUpstream>
   const server = createServer((req, res) => {
     let raw = '';
     req.on('data', (b) => (raw += b));
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test fake; a failure fails the test
     req.on('end', async () => {
       const body = JSON.parse(raw || '{}');
       const head = { id: 'chatcmpl-gated', object: 'chat.completion.chunk', created: 1735689600, model: String(body.model), system_fingerprint: 'fp_gated' };
@@ -44,12 +45,20 @@ export async function startGatedOpenAI(text = 'partial'): Promise<GatedUpstream>
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    get waiting() { return waiting; },
-    waitFor: (n) => new Promise<void>((resolve) => {
-      const check = () => { if (waiting >= n) { watchers = watchers.filter((w) => w !== check); resolve(); } };
-      watchers.push(check);
-      check();
-    }),
+    get waiting() {
+      return waiting;
+    },
+    waitFor: (n) =>
+      new Promise<void>((resolve) => {
+        const check = () => {
+          if (waiting >= n) {
+            watchers = watchers.filter((w) => w !== check);
+            resolve();
+          }
+        };
+        watchers.push(check);
+        check();
+      }),
     release() {
       open();
       gate = new Promise<void>((r) => (open = r));

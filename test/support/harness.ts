@@ -63,11 +63,17 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
     });
     const text = await res.text();
     let json: any = null;
-    try { json = JSON.parse(text); } catch { /* SSE or empty */ }
+    try {
+      json = JSON.parse(text);
+    } catch {
+      /* SSE or empty */
+    }
     return { status: res.status, headers: res.headers, json, text };
   };
   return {
-    server, fake, url,
+    server,
+    fake,
+    url,
     async account({ plan = 'pro', tokens = 100, packageTokens = 0 } = {}) {
       const a = await createAccount(server.db, { plan, tokens, package_tokens: packageTokens });
       const k = await createKey(server.db, a.id, 'test');

@@ -25,11 +25,17 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
   });
   const logs: any[] = [];
   let stderr = '';
-  child.stderr!.on('data', (b) => { stderr += b; });
+  child.stderr.on('data', (b) => {
+    stderr += b;
+  });
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       let entry: any;
-      try { entry = JSON.parse(line); } catch { return; }
+      try {
+        entry = JSON.parse(line);
+      } catch {
+        return;
+      }
       logs.push(entry);
       if (entry.msg === 'lumengate listening') resolve(entry.url);
     });
@@ -47,7 +53,9 @@ export async function startInstance(env: Record<string, string>): Promise<Instan
 export async function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string }> {
   const child = spawn(process.execPath, [cliPath(), ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
-  child.stdout.on('data', (b) => { stdout += b; });
+  child.stdout.on('data', (b) => {
+    stdout += b;
+  });
   const [code] = await once(child, 'exit');
   return { code, stdout };
 }

@@ -19,7 +19,6 @@ const bin = (name: string): string => {
   return join('/usr/lib/postgresql', versions[0]!, 'bin', name);
 };
 
-
 export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-pg-'));
   const asRoot = userInfo().uid === 0;
@@ -43,7 +42,11 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     destroy() {
       if (destroyed) return;
       destroyed = true;
-      try { ctl('-m', 'immediate', 'stop'); } catch { /* already stopped */ }
+      try {
+        ctl('-m', 'immediate', 'stop');
+      } catch {
+        /* already stopped */
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

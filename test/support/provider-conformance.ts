@@ -140,7 +140,10 @@ export function providerConformance(target: ConformanceTarget): void {
       const upstream = fake.requests.at(-1)!;
       assert.equal(upstream.closedAt, undefined, 'connection open while stalled');
       // Settle-handlers attached now: the rejection lands before we look at it.
-      const pending = iterator.next().then((r) => ({ resolved: r }), (err: unknown) => ({ rejected: err }));
+      const pending = iterator.next().then(
+        (r) => ({ resolved: r }),
+        (err: unknown) => ({ rejected: err }),
+      );
       // The upstream stalls forever: only the abort can close its connection (an event, not a
       // measured delay; the ceiling only turns a hang into a failure).
       controller.abort(new Error('client left'));
@@ -158,7 +161,10 @@ export function providerConformance(target: ConformanceTarget): void {
       const opening = provider
         .open(request({ signal: controller.signal }))
         .then((s) => drain(s.parts))
-        .then((d) => d.error ?? d.finish, (err: unknown) => err);
+        .then(
+          (d) => d.error ?? d.finish,
+          (err: unknown) => err,
+        );
       const upstream = await arrived;
       controller.abort(new Error('timeout'));
       await within(upstream.closed, 20_000, 'upstream connection still open').finally(release);

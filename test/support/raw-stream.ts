@@ -30,26 +30,35 @@ export function rawStream(url: string, opts: { method: 'GET' | 'POST'; key: stri
       res.on('error', () => {});
       const ended = new Promise<string>((r) => res.on('end', () => r(text)));
       resolve({
-        status: res.statusCode!, headers: res.headers, frames, ended,
+        status: res.statusCode!,
+        headers: res.headers,
+        frames,
+        ended,
         destroy: () => req.destroy(),
-        until: (cond) => new Promise<void>((r, fail) => {
-          const check = () => {
-            if (!cond(frames())) return;
-            watchers = watchers.filter((w) => w !== check);
-            r();
-          };
-          watchers.push(check);
-          res.once('close', () => fail(new Error(`stream closed before the condition held: ${text}`)));
-          check();
-        }),
+        until: (cond) =>
+          new Promise<void>((r, fail) => {
+            const check = () => {
+              if (!cond(frames())) return;
+              watchers = watchers.filter((w) => w !== check);
+              r();
+            };
+            watchers.push(check);
+            res.once('close', () => fail(new Error(`stream closed before the condition held: ${text}`)));
+            check();
+          }),
       });
     });
-    req.on('error', (e) => { if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e); });
+    req.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
     req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
   });
 }
 
 /** Checks that frames are one generation's events with consecutive sequence numbers from `from`; returns the text. */
 export function contentOf(frames: Array<{ id?: string; data: any }>): string {
-  return frames.filter((f) => f.data?.type === 'content_delta').map((f) => f.data.delta).join('');
+  return frames
+    .filter((f) => f.data?.type === 'content_delta')
+    .map((f) => f.data.delta)
+    .join('');
 }

@@ -7,9 +7,18 @@ type Extra = Partial<Pick<ModelEntry, 'input_modalities' | 'capabilities' | 'sup
 /** A 1-token text model on the fake OpenAI upstream (upstream model id = slug). */
 export function openAITextModel(slug: string, extra: Extra = {}): Record<string, unknown> {
   return {
-    slug, name: slug, category: 'text', provider: 'OpenAI', min_plan: 'free', pricing_type: 'fixed',
-    token_cost: 1, min_token_cost: 1, max_token_cost: 1, supports_streaming: true,
-    routes: [{ provider: 'openai', model: slug }], ...extra,
+    slug,
+    name: slug,
+    category: 'text',
+    provider: 'OpenAI',
+    min_plan: 'free',
+    pricing_type: 'fixed',
+    token_cost: 1,
+    min_token_cost: 1,
+    max_token_cost: 1,
+    supports_streaming: true,
+    routes: [{ provider: 'openai', model: slug }],
+    ...extra,
   };
 }
 

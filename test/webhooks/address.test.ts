@@ -6,9 +6,33 @@ import { nextAttemptAt, RETRY_WINDOW_MS } from '../../src/webhooks/worker.js';
 
 describe('webhook address policy', () => {
   it('refuses loopback, private, link-local, unique-local, CGNAT, multicast, unspecified and mapped forms; allows public', () => {
-    for (const a of ['127.0.0.1', '127.8.9.1', '10.1.2.3', '172.16.0.1', '172.31.255.255', '192.168.1.1', '169.254.169.254', '100.64.0.1', '0.0.0.0',
-      '224.0.0.1', '255.255.255.255', '::', '::1', 'fe80::1', 'fe80::1%eth0', 'fc00::1', 'fd12:3456::1', 'ff02::1', '::ffff:127.0.0.1', '::ffff:7f00:1',
-      '::ffff:169.254.169.254', '0:0:0:0:0:ffff:a00:1', '::127.0.0.1', '64:ff9b::7f00:1', 'not-an-ip']) {
+    for (const a of [
+      '127.0.0.1',
+      '127.8.9.1',
+      '10.1.2.3',
+      '172.16.0.1',
+      '172.31.255.255',
+      '192.168.1.1',
+      '169.254.169.254',
+      '100.64.0.1',
+      '0.0.0.0',
+      '224.0.0.1',
+      '255.255.255.255',
+      '::',
+      '::1',
+      'fe80::1',
+      'fe80::1%eth0',
+      'fc00::1',
+      'fd12:3456::1',
+      'ff02::1',
+      '::ffff:127.0.0.1',
+      '::ffff:7f00:1',
+      '::ffff:169.254.169.254',
+      '0:0:0:0:0:ffff:a00:1',
+      '::127.0.0.1',
+      '64:ff9b::7f00:1',
+      'not-an-ip',
+    ]) {
       assert.equal(isPublicAddress(a), false, a);
     }
     for (const a of ['93.184.216.34', '8.8.8.8', '172.32.0.1', '100.128.0.1', '2606:4700:4700::1111', '::ffff:8.8.8.8']) assert.equal(isPublicAddress(a), true, a);

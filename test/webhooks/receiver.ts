@@ -33,14 +33,18 @@ export async function startReceiver(): Promise<Receiver> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   return {
-    url: `http://127.0.0.1:${port}/hook`, port, received, statuses,
+    url: `http://127.0.0.1:${port}/hook`,
+    port,
+    received,
+    statuses,
     async until(n) {
       for (let i = 0; i < 500 && received.length < n; i++) await new Promise((r) => setTimeout(r, 10));
       if (received.length < n) throw new Error(`receiver got ${received.length} requests, expected ${n}`);
     },
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
   };
 }

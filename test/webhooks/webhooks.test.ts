@@ -136,7 +136,10 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
     assert.equal(third.last_status, 200);
     const got = rx.received.slice(before);
     assert.equal(got.length, 3);
-    assert.deepEqual(got.map((g) => g.headers['x-lumengate-attempt']), ['1', '2', '3']);
+    assert.deepEqual(
+      got.map((g) => g.headers['x-lumengate-attempt']),
+      ['1', '2', '3'],
+    );
     assert.equal(new Set(got.map((g) => g.body)).size, 1, 'the same body each time');
     for (const g of got) assertSigned(g.headers['x-lumengate-signature'], g.body, a.secret);
     assert.deepEqual(await h.ledgerMismatches(), []);
@@ -179,7 +182,15 @@ describe('webhooks with the default policy (https, public addresses only)', () =
   it('refuses loopback, private and http callback URLs at request time, naming callback_url, holding nothing', async () => {
     const a = await h.account({ tokens: 10 });
     await h.post('/api/v2/user/webhook-secret', undefined, a.key);
-    for (const url of ['https://127.0.0.1/hook', 'https://[::1]/hook', 'https://[::ffff:127.0.0.1]/hook', 'https://10.0.0.5/hook', 'https://169.254.169.254/latest', 'http://hooks.example.com/x', 'file:///etc/passwd']) {
+    for (const url of [
+      'https://127.0.0.1/hook',
+      'https://[::1]/hook',
+      'https://[::ffff:127.0.0.1]/hook',
+      'https://10.0.0.5/hook',
+      'https://169.254.169.254/latest',
+      'http://hooks.example.com/x',
+      'file:///etc/passwd',
+    ]) {
       const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi', callback_url: url }, a.key);
       assert.equal(r.status, 400, url);
       assert.equal(r.json.error, 'bad_request');
@@ -210,7 +221,11 @@ describe('a webhook delivery survives a restart', () => {
     const dir = mkdtempSync(join(tmpdir(), 'lumengate-hooks-'));
     const testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
     const settings = settingsFromEnv({
-      HOST: '127.0.0.1', PORT: '0', DATABASE_URL: testDb.url, OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${fake.origin}/v1`,
+      HOST: '127.0.0.1',
+      PORT: '0',
+      DATABASE_URL: testDb.url,
+      OPENAI_API_KEY: 'sk-fake',
+      OPENAI_BASE_URL: `${fake.origin}/v1`,
       LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
     });
     const start = () => startServer({ settings, logger: pino({ level: 'silent' }), catalogOverrides: [{ retries: { attempts: 1, backoff_ms: 5 } }] });
@@ -222,7 +237,8 @@ describe('a webhook delivery survives a restart', () => {
       fake.respondWith({ chunks: ['durable'] });
       rx.statuses.push(503);
       const res = await fetch(`${server.url}/api/v2/generate`, {
-        method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+        method: 'POST',
+        headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi', callback_url: rx.url }),
       });
       const generation = await res.json();

@@ -21,7 +21,10 @@ export class ApiError extends Error {
 
 /** Listeners told when the key stops working (401), so the app can return to sign-in. */
 const unauthorizedListeners = new Set();
-export const onUnauthorized = (fn) => { unauthorizedListeners.add(fn); return () => unauthorizedListeners.delete(fn); };
+export const onUnauthorized = (fn) => {
+  unauthorizedListeners.add(fn);
+  return () => unauthorizedListeners.delete(fn);
+};
 
 function headers(key, json) {
   return { authorization: `Bearer ${key}`, ...(json ? { 'content-type': 'application/json' } : {}) };

@@ -96,7 +96,9 @@ function App() {
   const refreshMe = useCallback(async () => {
     try {
       setMe(await api('/api/v2/user/me'));
-    } catch { /* a 401 signs out through onUnauthorized; other errors keep the last profile */ }
+    } catch {
+      /* a 401 signs out through onUnauthorized; other errors keep the last profile */
+    }
   }, []);
 
   useEffect(() => onUnauthorized(() => signOut('Your key is no longer valid. Sign in again.')), [signOut]);
@@ -105,7 +107,11 @@ function App() {
   }, [refreshMe]);
 
   if (loading) return html`<main class="signin"><p class="muted">Loading…</p></main>`;
-  if (!me) return html`<${SignIn} notice=${notice} onSignedIn=${(m) => { setNotice(null); setMe(m); }} />`;
+  if (!me)
+    return html`<${SignIn} notice=${notice} onSignedIn=${(m) => {
+      setNotice(null);
+      setMe(m);
+    }} />`;
   return html`<${Shell} me=${me} refreshMe=${refreshMe} signOut=${signOut} />`;
 }
 

@@ -169,8 +169,7 @@ export class LumengateClient {
     /** `GET /api/v2/user/me`. */
     me: (options: RequestOptions = {}): Promise<UserProfile> => this.#json('GET', '/api/v2/user/me', options),
     /** `GET /api/v2/user/balance` (with the plan/bonus split). */
-    balance: (options: RequestOptions = {}): Promise<UserBalance> =>
-      this.#json('GET', '/api/v2/user/balance', options),
+    balance: (options: RequestOptions = {}): Promise<UserBalance> => this.#json('GET', '/api/v2/user/balance', options),
     /** `GET /api/v2/user/history`. */
     history: (query: HistoryQuery = {}, options: RequestOptions = {}): Promise<HistoryPage> =>
       this.#json('GET', '/api/v2/user/history', { ...options, query: { ...query } }),

@@ -104,9 +104,7 @@ export class LumengateStreamError extends LumengateError {
 }
 
 export function toErrorCode(raw: unknown): LumengateErrorCode {
-  return typeof raw === 'string' && (SERVER_ERROR_CODES as readonly string[]).includes(raw)
-    ? (raw as ServerErrorCode)
-    : 'unknown_error';
+  return typeof raw === 'string' && (SERVER_ERROR_CODES as readonly string[]).includes(raw) ? (raw as ServerErrorCode) : 'unknown_error';
 }
 
 function numberOrNull(value: unknown): number | null {
@@ -141,7 +139,7 @@ export async function errorFromResponse(response: Response): Promise<LumengateEr
       message: `HTTP ${response.status} without an error body: ${text.slice(0, 200)}`,
     });
   }
-  const serverCode = body['error'] as string;
+  const serverCode = body['error'];
   const code = toErrorCode(serverCode);
   const details = body['details'];
   const isRateLimit = response.status === 429 || code === 'rate_limit_exceeded';
@@ -151,9 +149,7 @@ export async function errorFromResponse(response: Response): Promise<LumengateEr
     serverCode,
     message: typeof body['message'] === 'string' ? body['message'] : serverCode,
     details: details !== null && typeof details === 'object' ? (details as Record<string, unknown>) : {},
-    retryAfter: isRateLimit
-      ? (numberOrNull(body['retry_after']) ?? parseRetryAfterHeader(response.headers.get('retry-after')))
-      : null,
+    retryAfter: isRateLimit ? (numberOrNull(body['retry_after']) ?? parseRetryAfterHeader(response.headers.get('retry-after'))) : null,
     rateLimit: isRateLimit
       ? {
           plan: typeof body['plan'] === 'string' ? body['plan'] : null,

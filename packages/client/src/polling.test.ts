@@ -71,7 +71,10 @@ describe('waitForGeneration', () => {
     assert.equal(times.length, 4);
     // Each pause doubles: 20, 40, 80 ms between the four polls (other timers, e.g. the HTTP
     // client's own, are not multiples of the interval and are left out).
-    assert.deepEqual(asked.filter((ms) => [20, 40, 80, 160, 320, 640, 1000].includes(ms)), [20, 40, 80]);
+    assert.deepEqual(
+      asked.filter((ms) => [20, 40, 80, 160, 320, 640, 1000].includes(ms)),
+      [20, 40, 80],
+    );
   });
 
   it('returns a failed generation as a result', async () => {

@@ -29,7 +29,13 @@ describe('client routes', () => {
 
   it('generate posts the body without a stream flag and returns the generation', async () => {
     reply = { status: 200, body: { id: 18473, status: 'completed', result_text: 'Hi', content: 'Hi' } };
-    const result = await client.generate({ model: 'dall-e-3', prompt: 'city', size: '1024x1024', params: { format: 'webp' }, stream: true });
+    const result = await client.generate({
+      model: 'dall-e-3',
+      prompt: 'city',
+      size: '1024x1024',
+      params: { format: 'webp' },
+      stream: true,
+    });
     assert.deepEqual(last(), {
       method: 'POST',
       url: '/api/v2/generate',

@@ -50,10 +50,7 @@ export async function* parseGenerationStream(
   options: ParseStreamOptions = {},
 ): AsyncGenerator<StreamEvent, void, undefined> {
   const { status = 200, signal } = options;
-  const reader = body
-    .pipeThrough(new TextDecoderStream())
-    .pipeThrough(new EventSourceParserStream())
-    .getReader();
+  const reader = body.pipeThrough(new TextDecoderStream()).pipeThrough(new EventSourceParserStream()).getReader();
   let generationId: number | null = null;
   let partialText = '';
   const interrupted = (why: string, cause?: unknown) =>

@@ -119,7 +119,10 @@ describe('client.stream over HTTP', () => {
       apiKey: API_KEY,
       baseUrl: server.url,
       fetch: async (input, init) => {
-        const response = await fetch(input, { ...init, headers: { ...(init?.headers as Record<string, string>), 'x-scenario': 'recorded' } });
+        const response = await fetch(input, {
+          ...init,
+          headers: { ...(init?.headers as Record<string, string>), 'x-scenario': 'recorded' },
+        });
         // Counts the reads the client gets, to show the bytes really arrived in many pieces.
         const counted = response.body!.pipeThrough(new TransformStream({ transform: (chunk, c) => (reads++, c.enqueue(chunk)) }));
         return new Response(counted, { status: response.status, headers: response.headers });
@@ -190,14 +193,20 @@ describe('client.stream over HTTP', () => {
     const seen: StreamEvent[] = [];
     await assert.rejects(
       async () => {
-        for await (const event of clientFor('endless', 'abort').stream({ model: 'gpt-5-nano', prompt: 'x' }, { signal: controller.signal })) {
+        for await (const event of clientFor('endless', 'abort').stream(
+          { model: 'gpt-5-nano', prompt: 'x' },
+          { signal: controller.signal },
+        )) {
           seen.push(event);
           if (event.type === 'content_delta') controller.abort();
         }
       },
       { name: 'AbortError' },
     );
-    assert.deepEqual(seen.map((event) => event.type), ['generation_start', 'content_delta']);
+    assert.deepEqual(
+      seen.map((event) => event.type),
+      ['generation_start', 'content_delta'],
+    );
     const serverSawClose = closed.get('abort');
     assert.ok(serverSawClose);
     await serverSawClose;

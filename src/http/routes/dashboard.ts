@@ -51,7 +51,7 @@ export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
     index: false,
     // Small files that change with every release: revalidate instead of caching blindly.
     cacheControl: false,
-    setHeaders: (res) => res.setHeader('cache-control', 'no-cache'),
+    setHeaders: (res) => void res.setHeader('cache-control', 'no-cache'),
   });
 
   // Pages, not API: kept out of /openapi.json.

@@ -19,7 +19,11 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
     if (!files.signer.verify(key, typeof expires === 'string' ? expires : undefined, typeof sig === 'string' ? sig : undefined)) {
       throw new GatewayError('forbidden', 'invalid or expired file signature');
     }
-    try { checkKey(key); } catch { throw new GatewayError('bad_request', 'invalid file name'); }
+    try {
+      checkKey(key);
+    } catch {
+      throw new GatewayError('bad_request', 'invalid file name');
+    }
     const gone = () => new GatewayError('not_found', 'file not found (deleted or past its retention)');
     const g = await findGeneration(app.services.db, Number(req.params.generationId));
     const { files: list, files_expired_at } = resultFilesOf(g && !g.deleted_at ? g.result_json : null);
@@ -27,14 +31,16 @@ export async function fileRoutes(app: FastifyInstance): Promise<void> {
     if (!entry || files_expired_at) throw gone();
     const stored = await files.store.get(key);
     if (!stored) throw gone();
-    return reply
-      .header('content-type', entry.media_type)
-      .header('content-length', String(stored.bytes))
-      .header('content-disposition', `inline; filename="${req.params.name}"`)
-      // Provider output is served from the API's origin: never let it run as a page there.
-      .header('content-security-policy', "default-src 'none'; sandbox")
-      .header('x-content-type-options', 'nosniff')
-      .header('cache-control', 'private, max-age=3600')
-      .send(stored.body);
+    return (
+      reply
+        .header('content-type', entry.media_type)
+        .header('content-length', String(stored.bytes))
+        .header('content-disposition', `inline; filename="${req.params.name}"`)
+        // Provider output is served from the API's origin: never let it run as a page there.
+        .header('content-security-policy', "default-src 'none'; sandbox")
+        .header('x-content-type-options', 'nosniff')
+        .header('cache-control', 'private, max-age=3600')
+        .send(stored.body)
+    );
   });
 }

@@ -18,11 +18,15 @@ export const v2Encoder: StreamEncoder = {
   start: ({ id, model }) => [{ data: { type: 'generation_start', id, model } }],
   part(p) {
     switch (p.type) {
-      case 'text-delta': return [{ data: { type: 'content_delta', delta: p.delta } }];
-      case 'reasoning-delta': return [{ data: { type: 'reasoning_delta', delta: p.delta } }];
+      case 'text-delta':
+        return [{ data: { type: 'content_delta', delta: p.delta } }];
+      case 'reasoning-delta':
+        return [{ data: { type: 'reasoning_delta', delta: p.delta } }];
       // One event per complete call (DECISIONS 26); argument fragments are not sent on v2.
-      case 'tool-call': return [{ data: { type: 'tool_call', index: p.index, id: p.id, name: p.name, arguments: p.arguments } }];
-      default: return [];
+      case 'tool-call':
+        return [{ data: { type: 'tool_call', index: p.index, id: p.id, name: p.name, arguments: p.arguments } }];
+      default:
+        return [];
     }
   },
   end: (g) => [{ data: { type: 'generation_end', id: g.id, tokens_spent: g.tokens_spent, tokens_used: g.tokens_used, balance_remaining: g.balance_remaining } }],
@@ -68,11 +72,15 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     const caller = callerOf(req);
     const own = await ownGeneration(caller.account.id, id);
     return followStream(req, reply, {
-      log: deps.events, id, after, heartbeatMs: deps.settings.heartbeatMs, encoder: v2Encoder,
+      log: deps.events,
+      id,
+      after,
+      heartbeatMs: deps.settings.heartbeatMs,
+      encoder: v2Encoder,
       headers: rateLimitHeaders(deps.limits.stateOf(caller)),
       // No log kept (over 5 minutes, or over its caps): a finished generation still answers its end.
       async ended() {
-        const g = await findOwnGeneration(deps.db, caller.account.id, id) ?? own;
+        const g = (await findOwnGeneration(deps.db, caller.account.id, id)) ?? own;
         return g.status === 'pending' ? undefined : endEvents(g, caller.account.plan_tokens + caller.account.package_tokens);
       },
     });

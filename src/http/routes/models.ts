@@ -15,10 +15,19 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, providers } = app.services;
 
   const view = async (m: ModelEntry, caller?: Caller) => ({
-    slug: m.slug, name: m.name, category: m.category, provider: m.provider, min_plan: m.min_plan,
-    token_cost: m.token_cost, min_token_cost: m.min_token_cost, max_token_cost: m.max_token_cost,
-    pricing_type: m.pricing_type, description_en: m.description_en, description_ru: m.description_ru ?? null,
-    supports_streaming: m.supports_streaming, config: m.config ?? {},
+    slug: m.slug,
+    name: m.name,
+    category: m.category,
+    provider: m.provider,
+    min_plan: m.min_plan,
+    token_cost: m.token_cost,
+    min_token_cost: m.min_token_cost,
+    max_token_cost: m.max_token_cost,
+    pricing_type: m.pricing_type,
+    description_en: m.description_en,
+    description_ru: m.description_ru ?? null,
+    supports_streaming: m.supports_streaming,
+    config: m.config ?? {},
     // Why a model is not offered, for this caller when a key was sent (its plan counts too).
     ...(await modelAvailability({ catalog, providers }, m, caller)),
   });

@@ -8,7 +8,12 @@ import { dailyUsage } from '../../generation/store.js';
 export type { DailyUsageRow } from '../../generation/store.js';
 
 const usageQuery = z.looseObject({
-  days: z.string().regex(/^\d{1,3}$/, 'must be an integer').transform(Number).pipe(z.number().int().min(1).max(366)).optional(),
+  days: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be an integer')
+    .transform(Number)
+    .pipe(z.number().int().min(1).max(366))
+    .optional(),
 });
 
 /** First UTC day (YYYY-MM-DD) of a window of `days` days ending today. */

@@ -27,9 +27,18 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     monthStart.setUTCHours(0, 0, 0, 0);
     const used = await tokensSpentSince(db, accountId, monthStart.toISOString());
     return {
-      id: a.id, name: a.name, username: a.name, email: null, telegram_username: null, avatar_url: null,
-      plan: a.plan, plan_expires_at: a.plan_expires_at, status: a.status,
-      token_balance: a.token_balance, plan_tokens_remaining: a.plan_tokens, bonus_tokens: a.package_tokens,
+      id: a.id,
+      name: a.name,
+      username: a.name,
+      email: null,
+      telegram_username: null,
+      avatar_url: null,
+      plan: a.plan,
+      plan_expires_at: a.plan_expires_at,
+      status: a.status,
+      token_balance: a.token_balance,
+      plan_tokens_remaining: a.plan_tokens,
+      bonus_tokens: a.package_tokens,
       // lumengate has no monthly allowance: balances are granted by the operator.
       token_limit: null,
       tokens_used_this_period: used,
@@ -72,7 +81,10 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/api/v2/user/webhook-secret', async (req, reply) => {
     const { account } = await app.authenticate(req);
-    return reply.code(201).header('cache-control', 'no-store').send(await rotateWebhookSecret(db, account.id));
+    return reply
+      .code(201)
+      .header('cache-control', 'no-store')
+      .send(await rotateWebhookSecret(db, account.id));
   });
 
   app.delete<{ Params: { id: string } }>('/api/v2/user/history/:id', async (req, reply) => {

@@ -20,7 +20,12 @@ export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
       for (const call of m.toolCalls ?? []) {
         if (!results.has(call.id)) throw new HistoryError(`tool call ${call.id} has no tool message with its result`);
         answered.add(call.id);
-        response.push({ type: 'functionCall', name: call.name, params: parseOr(call.arguments, call.arguments), result: parseOr(results.get(call.id)!, results.get(call.id)) } satisfies ChatModelFunctionCall);
+        response.push({
+          type: 'functionCall',
+          name: call.name,
+          params: parseOr(call.arguments, call.arguments),
+          result: parseOr(results.get(call.id)!, results.get(call.id)),
+        } satisfies ChatModelFunctionCall);
       }
       history.push({ type: 'model', response });
     } else if (!answered.has(m.toolCallId)) {

@@ -150,9 +150,7 @@ async function parse(r: BoundedReader, fileSize: number): Promise<GgufSummary> {
   for (const t of tensors) {
     const end = dataOffset + t.offset + t.bytes;
     if (end > fileSize) {
-      throw new GgufValidationError(
-        `tensor ${t.name} ends at byte ${end} but the file has ${fileSize} bytes: the file is truncated (incomplete download?)`,
-      );
+      throw new GgufValidationError(`tensor ${t.name} ends at byte ${end} but the file has ${fileSize} bytes: the file is truncated (incomplete download?)`);
     }
   }
   return { version, architecture, metadata, tensorCount, fileSize, dataOffset };
@@ -176,14 +174,22 @@ async function readScalar(r: BoundedReader, type: number, key: string): Promise<
       if (size === undefined) throw new GgufValidationError(`metadata ${key}: unknown value type ${type}`);
       const b = await r.bytes(size);
       switch (type as GgufValueType) {
-        case GgufValueType.Uint8: return b.readUInt8();
-        case GgufValueType.Int8: return b.readInt8();
-        case GgufValueType.Uint16: return b.readUInt16LE();
-        case GgufValueType.Int16: return b.readInt16LE();
-        case GgufValueType.Uint32: return b.readUInt32LE();
-        case GgufValueType.Int32: return b.readInt32LE();
-        case GgufValueType.Float32: return b.readFloatLE();
-        default: return b.readDoubleLE();
+        case GgufValueType.Uint8:
+          return b.readUInt8();
+        case GgufValueType.Int8:
+          return b.readInt8();
+        case GgufValueType.Uint16:
+          return b.readUInt16LE();
+        case GgufValueType.Int16:
+          return b.readInt16LE();
+        case GgufValueType.Uint32:
+          return b.readUInt32LE();
+        case GgufValueType.Int32:
+          return b.readInt32LE();
+        case GgufValueType.Float32:
+          return b.readFloatLE();
+        default:
+          return b.readDoubleLE();
       }
     }
   }

@@ -73,7 +73,7 @@ export function toGbnfSchema(schema: unknown, at = '#'): GbnfJsonSchema {
   Object.assign(out, s, out);
   for (const k of ANNOTATIONS) if (k !== 'description') delete out[k];
 
-  if (type === 'string' && s.format !== undefined && !FORMATS.includes(s.format as string)) throw unsupported(`format "${String(s.format)}"`);
+  if (type === 'string' && s.format !== undefined && !FORMATS.includes(s.format as string)) throw unsupported(`format ${JSON.stringify(s.format)}`);
   if (type === 'object') {
     if (s.properties !== undefined) {
       if (typeof s.properties !== 'object' || s.properties === null) throw unsupported('properties');

@@ -13,10 +13,16 @@ export function createLazyLocalProvider(id: string, config: LocalProviderConfig 
   const lazy: LocalProvider & Provider = {
     id,
     open: async (req) => (await load()).open(req),
-    isReady: (upstreamModel) => resolveLocalModelPath(upstreamModel, modelsDir).then(() => true, () => false),
+    isReady: (upstreamModel) =>
+      resolveLocalModelPath(upstreamModel, modelsDir).then(
+        () => true,
+        () => false,
+      ),
     preload: async (upstreamModel) => (await load()).preload(upstreamModel),
     poolState: (upstreamModel) => instance?.poolState(upstreamModel),
-    close: async () => { if (loading) await (await loading).close?.(); },
+    close: async () => {
+      if (loading) await (await loading).close?.();
+    },
   };
   return lazy;
 }

@@ -47,7 +47,15 @@ export const MANUAL_INSTALL = 'copy a GGUF file into LUMENGATE_MODELS_DIR and ro
 
 /** `text` with each of `dirs` (and the separator after it) removed, so only file names remain. */
 export function withoutDirs(text: string, dirs: string[]): string {
-  return dirs.reduce((t, d) => t.split(d + path.sep).join('').split(d).join('.'), text);
+  return dirs.reduce(
+    (t, d) =>
+      t
+        .split(d + path.sep)
+        .join('')
+        .split(d)
+        .join('.'),
+    text,
+  );
 }
 
 export interface PullProgress {
@@ -111,7 +119,10 @@ async function probe(url: string, signal?: AbortSignal): Promise<void> {
 
 async function alreadyPulled(uri: string, modelsDir: string, fileName: string | undefined): Promise<boolean> {
   if (fileName) return exists(path.join(modelsDir, fileName));
-  return resolveLocalModelPath(uri, modelsDir).then(() => true, () => false);
+  return resolveLocalModelPath(uri, modelsDir).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** "fetch failed" says nothing: the cause carries ECONNREFUSED, ENOTFOUND, a timeout… */

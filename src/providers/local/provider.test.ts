@@ -270,7 +270,11 @@ test('response_format json_object: the answer is a JSON object', async () => {
   assert.equal(typeof JSON.parse(text), 'object', text);
 });
 
-const weather = { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false } };
+const weather = {
+  name: 'get_weather',
+  description: 'Weather in a city',
+  parameters: { type: 'object', properties: { city: { enum: ['Paris', 'Oslo'] } }, required: ['city'], additionalProperties: false },
+};
 const clock = { name: 'get_time', description: 'The time', parameters: { type: 'object', properties: { utc: { type: 'boolean' } }, required: ['utc'], additionalProperties: false } };
 
 /** The one tool call of an answer, checked for the full start/delta/end/call sequence. */
@@ -284,7 +288,11 @@ function onlyToolCall(parts: StreamPart[]): Extract<StreamPart, { type: 'tool-ca
   const delta = parts.find((e) => e.type === 'tool-input-delta');
   assert.equal(delta?.type === 'tool-input-delta' && delta.delta, call.arguments);
   assert.match(call.id, /^call_[\w-]{16}$/);
-  assert.equal(parts.some((e) => e.type === 'text-delta'), false, 'a forced call is not text');
+  assert.equal(
+    parts.some((e) => e.type === 'text-delta'),
+    false,
+    'a forced call is not text',
+  );
   const finish = parts.at(-1);
   assert.equal(finish?.type === 'finish' && finish.finishReason, 'tool-calls');
   return call;
@@ -341,7 +349,15 @@ test('what local models cannot honour is refused by name with a 400', async () =
     [{ tools: [weather], toolChoice: { name: 'nope' } }, 'tool_choice \\(no tool named nope\\)'],
     [{ toolChoice: 'required' }, 'tool_choice \\(without tools\\)'],
     [{ tools: [{ name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: 'x' } } } }] }, /^tools \(tool f: schema #\/properties\/s: "pattern"/],
-    [{ messages: [{ role: 'user', content: [{ type: 'text', text: 'x' }] }, { role: 'tool', toolCallId: 'call_1', content: 'r' }] }, 'messages \\(tool message call_1'],
+    [
+      {
+        messages: [
+          { role: 'user', content: [{ type: 'text', text: 'x' }] },
+          { role: 'tool', toolCallId: 'call_1', content: 'r' },
+        ],
+      },
+      'messages \\(tool message call_1',
+    ],
     [{ messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] }] }, 'messages \\(tool call c has no tool message'],
     [{ messages: [{ role: 'user', content: [{ type: 'image', url: 'https://x/y.png' }] }] }, 'messages \\(non-text content\\)'],
     [{ logprobs: true }, 'logprobs'],
@@ -369,7 +385,10 @@ test('seed, stop and penalties are mapped, not dropped', async () => {
 test('a forced tool call cut off by maxTokens comes back as its partial text with finish length', async () => {
   const p = provider();
   const parts = await collectAll((await p.open(request('Weather?', { maxTokens: 20, tools: [weather], toolChoice: 'required' }))).parts);
-  assert.equal(parts.some((e) => e.type.startsWith('tool-')), false);
+  assert.equal(
+    parts.some((e) => e.type.startsWith('tool-')),
+    false,
+  );
   const text = parts.map((e) => (e.type === 'text-delta' ? e.delta : '')).join('');
   assert.match(text, /^\{/);
   const finish = parts.at(-1);

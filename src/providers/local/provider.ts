@@ -3,16 +3,7 @@
 // sequences so that many streams generate at once, with a bounded queue in front of them.
 import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import {
-  LlamaChat,
-  resolveChatWrapper,
-  type ChatWrapper,
-  type LlamaGrammar,
-  type Llama,
-  type LlamaContext,
-  type LlamaContextSequence,
-  type LlamaModel,
-} from 'node-llama-cpp';
+import { LlamaChat, resolveChatWrapper, type ChatWrapper, type LlamaGrammar, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import { ProviderError, ToolCallAssembler, type FinishReason, type Provider, type ProviderRequest, type ProviderStream, type StreamPart } from '../spec.js';
 import { planRequest, type RequestPlan } from './request-plan.js';
 import { GgufValidationError, validateGgufFile } from './gguf-validate.js';
@@ -252,7 +243,10 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
       await getModel(upstreamModel);
     },
     async isReady(upstreamModel) {
-      return resolveLocalModelPath(upstreamModel, modelsDir).then(() => true, () => false);
+      return resolveLocalModelPath(upstreamModel, modelsDir).then(
+        () => true,
+        () => false,
+      );
     },
     poolState(upstreamModel) {
       const entry = loaded.get(upstreamModel);

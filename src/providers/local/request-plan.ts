@@ -73,14 +73,12 @@ function outputMode(req: ProviderRequest): OutputMode {
     return { kind: 'functions', functions: Object.fromEntries(tools.map((t) => [t.name, { description: t.description, params: schemaFor('tools', t.parameters, t.name) }])) };
   }
   const chosen = choice === 'required' ? tools : tools.filter((t) => t.name === choice.name);
-  const calls = chosen.map(
-    (t): GbnfJsonSchema => ({
-      type: 'object',
-      properties: { name: { const: t.name }, arguments: schemaFor('tools', t.parameters, t.name) },
-      required: ['name', 'arguments'],
-      additionalProperties: false,
-    }),
-  );
+  const calls = chosen.map((t): GbnfJsonSchema => ({
+    type: 'object',
+    properties: { name: { const: t.name }, arguments: schemaFor('tools', t.parameters, t.name) },
+    required: ['name', 'arguments'],
+    additionalProperties: false,
+  }));
   return { kind: 'forced-tool', schema: calls.length === 1 ? calls[0]! : { oneOf: calls }, tools: chosen };
 }
 

@@ -136,7 +136,10 @@ export function buildTinyGguf(opts: TinyGgufOptions = {}): Buffer {
       { name: `blk.${i}.ffn_down.weight`, dims: [nFf, nEmbd], data: matrix(nFf, nEmbd, FF_GAIN) },
     );
   }
-  return encode(metadata, tensors.filter((t) => t.name !== opts.omitTensor));
+  return encode(
+    metadata,
+    tensors.filter((t) => t.name !== opts.omitTensor),
+  );
 }
 
 export async function writeTinyGguf(path: string, opts: TinyGgufOptions = {}): Promise<void> {
@@ -240,9 +243,9 @@ function writeValue(w: ByteWriter, v: Value): void {
     case GgufValueType.Array:
       w.u32(v.itemType);
       w.u64(v.value.length);
-      if (v.itemType === GgufValueType.String) for (const s of v.value as string[]) w.string(s);
-      else if (v.itemType === GgufValueType.Float32) for (const n of v.value as number[]) w.f32(n);
-      else for (const n of v.value as number[]) w.i32(n);
+      if (v.itemType === GgufValueType.String) for (const s of v.value) w.string(s);
+      else if (v.itemType === GgufValueType.Float32) for (const n of v.value) w.f32(n);
+      else for (const n of v.value) w.i32(n);
   }
 }
 

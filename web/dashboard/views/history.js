@@ -24,12 +24,17 @@ function useFinishReason(g) {
   useEffect(() => {
     if (!needed || reasons.has(g.id)) return;
     let live = true;
-    api(`/api/v2/generate/${g.id}`).then((full) => {
-      const r = full.result_metadata?.finish_reason ?? null;
-      reasons.set(g.id, r);
-      if (live) setReason(r);
-    }, () => {});
-    return () => { live = false; };
+    api(`/api/v2/generate/${g.id}`).then(
+      (full) => {
+        const r = full.result_metadata?.finish_reason ?? null;
+        reasons.set(g.id, r);
+        if (live) setReason(r);
+      },
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
   }, [g.id, needed]);
   return reason;
 }
@@ -46,14 +51,17 @@ function Row({ g }) {
       <td class="prompt-cell" data-label="Prompt">${g.prompt ?? html`<span class="muted">—</span>`}</td>
       <td class="num" data-label="Credits">${fmt(g.tokens_spent)}</td>
     </tr>
-    ${open && html`
+    ${
+      open &&
+      html`
       <tr class="detail"><td colspan="5">
         <div class="detail-grid">
           <div><div class="stat-label">Generation</div>#${g.id} · ${g.category} · finished ${fmtTime(g.completed_at)}${reason ? ` · ${reason}` : ''} · ${g.status === 'failed' ? 'not charged' : credits(g.tokens_spent)}</div>
           ${g.error && html`<div><div class="stat-label">Error</div><span class="error">${g.error}</span></div>`}
           <div><div class="stat-label">Result</div><div class="output small">${g.result_text ?? '—'}</div></div>
         </div>
-      </td></tr>`}`;
+      </td></tr>`
+    }`;
 }
 
 export function History() {
@@ -68,26 +76,36 @@ export function History() {
   // answer can arrive last and must not replace the newer one.
   const latest = useRef(0);
 
-  useEffect(() => { publicApi('/api/v2/models').then((r) => setModels(r.models), () => {}); }, []);
+  useEffect(() => {
+    publicApi('/api/v2/models').then(
+      (r) => setModels(r.models),
+      () => {},
+    );
+  }, []);
 
-  const load = useCallback(async (more) => {
-    const seq = ++latest.current;
-    setLoading(true);
-    setError(null);
-    try {
-      const page = await api(query(filters, more ? cursor : null));
-      if (seq !== latest.current) return;
-      setItems((cur) => (more ? [...cur, ...page.items] : page.items));
-      setTotal(page.total);
-      setCursor(page.next_cursor);
-    } catch (err) {
-      if (seq === latest.current) setError(err.message);
-    } finally {
-      if (seq === latest.current) setLoading(false);
-    }
-  }, [filters, cursor]);
+  const load = useCallback(
+    async (more) => {
+      const seq = ++latest.current;
+      setLoading(true);
+      setError(null);
+      try {
+        const page = await api(query(filters, more ? cursor : null));
+        if (seq !== latest.current) return;
+        setItems((cur) => (more ? [...cur, ...page.items] : page.items));
+        setTotal(page.total);
+        setCursor(page.next_cursor);
+      } catch (err) {
+        if (seq === latest.current) setError(err.message);
+      } finally {
+        if (seq === latest.current) setLoading(false);
+      }
+    },
+    [filters, cursor],
+  );
 
-  useEffect(() => { load(false); }, [filters]);
+  useEffect(() => {
+    load(false);
+  }, [filters]);
   const set = (k) => (e) => {
     const value = e.currentTarget.value;
     setFilters((f) => ({ ...f, [k]: value }));
@@ -114,13 +132,15 @@ export function History() {
         </div>
       </div>
       ${error && html`<p class="error">${error}</p>`}
-      ${items.length === 0 && !loading
-        ? html`<p class="empty">No generations match these filters.</p>`
-        : html`
+      ${
+        items.length === 0 && !loading
+          ? html`<p class="empty">No generations match these filters.</p>`
+          : html`
           <div class="table-wrap"><table class="table stack" data-testid="history-table">
             <thead><tr><th>Time</th><th>Model</th><th>Status</th><th>Prompt</th><th class="num">Credits</th></tr></thead>
             <tbody>${items.map((g) => html`<${Row} key=${g.id} g=${g} />`)}</tbody>
-          </table></div>`}
+          </table></div>`
+      }
       ${cursor && html`<div class="more"><button class="ghost" onClick=${() => load(true)} disabled=${loading}>Load more</button></div>`}
     </section>`;
 }

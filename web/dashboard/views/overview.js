@@ -19,12 +19,19 @@ export function Overview({ me, refreshMe }) {
   const [usage, setUsage] = useState(null);
   const [error, setError] = useState(null);
 
-  useEffect(() => { refreshMe(); }, [refreshMe]);
+  useEffect(() => {
+    refreshMe();
+  }, [refreshMe]);
   useEffect(() => {
     let live = true;
     setError(null);
-    api(`/api/v2/user/usage?days=${days}`).then((u) => live && setUsage(u), (err) => live && setError(err.message));
-    return () => { live = false; };
+    api(`/api/v2/user/usage?days=${days}`).then(
+      (u) => live && setUsage(u),
+      (err) => live && setError(err.message),
+    );
+    return () => {
+      live = false;
+    };
   }, [days]);
 
   const totals = new Map();
@@ -57,13 +64,14 @@ export function Overview({ me, refreshMe }) {
         </select>
       </div>
       ${error && html`<p class="error">${error}</p>`}
-      ${usage && (usage.rows.length === 0
-        ? html`<p class="empty">No generations in this period yet. Try the <a href="#/playground">playground</a>.</p>`
-        : html`<${UsageChart} usage=${usage} />`)}
-      ${sorted.length > 0 && html`
+      ${usage && (usage.rows.length === 0 ? html`<p class="empty">No generations in this period yet. Try the <a href="#/playground">playground</a>.</p>` : html`<${UsageChart} usage=${usage} />`)}
+      ${
+        sorted.length > 0 &&
+        html`
         <div class="table-wrap"><table class="table compact" data-testid="usage-totals">
           <thead><tr><th>Model</th><th class="num">Requests</th><th class="num">Credits spent</th></tr></thead>
           <tbody>${sorted.map(([slug, t]) => html`<tr><td><code>${slug}</code></td><td class="num">${fmt(t.requests)}</td><td class="num">${fmt(t.tokens)}</td></tr>`)}</tbody>
-        </table></div>`}
+        </table></div>`
+      }
     </section>`;
 }

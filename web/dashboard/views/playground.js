@@ -105,7 +105,9 @@ export function Playground({ me, refreshMe }) {
           onInput=${(e) => setTemperature(Number(e.currentTarget.value))} disabled=${streaming} />
         <label for="pg-prompt">Message</label>
         <textarea id="pg-prompt" rows="5" placeholder="Ask something…" value=${prompt} onInput=${(e) => setPrompt(e.currentTarget.value)}
-          onKeyDown=${(e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send(e); }} disabled=${streaming}></textarea>
+          onKeyDown=${(e) => {
+            if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send(e);
+          }} disabled=${streaming}></textarea>
         <div class="actions">
           <button class="primary" type="submit" disabled=${streaming || !prompt.trim() || !model || !!locks.get(model)}>Send</button>
           <button class="danger" type="button" onClick=${stop} disabled=${!streaming}>Stop</button>

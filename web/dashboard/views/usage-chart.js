@@ -52,7 +52,12 @@ export function UsageChart({ usage }) {
       cursor: { points: { show: false }, drag: { x: false, y: false } },
       scales: { x: { time: true, range: [xs[0] - DAY / 2, xs[xs.length - 1] + DAY / 2] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: color('--muted'), grid: { show: false }, ticks: { stroke: color('--border') }, values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', timeZone: 'UTC' })) },
+        {
+          stroke: color('--muted'),
+          grid: { show: false },
+          ticks: { stroke: color('--border') },
+          values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toLocaleDateString('en-GB', { day: '2-digit', month: 'short', timeZone: 'UTC' })),
+        },
         // Credits are whole numbers: integer ticks only.
         { stroke: color('--muted'), grid: { stroke: color('--grid') }, ticks: { show: false }, size: 50, incrs: INTEGER_INCREMENTS },
       ],
@@ -73,7 +78,10 @@ export function UsageChart({ usage }) {
     const plot = new uPlot(opts, [xs, ...order.map((i) => stacked[i])], box);
     const resize = new ResizeObserver(() => plot.setSize({ width: box.clientWidth, height: 280 }));
     resize.observe(el.current);
-    return () => { resize.disconnect(); plot.destroy(); };
+    return () => {
+      resize.disconnect();
+      plot.destroy();
+    };
   }, [usage, dark]);
   return html`<div class="chart" ref=${el} data-testid="usage-chart"></div>`;
 }

@@ -19,6 +19,7 @@ export interface TestServer {
 
 export async function startServer(handler: Handler): Promise<TestServer> {
   const requests: RecordedRequest[] = [];
+  // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test server; its handler catches what it can
   const server = createServer(async (req, res) => {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
