@@ -197,16 +197,6 @@ export async function revokeKey(db: Db, keyId: number, accountId?: number): Prom
   if (Number(r.numUpdatedRows) === 0) throw new GatewayError('not_found', `key ${keyId} not found`, { key_id: keyId });
 }
 
-export interface UsageRow {
-  account_id: number;
-  model_slug: string;
-  requests: number;
-  completed: number;
-  failed: number;
-  pending: number;
-  tokens_spent: number;
-}
-
 /** Parses an id given as text (CLI argument, path segment): digits only, a safe integer. */
 export function parseId(text: string, what: string): number {
   const n = /^\d{1,15}$/.test(text) ? Number(text) : NaN;

@@ -4,11 +4,10 @@
 // openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
 // poll internally and never expose the provider's job id, which the gateway must store (DECISIONS 32).
 import { Agent, FormData, request, type Dispatcher } from 'undici';
-import { retryAfterSeconds } from './openai-compatible.js';
+import { failure, httpError } from './upstream-errors.js';
 import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';
 
 /** Longest error body kept from a refused request. */
-const ERROR_BODY_LIMIT = 64 * 1024;
 
 export interface HttpCall {
   method?: 'GET' | 'POST' | 'DELETE';
@@ -182,63 +181,4 @@ export function withMedia(provider: Provider, media: ClosableMediaProvider): Pro
       await Promise.all([provider.close?.(), media.close()]);
     },
   };
-}
-
-/** A refused request: the status, Retry-After, and the upstream's message where its body has one. */
-async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
-  let text = '';
-  try {
-    for await (const piece of res.body) {
-      text += String(piece);
-      if (text.length > ERROR_BODY_LIMIT) {
-        res.body.destroy();
-        break;
-      }
-    }
-  } catch (err) {
-    if (signal.aborted) return failure(err, signal);
-  }
-  let message = `HTTP ${res.statusCode}`;
-  try {
-    message = errorMessage(JSON.parse(text)) ?? message;
-  } catch {
-    if (text.trim()) message = `HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`;
-  }
-  const retryAfter = retryAfterSeconds(res.headers['retry-after']);
-  return new ProviderError(message, { status: res.statusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) });
-}
-
-/**
- * The message of the error bodies these APIs send: OpenAI and Google `{error:{message}}`, Luma
- * `{detail:"…"}`, ElevenLabs `{detail:{status,message}}` or FastAPI's `{detail:[{msg}]}`.
- */
-function errorMessage(body: unknown): string | undefined {
-  if (!body || typeof body !== 'object') return undefined;
-  const b = body as { error?: unknown; message?: unknown; detail?: unknown };
-  if (typeof b.error === 'string') return b.error;
-  if (b.error && typeof b.error === 'object' && typeof (b.error as { message?: unknown }).message === 'string') return (b.error as { message: string }).message;
-  if (typeof b.detail === 'string') return b.detail;
-  if (Array.isArray(b.detail))
-    return (
-      b.detail
-        .map((d) => (d && typeof d === 'object' && typeof (d as { msg?: unknown }).msg === 'string' ? (d as { msg: string }).msg : ''))
-        .filter(Boolean)
-        .join('; ') || undefined
-    );
-  if (b.detail && typeof b.detail === 'object' && typeof (b.detail as { message?: unknown }).message === 'string') return (b.detail as { message: string }).message;
-  if (typeof b.message === 'string') return b.message;
-  return undefined;
-}
-
-/** Aborts pass through unchanged (the job runner reads the cause from the signal); network failures are retryable. */
-function failure(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason ?? err;
-  if (err instanceof ProviderError) return err;
-  const parts: string[] = [];
-  let cur: unknown = err;
-  while (cur instanceof Error && parts.length < 4) {
-    parts.push(cur.message);
-    cur = cur.cause;
-  }
-  return new ProviderError(`upstream request failed: ${parts.join(': ') || String(err)}`, { cause: err, retryable: true });
 }

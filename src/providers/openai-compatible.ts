@@ -22,6 +22,7 @@ import {
   type ProviderUsage,
   type StreamPart,
 } from './spec.js';
+import { failure, httpError } from './upstream-errors.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
 interface ChatCompletionChunk {
@@ -46,8 +47,6 @@ interface OpenAIUsage {
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
-/** Longest error body kept from a refused request (bodies are small JSON; a proxy's HTML page is not). */
-const ERROR_BODY_LIMIT = 64 * 1024;
 /** Longest SSE event accepted from an upstream: a line that never ends must not grow memory without bound. */
 export const MAX_EVENT_CHARS = 1024 * 1024;
 
@@ -279,52 +278,4 @@ function usageOf(u: OpenAIUsage): ProviderUsage | null {
     reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? null,
     cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
   };
-}
-
-/** A refused request: the status, and the message of OpenAI's `{"error":{"message"}}` body when there is one. */
-async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
-  let text = '';
-  try {
-    for await (const piece of res.body) {
-      text += String(piece);
-      if (text.length > ERROR_BODY_LIMIT) {
-        res.body.destroy();
-        break;
-      }
-    }
-  } catch (err) {
-    if (signal.aborted) return failure(err, signal);
-  }
-  let message = `HTTP ${res.statusCode}`;
-  try {
-    const parsed = JSON.parse(text) as { error?: { message?: string } | string; message?: string };
-    const m = typeof parsed.error === 'string' ? parsed.error : (parsed.error?.message ?? parsed.message);
-    if (typeof m === 'string' && m) message = m;
-  } catch {
-    if (text.trim()) message = `HTTP ${res.statusCode}: ${text.trim().slice(0, 200)}`;
-  }
-  const retryAfter = retryAfterSeconds(res.headers['retry-after']);
-  return new ProviderError(message, { status: res.statusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) });
-}
-
-/** Retry-After in seconds (delta-seconds or an HTTP date), capped at an hour. */
-export function retryAfterSeconds(header: string | string[] | undefined): number | undefined {
-  const v = Array.isArray(header) ? header[0] : header;
-  if (!v) return undefined;
-  const n = /^\s*\d+(\.\d+)?\s*$/.test(v) ? Number(v) : (Date.parse(v) - Date.now()) / 1000;
-  return Number.isFinite(n) ? Math.min(3600, Math.max(0, Math.ceil(n))) : undefined;
-}
-
-/** Aborts pass through unchanged (the lifecycle reads the cause from the signal). */
-function failure(err: unknown, signal: AbortSignal): unknown {
-  if (signal.aborted) return signal.reason ?? err;
-  if (err instanceof ProviderError) return err;
-  // Network failures and resets mid-body (no HTTP status).
-  const parts: string[] = [];
-  let cur: unknown = err;
-  while (cur instanceof Error && parts.length < 4) {
-    parts.push(cur.message);
-    cur = cur.cause;
-  }
-  return new ProviderError(`upstream stream failed: ${parts.join(': ') || String(err)}`, { cause: err, retryable: true });
 }
