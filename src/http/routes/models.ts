@@ -5,7 +5,7 @@ import type { ModelEntry } from '../../config/catalog.js';
 import { GatewayError } from '../../core/errors.js';
 import { zodToApiError } from '../../generation/request.js';
 
-const priceBody = z.object({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
+export const priceBody = z.object({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
 
 export async function modelRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, providers } = app.services;

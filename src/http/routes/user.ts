@@ -9,7 +9,7 @@ import { zodToApiError } from '../../generation/request.js';
 import { badRequest } from '../../core/errors.js';
 
 // EN page: name (+ avatar_url, not stored); RU page: username. Both set the account name.
-const profilePatch = z.strictObject({
+export const profilePatch = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   username: z.string().trim().min(1).max(100).optional(),
 });
