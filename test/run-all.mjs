@@ -2,6 +2,8 @@
 // PostgreSQL with Redis counters (each test server gets its own fresh database and key prefix).
 // Tests that are about PostgreSQL/Redis themselves (several instances, crash, outage) run in the
 // second pass only. Ends with one line "N passed, N failed" summing both passes.
+// LUMENGATE_TEST_PASSES=sqlite (or postgres; a comma list, default both) runs only those passes:
+// CI's second Node version runs the SQLite pass only, to stay within its time budget.
 import { spawn } from 'node:child_process';
 import { connect } from 'node:net';
 
@@ -9,10 +11,20 @@ const postgres = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1
 const redis = process.env.TEST_REDIS_URL || 'redis://127.0.0.1:6379';
 const targets = ['dist/', 'packages/client/dist/'];
 
-const passes = [
-  { name: 'SQLite', env: { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }, targets },
-  { name: 'PostgreSQL + Redis', env: { TEST_DATABASE_URL: postgres, TEST_REDIS_URL: redis }, targets: ['dist/'] },
+const allPasses = [
+  { id: 'sqlite', name: 'SQLite', env: { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }, targets },
+  { id: 'postgres', name: 'PostgreSQL + Redis', env: { TEST_DATABASE_URL: postgres, TEST_REDIS_URL: redis }, targets: ['dist/'] },
 ];
+const wanted = (process.env.LUMENGATE_TEST_PASSES || 'sqlite,postgres').split(',').map((s) => s.trim()).filter(Boolean);
+const unknown = wanted.filter((id) => !allPasses.some((p) => p.id === id));
+if (unknown.length > 0 || wanted.length === 0) {
+  process.stderr.write(`LUMENGATE_TEST_PASSES: unknown pass ${unknown.join(', ')} (sqlite, postgres)\n`);
+  process.exit(2);
+}
+const passes = allPasses.filter((p) => wanted.includes(p.id));
+for (const p of allPasses.filter((p) => !wanted.includes(p.id))) {
+  process.stdout.write(`\n# ---- test pass: ${p.name} SKIPPED: LUMENGATE_TEST_PASSES=${wanted.join(',')} ----\n`);
+}
 
 function run(pass) {
   return new Promise((resolve) => {
@@ -45,7 +57,8 @@ function reachable(url, defaultPort) {
 
 // On a developer's machine without PostgreSQL or Redis the second pass is skipped, saying so; in CI
 // (CI=true, where .ci/run starts both) it always runs, so a missing service fails the build.
-if (!process.env.CI && !((await reachable(postgres, 5432)) && (await reachable(redis, 6379)))) {
+const needsServices = passes.some((p) => p.id === 'postgres');
+if (needsServices && !process.env.CI && !((await reachable(postgres, 5432)) && (await reachable(redis, 6379)))) {
   passes.pop();
   process.stdout.write(`\n# ---- test pass: PostgreSQL + Redis SKIPPED: nothing listening at ${postgres} and ${redis} (bash .ci/run starts both) ----\n`);
 }
