@@ -5,6 +5,8 @@
 // LUMENGATE_TEST_PASSES=sqlite (or postgres; a comma list, default both) runs only those passes:
 // CI's second Node version runs the SQLite pass only, to stay within its time budget.
 import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { basename, extname, join } from 'node:path';
 import { connect } from 'node:net';
 
 const postgres = process.env.TEST_DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test';
@@ -26,12 +28,32 @@ for (const p of allPasses.filter((p) => !wanted.includes(p.id))) {
   process.stdout.write(`\n# ---- test pass: ${p.name} SKIPPED: LUMENGATE_TEST_PASSES=${wanted.join(',')} ----\n`);
 }
 
+/**
+ * The test files under a directory, picked the way `node --test <dir>` does on Node 20: every
+ * .js/.mjs/.cjs file inside a `test` directory, and test.js, test-*.js, *.test.js, *-test.js,
+ * *_test.js anywhere; node_modules skipped. Node 22+ no longer expands directory arguments (they
+ * are glob patterns there), so the runner lists the files itself and every version runs the same.
+ */
+function testFiles(dir, underTestDir = false) {
+  const out = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (entry.name !== 'node_modules') out.push(...testFiles(path, underTestDir || entry.name === 'test'));
+    } else if (/^\.[cm]?js$/.test(extname(entry.name))) {
+      const stem = basename(entry.name, extname(entry.name));
+      if (underTestDir || /^test$|^test-.+|.+[.\-_]test$/.test(stem)) out.push(path);
+    }
+  }
+  return out;
+}
+
 function run(pass) {
   return new Promise((resolve) => {
     process.stdout.write(`\n# ---- test pass: ${pass.name} ----\n`);
     const env = { ...process.env, ...pass.env };
     for (const [k, v] of Object.entries(pass.env)) if (v === '') delete env[k];
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets.flatMap((t) => testFiles(t))], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (b) => { out += b; process.stdout.write(b); });
     child.on('close', (code) => {
