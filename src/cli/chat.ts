@@ -135,7 +135,13 @@ async function chat(model: string, words: string[], o: ChatOptions): Promise<voi
   // On a terminal readline turns Ctrl-C into this event: stop the answer, or quit at the prompt.
   rl.on('SIGINT', () => (current ? current.abort() : rl.close()));
   rl.setPrompt('you> ');
-  rl.prompt();
+  // Piped stdin can end while an answer streams: Node 24 throws on prompting a closed interface.
+  let closed = false;
+  rl.once('close', () => (closed = true));
+  const showPrompt = () => {
+    if (!closed) rl.prompt();
+  };
+  showPrompt();
   for await (const line of rl) {
     const input = line.trim();
     if (input === '/exit') break;
@@ -148,7 +154,7 @@ async function chat(model: string, words: string[], o: ChatOptions): Promise<voi
         process.exitCode = 1;
       }
     }
-    rl.prompt();
+    showPrompt();
   }
   rl.close();
 }

@@ -1,6 +1,11 @@
 // Documentation of the /api/v2 routes, attached by plugin.ts when each route is registered (so the
 // route files stay translation-only). Keyed by "METHOD url" as Fastify registers them.
 import { generateBodySchema } from '../generation/request.js';
+import { historyQuery } from '../generation/history.js';
+import { keyInput } from '../accounts/service.js';
+import { priceBody } from '../http/routes/models.js';
+import { usageQuery } from '../http/routes/usage.js';
+import { profilePatch } from '../http/routes/user.js';
 import { bearer, components, docsOnly, errorResponses, fromZod, ref } from './schemas.js';
 import { generateExamples } from './examples.js';
 
@@ -11,6 +16,53 @@ const idParam = { type: 'object', properties: { id: { type: 'integer', descripti
 const slugParam = { type: 'object', properties: { slug: { type: 'string' } }, required: ['slug'] };
 const balance = { type: 'object', properties: { token_balance: { type: 'integer' }, plan: { type: 'string' }, plan_expires_at: { type: ['string', 'null'] } } };
 const generateBody = { ...fromZod(generateBodySchema), examples: generateExamples };
+const keyView = {
+  type: 'object',
+  properties: {
+    id: { type: 'integer' },
+    name: { type: 'string' },
+    prefix: { type: 'string' },
+    display_prefix: { type: 'string' },
+    created_at: { type: 'string', format: 'date-time' },
+    last_used_at: { type: ['string', 'null'], format: 'date-time' },
+  },
+};
+const profile = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'integer' },
+    name: { type: ['string', 'null'] },
+    username: { type: ['string', 'null'] },
+    status: { type: 'string' },
+    ...balance.properties,
+    plan_tokens_remaining: { type: 'integer' },
+    bonus_tokens: { type: 'integer' },
+    tokens_used_this_period: { type: 'integer' },
+    rate_limit_hourly: { type: 'integer', description: '0 = unlimited' },
+    rate_limit_daily: { type: 'integer', description: '0 = unlimited' },
+  },
+};
+const historyItem = {
+  type: 'object',
+  additionalProperties: true,
+  properties: {
+    id: { type: 'integer' },
+    model_slug: { type: 'string' },
+    model_name: { type: 'string' },
+    category: { type: 'string' },
+    prompt: { type: ['string', 'null'] },
+    status: { type: 'string' },
+    result_text: { type: ['string', 'null'] },
+    error: { type: ['string', 'null'] },
+    tokens_spent: { type: 'integer' },
+    created_at: { type: 'string' },
+    completed_at: { type: ['string', 'null'] },
+  },
+};
+const noContent = (description: string) => ({ 204: { description, type: 'null' } });
+// The self-service history takes the admin filters too but ignores them: not documented here.
+const selfHistoryQuery = fromZod(historyQuery.omit({ account_id: true, include_deleted: true }));
 const generateErrors = errorResponses([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]);
 
 export const apiV2Docs: Record<string, Record<string, unknown>> = {
@@ -33,6 +85,16 @@ export const apiV2Docs: Record<string, Record<string, unknown>> = {
     body: generateBody,
     response: { 200: { description: 'SSE stream', content: { 'text/event-stream': { schema: sse } } }, ...generateErrors },
   },
+  'GET /api/v2/generate/:id/stream': {
+    summary: "Re-attach to a generation's SSE stream",
+    tags: ['generation'],
+    security: bearer,
+    params: idParam,
+    description:
+      'Replays the recorded events of a v2 stream after `Last-Event-ID` (all of them without it), then follows it live until it ends. A finished generation answers its end events from the stored row.',
+    headers: { type: 'object', properties: { 'last-event-id': { type: 'string', description: '`<generation id>:<seq>`, the `id:` of the last event received' } } },
+    response: { 200: { description: 'SSE stream', content: { 'text/event-stream': { schema: sse } } }, ...errorResponses([400, 401, 404]) },
+  },
   'GET /api/v2/generate/:id': {
     summary: 'A generation by id',
     tags: ['generation'],
@@ -53,25 +115,29 @@ export const apiV2Docs: Record<string, Record<string, unknown>> = {
     security: bearer,
     params: idParam,
     description: 'The generation becomes `failed` with error `cancelled` and its hold is released; the provider job is cancelled where the provider can. 400 when it is not a pending media job.',
+    body: { type: 'object', description: 'No fields: an empty object or no body.', properties: {}, additionalProperties: false, examples: [{}] },
     response: { 200: generationResponse, ...errorResponses([400, 401, 404]) },
   },
   'GET /api/v2/models': {
     summary: 'The model catalog (public)',
     tags: ['models'],
+    security: [],
     querystring: { type: 'object', properties: { category: { type: 'string' } } },
     response: { 200: json({ type: 'object', properties: { models: { type: 'array', items: ref('Model') }, total: { type: 'integer' } } }, 'Models') },
   },
   'GET /api/v2/models/:slug': {
     summary: 'One model (public)',
     tags: ['models'],
+    security: [],
     params: slugParam,
     response: { 200: json(ref('Model'), 'The model'), ...errorResponses([404]) },
   },
   'POST /api/v2/models/:slug/calculate-price': {
-    summary: 'Price of a request',
+    summary: 'Price of a request (public)',
     tags: ['models'],
+    security: [],
     params: slugParam,
-    body: { type: 'object', properties: { params: { type: 'object', additionalProperties: true }, count: { type: 'integer', minimum: 1, maximum: 100 } } },
+    body: { ...fromZod(priceBody), examples: [{ params: { max_tokens: 64 }, count: 2 }] },
     response: {
       200: json(
         {
@@ -120,7 +186,125 @@ export const apiV2Docs: Record<string, Record<string, unknown>> = {
     tags: ['account'],
     security: bearer,
     description: 'The answer is the only place the whole secret appears; the previous secret stops signing at once (retries included).',
+    body: { type: 'object', description: 'No fields: an empty object or no body.', properties: {}, additionalProperties: false, examples: [{}] },
     response: { 201: json({ type: 'object', properties: { secret: { type: 'string' }, prefix: { type: 'string' }, created_at: { type: 'string' } } }, 'The new secret'), ...errorResponses([401]) },
+  },
+  'POST /api/v2/keys': {
+    summary: 'Create an API key',
+    tags: ['keys'],
+    security: bearer,
+    description: 'The secret (`key`) is in this answer only (Cache-Control: no-store).',
+    body: { ...fromZod(keyInput), examples: [{ name: 'ci-runner' }] },
+    response: { 201: json({ ...keyView, properties: { ...keyView.properties, key: { type: 'string', description: 'the secret, shown once' } } }, 'The new key'), ...errorResponses([400, 401, 422]) },
+  },
+  'GET /api/v2/keys': {
+    summary: 'Your API keys',
+    tags: ['keys'],
+    security: bearer,
+    response: {
+      200: json(
+        {
+          type: 'object',
+          properties: {
+            keys: { type: 'array', items: { ...keyView, properties: { ...keyView.properties, current: { type: 'boolean', description: 'the key of this request' } } } },
+            total: { type: 'integer' },
+          },
+        },
+        'Keys (no secrets)',
+      ),
+      ...errorResponses([401]),
+    },
+  },
+  'PATCH /api/v2/keys/:id': {
+    summary: 'Rename an API key',
+    tags: ['keys'],
+    security: bearer,
+    params: { type: 'object', properties: { id: { type: 'integer', description: 'key id' } }, required: ['id'] },
+    body: { ...fromZod(keyInput), examples: [{ name: 'ci' }] },
+    response: { 200: json(keyView, 'The renamed key'), ...errorResponses([400, 401, 404, 422]) },
+  },
+  'DELETE /api/v2/keys/:id': {
+    summary: 'Revoke an API key',
+    tags: ['keys'],
+    security: bearer,
+    params: { type: 'object', properties: { id: { type: 'integer', description: 'key id' } }, required: ['id'] },
+    response: { ...noContent('Revoked'), ...errorResponses([401, 404]) },
+  },
+  'GET /api/v2/user/me': {
+    summary: 'Your profile, plan, balance and limits',
+    tags: ['account'],
+    security: bearer,
+    response: { 200: json(profile, 'Profile'), ...errorResponses([401]) },
+  },
+  'PATCH /api/v2/user/me': {
+    summary: 'Rename your account',
+    tags: ['account'],
+    security: bearer,
+    body: { ...fromZod(profilePatch), examples: [{ name: 'Ada' }] },
+    response: { 200: json(profile, 'The updated profile'), ...errorResponses([400, 401, 422]) },
+  },
+  'GET /api/v2/user/history': {
+    summary: 'Your generations, newest first',
+    tags: ['account'],
+    security: bearer,
+    querystring: selfHistoryQuery,
+    response: {
+      200: json(
+        {
+          type: 'object',
+          properties: {
+            items: { type: 'array', items: historyItem },
+            total: { type: 'integer' },
+            page: { type: ['integer', 'null'] },
+            limit: { type: 'integer' },
+            pages: { type: 'integer' },
+            next_cursor: { type: ['string', 'null'] },
+          },
+        },
+        'A page of history',
+      ),
+      ...errorResponses([401, 422]),
+    },
+  },
+  'DELETE /api/v2/user/history/:id': {
+    summary: 'Delete a generation from your history',
+    tags: ['account'],
+    security: bearer,
+    params: idParam,
+    description: 'Its prompt and result are erased; the tokens it spent still count in usage.',
+    response: { ...noContent('Deleted'), ...errorResponses([401, 404]) },
+  },
+  'GET /api/v2/user/usage': {
+    summary: 'Tokens spent and requests per UTC day and model',
+    tags: ['account'],
+    security: bearer,
+    querystring: fromZod(usageQuery),
+    response: {
+      200: json(
+        {
+          type: 'object',
+          properties: {
+            days: { type: 'integer' },
+            from: { type: 'string', format: 'date' },
+            rows: {
+              type: 'array',
+              items: { type: 'object', properties: { day: { type: 'string', format: 'date' }, model_slug: { type: 'string' }, tokens_spent: { type: 'integer' }, requests: { type: 'integer' } } },
+            },
+          },
+        },
+        'Usage',
+      ),
+      ...errorResponses([401, 422]),
+    },
+  },
+  'GET /files/:generationId/:name': {
+    summary: 'A result file (signed URL)',
+    tags: ['files'],
+    security: [],
+    description: "Authorised by the URL's signature alone (no key), so it works in `<img>` tags: use the `result_url` of a generation as given.",
+    params: { type: 'object', properties: { generationId: { type: 'integer' }, name: { type: 'string' } }, required: ['generationId', 'name'] },
+    querystring: { type: 'object', properties: { expires: { type: 'string', description: 'unix seconds' }, sig: { type: 'string' } }, required: ['expires', 'sig'] },
+    response: { 200: { description: 'The file, with the media type its job recorded', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, ...errorResponses([400, 403, 404]) },
   },
 };
 

@@ -9,7 +9,8 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { apiV2Doc } from './api-v2.js';
-import { components, isDocsOnly } from './schemas.js';
+import { answerExamples } from './examples.js';
+import { components, docsOnly, isDocsOnly } from './schemas.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -22,12 +23,26 @@ const acceptAll = () => () => true;
 const isAdminPath = (path: string) => path === '/admin' || path.startsWith('/admin/');
 const plainJson = () => (data: unknown) => JSON.stringify(data);
 
+/** Puts the answer examples of examples.ts on the first media type of each documented status. */
+function withAnswerExamples<T extends { response?: unknown }>(schema: T, method: RouteOptions['method'], url: string): T {
+  const examples = answerExamples[`${Array.isArray(method) ? method[0] : method} ${url}`] ?? {};
+  const responses = (schema.response ?? {}) as Record<string, { content?: Record<string, Record<string, unknown>> }>;
+  for (const [status, example] of Object.entries(examples)) {
+    const media = Object.values(responses[status]?.content ?? {})[0];
+    if (media) media.example = example;
+  }
+  return schema;
+}
+
 export const docsPlugin = fp(
   async (app: FastifyInstance) => {
     // Runs before @fastify/swagger's own onRoute hook (registered below), so swagger sees the schema.
     app.addHook('onRoute', (route: RouteOptions) => {
       route.schema ??= apiV2Doc(route.method, route.url);
       if (isDocsOnly(route.schema)) {
+        // A copy per app: @fastify/swagger moves `examples` out of the schema objects it is given,
+        // and module-level docs are shared by every app a process starts (tests start many).
+        route.schema = withAnswerExamples(docsOnly(structuredClone(route.schema as object)), route.method, route.url);
         route.validatorCompiler = acceptAll;
         route.serializerCompiler = plainJson;
       }

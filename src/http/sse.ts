@@ -16,6 +16,7 @@ export class SseWriter {
   private heartbeat: NodeJS.Timeout | undefined;
   private corked = false;
   private readonly uncork = () => {
+    if (!this.corked) return;
     this.corked = false;
     this.res.uncork();
   };
@@ -55,6 +56,11 @@ export class SseWriter {
       process.nextTick(this.uncork);
     }
     if (this.res.write(frame)) return;
+    // Node 22+ keeps a corked response's chunks in the response itself and answers false past its
+    // highWaterMark, yet only a full socket ever leads to 'drain': waiting then hung the stream for
+    // good. So flush now, and wait only when the socket itself is full.
+    this.uncork();
+    if (this.res.socket && !this.res.socket.writableNeedDrain) return;
     return new Promise((resolve) => {
       const done = () => {
         this.res.off('drain', done);
@@ -69,6 +75,8 @@ export class SseWriter {
   /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */
   end(sentinel = true): void {
     clearInterval(this.heartbeat);
+    // Flush first: Node 22+ drops the chunks a corked response still holds when it is ended.
+    this.uncork();
     if (!this.res.destroyed) this.res.end(sentinel ? DONE_FRAME : undefined);
   }
 

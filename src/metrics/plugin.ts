@@ -24,7 +24,8 @@ export const observabilityPlugin = fp(
       });
     });
 
-    const ops = (summary: string, response: Record<string, unknown>) => docsOnly({ summary, tags: ['operations'], response });
+    // Outside the API scope: no key (probes and scrapers).
+    const ops = (summary: string, response: Record<string, unknown>) => docsOnly({ summary, tags: ['operations'], security: [], response });
     const text = (description: string) => ({ description, content: { 'text/plain': { schema: { type: 'string' } } } });
     const status = { type: 'object', properties: { status: { type: 'string' } } };
 

@@ -9,7 +9,7 @@ import { zodToApiError } from '../../generation/request.js';
 import { priceOf } from '../../generation/pricing.js';
 
 // Options may come in `params` or at the top level (Style C), as on /api/v2/generate; params wins.
-const priceBody = z.looseObject({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
+export const priceBody = z.looseObject({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
 
 export async function modelRoutes(app: FastifyInstance): Promise<void> {
   const { catalog, providers } = app.services;

@@ -7,7 +7,7 @@ import { dailyUsage } from '../../generation/store.js';
 
 export type { DailyUsageRow } from '../../generation/store.js';
 
-const usageQuery = z.looseObject({
+export const usageQuery = z.looseObject({
   days: z
     .string()
     .regex(/^\d{1,3}$/, 'must be an integer')

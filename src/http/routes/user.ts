@@ -11,7 +11,7 @@ import { badRequest } from '../../core/errors.js';
 import { describeWebhookSecret, rotateWebhookSecret } from '../../webhooks/secret.js';
 
 // EN page: name (+ avatar_url, not stored); RU page: username. Both set the account name.
-const profilePatch = z.strictObject({
+export const profilePatch = z.strictObject({
   name: z.string().trim().min(1).max(100).optional(),
   username: z.string().trim().min(1).max(100).optional(),
 });
