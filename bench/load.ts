@@ -54,7 +54,7 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
       buf += piece;
       let cut: number;
       while ((cut = buf.indexOf('\n\n')) !== -1) {
-        // v2 frames start with an `id:` line (DECISIONS 40).
+        // v2 frames start with an `id:` line (docs/api.md).
         const event = buf.slice(0, cut).replace(/^id: [^\n]*\n/, '');
         buf = buf.slice(cut + 2);
         if (!event.startsWith('data: ')) continue; // `: ping` comments

@@ -29,7 +29,7 @@ export interface RunningServer {
   /** Ollama/vLLM model discovery; refresh() lists the upstreams now (tests, or an operator hook). */
   discovery: Discovery;
   files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
-  /** Callback deliveries (DECISIONS 39); tests drive retries with `webhooks.worker.tick(later)`. */
+  /** Callback deliveries (docs/api.md); tests drive retries with `webhooks.worker.tick(later)`. */
   webhooks: WebhookService;
   close(): Promise<void>;
 }
@@ -82,7 +82,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
-  // Re-attachable streams (DECISIONS 40): in Redis when there is one, so any instance can serve them.
+  // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them.
   const events = redis ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error')) : new MemoryEventLog();
   const webhooks = createWebhooks(db, {
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },

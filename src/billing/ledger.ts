@@ -53,7 +53,7 @@ export interface HoldRequest {
   holdTtlMs: number;
   /** The instance running the generation (released by that instance's restart). */
   instanceId?: string | null;
-  /** A media generation: its job row is created in the same transaction as the hold (DECISIONS 31). */
+  /** A media generation: its job row is created in the same transaction as the hold (docs/api.md). */
   job?: { inputJson: string; maxAttempts: number };
 }
 
@@ -82,7 +82,7 @@ export interface Settlement {
   createdAt?: string;
   /**
    * Completed only: the tokens to charge when less than the hold (a price known only afterwards,
-   * DECISIONS 34). Never above the hold; the difference is released (package tokens first, the
+   * docs/api.md). Never above the hold; the difference is released (package tokens first, the
    * reverse of the order the hold took them), as a `release` row beside the `charge` row.
    */
   charge?: number;

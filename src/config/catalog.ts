@@ -44,7 +44,7 @@ const modelSchema = z.object({
   provider: z.string().default(''),
   min_plan: z.enum(['free', 'basic']),
   pricing_type: z.enum(['fixed', 'matrix', 'per_second', 'per_point', 'per_char']),
-  /** The price table of non-fixed pricing types (DECISIONS 34), read by src/generation/pricing.ts. */
+  /** The price table of non-fixed pricing types (docs/api.md), read by src/generation/pricing.ts. */
   pricing: pricingSchema.optional(),
   token_cost: z.number().int().nonnegative(),
   min_token_cost: z.number().int().nonnegative(),
@@ -59,11 +59,11 @@ const modelSchema = z.object({
   timeouts: timeoutsSchema.optional(),
   max_messages: z.number().int().positive().optional(),
   max_prompt_chars: z.number().int().positive().optional(),
-  /** Content parts the model takes in messages (DECISIONS 24). */
+  /** Content parts the model takes in messages (docs/api.md). */
   input_modalities: z.array(z.enum(['text', 'image', 'file', 'audio'])).default(['text']),
   /** False when the model cannot call tools: a request with tools is refused by name. */
   supports_tools: z.boolean().optional(),
-  /** Upstream quirks the provider module applies (DECISIONS 25). */
+  /** Upstream quirks the provider module applies (docs/api.md). */
   capabilities: z
     .object({
       /** Send max_completion_tokens instead of max_tokens (OpenAI gpt-5 and o-series). */
@@ -105,7 +105,7 @@ const planSchema = z.object({
   requests_per_hour: z.number().int().positive().nullable(),
   requests_per_day: z.number().int().positive().nullable(),
   api_access: z.boolean().default(true),
-  /** Days result files are kept (DECISIONS 36); null = unlimited. */
+  /** Days result files are kept (docs/api.md); null = unlimited. */
   retention_days: z.number().int().positive().nullable().default(null),
 });
 

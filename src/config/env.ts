@@ -29,7 +29,7 @@ export interface Settings {
   instanceId: string;
   /** How often stale holds are swept. */
   sweepMs: number;
-  /** Where result files live (DECISIONS 35): `s3://bucket/prefix`, or unset for the file system. */
+  /** Where result files live (docs/api.md): `s3://bucket/prefix`, or unset for the file system. */
   storageUrl: string | undefined;
   /** The file-system store's root (LUMENGATE_FILES_DIR, default ./data/files). */
   filesDir: string;
@@ -37,9 +37,9 @@ export interface Settings {
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
   urlTtlMs: number;
-  /** Media job workers (DECISIONS 32). */
+  /** Media job workers (docs/api.md). */
   jobs: JobSettings;
-  /** Webhooks (DECISIONS 39): http and private addresses for every callback URL (testing, intranets). */
+  /** Webhooks (docs/api.md): http and private addresses for every callback URL (testing, intranets). */
   webhookAllowPrivate: boolean;
   /** Webhooks: hosts (names or IP literals as written in callback URLs) allowed http and private addresses. */
   webhookAllowHosts: string[];

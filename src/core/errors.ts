@@ -62,7 +62,7 @@ export const validationError = (fields: FieldProblem[]): GatewayError =>
 
 export const badRequest = (message: string, details: Record<string, unknown> = {}): GatewayError => new GatewayError('bad_request', message, details);
 
-/** A request field the gateway does not take (DECISIONS 25): 400 naming it. */
+/** A request field the gateway does not take (docs/api.md): 400 naming it. */
 export const unsupportedField = (path: string, why: string): GatewayError => new GatewayError('bad_request', `${clip(path)}: ${why}`, { fields: [{ path: clip(path), message: why }] });
 
 /** 404 for a model name the catalog does not have (every surface says it the same way). */

@@ -107,7 +107,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
-    // Media generations run as durable jobs (DECISIONS 32): one row per job generation, claimed by
+    // Media generations run as durable jobs (docs/api.md): one row per job generation, claimed by
     // any instance's worker under a lease; provider_job_id lets a retry resume the provider's job.
     '005_jobs': {
       async up(db: Kysely<any>) {
@@ -130,7 +130,7 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('jobs_claimable').on('jobs').columns(['state', 'run_after']).execute();
       },
     },
-    // Webhooks (DECISIONS 39): the account's signing secret and the durable delivery queue.
+    // Webhooks (docs/api.md): the account's signing secret and the durable delivery queue.
     '006_webhooks': {
       async up(db: Kysely<any>) {
         await db.schema

@@ -82,7 +82,7 @@ export interface GatewaySettingTable {
 
 export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 
-/** A media generation's durable job (DECISIONS 32); its generation row holds the money and the result. */
+/** A media generation's durable job (docs/api.md); its generation row holds the money and the result. */
 export interface JobTable {
   generation_id: number;
   state: JobState;

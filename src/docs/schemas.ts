@@ -28,7 +28,7 @@ const nullable = (type: string) => ({ type: [type, 'null'] });
 export const components: Record<string, Record<string, unknown>> = {
   ErrorEnvelope: {
     type: 'object',
-    description: 'Every /api/v2 error (DECISIONS 5).',
+    description: 'Every /api/v2 error (docs/api.md).',
     required: ['error', 'message', 'details'],
     properties: {
       error: { type: 'string', enum: Object.keys(ERROR_STATUS) },
@@ -51,7 +51,7 @@ export const components: Record<string, Record<string, unknown>> = {
   },
   Generation: {
     type: 'object',
-    description: 'A generation (DECISIONS 6): a superset of every documented shape, explicit nulls.',
+    description: 'A generation (docs/api.md): a superset of every documented shape, explicit nulls.',
     required: [
       'id',
       'status',

@@ -1,4 +1,4 @@
-// The embedding lifecycle (DECISIONS 29): the same admission, limits, hold and settlement as a
+// The embedding lifecycle (docs/api.md): the same admission, limits, hold and settlement as a
 // generation (a generations row of category "embedding", flat price, failed = 0), but one
 // request/response call to `provider.embed` instead of a stream.
 import type { Caller } from '../accounts/keys.js';
@@ -117,7 +117,7 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
   return { generation, embeddings, usage };
 }
 
-/** Routes in order behind their circuit breakers; a refusal of the request is final (DECISIONS 22). */
+/** Routes in order behind their circuit breakers; a refusal of the request is final (docs/api.md). */
 async function embedFirstRoute(deps: GenerationDeps, routes: Route[], input: EmbeddingInput, signal: AbortSignal) {
   let last: unknown;
   for (const route of routes) {

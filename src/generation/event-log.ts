@@ -1,4 +1,4 @@
-// The per-generation log of SSE frames that lets a client re-attach to a stream (DECISIONS 40).
+// The per-generation log of SSE frames that lets a client re-attach to a stream (docs/api.md).
 // Frames are kept until RETAIN_MS after the generation ends: in this process's memory, or in
 // Redis when REDIS_URL is set so that any instance can serve a re-attach. One backend is chosen
 // at start. Memory is bounded: the recorder drops a generation's log once it grows past the

@@ -23,7 +23,7 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 export const historyQuery = z.looseObject({
   page: int(1, 1_000_000).optional(),
   limit: int(1, 100).optional(),
-  // Newer page: category / model_slug; older page: type / model (elumenta-api.md §2.10).
+  // Newer page: category / model_slug; older page: type / model (docs/api.md).
   category: z.enum(CATEGORIES).optional(),
   type: z.enum(CATEGORIES).optional(),
   model_slug: z.string().min(1).max(200).optional(),

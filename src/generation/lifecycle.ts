@@ -44,7 +44,7 @@ export interface GenerationDeps {
   instanceId?: string;
   /** Upstream failures, with route, status, latency and generation id (never the prompt). */
   log?: OperatorLog;
-  /** Deliveries to callback_url (DECISIONS 39); without it a callback_url is refused. */
+  /** Deliveries to callback_url (docs/api.md); without it a callback_url is refused. */
   webhooks?: Webhooks;
 }
 
@@ -106,7 +106,7 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
     throw new GatewayError('bad_request', `model "${model.slug}" is an embedding model: use POST /v1/embeddings`, { model: model.slug });
   }
   if (model.category === 'text') {
-    // Nothing silently dropped (DECISIONS 25): an option a text generation does not use is refused by name.
+    // Nothing silently dropped (docs/api.md): an option a text generation does not use is refused by name.
     const unused = Object.keys(input.options).find((k) => !TEXT_OPTION_NAMES.has(k));
     if (unused) throw unsupportedField(unused, `not a text generation option (model "${model.slug}" is a text model)`);
   }
@@ -133,7 +133,7 @@ function enforceNonEmptyPrompt(input: GenerationInput): void {
   });
 }
 
-/** Every content part must be one the model accepts (DECISIONS 24): 422 naming the part. */
+/** Every content part must be one the model accepts (docs/api.md): 422 naming the part. */
 function enforceInputModalities(model: ModelEntry, input: GenerationInput): void {
   const accepted = model.input_modalities;
   input.messages.forEach((m, i) => {
@@ -220,7 +220,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const text: string[] = [];
   const reasoning: string[] = [];
   const toolCalls: ToolCall[] = [];
-  /** Something was streamed to the client: if it leaves now, the answer counts as delivered (DECISIONS 16). */
+  /** Something was streamed to the client: if it leaves now, the answer counts as delivered (docs/api.md). */
   let delivered = false;
   let usage: ProviderUsage | null = null;
   let finishReason: string | null = null;
@@ -293,10 +293,10 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
     const err: unknown = abort.signal.aborted ? abort.signal.reason : caught;
     const reason = err instanceof GenerationAbort ? err.reason : null;
-    // Usage is recorded for aborted and failed streams too, as far as the provider counted (DECISIONS 30).
+    // Usage is recorded for aborted and failed streams too, as far as the provider counted (docs/api.md).
     usage ??= stream?.usageSoFar() ?? null;
     if (reason === 'client_disconnected' && delivered) {
-      // Content reached the client: the answer was delivered, so it is charged (DECISIONS 16).
+      // Content reached the client: the answer was delivered, so it is charged (docs/api.md).
       settlement = {
         status: 'completed',
         resultText: text.join(''),
@@ -374,7 +374,7 @@ function failed(code: FailureCode, message: string, error?: GatewayError): Gener
   return { code, message, error: error ?? new GatewayError(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : code, message, details) };
 }
 
-/** A caught failure -> what the client is told (sanitised, DECISIONS 23) and with which status (22). */
+/** A caught failure -> what the client is told (sanitised, docs/api.md) and with which status (22). */
 export function describeFailure(err: unknown): GenerationFailure {
   if (err instanceof GenerationAbort) return err.reason === 'client_disconnected' ? failed('client_disconnected', 'client_disconnected') : failed('provider_error', err.message);
   if (isRefusal(err)) {

@@ -1,6 +1,6 @@
 // OpenAI's chat format (messages of content parts, tools, tool_choice, response_format) as zod
 // schemas, and its translation to the provider contract (src/providers/spec.ts). /api/v2 and /v1
-// take the same shapes (DECISIONS 24, 26, 27), so both parse them here.
+// take the same shapes (docs/api.md), so both parse them here.
 import { z } from 'zod';
 import { badRequest, validationError } from '../core/errors.js';
 import type { ContentPart, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';

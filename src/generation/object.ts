@@ -1,4 +1,4 @@
-// The generation object of DECISIONS 6: a superset of every documented shape, explicit nulls.
+// The generation object of docs/api.md: a superset of every documented shape, explicit nulls.
 import type { Generation } from '../db/schema.js';
 import { resultFilesOf, type ResultFile } from '../storage/files.js';
 import type { UrlSigner } from '../storage/signed-urls.js';
@@ -17,7 +17,7 @@ export interface GenerationObject {
   model: string;
   result_text: string | null;
   content: string | null;
-  /** Tool calls the model made, in OpenAI's shape (DECISIONS 26); null when there were none. */
+  /** Tool calls the model made, in OpenAI's shape (docs/api.md); null when there were none. */
   tool_calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] | null;
   /** The model's reasoning summary where the provider returns one. */
   reasoning: string | null;
@@ -65,7 +65,7 @@ export function generationObject(
 }
 
 /**
- * result_url, thumbnail_url and result_metadata of a generation with files (DECISIONS 35): the main
+ * result_url, thumbnail_url and result_metadata of a generation with files (docs/api.md): the main
  * file is the first not named thumbnail.*; URLs are signed now, so every read gets a fresh one.
  */
 function fileFields(resultJson: string | null, links: ResultLinks | undefined): { result_url: string | null; thumbnail_url: string | null; metadata: Record<string, unknown> | null } {

@@ -1,4 +1,4 @@
-// One price function for every model (DECISIONS 34): calculate-price, the hold and the settlement
+// One price function for every model (docs/api.md): calculate-price, the hold and the settlement
 // all call priceOf, so what a caller is quoted is what is held, and the charge never exceeds it.
 import type { ModelEntry } from '../config/catalog.js';
 import { validationError } from '../core/errors.js';

@@ -1,5 +1,5 @@
 // Normalises the three documented body styles of /api/v2/generate into one GenerationInput
-// (DECISIONS 1): prompt+params, OpenAI-like messages, category options at the top level.
+// (docs/api.md): prompt+params, OpenAI-like messages, category options at the top level.
 // Missing required fields are 400 bad_request; present-but-wrong fields are 422 validation_error.
 import { z } from 'zod';
 import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
@@ -9,7 +9,7 @@ import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, 
 
 const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
-/** Text generation controls (DECISIONS 25); the same names as OpenAI's Chat Completions. */
+/** Text generation controls (docs/api.md); the same names as OpenAI's Chat Completions. */
 const textOptions = {
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
@@ -44,10 +44,10 @@ const categoryOptions = {
   text: z.string().optional(),
 };
 
-/** DECISIONS 40: a background text generation is not aborted when its client leaves. */
+/** docs/api.md: a background text generation is not aborted when its client leaves. */
 const jobOptions = { background: z.boolean().optional() };
 
-/** DECISIONS 39: where the generation object is POSTed when the generation ends (src/webhooks/). */
+/** docs/api.md: where the generation object is POSTed when the generation ends (src/webhooks/). */
 const webhookOptions = { callback_url: z.string().max(2048).optional() };
 
 const paramsSchema = z.looseObject({
@@ -72,7 +72,7 @@ export const generateBodySchema = z.looseObject({
   ...webhookOptions,
 });
 
-/** The option names a text generation understands; others are refused for text models (DECISIONS 25). */
+/** The option names a text generation understands; others are refused for text models (docs/api.md). */
 export const TEXT_OPTION_NAMES = new Set([...Object.keys(textOptions), ...Object.keys(jobOptions), ...Object.keys(webhookOptions), 'seed', 'text']);
 
 export interface GenerationInput {
@@ -84,9 +84,9 @@ export interface GenerationInput {
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
   stream: boolean;
-  /** Runs as a job: the client leaving does not abort it (DECISIONS 40). */
+  /** Runs as a job: the client leaving does not abort it (docs/api.md). */
   background?: boolean;
-  /** POST the generation object here when it ends (DECISIONS 39); checked by src/webhooks/ before the hold. */
+  /** POST the generation object here when it ends (docs/api.md); checked by src/webhooks/ before the hold. */
   callbackUrl?: string;
   /** Merged category options (top level, then params). */
   options: Record<string, unknown>;
@@ -116,7 +116,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
   const b = parsed.data;
   const params = b.params ?? {};
 
-  // Options: top level first, params wins on a clash (DECISIONS 1).
+  // Options: top level first, params wins on a clash (docs/api.md).
   const { model: _m, prompt: _p, messages: _msgs, system: _s, stream: _st, params: _pa, ...topLevel } = b;
   const { messages: _pm, system_prompt: _sp, ...paramOptions } = params;
   const options: Record<string, unknown> = { ...topLevel, ...paramOptions };

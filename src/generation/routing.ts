@@ -1,7 +1,7 @@
 // Getting a working upstream stream for a model: its routes in order, each retried with
 // exponential backoff behind a per-route circuit breaker (cockatiel), until one produces its first
 // part. After that first part the stream is committed to that route: no retry, no fallback.
-// Failures are classified (DECISIONS 22): a refusal of the request (400/404/413/422) is the
+// Failures are classified (docs/api.md): a refusal of the request (400/404/413/422) is the
 // caller's, never retried on that route and never counted by the breaker, so no account can take
 // a model offline for the others; credentials, rate limits, 5xx, network and timeouts are the
 // route's and count.

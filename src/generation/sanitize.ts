@@ -1,4 +1,4 @@
-// What clients may read of an upstream's failure (DECISIONS 23): the reason, never the gateway's
+// What clients may read of an upstream's failure (docs/api.md): the reason, never the gateway's
 // own URLs, hosts, ports, file-system paths, credential fragments or upstream organisation ids.
 // The full text goes to the operator's log instead.
 

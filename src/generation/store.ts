@@ -163,7 +163,7 @@ export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } 
 
 /**
  * Generations whose result files are still kept (result_json.files set, files_expired_at not) and
- * are due: deleted ones, or those of accounts on `plan` created before `before` (DECISIONS 36).
+ * are due: deleted ones, or those of accounts on `plan` created before `before` (docs/api.md).
  * result_json is text on both engines, so LIKE is the portable test; JSON.stringify writes no spaces.
  */
 export async function generationsWithFilesDue(db: Db, f: ({ plan: string; before: string } | { deleted: true }) & { limit: number }): Promise<Pick<Generation, 'id' | 'result_json'>[]> {

@@ -1,4 +1,4 @@
-// Strict structured output (DECISIONS 27): with response_format json_schema and strict: true, the
+// Strict structured output (docs/api.md): with response_format json_schema and strict: true, the
 // finished answer must parse as JSON and match the schema, or the generation fails at 0. The
 // schema is compiled before anything is held, so a broken schema is the caller's 422.
 import { Ajv, type ValidateFunction } from 'ajv';

@@ -50,13 +50,13 @@ export interface Services {
   instanceId: string;
   /** Upstream failures for the operator (the lifecycle's OperatorLog; pino in production). */
   log?: OperatorLog;
-  /** Result files (DECISIONS 35): where they are kept and how their URLs are signed. */
+  /** Result files (docs/api.md): where they are kept and how their URLs are signed. */
   files?: { store: FileStore; signer: UrlSigner };
-  /** Recorded v2 streams for re-attaching (DECISIONS 40): memory, or Redis when REDIS_URL is set. */
+  /** Recorded v2 streams for re-attaching (docs/api.md): memory, or Redis when REDIS_URL is set. */
   events: EventLog;
   /** Media jobs (src/jobs/): this process's worker and what it runs with. */
   jobs?: { runner: JobRunner; deps: JobDeps };
-  /** Deliveries to callback_url (DECISIONS 39). */
+  /** Deliveries to callback_url (docs/api.md). */
   webhooks?: Webhooks;
 }
 

@@ -1,11 +1,11 @@
 // Server-Sent Events writer: one `[id: …\n][event: …\n]data: <json>\n\n` frame per event, sent as soon as it exists
-// (DECISIONS 9); `: ping` comments keep idle proxies from cutting the stream. Events produced in
+// (docs/api.md); `: ping` comments keep idle proxies from cutting the stream. Events produced in
 // the same tick (several upstream chunks that arrived in one network read) leave in one socket
 // write: the response is corked until the tick ends. A socket write is the largest cost per event
 // on a busy server, and without this a server falling behind wrote more often, not less.
 import type { ServerResponse } from 'node:http';
 
-/** One SSE frame; `id` (DECISIONS 40) goes in the same frame, so in the same socket write. */
+/** One SSE frame; `id` (docs/api.md) goes in the same frame, so in the same socket write. */
 export function sseFrame(data: unknown, name?: string, id?: string): string {
   return `${id ? `id: ${id}\n` : ''}${name ? `event: ${name}\n` : ''}data: ${JSON.stringify(data)}\n\n`;
 }

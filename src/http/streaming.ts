@@ -1,5 +1,5 @@
 // The one streaming skeleton every surface shares: client-disconnect wiring, opening the SSE
-// response when the upstream accepts, failures before that as a plain JSON error (DECISIONS 11),
+// response when the upstream accepts, failures before that as a plain JSON error (docs/api.md),
 // failures after it in-band, and a bug after open still never a silent close. A surface supplies
 // only an encoder from typed parts to its wire events (v2 SSE, chat.completion.chunk, Responses).
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -57,7 +57,7 @@ export async function runStreaming(
     headers?: (id: number) => Record<string, string | number>;
     encoder: StreamEncoder;
     run: Run;
-    /** Where the frames are kept for re-attaching (DECISIONS 40); each frame then carries an `id:` line. */
+    /** Where the frames are kept for re-attaching (docs/api.md); each frame then carries an `id:` line. */
     resumable?: EventLog;
     /** A background generation: the client leaving does not abort it. */
     detached?: boolean;
@@ -95,7 +95,7 @@ export async function runStreaming(
       },
       opts.detached ? new AbortController().signal : clientGoneSignal(reply),
     );
-    // Failed before the upstream ever accepted: a plain JSON error (DECISIONS 11).
+    // Failed before the upstream ever accepted: a plain JSON error (docs/api.md).
     if (!opened) throw outcome.failure?.error ?? new Error('generation ended without opening');
     void sendAll(outcome.failure ? encoder.failure(outcome.failure, outcome.generation) : encoder.end(outcome.generation));
     finish();
@@ -111,7 +111,7 @@ export async function runStreaming(
 }
 
 /**
- * Re-attaches a client to a recorded stream (DECISIONS 40): the frames after sequence `after`,
+ * Re-attaches a client to a recorded stream (docs/api.md): the frames after sequence `after`,
  * then the live ones as they are recorded, until the end. Without a log for the generation (expired,
  * dropped, or never recorded here) `ended` answers from the database: the end events of a
  * generation that is over, or undefined (404) for one still running.
@@ -179,7 +179,7 @@ export async function followStream(
   return reply;
 }
 
-/** `Last-Event-ID: <generation id>:<sequence>` (DECISIONS 40), or undefined when absent or not ours. */
+/** `Last-Event-ID: <generation id>:<sequence>` (docs/api.md), or undefined when absent or not ours. */
 export function parseLastEventId(header: unknown): { id: number; seq: number } | undefined {
   const m = typeof header === 'string' ? /^(\d{1,15}):(\d{1,9})$/.exec(header.trim()) : null;
   return m ? { id: Number(m[1]), seq: Number(m[2]) } : undefined;

@@ -27,7 +27,7 @@ export interface JobDeps extends GenerationDeps {
 export interface JobInput {
   prompt: string | null;
   options: Record<string, unknown>;
-  /** Where the ended generation is reported (DECISIONS 39), checked when the job was submitted. */
+  /** Where the ended generation is reported (docs/api.md), checked when the job was submitted. */
   callbackUrl?: string;
 }
 

@@ -1,4 +1,4 @@
-// A finished job's files go to the gateway's FileStore at once (provider URLs expire, DECISIONS 35),
+// A finished job's files go to the gateway's FileStore at once (provider URLs expire, docs/api.md),
 // under "<generation id>/<name>"; what was stored is recorded on the generation (result_json.files),
 // from which the files route renders result_url and result_metadata.
 import { request } from 'undici';

@@ -1,4 +1,4 @@
-// The worker loop of one process (DECISIONS 32): claims due jobs up to its concurrency, renews the
+// The worker loop of one process (docs/api.md): claims due jobs up to its concurrency, renews the
 // leases of those it runs, and wakes whoever waits for a generation (POST /api/v2/generate with
 // `wait`). Any instance may run any job; a dead instance's jobs are claimed again when their
 // leases expire.

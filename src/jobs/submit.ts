@@ -1,4 +1,4 @@
-// POST /api/v2/generate for media models (DECISIONS 31): admission, the price for the options, and
+// POST /api/v2/generate for media models (docs/api.md): admission, the price for the options, and
 // the hold + pending generation + job row in one transaction. The job runs on whichever instance
 // claims it first; the caller gets the generation at once (`wait: 0`) or when it ends.
 import type { Caller } from '../accounts/keys.js';
@@ -59,7 +59,7 @@ export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller
 }
 
 /**
- * Cancels a pending job generation (DECISIONS 33): failed with error `cancelled`, hold released,
+ * Cancels a pending job generation (docs/api.md): failed with error `cancelled`, hold released,
  * the running worker stopped and the provider's job cancelled where the provider can.
  */
 export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, gen: Generation): Promise<void> {

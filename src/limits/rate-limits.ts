@@ -1,4 +1,4 @@
-// Per-account request limits (DECISIONS 18): an hourly and a daily counter per account, shared by
+// Per-account request limits (docs/api.md): an hourly and a daily counter per account, shared by
 // all its keys. Counters live in Redis when REDIS_URL is set (every instance reads and writes the
 // same keys, no local fast path) and in memory otherwise (one instance). rate-limiter-flexible
 // does the counting: a fixed window per account that starts at its first counted request.

@@ -1,4 +1,4 @@
-// POST /v1/embeddings (DECISIONS 29): OpenAI's request and answer shapes around runEmbedding.
+// POST /v1/embeddings (docs/api.md): OpenAI's request and answer shapes around runEmbedding.
 // Unknown fields are refused by name; token-array input is refused (we forward text only).
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';

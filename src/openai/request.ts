@@ -1,5 +1,5 @@
 // Adapter: an OpenAI Chat Completions request body -> the GenerationInput of /api/v2. Every field
-// of OpenAI's API is forwarded, mapped, or refused with 400 naming it (DECISIONS 25): nothing is
+// of OpenAI's API is forwarded, mapped, or refused with 400 naming it (docs/api.md): nothing is
 // silently dropped. Messages, tools and response_format share the /api/v2 parsers.
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';

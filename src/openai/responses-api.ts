@@ -1,4 +1,4 @@
-// POST /v1/responses (DECISIONS 28): OpenAI's Responses API as one more adapter onto the
+// POST /v1/responses (docs/api.md): OpenAI's Responses API as one more adapter onto the
 // generation lifecycle. Request items -> messages, the generation -> a `response` object, and a
 // StreamEncoder for its named SSE events. `previous_response_id` continues one of the caller's
 // own generations: its conversation is kept in the generation's result_json (`conversation`).

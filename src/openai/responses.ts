@@ -16,7 +16,7 @@ export interface OpenAIUsage {
   completion_tokens_details: { reasoning_tokens: number };
 }
 
-/** Provider token counts in OpenAI's names (DECISIONS 30); counts the provider did not report are 0. */
+/** Provider token counts in OpenAI's names (docs/api.md); counts the provider did not report are 0. */
 export function openAIUsage(usage: unknown): OpenAIUsage {
   const u = (usage ?? {}) as Partial<ProviderUsage>;
   const prompt = u.input_tokens ?? 0;

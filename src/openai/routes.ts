@@ -1,4 +1,4 @@
-// The OpenAI-compatible surface (DECISIONS 21), registered under /v1: POST /chat/completions,
+// The OpenAI-compatible surface (docs/api.md), registered under /v1: POST /chat/completions,
 // POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, clip } from '../core/errors.js';
@@ -95,7 +95,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
 }
 
 /**
- * chat.completion.chunk events. Tool calls stream as OpenAI does (DECISIONS 26): the first
+ * chat.completion.chunk events. Tool calls stream as OpenAI does (docs/api.md): the first
  * fragment of call i carries index, id and name; later ones pieces of arguments. A failure after
  * the stream opened is a bare {"error": …} event, then [DONE], so OpenAI clients raise it.
  */

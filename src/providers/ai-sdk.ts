@@ -6,7 +6,7 @@ import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Messag
 import { ProviderError, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
 
 export interface AiSdkProviderOptions {
-  /** Request fields this provider cannot take (DECISIONS 25): refused with 400 naming them. */
+  /** Request fields this provider cannot take (docs/api.md): refused with 400 naming them. */
   unsupported?: (req: ProviderRequest) => Refusal;
   /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
   providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];

@@ -1,5 +1,5 @@
 // Luma Dream Machine: Photon images and Ray videos, both asynchronous generations. start() posts
-// the generation and answers running with its id (stored by the gateway at once, DECISIONS 32);
+// the generation and answers running with its id (stored by the gateway at once, docs/api.md);
 // poll() reads it until completed and answers the asset URL (the gateway downloads it: Luma's
 // asset URLs are public CDN links). Not @ai-sdk/luma: its image model polls to the end inside one
 // call and never exposes the generation id, so a restart would start (and pay for) a second one.

@@ -2,7 +2,7 @@
 // that turn refusals into ProviderError (status, Retry-After, the upstream's message), and the
 // "download a URL output to bytes" step. On undici's request() for the same reason as
 // openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
-// poll internally and never expose the provider's job id, which the gateway must store (DECISIONS 32).
+// poll internally and never expose the provider's job id, which the gateway must store (docs/api.md).
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { failure, httpError } from './upstream-errors.js';
 import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';

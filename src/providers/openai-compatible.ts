@@ -103,7 +103,7 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
   };
 }
 
-/** Our request -> a Chat Completions body, with the model's quirks applied (DECISIONS 25). */
+/** Our request -> a Chat Completions body, with the model's quirks applied (docs/api.md). */
 export function requestBody(req: ProviderRequest): Record<string, unknown> {
   const caps = req.capabilities ?? {};
   const body: Record<string, unknown> = { model: req.upstreamModel, messages: req.messages.map(wireMessage) };

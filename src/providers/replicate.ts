@@ -5,7 +5,7 @@
 // POST /predictions/{id}/cancel cancels it.
 // On undici directly rather than @ai-sdk/replicate: the AI SDK waits for the prediction itself and
 // never hands out its id, and the job runner must store that id the moment the prediction exists
-// so that a retry after a crash resumes polling it instead of paying for a second one (DECISIONS 32).
+// so that a retry after a crash resumes polling it instead of paying for a second one (docs/api.md).
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type Provider } from './spec.js';

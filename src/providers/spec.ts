@@ -3,7 +3,7 @@
 // parts comes out (text, reasoning, tool input, tool calls, then one finish with usage).
 // Providers translate this to their wire format and back; nothing above them knows a wire format.
 
-/** A piece of user content (DECISIONS 24). Images are URLs (https or data:), files are base64. */
+/** A piece of user content (docs/api.md). Images are URLs (https or data:), files are base64. */
 export type ContentPart =
   | { type: 'text'; text: string }
   | { type: 'image'; url: string; detail?: 'auto' | 'low' | 'high' }
@@ -38,7 +38,7 @@ export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
 
 export type ResponseFormat = { type: 'text' } | { type: 'json_object' } | { type: 'json_schema'; name: string; schema: Record<string, unknown>; description?: string; strict?: boolean };
 
-/** Sampling and output controls (DECISIONS 25). Providers map what they can; the rest is refused before a call. */
+/** Sampling and output controls (docs/api.md). Providers map what they can; the rest is refused before a call. */
 export interface CallSettings {
   temperature?: number;
   topP?: number;
@@ -78,7 +78,7 @@ export interface ProviderRequest extends CallSettings {
   signal: AbortSignal;
 }
 
-/** Provider token counts, informational only (billing is flat per request). DECISIONS 30. */
+/** Provider token counts, informational only (billing is flat per request). docs/api.md. */
 export interface ProviderUsage {
   input_tokens: number | null;
   output_tokens: number | null;
@@ -115,11 +115,11 @@ export type ContentStreamPart = Exclude<StreamPart, { type: 'finish' } | { type:
  */
 export interface ProviderStream {
   parts: AsyncIterable<StreamPart>;
-  /** What the provider counted so far, for a stream that ends without its finish (aborted). DECISIONS 30. */
+  /** What the provider counted so far, for a stream that ends without its finish (aborted). docs/api.md. */
   usageSoFar?(): ProviderUsage | null;
 }
 
-/** An embedding request (DECISIONS 29). */
+/** An embedding request (docs/api.md). */
 export interface EmbeddingRequest {
   upstreamModel: string;
   input: string[];
@@ -132,7 +132,7 @@ export interface EmbeddingResult {
   usage: ProviderUsage | null;
 }
 
-// ---- Media (DECISIONS 31-38): image, video, audio (music), tts, stt and tool models ------------
+// ---- Media (docs/api.md): image, video, audio (music), tts, stt and tool models ------------
 // One small interface for every media kind: a job that may run at the provider asynchronously.
 // `start` answers `done` at once for synchronous APIs (OpenAI images, ElevenLabs speech) or a
 // provider job id to poll (Replicate predictions, Luma generations, Google operations). The id is

@@ -1,4 +1,4 @@
-// Picks the store the operator configured (DECISIONS 35). The S3 client is loaded only when used.
+// Picks the store the operator configured (docs/api.md). The S3 client is loaded only when used.
 import type { Settings } from '../config/env.js';
 import { fileSystemStore, type FileStore } from './files.js';
 

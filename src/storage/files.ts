@@ -1,4 +1,4 @@
-// Where the gateway keeps result files (DECISIONS 35): provider URLs expire, so every image, audio
+// Where the gateway keeps result files (docs/api.md): provider URLs expire, so every image, audio
 // or video a job produces is copied here at once. One interface, one implementation per backend:
 // the file system by default (./data/files), S3-compatible with LUMENGATE_STORAGE_URL=s3://bucket/prefix.
 import { createReadStream, createWriteStream } from 'node:fs';

@@ -1,4 +1,4 @@
-// Retention (DECISIONS 36): a plan keeps result files retention_days (null = for ever). The sweeper
+// Retention (docs/api.md): a plan keeps result files retention_days (null = for ever). The sweeper
 // deletes older files; the generation stays, marked result_json.files_expired_at, so it reads
 // result_url: null and result_metadata.expired_at. A deleted generation's files go at the next pass.
 import type { Catalog, PlanName } from '../config/catalog.js';

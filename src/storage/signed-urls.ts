@@ -1,4 +1,4 @@
-// Result URLs (DECISIONS 35): /files/<generation id>/<name>?expires=<unix s>&sig=<hex HMAC-SHA256>.
+// Result URLs (docs/api.md): /files/<generation id>/<name>?expires=<unix s>&sig=<hex HMAC-SHA256>.
 // The signature is the only authorisation of GET /files, so the URL can be handed to a browser or
 // an <img> tag without the API key; it is signed afresh on every read of the generation.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Where a webhook may go (DECISIONS 39): a callback URL must not turn the gateway into a proxy
+// Where a webhook may go (docs/api.md): a callback URL must not turn the gateway into a proxy
 // into its own network (server-side request forgery). By default only https URLs whose host
 // resolves to public addresses; the operator may allow http and private addresses for testing and
 // intranets, for every host or for named ones.

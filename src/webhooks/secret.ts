@@ -1,4 +1,4 @@
-// The account's webhook secret (DECISIONS 39): signs every delivery to that account's callback
+// The account's webhook secret (docs/api.md): signs every delivery to that account's callback
 // URLs. Like a key it is shown in full only when created or rotated; afterwards only its prefix.
 // Deliveries are signed with the secret current at each attempt, so a rotation applies to retries too.
 import { randomBytes } from 'node:crypto';

@@ -1,4 +1,4 @@
-// X-Lumengate-Signature (DECISIONS 39): t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">,
+// X-Lumengate-Signature (docs/api.md): t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">,
 // keyed with the account's webhook secret. The timestamp is signed so a captured delivery cannot
 // be replayed later; receivers check both (docs/api.md, "Webhooks").
 import { createHmac, timingSafeEqual } from 'node:crypto';

@@ -1,4 +1,4 @@
-// Webhooks (DECISIONS 39), the one entry point for the rest of the gateway: `admit` at request
+// Webhooks (docs/api.md), the one entry point for the rest of the gateway: `admit` at request
 // time, `generationEnded` when a generation ends (runGeneration, and the job runner for media
 // jobs), and the delivery worker the server starts after listening and stops on close.
 import type { Db } from '../db/connect.js';

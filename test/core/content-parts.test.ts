@@ -1,4 +1,4 @@
-// Content parts (DECISIONS 24): images, files and audio go upstream as OpenAI parts to a model that
+// Content parts (docs/api.md): images, files and audio go upstream as OpenAI parts to a model that
 // takes them; a part the model cannot take, or a URL the gateway will not forward, is 422 naming it.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

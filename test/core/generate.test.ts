@@ -39,7 +39,7 @@ describe('POST /api/v2/generate', () => {
     assert.equal(sent.body.model, 'gpt-5');
     assert.equal(sent.body.stream, true);
     assert.deepEqual(sent.body.stream_options, { include_usage: true });
-    // gpt-5 takes only max_completion_tokens and temperature 1 (catalog capability flags, DECISIONS 25).
+    // gpt-5 takes only max_completion_tokens and temperature 1 (catalog capability flags, docs/api.md).
     assert.equal(sent.body.temperature, undefined);
     assert.equal(sent.body.max_completion_tokens, 50);
     assert.equal(sent.body.max_tokens, undefined);

@@ -138,7 +138,7 @@ describe('local GGUF models through the gateway', () => {
       assert.ok(i < 20_000, 'sequence never freed');
       await sleep(1);
     }
-    // The aborted stream still records the usage llama.cpp counted (DECISIONS 30).
+    // The aborted stream still records the usage llama.cpp counted (docs/api.md).
     const g = await settled(h, id, acct.key);
     assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
     assert.ok(g.usage.input_tokens > 0 && g.usage.output_tokens > 0, `usage recorded: ${JSON.stringify(g.usage)}`);

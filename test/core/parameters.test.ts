@@ -1,4 +1,4 @@
-// Chat parameters (DECISIONS 25, 30): every OpenAI field forwarded under its own name, mapped by
+// Chat parameters (docs/api.md): every OpenAI field forwarded under its own name, mapped by
 // the model's capability flags, or refused with 400 naming it; reasoning and usage details back.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Resumable streams (DECISIONS 40): a stream cut mid-way is re-attached with Last-Event-ID (GET
+// Resumable streams (docs/api.md): a stream cut mid-way is re-attached with Last-Event-ID (GET
 // /api/v2/generate/:id/stream, or the EventSource way: the same POST again) and every missing event
 // arrives exactly once; background generations survive their client; rule 16 holds without it.
 import { after, before, describe, it } from 'node:test';

@@ -53,7 +53,7 @@ describe('SSE streaming', () => {
     const id = Number(r.headers.get('x-generation-id'));
     assert.ok(id > 0);
     const body = r.text.replace(/: ping\n\n/g, '');
-    // Every event carries `id: <generation id>:<sequence>` (DECISIONS 40); the [DONE] sentinel has none.
+    // Every event carries `id: <generation id>:<sequence>` (docs/api.md); the [DONE] sentinel has none.
     assert.equal(
       body,
       `id: ${id}:1\ndata: {"type":"generation_start","id":${id},"model":"gpt-5"}\n\n` +

@@ -1,4 +1,4 @@
-// Structured output (DECISIONS 27): response_format goes upstream natively; with strict: true the
+// Structured output (docs/api.md): response_format goes upstream natively; with strict: true the
 // finished answer is checked against the schema and a mismatch is a failed generation at 0.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Tools (DECISIONS 26) through the real server and the fake OpenAI upstream: what goes upstream,
+// Tools (docs/api.md) through the real server and the fake OpenAI upstream: what goes upstream,
 // what the client gets on /v1 and /api/v2 (JSON and streams), and that a tool-call answer is charged.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Upstream failures (DECISIONS 22, 23): which failures count toward a route's circuit breaker, what
+// Upstream failures (docs/api.md): which failures count toward a route's circuit breaker, what
 // status the client gets for each upstream status, and that no client-visible text names an
 // internal host, path, key or org id while the operator's log has the full picture.
 import { after, before, beforeEach, describe, it } from 'node:test';

@@ -1,4 +1,4 @@
-// Media generations as jobs (DECISIONS 31-34) over HTTP, in front of a fake Replicate: wait, poll,
+// Media generations as jobs (docs/api.md) over HTTP, in front of a fake Replicate: wait, poll,
 // cancel, provider failures, attempts running out, and money under 50 concurrent jobs.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-// Prices by option (DECISIONS 34) over HTTP, and the ledger's partial charge on this engine.
+// Prices by option (docs/api.md) over HTTP, and the ledger's partial charge on this engine.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startHarness, type Harness } from '../support/harness.js';

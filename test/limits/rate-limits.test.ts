@@ -1,4 +1,4 @@
-// Plans and limits (DECISIONS 18-19): per-account hourly/daily counters for all its keys, X-RateLimit
+// Plans and limits (docs/api.md): per-account hourly/daily counters for all its keys, X-RateLimit
 // headers on every authenticated response, 429 with the documented body, min_plan / api_access 403.
 // In the PostgreSQL pass of `npm test` the counters live in Redis (TEST_REDIS_URL).
 import { after, before, describe, it } from 'node:test';

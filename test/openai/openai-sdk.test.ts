@@ -164,7 +164,7 @@ describe('/v1 with the openai SDK', () => {
     await assert.rejects(client('nb_nope').models.list(), OpenAI.AuthenticationError);
   });
 
-  it('client abort mid-stream aborts the upstream; completed with partial text and charged (DECISIONS 16)', async () => {
+  it('client abort mid-stream aborts the upstream; completed with partial text and charged (docs/api.md)', async () => {
     const a = await h.account({ tokens: 10 });
     // Two chunks, then the upstream holds the rest until its connection closes: the stream cannot
     // end on its own before the client aborts, however slow the machine.

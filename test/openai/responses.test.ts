@@ -72,7 +72,7 @@ describe('/v1/responses', () => {
       { role: 'system', content: 'be brief' },
       { role: 'user', content: 'hi' },
     ]);
-    // gpt-5 takes only temperature 1: the catalog's capability flag keeps 0.5 from reaching it (DECISIONS 25).
+    // gpt-5 takes only temperature 1: the catalog's capability flag keeps 0.5 from reaching it (docs/api.md).
     assert.equal(upstream.temperature, undefined);
     assert.equal(upstream.user, 'u-1');
     assert.equal(upstream.max_completion_tokens ?? upstream.max_tokens, 50);

@@ -1,4 +1,4 @@
-// Resumable streams across instances (DECISIONS 40): with Redis the event log is shared, so a
+// Resumable streams across instances (docs/api.md): with Redis the event log is shared, so a
 // stream started on instance A is re-attached on instance B. Runs in the PostgreSQL pass of
 // `npm test` (TEST_DATABASE_URL=postgres://…, TEST_REDIS_URL).
 import { after, before, describe, it } from 'node:test';

@@ -85,7 +85,7 @@ describe('nothing secret in the logs', () => {
     h.fake.respondWith({ chunks: ['partial'], ending: 'reset' });
     await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'hi' }, second);
     h.fake.respondWith({ status: 401 });
-    assert.equal((await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, third)).status, 503); // the operator's credentials: model_unavailable (DECISIONS 22)
+    assert.equal((await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, third)).status, 503); // the operator's credentials: model_unavailable (docs/api.md)
     h.fake.respondWith({ status: 500 });
     assert.equal((await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, third)).status, 500);
 

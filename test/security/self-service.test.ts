@@ -1,4 +1,4 @@
-// Self-service endpoints for the caller's own account (elumenta-api.md §2.9–2.11): keys, profile,
+// Self-service endpoints for the caller's own account (docs/api.md): keys, profile,
 // history. Another account's keys and generations answer 404, exactly like missing ones.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -131,7 +131,7 @@ describe('self-service API', () => {
     }
     h.fake.respondWith({ status: 400 });
     const failed = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'fails' }, a.key);
-    assert.equal(failed.status, 400); // an upstream refusal is the caller's (DECISIONS 22)
+    assert.equal(failed.status, 400); // an upstream refusal is the caller's (docs/api.md)
     const failedId: number = failed.json.details.generation_id;
     h.fake.respondWith({ chunks: ['b'] });
     const bGen = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'secret of b' }, b.key);

@@ -1,4 +1,4 @@
-// The SSRF guard's address classification and request-time URL checks (DECISIONS 39).
+// The SSRF guard's address classification and request-time URL checks (docs/api.md).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { isPublicAddress, urlProblem } from '../../src/webhooks/address.js';

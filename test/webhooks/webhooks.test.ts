@@ -1,4 +1,4 @@
-// Webhooks end to end (DECISIONS 39): the signed POST of the generation object, retries driven by
+// Webhooks end to end (docs/api.md): the signed POST of the generation object, retries driven by
 // the worker's tick(now) (never real minutes), the SSRF guard at request and at delivery time, and
 // a delivery that survives a restart of the server.
 import { after, before, describe, it } from 'node:test';

@@ -1,6 +1,6 @@
 // Typed errors. `err.code` is what callers switch on; `status` is the HTTP status.
 
-/** Codes the server sends (DECISIONS.md rule 5; `token_expired` from the auth docs). */
+/** Codes the server sends (docs/api.md; `token_expired` from the auth docs). */
 export const SERVER_ERROR_CODES = [
   'bad_request',
   'not_authenticated',

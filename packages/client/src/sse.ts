@@ -1,4 +1,4 @@
-// SSE body -> typed generation events (DECISIONS.md rule 9).
+// SSE body -> typed generation events (docs/api.md).
 // Byte framing, UTF-8 decoding across chunk cuts and `: ping` comments are handled by
 // TextDecoderStream + the maintained eventsource-parser; this file only adds the protocol rules.
 import { EventSourceParserStream } from 'eventsource-parser/stream';

@@ -1,4 +1,4 @@
-// Wire types of the Elumenta v2 API as lumengate serves it (spec: DECISIONS.md rules 5, 6, 9).
+// Wire types of the Elumenta v2 API as lumengate serves it (spec: docs/api.md).
 // Hand-written on purpose: the client must not depend on the server's code.
 
 export type GenerationStatus = 'pending' | 'completed' | 'failed';

@@ -1,4 +1,4 @@
-// GET /files/<generation id>/<name>?expires=&sig= (DECISIONS 35): result files, authorised by the
+// GET /files/<generation id>/<name>?expires=&sig= (docs/api.md): result files, authorised by the
 // URL's signature alone (no API key: the URL goes into <img> tags and browsers). Streams from the
 // configured store, with the media type the job recorded.
 import type { FastifyInstance, FastifyRequest } from 'fastify';

@@ -22,7 +22,7 @@ export const v2Encoder: StreamEncoder = {
         return [{ data: { type: 'content_delta', delta: p.delta } }];
       case 'reasoning-delta':
         return [{ data: { type: 'reasoning_delta', delta: p.delta } }];
-      // One event per complete call (DECISIONS 26); argument fragments are not sent on v2.
+      // One event per complete call (docs/api.md); argument fragments are not sent on v2.
       case 'tool-call':
         return [{ data: { type: 'tool_call', index: p.index, id: p.id, name: p.name, arguments: p.arguments } }];
       default:
@@ -40,7 +40,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   app.post('/api/v2/generate', (req, reply) => generate(req, reply, false));
   app.post('/api/v2/generate/stream', (req, reply) => {
     // An EventSource reconnecting resends its request with Last-Event-ID: re-attach, never start
-    // (and charge) a second generation (DECISIONS 40).
+    // (and charge) a second generation (docs/api.md).
     const last = parseLastEventId(req.headers['last-event-id']);
     return last ? reattach(req, reply, last.id, last.seq) : generate(req, reply, true);
   });
@@ -92,7 +92,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     return g;
   }
 
-  /** Media (DECISIONS 31): a job; the answer is the generation when it ends within `wait`, else pending. */
+  /** Media (docs/api.md): a job; the answer is the generation when it ends within `wait`, else pending. */
   async function generateMedia(req: FastifyRequest, reply: FastifyReply, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
     const jobs = deps.jobs;
     if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
@@ -107,7 +107,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     return generationObject(g, await balanceOf(deps.db, caller.account.id), links(req));
   }
 
-  /** Signed result URLs (DECISIONS 35) on the origin the client called. */
+  /** Signed result URLs (docs/api.md) on the origin the client called. */
   const links = (req: FastifyRequest) => deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` };
 
   const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {

@@ -1,4 +1,4 @@
-// Self-service API keys (elumenta-api.md §2.11), always scoped to the caller's account: another
+// Self-service API keys (docs/api.md), always scoped to the caller's account: another
 // account's key id answers 404 exactly like a key that does not exist.
 import type { FastifyInstance } from 'fastify';
 import { issueKey, listKeys, parseId, renameKey, revokeKey } from '../../accounts/service.js';

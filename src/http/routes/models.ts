@@ -49,7 +49,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     const parsed = priceBody.safeParse(req.body ?? undefined, { reportInput: true });
     if (!parsed.success) throw zodToApiError(parsed.error);
     const { params, count = 1, ...topLevel } = parsed.data ?? {};
-    // The same function prices the hold (DECISIONS 34): a quote is what a generation holds.
+    // The same function prices the hold (docs/api.md): a quote is what a generation holds.
     const price = priceOf(m, { ...topLevel, ...params });
     return { token_cost: price * count, min_token_cost: m.min_token_cost, max_token_cost: m.max_token_cost, pricing_type: m.pricing_type, count };
   });

@@ -71,7 +71,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
     return listHistory(db, catalog, parseHistoryQuery(req.query, { accountId: account.id }));
   });
 
-  // DECISIONS 39. GET shows only the prefix; POST creates or rotates the secret and is the only
+  // docs/api.md. GET shows only the prefix; POST creates or rotates the secret and is the only
   // answer with the whole of it.
   app.get('/api/v2/user/webhook-secret', async (req) => {
     const { account } = await app.authenticate(req);

@@ -49,7 +49,7 @@ export function sendJson(res: ServerResponse, status: number, body: unknown, hea
   res.end(JSON.stringify(body));
 }
 
-/** SSE headers as lumengate sends them (DECISIONS.md rule 10), flushed at once. */
+/** SSE headers as lumengate sends them (docs/api.md), flushed at once. */
 export function openSse(res: ServerResponse): void {
   res.socket?.setNoDelay(true);
   res.writeHead(200, {

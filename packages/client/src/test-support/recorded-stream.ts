@@ -1,4 +1,4 @@
-// One SSE body in lumengate's wire format (DECISIONS.md rules 9-10): Cyrillic and emoji deltas
+// One SSE body in lumengate's wire format (docs/api.md): Cyrillic and emoji deltas
 // (2-, 3- and 4-byte UTF-8, a ZWJ sequence), `: ping` heartbeats before and between events,
 // an escaped newline inside a delta, and the closing `[DONE]`. Kept byte for byte as a literal.
 import type { StreamEvent } from '../types.js';
