@@ -10,7 +10,7 @@ import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, 
 const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
 /** Text generation controls (docs/api.md); the same names as OpenAI's Chat Completions. */
-const textOptions = {
+export const textOptions = {
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
   max_completion_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),

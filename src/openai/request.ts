@@ -3,8 +3,8 @@
 // silently dropped. Messages, tools and response_format share the /api/v2 parsers.
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';
-import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from '../generation/messages.js';
+import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
+import { chatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
 
 export const chatCompletionBodySchema = z.strictObject({
@@ -12,27 +12,14 @@ export const chatCompletionBodySchema = z.strictObject({
   messages: z.array(chatMessageSchema).min(1),
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
+  // The same text options as /api/v2, where OpenAI also allows null or no upper bound.
+  ...textOptions,
   temperature: z.number().min(0).max(2).nullable().optional(),
-  top_p: z.number().min(0).max(1).nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
   n: z.literal(1).nullable().optional(),
-  stop: z
-    .union([z.string(), z.array(z.string()).max(4)])
-    .nullable()
-    .optional(),
   seed: z.number().int().nullable().optional(),
-  frequency_penalty: z.number().min(-2).max(2).nullable().optional(),
-  presence_penalty: z.number().min(-2).max(2).nullable().optional(),
-  reasoning_effort: z.enum(['minimal', 'low', 'medium', 'high']).nullable().optional(),
-  user: z.string().max(256).optional(),
   safety_identifier: z.string().max(256).optional(),
-  logprobs: z.boolean().nullable().optional(),
-  top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
-  response_format: responseFormatSchema.nullable().optional(),
-  tools: z.array(toolSchema).max(128).nullable().optional(),
-  tool_choice: toolChoiceSchema.nullable().optional(),
-  parallel_tool_calls: z.boolean().nullable().optional(),
   // Accepted when they ask for nothing the gateway would have to drop.
   store: z.literal(false).nullable().optional(),
   modalities: z.array(z.literal('text')).nullable().optional(),
