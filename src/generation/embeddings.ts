@@ -2,13 +2,12 @@
 // generation (a generations row of category "embedding", flat price, failed = 0), but one
 // request/response call to `provider.embed` instead of a stream.
 import type { Caller } from '../accounts/keys.js';
-import { holdTokens, type Settlement } from '../billing/ledger.js';
+import type { Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError } from '../core/errors.js';
 import { BrokenCircuitError } from 'cockatiel';
 import type { ProviderUsage } from '../providers/spec.js';
-import { admitModel, configuredRoutes, describeFailure, GenerationAbort, type GenerationDeps } from './lifecycle.js';
+import { admitModel, configuredRoutes, describeFailure, holdFlatPrice, requestAbort, type GenerationDeps } from './lifecycle.js';
 import { isRefusal, UnreachableError, type Route } from './routing.js';
 import { generationObject, type GenerationObject } from './object.js';
 
@@ -35,27 +34,10 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     throw new GatewayError('model_unavailable', `model "${model.slug}" is unavailable: its provider has no embeddings API`, { model: model.slug });
   }
 
-  await deps.limits?.consume(caller);
-  const timeouts = deps.catalog.timeoutsFor(model);
-  const price = model.token_cost;
-  const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id,
-    apiKeyId: caller.key.id,
-    modelSlug: model.slug,
-    category: model.category,
-    price,
-    prompt: input.input.join('\n'),
-    holdTtlMs: timeouts.total_ms + 60_000,
-    instanceId: deps.instanceId ?? null,
-  });
-  if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
+  const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.input.join('\n'));
 
   // Everything below ends in exactly one settlement.
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
-  if (clientSignal.aborted) onClientGone();
-  else clientSignal.addEventListener('abort', onClientGone, { once: true });
-  const timer = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
+  const { abort, dispose } = requestAbort(clientSignal, timeouts.total_ms);
   let embeddings: number[][] = [];
   let usage: ProviderUsage | null = null;
   let settlement: Settlement;
@@ -80,8 +62,7 @@ export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: 
     error = failure.error;
     settlement = { status: 'failed', resultText: null, error: failure.message, finishReason: null, usage: null, route: null, firstTokenAt: null, createdAt: hold.createdAt };
   } finally {
-    clearTimeout(timer);
-    clientSignal.removeEventListener('abort', onClientGone);
+    dispose();
   }
 
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });

@@ -192,27 +192,10 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const routes = configuredRoutes(deps, model);
 
   // 3. Count the request against the account's limits (429), then price and hold.
-  await deps.limits?.consume(caller);
-  const timeouts = deps.catalog.timeoutsFor(model);
-  const price = model.token_cost;
-  const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id,
-    apiKeyId: caller.key.id,
-    modelSlug: model.slug,
-    category: model.category,
-    price,
-    prompt: input.promptText,
-    holdTtlMs: timeouts.total_ms + 60_000,
-    instanceId: deps.instanceId ?? null,
-  });
-  if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
+  const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
 
   // 4. Run the provider stream. Everything below ends in exactly one settlement.
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
-  if (clientSignal.aborted) onClientGone();
-  else clientSignal.addEventListener('abort', onClientGone, { once: true });
-  const totalTimer = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
+  const { abort, dispose } = requestAbort(clientSignal, timeouts.total_ms);
 
   let opened = false;
   let firstTokenAt: string | null = null;
@@ -329,8 +312,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     }
   } finally {
     stream?.close();
-    clearTimeout(totalTimer);
-    clientSignal.removeEventListener('abort', onClientGone);
+    dispose();
   }
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
@@ -404,4 +386,39 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
   };
   if (status === 401 || status === 403) deps.log.error(entry, 'upstream rejected the provider credentials');
   else deps.log.warn(entry, 'upstream attempt failed');
+}
+
+/** Counts the request against the account's limits, then holds the model's flat price (402 when it cannot). */
+export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model: ModelEntry, prompt: string | null) {
+  await deps.limits?.consume(caller);
+  const timeouts = deps.catalog.timeoutsFor(model);
+  const price = model.token_cost;
+  const hold = await holdTokens(deps.db, {
+    accountId: caller.account.id,
+    apiKeyId: caller.key.id,
+    modelSlug: model.slug,
+    category: model.category,
+    price,
+    prompt,
+    holdTtlMs: timeouts.total_ms + 60_000,
+    instanceId: deps.instanceId ?? null,
+  });
+  if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
+  return { hold, timeouts };
+}
+
+/** An abort for one request: the client leaving, or the total timeout. `dispose` when it is over. */
+export function requestAbort(clientSignal: AbortSignal, totalMs: number): { abort: AbortController; dispose(): void } {
+  const abort = new AbortController();
+  const onClientGone = () => abort.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
+  if (clientSignal.aborted) onClientGone();
+  else clientSignal.addEventListener('abort', onClientGone, { once: true });
+  const timer = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${totalMs} ms`)), totalMs);
+  return {
+    abort,
+    dispose() {
+      clearTimeout(timer);
+      clientSignal.removeEventListener('abort', onClientGone);
+    },
+  };
 }
