@@ -3,47 +3,30 @@
 // (its id was stored when it started). One prediction, one completion, one charge.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createAccount } from '../../src/accounts/service.js';
-import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
-import { openDatabase, type Db } from '../../src/db/connect.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
-import { startInstance, type Instance } from '../support/instances.js';
-import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../support/test-database.js';
-
-const redisUrl = process.env.TEST_REDIS_URL ?? '';
+import { openSharedDatabase, type SharedDatabase } from '../support/shared-db.js';
 
 describe('job crash recovery', () => {
-  let dir: string;
-  let testDb: TestDatabase;
-  let db: Db;
+  let shared: SharedDatabase;
   let fake: FakeReplicate;
-  const running: Instance[] = [];
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'lumengate-jobcrash-'));
-    testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
-    db = await openDatabase(testDb.url);
+    shared = await openSharedDatabase();
     fake = await startFakeReplicate({ hold: true, ext: 'mp4' });
   });
   after(async () => {
-    await Promise.all(running.map((i) => i.stop()));
+    await shared?.close();
     await fake?.close();
-    await db?.close();
-    await testDb?.drop();
-    if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
-    rmSync(dir, { recursive: true, force: true });
   });
 
   const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json();
 
   it('SIGKILL mid-job: the restarted instance resumes polling the stored prediction; completed once, charged once', async () => {
+    const { db, dir } = shared;
     const env = {
-      DATABASE_URL: testDb.url,
-      ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
       REPLICATE_API_TOKEN: 'r8_fake_test_token',
       REPLICATE_BASE_URL: fake.baseUrl,
       LUMENGATE_FILES_DIR: join(dir, 'files'),
@@ -52,9 +35,9 @@ describe('job crash recovery', () => {
       LUMENGATE_JOB_IDLE_POLL_MS: '100',
       LUMENGATE_INSTANCE_ID: 'jobs-a',
     };
-    const a = await startInstance(env);
-    const acc = await createAccount(db, { plan: 'pro', tokens: 100 });
-    const key = (await createKey(db, acc.id, 'a')).key;
+    const a = await shared.start(env);
+    const acc = await shared.account('pro', 100);
+    const key = acc.key;
 
     const res = await fetch(`${a.url}/api/v2/generate`, {
       method: 'POST',
@@ -74,8 +57,7 @@ describe('job crash recovery', () => {
     const pollsAtKill = prediction.polls;
     assert.equal(prediction.status, 'processing');
 
-    const restarted = await startInstance(env);
-    running.push(restarted);
+    const restarted = await shared.start(env);
     // Its start-up releases holds of its own dead text generations, never a job's: the job is still owed.
     assert.equal((await get(restarted.url, `/api/v2/generate/${pending.id}`, key)).status, 'pending');
     // Once A's lease expires the job is claimed again and polls the same prediction.

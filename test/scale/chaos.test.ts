@@ -8,23 +8,13 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { request } from 'node:http';
-import { createAccount } from '../../src/accounts/service.js';
-import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches, releaseStaleHolds } from '../../src/billing/ledger.js';
-import { openDatabase, type Db } from '../../src/db/connect.js';
+import type { Db } from '../../src/db/connect.js';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import type { FakeScript } from '../support/fake-openai.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
-import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
 import { freePort } from '../support/free-port.js';
-import { startInstance, type Instance } from '../support/instances.js';
-import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../support/test-database.js';
-
-const pgUrl = process.env.TEST_DATABASE_URL ?? '';
-const redisUrl = process.env.TEST_REDIS_URL ?? '';
-const needsPg = !/^postgres/.test(pgUrl) ? 'needs TEST_DATABASE_URL=postgres://… (the PostgreSQL pass of npm test)' : false;
-const needsPgRedis = !/^postgres/.test(pgUrl) || !redisUrl ? 'needs TEST_DATABASE_URL=postgres://… and TEST_REDIS_URL (the PostgreSQL + Redis pass of npm test)' : false;
+import { balanceOf, harnessOnPrivatePostgres, ledgerKinds, needsPg, needsPgRedis, openSharedDatabase, rawStream, type PrivatePostgresRig, type SharedDatabase } from '../support/shared-db.js';
 
 const MODEL = 'gpt-5-nano';
 
@@ -81,16 +71,6 @@ async function noPending(db: Db): Promise<void> {
   assert.deepEqual(left, [], 'generations left pending');
 }
 
-async function balanceOf(db: Db, id: number): Promise<number> {
-  const a = await db.kysely.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', id).executeTakeFirstOrThrow();
-  return a.plan_tokens + a.package_tokens;
-}
-
-async function ledgerKinds(db: Db, generationId: number): Promise<string[]> {
-  const rows = await db.kysely.selectFrom('ledger').select('kind').where('generation_id', '=', generationId).execute();
-  return rows.map((r) => r.kind).sort();
-}
-
 /** The money of one finished generation: hold+charge when completed, hold+release when failed. */
 async function settledOnce(db: Db, o: Outcome): Promise<void> {
   if (o.id === undefined) return;
@@ -129,22 +109,6 @@ async function stillServes(db: Db, url: string, account: { id: number; key: stri
   assert.deepEqual(await ledgerKinds(db, r.json.id), ['charge', 'hold']);
   await noPending(db);
   assert.deepEqual(await ledgerMismatches(db), []);
-}
-
-/** A stream whose body is collected until the server ends or drops it (never rejects). */
-function rawStream(url: string, key: string): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request(`${url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', () => resolve(body));
-      res.on('close', () => resolve(body));
-    });
-    req.on('error', () => resolve(''));
-    req.end(JSON.stringify({ model: MODEL, prompt: 'long story' }));
-  });
 }
 
 async function startRedis(port: number): Promise<ChildProcess> {
@@ -215,26 +179,16 @@ describe('chaos: the upstream misbehaves', () => {
 // PostgreSQL restarts while streams are running (a private server of the test's own).
 
 describe('chaos: PostgreSQL restarted mid-stream', { skip: needsPg }, () => {
-  let pg: PrivatePostgres;
-  let upstream: GatedUpstream;
-  let h: Harness;
+  let rig: PrivatePostgresRig;
   before(async () => {
-    pg = await startPrivatePostgres();
-    upstream = await startGatedOpenAI('answer');
-    h = await startHarness({ env: { DATABASE_URL: pg.url, OPENAI_BASE_URL: `${upstream.origin}/v1` } });
+    rig = await harnessOnPrivatePostgres();
   });
   after(async () => {
-    try {
-      pg?.start();
-    } catch {
-      /* running */
-    }
-    await h?.close();
-    await upstream?.close();
-    pg?.destroy();
+    await rig?.close();
   });
 
   it('streams and a JSON request held mid-answer across a restart: well-formed, settled once, still serves', { timeout: 180_000 }, async () => {
+    const { pg, upstream, h } = rig;
     const a = await h.account({ tokens: 20 });
     const streams = [1, 2].map(() => h.post('/api/v2/generate/stream', { model: MODEL, prompt: 'x' }, a.key));
     const plain = h.post('/api/v2/generate', { model: MODEL, prompt: 'x' }, a.key);
@@ -327,35 +281,23 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
 // serving; the killed one, restarted with the same instance id, releases its dead holds at start.
 
 describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRedis }, () => {
-  let testDb: TestDatabase;
-  let db: Db;
+  let shared: SharedDatabase;
   let upstream: GatedUpstream;
-  const running: Instance[] = [];
   before(async () => {
-    testDb = await createTestDatabase(pgUrl);
-    db = await openDatabase(testDb.url);
+    shared = await openSharedDatabase();
     upstream = await startGatedOpenAI('answer');
   });
   after(async () => {
-    await Promise.all(running.map((i) => i.stop()));
+    await shared?.close();
     await upstream?.close();
-    await db?.close();
-    await testDb?.drop();
-    if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
   });
 
   it('the survivor finishes its own streams; the restarted instance releases the dead holds; both still serve', { timeout: 180_000 }, async () => {
-    const env = {
-      DATABASE_URL: testDb.url,
-      REDIS_URL: redisUrl,
-      LUMENGATE_REDIS_PREFIX: testDb.name,
-      OPENAI_API_KEY: 'sk-fake',
-      OPENAI_BASE_URL: `${upstream.origin}/v1`,
-    };
-    const [a, b] = await Promise.all(['chaos-a', 'chaos-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })));
-    running.push(b!);
-    const acc = await createAccount(db, { plan: 'pro', tokens: 20 });
-    const account = { id: acc.id, key: (await createKey(db, acc.id, 'chaos')).key };
+    const db = shared.db;
+    const env = { OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1` };
+    const [a, b] = await Promise.all(['chaos-a', 'chaos-b'].map((id) => shared.start({ ...env, LUMENGATE_INSTANCE_ID: id })));
+    const acc = await shared.account('pro', 20);
+    const account = { id: acc.id, key: acc.key };
 
     // Two streams on A; a stream and a JSON request on B; all held mid-answer by the upstream.
     const onA = [1, 2].map(() => rawStream(a!.url, account.key));
@@ -384,8 +326,7 @@ describe('chaos: SIGKILL of one of two instances mid-stream', { skip: needsPgRed
     assert.deepEqual((await pendingGenerations(db)).sort(), dead.map((g) => g.id).sort(), 'only the dead instance’s generations are pending');
 
     // Restarted with the same instance id: the dead holds are released during start-up.
-    const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'chaos-a' });
-    running.push(restarted);
+    const restarted = await shared.start({ ...env, LUMENGATE_INSTANCE_ID: 'chaos-a' });
     assert.deepEqual(await pendingGenerations(db), []);
     for (const g of dead) await settledOnce(db, { kind: 'failed', id: g.id, tokensSpent: 0 });
     const released = await db.kysely.selectFrom('generations').select('error').where('instance_id', '=', 'chaos-a').execute();

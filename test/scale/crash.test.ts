@@ -3,75 +3,34 @@
 // Runs in the PostgreSQL pass of `npm test`.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
-import { createAccount } from '../../src/accounts/service.js';
-import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
-import { openDatabase, type Db } from '../../src/db/connect.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
-import { startInstance, type Instance } from '../support/instances.js';
-import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../support/test-database.js';
+import { needsPgRedis, openSharedDatabase, rawStream, type SharedDatabase } from '../support/shared-db.js';
 
-const pgUrl = process.env.TEST_DATABASE_URL ?? '';
-const redisUrl = process.env.TEST_REDIS_URL ?? '';
-const skip = !/^postgres/.test(pgUrl) || !redisUrl ? 'needs TEST_DATABASE_URL=postgres://… and TEST_REDIS_URL (the PostgreSQL pass of npm test)' : false;
-
-/** Starts a stream and resolves with the whole body once the server ends (or drops) it. */
-function stream(url: string, key: string): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request(`${url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-      res.on('error', () => resolve(body));
-      res.on('close', () => resolve(body));
-    });
-    req.on('error', () => resolve(''));
-    req.end(JSON.stringify({ model: 'gpt-5-nano', prompt: 'long story' }));
-  });
-}
-
-describe('crash recovery', { skip }, () => {
-  let testDb: TestDatabase;
-  let db: Db;
+describe('crash recovery', { skip: needsPgRedis }, () => {
+  let shared: SharedDatabase;
   let upstream: GatedUpstream;
-  const running: Instance[] = [];
 
   before(async () => {
-    testDb = await createTestDatabase(pgUrl);
-    db = await openDatabase(testDb.url);
+    shared = await openSharedDatabase();
     upstream = await startGatedOpenAI();
   });
   after(async () => {
-    await Promise.all(running.map((i) => i.stop()));
+    await shared?.close();
     await upstream?.close();
-    await db?.close();
-    await testDb?.drop();
-    if (redisUrl && testDb) await dropRedisKeys(redisUrl, testDb.name);
   });
 
-  const balance = async (id: number) => {
-    const a = await db.kysely.selectFrom('accounts').select(['plan_tokens', 'package_tokens']).where('id', '=', id).executeTakeFirstOrThrow();
-    return a.plan_tokens + a.package_tokens;
-  };
-  const generations = (accountId: number) => db.kysely.selectFrom('generations').select(['status', 'error', 'instance_id']).where('account_id', '=', accountId).execute();
+  const balance = (id: number) => shared.balance(id);
+  const generations = (accountId: number) => shared.db.kysely.selectFrom('generations').select(['status', 'error', 'instance_id']).where('account_id', '=', accountId).execute();
+  const stream = (url: string, key: string) => rawStream(url, key);
 
   it('SIGKILL mid-stream: the restarted instance fails its generations and releases their holds; the other instance is untouched', async () => {
-    const env = {
-      DATABASE_URL: testDb.url,
-      REDIS_URL: redisUrl,
-      LUMENGATE_REDIS_PREFIX: testDb.name,
-      OPENAI_API_KEY: 'sk-fake',
-      OPENAI_BASE_URL: `${upstream.origin}/v1`,
-    };
-    const a = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
-    const b = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-b' });
-    running.push(b);
-    const accA = await createAccount(db, { plan: 'pro', tokens: 10 });
-    const accB = await createAccount(db, { plan: 'pro', tokens: 10 });
-    const keyA = (await createKey(db, accA.id, 'a')).key;
-    const keyB = (await createKey(db, accB.id, 'b')).key;
+    const env = { OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${upstream.origin}/v1` };
+    const a = await shared.start({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
+    const b = await shared.start({ ...env, LUMENGATE_INSTANCE_ID: 'crash-b' });
+    const accA = await shared.account('pro', 10);
+    const accB = await shared.account('pro', 10);
+    const [keyA, keyB] = [accA.key, accB.key];
 
     // Three streams on A, two on B, all holding their price and waiting mid-stream.
     const onA = [1, 2, 3].map(() => stream(a.url, keyA));
@@ -88,8 +47,7 @@ describe('crash recovery', { skip }, () => {
       'nothing ran after SIGKILL',
     );
 
-    const restarted = await startInstance({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
-    running.push(restarted);
+    const restarted = await shared.start({ ...env, LUMENGATE_INSTANCE_ID: 'crash-a' });
     // Released during start-up, before the restarted instance reports listening: no waiting for hold expiry.
     assert.equal(await balance(accA.id), 10);
     const deadGens = await generations(accA.id);
@@ -121,9 +79,9 @@ describe('crash recovery', { skip }, () => {
     assert.match(await again, /"type":"generation_end"/);
     assert.equal(await balance(accA.id), 9);
 
-    const ledger = await db.kysely.selectFrom('ledger').select(['kind']).where('account_id', 'in', [accA.id, accB.id]).execute();
+    const ledger = await shared.db.kysely.selectFrom('ledger').select(['kind']).where('account_id', 'in', [accA.id, accB.id]).execute();
     const count = (k: string) => ledger.filter((r) => r.kind === k).length;
     assert.deepEqual([count('hold'), count('charge'), count('release')], [6, 3, 3]);
-    assert.deepEqual(await ledgerMismatches(db), []);
+    assert.deepEqual(await ledgerMismatches(shared.db), []);
   });
 });

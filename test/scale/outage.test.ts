@@ -4,33 +4,19 @@
 // against a private PostgreSQL server so the shared one is not disturbed.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, type Harness } from '../support/harness.js';
-import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
-import { startPrivatePostgres, type PrivatePostgres } from '../support/private-postgres.js';
+import { harnessOnPrivatePostgres, needsPg, type PrivatePostgresRig } from '../support/shared-db.js';
 
-const skip = !/^postgres/.test(process.env.TEST_DATABASE_URL ?? '') ? 'needs TEST_DATABASE_URL=postgres://… (the PostgreSQL pass of npm test)' : false;
-
-describe('PostgreSQL outage', { skip }, () => {
-  let pg: PrivatePostgres;
-  let upstream: GatedUpstream;
-  let h: Harness;
+describe('PostgreSQL outage', { skip: needsPg }, () => {
+  let rig: PrivatePostgresRig;
   before(async () => {
-    pg = await startPrivatePostgres();
-    upstream = await startGatedOpenAI('answer');
-    h = await startHarness({ env: { DATABASE_URL: pg.url, OPENAI_BASE_URL: `${upstream.origin}/v1` } });
+    rig = await harnessOnPrivatePostgres();
   });
   after(async () => {
-    try {
-      pg?.start();
-    } catch {
-      /* running */
-    }
-    await h?.close();
-    await upstream?.close();
-    pg?.destroy();
+    await rig?.close();
   });
 
   it('503 while down, in-flight generations settle exactly once after, recovery without restart', async () => {
+    const { pg, upstream, h } = rig;
     const a = await h.account({ tokens: 10 });
     const inFlight = [1, 2, 3].map(() => h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x' }, a.key));
     await upstream.waitFor(3);
