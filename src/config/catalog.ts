@@ -56,6 +56,10 @@ const modelSchema = z.object({
   routes: z.array(routeSchema).default([]),
   /** Why no provider can serve the model (e.g. no public API): shown instead of naming an env var. */
   unavailable_reason: z.string().optional(),
+  /** Media and tool models: options a request must carry ("a|b": one of them; "prompt": the prompt), refused by name before any hold (docs/api.md). */
+  required_options: z.array(z.string().min(1)).optional(),
+  /** Media and tool models that work without a prompt (an upscaler, a voice isolator). */
+  prompt_optional: z.boolean().optional(),
   timeouts: timeoutsSchema.optional(),
   max_messages: z.number().int().positive().optional(),
   max_prompt_chars: z.number().int().positive().optional(),

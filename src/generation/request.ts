@@ -108,7 +108,8 @@ export function zodToApiError(error: z.ZodError): GatewayError {
   return validationError(fields);
 }
 
-export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean } = {}): GenerationInput {
+/** `promptOptional(model)`: the model works without a prompt (tool models such as an upscaler, docs/api.md). */
+export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; promptOptional?: (model: string) => boolean } = {}): GenerationInput {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with at least "model"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
   const parsed = generateBodySchema.safeParse(body, { reportInput: true });
@@ -139,7 +140,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean }
     messages.push({ role: 'user', content: [{ type: 'text', text: prompt }] });
     messagePaths.push(b.prompt !== undefined ? 'prompt' : 'text');
   }
-  if (!messages.some((m) => m.role === 'user')) {
+  if (!messages.some((m) => m.role === 'user') && opts.promptOptional?.(b.model) !== true) {
     throw badRequest('missing required field: prompt (or messages with a user message)', { fields: [{ path: 'prompt', message: 'required' }] });
   }
 

@@ -10,6 +10,7 @@ import type { Generation } from '../db/schema.js';
 import { checkAdmission, configuredRoutes } from '../generation/lifecycle.js';
 import type { GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
+import { enforceRequiredOptions } from '../generation/required-options.js';
 import { cancelAtProvider, configuredRoutesOrNone, reportEnded, type JobDeps, type JobInput } from './execute.js';
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
@@ -36,6 +37,7 @@ export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
   }
+  enforceRequiredOptions(model, { options, prompt: input.promptText }); // a tool's input image, mask, … named when missing
   configuredRoutes(deps, model); // 503 naming the provider to configure, before any money moves
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
   const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}) };

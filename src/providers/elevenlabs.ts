@@ -1,10 +1,11 @@
-// ElevenLabs: speech (text-to-speech), Scribe transcription, sound effects, music, voice changer
-// and voice isolator. All synchronous (the answer is the audio or the transcript): start() answers
-// done. On undici directly (media-http.ts): @ai-sdk/elevenlabs covers speech and transcription
-// only, and every call here is one plain request.
+// ElevenLabs: speech (text-to-speech), Scribe transcription, sound effects, music, voice changer,
+// voice isolator and dialogue, all synchronous (the answer is the audio or the transcript: start()
+// answers done); and dubbing, an asynchronous job (elevenlabs-dubbing.ts). On undici directly
+// (media-http.ts): @ai-sdk/elevenlabs covers speech and transcription only.
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, bool, defined, filePart, num, requireInput, str, type ClosableMediaProvider, type HttpAnswer } from './media-http.js';
+import { cancelDubbing, pollDubbing, startDubbing } from './elevenlabs-dubbing.js';
 import { ProviderError, type MediaProgress, type MediaRequest, type MediaResult } from './spec.js';
 
 /** "Rachel", ElevenLabs' long-standing default premade voice. */
@@ -24,9 +25,13 @@ export function elevenLabsMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { 'xi-api-key': cfg.api_key } : {}) });
   return {
     async start(req: MediaRequest): Promise<MediaProgress> {
+      if (isDubbing(req)) return startDubbing(http, req);
       const result = await run(http, req);
       return { state: 'done', result };
     },
+    // Only dubbing runs as a provider job at ElevenLabs.
+    poll: (req, id) => pollDubbing(http, req, id),
+    cancel: (req, id) => cancelDubbing(http, req, id),
     close: () => http.close(),
   };
 }
@@ -45,9 +50,13 @@ function run(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
       if (model.startsWith('eleven_text_to_sound')) return soundEffect(http, req);
       if (model.includes('_sts_')) return voiceChanger(http, req);
       if (model === 'audio-isolation') return voiceIsolator(http, req);
+      // Text to Dialogue takes the v3 models.
+      if (model.startsWith('eleven_v3')) return dialogue(http, req);
   }
   return Promise.reject(new ProviderError(`ElevenLabs does not serve ${req.kind} model "${model}"`, { status: 400, retryable: false }));
 }
+
+const isDubbing = (req: MediaRequest) => req.kind === 'tool' && req.upstreamModel === 'dubbing';
 
 /** The output_format query value and the media type of the bytes it gives. */
 function outputFormat(options: Record<string, unknown>): { query: string; mediaType: string; format: string } {
@@ -111,7 +120,7 @@ async function music(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
 async function voiceChanger(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
   const out = outputFormat(req.options);
   const form = new FormData();
-  filePart(form, 'audio', requireInput(req.input, 'voice changer'), 'audio');
+  filePart(form, 'audio', requireInput(req.input, 'el-voice-changer (the audio to change)'), 'audio');
   form.append('model_id', req.upstreamModel);
   const voice = encodeURIComponent(str(req.options, 'voice_id') ?? DEFAULT_VOICE_ID);
   return audio(await http.call(`/speech-to-speech/${voice}${out.query}`, { form, headers: { accept: 'audio/*' }, signal: req.signal }), out);
@@ -119,7 +128,46 @@ async function voiceChanger(http: MediaHttp, req: MediaRequest): Promise<MediaRe
 
 async function voiceIsolator(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
   const form = new FormData();
-  filePart(form, 'audio', requireInput(req.input, 'voice isolator'), 'audio');
+  filePart(form, 'audio', requireInput(req.input, 'el-voice-isolator (the audio to clean)'), 'audio');
   // The isolator takes no output_format: it answers MP3.
   return audio(await http.call('/audio-isolation', { form, headers: { accept: 'audio/*' }, signal: req.signal }), { mediaType: 'audio/mpeg', format: 'mp3' });
+}
+
+/**
+ * Text to Dialogue: `inputs` ([{text, voice_id}], ElevenLabs' own shape) or a prompt of
+ * "Speaker: line" lines, each speaker a voice id or a name mapped by the `voices` option
+ * ({"Anna": "<voice id>"}); a line without "Speaker:" continues the previous speaker (docs/api.md).
+ */
+async function dialogue(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
+  const inputs = dialogueInputs(req);
+  const out = outputFormat(req.options);
+  const body = defined({ inputs, model_id: req.upstreamModel, seed: num(req.options, 'seed') });
+  const res = await http.call(`/text-to-dialogue${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal });
+  return audio(res, out, { characters: inputs.reduce((n, i) => n + [...i.text].length, 0) });
+}
+
+export function dialogueInputs(req: MediaRequest): { text: string; voice_id: string }[] {
+  const given = req.options.inputs;
+  const refuse = (message: string) => new ProviderError(`el-dialogue: ${message}`, { status: 400, retryable: false });
+  if (given !== undefined) {
+    if (!Array.isArray(given) || given.length === 0) throw refuse('inputs must be a non-empty list of {text, voice_id}');
+    return given.map((i: unknown, n) => {
+      const { text, voice_id } = (i ?? {}) as { text?: unknown; voice_id?: unknown };
+      if (typeof text !== 'string' || text.trim() === '' || typeof voice_id !== 'string' || voice_id === '') throw refuse(`inputs.${n} needs text and voice_id`);
+      return { text, voice_id };
+    });
+  }
+  const voices = (typeof req.options.voices === 'object' && req.options.voices !== null ? req.options.voices : {}) as Record<string, unknown>;
+  const lines: { text: string; voice_id: string }[] = [];
+  for (const line of (req.prompt ?? '').split(/\r?\n/)) {
+    const said = /^\s*([^:]{1,64}):\s*(.+)$/.exec(line);
+    if (said) {
+      const speaker = said[1]!.trim();
+      const mapped = voices[speaker];
+      lines.push({ voice_id: typeof mapped === 'string' ? mapped : speaker, text: said[2]!.trim() });
+    } else if (line.trim() && lines.length > 0) lines.at(-1)!.text += ` ${line.trim()}`;
+    else if (line.trim()) throw refuse('each prompt line is "Speaker: text" (the first line names its speaker)');
+  }
+  if (lines.length === 0) throw refuse('give inputs [{text, voice_id}] or a prompt of "Speaker: text" lines');
+  return lines;
 }

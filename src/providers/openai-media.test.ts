@@ -116,7 +116,7 @@ describe('openai media', () => {
   it('refuses kinds OpenAI media does not serve, without calling upstream', async () => {
     const p = media(fake);
     const before = fake.requests.length;
-    await assert.rejects(p.start(req({ kind: 'video', upstreamModel: 'sora-2', prompt: 'x' })), (err: unknown) => err instanceof ProviderError && err.status === 400);
+    await assert.rejects(p.start(req({ kind: 'audio', upstreamModel: 'music-1', prompt: 'x' })), (err: unknown) => err instanceof ProviderError && err.status === 400);
     assert.equal(fake.requests.length, before);
     await p.close();
   });

@@ -1,9 +1,11 @@
 // OpenAI's media endpoints: images (dall-e-3, gpt-image-*), speech (tts-1, gpt-4o-mini-tts) and
-// transcription (whisper-1, gpt-4o-transcribe). All synchronous: start() answers done.
+// transcription (whisper-1, gpt-4o-transcribe), all synchronous (start() answers done); and Sora
+// videos, an asynchronous job polled and cancelled through openai-videos.ts.
 // The registry composes this beside the Chat Completions provider for type "openai".
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, defined, filePart, num, requireInput, sizeOf, str, type ClosableMediaProvider } from './media-http.js';
+import { cancelVideo, pollVideo, startVideo } from './openai-videos.js';
 import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
 
 /** OpenAI's speech formats and the media types of their bytes (opus comes in an Ogg container). */
@@ -37,10 +39,15 @@ export function openAIMedia(cfg: ProviderConfig): ClosableMediaProvider {
           return speech(http, req);
         case 'stt':
           return transcription(http, req);
+        case 'video':
+          return startVideo(http, req);
         default:
           throw new ProviderError(`OpenAI media does not serve ${req.kind} models`, { status: 400, retryable: false });
       }
     },
+    // Only videos run as provider jobs at OpenAI.
+    poll: (req, id) => pollVideo(http, req, id),
+    cancel: (req, id) => cancelVideo(http, req, id),
     close: () => http.close(),
   };
 }

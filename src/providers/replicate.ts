@@ -8,7 +8,8 @@
 // so that a retry after a crash resumes polling it instead of paying for a second one (docs/api.md).
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
-import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type Provider } from './spec.js';
+import { replicateInput } from './replicate-inputs.js';
+import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type MediaResult, type Provider } from './spec.js';
 
 interface Prediction {
   id: string;
@@ -55,7 +56,7 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
   const progress = (p: Prediction, kind: MediaRequest['kind']): MediaProgress => {
     switch (p.status) {
       case 'succeeded':
-        return { state: 'done', result: { files: outputFiles(p.output, kind) } };
+        return { state: 'done', result: resultOf(p.output, kind) };
       case 'failed':
       case 'aborted':
         // The model itself failed (bad input, content policy): trying again would fail (and charge) again.
@@ -75,7 +76,7 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
     media: {
       async start(req) {
         const [owner, rest] = splitModel(req.upstreamModel);
-        const input = inputOf(req);
+        const input = replicateInput(req);
         const prefer = { prefer: `wait=${Math.max(1, Math.min(60, waitSeconds))}` };
         const p = rest.includes(':')
           ? await call('POST', '/predictions', req.signal, { version: rest.split(':')[1], input }, prefer)
@@ -102,29 +103,6 @@ function splitModel(model: string): [string, string] {
   return [model.slice(0, slash), model.slice(slash + 1)];
 }
 
-/** Style C options -> the input names Replicate's image, video and music models share. */
-function inputOf(req: MediaRequest): Record<string, unknown> {
-  const o = req.options;
-  const input: Record<string, unknown> = {};
-  if (req.prompt !== undefined) input.prompt = req.prompt;
-  const size = typeof o.size === 'string' ? /^(\d+)x(\d+)$/.exec(o.size) : null;
-  if (size) {
-    input.width = Number(size[1]);
-    input.height = Number(size[2]);
-  } else if (typeof o.size === 'string') input.resolution = o.size;
-  const rename: Record<string, string> = {
-    aspect_ratio: 'aspect_ratio',
-    seed: 'seed',
-    negative_prompt: 'negative_prompt',
-    duration: 'duration',
-    format: 'output_format',
-    style: 'style',
-    image_url: req.kind === 'video' ? 'start_image' : 'input_image',
-  };
-  for (const [from, to] of Object.entries(rename)) if (o[from] !== undefined) input[to] = o[from];
-  return input;
-}
-
 const MEDIA_TYPES: Record<string, string> = {
   webp: 'image/webp',
   png: 'image/png',
@@ -140,6 +118,13 @@ const MEDIA_TYPES: Record<string, string> = {
   flac: 'audio/flac',
 };
 const FALLBACK: Record<string, string> = { image: 'image/webp', video: 'video/mp4', audio: 'audio/mpeg', tts: 'audio/mpeg', stt: 'text/plain', tool: 'application/octet-stream' };
+
+/** A tool whose output is text (OCR: a string, or a list of strings) answers it as the result's text. */
+function resultOf(output: unknown, kind: MediaRequest['kind']): MediaResult {
+  const pieces = Array.isArray(output) ? output : [output];
+  const text = kind === 'tool' && pieces.length > 0 && pieces.every((x) => typeof x === 'string' && !/^https?:\/\//.test(x));
+  return text ? { files: [], text: (pieces as string[]).join('') } : { files: outputFiles(output, kind) };
+}
 
 /** `output` is a URL or a list of URLs (files served by replicate.delivery for an hour). */
 function outputFiles(output: unknown, kind: MediaRequest['kind']): MediaOutputFile[] {

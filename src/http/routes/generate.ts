@@ -53,7 +53,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
 
   async function generate(req: FastifyRequest, reply: FastifyReply, streamEndpoint: boolean) {
     const caller = callerOf(req);
-    const input = parseGenerateBody(req.body, { forceStream: streamEndpoint });
+    const input = parseGenerateBody(req.body, { forceStream: streamEndpoint, promptOptional: (slug) => deps.catalog.get(slug)?.prompt_optional === true });
     if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, reply, caller, input);
     const run = (sink: Parameters<typeof runGeneration>[3], signal: AbortSignal) => runGeneration(deps, caller, input, sink, signal);
     if (!input.stream) return runToCompletion(reply, run);

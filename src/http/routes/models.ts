@@ -27,7 +27,8 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
     description_en: m.description_en,
     description_ru: m.description_ru ?? null,
     supports_streaming: m.supports_streaming,
-    config: m.config ?? {},
+    // What a tool request must carry (docs/api.md), so a client can build one from the listing.
+    config: { ...m.config, ...(m.required_options ? { required_options: m.required_options } : {}), ...(m.prompt_optional ? { prompt_optional: true } : {}) },
     // Why a model is not offered, for this caller when a key was sent (its plan counts too).
     ...(await modelAvailability({ catalog, providers }, m, caller)),
   });

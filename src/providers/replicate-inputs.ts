@@ -1,0 +1,76 @@
+// Style C options -> the `input` of a Replicate prediction. Image, video and music models share
+// input names (prompt, width/height, seed, …); tool models and MiniMax speech each have their own,
+// listed here by "owner/name" (the catalog routes them, docs/api.md names the models). Input images
+// are URLs: an https URL or a data: URL is passed through as is (Replicate takes both).
+import { bool, defined, num, str } from './media-http.js';
+import type { MediaRequest } from './spec.js';
+
+type InputMapper = (req: MediaRequest) => Record<string, unknown>;
+
+const o = (req: MediaRequest) => req.options;
+
+/** Tool and speech models whose inputs are not the shared image/video names. */
+const MAPPERS: Record<string, InputMapper> = {
+  // Real-ESRGAN: image, scale (0-10, default 4), face_enhance.
+  'nightmareai/real-esrgan': (req) => defined({ image: str(o(req), 'image_url'), scale: num(o(req), 'scale'), face_enhance: bool(o(req), 'face_enhance') }),
+  // Face swap: the face of swap_image onto input_image.
+  'cdingram/face-swap': (req) => defined({ input_image: str(o(req), 'image_url'), swap_image: str(o(req), 'swap_image_url') }),
+  // Background remover: image, output format png|jpg (the model's own names).
+  '851-labs/background-remover': (req) => defined({ image: str(o(req), 'image_url'), format: str(o(req), 'format'), background_type: str(o(req), 'background_type') }),
+  // Style transfer: the style of style_image on the structure of structure_image, steered by the prompt.
+  'fofr/style-transfer': (req) =>
+    defined({
+      structure_image: str(o(req), 'image_url'),
+      style_image: str(o(req), 'style_image_url'),
+      prompt: req.prompt,
+      negative_prompt: str(o(req), 'negative_prompt'),
+      seed: num(o(req), 'seed'),
+      output_format: str(o(req), 'format'),
+    }),
+  // DDColor: image, model_size large|tiny.
+  'piddnad/ddcolor': (req) => defined({ image: str(o(req), 'image_url'), model_size: str(o(req), 'model_size') }),
+  // FLUX Fill Pro: image + mask (white = repaint) + prompt.
+  'black-forest-labs/flux-fill-pro': (req) =>
+    defined({ image: str(o(req), 'image_url'), mask: str(o(req), 'mask_url'), prompt: req.prompt, seed: num(o(req), 'seed'), output_format: str(o(req), 'format') }),
+  // OCR: image in, the text out (a string, not a file).
+  'abiruyt/text-extract-ocr': (req) => defined({ image: str(o(req), 'image_url') }),
+  // MiniMax Speech-02 HD: text, voice_id, speed, emotion, language_boost; an audio URL out.
+  'minimax/speech-02-hd': (req) =>
+    defined({
+      text: str(o(req), 'text') ?? req.prompt ?? '',
+      voice_id: str(o(req), 'voice_id'),
+      speed: num(o(req), 'speed'),
+      emotion: str(o(req), 'emotion'),
+      language_boost: str(o(req), 'language_boost'),
+      audio_format: str(o(req), 'format'),
+    }),
+};
+
+/** The prediction input for `req` ("owner/name[:version]"). */
+export function replicateInput(req: MediaRequest): Record<string, unknown> {
+  const name = req.upstreamModel.split(':')[0]!;
+  return (MAPPERS[name] ?? sharedInput)(req);
+}
+
+/** Style C options -> the input names Replicate's image, video and music models share. */
+function sharedInput(req: MediaRequest): Record<string, unknown> {
+  const opts = req.options;
+  const input: Record<string, unknown> = {};
+  if (req.prompt !== undefined) input.prompt = req.prompt;
+  const size = typeof opts.size === 'string' ? /^(\d+)x(\d+)$/.exec(opts.size) : null;
+  if (size) {
+    input.width = Number(size[1]);
+    input.height = Number(size[2]);
+  } else if (typeof opts.size === 'string') input.resolution = opts.size;
+  const rename: Record<string, string> = {
+    aspect_ratio: 'aspect_ratio',
+    seed: 'seed',
+    negative_prompt: 'negative_prompt',
+    duration: 'duration',
+    format: 'output_format',
+    style: 'style',
+    image_url: req.kind === 'video' ? 'start_image' : 'input_image',
+  };
+  for (const [from, to] of Object.entries(rename)) if (opts[from] !== undefined) input[to] = opts[from];
+  return input;
+}
