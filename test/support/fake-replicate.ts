@@ -25,6 +25,8 @@ export interface ReplicateScript {
   outputs?: number;
   /** Extension of the output files. */
   ext?: string;
+  /** A text output instead of files (OCR models answer a string). */
+  text?: string;
 }
 
 export interface FakePrediction {
@@ -111,7 +113,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       version: 'hidden',
       input: p.input,
       logs: p.status === 'starting' ? '' : 'Using seed: 42\n',
-      output: p.status === 'succeeded' ? (n === 1 ? urls[0] : urls) : null,
+      output: p.status !== 'succeeded' ? null : p.script.text !== undefined ? p.script.text : n === 1 ? urls[0] : urls,
       data_removed: false,
       error: p.status === 'failed' ? (p.script.error ?? 'Prediction failed') : null,
       status: p.status,
