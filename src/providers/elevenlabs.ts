@@ -164,7 +164,7 @@ export function dialogueInputs(req: MediaRequest): { text: string; voice_id: str
     if (said) {
       const speaker = said[1]!.trim();
       const mapped = voices[speaker];
-      lines.push({ voice_id: typeof mapped === 'string' ? mapped : speaker, text: said[2]!.trim() });
+      lines.push({ text: said[2]!.trim(), voice_id: typeof mapped === 'string' ? mapped : speaker });
     } else if (line.trim() && lines.length > 0) lines.at(-1)!.text += ` ${line.trim()}`;
     else if (line.trim()) throw refuse('each prompt line is "Speaker: text" (the first line names its speaker)');
   }
