@@ -119,6 +119,15 @@ describe('/v1 media with the openai SDK', () => {
     assert.equal(mini.headers.get('content-type'), 'audio/mpeg');
     assert.deepEqual(openai.requests.at(-1)!.json, { model: 'gpt-4o-mini-tts', input: 'Hi', voice: 'coral', response_format: 'mp3', instructions: 'Whisper.' });
     assert.equal(await h.balance(a.id), 14);
+    // tts-1-hd is openai-tts-hd; `provider/upstream-model` works as on every /v1 route.
+    const hd = await client(a.key)
+      .audio.speech.create({ model: 'tts-1-hd', input: 'Hd', voice: { id: 'voice_custom_1' }, response_format: 'flac' })
+      .withResponse();
+    assert.equal(hd.data.headers.get('content-type'), 'audio/flac');
+    assert.deepEqual(openai.requests.at(-1)!.json, { model: 'tts-1-hd', input: 'Hd', voice: 'voice_custom_1', response_format: 'flac' });
+    assert.equal((await row(Number(hd.response.headers.get('x-generation-id')))).model_slug, 'openai-tts-hd');
+    await client(a.key).audio.speech.create({ model: 'openai/tts-1', input: 'x', voice: 'alloy', response_format: 'wav' });
+    assert.equal(await h.balance(a.id), 14 - 6 - 3);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
