@@ -16,6 +16,8 @@ export const ERROR_CODES = [
   'internal_error',
   'model_unavailable',
   'service_unavailable',
+  /** A media job still running when a synchronous surface stopped waiting (/v1 media, docs/api.md). */
+  'generation_pending',
 ] as const;
 
 export type ErrorCode = (typeof ERROR_CODES)[number];

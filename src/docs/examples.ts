@@ -65,6 +65,16 @@ export const responsesExamples = [
 
 export const embeddingsExamples = [{ model: 'text-embedding-3-small', input: ['first text', 'second text'] }];
 
+export const imagesExamples = [
+  { model: 'dall-e-3', prompt: 'A lighthouse at dawn, watercolour', size: '1024x1024', quality: 'standard', response_format: 'url' },
+  { model: 'gpt-image-1.5', prompt: 'A red fox icon', size: '1024x1024', quality: 'low', output_format: 'png', response_format: 'b64_json' },
+];
+
+export const speechExamples = [
+  { model: 'tts-1', input: 'Hello from lumengate.', voice: 'alloy', response_format: 'mp3' },
+  { model: 'espeak', input: 'Hello from the gateway itself.', voice: 'en-us', response_format: 'wav', speed: 1.2 },
+];
+
 // Answer examples, keyed like the route table ("METHOD url") and by status. Copied from real
 // answers of a test server (ids, times and key prefixes made up); plugin.ts puts each on the first
 // media type of its response, and test/docs checks every one against its response schema.
@@ -242,6 +252,15 @@ export const answerExamples: Record<string, Record<number, unknown>> = {
       usage: { input_tokens: 40, input_tokens_details: { cached_tokens: 0 }, output_tokens: 12, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 52 },
       previous_response_id: 'resp_42',
       lumengate: { ...lumengate, generation_id: 1846, balance_remaining: 96 },
+    },
+  },
+  'POST /v1/images/generations': {
+    200: {
+      created: 1777887014,
+      data: [{ url: 'https://api.example.com/files/1848/output.png?expires=1777973414&sig=3b1f0c…' }],
+      output_format: 'png',
+      size: '1024x1024',
+      lumengate: { ...lumengate, generation_id: 1848, tokens_spent: 5, balance_remaining: 90 },
     },
   },
   'POST /v1/embeddings': {

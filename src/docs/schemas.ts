@@ -147,6 +147,7 @@ const errorDescriptions: Record<number, string> = {
   429: 'Rate limit exceeded (Retry-After header)',
   500: 'Provider failed (details.generation_id) or internal error',
   503: 'No provider configured or reachable for the model',
+  504: 'The media job is still running: poll the generation named in the error',
 };
 
 /** Error responses for the given statuses, all referencing one component schema. */

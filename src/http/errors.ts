@@ -16,6 +16,7 @@ export const ERROR_STATUS: Record<ErrorCode, number> = {
   internal_error: 500,
   model_unavailable: 503,
   service_unavailable: 503,
+  generation_pending: 504,
 };
 
 export const statusOf = (err: GatewayError): number => ERROR_STATUS[err.code];

@@ -15,6 +15,7 @@ import { cancelAtProvider, configuredRoutesOrNone, reportEnded, type JobDeps, ty
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
 import { endJob, findJob } from './store.js';
+import { findGeneration } from '../generation/store.js';
 import type { MediaKind } from '../providers/spec.js';
 
 export const JOB_CATEGORIES: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'tts', 'stt', 'tool']);
@@ -58,6 +59,16 @@ export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller
   if (!hold) throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
   runner.wake();
   return { generationId: hold.generationId, waitMs: waitSeconds * 1000 };
+}
+
+/**
+ * Submits a job and waits for it: up to its `wait`, or until `gone` aborts (the client left; the
+ * job runs on regardless). Resolves with the generation row as it is then (pending, completed or failed).
+ */
+export async function submitAndWait(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput, gone: AbortSignal): Promise<Generation> {
+  const { generationId, waitMs } = await submitJob(deps, runner, caller, input);
+  await runner.waitFor(generationId, waitMs, gone);
+  return (await findGeneration(deps.db, generationId))!;
 }
 
 /**

@@ -17,6 +17,7 @@ const OPENAI_TYPE: Record<ErrorCode, string> = {
   internal_error: 'api_error',
   model_unavailable: 'service_unavailable',
   service_unavailable: 'service_unavailable',
+  generation_pending: 'timeout_error',
 };
 
 export interface OpenAIErrorBody {

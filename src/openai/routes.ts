@@ -1,5 +1,7 @@
 // The OpenAI-compatible surface (docs/api.md), registered under /v1: POST /chat/completions,
-// POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
+// POST /responses, POST /embeddings, POST /images/generations, POST /audio/speech and GET /models.
+// Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration, or a media
+// job (src/jobs/) that the call waits for.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, clip } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
@@ -19,6 +21,13 @@ import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
 import { modelAvailability } from '../generation/availability.js';
 import { findModel } from '../generation/model-lookup.js';
+import { submitAndWait } from '../jobs/submit.js';
+import { balanceOf } from '../jobs/store.js';
+import { generationObject } from '../generation/object.js';
+import { jobError, mainFile, parseImagesBody, parseSpeechBody } from './media.js';
+import type { GenerationInput } from '../generation/request.js';
+import type { Generation } from '../db/schema.js';
+import type { FileStore } from '../storage/files.js';
 
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -92,6 +101,51 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     void reply.headers({ 'x-generation-id': String(outcome.generation.id), 'x-lumengate-tokens-spent': String(outcome.generation.tokens_spent) });
     return embeddingsResponse(outcome, encoding);
   });
+
+  /** A media job on the same path as POST /api/v2/generate (hold, job row, settlement), waited for; a job that did not complete is an error. */
+  async function runMediaJob(req: FastifyRequest, reply: FastifyReply, input: GenerationInput): Promise<{ g: Generation; files: FileStore }> {
+    const jobs = deps.jobs;
+    if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
+    const g = await submitAndWait(jobs.deps, jobs.runner, callerOf(req), input, clientGoneSignal(reply));
+    if (g.status !== 'completed') throw jobError(g);
+    void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
+    return { g, files: jobs.deps.files };
+  }
+
+  app.post('/images/generations', { schema: openAIDocs.images }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const { input, responseFormat } = parseImagesBody(deps.catalog, req.body);
+    const { g, files } = await runMediaJob(req, reply, input);
+    const file = mainFile(g);
+    // `url`: the signed result_url on the origin the client called (docs/api.md).
+    const links = deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` };
+    const obj = generationObject(g, await balanceOf(deps.db, callerOf(req).account.id), links);
+    const image = responseFormat === 'b64_json' ? { b64_json: (await readFile(files, file.key)).toString('base64') } : { url: obj.result_url };
+    return {
+      created: Math.floor(Date.parse(g.created_at) / 1000),
+      data: [image],
+      ...(file.format ? { output_format: file.format } : {}),
+      ...(file.width && file.height ? { size: `${file.width}x${file.height}` } : {}),
+      lumengate: lumengateExtension(obj),
+    };
+  });
+
+  app.post('/audio/speech', { schema: openAIDocs.speech }, async (req: FastifyRequest, reply: FastifyReply) => {
+    const { input } = parseSpeechBody(deps.catalog, req.body);
+    const { g, files } = await runMediaJob(req, reply, input);
+    const file = mainFile(g);
+    const stored = await files.get(file.key);
+    if (!stored) throw new GatewayError('internal_error', `generation ${g.id}: its file is missing`);
+    return reply.header('content-type', file.media_type).header('content-length', String(stored.bytes)).send(stored.body);
+  });
+}
+
+/** A stored result file, whole (an image, for b64_json). */
+async function readFile(files: FileStore, key: string): Promise<Buffer> {
+  const stored = await files.get(key);
+  if (!stored) throw new GatewayError('internal_error', `result file ${key} is missing`);
+  const chunks: Buffer[] = [];
+  for await (const c of stored.body) chunks.push(Buffer.from(c as Uint8Array));
+  return Buffer.concat(chunks);
 }
 
 /**

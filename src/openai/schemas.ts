@@ -2,8 +2,9 @@
 import { bearer, docsOnly, errorResponses, fromZod } from '../docs/schemas.js';
 import { chatCompletionBodySchema } from './request.js';
 import { embeddingsBodySchema } from './embeddings.js';
-import { chatExamples, embeddingsExamples, responsesExamples } from '../docs/examples.js';
+import { chatExamples, embeddingsExamples, imagesExamples, responsesExamples, speechExamples } from '../docs/examples.js';
 import { responsesBodySchema } from './responses-api.js';
+import { imagesBodySchema, speechBodySchema } from './media.js';
 
 const model = { type: 'object', properties: { id: { type: 'string' }, object: { const: 'model' }, created: { type: 'integer' }, owned_by: { type: 'string' } } };
 const usage = { type: 'object', properties: { prompt_tokens: { type: 'integer' }, completion_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } };
@@ -41,6 +42,25 @@ const embeddingList = {
       items: { type: 'object', properties: { object: { const: 'embedding' }, index: { type: 'integer' }, embedding: { oneOf: [{ type: 'array', items: { type: 'number' } }, { type: 'string' }] } } },
     },
     usage: { type: 'object', properties: { prompt_tokens: { type: 'integer' }, total_tokens: { type: 'integer' } } },
+  },
+};
+const imagesResponse = {
+  type: 'object',
+  properties: {
+    created: { type: 'integer' },
+    data: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          url: { type: 'string', description: "signed result URL on the gateway (`response_format: 'url'`)" },
+          b64_json: { type: 'string', description: "the image, base64 (`response_format: 'b64_json'`)" },
+        },
+      },
+    },
+    output_format: { type: 'string' },
+    size: { type: 'string' },
+    lumengate,
   },
 };
 const errors = (s: number[]) => errorResponses(s, 'OpenAIError');
@@ -99,6 +119,33 @@ export const openAIDocs = {
     response: {
       200: { description: 'A list of embeddings', content: { 'application/json': { schema: embeddingList } } },
       ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503]),
+    },
+  }),
+  images: docsOnly({
+    summary: 'OpenAI-compatible image generation',
+    tags: ['openai'],
+    security: bearer,
+    description:
+      'An image model (category `image`) as a media job on the same holds, prices and generation rows as /api/v2/generate; the call waits for the job (up to 120 s, then 504 naming the generation to poll). One image per call (`n`: 1). Fields a model cannot take are 400 naming them (docs/api.md).',
+    body: { ...fromZod(imagesBodySchema), examples: imagesExamples },
+    response: {
+      200: { description: 'The image, as a signed URL or base64', content: { 'application/json': { schema: imagesResponse } } },
+      ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503, 504]),
+    },
+  }),
+  speech: docsOnly({
+    summary: 'OpenAI-compatible text to speech',
+    tags: ['openai'],
+    security: bearer,
+    description:
+      'A speech model (category `tts`: tts-1, tts-1-hd, gpt-4o-mini-tts, ElevenLabs, the local `espeak`) as a media job, waited for; the answer is the audio bytes with their Content-Type. `response_format` must be one the model makes (docs/api.md).',
+    body: { ...fromZod(speechBodySchema), examples: speechExamples },
+    response: {
+      200: {
+        description: 'The audio',
+        content: Object.fromEntries(['audio/mpeg', 'audio/ogg', 'audio/aac', 'audio/flac', 'audio/wav', 'audio/pcm'].map((t) => [t, { schema: { type: 'string', format: 'binary' } }])),
+      },
+      ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503, 504]),
     },
   }),
   listModels: docsOnly({

@@ -7,6 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import * as ajv2020 from 'ajv/dist/2020.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startHarness, type Harness } from '../support/harness.js';
 
 // ajv is CommonJS: its class is the default export's `default`.
@@ -27,6 +30,8 @@ describe('OpenAPI coverage: every route documented with examples', () => {
   let spec: any;
   let ops: Op[];
   let key: string;
+  // The media examples (/v1/images/generations, /v1/audio/speech) run jobs that store files: not in the working directory.
+  const filesDir = mkdtempSync(join(tmpdir(), 'lumengate-docs-files-'));
   const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
   /** Validates a value against a schema of the document ($refs into components resolve). */
   const check = (schema: any, value: unknown, where: string) => {
@@ -35,14 +40,17 @@ describe('OpenAPI coverage: every route documented with examples', () => {
   };
 
   before(async () => {
-    h = await startHarness();
+    h = await startHarness({ env: { LUMENGATE_FILES_DIR: filesDir, LUMENGATE_JOB_BACKOFF_MS: '10' } });
     spec = (await h.get('/openapi.json')).json;
     key = (await h.account({ tokens: 100 })).key;
     ops = Object.entries(spec.paths as Record<string, any>)
       .filter(([path]) => !path.startsWith('/admin'))
       .flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ method, path, op })));
   });
-  after(() => h.close());
+  after(async () => {
+    await h.close();
+    rmSync(filesDir, { recursive: true, force: true });
+  });
 
   it('covers the routes of the app', () => {
     assert.ok(ops.length >= 24, `${ops.length} operations`);

@@ -6,7 +6,7 @@ import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
 import { findGeneration, findOwnGeneration } from '../../generation/store.js';
-import { cancelJob, isJobModel, submitJob } from '../../jobs/submit.js';
+import { cancelJob, isJobModel, submitAndWait } from '../../jobs/submit.js';
 import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
@@ -96,14 +96,12 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   async function generateMedia(req: FastifyRequest, reply: FastifyReply, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
     const jobs = deps.jobs;
     if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
-    const { generationId, waitMs } = await submitJob(jobs.deps, jobs.runner, caller, input);
     // Waiting ends early if the client leaves (the response closes before it was sent); the job runs on regardless.
     const gone = new AbortController();
     const onClose = () => gone.abort();
     reply.raw.once('close', onClose);
-    await jobs.runner.waitFor(generationId, waitMs, gone.signal);
+    const g = await submitAndWait(jobs.deps, jobs.runner, caller, input, gone.signal);
     reply.raw.off('close', onClose);
-    const g = (await findGeneration(deps.db, generationId))!;
     return generationObject(g, await balanceOf(deps.db, caller.account.id), links(req));
   }
 
