@@ -10,8 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../src/config/env.js';
 import { startHarness, type Harness } from '../support/harness.js';
-import type { FakeMediaServer } from '../support/fake-media.js';
-import { FAKE_OPENAI_KEY, pngOf, startFakeOpenAIImages } from '../support/fake-openai-images.js';
+import { FAKE_OPENAI_KEY, pngOf, startFakeOpenAIImages, type FakeOpenAIImages } from '../support/fake-openai-images.js';
 
 const cli = join(packageRoot(), 'bin', 'lumengate.js');
 
@@ -29,7 +28,7 @@ function lumengate(args: string[], env: Record<string, string> = {}): Promise<{ 
 
 describe('lumengate generate', () => {
   let h: Harness;
-  let images: FakeMediaServer;
+  let images: FakeOpenAIImages;
   let dir: string;
   let account: { id: number; key: string };
   const generations = async () => (await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', account.id).execute()).length;

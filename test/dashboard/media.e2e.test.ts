@@ -10,9 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { packageRoot } from '../../src/config/env.js';
-import { startHarness, type Harness } from '../support/harness.js';
-import type { FakeMediaServer } from '../support/fake-media.js';
-import { FAKE_OPENAI_KEY, startFakeOpenAIImages } from '../support/fake-openai-images.js';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { FAKE_OPENAI_KEY, startFakeOpenAIImages, type FakeOpenAIImages } from '../support/fake-openai-images.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
@@ -20,7 +19,7 @@ const ARTIFACTS = join(packageRoot(), 'test-artifacts', 'dashboard');
 
 describe('dashboard media in Chromium', { skip }, () => {
   let h: Harness;
-  let images: FakeMediaServer;
+  let images: FakeOpenAIImages;
   let filesDir: string;
   let browser: Browser;
   let page: Page;
@@ -80,6 +79,7 @@ describe('dashboard media in Chromium', { skip }, () => {
     await page.locator('[data-testid=stat-balance]').waitFor();
   });
   after(async () => {
+    images?.release();
     await browser?.close();
     await h?.close();
     await images?.close();
@@ -177,9 +177,48 @@ describe('dashboard media in Chromium', { skip }, () => {
     const g = await h.server.db.kysely.selectFrom('generations').selectAll().orderBy('id', 'desc').executeTakeFirstOrThrow();
     assert.deepEqual([g.model_slug, g.prompt, g.status], ['espeak', 'The playground can speak.', 'completed']);
     await page.screenshot({ path: join(ARTIFACTS, 'media-playground-speech.png'), fullPage: true });
+  });
+
+  it('playground: Stop cancels an image job still pending (failed, cancelled, not charged)', async () => {
+    await page.selectOption('#pg-model', 'dall-e-3');
+    await page.fill('#pg-prompt', 'hold: a picture that never comes');
+    const balance = await h.balance(account.id);
+    const upstream = images.nextRequest();
+    await page.click('[data-testid=pg-send]');
+    await upstream;
+    // Stop is enabled once the gateway answered pending (after the page's `wait`) with the job's id.
+    await page.locator('button.danger:enabled', { hasText: 'Stop' }).click();
+    await page.locator('[data-testid=stream-state]', { hasText: 'Stopped' }).waitFor();
+    const id = Number((await page.locator('[data-testid=output-meta] a[href="#/history"]').innerText()).replace('#', ''));
+    const g = await settled(h, id, account.key);
+    assert.deepEqual([g.status, g.error, g.tokens_spent], ['failed', 'cancelled', 0]);
+    assert.equal(await h.balance(account.id), balance, 'the hold was released');
+    images.release();
     assert.deepEqual(
       pageErrors.filter((e) => !/status of 401/.test(e)),
       [],
     );
+  });
+
+  it('at 390 px the image preview and the audio player stay inside their cards', async () => {
+    const ctx = await browser.newContext({ viewport: { width: 390, height: 844 } });
+    const p = await ctx.newPage();
+    await p.goto(`${h.url}/dashboard`);
+    await p.fill('#api-key', account.key);
+    await p.click('button[type=submit]');
+    await p.locator('[data-testid=stat-balance]').waitFor();
+    await p.click('a[href="#/history"]');
+    await p.locator(`[data-testid=history-row][data-id="${ids.image}"]`).click();
+    await p.waitForFunction(() => (document.querySelector<HTMLImageElement>('[data-testid=history-result-image]')?.naturalWidth ?? 0) > 0);
+    await p.locator(`[data-testid=history-row][data-id="${ids.speech}"]`).click();
+    await p.locator('[data-testid=history-result-audio]').waitFor();
+    const probe = await p.evaluate(() => ({
+      docWidth: document.documentElement.scrollWidth,
+      overflowing: [...document.querySelectorAll('.table-wrap, .card, .content, .result-media')].filter((el) => el.scrollWidth > el.clientWidth).map((el) => el.className),
+    }));
+    assert.ok(probe.docWidth <= 390, `the page is ${probe.docWidth} px wide`);
+    assert.deepEqual(probe.overflowing, []);
+    await p.screenshot({ path: join(ARTIFACTS, 'media-history-390.png'), fullPage: true });
+    await ctx.close();
   });
 });

@@ -1,7 +1,8 @@
 // A fake of OpenAI's images/generations whose answers are real, decodable PNGs (a browser renders
 // them: naturalWidth is the requested width), in the wire shape of fake-openai-media.ts (b64_json,
 // revised_prompt, OpenAI's error envelope). The prompt "fail: <message>" answers OpenAI's 400
-// content-policy error, so tests can make a job fail on purpose.
+// content-policy error, so tests can make a job fail on purpose; "hold: …" is answered only after
+// release() (a job that stays pending for as long as a test needs).
 import { deflateSync } from 'node:zlib';
 import { startFakeMedia, type FakeMediaServer } from './fake-media.js';
 import { FAKE_OPENAI_KEY, openAIError } from './fake-openai-media.js';
@@ -41,13 +42,21 @@ export function pngOf(width: number, height: number): Buffer {
   return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr), chunk('IDAT', deflateSync(rows)), chunk('IEND', Buffer.alloc(0))]);
 }
 
+export interface FakeOpenAIImages extends FakeMediaServer {
+  /** Answers the held "hold: …" requests (and any later ones) at once. */
+  release(): void;
+}
+
 /** images/generations answering a PNG of the requested size (dall-e-3 shape: b64_json + revised_prompt). */
-export function startFakeOpenAIImages(): Promise<FakeMediaServer> {
-  return startFakeMedia((req) => {
+export async function startFakeOpenAIImages(): Promise<FakeOpenAIImages> {
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const server = await startFakeMedia(async (req) => {
     if (req.headers.authorization !== `Bearer ${FAKE_OPENAI_KEY}`) return openAIError(401, 'Incorrect API key provided.', 'invalid_request_error', 'invalid_api_key');
     if (req.method !== 'POST' || req.pathname !== '/v1/images/generations') return undefined;
     const prompt = String(req.json.prompt);
     if (prompt.startsWith('fail: ')) return openAIError(400, prompt.slice(6), 'invalid_request_error', 'content_policy_violation');
+    if (prompt.startsWith('hold: ')) await released;
     const [w, h] = String(req.json.size ?? '1024x1024')
       .split('x')
       .map(Number);
@@ -55,4 +64,5 @@ export function startFakeOpenAIImages(): Promise<FakeMediaServer> {
     const png = pngOf(Math.min(w!, 96), Math.min(h!, 64));
     return { json: { created: 1713833628, data: [{ b64_json: png.toString('base64'), revised_prompt: `A detailed picture: ${prompt}` }] } };
   });
+  return Object.assign(server, { release });
 }
