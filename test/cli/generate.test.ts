@@ -77,12 +77,16 @@ describe('lumengate generate', () => {
     assert.match(r.stderr, /\[dall-e-3 · generation \d+ · 13 credits spent · balance 86 · image\/png/);
   });
 
-  it('without --out prints the signed result URL, which serves the file; --json prints the generation', async () => {
+  it('without --out prints the signed result URL, which serves the file; --out - writes to stdout; --json prints the generation', async () => {
     const r = await lumengate(['generate', 'dall-e-3', '--prompt', 'a blue kite', ...base()]);
     assert.equal(r.code, 0, r.stderr);
     const url = r.stdout.toString().trim();
     assert.match(url, new RegExp(`^${h.url}/files/\\d+/[^?]+\\?expires=\\d+&sig=[0-9a-f]{64}$`));
     assert.deepEqual(Buffer.from(await (await fetch(url)).arrayBuffer()), pngOf(96, 64));
+
+    const piped = await lumengate(['generate', 'dall-e-3', '--prompt', 'a green kite', '--out', '-', ...base()]);
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.deepEqual(piped.stdout, pngOf(96, 64), '--out - writes the file to stdout');
 
     const j = await lumengate(['generate', 'espeak', '--prompt', 'JSON please', '--json', ...base()]);
     assert.equal(j.code, 0, j.stderr);
