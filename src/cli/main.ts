@@ -17,6 +17,7 @@ import { pullModel } from '../providers/local/model-files.js';
 import { createPullProgressPrinter } from '../providers/local/pull-progress.js';
 import { modelAvailability } from '../generation/availability.js';
 import { registerChat } from './chat.js';
+import { registerGenerate } from './generate.js';
 import { isClusterWorker, runPrimary, workerCount } from './cluster.js';
 
 const program = new Command('lumengate').description('Self-hosted AI generation API gateway').version('0.1.0');
@@ -404,6 +405,7 @@ async function serverModels(url: string): Promise<Record<string, unknown>[]> {
 }
 
 registerChat(program);
+registerGenerate(program);
 
 program.parseAsync().catch((err: unknown) => {
   process.stderr.write(`${PREFIX}${err instanceof Error ? err.message : String(err)}\n`);

@@ -6,6 +6,7 @@ import type { Db } from '../db/connect.js';
 import type { Generation } from '../db/schema.js';
 import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
+import { generationObject, type ResultLinks } from './object.js';
 import { historyPage, softDeleteGeneration } from './store.js';
 
 export const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
@@ -82,8 +83,14 @@ export function parseHistoryQuery(query: unknown, scope: { accountId?: number; a
   };
 }
 
-/** A history item: the newer page's shape plus the older page's names (same values). */
-export function historyItem(g: Generation, catalog: Catalog) {
+/**
+ * A history item: the newer page's shape plus the older page's names (same values). With `links`
+ * a media item's result_url / thumbnail_url are signed afresh (as GET /api/v2/generate/{id} does),
+ * so a list can show previews without a request per row; result_metadata and finish_reason are the
+ * generation object's.
+ */
+export function historyItem(g: Generation, catalog: Catalog, links?: ResultLinks) {
+  const o = generationObject(g, null, links);
   return {
     id: g.id,
     model_slug: g.model_slug,
@@ -95,8 +102,11 @@ export function historyItem(g: Generation, catalog: Catalog) {
     status: g.status,
     result_text: g.result_text,
     content: g.result_text,
-    result_url: null,
-    url: null,
+    result_url: o.result_url,
+    url: o.result_url,
+    thumbnail_url: o.thumbnail_url,
+    result_metadata: o.result_metadata,
+    finish_reason: g.finish_reason,
     error: g.error,
     tokens_spent: g.tokens_spent,
     tokens_used: g.tokens_spent,
@@ -107,11 +117,11 @@ export function historyItem(g: Generation, catalog: Catalog) {
   };
 }
 
-export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter) {
+export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter, links?: ResultLinks) {
   const { rows, total } = await historyPage(db, { ...f, offset: (f.page - 1) * f.limit, limit: f.limit + 1 });
   const items = rows.slice(0, f.limit);
   return {
-    items: items.map((g) => (f.admin ? { ...historyItem(g, catalog), account_id: g.account_id, deleted_at: g.deleted_at } : historyItem(g, catalog))),
+    items: items.map((g) => (f.admin ? { ...historyItem(g, catalog), account_id: g.account_id, deleted_at: g.deleted_at } : historyItem(g, catalog, links))),
     total,
     page: f.beforeId !== undefined ? null : f.page,
     limit: f.limit,

@@ -155,6 +155,7 @@ describe('self-service API', () => {
     assert.equal(item.is_favorited, false);
     assert.equal(item.user_rating, null);
     assert.equal(item.result_url, null);
+    assert.equal(item.finish_reason, 'stop', 'the history item carries finish_reason (no request per row)');
     assert.equal(typeof item.model_name, 'string');
     assert.ok(!all.json.items.some((i: any) => i.id === bGen.json.id), "never another account's items");
 

@@ -68,7 +68,9 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/api/v2/user/history', async (req) => {
     const { account } = await app.authenticate(req);
-    return listHistory(db, catalog, parseHistoryQuery(req.query, { accountId: account.id }));
+    // Media items carry freshly signed file URLs, like GET /api/v2/generate/{id}.
+    const links = app.services.files && { signer: app.services.files.signer, baseUrl: `${req.protocol}://${req.host}` };
+    return listHistory(db, catalog, parseHistoryQuery(req.query, { accountId: account.id }), links);
   });
 
   // docs/api.md. GET shows only the prefix; POST creates or rotates the secret and is the only

@@ -1,6 +1,7 @@
 // Generation history with filters (model, status, category) and cursor pagination.
 import { html, useCallback, useEffect, useRef, useState, credits, fmt, fmtTime, outcome } from '../lib.js';
 import { api, publicApi } from '../api.js';
+import { ResultMedia } from './media.js';
 
 const STATUSES = ['completed', 'failed', 'pending'];
 const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'];
@@ -12,36 +13,10 @@ function query(filters, cursor) {
   return `/api/v2/user/history?${q}`;
 }
 
-/**
- * finish_reason of a completed generation: from the history item when the server includes it,
- * otherwise from GET /api/v2/generate/:id (text only: only streams can be stopped). Cached per id.
- */
-const reasons = new Map();
-function useFinishReason(g) {
-  const inline = 'finish_reason' in g ? g.finish_reason : g.result_metadata?.finish_reason;
-  const needed = inline === undefined && g.status === 'completed' && g.category === 'text';
-  const [reason, setReason] = useState(needed ? reasons.get(g.id) : inline);
-  useEffect(() => {
-    if (!needed || reasons.has(g.id)) return;
-    let live = true;
-    api(`/api/v2/generate/${g.id}`).then(
-      (full) => {
-        const r = full.result_metadata?.finish_reason ?? null;
-        reasons.set(g.id, r);
-        if (live) setReason(r);
-      },
-      () => {},
-    );
-    return () => {
-      live = false;
-    };
-  }, [g.id, needed]);
-  return reason;
-}
-
 function Row({ g }) {
   const [open, setOpen] = useState(false);
-  const reason = useFinishReason(g);
+  // History items carry finish_reason (older gateways: only in result_metadata).
+  const reason = g.finish_reason ?? g.result_metadata?.finish_reason ?? null;
   const o = outcome(g, reason);
   return html`
     <tr class="clickable" onClick=${() => setOpen(!open)} data-testid="history-row" data-id=${g.id} data-status=${g.status} data-outcome=${o.kind}>
@@ -58,7 +33,12 @@ function Row({ g }) {
         <div class="detail-grid">
           <div><div class="stat-label">Generation</div>#${g.id} · ${g.category} · finished ${fmtTime(g.completed_at)}${reason ? ` · ${reason}` : ''} · ${g.status === 'failed' ? 'not charged' : credits(g.tokens_spent)}</div>
           ${g.error && html`<div><div class="stat-label">Error</div><span class="error">${g.error}</span></div>`}
-          <div><div class="stat-label">Result</div><div class="output small">${g.result_text ?? '—'}</div></div>
+          ${
+            g.result_url || g.result_metadata?.expired_at
+              ? html`<div><div class="stat-label">Result</div><${ResultMedia} g=${g} testid="history-result" /></div>`
+              : html`<div><div class="stat-label">Result</div><div class="output small" data-testid="history-result-text">${g.result_text ?? '—'}</div></div>`
+          }
+          ${g.result_url && g.result_text && html`<div><div class="stat-label">Text</div><div class="output small" data-testid="history-result-text">${g.result_text}</div></div>`}
         </div>
       </td></tr>`
     }`;

@@ -1,7 +1,26 @@
-// Streaming playground: model, system prompt, temperature; deltas are shown as they arrive and
-// Stop aborts the fetch, which makes the gateway cancel the upstream request.
+// Playground. Text models stream: model, system prompt, temperature; deltas are shown as they
+// arrive and Stop aborts the fetch, which makes the gateway cancel the upstream request. Image models
+// make an image from the prompt and tts models speak the text: a media job (POST /api/v2/generate
+// with `wait`, then GET /api/v2/generate/{id} until it ends), shown as an image or an audio player;
+// Stop cancels a job still pending.
 import { html, useEffect, useRef, useState, credits, fmt, modelLock } from '../lib.js';
-import { publicApi, streamGeneration } from '../api.js';
+import { api, publicApi, streamGeneration } from '../api.js';
+import { ResultMedia } from './media.js';
+
+/** Media categories the playground can run, and what its message box is for. */
+const MEDIA = {
+  image: { verb: 'Generate', placeholder: 'Describe the image…', label: 'Prompt' },
+  tts: { verb: 'Speak', placeholder: 'Text to speak…', label: 'Text to speak' },
+};
+const playable = (m) => (m.category === 'text' && m.supports_streaming) || m.category in MEDIA;
+/** Seconds POST /api/v2/generate waits for the job before answering pending (quick jobs end in one request). */
+const JOB_WAIT_SECONDS = 10;
+const POLL_MS = 1500;
+const sleep = (ms, signal) =>
+  new Promise((resolve, reject) => {
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), reject(signal.reason)), { once: true });
+  });
 
 /** The picker's groups: usable models first, then plan-locked, then unavailable (both disabled). */
 const GROUPS = [
@@ -11,8 +30,8 @@ const GROUPS = [
 ];
 
 function ModelOption({ m, lock }) {
-  const text = `${m.name} (${m.slug}) · ${credits(m.token_cost)}${lock ? ` · ${lock.reason}` : ''}`;
-  return html`<option value=${m.slug} disabled=${!!lock} data-lock=${lock?.kind ?? ''} title=${lock?.reason}>${text}</option>`;
+  const text = `${m.name} (${m.slug})${m.category === 'text' ? '' : ` · ${m.category}`} · ${credits(m.token_cost)}${lock ? ` · ${lock.reason}` : ''}`;
+  return html`<option value=${m.slug} disabled=${!!lock} data-lock=${lock?.kind ?? ''} data-category=${m.category} title=${lock?.reason}>${text}</option>`;
 }
 
 export function Playground({ me, refreshMe }) {
@@ -26,16 +45,39 @@ export function Playground({ me, refreshMe }) {
   // idle | streaming | done | stopped | error
   const [state, setState] = useState('idle');
   const [info, setInfo] = useState(null);
+  // The finished media generation (image, speech) to show.
+  const [media, setMedia] = useState(null);
+  // The pending media job Stop cancels.
+  const [jobId, setJobId] = useState(null);
   const controller = useRef(null);
+  const selected = models.find((m) => m.slug === model);
+  // image | tts for a media model (a job), null for a streaming text model.
+  const mediaKind = selected && selected.category in MEDIA ? selected.category : null;
+  const mode = MEDIA[mediaKind];
 
   useEffect(() => {
-    publicApi('/api/v2/models?category=text').then((r) => {
-      const streaming = r.models.filter((m) => m.supports_streaming);
-      setModels(streaming);
-      setModel((cur) => cur || streaming.find((m) => !modelLock(m, me.plan))?.slug || '');
+    publicApi('/api/v2/models').then((r) => {
+      const usable = r.models.filter(playable);
+      setModels(usable);
+      setModel((cur) => cur || usable.find((m) => m.category === 'text' && !modelLock(m, me.plan))?.slug || '');
     });
     return () => controller.current?.abort();
   }, []);
+
+  /** A media job: submit (waiting up to JOB_WAIT_SECONDS), then poll until it is no longer pending. */
+  const runJob = async (abort) => {
+    let g = await api('/api/v2/generate', { method: 'POST', body: { model, prompt, wait: JOB_WAIT_SECONDS }, signal: abort.signal });
+    setInfo({ id: g.id });
+    while (g.status === 'pending') {
+      setJobId(g.id);
+      await sleep(POLL_MS, abort.signal);
+      g = await api(`/api/v2/generate/${g.id}`, { signal: abort.signal });
+    }
+    setJobId(null);
+    if (g.status === 'failed') throw Object.assign(new Error(g.error || 'the generation failed'), { generationId: g.id });
+    setMedia(g);
+    setInfo({ id: g.id, tokens: g.tokens_spent, balance: g.balance_remaining });
+  };
 
   const send = async (e) => {
     e?.preventDefault();
@@ -45,9 +87,16 @@ export function Playground({ me, refreshMe }) {
     setOutput('');
     setDeltas(0);
     setInfo(null);
+    setMedia(null);
+    setJobId(null);
     setState('streaming');
     let generationId = null;
     try {
+      if (mediaKind) {
+        await runJob(abort);
+        setState('done');
+        return;
+      }
       const body = { model, messages: [...(system.trim() ? [{ role: 'system', content: system }] : []), { role: 'user', content: prompt }], temperature };
       await streamGeneration(body, {
         signal: abort.signal,
@@ -64,10 +113,10 @@ export function Playground({ me, refreshMe }) {
     } catch (err) {
       if (abort.signal.aborted) {
         setState('stopped');
-        setInfo(generationId ? { id: generationId } : null);
+        setInfo((cur) => (generationId ? { id: generationId } : cur?.id ? { id: cur.id } : null));
       } else {
         setState('error');
-        setInfo({ id: generationId, error: err.message });
+        setInfo((cur) => ({ id: generationId ?? err.generationId ?? cur?.id ?? null, error: err.message }));
       }
     } finally {
       // After an error event the response may still be open: close it (a no-op once complete).
@@ -76,10 +125,14 @@ export function Playground({ me, refreshMe }) {
       refreshMe();
     }
   };
-  const stop = () => controller.current?.abort();
+  const stop = () => {
+    // A pending job is cancelled at the gateway (its hold released); the page stops polling.
+    if (jobId) api(`/api/v2/generate/${jobId}/cancel`, { method: 'POST', body: {} }).catch(() => {});
+    controller.current?.abort();
+  };
   const streaming = state === 'streaming';
   const locks = new Map(models.map((m) => [m.slug, modelLock(m, me.plan)]));
-  const selected = models.find((m) => m.slug === model);
+
   const lockCount = (kind) => [...locks.values()].filter((l) => l?.kind === kind).length;
 
   return html`
@@ -98,33 +151,46 @@ export function Playground({ me, refreshMe }) {
           ${lockCount('plan') > 0 && ` ${lockCount('plan')} need a higher plan.`}
           ${lockCount('unavailable') > 0 && ` ${lockCount('unavailable')} unavailable here.`}
         </p>
-        <label for="pg-system">System prompt</label>
-        <textarea id="pg-system" rows="3" value=${system} onInput=${(e) => setSystem(e.currentTarget.value)} disabled=${streaming}></textarea>
-        <label for="pg-temperature">Temperature <output>${temperature.toFixed(1)}</output></label>
-        <input id="pg-temperature" type="range" min="0" max="2" step="0.1" value=${temperature}
-          onInput=${(e) => setTemperature(Number(e.currentTarget.value))} disabled=${streaming} />
-        <label for="pg-prompt">Message</label>
-        <textarea id="pg-prompt" rows="5" placeholder="Ask something…" value=${prompt} onInput=${(e) => setPrompt(e.currentTarget.value)}
+        ${
+          !mode &&
+          html`
+          <label for="pg-system">System prompt</label>
+          <textarea id="pg-system" rows="3" value=${system} onInput=${(e) => setSystem(e.currentTarget.value)} disabled=${streaming}></textarea>
+          <label for="pg-temperature">Temperature <output>${temperature.toFixed(1)}</output></label>
+          <input id="pg-temperature" type="range" min="0" max="2" step="0.1" value=${temperature}
+            onInput=${(e) => setTemperature(Number(e.currentTarget.value))} disabled=${streaming} />`
+        }
+        <label for="pg-prompt">${mode ? mode.label : 'Message'}</label>
+        <textarea id="pg-prompt" rows="5" placeholder=${mode ? mode.placeholder : 'Ask something…'} value=${prompt} onInput=${(e) => setPrompt(e.currentTarget.value)}
           onKeyDown=${(e) => {
             if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) send(e);
           }} disabled=${streaming}></textarea>
         <div class="actions">
-          <button class="primary" type="submit" disabled=${streaming || !prompt.trim() || !model || !!locks.get(model)}>Send</button>
-          <button class="danger" type="button" onClick=${stop} disabled=${!streaming}>Stop</button>
+          <button class="primary" type="submit" data-testid="pg-send" disabled=${streaming || !prompt.trim() || !model || !!locks.get(model)}>${mode ? mode.verb : 'Send'}</button>
+          <button class="danger" type="button" onClick=${stop} disabled=${!streaming || (mediaKind && !jobId)}>Stop</button>
           <span class="hint">Ctrl+Enter sends</span>
         </div>
       </form>
       <div class="card output-card">
         <div class="card-head">
           <h2>Response</h2>
-          <span class=${`badge state-${state}`} data-testid="stream-state">${{ idle: 'Ready', streaming: 'Streaming…', done: 'Done', stopped: 'Stopped', error: 'Error' }[state]}</span>
+          <span class=${`badge state-${state}`} data-testid="stream-state">${{ idle: 'Ready', streaming: mode ? 'Generating…' : 'Streaming…', done: 'Done', stopped: 'Stopped', error: 'Error' }[state]}</span>
         </div>
-        <div class="output" data-testid="output" aria-live="polite">${output || html`<span class="muted">${streaming ? 'Waiting for the first token…' : 'The answer streams here as it is generated.'}</span>`}</div>
+        ${
+          mode
+            ? html`<div class="output" data-testid="output" aria-live="polite">${
+                media
+                  ? html`<${ResultMedia} g=${media} testid="pg-result" />`
+                  : html`<span class="muted">${streaming ? (jobId ? `Generation #${jobId} is running…` : 'Generating…') : mediaKind === 'tts' ? 'The speech plays here when it is ready.' : 'The image appears here when it is ready.'}</span>`
+              }</div>`
+            : html`<div class="output" data-testid="output" aria-live="polite">${output || html`<span class="muted">${streaming ? 'Waiting for the first token…' : 'The answer streams here as it is generated.'}</span>`}</div>`
+        }
         <div class="output-meta" data-testid="output-meta">
           ${deltas > 0 && html`<span>${fmt(deltas)} deltas</span>`}
           ${info?.id && html`<span>Generation <a href="#/history">#${info.id}</a></span>`}
           ${info?.tokens !== undefined && html`<span>${credits(info.tokens)} charged · balance ${credits(info.balance)}</span>`}
-          ${state === 'stopped' && html`<span>Stopped: the upstream request was closed. Content already delivered is charged (see History).</span>`}
+          ${state === 'stopped' && !mode && html`<span>Stopped: the upstream request was closed. Content already delivered is charged (see History).</span>`}
+          ${state === 'stopped' && mode && html`<span>Stopped: the job was cancelled and its credits released (see History).</span>`}
           ${info?.error && html`<span class="error">${info.error}</span>`}
         </div>
       </div>
