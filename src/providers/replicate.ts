@@ -122,6 +122,9 @@ function inputOf(req: MediaRequest): Record<string, unknown> {
     image_url: req.kind === 'video' ? 'start_image' : 'input_image',
   };
   for (const [from, to] of Object.entries(rename)) if (o[from] !== undefined) input[to] = o[from];
+  // The job's input file (an image_url data: URL given to the gateway) goes back as a data URL, which Replicate's file inputs take.
+  const imageKey = rename.image_url!;
+  if (req.input && input[imageKey] === undefined) input[imageKey] = `data:${req.input.mediaType};base64,${Buffer.from(req.input.data).toString('base64')}`;
   return input;
 }
 
