@@ -1,5 +1,5 @@
 // The OpenAI-compatible surface (docs/api.md), registered under /v1: POST /chat/completions,
-// POST /responses, POST /embeddings and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
+// POST /responses, POST /embeddings, POST /audio/transcriptions and GET /models. Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, clip } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
@@ -19,6 +19,7 @@ import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
 import { modelAvailability } from '../generation/availability.js';
 import { findModel } from '../generation/model-lookup.js';
+import { transcriptionRoutes } from './transcriptions.js';
 
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -84,6 +85,9 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     }
     return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo), run });
   });
+
+  // Multipart, in its own context (docs/api.md, "Transcriptions").
+  await app.register(transcriptionRoutes);
 
   app.post('/embeddings', { schema: openAIDocs.embeddings }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
