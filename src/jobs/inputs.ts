@@ -5,6 +5,7 @@
 // generation, "<generation id>/input.<ext>", recorded on the job (input_json.input) and, once the
 // generation ends, on the generation (result_json.input), where the retention sweeper finds it.
 import { GatewayError, clip, unsupportedField, validationError } from '../core/errors.js';
+import type { Catalog, ModelEntry } from '../config/catalog.js';
 import type { FileStore, ResultFile } from '../storage/files.js';
 import { ProviderError, type MediaInputFile } from '../providers/spec.js';
 
@@ -14,8 +15,11 @@ export const INPUT_MAX_BYTES = 25 * 1024 * 1024;
 /** The options that may carry an input file as a data: URL (or stay an https:// URL for the provider). */
 export const INPUT_URL_OPTIONS = ['image_url', 'audio_url'] as const;
 
+/** A route's provider type (an operator may name an `openai`-type provider otherwise). */
+export const providerType = (catalog: Pick<Catalog, 'providers'>, id: string): string => catalog.providers[id]?.type ?? id;
+
 /**
- * Which providers' modules pass a job's input file on, by media kind (src/providers/*): OpenAI's
+ * Which provider types' modules pass a job's input file on, by media kind (src/providers/*): OpenAI's
  * transcription, ElevenLabs' transcription and audio tools, Veo's first frame, Replicate's image
  * input (sent back as a data URL). A data: URL for a model with any other route is refused naming
  * the field rather than dropped; https:// URLs are unaffected.
@@ -28,8 +32,8 @@ const INPUT_FILE_KINDS: Readonly<Record<string, readonly string[]>> = {
 };
 
 /** 400 naming `field` unless every route of the model passes an input file on. */
-export function checkTakesInput(model: { slug: string; category: string; routes: { provider: string }[] }, field: string): void {
-  const refusing = model.routes.find((r) => !INPUT_FILE_KINDS[r.provider]?.includes(model.category));
+export function checkTakesInput(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, field: string): void {
+  const refusing = model.routes.find((r) => !INPUT_FILE_KINDS[providerType(catalog, r.provider)]?.includes(model.category));
   if (refusing) throw unsupportedField(field, `model "${model.slug}" takes no input file through its ${refusing.provider} route; give an https:// URL instead`);
 }
 

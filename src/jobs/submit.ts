@@ -52,7 +52,7 @@ export async function submitJob(
   const { options, upload: fromUrl } = takeInputUrls(given);
   if (fromUrl && opts.upload) throw unsupportedField(fromUrl.field, `this request already uploads its input file (${opts.upload.field})`);
   const upload = opts.upload ?? (fromUrl && { ...fromUrl, bytes: (fromUrl.body() as Uint8Array).byteLength });
-  if (fromUrl) checkTakesInput(model, fromUrl.field);
+  if (fromUrl) checkTakesInput(deps.catalog, model, fromUrl.field);
   const waitSeconds = wait === undefined ? (DEFAULT_WAIT[model.category] ?? 0) : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);

@@ -6,6 +6,7 @@ import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { GatewayError, clip, unsupportedField, validationError } from '../core/errors.js';
 import type { GenerationInput } from '../generation/request.js';
 import { findModel } from '../generation/model-lookup.js';
+import { providerType } from './inputs.js';
 
 /** Accepted audio formats: extension -> the media type the file is stored and sent with. */
 export const AUDIO_FORMATS: Readonly<Record<string, string>> = {
@@ -55,7 +56,7 @@ export function audioFormatOf(field: string, filename: string | undefined, media
 }
 
 /**
- * The options each provider's transcription call takes (src/providers/openai-media.ts,
+ * The options each provider type's transcription call takes (src/providers/openai-media.ts,
  * elevenlabs.ts); an option given for a model routed elsewhere is refused naming it.
  */
 const PROVIDER_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
@@ -64,6 +65,7 @@ const PROVIDER_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
 };
 
 export interface TranscriptionRequest {
+  catalog: Catalog;
   model: ModelEntry;
   language?: string;
   /** A hint of the wording (OpenAI's `prompt`). */
@@ -86,7 +88,7 @@ export function transcriptionInput(r: TranscriptionRequest): GenerationInput {
   const given: Record<string, unknown> = { language: r.language, prompt: r.prompt, temperature: r.temperature, diarize: r.diarize };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
-    const refusing = r.model.routes.find((route) => !PROVIDER_OPTIONS[route.provider]?.has(name));
+    const refusing = r.model.routes.find((route) => !PROVIDER_OPTIONS[providerType(r.catalog, route.provider)]?.has(name));
     if (refusing) throw unsupportedField(name, `model "${r.model.slug}" does not take it (its ${refusing.provider} route has no such option)`);
   }
   if (r.language !== undefined && !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$/.test(r.language)) {

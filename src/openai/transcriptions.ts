@@ -45,6 +45,7 @@ export async function transcriptionRoutes(app: FastifyInstance): Promise<void> {
       if (format !== 'json' && format !== 'text') throw validationError([{ path: 'response_format', message: 'json or text' }]);
       const audio = audioFormatOf('file', upload.file.filename, upload.file.mimetype);
       const input = transcriptionInput({
+        catalog: deps.catalog,
         model: transcriptionModel(deps.catalog, f.model),
         language: f.language,
         prompt: f.prompt,

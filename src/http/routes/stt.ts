@@ -24,6 +24,7 @@ export async function sttRoutes(app: FastifyInstance): Promise<void> {
       if (!upload.file) throw badRequest('missing required field: audio (the speech file)', { fields: [{ path: 'audio', message: 'required' }] });
       const format = audioFormatOf('audio', upload.file.filename, upload.file.mimetype);
       const input = transcriptionInput({
+        catalog: deps.catalog,
         model: sttModel(deps.catalog, f.model ?? 'whisper'),
         language: f.language,
         prompt: f.prompt,
