@@ -222,6 +222,26 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     assert.deepEqual(readdirSync(uploadDir), []);
   });
 
+  it('a client that gives up mid-upload leaves no temp file and no generation', async () => {
+    const acc = await h.account({ tokens: 10 });
+    const boundary = '----lumengate-abort';
+    const req = httpRequest(`${h.url}/api/v2/stt`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acc.key}`, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': 10 * MiB },
+    });
+    req.on('error', () => {});
+    req.write(`--${boundary}\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`);
+    req.write(Buffer.alloc(MiB, 0x42));
+    // Gives up once the server is writing the upload to disk.
+    for (let i = 0; i < 3000 && readdirSync(uploadDir).length === 0; i++) await sleep(10);
+    assert.equal(readdirSync(uploadDir).length, 1, 'the upload reached the temp directory');
+    req.destroy();
+    for (let i = 0; i < 3000 && readdirSync(uploadDir).length > 0; i++) await sleep(10);
+    assert.deepEqual(readdirSync(uploadDir), []);
+    assert.deepEqual(await generationsOf(acc.id), []);
+    assert.equal(await h.balance(acc.id), 10);
+  });
+
   it('the upload is streamed: the temp file grows while the request is still being sent', async () => {
     const acc = await h.account({ tokens: 10 });
     const first = 2 * MiB;
