@@ -54,7 +54,12 @@ export interface HoldRequest {
   /** The instance running the generation (released by that instance's restart). */
   instanceId?: string | null;
   /** A media generation: its job row is created in the same transaction as the hold (docs/api.md). */
-  job?: { inputJson: string; maxAttempts: number };
+  job?: {
+    inputJson: string;
+    maxAttempts: number;
+    /** Not claimable before this time (ISO): a job whose input file is still being stored is made due afterwards. */
+    runAfter?: string;
+  };
 }
 
 export interface Hold {

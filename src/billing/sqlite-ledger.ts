@@ -75,7 +75,7 @@ function ledgerFor(db: Database) {
       req.instanceId ?? null,
     )!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
-    if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, created, req.job.inputJson, created, created);
+    if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, req.job.runAfter ?? created, req.job.inputJson, created, created);
     return { generationId: gen.id, createdAt: created, price: req.price };
   });
 

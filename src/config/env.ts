@@ -1,6 +1,6 @@
 // The operator contract: every environment variable lumengate reads, in one place.
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -33,6 +33,8 @@ export interface Settings {
   storageUrl: string | undefined;
   /** The file-system store's root (LUMENGATE_FILES_DIR, default ./data/files). */
   filesDir: string;
+  /** Where multipart uploads are streamed while they arrive, before they go to the store (LUMENGATE_UPLOAD_DIR, default the OS temp dir). */
+  uploadDir: string;
   /** Signs result URLs; unset = generated once and kept in the database (src/storage/signed-urls.ts). */
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
@@ -89,6 +91,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
     storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
+    uploadDir: env.LUMENGATE_UPLOAD_DIR || tmpdir(),
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
     jobs: {

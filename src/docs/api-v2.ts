@@ -73,7 +73,35 @@ const noContent = (description: string) => ({ 204: { description, type: 'null' }
 const selfHistoryQuery = fromZod(historyQuery.omit({ account_id: true, include_deleted: true }));
 const generateErrors = errorResponses([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]);
 
+/** The multipart form of POST /api/v2/stt (validated in the handler: src/http/routes/stt.ts). */
+const sttForm = {
+  type: 'object',
+  required: ['audio'],
+  additionalProperties: false,
+  properties: {
+    audio: { type: 'string', format: 'binary', description: 'The speech: mp3, mp4, wav, m4a, ogg, flac or webm (by file extension, else media type); at most 25 MiB' },
+    model: { type: 'string', default: 'whisper', description: 'A model of category stt: whisper, gpt-4o-transcribe, elevenlabs-scribe' },
+    language: { type: 'string', description: 'ISO-639 code of the speech (en, eng)' },
+    diarize: { type: 'boolean', description: 'Speaker labels; only models that support it (elevenlabs-scribe), else 400' },
+    prompt: { type: 'string', description: 'A hint of the wording (OpenAI models only)' },
+    temperature: { type: 'number', minimum: 0, maximum: 1, description: 'OpenAI models only' },
+    wait: { type: 'number', minimum: 0, maximum: 120, default: 60, description: 'Seconds to wait for the result' },
+    callback_url: { type: 'string', description: 'POST the generation here when it ends (docs/api.md, "Webhooks")' },
+  },
+  examples: [{ audio: 'speech.wav', model: 'elevenlabs-scribe', language: 'en', diarize: true }],
+};
+
 export const apiV2Docs: Record<string, Record<string, unknown>> = {
+  'POST /api/v2/stt': {
+    summary: 'Transcribe speech (multipart upload)',
+    tags: ['generation'],
+    security: bearer,
+    consumes: ['multipart/form-data'],
+    description:
+      'A speech-to-text job like POST /api/v2/generate for an stt model: the upload is streamed to storage (over 25 MiB: 413), the price held with the pending generation, and the answer is the generation (`result_text`) when it ends within `wait` seconds, else `pending`. Unknown form fields are 400 naming them.',
+    body: sttForm,
+    response: { 200: json(ref('Generation'), 'The generation, with the transcription in result_text'), ...errorResponses([400, 401, 402, 403, 404, 413, 422, 429, 503]) },
+  },
   'POST /api/v2/generate': {
     summary: 'Run a generation',
     tags: ['generation'],

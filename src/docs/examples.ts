@@ -266,6 +266,22 @@ export const answerExamples: Record<string, Record<number, unknown>> = {
       lumengate: { ...lumengate, generation_id: 1848, tokens_spent: 5, balance_remaining: 90 },
     },
   },
+  'POST /api/v2/stt': {
+    200: {
+      ...generation,
+      id: 1848,
+      model_slug: 'whisper',
+      model: 'whisper',
+      result_text: 'The quick brown fox jumps over the lazy dog.',
+      content: 'The quick brown fox jumps over the lazy dog.',
+      tokens_spent: 2,
+      tokens_used: 2,
+      balance_remaining: 93,
+      result_metadata: null,
+      usage: null,
+    },
+  },
+  'POST /v1/audio/transcriptions': { 200: { text: 'The quick brown fox jumps over the lazy dog.' } },
   'POST /v1/embeddings': {
     200: {
       object: 'list',

@@ -169,5 +169,11 @@ export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } 
 export async function generationsWithFilesDue(db: Db, f: ({ plan: string; before: string } | { deleted: true }) & { limit: number }): Promise<Pick<Generation, 'id' | 'result_json'>[]> {
   let q = db.kysely.selectFrom('generations').innerJoin('accounts', 'accounts.id', 'generations.account_id').select(['generations.id', 'generations.result_json']);
   q = 'plan' in f ? q.where('accounts.plan', '=', f.plan).where('generations.created_at', '<', f.before) : q.where('generations.deleted_at', 'is not', null);
-  return q.where('generations.result_json', 'like', '%"files":[{%').where('generations.result_json', 'not like', '%"files_expired_at":%').orderBy('generations.id').limit(f.limit).execute();
+  // Output files, or a media job's input file (src/jobs/inputs.ts).
+  return q
+    .where((w) => w.or([w('generations.result_json', 'like', '%"files":[{%'), w('generations.result_json', 'like', '%"input":{"key":%')]))
+    .where('generations.result_json', 'not like', '%"files_expired_at":%')
+    .orderBy('generations.id')
+    .limit(f.limit)
+    .execute();
 }

@@ -12,6 +12,7 @@ import { GatewayError, clip } from '../core/errors.js';
 import { statusOf } from './errors.js';
 import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
+import { sttRoutes } from './routes/stt.js';
 import { modelRoutes } from './routes/models.js';
 import { balanceRoutes } from './routes/balance.js';
 import { docsPlugin } from '../docs/plugin.js';
@@ -133,6 +134,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       if (req.routeOptions.config.public !== true) await app.authenticate(req);
     });
     await api.register(generateRoutes);
+    await api.register(sttRoutes);
     await api.register(modelRoutes);
     await api.register(balanceRoutes);
     await api.register(openAIRoutes, { prefix: '/v1' });

@@ -11,12 +11,13 @@ import { GatewayError } from '../core/errors.js';
 import { configuredRoutes, describeFailure, type GenerationDeps } from '../generation/lifecycle.js';
 import { priceOf } from '../generation/pricing.js';
 import type { Route } from '../generation/routing.js';
-import { findGeneration } from '../generation/store.js';
+import { findGeneration, mergeResultJson } from '../generation/store.js';
 import { generationObject } from '../generation/object.js';
-import { ProviderError, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
+import { ProviderError, type MediaInputFile, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
 import type { FileStore } from '../storage/files.js';
-import { storeOutputs } from './outputs.js';
+import { storeOutputs, type StoredOutput } from './outputs.js';
 import { endJob, recordProviderJob, requeueJob } from './store.js';
+import { inputResultFile, readInput, type JobInputFile } from './inputs.js';
 
 export interface JobDeps extends GenerationDeps {
   files: FileStore;
@@ -29,6 +30,14 @@ export interface JobInput {
   options: Record<string, unknown>;
   /** Where the ended generation is reported (docs/api.md), checked when the job was submitted. */
   callbackUrl?: string;
+  /** The job's input file (src/jobs/inputs.ts), stored under the generation. */
+  input?: JobInputFile;
+}
+
+/** result_json of an ended job generation: its output files and its input file (both swept by retention). */
+export function endedResultJson(generationId: number, input: JobInput, files?: StoredOutput[]): string | null {
+  if (!files && !input.input) return null;
+  return JSON.stringify({ ...(files ? { files } : {}), ...(input.input ? { input: inputResultFile(generationId, input.input) } : {}) });
 }
 
 /** Reports an ended job generation to its callback URL, if it has one (never throws). */
@@ -53,6 +62,9 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   const gen = await findGeneration(deps.db, id);
   if (!gen || gen.status !== 'pending') {
     // Settled meanwhile (cancelled, or released by the stale-hold sweeper): nothing left to run.
+    // The input file is recorded on the generation so that retention deletes it.
+    const left = JSON.parse(job.input_json) as JobInput;
+    if (gen && left.input && !gen.result_json) await mergeResultJson(deps.db, id, JSON.parse(endedResultJson(id, left)!) as Record<string, unknown>);
     await endJob(deps.db, id, gen?.error === 'cancelled' ? 'cancelled' : gen?.status === 'completed' ? 'done' : 'failed', gen?.error ?? null);
     return;
   }
@@ -60,12 +72,15 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   const model = deps.catalog.get(gen.model_slug);
   let route: Route | undefined;
   let providerJobId = job.provider_job_id;
+  // Read from the store only when the provider's job is started (a resumed poll does not need it).
+  let inputFile: MediaInputFile | undefined;
   const request = (r: Route): MediaRequest => ({
     kind: gen.category as MediaKind,
     upstreamModel: r.upstreamModel,
     options: input.options,
     signal,
     ...(input.prompt !== null ? { prompt: input.prompt } : {}),
+    ...(inputFile ? { input: inputFile } : {}),
   });
   try {
     if (!model) throw new ProviderError(`model "${gen.model_slug}" is no longer in the catalog`, { retryable: false });
@@ -79,6 +94,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       if (!route) throw new ProviderError(`route ${job.route} of provider job ${providerJobId} is no longer configured`, { retryable: false });
       progress = await pollOf(route)(request(route), providerJobId);
     } else {
+      if (input.input) inputFile = await readInput(deps.files, id, input.input);
       ({ route, progress } = await startOnFirstRoute(routes, request));
     }
     while (progress.state === 'running') {
@@ -95,7 +111,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     const settlement: Settlement = {
       status: 'completed',
       resultText: result.text ?? null,
-      resultJson: JSON.stringify({ files }),
+      resultJson: endedResultJson(id, input, files),
       error: null,
       finishReason: null,
       usage: null,
@@ -128,6 +144,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     await settleWithRetry(deps.db, id, {
       status: 'failed',
       resultText: null,
+      resultJson: endedResultJson(id, input),
       error: message,
       finishReason: null,
       usage: null,

@@ -42,6 +42,12 @@ export async function recordProviderJob(db: Db, generationId: number, owner: str
   await db.kysely.updateTable('jobs').set({ route, provider_job_id: providerJobId, updated_at: nowIso() }).where('generation_id', '=', generationId).where('lease_owner', '=', owner).execute();
 }
 
+/** A job held back while its input file was stored: due now (a job already ended stays ended). */
+export async function makeJobDue(db: Db, generationId: number): Promise<void> {
+  const now = nowIso();
+  await db.kysely.updateTable('jobs').set({ run_after: now, updated_at: now }).where('generation_id', '=', generationId).where('state', '=', 'queued').execute();
+}
+
 /** Back to the queue after a failed attempt (or a graceful shutdown, which gives the attempt back). */
 export async function requeueJob(db: Db, generationId: number, owner: string, f: { delayMs: number; error: string | null; refundAttempt?: boolean }): Promise<void> {
   await db.kysely

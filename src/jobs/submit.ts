@@ -5,17 +5,18 @@ import type { Caller } from '../accounts/keys.js';
 import type { ModelEntry } from '../config/catalog.js';
 import { holdTokens } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { GatewayError, validationError } from '../core/errors.js';
+import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import type { Generation } from '../db/schema.js';
 import { checkAdmission, configuredRoutes } from '../generation/lifecycle.js';
 import type { GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
 import { enforceRequiredOptions } from '../generation/required-options.js';
-import { cancelAtProvider, configuredRoutesOrNone, reportEnded, type JobDeps, type JobInput } from './execute.js';
+import { findGeneration } from '../generation/store.js';
+import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, reportEnded, type JobDeps, type JobInput } from './execute.js';
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
-import { endJob, findJob } from './store.js';
-import { findGeneration } from '../generation/store.js';
+import { endJob, findJob, makeJobDue } from './store.js';
+import { checkTakesInput, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
 import type { MediaKind } from '../providers/spec.js';
 
 export const JOB_CATEGORIES: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'tts', 'stt', 'tool']);
@@ -25,23 +26,49 @@ const DEFAULT_WAIT: Record<string, number> = { image: 60, tts: 60, stt: 60, tool
 const MAX_WAIT_SECONDS = 120;
 /** A pending hold outlives the job's deadline by this much before the stale-hold sweeper may release it. */
 const HOLD_MARGIN_MS = 5 * 60_000;
+/**
+ * A job with an input file is created not yet due and made due once the file is stored, so no
+ * worker starts it on a missing file. If the instance dies in between, the job becomes due after
+ * this long anyway and fails on the missing (or incomplete) file: released, nothing charged.
+ */
+const INPUT_STORE_GRACE_MS = 10 * 60_000;
 
 export function isJobModel(model: ModelEntry | undefined): boolean {
   return model !== undefined && JOB_CATEGORIES.has(model.category);
 }
 
-/** Holds the price and queues the job; returns the generation id and how long to wait for it. */
-export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput): Promise<{ generationId: number; waitMs: number }> {
+/**
+ * Holds the price and queues the job; returns the generation id and how long to wait for it.
+ * `upload` is the job's input file (an upload); a data: URL in `image_url` / `audio_url` becomes
+ * one too (src/jobs/inputs.ts). It is stored after the hold and before the job is due.
+ */
+export async function submitJob(
+  deps: JobDeps,
+  runner: JobRunner,
+  caller: Caller,
+  input: GenerationInput,
+  opts: { upload?: InputUpload & { bytes: number } } = {},
+): Promise<{ generationId: number; waitMs: number }> {
   const model = checkAdmission(deps, caller, input);
-  const { wait, callback_url: _callback, ...options } = input.options;
+  const { wait, callback_url: _callback, ...given } = input.options;
+  enforceRequiredOptions(model, { options: given, prompt: input.promptText }); // a tool's input image, mask, … named when missing
+  const { options, upload: fromUrl } = takeInputUrls(given);
+  if (fromUrl && opts.upload) throw unsupportedField(fromUrl.field, `this request already uploads its input file (${opts.upload.field})`);
+  const upload = opts.upload ?? (fromUrl && { ...fromUrl, bytes: (fromUrl.body() as Uint8Array).byteLength });
+  if (fromUrl) checkTakesInput(deps.catalog, model, fromUrl.field);
   const waitSeconds = wait === undefined ? (DEFAULT_WAIT[model.category] ?? 0) : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
   }
-  enforceRequiredOptions(model, { options, prompt: input.promptText }); // a tool's input image, mask, … named when missing
   configuredRoutes(deps, model); // 503 naming the provider to configure, before any money moves
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
-  const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}) };
+  const inputFile: JobInputFile | undefined = upload && {
+    name: inputName(upload.ext),
+    media_type: upload.mediaType,
+    bytes: upload.bytes,
+    ...(upload.filename ? { filename: upload.filename } : {}),
+  };
+  const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}), ...(inputFile ? { input: inputFile } : {}) };
   const price = priceOf(model, { ...options, prompt: input.promptText });
   await deps.limits?.consume(caller);
   const hold = await holdTokens(deps.db, {
@@ -54,19 +81,49 @@ export async function submitJob(deps: JobDeps, runner: JobRunner, caller: Caller
     holdTtlMs: deps.jobs.timeoutMs + HOLD_MARGIN_MS,
     // No instance id: a job outlives the instance that took the request (its restart must not release it).
     instanceId: null,
-    job: { inputJson: JSON.stringify(jobInput), maxAttempts: deps.jobs.maxAttempts },
+    job: {
+      inputJson: JSON.stringify(jobInput),
+      maxAttempts: deps.jobs.maxAttempts,
+      ...(inputFile ? { runAfter: new Date(Date.now() + INPUT_STORE_GRACE_MS).toISOString() } : {}),
+    },
   });
   if (!hold) throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
+  if (upload && inputFile) await storeInput(deps, hold, jobInput, upload, inputFile);
   runner.wake();
   return { generationId: hold.generationId, waitMs: waitSeconds * 1000 };
+}
+
+/** Stores the job's input file and makes the job due; if the store fails, the generation fails (released) and the caller gets a 503. */
+async function storeInput(deps: JobDeps, hold: { generationId: number; createdAt: string }, jobInput: JobInput, upload: InputUpload, file: JobInputFile): Promise<void> {
+  const key = inputKey(hold.generationId, file);
+  try {
+    await deps.files.put(key, upload.body(), file.media_type);
+    await makeJobDue(deps.db, hold.generationId);
+  } catch (err) {
+    deps.log?.error({ generation_id: hold.generationId, error: (err as Error).message }, 'storing the input file failed');
+    await settleWithRetry(deps.db, hold.generationId, {
+      status: 'failed',
+      resultText: null,
+      resultJson: endedResultJson(hold.generationId, jobInput),
+      error: 'storing the input file failed',
+      finishReason: null,
+      usage: null,
+      route: null,
+      firstTokenAt: null,
+      createdAt: hold.createdAt,
+    });
+    await endJob(deps.db, hold.generationId, 'failed', 'storing the input file failed');
+    await deps.files.delete(key).catch(() => undefined);
+    throw new GatewayError('service_unavailable', 'storing the input file failed; nothing was charged', { generation_id: hold.generationId });
+  }
 }
 
 /**
  * Submits a job and waits for it: up to its `wait`, or until `gone` aborts (the client left; the
  * job runs on regardless). Resolves with the generation row as it is then (pending, completed or failed).
  */
-export async function submitAndWait(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput, gone: AbortSignal): Promise<Generation> {
-  const { generationId, waitMs } = await submitJob(deps, runner, caller, input);
+export async function submitAndWait(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput, gone: AbortSignal, opts: Parameters<typeof submitJob>[4] = {}): Promise<Generation> {
+  const { generationId, waitMs } = await submitJob(deps, runner, caller, input, opts);
   await runner.waitFor(generationId, waitMs, gone);
   return (await findGeneration(deps.db, generationId))!;
 }
@@ -82,9 +139,12 @@ export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, ge
   if (gen.status !== 'pending') {
     throw new GatewayError('bad_request', `generation ${gen.id} is already ${gen.status}`, { generation_id: gen.id, status: gen.status });
   }
+  const job = await findJob(deps.db, gen.id);
+  const jobInput = job ? (JSON.parse(job.input_json) as JobInput) : undefined;
   const settled = await settleWithRetry(deps.db, gen.id, {
     status: 'failed',
     resultText: null,
+    resultJson: jobInput ? endedResultJson(gen.id, jobInput) : null,
     error: 'cancelled',
     finishReason: null,
     usage: null,
@@ -93,8 +153,7 @@ export async function cancelJob(deps: JobDeps, runner: JobRunner | undefined, ge
     createdAt: gen.created_at,
   });
   if (!settled.applied) return; // it ended first: the caller sees how
-  const job = await findJob(deps.db, gen.id);
-  if (job) await reportEnded(deps, gen.id, JSON.parse(job.input_json) as JobInput);
+  if (jobInput) await reportEnded(deps, gen.id, jobInput);
   await endJob(deps.db, gen.id, 'cancelled', 'cancelled');
   runner?.abortRun(gen.id);
   runner?.notifySettled(gen.id);

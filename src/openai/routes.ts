@@ -1,7 +1,7 @@
 // The OpenAI-compatible surface (docs/api.md), registered under /v1: POST /chat/completions,
-// POST /responses, POST /embeddings, POST /images/generations, POST /audio/speech and GET /models.
-// Same keys, balance, prices and generation rows as /api/v2: the work is runGeneration, or a media
-// job (src/jobs/) that the call waits for.
+// POST /responses, POST /embeddings, POST /images/generations, POST /audio/speech,
+// POST /audio/transcriptions and GET /models. Same keys, balance, prices and generation rows as
+// /api/v2: the work is runGeneration, or a media job (src/jobs/) that the call waits for.
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { GatewayError, clip } from '../core/errors.js';
 import { toGatewayError } from '../http/app.js';
@@ -21,13 +21,14 @@ import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
 import { modelAvailability } from '../generation/availability.js';
 import { findModel } from '../generation/model-lookup.js';
-import { submitAndWait } from '../jobs/submit.js';
+import { submitJobRequest } from '../http/jobs.js';
 import { balanceOf } from '../jobs/store.js';
 import { generationObject } from '../generation/object.js';
 import { jobError, mainFile, parseImagesBody, parseSpeechBody } from './media.js';
 import type { GenerationInput } from '../generation/request.js';
 import type { Generation } from '../db/schema.js';
 import type { FileStore } from '../storage/files.js';
+import { transcriptionRoutes } from './transcriptions.js';
 
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -94,6 +95,9 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo), run });
   });
 
+  // Multipart, in its own context (docs/api.md, "Transcriptions").
+  await app.register(transcriptionRoutes);
+
   app.post('/embeddings', { schema: openAIDocs.embeddings }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
     const { input, encoding } = parseEmbeddingsBody(req.body);
@@ -104,12 +108,10 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
 
   /** A media job on the same path as POST /api/v2/generate (hold, job row, settlement), waited for; a job that did not complete is an error. */
   async function runMediaJob(req: FastifyRequest, reply: FastifyReply, input: GenerationInput): Promise<{ g: Generation; files: FileStore }> {
-    const jobs = deps.jobs;
-    if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
-    const g = await submitAndWait(jobs.deps, jobs.runner, callerOf(req), input, clientGoneSignal(reply));
+    const g = await submitJobRequest(deps, reply, callerOf(req), input);
     if (g.status !== 'completed') throw jobError(g);
     void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
-    return { g, files: jobs.deps.files };
+    return { g, files: deps.jobs!.deps.files };
   }
 
   app.post('/images/generations', { schema: openAIDocs.images }, async (req: FastifyRequest, reply: FastifyReply) => {

@@ -148,6 +148,35 @@ export const openAIDocs = {
       ...errors([400, 401, 402, 403, 404, 422, 429, 500, 503, 504]),
     },
   }),
+  transcriptions: docsOnly({
+    summary: 'OpenAI-compatible speech to text (multipart upload)',
+    tags: ['openai'],
+    security: bearer,
+    consumes: ['multipart/form-data'],
+    description:
+      "OpenAI's request and answer around the same stt job as POST /api/v2/stt (prices, holds, generation rows). `model`: a catalog stt slug or the upstream name it is routed to (`whisper-1` → whisper). `response_format` json or text; verbose_json, srt, vtt are refused naming the value. Other fields are 400 naming them.",
+    body: {
+      type: 'object',
+      required: ['file', 'model'],
+      additionalProperties: false,
+      properties: {
+        file: { type: 'string', format: 'binary', description: 'mp3, mp4, wav, m4a, ogg, flac or webm; at most 25 MiB' },
+        model: { type: 'string', description: 'whisper-1, gpt-4o-transcribe, scribe_v1, or a catalog stt slug' },
+        language: { type: 'string' },
+        prompt: { type: 'string' },
+        response_format: { type: 'string', enum: ['json', 'text'], default: 'json' },
+        temperature: { type: 'number', minimum: 0, maximum: 1 },
+      },
+      examples: [{ file: 'speech.mp3', model: 'scribe_v1', language: 'en' }],
+    },
+    response: {
+      200: {
+        description: 'The transcription',
+        content: { 'application/json': { schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } } }, 'text/plain': { schema: { type: 'string' } } },
+      },
+      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+    },
+  }),
   listModels: docsOnly({
     summary: 'Chat models',
     tags: ['openai'],

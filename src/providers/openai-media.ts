@@ -101,6 +101,10 @@ async function transcription(http: MediaHttp, req: MediaRequest): Promise<MediaP
   form.append('model', req.upstreamModel);
   const language = str(req.options, 'language');
   if (language) form.append('language', language);
+  // The wording hint of an stt job is its prompt (docs/api.md).
+  if (req.prompt) form.append('prompt', req.prompt);
+  const temperature = num(req.options, 'temperature');
+  if (temperature !== undefined) form.append('temperature', String(temperature));
   form.append('response_format', 'json');
   const res = await http.json<TranscriptionResponse>('/audio/transcriptions', { form, signal: req.signal });
   if (typeof res.text !== 'string') throw new ProviderError('OpenAI answered audio/transcriptions without text');

@@ -1,7 +1,8 @@
 // Style C options -> the `input` of a Replicate prediction. Image, video and music models share
 // input names (prompt, width/height, seed, …); tool models and MiniMax speech each have their own,
 // listed here by "owner/name" (the catalog routes them, docs/api.md names the models). Input images
-// are URLs: an https URL or a data: URL is passed through as is (Replicate takes both).
+// are URLs: an https URL or a data: URL is passed through as is (Replicate takes both); the job's
+// stored input file (an `image_url` data: URL given to the gateway) goes back as a data URL.
 import { bool, defined, num, str } from './media-http.js';
 import type { MediaRequest } from './spec.js';
 
@@ -49,7 +50,9 @@ const MAPPERS: Record<string, InputMapper> = {
 /** The prediction input for `req` ("owner/name[:version]"). */
 export function replicateInput(req: MediaRequest): Record<string, unknown> {
   const name = req.upstreamModel.split(':')[0]!;
-  return (MAPPERS[name] ?? sharedInput)(req);
+  const withInput =
+    req.input && req.options.image_url === undefined ? { ...req, options: { ...req.options, image_url: `data:${req.input.mediaType};base64,${Buffer.from(req.input.data).toString('base64')}` } } : req;
+  return (MAPPERS[name] ?? sharedInput)(withInput);
 }
 
 /** Style C options -> the input names Replicate's image, video and music models share. */

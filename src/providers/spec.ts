@@ -151,7 +151,7 @@ export interface MediaInputFile {
 export interface MediaRequest {
   kind: MediaKind;
   upstreamModel: string;
-  /** The description (image, video, music), the text to speak (tts), absent for stt. */
+  /** The description (image, video, music), the text to speak (tts), the wording hint of a transcription (stt, optional). */
   prompt?: string;
   /** Style C options, validated by the gateway: size, format, quality, style, seed, negative_prompt,
    * image_url, duration, aspect_ratio, voice_id, speed, language, … */

@@ -72,11 +72,17 @@ export interface ResultFile {
 /** The part of result_json about files; `files_expired_at` is set by the retention sweeper. */
 export interface ResultFilesJson {
   files?: ResultFile[];
+  /** A media job's input file (src/jobs/inputs.ts), kept as long as the outputs. */
+  input?: ResultFile;
   files_expired_at?: string;
 }
 
 export function resultFilesOf(resultJson: string | null): ResultFilesJson {
   if (!resultJson) return {};
   const j = JSON.parse(resultJson) as ResultFilesJson;
-  return { files: Array.isArray(j.files) ? j.files : undefined, files_expired_at: j.files_expired_at };
+  return {
+    files: Array.isArray(j.files) ? j.files : undefined,
+    input: j.input && typeof j.input.key === 'string' ? j.input : undefined,
+    files_expired_at: j.files_expired_at,
+  };
 }

@@ -1,5 +1,5 @@
 // Retention (docs/api.md): a plan keeps result files retention_days (null = for ever). The sweeper
-// deletes older files; the generation stays, marked result_json.files_expired_at, so it reads
+// deletes older files (outputs and a job's input file); the generation stays, marked result_json.files_expired_at, so it reads
 // result_url: null and result_metadata.expired_at. A deleted generation's files go at the next pass.
 import type { Catalog, PlanName } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
@@ -22,7 +22,8 @@ export async function sweepExpiredFiles(db: Db, store: FileStore, catalog: Pick<
       const rows = await generationsWithFilesDue(db, filter);
       for (const row of rows) {
         // Files first, then the mark: a failure in between deletes again next time (delete is idempotent).
-        for (const f of resultFilesOf(row.result_json).files ?? []) await store.delete(f.key);
+        const { files, input } = resultFilesOf(row.result_json);
+        for (const f of [...(files ?? []), ...(input ? [input] : [])]) await store.delete(f.key);
         await mergeResultJson(db, row.id, { files_expired_at: now.toISOString() });
       }
       expired += rows.length;

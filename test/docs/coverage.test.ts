@@ -25,6 +25,19 @@ function examplesOf(media: any): unknown[] {
   return Object.values(media.examples ?? {}).map((e: any) => e.value);
 }
 
+/** The documented request body: JSON, or a multipart upload (POST /api/v2/stt, /v1/audio/transcriptions). */
+const bodyMedia = (op: any) => op.requestBody?.content?.['application/json'] ?? op.requestBody?.content?.['multipart/form-data'];
+
+/** A multipart example as a form: a `format: binary` field's example value is the name of a small file sent in it. */
+function formOf(schema: any, example: Record<string, unknown>): FormData {
+  const form = new FormData();
+  for (const [k, v] of Object.entries(example)) {
+    if (schema.properties?.[k]?.format === 'binary') form.append(k, new Blob([new Uint8Array(64)]), String(v));
+    else form.append(k, String(v));
+  }
+  return form;
+}
+
 describe('OpenAPI coverage: every route documented with examples', () => {
   let h: Harness;
   let spec: any;
@@ -76,11 +89,11 @@ describe('OpenAPI coverage: every route documented with examples', () => {
     }
   });
 
-  it('every POST/PUT/PATCH documents its JSON body with examples that match the schema', () => {
+  it('every POST/PUT/PATCH documents its JSON (or multipart upload) body with examples that match the schema', () => {
     for (const { method, path, op } of ops.filter((o) => BODY_METHODS.has(o.method))) {
       const name = `${method.toUpperCase()} ${path}`;
-      const media = op.requestBody?.content?.['application/json'];
-      assert.ok(media?.schema, `${name} has a JSON body schema`);
+      const media = bodyMedia(op);
+      assert.ok(media?.schema, `${name} has a JSON or multipart body schema`);
       const examples = examplesOf(media);
       assert.ok(examples.length > 0, `${name} has a request example`);
       examples.forEach((e, i) => check(media.schema, e, `${name} request example ${i + 1}`));
@@ -89,9 +102,14 @@ describe('OpenAPI coverage: every route documented with examples', () => {
 
   it('the request examples are accepted by the handlers (no 400/422)', async () => {
     for (const { method, path, op } of ops.filter((o) => BODY_METHODS.has(o.method))) {
-      for (const example of examplesOf(op.requestBody?.content?.['application/json'])) {
+      const media = bodyMedia(op);
+      for (const example of examplesOf(media)) {
         const url = h.url + path.replace('{slug}', 'gpt-5-nano').replace(/\{[^}]+\}/g, '1');
-        const res = await fetch(url, { method: method.toUpperCase(), headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` }, body: JSON.stringify(example) });
+        const res = await fetch(url, {
+          method: method.toUpperCase(),
+          headers: { ...(media === op.requestBody.content['application/json'] ? { 'content-type': 'application/json' } : {}), authorization: `Bearer ${key}` },
+          body: media === op.requestBody.content['application/json'] ? JSON.stringify(example) : formOf(media.schema, example as Record<string, unknown>),
+        });
         const text = await res.text();
         // A refusal of the example itself is a 422, or a 400 naming fields; a 400 about the state of
         // the placeholder resource (e.g. generation 1 is not a media job) says nothing of the example.

@@ -6,7 +6,8 @@ import { parseGenerateBody } from '../../generation/request.js';
 import { runGeneration } from '../../generation/lifecycle.js';
 import { generationObject } from '../../generation/object.js';
 import { findGeneration, findOwnGeneration } from '../../generation/store.js';
-import { cancelJob, isJobModel, submitAndWait } from '../../jobs/submit.js';
+import { cancelJob, isJobModel } from '../../jobs/submit.js';
+import { resultLinks, submitJobRequest } from '../jobs.js';
 import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
@@ -94,19 +95,11 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
 
   /** Media (docs/api.md): a job; the answer is the generation when it ends within `wait`, else pending. */
   async function generateMedia(req: FastifyRequest, reply: FastifyReply, caller: ReturnType<typeof callerOf>, input: ReturnType<typeof parseGenerateBody>) {
-    const jobs = deps.jobs;
-    if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
-    // Waiting ends early if the client leaves (the response closes before it was sent); the job runs on regardless.
-    const gone = new AbortController();
-    const onClose = () => gone.abort();
-    reply.raw.once('close', onClose);
-    const g = await submitAndWait(jobs.deps, jobs.runner, caller, input, gone.signal);
-    reply.raw.off('close', onClose);
+    const g = await submitJobRequest(deps, reply, caller, input);
     return generationObject(g, await balanceOf(deps.db, caller.account.id), links(req));
   }
 
-  /** Signed result URLs (docs/api.md) on the origin the client called. */
-  const links = (req: FastifyRequest) => deps.files && { signer: deps.files.signer, baseUrl: `${req.protocol}://${req.host}` };
+  const links = (req: FastifyRequest) => resultLinks(deps, req);
 
   const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const caller = callerOf(req);
