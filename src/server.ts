@@ -99,6 +99,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     log: logger,
     instanceId: settings.instanceId,
     files: files.store,
+    links: { signer: files.signer, baseUrl: settings.publicUrl ?? '' },
     jobs: settings.jobs,
     webhooks,
   };

@@ -35,6 +35,8 @@ export interface Settings {
   filesDir: string;
   /** Where multipart uploads are streamed while they arrive, before they go to the store (LUMENGATE_UPLOAD_DIR, default the OS temp dir). */
   uploadDir: string;
+  /** The gateway's public origin (LUMENGATE_PUBLIC_URL, e.g. https://ai.example.com): the base of result URLs in webhook bodies, which have no request to take it from. Unset: those URLs are signed paths (/files/…). */
+  publicUrl: string | undefined;
   /** Signs result URLs; unset = generated once and kept in the database (src/storage/signed-urls.ts). */
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
@@ -92,6 +94,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
     uploadDir: env.LUMENGATE_UPLOAD_DIR || tmpdir(),
+    publicUrl: env.LUMENGATE_PUBLIC_URL ? env.LUMENGATE_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
     jobs: {

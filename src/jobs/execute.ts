@@ -12,7 +12,7 @@ import { configuredRoutes, describeFailure, type GenerationDeps } from '../gener
 import { priceOf } from '../generation/pricing.js';
 import type { Route } from '../generation/routing.js';
 import { findGeneration, mergeResultJson } from '../generation/store.js';
-import { generationObject } from '../generation/object.js';
+import { generationObject, type ResultLinks } from '../generation/object.js';
 import { ProviderError, type MediaInputFile, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
 import type { FileStore } from '../storage/files.js';
 import { storeOutputs, type StoredOutput } from './outputs.js';
@@ -21,6 +21,8 @@ import { inputResultFile, readInput, type JobInputFile } from './inputs.js';
 
 export interface JobDeps extends GenerationDeps {
   files: FileStore;
+  /** Signs the result URLs of webhook bodies (on LUMENGATE_PUBLIC_URL, else as /files/… paths). */
+  links?: ResultLinks;
   jobs: JobSettings;
 }
 
@@ -45,7 +47,7 @@ export async function reportEnded(deps: JobDeps, generationId: number, input: Jo
   if (!input.callbackUrl || !deps.webhooks) return;
   const gen = await findGeneration(deps.db, generationId);
   if (!gen || gen.status === 'pending') return;
-  await deps.webhooks.generationEnded({ generationId, accountId: gen.account_id, url: input.callbackUrl, generation: generationObject(gen, null) });
+  await deps.webhooks.generationEnded({ generationId, accountId: gen.account_id, url: input.callbackUrl, generation: generationObject(gen, null, deps.links) });
 }
 
 /** Why a worker stops running a job without settling it. */

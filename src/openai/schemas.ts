@@ -174,7 +174,7 @@ export const openAIDocs = {
         description: 'The transcription',
         content: { 'application/json': { schema: { type: 'object', required: ['text'], properties: { text: { type: 'string' } } } }, 'text/plain': { schema: { type: 'string' } } },
       },
-      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503]),
+      ...errors([400, 401, 402, 403, 404, 413, 422, 429, 500, 503, 504]),
     },
   }),
   listModels: docsOnly({

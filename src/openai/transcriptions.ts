@@ -4,17 +4,17 @@
 // the request waits up to 120 s for the job, as OpenAI's API is synchronous.
 import type { FastifyInstance } from 'fastify';
 import type { Catalog, ModelEntry } from '../config/catalog.js';
-import { GatewayError, badRequest, unsupportedField, validationError } from '../core/errors.js';
+import { badRequest, unsupportedField, validationError } from '../core/errors.js';
 import { callerOf } from '../http/app.js';
 import { submitJobRequest } from '../http/jobs.js';
 import { readUpload, registerMultipart, uploadInput } from '../http/uploads.js';
 import { openAIDocs } from './schemas.js';
+import { V1_MEDIA_WAIT_SECONDS, jobError } from './media.js';
 import { audioFormatOf, numberField, sttModel, transcriptionInput } from '../jobs/transcription.js';
 
 const FIELDS: ReadonlySet<string> = new Set(['model', 'language', 'prompt', 'response_format', 'temperature']);
 /** OpenAI's formats this gateway does not produce (the job keeps the text only): refused by name. */
 const REFUSED_FORMATS = new Set(['verbose_json', 'srt', 'vtt', 'diarized_json']);
-const WAIT_SECONDS = 120;
 
 /**
  * The stt model an OpenAI client names: a catalog slug (`whisper`, `gpt-4o-transcribe`), else the
@@ -50,14 +50,12 @@ export async function transcriptionRoutes(app: FastifyInstance): Promise<void> {
         language: f.language,
         prompt: f.prompt,
         temperature: numberField('temperature', f.temperature),
-        wait: WAIT_SECONDS,
+        wait: V1_MEDIA_WAIT_SECONDS,
       });
       const g = await submitJobRequest(deps, reply, caller, input, { upload: uploadInput(upload.file, 'file', audio) });
+      // Still running or failed: the same answers as the other /v1 media routes (504 naming the generation, or 500).
+      if (g.status !== 'completed') throw jobError(g);
       const ids = { 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) };
-      if (g.status === 'pending') {
-        throw new GatewayError('service_unavailable', `the transcription is still running after ${WAIT_SECONDS} s; GET /api/v2/generate/${g.id} gives its result`, { generation_id: g.id }, {}, ids);
-      }
-      if (g.status === 'failed') throw new GatewayError('provider_error', g.error ?? 'the transcription failed', { generation_id: g.id }, {}, ids);
       void reply.headers(ids);
       if (format === 'text') return reply.type('text/plain; charset=utf-8').send(g.result_text ?? '');
       return { text: g.result_text ?? '' };

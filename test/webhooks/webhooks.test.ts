@@ -48,7 +48,7 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
   let h: Harness;
   let rx: Receiver;
   before(async () => {
-    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1' } });
+    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', LUMENGATE_PUBLIC_URL: 'https://gateway.example/' } });
     rx = await startReceiver();
   });
   after(async () => {
@@ -113,6 +113,30 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
     const failed = JSON.parse(rx.received[before + 1]!.body);
     assert.equal(failed.status, 'failed');
     assertSigned(rx.received[before + 1]!.headers['x-lumengate-signature'], rx.received[before + 1]!.body, a.secret);
+  });
+
+  it('a media job reports its file: result_url signed on LUMENGATE_PUBLIC_URL, and it serves the file', async () => {
+    const a = await accountWithSecret();
+    const before = rx.received.length;
+    // espeak: the local speech model (no upstream); wait 0, so the job ends after the answer.
+    const r = await h.post('/api/v2/generate', { model: 'espeak', text: 'hello hook', wait: 0, callback_url: rx.url }, a.key);
+    assert.equal(r.status, 200, r.text);
+    await rx.until(before + 1);
+    const got = rx.received[before]!;
+    assertSigned(got.headers['x-lumengate-signature'], got.body, a.secret);
+    const body = JSON.parse(got.body);
+    assert.deepEqual([body.id, body.status, body.result_metadata.mime_type], [r.json.id, 'completed', 'audio/wav']);
+    const url = new URL(body.result_url);
+    assert.equal(url.origin, 'https://gateway.example', 'the public origin, not the address the worker listens on');
+    assert.match(url.pathname, new RegExp(`^/files/${r.json.id}/`));
+    const file = await fetch(h.url + url.pathname + url.search);
+    assert.equal(file.status, 200);
+    assert.equal(
+      Buffer.from(await file.arrayBuffer())
+        .subarray(0, 4)
+        .toString('latin1'),
+      'RIFF',
+    );
   });
 
   it('a receiver answering 500 twice then 200 gets three attempts, 10 s and 1 min apart', async () => {
