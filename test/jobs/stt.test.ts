@@ -67,17 +67,7 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     rmSync(uploadDir, { recursive: true, force: true });
   });
 
-  const postForm = async (path: string, body: FormData, key: string) => {
-    const res = await fetch(h.url + path, { method: 'POST', headers: { authorization: `Bearer ${key}` }, body });
-    const text = await res.text();
-    let json: any = null;
-    try {
-      json = JSON.parse(text);
-    } catch {
-      /* text/plain */
-    }
-    return { status: res.status, headers: res.headers, json, text };
-  };
+  const postForm = (path: string, body: FormData, key: string) => h.post(path, body, key);
   const generation = (id: number) => h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
   const generationsOf = (accountId: number) => h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
   const ledgerOf = (accountId: number) => h.server.db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', accountId).execute();

@@ -58,15 +58,16 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   const call = async (method: string, path: string, body?: unknown, key?: string, headers: Record<string, string> = {}) => {
     const res = await fetch(url + path, {
       method,
-      headers: { ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
-      body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+      // A FormData body is sent as multipart (fetch sets the boundary); anything else as JSON.
+      headers: { ...(body !== undefined && !(body instanceof FormData) ? { 'content-type': 'application/json' } : {}), ...(key ? { authorization: `Bearer ${key}` } : {}), ...headers },
+      body: body === undefined ? undefined : typeof body === 'string' || body instanceof FormData ? body : JSON.stringify(body),
     });
     const text = await res.text();
     let json: any = null;
     try {
       json = JSON.parse(text);
     } catch {
-      /* SSE or empty */
+      /* SSE, text/plain or empty */
     }
     return { status: res.status, headers: res.headers, json, text };
   };
