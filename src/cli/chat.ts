@@ -4,7 +4,7 @@
 import { createInterface } from 'node:readline';
 import { text } from 'node:stream/consumers';
 import type { Command } from 'commander';
-import { InvalidArgumentError } from 'commander';
+import { numberFrom, withGateway } from './options.js';
 import { createParser } from 'eventsource-parser';
 
 interface ChatOptions {
@@ -62,18 +62,10 @@ export async function streamChat(opts: { url: string; key: string; body: unknown
   return end;
 }
 
-const temperature = (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > 2) throw new InvalidArgumentError('must be a number from 0 to 2');
-  return n;
-};
+const temperature = numberFrom(0, 2);
 
 export function registerChat(program: Command): void {
-  program
-    .command('chat <model> [prompt...]')
-    .description('chat with a model through a running gateway; the answer streams to the terminal')
-    .option('--url <url>', 'gateway URL (env LUMENGATE_URL)', process.env.LUMENGATE_URL ?? 'http://127.0.0.1:8080')
-    .option('--key <key>', 'API key (env LUMENGATE_API_KEY)')
+  withGateway(program.command('chat <model> [prompt...]').description('chat with a model through a running gateway; the answer streams to the terminal'))
     .option('--system <text>', 'system prompt')
     .option('--temperature <t>', 'sampling temperature, 0-2', temperature)
     .option('-i, --interactive', 'a conversation, one line per turn (default when stdin is a terminal and no prompt is given)')

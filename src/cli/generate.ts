@@ -11,6 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Command } from 'commander';
 import { InvalidArgumentError } from 'commander';
+import { numberFrom, withGateway } from './options.js';
 import { ChatError } from './chat.js';
 
 interface GenerateOptions {
@@ -53,18 +54,10 @@ function param(v: string, acc: Record<string, unknown>): Record<string, unknown>
   return { ...acc, [key]: value };
 }
 
-const waitSeconds = (v: string) => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || n > MAX_WAIT_SECONDS) throw new InvalidArgumentError(`must be a number of seconds from 0 to ${MAX_WAIT_SECONDS}`);
-  return n;
-};
+const waitSeconds = numberFrom(0, MAX_WAIT_SECONDS, 'seconds');
 
 export function registerGenerate(program: Command): void {
-  program
-    .command('generate <model>')
-    .description('run one generation through a running gateway: waits for a media job and saves its file')
-    .option('--url <url>', 'gateway URL (env LUMENGATE_URL)', process.env.LUMENGATE_URL ?? 'http://127.0.0.1:8080')
-    .option('--key <key>', 'API key (env LUMENGATE_API_KEY)')
+  withGateway(program.command('generate <model>').description('run one generation through a running gateway: waits for a media job and saves its file'))
     .option('--prompt <text>', 'the prompt (for tts: the text to speak)')
     .option('--text <text>', 'text to speak (tts), instead of --prompt')
     .option('--param <key=value>', 'a model option, e.g. size=1792x1024, voice_id=en, duration=5 (repeatable)', param, {})
