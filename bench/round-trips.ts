@@ -2,21 +2,7 @@
 // request costs, request by request, on PostgreSQL + Redis. Counts are deterministic, so they can
 // be taken on a loaded machine where throughput figures cannot.
 //
-// How it counts, without touching product code: the server runs in this process (startServer, as
-// the tests start it) and every HTTP request it serves runs inside an AsyncLocalStorage context.
-// pg's Client.prototype.query and ioredis's Redis.prototype.sendCommand are wrapped: a call made
-// in that context is recorded with its pool client, its start and its end. Background work (the
-// job runner's polls, sweeps) has no such context and is counted apart. Only this server's own
-// connections are seen, so other users of the same PostgreSQL and Redis (test loops) do not
-// skew the counts, which MONITOR or INFO commandstats would.
-//
-// Round trips: pg sends one query per client at a time (no pipelining), so each statement is one
-// round trip. ioredis writes a MULTI/EXEC or pipeline in one write: Redis commands issued in one
-// synchronous run (same tick) are counted as one round trip. undici's diagnostics channels mark
-// when the upstream request leaves and when its response headers arrive, so the table shows which
-// round trips happen before the upstream call (on the critical path to the first token) and after.
-import { AsyncLocalStorage } from 'node:async_hooks';
-import { subscribe } from 'node:diagnostics_channel';
+// How it counts, without touching product code: bench/round-trip-counter.ts.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +17,7 @@ import { createAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
 import type { PlanName } from '../src/config/catalog.js';
 import { startFakeOpenAI } from '../test/support/fake-openai.js';
+import { RoundTripCounter, tripsOf, type Op } from './round-trip-counter.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -40,126 +27,6 @@ const { values: args } = parseArgs({
     out: { type: 'string' },
   },
 });
-
-/** One recorded operation of a request. */
-export interface Op {
-  kind: 'pg' | 'redis' | 'mark';
-  /** Normalised statement or command (first ~100 characters), or the marker's name. */
-  text: string;
-  /** pg: which pool client (1, 2, … in order of first use); redis: which connection. */
-  conn: number;
-  /** A named (prepared) pg statement. */
-  prepared?: boolean;
-  /** Redis: commands written in the same synchronous run share a batch (one round trip). */
-  batch?: number;
-  start: number;
-  end: number;
-}
-
-interface Recording {
-  ops: Op[];
-  inFlight: number;
-  lastActivity: number;
-}
-
-const als = new AsyncLocalStorage<Recording>();
-/** Operations made outside any request (background loops), while a request was being counted. */
-let background: Op[] | null = null;
-
-const connIds = new WeakMap<object, number>();
-const nextConn = { pg: 1, redis: 1 };
-function connOf(kind: 'pg' | 'redis', c: object): number {
-  let id = connIds.get(c);
-  if (id === undefined) {
-    id = nextConn[kind]++;
-    connIds.set(c, id);
-  }
-  return id;
-}
-
-function track<T>(op: Op, rec: Recording | undefined, run: () => T, settled: (r: T) => Promise<unknown> | undefined): T {
-  if (!rec) {
-    background?.push(op);
-    return run();
-  }
-  rec.ops.push(op);
-  rec.inFlight++;
-  const done = () => {
-    op.end = performance.now();
-    rec.inFlight--;
-    rec.lastActivity = op.end;
-  };
-  const result = run();
-  const p = settled(result);
-  if (p) p.then(done, done);
-  else done();
-  return result;
-}
-
-/** Collapses whitespace and literal noise; keeps the first ~100 characters. */
-export function normaliseSql(sql: string): string {
-  return sql.replace(/\s+/g, ' ').trim().slice(0, 100);
-}
-
-// --- pg: every statement through a pool client ---
-type QueryFn = (this: pg.Client, config: unknown, values?: unknown, cb?: unknown) => unknown;
-const pgQuery = pg.Client.prototype.query as unknown as QueryFn;
-(pg.Client.prototype as unknown as { query: QueryFn }).query = function (this: pg.Client, config, values, cb) {
-  const text = typeof config === 'string' ? config : ((config as { text?: string } | null)?.text ?? '?');
-  const prepared = typeof config === 'object' && config !== null && 'name' in config && !!(config as { name?: string }).name;
-  const now = performance.now();
-  const op: Op = { kind: 'pg', text: normaliseSql(text), conn: connOf('pg', this), prepared, start: now, end: now };
-  return track(
-    op,
-    als.getStore(),
-    () => pgQuery.call(this, config, values, cb),
-    (r) => (r && typeof (r as Promise<unknown>).then === 'function' ? (r as Promise<unknown>) : undefined),
-  );
-};
-
-// --- ioredis: every command, batched by synchronous run ---
-let redisBatch = 0;
-let batchOpen = false;
-type SendCommand = (this: Redis, command: { name: string; args: unknown[]; promise: Promise<unknown> }, stream?: unknown) => unknown;
-const sendCommand = Redis.prototype.sendCommand as unknown as SendCommand;
-(Redis.prototype as unknown as { sendCommand: SendCommand }).sendCommand = function (this: Redis, command, stream) {
-  if (!batchOpen) {
-    batchOpen = true;
-    redisBatch++;
-    queueMicrotask(() => {
-      batchOpen = false;
-    });
-  }
-  const now = performance.now();
-  const op: Op = { kind: 'redis', text: redisText(command.name, command.args), conn: connOf('redis', this), batch: redisBatch, start: now, end: now };
-  return track(
-    op,
-    als.getStore(),
-    () => sendCommand.call(this, command, stream),
-    () => command.promise,
-  );
-};
-
-/** Command name and its key with the account id and generation ids replaced, for grouping. */
-function redisText(name: string, cmdArgs: unknown[]): string {
-  const str = (a: unknown) => (a instanceof Buffer ? a.toString() : typeof a === 'string' || typeof a === 'number' ? String(a) : '');
-  // EVALSHA's first argument is the script hash; the key comes after the key count.
-  const script = name === 'evalsha' || name === 'eval';
-  const key = str(script ? cmdArgs[2] : cmdArgs[0])
-    .replace(/^rtt_\d+:/, '{prefix}:')
-    .replace(/\d+/g, 'N');
-  return `${name.toUpperCase()}${script ? ` <${str(cmdArgs[0]).slice(0, 8)}…>` : ''} ${key}`.slice(0, 100);
-}
-
-// --- markers: the upstream call ---
-const mark = (text: string) => {
-  const rec = als.getStore();
-  if (!rec) return;
-  const now = performance.now();
-  rec.ops.push({ kind: 'mark', text, conn: 0, start: now, end: now });
-};
-subscribe('undici:request:create', () => mark('→ upstream request sent'));
-subscribe('undici:request:headers', () => mark('← upstream response headers'));
 
 // --- the run ---
 const log = (msg: string) => process.stderr.write(`rtt: ${msg}\n`);
@@ -185,20 +52,7 @@ const settings = settingsFromEnv({
 });
 const server = await startServer({ settings, logger: pino({ level: 'warn' }) });
 
-// Every request the server serves is counted in the recording that is current when it arrives.
-let current: Recording | null = null;
-const httpServer = server.app.server;
-const listeners = httpServer.listeners('request') as Array<(...a: unknown[]) => void>;
-httpServer.removeAllListeners('request');
-for (const l of listeners) {
-  httpServer.on('request', (req: unknown, res: { once(e: string, f: () => void): void }) => {
-    if (!current) return l.call(httpServer, req, res);
-    const rec = current;
-    rec.ops.push({ kind: 'mark', text: '→ HTTP request received', conn: 0, start: performance.now(), end: performance.now() });
-    res.once('finish', () => rec.ops.push({ kind: 'mark', text: '← HTTP response finished', conn: 0, start: performance.now(), end: performance.now() }));
-    als.run(rec, () => l.call(httpServer, req, res));
-  });
-}
+const counter = new RoundTripCounter(server.app.server);
 
 interface Scenario {
   name: string;
@@ -245,17 +99,12 @@ const scenarios: Scenario[] = [
 
 /** Runs one request inside a recording and waits until its database and Redis work has stopped. */
 async function record(send: () => Promise<string>): Promise<{ ops: Op[]; background: Op[] }> {
-  const rec: Recording = { ops: [], inFlight: 0, lastActivity: performance.now() };
-  current = rec;
-  background = [];
+  const rec = counter.start();
   await send();
-  // Work after the response (settlement, event-log expiry) belongs to the request: wait until
+  // Work after the response (the stream's last event-log append) belongs to the request: wait until
   // nothing of it has been in flight for a while. This is a counting tool, not a timed test.
   while (rec.inFlight > 0 || performance.now() - rec.lastActivity < 150) await new Promise((r) => setTimeout(r, 25));
-  current = null;
-  const bg = background;
-  background = null;
-  return { ops: rec.ops.sort((a, b) => a.start - b.start), background: bg };
+  return counter.stop();
 }
 
 interface Counted {
@@ -295,25 +144,6 @@ if (args.out) writeFileSync(args.out, report);
 else process.stdout.write(report);
 if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
 
-/** Round trips of one request: in all, and before the upstream request leaves. */
-function trips(c: Counted) {
-  const upstreamAt = c.ops.find((o) => o.text.startsWith('→ upstream'))?.start ?? Infinity;
-  const count = (ops: Op[]) => ({
-    pg: ops.filter((o) => o.kind === 'pg').length,
-    redis: new Set(ops.filter((o) => o.kind === 'redis').map((o) => o.batch)).size,
-  });
-  const all = count(c.ops);
-  const before = count(c.ops.filter((o) => o.start < upstreamAt));
-  return {
-    upstream: upstreamAt !== Infinity,
-    ...all,
-    redisCommands: c.ops.filter((o) => o.kind === 'redis').length,
-    pgClients: new Set(c.ops.filter((o) => o.kind === 'pg').map((o) => o.conn)).size,
-    before: before.pg + before.redis,
-    after: all.pg + all.redis - before.pg - before.redis,
-  };
-}
-
 /** One line per counted request. */
 export function summary(results: Counted[]): string {
   const lines = [
@@ -321,7 +151,7 @@ export function summary(results: Counted[]): string {
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const c of results) {
-    const t = trips(c);
+    const t = tripsOf(c.ops);
     lines.push(`| ${c.scenario} | ${c.plan} | ${t.pg} (${t.pgClients}) | ${t.redisCommands} / ${t.redis} | ${t.pg + t.redis} | ${t.upstream ? t.before : '–'} | ${t.upstream ? t.after : '–'} |`);
   }
   return `${lines.join('\n')}\n`;
