@@ -1,0 +1,61 @@
+// Database and Redis round trips per request on PostgreSQL + Redis (docs/BENCHMARKS.md, "Round 2"),
+// pinned so that a change to them is deliberate: counted with the bench's counter
+// (bench/round-trip-counter.ts: pg and ioredis wrapped in this process, nothing timed). The counts
+// are the critical path of the throughput goal; a lever that saves one updates the numbers here.
+// Runs only with TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL; on SQLite it is skipped.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { startHarness, type Harness } from '../support/harness.js';
+import { RoundTripCounter, tripsOf } from '../../bench/round-trip-counter.js';
+
+const onPostgresAndRedis = process.env.TEST_DATABASE_URL?.startsWith('postgres') && !!process.env.TEST_REDIS_URL;
+
+describe('round trips per request (PostgreSQL + Redis)', { skip: onPostgresAndRedis ? false : 'needs TEST_DATABASE_URL (PostgreSQL) and TEST_REDIS_URL' }, () => {
+  let h: Harness;
+  let counter: RoundTripCounter;
+  before(async () => {
+    h = await startHarness();
+    counter = new RoundTripCounter(h.server.app.server);
+    h.fake.respondWith({ chunks: ['Hello', ', world'], delayMs: 0 });
+  });
+  after(() => h?.close());
+
+  /** The second of two identical requests (the first warms compiled queries and Redis scripts). */
+  async function counted(send: () => Promise<{ status: number }>) {
+    assert.equal((await send()).status, 200);
+    const rec = counter.start();
+    const res = await send();
+    // A non-streaming answer is sent after its settlement: nothing of the request is still in flight.
+    assert.equal(rec.inFlight, 0);
+    const { ops } = counter.stop();
+    assert.equal(res.status, 200);
+    return { trips: tripsOf(ops), statements: ops.filter((o) => o.kind === 'pg').map((o) => o.text.slice(0, 40)) };
+  }
+
+  for (const path of ['/api/v2/generate', '/v1/chat/completions']) {
+    it(`${path}, rate-limited plan: caller read, hourly and daily counters, hold | upstream | settlement`, async () => {
+      const { key } = await h.account({ plan: 'pro', tokens: 100_000 });
+      const body = path === '/api/v2/generate' ? { model: 'gpt-5-nano', prompt: 'hi' } : { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'hi' }] };
+      const { trips, statements } = await counted(() => h.post(path, body, key));
+      assert.deepEqual(
+        { pg: trips.pg, pgClients: trips.pgClients, redis: trips.redis, before: trips.before, after: trips.after },
+        { pg: 3, pgClients: 1, redis: 2, before: 4, after: 1 },
+        statements.join('\n'),
+      );
+    });
+  }
+
+  it('/api/v2/generate, plan without limits: no Redis round trip', async () => {
+    const { key } = await h.account({ plan: 'elite', tokens: 100_000 });
+    const { trips, statements } = await counted(() => h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, key));
+    assert.deepEqual({ pg: trips.pg, redis: trips.redis, before: trips.before, after: trips.after }, { pg: 3, redis: 0, before: 2, after: 1 }, statements.join('\n'));
+  });
+
+  it('GET /api/v2/generate/{id}: caller, generation, balance, one pipelined rate-limit peek', async () => {
+    const { key } = await h.account({ plan: 'pro', tokens: 100_000 });
+    const created = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, key);
+    assert.equal(created.status, 200);
+    const { trips, statements } = await counted(() => h.get(`/api/v2/generate/${created.json.id}`, key));
+    assert.deepEqual({ pg: trips.pg, redis: trips.redis, upstream: trips.upstream }, { pg: 3, redis: 1, upstream: false }, statements.join('\n'));
+  });
+});
