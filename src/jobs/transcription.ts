@@ -6,7 +6,7 @@ import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { GatewayError, clip, unsupportedField, validationError } from '../core/errors.js';
 import type { GenerationInput } from '../generation/request.js';
 import { findModel } from '../generation/model-lookup.js';
-import { providerType } from './inputs.js';
+import { refuseOption } from './options.js';
 
 /** Accepted audio formats: extension -> the media type the file is stored and sent with. */
 export const AUDIO_FORMATS: Readonly<Record<string, string>> = {
@@ -55,15 +55,6 @@ export function audioFormatOf(field: string, filename: string | undefined, media
   return { ext: format, mediaType: AUDIO_FORMATS[format]! };
 }
 
-/**
- * The options each provider type's transcription call takes (src/providers/openai-media.ts,
- * elevenlabs.ts); an option given for a model routed elsewhere is refused naming it.
- */
-const PROVIDER_OPTIONS: Readonly<Record<string, ReadonlySet<string>>> = {
-  openai: new Set(['language', 'prompt', 'temperature']),
-  elevenlabs: new Set(['language', 'diarize']),
-};
-
 export interface TranscriptionRequest {
   catalog: Catalog;
   model: ModelEntry;
@@ -88,8 +79,8 @@ export function transcriptionInput(r: TranscriptionRequest): GenerationInput {
   const given: Record<string, unknown> = { language: r.language, prompt: r.prompt, temperature: r.temperature, diarize: r.diarize };
   for (const [name, value] of Object.entries(given)) {
     if (value === undefined) continue;
-    const refusing = r.model.routes.find((route) => !PROVIDER_OPTIONS[providerType(r.catalog, route.provider)]?.has(name));
-    if (refusing) throw unsupportedField(name, `model "${r.model.slug}" does not take it (its ${refusing.provider} route has no such option)`);
+    // What each route's transcription call forwards (src/providers/media-options.ts); `prompt` is the wording hint.
+    refuseOption(r.catalog, r.model, name);
   }
   if (r.language !== undefined && !/^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})?$/.test(r.language)) {
     throw validationError([{ path: 'language', message: 'an ISO-639 language code such as "en" or "eng"' }]);

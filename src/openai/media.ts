@@ -128,7 +128,9 @@ export function parseImagesBody(catalog: Catalog, body: unknown): ImagesRequest 
   }
   // Style C names (docs/api.md); Replicate's models spell JPEG "jpg".
   const replicate = routesOf(catalog, model).some((r) => r.type === 'replicate');
-  const format = b.output_format === 'jpeg' && replicate ? 'jpg' : b.output_format;
+  // A format every route makes anyway (dall-e's png) is not an option to pass on (submitJob refuses what a route drops).
+  const pinned = routesOf(catalog, model).every((r) => imageFieldsOf(r.type, r.upstream).output_format?.length === 1);
+  const format = pinned ? undefined : b.output_format === 'jpeg' && replicate ? 'jpg' : b.output_format;
   const options = defined({ size: b.size, quality: b.quality, style: b.style, format, wait: V1_MEDIA_WAIT_SECONDS });
   return { input: jobInput(model, b.prompt, 'prompt', options), responseFormat: b.response_format ?? 'url' };
 }
@@ -185,7 +187,8 @@ export function parseSpeechBody(catalog: Catalog, body: unknown): SpeechRequest 
   const voiceId = voice !== undefined && (openAIOnly || !OPENAI_VOICES.has(voice)) ? voice : undefined;
   const options = defined({
     voice_id: voiceId,
-    format: support[0]?.formatOption?.[format] ?? format,
+    // A format every route makes anyway (eSpeak's wav) is not an option to pass on.
+    format: support.every((s) => s.formats.length === 1) ? undefined : (support[0]?.formatOption?.[format] ?? format),
     speed: b.speed,
     instructions: b.instructions,
     wait: V1_MEDIA_WAIT_SECONDS,

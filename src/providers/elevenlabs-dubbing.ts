@@ -19,6 +19,9 @@ interface DubbingMetadata {
   error?: string | null;
 }
 
+/** The Style C options startDubbing forwards (src/providers/media-options.ts). */
+export const DUBBING_OPTIONS: ReadonlySet<string> = new Set(['video_url', 'audio_url', 'target_lang', 'source_lang', 'num_speakers', 'watermark', 'duration']);
+
 /** Seconds dubbed when the request names no `duration` (the catalog's default and minimum). */
 const DEFAULT_SECONDS = 60;
 

@@ -5,8 +5,8 @@
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, bool, defined, filePart, num, requireInput, str, type ClosableMediaProvider, type HttpAnswer } from './media-http.js';
-import { cancelDubbing, pollDubbing, startDubbing } from './elevenlabs-dubbing.js';
-import { ProviderError, type MediaProgress, type MediaRequest, type MediaResult } from './spec.js';
+import { DUBBING_OPTIONS, cancelDubbing, pollDubbing, startDubbing } from './elevenlabs-dubbing.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest, type MediaResult } from './spec.js';
 
 /** "Rachel", ElevenLabs' long-standing default premade voice. */
 export const DEFAULT_VOICE_ID = '21m00Tcm4TlvDq8ikWAM';
@@ -19,6 +19,36 @@ interface ScribeResponse {
   text?: string;
   language_code?: string;
   words?: { text: string; start?: number; end?: number; type?: string; speaker_id?: string }[];
+}
+
+// The Style C options each endpoint below forwards (src/providers/media-options.ts).
+const SPEECH_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'language', 'stability', 'similarity_boost', 'style_exaggeration', 'speed', 'seed', 'voice_id']);
+const SCRIBE_OPTIONS: ReadonlySet<string> = new Set(['language', 'diarize']);
+const MUSIC_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'duration']);
+const SOUND_EFFECT_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'duration', 'prompt_influence']);
+const VOICE_CHANGER_OPTIONS: ReadonlySet<string> = new Set(['format', 'voice_id']);
+const DIALOGUE_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'seed', 'inputs', 'voices']);
+const NONE: ReadonlySet<string> = new Set();
+
+export function elevenLabsMediaOptions(kind: MediaKind, model: string): ReadonlySet<string> {
+  switch (kind) {
+    case 'tts':
+      return SPEECH_OPTIONS;
+    case 'stt':
+      return SCRIBE_OPTIONS;
+    case 'audio':
+      return MUSIC_OPTIONS;
+    case 'tool':
+      // The same dispatch as run() and isDubbing().
+      if (model === 'dubbing') return DUBBING_OPTIONS;
+      if (model.startsWith('eleven_text_to_sound')) return SOUND_EFFECT_OPTIONS;
+      if (model.includes('_sts_')) return VOICE_CHANGER_OPTIONS;
+      if (model === 'audio-isolation') return NONE; // the audio in, MP3 out: nothing to set
+      if (model.startsWith('eleven_v3')) return DIALOGUE_OPTIONS;
+      return NONE;
+    default:
+      return NONE;
+  }
 }
 
 export function elevenLabsMedia(cfg: ProviderConfig): ClosableMediaProvider {

@@ -3,7 +3,7 @@
 // poll() downloads it here (the key never leaves the provider) and answers the bytes.
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, contentType, defined, num, str, type ClosableMediaProvider } from './media-http.js';
-import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
 
 interface PredictResponse {
   predictions?: { bytesBase64Encoded?: string; mimeType?: string }[];
@@ -19,6 +19,17 @@ interface Operation {
 const VEO_POLL_MS = 10_000;
 /** Veo's default clip length, for pricing when the request named none. */
 const VEO_DEFAULT_SECONDS = 8;
+
+/**
+ * The Style C options imagen and veoBody forward (src/providers/media-options.ts). Veo's first
+ * frame is the job's input file (an image_url data: URL, src/jobs/inputs.ts), never a URL option.
+ */
+const IMAGEN_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'aspect_ratio', 'person_generation']);
+const VEO_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'aspect_ratio', 'duration', 'negative_prompt', 'resolution']);
+
+export function googleMediaOptions(kind: MediaKind): ReadonlySet<string> {
+  return kind === 'image' ? IMAGEN_OPTIONS : kind === 'video' ? VEO_OPTIONS : new Set();
+}
 
 export function googleMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { 'x-goog-api-key': cfg.api_key } : {}) });

@@ -4,13 +4,20 @@
 import { Worker } from 'node:worker_threads';
 import type { ProviderConfig } from './config.js';
 import { mediaOnlyProvider, num, str } from './media-http.js';
-import { ProviderError, type MediaProgress, type MediaRequest, type Provider } from './spec.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest, type Provider } from './spec.js';
 import type { SpeakAnswer, SpeakJob } from './local-tts-worker.js';
 
 /** eSpeak's default speed; `speed` 1.0 maps to it. */
 const BASE_WPM = 175;
 /** Voice names as eSpeak spells them: "en", "en-us", "ru", "de+f3" (variant). */
 const VOICE = /^[a-z]{2,3}(-[a-z0-9]{2,8})*(\+[a-z0-9]{1,8})?$/i;
+
+/** The Style C options start() and voiceOf read (src/providers/media-options.ts); eSpeak makes WAV only, so `format` is not one. */
+const SPEECH_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'speed', 'voice_id', 'language']);
+
+export function localTtsMediaOptions(kind: MediaKind): ReadonlySet<string> {
+  return kind === 'tts' ? SPEECH_OPTIONS : new Set();
+}
 
 export function localTtsProvider(id: string, _cfg: ProviderConfig): Provider {
   let worker: Worker | undefined;

@@ -5,7 +5,7 @@
 // call and never exposes the generation id, so a restart would start (and pay for) a second one.
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, bool, defined, num, str, type ClosableMediaProvider } from './media-http.js';
-import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
 
 interface Generation {
   id?: string;
@@ -16,6 +16,14 @@ interface Generation {
 
 /** Suggested poll intervals: Photon takes seconds, Ray a minute or more. */
 const POLL_MS = { image: 2_000, video: 5_000 };
+
+/** The Style C options imageBody and videoBody forward (src/providers/media-options.ts). */
+const IMAGE_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'aspect_ratio', 'image_url']);
+const VIDEO_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'resolution', 'duration', 'aspect_ratio', 'loop', 'image_url']);
+
+export function lumaMediaOptions(kind: MediaKind): ReadonlySet<string> {
+  return kind === 'image' ? IMAGE_OPTIONS : kind === 'video' ? VIDEO_OPTIONS : new Set();
+}
 
 export function lumaMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { authorization: `Bearer ${cfg.api_key}` } : {}) });

@@ -5,8 +5,8 @@
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, defined, filePart, num, requireInput, sizeOf, str, type ClosableMediaProvider } from './media-http.js';
-import { cancelVideo, pollVideo, startVideo } from './openai-videos.js';
-import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
+import { VIDEO_OPTIONS, cancelVideo, pollVideo, startVideo } from './openai-videos.js';
+import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
 
 /** OpenAI's speech formats and the media types of their bytes (opus comes in an Ogg container). */
 export const speechMediaTypes: Record<string, string> = {
@@ -26,6 +26,28 @@ interface ImagesResponse {
 interface TranscriptionResponse {
   text?: string;
   usage?: { type?: string; seconds?: number };
+}
+
+// The Style C options each endpoint below forwards (src/providers/media-options.ts).
+// gpt-image models take output_format and no style; dall-e answers PNG and takes style.
+const GPT_IMAGE_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'size', 'quality', 'format']);
+const DALL_E_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'size', 'quality', 'style']);
+const SPEECH_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'voice_id', 'speed', 'instructions']);
+const TRANSCRIPTION_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'language', 'temperature']);
+
+export function openAIMediaOptions(kind: MediaKind, upstreamModel: string): ReadonlySet<string> {
+  switch (kind) {
+    case 'image':
+      return upstreamModel.startsWith('gpt-image') ? GPT_IMAGE_OPTIONS : DALL_E_OPTIONS;
+    case 'tts':
+      return SPEECH_OPTIONS;
+    case 'stt':
+      return TRANSCRIPTION_OPTIONS;
+    case 'video':
+      return VIDEO_OPTIONS;
+    default:
+      return new Set();
+  }
 }
 
 export function openAIMedia(cfg: ProviderConfig): ClosableMediaProvider {

@@ -20,6 +20,9 @@ interface Video {
 /** Sora renders in about a minute or more: a look every 5 s is plenty. */
 const POLL_MS = 5_000;
 
+/** The Style C options startVideo forwards (src/providers/media-options.ts). */
+export const VIDEO_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'duration', 'size', 'aspect_ratio', 'image_url']);
+
 /** Style C aspect ratios -> Sora's sizes (720p). */
 const SIZES: Record<string, string> = { '16:9': '1280x720', '9:16': '720x1280' };
 

@@ -337,7 +337,7 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
   it('an audio_url data: URL reaches ElevenLabs voice changer as its audio part', async () => {
     const acc = await h.account({ tokens: 100 });
     const wav = speech(4096);
-    const r = await h.post('/api/v2/generate', { model: 'el-voice-changer', prompt: 'x', audio_url: `data:audio/wav;base64,${wav.toString('base64')}` }, acc.key);
+    const r = await h.post('/api/v2/generate', { model: 'el-voice-changer', audio_url: `data:audio/wav;base64,${wav.toString('base64')}` }, acc.key);
     assert.equal(r.status, 200, r.text);
     assert.equal(r.json.status, 'completed', r.text);
     const call = eleven.requests.filter((q) => q.pathname.startsWith('/v1/speech-to-speech/')).at(-1)!;
@@ -357,7 +357,7 @@ describe('a data: URL over the 25 MiB input cap', () => {
   it('is 413 naming the field, with nothing held', async () => {
     const acc = await h.account({ tokens: 100 });
     const big = Buffer.alloc(25 * MiB + 3, 1).toString('base64');
-    const r = await h.post('/api/v2/generate', { model: 'el-voice-changer', prompt: 'x', audio_url: `data:audio/wav;base64,${big}` }, acc.key);
+    const r = await h.post('/api/v2/generate', { model: 'el-voice-changer', audio_url: `data:audio/wav;base64,${big}` }, acc.key);
     assert.equal(r.status, 413);
     assert.deepEqual([r.json.error, r.json.details.fields[0].path, r.json.details.max_bytes], ['payload_too_large', 'audio_url', 25 * MiB]);
     assert.equal(await h.balance(acc.id), 100);

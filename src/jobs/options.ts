@@ -1,0 +1,42 @@
+// "Options a model does not take are refused" (docs/api.md): every option of a media job, and its
+// prompt, must be taken by EVERY route of the model (src/providers/media-options.ts), or the
+// request is refused with 400 naming it before anything is held. A model with two routes accepts
+// only what both forward, so a fallback never drops what the caller asked for.
+import type { Catalog, ModelEntry } from '../config/catalog.js';
+import { unsupportedField } from '../core/errors.js';
+import { TEXT_OPTION_NAMES } from '../generation/request.js';
+import { mediaOptions } from '../providers/media-options.js';
+import type { MediaKind } from '../providers/spec.js';
+import { providerType } from './inputs.js';
+
+const takes = (catalog: Pick<Catalog, 'providers'>, model: ModelEntry, r: ModelEntry['routes'][number], name: string): boolean =>
+  mediaOptions(providerType(catalog, r.provider), model.category as MediaKind, r.model).has(name);
+
+/** The first route of `model` that would drop `name`, if any. */
+function droppingRoute(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, name: string): string | undefined {
+  return model.routes.find((r) => !takes(catalog, model, r, name))?.provider;
+}
+
+/** 400 naming `name` as the option `model` does not take (the same words on every media surface). */
+export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, name: string): void {
+  const route = droppingRoute(catalog, model, name);
+  if (route === undefined) return;
+  // Text generation controls (temperature, max_tokens, tools, …) mean nothing to a media model.
+  const textOnly = TEXT_OPTION_NAMES.has(name) && name !== 'seed' && name !== 'text' && !model.routes.some((r) => takes(catalog, model, r, name));
+  const why = textOnly ? `a text generation option; model "${model.slug}" is a ${model.category} model` : `model "${model.slug}" does not take it`;
+  throw unsupportedField(name, `${why} (its ${route} route has no such option)`);
+}
+
+/**
+ * Checks a media job's options (the gateway's own `wait` and `callback_url` removed, an input
+ * file's data: URL already taken out) and its prompt against every route of the model.
+ */
+export function checkMediaOptions(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>, prompt: string | null): void {
+  for (const [name, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    // Style C's `text` is the prompt (docs/api.md) unless the model takes a text of its own.
+    if (name === 'text' && value === prompt && droppingRoute(catalog, model, 'text') !== undefined) continue;
+    refuseOption(catalog, model, name);
+  }
+  if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt');
+}

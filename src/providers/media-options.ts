@@ -1,0 +1,39 @@
+// Which Style C options (docs/api.md) each media provider module forwards or maps, by provider
+// type. The sets themselves live in the provider modules, next to the code that reads them (one
+// `…MediaOptions(kind, upstreamModel)` per module), so a declaration and its mapper cannot drift;
+// src/providers/media-options.test.ts checks that every declared option changes the wire request.
+// The gateway refuses, before anything is held, an option a route of the model would drop
+// (src/jobs/submit.ts): "Options a model does not take are refused".
+import { elevenLabsMediaOptions } from './elevenlabs.js';
+import { googleMediaOptions } from './google-media.js';
+import { localTtsMediaOptions } from './local-tts.js';
+import { lumaMediaOptions } from './luma.js';
+import { openAIMediaOptions } from './openai-media.js';
+import { replicateMediaOptions } from './replicate-inputs.js';
+import type { MediaKind } from './spec.js';
+
+/** The options a provider module forwards for one media kind and upstream model. */
+export type MediaOptionsOf = (kind: MediaKind, upstreamModel: string) => ReadonlySet<string>;
+
+/**
+ * `prompt` is listed like an option: a module that never reads the prompt (an upscaler, a voice
+ * isolator, ElevenLabs' transcription) would drop it, so it is refused there too.
+ */
+const BY_TYPE: Readonly<Record<string, MediaOptionsOf>> = {
+  openai: openAIMediaOptions,
+  elevenlabs: elevenLabsMediaOptions,
+  google: googleMediaOptions,
+  luma: lumaMediaOptions,
+  replicate: replicateMediaOptions,
+  'local-tts': localTtsMediaOptions,
+};
+
+const NONE: ReadonlySet<string> = new Set();
+
+/** What a route of provider type `type` forwards of a `kind` request to `upstreamModel`; nothing for a type without media. */
+export function mediaOptions(type: string, kind: MediaKind, upstreamModel: string): ReadonlySet<string> {
+  return BY_TYPE[type]?.(kind, upstreamModel) ?? NONE;
+}
+
+/** The provider types that have media declarations (for tests and docs). */
+export const MEDIA_PROVIDER_TYPES: readonly string[] = Object.keys(BY_TYPE);
