@@ -109,6 +109,44 @@ describe('media jobs', () => {
     assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['completed', 3, 97]);
   });
 
+  it('an option a route of the model would drop is refused naming it (top level or in params), before anything is held', async () => {
+    const acc = await h.account({ tokens: 100 });
+    const rows = async (table: 'generations' | 'ledger') => (await h.server.db.kysely.selectFrom(table).select('id').where('account_id', '=', acc.id).execute()).length;
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      // Unknown options, at the top level and in params.
+      [{ model: 'flux-1.1-pro', prompt: 'x', foo: 1 }, 'foo', /model "flux-1.1-pro" does not take it \(its replicate route/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { bar: 1 } }, 'bar', /model "flux-1.1-pro" does not take it/],
+      // Known options the provider module does not forward: quality on a Replicate image model, style on Luma.
+      [{ model: 'flux-1.1-pro', prompt: 'x', quality: 'hd' }, 'quality', /flux-1.1-pro/],
+      [{ model: 'photon', prompt: 'x', style: 'vivid' }, 'style', /model "photon" does not take it \(its luma route/],
+      // Two routes: Veo on Google takes resolution, Veo on Replicate would drop it.
+      [{ model: 'veo-3.1', prompt: 'x', resolution: '1080p' }, 'resolution', /its replicate route/],
+      // Text generation controls mean nothing to a media model.
+      [{ model: 'flux-1.1-pro', prompt: 'x', temperature: 0.5 }, 'temperature', /a text generation option; model "flux-1.1-pro" is a image model/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { max_tokens: 10 } }, 'max_tokens', /text generation option/],
+      // A prompt the model never reads (an upscaler) is an option it drops too.
+      [{ model: 'upscale', prompt: 'make it sharp', image_url: 'https://example.com/a.png' }, 'prompt', /model "upscale" does not take it/],
+    ];
+    const predictions = fake.predictions.size;
+    const ledger = await rows('ledger'); // the account's opening grant
+    for (const [body, field, message] of cases) {
+      const r = await h.post('/api/v2/generate', body, acc.key);
+      assert.equal(r.status, 400, `${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.json.error, 'bad_request');
+      assert.equal(r.json.details.fields[0].path, field, r.text);
+      assert.match(r.json.message, message);
+      assert.ok(r.json.message.startsWith(`${field}: `), r.text);
+    }
+    assert.equal(await h.balance(acc.id), 100);
+    assert.deepEqual([await rows('generations'), await rows('ledger')], [0, ledger]);
+    assert.equal(fake.predictions.size, predictions, 'nothing reached the provider');
+    // What the route does forward is still accepted (wait and callback_url are the gateway's own).
+    const ok = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', params: { seed: 3, aspect_ratio: '1:1', format: 'png', negative_prompt: 'blur' }, wait: 60 }, acc.key);
+    assert.equal(ok.json.status, 'completed', ok.text);
+    const create = fake.calls.filter((c) => c.method === 'POST' && c.path === '/v1/models/black-forest-labs/flux-1.1-pro/predictions').at(-1)!;
+    assert.deepEqual(create.body, { input: { prompt: 'x', seed: 3, aspect_ratio: '1:1', output_format: 'png', negative_prompt: 'blur' } });
+  });
+
   it('`wait` is bounded; an unrouted model is 503 before any hold', async () => {
     const acc = await h.account({ tokens: 100 });
     const bad = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 121 }, acc.key);
