@@ -23,7 +23,7 @@ export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEn
   if (route === undefined) return;
   // Text generation controls (temperature, max_tokens, tools, …) mean nothing to a media model.
   const textOnly = TEXT_OPTION_NAMES.has(name) && name !== 'seed' && name !== 'text' && !model.routes.some((r) => takes(catalog, model, r, name));
-  const why = textOnly ? `a text generation option; model "${model.slug}" is a ${model.category} model` : `model "${model.slug}" does not take it`;
+  const why = textOnly ? `a text generation option; model "${model.slug}" is ${/^[aeiou]/.test(model.category) ? 'an' : 'a'} ${model.category} model` : `model "${model.slug}" does not take it`;
   throw unsupportedField(name, `${why} (its ${route} route has no such option)`);
 }
 

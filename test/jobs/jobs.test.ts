@@ -122,7 +122,7 @@ describe('media jobs', () => {
       // Two routes: Veo on Google takes resolution, Veo on Replicate would drop it.
       [{ model: 'veo-3.1', prompt: 'x', resolution: '1080p' }, 'resolution', /its replicate route/],
       // Text generation controls mean nothing to a media model.
-      [{ model: 'flux-1.1-pro', prompt: 'x', temperature: 0.5 }, 'temperature', /a text generation option; model "flux-1.1-pro" is a image model/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', temperature: 0.5 }, 'temperature', /a text generation option; model "flux-1.1-pro" is an image model/],
       [{ model: 'flux-1.1-pro', prompt: 'x', params: { max_tokens: 10 } }, 'max_tokens', /text generation option/],
       // A prompt the model never reads (an upscaler) is an option it drops too.
       [{ model: 'upscale', prompt: 'make it sharp', image_url: 'https://example.com/a.png' }, 'prompt', /model "upscale" does not take it/],
