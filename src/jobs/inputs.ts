@@ -20,12 +20,12 @@ export const providerType = (catalog: Pick<Catalog, 'providers'>, id: string): s
 
 /**
  * Which provider types' modules pass a job's input file on, by media kind (src/providers/*): OpenAI's
- * transcription, ElevenLabs' transcription and audio tools, Veo's first frame, Replicate's image
+ * transcription and Sora's first frame, ElevenLabs' transcription and audio tools, Veo's first frame, Replicate's image
  * input (sent back as a data URL). A data: URL for a model with any other route is refused naming
  * the field rather than dropped; https:// URLs are unaffected.
  */
 const INPUT_FILE_KINDS: Readonly<Record<string, readonly string[]>> = {
-  openai: ['stt'],
+  openai: ['stt', 'video'],
   elevenlabs: ['stt', 'tool'],
   google: ['video'],
   replicate: ['image', 'video', 'tool'],

@@ -6,11 +6,13 @@ import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { unsupportedField } from '../core/errors.js';
 import { TEXT_OPTION_NAMES } from '../generation/request.js';
 import { mediaOptions } from '../providers/media-options.js';
-import type { MediaKind } from '../providers/spec.js';
+import type { MediaKind, Message } from '../providers/spec.js';
 import { providerType } from './inputs.js';
 
 const takes = (catalog: Pick<Catalog, 'providers'>, model: ModelEntry, r: ModelEntry['routes'][number], name: string): boolean =>
   mediaOptions(providerType(catalog, r.provider), model.category as MediaKind, r.model).has(name);
+
+const article = (word: string): string => (/^[aeiou]/.test(word) ? 'an' : 'a');
 
 /** The first route of `model` that would drop `name`, if any. */
 function droppingRoute(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, name: string): string | undefined {
@@ -23,7 +25,7 @@ export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEn
   if (route === undefined) return;
   // Text generation controls (temperature, max_tokens, tools, …) mean nothing to a media model.
   const textOnly = TEXT_OPTION_NAMES.has(name) && name !== 'seed' && name !== 'text' && !model.routes.some((r) => takes(catalog, model, r, name));
-  const why = textOnly ? `a text generation option; model "${model.slug}" is ${/^[aeiou]/.test(model.category) ? 'an' : 'a'} ${model.category} model` : `model "${model.slug}" does not take it`;
+  const why = textOnly ? `a text generation option; model "${model.slug}" is ${article(model.category)} ${model.category} model` : `model "${model.slug}" does not take it`;
   throw unsupportedField(name, `${why} (its ${route} route has no such option)`);
 }
 
@@ -31,7 +33,11 @@ export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEn
  * Checks a media job's options (the gateway's own `wait` and `callback_url` removed, an input
  * file's data: URL already taken out) and its prompt against every route of the model.
  */
-export function checkMediaOptions(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>, prompt: string | null): void {
+export function checkMediaOptions(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>, prompt: string | null, messages: readonly Message[] = []): void {
+  // A media job takes one prompt: a system prompt or a conversation would be dropped.
+  if (messages.some((m) => m.role === 'system')) throw unsupportedField('system', `model "${model.slug}" takes no system prompt (it is ${article(model.category)} ${model.category} model)`);
+  if (messages.some((m) => m.role !== 'user') || messages.length > 1)
+    throw unsupportedField('messages', `model "${model.slug}" takes one prompt, not a conversation (it is ${article(model.category)} ${model.category} model)`);
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined) continue;
     // Style C's `text` is the prompt (docs/api.md) unless the model takes a text of its own.

@@ -35,8 +35,11 @@ export async function startVideo(http: MediaHttp, req: MediaRequest): Promise<Me
   if (seconds !== undefined) form.append('seconds', String(seconds));
   const size = str(o, 'size') ?? SIZES[str(o, 'aspect_ratio') ?? ''];
   if (size) form.append('size', size);
+  // The first frame: an https URL, or the job's stored input file (an image_url data: URL given to the gateway).
   const ref = str(o, 'image_url');
   if (ref) appendReference(form, ref);
+  else if (req.input)
+    form.append('input_reference', new Blob([Buffer.from(req.input.data)], { type: req.input.mediaType }), req.input.filename ?? `reference.${req.input.mediaType.split('/')[1] ?? 'png'}`);
   const v = await http.json<Video>('/videos', { form, signal: req.signal });
   if (!v.id) throw new ProviderError('OpenAI answered POST /videos without an id');
   return progress(http, req, v.id, v);

@@ -126,6 +126,21 @@ describe('media jobs', () => {
       [{ model: 'flux-1.1-pro', prompt: 'x', params: { max_tokens: 10 } }, 'max_tokens', /text generation option/],
       // A prompt the model never reads (an upscaler) is an option it drops too.
       [{ model: 'upscale', prompt: 'make it sharp', image_url: 'https://example.com/a.png' }, 'prompt', /model "upscale" does not take it/],
+      // One prompt: a system prompt or a conversation would be dropped.
+      [{ model: 'flux-1.1-pro', prompt: 'x', system: 'be bold' }, 'system', /takes no system prompt \(it is an image model\)/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { system_prompt: 'be bold' } }, 'system', /takes no system prompt/],
+      [
+        {
+          model: 'flux-1.1-pro',
+          messages: [
+            { role: 'user', content: 'a' },
+            { role: 'assistant', content: 'b' },
+            { role: 'user', content: 'c' },
+          ],
+        },
+        'messages',
+        /takes one prompt, not a conversation/,
+      ],
     ];
     const predictions = fake.predictions.size;
     const ledger = await rows('ledger'); // the account's opening grant

@@ -76,6 +76,20 @@ describe('tool and media routes', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('sora-2: a data: URL first frame is stored as the job input and sent as the input_reference file', async () => {
+    const acc = await h.account({ tokens: 200 });
+    const png = Buffer.from('89504e470d0a1a0a0000000d49484452', 'hex');
+    const seen = sora.videos.size;
+    const r = await h.post('/api/v2/generate', { model: 'sora-2', prompt: 'the boat sails on', duration: 4, image_url: `data:image/png;base64,${png.toString('base64')}` }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    await sora.until(() => sora.videos.size === seen + 1);
+    const v = [...sora.videos.values()].at(-1)!;
+    assert.equal(v.form.input_reference, `file:image/png:${png.length}`);
+    assert.equal(v.form['input_reference[image_url]'], undefined);
+    const done = await settled(h, r.json.id, acc.key);
+    assert.equal(done.status, 'completed');
+  });
+
   it('sora-2: a failed video fails the generation at once and charges nothing', async () => {
     const acc = await h.account({ tokens: 200 });
     sora.queue.push({ ending: 'failed' });
