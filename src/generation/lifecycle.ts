@@ -5,7 +5,7 @@ import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
 import { PLANS } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
-import { holdTokens, type Settlement } from '../billing/ledger.js';
+import { holdTokens, type Hold, type HoldRequest, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
@@ -388,22 +388,27 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
   else deps.log.warn(entry, 'upstream attempt failed');
 }
 
-/** Counts the request against the account's limits, then holds the model's flat price (402 when it cannot). */
-export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model: ModelEntry, prompt: string | null) {
+/**
+ * Counts the request against the account's limits, then holds `price` for the model: the pending
+ * generation (and a media job's row) in one transaction. 402 when the balance cannot cover it.
+ */
+export async function holdPrice(
+  deps: Pick<GenerationDeps, 'db' | 'limits'>,
+  caller: Caller,
+  model: ModelEntry,
+  price: number,
+  rest: Pick<HoldRequest, 'prompt' | 'holdTtlMs' | 'instanceId' | 'job'>,
+): Promise<Hold> {
   await deps.limits?.consume(caller);
-  const timeouts = deps.catalog.timeoutsFor(model);
-  const price = model.token_cost;
-  const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id,
-    apiKeyId: caller.key.id,
-    modelSlug: model.slug,
-    category: model.category,
-    price,
-    prompt,
-    holdTtlMs: timeouts.total_ms + 60_000,
-    instanceId: deps.instanceId ?? null,
-  });
+  const hold = await holdTokens(deps.db, { accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category, price, ...rest });
   if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
+  return hold;
+}
+
+/** The flat-priced text and embedding path: the model's price, held for its total timeout. */
+export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model: ModelEntry, prompt: string | null) {
+  const timeouts = deps.catalog.timeoutsFor(model);
+  const hold = await holdPrice(deps, caller, model, model.token_cost, { prompt, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null });
   return { hold, timeouts };
 }
 

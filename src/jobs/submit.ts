@@ -3,11 +3,10 @@
 // claims it first; the caller gets the generation at once (`wait: 0`) or when it ends.
 import type { Caller } from '../accounts/keys.js';
 import type { ModelEntry } from '../config/catalog.js';
-import { holdTokens } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import type { Generation } from '../db/schema.js';
-import { checkAdmission, configuredRoutes } from '../generation/lifecycle.js';
+import { checkAdmission, configuredRoutes, holdPrice } from '../generation/lifecycle.js';
 import type { GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
 import { enforceRequiredOptions } from '../generation/required-options.js';
@@ -72,13 +71,7 @@ export async function submitJob(
   };
   const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}), ...(inputFile ? { input: inputFile } : {}) };
   const price = priceOf(model, { ...options, prompt: input.promptText });
-  await deps.limits?.consume(caller);
-  const hold = await holdTokens(deps.db, {
-    accountId: caller.account.id,
-    apiKeyId: caller.key.id,
-    modelSlug: model.slug,
-    category: model.category,
-    price,
+  const hold = await holdPrice(deps, caller, model, price, {
     prompt: input.promptText,
     holdTtlMs: deps.jobs.timeoutMs + HOLD_MARGIN_MS,
     // No instance id: a job outlives the instance that took the request (its restart must not release it).
@@ -89,7 +82,6 @@ export async function submitJob(
       ...(inputFile ? { runAfter: new Date(Date.now() + INPUT_STORE_GRACE_MS).toISOString() } : {}),
     },
   });
-  if (!hold) throw new GatewayError('insufficient_tokens', `insufficient tokens: ${model.slug} costs ${price}`, { required: price, model: model.slug });
   if (upload && inputFile) await storeInput(deps, hold, jobInput, upload, inputFile);
   runner.wake();
   return { generationId: hold.generationId, waitMs: waitSeconds * 1000 };
