@@ -46,10 +46,10 @@ describe('sora (OpenAI Videos)', () => {
     await p.close();
   });
 
-  it('a data: URL reference is sent as the input_reference file; a failed video is a non-retryable ProviderError; cancel deletes', async () => {
+  it('the stored input file (a data: URL given to the gateway) is sent as the input_reference file; a failed video is a non-retryable ProviderError; cancel deletes', async () => {
     const p = media();
     fake.queue.push({ ending: 'failed' });
-    const r = req({ kind: 'video', upstreamModel: 'sora-2', prompt: 'x', options: { image_url: 'data:image/png;base64,iVBORw0KGgo=' } });
+    const r = req({ kind: 'video', upstreamModel: 'sora-2', prompt: 'x', input: { data: Buffer.from('iVBORw0KGgo=', 'base64'), mediaType: 'image/png' } });
     const started = await p.start(r);
     assert.ok(started.state === 'running');
     assert.deepEqual(fake.videos.get(started.providerJobId)!.form, { model: 'sora-2', prompt: 'x', input_reference: 'file:image/png:8' });

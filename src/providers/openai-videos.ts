@@ -35,9 +35,10 @@ export async function startVideo(http: MediaHttp, req: MediaRequest): Promise<Me
   if (seconds !== undefined) form.append('seconds', String(seconds));
   const size = str(o, 'size') ?? SIZES[str(o, 'aspect_ratio') ?? ''];
   if (size) form.append('size', size);
-  // The first frame: an https URL, or the job's stored input file (an image_url data: URL given to the gateway).
+  // The first frame: an https URL (the SDK's form encoding), or the job's stored input file (an
+  // image_url data: URL given to the gateway becomes one, src/jobs/inputs.ts).
   const ref = str(o, 'image_url');
-  if (ref) appendReference(form, ref);
+  if (ref) form.append('input_reference[image_url]', ref);
   else if (req.input)
     form.append('input_reference', new Blob([Buffer.from(req.input.data)], { type: req.input.mediaType }), req.input.filename ?? `reference.${req.input.mediaType.split('/')[1] ?? 'png'}`);
   const v = await http.json<Video>('/videos', { form, signal: req.signal });
@@ -51,18 +52,6 @@ export async function pollVideo(http: MediaHttp, req: MediaRequest, id: string):
 
 export async function cancelVideo(http: MediaHttp, req: MediaRequest, id: string): Promise<void> {
   await http.call(`/videos/${encodeURIComponent(id)}`, { method: 'DELETE', signal: req.signal });
-}
-
-/** A data: URL is sent as the input_reference file; an https URL as input_reference[image_url] (the SDK's form encoding). */
-function appendReference(form: FormData, url: string): void {
-  const data = /^data:([^;,]+)?(;base64)?,(.*)$/s.exec(url);
-  if (!data) {
-    form.append('input_reference[image_url]', url);
-    return;
-  }
-  const type = data[1] ?? 'image/png';
-  const bytes = data[2] ? Buffer.from(data[3]!, 'base64') : Buffer.from(decodeURIComponent(data[3]!));
-  form.append('input_reference', new Blob([bytes], { type }), `reference.${type.split('/')[1] ?? 'png'}`);
 }
 
 async function progress(http: MediaHttp, req: MediaRequest, id: string, v: Video): Promise<MediaProgress> {
