@@ -133,25 +133,20 @@ export async function runGetLoop(agent: Agent, urls: string[], headers: Record<s
   return { latencyMs: latency, requests: latency.reduce((n, l) => n + l.length, 0), errors, firstError, seconds: (performance.now() - start) / 1000 };
 }
 
-/** The fields of a generation object the benches read. */
-export interface JobAnswer {
+/** The fields of a JSON answer the benches read (a generation object, a chat completion, a response). */
+export interface Answer {
   id?: number;
   status?: string;
+  choices?: Array<{ message?: { content?: unknown } }>;
 }
 
 /** One JSON request; the body text and status, or the failure as an error string. */
-export async function jsonRequest(
-  agent: Agent,
-  method: 'GET' | 'POST',
-  url: string,
-  headers: Record<string, string>,
-  body?: unknown,
-): Promise<{ status: number; json: JobAnswer | null; text: string }> {
+export async function jsonRequest(agent: Agent, method: 'GET' | 'POST', url: string, headers: Record<string, string>, body?: unknown): Promise<{ status: number; json: Answer | null; text: string }> {
   const res = await request(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: agent });
   const text = await res.body.text();
-  let json: JobAnswer | null = null;
+  let json: Answer | null = null;
   try {
-    json = JSON.parse(text) as JobAnswer;
+    json = JSON.parse(text) as Answer;
   } catch {
     /* not JSON */
   }
