@@ -35,3 +35,13 @@ export function machineLines(extra = ''): string[] {
 export const fmtMs = (x: number) => (Number.isFinite(x) ? x.toFixed(Math.abs(x) < 10 ? 2 : 1) : '–');
 export const fmtMicros = (x: number) => (Number.isFinite(x) ? `${x.toFixed(0)} µs` : '–');
 export const fmtRate = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '–');
+
+/**
+ * `report` followed by every marked section the file at `path` has now (local-model, paths, soak, …):
+ * for a command that rewrites the whole file (`npm run bench`) and must keep the others' sections.
+ */
+export function withMarkedSections(report: string, path: string): string {
+  const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
+  const sections = previous.match(/<!-- ([\w-]+):start -->[\s\S]*?<!-- \1:end -->\n?/g) ?? [];
+  return [report, ...sections.filter((s) => !report.includes(s.slice(0, s.indexOf('-->') + 3)))].join('\n');
+}
