@@ -25,6 +25,8 @@ const { values: args } = parseArgs({
     chunks: { type: 'string' },
     'gap-ms': { type: 'string' },
     'ttfc-ms': { type: 'string' },
+    /** Closed-loop pollers of part b (half of them on pending jobs). */
+    pollers: { type: 'string' },
     'no-pin': { type: 'boolean', default: false },
   },
 });
@@ -40,7 +42,7 @@ const config = {
         { streams: 1, rounds: 15 },
         { streams: 100, rounds: 4 },
       ],
-  polling: smoke ? { pollers: 4, seconds: 0.5, warmupSeconds: 0.2, repeats: 1 } : { pollers: 200, seconds: 5, warmupSeconds: 2, repeats: 3 },
+  polling: { pollers: Number(args.pollers ?? (smoke ? 4 : 200)), ...(smoke ? { seconds: 0.5, warmupSeconds: 0.2, repeats: 1 } : { seconds: 5, warmupSeconds: 2, repeats: 3 }) },
   loop: smoke ? { concurrency: 4, seconds: 0.5, warmupSeconds: 0.2, repeats: 1 } : { concurrency: 64, seconds: 5, warmupSeconds: 2, repeats: 3 },
   responsesStreamRounds: smoke ? 1 : 20,
 };
