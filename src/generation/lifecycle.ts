@@ -9,6 +9,7 @@ import { holdTokens, type Hold, type HoldRequest, type Settlement } from '../bil
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
+import { heldChannel } from '../core/trace.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
@@ -193,6 +194,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
 
   // 3. Count the request against the account's limits (429), then price and hold.
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
+  if (heldChannel.hasSubscribers) heldChannel.publish({ generationId: hold.generationId });
 
   // 4. Run the provider stream. Everything below ends in exactly one settlement.
   const { abort, dispose } = requestAbort(clientSignal, timeouts.total_ms);

@@ -9,6 +9,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
 import type { OperatorLog } from '../generation/lifecycle.js';
 import { GatewayError, clip } from '../core/errors.js';
+import { authenticatedChannel } from '../core/trace.js';
 import { statusOf } from './errors.js';
 import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
@@ -110,6 +111,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     const caller = await findCaller(services.db, match[1]);
     if (!caller) throw new GatewayError('not_authenticated', 'Invalid or revoked API key');
     keyUsage.touch(caller.key.id);
+    if (authenticatedChannel.hasSubscribers) authenticatedChannel.publish({ keyId: caller.key.id });
     rememberCaller(req, caller);
     req.caller = caller;
     return caller;

@@ -1,0 +1,33 @@
+// `npm run bench:ttft --smoke`: proves the TTFT breakdown works end to end, in particular that
+// lumengate's diagnostics channels (src/core/trace.ts) publish: every step gets a number. Nothing
+// here is a timing assertion.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+
+const ttft = join(dirname(fileURLToPath(import.meta.url)), '../bench/ttft.js');
+
+test('npm run bench:ttft --smoke times every step inside lumengate and the bare proxy', { timeout: 120_000 }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-ttft-'));
+  try {
+    const out = join(dir, 'BENCHMARKS.md');
+    await promisify(execFile)(process.execPath, [ttft, '--smoke', '--out', out], { timeout: 110_000 });
+    const md = readFileSync(out, 'utf8');
+    assert.match(md, /<!-- ttft:start -->[\s\S]*<!-- ttft:end -->/);
+    const cell = '(\\d+\\.\\d{3}) ms';
+    for (const step of ['HTTP parse, onRequest hooks, key check', 'admission, limits, hold committed', 'route and provider request built']) {
+      assert.match(md, new RegExp(`\\| ${step} \\| ${cell} \\|  \\|`), step);
+    }
+    for (const step of ['\\*\\*subtotal: request received to upstream request created\\*\\*', 'undici: request to socket write', 'first content chunk: read to client write']) {
+      assert.match(md, new RegExp(`\\| ${step} \\| ${cell} \\| ${cell} \\|`), step);
+    }
+    assert.match(md, new RegExp(`\\| \\*\\*added TTFT p50\\*\\* \\(client\\) \\| -?${cell} \\| -?${cell} \\|`));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
