@@ -14,6 +14,27 @@ export async function findOwnGeneration(db: Db, accountId: number, id: number): 
   return db.kysely.selectFrom('generations').selectAll().where('id', '=', id).where('account_id', '=', accountId).where('deleted_at', 'is', null).executeTakeFirst();
 }
 
+/**
+ * One of the caller's own generations with the account's balance, in one statement (polling,
+ * GET /api/v2/generate/{id}): one round trip instead of two, and the balance is read in the same
+ * snapshot as the generation, so a completed generation is never shown with its pre-settlement
+ * balance (the settlement changes both in one transaction).
+ */
+export async function findOwnGenerationWithBalance(db: Db, accountId: number, id: number): Promise<{ generation: Generation; balance: number } | undefined> {
+  const row = await db.kysely
+    .selectFrom('generations')
+    .innerJoin('accounts', 'accounts.id', 'generations.account_id')
+    .selectAll('generations')
+    .select(['accounts.plan_tokens as balance_plan_tokens', 'accounts.package_tokens as balance_package_tokens'])
+    .where('generations.id', '=', id)
+    .where('generations.account_id', '=', accountId)
+    .where('generations.deleted_at', 'is', null)
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { balance_plan_tokens, balance_package_tokens, ...generation } = row;
+  return { generation, balance: balance_plan_tokens + balance_package_tokens };
+}
+
 /** Adds keys to a generation's structured result (e.g. the conversation /v1/responses continues). */
 export async function mergeResultJson(db: Db, id: number, patch: Record<string, unknown>): Promise<void> {
   const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', id).executeTakeFirst();

@@ -1,17 +1,18 @@
 // Per-account request limits (docs/api.md): an hourly and a daily counter per account, shared by
-// all its keys. Counters live in Redis when REDIS_URL is set (every instance reads and writes the
-// same keys, no local fast path) and in memory otherwise (one instance). rate-limiter-flexible
-// does the counting: a fixed window per account that starts at its first counted request.
+// all its keys. A fixed window per account that starts at its first counted request. Counters live
+// in Redis when REDIS_URL is set (every instance reads and writes the same keys, no local fast
+// path; both windows in one script, src/limits/redis-counters.ts) and in memory otherwise (one
+// instance; rate-limiter-flexible's memory limiter). The memory counters also stand in while Redis
+// is unreachable under the `local` policy.
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Logger } from 'pino';
 import type { Caller } from '../accounts/keys.js';
 import type { PlanEntry, PlanName } from '../config/catalog.js';
 import { GatewayError } from '../core/errors.js';
+import { RedisCounters, WINDOW_SECONDS, type Counted, type Limits, type Window, type WindowCount } from './redis-counters.js';
 
 export type RedisDownPolicy = 'closed' | 'open' | 'local';
-type Window = 'hour' | 'day';
-const WINDOW_SECONDS: Record<Window, number> = { hour: 3600, day: 86_400 };
 
 /** What the X-RateLimit-* headers say. A null limit means that window is unlimited. */
 export interface RateLimitState {
@@ -33,31 +34,28 @@ export interface RateLimitsOptions {
 }
 
 export class RateLimits {
-  private limiters = new Map<string, RateLimiterAbstract>();
+  private memory = new Map<string, RateLimiterMemory>();
+  private readonly redis: RedisCounters | undefined;
   private states = new WeakMap<Caller, RateLimitState>();
 
-  constructor(private opts: RateLimitsOptions) {}
+  constructor(private opts: RateLimitsOptions) {
+    this.redis = opts.redis ? new RedisCounters(opts.redis, opts.prefix) : undefined;
+  }
 
-  /** One limiter per plan and window; all plans share the account's counter key for a window. */
-  private limiter(plan: string, window: Window): RateLimiterAbstract | null {
+  private limits(plan: string): Limits {
     const entry = this.opts.plans[plan as PlanName];
-    const points = window === 'hour' ? entry?.requests_per_hour : entry?.requests_per_day;
-    if (points == null) return null;
+    return { hour: entry?.requests_per_hour ?? null, day: entry?.requests_per_day ?? null };
+  }
+
+  /** One in-memory limiter per plan and window; all plans share the account's counter key for a window. */
+  private memoryLimiter(plan: string, window: Window): RateLimiterMemory | null {
+    const points = this.limits(plan)[window];
+    if (points === null) return null;
     const id = `${plan}:${window}`;
-    let limiter = this.limiters.get(id);
+    let limiter = this.memory.get(id);
     if (!limiter) {
-      const base = { points, duration: WINDOW_SECONDS[window], keyPrefix: `${this.opts.prefix}:rl:${window}` };
-      const { redis, onRedisDown } = this.opts;
-      limiter = redis
-        ? new RateLimiterRedis({
-            ...base,
-            storeClient: redis,
-            rejectIfRedisNotReady: true,
-            // `local`: the library falls back to per-instance counters while Redis is unreachable.
-            ...(onRedisDown === 'local' ? { insuranceLimiter: new RateLimiterMemory(base) } : {}),
-          })
-        : new RateLimiterMemory(base);
-      this.limiters.set(id, limiter);
+      limiter = new RateLimiterMemory({ points, duration: WINDOW_SECONDS[window], keyPrefix: `${this.opts.prefix}:rl:${window}` });
+      this.memory.set(id, limiter);
     }
     return limiter;
   }
@@ -68,31 +66,47 @@ export class RateLimits {
    * the day; one refused by the daily limit gives its hourly point back.
    */
   async consume(caller: Caller): Promise<RateLimitState> {
-    const { plan, id } = caller.account;
-    const key = String(id);
-    const hour = this.limiter(plan, 'hour');
-    const day = this.limiter(plan, 'day');
+    let counted: Counted;
     try {
-      let h: RateLimiterRes | null = null;
-      let d: RateLimiterRes | null = null;
-      try {
-        h = hour ? await hour.consume(key) : null;
-      } catch (rej) {
-        if (!(rej instanceof RateLimiterRes)) throw rej;
-        const dayNow = day ? await day.get(key) : null;
-        throw this.exceeded(caller, 'hour', this.record(caller, rej, dayNow), rej.msBeforeNext);
-      }
-      try {
-        d = day ? await day.consume(key) : null;
-      } catch (rej) {
-        if (!(rej instanceof RateLimiterRes)) throw rej;
-        if (hour) h = await hour.reward(key, 1);
-        throw this.exceeded(caller, 'day', this.record(caller, h, rej), rej.msBeforeNext);
-      }
-      return this.record(caller, h, d);
+      counted = await this.count(caller);
     } catch (err) {
-      if (err instanceof GatewayError) throw err;
       return this.storeDown(err, caller);
+    }
+    const state = this.record(caller, counted.hour, counted.day);
+    if (counted.refused) throw this.exceeded(caller, counted.refused, state, counted[counted.refused]!.msBeforeNext);
+    return state;
+  }
+
+  /** Redis (one round trip for both windows), or memory without Redis or while it is down under `local`. */
+  private async count(caller: Caller): Promise<Counted> {
+    const { plan, id } = caller.account;
+    const limits = this.limits(plan);
+    if (limits.hour === null && limits.day === null) return { refused: null, hour: null, day: null };
+    if (!this.redis) return this.countInMemory(plan, String(id));
+    try {
+      return await this.redis.consume(String(id), limits);
+    } catch (err) {
+      if (this.opts.onRedisDown !== 'local') throw err;
+      return this.countInMemory(plan, String(id));
+    }
+  }
+
+  /** The same rules as the Redis script, on this instance's memory counters. */
+  private async countInMemory(plan: string, key: string): Promise<Counted> {
+    const hour = this.memoryLimiter(plan, 'hour');
+    const day = this.memoryLimiter(plan, 'day');
+    let h: RateLimiterRes | null;
+    try {
+      h = hour ? await hour.consume(key) : null;
+    } catch (rej) {
+      if (!(rej instanceof RateLimiterRes)) throw rej;
+      return { refused: 'hour', hour: countOf(rej), day: countOf(day ? await day.get(key) : null) };
+    }
+    try {
+      return { refused: null, hour: countOf(h), day: countOf(day ? await day.consume(key) : null) };
+    } catch (rej) {
+      if (!(rej instanceof RateLimiterRes)) throw rej;
+      return { refused: 'day', hour: countOf(hour ? await hour.reward(key, 1) : null), day: countOf(rej) };
     }
   }
 
@@ -100,12 +114,16 @@ export class RateLimits {
   async peek(caller: Caller): Promise<RateLimitState | null> {
     const known = this.states.get(caller);
     if (known) return known;
-    const key = String(caller.account.id);
-    const hour = this.limiter(caller.account.plan, 'hour');
-    const day = this.limiter(caller.account.plan, 'day');
+    const { plan, id } = caller.account;
     try {
-      const [h, d] = await Promise.all([hour?.get(key) ?? null, day?.get(key) ?? null]);
-      return this.record(caller, h, d);
+      if (!this.redis) return this.record(caller, ...(await this.peekInMemory(plan, String(id))));
+      try {
+        const { hour, day } = await this.redis.peek(String(id), this.limits(plan));
+        return this.record(caller, hour, day);
+      } catch (err) {
+        if (this.opts.onRedisDown !== 'local') throw err;
+        return this.record(caller, ...(await this.peekInMemory(plan, String(id))));
+      }
     } catch (err) {
       // Headers are informational: a Redis failure must not break a balance or status read.
       this.opts.logger.warn({ err }, 'rate limit store unavailable: response sent without X-RateLimit headers');
@@ -113,21 +131,26 @@ export class RateLimits {
     }
   }
 
+  private async peekInMemory(plan: string, key: string): Promise<[WindowCount | null, WindowCount | null]> {
+    const hour = this.memoryLimiter(plan, 'hour');
+    const day = this.memoryLimiter(plan, 'day');
+    const [h, d] = await Promise.all([hour?.get(key) ?? null, day?.get(key) ?? null]);
+    return [countOf(h), countOf(d)];
+  }
+
   /** The state last seen for this caller (consume or peek), if any. */
   stateOf(caller: Caller): RateLimitState | undefined {
     return this.states.get(caller);
   }
 
-  private record(caller: Caller, h: RateLimiterRes | null, d: RateLimiterRes | null): RateLimitState {
-    const plan = this.opts.plans[caller.account.plan as PlanName];
-    const limitHour = plan?.requests_per_hour ?? null;
-    const limitDay = plan?.requests_per_day ?? null;
-    const hourWindowMs = h?.msBeforeNext && h.msBeforeNext > 0 ? h.msBeforeNext : WINDOW_SECONDS.hour * 1000;
+  private record(caller: Caller, h: WindowCount | null, d: WindowCount | null): RateLimitState {
+    const { hour: limitHour, day: limitDay } = this.limits(caller.account.plan);
+    const hourWindowMs = h && h.msBeforeNext > 0 ? h.msBeforeNext : WINDOW_SECONDS.hour * 1000;
     const state: RateLimitState = {
       limitHour,
-      remainingHour: limitHour === null ? null : h ? h.remainingPoints : limitHour,
+      remainingHour: limitHour === null ? null : h ? Math.max(limitHour - h.consumed, 0) : limitHour,
       limitDay,
-      remainingDay: limitDay === null ? null : d ? d.remainingPoints : limitDay,
+      remainingDay: limitDay === null ? null : d ? Math.max(limitDay - d.consumed, 0) : limitDay,
       resetHour: limitHour === null ? null : Math.ceil((Date.now() + hourWindowMs) / 1000),
     };
     this.states.set(caller, state);
@@ -153,6 +176,11 @@ export class RateLimits {
     }
     throw new GatewayError('service_unavailable', 'rate limit service unavailable, retry shortly', { retry_after: 5 }, {}, { 'retry-after': '5' });
   }
+}
+
+/** A memory limiter's answer as a window count (null: never counted in this window). */
+function countOf(res: RateLimiterRes | null): WindowCount | null {
+  return res ? { consumed: res.consumedPoints, msBeforeNext: res.msBeforeNext } : null;
 }
 
 /** The X-RateLimit-* headers for a state; unlimited windows have none (no number would be true). */

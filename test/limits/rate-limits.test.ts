@@ -120,6 +120,45 @@ describe('rate limits and plans', () => {
   });
 });
 
+describe('plans with one window only', () => {
+  // Counted in one Redis script in the PostgreSQL + Redis pass: the window without a limit is
+  // neither counted nor reported.
+  const oneWindow = { plans: { pro: { requests_per_hour: 2, requests_per_day: null }, elite: { requests_per_hour: null, requests_per_day: 2 } } };
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ catalog: oneWindow });
+  });
+  after(() => h.close());
+  const gen = (key: string) => h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'hi' }, key);
+  const header = (r: { headers: Headers }, name: string) => r.headers.get(`x-ratelimit-${name}`);
+
+  it('an hourly limit alone', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    assert.equal(header(await gen(a.key), 'remaining-hour'), '1');
+    assert.equal(header(await gen(a.key), 'remaining-hour'), '0');
+    const r = await gen(a.key);
+    assert.equal(r.status, 429);
+    assert.equal(r.json.message, 'Hourly limit reached: 2 requests/hour on Pro plan');
+    assert.equal(r.json.limit_day, null);
+    assert.equal(header(r, 'limit-day'), null);
+    assert.equal(r.headers.get('retry-after'), String(r.json.retry_after));
+  });
+
+  it('a daily limit alone', async () => {
+    const a = await h.account({ plan: 'elite', tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    assert.equal(header(await gen(a.key), 'remaining-day'), '1');
+    assert.equal(header(await gen(a.key), 'remaining-day'), '0');
+    const r = await gen(a.key);
+    assert.equal(r.status, 429);
+    assert.equal(r.json.message, 'Daily limit reached: 2 requests/day on Elite plan');
+    assert.ok(Number.isInteger(r.json.retry_after) && r.json.retry_after > 3600 && r.json.retry_after <= 86_400, `retry_after ${r.json.retry_after}`);
+    assert.equal(header(r, 'limit-hour'), null);
+    assert.equal(header(await h.get('/api/v2/balance', a.key), 'remaining-day'), '0');
+  });
+});
+
 describe('min_plan', () => {
   let h: Harness;
   before(async () => {

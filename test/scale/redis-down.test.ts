@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { Redis } from 'ioredis';
 import { sleep, startHarness, type Harness } from '../support/harness.js';
 import { freePort } from '../support/free-port.js';
 
@@ -39,8 +40,8 @@ describe('Redis down', { skip }, () => {
     redis?.kill('SIGKILL');
     await Promise.all(harnesses.map((h) => h.close()));
   });
-  const harness = async (policy?: string) => {
-    const h = await startHarness({ catalog: plans, env: { REDIS_URL: `redis://127.0.0.1:${port}`, ...(policy ? { LUMENGATE_RATE_LIMIT_REDIS_DOWN: policy } : {}) } });
+  const harness = async (policy?: string, catalog = plans) => {
+    const h = await startHarness({ catalog, env: { REDIS_URL: `redis://127.0.0.1:${port}`, ...(policy ? { LUMENGATE_RATE_LIMIT_REDIS_DOWN: policy } : {}) } });
     harnesses.push(h);
     h.fake.respondWith({ chunks: ['ok'] });
     return h;
@@ -93,5 +94,37 @@ describe('Redis down', { skip }, () => {
     const third = await gen(h, a.key);
     assert.equal(third.status, 429);
     assert.equal(third.json.error, 'rate_limit_exceeded');
+  });
+
+  it('local: the daily window falls back too, and gives the hourly point back', async () => {
+    const h = await harness('local', { plans: { basic: { requests_per_hour: 10, requests_per_day: 2 } } });
+    const a = await h.account({ plan: 'basic', tokens: 10 });
+    assert.equal((await gen(h, a.key)).status, 200);
+    assert.equal((await gen(h, a.key)).status, 200);
+    const third = await gen(h, a.key);
+    assert.equal(third.status, 429);
+    assert.equal(third.json.message, 'Daily limit reached: 2 requests/day on Basic plan');
+    // Reads see the per-instance counters while Redis is down.
+    const read = await h.get('/api/v2/balance', a.key);
+    assert.equal(read.headers.get('x-ratelimit-remaining-hour'), '8');
+    assert.equal(read.headers.get('x-ratelimit-remaining-day'), '0');
+  });
+
+  it('a Redis that lost its scripts (SCRIPT FLUSH, a restart) loads the counting script again', async () => {
+    redis = await startRedis(port);
+    const h = await harness();
+    const a = await h.account({ plan: 'basic', tokens: 10 });
+    const first = await gen(h, a.key);
+    assert.equal(first.status, 200);
+    assert.equal(first.headers.get('x-ratelimit-remaining-hour'), '1');
+    const client = new Redis(`redis://127.0.0.1:${port}`);
+    assert.equal(await client.script('FLUSH'), 'OK');
+    client.disconnect();
+    const second = await gen(h, a.key);
+    assert.equal(second.status, 200);
+    assert.equal(second.headers.get('x-ratelimit-remaining-hour'), '0');
+    assert.equal((await gen(h, a.key)).status, 429);
+    redis.kill('SIGKILL');
+    await once(redis, 'exit');
   });
 });
