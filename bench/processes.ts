@@ -11,6 +11,8 @@ import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../test/support/free-port.js';
 import { SERVER_LAUNCH_FLAGS } from '../src/cli/heap.js';
+import type { PlanName } from '../src/config/catalog.js';
+import { Redis } from 'ioredis';
 export { freePort };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,11 +60,11 @@ export async function startFloorProxy(upstreamOrigin: string): Promise<{ origin:
   return { origin, pid: child.pid!, stop };
 }
 
-/** An elite account with a huge balance (no plan limits) and a key for it. */
-export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {
+/** An account with a huge balance and a key for it: `elite` has no plan limits (the default). */
+export async function seedAccount(databaseUrl: string, plan: PlanName = 'elite'): Promise<{ accountId: number; key: string }> {
   const db = await openDatabase(databaseUrl);
   try {
-    const account = await createAccount(db, { name: 'bench', plan: 'elite', tokens: 1_000_000_000 });
+    const account = await createAccount(db, { name: `bench-${plan}`, plan, tokens: 1_000_000_000 });
     const key = await createKey(db, account.id, 'bench');
     return { accountId: account.id, key: key.key };
   } finally {
@@ -85,6 +87,35 @@ export async function auditLedger(databaseUrl: string): Promise<{ mismatches: nu
     return { mismatches, pending: count('pending'), generations: count() };
   } finally {
     await db.close();
+  }
+}
+
+/** Null when Redis answers PING at `url`, else why not (the bench then skips its Redis pass). */
+export async function redisUnreachable(url: string): Promise<string | null> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (err) {
+    return `Redis not reachable at ${url}: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes the keys a run left under its LUMENGATE_REDIS_PREFIX. */
+export async function clearRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
   }
 }
 
