@@ -119,6 +119,30 @@ export async function clearRedisPrefix(url: string, prefix: string): Promise<voi
   }
 }
 
+/**
+ * Waits until no generation is left pending (or `timeoutMs` has passed) and returns how many still
+ * are. wrk ends a run by closing its connections with requests in flight; the server still settles
+ * them, and a server stopped before that would put its shutdown, not the run, in the ledger audit.
+ */
+export async function waitUntilSettled(databaseUrl: string, timeoutMs = 15_000): Promise<number> {
+  const db = await openDatabase(databaseUrl, { migrate: false });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await db.kysely
+        .selectFrom('generations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      const pending = Number(row?.n ?? 0);
+      if (pending === 0 || Date.now() > deadline) return pending;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    await db.close();
+  }
+}
+
 export interface Server {
   url: string;
   pid: number;

@@ -18,7 +18,7 @@ import { packageRoot } from '../src/config/env.js';
 import { loadAgent, percentile, runStream, runThroughput, type Side, type StreamResult, type StreamTarget } from './load.js';
 import { startNginxFloor, type NginxFloor } from './nginx.js';
 import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
-import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, type Upstream } from './processes.js';
+import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
 import { summariseProfiles, type ProfileSummary } from './profile.js';
 import { renderReport, type BenchResults, type RoundTripRow, type ScenarioResult, type SideLoad, type ThroughputRun } from './report.js';
 import { tripsOf, type Op } from './round-trip-counter.js';
@@ -161,14 +161,14 @@ try {
   results.floorThroughput = await floorThroughput('bare proxy', floor);
   if (nginx) results.nginxThroughput = await floorThroughput('nginx', nginx);
   server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
-  results.throughput.push(await throughput('sqlite', 1, server.url, key, server.pid));
+  results.throughput.push(await throughput('sqlite', 1, server, key, sqliteUrl));
   await server.stop();
   results.ledger.push({ label: 'sqlite, 1 worker', ...(await auditLedger(sqliteUrl)) });
   if (args.profile) results.profile = await profilePass(sqliteUrl, key);
 
   for (const workers of config.workers.filter((w) => w > 1)) {
     server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers });
-    results.throughput.push(await throughput('sqlite', workers, server.url, key, server.pid));
+    results.throughput.push(await throughput('sqlite', workers, server, key, sqliteUrl));
     await server.stop();
     results.ledger.push({ label: `sqlite, ${workers} workers`, ...(await auditLedger(sqliteUrl)) });
   }
@@ -180,7 +180,7 @@ try {
         const pgKey = (await seedAccount(pgUrl)).key;
         for (const workers of config.workers) {
           server = await startLumengate({ databaseUrl: pgUrl, upstreamOrigin: upstream.origin, workers });
-          results.throughput.push(await throughput('postgres', workers, server.url, pgKey, server.pid));
+          results.throughput.push(await throughput('postgres', workers, server, pgKey, pgUrl));
           await server.stop();
           results.ledger.push({ label: `postgres, ${workers} worker(s)`, ...(await auditLedger(pgUrl)) });
         }
@@ -258,7 +258,7 @@ async function redisPass(results: BenchResults): Promise<void> {
     for (const workers of config.workers) {
       const server = await startLumengate({ databaseUrl: pgUrl, upstreamOrigin: upstream.origin, workers, env });
       try {
-        results.throughput.push({ ...(await throughput('postgres', workers, server.url, key, server.pid)), redis: true, plan: 'pro' });
+        results.throughput.push({ ...(await throughput('postgres', workers, server, key, pgUrl)), redis: true, plan: 'pro' });
         const counted = await dayCounter(server.url, key, limits.day);
         await server.stop();
         results.ledger.push({ label: `postgres + redis, ${workers} worker(s), plan pro`, ...(await auditLedger(pgUrl)), rateLimitCounted: counted });
@@ -414,10 +414,13 @@ function summarise(rs: StreamResult[]) {
   };
 }
 
-async function throughput(database: 'sqlite' | 'postgres', workers: number, url: string, key: string, pid: number): Promise<ThroughputRun> {
+async function throughput(database: 'sqlite' | 'postgres', workers: number, server: Server, key: string, databaseUrl: string): Promise<ThroughputRun> {
   log(`non-streaming throughput: ${database}, ${workers} worker(s)`);
   // "On one core": one worker is pinned; N workers get every CPU (that is what they are for).
-  const m = await measuredLoop(`${url}/api/v2/generate`, generateHeaders(key), generateBody, pid, workers === 1);
+  const m = await measuredLoop(`${server.url}/api/v2/generate`, generateHeaders(key), generateBody, server.pid, workers === 1);
+  // The requests wrk left in flight settle before the server is stopped and the ledger audited.
+  const pending = await waitUntilSettled(databaseUrl);
+  if (pending) log(`${pending} generation(s) still pending 15 s after the loop`);
   return { database, workers, concurrency: config.throughput.concurrency, ...m };
 }
 
