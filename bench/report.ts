@@ -308,7 +308,7 @@ export function renderReport(r: BenchResults): string {
   lines.push(
     '## Streaming',
     '',
-    'Milliseconds, p50 / p95 / p99. TTFT = request start to the first content delta; gap = between consecutive deltas; total = start to `[DONE]`. Peak RSS and CPU are the proxy\'s (from /proc, during its own batches); "per event" is its CPU time over the content deltas delivered. "Client CPU" is the load client\'s own CPU during those batches (one Node process, at most 100 % of a core): well below 100 %, the client was not what limited them.',
+    'Milliseconds, p50 / p95 / p99. TTFT = request start to the first content delta; gap = between consecutive deltas; total = start to `[DONE]`. Peak RSS and CPU are the proxy\'s (from /proc, during its own batches); "per event" is its CPU time over the content deltas delivered. "Client CPU" is the load client\'s own CPU during those batches (this process: its JavaScript runs on one core, so a figure well below 100 % means the client was not what limited them).',
     '',
   );
   lines.push('| streams × rounds | side | TTFT | gap | total | errors | proxy peak RSS | proxy CPU | per event | client CPU |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |');
