@@ -3,14 +3,16 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 
-/** direct: to the fake upstream; floor: through the bare proxy (floor-proxy.ts); through: lumengate. */
-export type Side = 'direct' | 'floor' | 'through';
+/** direct: to the fake upstream; floor: through the bare proxy (floor-proxy.ts); nginx: through nginx (nginx.ts); through: lumengate. */
+export type Side = 'direct' | 'floor' | 'nginx' | 'through';
 
 export interface StreamResult {
   error: string | null;
   ttftMs: number;
   gapsMs: number[];
   totalMs: number;
+  /** Content deltas received (the events whose server CPU the bench divides by). */
+  deltas: number;
 }
 
 /** One pool for every origin; enough sockets that the client never queues a stream. */
@@ -27,7 +29,7 @@ export interface StreamTarget {
   expectedDeltas: number;
 }
 
-/** A delta in OpenAI's chunk format (direct, floor) or lumengate's content_delta event (through). */
+/** A delta in OpenAI's chunk format (direct, floor, nginx) or lumengate's content_delta event (through). */
 function isDelta(side: Side, payload: string): boolean | 'error' {
   const ev = JSON.parse(payload);
   if (side !== 'through') return typeof ev.choices?.[0]?.delta?.content === 'string' && ev.choices[0].delta.content.length > 0;
@@ -46,7 +48,7 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
     const res = await request(t.url, { method: 'POST', headers: t.headers, body: t.body, dispatcher: agent });
     if (res.statusCode !== 200) {
       const text = await res.body.text();
-      return { error: `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, ttftMs: NaN, gapsMs: [], totalMs: NaN };
+      return { error: `HTTP ${res.statusCode}: ${text.slice(0, 200)}`, ttftMs: NaN, gapsMs: [], totalMs: NaN, deltas: 0 };
     }
     res.body.setEncoding('utf8');
     let buf = '';
@@ -64,7 +66,7 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
           continue;
         }
         const kind = isDelta(t.side, payload);
-        if (kind === 'error') return { error: `error event: ${payload.slice(0, 200)}`, ttftMs: ttft, gapsMs: gaps, totalMs: NaN };
+        if (kind === 'error') return { error: `error event: ${payload.slice(0, 200)}`, ttftMs: ttft, gapsMs: gaps, totalMs: NaN, deltas };
         if (!kind) continue;
         const now = performance.now();
         if (deltas === 0) ttft = now - start;
@@ -74,12 +76,12 @@ export async function runStream(agent: Agent, t: StreamTarget): Promise<StreamRe
       }
     }
   } catch (err) {
-    return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), ttftMs: ttft, gapsMs: gaps, totalMs: NaN };
+    return { error: err instanceof Error ? `${err.name}: ${err.message}` : String(err), ttftMs: ttft, gapsMs: gaps, totalMs: NaN, deltas };
   }
   const total = performance.now() - start;
-  if (!done) return { error: 'stream ended without [DONE]', ttftMs: ttft, gapsMs: gaps, totalMs: total };
-  if (deltas !== t.expectedDeltas) return { error: `got ${deltas} deltas, expected ${t.expectedDeltas}`, ttftMs: ttft, gapsMs: gaps, totalMs: total };
-  return { error: null, ttftMs: ttft, gapsMs: gaps, totalMs: total };
+  if (!done) return { error: 'stream ended without [DONE]', ttftMs: ttft, gapsMs: gaps, totalMs: total, deltas };
+  if (deltas !== t.expectedDeltas) return { error: `got ${deltas} deltas, expected ${t.expectedDeltas}`, ttftMs: ttft, gapsMs: gaps, totalMs: total, deltas };
+  return { error: null, ttftMs: ttft, gapsMs: gaps, totalMs: total, deltas };
 }
 
 export interface ThroughputResult {

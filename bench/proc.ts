@@ -4,7 +4,8 @@ import { readFileSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
-function pidsOf(pid: number): number[] {
+/** A process and its direct children (cluster workers, nginx's worker). */
+export function pidsOf(pid: number): number[] {
   let children: number[] = [];
   try {
     children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
@@ -71,11 +72,12 @@ export function openFileLimit(): number | null {
  * threads may run on (threads started later inherit it). Null when it cannot be done here
  * (no taskset, or fewer than two CPUs), and the figures are then taken unpinned.
  */
-export function cpuPinning(cpuCount: number): { pin(pid: number, cpus: string): void; serverCpus: string; otherCpus: string; allCpus: string } | null {
+export function cpuPinning(cpuCount: number): { pin(pid: number, cpus: string, withChildren?: boolean): void; serverCpus: string; otherCpus: string; allCpus: string } | null {
   if (cpuCount < 2) return null;
-  const pin = (pid: number, cpus: string) => {
-    // -a: every thread of the process (V8's GC helpers, libuv's pool), not only the main one.
-    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+  const pin = (pid: number, cpus: string, withChildren = false) => {
+    // -a: every thread of the process (V8's GC helpers, libuv's pool), not only the main one; and,
+    // for a server, its children (nginx's worker), which do not inherit a change made after they started.
+    for (const p of withChildren ? pidsOf(pid) : [pid]) execFileSync('taskset', ['-a', '-p', '-c', cpus, String(p)], { stdio: 'ignore' });
   };
   try {
     pin(process.pid, `0-${cpuCount - 1}`);

@@ -11,6 +11,8 @@ import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../test/support/free-port.js';
 import { SERVER_LAUNCH_FLAGS } from '../src/cli/heap.js';
+import type { PlanName } from '../src/config/catalog.js';
+import { Redis } from 'ioredis';
 export { freePort };
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -58,11 +60,11 @@ export async function startFloorProxy(upstreamOrigin: string): Promise<{ origin:
   return { origin, pid: child.pid!, stop };
 }
 
-/** An elite account with a huge balance (no plan limits) and a key for it. */
-export async function seedAccount(databaseUrl: string): Promise<{ accountId: number; key: string }> {
+/** An account with a huge balance and a key for it: `elite` has no plan limits (the default). */
+export async function seedAccount(databaseUrl: string, plan: PlanName = 'elite'): Promise<{ accountId: number; key: string }> {
   const db = await openDatabase(databaseUrl);
   try {
-    const account = await createAccount(db, { name: 'bench', plan: 'elite', tokens: 1_000_000_000 });
+    const account = await createAccount(db, { name: `bench-${plan}`, plan, tokens: 1_000_000_000 });
     const key = await createKey(db, account.id, 'bench');
     return { accountId: account.id, key: key.key };
   } finally {
@@ -83,6 +85,59 @@ export async function auditLedger(databaseUrl: string): Promise<{ mismatches: nu
       .execute();
     const count = (s?: string) => rows.filter((r) => s === undefined || r.status === s).reduce((a, r) => a + Number(r.n), 0);
     return { mismatches, pending: count('pending'), generations: count() };
+  } finally {
+    await db.close();
+  }
+}
+
+/** Null when Redis answers PING at `url`, else why not (the bench then skips its Redis pass). */
+export async function redisUnreachable(url: string): Promise<string | null> {
+  const redis = new Redis(url, { lazyConnect: true, connectTimeout: 2000, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  try {
+    await redis.connect();
+    await redis.ping();
+    return null;
+  } catch (err) {
+    return `Redis not reachable at ${url}: ${err instanceof Error ? err.message : String(err)}`;
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/** Deletes the keys a run left under its LUMENGATE_REDIS_PREFIX. */
+export async function clearRedisPrefix(url: string, prefix: string): Promise<void> {
+  const redis = new Redis(url, { maxRetriesPerRequest: 1 });
+  try {
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+      if (keys.length) await redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } finally {
+    redis.disconnect();
+  }
+}
+
+/**
+ * Waits until no generation is left pending (or `timeoutMs` has passed) and returns how many still
+ * are. wrk ends a run by closing its connections with requests in flight; the server still settles
+ * them, and a server stopped before that would put its shutdown, not the run, in the ledger audit.
+ */
+export async function waitUntilSettled(databaseUrl: string, timeoutMs = 15_000): Promise<number> {
+  const db = await openDatabase(databaseUrl, { migrate: false });
+  try {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const row = await db.kysely
+        .selectFrom('generations')
+        .select((eb) => eb.fn.countAll<number>().as('n'))
+        .where('status', '=', 'pending')
+        .executeTakeFirst();
+      const pending = Number(row?.n ?? 0);
+      if (pending === 0 || Date.now() > deadline) return pending;
+      await new Promise((r) => setTimeout(r, 50));
+    }
   } finally {
     await db.close();
   }
