@@ -7,7 +7,7 @@
 // --smoke: tiny numbers, report to a temp file (CI proves the bench works; it never times anything).
 // --quick: a short real run (1 stream × 3, 100 × 1, no 1000; 2 s loops, one worker).
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -20,6 +20,7 @@ import { startNginxFloor, type NginxFloor } from './nginx.js';
 import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
 import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
 import { summariseProfiles, type ProfileSummary } from './profile.js';
+import { withMarkedSections } from './sections.js';
 import { renderReport, type BenchResults, type RoundTripRow, type ScenarioResult, type SideLoad, type ThroughputRun } from './report.js';
 import { tripsOf, type Op } from './round-trip-counter.js';
 import { runWrk, wrkVersion } from './wrk.js';
@@ -50,15 +51,8 @@ const { values: args } = parseArgs({
 });
 if (args.from) {
   const out = args.out ?? join(packageRoot(), 'docs/BENCHMARKS.md');
-  writeFileSync(out, withLocalSection(renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults), out));
+  writeFileSync(out, withMarkedSections(renderReport(JSON.parse(readFileSync(args.from, 'utf8')) as BenchResults), out));
   process.exit(0);
-}
-
-/** Keeps the local-model section that `npm run bench:local` maintains in the same file. */
-function withLocalSection(report: string, path: string): string {
-  const previous = existsSync(path) ? readFileSync(path, 'utf8') : '';
-  const localSection = /<!-- local-model:start -->[\s\S]*?<!-- local-model:end -->\n?/.exec(previous)?.[0];
-  return report + (localSection ? `\n${localSection}` : '');
 }
 
 const smoke = args.smoke;
@@ -194,7 +188,7 @@ try {
   if (config.redis) await redisPass(results);
   results.nginxSkipped = nginxSkipped;
 
-  writeFileSync(outPath, withLocalSection(renderReport(results), outPath));
+  writeFileSync(outPath, withMarkedSections(renderReport(results), outPath));
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));
   log(`wrote ${outPath}`);
 } finally {
