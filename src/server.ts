@@ -20,6 +20,7 @@ import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js
 import { JobRunner } from './jobs/runner.js';
 import type { JobDeps } from './jobs/execute.js';
 import { createWebhooks, type WebhookService } from './webhooks/webhooks.js';
+import { RunningGenerations } from './generation/running.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -104,7 +105,23 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     webhooks,
   };
   const runner = new JobRunner(jobDeps);
-  const app = await buildApp({ db, catalog, providers, routeHealth, settings, logger, log: logger, limits, instanceId: settings.instanceId, files, events, webhooks, jobs: { runner, deps: jobDeps } });
+  const running = new RunningGenerations();
+  const app = await buildApp({
+    db,
+    catalog,
+    providers,
+    routeHealth,
+    settings,
+    logger,
+    log: logger,
+    limits,
+    instanceId: settings.instanceId,
+    files,
+    events,
+    webhooks,
+    jobs: { runner, deps: jobDeps },
+    running,
+  });
   const listenedAt = new Date();
   try {
     // A deep accept queue: a burst of a thousand new streams must not overflow the default 511.
@@ -164,6 +181,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       discovery.close();
       await runner.stop();
       await app.close();
+      // Generations whose client left (a background stream, an aborted request still settling)
+      // end here, with the providers and the database still open.
+      await running.drained();
       // After the app: generations that ended during the close still queue their delivery.
       await webhooks.stop();
       await providers.closeAll();

@@ -23,7 +23,12 @@ export interface EmbeddingOutcome {
   usage: ProviderUsage | null;
 }
 
-export async function runEmbedding(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, clientSignal: AbortSignal): Promise<EmbeddingOutcome> {
+export function runEmbedding(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, clientSignal: AbortSignal): Promise<EmbeddingOutcome> {
+  const work = embed(deps, caller, input, clientSignal);
+  return deps.running ? deps.running.track(work) : work;
+}
+
+async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, clientSignal: AbortSignal): Promise<EmbeddingOutcome> {
   const model = admitModel(deps, caller, input.model);
   if (model.category !== 'embedding') {
     throw new GatewayError('bad_request', `model "${model.slug}" is not an embedding model (it is a ${model.category} model)`, { model: model.slug });

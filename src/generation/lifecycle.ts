@@ -10,6 +10,7 @@ import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import { heldChannel } from '../core/trace.js';
+import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
 import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
@@ -47,6 +48,8 @@ export interface GenerationDeps {
   log?: OperatorLog;
   /** Deliveries to callback_url (docs/api.md); without it a callback_url is refused. */
   webhooks?: Webhooks;
+  /** Generations in flight, waited for by a graceful shutdown (running.ts). */
+  running?: RunningGenerations;
 }
 
 /** Where a running generation sends its output. Streams open SSE in `opened`. */
@@ -177,7 +180,8 @@ export function configuredRoutes(deps: GenerationDeps, model: ModelEntry): Route
 export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
   // A refused callback_url is refused before anything is held; a generation that ends reports to it.
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
-  const outcome = await generate(deps, caller, input, sink, clientSignal);
+  const work = generate(deps, caller, input, sink, clientSignal);
+  const outcome = await (deps.running ? deps.running.track(work) : work);
   if (callbackUrl) await deps.webhooks!.generationEnded({ generationId: outcome.generation.id, accountId: caller.account.id, url: callbackUrl, generation: outcome.generation });
   return outcome;
 }

@@ -37,6 +37,7 @@ import type { UrlSigner } from '../storage/signed-urls.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobDeps } from '../jobs/execute.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
+import type { RunningGenerations } from '../generation/running.js';
 
 export interface Services {
   db: Db;
@@ -60,6 +61,8 @@ export interface Services {
   jobs?: { runner: JobRunner; deps: JobDeps };
   /** Deliveries to callback_url (docs/api.md). */
   webhooks?: Webhooks;
+  /** Generations in flight, waited for by a graceful shutdown (generation/running.ts). */
+  running?: RunningGenerations;
 }
 
 declare module 'fastify' {
