@@ -6,6 +6,7 @@ import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow, Database } from '../db/schema.js';
 import { whenNotBusy } from '../db/busy.js';
+import { prepared } from '../db/prepared.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const KEY_PATTERN = /^nb_[0-9A-Za-z]{45}$/;
@@ -82,12 +83,14 @@ type CallerRow = ReturnType<typeof compileCallerQuery> extends CompiledQuery<inf
 interface CallerQuery {
   compiled: CompiledQuery<CallerRow>;
   sqlite?: import('better-sqlite3').Statement<[string], CallerRow>;
+  /** On PostgreSQL: the same SQL marked for preparing once per connection (db/prepared.ts). */
+  postgresSql: string;
 }
 function callerQuery(db: Db): CallerQuery {
   let q = callerQueries.get(db);
   if (!q) {
     const compiled = compileCallerQuery(db);
-    q = { compiled, ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}) };
+    q = { compiled, postgresSql: prepared('caller', compiled.sql), ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}) };
     callerQueries.set(db, q);
   }
   return q;
@@ -124,7 +127,7 @@ async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> 
   const st = q.sqlite;
   // Synchronous on SQLite; a (rare) SQLITE_BUSY on a WAL read is waited for asynchronously.
   if (st) return whenNotBusy(() => st.get(hash));
-  return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, parameters: [hash] })).rows[0];
+  return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresSql, parameters: [hash] })).rows[0];
 }
 
 /**

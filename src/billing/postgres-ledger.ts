@@ -25,7 +25,8 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
   const price = req.price;
   // FOR UPDATE waits for the row lock and then re-evaluates the WHERE on the newest row version
   // (READ COMMITTED), so the balance check always sees every committed hold.
-  const { rows } = await sql<{ id: number }>`
+  // Prepared once per connection (db/prepared.ts): the text below never changes.
+  const { rows } = await sql<{ id: number }>`/* prepared: hold */
     with acc as (
       select id, least(plan_tokens, ${price}::integer) as from_plan
       from accounts where id = ${req.accountId} and plan_tokens + package_tokens >= ${price}::integer
@@ -72,7 +73,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   // `back` is what returns to the account: the whole hold when failed, the rest of a partial
   // charge when completed; package tokens first (the hold took plan tokens first). Same rule as
   // sqlite-ledger.ts.
-  const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`
+  const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle */
     with gen as (
       update generations set status = ${st.status}, result_text = ${resultText}, result_json = ${resultJson}, error = ${error},
         finish_reason = ${finishReason}, usage_json = ${usageJson}, route = ${route},

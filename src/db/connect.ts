@@ -5,6 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
 import { BusyRetryingSqliteDialect } from './sqlite-dialect.js';
+import { preparingPool } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -41,7 +42,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     // A bounded wait for a connection: a full pool or a down server answers 503 instead of hanging.
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000, keepAlive: true });
     pool.on('error', () => {}); // an idle client's connection dropped (server restart): the pool replaces it
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
     dialect = 'postgres';
   } else {
     throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url.split(':')[0])}`);
