@@ -11,19 +11,30 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { settingsFromEnv } from '../../src/config/env.js';
-import { startServer } from '../../src/server.js';
-import { openDatabase } from '../../src/db/connect.js';
+import { startServer, type RunningServer } from '../../src/server.js';
+import { openDatabase, type Db } from '../../src/db/connect.js';
 import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
-import { startGatedOpenAI } from '../support/gated-openai.js';
+import type { PlanName } from '../../src/config/catalog.js';
+import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { rawStream } from '../support/raw-stream.js';
 import { createTestDatabase, dropRedisKeys } from '../support/test-database.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request } from 'node:http';
 
-test('SIGTERM-style close: a background stream whose client left is completed and charged, not left pending', async () => {
-  const gated = await startGatedOpenAI('half an answer');
+interface Stage {
+  server: RunningServer;
+  gated: GatedUpstream;
+  key: string;
+  accountId: number;
+  /** After server.close(): reads the database with a connection of its own. */
+  afterClose<T>(read: (db: Db) => Promise<T>): Promise<T>;
+}
+
+/** A server in front of a gated upstream (it holds each answer until released), with one account. */
+async function withServer(opts: { text: string; plan: PlanName; tokens: number }, run: (stage: Stage) => Promise<void>): Promise<void> {
+  const gated = await startGatedOpenAI(opts.text);
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-shutdown-'));
   const testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
   const redis = process.env.TEST_REDIS_URL;
@@ -38,9 +49,27 @@ test('SIGTERM-style close: a background stream whose client left is completed an
       LUMENGATE_FILES_DIR: join(dir, 'files'),
     });
     const server = await startServer({ settings, logger: pino({ level: 'silent' }) });
-    const account = await createAccount(server.db, { name: 'shutdown', plan: 'pro', tokens: 10 });
+    const account = await createAccount(server.db, { name: 'shutdown', plan: opts.plan, tokens: opts.tokens });
     const { key } = await createKey(server.db, account.id, 'shutdown');
+    const afterClose = async <T>(read: (db: Db) => Promise<T>) => {
+      const db = await openDatabase(testDb.url, { migrate: false });
+      try {
+        return await read(db);
+      } finally {
+        await db.close();
+      }
+    };
+    await run({ server, gated, key, accountId: account.id, afterClose });
+  } finally {
+    await gated.close();
+    if (redis) await dropRedisKeys(redis, testDb.name);
+    await testDb.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
+test('SIGTERM-style close: a background stream whose client left is completed and charged, not left pending', () =>
+  withServer({ text: 'half an answer', plan: 'pro', tokens: 10 }, async ({ server, gated, key, afterClose }) => {
     // The client reads the first delta, then leaves; the generation goes on in the background.
     const s = await rawStream(`${server.url}/api/v2/generate/stream`, { method: 'POST', key, body: { model: 'gpt-5-nano', prompt: 'long', background: true } });
     assert.equal(s.status, 200);
@@ -54,44 +83,19 @@ test('SIGTERM-style close: a background stream whose client left is completed an
     gated.release();
     await closing;
 
-    const db = await openDatabase(testDb.url, { migrate: false });
-    try {
+    await afterClose(async (db) => {
       const row = await db.kysely.selectFrom('generations').select(['status', 'result_text', 'tokens_spent']).where('id', '=', gen).executeTakeFirstOrThrow();
       assert.equal(row.status, 'completed');
       assert.equal(row.result_text, 'half an answer');
       assert.ok(Number(row.tokens_spent) > 0, 'charged');
       assert.deepEqual(await ledgerMismatches(db), []);
-    } finally {
-      await db.close();
-    }
-  } finally {
-    await gated.close();
-    if (redis) await dropRedisKeys(redis, testDb.name);
-    await testDb.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
-test('close while requests whose clients left are between their key check and their hold: each is settled, none left pending', async () => {
-  const gated = await startGatedOpenAI('x');
-  gated.release();
-  const dir = mkdtempSync(join(tmpdir(), 'lumengate-shutdown-'));
-  const testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
-  const redis = process.env.TEST_REDIS_URL;
-  const n = 20;
-  try {
-    const settings = settingsFromEnv({
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATABASE_URL: testDb.url,
-      ...(redis ? { REDIS_URL: redis, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
-      OPENAI_API_KEY: 'sk-fake-test-key',
-      OPENAI_BASE_URL: `${gated.origin}/v1`,
-      LUMENGATE_FILES_DIR: join(dir, 'files'),
     });
-    const server = await startServer({ settings, logger: pino({ level: 'silent' }) });
-    const account = await createAccount(server.db, { name: 'shutdown', plan: 'elite', tokens: 1000 });
-    const { key } = await createKey(server.db, account.id, 'shutdown');
+  }));
+
+test('close while requests whose clients left are between their key check and their hold: each is settled, none left pending', () =>
+  withServer({ text: 'x', plan: 'elite', tokens: 1000 }, async ({ server, gated, key, accountId, afterClose }) => {
+    gated.release();
+    const n = 20;
     const port = new URL(server.url).port;
     const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' });
 
@@ -112,9 +116,8 @@ test('close while requests whose clients left are between their key check and th
     for (const c of clients) c.destroy();
     await server.close();
 
-    const db = await openDatabase(testDb.url, { migrate: false });
-    try {
-      const rows = await db.kysely.selectFrom('generations').select(['status']).where('account_id', '=', account.id).execute();
+    await afterClose(async (db) => {
+      const rows = await db.kysely.selectFrom('generations').select(['status']).where('account_id', '=', accountId).execute();
       assert.ok(rows.length <= n);
       assert.deepEqual(
         rows.filter((r) => r.status === 'pending'),
@@ -122,13 +125,5 @@ test('close while requests whose clients left are between their key check and th
         'no generation left pending',
       );
       assert.deepEqual(await ledgerMismatches(db), []);
-    } finally {
-      await db.close();
-    }
-  } finally {
-    await gated.close();
-    if (redis) await dropRedisKeys(redis, testDb.name);
-    await testDb.drop();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+    });
+  }));
