@@ -19,6 +19,8 @@ export interface Settings {
   logFormat: 'json' | 'pretty' | undefined;
   /** PostgreSQL connection pool size per instance (DATABASE_POOL_SIZE). */
   dbPoolSize: number;
+  /** DATABASE_PREPARED_STATEMENTS: the hot statements prepared per connection (db/prepared.ts); off behind a pooler that cannot keep them. */
+  dbPreparedStatements: boolean;
   /** Redis for rate-limit counters shared by all instances; unset = in-memory (one instance). */
   redisUrl: string | undefined;
   /** Prefix of every Redis key: one per deployment (per database). */
@@ -83,6 +85,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: env.LOG_FORMAT ? oneOf(env.LOG_FORMAT, ['json', 'pretty'] as const, 'LOG_FORMAT') : undefined,
     dbPoolSize: intOr(env.DATABASE_POOL_SIZE, 10),
+    dbPreparedStatements: oneOf(env.DATABASE_PREPARED_STATEMENTS || 'on', ['on', 'off'] as const, 'DATABASE_PREPARED_STATEMENTS') === 'on',
     redisUrl: env.REDIS_URL || undefined,
     redisPrefix: env.LUMENGATE_REDIS_PREFIX || 'lumengate',
     rateLimitRedisDown: oneOf(env.LUMENGATE_RATE_LIMIT_REDIS_DOWN || 'closed', ['closed', 'open', 'local'] as const, 'LUMENGATE_RATE_LIMIT_REDIS_DOWN'),

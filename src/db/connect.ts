@@ -17,7 +17,7 @@ export interface Db {
   close(): Promise<void>;
 }
 
-export async function openDatabase(url: string, opts: { migrate?: boolean; poolSize?: number } = {}): Promise<Db> {
+export async function openDatabase(url: string, opts: { migrate?: boolean; poolSize?: number; preparedStatements?: boolean } = {}): Promise<Db> {
   let kysely: Kysely<Database>;
   let dialect: Dialect;
   let raw: import('better-sqlite3').Database | undefined;
@@ -42,7 +42,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     // A bounded wait for a connection: a full pool or a down server answers 503 instead of hanging.
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000, keepAlive: true });
     pool.on('error', () => {}); // an idle client's connection dropped (server restart): the pool replaces it
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: preparingPool(pool) }) });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: opts.preparedStatements === false ? pool : preparingPool(pool) }) });
     dialect = 'postgres';
   } else {
     throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url.split(':')[0])}`);

@@ -1,0 +1,62 @@
+// The hot PostgreSQL statements (src/db/prepared.ts): prepared once per connection by default, and
+// sent as plain text with DATABASE_PREPARED_STATEMENTS=off (a pooler in transaction mode that cannot
+// keep them, docs/deploy.md). pg_prepared_statements lists what this session has prepared; a pool
+// of one connection makes every statement run on that session. PostgreSQL only.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sql } from 'kysely';
+import { openDatabase } from '../../src/db/connect.js';
+import { createAccount } from '../../src/accounts/service.js';
+import { createKey, findCaller } from '../../src/accounts/keys.js';
+import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
+import { settingsFromEnv } from '../../src/config/env.js';
+import { createTestDatabase } from '../support/test-database.js';
+
+const base = process.env.TEST_DATABASE_URL;
+const onPostgres = base?.startsWith('postgres') === true;
+
+describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs TEST_DATABASE_URL (PostgreSQL)' }, () => {
+  /** The names this connection has prepared after a key lookup, a hold and a settlement; the settlement's outcome. */
+  async function afterOneRequest(preparedStatements: boolean): Promise<{ names: string[]; spent: number }> {
+    const testDb = await createTestDatabase(base!);
+    const db = await openDatabase(testDb.url, { poolSize: 1, preparedStatements });
+    try {
+      const account = await createAccount(db, { name: 'prepared', plan: 'pro', tokens: 10 });
+      const { key } = await createKey(db, account.id, 'prepared');
+      // Twice: the second run of a prepared statement sends only its parameters.
+      for (let i = 0; i < 2; i++) assert.equal((await findCaller(db, key))?.account.id, account.id);
+      const hold = await holdTokens(db, { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 });
+      assert.ok(hold);
+      const settled = await settleGeneration(db, hold.generationId, {
+        status: 'completed',
+        resultText: 'ok',
+        error: null,
+        finishReason: 'stop',
+        usage: null,
+        route: 'openai',
+        firstTokenAt: null,
+        createdAt: hold.createdAt,
+      });
+      const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db.kysely);
+      return { names: rows.map((r) => r.name), spent: settled.tokensSpent };
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  }
+
+  it('prepares the key lookup, the hold and the settlement once per connection by default', async () => {
+    const r = await afterOneRequest(true);
+    assert.deepEqual(r.names, ['caller', 'hold', 'settle']);
+    assert.equal(r.spent, 2);
+  });
+
+  it('DATABASE_PREPARED_STATEMENTS=off sends them as text: nothing prepared, same results', async () => {
+    assert.equal(settingsFromEnv({ DATABASE_PREPARED_STATEMENTS: 'off' }).dbPreparedStatements, false);
+    assert.equal(settingsFromEnv({}).dbPreparedStatements, true);
+    assert.throws(() => settingsFromEnv({ DATABASE_PREPARED_STATEMENTS: 'maybe' }), /DATABASE_PREPARED_STATEMENTS/);
+    const r = await afterOneRequest(false);
+    assert.deepEqual(r.names, []);
+    assert.equal(r.spent, 2);
+  });
+});
