@@ -1,7 +1,9 @@
 // `npm test`: the whole suite twice, first on SQLite with in-memory rate limits, then on
 // PostgreSQL with Redis counters (each test server gets its own fresh database and key prefix).
 // Tests that are about PostgreSQL/Redis themselves (several instances, crash, outage) run in the
-// second pass only. Ends with one line "N passed, N failed" summing both passes.
+// second pass only. The bench's smoke tests (test/bench*) run in the first pass only: they start
+// their own servers and databases whatever the pass (the bench's PostgreSQL + Redis part included),
+// so a second run would repeat the same work. Ends with one line "N passed, N failed" summing both passes.
 // LUMENGATE_TEST_PASSES=sqlite (or postgres; a comma list, default both) runs only those passes:
 // CI's second Node version runs the SQLite pass only, to stay within its time budget.
 import { spawn } from 'node:child_process';
@@ -15,7 +17,7 @@ const targets = ['dist/', 'packages/client/dist/'];
 
 const allPasses = [
   { id: 'sqlite', name: 'SQLite', env: { TEST_DATABASE_URL: '', TEST_REDIS_URL: '' }, targets },
-  { id: 'postgres', name: 'PostgreSQL + Redis', env: { TEST_DATABASE_URL: postgres, TEST_REDIS_URL: redis }, targets: ['dist/'] },
+  { id: 'postgres', name: 'PostgreSQL + Redis', env: { TEST_DATABASE_URL: postgres, TEST_REDIS_URL: redis }, targets: ['dist/'], exclude: /(^|[\\/])dist[\\/]test[\\/]bench/ },
 ];
 const wanted = (process.env.LUMENGATE_TEST_PASSES || 'sqlite,postgres')
   .split(',')
@@ -56,7 +58,10 @@ function run(pass) {
     process.stdout.write(`\n# ---- test pass: ${pass.name} ----\n`);
     const env = { ...process.env, ...pass.env };
     for (const [k, v] of Object.entries(pass.env)) if (v === '') delete env[k];
-    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets.flatMap((t) => testFiles(t))], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=tap', ...pass.targets.flatMap((t) => testFiles(t)).filter((f) => !pass.exclude?.test(f))], {
+      env,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     let out = '';
     child.stdout.on('data', (b) => {
       out += b;

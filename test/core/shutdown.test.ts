@@ -17,24 +17,30 @@ import { createAccount } from '../../src/accounts/service.js';
 import { createKey } from '../../src/accounts/keys.js';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
-import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
+import { startGatedOpenAI } from '../support/gated-openai.js';
+import { startFakeOpenAI } from '../support/fake-openai.js';
 import { rawStream } from '../support/raw-stream.js';
 import { createTestDatabase, dropRedisKeys } from '../support/test-database.js';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { request } from 'node:http';
 
-interface Stage {
+interface Upstream {
+  origin: string;
+  close(): Promise<void>;
+}
+
+interface Stage<U extends Upstream> {
   server: RunningServer;
-  gated: GatedUpstream;
+  upstream: U;
   key: string;
   accountId: number;
   /** After server.close(): reads the database with a connection of its own. */
   afterClose<T>(read: (db: Db) => Promise<T>): Promise<T>;
 }
 
-/** A server in front of a gated upstream (it holds each answer until released), with one account. */
-async function withServer(opts: { text: string; plan: PlanName; tokens: number }, run: (stage: Stage) => Promise<void>): Promise<void> {
-  const gated = await startGatedOpenAI(opts.text);
+/** A server in front of the given upstream, with one account. */
+async function withServer<U extends Upstream>(opts: { upstream: () => Promise<U>; plan: PlanName; tokens: number }, run: (stage: Stage<U>) => Promise<void>): Promise<void> {
+  const upstream = await opts.upstream();
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-shutdown-'));
   const testDb = await createTestDatabase(process.env.TEST_DATABASE_URL ?? `sqlite:${join(dir, 'test.db')}`);
   const redis = process.env.TEST_REDIS_URL;
@@ -45,7 +51,7 @@ async function withServer(opts: { text: string; plan: PlanName; tokens: number }
       DATABASE_URL: testDb.url,
       ...(redis ? { REDIS_URL: redis, LUMENGATE_REDIS_PREFIX: testDb.name } : {}),
       OPENAI_API_KEY: 'sk-fake-test-key',
-      OPENAI_BASE_URL: `${gated.origin}/v1`,
+      OPENAI_BASE_URL: `${upstream.origin}/v1`,
       LUMENGATE_FILES_DIR: join(dir, 'files'),
     });
     const server = await startServer({ settings, logger: pino({ level: 'silent' }) });
@@ -59,9 +65,9 @@ async function withServer(opts: { text: string; plan: PlanName; tokens: number }
         await db.close();
       }
     };
-    await run({ server, gated, key, accountId: account.id, afterClose });
+    await run({ server, upstream, key, accountId: account.id, afterClose });
   } finally {
-    await gated.close();
+    await upstream.close();
     if (redis) await dropRedisKeys(redis, testDb.name);
     await testDb.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -69,7 +75,8 @@ async function withServer(opts: { text: string; plan: PlanName; tokens: number }
 }
 
 test('SIGTERM-style close: a background stream whose client left is completed and charged, not left pending', () =>
-  withServer({ text: 'half an answer', plan: 'pro', tokens: 10 }, async ({ server, gated, key, afterClose }) => {
+  // The gated upstream holds each answer until released.
+  withServer({ upstream: () => startGatedOpenAI('half an answer'), plan: 'pro', tokens: 10 }, async ({ server, upstream: gated, key, afterClose }) => {
     // The client reads the first delta, then leaves; the generation goes on in the background.
     const s = await rawStream(`${server.url}/api/v2/generate/stream`, { method: 'POST', key, body: { model: 'gpt-5-nano', prompt: 'long', background: true } });
     assert.equal(s.status, 200);
@@ -93,8 +100,10 @@ test('SIGTERM-style close: a background stream whose client left is completed an
   }));
 
 test('close while requests whose clients left are between their key check and their hold: each is settled, none left pending', () =>
-  withServer({ text: 'x', plan: 'elite', tokens: 1000 }, async ({ server, gated, key, accountId, afterClose }) => {
-    gated.release();
+  // An upstream whose first chunk comes 300 ms after the request: the generations are still in
+  // flight there when the shutdown starts.
+  withServer({ upstream: () => startFakeOpenAI(), plan: 'elite', tokens: 1000 }, async ({ server, upstream, key, accountId, afterClose }) => {
+    upstream.respondWith({ chunks: ['x'], firstChunkDelayMs: 300 });
     const n = 20;
     const port = new URL(server.url).port;
     const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' });
