@@ -6,6 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ReplicateScript } from '../test/support/fake-replicate.js';
+import { openAITextModel } from '../test/support/text-models.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 
@@ -65,19 +66,7 @@ export function extraTextModels(path: string, models: Array<{ slug: string; prov
     path,
     JSON.stringify({
       providers,
-      models: models.map((m) => ({
-        slug: m.slug,
-        name: m.slug,
-        category: 'text',
-        provider: 'OpenAI',
-        min_plan: 'free',
-        pricing_type: 'fixed',
-        token_cost: 1,
-        min_token_cost: 1,
-        max_token_cost: 1,
-        supports_streaming: true,
-        routes: [{ provider: m.provider, model: 'gpt-5-nano' }],
-      })),
+      models: models.map((m) => openAITextModel(m.slug, { routes: [{ provider: m.provider, model: 'gpt-5-nano' }] })),
     }),
   );
   return env;

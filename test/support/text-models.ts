@@ -2,7 +2,7 @@
 // modalities and capability flags, merged over the shipped catalog with the harness `catalog` option.
 import type { ModelEntry } from '../../src/config/catalog.js';
 
-type Extra = Partial<Pick<ModelEntry, 'input_modalities' | 'capabilities' | 'supports_tools'>>;
+type Extra = Partial<Pick<ModelEntry, 'input_modalities' | 'capabilities' | 'supports_tools' | 'routes'>>;
 
 /** A 1-token text model on the fake OpenAI upstream (upstream model id = slug). */
 export function openAITextModel(slug: string, extra: Extra = {}): Record<string, unknown> {
