@@ -84,7 +84,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
   // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them.
-  const events = redis ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error')) : new MemoryEventLog();
+  const events = redis
+    ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'), settings.streamRetainMs)
+    : new MemoryEventLog({ retainMs: settings.streamRetainMs, maxTotalBytes: settings.streamLogBytes });
   const webhooks = createWebhooks(db, {
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
     timeoutMs: settings.webhookTimeoutMs,

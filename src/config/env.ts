@@ -31,6 +31,10 @@ export interface Settings {
   instanceId: string;
   /** How often stale holds are swept. */
   sweepMs: number;
+  /** How long a stream's frames stay re-attachable after it ends (LUMENGATE_STREAM_RETAIN_S, default 300). */
+  streamRetainMs: number;
+  /** The in-memory re-attach log's budget for all streams together (LUMENGATE_STREAM_LOG_MB, default 64; not used with Redis). */
+  streamLogBytes: number;
   /** Where result files live (docs/api.md): `s3://bucket/prefix`, or unset for the file system. */
   storageUrl: string | undefined;
   /** The file-system store's root (LUMENGATE_FILES_DIR, default ./data/files). */
@@ -94,6 +98,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     instanceId:
       (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`)) + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
+    streamRetainMs: positiveOr(env.LUMENGATE_STREAM_RETAIN_S, 300, 'LUMENGATE_STREAM_RETAIN_S') * 1000,
+    streamLogBytes: positiveOr(env.LUMENGATE_STREAM_LOG_MB, 64, 'LUMENGATE_STREAM_LOG_MB') * 1024 * 1024,
     storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
     uploadDir: env.LUMENGATE_UPLOAD_DIR || tmpdir(),

@@ -7,6 +7,7 @@ import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { contentOf, rawStream, type RawStream } from '../support/raw-stream.js';
 import { MemoryEventLog } from '../../src/generation/event-log.js';
+import { settingsFromEnv } from '../../src/config/env.js';
 
 const words = Array.from({ length: 12 }, (_, i) => `w${i} `);
 const full = words.join('');
@@ -207,6 +208,21 @@ describe('resumable streams: re-attached while the generation is held upstream',
 });
 
 describe('MemoryEventLog bounds', () => {
+  it('keeps an ended log for the retention it was given (LUMENGATE_STREAM_RETAIN_S), then forgets it', async (t) => {
+    assert.equal(settingsFromEnv({}).streamRetainMs, 300_000);
+    assert.equal(settingsFromEnv({ LUMENGATE_STREAM_RETAIN_S: '30' }).streamRetainMs, 30_000);
+    assert.equal(settingsFromEnv({ LUMENGATE_STREAM_LOG_MB: '8' }).streamLogBytes, 8 * 1024 * 1024);
+    assert.throws(() => settingsFromEnv({ LUMENGATE_STREAM_RETAIN_S: '0' }), /LUMENGATE_STREAM_RETAIN_S/);
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    const log = new MemoryEventLog({ retainMs: 30_000, maxTotalBytes: 1000 });
+    log.append(1, 1, ['a', 'b'], true);
+    t.mock.timers.tick(29_999);
+    assert.deepEqual(await log.read(1, 1), { frames: ['b'], ended: true });
+    t.mock.timers.tick(1);
+    assert.equal(await log.read(1, 0), undefined, 'forgotten once the retention has passed');
+    log.close();
+  });
+
   it('evicts ended logs first, then refuses or drops the log that would overflow the total', async () => {
     const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 100 });
     log.append(1, 1, ['x'.repeat(60)], true);
