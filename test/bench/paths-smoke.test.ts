@@ -63,7 +63,7 @@ test('bench:paths --smoke: tool-call and text streams, job polling, /v1/response
   }
 });
 
-test('bench:soak --minutes 0.1: every kind of request sent, no errors, clean ledger, RSS sampled', { timeout: 180_000 }, async () => {
+test('bench:soak --minutes 0.1: every kind of request sent, no errors, clean ledger, RSS and V8 heap sampled', { timeout: 180_000 }, async () => {
   const dir = mkdtempSync(join(tmpdir(), 'soak-smoke-'));
   try {
     const out = join(dir, 'BENCHMARKS.md');
@@ -78,7 +78,9 @@ test('bench:soak --minutes 0.1: every kind of request sent, no errors, clean led
     assert.deepEqual([r.ledger.mismatches, r.ledger.pending], [0, 0]);
     assert.ok(r.baseline.rssBytes > 0 && r.end.rssBytes > 0, 'RSS read from /proc');
     assert.ok(r.samples.length >= 2);
+    assert.ok(r.heap.end.usedMB > 0 && r.heap.end.totalMB >= r.heap.end.usedMB, `V8 heap read from the server's /metrics: ${JSON.stringify(r.heap)}`);
     const body = section(readFileSync(out, 'utf8'), 'soak');
+    assert.match(body, /V8 heap used, same samples/);
     assert.match(body, /\| no errors \| 0 \| yes \|/);
     assert.match(body, /\| ledger: 0 mismatches, 0 pending \| 0 mismatches, 0 pending/);
   } finally {
