@@ -10,7 +10,8 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { GenerationStatus } from '../db/schema.js';
-import { holdTokensPostgres, settleGenerationPostgres } from './postgres-ledger.js';
+import { settleGenerationPostgres } from './postgres-ledger.js';
+import { holdTokensPostgresBatched } from './postgres-hold-batch.js';
 import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
 import { pendingGenerationIds } from '../generation/store.js';
 
@@ -70,7 +71,7 @@ export interface Hold {
 
 /** Creates the pending generation and holds its price. Null when the balance cannot cover it. */
 export async function holdTokens(db: Db, req: HoldRequest): Promise<Hold | null> {
-  return db.sqlite ? holdTokensSqlite(db.sqlite, req) : holdTokensPostgres(db, req);
+  return db.sqlite ? holdTokensSqlite(db.sqlite, req) : holdTokensPostgresBatched(db, req);
 }
 
 export interface Settlement {

@@ -72,6 +72,37 @@ describe('money', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('concurrent holds of different prices on one account: what fits is held, plan tokens first, a refused large hold never blocks a smaller one', async () => {
+    // On PostgreSQL the holds that arrive while two are in flight leave in one statement
+    // (src/billing/postgres-hold-batch.ts); on SQLite they share one transaction. Either way each
+    // hold is decided in turn: a refused hold cost more than was left, and the balance never goes below 0.
+    const a = await h.account({ plan: 'pro', tokens: 5, packageTokens: 6 });
+    const prices = [4, 4, 6, 1, 1, 1, 1, 2, 5, 1];
+    const holds = await Promise.all(prices.map((price) => holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5.2', category: 'text', price, prompt: 'p', holdTtlMs: 60_000 })));
+    const taken = holds.reduce((n, hold, i) => n + (hold ? prices[i]! : 0), 0);
+    const left = await h.balance(a.id);
+    assert.equal(left, 11 - taken);
+    assert.ok(left >= 0);
+    for (const [i, hold] of holds.entries()) if (!hold) assert.ok(prices[i]! > left, `a hold of ${prices[i]} was refused with ${left} left`);
+    const ids = holds.filter((x) => x !== null).map((x) => x.generationId);
+    assert.equal(new Set(ids).size, ids.length, 'one generation per hold');
+    const gens = await h.server.db.kysely.selectFrom('generations').select(['id', 'held_plan', 'held_package', 'status']).where('id', 'in', ids).execute();
+    assert.equal(gens.length, ids.length);
+    for (const g of gens) {
+      const i = holds.findIndex((x) => x?.generationId === g.id);
+      assert.equal(g.held_plan + g.held_package, prices[i], 'each generation holds its own price');
+      assert.equal(g.status, 'pending');
+    }
+    const acc = await h.server.db.kysely.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+    const plan = Math.min(5, taken);
+    assert.deepEqual([acc.plan_tokens, acc.package_tokens], [5 - plan, 6 - (taken - plan)], 'plan tokens were spent first');
+    assert.equal(
+      gens.reduce((n, g) => n + g.held_plan, 0),
+      plan,
+    );
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('concurrent settlements of one generation charge it once', async () => {
     const a = await h.account({ plan: 'pro', tokens: 5 });
     const hold = (await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 2, prompt: null, holdTtlMs: 60_000 }))!;
