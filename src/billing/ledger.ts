@@ -10,8 +10,8 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { GenerationStatus } from '../db/schema.js';
-import { settleGenerationPostgres } from './postgres-ledger.js';
 import { holdTokensPostgresBatched } from './postgres-hold-batch.js';
+import { settleGenerationPostgresBatched } from './postgres-settle-batch.js';
 import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
 import { pendingGenerationIds } from '../generation/store.js';
 
@@ -104,7 +104,7 @@ export interface Settled {
 
 /** Charges (completed) or releases (failed) a generation's hold, exactly once. */
 export async function settleGeneration(db: Db, generationId: number, s: Settlement): Promise<Settled> {
-  return db.sqlite ? settleGenerationSqlite(db.sqlite, generationId, s) : settleGenerationPostgres(db, generationId, s);
+  return db.sqlite ? settleGenerationSqlite(db.sqlite, generationId, s) : settleGenerationPostgresBatched(db, generationId, s);
 }
 
 /** Releases holds whose generation outlived its deadline (a server died mid-request). */

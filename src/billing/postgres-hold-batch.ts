@@ -1,90 +1,22 @@
-// Holds on PostgreSQL, batched across concurrent requests (docs/api.md "Billing"). Every hold on an
+// Holds on PostgreSQL, batched across concurrent requests (postgres-batch.ts). Every hold on an
 // account locks its row until the hold commits, so concurrent holds on one account run one commit
 // at a time, and each waiter pays PostgreSQL for the wait (bench/NOTES.md: one account, eight
 // concurrent holders: ~550 µs of PostgreSQL CPU per hold against ~250 µs spread over 32 accounts).
-// Here at most IN_FLIGHT hold statements run at once per database; the holds that arrive meanwhile
-// wait for one of them to return and then leave together in one statement that locks each account
-// row once (in id order, so two batches never deadlock) and applies the same rules as the single
-// hold (postgres-ledger.ts) in arrival order. A lone hold never waits: it goes at once, as the
-// single statement. Each hold still commits before its caller goes on.
+// A batch locks each account row once (in id order, so two batches never deadlock) and applies the
+// same rules as the single hold (postgres-ledger.ts) in arrival order. Each hold still commits
+// before its caller goes on.
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Hold, HoldRequest } from './ledger.js';
+import { batched, type BatchKind } from './postgres-batch.js';
 import { holdTokensPostgres, pgText } from './postgres-ledger.js';
 
-/** Hold statements in flight per database; the rest queue and leave together. */
-export const IN_FLIGHT = 2;
-/** Holds in one statement at most. */
-export const MAX_BATCH = 64;
-
-interface Queued {
-  req: HoldRequest;
-  resolve(hold: Hold | null): void;
-  reject(err: unknown): void;
-}
-
-class HoldBatcher {
-  private queue: Queued[] = [];
-  private inFlight = 0;
-
-  constructor(private db: Db) {}
-
-  hold(req: HoldRequest): Promise<Hold | null> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ req, resolve, reject });
-      this.pump();
-    });
-  }
-
-  private pump(): void {
-    while (this.inFlight < IN_FLIGHT && this.queue.length > 0) {
-      const batch = this.queue.splice(0, MAX_BATCH);
-      this.inFlight++;
-      void this.run(batch).finally(() => {
-        this.inFlight--;
-        this.pump();
-      });
-    }
-  }
-
-  private async run(batch: Queued[]): Promise<void> {
-    if (batch.length === 1) {
-      const [only] = batch as [Queued];
-      await holdTokensPostgres(this.db, only.req).then(only.resolve, only.reject);
-      return;
-    }
-    let held: Map<number, Hold>;
-    try {
-      held = await holdBatch(
-        this.db,
-        batch.map((q) => q.req),
-      );
-    } catch (err) {
-      // One statement: nothing of it committed. Each caller gets the error, as a single hold's would.
-      for (const q of batch) q.reject(err);
-      return;
-    }
-    // A hold that did not fit beside the earlier ones of the batch may still fit on its own (an
-    // earlier, larger one was refused): the single statement gives the final answer.
-    const alone: Promise<void>[] = [];
-    for (const [i, q] of batch.entries()) {
-      const hold = held.get(i);
-      if (hold) q.resolve(hold);
-      else alone.push(holdTokensPostgres(this.db, q.req).then(q.resolve, q.reject));
-    }
-    await Promise.all(alone);
-  }
-}
-
-const batchers = new WeakMap<Db, HoldBatcher>();
+const holds: BatchKind<HoldRequest, Hold | null> = { single: holdTokensPostgres, batch: holdBatch };
 
 /** holdTokensPostgres, batched with the holds that arrive while others are in flight. */
 export function holdTokensPostgresBatched(db: Db, req: HoldRequest): Promise<Hold | null> {
   // A media hold also creates its job row: those go one by one (they are few and slow anyway).
-  if (req.job) return holdTokensPostgres(db, req);
-  let batcher = batchers.get(db);
-  if (!batcher) batchers.set(db, (batcher = new HoldBatcher(db)));
-  return batcher.hold(req);
+  return req.job ? holdTokensPostgres(db, req) : batched(db, holds, req);
 }
 
 /**

@@ -54,22 +54,31 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
   return row ? { generationId: Number(row.id), createdAt: created, price } : null;
 }
 
+/** A settlement's column values as PostgreSQL stores them (NUL replaced, usage as JSON, the charge floored). */
+export function settlementValues(st: Settlement, completedAt: Date) {
+  return {
+    status: st.status,
+    failed: st.status !== 'completed',
+    resultText: pgText(st.resultText),
+    resultJson: pgText(st.resultJson ?? null),
+    error: pgText(st.error),
+    finishReason: pgText(st.finishReason),
+    route: pgText(st.route),
+    // JSON.stringify writes NUL as the escape \u0000 (six characters): nothing to replace.
+    usageJson: st.usage == null ? null : JSON.stringify(st.usage),
+    firstTokenAt: st.firstTokenAt,
+    charge: st.charge === undefined ? null : Math.max(0, Math.floor(st.charge)),
+    processingMs: st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null,
+  };
+}
+
 export async function settleGenerationPostgres(db: Db, generationId: number, st: Settlement): Promise<Settled> {
   const completedAt = new Date();
   const completed = completedAt.toISOString();
-  const processingMs = st.createdAt ? completedAt.getTime() - Date.parse(st.createdAt) : null;
-  const failed = st.status !== 'completed';
-  const resultText = pgText(st.resultText);
-  const error = pgText(st.error);
-  const finishReason = pgText(st.finishReason);
-  const route = pgText(st.route);
-  const resultJson = pgText(st.resultJson ?? null);
-  // JSON.stringify writes NUL as the escape \u0000 (six characters): nothing to replace.
-  const usageJson = st.usage == null ? null : JSON.stringify(st.usage);
+  const { failed, resultText, resultJson, error, finishReason, route, usageJson, charge, processingMs } = settlementValues(st, completedAt);
   // Data-modifying CTEs run exactly once whether or not the final SELECT reads them. The final
   // SELECT sees the statement's starting snapshot, so the balance after a release is taken from
   // `given`; otherwise this statement did not change the account.
-  const charge = st.charge === undefined ? null : Math.max(0, Math.floor(st.charge));
   // `back` is what returns to the account: the whole hold when failed, the rest of a partial
   // charge when completed; package tokens first (the hold took plan tokens first). Same rule as
   // sqlite-ledger.ts.

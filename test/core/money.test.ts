@@ -103,6 +103,44 @@ describe('money', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('concurrent settlements of different generations, completed, partly charged and failed, each applied once with the exact split', async () => {
+    // On PostgreSQL the settlements that arrive while two are in flight leave in one statement
+    // (src/billing/postgres-settle-batch.ts), a generation named twice in it settled by its first call.
+    const a = await h.account({ plan: 'pro', tokens: 10, packageTokens: 10 });
+    const ids: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      const hold = await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5.2', category: 'text', price: 2, prompt: null, holdTtlMs: 60_000 });
+      ids.push(hold!.generationId);
+    }
+    // Holds 0-4 took plan tokens, 5-7 package tokens.
+    const done = { status: 'completed' as const, resultText: 'ok', error: null, finishReason: 'stop', usage: { input_tokens: 1 }, route: 'openai', firstTokenAt: null };
+    const failed = { ...done, status: 'failed' as const, resultText: null, error: 'provider_error', finishReason: null };
+    const settlementOf = (i: number) => (i < 3 ? done : i < 5 ? { ...done, charge: 1 } : failed);
+    // Two calls go at once while the rest queue behind them and leave together: generation 0 is
+    // named twice in that batch.
+    const order = [5, 6, 0, 1, 2, 3, 4, 7, 0];
+    const answers = await Promise.all(order.map((i) => settleGeneration(h.server.db, ids[i]!, settlementOf(i))));
+    const spent = (i: number) => answers[order.indexOf(i)]!.tokensSpent;
+    assert.deepEqual([0, 1, 2, 3, 4, 5, 6, 7].map(spent), [2, 2, 2, 1, 1, 0, 0, 0]);
+    assert.equal([answers[2]!, answers[8]!].filter((x) => x.applied).length, 1, 'generation 0 settled once');
+    assert.equal(answers.filter((x) => x.applied).length, 8);
+    for (const x of answers) assert.ok(x.balance >= 4 && x.balance <= 12, `balance answered ${x.balance}`);
+    const acc = await h.server.db.kysely.selectFrom('accounts').selectAll().where('id', '=', a.id).executeTakeFirstOrThrow();
+    // Partial charges give back plan tokens (what those holds took), failures package tokens.
+    assert.deepEqual([acc.plan_tokens, acc.package_tokens], [2, 10]);
+    const gens = await h.server.db.kysely.selectFrom('generations').select(['id', 'status', 'tokens_spent']).where('id', 'in', ids).orderBy('id').execute();
+    assert.deepEqual(
+      gens.map((g) => [g.status, g.tokens_spent]),
+      [
+        ...Array(5)
+          .fill(['completed'])
+          .map((x, i) => [...x, i < 3 ? 2 : 1]),
+        ...Array(3).fill(['failed', 0]),
+      ],
+    );
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('concurrent settlements of one generation charge it once', async () => {
     const a = await h.account({ plan: 'pro', tokens: 5 });
     const hold = (await holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5', category: 'text', price: 2, prompt: null, holdTtlMs: 60_000 }))!;

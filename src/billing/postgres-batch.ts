@@ -1,0 +1,95 @@
+// Batching of the ledger's hot statements on PostgreSQL (docs/architecture.md "Money"). At most
+// IN_FLIGHT statements of one kind run at once per database; the calls that arrive meanwhile wait
+// for one of them to return and then leave together in one statement. A lone call never waits: it
+// goes at once, as the single statement. Under load this divides PostgreSQL's cost per statement
+// and per commit, and the turns of a hot account row's lock, by the batch size (bench/NOTES.md).
+import type { Db } from '../db/connect.js';
+
+/** Statements of one kind in flight per database; the rest queue and leave together. */
+export const IN_FLIGHT = 2;
+/** Calls in one statement at most. */
+export const MAX_BATCH = 64;
+
+export interface BatchKind<Req, Res> {
+  /** The single statement: a lone call, and any call the batch did not answer. */
+  single(db: Db, req: Req): Promise<Res>;
+  /** One statement for several calls; an index missing from the result is asked again alone. */
+  batch(db: Db, reqs: Req[]): Promise<Map<number, Res>>;
+}
+
+interface Queued<Req, Res> {
+  req: Req;
+  resolve(res: Res): void;
+  reject(err: unknown): void;
+}
+
+class Batcher<Req, Res> {
+  private queue: Queued<Req, Res>[] = [];
+  private inFlight = 0;
+
+  constructor(
+    private db: Db,
+    private kind: BatchKind<Req, Res>,
+  ) {}
+
+  call(req: Req): Promise<Res> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ req, resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.inFlight < IN_FLIGHT && this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      this.inFlight++;
+      void this.run(batch).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async run(batch: Queued<Req, Res>[]): Promise<void> {
+    if (batch.length === 1) {
+      const [only] = batch as [Queued<Req, Res>];
+      await this.kind.single(this.db, only.req).then(only.resolve, only.reject);
+      return;
+    }
+    let answered: Map<number, Res>;
+    try {
+      answered = await this.kind.batch(
+        this.db,
+        batch.map((q) => q.req),
+      );
+    } catch (err) {
+      // One statement: nothing of it committed. Each caller gets the error, as a single call's would.
+      for (const q of batch) q.reject(err);
+      return;
+    }
+    const alone: Promise<void>[] = [];
+    for (const [i, q] of batch.entries()) {
+      if (answered.has(i)) q.resolve(answered.get(i)!);
+      else alone.push(this.kind.single(this.db, q.req).then(q.resolve, q.reject));
+    }
+    await Promise.all(alone);
+  }
+}
+
+/** Per database, one batcher per kind of statement. */
+const batchers = new WeakMap<Db, Map<object, unknown>>();
+
+/** `kind.single(db, req)`, batched with the calls of the same kind that arrive while others are in flight. */
+export function batched<Req, Res>(db: Db, kind: BatchKind<Req, Res>, req: Req): Promise<Res> {
+  let byKind = batchers.get(db);
+  if (!byKind) {
+    byKind = new Map();
+    batchers.set(db, byKind);
+  }
+  let batcher = byKind.get(kind) as Batcher<Req, Res> | undefined;
+  if (!batcher) {
+    batcher = new Batcher(db, kind);
+    byKind.set(kind, batcher);
+  }
+  return batcher.call(req);
+}
