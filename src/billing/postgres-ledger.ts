@@ -54,6 +54,18 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
   return row ? { generationId: Number(row.id), createdAt: created, price } : null;
 }
 
+/**
+ * The settlement's `back` CTE, over `gen` (the rows it settled): what returns to the account, the
+ * whole hold when failed, the rest of a partial charge when completed, package tokens first (the
+ * hold took plan tokens first; sqlite-ledger.ts has the same rule). Raw text: the statement's text
+ * never changes, so it can stay prepared.
+ */
+export const backFromGen = sql.raw(`back as (
+      select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
+        held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
+      from gen
+    )`);
+
 /** A settlement's column values as PostgreSQL stores them (NUL replaced, usage as JSON, the charge floored). */
 export function settlementValues(st: Settlement, completedAt: Date) {
   return {
@@ -91,11 +103,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
         completed_at = ${completed}, processing_ms = ${processingMs}::integer
       where id = ${generationId} and status = 'pending'
       returning id, account_id, held_plan, held_package, tokens_spent
-    ), back as (
-      select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
-        held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
-      from gen
-    ), given as (
+    ), ${backFromGen}, given as (
       update accounts a set plan_tokens = a.plan_tokens + back.back_plan, package_tokens = a.package_tokens + back.back_package
       from back where a.id = back.account_id and back.back_plan + back.back_package > 0
       returning a.plan_tokens + a.package_tokens as balance

@@ -7,7 +7,7 @@ import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Settled, Settlement } from './ledger.js';
 import { batched, type BatchKind } from './postgres-batch.js';
-import { settleGenerationPostgres, settlementValues } from './postgres-ledger.js';
+import { backFromGen, settleGenerationPostgres, settlementValues } from './postgres-ledger.js';
 
 interface SettleCall {
   generationId: number;
@@ -61,11 +61,7 @@ export async function settleBatch(db: Db, calls: SettleCall[]): Promise<Map<numb
         completed_at = ${completed}, processing_ms = s.processing_ms
       from s where g.id = s.id and g.status = 'pending'
       returning g.id, g.account_id, g.held_plan, g.held_package, g.tokens_spent, s.status as settled_as, s.error as settle_error
-    ), back as (
-      select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
-        held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
-      from gen
-    ), given as (
+    ), ${backFromGen}, given as (
       update accounts a set plan_tokens = a.plan_tokens + t.back_plan, package_tokens = a.package_tokens + t.back_package
       from (select account_id, sum(back_plan) as back_plan, sum(back_package) as back_package from back group by account_id having sum(back_plan + back_package) > 0) t
       where a.id = t.account_id
