@@ -63,9 +63,15 @@ class Batcher<Req, Res> {
         batch.map((q) => q.req),
       );
     } catch (err) {
-      // One statement: nothing of it committed. Each caller gets the error, as a single call's would.
-      for (const q of batch) q.reject(err);
-      return;
+      if (!refusedByServer(err)) {
+        // The connection failed: whether the statement committed is unknown, so no call is
+        // repeated; each caller gets the error, as a single call's would.
+        for (const q of batch) q.reject(err);
+        return;
+      }
+      // PostgreSQL refused the statement, so nothing of it committed. One call's values may be
+      // what it refused: each call is asked again alone, so no caller fails for another's input.
+      answered = new Map();
     }
     const alone: Promise<void>[] = [];
     for (const [i, q] of batch.entries()) {
@@ -74,6 +80,13 @@ class Batcher<Req, Res> {
     }
     await Promise.all(alone);
   }
+}
+
+/** An error answered by PostgreSQL for the statement (SQLSTATE and severity), not a failed connection. */
+function refusedByServer(err: unknown): boolean {
+  if (!(err instanceof Error) || !('severity' in err)) return false;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code);
 }
 
 /** Per database, one batcher per kind of statement. */
