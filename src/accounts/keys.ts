@@ -7,6 +7,7 @@ import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow, Database } from '../db/schema.js';
 import { whenNotBusy } from '../db/busy.js';
 import { prepared } from '../db/prepared.js';
+import { batched, type BatchKind } from '../db/postgres-batch.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 export const KEY_PATTERN = /^nb_[0-9A-Za-z]{45}$/;
@@ -85,12 +86,19 @@ interface CallerQuery {
   sqlite?: import('better-sqlite3').Statement<[string], CallerRow>;
   /** On PostgreSQL: the same SQL marked for preparing once per connection (db/prepared.ts). */
   postgresSql: string;
+  /** On PostgreSQL: the same read for an array of key hashes (several callers in one statement). */
+  postgresBatchSql: string;
 }
 function callerQuery(db: Db): CallerQuery {
   let q = callerQueries.get(db);
   if (!q) {
     const compiled = compileCallerQuery(db);
-    q = { compiled, postgresSql: prepared('caller', compiled.sql), ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}) };
+    q = {
+      compiled,
+      postgresSql: prepared('caller', compiled.sql),
+      postgresBatchSql: db.dialect === 'postgres' ? prepared('caller_batch', batchCallerSql(compiled.sql)) : '',
+      ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}),
+    };
     callerQueries.set(db, q);
   }
   return q;
@@ -122,13 +130,40 @@ function compileCallerQuery(db: Db) {
   return compiled;
 }
 
+/** The caller query's `key_hash = $1` as `key_hash = any($1::text[])`. */
+function batchCallerSql(single: string): string {
+  const where = '"api_keys"."key_hash" = $1';
+  if (!single.endsWith(where)) throw new Error(`unexpected caller query: ${single}`);
+  return `${single.slice(0, -where.length)}"api_keys"."key_hash" = any($1::text[])`;
+}
+
 async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> {
-  const q = callerQuery(db);
-  const st = q.sqlite;
+  const st = callerQuery(db).sqlite;
   // Synchronous on SQLite; a (rare) SQLITE_BUSY on a WAL read is waited for asynchronously.
   if (st) return whenNotBusy(() => st.get(hash));
-  return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresSql, parameters: [hash] })).rows[0];
+  // On PostgreSQL the reads that arrive while two are in flight share one statement (db/postgres-batch.ts):
+  // each is still made after its request arrived, so a revocation holds at once as before.
+  return batched(db, callerReads, hash);
 }
+
+const callerReads: BatchKind<string, CallerRow | undefined> = {
+  async single(db, hash) {
+    const q = callerQuery(db);
+    return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresSql, parameters: [hash] })).rows[0];
+  },
+  async batch(db, hashes) {
+    const q = callerQuery(db);
+    const { rows } = await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresBatchSql, parameters: [[...new Set(hashes)]] });
+    const byHash = new Map(rows.map((r) => [r.key_hash, r]));
+    // Every index answered (an unknown key too); each caller gets its own copy of a shared row.
+    return new Map(
+      hashes.map((h, i) => {
+        const row = byHash.get(h);
+        return [i, row ? { ...row } : undefined];
+      }),
+    );
+  },
+};
 
 /**
  * Resolves a bearer key to its account. Null when unknown, revoked, or the account is suspended.

@@ -8,7 +8,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Hold, HoldRequest } from './ledger.js';
-import { batched, type BatchKind } from './postgres-batch.js';
+import { batched, type BatchKind } from '../db/postgres-batch.js';
 import { holdTokensPostgres, pgText } from './postgres-ledger.js';
 
 const holds: BatchKind<HoldRequest, Hold | null> = { single: holdTokensPostgres, batch: holdBatch };

@@ -6,7 +6,7 @@
 import { sql } from 'kysely';
 import type { Db } from '../db/connect.js';
 import type { Settled, Settlement } from './ledger.js';
-import { batched, type BatchKind } from './postgres-batch.js';
+import { batched, type BatchKind } from '../db/postgres-batch.js';
 import { backFromGen, settleGenerationPostgres, settlementValues } from './postgres-ledger.js';
 
 interface SettleCall {

@@ -24,6 +24,22 @@ describe('errors', () => {
   after(() => h.close());
   const unchanged = async () => assert.equal(await h.balance(acct.id), 20);
 
+  it('concurrent requests with valid, unknown and revoked keys each get their own answer', async () => {
+    // On PostgreSQL the callers of requests that arrive together are read in one statement
+    // (src/accounts/keys.ts, db/postgres-batch.ts): each must still get its own account, or 401.
+    const accounts = await Promise.all([3, 4, 5].map((tokens) => h.account({ plan: 'pro', tokens })));
+    const revoked = await h.account({ tokens: 6 });
+    const keyId = (await h.server.db.kysely.selectFrom('api_keys').select('id').where('account_id', '=', revoked.id).executeTakeFirstOrThrow()).id;
+    await revokeKey(h.server.db, keyId);
+    const keys = [...accounts.map((a, i) => ({ key: a.key, balance: 3 + i })), { key: revoked.key, balance: null }, { key: 'nb_' + 'B'.repeat(45), balance: null }];
+    const calls = Array.from({ length: 40 }, (_, i) => keys[i % keys.length]!);
+    const answers = await Promise.all(calls.map((c) => h.get('/api/v2/balance', c.key)));
+    for (const [i, r] of answers.entries()) {
+      if (calls[i]!.balance === null) assertEnvelope(r, 401, 'not_authenticated');
+      else assert.equal(r.json.token_balance, calls[i]!.balance, `request ${i}: ${JSON.stringify(r.json)}`);
+    }
+  });
+
   for (const path of ['/api/v2/generate', '/api/v2/generate/stream']) {
     describe(path, () => {
       it('400 bad_request: unparsable JSON', async () => {

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { Db } from '../db/connect.js';
+import type { Db } from './connect.js';
 import { batched, type BatchKind } from './postgres-batch.js';
 
 /** A kind whose single call answers `n * 10` and records how each call was made; `gate` holds the singles until released. */
