@@ -29,7 +29,8 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
   const created = createdAt.toISOString();
   const col = <T>(f: (r: HoldRequest) => T) => reqs.map(f);
   // `ok` calls nextval(): a volatile CTE is computed once, so the generation, its ledger row and the
-  // answer share each id. FOR UPDATE with ORDER BY locks the rows in id order.
+  // answer share each id. FOR UPDATE with ORDER BY locks the rows in id order. The data-modifying
+  // CTEs run whether or not the final SELECT reads them.
   const { rows } = await sql<{ ord: string; id: number }>`/* prepared: hold_batch */
     with req as (
       select * from unnest(${col((r) => r.accountId)}::integer[], ${col((r) => r.apiKeyId)}::integer[], ${col((r) => r.price)}::integer[],
@@ -49,21 +50,15 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
       update accounts a set plan_tokens = a.plan_tokens - t.from_plan, package_tokens = a.package_tokens - t.from_package
       from (select account_id, sum(from_plan) as from_plan, sum(price - from_plan) as from_package from ok group by account_id) t
       where a.id = t.account_id
-      returning a.id
     ), gen as (
       insert into generations (id, account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
         tokens_spent, created_at, hold_expires_at, instance_id)
       select gid, account_id, api_key_id, model_slug, category, 'pending', prompt, from_plan, price - from_plan, 0, ${created}, expires, instance_id
       from ok
-      returning id
     ), led as (
       insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       select account_id, gid, 'hold', price, -from_plan, -(price - from_plan), null, ${created} from ok
-      returning generation_id
     )
-    select ok.ord, ok.gid as id from ok
-    where exists (select 1 from taken where taken.id = ok.account_id) and exists (select 1 from gen where gen.id = ok.gid) and exists (select 1 from led where led.generation_id = ok.gid)`.execute(
-    db.kysely,
-  );
+    select ok.ord, ok.gid as id from ok`.execute(db.kysely);
   return new Map(rows.map((r) => [Number(r.ord) - 1, { generationId: Number(r.id), createdAt: created, price: reqs[Number(r.ord) - 1]!.price }]));
 }
