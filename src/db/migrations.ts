@@ -161,6 +161,19 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhook_deliveries_generation').on('webhook_deliveries').column('generation_id').execute();
       },
     },
+    // The two sweeps for pending generations (expired holds; an instance's holds at start-up) read
+    // only pending rows, which are few at any time, while settled rows accumulate forever. Indexes
+    // on (status, …) kept an entry for every settled generation and moved it on every settlement;
+    // partial indexes hold only the pending rows: a settlement deletes its entry and adds none, and
+    // the indexes stay as small as the work in flight (docs/deploy.md "Crashes and restarts").
+    '007_pending_partial_indexes': {
+      async up(db: Kysely<any>) {
+        await db.schema.dropIndex('generations_pending').execute();
+        await db.schema.dropIndex('generations_instance_pending').execute();
+        await db.schema.createIndex('generations_pending_expiry').on('generations').column('hold_expires_at').where(sql.ref('status'), '=', 'pending').execute();
+        await db.schema.createIndex('generations_pending_instance').on('generations').column('instance_id').where(sql.ref('status'), '=', 'pending').execute();
+      },
+    },
   };
 }
 

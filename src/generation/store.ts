@@ -172,14 +172,27 @@ export async function usageSummary(db: Db, filter: { accountId?: number; since?:
 }
 
 /** Pending generations whose hold expired, or those of one instance (created before an instant). */
-export async function pendingGenerationIds(db: Db, f: { expiredBefore: string } | { instanceId: string; createdBefore?: string }): Promise<number[]> {
-  let q = db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending');
+export async function pendingGenerationIds(db: Db, f: PendingFilter): Promise<number[]> {
+  return (await pendingGenerationsQuery(db, f).execute()).map((r) => r.id);
+}
+
+export type PendingFilter = { expiredBefore: string } | { instanceId: string; createdBefore?: string };
+
+/** The sweeps' query (exported for the test that reads its plan). */
+export function pendingGenerationsQuery(db: Db, f: PendingFilter) {
+  // A literal, not a bound parameter: the partial indexes on status = 'pending' (migration 007)
+  // serve this query only where the planner sees the value, and a plan made once for every value
+  // (a prepared statement's generic plan on PostgreSQL) does not.
+  let q = db.kysely
+    .selectFrom('generations')
+    .select('id')
+    .where(sql<boolean>`status = 'pending'`);
   if ('expiredBefore' in f) q = q.where('hold_expires_at', '<', f.expiredBefore);
   else {
     q = q.where('instance_id', '=', f.instanceId);
     if (f.createdBefore) q = q.where('created_at', '<', f.createdBefore);
   }
-  return (await q.execute()).map((r) => r.id);
+  return q;
 }
 
 /**
