@@ -58,7 +58,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const settings = opts.settings ?? settingsFromEnv();
   const logger = opts.logger ?? (await defaultLogger(settings.logLevel, settings.logFormat));
   const catalog = loadCatalog(settings.configPath, ...(opts.catalogOverrides ?? []));
-  const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize, preparedStatements: settings.dbPreparedStatements });
+  const db = await openDatabase(settings.databaseUrl, { poolSize: settings.dbPoolSize, preparedStatements: settings.dbPreparedStatements, sqliteCacheKib: settings.sqliteCacheKib });
   const providers = buildProviders(catalog.providers, settings.env);
   // Before listening, so discovered models are there from the first request; failures only warn.
   const discovery = startDiscovery({ catalog, env: settings.env, logger });

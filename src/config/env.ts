@@ -35,6 +35,8 @@ export interface Settings {
   streamRetainMs: number;
   /** The in-memory re-attach log's budget for all streams together (LUMENGATE_STREAM_LOG_MB, default 64; not used with Redis). */
   streamLogBytes: number;
+  /** SQLite's page cache per connection, in KiB (LUMENGATE_SQLITE_CACHE_MB, default 2: SQLite's own default). */
+  sqliteCacheKib: number;
   /** Where result files live (docs/api.md): `s3://bucket/prefix`, or unset for the file system. */
   storageUrl: string | undefined;
   /** The file-system store's root (LUMENGATE_FILES_DIR, default ./data/files). */
@@ -100,6 +102,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
     streamRetainMs: positiveOr(env.LUMENGATE_STREAM_RETAIN_S, 300, 'LUMENGATE_STREAM_RETAIN_S') * 1000,
     streamLogBytes: positiveOr(env.LUMENGATE_STREAM_LOG_MB, 64, 'LUMENGATE_STREAM_LOG_MB') * 1024 * 1024,
+    sqliteCacheKib: positiveOr(env.LUMENGATE_SQLITE_CACHE_MB, 2, 'LUMENGATE_SQLITE_CACHE_MB') * 1024,
     storageUrl: storageUrl(env.LUMENGATE_STORAGE_URL),
     filesDir: env.LUMENGATE_FILES_DIR || './data/files',
     uploadDir: env.LUMENGATE_UPLOAD_DIR || tmpdir(),
