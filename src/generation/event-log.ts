@@ -84,23 +84,40 @@ export class StreamRecorder {
 }
 
 interface Entry {
+  /** The frames of a running log; empty once ended (they are then in `text`). */
   frames: string[];
   bytes: number;
   ended: boolean;
-  timer?: NodeJS.Timeout;
+  /**
+   * An ended log, compacted: its frames joined into one string and where each ends. An ended log
+   * is kept for minutes and only read, so one string and one offset each replace a string object
+   * per frame (about half the memory of the retained logs, docs/deploy.md "Memory").
+   */
+  text?: string;
+  ends?: Uint32Array;
 }
 
 export class MemoryEventLog implements EventLog {
   private entries = new Map<number, Entry>();
   private watchers = new Map<number, Set<() => void>>();
   private total = 0;
+  /**
+   * Ended logs in the order they ended, each with when it ended. The retention is the same for
+   * all, so this is also the order they expire in: one timer, for the oldest, instead of a timer
+   * per log.
+   */
+  private expiring: Array<{ id: number; at: number }> = [];
+  private expiringHead = 0;
+  private timer: NodeJS.Timeout | undefined;
 
-  constructor(private limits = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES }) {}
+  /** `now`: a monotonic clock in ms (tests give their own). */
+  constructor(private limits: { retainMs: number; maxTotalBytes: number; now?: () => number } = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES }) {}
 
   append(id: number, from: number, frames: string[], ended: boolean): void {
     let e = this.entries.get(id);
     // A log that starts mid-stream was dropped or refused before: keep it that way.
     if (!e && from !== 1) return;
+    if (e?.ended) return; // nothing follows the end
     if (!this.makeRoom(frames.reduce((n, f) => n + f.length, 0))) {
       // Full of running streams: this one is not resumable (its live stream goes on).
       if (e) this.drop(id);
@@ -117,10 +134,43 @@ export class MemoryEventLog implements EventLog {
     }
     if (ended) {
       e.ended = true;
-      e.timer = setTimeout(() => this.drop(id), this.limits.retainMs);
-      e.timer.unref();
+      e.ends = new Uint32Array(e.frames.length);
+      let at = 0;
+      e.frames.forEach((f, i) => (e.ends![i] = at += f.length));
+      e.text = e.frames.join('');
+      e.frames = [];
+      this.expiring.push({ id, at: (this.limits.now ?? performance.now.bind(performance))() });
+      if (!this.timer) this.scheduleExpiry();
     }
     this.notify(id);
+  }
+
+  /**
+   * Waits for the oldest ended log's time, drops it with every log that ended within the same
+   * millisecond, and waits for the next. Delays are differences of `performance.now()` stamps, so
+   * a wall-clock step changes nothing; a late timer delays the rest by as much (a log is kept at
+   * least its retention).
+   */
+  private scheduleExpiry(delay = this.limits.retainMs): void {
+    this.timer = setTimeout(() => {
+      const head = this.expiring[this.expiringHead++]!;
+      this.drop(head.id);
+      while (this.expiringHead < this.expiring.length && this.expiring[this.expiringHead]!.at <= head.at) this.drop(this.expiring[this.expiringHead++]!.id);
+      const next = this.expiring[this.expiringHead];
+      if (!next) {
+        this.expiring = [];
+        this.expiringHead = 0;
+        this.timer = undefined;
+        return;
+      }
+      // Let go of the consumed part of the queue once it is most of it.
+      if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
+        this.expiring = this.expiring.slice(this.expiringHead);
+        this.expiringHead = 0;
+      }
+      this.scheduleExpiry(next.at - head.at);
+    }, delay);
+    this.timer.unref();
   }
 
   /** Evicts ended logs, oldest first, until `bytes` more fit; false when running ones fill it. */
@@ -135,7 +185,6 @@ export class MemoryEventLog implements EventLog {
   drop(id: number): void {
     const e = this.entries.get(id);
     if (!e) return;
-    clearTimeout(e.timer);
     this.total -= e.bytes;
     this.entries.delete(id);
     this.notify(id);
@@ -143,7 +192,11 @@ export class MemoryEventLog implements EventLog {
 
   async read(id: number, after: number): Promise<Snapshot | undefined> {
     const e = this.entries.get(id);
-    return e && { frames: e.frames.slice(after), ended: e.ended };
+    if (!e) return undefined;
+    if (e.text === undefined || !e.ends) return { frames: e.frames.slice(after), ended: e.ended };
+    const frames: string[] = [];
+    for (let i = Math.max(0, after); i < e.ends.length; i++) frames.push(e.text.slice(i === 0 ? 0 : e.ends[i - 1], e.ends[i]));
+    return { frames, ended: true };
   }
 
   async watch(id: number, changed: () => void): Promise<() => void> {
@@ -161,6 +214,10 @@ export class MemoryEventLog implements EventLog {
   }
 
   close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.expiring = [];
+    this.expiringHead = 0;
     for (const id of [...this.entries.keys()]) this.drop(id);
   }
 }

@@ -223,6 +223,38 @@ describe('MemoryEventLog bounds', () => {
     log.close();
   });
 
+  it('keeps an ended log compact and reads it back frame by frame; each log expires its retention after it ended', async (t) => {
+    t.mock.timers.enable({ apis: ['setTimeout'] });
+    // The log's clock, moved with the mocked timers.
+    let clock = 0;
+    const tick = (ms: number) => {
+      clock += ms;
+      t.mock.timers.tick(ms);
+    };
+    const log = new MemoryEventLog({ retainMs: 30_000, maxTotalBytes: 1000, now: () => clock });
+    log.append(1, 1, ['id: 1:1\ndata: a\n\n', 'id: 1:2\ndata: bb\n\n'], false);
+    log.append(1, 3, ['id: 1:3\ndata: ccc\n\n'], true);
+    assert.deepEqual(await log.read(1, 0), { frames: ['id: 1:1\ndata: a\n\n', 'id: 1:2\ndata: bb\n\n', 'id: 1:3\ndata: ccc\n\n'], ended: true });
+    assert.deepEqual(await log.read(1, 2), { frames: ['id: 1:3\ndata: ccc\n\n'], ended: true });
+    assert.deepEqual(await log.read(1, 3), { frames: [], ended: true });
+    log.append(1, 4, ['late'], true);
+    assert.equal((await log.read(1, 0))?.frames.length, 3, 'nothing is appended after the end');
+    tick(10_000);
+    log.append(2, 1, ['b'], true);
+    log.append(3, 1, ['c'], true); // ended in the same instant as 2
+    tick(19_999);
+    assert.ok(await log.read(1, 0), 'kept until its retention has passed');
+    tick(1);
+    assert.equal(await log.read(1, 0), undefined, 'forgotten 30 s after it ended');
+    assert.deepEqual(await log.read(2, 0), { frames: ['b'], ended: true }, 'a log that ended 10 s later is still kept');
+    tick(9_999);
+    assert.ok(await log.read(3, 0));
+    tick(1);
+    assert.equal(await log.read(2, 0), undefined);
+    assert.equal(await log.read(3, 0), undefined, 'both logs of one instant are forgotten together');
+    log.close();
+  });
+
   it('evicts ended logs first, then refuses or drops the log that would overflow the total', async () => {
     const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 100 });
     log.append(1, 1, ['x'.repeat(60)], true);
