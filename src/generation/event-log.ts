@@ -91,7 +91,7 @@ interface Entry {
   /**
    * An ended log, compacted: its frames joined into one string and where each ends. An ended log
    * is kept for minutes and only read, so one string and one offset each replace a string object
-   * per frame (about half the memory of the retained logs, docs/deploy.md "Memory").
+   * per frame (the SQLite soak's RSS growth fell from 6.0 % to 3.8 %, docs/deploy.md "Memory").
    */
   text?: string;
   ends?: Uint32Array;
@@ -146,8 +146,8 @@ export class MemoryEventLog implements EventLog {
   }
 
   /**
-   * Waits for the oldest ended log's time, drops it with every log that ended within the same
-   * millisecond, and waits for the next. Delays are differences of `performance.now()` stamps, so
+   * Waits for the oldest ended log's time, drops it with every log stamped no later (ended in the
+   * same instant), and waits for the next. Delays are differences of `performance.now()` stamps, so
    * a wall-clock step changes nothing; a late timer delays the rest by as much (a log is kept at
    * least its retention).
    */
