@@ -53,9 +53,10 @@ describe('/v1 media with the openai SDK', () => {
   const generationsOf = async (accountId: number) => (await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', accountId).execute()).length;
 
   /** The SDK's error for a call that must be refused, with nothing held, charged or created. */
-  async function refused(accountId: number, call: Promise<unknown>, status: number, param: string): Promise<InstanceType<typeof OpenAI.APIError>> {
+  /** `call` starts only after the balance is read: a promise made earlier could reject while nothing awaits it yet. */
+  async function refused(accountId: number, call: () => Promise<unknown>, status: number, param: string): Promise<InstanceType<typeof OpenAI.APIError>> {
     const before = await h.balance(accountId);
-    const err = await call.then(
+    const err = await call().then(
       () => assert.fail('the call was not refused'),
       (e: unknown) => e,
     );
@@ -165,29 +166,29 @@ describe('/v1 media with the openai SDK', () => {
     assert.deepEqual(new Uint8Array(await res.arrayBuffer()), fakeBytes('EL-pcm_24000', `${DEFAULT_VOICE_ID}:eleven_flash_v2_5:Bonjour`));
     assert.equal(await h.balance(a.id), 50 - 18);
     const other = await h.account({ tokens: 50 });
-    await refused(other.id, client(other.key).audio.speech.create({ model: 'elevenlabs-flash', input: 'x', voice: 'alloy', response_format: 'aac' }), 400, 'response_format');
-    await refused(other.id, client(other.key).audio.speech.create({ model: 'elevenlabs-flash', input: 'x', voice: 'alloy', instructions: 'calm' }), 400, 'instructions');
+    await refused(other.id, () => client(other.key).audio.speech.create({ model: 'elevenlabs-flash', input: 'x', voice: 'alloy', response_format: 'aac' }), 400, 'response_format');
+    await refused(other.id, () => client(other.key).audio.speech.create({ model: 'elevenlabs-flash', input: 'x', voice: 'alloy', instructions: 'calm' }), 400, 'instructions');
   });
 
   it('refused fields name the field; nothing is held or recorded', async () => {
     const a = await h.account({ tokens: 50 });
     const c = client(a.key);
-    await refused(a.id, c.images.generate({ model: 'dall-e-3', prompt: 'x', n: 2 }), 422, 'n');
-    await refused(a.id, c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', background: 'transparent' }), 400, 'background');
-    await refused(a.id, c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', moderation: 'low' }), 400, 'moderation');
-    await refused(a.id, c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', output_compression: 50 }), 400, 'output_compression');
-    await refused(a.id, c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', style: 'vivid' }), 400, 'style');
-    await refused(a.id, c.images.generate({ model: 'dall-e-3', prompt: 'x', output_format: 'webp' }), 400, 'output_format');
-    await refused(a.id, c.images.generate({ model: 'photon', prompt: 'x', size: '1024x1024' }), 400, 'size');
-    await refused(a.id, c.images.generate({ model: 'dall-e-3', prompt: 'x', seed: 3 } as any), 400, 'seed');
-    await refused(a.id, c.images.generate({ model: 'gpt-5', prompt: 'x' }), 400, 'model');
-    await refused(a.id, c.images.generate({ model: 'dall-e-3', prompt: '  ' }), 400, 'prompt');
-    await refused(a.id, c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', instructions: 'calm' }), 400, 'instructions');
-    await refused(a.id, c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', stream_format: 'sse' }), 400, 'stream_format');
-    await refused(a.id, c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', speed: 9 }), 422, 'speed');
-    await refused(a.id, c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', response_format: 'ogg' as any }), 422, 'response_format');
-    await refused(a.id, c.audio.speech.create({ model: 'dall-e-3', input: 'x', voice: 'alloy' }), 400, 'model');
-    const unknown = await refused(a.id, c.images.generate({ model: 'dall-e-4', prompt: 'x' }), 404, 'model');
+    await refused(a.id, () => c.images.generate({ model: 'dall-e-3', prompt: 'x', n: 2 }), 422, 'n');
+    await refused(a.id, () => c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', background: 'transparent' }), 400, 'background');
+    await refused(a.id, () => c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', moderation: 'low' }), 400, 'moderation');
+    await refused(a.id, () => c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', output_compression: 50 }), 400, 'output_compression');
+    await refused(a.id, () => c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', style: 'vivid' }), 400, 'style');
+    await refused(a.id, () => c.images.generate({ model: 'dall-e-3', prompt: 'x', output_format: 'webp' }), 400, 'output_format');
+    await refused(a.id, () => c.images.generate({ model: 'photon', prompt: 'x', size: '1024x1024' }), 400, 'size');
+    await refused(a.id, () => c.images.generate({ model: 'dall-e-3', prompt: 'x', seed: 3 } as any), 400, 'seed');
+    await refused(a.id, () => c.images.generate({ model: 'gpt-5', prompt: 'x' }), 400, 'model');
+    await refused(a.id, () => c.images.generate({ model: 'dall-e-3', prompt: '  ' }), 400, 'prompt');
+    await refused(a.id, () => c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', instructions: 'calm' }), 400, 'instructions');
+    await refused(a.id, () => c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', stream_format: 'sse' }), 400, 'stream_format');
+    await refused(a.id, () => c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', speed: 9 }), 422, 'speed');
+    await refused(a.id, () => c.audio.speech.create({ model: 'tts-1', input: 'x', voice: 'alloy', response_format: 'ogg' as any }), 422, 'response_format');
+    await refused(a.id, () => c.audio.speech.create({ model: 'dall-e-3', input: 'x', voice: 'alloy' }), 400, 'model');
+    const unknown = await refused(a.id, () => c.images.generate({ model: 'dall-e-4', prompt: 'x' }), 404, 'model');
     assert.match(unknown.message, /did you mean "dall-e-3"/);
   });
 
