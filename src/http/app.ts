@@ -38,6 +38,7 @@ import type { JobRunner } from '../jobs/runner.js';
 import type { JobDeps } from '../jobs/execute.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
 import type { RunningGenerations } from '../generation/running.js';
+import { requestLoggerFactory } from './request-logger.js';
 
 export interface Services {
   db: Db;
@@ -99,6 +100,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     return503OnClosing: true,
     requestIdHeader: false,
     genReqId: requestId,
+    // req.log is made on first use (request-logger.ts).
+    childLoggerFactory: requestLoggerFactory,
     ...hardeningOptions(services.settings),
   });
   app.decorate('services', services);
