@@ -6,7 +6,7 @@ import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow, Database } from '../db/schema.js';
 import { whenNotBusy } from '../db/busy.js';
-import { prepared } from '../db/prepared.js';
+import { prepared, runPrepared } from '../db/prepared.js';
 import { batched, type BatchKind } from '../db/postgres-batch.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -77,12 +77,12 @@ export interface Caller {
 /**
  * The key-to-account query, built and compiled once per database: it runs on every request. On
  * SQLite the compiled SQL is also prepared once and read synchronously (the Kysely driver would add
- * its connection mutex and promise hops around the same native call).
+ * its connection mutex and promise hops around the same native call); on PostgreSQL it runs as a
+ * named statement on a pooled connection, without Kysely's executor (db/prepared.ts `runPrepared`).
  */
 const callerQueries = new WeakMap<Db, CallerQuery>();
 type CallerRow = ReturnType<typeof compileCallerQuery> extends CompiledQuery<infer R> ? R : never;
 interface CallerQuery {
-  compiled: CompiledQuery<CallerRow>;
   sqlite?: import('better-sqlite3').Statement<[string], CallerRow>;
   /** On PostgreSQL: the same SQL marked for preparing once per connection (db/prepared.ts). */
   postgresSql: string;
@@ -94,7 +94,6 @@ function callerQuery(db: Db): CallerQuery {
   if (!q) {
     const compiled = compileCallerQuery(db);
     q = {
-      compiled,
       postgresSql: prepared('caller', compiled.sql),
       postgresBatchSql: db.dialect === 'postgres' ? prepared('caller_batch', batchCallerSql(compiled.sql)) : '',
       ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}),
@@ -149,11 +148,11 @@ async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> 
 const callerReads: BatchKind<string, CallerRow | undefined> = {
   async single(db, hash) {
     const q = callerQuery(db);
-    return (await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresSql, parameters: [hash] })).rows[0];
+    return (await runPrepared<CallerRow>(db, 'caller', q.postgresSql, [hash])).rows[0];
   },
   async batch(db, hashes) {
     const q = callerQuery(db);
-    const { rows } = await db.kysely.executeQuery<CallerRow>({ ...q.compiled, sql: q.postgresBatchSql, parameters: [[...new Set(hashes)]] });
+    const { rows } = await runPrepared<CallerRow>(db, 'caller_batch', q.postgresBatchSql, [[...new Set(hashes)]]);
     const byHash = new Map(rows.map((r) => [r.key_hash, r]));
     // Every index answered (an unknown key too); each caller gets its own copy of a shared row.
     return new Map(

@@ -5,7 +5,7 @@
 // A batch locks each account row once (in id order, so two batches never deadlock) and applies the
 // same rules as the single hold (postgres-ledger.ts) in arrival order. Each hold still commits
 // before its caller goes on.
-import { sql } from 'kysely';
+import { preparedSql } from '../db/prepared.js';
 import type { Db } from '../db/connect.js';
 import type { Hold, HoldRequest } from './ledger.js';
 import { batched, type BatchKind } from '../db/postgres-batch.js';
@@ -31,7 +31,7 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
   // `ok` calls nextval(): a volatile CTE is computed once, so the generation, its ledger row and the
   // answer share each id. FOR UPDATE with ORDER BY locks the rows in id order. The data-modifying
   // CTEs run whether or not the final SELECT reads them.
-  const { rows } = await sql<{ ord: string; id: number }>`/* prepared: hold_batch */
+  const { rows } = await preparedSql<{ ord: string; id: number }>`/* prepared: hold_batch */
     with req as (
       select * from unnest(${col((r) => r.accountId)}::integer[], ${col((r) => r.apiKeyId)}::integer[], ${col((r) => r.price)}::integer[],
         ${col((r) => r.modelSlug)}::text[], ${col((r) => r.category)}::text[], ${col((r) => pgText(r.prompt))}::text[],
@@ -59,6 +59,6 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
       insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       select account_id, gid, 'hold', price, -from_plan, -(price - from_plan), null, ${created} from ok
     )
-    select ok.ord, ok.gid as id from ok`.execute(db.kysely);
+    select ok.ord, ok.gid as id from ok`.execute(db);
   return new Map(rows.map((r) => [Number(r.ord) - 1, { generationId: Number(r.id), createdAt: created, price: reqs[Number(r.ord) - 1]!.price }]));
 }

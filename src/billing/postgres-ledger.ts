@@ -6,7 +6,7 @@
 // event loop while holding a pooled connection (and, for holds, the account's row lock): 64
 // concurrent callers drained the pool and the bench measured ~220 req/s. Semantics are those of
 // the SQLite path (sqlite-ledger.ts).
-import { sql } from 'kysely';
+import { preparedSql, SqlText } from '../db/prepared.js';
 import type { Db } from '../db/connect.js';
 import type { Hold, HoldRequest, Settled, Settlement } from './ledger.js';
 
@@ -26,7 +26,7 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
   // FOR UPDATE waits for the row lock and then re-evaluates the WHERE on the newest row version
   // (READ COMMITTED), so the balance check always sees every committed hold.
   // Prepared once per connection (db/prepared.ts): the text below never changes.
-  const { rows } = await sql<{ id: number }>`/* prepared: hold */
+  const { rows } = await preparedSql<{ id: number }>`/* prepared: hold */
     with acc as (
       select id, least(plan_tokens, ${price}::integer) as from_plan
       from accounts where id = ${req.accountId} and plan_tokens + package_tokens >= ${price}::integer
@@ -49,7 +49,7 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
     )
     insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
     select gen.account_id, gen.id, 'hold', ${price}::integer, -gen.held_plan, -gen.held_package, null, ${created} from gen
-    returning generation_id as id`.execute(db.kysely);
+    returning generation_id as id`.execute(db);
   const row = rows[0];
   return row ? { generationId: Number(row.id), createdAt: created, price } : null;
 }
@@ -60,7 +60,7 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
  * hold took plan tokens first; sqlite-ledger.ts has the same rule). Raw text: the statement's text
  * never changes, so it can stay prepared.
  */
-export const backFromGen = sql.raw(`back as (
+export const backFromGen = new SqlText(`back as (
       select gen.*, least(held_package, held_plan + held_package - tokens_spent) as back_package,
         held_plan + held_package - tokens_spent - least(held_package, held_plan + held_package - tokens_spent) as back_plan
       from gen
@@ -94,7 +94,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
   // `back` is what returns to the account: the whole hold when failed, the rest of a partial
   // charge when completed; package tokens first (the hold took plan tokens first). Same rule as
   // sqlite-ledger.ts.
-  const { rows } = await sql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle */
+  const { rows } = await preparedSql<{ applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle */
     with gen as (
       update generations set status = ${st.status}, result_text = ${resultText}, result_json = ${resultJson}, error = ${error},
         finish_reason = ${finishReason}, usage_json = ${usageJson}, route = ${route},
@@ -122,7 +122,7 @@ export async function settleGenerationPostgres(db: Db, generationId: number, st:
     select exists (select 1 from gen) as applied,
       coalesce((select tokens_spent from gen), 0) as spent,
       coalesce((select balance from given), (select plan_tokens + package_tokens from accounts where id = (select account_id from target))) as balance,
-      (select account_id from target) as account_id`.execute(db.kysely);
+      (select account_id from target) as account_id`.execute(db);
   const row = rows[0];
   if (!row || row.account_id === null) throw new Error(`no generation ${generationId}`);
   return { applied: row.applied, tokensSpent: Number(row.spent), balance: Number(row.balance), completedAt: completed };

@@ -3,7 +3,7 @@
 // statement and one commit. A generation named twice in one batch (concurrent settlements of the
 // same generation) is settled by its first call; the others are asked again alone and find it
 // settled (applied: false), as they would have one by one.
-import { sql } from 'kysely';
+import { preparedSql } from '../db/prepared.js';
 import type { Db } from '../db/connect.js';
 import type { Settled, Settlement } from './ledger.js';
 import { batched, type BatchKind } from '../db/postgres-batch.js';
@@ -48,7 +48,7 @@ export async function settleBatch(db: Db, calls: SettleCall[]): Promise<Map<numb
   // account's total at once; data-modifying CTEs run whether or not the final SELECT reads them,
   // and it reads the statement's starting snapshot, so an account this statement changed answers
   // from `given`.
-  const { rows } = await sql<{ ord: string; applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle_batch */
+  const { rows } = await preparedSql<{ ord: string; applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle_batch */
     with s as (
       select * from unnest(${ids}::integer[], ${col((v) => v.status)}::text[], ${col((v) => v.resultText)}::text[], ${col((v) => v.resultJson)}::text[],
         ${col((v) => v.error)}::text[], ${col((v) => v.finishReason)}::text[], ${col((v) => v.usageJson)}::text[], ${col((v) => v.route)}::text[],
@@ -82,7 +82,7 @@ export async function settleBatch(db: Db, calls: SettleCall[]): Promise<Map<numb
       left join gen on gen.id = s.id
       left join generations target on target.id = s.id
       left join given on given.id = target.account_id
-      left join accounts acc on acc.id = target.account_id`.execute(db.kysely);
+      left join accounts acc on acc.id = target.account_id`.execute(db);
   const out = new Map<number, Settled>();
   for (const r of rows) {
     // No generation by that id: the single statement throws, as it would alone.

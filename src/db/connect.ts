@@ -14,6 +14,12 @@ export interface Db {
   dialect: Dialect;
   /** The raw SQLite handle, for the ledger's synchronous transactions (billing/sqlite-ledger.ts). */
   sqlite?: import('better-sqlite3').Database;
+  /**
+   * PostgreSQL only: one statement on a pooled connection, without Kysely's executor (the hot
+   * statements' `preparedSql`, db/prepared.ts). Named (prepared) when `name` is given and prepared
+   * statements are on.
+   */
+  pgQuery?: (name: string | undefined, text: string, values: unknown[]) => Promise<{ rows: unknown[] }>;
   close(): Promise<void>;
 }
 
@@ -29,6 +35,7 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
   let kysely: Kysely<Database>;
   let dialect: Dialect;
   let raw: import('better-sqlite3').Database | undefined;
+  let pgQuery: Db['pgQuery'];
   if (url.startsWith('sqlite:')) {
     const path = url.slice('sqlite:'.length) || ':memory:';
     const { default: SQLite } = await import('better-sqlite3');
@@ -52,13 +59,24 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     // A bounded wait for a connection: a full pool or a down server answers 503 instead of hanging.
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000, keepAlive: true });
     pool.on('error', () => {}); // an idle client's connection dropped (server restart): the pool replaces it
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: opts.preparedStatements === false ? pool : preparingPool(pool) }) });
+    const named = opts.preparedStatements !== false;
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: named ? preparingPool(pool) : pool }) });
     dialect = 'postgres';
+    // As Kysely runs a statement: released without destroying the connection (pg's pool.query
+    // would destroy it after any error, a refused statement included); a broken one is dropped by pg.
+    pgQuery = async (name, text, values) => {
+      const client = await pool.connect();
+      try {
+        return await client.query(named && name ? { name, text, values } : { text, values });
+      } finally {
+        client.release();
+      }
+    };
   } else {
     throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url.split(':')[0])}`);
   }
   if (opts.migrate !== false) await migrateToLatest(kysely, dialect);
-  return { kysely, dialect, sqlite: raw, close: () => kysely.destroy() };
+  return { kysely, dialect, sqlite: raw, pgQuery, close: () => kysely.destroy() };
 }
 
 export const nowIso = (): string => new Date().toISOString();

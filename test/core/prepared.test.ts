@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/connect.js';
+import { preparedSql, SqlText } from '../../src/db/prepared.js';
 import { createAccount } from '../../src/accounts/service.js';
 import { createKey, findCaller } from '../../src/accounts/keys.js';
 import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
@@ -58,5 +59,31 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
     const r = await afterOneRequest(false);
     assert.deepEqual(r.names, []);
     assert.equal(r.spent, 2);
+  });
+  it('preparedSql: values are $1…$n in order, SqlText is inlined, and a refused statement keeps its connection', async () => {
+    const testDb = await createTestDatabase(base!);
+    const db = await openDatabase(testDb.url, { poolSize: 1 });
+    try {
+      const run = (a: string, b: string) =>
+        preparedSql<{ a: string; b: string; pid: number }>`/* prepared: test_site */ select ${a}::text as a, ${new SqlText("'inline-'")} || ${b}::text as b, pg_backend_pid() as pid`.execute(db);
+      const first = await run('x', 'y');
+      assert.deepEqual(
+        first.rows.map((r) => [r.a, r.b]),
+        [['x', 'inline-y']],
+      );
+      const { rows: prepared } = await sql<{ statement: string }>`select statement from pg_prepared_statements where name = 'test_site'`.execute(db.kysely);
+      assert.equal(prepared[0]?.statement, "/* prepared: test_site */ select $1::text as a, 'inline-' || $2::text as b, pg_backend_pid() as pid");
+      // PostgreSQL refuses a statement: the caller gets its error, and the connection goes back to
+      // the pool (with one connection, the next statement runs on the same backend).
+      await assert.rejects(preparedSql`/* prepared: test_refused */ select 1 / ${0}::integer`.execute(db), /division by zero/);
+      const again = await run('p', 'q');
+      assert.deepEqual(
+        again.rows.map((r) => [r.a, r.b, r.pid]),
+        [['p', 'inline-q', first.rows[0]!.pid]],
+      );
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
   });
 });
