@@ -1,0 +1,28 @@
+// Preloaded into a server by bench/count.ts (`node --import`): the first SIGUSR2 starts V8's
+// sampling heap profiler, keeping objects the collector has already freed, so the profile sums
+// every byte allocated (each sample stands for its interval); the second writes it as JSON to
+// $HEAP_SAMPLE_OUT. `$HEAP_SAMPLE_OUT.started` is written once sampling runs.
+import { Session } from 'node:inspector';
+import { writeFileSync } from 'node:fs';
+
+const out = process.env.HEAP_SAMPLE_OUT;
+if (out) {
+  const session = new Session();
+  session.connect();
+  const post = (method: string, params: object = {}) => new Promise<unknown>((resolve, reject) => session.post(method, params, (err, res) => (err ? reject(err) : resolve(res))));
+  let sampling = false;
+  process.on('SIGUSR2', () => {
+    void (async () => {
+      if (!sampling) {
+        sampling = true;
+        await post('HeapProfiler.enable');
+        await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+        writeFileSync(`${out}.started`, 'yes');
+      } else {
+        const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
+        writeFileSync(out, JSON.stringify(profile));
+        sampling = false;
+      }
+    })();
+  });
+}
