@@ -48,7 +48,7 @@ writeFileSync(limitsPath, JSON.stringify({ plans: { pro: { requests_per_hour: 1e
 const identity = { USER: process.env.USER || 'root', LOGNAME: process.env.LOGNAME || 'root', HOST: '127.0.0.1' };
 
 /** One server on a fresh database, run as `prefix… node <flags> main.js serve`; stopped and dropped by the returned function. */
-async function startServer(prefix: string[], nodeFlags: string[]) {
+async function startServer(prefix: string[], nodeFlags: string[], env: Record<string, string> = {}) {
   const db = await createTestDatabase(args['pg-url']);
   const { key } = await seedAccount(db.url, 'pro');
   const port = await freePort();
@@ -65,6 +65,7 @@ async function startServer(prefix: string[], nodeFlags: string[]) {
       REDIS_URL: args['redis-url'],
       LUMENGATE_REDIS_PREFIX: db.name,
       LUMENGATE_CONFIG: limitsPath,
+      ...env,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -146,7 +147,7 @@ async function allocations() {
   const profilePath = join(work, 'heap.json');
   // This checkout's sampler, whichever build is measured (it only reads V8).
   const sampler = join(packageRoot(), 'dist/bench/heap-sampler.js');
-  const server = await startServer([], [`--import=${sampler}`]);
+  const server = await startServer([], [`--import=${sampler}`], { HEAP_SAMPLE_OUT: profilePath });
   try {
     log(`allocations: ${warmup} requests of warm-up, ${requests} sampled`);
     await server.load(warmup);
@@ -178,7 +179,6 @@ async function waitFor(ready: () => boolean) {
   }
 }
 
-process.env.HEAP_SAMPLE_OUT = join(work, 'heap.json');
 try {
   const counted = await instructions();
   const allocated = await allocations();

@@ -6,7 +6,7 @@ import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
 import type { Account, ApiKeyRow, Database } from '../db/schema.js';
 import { whenNotBusy } from '../db/busy.js';
-import { prepared, runPrepared } from '../db/prepared.js';
+import { prepared, runPrepared, type Statement } from '../db/prepared.js';
 import { batched, type BatchKind } from '../db/postgres-batch.js';
 
 const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -84,18 +84,17 @@ const callerQueries = new WeakMap<Db, CallerQuery>();
 type CallerRow = ReturnType<typeof compileCallerQuery> extends CompiledQuery<infer R> ? R : never;
 interface CallerQuery {
   sqlite?: import('better-sqlite3').Statement<[string], CallerRow>;
-  /** On PostgreSQL: the same SQL marked for preparing once per connection (db/prepared.ts). */
-  postgresSql: string;
+  /** On PostgreSQL: the same SQL, prepared once per connection (db/prepared.ts). */
+  postgres?: Statement;
   /** On PostgreSQL: the same read for an array of key hashes (several callers in one statement). */
-  postgresBatchSql: string;
+  postgresBatch?: Statement;
 }
 function callerQuery(db: Db): CallerQuery {
   let q = callerQueries.get(db);
   if (!q) {
     const compiled = compileCallerQuery(db);
     q = {
-      postgresSql: prepared('caller', compiled.sql),
-      postgresBatchSql: db.dialect === 'postgres' ? prepared('caller_batch', batchCallerSql(compiled.sql)) : '',
+      ...(db.dialect === 'postgres' ? { postgres: prepared('caller', compiled.sql), postgresBatch: prepared('caller_batch', batchCallerSql(compiled.sql)) } : {}),
       ...(db.sqlite ? { sqlite: db.sqlite.prepare<[string], CallerRow>(compiled.sql) } : {}),
     };
     callerQueries.set(db, q);
@@ -148,11 +147,11 @@ async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> 
 const callerReads: BatchKind<string, CallerRow | undefined> = {
   async single(db, hash) {
     const q = callerQuery(db);
-    return (await runPrepared<CallerRow>(db, 'caller', q.postgresSql, [hash])).rows[0];
+    return (await runPrepared<CallerRow>(db, q.postgres!, [hash])).rows[0];
   },
   async batch(db, hashes) {
     const q = callerQuery(db);
-    const { rows } = await runPrepared<CallerRow>(db, 'caller_batch', q.postgresBatchSql, [[...new Set(hashes)]]);
+    const { rows } = await runPrepared<CallerRow>(db, q.postgresBatch!, [[...new Set(hashes)]]);
     const byHash = new Map(rows.map((r) => [r.key_hash, r]));
     // Every index answered (an unknown key too); each caller gets its own copy of a shared row.
     return new Map(

@@ -5,7 +5,7 @@ import { Kysely, PostgresDialect } from 'kysely';
 import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
 import { BusyRetryingSqliteDialect } from './sqlite-dialect.js';
-import { preparingPool } from './prepared.js';
+import type { Statement } from './prepared.js';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -15,11 +15,10 @@ export interface Db {
   /** The raw SQLite handle, for the ledger's synchronous transactions (billing/sqlite-ledger.ts). */
   sqlite?: import('better-sqlite3').Database;
   /**
-   * PostgreSQL only: one statement on a pooled connection, without Kysely's executor (the hot
-   * statements' `preparedSql`, db/prepared.ts). Named (prepared) when `name` is given and prepared
-   * statements are on.
+   * PostgreSQL only: one hot statement on a pooled connection, without Kysely's executor
+   * (db/prepared.ts). Named (prepared) when it has a name and prepared statements are on.
    */
-  pgQuery?: (name: string | undefined, text: string, values: unknown[]) => Promise<{ rows: unknown[] }>;
+  pgQuery?: (statement: Statement, values: unknown[]) => Promise<{ rows: unknown[] }>;
   close(): Promise<void>;
 }
 
@@ -60,11 +59,11 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     const pool = new pg.Pool({ connectionString: url, max: opts.poolSize ?? 10, connectionTimeoutMillis: 10_000, keepAlive: true });
     pool.on('error', () => {}); // an idle client's connection dropped (server restart): the pool replaces it
     const named = opts.preparedStatements !== false;
-    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool: named ? preparingPool(pool) : pool }) });
+    kysely = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
     dialect = 'postgres';
     // As Kysely runs a statement: released without destroying the connection (pg's pool.query
     // would destroy it after any error, a refused statement included); a broken one is dropped by pg.
-    pgQuery = async (name, text, values) => {
+    pgQuery = async ({ name, text }, values) => {
       const client = await pool.connect();
       try {
         return await client.query(named && name ? { name, text, values } : { text, values });
