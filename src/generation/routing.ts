@@ -212,18 +212,18 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
       watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${opts.timeouts.chunk_gap_ms} ms`)), opts.timeouts.chunk_gap_ms);
     };
     arm();
+    // Called once per part: plain callbacks on the iterator's promise, no async frame of its own.
+    const onPart = (r: IteratorResult<StreamPart>) => {
+      watchdog.refresh();
+      return r.done ? undefined : r.value;
+    };
+    const onError = (err: unknown): never => {
+      throw failure(err);
+    };
     return {
       route,
       first: first.value,
-      async next() {
-        try {
-          const r = await events.next();
-          watchdog.refresh();
-          return r.done ? undefined : r.value;
-        } catch (err) {
-          throw failure(err);
-        }
-      },
+      next: () => events.next().then(onPart, onError),
       usageSoFar: () => stream.usageSoFar?.() ?? null,
       pause: () => clearTimeout(watchdog),
       resume: arm,

@@ -1,8 +1,9 @@
 // Server-Sent Events writer: one `[id: …\n][event: …\n]data: <json>\n\n` frame per event, sent as soon as it exists
 // (docs/api.md); `: ping` comments keep idle proxies from cutting the stream. Events produced in
 // the same tick (several upstream chunks that arrived in one network read) leave in one socket
-// write: the response is corked until the tick ends. A socket write is the largest cost per event
-// on a busy server, and without this a server falling behind wrote more often, not less.
+// write: node:http corks the socket at a response's first write in a tick and uncorks it on the
+// next (Node 20 to 24), so nothing here corks again. A socket write is the largest cost per event
+// on a busy server, and a server falling behind writes less often, not more.
 import type { ServerResponse } from 'node:http';
 
 /** One SSE frame; `id` (docs/api.md) goes in the same frame, so in the same socket write. */
@@ -14,12 +15,6 @@ export const DONE_FRAME = 'data: [DONE]\n\n';
 
 export class SseWriter {
   private heartbeat: NodeJS.Timeout | undefined;
-  private corked = false;
-  private readonly uncork = () => {
-    if (!this.corked) return;
-    this.corked = false;
-    this.res.uncork();
-  };
   constructor(
     private res: ServerResponse,
     private heartbeatMs: number,
@@ -50,16 +45,8 @@ export class SseWriter {
   /** Writes one ready frame (see `send`). */
   write(frame: string): void | Promise<void> {
     if (this.res.destroyed) return;
-    if (!this.corked) {
-      this.corked = true;
-      this.res.cork();
-      process.nextTick(this.uncork);
-    }
     if (this.res.write(frame)) return;
-    // Node 22+ keeps a corked response's chunks in the response itself and answers false past its
-    // highWaterMark, yet only a full socket ever leads to 'drain': waiting then hung the stream for
-    // good. So flush now, and wait only when the socket itself is full.
-    this.uncork();
+    // Only a full socket ever leads to 'drain': wait only then.
     if (this.res.socket && !this.res.socket.writableNeedDrain) return;
     return new Promise((resolve) => {
       const done = () => {
@@ -75,8 +62,6 @@ export class SseWriter {
   /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */
   end(sentinel = true): void {
     clearInterval(this.heartbeat);
-    // Flush first: Node 22+ drops the chunks a corked response still holds when it is ended.
-    this.uncork();
     if (!this.res.destroyed) this.res.end(sentinel ? DONE_FRAME : undefined);
   }
 

@@ -6,6 +6,7 @@
 // cost ~0.9 ms of CPU per upstream request on this machine against ~0.2 ms here (docs/BENCHMARKS.md).
 // Behaviour matches ai-sdk.ts: ProviderError on HTTP errors, in-stream errors, resets and
 // truncation; an abort of req.signal closes the upstream connection.
+import { StringDecoder } from 'node:string_decoder';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
@@ -206,7 +207,9 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
     },
   });
   // UTF-8 characters may be cut between network reads; the decoder carries the partial bytes over.
-  const decoder = new TextDecoder();
+  // Node's StringDecoder, not TextDecoder: with `stream: true` the latter runs ICU's converter,
+  // several times the cost per read (bench:count, bench/NOTES.md).
+  const decoder = new StringDecoder('utf8');
   /** Body bytes read so far: the background read after [DONE] may take 64 KiB more (dump's limit counts from the start). */
   let received = 0;
   try {
@@ -215,8 +218,9 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
     // busy time in the bench's profile); the finally below decides what happens to the rest.
     for await (const bytes of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
       received += bytes.length;
-      const text = decoder.decode(bytes, { stream: true });
-      const boundary = Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
+      const text = decoder.write(bytes);
+      // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
+      const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
       eventChars = boundary >= 0 ? text.length - boundary : eventChars + text.length;
       if (eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });
       parser.feed(text);

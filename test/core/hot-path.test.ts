@@ -3,8 +3,12 @@
 // length; the logger's lines per request do not grow with the number of chunks.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer, request } from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { SseWriter } from '../../src/http/sse.js';
 import { sseEvents, startHarness, type Harness } from '../support/harness.js';
 
 describe('streaming hot path', () => {
@@ -59,5 +63,44 @@ describe('streaming hot path', () => {
     const long = await streamOf(a.key, 200);
     assert.ok(short.logLines > 0, 'requests are logged at info');
     assert.equal(long.logLines, short.logLines);
+  });
+});
+
+describe('SSE writer', () => {
+  it('events written in one tick leave in one socket write, the head with them', async () => {
+    let writes = 0;
+    const server = createServer((_req, res) => {
+      // Count what reaches the socket's write calls: each is one write or writev system call.
+      const socket = res.socket as Socket & { _write: (...a: unknown[]) => void; _writev: (...a: unknown[]) => void };
+      for (const name of ['_write', '_writev'] as const) {
+        const original = socket[name].bind(socket);
+        socket[name] = (...a: unknown[]) => {
+          writes++;
+          original(...a);
+        };
+      }
+      const sse = new SseWriter(res, 0);
+      sse.open({ 'x-test': 1 });
+      for (let i = 0; i < 3; i++) void sse.send({ type: 'content_delta', delta: `t${i}` });
+      // The next tick: a write of its own, then the end.
+      process.nextTick(() => {
+        void sse.send({ type: 'generation_end' });
+        setImmediate(() => sse.end());
+      });
+    });
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const req = request({ port: (server.address() as AddressInfo).port, host: '127.0.0.1' });
+      req.end();
+      const [res] = (await once(req, 'response')) as [NodeJS.ReadableStream];
+      let body = '';
+      for await (const c of res) body += String(c);
+      assert.equal(body.match(/^data: /gm)?.length, 5, body);
+      // Head + three events, the fourth event, the end with [DONE]: three writes, not nine.
+      assert.equal(writes, 3);
+    } finally {
+      server.close();
+    }
   });
 });
