@@ -19,7 +19,8 @@
 //    a read of its own even under valgrind, as in the timed bench.
 //   npm run bench:count [-- --mode request|stream] [--requests N] [--warmup N] [--concurrency N] [--repo DIR]
 // --repo measures another checkout's build (its dist/) with this one's client, to compare two
-// builds in one session; each run prints one line per process (and --json FILE writes them).
+// builds in one session; --node PATH runs the measured lumengate on another Node binary. Each run
+// prints one line per process (and --json FILE writes them).
 import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -41,6 +42,8 @@ const { values: args } = parseArgs({
     /** Content chunks per stream (stream mode). */
     chunks: { type: 'string', default: '50' },
     repo: { type: 'string', default: packageRoot() },
+    /** The Node binary the measured lumengate runs on (default: this one), e.g. Node 24's for a checkout installed by it. */
+    node: { type: 'string', default: process.execPath },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     'redis-url': { type: 'string', default: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379' },
     json: { type: 'string' },
@@ -108,7 +111,7 @@ const lumengate: Start = async (prefix, nodeFlags, env = {}) => {
   const db = streaming ? { url: `sqlite:${join(work, `count-${Date.now()}.db`)}`, name: '', drop: async () => {} } : await createTestDatabase(args['pg-url']);
   const { key } = await seedAccount(db.url, streaming ? 'elite' : 'pro');
   const port = await freePort();
-  const [command, ...rest] = [...prefix, process.execPath, ...nodeFlags, '--max-semi-space-size=8', join(args.repo, 'dist/src/cli/main.js'), 'serve'];
+  const [command, ...rest] = [...prefix, args.node, ...nodeFlags, '--max-semi-space-size=8', join(args.repo, 'dist/src/cli/main.js'), 'serve'];
   const child = spawn(command, rest, {
     env: {
       ...process.env,
