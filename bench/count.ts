@@ -21,7 +21,7 @@
 // --repo measures another checkout's build (its dist/) with this one's client, to compare two
 // builds in one session; --node PATH runs the measured lumengate on another Node binary. Each run
 // prints one line per process (and --json FILE writes them).
-import { execFileSync, fork, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,8 +30,8 @@ import { parseArgs } from 'node:util';
 import { Agent } from 'undici';
 import { packageRoot } from '../src/config/env.js';
 import { createTestDatabase, dropRedisKeys } from '../test/support/test-database.js';
-import { runStream, type StreamTarget } from './load.js';
-import { freePort, seedAccount, startUpstream } from './processes.js';
+import { runStream, upstreamBody, upstreamHeaders, type StreamTarget } from './load.js';
+import { freePort, seedAccount, startFloorProxy, startUpstream } from './processes.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -154,24 +154,9 @@ const lumengate: Start = async (prefix, nodeFlags, env = {}) => {
 /** The bare proxy (bench/floor-proxy.ts, this checkout's) in front of the same upstream, stream mode only. */
 const floor: Start = async (prefix, nodeFlags, env = {}) => {
   const [execPath, ...execArgv] = [...prefix, process.execPath, ...nodeFlags];
-  const child = fork(join(packageRoot(), 'dist/bench/floor-proxy.js'), [upstream.origin], {
-    execPath: execPath!,
-    execArgv,
-    env: { ...process.env, ...identity, ...env },
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-  });
-  const [{ origin }] = (await once(child, 'message')) as [{ origin: string }];
-  const body = JSON.stringify({ model: 'gpt-5-nano', stream: true, messages: [{ role: 'user', content: 'Say something.' }] });
-  const target: StreamTarget = { side: 'floor', url: `${origin}/v1/chat/completions`, headers: { 'content-type': 'application/json', authorization: 'Bearer sk-bench' }, body, expectedDeltas: CHUNKS };
-  return {
-    pid: child.pid!,
-    load: (n) => inParallel(n, () => streamOnce(target)),
-    async stop() {
-      const exited = once(child, 'exit');
-      child.disconnect();
-      await exited;
-    },
-  };
+  const proxy = await startFloorProxy(upstream.origin, { execPath: execPath!, execArgv, env: { ...process.env, ...identity, ...env } });
+  const target: StreamTarget = { side: 'floor', url: `${proxy.origin}/v1/chat/completions`, headers: upstreamHeaders, body: upstreamBody, expectedDeltas: CHUNKS };
+  return { pid: proxy.pid, load: (n) => inParallel(n, () => streamOnce(target)), stop: proxy.stop };
 };
 
 /** Instructions per request (per event in stream mode) under callgrind, by part. */
@@ -256,7 +241,7 @@ async function waitFor(ready: () => boolean) {
 const k = (n: number) => (n >= 10_000 ? `${(n / 1000).toFixed(0)}k` : String(n));
 const unit = streaming ? 'event' : 'request';
 try {
-  const results: Record<string, unknown>[] = [];
+  const results: { process: string; instructions: { mutator: number }; [more: string]: unknown }[] = [];
   const processes: [string, Start][] = [['lumengate', lumengate]];
   if (streaming && !args['lumengate-only']) processes.push(['bare proxy', floor]);
   for (const [name, start] of processes) {
@@ -281,7 +266,7 @@ try {
     );
   }
   if (results.length === 2) {
-    const [a, b] = results.map((r) => (r.instructions as { total: number; mutator: number }).mutator);
+    const [a, b] = results.map((r) => r.instructions.mutator);
     process.stdout.write(`mutator instructions per event, lumengate / bare proxy: ${(a! / b!).toFixed(2)}×\n`);
   }
   if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2));

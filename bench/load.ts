@@ -3,6 +3,10 @@
 import { performance } from 'node:perf_hooks';
 import { Agent, request } from 'undici';
 
+/** What the load client sends to the fake upstream, directly or through a floor (the bare proxy, nginx). */
+export const upstreamBody = JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Say something.' }], stream: true, stream_options: { include_usage: true } });
+export const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
+
 /** direct: to the fake upstream; floor: through the bare proxy (floor-proxy.ts); nginx: through nginx (nginx.ts); through: lumengate. */
 export type Side = 'direct' | 'floor' | 'nginx' | 'through';
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/config/env.js';
 import { classifiers, jsonRequest, runGetLoop, timedStream, type Classify, type TimedStream } from './clients.js';
-import { loadAgent, percentile, runThroughput } from './load.js';
+import { loadAgent, percentile, runThroughput, upstreamHeaders } from './load.js';
 import { mediaEnv, startMediaUpstream } from './media-processes.js';
 import { cpuPinning, watchProcess } from './proc.js';
 import { auditLedger, seedAccount, startLumengate, startUpstream } from './processes.js';
@@ -99,7 +99,6 @@ const filesDir = join(work, 'files');
 mkdirSync(filesDir);
 const { key } = await seedAccount(databaseUrl);
 const auth = { 'content-type': 'application/json', authorization: `Bearer ${key}` };
-const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
 // Provider polls of held jobs every 2 s: part b measures the status route, not the job runner.
 const server = await startLumengate({ databaseUrl, upstreamOrigin: upstream.origin, workers: 1, env: mediaEnv(media, filesDir, 2000) });
 

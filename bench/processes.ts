@@ -1,6 +1,6 @@
 // The bench's other processes: the fake upstream (forked), the lumengate server (spawned exactly
 // as an operator runs it), and the seeded database they share.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess, type ForkOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,8 +27,12 @@ export interface Upstream {
 }
 
 /** A helper process (upstream.js, floor-proxy.js) that reports { origin } once listening. */
-async function forkListening(script: string, args: string[] = []): Promise<{ child: ChildProcess; origin: string; stop(): Promise<void> }> {
-  const child = fork(join(here, script), args, { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+async function forkListening(
+  script: string,
+  args: string[] = [],
+  launch: Pick<ForkOptions, 'execPath' | 'execArgv' | 'env'> = {},
+): Promise<{ child: ChildProcess; origin: string; stop(): Promise<void> }> {
+  const child = fork(join(here, script), args, { ...launch, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
   const [first] = (await once(child, 'message')) as [{ origin: string }];
   return {
     child,
@@ -54,9 +58,9 @@ export async function startUpstream(): Promise<Upstream> {
   };
 }
 
-/** The bare pass-through proxy in front of the upstream (floor-proxy.ts). */
-export async function startFloorProxy(upstreamOrigin: string): Promise<{ origin: string; pid: number; stop(): Promise<void> }> {
-  const { child, origin, stop } = await forkListening('floor-proxy.js', [upstreamOrigin]);
+/** The bare pass-through proxy in front of the upstream (floor-proxy.ts); `launch` runs it another way (bench:count: under valgrind). */
+export async function startFloorProxy(upstreamOrigin: string, launch: Pick<ForkOptions, 'execPath' | 'execArgv' | 'env'> = {}): Promise<{ origin: string; pid: number; stop(): Promise<void> }> {
+  const { child, origin, stop } = await forkListening('floor-proxy.js', [upstreamOrigin], launch);
   return { origin, pid: child.pid!, stop };
 }
 

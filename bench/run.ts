@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { packageRoot } from '../src/config/env.js';
-import { loadAgent, percentile, runStream, runThroughput, type Side, type StreamResult, type StreamTarget } from './load.js';
+import { loadAgent, percentile, runStream, runThroughput, upstreamBody, upstreamHeaders, type Side, type StreamResult, type StreamTarget } from './load.js';
 import { startNginxFloor, type NginxFloor } from './nginx.js';
 import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
 import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
@@ -90,9 +90,6 @@ const config = {
 };
 const outPath = args.out ?? (smoke ? join(mkdtempSync(join(tmpdir(), 'lumengate-bench-')), 'BENCHMARKS.md') : join(packageRoot(), 'docs/BENCHMARKS.md'));
 
-/** What the load client sends to the fake upstream, directly or through the bare proxy. */
-const upstreamBody = JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Say something.' }], stream: true, stream_options: { include_usage: true } });
-const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
 /** What it sends to lumengate (`/api/v2/generate` and `/stream`): the same prompt, with our key. */
 const generateBody = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
 const generateHeaders = (key: string) => ({ 'content-type': 'application/json', authorization: `Bearer ${key}` });

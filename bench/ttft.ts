@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { packageRoot } from '../src/config/env.js';
 import { writeSection } from './sections.js';
-import { loadAgent, percentile, runStream, type Side, type StreamTarget } from './load.js';
+import { loadAgent, percentile, runStream, upstreamBody, upstreamHeaders, type Side, type StreamTarget } from './load.js';
 import { seedAccount, startLumengate, startUpstream } from './processes.js';
 
 const { values: args } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, streams: { type: 'string' }, out: { type: 'string' } } });
@@ -28,8 +28,6 @@ const log = (msg: string) => process.stderr.write(`ttft: ${msg}\n`);
 
 // Five chunks: the first after 20 ms (the upstream's own time to first token), then 10 ms apart.
 const script = { chunks: ['one ', 'two ', 'three ', 'four ', 'five '], delayMs: 10, firstChunkDelayMs: 20 };
-const upstreamBody = JSON.stringify({ model: 'gpt-5-nano', messages: [{ role: 'user', content: 'Say something.' }], stream: true, stream_options: { include_usage: true } });
-const upstreamHeaders = { 'content-type': 'application/json', authorization: 'Bearer sk-bench' };
 
 /** nginx's added TTFT is in `npm run bench`; it has no steps to break down here. */
 type TtftSide = Exclude<Side, 'nginx'>;
