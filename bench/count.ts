@@ -23,7 +23,7 @@
 // prints one line per process (and --json FILE writes them).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -61,6 +61,7 @@ const warmup = Number(args.warmup ?? (streaming ? 200 : 5000));
 const concurrency = Number(args.concurrency ?? (streaming ? 2 : 4));
 const CHUNKS = Number(args.chunks);
 const log = (msg: string) => process.stderr.write(`bench:count: ${msg}\n`);
+if (args.keep) mkdirSync(args.keep, { recursive: true });
 
 const work = mkdtempSync(join(tmpdir(), 'lumengate-count-'));
 const upstream = await startUpstream();
@@ -205,7 +206,8 @@ async function allocations(name: string, start: Start, per: number) {
   rmSync(`${profilePath}.started`, { force: true });
   // This checkout's sampler, whichever build is measured (it only reads V8).
   const sampler = join(packageRoot(), 'dist/bench/heap-sampler.js');
-  const server = await start([], [`--import=${sampler}`], { HEAP_SAMPLE_OUT: profilePath });
+  const cpuProfile = args.keep ? join(args.keep, `${name}.cpuprofile`) : undefined;
+  const server = await start([], [`--import=${sampler}`], { HEAP_SAMPLE_OUT: profilePath, ...(cpuProfile ? { CPU_PROFILE_OUT: cpuProfile } : {}) });
   try {
     log(`allocations: ${warmup} of warm-up, ${requests} sampled`);
     await server.load(warmup);

@@ -1,11 +1,14 @@
 // Preloaded into a server by bench/count.ts (`node --import`): the first SIGUSR2 starts V8's
 // sampling heap profiler, keeping objects the collector has already freed, so the profile sums
 // every byte allocated (each sample stands for its interval); the second writes it as JSON to
-// $HEAP_SAMPLE_OUT. `$HEAP_SAMPLE_OUT.started` is written once sampling runs.
+// $HEAP_SAMPLE_OUT. `$HEAP_SAMPLE_OUT.started` is written once sampling runs. With $CPU_PROFILE_OUT
+// set, V8's CPU profiler samples the same window every 100 µs and its profile is written there
+// (for `bench:count --keep`: which JavaScript functions the counted work runs in).
 import { Session } from 'node:inspector';
 import { writeFileSync } from 'node:fs';
 
 const out = process.env.HEAP_SAMPLE_OUT;
+const cpuOut = process.env.CPU_PROFILE_OUT;
 if (out) {
   const session = new Session();
   session.connect();
@@ -17,10 +20,16 @@ if (out) {
         sampling = true;
         await post('HeapProfiler.enable');
         await post('HeapProfiler.startSampling', { samplingInterval: 4096, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+        if (cpuOut) {
+          await post('Profiler.enable');
+          await post('Profiler.setSamplingInterval', { interval: 100 });
+          await post('Profiler.start');
+        }
         writeFileSync(`${out}.started`, 'yes');
       } else {
         const { profile } = (await post('HeapProfiler.stopSampling')) as { profile: unknown };
         writeFileSync(out, JSON.stringify(profile));
+        if (cpuOut) writeFileSync(cpuOut, JSON.stringify(((await post('Profiler.stop')) as { profile: unknown }).profile));
         sampling = false;
       }
     })();
