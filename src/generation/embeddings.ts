@@ -7,8 +7,9 @@ import { settleWithRetry } from '../billing/settle-retry.js';
 import { GatewayError } from '../core/errors.js';
 import { BrokenCircuitError } from 'cockatiel';
 import type { ProviderUsage } from '../providers/spec.js';
-import { admitModel, configuredRoutes, describeFailure, holdFlatPrice, requestAbort, type GenerationDeps } from './lifecycle.js';
-import { isRefusal, UnreachableError, type Route } from './routing.js';
+import type { Cancellation } from '../core/cancel.js';
+import { admitModel, configuredRoutes, describeFailure, holdFlatPrice, type GenerationDeps } from './lifecycle.js';
+import { GenerationAbort, isRefusal, UnreachableError, type Route } from './routing.js';
 import { generationObject, type GenerationObject } from './object.js';
 
 export interface EmbeddingInput {
@@ -23,12 +24,13 @@ export interface EmbeddingOutcome {
   usage: ProviderUsage | null;
 }
 
-export function runEmbedding(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, clientSignal: AbortSignal): Promise<EmbeddingOutcome> {
-  const work = embed(deps, caller, input, clientSignal);
+/** One embedding request; `cancel` as for runGeneration (the client leaving; the total time from here on). */
+export function runEmbedding(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, cancel: Cancellation): Promise<EmbeddingOutcome> {
+  const work = embed(deps, caller, input, cancel);
   return deps.running ? deps.running.track(work) : work;
 }
 
-async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, clientSignal: AbortSignal): Promise<EmbeddingOutcome> {
+async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, cancel: Cancellation): Promise<EmbeddingOutcome> {
   const model = admitModel(deps, caller, input.model);
   if (model.category !== 'embedding') {
     throw new GatewayError('bad_request', `model "${model.slug}" is not an embedding model (it is a ${model.category} model)`, { model: model.slug });
@@ -41,8 +43,11 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
 
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.input.join('\n'));
 
-  // Everything below ends in exactly one settlement.
-  const { abort, dispose } = requestAbort(clientSignal, timeouts.total_ms);
+  // Everything below ends in exactly one settlement. The upstream call's signal follows the
+  // request's cancellation, and the total timeout cancels it.
+  const abort = new AbortController();
+  const stopForwarding = cancel.onAbort((reason) => abort.abort(reason));
+  const totalTimer = setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
   let embeddings: number[][] = [];
   let usage: ProviderUsage | null = null;
   let settlement: Settlement;
@@ -67,7 +72,8 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
     error = failure.error;
     settlement = { status: 'failed', resultText: null, error: failure.message, finishReason: null, usage: null, route: null, firstTokenAt: null, createdAt: hold.createdAt };
   } finally {
-    dispose();
+    clearTimeout(totalTimer);
+    stopForwarding();
   }
 
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });

@@ -9,6 +9,7 @@ import { holdTokens, type Hold, type HoldRequest, type Settlement } from '../bil
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
+import type { Cancellation } from '../core/cancel.js';
 import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
@@ -177,16 +178,21 @@ export function configuredRoutes(deps: GenerationDeps, model: ModelEntry): Route
   return routes;
 }
 
-export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+/**
+ * Runs one generation. `cancel` is the request's: the surface cancels it with a
+ * GenerationAbort('client_disconnected') when the client leaves (never, for a background one), and
+ * from here on the lifecycle also cancels it when the total time is up.
+ */
+export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation): Promise<GenerationOutcome> {
   // A refused callback_url is refused before anything is held; a generation that ends reports to it.
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
-  const work = generate(deps, caller, input, sink, clientSignal);
+  const work = generate(deps, caller, input, sink, cancel);
   const outcome = await (deps.running ? deps.running.track(work) : work);
   if (callbackUrl) await deps.webhooks!.generationEnded({ generationId: outcome.generation.id, accountId: caller.account.id, url: callbackUrl, generation: outcome.generation });
   return outcome;
 }
 
-async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, clientSignal: AbortSignal): Promise<GenerationOutcome> {
+async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation): Promise<GenerationOutcome> {
   const startedAt = performance.now();
   const observer = deps.observer;
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
@@ -200,8 +206,9 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
   if (heldChannel.hasSubscribers) heldChannel.publish({ generationId: hold.generationId });
 
-  // 4. Run the provider stream. Everything below ends in exactly one settlement.
-  const { abort, dispose } = requestAbort(clientSignal, timeouts.total_ms);
+  // 4. Run the provider stream. Everything below ends in exactly one settlement. The total timeout
+  // cancels the request the way a client leaving does, with its own reason.
+  const totalTimer = setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
 
   let opened = false;
   let firstTokenAt: string | null = null;
@@ -231,7 +238,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
         capabilities: capabilitiesOf(model),
       },
       {
-        signal: abort.signal,
+        cancel,
         timeouts,
         health: deps.routeHealth,
         onAccepted() {
@@ -279,8 +286,8 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
       settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
     }
   } catch (caught) {
-    // An abort can surface as the SDK's or the timer's own AbortError; the signal knows the cause.
-    const err: unknown = abort.signal.aborted ? abort.signal.reason : caught;
+    // An abort can surface as the SDK's or the timer's own AbortError; the cancellation knows the cause.
+    const err: unknown = cancel.aborted ? cancel.reason : caught;
     const reason = err instanceof GenerationAbort ? err.reason : null;
     // Usage is recorded for aborted and failed streams too, as far as the provider counted (docs/api.md).
     usage ??= stream?.usageSoFar() ?? null;
@@ -318,7 +325,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     }
   } finally {
     stream?.close();
-    dispose();
+    clearTimeout(totalTimer);
   }
 
   // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
@@ -416,20 +423,4 @@ export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model:
   const timeouts = deps.catalog.timeoutsFor(model);
   const hold = await holdPrice(deps, caller, model, model.token_cost, { prompt, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null });
   return { hold, timeouts };
-}
-
-/** An abort for one request: the client leaving, or the total timeout. `dispose` when it is over. */
-export function requestAbort(clientSignal: AbortSignal, totalMs: number): { abort: AbortController; dispose(): void } {
-  const abort = new AbortController();
-  const onClientGone = () => abort.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
-  if (clientSignal.aborted) onClientGone();
-  else clientSignal.addEventListener('abort', onClientGone, { once: true });
-  const timer = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${totalMs} ms`)), totalMs);
-  return {
-    abort,
-    dispose() {
-      clearTimeout(timer);
-      clientSignal.removeEventListener('abort', onClientGone);
-    },
-  };
 }

@@ -9,6 +9,7 @@ import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, h
 import type { Provider, ProviderRequest, ProviderUsage, StreamPart } from '../providers/spec.js';
 import { ProviderError } from '../providers/spec.js';
 import type { Timeouts } from '../config/catalog.js';
+import type { Cancellation } from '../core/cancel.js';
 
 export interface Route {
   provider: Provider;
@@ -22,7 +23,7 @@ export interface RoutingPolicy {
   circuit_breaker: { failures: number; cooldown_ms: number };
 }
 
-/** Why a stream was aborted; the signal's reason, so the cause is known afterwards. */
+/** Why a stream was aborted; the cancellation's (and the attempt signal's) reason, so the cause is known afterwards. */
 export class GenerationAbort extends Error {
   constructor(
     readonly reason: 'client_disconnected' | 'timeout',
@@ -100,25 +101,25 @@ export class RouteHealth {
   }
 }
 
-const sleep = (ms: number, signal: AbortSignal) =>
+const sleep = (ms: number, cancel: Cancellation) =>
   new Promise<void>((resolve, reject) => {
-    if (signal.aborted) return reject(signal.reason);
+    if (cancel.aborted) return reject(cancel.reason);
     const t = setTimeout(() => {
-      signal.removeEventListener('abort', stop);
+      stopListening();
       resolve();
     }, ms);
-    const stop = () => {
+    const stopListening = cancel.onAbort((reason) => {
       clearTimeout(t);
-      reject(signal.reason);
-    };
-    signal.addEventListener('abort', stop, { once: true });
+      reject(reason);
+    });
   });
 
 export async function openFirstRoute(
   routes: Route[],
   req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>,
   opts: {
-    signal: AbortSignal;
+    /** The request's: the client leaving or its total time; each attempt's own signal follows it. */
+    cancel: Cancellation;
     timeouts: Timeouts;
     health: RouteHealth;
     onAccepted: () => void;
@@ -135,6 +136,8 @@ export async function openFirstRoute(
     const breaker = opts.health.breaker(route.name);
     for (let n = 0; n <= attempts; n++) {
       try {
+        // No signal for cockatiel: it would only pass it on to this function, which watches the
+        // cancellation itself (attempt), and check it after waiting on a half-open breaker's test.
         return await breaker.execute(async () => {
           try {
             return await attempt(route, req, opts);
@@ -142,9 +145,9 @@ export async function openFirstRoute(
             if (!(err instanceof GenerationAbort && err.reason === 'client_disconnected')) opts.onAttemptFailed?.(route, err);
             throw err;
           }
-        }, opts.signal);
+        });
       } catch (err) {
-        if (opts.signal.aborted) throw opts.signal.reason;
+        if (opts.cancel.aborted) throw opts.cancel.reason;
         lastError = err;
         if (err instanceof BrokenCircuitError) {
           retryAfter = Math.min(retryAfter ?? Infinity, opts.health.secondsUntilHalfOpen(route.name));
@@ -164,7 +167,7 @@ export async function openFirstRoute(
           if (err.retryAfter !== undefined) retryAfter = Math.min(retryAfter ?? Infinity, err.retryAfter);
           break;
         }
-        await sleep(wait, opts.signal);
+        await sleep(wait, opts.cancel);
       }
     }
   }
@@ -188,14 +191,14 @@ export async function openFirstRoute(
 const accepted = new WeakSet<object>();
 
 /** One try on one route: open it and wait for its first event, under the first-token timeout. */
-async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, opts: { signal: AbortSignal; timeouts: Timeouts; onAccepted: () => void }): Promise<OpenStream> {
+async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, opts: { cancel: Cancellation; timeouts: Timeouts; onAccepted: () => void }): Promise<OpenStream> {
+  // The request's one AbortSignal: the upstream call's, aborted by the request's cancellation or by this attempt's timeouts.
   const abort = new AbortController();
-  const forward = () => abort.abort(opts.signal.reason);
-  opts.signal.addEventListener('abort', forward, { once: true });
+  const stopForwarding = opts.cancel.onAbort((reason) => abort.abort(reason));
   let watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${opts.timeouts.first_token_ms} ms`)), opts.timeouts.first_token_ms);
   const close = () => {
     clearTimeout(watchdog);
-    opts.signal.removeEventListener('abort', forward);
+    stopForwarding();
   };
   const failure = (err: unknown): unknown => (abort.signal.aborted ? (abort.signal.reason as unknown) : err);
   let wasAccepted = false;

@@ -10,13 +10,13 @@ import type { ResultLinks } from '../generation/object.js';
 import type { GenerationInput } from '../generation/request.js';
 import { submitAndWait } from '../jobs/submit.js';
 import type { Services } from './app.js';
-import { clientGoneSignal } from './streaming.js';
+import { clientGone } from './streaming.js';
 
 /** Submits the job and waits for it (its `wait`, or until the client leaves); the generation row as it is then. */
 export async function submitJobRequest(deps: Services, reply: FastifyReply, caller: Caller, input: GenerationInput, opts: Parameters<typeof submitAndWait>[5] = {}): Promise<Generation> {
   const jobs = deps.jobs;
   if (!jobs) throw new GatewayError('service_unavailable', 'media jobs are not running on this server');
-  return submitAndWait(jobs.deps, jobs.runner, caller, input, clientGoneSignal(reply), opts);
+  return submitAndWait(jobs.deps, jobs.runner, caller, input, clientGone(reply), opts);
 }
 
 /** Signed result URLs (docs/api.md) on the origin the client called. */

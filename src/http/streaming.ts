@@ -9,6 +9,8 @@ import type { GenerationObject } from '../generation/object.js';
 import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { StreamRecorder, type EventLog } from '../generation/event-log.js';
 import { GatewayError } from '../core/errors.js';
+import { Cancellation } from '../core/cancel.js';
+import { GenerationAbort } from '../generation/routing.js';
 import { SseWriter, sseFrame } from './sse.js';
 
 /** One SSE event: `data` is JSON-encoded; `event` names it (Responses API events are named). */
@@ -31,20 +33,20 @@ export interface StreamEncoder {
   doneSentinel?: boolean;
 }
 
-export type Run = (sink: GenerationSink, clientSignal: AbortSignal) => Promise<GenerationOutcome>;
+export type Run = (sink: GenerationSink, cancel: Cancellation) => Promise<GenerationOutcome>;
 
-/** An AbortSignal that fires when the client closes the connection before the answer was sent. */
-export function clientGoneSignal(reply: FastifyReply): AbortSignal {
-  const gone = new AbortController();
+/** The request's cancellation, cancelled when the client closes the connection before the answer was sent. */
+export function clientGone(reply: FastifyReply): Cancellation {
+  const gone = new Cancellation();
   reply.raw.on('close', () => {
-    if (!reply.raw.writableFinished) gone.abort();
+    if (!reply.raw.writableFinished) gone.abort(new GenerationAbort('client_disconnected', 'client disconnected'));
   });
-  return gone.signal;
+  return gone;
 }
 
 /** A non-streaming answer: the completed generation, or the failure thrown as an error answer. */
 export async function runToCompletion(reply: FastifyReply, run: Run): Promise<GenerationObject> {
-  const outcome = await run({ streaming: false, opened() {}, part() {} }, clientGoneSignal(reply));
+  const outcome = await run({ streaming: false, opened() {}, part() {} }, clientGone(reply));
   if (outcome.failure) throw outcome.failure.error;
   return outcome.generation;
 }
@@ -93,7 +95,7 @@ export async function runStreaming(
         },
         part: (p: ContentStreamPart) => sendAll(encoder.part(p)),
       },
-      opts.detached ? new AbortController().signal : clientGoneSignal(reply),
+      opts.detached ? new Cancellation() : clientGone(reply),
     );
     // Failed before the upstream ever accepted: a plain JSON error (docs/api.md).
     if (!opened) throw outcome.failure?.error ?? new Error('generation ended without opening');
@@ -131,8 +133,8 @@ export async function followStream(
     wake?.();
   });
   const sse = new SseWriter(reply.raw, opts.heartbeatMs);
-  const gone = clientGoneSignal(reply);
-  gone.addEventListener('abort', () => wake?.(), { once: true });
+  const gone = clientGone(reply);
+  gone.onAbort(() => wake?.());
   let opened = false;
   try {
     let after = opts.after;

@@ -8,6 +8,7 @@ import type { Job } from '../db/schema.js';
 import { findGeneration } from '../generation/store.js';
 import { executeJob, JobStop, type JobDeps } from './execute.js';
 import { claimJobs, renewLease } from './store.js';
+import type { Cancellation } from '../core/cancel.js';
 
 export class JobRunner {
   /** This process's lease name: a restarted instance (same instance id) is a different owner. */
@@ -49,16 +50,17 @@ export class JobRunner {
    * Resolves when the generation is no longer pending or after `ms`. Settled here: an event; run by
    * another instance: the database, looked at every idle-poll interval.
    */
-  async waitFor(generationId: number, ms: number, signal?: AbortSignal): Promise<void> {
+  async waitFor(generationId: number, ms: number, cancel?: Cancellation): Promise<void> {
     if (ms <= 0 || this.stopped) return;
     await new Promise<void>((resolve) => {
       const key = String(generationId);
+      let stopListening = (): void => {};
       const finish = () => {
         clearTimeout(timer);
         clearInterval(poll);
         this.settled.off(key, look);
         this.settled.off('stop', finish);
-        signal?.removeEventListener('abort', finish);
+        stopListening();
         resolve();
       };
       const look = () => {
@@ -75,7 +77,8 @@ export class JobRunner {
       this.settled.on(key, look);
       // Shutting down: answer what there is now (pending) instead of holding the server's close.
       this.settled.once('stop', finish);
-      signal?.addEventListener('abort', finish, { once: true });
+      // Last: a cancellation that already happened calls finish at once.
+      if (cancel) stopListening = cancel.onAbort(finish);
     });
   }
 

@@ -18,6 +18,7 @@ import { endJob, findJob, makeJobDue } from './store.js';
 import { checkTakesInput, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
 import type { MediaKind } from '../providers/spec.js';
 import { checkMediaOptions } from './options.js';
+import type { Cancellation } from '../core/cancel.js';
 
 export const JOB_CATEGORIES: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'tts', 'stt', 'tool']);
 
@@ -113,10 +114,10 @@ async function storeInput(deps: JobDeps, hold: { generationId: number; createdAt
 }
 
 /**
- * Submits a job and waits for it: up to its `wait`, or until `gone` aborts (the client left; the
+ * Submits a job and waits for it: up to its `wait`, or until `gone` is cancelled (the client left; the
  * job runs on regardless). Resolves with the generation row as it is then (pending, completed or failed).
  */
-export async function submitAndWait(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput, gone: AbortSignal, opts: Parameters<typeof submitJob>[4] = {}): Promise<Generation> {
+export async function submitAndWait(deps: JobDeps, runner: JobRunner, caller: Caller, input: GenerationInput, gone: Cancellation, opts: Parameters<typeof submitJob>[4] = {}): Promise<Generation> {
   const { generationId, waitMs } = await submitJob(deps, runner, caller, input, opts);
   await runner.waitFor(generationId, waitMs, gone);
   return (await findGeneration(deps.db, generationId))!;

@@ -12,7 +12,7 @@ import { runStreaming, runToCompletion, type Run, type SseEvent, type StreamEnco
 import type { ErrorCode } from '../core/errors.js';
 import { parseChatCompletionBody } from './request.js';
 import { runEmbedding } from '../generation/embeddings.js';
-import { clientGoneSignal } from '../http/streaming.js';
+import { clientGone } from '../http/streaming.js';
 import { embeddingsResponse, parseEmbeddingsBody } from './embeddings.js';
 import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, saveConversation } from './responses-api.js';
 import { openAIError, openAIErrorType } from './errors.js';
@@ -68,7 +68,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   app.post('/chat/completions', { schema: openAIDocs.chatCompletions }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
     const { input, includeUsage } = parseChatCompletionBody(req.body);
-    const run: Run = (sink, signal) => runGeneration(deps, caller, input, sink, signal);
+    const run: Run = (sink, cancel) => runGeneration(deps, caller, input, sink, cancel);
     if (!input.stream) {
       const g = await runToCompletion(reply, run);
       void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
@@ -81,8 +81,8 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     const caller = callerOf(req);
     const request = parseResponsesBody(req.body);
     const { input, conversation } = await responsesInput(deps.db, caller, request);
-    const run: Run = async (sink, signal) => {
-      const outcome = await runGeneration(deps, caller, input, sink, signal);
+    const run: Run = async (sink, cancel) => {
+      const outcome = await runGeneration(deps, caller, input, sink, cancel);
       // Kept before the answer ends, so a previous_response_id sent right after finds it.
       if (!outcome.failure) await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
       return outcome;
@@ -101,7 +101,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   app.post('/embeddings', { schema: openAIDocs.embeddings }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
     const { input, encoding } = parseEmbeddingsBody(req.body);
-    const outcome = await runEmbedding(deps, caller, input, clientGoneSignal(reply));
+    const outcome = await runEmbedding(deps, caller, input, clientGone(reply));
     void reply.headers({ 'x-generation-id': String(outcome.generation.id), 'x-lumengate-tokens-spent': String(outcome.generation.tokens_spent) });
     return embeddingsResponse(outcome, encoding);
   });

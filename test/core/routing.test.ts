@@ -6,6 +6,7 @@ import { sleep, sseEvents, startHarness, type Harness } from '../support/harness
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
 import { openFirstRoute, RouteHealth } from '../../src/generation/routing.js';
 import { ProviderError, type Provider } from '../../src/providers/spec.js';
+import { Cancellation } from '../../src/core/cancel.js';
 
 describe('routing', () => {
   let h: Harness;
@@ -98,7 +99,7 @@ describe('routing', () => {
       [route],
       { messages: [] },
       {
-        signal: new AbortController().signal,
+        cancel: new Cancellation(),
         timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
         health,
         onAccepted: () => {},

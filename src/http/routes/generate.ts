@@ -56,7 +56,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     const caller = callerOf(req);
     const input = parseGenerateBody(req.body, { forceStream: streamEndpoint, promptOptional: (slug) => deps.catalog.get(slug)?.prompt_optional === true });
     if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, reply, caller, input);
-    const run = (sink: Parameters<typeof runGeneration>[3], signal: AbortSignal) => runGeneration(deps, caller, input, sink, signal);
+    const run = (sink: Parameters<typeof runGeneration>[3], cancel: Parameters<typeof runGeneration>[4]) => runGeneration(deps, caller, input, sink, cancel);
     if (!input.stream) return runToCompletion(reply, run);
     return runStreaming(req, reply, {
       heartbeatMs: deps.settings.heartbeatMs,
