@@ -6,6 +6,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
 import { BusyRetryingSqliteDialect } from './sqlite-dialect.js';
 import type { Statement } from './prepared.js';
+import type { Submittable } from 'pg';
 
 export type Dialect = 'sqlite' | 'postgres';
 
@@ -63,13 +64,21 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     dialect = 'postgres';
     // As Kysely runs a statement: released without destroying the connection (pg's pool.query
     // would destroy it after any error, a refused statement included); a broken one is dropped by pg.
+    // The Query is built from the text, its name set after: handed a config object, pg copies it
+    // property descriptor by property descriptor and wraps the answer in two promises of its own,
+    // per statement (bench/NOTES.md, eighth session).
+    const Query = pg.Query as unknown as new (text: string, values: unknown[], callback: (err: Error | null, res: { rows: unknown[] }) => void) => Submittable & { name?: string };
     pgQuery = async ({ name, text }, values) => {
       const client = await pool.connect();
-      try {
-        return await client.query(named && name ? { name, text, values } : { text, values });
-      } finally {
-        client.release();
-      }
+      return new Promise((resolve, reject) => {
+        const query = new Query(text, values, (err, res) => {
+          client.release();
+          if (err) reject(err);
+          else resolve(res);
+        });
+        if (named && name) query.name = name;
+        client.query(query);
+      });
     };
   } else {
     throw new Error(`DATABASE_URL must start with sqlite: or postgres://, got ${JSON.stringify(url.split(':')[0])}`);
