@@ -36,6 +36,15 @@ export class Cancellation {
       if (i !== -1) this.#listeners!.splice(i, 1);
     };
   }
+
+  /**
+   * A real AbortController for one upstream call (the HTTP client and the SDKs need a signal),
+   * aborted with this cancellation's reason; `unlink` when the call is over.
+   */
+  linkedController(): { controller: AbortController; unlink: () => void } {
+    const controller = new AbortController();
+    return { controller, unlink: this.onAbort((reason) => controller.abort(reason)) };
+  }
 }
 
 const noop = (): void => {};

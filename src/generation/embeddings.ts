@@ -8,8 +8,8 @@ import { GatewayError } from '../core/errors.js';
 import { BrokenCircuitError } from 'cockatiel';
 import type { ProviderUsage } from '../providers/spec.js';
 import type { Cancellation } from '../core/cancel.js';
-import { admitModel, configuredRoutes, describeFailure, holdFlatPrice, type GenerationDeps } from './lifecycle.js';
-import { GenerationAbort, isRefusal, UnreachableError, type Route } from './routing.js';
+import { admitModel, cancelOnTotalTimeout, configuredRoutes, describeFailure, holdFlatPrice, type GenerationDeps } from './lifecycle.js';
+import { isRefusal, UnreachableError, type Route } from './routing.js';
 import { generationObject, type GenerationObject } from './object.js';
 
 export interface EmbeddingInput {
@@ -43,11 +43,9 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
 
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.input.join('\n'));
 
-  // Everything below ends in exactly one settlement. The upstream call's signal follows the
-  // request's cancellation, and the total timeout cancels it.
-  const abort = new AbortController();
-  const stopForwarding = cancel.onAbort((reason) => abort.abort(reason));
-  const totalTimer = setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
+  // Everything below ends in exactly one settlement.
+  const totalTimer = cancelOnTotalTimeout(cancel, timeouts.total_ms);
+  const { controller: abort, unlink } = cancel.linkedController();
   let embeddings: number[][] = [];
   let usage: ProviderUsage | null = null;
   let settlement: Settlement;
@@ -73,7 +71,7 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
     settlement = { status: 'failed', resultText: null, error: failure.message, finishReason: null, usage: null, route: null, firstTokenAt: null, createdAt: hold.createdAt };
   } finally {
     clearTimeout(totalTimer);
-    stopForwarding();
+    unlink();
   }
 
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, { ...(deps.log ? { log: deps.log } : {}), context: { route: settlement.route, model: model.slug } });

@@ -206,9 +206,8 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
   if (heldChannel.hasSubscribers) heldChannel.publish({ generationId: hold.generationId });
 
-  // 4. Run the provider stream. Everything below ends in exactly one settlement. The total timeout
-  // cancels the request the way a client leaving does, with its own reason.
-  const totalTimer = setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${timeouts.total_ms} ms`)), timeouts.total_ms);
+  // 4. Run the provider stream. Everything below ends in exactly one settlement.
+  const totalTimer = cancelOnTotalTimeout(cancel, timeouts.total_ms);
 
   let opened = false;
   let firstTokenAt: string | null = null;
@@ -399,6 +398,11 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
   };
   if (status === 401 || status === 403) deps.log.error(entry, 'upstream rejected the provider credentials');
   else deps.log.warn(entry, 'upstream attempt failed');
+}
+
+/** The total timeout cancels the request the way a client leaving does, with its own reason; clear it when the request is over. */
+export function cancelOnTotalTimeout(cancel: Cancellation, totalMs: number): NodeJS.Timeout {
+  return setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${totalMs} ms`)), totalMs);
 }
 
 /**

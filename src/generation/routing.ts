@@ -193,12 +193,11 @@ const accepted = new WeakSet<object>();
 /** One try on one route: open it and wait for its first event, under the first-token timeout. */
 async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, opts: { cancel: Cancellation; timeouts: Timeouts; onAccepted: () => void }): Promise<OpenStream> {
   // The request's one AbortSignal: the upstream call's, aborted by the request's cancellation or by this attempt's timeouts.
-  const abort = new AbortController();
-  const stopForwarding = opts.cancel.onAbort((reason) => abort.abort(reason));
+  const { controller: abort, unlink } = opts.cancel.linkedController();
   let watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${opts.timeouts.first_token_ms} ms`)), opts.timeouts.first_token_ms);
   const close = () => {
     clearTimeout(watchdog);
-    stopForwarding();
+    unlink();
   };
   const failure = (err: unknown): unknown => (abort.signal.aborted ? (abort.signal.reason as unknown) : err);
   let wasAccepted = false;

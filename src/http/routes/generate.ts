@@ -12,7 +12,7 @@ import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
 import type { Generation } from '../../db/schema.js';
-import { followStream, parseLastEventId, runStreaming, runToCompletion, type StreamEncoder } from '../streaming.js';
+import { followStream, parseLastEventId, runStreaming, runToCompletion, type Run, type StreamEncoder } from '../streaming.js';
 
 /** The Elumenta v2 stream: generation_start, content_delta…, tool_call…, generation_end | error. */
 export const v2Encoder: StreamEncoder = {
@@ -56,7 +56,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
     const caller = callerOf(req);
     const input = parseGenerateBody(req.body, { forceStream: streamEndpoint, promptOptional: (slug) => deps.catalog.get(slug)?.prompt_optional === true });
     if (isJobModel(deps.catalog.get(input.model))) return generateMedia(req, reply, caller, input);
-    const run = (sink: Parameters<typeof runGeneration>[3], cancel: Parameters<typeof runGeneration>[4]) => runGeneration(deps, caller, input, sink, cancel);
+    const run: Run = (sink, cancel) => runGeneration(deps, caller, input, sink, cancel);
     if (!input.stream) return runToCompletion(reply, run);
     return runStreaming(req, reply, {
       heartbeatMs: deps.settings.heartbeatMs,
