@@ -17,7 +17,7 @@
 //    time), counted the same way in lumengate and in the bare Node proxy (bench/floor-proxy.ts),
 //    and divided by the content events delivered. The chunks are spaced so that each arrives in
 //    a read of its own even under valgrind, as in the timed bench.
-//   npm run bench:count [-- --mode request|stream] [--requests N] [--warmup N] [--concurrency N] [--repo DIR]
+//   npm run bench:count [-- --mode request|stream] [--requests N] [--warmup N] [--concurrency N] [--repo DIR] [--node-flags='--v8-flag …']
 // --repo measures another checkout's build (its dist/) with this one's client, to compare two
 // builds in one session; --node PATH runs the measured lumengate on another Node binary. Each run
 // prints one line per process (and --json FILE writes them).
@@ -49,6 +49,8 @@ const { values: args } = parseArgs({
     json: { type: 'string' },
     /** Stream mode: count lumengate only, not the bare proxy beside it (for a before/after of two builds). */
     'lumengate-only': { type: 'boolean', default: false },
+    /** More node flags for the measured lumengate, space-separated (a V8 setting's before/after, e.g. '--heap-growing-percent=30'). */
+    'node-flags': { type: 'string', default: '' },
     /** Keep each process's callgrind annotation and heap profile in this folder, to see where it goes. */
     keep: { type: 'string' },
   },
@@ -112,7 +114,8 @@ const lumengate: Start = async (prefix, nodeFlags, env = {}) => {
   const db = streaming ? { url: `sqlite:${join(work, `count-${Date.now()}.db`)}`, name: '', drop: async () => {} } : await createTestDatabase(args['pg-url']);
   const { key } = await seedAccount(db.url, streaming ? 'elite' : 'pro');
   const port = await freePort();
-  const [command, ...rest] = [...prefix, args.node, ...nodeFlags, '--max-semi-space-size=8', join(args.repo, 'dist/src/cli/main.js'), 'serve'];
+  const extra = args['node-flags'].split(' ').filter(Boolean);
+  const [command, ...rest] = [...prefix, args.node, ...nodeFlags, '--max-semi-space-size=8', ...extra, join(args.repo, 'dist/src/cli/main.js'), 'serve'];
   const child = spawn(command, rest, {
     env: {
       ...process.env,
