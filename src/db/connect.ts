@@ -6,6 +6,7 @@ import type { Database } from './schema.js';
 import { migrateToLatest } from './migrations.js';
 import { BusyRetryingSqliteDialect } from './sqlite-dialect.js';
 import type { Statement } from './prepared.js';
+import { statementResultClass } from './pg-result.js';
 import type { Submittable } from 'pg';
 
 export type Dialect = 'sqlite' | 'postgres';
@@ -67,7 +68,13 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
     // The Query is built from the text, its name set after: handed a config object, pg copies it
     // property descriptor by property descriptor and wraps the answer in two promises of its own,
     // per statement (bench/NOTES.md, eighth session).
-    const Query = pg.Query as unknown as new (text: string, values: unknown[], callback: (err: Error | null, res: { rows: unknown[] }) => void) => Submittable & { name?: string };
+    const Query = pg.Query as unknown as new (
+      text: string,
+      values: unknown[],
+      callback: (err: Error | null, res: { rows: unknown[] }) => void,
+    ) => Submittable & { name?: string; _result?: unknown; _results?: unknown };
+    // Each result describes the statement's columns once per process, not once per result (db/pg-result.ts).
+    const StatementResult = statementResultClass(pg);
     pgQuery = async ({ name, text }, values) => {
       const client = await pool.connect();
       return new Promise((resolve, reject) => {
@@ -77,6 +84,8 @@ export async function openDatabase(url: string, opts: { migrate?: boolean; poolS
           else resolve(res);
         });
         if (named && name) query.name = name;
+        // pg 8's Query keeps its result as _result (and _results, the same object for one statement).
+        if (query._result !== undefined) query._result = query._results = new StatementResult(text);
         client.query(query);
       });
     };

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/connect.js';
-import { preparedSql, SqlText } from '../../src/db/prepared.js';
+import { prepared, preparedSql, SqlText } from '../../src/db/prepared.js';
 import { createAccount } from '../../src/accounts/service.js';
 import { createKey, findCaller } from '../../src/accounts/keys.js';
 import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
@@ -85,5 +85,43 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       await db.close();
       await testDb.drop();
     }
+  });
+
+  it('a hot statement describes its columns once: later rows are typed and shaped as the first, and new columns are seen', async () => {
+    const testDb = await createTestDatabase(base!);
+    // Both ways a hot statement runs: prepared (its columns cannot change) and as text (they can).
+    for (const preparedStatements of [true, false]) {
+      const db = await openDatabase(testDb.url, { poolSize: 1, preparedStatements });
+      try {
+        const typed = prepared('test_columns', `select $1::integer as n, $2::text as t, timestamptz '2026-01-02T03:04:05Z' as at, $3::bigint as big, null::integer as nothing, true as yes`);
+        for (const [n, t] of [
+          [1, 'one'],
+          [2, 'two'],
+          [3, 'three'],
+        ] as const) {
+          const { rows } = await db.pgQuery!(typed, [n, t, '9007199254740993']);
+          assert.deepEqual(rows, [{ n, t, at: new Date('2026-01-02T03:04:05Z'), big: '9007199254740993', nothing: null, yes: true }]);
+          // Each row is its own object (the kept template is copied, never handed out).
+          (rows[0] as Record<string, unknown>).extra = 'written by the caller';
+        }
+        // The same text answering other columns (a table altered between two runs): described anew.
+        await sql`drop table if exists shape_test`.execute(db.kysely);
+        await sql`create table shape_test (a integer)`.execute(db.kysely);
+        await sql`insert into shape_test values (1)`.execute(db.kysely);
+        const star = prepared('test_star', 'select * from shape_test');
+        assert.deepEqual((await db.pgQuery!(star, [])).rows, [{ a: 1 }]);
+        await sql`alter table shape_test add column b text default 'bee'`.execute(db.kysely);
+        if (preparedStatements) {
+          // PostgreSQL itself refuses a prepared statement whose columns changed.
+          await assert.rejects(db.pgQuery!(star, []), /cached plan must not change result type/);
+        } else {
+          assert.deepEqual((await db.pgQuery!(star, [])).rows, [{ a: 1, b: 'bee' }]);
+        }
+        await sql`drop table shape_test`.execute(db.kysely);
+      } finally {
+        await db.close();
+      }
+    }
+    await testDb.drop();
   });
 });
