@@ -226,6 +226,25 @@ export class MemoryEventLog implements EventLog {
 const END = '';
 
 /**
+ * An append: RPUSH the frames, PEXPIRE the list, PUBLISH that it changed, atomically. A script, not
+ * MULTI: ioredis builds a pipeline object per MULTI, and a loop of them promoted ~5 KB per call to
+ * the old generation against ~90 bytes for a script (bench/NOTES.md, ninth session). ioredis sends
+ * EVALSHA and, after a Redis restart (NOSCRIPT), EVAL: in reply order, so appends stay in order.
+ * KEYS[1] the list; ARGV: the retention in ms, the channel, the frames (pushed 1,000 at a time: Lua's
+ * unpack has a limit).
+ */
+const APPEND_LUA = `
+for i = 3, #ARGV, 1000 do
+  redis.call('rpush', KEYS[1], unpack(ARGV, i, math.min(i + 999, #ARGV)))
+end
+redis.call('pexpire', KEYS[1], ARGV[1])
+redis.call('publish', ARGV[2], '')
+`;
+interface WithAppend extends Redis {
+  lumengateStreamAppend(key: string, retainMs: number, channel: string, ...frames: string[]): Promise<unknown>;
+}
+
+/**
  * One Redis list per generation (`<prefix>:stream:<id>`, frame `seq` at index seq-1, END last),
  * expiring RETAIN_MS after its last append; a pub/sub message on `<prefix>:stream-changed:<id>`
  * tells readers on any instance to read on.
@@ -240,6 +259,7 @@ export class RedisEventLog implements EventLog {
     private onError: (err: unknown) => void,
     private retainMs = RETAIN_MS,
   ) {
+    redis.defineCommand('lumengateStreamAppend', { numberOfKeys: 1, lua: APPEND_LUA });
     // A subscribed connection takes no other commands: a second one, queueing until it is ready.
     this.sub = redis.duplicate({ enableOfflineQueue: true });
     this.sub.on('error', onError);
@@ -255,13 +275,7 @@ export class RedisEventLog implements EventLog {
     const items = ended ? [...frames, END] : frames;
     if (items.length === 0) return;
     // Fire and forget in order on one connection: the live stream never waits for Redis.
-    this.redis
-      .multi()
-      .rpush(this.key(id), ...items)
-      .pexpire(this.key(id), this.retainMs)
-      .publish(this.channel(id), '')
-      .exec()
-      .catch(this.onError);
+    (this.redis as WithAppend).lumengateStreamAppend(this.key(id), this.retainMs, this.channel(id), ...items).catch(this.onError);
   }
 
   drop(id: number): void {
