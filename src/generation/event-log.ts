@@ -229,7 +229,10 @@ const END = '';
  * An append: RPUSH the frames, PEXPIRE the list, PUBLISH that it changed, atomically. A script, not
  * MULTI: ioredis builds a pipeline object per MULTI, and a loop of them promoted ~5 KB per call to
  * the old generation against ~90 bytes for a script (bench/NOTES.md, ninth session). ioredis sends
- * EVALSHA and, after a Redis restart (NOSCRIPT), EVAL: in reply order, so appends stay in order.
+ * the script itself (EVAL) first on each connection, EVALSHA after, so a restarted Redis (a new
+ * connection) never answers NOSCRIPT. Only a SCRIPT FLUSH on a live connection does: ioredis then
+ * resends the refused appends as EVAL, and an append made while they were refused could land
+ * before them in that stream's re-attach log (the live stream is not affected).
  * KEYS[1] the list; ARGV: the retention in ms, the channel, the frames (pushed 1,000 at a time: Lua's
  * unpack has a limit).
  */
