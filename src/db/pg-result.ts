@@ -23,7 +23,8 @@ interface PgResult {
 }
 
 interface Shape {
-  fields: { name: string; dataTypeID: number; format: string | undefined }[];
+  /** The RowDescription's fields the parsers were built from (pg never changes them afterwards). */
+  fields: FieldDescription[];
   parsers: unknown[] | undefined;
   template: object | null;
 }
@@ -32,7 +33,7 @@ interface Shape {
 const shapes = new Map<string, Shape>();
 
 /** Whether `fields` are the columns `shape` was built for, in order. */
-export function sameColumns(shape: Shape['fields'], fields: FieldDescription[]): boolean {
+function sameColumns(shape: Shape['fields'], fields: FieldDescription[]): boolean {
   if (shape.length !== fields.length) return false;
   for (let i = 0; i < fields.length; i++) {
     const a = shape[i]!;
@@ -59,11 +60,7 @@ export function statementResultClass(pgModule: typeof pg): new (text: string) =>
         return;
       }
       super.addFields(fields);
-      shapes.set(this.text, {
-        fields: fields.map((f) => ({ name: f.name, dataTypeID: f.dataTypeID, format: f.format })),
-        parsers: this._parsers,
-        template: this._prebuiltEmptyResultObject,
-      });
+      shapes.set(this.text, { fields, parsers: this._parsers, template: this._prebuiltEmptyResultObject });
     }
   };
 }

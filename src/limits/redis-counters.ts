@@ -101,8 +101,9 @@ export class RedisCounters {
     redis: Redis,
     private readonly prefix: string,
   ) {
-    // ioredis sends EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or flushed Redis);
-    // the command goes through the client's sendCommand, so its fair timeout applies.
+    // ioredis sends the script itself (EVAL) first on each connection and EVALSHA after, resending
+    // as EVAL on NOSCRIPT (a SCRIPT FLUSH); the commands go through the client's sendCommand, so its
+    // fair timeout applies.
     redis.defineCommand('lumengateRateLimitConsume', { numberOfKeys: 2, lua: CONSUME_LUA });
     redis.defineCommand('lumengateRateLimitPeek', { lua: PEEK_LUA });
     this.redis = redis as WithConsume;
