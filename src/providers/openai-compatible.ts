@@ -1,7 +1,8 @@
 // Any OpenAI-compatible Chat Completions upstream: OpenAI, DeepSeek, xAI, OpenRouter, Ollama, vLLM,
 // llama.cpp's server. Always Chat Completions (the common denominator) and always
 // stream_options.include_usage, so usage arrives in streams even where it is opt-in.
-// On undici's request() with one keep-alive pool per provider, and eventsource-parser for SSE:
+// On undici with one keep-alive pool per provider (chat streams on its dispatch() through
+// upstream-call.ts, embeddings on request()), and eventsource-parser for SSE:
 // both the AI SDK model and the official `openai` SDK go through fetch and WHATWG streams, which
 // cost ~0.9 ms of CPU per upstream request on this machine against ~0.2 ms here (docs/BENCHMARKS.md).
 // Behaviour matches ai-sdk.ts: ProviderError on HTTP errors, in-stream errors, resets and
@@ -24,6 +25,7 @@ import {
   type StreamPart,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
+import { callUpstream, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
 interface ChatCompletionChunk {
@@ -52,7 +54,7 @@ interface OpenAIUsage {
 export const MAX_EVENT_CHARS = 1024 * 1024;
 
 export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provider {
-  const url = `${cfg.base_url.replace(/\/+$/, '')}/chat/completions`;
+  const chatUrl = new URL(`${cfg.base_url.replace(/\/+$/, '')}/chat/completions`);
   const embeddingsUrl = `${cfg.base_url.replace(/\/+$/, '')}/embeddings`;
   const headers: Record<string, string> = {
     'content-type': 'application/json',
@@ -68,9 +70,9 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
     id,
     async open(req: ProviderRequest): Promise<ProviderStream> {
       const body = JSON.stringify(requestBody(req));
-      let res: Dispatcher.ResponseData;
+      let res: UpstreamResponse;
       try {
-        res = await request(url, { method: 'POST', headers, body, signal: req.signal, dispatcher: pool });
+        res = await callUpstream(pool, chatUrl, { method: 'POST', headers, body, signal: req.signal });
       } catch (err) {
         throw failure(err, req.signal);
       }
@@ -175,7 +177,7 @@ function wireMessage(m: Message): Record<string, unknown> {
   }
 }
 
-async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal): AsyncGenerator<StreamPart> {
+async function* parts(body: UpstreamBody, signal: AbortSignal): AsyncGenerator<StreamPart> {
   let finishReason: string | null = null;
   let usage: ProviderUsage | null = null;
   let done = false;
@@ -210,14 +212,9 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
   // Node's StringDecoder, not TextDecoder: with `stream: true` the latter runs ICU's converter,
   // several times the cost per read (bench:count, bench/NOTES.md).
   const decoder = new StringDecoder('utf8');
-  /** Body bytes read so far: the background read after [DONE] may take 64 KiB more (dump's limit counts from the start). */
-  let received = 0;
   try {
-    // destroyOnReturn: false: leaving the loop at [DONE] must not destroy the body. Node's iterator
-    // would, building an AbortError with its stack trace on every request (2–4 % of the server's
-    // busy time in the bench's profile); the finally below decides what happens to the rest.
-    for await (const bytes of body.iterator({ destroyOnReturn: false }) as AsyncIterable<Buffer>) {
-      received += bytes.length;
+    // Leaving the loop at [DONE] leaves the body as it is; the finally below decides what happens to the rest.
+    for await (const bytes of body) {
       const text = decoder.write(bytes);
       // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
       const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
@@ -245,14 +242,13 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
   } catch (err) {
     throw failure(err, signal);
   } finally {
-    if (!body.readableEnded) {
-      if (done && !signal.aborted) drainAfterDone(body, received);
-      else {
-        // Leaving early (the client left, a timeout, an upstream error) closes the upstream
-        // connection at once. The loop's listeners are gone: the error destroy() emits needs one.
-        body.on('error', () => {});
-        body.destroy();
-      }
+    if (!body.ended) {
+      // After [DONE] the rest of the body (usually nothing but its end) is read in the background
+      // so the keep-alive socket stays reusable: at most 64 KiB more, and an upstream that never
+      // closes is cut after a second. Leaving early (the client left, a timeout, an upstream
+      // error) closes the upstream connection at once.
+      if (done && !signal.aborted) body.drain(64 * 1024, 1000);
+      else body.destroy();
     }
   }
   if (signal.aborted) throw failure(signal.reason, signal);
@@ -260,19 +256,6 @@ async function* parts(body: Dispatcher.ResponseData['body'], signal: AbortSignal
   if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
   yield* tools.finish();
   yield { type: 'finish', finishReason: unifiedFinishReason(finishReason), usage };
-}
-
-/**
- * After [DONE] the rest of the body (usually nothing but its end) is read in the background so the
- * keep-alive socket stays reusable: at most 64 KiB more, and an upstream that never closes is cut
- * after a second. A plain unref'd timer, not AbortSignal.timeout(): one of these runs per request.
- */
-function drainAfterDone(body: Dispatcher.ResponseData['body'], received: number): void {
-  const cut = setTimeout(() => body.destroy(), 1000);
-  cut.unref();
-  // dump() adds its own error listener and resolves on close, whatever ended the body.
-  const stop = () => clearTimeout(cut);
-  body.dump({ limit: received + 64 * 1024 }).then(stop, stop);
 }
 
 /** The same names the AI SDK gives (finish_reason in generation objects must not change). */

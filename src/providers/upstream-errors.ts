@@ -5,11 +5,18 @@
 import type { Dispatcher } from 'undici';
 import { ProviderError } from './spec.js';
 
+/** A response that is not 2xx: undici's request() result, or upstream-call.ts's. */
+export interface RefusedResponse {
+  statusCode: number;
+  headers: Dispatcher.ResponseData['headers'];
+  body: AsyncIterable<unknown> & { destroy(): unknown };
+}
+
 /** Longest error body kept from a refused request (bodies are small JSON; a proxy's HTML page is not). */
 const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** A refused request: the status, Retry-After, and the upstream's message where its body has one. */
-export async function httpError(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<unknown> {
+export async function httpError(res: RefusedResponse, signal: AbortSignal): Promise<unknown> {
   let text = '';
   try {
     for await (const piece of res.body) {
