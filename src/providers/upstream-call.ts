@@ -8,7 +8,7 @@
 import type { Dispatcher } from 'undici';
 
 /** Response headers as undici gives them (lower-case names). */
-export type Headers = Record<string, string | string[] | undefined>;
+type Headers = Dispatcher.ResponseData['headers'];
 
 /** Queued body bytes past which the upstream is paused (TCP pushes back) until the caller reads. */
 const HIGH_WATER = 64 * 1024;
@@ -52,7 +52,7 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
-    this.#body?.data(controller, chunk);
+    this.#body?.data(chunk);
   }
 
   onResponseEnd(): void {
@@ -111,7 +111,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     resolve?.({ statusCode, headers, body: this });
   }
 
-  data(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  data(chunk: Buffer): void {
     if (this.ended) return;
     if (this.#drainLeft >= 0) {
       this.#drainLeft -= chunk.length;
@@ -120,7 +120,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     }
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
-    if (this.#queued > HIGH_WATER && !controller.paused) controller.pause();
+    if (this.#queued > HIGH_WATER && !this.#controller!.paused) this.#controller!.pause();
     this.#wake?.();
   }
 
@@ -174,7 +174,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
    * connection is closed instead.
    */
   drain(limit: number, ms: number): void {
-    this.#chunks = [];
+    this.#chunks.length = 0;
     this.#queued = 0;
     if (this.ended) return;
     this.#drainLeft = limit;
