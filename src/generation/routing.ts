@@ -60,6 +60,11 @@ export interface OpenStream {
   /** Stops the gap timer while the client is slow to read (backpressure is not upstream silence). */
   pause(): void;
   resume(): void;
+  /**
+   * Ends the attempt: its timers and its link to the request's cancellation. A stream left before
+   * its finish part (an error part, a failure in the sink) also has its upstream call aborted, so
+   * the provider's connection is closed instead of being left open and unread.
+   */
   close(): void;
 }
 
@@ -195,12 +200,14 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
   // The request's one AbortSignal: the upstream call's, aborted by the request's cancellation or by this attempt's timeouts.
   const { controller: abort, unlink } = opts.cancel.linkedController();
   let watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${opts.timeouts.first_token_ms} ms`)), opts.timeouts.first_token_ms);
-  const close = () => {
+  const release = () => {
     clearTimeout(watchdog);
     unlink();
   };
   const failure = (err: unknown): unknown => (abort.signal.aborted ? (abort.signal.reason as unknown) : err);
   let wasAccepted = false;
+  /** The provider's stream has given its finish part, ended or failed: nothing of its call is left to stop. */
+  let over = false;
   try {
     const stream = await route.provider.open({ ...req, upstreamModel: route.upstreamModel, signal: abort.signal });
     wasAccepted = true;
@@ -208,6 +215,7 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     const events = stream.parts[Symbol.asyncIterator]();
     const first = await events.next();
     if (first.done) throw new ProviderError('upstream stream ended without any event');
+    over = first.value.type === 'finish';
     // From the first event on, the watchdog measures the gap between chunks.
     const arm = () => {
       clearTimeout(watchdog);
@@ -217,9 +225,11 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     // Called once per part: plain callbacks on the iterator's promise, no async frame of its own.
     const onPart = (r: IteratorResult<StreamPart>) => {
       watchdog.refresh();
+      if (r.done || r.value.type === 'finish') over = true;
       return r.done ? undefined : r.value;
     };
     const onError = (err: unknown): never => {
+      over = true;
       throw failure(err);
     };
     return {
@@ -229,10 +239,14 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
       usageSoFar: () => stream.usageSoFar?.() ?? null,
       pause: () => clearTimeout(watchdog),
       resume: arm,
-      close,
+      close() {
+        release();
+        if (!over && !abort.signal.aborted) abort.abort(new ProviderError('the generation ended before the upstream stream did'));
+        over = true;
+      },
     };
   } catch (err) {
-    close();
+    release();
     const out = failure(err);
     if (wasAccepted && out instanceof Object) accepted.add(out);
     throw out;

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
 import { openFirstRoute, RouteHealth } from '../../src/generation/routing.js';
-import { ProviderError, type Provider } from '../../src/providers/spec.js';
+import { ProviderError, type Provider, type StreamPart } from '../../src/providers/spec.js';
 import { Cancellation } from '../../src/core/cancel.js';
 
 describe('routing', () => {
@@ -123,6 +123,59 @@ describe('routing', () => {
   it('the retry is sent when the backoff timer fires, not before (mocked clock)', (t) => retryWaits(t, new ProviderError('rate limited', { status: 429 }), 20));
 
   it('Retry-After: the retry is sent when that many seconds have passed, not before (mocked clock)', (t) => retryWaits(t, new ProviderError('rate limited', { status: 429, retryAfter: 1 }), 1000));
+
+  /**
+   * openFirstRoute on its own, with a provider that yields `parts` and then waits forever (an
+   * upstream still streaming): reads them all, closes the stream, and gives the provider call's signal.
+   */
+  async function closedAfter(parts: StreamPart[]): Promise<AbortSignal> {
+    let signal: AbortSignal | undefined;
+    const provider: Provider = {
+      id: 'openai',
+      async open(req) {
+        signal = req.signal;
+        return {
+          parts: (async function* () {
+            yield* parts;
+            await new Promise(() => {});
+          })(),
+        };
+      },
+    };
+    const stream = await openFirstRoute(
+      [{ provider, upstreamModel: 'gpt-5.2', name: 'openai:gpt-5.2' }],
+      { messages: [] },
+      {
+        cancel: new Cancellation(),
+        timeouts: { first_token_ms: 60_000, chunk_gap_ms: 60_000, total_ms: 60_000 },
+        health: new RouteHealth({ retries: { attempts: 0, backoff_ms: 20 }, circuit_breaker: { failures: 5, cooldown_ms: 1000 } }),
+        onAccepted: () => {},
+      },
+    );
+    const read = [stream.first];
+    while (read.length < parts.length) read.push((await stream.next())!);
+    assert.deepEqual(read, parts);
+    assert.equal(signal!.aborted, false, 'not aborted while the stream is read');
+    stream.close();
+    return signal!;
+  }
+
+  it('a stream left before its finish part has its upstream call aborted; one that finished does not', async () => {
+    // An error part, or a failure in the sink, ends the generation with the upstream still streaming:
+    // its connection is closed, not left open and unread.
+    const left = await closedAfter([
+      { type: 'text-delta', delta: 'a' },
+      { type: 'error', error: new Error('mid-stream') },
+    ]);
+    assert.equal(left.aborted, true);
+    assert.ok(left.reason instanceof ProviderError);
+    // After the finish part the provider's call is over (its connection may be draining for reuse): left alone.
+    const finished = await closedAfter([
+      { type: 'text-delta', delta: 'a' },
+      { type: 'finish', finishReason: 'stop', usage: null },
+    ]);
+    assert.equal(finished.aborted, false);
+  });
 
   it('5xx that persists: retries, then the next route serves it', async () => {
     h.fake.respondWith({ status: 503 });
