@@ -23,6 +23,8 @@ export interface Upstream {
   origin: string;
   pid: number;
   setScript(script: FakeScript): Promise<void>;
+  /** Requests the upstream has received since it started (every request a proxy passes on reaches it once). */
+  count(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -53,6 +55,11 @@ export async function startUpstream(): Promise<Upstream> {
     async setScript(script) {
       child.send({ script });
       await once(child, 'message');
+    },
+    async count() {
+      child.send({ count: true });
+      const [reply] = (await once(child, 'message')) as [{ count: number }];
+      return reply.count;
     },
     stop,
   };

@@ -110,6 +110,8 @@ export interface BenchResults {
   nginxSkipped?: string;
   /** Which closed-loop client took the throughput figures. */
   throughputClient?: string;
+  /** The measured runs were windows of one wrk run (requests counted at the upstream), not a wrk per run. */
+  throughputWindows?: boolean;
   profile: ProfileSummary | null;
   /** rateLimitCounted: the Redis day counter read back after a rate-limited run (it should equal generations). */
   ledger: Array<{ label: string; mismatches: number; pending: number; generations: number; rateLimitCounted?: number | null }>;
@@ -346,7 +348,13 @@ export function renderReport(r: BenchResults): string {
   lines.push(
     '## Non-streaming throughput',
     '',
-    `\`POST /api/v2/generate\`, closed loop with ${c.throughput.concurrency} concurrent connections, ${c.throughput.warmupSeconds} s of warm-up, then ${repeats > 1 ? `${repeats} measured runs of ${c.throughput.seconds} s (req/s and the latency percentiles are the median run's, the req/s range beside it)` : `${c.throughput.seconds} s measured`}; the upstream answers at once (2 chunks, 0 ms). Client: ${r.throughputClient ?? 'undici closed loop in the bench process'}. Every request authenticates, holds, runs and settles a generation; on "postgres + redis" it is also rate-limited in Redis (plan \`pro\`, whose hourly and daily limits an operator file raises far above bench rates: counted on every request, never refusing one). "postgres" alone is the unlimited \`elite\` plan without Redis. "CPUs": a one-worker server runs alone on CPU 0 (taskset) while the client and the upstream use the other CPU, which is the goal's "one core"; more workers get every CPU. "CPU per request" is the server's CPU time divided by the requests answered, steadier than req/s on a noisy machine.`,
+    `\`POST /api/v2/generate\`, closed loop with ${c.throughput.concurrency} concurrent connections, ${c.throughput.warmupSeconds} s of warm-up, then ${
+      r.throughputWindows
+        ? `${repeats} measured runs of ${c.throughput.seconds} s as back-to-back windows of the same wrk run, on the same connections (each window's requests counted at the upstream; req/s is the median window's, the range beside it; the latency percentiles are wrk's over the whole run, warm-up included)`
+        : repeats > 1
+          ? `${repeats} measured runs of ${c.throughput.seconds} s (req/s and the latency percentiles are the median run's, the req/s range beside it)`
+          : `${c.throughput.seconds} s measured`
+    }; the upstream answers at once (2 chunks, 0 ms). Client: ${r.throughputClient ?? 'undici closed loop in the bench process'}. Every request authenticates, holds, runs and settles a generation; on "postgres + redis" it is also rate-limited in Redis (plan \`pro\`, whose hourly and daily limits an operator file raises far above bench rates: counted on every request, never refusing one). "postgres" alone is the unlimited \`elite\` plan without Redis. "CPUs": a one-worker server runs alone on CPU 0 (taskset) while the client and the upstream use the other CPU, which is the goal's "one core"; more workers get every CPU. "CPU per request" is the server's CPU time divided by the requests answered, steadier than req/s on a noisy machine.`,
     '',
   );
   lines.push(

@@ -15,7 +15,8 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { packageRoot } from '../src/config/env.js';
-import { loadAgent, percentile, runStream, runThroughput, upstreamBody, upstreamHeaders, type Side, type StreamResult, type StreamTarget } from './load.js';
+import { loadAgent, percentile, runStream, runThroughput, upstreamBody, upstreamHeaders, type Side, type StreamResult, type StreamTarget, type ThroughputResult } from './load.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { startNginxFloor, type NginxFloor } from './nginx.js';
 import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
 import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
@@ -76,12 +77,15 @@ const config = {
           { streams: 1000, rounds: 3 },
         ],
   // Several measured runs per figure (the median is reported, with the range): one run on this VM
-  // moves by ±20 %.
+  // moves by ±20 %. The warm-up lasts until the server's JIT has settled: 2 s left lumengate
+  // compiling through the first measured run (V8's helper threads took 230–300 µs of CPU per
+  // request in the 5 s after a 2 s warm-up, 55–130 µs from ~7 s on; bench/NOTES.md, eleventh
+  // session), so its first run was the slowest of the three in every pass.
   throughput: smoke
     ? { seconds: 1, warmupSeconds: 0.2, concurrency: 4, repeats: 1 }
     : quick
       ? { seconds: 2, warmupSeconds: 1, concurrency: 64, repeats: 1 }
-      : { seconds: 5, warmupSeconds: 2, concurrency: 64, repeats: 3 },
+      : { seconds: 5, warmupSeconds: 10, concurrency: 64, repeats: 3 },
   workers: smoke || quick ? [1] : [1, 2],
   /** PostgreSQL with the unlimited `elite` account, no Redis (not in a smoke run). */
   postgres: !smoke && !args['no-pg'],
@@ -125,6 +129,7 @@ try {
     profile: null,
     ledger: [],
     throughputClient,
+    ...(wrk ? { throughputWindows: true } : {}),
     nginxVersion: nginx?.version,
   };
 
@@ -432,22 +437,22 @@ async function floorThroughput(label: string, proxy: { origin: string; pid: numb
   };
 }
 
-/** One closed-loop run with wrk (on `cpus`) or, without wrk, the undici loop in this process. */
-async function loopOnce(url: string, headers: Record<string, string>, body: string, seconds: number, cpus: string | undefined) {
-  const { concurrency } = config.throughput;
-  if (wrk) return runWrk(url, headers, body, { concurrency, seconds, cpus });
-  const r = await runThroughput(agent, url, headers, body, concurrency, seconds);
-  return { ...r, latencyMs: { p50: percentile(r.latencyMs, 50), p99: percentile(r.latencyMs, 99) } };
-}
-
 /**
- * Warm-up, then `repeats` closed-loop runs with the serving process (pid, and its children) watched.
+ * Warm-up, then `repeats` measured runs with the serving process (pid, and its children) watched.
  * req/s and the latency percentiles are the median run's. With `pin` (and pinning available) the
  * server runs on CPU 0 and the client (wrk, or this process) and the upstream on the other CPUs,
  * restored after.
+ *
+ * With wrk the warm-up and the runs are one wrk process: the runs are back-to-back windows of it,
+ * their requests counted where they arrive (the upstream), so the same connections carry the whole
+ * loop. A wrk started per run closed its connections with ~64 requests in flight and opened 64 new
+ * ones before each run: every such switch sent the server's hot functions back to the interpreter
+ * (V8's deoptimizations on the client-abort path and on new connections' objects, each run again)
+ * and the first second of each run paid for compiling them anew, a transient of the bench's making
+ * (bench/NOTES.md, eleventh session). The latency percentiles are then wrk's over the whole run.
  */
 async function measuredLoop(url: string, headers: Record<string, string>, body: string, pid: number, pin: boolean) {
-  const { seconds, warmupSeconds, repeats } = config.throughput;
+  const { seconds, warmupSeconds, repeats, concurrency } = config.throughput;
   const pinned = pin && pinning !== null;
   if (pinned) {
     pinning.pin(pid, pinning.serverCpus, true);
@@ -456,16 +461,52 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
   }
   const clientCpus = pinned ? pinning.otherCpus : undefined;
   try {
-    await loopOnce(url, headers, body, warmupSeconds, clientCpus);
-    const runs: Array<Awaited<ReturnType<typeof loopOnce>>> = [];
+    const runs: Array<{ perSecond: number; requests: number; seconds: number }> = [];
     let peakRssBytes = 0;
     let cpuSeconds = 0;
-    for (let i = 0; i < repeats; i++) {
+    /** One measured run: what the upstream received and the server spent while `load` lasts. */
+    const window = async (load: () => Promise<unknown>) => {
       const watch = watchProcess(pid);
-      runs.push(await loopOnce(url, headers, body, seconds, clientCpus));
+      const before = await upstream.count();
+      const t0 = performance.now();
+      await load();
+      const elapsed = (performance.now() - t0) / 1000;
+      const requests = (await upstream.count()) - before;
       const w = watch.stop();
       peakRssBytes = Math.max(peakRssBytes, w.peakRssBytes);
       cpuSeconds += w.cpuSeconds;
+      runs.push({ perSecond: requests / elapsed, requests, seconds: elapsed });
+    };
+    let whole: { errors: number; firstError: string | null; latencyMs: { p50: number; p99: number } };
+    if (wrk) {
+      // wrk runs one second past the last window, so that no window sees it stop.
+      const loop = runWrk(url, headers, body, { concurrency, seconds: Math.ceil(warmupSeconds + repeats * seconds) + 1, cpus: clientCpus });
+      const failed = loop.then(
+        () => new Error('wrk ended before the measured runs did'),
+        (err: unknown) => err,
+      );
+      const pause = (s: number) => Promise.race([sleep(s * 1000), failed.then((err) => Promise.reject(err as Error))]);
+      await pause(warmupSeconds);
+      for (let i = 0; i < repeats; i++) await window(() => pause(seconds));
+      whole = await loop;
+    } else {
+      const undiciRuns: ThroughputResult[] = [];
+      await runThroughput(agent, url, headers, body, concurrency, warmupSeconds);
+      for (let i = 0; i < repeats; i++) await window(async () => undiciRuns.push(await runThroughput(agent, url, headers, body, concurrency, seconds)));
+      whole = {
+        errors: undiciRuns.reduce((n, r) => n + r.errors, 0),
+        firstError: undiciRuns.find((r) => r.firstError)?.firstError ?? null,
+        latencyMs: {
+          p50: percentile(
+            undiciRuns.map((r) => percentile(r.latencyMs, 50)),
+            50,
+          ),
+          p99: percentile(
+            undiciRuns.map((r) => percentile(r.latencyMs, 99)),
+            50,
+          ),
+        },
+      };
     }
     const perRun = runs.map((r) => r.perSecond);
     const requests = runs.reduce((n, r) => n + r.requests, 0);
@@ -477,18 +518,9 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
       client: wrk ? ('wrk' as const) : ('undici' as const),
       seconds: elapsed,
       requests,
-      errors: runs.reduce((n, r) => n + r.errors, 0),
-      firstError: runs.find((r) => r.firstError)?.firstError ?? null,
-      latencyMs: {
-        p50: percentile(
-          runs.map((r) => r.latencyMs.p50),
-          50,
-        ),
-        p99: percentile(
-          runs.map((r) => r.latencyMs.p99),
-          50,
-        ),
-      },
+      errors: whole.errors,
+      firstError: whole.firstError,
+      latencyMs: whole.latencyMs,
       // Server CPU per answered request: less sensitive to the machine's noise than req/s.
       cpuMicrosPerRequest: requests ? (cpuSeconds * 1e6) / requests : NaN,
       server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, elapsed) },

@@ -4,14 +4,17 @@
 import { startFakeOpenAI, type FakeScript } from '../test/support/fake-openai.js';
 
 const fake = await startFakeOpenAI({ backlog: 4096 });
-// Recorded requests are for tests; a bench would only accumulate them.
+// Recorded requests are for tests; a bench would only accumulate them: counted, then let go.
+let served = 0;
 setInterval(() => {
+  served += fake.requests.length;
   fake.requests.length = 0;
 }, 1000).unref();
 
-process.on('message', (msg: { script?: FakeScript; ping?: number }) => {
+// { script }: answer with it from now on; { count }: how many requests have arrived so far.
+process.on('message', (msg: { script?: FakeScript; count?: boolean }) => {
   if (msg.script) fake.respondWith(msg.script);
-  process.send?.({ ack: true });
+  process.send?.({ ack: true, count: served + fake.requests.length });
 });
 process.on('disconnect', () => void fake.close().then(() => process.exit(0)));
 process.send?.({ origin: fake.origin });
