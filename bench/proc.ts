@@ -1,6 +1,6 @@
 // Reads a server's resident memory and CPU time from /proc, summed over its cluster workers.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 const CLOCK_TICKS = 100; // USER_HZ on Linux
 
@@ -85,4 +85,37 @@ export function cpuPinning(cpuCount: number): { pin(pid: number, cpus: string, w
     return null;
   }
   return { pin, serverCpus: '0', otherCpus: cpuCount === 2 ? '1' : `1-${cpuCount - 1}`, allCpus: `0-${cpuCount - 1}` };
+}
+
+/**
+ * CPU seconds so far of every process whose name matches `name` (all of this machine's PostgreSQL
+ * backends, its Redis server), by pid. The difference of two readings (storeCpuSince) is what
+ * they spent in between: a pid seen only in the later reading started in between and counts whole.
+ */
+export function storeCpu(name: RegExp): Map<number, number> {
+  const out = new Map<number, number>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
+  } catch {
+    return out;
+  }
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      if (!name.test(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) continue;
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+    } catch {
+      /* exited between reads */
+    }
+  }
+  return out;
+}
+
+/** CPU seconds spent between two storeCpu readings (processes that exited in between are not counted). */
+export function storeCpuSince(before: Map<number, number>, after: Map<number, number>): number {
+  let seconds = 0;
+  for (const [pid, s] of after) seconds += s - (before.get(pid) ?? 0);
+  return seconds;
 }

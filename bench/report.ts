@@ -63,6 +63,8 @@ export interface ThroughputRun {
   server: { peakRssBytes: number; cpuCores: number };
   /** Server CPU time per answered request, microseconds. */
   cpuMicrosPerRequest?: number;
+  /** PostgreSQL's (every backend) and Redis's CPU time per answered request during the same runs, microseconds. */
+  storesMicrosPerRequest?: { postgres: number; redis: number };
   /** The server ran alone on one CPU (taskset), client and upstream on the others. */
   pinned?: boolean;
   /** PostgreSQL + Redis: REDIS_URL set and the account on a plan rate-limited in Redis. */
@@ -354,17 +356,23 @@ export function renderReport(r: BenchResults): string {
         : repeats > 1
           ? `${repeats} measured runs of ${c.throughput.seconds} s (req/s and the latency percentiles are the median run's, the req/s range beside it)`
           : `${c.throughput.seconds} s measured`
-    }; the upstream answers at once (2 chunks, 0 ms). Client: ${r.throughputClient ?? 'undici closed loop in the bench process'}. Every request authenticates, holds, runs and settles a generation; on "postgres + redis" it is also rate-limited in Redis (plan \`pro\`, whose hourly and daily limits an operator file raises far above bench rates: counted on every request, never refusing one). "postgres" alone is the unlimited \`elite\` plan without Redis. "CPUs": a one-worker server runs alone on CPU 0 (taskset) while the client and the upstream use the other CPU, which is the goal's "one core"; more workers get every CPU. "CPU per request" is the server's CPU time divided by the requests answered, steadier than req/s on a noisy machine.`,
+    }; the upstream answers at once (2 chunks, 0 ms). Client: ${r.throughputClient ?? 'undici closed loop in the bench process'}. Every request authenticates, holds, runs and settles a generation; on "postgres + redis" it is also rate-limited in Redis (plan \`pro\`, whose hourly and daily limits an operator file raises far above bench rates: counted on every request, never refusing one). "postgres" alone is the unlimited \`elite\` plan without Redis. "CPUs": a one-worker server runs alone on CPU 0 (taskset) while the client and the upstream use the other CPU, which is the goal's "one core"; more workers get every CPU. "CPU per request" is the server's CPU time divided by the requests answered, steadier than req/s on a noisy machine. "PostgreSQL / Redis CPU per request": the same for every PostgreSQL backend and the Redis server during the same runs (they are not pinned: on a 2-core machine they share both CPUs with the rest, so the server's core is not all its own; "server CPU" shows how much of it the server got).`,
     '',
   );
   lines.push(
-    '| database | workers | CPUs | req/s | CPU per request | latency p50 / p99 | errors | server peak RSS | server CPU | client |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| database | workers | CPUs | req/s | CPU per request | PostgreSQL / Redis CPU per request | latency p50 / p99 | errors | server peak RSS | server CPU | client |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   );
+  // The stores' CPU where the run used them (results saved before this column: empty).
+  const stores = (t: ThroughputRun) => {
+    const s = t.storesMicrosPerRequest;
+    if (!s || t.database !== 'postgres') return '';
+    return `${micros(s.postgres)} / ${t.redis ? micros(s.redis) : '–'}`;
+  };
   const dbLabel = (t: ThroughputRun) => (t.redis ? `postgres + redis (plan ${t.plan ?? '?'})` : t.database);
   for (const t of r.throughput) {
     lines.push(
-      `| ${dbLabel(t)} | ${t.workers} | ${t.pinned ? 'CPU 0 only' : 'all'} | ${reqPerSecond(t)} | ${micros(t.cpuMicrosPerRequest)} | ${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms | ${t.errors} | ${mb(t.server.peakRssBytes)} | ${pct(t.server.cpuCores)} of a core | ${t.client ?? 'undici'} |`,
+      `| ${dbLabel(t)} | ${t.workers} | ${t.pinned ? 'CPU 0 only' : 'all'} | ${reqPerSecond(t)} | ${micros(t.cpuMicrosPerRequest)} | ${stores(t)} | ${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms | ${t.errors} | ${mb(t.server.peakRssBytes)} | ${pct(t.server.cpuCores)} of a core | ${t.client ?? 'undici'} |`,
     );
   }
   for (const f of [
@@ -374,7 +382,7 @@ export function renderReport(r: BenchResults): string {
     const [label, t] = f;
     if (t)
       lines.push(
-        `| *floor: ${label}* | 1 | ${t.pinned ? 'CPU 0 only' : 'all'} | ${reqPerSecond(t)} | ${micros(t.cpuMicrosPerRequest)} | ${t.latencyMs ? `${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms` : ''} | ${t.errors} | | ${pct(t.cpuCores)} of a core | ${t.client ?? 'undici'} |`,
+        `| *floor: ${label}* | 1 | ${t.pinned ? 'CPU 0 only' : 'all'} | ${reqPerSecond(t)} | ${micros(t.cpuMicrosPerRequest)} | | ${t.latencyMs ? `${ms(t.latencyMs.p50)} / ${ms(t.latencyMs.p99)} ms` : ''} | ${t.errors} | | ${pct(t.cpuCores)} of a core | ${t.client ?? 'undici'} |`,
       );
   }
   for (const db of ['sqlite', 'postgres', 'postgres + redis'] as const) {

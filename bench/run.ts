@@ -18,13 +18,17 @@ import { packageRoot } from '../src/config/env.js';
 import { loadAgent, percentile, runStream, runThroughput, upstreamBody, upstreamHeaders, type Side, type StreamResult, type StreamTarget, type ThroughputResult } from './load.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startNginxFloor, type NginxFloor } from './nginx.js';
-import { cpuPinning, openFileLimit, watchProcess } from './proc.js';
+import { cpuPinning, openFileLimit, storeCpu, storeCpuSince, watchProcess } from './proc.js';
 import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
 import { summariseProfiles, type ProfileSummary } from './profile.js';
 import { withMarkedSections } from './sections.js';
 import { renderReport, type BenchResults, type RoundTripRow, type ScenarioResult, type SideLoad, type ThroughputRun } from './report.js';
 import { tripsOf, type Op } from './round-trip-counter.js';
 import { runWrk, wrkVersion } from './wrk.js';
+
+/** Process names of the stores whose CPU the closed loops report beside the server's. */
+const POSTGRES_PROCESS = /^postgres/;
+const REDIS_PROCESS = /^redis-server/;
 
 const { values: args } = parseArgs({
   options: {
@@ -464,13 +468,19 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
     const runs: Array<{ perSecond: number; requests: number; seconds: number }> = [];
     let peakRssBytes = 0;
     let cpuSeconds = 0;
-    /** One measured run: what the upstream received and the server spent while `load` lasts. */
+    /** PostgreSQL's and Redis's CPU during the runs (every such process on the machine; none serves anything else during a bench). */
+    const stores = { postgres: 0, redis: 0 };
+    /** One measured run: what the upstream received and the server (and the stores) spent while `load` lasts. */
     const window = async (load: () => Promise<unknown>) => {
       const watch = watchProcess(pid);
       const before = await upstream.count();
+      const pg0 = storeCpu(POSTGRES_PROCESS);
+      const redis0 = storeCpu(REDIS_PROCESS);
       const t0 = performance.now();
       await load();
       const elapsed = (performance.now() - t0) / 1000;
+      stores.postgres += storeCpuSince(pg0, storeCpu(POSTGRES_PROCESS));
+      stores.redis += storeCpuSince(redis0, storeCpu(REDIS_PROCESS));
       const requests = (await upstream.count()) - before;
       const w = watch.stop();
       peakRssBytes = Math.max(peakRssBytes, w.peakRssBytes);
@@ -523,6 +533,7 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
       latencyMs: whole.latencyMs,
       // Server CPU per answered request: less sensitive to the machine's noise than req/s.
       cpuMicrosPerRequest: requests ? (cpuSeconds * 1e6) / requests : NaN,
+      storesMicrosPerRequest: requests ? { postgres: (stores.postgres * 1e6) / requests, redis: (stores.redis * 1e6) / requests } : undefined,
       server: { peakRssBytes, cpuCores: cpuSeconds / Math.max(0.001, elapsed) },
     };
   } finally {
