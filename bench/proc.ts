@@ -15,6 +15,14 @@ export function pidsOf(pid: number): number[] {
   return [pid, ...children];
 }
 
+/** A process's name and CPU clock ticks so far (user + system), from /proc/<pid>/stat. */
+function readStat(pid: number | string): { name: string; ticks: number } {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return { name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')), ticks: Number(fields[11]) + Number(fields[12]) };
+}
+
 export interface ProcSample {
   rssBytes: number;
   cpuSeconds: number;
@@ -27,10 +35,7 @@ export function sampleProcess(pid: number): ProcSample {
     try {
       const status = readFileSync(`/proc/${p}/status`, 'utf8');
       rss += Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
-      // Fields after the parenthesised command name: utime is the 12th, stime the 13th.
-      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]);
+      ticks += readStat(p).ticks;
     } catch {
       /* exited between reads */
     }
@@ -88,12 +93,12 @@ export function cpuPinning(cpuCount: number): { pin(pid: number, cpus: string, w
 }
 
 /**
- * CPU seconds so far of every process whose name matches `name` (all of this machine's PostgreSQL
- * backends, its Redis server), by pid. The difference of two readings (storeCpuSince) is what
- * they spent in between: a pid seen only in the later reading started in between and counts whole.
+ * CPU seconds so far of the machine's processes whose names match one of `names` (every PostgreSQL
+ * backend, the Redis server), by pid, in one pass over /proc. The difference of two readings
+ * (storeCpuSince) is what they spent in between.
  */
-export function storeCpu(name: RegExp): Map<number, number> {
-  const out = new Map<number, number>();
+export function storeCpu(names: Record<string, RegExp>): Map<number, { store: string; seconds: number }> {
+  const out = new Map<number, { store: string; seconds: number }>();
   let pids: string[];
   try {
     pids = readdirSync('/proc').filter((d) => /^\d+$/.test(d));
@@ -102,10 +107,9 @@ export function storeCpu(name: RegExp): Map<number, number> {
   }
   for (const pid of pids) {
     try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      if (!name.test(stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')))) continue;
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.set(Number(pid), (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS);
+      const { name, ticks } = readStat(pid);
+      const store = Object.keys(names).find((k) => names[k]!.test(name));
+      if (store) out.set(Number(pid), { store, seconds: ticks / CLOCK_TICKS });
     } catch {
       /* exited between reads */
     }
@@ -113,9 +117,12 @@ export function storeCpu(name: RegExp): Map<number, number> {
   return out;
 }
 
-/** CPU seconds spent between two storeCpu readings (processes that exited in between are not counted). */
-export function storeCpuSince(before: Map<number, number>, after: Map<number, number>): number {
-  let seconds = 0;
-  for (const [pid, s] of after) seconds += s - (before.get(pid) ?? 0);
-  return seconds;
+/**
+ * CPU seconds each store spent between two storeCpu readings: a pid seen only in the later reading
+ * started in between and counts whole; one that exited in between is not counted.
+ */
+export function storeCpuSince(before: ReturnType<typeof storeCpu>, after: ReturnType<typeof storeCpu>): Record<string, number> {
+  const spent: Record<string, number> = {};
+  for (const [pid, { store, seconds }] of after) spent[store] = (spent[store] ?? 0) + seconds - (before.get(pid)?.seconds ?? 0);
+  return spent;
 }

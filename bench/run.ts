@@ -11,12 +11,12 @@ import { mkdtempSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import pg from 'pg';
 import { packageRoot } from '../src/config/env.js';
 import { loadAgent, percentile, runStream, runThroughput, upstreamBody, upstreamHeaders, type Side, type StreamResult, type StreamTarget, type ThroughputResult } from './load.js';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startNginxFloor, type NginxFloor } from './nginx.js';
 import { cpuPinning, openFileLimit, storeCpu, storeCpuSince, watchProcess } from './proc.js';
 import { auditLedger, clearRedisPrefix, redisUnreachable, seedAccount, startFloorProxy, startLumengate, startUpstream, waitUntilSettled, type Server, type Upstream } from './processes.js';
@@ -27,8 +27,7 @@ import { tripsOf, type Op } from './round-trip-counter.js';
 import { runWrk, wrkVersion } from './wrk.js';
 
 /** Process names of the stores whose CPU the closed loops report beside the server's. */
-const POSTGRES_PROCESS = /^postgres/;
-const REDIS_PROCESS = /^redis-server/;
+const STORE_PROCESSES = { postgres: /^postgres/, redis: /^redis-server/ };
 
 const { values: args } = parseArgs({
   options: {
@@ -474,13 +473,13 @@ async function measuredLoop(url: string, headers: Record<string, string>, body: 
     const window = async (load: () => Promise<unknown>) => {
       const watch = watchProcess(pid);
       const before = await upstream.count();
-      const pg0 = storeCpu(POSTGRES_PROCESS);
-      const redis0 = storeCpu(REDIS_PROCESS);
+      const stores0 = storeCpu(STORE_PROCESSES);
       const t0 = performance.now();
       await load();
       const elapsed = (performance.now() - t0) / 1000;
-      stores.postgres += storeCpuSince(pg0, storeCpu(POSTGRES_PROCESS));
-      stores.redis += storeCpuSince(redis0, storeCpu(REDIS_PROCESS));
+      const spent = storeCpuSince(stores0, storeCpu(STORE_PROCESSES));
+      stores.postgres += spent.postgres ?? 0;
+      stores.redis += spent.redis ?? 0;
       const requests = (await upstream.count()) - before;
       const w = watch.stop();
       peakRssBytes = Math.max(peakRssBytes, w.peakRssBytes);
