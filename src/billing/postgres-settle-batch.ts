@@ -48,6 +48,12 @@ export async function settleBatch(db: Db, calls: SettleCall[]): Promise<Map<numb
   // account's total at once; data-modifying CTEs run whether or not the final SELECT reads them,
   // and it reads the statement's starting snapshot, so an account this statement changed answers
   // from `given`.
+  // Rows are reached by key, one lookup per row: the generation's account from `gen` when this
+  // statement settled it, else (already settled, or no such id) by its primary key; the balance
+  // from `given`, else from the account's row. Written as joins, a plan PostgreSQL kept from when
+  // the tables were small hashed a sequential scan of all of `generations` into every batch, and
+  // the plan is kept per connection until the table is analyzed again (bench/NOTES.md, twelfth
+  // session; test/core/prepared.test.ts). A COALESCE runs its subquery only when needed.
   const { rows } = await preparedSql<{ ord: string; applied: boolean; spent: number; balance: number | null; account_id: number | null }>`/* prepared: settle_batch */
     with s as (
       select * from unnest(${ids}::integer[], ${col((v) => v.status)}::text[], ${col((v) => v.resultText)}::text[], ${col((v) => v.resultJson)}::text[],
@@ -77,12 +83,11 @@ export async function settleBatch(db: Db, calls: SettleCall[]): Promise<Map<numb
       returning generation_id
     )
     select s.ord, gen.id is not null as applied, coalesce(gen.tokens_spent, 0) as spent,
-      coalesce(given.balance, acc.plan_tokens + acc.package_tokens) as balance, target.account_id
+      coalesce(given.balance, (select plan_tokens + package_tokens from accounts where id = target.account_id)) as balance, target.account_id
     from s
       left join gen on gen.id = s.id
-      left join generations target on target.id = s.id
-      left join given on given.id = target.account_id
-      left join accounts acc on acc.id = target.account_id`.execute(db);
+      cross join lateral (select coalesce(gen.account_id, (select account_id from generations where id = s.id)) as account_id) target
+      left join given on given.id = target.account_id`.execute(db);
   const out = new Map<number, Settled>();
   for (const r of rows) {
     // No generation by that id: the single statement throws, as it would alone.

@@ -9,7 +9,8 @@ import { openDatabase } from '../../src/db/connect.js';
 import { prepared, preparedSql, SqlText } from '../../src/db/prepared.js';
 import { createAccount } from '../../src/accounts/service.js';
 import { createKey, findCaller } from '../../src/accounts/keys.js';
-import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
+import { holdTokens, settleGeneration, type Settlement } from '../../src/billing/ledger.js';
+import { settleBatch } from '../../src/billing/postgres-settle-batch.js';
 import { settingsFromEnv } from '../../src/config/env.js';
 import { createTestDatabase } from '../support/test-database.js';
 
@@ -80,6 +81,77 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       assert.deepEqual(
         again.rows.map((r) => [r.a, r.b, r.pid]),
         [['p', 'inline-q', first.rows[0]!.pid]],
+      );
+    } finally {
+      await db.close();
+      await testDb.drop();
+    }
+  });
+
+  // A prepared statement's plan is made once per connection and kept until the table's statistics
+  // change (autovacuum's analyze, at most once a minute): on a young database it was made while
+  // `generations` was nearly empty, where a sequential scan is the planner's cheapest way to a row,
+  // and every later batch then read the whole, growing table (bench/NOTES.md, twelfth session).
+  it('the batch settlement reaches generations by primary key, even with a plan made on an empty table', async () => {
+    const testDb = await createTestDatabase(base!);
+    const db = await openDatabase(testDb.url, { poolSize: 1 });
+    try {
+      // The plan PostgreSQL keeps after five runs of a prepared statement, made now, on an empty table.
+      await sql`set plan_cache_mode = force_generic_plan`.execute(db.kysely);
+      const account = await createAccount(db, { name: 'plans', plan: 'pro', tokens: 1_000_000 });
+      const settlement = (createdAt: string): Settlement => ({
+        status: 'completed',
+        resultText: 'ok',
+        error: null,
+        finishReason: 'stop',
+        usage: null,
+        route: 'openai',
+        firstTokenAt: null,
+        createdAt,
+        charge: 1,
+      });
+      const holdSome = async (n: number) => {
+        const holds = [];
+        for (let i = 0; i < n; i++) {
+          const hold = await holdTokens(db, { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 });
+          assert.ok(hold);
+          holds.push(hold);
+        }
+        return holds;
+      };
+      const first = await holdSome(2);
+      const settled = await settleBatch(
+        db,
+        first.map((h) => ({ generationId: h.generationId, st: settlement(h.createdAt) })),
+      );
+      assert.deepEqual(
+        [...settled.values()].map((s) => [s.applied, s.tokensSpent]),
+        [
+          [true, 1],
+          [true, 1],
+        ],
+      );
+      // The same connection's kept plan, asked for with any parameters (they do not change a generic plan).
+      const { rows: params } = await sql<{ n: number }>`select cardinality(parameter_types) as n from pg_prepared_statements where name = 'settle_batch'`.execute(db.kysely);
+      assert.equal(params.length, 1, 'settle_batch is prepared on this connection');
+      const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain execute settle_batch(${sql.raw(Array(params[0]!.n).fill('null').join(', '))})`.execute(db.kysely);
+      const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+      assert.match(text, /generations_pkey/);
+      assert.doesNotMatch(text, /Seq Scan on generations/, text);
+      // And the kept plan still settles correctly once the table has grown, a generation settled twice included.
+      const later = await holdSome(3);
+      const again = await settleBatch(
+        db,
+        [...later, first[0]!].map((h) => ({ generationId: h.generationId, st: settlement(h.createdAt) })),
+      );
+      assert.deepEqual(
+        [...again.entries()].sort(([a], [b]) => a - b).map(([i, s]) => [i, s.applied, s.tokensSpent]),
+        [
+          [0, true, 1],
+          [1, true, 1],
+          [2, true, 1],
+          [3, false, 0],
+        ],
       );
     } finally {
       await db.close();
