@@ -11,6 +11,7 @@ import { createAccount } from '../../src/accounts/service.js';
 import { createKey, findCaller } from '../../src/accounts/keys.js';
 import { holdTokens, settleGeneration, type Settlement } from '../../src/billing/ledger.js';
 import { settleBatch } from '../../src/billing/postgres-settle-batch.js';
+import { holdBatch } from '../../src/billing/postgres-hold-batch.js';
 import { settingsFromEnv } from '../../src/config/env.js';
 import { createTestDatabase } from '../support/test-database.js';
 
@@ -131,13 +132,25 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
           [true, 1],
         ],
       );
-      // The same connection's kept plan, asked for with any parameters (they do not change a generic plan).
-      const { rows: params } = await sql<{ n: number }>`select cardinality(parameter_types) as n from pg_prepared_statements where name = 'settle_batch'`.execute(db.kysely);
-      assert.equal(params.length, 1, 'settle_batch is prepared on this connection');
-      const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain execute settle_batch(${sql.raw(Array(params[0]!.n).fill('null').join(', '))})`.execute(db.kysely);
-      const text = plan.map((r) => r['QUERY PLAN']).join('\n');
-      assert.match(text, /generations_pkey/);
-      assert.doesNotMatch(text, /Seq Scan on generations/, text);
+      // The other hot statements that touch generations, prepared on this connection too while it is
+      // nearly empty: the single settlement and the batch of holds.
+      const [alone] = await holdSome(1);
+      assert.equal((await settleGeneration(db, alone!.generationId, settlement(alone!.createdAt))).tokensSpent, 1);
+      const hold = { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 };
+      assert.equal((await holdBatch(db, [hold, hold])).size, 2);
+      // Each kept plan, asked for with any parameters (they do not change a generic plan).
+      const { rows: kept } = await sql<{ name: string; n: number }>`select name, cardinality(parameter_types) as n from pg_prepared_statements order by name`.execute(db.kysely);
+      assert.deepEqual(
+        kept.map((k) => k.name),
+        ['hold', 'hold_batch', 'settle', 'settle_batch'],
+      );
+      const plans = new Map<string, string>();
+      for (const k of kept) {
+        const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain execute ${sql.raw(k.name)}(${sql.raw(Array(k.n).fill('null').join(', '))})`.execute(db.kysely);
+        plans.set(k.name, plan.map((r) => r['QUERY PLAN']).join('\n'));
+        assert.doesNotMatch(plans.get(k.name)!, /Seq Scan on generations/, `${k.name}: ${plans.get(k.name)}`);
+      }
+      assert.match(plans.get('settle_batch')!, /generations_pkey/);
       // And the kept plan still settles correctly once the table has grown, a generation settled twice included.
       const later = await holdSome(3);
       const again = await settleBatch(
