@@ -139,7 +139,7 @@ async function readCaller(db: Db, hash: string): Promise<CallerRow | undefined> 
   const st = callerQuery(db).sqlite;
   // Synchronous on SQLite; a (rare) SQLITE_BUSY on a WAL read is waited for asynchronously.
   if (st) return whenNotBusy(() => st.get(hash));
-  // On PostgreSQL the reads that arrive while two are in flight share one statement (db/postgres-batch.ts):
+  // On PostgreSQL the reads that arrive while one is in flight share one statement (db/postgres-batch.ts):
   // each is still made after its request arrived, so a revocation holds at once as before.
   return batched(db, callerReads, hash);
 }

@@ -1,13 +1,21 @@
 // Batching of the hot statements on PostgreSQL (docs/architecture.md "Money"): the caller read, the
-// hold and the settlement. At most IN_FLIGHT statements of one kind run at once per database; the
+// hold and the settlement. At most IN_FLIGHT statements of one kind (one) run at once per database; the
 // calls that arrive meanwhile wait for one of them to return and then leave together in one
 // statement. A lone call never waits: it goes at once, as the single statement. Under load this
 // divides PostgreSQL's cost per statement and per commit, and the turns of a hot account row's
 // lock, by the batch size (bench/NOTES.md).
 import type { Db } from './connect.js';
 
-/** Statements of one kind in flight per database; the rest queue and leave together. */
-export const IN_FLIGHT = 2;
+/**
+ * Statements of one kind in flight per database; the rest queue and leave together. One, not two:
+ * the batches are then about twice as large, and PostgreSQL's work per statement (its commit, its
+ * plan's start, the turns of a hot account row's lock) is shared by twice as many requests. wrk at
+ * 64 connections on PostgreSQL + Redis, alternating: PostgreSQL's CPU per request 163-212 us against
+ * 232-358 with two, the server's 321-418 against 371-479, 1,986-2,149 req/s against 1,719-1,898; at
+ * 16 connections 1,000-1,144 against 588-886 req/s; at 4, no difference (bench/NOTES.md, twelfth
+ * session). A lone call still goes at once.
+ */
+export const IN_FLIGHT = 1;
 /** Calls in one statement at most. */
 export const MAX_BATCH = 64;
 

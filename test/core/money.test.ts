@@ -75,7 +75,7 @@ describe('money', () => {
   });
 
   it('concurrent holds of different prices on one account: what fits is held, plan tokens first, a refused large hold never blocks a smaller one', async () => {
-    // On PostgreSQL the holds that arrive while two are in flight leave in one statement
+    // On PostgreSQL the holds that arrive while one is in flight leave in one statement
     // (src/billing/postgres-hold-batch.ts); on SQLite they share one transaction. Either way each
     // hold is decided in turn: a refused hold cost more than was left, and the balance never goes below 0.
     const a = await h.account({ plan: 'pro', tokens: 5, packageTokens: 6 });
@@ -106,7 +106,7 @@ describe('money', () => {
   });
 
   it('concurrent settlements of different generations, completed, partly charged and failed, each applied once with the exact split', async () => {
-    // On PostgreSQL the settlements that arrive while two are in flight leave in one statement
+    // On PostgreSQL the settlements that arrive while one is in flight leave in one statement
     // (src/billing/postgres-settle-batch.ts), a generation named twice in it settled by its first call.
     const a = await h.account({ plan: 'pro', tokens: 10, packageTokens: 10 });
     const ids: number[] = [];
@@ -118,7 +118,7 @@ describe('money', () => {
     const done = { status: 'completed' as const, resultText: 'ok', error: null, finishReason: 'stop', usage: { input_tokens: 1 }, route: 'openai', firstTokenAt: null };
     const failed = { ...done, status: 'failed' as const, resultText: null, error: 'provider_error', finishReason: null };
     const settlementOf = (i: number) => (i < 3 ? done : i < 5 ? { ...done, charge: 1 } : failed);
-    // Two calls go at once while the rest queue behind them and leave together: generation 0 is
+    // One call goes at once while the rest queue behind it and leave together: generation 0 is
     // named twice in that batch.
     const order = [5, 6, 0, 1, 2, 3, 4, 7, 0];
     const answers = await Promise.all(order.map((i) => settleGeneration(h.server.db, ids[i]!, settlementOf(i))));
