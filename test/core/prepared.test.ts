@@ -18,6 +18,21 @@ import { createTestDatabase } from '../support/test-database.js';
 const base = process.env.TEST_DATABASE_URL;
 const onPostgres = base?.startsWith('postgres') === true;
 
+/** A completed settlement of a generation created at `createdAt`. */
+const completed = (createdAt: string, more: Partial<Settlement> = {}): Settlement => ({
+  status: 'completed',
+  resultText: 'ok',
+  error: null,
+  finishReason: 'stop',
+  usage: null,
+  route: 'openai',
+  firstTokenAt: null,
+  createdAt,
+  ...more,
+});
+/** A hold of 2 tokens on `accountId`. */
+const holdOf = (accountId: number) => ({ accountId, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 });
+
 describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs TEST_DATABASE_URL (PostgreSQL)' }, () => {
   /** The names this connection has prepared after a key lookup, a hold and a settlement; the settlement's outcome. */
   async function afterOneRequest(preparedStatements: boolean): Promise<{ names: string[]; spent: number }> {
@@ -28,18 +43,9 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       const { key } = await createKey(db, account.id, 'prepared');
       // Twice: the second run of a prepared statement sends only its parameters.
       for (let i = 0; i < 2; i++) assert.equal((await findCaller(db, key))?.account.id, account.id);
-      const hold = await holdTokens(db, { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 });
+      const hold = await holdTokens(db, holdOf(account.id));
       assert.ok(hold);
-      const settled = await settleGeneration(db, hold.generationId, {
-        status: 'completed',
-        resultText: 'ok',
-        error: null,
-        finishReason: 'stop',
-        usage: null,
-        route: 'openai',
-        firstTokenAt: null,
-        createdAt: hold.createdAt,
-      });
+      const settled = await settleGeneration(db, hold.generationId, completed(hold.createdAt));
       const { rows } = await sql<{ name: string }>`select name from pg_prepared_statements order by name`.execute(db.kysely);
       return { names: rows.map((r) => r.name), spent: settled.tokensSpent };
     } finally {
@@ -100,21 +106,11 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       // The plan PostgreSQL keeps after five runs of a prepared statement, made now, on an empty table.
       await sql`set plan_cache_mode = force_generic_plan`.execute(db.kysely);
       const account = await createAccount(db, { name: 'plans', plan: 'pro', tokens: 1_000_000 });
-      const settlement = (createdAt: string): Settlement => ({
-        status: 'completed',
-        resultText: 'ok',
-        error: null,
-        finishReason: 'stop',
-        usage: null,
-        route: 'openai',
-        firstTokenAt: null,
-        createdAt,
-        charge: 1,
-      });
+      const settlement = (createdAt: string) => completed(createdAt, { charge: 1 });
       const holdSome = async (n: number) => {
         const holds = [];
         for (let i = 0; i < n; i++) {
-          const hold = await holdTokens(db, { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 });
+          const hold = await holdTokens(db, holdOf(account.id));
           assert.ok(hold);
           holds.push(hold);
         }
@@ -136,8 +132,7 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       // nearly empty: the single settlement and the batch of holds.
       const [alone] = await holdSome(1);
       assert.equal((await settleGeneration(db, alone!.generationId, settlement(alone!.createdAt))).tokensSpent, 1);
-      const hold = { accountId: account.id, apiKeyId: null, modelSlug: 'gpt-5-nano', category: 'text', price: 2, prompt: 'hi', holdTtlMs: 60_000 };
-      assert.equal((await holdBatch(db, [hold, hold])).size, 2);
+      assert.equal((await holdBatch(db, [holdOf(account.id), holdOf(account.id)])).size, 2);
       // Each kept plan, asked for with any parameters (they do not change a generic plan).
       const { rows: kept } = await sql<{ name: string; n: number }>`select name, cardinality(parameter_types) as n from pg_prepared_statements order by name`.execute(db.kysely);
       assert.deepEqual(
