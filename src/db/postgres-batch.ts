@@ -1,9 +1,9 @@
 // Batching of the hot statements on PostgreSQL (docs/architecture.md "Money"): the caller read, the
-// hold and the settlement. At most IN_FLIGHT statements of one kind (one) run at once per database; the
-// calls that arrive meanwhile wait for one of them to return and then leave together in one
-// statement. A lone call never waits: it goes at once, as the single statement. Under load this
-// divides PostgreSQL's cost per statement and per commit, and the turns of a hot account row's
-// lock, by the batch size (bench/NOTES.md).
+// hold and the settlement. At most IN_FLIGHT statements of one kind run at once per database; the
+// calls that arrive meanwhile wait for one to return and then leave together in one statement. A
+// lone call never waits: it goes at once, as the single statement. Under load this divides
+// PostgreSQL's cost per statement and per commit, and the turns of a hot account row's lock, by the
+// batch size (bench/NOTES.md).
 import type { Db } from './connect.js';
 
 /**

@@ -107,6 +107,11 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       await sql`set plan_cache_mode = force_generic_plan`.execute(db.kysely);
       const account = await createAccount(db, { name: 'plans', plan: 'pro', tokens: 1_000_000 });
       const settlement = (createdAt: string) => completed(createdAt, { charge: 1 });
+      const settleAll = (holds: Array<{ generationId: number; createdAt: string }>) =>
+        settleBatch(
+          db,
+          holds.map((h) => ({ generationId: h.generationId, st: settlement(h.createdAt) })),
+        );
       const holdSome = async (n: number) => {
         const holds = [];
         for (let i = 0; i < n; i++) {
@@ -117,10 +122,7 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
         return holds;
       };
       const first = await holdSome(2);
-      const settled = await settleBatch(
-        db,
-        first.map((h) => ({ generationId: h.generationId, st: settlement(h.createdAt) })),
-      );
+      const settled = await settleAll(first);
       assert.deepEqual(
         [...settled.values()].map((s) => [s.applied, s.tokensSpent]),
         [
@@ -142,16 +144,14 @@ describe('prepared statements (PostgreSQL)', { skip: onPostgres ? false : 'needs
       const plans = new Map<string, string>();
       for (const k of kept) {
         const { rows: plan } = await sql<{ 'QUERY PLAN': string }>`explain execute ${sql.raw(k.name)}(${sql.raw(Array(k.n).fill('null').join(', '))})`.execute(db.kysely);
-        plans.set(k.name, plan.map((r) => r['QUERY PLAN']).join('\n'));
-        assert.doesNotMatch(plans.get(k.name)!, /Seq Scan on generations/, `${k.name}: ${plans.get(k.name)}`);
+        const text = plan.map((r) => r['QUERY PLAN']).join('\n');
+        plans.set(k.name, text);
+        assert.doesNotMatch(text, /Seq Scan on generations/, `${k.name}: ${text}`);
       }
       assert.match(plans.get('settle_batch')!, /generations_pkey/);
       // And the kept plan still settles correctly once the table has grown, a generation settled twice included.
       const later = await holdSome(3);
-      const again = await settleBatch(
-        db,
-        [...later, first[0]!].map((h) => ({ generationId: h.generationId, st: settlement(h.createdAt) })),
-      );
+      const again = await settleAll([...later, first[0]!]);
       assert.deepEqual(
         [...again.entries()].sort(([a], [b]) => a - b).map(([i, s]) => [i, s.applied, s.tokensSpent]),
         [
