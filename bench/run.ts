@@ -89,6 +89,14 @@ const config = {
     : quick
       ? { seconds: 2, warmupSeconds: 1, concurrency: 64, repeats: 1 }
       : { seconds: 5, warmupSeconds: 10, concurrency: 64, repeats: 3 },
+  /**
+   * One unmeasured batch per side at each scenario's own concurrency before its measured rounds.
+   * The warm-up above opens 4 connections per pool, so without it the first 100- or 1000-stream
+   * round measured every side's pools growing (a new client connection and, for the proxies, a new
+   * upstream one per stream) and set the scenario's p99 by itself (bench/NOTES.md, thirteenth
+   * session). That first batch is reported apart (ScenarioResult.firstBatch), not dropped.
+   */
+  warmBatch: true,
   workers: smoke || quick ? [1] : [1, 2],
   /** PostgreSQL with the unlimited `elite` account, no Redis (not in a smoke run). */
   postgres: !smoke && !args['no-pg'],
@@ -143,7 +151,8 @@ try {
   let server = await startLumengate({ databaseUrl: sqliteUrl, upstreamOrigin: upstream.origin, workers: 1 });
   const targets = streamTargets(upstream, floor.origin, nginx?.origin, server.url, key);
   await upstream.setScript(streamingScript);
-  // Warm every path (JIT, connection pools) before anything is measured.
+  // Warm every path (JIT, connection pools) before anything is measured; each scenario then opens
+  // with a batch of its own concurrency (config.warmBatch).
   await Promise.all(Array.from({ length: 4 }, () => Promise.all(Object.values(targets).map((t) => runStream(agent, t)))));
   for (const sc of config.scenarios) {
     log(`${sc.streams} concurrent stream(s) x ${sc.rounds} round(s)`);
@@ -364,6 +373,14 @@ async function streamingScenario(streams: number, rounds: number, targets: Parti
     collected[side] = [];
     load[side] = { seconds: 0, events: 0, clientCpuSeconds: 0, serverCpuSeconds: pids[side] ? 0 : null, peakRssBytes: pids[side] ? 0 : null };
   }
+  const firstBatch: NonNullable<ScenarioResult['firstBatch']> = {};
+  if (config.warmBatch) {
+    for (const side of sides) {
+      const batch = await Promise.all(Array.from({ length: streams }, () => runStream(agent, targets[side]!)));
+      const s = summarise(batch);
+      firstBatch[side] = { errors: s.errors, firstError: s.firstError, ttftMs: s.ttftMs };
+    }
+  }
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
@@ -396,6 +413,7 @@ async function streamingScenario(streams: number, rounds: number, targets: Parti
     server: { peakRssBytes: through.peakRssBytes ?? 0, cpuCores: (through.serverCpuSeconds ?? 0) / Math.max(0.001, through.seconds) },
     floorPeakRssBytes: load.floor!.peakRssBytes ?? 0,
     load,
+    ...(config.warmBatch ? { firstBatch } : {}),
   };
 }
 

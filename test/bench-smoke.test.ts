@@ -33,6 +33,12 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
       assert.equal(side.gapMs.n, 2 * 2, 'two gaps per 3-chunk stream');
     }
     assert.ok(s.server.peakRssBytes > 0, 'server RSS was read from /proc');
+    // The scenario opened with one unmeasured batch per side (new connections), reported apart.
+    assert.equal(r.config.warmBatch, true);
+    for (const name of hasNginx ? ['direct', 'floor', 'nginx', 'through'] : ['direct', 'floor', 'through']) {
+      assert.equal(s.firstBatch[name].errors, 0, s.firstBatch[name].firstError ?? name);
+      assert.equal(s.firstBatch[name].ttftMs.n, 2, `${name}: the opening batch has the scenario's 2 streams`);
+    }
     // Per side: the content deltas delivered (CPU per event divides by them) and the client's own CPU.
     for (const name of hasNginx ? ['direct', 'floor', 'nginx', 'through'] : ['direct', 'floor', 'through']) {
       assert.equal(s.load[name].events, 2 * 3, `${name}: 2 streams × 3 deltas`);
@@ -61,6 +67,7 @@ test('npm run bench --smoke produces a report with numbers, to a temp path', { t
     assert.match(md, /^# Benchmarks/);
     assert.match(md, /\| 2 × 1 \| direct \|/);
     assert.match(md, /\| \| bare proxy \|/);
+    assert.match(md, /\| 2 \| [\d.]+ \/ [\d.]+ \| [\d.]+ \/ [\d.]+ \| .*\| 0 \|$/m, 'the opening batch, reported apart');
     assert.match(md, /\| sqlite \| 1 \| (CPU 0 only|all) \| \d[\d,]* req\/s \| \d+ µs \|/);
     assert.match(md, /\| goal \| lumengate \| met \| margin \| Node floor \(bare proxy\) \| nginx \|/);
     if (hasNginx) assert.match(md, /\| \| nginx \|/);
