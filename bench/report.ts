@@ -51,7 +51,7 @@ export interface ScenarioResult {
    * The unmeasured batch per side that opened the scenario (config.warmBatch): connection pools
    * still growing. Absent in results saved before it existed (their first round was measured).
    */
-  firstBatch?: Partial<Record<Side, { errors: number; firstError: string | null; ttftMs: Stats }>>;
+  firstBatch?: Partial<Record<Side, SideSummary>>;
 }
 export interface ThroughputRun {
   database: 'sqlite' | 'postgres';
@@ -364,7 +364,7 @@ export function renderReport(r: BenchResults): string {
       const f = s.firstBatch!;
       const cell = (side: Side) => (f[side] ? `${ms(f[side].ttftMs.p50)} / ${ms(f[side].ttftMs.p99)}` : '');
       const added = f.through && f.direct ? ms(f.through.ttftMs.p99 - f.direct.ttftMs.p99) : '–';
-      const errors = (['direct', 'floor', 'nginx', 'through'] as const).reduce((n, side) => n + (f[side]?.errors ?? 0), 0);
+      const errors = Object.values(f).reduce((n, b) => n + b.errors, 0);
       lines.push(`| ${s.streams} | ${cell('direct')} | ${cell('floor')} | ${cell('nginx')} | ${cell('through')} | ${added} | ${errors} |`);
     }
   }

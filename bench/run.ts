@@ -94,7 +94,8 @@ const config = {
    * The warm-up above opens 4 connections per pool, so without it the first 100- or 1000-stream
    * round measured every side's pools growing (a new client connection and, for the proxies, a new
    * upstream one per stream) and set the scenario's p99 by itself (bench/NOTES.md, thirteenth
-   * session). That first batch is reported apart (ScenarioResult.firstBatch), not dropped.
+   * session). That first batch is reported apart (ScenarioResult.firstBatch), not dropped. Always
+   * on; kept in the saved results to tell them from runs before it.
    */
   warmBatch: true,
   workers: smoke || quick ? [1] : [1, 2],
@@ -374,13 +375,7 @@ async function streamingScenario(streams: number, rounds: number, targets: Parti
     load[side] = { seconds: 0, events: 0, clientCpuSeconds: 0, serverCpuSeconds: pids[side] ? 0 : null, peakRssBytes: pids[side] ? 0 : null };
   }
   const firstBatch: NonNullable<ScenarioResult['firstBatch']> = {};
-  if (config.warmBatch) {
-    for (const side of sides) {
-      const batch = await Promise.all(Array.from({ length: streams }, () => runStream(agent, targets[side]!)));
-      const s = summarise(batch);
-      firstBatch[side] = { errors: s.errors, firstError: s.firstError, ttftMs: s.ttftMs };
-    }
-  }
+  for (const side of sides) firstBatch[side] = summarise(await Promise.all(Array.from({ length: streams }, () => runStream(agent, targets[side]!))));
   for (let r = 0; r < rounds; r++) {
     const order = r % 2 === 0 ? sides : [...sides].reverse();
     for (const side of order) {
@@ -413,7 +408,7 @@ async function streamingScenario(streams: number, rounds: number, targets: Parti
     server: { peakRssBytes: through.peakRssBytes ?? 0, cpuCores: (through.serverCpuSeconds ?? 0) / Math.max(0.001, through.seconds) },
     floorPeakRssBytes: load.floor!.peakRssBytes ?? 0,
     load,
-    ...(config.warmBatch ? { firstBatch } : {}),
+    firstBatch,
   };
 }
 
