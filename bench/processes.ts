@@ -160,13 +160,24 @@ export interface Server {
   stop(): Promise<void>;
 }
 
-export async function startLumengate(opts: { databaseUrl: string; upstreamOrigin: string; workers: number; profileDir?: string; env?: Record<string, string> }): Promise<Server> {
+export async function startLumengate(opts: {
+  databaseUrl: string;
+  upstreamOrigin: string;
+  workers: number;
+  profileDir?: string;
+  env?: Record<string, string>;
+  /** Another checkout's build to run instead of this one's (its dist/ directory). */
+  distRoot?: string;
+  /** Node arguments after the launch flags (V8 settings to compare). */
+  nodeFlags?: string[];
+}): Promise<Server> {
   const port = await freePort();
   const args = [
     // As `npm start` starts it.
     ...SERVER_LAUNCH_FLAGS,
+    ...(opts.nodeFlags ?? []),
     ...(opts.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${opts.profileDir}`] : []),
-    join(distRoot, 'src/cli/main.js'),
+    join(opts.distRoot ?? distRoot, 'src/cli/main.js'),
     'serve',
     ...(opts.workers > 1 ? ['--workers', String(opts.workers)] : []),
   ];
