@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { startFakeOpenAI, type FakeUpstream } from '../../test/support/fake-openai.js';
-import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
+import { drain, providerConformance, request, within } from '../../test/support/provider-conformance.js';
 import { openAICompatibleProvider } from './openai-compatible.js';
 import { ProviderError } from './spec.js';
 
@@ -84,5 +86,56 @@ describe('openai-compatible: request on the wire', () => {
   it('carries the message of an HTTP error body', async () => {
     fake.respondWith({ status: 429 });
     await assert.rejects(make(fake).open(request()), /Rate limit reached/);
+  });
+});
+
+describe('openai-compatible: reading the stream', () => {
+  it('events cut anywhere between network reads (inside a line, inside a UTF-8 character) come out whole and in order', async () => {
+    const deltas = ['Привет', ', 🌍', '!'];
+    const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+    const body = Buffer.from(`${deltas.map((d) => chunk({ content: d }, null)).join('')}${chunk({}, 'stop')}data: [DONE]\n\n`);
+    // Three bytes per write, each in a tick of its own: the Cyrillic letters (2 bytes) and the
+    // emoji (4) are cut between writes, as are the `data:` lines and the blank lines.
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        void (async () => {
+          for (let i = 0; i < body.length; i += 3) {
+            res.write(body.subarray(i, i + 3));
+            await new Promise((r) => setImmediate(r));
+          }
+          res.end();
+        })();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const provider = openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
+      const got = await drain((await provider.open(request())).parts);
+      assert.equal(got.error, undefined);
+      assert.deepEqual(got.deltas, deltas);
+      assert.equal(got.finish?.finishReason, 'stop');
+      await provider.close?.();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+
+  it('a reader that stops early (a for-await loop left) closes the upstream connection', async () => {
+    const fake = await startFakeOpenAI();
+    try {
+      // The upstream stalls after its words: only the gateway can close the connection.
+      fake.respondWith({ chunks: ['first', 'second'], ending: 'stall' });
+      const stream = await make(fake).open(request());
+      for await (const part of stream.parts) {
+        assert.deepEqual(part, { type: 'text-delta', delta: 'first' });
+        break;
+      }
+      await within(fake.requests.at(-1)!.closed, 20_000, 'upstream connection still open');
+    } finally {
+      await fake.close();
+    }
   });
 });

@@ -25,7 +25,7 @@ import {
   type StreamPart,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
-import { callUpstream, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
+import { callUpstream, type BodySink, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
 interface ChatCompletionChunk {
@@ -78,7 +78,7 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
       }
       // Anything but 2xx is a refusal (undici follows no redirects; a 3xx body is no event stream).
       if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, req.signal);
-      return { parts: parts(res.body, req.signal) };
+      return { parts: new ChatCompletionStream(res.body, req.signal) };
     },
     async embed(req: EmbeddingRequest): Promise<EmbeddingResult> {
       const body = JSON.stringify({ model: req.upstreamModel, input: req.input, encoding_format: 'float', ...(req.dimensions ? { dimensions: req.dimensions } : {}) });
@@ -177,85 +177,201 @@ function wireMessage(m: Message): Record<string, unknown> {
   }
 }
 
-async function* parts(body: UpstreamBody, signal: AbortSignal): AsyncGenerator<StreamPart> {
-  let finishReason: string | null = null;
-  let usage: ProviderUsage | null = null;
-  let done = false;
-  const pending: ChatCompletionChunk[] = [];
-  let streamError: ProviderError | null = null;
-  const tools = new ToolCallAssembler();
+/** Input bytes received while the reader had parts left unread, past which the upstream is paused. */
+const BACKLOG_BYTES = 64 * 1024;
+
+/**
+ * The upstream's SSE turned into parts as its bytes arrive: UpstreamBody hands each chunk over in
+ * undici's callback, the parser runs there, and the parts wait in a queue for the reader. A reader
+ * waiting for the next part costs one promise. The async generator this replaces read the body
+ * through the body's own async generator, three promise layers and a generator resume per event,
+ * ~0.4 KB per event that a 1000-stream load promoted to the old generation (bench/NOTES.md,
+ * fifteenth session).
+ * Backpressure: when the reader falls behind by BACKLOG_BYTES of input, the upstream is paused until
+ * it has read everything queued. After [DONE] the rest of the body (usually nothing but its end) is
+ * read in the background so the keep-alive socket stays reusable: at most 64 KiB more, and an
+ * upstream that never closes is cut after a second. A failure (an upstream error event, a reset, an
+ * abort of the signal) reaches the reader after the parts before it, and closes the upstream
+ * connection.
+ */
+class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySink {
+  #queue: StreamPart[] = [];
+  #head = 0;
+  /** Bytes received since the reader last had nothing queued. */
+  #backlog = 0;
+  /** Set once nothing more will be queued: the failure to give after the queue (undefined: done). */
+  #over = false;
+  #failure: unknown;
+  #reader: { resolve: (r: IteratorResult<StreamPart>) => void; reject: (err: unknown) => void } | undefined;
+  #finishReason: string | null = null;
+  #usage: ProviderUsage | null = null;
+  #tools = new ToolCallAssembler();
   /** Characters received since the last event boundary (blank line). */
-  let eventChars = 0;
-  const parser = createParser({
-    onEvent(message: EventSourceMessage) {
-      if (done || streamError) return;
-      if (message.data === '[DONE]') {
-        done = true;
-        return;
-      }
-      let chunk: ChatCompletionChunk;
-      try {
-        chunk = JSON.parse(message.data) as ChatCompletionChunk;
-      } catch {
-        streamError = new ProviderError(`upstream sent an event that is not JSON: ${message.data.slice(0, 200)}`, { retryable: true });
-        return;
-      }
-      // OpenAI reports failures after the headers as an `error` object in the stream.
-      if (chunk.error || message.event === 'error') {
-        streamError = new ProviderError(`upstream stream failed: ${chunk.error?.message ?? message.data.slice(0, 200)}`, { retryable: true });
-        return;
-      }
-      pending.push(chunk);
-    },
-  });
+  #eventChars = 0;
+  /** The chunks the parser gave for the read being handled. */
+  #pending: ChatCompletionChunk[] = [];
+  #done = false;
+  #streamError: ProviderError | null = null;
   // UTF-8 characters may be cut between network reads; the decoder carries the partial bytes over.
   // Node's StringDecoder, not TextDecoder: with `stream: true` the latter runs ICU's converter,
   // several times the cost per read (bench:count, bench/NOTES.md).
-  const decoder = new StringDecoder('utf8');
-  try {
-    // Leaving the loop at [DONE] leaves the body as it is; the finally below decides what happens to the rest.
-    for await (const bytes of body) {
-      const text = decoder.write(bytes);
+  #decoder = new StringDecoder('utf8');
+  #parser = createParser({ onEvent: (message) => this.#onEvent(message) });
+
+  constructor(
+    private readonly body: UpstreamBody,
+    private readonly signal: AbortSignal,
+  ) {
+    body.pipe(this);
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<StreamPart>> {
+    if (this.#head < this.#queue.length) {
+      const value = this.#queue[this.#head++]!;
+      if (this.#head === this.#queue.length) this.#caughtUp();
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.#over) {
+      const failure = this.#failure;
+      // Like a generator's: the failure once, then done.
+      this.#failure = undefined;
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what failure() gives: an Error, or the signal's reason as the caller set it
+      return failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(failure);
+    }
+    return new Promise((resolve, reject) => (this.#reader = { resolve, reject }));
+  }
+
+  /** The reader stops early (a for-await loop left): the upstream connection is closed. */
+  return(): Promise<IteratorResult<StreamPart>> {
+    this.#stop(undefined);
+    this.#queue = [];
+    this.#head = 0;
+    this.#failure = undefined;
+    if (!this.body.ended) this.body.destroy();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  // --- the body's chunks (BodySink), in undici's callback
+
+  data(bytes: Buffer): void {
+    if (this.#over) return;
+    try {
+      const text = this.#decoder.write(bytes);
       // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
       const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
-      eventChars = boundary >= 0 ? text.length - boundary : eventChars + text.length;
-      if (eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });
-      parser.feed(text);
-      for (const chunk of pending) {
-        const choice = chunk.choices?.[0];
-        const delta = choice?.delta;
-        const reasoning = delta?.reasoning_content ?? delta?.reasoning;
-        if (typeof reasoning === 'string' && reasoning.length > 0) yield { type: 'reasoning-delta', delta: reasoning };
-        if (typeof delta?.content === 'string' && delta.content.length > 0) yield { type: 'text-delta', delta: delta.content };
-        for (const [k, call] of (delta?.tool_calls ?? []).entries()) {
-          yield* tools.fragment(call.index ?? k, { id: call.id, name: call.function?.name, arguments: call.function?.arguments });
-        }
-        if (choice?.finish_reason) finishReason = choice.finish_reason;
-        if (chunk.usage) usage = usageOf(chunk.usage);
-      }
-      pending.length = 0;
-      // eslint-disable-next-line @typescript-eslint/only-throw-error -- assigned in the parser's callback: TypeScript narrows it to never here
-      if (streamError) throw streamError;
+      this.#eventChars = boundary >= 0 ? text.length - boundary : this.#eventChars + text.length;
+      if (this.#eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });
+      this.#parser.feed(text);
+      for (const chunk of this.#pending) this.#read(chunk);
+      this.#pending.length = 0;
+      if (this.#streamError) throw this.#streamError;
       // [DONE] ends the answer, whether or not the upstream closes the response after it.
-      if (done) break;
-    }
-  } catch (err) {
-    throw failure(err, signal);
-  } finally {
-    if (!body.ended) {
-      // After [DONE] the rest of the body (usually nothing but its end) is read in the background
-      // so the keep-alive socket stays reusable: at most 64 KiB more, and an upstream that never
-      // closes is cut after a second. Leaving early (the client left, a timeout, an upstream
-      // error) closes the upstream connection at once.
-      if (done && !signal.aborted) body.drain(64 * 1024, 1000);
-      else body.destroy();
+      if (this.#done) return this.#complete();
+      if (this.#head < this.#queue.length) {
+        this.#backlog += bytes.length;
+        if (this.#backlog > BACKLOG_BYTES) this.body.pause();
+      }
+    } catch (err) {
+      this.fail(err);
     }
   }
-  if (signal.aborted) throw failure(signal.reason, signal);
-  // Servers that omit [DONE] still end a complete answer with a finish_reason chunk.
-  if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
-  yield* tools.finish();
-  yield { type: 'finish', finishReason: unifiedFinishReason(finishReason), usage };
+
+  end(): void {
+    this.#complete();
+  }
+
+  fail(err: unknown): void {
+    if (this.#over) return;
+    this.#stop(failure(err, this.signal));
+    if (!this.body.ended) this.body.destroy();
+  }
+
+  // --- parsing
+
+  #onEvent(message: EventSourceMessage): void {
+    if (this.#done || this.#streamError) return;
+    if (message.data === '[DONE]') {
+      this.#done = true;
+      return;
+    }
+    let chunk: ChatCompletionChunk;
+    try {
+      chunk = JSON.parse(message.data) as ChatCompletionChunk;
+    } catch {
+      this.#streamError = new ProviderError(`upstream sent an event that is not JSON: ${message.data.slice(0, 200)}`, { retryable: true });
+      return;
+    }
+    // OpenAI reports failures after the headers as an `error` object in the stream.
+    if (chunk.error || message.event === 'error') {
+      this.#streamError = new ProviderError(`upstream stream failed: ${chunk.error?.message ?? message.data.slice(0, 200)}`, { retryable: true });
+      return;
+    }
+    this.#pending.push(chunk);
+  }
+
+  #read(chunk: ChatCompletionChunk): void {
+    const choice = chunk.choices?.[0];
+    const delta = choice?.delta;
+    const reasoning = delta?.reasoning_content ?? delta?.reasoning;
+    if (typeof reasoning === 'string' && reasoning.length > 0) this.#push({ type: 'reasoning-delta', delta: reasoning });
+    if (typeof delta?.content === 'string' && delta.content.length > 0) this.#push({ type: 'text-delta', delta: delta.content });
+    for (const [k, call] of (delta?.tool_calls ?? []).entries()) {
+      for (const part of this.#tools.fragment(call.index ?? k, { id: call.id, name: call.function?.name, arguments: call.function?.arguments })) this.#push(part);
+    }
+    if (choice?.finish_reason) this.#finishReason = choice.finish_reason;
+    if (chunk.usage) this.#usage = usageOf(chunk.usage);
+  }
+
+  /** [DONE], or the body ended: the finish part, or why there is none. */
+  #complete(): void {
+    if (this.#over) return;
+    if (!this.body.ended) {
+      if (this.signal.aborted) this.body.destroy();
+      else this.body.drain(64 * 1024, 1000);
+    }
+    if (this.signal.aborted) return this.#stop(failure(this.signal.reason, this.signal));
+    // Servers that omit [DONE] still end a complete answer with a finish_reason chunk.
+    if (this.#finishReason === null) return this.#stop(new ProviderError('upstream stream ended without a finish event'));
+    for (const part of this.#tools.finish()) this.#push(part);
+    this.#push({ type: 'finish', finishReason: unifiedFinishReason(this.#finishReason), usage: this.#usage });
+    this.#stop(undefined);
+  }
+
+  // --- the queue
+
+  #push(part: StreamPart): void {
+    const reader = this.#reader;
+    if (reader && this.#head === this.#queue.length) {
+      this.#reader = undefined;
+      return reader.resolve({ value: part, done: false });
+    }
+    this.#queue.push(part);
+  }
+
+  /** Nothing more is queued; a waiting reader gets the failure, or done. */
+  #stop(failure: unknown): void {
+    if (this.#over) return;
+    this.#over = true;
+    this.#failure = failure;
+    const reader = this.#reader;
+    if (!reader) return;
+    this.#reader = undefined;
+    this.#failure = undefined;
+    if (failure === undefined) reader.resolve({ value: undefined, done: true });
+    else reader.reject(failure);
+  }
+
+  /** The reader has read everything queued. */
+  #caughtUp(): void {
+    this.#queue.length = 0;
+    this.#head = 0;
+    this.#backlog = 0;
+    if (!this.#over) this.body.resume();
+  }
 }
 
 /** The same names the AI SDK gives (finish_reason in generation objects must not change). */

@@ -1,5 +1,6 @@
 // One streamed upstream HTTP call on undici's dispatch() with a handler of our own: the status and
-// headers, then the body as an async iterable of Buffers. undici's request() wraps the same call in
+// headers, then the body as an async iterable of Buffers, or handed chunk by chunk to a sink as
+// undici delivers it (pipe(): a parser that keeps its own queue, openai-compatible.ts). undici's request() wraps the same call in
 // an AsyncResource and a Readable stream read through its async iterator; measured on this VM that
 // costs ~25 µs more CPU per call (bench/NOTES.md, tenth session), on every generation. What the
 // Readable gave is here: backpressure (pause past HIGH_WATER bytes), abort by a signal, errors
@@ -66,7 +67,16 @@ class CallHandler implements Dispatcher.DispatchHandler {
   }
 }
 
-/** The response body: an async iterable of the chunks as they arrive. */
+/** A consumer of the body that takes each chunk as it arrives (UpstreamBody.pipe). */
+export interface BodySink {
+  data(chunk: Buffer): void;
+  /** The whole body has arrived. */
+  end(): void;
+  /** The call failed or was stopped (undici's error, the signal's reason, or destroy()'s). */
+  fail(err: Error): void;
+}
+
+/** The response body: an async iterable of the chunks as they arrive, or piped to a sink. */
 export class UpstreamBody implements AsyncIterable<Buffer> {
   /** True once the whole body has arrived (or the call failed or was stopped): nothing more comes. */
   ended = false;
@@ -74,6 +84,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   #queued = 0;
   #error: Error | undefined;
   #wake: (() => void) | undefined;
+  #sink: BodySink | undefined;
   #controller: Dispatcher.DispatchController | undefined;
   /** Until the head arrives: the call's promise (callUpstream). */
   #resolve: ((res: UpstreamResponse) => void) | undefined;
@@ -118,6 +129,7 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
       if (this.#drainLeft < 0) this.destroy();
       return;
     }
+    if (this.#sink) return this.#sink.data(chunk);
     this.#chunks.push(chunk);
     this.#queued += chunk.length;
     if (this.#queued > HIGH_WATER && !this.#controller!.paused) this.#controller!.pause();
@@ -125,19 +137,49 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
   }
 
   end(): void {
+    const sink = this.#liveSink();
     this.#finish();
+    sink?.end();
     this.#wake?.();
   }
 
   fail(err: Error): void {
     const reject = this.#reject;
+    const sink = this.#liveSink();
     this.#finish();
     if (reject) return reject(err);
     this.#error ??= err;
+    sink?.fail(err);
     this.#wake?.();
   }
 
   // --- the caller's side
+
+  /**
+   * Hands every chunk to `sink` as undici delivers it, in undici's callback, instead of queueing it
+   * for the async iterator: what was queued already goes first, then the end or failure if it came.
+   * The sink applies its own backpressure with pause() and resume(). After drain() or destroy()
+   * the sink hears nothing more.
+   */
+  pipe(sink: BodySink): void {
+    const queued = this.#chunks;
+    this.#chunks = [];
+    this.#queued = 0;
+    this.#sink = sink;
+    for (const chunk of queued) sink.data(chunk);
+    if (this.#error !== undefined) sink.fail(this.#error);
+    else if (this.ended) sink.end();
+    else if (this.#controller?.paused) this.#controller.resume();
+  }
+
+  /** Stops reading the upstream (TCP pushes back) until resume(). */
+  pause(): void {
+    if (this.#controller && !this.#controller.paused) this.#controller.pause();
+  }
+
+  resume(): void {
+    if (this.#controller?.paused) this.#controller.resume();
+  }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Buffer> {
     for (;;) {
@@ -162,9 +204,11 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#error ??= error;
     const controller = this.#controller;
     const reject = this.#reject;
+    const sink = this.#liveSink();
     this.#finish();
     controller?.abort(error);
     reject?.(error);
+    sink?.fail(error);
     this.#wake?.();
   }
 
@@ -183,9 +227,15 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     if (this.#controller?.paused) this.#controller.resume();
   }
 
+  /** The sink, unless the body is being drained (the sink has what it needed). */
+  #liveSink(): BodySink | undefined {
+    return this.#drainLeft >= 0 ? undefined : this.#sink;
+  }
+
   #finish(): void {
     if (this.ended) return;
     this.ended = true;
+    this.#sink = undefined;
     clearTimeout(this.#drainTimer);
     this.#signal?.removeEventListener('abort', this.#onAbort);
     // Nothing of undici's (its controller holds the raw header buffers) stays reachable from here.

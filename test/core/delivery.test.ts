@@ -1,6 +1,7 @@
 // Delivery: a client that hangs up before a non-streamed answer was sent pays nothing; a client
-// that reads slowly is not failed by the upstream chunk-gap timer; an upstream that says [DONE]
-// but keeps the connection open ends the answer at once; an endless line is cut, not buffered.
+// that reads slowly is not failed by the upstream chunk-gap timer, and the upstream waits for it;
+// an upstream that says [DONE] but keeps the connection open ends the answer at once; an endless
+// line is cut, not buffered.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
@@ -66,11 +67,14 @@ describe('delivery', () => {
     });
   }
 
-  it('a slow-reading stream client is not failed by the chunk-gap timer: completed and charged', { timeout: 120_000 }, async () => {
+  it('a slow-reading stream client is not failed by the chunk-gap timer, and the upstream waits too: completed and charged', { timeout: 120_000 }, async () => {
     const acct = await h.account({ plan: 'elite', tokens: 100 });
-    // ~8 MB of answer: more than the loopback socket buffers hold, so the server must wait on the client.
-    const chunks = Array.from({ length: 1000 }, (_, i) => `${String(i).padStart(4, '0')}${'y'.repeat(8 * 1024)}`);
+    // ~32 MB of answer: far more than the loopback sockets of both hops buffer (a receive buffer
+    // grows only as it is read, a send buffer to 4 MB), so the server must wait on the client, and
+    // the upstream on the server.
+    const chunks = Array.from({ length: 4000 }, (_, i) => `${String(i).padStart(4, '0')}${'y'.repeat(8 * 1024)}`);
     h.fake.respondWith({ chunks });
+    const upstream = h.fake.nextRequest();
     // The server side of the client's connection, to see its backpressure.
     const served = new Promise<ServerResponse>((resolve) => {
       const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -93,6 +97,9 @@ describe('delivery', () => {
     // test, not a wait for something to happen), then read everything.
     await sleep(GAP_MS * 4);
     assert.ok(serverRes.writableNeedDrain, 'still under backpressure');
+    // The server stopped reading the upstream instead of holding the answer in memory: the rest
+    // is still in the fake upstream's own buffer.
+    assert.ok((await upstream).response.writableLength > 0, 'the upstream is under backpressure too');
     let text = '';
     res.setEncoding('utf8');
     res.on('data', (d: string) => (text += d));

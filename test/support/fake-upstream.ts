@@ -68,6 +68,8 @@ export interface RecordedRequest {
   closedAt: number | undefined;
   /** Resolves with closedAt once the connection closes. */
   closed: Promise<number>;
+  /** The fake's own response: unsent bytes pile up here when the gateway stops reading (backpressure). */
+  response: ServerResponse;
 }
 
 /** Writes one response in a provider's wire format. `sse` writes raw bytes with an optional delay first. */
@@ -132,6 +134,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       clientPort: req.socket.remotePort,
       closedAt: undefined,
       closed: new Promise((r) => (resolveClosed = r)),
+      response: res,
     };
     requests.push(record);
     const waiting = arrivals;
