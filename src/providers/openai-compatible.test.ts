@@ -89,37 +89,83 @@ describe('openai-compatible: request on the wire', () => {
   });
 });
 
+/** An upstream that answers every request with `writes`, each in a tick of its own; the drained parts of one stream from it. */
+async function readRaw(writes: (string | Buffer)[]): Promise<Awaited<ReturnType<typeof drain>>> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      void (async () => {
+        for (const w of writes) {
+          res.write(w);
+          await new Promise((r) => setImmediate(r));
+        }
+        res.end();
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const provider = openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
+  try {
+    return await drain((await provider.open(request())).parts);
+  } finally {
+    await provider.close?.();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  }
+}
+
+const chunkJson = (delta: object, finish: string | null = null) => JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] });
+
 describe('openai-compatible: reading the stream', () => {
   it('events cut anywhere between network reads (inside a line, inside a UTF-8 character) come out whole and in order', async () => {
     const deltas = ['Привет', ', 🌍', '!'];
-    const chunk = (delta: object, finish: string | null) => `data: ${JSON.stringify({ choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
-    const body = Buffer.from(`${deltas.map((d) => chunk({ content: d }, null)).join('')}${chunk({}, 'stop')}data: [DONE]\n\n`);
-    // Three bytes per write, each in a tick of its own: the Cyrillic letters (2 bytes) and the
-    // emoji (4) are cut between writes, as are the `data:` lines and the blank lines.
-    const server = createServer((req, res) => {
-      req.resume();
-      req.on('end', () => {
-        res.writeHead(200, { 'content-type': 'text/event-stream' });
-        void (async () => {
-          for (let i = 0; i < body.length; i += 3) {
-            res.write(body.subarray(i, i + 3));
-            await new Promise((r) => setImmediate(r));
-          }
-          res.end();
-        })();
-      });
-    });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const body = Buffer.from(`${deltas.map((d) => `data: ${chunkJson({ content: d })}\n\n`).join('')}data: ${chunkJson({}, 'stop')}\n\ndata: [DONE]\n\n`);
+    // Three bytes per write: the Cyrillic letters (2 bytes) and the emoji (4) are cut between
+    // writes, as are the `data:` lines and the blank lines.
+    const writes: Buffer[] = [];
+    for (let i = 0; i < body.length; i += 3) writes.push(body.subarray(i, i + 3));
+    const got = await readRaw(writes);
+    assert.equal(got.error, undefined);
+    assert.deepEqual(got.deltas, deltas);
+    assert.equal(got.finish?.finishReason, 'stop');
+  });
+
+  it('every SSE form an upstream may write: CRLF and CR line ends, comments, id and event fields, data without a space, data over two lines, several events in one write', async () => {
+    const got = await readRaw([
+      `data: ${chunkJson({ content: 'a' })}\r\n\r\n`,
+      `: keep-alive comment\n\ndata:${chunkJson({ content: 'b' })}\n\n`,
+      `id: 7\nevent: message\ndata: ${chunkJson({ content: 'c' })}\n\n`,
+      `data: ${chunkJson({ content: 'd' })}\r\rdata: {"choices":\ndata: [{"index":0,"delta":{"content":"e"},"finish_reason":null}]}\n\n`,
+      `data: ${chunkJson({ content: 'f' })}\n\ndata: ${chunkJson({ content: 'g' })}\n\n`,
+      `data: ${chunkJson({}, 'stop')}\n\n`,
+      'data: [DONE]\n\n',
+    ]);
+    assert.equal(got.error, undefined);
+    assert.deepEqual(got.deltas, ['a', 'b', 'c', 'd', 'e', 'f', 'g']);
+    assert.equal(got.finish?.finishReason, 'stop');
+  });
+
+  it('a named error event after words fails the stream after them', async () => {
+    const got = await readRaw([`data: ${chunkJson({ content: 'so far' })}\n\n`, 'event: error\ndata: {"message":"overloaded"}\n\n']);
+    assert.deepEqual(got.deltas, ['so far']);
+    assert.ok(got.error instanceof ProviderError, String(got.error));
+    assert.match(got.error.message, /overloaded/);
+  });
+
+  it('a second read while one is waiting is refused, not left unanswered; the first gets its part', async () => {
+    const fake = await startFakeOpenAI();
     try {
-      const provider = openAICompatibleProvider('openai', { type: 'openai-compatible', base_url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1` });
-      const got = await drain((await provider.open(request())).parts);
-      assert.equal(got.error, undefined);
-      assert.deepEqual(got.deltas, deltas);
-      assert.equal(got.finish?.finishReason, 'stop');
-      await provider.close?.();
+      // The first chunk is held until both reads are made.
+      let release!: () => void;
+      fake.respondWith({ chunks: ['only'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
+      const iterator = (await make(fake).open(request())).parts[Symbol.asyncIterator]();
+      const first = iterator.next();
+      await assert.rejects(iterator.next(), /already waiting/);
+      release();
+      assert.deepEqual((await first).value, { type: 'text-delta', delta: 'only' });
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await fake.close();
     }
   });
 

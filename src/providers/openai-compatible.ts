@@ -242,6 +242,8 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
       // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- what failure() gives: an Error, or the signal's reason as the caller set it
       return failure === undefined ? Promise.resolve({ value: undefined, done: true }) : Promise.reject(failure);
     }
+    // One read at a time, as for-await and routing read; a second would leave the first unanswered.
+    if (this.#reader) return Promise.reject(new Error('a read of this stream is already waiting'));
     return new Promise((resolve, reject) => (this.#reader = { resolve, reject }));
   }
 
