@@ -1,8 +1,9 @@
 // One streamed upstream HTTP call on undici's dispatch() with a handler of our own: the status and
 // headers, then the body as an async iterable of Buffers, or handed chunk by chunk to a sink as
-// undici delivers it (pipe(): a parser that keeps its own queue, openai-compatible.ts). undici's request() wraps the same call in
-// an AsyncResource and a Readable stream read through its async iterator; measured on this VM that
-// costs ~25 µs more CPU per call (bench/NOTES.md, tenth session), on every generation. What the
+// undici delivers it (pipe(): a parser that keeps its own queue, openai-compatible.ts). undici's
+// request() wraps the same call in an AsyncResource and a Readable stream read through its async
+// iterator; measured on this VM that costs ~25 µs more CPU per call (bench/NOTES.md, tenth
+// session), on every generation. What the
 // Readable gave is here: backpressure (pause past HIGH_WATER bytes), abort by a signal, errors
 // in the middle of the body, and a background drain after the caller has read what it needs, so the
 // keep-alive socket is reused.
@@ -166,10 +167,15 @@ export class UpstreamBody implements AsyncIterable<Buffer> {
     this.#chunks = [];
     this.#queued = 0;
     this.#sink = sink;
-    for (const chunk of queued) sink.data(chunk);
-    if (this.#error !== undefined) sink.fail(this.#error);
-    else if (this.ended) sink.end();
-    else if (this.#controller?.paused) this.#controller.resume();
+    // The sink may drain or destroy the body while it reads these: it then hears nothing more.
+    for (const chunk of queued) this.#liveSink()?.data(chunk);
+    const live = this.#liveSink();
+    if (!live) return;
+    if (this.ended) {
+      this.#sink = undefined;
+      if (this.#error !== undefined) live.fail(this.#error);
+      else live.end();
+    } else if (this.#controller?.paused) this.#controller.resume();
   }
 
   /** Stops reading the upstream (TCP pushes back) until resume(). */
