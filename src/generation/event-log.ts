@@ -22,6 +22,11 @@ export interface Snapshot {
 export interface EventLog {
   /** Frames `seq = from, from+1, …` in order; `ended` marks the last append of the generation. */
   append(id: number, from: number, frames: string[], ended: boolean): void;
+  /**
+   * Frame `seq` alone, for a log that stores each frame as it comes (memory). Without it the
+   * recorder gathers a tick's frames into one `append` (Redis: one round trip for them).
+   */
+  appendFrame?(id: number, seq: number, frame: string): void;
   /** Forgets a generation's log (over its caps): re-attaching is refused from now on. */
   drop(id: number): void;
   /** The frames after sequence `after`, or undefined when no log is kept for this generation. */
@@ -31,7 +36,10 @@ export interface EventLog {
   close(): void;
 }
 
-/** The producer side: numbers the frames of one stream, batches each tick into one append, applies the caps. */
+/**
+ * The producer side: numbers the frames of one stream, applies the caps, and hands each frame to
+ * the log: at once where the log takes one frame at a time, else each tick's frames in one append.
+ */
 export class StreamRecorder {
   private seq = 0;
   private bytes = 0;
@@ -61,13 +69,21 @@ export class StreamRecorder {
       this.log.drop(this.id);
       return;
     }
+    if (this.log.appendFrame) {
+      // Nothing to gather: no per-event tick, closure or batch array (bench/NOTES.md, sixteenth session).
+      this.log.appendFrame(this.id, this.seq, frame);
+      this.from = this.seq + 1;
+      return;
+    }
     this.batch.push(frame);
     this.schedule();
   }
 
   end(): void {
     this.ended = true;
-    if (!this.dropped) this.schedule();
+    if (this.dropped) return;
+    if (this.log.appendFrame) this.log.append(this.id, this.from, [], true);
+    else this.schedule();
   }
 
   private schedule(): void {
@@ -113,25 +129,23 @@ export class MemoryEventLog implements EventLog {
   /** `now`: a monotonic clock in ms (tests give their own). */
   constructor(private limits: { retainMs: number; maxTotalBytes: number; now?: () => number } = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES }) {}
 
+  appendFrame(id: number, seq: number, frame: string): void {
+    const e = this.entryFor(id, seq, frame.length);
+    if (!e) return;
+    e.frames.push(frame);
+    e.bytes += frame.length;
+    this.total += frame.length;
+    this.notify(id);
+  }
+
   append(id: number, from: number, frames: string[], ended: boolean): void {
-    let e = this.entries.get(id);
-    // A log that starts mid-stream was dropped or refused before: keep it that way.
-    if (!e && from !== 1) return;
-    if (e?.ended) return; // nothing follows the end
-    if (!this.makeRoom(frames.reduce((n, f) => n + f.length, 0))) {
-      // Full of running streams: this one is not resumable (its live stream goes on).
-      if (e) this.drop(id);
-      return;
-    }
-    if (!e) {
-      e = { frames: [], bytes: 0, ended: false };
-      this.entries.set(id, e);
-    }
-    for (const f of frames) {
-      e.frames.push(f);
-      e.bytes += f.length;
-      this.total += f.length;
-    }
+    let bytes = 0;
+    for (const f of frames) bytes += f.length;
+    const e = this.entryFor(id, from, bytes);
+    if (!e) return;
+    for (const f of frames) e.frames.push(f);
+    e.bytes += bytes;
+    this.total += bytes;
     if (ended) {
       e.ended = true;
       e.ends = new Uint32Array(e.frames.length);
@@ -173,8 +187,26 @@ export class MemoryEventLog implements EventLog {
     this.timer.unref();
   }
 
+  /** The running log that frames from `from` on, `bytes` long, go to; undefined when they are not kept. */
+  private entryFor(id: number, from: number, bytes: number): Entry | undefined {
+    const e = this.entries.get(id);
+    // A log that starts mid-stream was dropped or refused before: keep it that way.
+    if (!e && from !== 1) return undefined;
+    if (e?.ended) return undefined; // nothing follows the end
+    if (!this.makeRoom(bytes)) {
+      // Full of running streams: this one is not resumable (its live stream goes on).
+      if (e) this.drop(id);
+      return undefined;
+    }
+    if (e) return e;
+    const created: Entry = { frames: [], bytes: 0, ended: false };
+    this.entries.set(id, created);
+    return created;
+  }
+
   /** Evicts ended logs, oldest first, until `bytes` more fit; false when running ones fill it. */
   private makeRoom(bytes: number): boolean {
+    if (this.total + bytes <= this.limits.maxTotalBytes) return true;
     for (const [id, e] of this.entries) {
       if (this.total + bytes <= this.limits.maxTotalBytes) break;
       if (e.ended) this.drop(id);
@@ -210,7 +242,8 @@ export class MemoryEventLog implements EventLog {
   }
 
   private notify(id: number): void {
-    for (const w of this.watchers.get(id) ?? []) w();
+    const set = this.watchers.get(id);
+    if (set) for (const w of set) w();
   }
 
   close(): void {

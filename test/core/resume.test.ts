@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { contentOf, rawStream, type RawStream } from '../support/raw-stream.js';
-import { MemoryEventLog } from '../../src/generation/event-log.js';
+import { MemoryEventLog, StreamRecorder, MAX_EVENTS, type EventLog } from '../../src/generation/event-log.js';
 import { settingsFromEnv } from '../../src/config/env.js';
 
 const words = Array.from({ length: 12 }, (_, i) => `w${i} `);
@@ -267,6 +267,52 @@ describe('MemoryEventLog bounds', () => {
     assert.equal(await log.read(3, 0), undefined, 'a log refused once stays refused');
     log.append(2, 2, ['y'.repeat(50)], false);
     assert.equal(await log.read(2, 0), undefined, 'a running log that would overflow the total is dropped');
+    log.close();
+  });
+
+  it('the recorder hands the memory log each frame as it is recorded, and ends it in order', async () => {
+    const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 1000 });
+    const r = new StreamRecorder(log, 7);
+    assert.equal(r.nextId(), '7:1');
+    r.record('id: 7:1\ndata: a\n\n');
+    assert.deepEqual(await log.read(7, 0), { frames: ['id: 7:1\ndata: a\n\n'], ended: false }, 'kept before the tick ends');
+    r.record('id: 7:2\ndata: b\n\n');
+    r.end();
+    assert.deepEqual(await log.read(7, 1), { frames: ['id: 7:2\ndata: b\n\n'], ended: true });
+    log.close();
+  });
+
+  it('a log without appendFrame gets each tick of frames in one append, numbered from where the last left off', async () => {
+    const appends: Array<[number, number, string[], boolean]> = [];
+    const batching: EventLog = {
+      append: (id, from, frames, ended) => void appends.push([id, from, [...frames], ended]),
+      drop() {},
+      read: () => Promise.resolve(undefined),
+      watch: () => Promise.resolve(() => {}),
+      close() {},
+    };
+    const r = new StreamRecorder(batching, 3);
+    r.record('a');
+    r.record('b');
+    assert.equal(appends.length, 0, 'gathered until the tick ends');
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    r.record('c');
+    r.end();
+    await new Promise<void>((resolve) => process.nextTick(resolve));
+    assert.deepEqual(appends, [
+      [3, 1, ['a', 'b'], false],
+      [3, 3, ['c'], true],
+    ]);
+  });
+
+  it('a stream over the event cap is dropped from the log, whichever kind it is', async () => {
+    const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 10 * 1024 * 1024 });
+    const r = new StreamRecorder(log, 9);
+    for (let i = 0; i < MAX_EVENTS; i++) r.record('x');
+    assert.equal((await log.read(9, 0))?.frames.length, MAX_EVENTS);
+    r.record('one too many');
+    r.end();
+    assert.equal(await log.read(9, 0), undefined, 'no longer resumable');
     log.close();
   });
 });
