@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { endedJob } from '../support/job-rows.js';
 import { openSharedDatabase, type SharedDatabase } from '../support/shared-db.js';
 
 describe('job crash recovery', () => {
@@ -73,7 +74,8 @@ describe('job crash recovery', () => {
     assert.deepEqual([g.status, g.tokens_spent, g.balance_remaining], ['completed', 26, 74]);
 
     assert.equal(fake.creates(), 1, 'exactly one prediction was created (and paid for)');
-    assert.deepEqual([(await job()).state, (await job()).attempts], ['done', 2]);
+    const ended = await endedJob(db, pending.id);
+    assert.deepEqual([ended.state, ended.attempts], ['done', 2]);
     const ledger = await db.kysely.selectFrom('ledger').select(['kind', 'amount']).where('account_id', '=', acc.id).orderBy('id').execute();
     assert.deepEqual(
       ledger.map((l) => [l.kind, l.amount]),

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { endedJob } from '../support/job-rows.js';
 
 describe('media jobs', () => {
   let h: Harness;
@@ -67,7 +68,8 @@ describe('media jobs', () => {
     const expected = fake.fileBytes(prediction!.id, 0);
     assert.equal(files[0].bytes, expected.length);
     assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'output.webp')), expected, 'the bytes the provider served, stored by the gateway');
-    assert.deepEqual([(await job(r.json.id)).state, (await job(r.json.id)).attempts], ['done', 1]);
+    const ended = await endedJob(h.server.db, r.json.id);
+    assert.deepEqual([ended.state, ended.attempts], ['done', 1]);
   });
 
   it('video answers pending at once (wait 0 by default) holding the per-second price; polling shows it complete', async () => {
@@ -216,7 +218,7 @@ describe('media jobs', () => {
     assert.deepEqual([r.json.status, r.json.tokens_spent, r.json.balance_remaining], ['failed', 0, 100]);
     assert.match(r.json.error, /HTTP 500/);
     assert.equal(fake.creates() - before, 3, 'LUMENGATE_JOB_ATTEMPTS=3');
-    const j = await job(r.json.id);
+    const j = await endedJob(h.server.db, r.json.id);
     assert.deepEqual([j.state, j.attempts], ['failed', 3]);
   });
 

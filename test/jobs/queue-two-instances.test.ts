@@ -68,7 +68,11 @@ describe('two instances claim one job queue', { skip: needsPgRedis }, () => {
     // From now on predictions finish at once; the two held ones finish at their next poll.
     fake.defaults = {};
     fake.release();
-    for (let i = 0; (await shared.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute()).length > 0; i++) {
+    // A worker settles the generation, then ends its job row (src/jobs/execute.ts): wait for both.
+    const unfinished = async () =>
+      (await shared.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute()).length +
+      (await shared.db.kysely.selectFrom('jobs').select('generation_id').where('state', 'in', ['queued', 'running']).execute()).length;
+    for (let i = 0; (await unfinished()) > 0; i++) {
       assert.ok(i < 3000, 'jobs still pending'); // the cap only turns a hang into a failure
       await new Promise((r) => setTimeout(r, 20));
     }
