@@ -14,6 +14,7 @@ import { createAccount, getAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
 import { ledgerMismatches } from '../src/billing/ledger.js';
 import { freePort } from '../bench/processes.js';
+import { SERVER_LAUNCH_FLAGS } from '../src/cli/heap.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
@@ -33,7 +34,8 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
   const exited = once(child, 'exit');
   try {
     const url = `http://127.0.0.1:${port}`;
-    const workers = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).length;
+    const workerPids = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const workers = () => workerPids().length;
     // Waits for the event (both workers up and answering), as long as the primary lives: a cold start
     // of three processes on a machine whose cores are busy took 40 s in a measured run. The test's
     // timeout is the only ceiling. The body is read so no connection is left half-used.
@@ -48,6 +50,11 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
       );
       if (up && workers() === 2) break;
       await new Promise((r) => setTimeout(r, 100));
+    }
+    // The primary was started without the start-up heap flags; its workers, the servers, have them.
+    for (const pid of workerPids()) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of SERVER_LAUNCH_FLAGS) assert.ok(argv.includes(flag), `worker ${pid} runs with ${flag}: ${argv.join(' ')}`);
     }
     const n = 40;
     const results = await Promise.all(

@@ -7,6 +7,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { settingsFromEnv } from '../config/env.js';
 import { openDatabase } from '../db/connect.js';
+import { missingLaunchFlags } from './heap.js';
 
 /** `--workers 0` means one per core. */
 export function workerCount(requested: number): number {
@@ -20,6 +21,10 @@ export async function runPrimary(workers: number, log: (msg: string) => void = (
   // Migrate once here, so the workers never race each other over the schema.
   const db = await openDatabase(settingsFromEnv().databaseUrl);
   await db.close();
+
+  // The workers are the servers: they get the start-up heap flags (heap.ts) even when the primary
+  // was started without them (`npx lumengate serve --workers N`), which only node's arguments carry.
+  cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingLaunchFlags()] });
 
   let stopping = false;
   // Each worker keeps its slot across restarts, so a restarted worker releases exactly the holds its

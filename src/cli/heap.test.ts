@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../config/env.js';
-import { applyServerHeapFlags, isServeCommand, SERVER_LAUNCH_FLAGS, SERVER_RUNTIME_HEAP_FLAGS } from './heap.js';
+import { applyServerHeapFlags, isServeCommand, missingLaunchFlags, SERVER_LAUNCH_FLAGS, SERVER_RUNTIME_HEAP_FLAGS } from './heap.js';
 
 test('serve applies its run-time heap flag unless the operator set it in NODE_OPTIONS or node arguments', () => {
   assert.deepEqual(applyServerHeapFlags({}, []), SERVER_RUNTIME_HEAP_FLAGS);
@@ -13,7 +13,15 @@ test('serve applies its run-time heap flag unless the operator set it in NODE_OP
   assert.equal(isServeCommand(['node', 'main.js', 'accounts', 'list']), false);
 });
 
-test('npm start passes the start-up heap flags', () => {
+test('npm start passes the start-up heap flags to node', () => {
   const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8'));
-  for (const flag of SERVER_LAUNCH_FLAGS) assert.ok(pkg.scripts.start.includes(`node ${flag}`), `npm start passes ${flag}`);
+  const nodeArgs = /\bnode((?: --\S+)*) dist\/src\/cli\/main\.js serve/.exec(pkg.scripts.start)?.[1]?.trim().split(' ') ?? [];
+  assert.deepEqual(nodeArgs, SERVER_LAUNCH_FLAGS);
+});
+
+test('the start-up flags a process lacks, by name: a flag the operator set keeps its value', () => {
+  assert.deepEqual(missingLaunchFlags({}, []), SERVER_LAUNCH_FLAGS);
+  assert.deepEqual(missingLaunchFlags({}, SERVER_LAUNCH_FLAGS), []);
+  assert.deepEqual(missingLaunchFlags({ NODE_OPTIONS: '--max-semi-space-size=16' }, ['--no-single-threaded-gc']), []);
+  assert.deepEqual(missingLaunchFlags({}, ['--single_threaded_gc']), ['--max-semi-space-size=8']);
 });

@@ -6,12 +6,28 @@
 // - Young generation: at most 8 MB per semi-space. V8 sizes this at start-up only, so it is a
 //   launch flag (`npm start`, SERVER_LAUNCH_FLAGS; elsewhere NODE_OPTIONS); setting it here would
 //   do nothing.
+// - The collector on the main thread (`--single-threaded-gc`): with concurrent marking and parallel
+//   scavenges V8's helper threads cost more CPU than the work they took off the main thread, at
+//   the same RSS (docs/deploy.md "Memory"). A launch flag too, and one NODE_OPTIONS refuses (set at
+//   run time it crashes V8), so only node's own arguments carry it; `serve --workers` hands the
+//   launch flags to its workers (cluster.ts).
 // Operators who set their own V8 heap flags (NODE_OPTIONS or node arguments) keep theirs.
 import v8 from 'node:v8';
 
 export const SERVER_RUNTIME_HEAP_FLAGS = ['--heap-growing-percent=10'];
 /** Node arguments `npm start` passes; kept here so the bench starts the server the same way. */
-export const SERVER_LAUNCH_FLAGS = ['--max-semi-space-size=8'];
+export const SERVER_LAUNCH_FLAGS = ['--max-semi-space-size=8', '--single-threaded-gc'];
+
+/** The node and V8 flags the operator started this process with, `_` read as `-` as V8 does. */
+const ownFlags = (env: NodeJS.ProcessEnv, execArgv: string[]) => `${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`.replaceAll('_', '-');
+/** A flag's name without its dashes or value: `--no-single-threaded-gc` is a setting of it too. */
+const flagName = (flag: string) => flag.split('=')[0]!.replace(/^--/, '');
+
+/** The launch flags this process was started without (by name: an operator's own value wins). */
+export function missingLaunchFlags(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string[] {
+  const own = ownFlags(env, execArgv);
+  return SERVER_LAUNCH_FLAGS.filter((flag) => !own.includes(flagName(flag)));
+}
 
 /** `lumengate serve …`: decided from argv because this must run before the other modules load. */
 export function isServeCommand(argv: string[] = process.argv): boolean {
@@ -19,8 +35,8 @@ export function isServeCommand(argv: string[] = process.argv): boolean {
 }
 
 export function applyServerHeapFlags(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string[] {
-  const own = `${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`;
-  const applied = SERVER_RUNTIME_HEAP_FLAGS.filter((flag) => !own.includes(flag.split('=')[0]!.replace(/^--/, '')));
+  const own = ownFlags(env, execArgv);
+  const applied = SERVER_RUNTIME_HEAP_FLAGS.filter((flag) => !own.includes(flagName(flag)));
   for (const flag of applied) v8.setFlagsFromString(flag);
   return applied;
 }
