@@ -5,7 +5,8 @@
 // latency sides, for a before/after of a change of a few per cent in point 4's CPU ratio on one
 // machine (each side's rounds alternate with the others', so machine noise hits all of them).
 // Without --base, `--base-flags='--v8-flag …'` runs this build a second time with other node
-// arguments (a V8 setting to compare); `--this-flags=…` adds some to this build's run.
+// arguments (a V8 setting to compare); `--this-flags=…` adds some to this build's run, and
+// `--floor-flags=…` to the bare proxy's.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +24,8 @@ const { values: args } = parseArgs({
     /** Node arguments for each lumengate (space-separated), e.g. a V8 setting to compare. */
     'base-flags': { type: 'string', default: '' },
     'this-flags': { type: 'string', default: '' },
+    /** Node arguments for the bare proxy, to see what a setting does for the floor itself. */
+    'floor-flags': { type: 'string', default: '' },
   },
 });
 const chunks = Number(args.chunks);
@@ -33,7 +36,8 @@ const log = (msg: string) => process.stderr.write(`ab-stream: ${msg}\n`);
 const agent = loadAgent();
 const upstream = await startUpstream();
 await upstream.setScript({ chunks: Array.from({ length: chunks }, (_, i) => `tok${i} `), delayMs: 20, firstChunkDelayMs: 20 });
-const floor = await startFloorProxy(upstream.origin);
+const floorFlags = args['floor-flags'].split(' ').filter(Boolean);
+const floor = await startFloorProxy(upstream.origin, floorFlags.length > 0 ? { execArgv: floorFlags } : {});
 const work = mkdtempSync(join(tmpdir(), 'lumengate-ab-'));
 
 async function lumengate(name: string, distRoot: string | undefined, flags: string): Promise<{ server: Server; target: StreamTarget }> {
@@ -93,7 +97,7 @@ for (const n of concurrencies) {
         t.events += events;
         t.rss = Math.max(t.rss, peakRssBytes);
       }
-      line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)}`);
+      line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)} (main ${cpuSeconds > 0 ? ((100 * main) / cpuSeconds).toFixed(0) : '-'} %)`);
     }
     log(`${n} streams, round ${r + 1}/${rounds}: µs per event ${line.join(', ')}`);
   }
