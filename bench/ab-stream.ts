@@ -6,7 +6,8 @@
 // machine (each side's rounds alternate with the others', so machine noise hits all of them).
 // Without --base, `--base-flags='--v8-flag …'` runs this build a second time with other node
 // arguments (a V8 setting to compare); `--this-flags=…` adds some to this build's run, and
-// `--floor-flags=…` to the bare proxy's.
+// `--floor-flags=…` to the bare proxy's. `--gap S` leaves every server idle S seconds after each
+// of its batches, as `npm run bench`'s other sides (direct, nginx) do.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,11 +27,14 @@ const { values: args } = parseArgs({
     'this-flags': { type: 'string', default: '' },
     /** Node arguments for the bare proxy, to see what a setting does for the floor itself. */
     'floor-flags': { type: 'string', default: '' },
+    /** Idle seconds after each batch, as `npm run bench`'s other sides (direct, nginx) leave each server idle. */
+    gap: { type: 'string', default: '0' },
   },
 });
 const chunks = Number(args.chunks);
 const rounds = Number(args.rounds);
 const concurrencies = args.streams.split(',').map(Number);
+const gapMs = Number(args.gap) * 1000;
 const log = (msg: string) => process.stderr.write(`ab-stream: ${msg}\n`);
 
 const agent = loadAgent();
@@ -97,6 +101,7 @@ for (const n of concurrencies) {
         t.events += events;
         t.rss = Math.max(t.rss, peakRssBytes);
       }
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)} (main ${cpuSeconds > 0 ? ((100 * main) / cpuSeconds).toFixed(0) : '-'} %)`);
     }
     log(`${n} streams, round ${r + 1}/${rounds}: µs per event ${line.join(', ')}`);
