@@ -6,11 +6,12 @@
 // - Young generation: at most 8 MB per semi-space. V8 sizes this at start-up only, so it is a
 //   launch flag (`npm start`, SERVER_LAUNCH_FLAGS; elsewhere NODE_OPTIONS); setting it here would
 //   do nothing.
-// - The collector on the main thread (`--single-threaded-gc`): with concurrent marking and parallel
-//   scavenges V8's helper threads cost more CPU than the work they took off the main thread, at
-//   the same RSS (docs/deploy.md "Memory"). A launch flag too, and one NODE_OPTIONS refuses (set at
-//   run time it crashes V8), so only node's own arguments carry it; `serve --workers` hands the
-//   launch flags to its workers (cluster.ts).
+// - The collector on the main thread (`--single-threaded-gc`): in some runs at 1000 open streams
+//   V8's helper threads (concurrent marking, parallel scavenges) cost more CPU than the work they
+//   took off the main thread, up to a quarter of the server's CPU per event; in others the flag
+//   changed nothing, and never measurably cost more (docs/deploy.md "Memory"). A launch flag too,
+//   and one NODE_OPTIONS refuses (set at run time it crashes V8), so only node's own arguments
+//   carry it; `serve --workers` hands the launch flags to its workers (cluster.ts).
 // Operators who set their own V8 heap flags (NODE_OPTIONS or node arguments) keep theirs.
 import v8 from 'node:v8';
 
