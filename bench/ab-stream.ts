@@ -36,18 +36,20 @@ const rounds = Number(args.rounds);
 const concurrencies = args.streams.split(',').map(Number);
 const gapMs = Number(args.gap) * 1000;
 const log = (msg: string) => process.stderr.write(`ab-stream: ${msg}\n`);
+/** A flags option (space-separated) as node arguments. */
+const nodeArgs = (flags: string) => flags.split(' ').filter(Boolean);
 
 const agent = loadAgent();
 const upstream = await startUpstream();
 await upstream.setScript({ chunks: Array.from({ length: chunks }, (_, i) => `tok${i} `), delayMs: 20, firstChunkDelayMs: 20 });
-const floorFlags = args['floor-flags'].split(' ').filter(Boolean);
+const floorFlags = nodeArgs(args['floor-flags']);
 const floor = await startFloorProxy(upstream.origin, floorFlags.length > 0 ? { execArgv: floorFlags } : {});
 const work = mkdtempSync(join(tmpdir(), 'lumengate-ab-'));
 
 async function lumengate(name: string, distRoot: string | undefined, flags: string): Promise<{ server: Server; target: StreamTarget }> {
   const url = `sqlite:${join(work, `${name}.db`)}`;
   const { key } = await seedAccount(url);
-  const server = await startLumengate({ databaseUrl: url, upstreamOrigin: upstream.origin, workers: 1, distRoot, nodeFlags: flags.split(' ').filter(Boolean) });
+  const server = await startLumengate({ databaseUrl: url, upstreamOrigin: upstream.origin, workers: 1, distRoot, nodeFlags: nodeArgs(flags) });
   const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
   return {
     server,
@@ -101,8 +103,8 @@ for (const n of concurrencies) {
         t.events += events;
         t.rss = Math.max(t.rss, peakRssBytes);
       }
-      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
       line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)} (main ${cpuSeconds > 0 ? ((100 * main) / cpuSeconds).toFixed(0) : '-'} %)`);
+      if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
     }
     log(`${n} streams, round ${r + 1}/${rounds}: µs per event ${line.join(', ')}`);
   }

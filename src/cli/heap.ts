@@ -19,15 +19,18 @@ export const SERVER_RUNTIME_HEAP_FLAGS = ['--heap-growing-percent=10'];
 /** Node arguments `npm start` passes; kept here so the bench starts the server the same way. */
 export const SERVER_LAUNCH_FLAGS = ['--max-semi-space-size=8', '--single-threaded-gc'];
 
-/** The node and V8 flags the operator started this process with, `_` read as `-` as V8 does. */
-const ownFlags = (env: NodeJS.ProcessEnv, execArgv: string[]) => `${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`.replaceAll('_', '-');
-/** A flag's name without its dashes or value: `--no-single-threaded-gc` is a setting of it too. */
-const flagName = (flag: string) => flag.split('=')[0]!.replace(/^--/, '');
+/**
+ * Those of `flags` the operator did not set, by name (`_` read as `-`, as V8 does; `--no-x` is a
+ * setting of `--x` too), in NODE_OPTIONS or node's arguments: an operator's own value wins.
+ */
+function notSetByOperator(flags: string[], env: NodeJS.ProcessEnv, execArgv: string[]): string[] {
+  const own = `${env.NODE_OPTIONS ?? ''} ${execArgv.join(' ')}`.replaceAll('_', '-');
+  return flags.filter((flag) => !own.includes(flag.split('=')[0]!.replace(/^--/, '')));
+}
 
-/** The launch flags this process was started without (by name: an operator's own value wins). */
+/** The launch flags this process was started without. */
 export function missingLaunchFlags(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string[] {
-  const own = ownFlags(env, execArgv);
-  return SERVER_LAUNCH_FLAGS.filter((flag) => !own.includes(flagName(flag)));
+  return notSetByOperator(SERVER_LAUNCH_FLAGS, env, execArgv);
 }
 
 /** `lumengate serve …`: decided from argv because this must run before the other modules load. */
@@ -36,8 +39,7 @@ export function isServeCommand(argv: string[] = process.argv): boolean {
 }
 
 export function applyServerHeapFlags(env: NodeJS.ProcessEnv = process.env, execArgv: string[] = process.execArgv): string[] {
-  const own = ownFlags(env, execArgv);
-  const applied = SERVER_RUNTIME_HEAP_FLAGS.filter((flag) => !own.includes(flagName(flag)));
+  const applied = notSetByOperator(SERVER_RUNTIME_HEAP_FLAGS, env, execArgv);
   for (const flag of applied) v8.setFlagsFromString(flag);
   return applied;
 }
