@@ -138,8 +138,9 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   installRateLimitHeaders(app, services.limits);
   // The API surfaces: every route needs an nb_ key unless it says `config: { public: true }`.
   await app.register(async (api) => {
-    api.addHook('onRequest', async (req) => {
-      if (req.routeOptions.config.public !== true) await app.authenticate(req);
+    api.addHook('onRequest', (req, _reply, done) => {
+      if (req.routeOptions.config.public === true) return done();
+      void app.authenticate(req).then(() => done(), done);
     });
     await api.register(generateRoutes);
     await api.register(sttRoutes);

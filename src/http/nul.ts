@@ -46,6 +46,15 @@ function refuseNul(req: FastifyRequest): void {
 
 /** Installed on the root instance before the routes, so every route (and /v1) is covered. */
 export function installNulCheck(app: FastifyInstance): void {
-  // preValidation: after the body is parsed, before any handler reads it.
-  app.addHook('preValidation', async (req) => refuseNul(req));
+  // preValidation: after the body is parsed, before any handler reads it. Synchronous (`done`):
+  // no promise or microtask turn per request.
+  app.addHook('preValidation', (req, _reply, done) => {
+    try {
+      refuseNul(req);
+    } catch (err) {
+      done(err as Error);
+      return;
+    }
+    done();
+  });
 }

@@ -15,13 +15,15 @@ export const observabilityPlugin = fp(
     // The lifecycle reads deps.observer at call time; routes pass app.services as deps.
     app.services.observer = metrics.observer;
 
-    app.addHook('onRequest', async (req, reply) => {
+    // Synchronous (`done`), as every per-request hook: no promise or microtask turn per request.
+    app.addHook('onRequest', (req, reply, done) => {
       // On the raw response so hijacked SSE replies carry it too.
       reply.raw.setHeader('x-request-id', req.id);
       reply.raw.once('close', () => {
         const status = reply.raw.headersSent ? String(reply.raw.statusCode) : '499';
         metrics.httpRequests.inc({ method: req.method, route: req.routeOptions.url ?? 'unmatched', status });
       });
+      done();
     });
 
     // Outside the API scope: no key (probes and scrapers).
