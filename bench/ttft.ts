@@ -5,6 +5,9 @@
 // Steps are medians over the measured streams; "outside the process" is the client's added TTFT
 // minus the steps measured inside it: loopback hops, wake-ups, the kernel. Writes a section of
 // docs/BENCHMARKS.md (--out elsewhere; --smoke: a few streams, a temp file).
+// --idle 0,20,200: instead, lumengate's steps for streams sent after each of these pauses (ms),
+// the upstream answering at once, printed and not written: how much of a step is the request's
+// own work and how much the machine's having been quiet before it (bench/NOTES.md, eighteenth session).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -17,7 +20,7 @@ import { writeSection } from './sections.js';
 import { loadAgent, percentile, runStream, upstreamBody, upstreamHeaders, type Side, type StreamTarget } from './load.js';
 import { seedAccount, startLumengate, startUpstream } from './processes.js';
 
-const { values: args } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, streams: { type: 'string' }, out: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { smoke: { type: 'boolean', default: false }, streams: { type: 'string' }, out: { type: 'string' }, idle: { type: 'string' } } });
 const rounds = Number(args.streams ?? (args.smoke ? 5 : 300));
 const here = dirname(fileURLToPath(import.meta.url));
 const hook = join(here, 'trace-hook.js');
@@ -96,6 +99,19 @@ async function collect(pid: number): Promise<Trace> {
 }
 
 try {
+  if (args.idle) await idleSweep(args.idle.split(',').map(Number));
+  else await measure();
+} finally {
+  await server.stop();
+  floor.disconnect();
+  await once(floor, 'exit');
+  await upstream.stop();
+  await agent.close();
+  // A smoke run without --out leaves its report in the work folder (its path is printed); --idle writes none.
+  if (args.out || !args.smoke || args.idle) rmSync(work, { recursive: true, force: true });
+}
+
+async function measure(): Promise<void> {
   log('warming up');
   for (let i = 0; i < (args.smoke ? 2 : 50); i++) for (const side of ['direct', 'floor', 'through'] as TtftSide[]) await runStream(agent, targets[side]);
   await collect(server.pid);
@@ -113,14 +129,28 @@ try {
   const bare = steps(await collect(floor.pid!), FLOOR_STEPS);
   writeSection(outPath, 'ttft', render(ttft, through, bare));
   log(`wrote ${outPath}`);
-} finally {
-  await server.stop();
-  floor.disconnect();
-  await once(floor, 'exit');
-  await upstream.stop();
-  await agent.close();
-  // A smoke run without --out leaves its report in the work folder (its path is printed).
-  if (args.out || !args.smoke) rmSync(work, { recursive: true, force: true });
+}
+
+/** lumengate alone, one two-chunk stream at a time, each stream sent `pause` ms after the last one ended. */
+async function idleSweep(pauses: number[]): Promise<void> {
+  await upstream.setScript({ chunks: ['one ', 'two '], delayMs: 0, firstChunkDelayMs: 0 });
+  const target: StreamTarget = { ...targets.through, expectedDeltas: 2 };
+  log('warming up');
+  for (let i = 0; i < (args.smoke ? 2 : 300); i++) await runStream(agent, target);
+  console.log(`| pause before each stream | ${THROUGH_STEPS.map((s) => s.label).join(' | ')} | client TTFT p50 |`);
+  for (const pause of pauses) {
+    await collect(server.pid);
+    const ttft: number[] = [];
+    for (let i = 0; i < rounds; i++) {
+      const res = await runStream(agent, target);
+      if (res.error) throw new Error(`through: ${res.error}`);
+      ttft.push(res.ttftMs);
+      if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+    }
+    const m = steps(await collect(server.pid), THROUGH_STEPS);
+    const cells = THROUGH_STEPS.map((s) => `${percentile(m.get(s.label)!, 50).toFixed(3)} ms`);
+    console.log(`| ${pause} ms | ${cells.join(' | ')} | ${percentile(ttft, 50).toFixed(2)} ms |`);
+  }
 }
 
 /** Per stream (a `request` mark starts one), the time from each step's mark to the next `to` mark after it. */

@@ -31,3 +31,12 @@ test('npm run bench:ttft --smoke times every step inside lumengate and the bare 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('npm run bench:ttft --idle prints every step of lumengate for each pause', { timeout: 120_000 }, async () => {
+  const { stdout } = await promisify(execFile)(process.execPath, [ttft, '--smoke', '--streams', '3', '--idle', '0,5'], { timeout: 110_000 });
+  const rows = stdout.split('\n').filter((l) => l.startsWith('| '));
+  assert.equal(rows.length, 3, stdout);
+  assert.match(rows[0]!, /^\| pause before each stream \| HTTP parse, onRequest hooks, key check \|/);
+  // Seven steps and the client's TTFT, each a number, for each pause.
+  for (const [i, pause] of [0, 5].entries()) assert.match(rows[i + 1]!, new RegExp(`^\\| ${pause} ms( \\| \\d+\\.\\d{3} ms){7} \\| \\d+\\.\\d{2} ms \\|$`), rows[i + 1]);
+});
