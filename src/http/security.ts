@@ -6,6 +6,7 @@ import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from
 import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { Settings } from '../config/env.js';
+import { GatewayError } from '../core/errors.js';
 
 export interface SecuritySettings {
   /** Largest request head (request line + headers) in bytes; more is answered 431. */
@@ -157,11 +158,24 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
 
   limitConnectionsPerAddress(app.server, s.maxConnectionsPerIp);
 
-  // Every answer: the browser must never guess a content type (JSON rendered as HTML).
+  // Every answer: the browser must never guess a content type (JSON rendered as HTML). A request
+  // that asks to upgrade and has a chunked body is refused here (asksUpgradeWithChunkedBody).
   // Hooks on every request take Fastify's `done` rather than being async: an async hook costs each
   // request a promise and a microtask turn before the next hook runs (bench/NOTES.md, eighteenth session).
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-content-type-options', 'nosniff');
+    if (asksUpgradeWithChunkedBody(req)) {
+      done(
+        new GatewayError(
+          'bad_request',
+          'a request that asks to upgrade the connection (Connection: upgrade) cannot have a chunked body: send it with Content-Length, or without Upgrade',
+          { fields: [{ path: 'headers.transfer-encoding', message: 'not with Connection: upgrade' }] },
+          {},
+          { connection: 'close' },
+        ),
+      );
+      return;
+    }
     done();
   });
 
@@ -191,6 +205,20 @@ export async function installSecurity(app: FastifyInstance): Promise<void> {
     if (isPage(req.url)) reply.helmet();
     done();
   });
+}
+
+/**
+ * True for a request that asks to switch protocols (an Upgrade header and `upgrade` in Connection)
+ * and sends a chunked body. With no 'upgrade' listener Node serves such a request as a plain one,
+ * but its parser then stops at a malformed chunk without raising an error (Node 20 and 24), so the
+ * request would wait for the rest of its body until the request timeout instead of being answered
+ * 400 (found by test/security/fuzz.test.ts). Refused before its body is read, the connection closed.
+ * A request with Upgrade and a Content-Length body, or none, is served as usual (the Upgrade ignored).
+ */
+function asksUpgradeWithChunkedBody(req: FastifyRequest): boolean {
+  const { upgrade, connection } = req.headers;
+  if (upgrade === undefined || req.headers['transfer-encoding'] === undefined) return false;
+  return typeof connection === 'string' && connection.split(',').some((token) => token.trim().toLowerCase() === 'upgrade');
 }
 
 /**

@@ -134,6 +134,41 @@ describe('limits', () => {
     assert.equal(bad.json.error, 'bad_request');
   });
 
+  it('Upgrade with a chunked body: 400 at once and the connection closed; Upgrade otherwise ignored', async () => {
+    // Written without a FIN (as a client waiting for its answer would): Node's parser stops at the
+    // malformed chunk of a request in upgrade mode without an error, so without the refusal the
+    // socket waited for the request timeout.
+    const { hostname, port } = new URL(h.url);
+    const sendOpen = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        const chunks: Buffer[] = [];
+        const socket = connect(Number(port), hostname, () => socket.write(bytes));
+        socket.on('data', (c) => chunks.push(c));
+        socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+        socket.on('error', () => {});
+        socket.setTimeout(5000, () => {
+          socket.destroy();
+          reject(new Error(`no answer and no close to ${JSON.stringify(bytes.slice(0, 80))}`));
+        });
+      });
+    const a = await h.account({ tokens: 10 });
+    const head = (method: string, path: string, extra: string) =>
+      `${method} ${path} HTTP/1.1\r\nhost: x\r\nauthorization: Bearer ${a.key}\r\ncontent-type: application/json\r\nconnection: upgrade\r\nupgrade: websocket\r\n${extra}\r\n`;
+    for (const path of ['/api/v2/generate', '/v1/chat/completions']) {
+      const r = parseRaw(await sendOpen(`${head('POST', path, 'transfer-encoding: chunked\r\n')}zz\r\n{}\r\n0\r\n\r\n`));
+      assert.equal(r.status, 400, path);
+      assert.match(r.head, /^connection: close$/im, path);
+      assert.match(r.body, /cannot have a chunked body/, path);
+    }
+    assert.equal(await h.balance(a.id), 10);
+    // The same request with a Content-Length body is served (the Upgrade ignored), as is one with no body.
+    h.fake.respondWith({ chunks: ['ok'] });
+    const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'hi' });
+    const served = parseRaw(await sendOpen(`${head('POST', '/api/v2/generate', `content-length: ${body.length}\r\nconnection: close\r\n`)}${body}`));
+    assert.equal(served.status, 200, served.head);
+    assert.equal(parseRaw(await sendOpen(head('GET', '/api/v2/balance', 'connection: close\r\n'))).status, 200);
+  });
+
   it('CORS is off by default: no Access-Control headers, preflight is 404', async () => {
     const r = await call(h.url, 'GET', '/api/v2/models', { headers: { origin: 'https://evil.example' } });
     assert.equal(r.headers.get('access-control-allow-origin'), null);
