@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { packageRoot } from './env.js';
-import { providerPresets } from '../providers/registry.js';
+import { providerPresets } from '../providers/presets.js';
 
 export const PLANS = ['free', 'basic', 'pro', 'vip', 'elite'] as const;
 export type PlanName = (typeof PLANS)[number];

@@ -10,31 +10,13 @@ import { openAICompatibleProvider } from './openai-compatible.js';
 import { openAIMedia } from './openai-media.js';
 import { createLazyLocalProvider } from './local/lazy.js';
 import { replicateProvider } from './replicate.js';
-import presetsJson from './presets.json' with { type: 'json' };
+import type { CatalogProvider } from './presets.js';
 import type { Provider } from './spec.js';
 
 export type { ProviderConfig } from './config.js';
-
-/** A provider entry of the catalog (shipped presets or the operator's file). */
-export interface CatalogProvider {
-  type: string;
-  base_url: string;
-  /** Usually absent: keys belong in the environment. */
-  api_key?: string;
-  /** False for local servers (ollama, vllm) that take no key; they count as configured once <ID>_BASE_URL is set. */
-  api_key_required?: boolean;
-  headers?: Record<string, string>;
-  /** True for providers that need no key or URL at all (in-process local models). */
-  enabled_without_env?: boolean;
-  /** Other variables that may hold the key, after <ID>_API_KEY (Replicate's own REPLICATE_API_TOKEN). */
-  api_key_env?: string[];
-  [setting: string]: unknown;
-}
+export { providerPresets, type CatalogProvider } from './presets.js';
 
 export type ProviderFactory = (id: string, cfg: ProviderConfig) => Provider;
-
-/** Shipped provider presets; the catalog may add to or override them. */
-export const providerPresets: Record<string, CatalogProvider> = presetsJson;
 
 export const defaultProviderFactories: Record<string, ProviderFactory> = {
   'openai-compatible': openAICompatibleProvider,

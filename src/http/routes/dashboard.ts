@@ -28,22 +28,32 @@ function packageFile(spec: string): string {
 }
 
 /**
- * Loads the vendor files once. preact/hooks imports the bare specifier "preact", which a browser
- * can only resolve through an import map (an inline script the CSP forbids), so it is pointed at
- * the served file instead; nothing else is changed. Source-map comments are dropped (maps are not served).
+ * The vendor files, each read on its first request and kept as bytes (outside V8's heap; uPlot
+ * alone would be ~290 KB of it as a string, held by every server whether or not anyone opens the
+ * dashboard). Their paths are resolved here, at start-up, so a missing package still fails the
+ * start. preact/hooks imports the bare specifier "preact", which a browser can only resolve
+ * through an import map (an inline script the CSP forbids), so it is pointed at the served file
+ * instead; nothing else is changed. Source-map comments are dropped (maps are not served).
  */
-export function loadVendorFiles(): Map<string, { body: string; type: string }> {
-  const files = new Map<string, { body: string; type: string }>();
-  for (const [name, spec] of Object.entries(VENDOR_FILES)) {
-    let body = readFileSync(packageFile(spec), 'utf8').replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '\n');
-    if (name.endsWith('.mjs')) body = body.replace(/from\s*"preact"/g, 'from"./preact.mjs"');
-    files.set(name, { body, type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8' });
-  }
-  return files;
+export function vendorFiles(): (name: string) => { body: Buffer; type: string } | undefined {
+  const paths = new Map(Object.entries(VENDOR_FILES).map(([name, spec]) => [name, packageFile(spec)]));
+  const loaded = new Map<string, { body: Buffer; type: string }>();
+  return (name) => {
+    const path = paths.get(name);
+    if (path === undefined) return undefined;
+    let file = loaded.get(name);
+    if (!file) {
+      let body = readFileSync(path, 'utf8').replace(/\n?\/\/# sourceMappingURL=\S+\s*$/, '\n');
+      if (name.endsWith('.mjs')) body = body.replace(/from\s*"preact"/g, 'from"./preact.mjs"');
+      file = { body: Buffer.from(body), type: name.endsWith('.css') ? 'text/css; charset=utf-8' : 'text/javascript; charset=utf-8' };
+      loaded.set(name, file);
+    }
+    return file;
+  };
 }
 
 export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
-  const vendor = loadVendorFiles();
+  const vendor = vendorFiles();
 
   await app.register(fastifyStatic, {
     root: join(packageRoot(), 'web', 'dashboard'),
@@ -60,7 +70,7 @@ export async function dashboardRoutes(app: FastifyInstance): Promise<void> {
   app.get('/dashboard', page, (_req, reply) => reply.header('cache-control', 'no-cache').sendFile('index.html'));
 
   app.get<{ Params: { file: string } }>('/dashboard/vendor/:file', page, async (req, reply) => {
-    const f = vendor.get(req.params.file);
+    const f = vendor(req.params.file);
     if (!f) return reply.callNotFound();
     return reply.type(f.type).header('cache-control', 'public, max-age=3600').send(f.body);
   });
