@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -57,6 +57,37 @@ describe('lumengate CLI', () => {
     const haiku = models.find((m: any) => m.slug === 'claude-haiku-4.5');
     assert.equal(haiku.available, false);
     assert.match(haiku.route, /ANTHROPIC_API_KEY/);
+  });
+
+  it('the account commands and --help load neither the server nor any provider client', async () => {
+    // A preload that, as the process exits, lists every script V8 compiled (the inspector replays
+    // them on Debugger.enable); what the server alone needs must not be among them.
+    const preload = join(dir, 'scripts-at-exit.mjs');
+    writeFileSync(
+      preload,
+      [
+        "import { Session } from 'node:inspector';",
+        "import { writeFileSync } from 'node:fs';",
+        "process.on('exit', () => {",
+        '  const urls = [];',
+        '  const session = new Session();',
+        '  session.connect();',
+        "  session.on('Debugger.scriptParsed', (m) => urls.push(m.params.url));",
+        "  session.post('Debugger.enable', () => writeFileSync(process.env.SCRIPTS_OUT, JSON.stringify(urls)));",
+        '});',
+      ].join('\n'),
+    );
+    for (const args of [['--help'], ['accounts', 'list', '--json']]) {
+      const out = join(dir, 'scripts.json');
+      await run(process.execPath, ['--import', preload, cli, ...args], { env: { ...env, SCRIPTS_OUT: out } });
+      const urls = JSON.parse(readFileSync(out, 'utf8')) as string[];
+      assert.ok(
+        urls.some((u) => u.endsWith('/cli/main.js')),
+        `the list holds the CLI itself (${args.join(' ')})`,
+      );
+      const server = urls.filter((u) => /\/node_modules\/(fastify|@fastify\/[^/]+|undici|@ai-sdk\/[^/]+|prom-client)\/|\/src\/(server|http\/app|providers\/registry)\.js$/.test(u));
+      assert.deepEqual(server, [], `${args.join(' ')} loaded server-only modules`);
+    }
   });
 
   it('rejects bad arguments with a clear message and a non-zero exit', async () => {
