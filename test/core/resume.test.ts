@@ -176,14 +176,16 @@ describe('resumable streams: re-attached while the generation is held upstream',
   let h: Harness;
   before(async () => {
     gated = await startGatedOpenAI('held text');
-    h = await startHarness({ env: { OPENAI_BASE_URL: `${gated.origin}/v1` } });
+    // No heartbeat: a ping must not be what sends a re-attached stream's head.
+    h = await startHarness({ heartbeatMs: 0, env: { OPENAI_BASE_URL: `${gated.origin}/v1` } });
   });
   after(async () => {
     await h.close();
     await gated.close();
   });
 
-  it('background: the client leaves, re-attaches, and receives the live end; charged once', async () => {
+  // The timeout bounds a failure only: without the head sent at once, the re-attach below never answers.
+  it('background: the client leaves, re-attaches (the head answered at once, before any new event), and receives the live end; charged once', { timeout: 20_000 }, async () => {
     const a = await h.account({ tokens: 10 });
     const s = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: body({ background: true }) });
     await s.until((f) => f.some((e) => e.data.type === 'content_delta'));
@@ -192,6 +194,8 @@ describe('resumable streams: re-attached while the generation is held upstream',
     s.destroy();
     const rest = await rawStream(`${h.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': first.at(-1)!.id! } });
     assert.equal(rest.status, 200);
+    assert.equal(rest.headers['x-generation-id'], String(gen));
+    assert.deepEqual(rest.frames(), [], 'nothing new to replay yet');
     // Still running: nothing after the last event yet, the generation is pending.
     assert.equal((await h.get(`/api/v2/generate/${gen}`, a.key)).json.status, 'pending');
     gated.release();
