@@ -26,7 +26,8 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
     testDb = await createTestDatabase(pgUrl);
     db = await openDatabase(testDb.url);
     gated = await startGatedOpenAI('shared text');
-    const env = { DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name, OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${gated.origin}/v1` };
+    // No heartbeat: a ping must not be what sends a re-attached stream's head (B answers at once).
+    const env = { DATABASE_URL: testDb.url, REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name, LUMENGATE_HEARTBEAT_MS: '0', OPENAI_API_KEY: 'sk-fake', OPENAI_BASE_URL: `${gated.origin}/v1` };
     [a, b] = (await Promise.all(['resume-a', 'resume-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })))) as [Instance, Instance];
   });
   after(async () => {
@@ -47,7 +48,8 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
   };
 
   for (const form of ['GET', 'POST'] as const) {
-    it(`background stream on A, cut, re-attached on B (${form} with Last-Event-ID) while still running: every event once, charged once`, async () => {
+    // The timeout bounds a failure only: without the head sent at once, the re-attach never answers.
+    it(`background stream on A, cut, re-attached on B (${form} with Last-Event-ID) while still running: every event once, charged once`, { timeout: 20_000 }, async () => {
       const acc = await account(10);
       const body = { model: 'gpt-5-nano', prompt: 'x', background: true };
       const s = await rawStream(`${a.url}/api/v2/generate/stream`, { method: 'POST', key: acc.key, body });
@@ -61,6 +63,7 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
           ? await rawStream(`${b.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: acc.key, headers })
           : await rawStream(`${b.url}/api/v2/generate/stream`, { method: 'POST', key: acc.key, body, headers });
       assert.equal(rest.status, 200);
+      assert.deepEqual(rest.frames(), [], 'nothing new to replay yet');
       gated.release();
       await rest.ended;
       const all = [...first, ...rest.frames()];
