@@ -186,7 +186,8 @@ describe('dashboard media in Chromium', { skip }, () => {
     const upstream = images.nextRequest();
     await page.click('[data-testid=pg-send]');
     await upstream;
-    // Stop is enabled once the gateway answered pending (after the page's `wait`) with the job's id.
+    // Stop is enabled once the gateway answered pending with the job's id: the page submits without
+    // waiting for the job (`wait: 0`), so that is at once.
     await page.locator('button.danger:enabled', { hasText: 'Stop' }).click();
     await page.locator('[data-testid=stream-state]', { hasText: 'Stopped' }).waitFor();
     const id = Number((await page.locator('[data-testid=output-meta] a[href="#/history"]').innerText()).replace('#', ''));

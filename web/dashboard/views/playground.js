@@ -1,8 +1,8 @@
 // Playground. Text models stream: model, system prompt, temperature; deltas are shown as they
 // arrive and Stop aborts the fetch, which makes the gateway cancel the upstream request. Image models
 // make an image from the prompt and tts models speak the text: a media job (POST /api/v2/generate
-// with `wait`, then GET /api/v2/generate/{id} until it ends), shown as an image or an audio player;
-// Stop cancels a job still pending.
+// with `wait: 0`, then GET /api/v2/generate/{id} until it ends), shown as an image or an audio player;
+// Stop cancels a job still pending, from the moment it is submitted.
 import { html, useEffect, useRef, useState, credits, fmt, modelLock } from '../lib.js';
 import { api, publicApi, streamGeneration } from '../api.js';
 import { ResultMedia } from './media.js';
@@ -13,9 +13,12 @@ const MEDIA = {
   tts: { verb: 'Speak', placeholder: 'Text to speak…', label: 'Text to speak' },
 };
 const playable = (m) => (m.category === 'text' && m.supports_streaming) || m.category in MEDIA;
-/** Seconds POST /api/v2/generate waits for the job before answering pending (quick jobs end in one request). */
-const JOB_WAIT_SECONDS = 10;
-const POLL_MS = 1500;
+/**
+ * Polling a job: soon at first, so a quick one (local speech) shows at once, then every 1.5 s. The
+ * submit does not wait for the job (`wait: 0`): a client that leaves does not stop a job, so Stop
+ * needs its id, which a waiting request would only give when its wait is over.
+ */
+const POLL_MS = [250, 500, 1000, 1500];
 const sleep = (ms, signal) =>
   new Promise((resolve, reject) => {
     const t = setTimeout(resolve, ms);
@@ -64,13 +67,13 @@ export function Playground({ me, refreshMe }) {
     return () => controller.current?.abort();
   }, []);
 
-  /** A media job: submit (waiting up to JOB_WAIT_SECONDS), then poll until it is no longer pending. */
+  /** A media job: submit, then poll until it is no longer pending. */
   const runJob = async (abort) => {
-    let g = await api('/api/v2/generate', { method: 'POST', body: { model, prompt, wait: JOB_WAIT_SECONDS }, signal: abort.signal });
+    let g = await api('/api/v2/generate', { method: 'POST', body: { model, prompt, wait: 0 }, signal: abort.signal });
     setInfo({ id: g.id });
-    while (g.status === 'pending') {
+    for (let polls = 0; g.status === 'pending'; polls++) {
       setJobId(g.id);
-      await sleep(POLL_MS, abort.signal);
+      await sleep(POLL_MS[Math.min(polls, POLL_MS.length - 1)], abort.signal);
       g = await api(`/api/v2/generate/${g.id}`, { signal: abort.signal });
     }
     setJobId(null);
