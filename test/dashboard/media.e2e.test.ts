@@ -184,10 +184,12 @@ describe('dashboard media in Chromium', { skip }, () => {
     await page.fill('#pg-prompt', 'hold: a picture that never comes');
     const balance = await h.balance(account.id);
     const upstream = images.nextRequest();
+    const submitted = page.waitForRequest((r) => r.method() === 'POST' && new URL(r.url()).pathname === '/api/v2/generate');
     await page.click('[data-testid=pg-send]');
+    // The page submits without waiting for the job, so the answer (pending, with the job's id, which
+    // Stop needs) comes at once rather than after a wait in which the job could not be stopped.
+    assert.equal((await submitted).postDataJSON().wait, 0);
     await upstream;
-    // Stop is enabled once the gateway answered pending with the job's id: the page submits without
-    // waiting for the job (`wait: 0`), so that is at once.
     await page.locator('button.danger:enabled', { hasText: 'Stop' }).click();
     await page.locator('[data-testid=stream-state]', { hasText: 'Stopped' }).waitFor();
     const id = Number((await page.locator('[data-testid=output-meta] a[href="#/history"]').innerText()).replace('#', ''));
