@@ -28,13 +28,19 @@ export class SseWriter {
       connection: 'keep-alive',
       ...headers,
     });
-    // No flushHeaders(): the head goes out in the same socket write as the first event.
+    // No flushHeaders() here: the head goes out in the same socket write as the first event, unless
+    // the caller has none to send yet (flushHead).
     if (this.heartbeatMs > 0) {
       this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
       this.heartbeat.unref();
       // A background generation outlives its client: no pings into a closed socket.
       this.res.once('close', () => this.stop());
     }
+  }
+
+  /** Sends the head now, for a stream whose next event may be a long way off (a re-attach that is caught up). */
+  flushHead(): void {
+    this.res.flushHeaders();
   }
 
   /** Writes one event (named with `event:` when given); resolves after 'drain' when the socket buffer is full. */

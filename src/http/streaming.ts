@@ -151,9 +151,9 @@ export async function followStream(
     reply.hijack();
     opened = true;
     sse.open({ 'x-generation-id': id, ...opts.headers });
-    // The head otherwise leaves with the first frame (SseWriter.open). A client that has already
-    // seen every event of a generation still running gets it now, not at the next event or ping.
-    if (snap.frames.length === 0 && !snap.ended) reply.raw.flushHeaders();
+    // A client that has already seen every event of a generation still running gets the head now,
+    // not with the next event or ping.
+    if (snap.frames.length === 0 && !snap.ended) sse.flushHead();
     for (;;) {
       let pending: void | Promise<void> = undefined;
       for (const f of snap.frames) pending = sse.write(f);
