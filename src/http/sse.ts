@@ -1,10 +1,21 @@
 // Server-Sent Events writer: one `[id: …\n][event: …\n]data: <json>\n\n` frame per event, sent as soon as it exists
-// (docs/api.md); `: ping` comments keep idle proxies from cutting the stream. Events produced in
-// the same tick (several upstream chunks that arrived in one network read) leave in one socket
-// write: node:http corks the socket at a response's first write in a tick and uncorks it on the
-// next (Node 20 to 24), so nothing here corks again. A socket write is the largest cost per event
-// on a busy server, and a server falling behind writes less often, not more.
+// (docs/api.md); `: ping` comments keep idle proxies from cutting the stream.
+//
+// Frames go to the connection's socket directly, each already framed as one HTTP/1.1 chunk
+// (`<size>\r\n<frame>\r\n`): node:http's `res.write` would make four socket writes of every frame
+// (the size, a CRLF, the frame, a CRLF) and gather them into a writev, which costs more
+// instructions than everything else an event does on its way out (bench/NOTES.md, twentieth
+// session). The head, the last chunk and the connection's reuse stay node:http's: the head is
+// flushed at `open`, and `end` ends the response through it. A response that does not own its
+// socket at `open` (a pipelined request's, queued behind the one before it) writes through
+// node:http throughout.
+//
+// Events produced in the same tick (several upstream chunks that arrived in one network read)
+// leave in one socket write: the socket is corked at a tick's first write and uncorked on the next
+// tick, as node:http does for `res.write`. A socket write is the largest cost per event on a busy
+// server, and a server falling behind writes less often, not more.
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 
 /** One SSE frame; `id` (docs/api.md) goes in the same frame, so in the same socket write. */
 export function sseFrame(data: unknown, name?: string, id?: string): string {
@@ -13,13 +24,19 @@ export function sseFrame(data: unknown, name?: string, id?: string): string {
 
 export const DONE_FRAME = 'data: [DONE]\n\n';
 
+const uncork = (socket: Socket) => socket.uncork();
+
 export class SseWriter {
   private heartbeat: NodeJS.Timeout | undefined;
+  /** Whether frames go to the socket directly (see the top of this file), and as chunks. */
+  private direct = false;
+  private chunked = false;
   constructor(
     private res: ServerResponse,
     private heartbeatMs: number,
   ) {}
 
+  /** Sends the head: it leaves with the first frames written in the same tick, or alone on the next. */
   open(headers: Record<string, string | number>): void {
     this.res.writeHead(200, {
       'content-type': 'text/event-stream; charset=utf-8',
@@ -28,19 +45,23 @@ export class SseWriter {
       connection: 'keep-alive',
       ...headers,
     });
-    // No flushHeaders() here: the head goes out in the same socket write as the first event, unless
-    // the caller has none to send yet (flushHead).
+    const socket = this.res.socket;
+    if (socket) {
+      this.direct = true;
+      // False for an HTTP/1.0 client: its body ends when the connection closes, without chunks.
+      this.chunked = this.res.chunkedEncoding;
+      this.corkForTick(socket);
+    }
+    this.res.flushHeaders();
     if (this.heartbeatMs > 0) {
-      this.heartbeat = setInterval(() => this.res.write(': ping\n\n'), this.heartbeatMs);
+      this.heartbeat = setInterval(() => {
+        // A client that has not read what was sent is not idle: no ping, and no wait for its drain.
+        if (!this.res.socket?.writableNeedDrain) void this.write(': ping\n\n');
+      }, this.heartbeatMs);
       this.heartbeat.unref();
       // A background generation outlives its client: no pings into a closed socket.
       this.res.once('close', () => this.stop());
     }
-  }
-
-  /** Sends the head now, for a stream whose next event may be a long way off (a re-attach that is caught up). */
-  flushHead(): void {
-    this.res.flushHeaders();
   }
 
   /** Writes one event (named with `event:` when given); resolves after 'drain' when the socket buffer is full. */
@@ -50,19 +71,21 @@ export class SseWriter {
 
   /** Writes one ready frame (see `send`). */
   write(frame: string): void | Promise<void> {
-    if (this.res.destroyed) return;
-    if (this.res.write(frame)) return;
-    // Only a full socket ever leads to 'drain': wait only then.
-    if (this.res.socket && !this.res.socket.writableNeedDrain) return;
-    return new Promise((resolve) => {
-      const done = () => {
-        this.res.off('drain', done);
-        this.res.off('close', done);
-        resolve();
-      };
-      this.res.on('drain', done);
-      this.res.on('close', done);
-    });
+    const res = this.res;
+    if (res.destroyed || res.writableEnded) return;
+    if (!this.direct) {
+      if (res.write(frame)) return;
+      // Only a full socket ever leads to 'drain': wait only then.
+      if (res.socket && !res.socket.writableNeedDrain) return;
+      return waitForDrain(res, res);
+    }
+    // Never past the response's end: the socket may already carry the next one.
+    const socket = res.socket;
+    if (!socket) return;
+    this.corkForTick(socket);
+    if (socket.write(this.chunked ? `${Buffer.byteLength(frame).toString(16)}\r\n${frame}\r\n` : frame)) return;
+    if (!socket.writableNeedDrain) return;
+    return waitForDrain(socket, res);
   }
 
   /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */
@@ -74,4 +97,23 @@ export class SseWriter {
   stop(): void {
     clearInterval(this.heartbeat);
   }
+
+  private corkForTick(socket: Socket): void {
+    if (socket.writableCorked) return;
+    socket.cork();
+    process.nextTick(uncork, socket);
+  }
+}
+
+/** Resolves on the writer's 'drain', or when the response closes (a client gone never drains). */
+function waitForDrain(writer: NodeJS.EventEmitter, res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      writer.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    writer.on('drain', done);
+    res.on('close', done);
+  });
 }

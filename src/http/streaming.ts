@@ -150,10 +150,9 @@ export async function followStream(
     }
     reply.hijack();
     opened = true;
+    // The head leaves now even with no frame to follow it: a client that has already seen every event
+    // of a generation still running gets its 200 at once, not with the next event or ping.
     sse.open({ 'x-generation-id': id, ...opts.headers });
-    // A client that has already seen every event of a generation still running gets the head now,
-    // not with the next event or ping.
-    if (snap.frames.length === 0 && !snap.ended) sse.flushHead();
     for (;;) {
       let pending: void | Promise<void> = undefined;
       for (const f of snap.frames) pending = sse.write(f);

@@ -92,11 +92,12 @@ describe('delivery', () => {
     const res = await response;
     res.pause();
     const serverRes = await served;
-    while (!serverRes.writableNeedDrain) await sleep(5);
+    // The socket's own buffer: SSE frames are written to it directly (src/http/sse.ts).
+    while (!serverRes.socket!.writableNeedDrain) await sleep(5);
     // Under backpressure now; stay there several gap timeouts long (this is the condition under
     // test, not a wait for something to happen), then read everything.
     await sleep(GAP_MS * 4);
-    assert.ok(serverRes.writableNeedDrain, 'still under backpressure');
+    assert.ok(serverRes.socket!.writableNeedDrain, 'still under backpressure');
     // The server stopped reading the upstream instead of holding the answer in memory: the rest
     // is still in the fake upstream's own buffer.
     assert.ok((await upstream).response.writableLength > 0, 'the upstream is under backpressure too');

@@ -5,9 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { createServer, request } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { connect, type AddressInfo, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import pino from 'pino';
+import { Client } from 'undici';
 import { SseWriter } from '../../src/http/sse.js';
 import { sseEvents, startHarness, type Harness } from '../support/harness.js';
 
@@ -131,6 +132,93 @@ describe('SSE writer', () => {
       // Head + three events, the fourth event, the end with [DONE]: three writes, not nine.
       assert.equal(writes, 3);
     } finally {
+      server.close();
+    }
+  });
+
+  /** A server whose handler gets each request's writer; closed by the caller. */
+  async function sseServer(handler: (sse: SseWriter, url: string) => void) {
+    const server = createServer((req, res) => handler(new SseWriter(res, 0), req.url ?? ''));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    return { server, port: (server.address() as AddressInfo).port };
+  }
+
+  it('a pipelined response, queued behind the one before it, keeps its frames and their order', async () => {
+    // The second request's response has no socket until the first ends: it must not write to the
+    // connection directly while the first is still streaming on it.
+    let secondOpened!: () => void;
+    const opened = new Promise<void>((r) => (secondOpened = r));
+    const { server, port } = await sseServer((sse, url) => {
+      sse.open({});
+      if (url === '/a') {
+        void sse.send({ n: 'a1' });
+        void opened.then(() => {
+          void sse.send({ n: 'a2' });
+          setImmediate(() => sse.end());
+        });
+      } else {
+        void sse.send({ n: 'b1' });
+        secondOpened();
+        setImmediate(() => {
+          void sse.send({ n: 'b2' });
+          sse.end();
+        });
+      }
+    });
+    const client = new Client(`http://127.0.0.1:${port}`, { pipelining: 2 });
+    try {
+      const [a, b] = await Promise.all(['/a', '/b'].map(async (path) => (await client.request({ path, method: 'GET' })).body.text()));
+      assert.equal(a, 'data: {"n":"a1"}\n\ndata: {"n":"a2"}\n\ndata: [DONE]\n\n');
+      assert.equal(b, 'data: {"n":"b1"}\n\ndata: {"n":"b2"}\n\ndata: [DONE]\n\n');
+    } finally {
+      await client.close();
+      server.close();
+    }
+  });
+
+  it('an HTTP/1.0 client gets the frames unchunked, ended by the close', async () => {
+    const { server, port } = await sseServer((sse) => {
+      sse.open({});
+      void sse.send({ n: 1 });
+      setImmediate(() => {
+        void sse.send({ n: 2 });
+        sse.end();
+      });
+    });
+    try {
+      const socket = connect(port, '127.0.0.1');
+      socket.end('GET / HTTP/1.0\r\n\r\n');
+      let raw = '';
+      for await (const c of socket) raw += String(c);
+      const [head, body] = [raw.slice(0, raw.indexOf('\r\n\r\n')), raw.slice(raw.indexOf('\r\n\r\n') + 4)];
+      assert.doesNotMatch(head, /transfer-encoding/i);
+      assert.equal(body, 'data: {"n":1}\n\ndata: {"n":2}\n\ndata: [DONE]\n\n');
+    } finally {
+      server.close();
+    }
+  });
+
+  it('a write after the end never reaches the connection, which carries the next response intact', async () => {
+    const { server, port } = await sseServer((sse, url) => {
+      sse.open({});
+      void sse.send({ url });
+      sse.end();
+      void sse.send({ late: url });
+      process.nextTick(() => void sse.send({ later: url }));
+    });
+    let connections = 0;
+    server.on('connection', () => connections++);
+    const client = new Client(`http://127.0.0.1:${port}`);
+    try {
+      for (const path of ['/1', '/2', '/3']) {
+        const res = await client.request({ path, method: 'GET' });
+        assert.equal(await res.body.text(), `data: {"url":"${path}"}\n\ndata: [DONE]\n\n`);
+      }
+      // Bytes after a response's end would make the client drop the connection and open another.
+      assert.equal(connections, 1);
+    } finally {
+      await client.close();
       server.close();
     }
   });
