@@ -277,7 +277,9 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
       }
     }
     if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
-    const invalid = outputCheck?.(text.join(''));
+    // response_format shapes the text answer (as OpenAI's does): an answer that ends in tool calls
+    // is not that answer yet, so it is not checked (it is completed and charged, docs/api.md).
+    const invalid = toolCalls.length === 0 ? outputCheck?.(text.join('')) : undefined;
     if (invalid) {
       failure = failed('output_invalid', `the answer does not match the response_format schema: ${invalid}`);
       settlement = { status: 'failed', resultText: text.join(''), resultJson: structured(), error: failure.message, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };

@@ -72,6 +72,32 @@ describe('structured output', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('json_schema strict with tools: an answer that ends in tool calls is not checked, completed and charged on every surface', async () => {
+    const a = await h.account({ tokens: 10 });
+    const weather = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } };
+    const call = { toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }], chunks: [] as string[] };
+    h.fake.respondWith(call);
+    const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, tools: [{ type: 'function', function: weather }], response_format: strictFormat }, a.key);
+    assert.equal(v1.status, 200, v1.text);
+    assert.equal(v1.json.choices[0].finish_reason, 'tool_calls');
+    assert.equal(v1.json.choices[0].message.tool_calls[0].function.arguments, '{"city":"Oslo"}');
+    h.fake.respondWith(call);
+    const v1s = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages, tools: [{ type: 'function', function: weather }], response_format: strictFormat }, a.key);
+    const events = sseEvents(v1s.text);
+    assert.equal(events.at(-2).choices[0].finish_reason, 'tool_calls', v1s.text);
+    h.fake.respondWith(call);
+    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'Weather in Oslo?', tools: [{ type: 'function', function: weather }], response_format: strictFormat }, a.key);
+    assert.equal(v2.status, 200, v2.text);
+    assert.equal(v2.json.tool_calls[0].function.name, 'get_weather');
+    h.fake.respondWith(call);
+    const format = { type: 'json_schema', name: 'city', schema: citySchema, strict: true };
+    const resp = await h.post('/v1/responses', { model: 'plain-4o', input: 'Weather in Oslo?', tools: [{ type: 'function', ...weather }], text: { format } }, a.key);
+    assert.equal(resp.status, 200, resp.text);
+    assert.equal(resp.json.output[0].type, 'function_call');
+    assert.equal(await h.balance(a.id), 6);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('an invalid schema is 422 before anything is held or sent', async () => {
     const a = await h.account({ tokens: 10 });
     const before = h.fake.requests.length;
