@@ -14,7 +14,7 @@ import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { ProviderError, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
+import { ProviderError, RequestRefused, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -373,6 +373,12 @@ function failed(code: FailureCode, message: string, error?: GatewayError): Gener
 /** A caught failure -> what the client is told (sanitised, docs/api.md) and with which status (22). */
 export function describeFailure(err: unknown): GenerationFailure {
   if (err instanceof GenerationAbort) return err.reason === 'client_disconnected' ? failed('client_disconnected', 'client_disconnected') : failed('provider_error', err.message);
+  if (err instanceof RequestRefused) {
+    // Refused by the provider module itself: no upstream was asked, so no upstream status.
+    const why = sanitizeUpstreamText(err.why);
+    const error = err.field ? unsupportedField(err.field, why) : new GatewayError('bad_request', why);
+    return failed('bad_request', error.message, error);
+  }
   if (isRefusal(err)) {
     const message = `the upstream refused the request (HTTP ${err.status}): ${sanitizeUpstreamText(err.message)}`;
     return failed('bad_request', message, new GatewayError('bad_request', message, { upstream_status: err.status }));

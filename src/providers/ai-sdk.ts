@@ -2,8 +2,9 @@
 // our provider contract. We call doStream directly: the model packages own the wire protocol, we
 // skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
 // so this is mostly renaming: messages of parts in, typed stream parts out.
+import { InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { ProviderError, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
+import { ProviderError, RequestRefused, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
 
 export interface AiSdkProviderOptions {
   /** Request fields this provider cannot take (docs/api.md): refused with 400 naming them. */
@@ -216,12 +217,41 @@ function usageOf(u: LanguageModelV3Usage): ProviderUsage | null {
 export function toProviderError(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? err;
   if (err instanceof ProviderError) return err;
+  const refused = refusedBySdk(err);
+  if (refused) return refused;
   const e = err as { statusCode?: number; message?: string; isRetryable?: boolean; data?: unknown } | undefined;
   // The SDK reports a connection dropped mid-body as an APICallError carrying the 200 of the
   // accepted response; that is a network failure (no error status, retryable), not a refusal.
   const status = typeof e?.statusCode === 'number' && e.statusCode >= 400 ? e.statusCode : undefined;
   const message = status === undefined && e?.statusCode !== undefined ? `upstream stream failed: ${causeChain(err)}` : describe(err);
   return new ProviderError(message, { status, cause: err, retryable: status === undefined ? true : status === 429 || status >= 500 });
+}
+
+/** The AI SDK's argument names, as the client named them (OpenAI's). */
+const sdkArguments: Record<string, string> = {
+  prompt: 'messages',
+  maxOutputTokens: 'max_tokens',
+  temperature: 'temperature',
+  topP: 'top_p',
+  stopSequences: 'stop',
+  seed: 'seed',
+  frequencyPenalty: 'frequency_penalty',
+  presencePenalty: 'presence_penalty',
+  responseFormat: 'response_format',
+  tools: 'tools',
+  toolChoice: 'tool_choice',
+};
+
+/**
+ * The SDK's own refusals, raised while it builds the request and before anything is sent (a
+ * prompt it cannot convert, a schema or option the provider lacks): the request's fault, not the
+ * route's, so a 400 that is never retried or counted against the breaker (docs/api.md).
+ */
+function refusedBySdk(err: unknown): RequestRefused | undefined {
+  if (UnsupportedFunctionalityError.isInstance(err)) return new RequestRefused(err.message);
+  if (InvalidPromptError.isInstance(err)) return new RequestRefused(err.message, 'messages');
+  if (InvalidArgumentError.isInstance(err)) return new RequestRefused(err.message, sdkArguments[err.argument]);
+  return undefined;
 }
 
 function describe(err: unknown): string {

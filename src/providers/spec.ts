@@ -224,6 +224,21 @@ export class ProviderError extends Error {
   }
 }
 
+/**
+ * The provider module refused the request before sending anything (docs/api.md): a field it
+ * cannot take, or a prompt its SDK cannot convert. Status 400 like an upstream refusal, so it is
+ * never retried and never counted against the route; `field` names the request field when known.
+ */
+export class RequestRefused extends ProviderError {
+  constructor(
+    readonly why: string,
+    readonly field?: string,
+  ) {
+    super(field ? `${field}: ${why}` : why, { status: 400, retryable: false, code: 'unsupported_parameter' });
+    this.name = 'RequestRefused';
+  }
+}
+
 /** The text of a message's content, for limits, history and providers that take plain strings. */
 export function messageText(m: Message): string {
   if (m.role === 'user') return m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');

@@ -91,3 +91,50 @@ describe('Anthropic and Google through the gateway', () => {
     assert.equal(await h.balance(acct.id), before);
   });
 });
+
+describe('a request the AI SDK refuses before sending it', () => {
+  let h: Harness;
+  let google: FakeUpstream;
+  before(async () => {
+    google = await startFakeGoogle();
+    h = await startHarness({
+      env: { GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
+      catalog: { retries: { attempts: 2, backoff_ms: 5 }, circuit_breaker: { failures: 2, cooldown_ms: 60_000 } },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await google.close();
+  });
+
+  it("is the caller's 400, never retried or counted: another account is served after many of them", async () => {
+    const noisy = await h.account({ plan: 'pro', tokens: 100 });
+    // A system message after the first turn (OpenAI takes it; Gemini's SDK cannot place it), and a
+    // tool schema whose enum mixes types (the SDK's Gemini schema conversion refuses it).
+    const lateSystem = [
+      { role: 'user', content: 'Hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'system', content: 'Answer in French.' },
+      { role: 'user', content: 'How are you?' },
+    ];
+    const mixedEnum = [{ type: 'function', function: { name: 'pick', parameters: { type: 'object', properties: { v: { enum: [1, 'one'] } } } } }];
+    for (let i = 0; i < 3; i++) {
+      const late = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: lateSystem }, noisy.key);
+      assert.equal(late.status, 400, late.text);
+      assert.equal(late.json.error.code, 'bad_request');
+      assert.match(late.json.error.message, /system messages/);
+      const tools = await h.post('/api/v2/generate', { model: 'gemini-2.5-flash', prompt: 'Pick one', tools: mixedEnum }, noisy.key);
+      assert.equal(tools.status, 400, tools.text);
+      assert.equal(tools.json.error, 'bad_request');
+      assert.match(tools.json.message, /enum/);
+    }
+    assert.equal(google.requests.length, 0, 'nothing was sent upstream');
+    assert.equal(await h.balance(noisy.id), 100, '0 charged');
+    const other = await h.account({ plan: 'pro', tokens: 10 });
+    google.respondWith({ chunks: ['Bien'] });
+    const ok = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] }, other.key);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(ok.json.choices[0].message.content, 'Bien');
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
