@@ -14,7 +14,7 @@ import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { ProviderError, RequestRefused, type ContentStreamPart, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
+import { ProviderError, RequestRefused, type ContentStreamPart, type ProviderRequest, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -179,6 +179,19 @@ export function configuredRoutes(deps: GenerationDeps, model: ModelEntry): Route
 }
 
 /**
+ * The routes whose provider takes every field of the request: a route that refuses one is not
+ * tried. A field that no route takes is the caller's mistake, refused with 400 naming it (the
+ * first route's reason) before anything is counted or held (docs/api.md).
+ */
+async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, input: GenerationInput): Promise<Route[]> {
+  const refusals = await Promise.all(routes.map(async (r) => r.provider.refuse?.({ ...request, upstreamModel: r.upstreamModel })));
+  const taking = routes.filter((_, i) => !refusals[i]);
+  if (taking.length > 0) return taking;
+  const { field, why, message } = refusals[0]!;
+  throw unsupportedField(message === undefined ? field : (input.messagePaths?.[message] ?? `messages.${message}`), why);
+}
+
+/**
  * Runs one generation. `cancel` is the request's: the surface cancels it with a
  * GenerationAbort('client_disconnected') when the client leaves (never, for a background one), and
  * from here on the lifecycle also cancels it when the total time is up.
@@ -199,8 +212,18 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const model = checkAdmission(deps, caller, input);
   const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat);
 
-  // 2. Routes that have a configured provider.
-  const routes = configuredRoutes(deps, model);
+  // 2. Routes that have a configured provider and take every field of the request.
+  const request: Omit<ProviderRequest, 'signal' | 'upstreamModel'> = {
+    messages: input.messages,
+    ...input.settings,
+    ...(input.tools ? { tools: input.tools } : {}),
+    ...(input.toolChoice ? { toolChoice: input.toolChoice } : {}),
+    ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
+    ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
+    capabilities: capabilitiesOf(model),
+  };
+  const configured = configuredRoutes(deps, model);
+  const routes = configured.some((r) => r.provider.refuse) ? await routesTaking(configured, request, input) : configured;
 
   // 3. Count the request against the account's limits (429), then price and hold.
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
@@ -225,33 +248,21 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const structured = () => (toolCalls.length || reasoning.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null }) : null);
   try {
     // Routes in order with retries and circuit breakers, until one produces its first part.
-    stream = await openFirstRoute(
-      routes,
-      {
-        messages: input.messages,
-        ...input.settings,
-        ...(input.tools ? { tools: input.tools } : {}),
-        ...(input.toolChoice ? { toolChoice: input.toolChoice } : {}),
-        ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
-        ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
-        capabilities: capabilitiesOf(model),
+    stream = await openFirstRoute(routes, request, {
+      cancel,
+      timeouts,
+      health: deps.routeHealth,
+      onAccepted() {
+        if (opened) return;
+        opened = true;
+        sink.opened({ id: hold.generationId, model: model.slug });
+        observer?.onOpened?.({ model: model.slug, stream: input.stream });
       },
-      {
-        cancel,
-        timeouts,
-        health: deps.routeHealth,
-        onAccepted() {
-          if (opened) return;
-          opened = true;
-          sink.opened({ id: hold.generationId, model: model.slug });
-          observer?.onOpened?.({ model: model.slug, stream: input.stream });
-        },
-        onAttemptFailed: (r, err) => {
-          observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
-          logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);
-        },
+      onAttemptFailed: (r, err) => {
+        observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
+        logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);
       },
-    );
+    });
     route = stream.route.name;
     for (let part: StreamPart | undefined = stream.first; part; part = await stream.next()) {
       if (part.type === 'finish') {

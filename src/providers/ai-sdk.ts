@@ -4,11 +4,22 @@
 // so this is mostly renaming: messages of parts in, typed stream parts out.
 import { InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
-import { ProviderError, RequestRefused, type Message, type Provider, type ProviderRequest, type ProviderStream, type ProviderUsage, type StreamPart } from './spec.js';
+import {
+  ProviderError,
+  RequestRefused,
+  type FieldRefusal,
+  type Message,
+  type Provider,
+  type ProviderRequest,
+  type ProviderStream,
+  type ProviderUsage,
+  type RequestFields,
+  type StreamPart,
+} from './spec.js';
 
 export interface AiSdkProviderOptions {
   /** Request fields this provider cannot take (docs/api.md): refused with 400 naming them. */
-  unsupported?: (req: ProviderRequest) => Refusal;
+  unsupported?: (req: RequestFields) => Refusal;
   /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
   providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];
 }
@@ -16,9 +27,10 @@ export interface AiSdkProviderOptions {
 export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => LanguageModelV3, opts: AiSdkProviderOptions = {}): Provider {
   return {
     id,
+    ...(opts.unsupported ? { refuse: opts.unsupported } : {}),
     async open(req: ProviderRequest): Promise<ProviderStream> {
       const refused = opts.unsupported?.(req);
-      if (refused) throw new ProviderError(`${refused.field}: ${refused.why}`, { status: 400, retryable: false, code: 'unsupported_parameter' });
+      if (refused) throw new RequestRefused(refused.why, refused.field);
       const model = modelFor(req.upstreamModel);
       let result;
       try {
@@ -123,10 +135,10 @@ function imageTypeOf(url: string): string {
 export const thinkingBudget: Record<NonNullable<ProviderRequest['reasoningEffort']>, number> = { minimal: 1024, low: 2048, medium: 8192, high: 24576 };
 
 /** The first refused field of a request, by the OpenAI name the client used. */
-export type Refusal = { field: string; why: string } | undefined;
+export type Refusal = FieldRefusal | undefined;
 
 /** Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them). */
-export function commonRefusal(req: ProviderRequest): Refusal {
+export function commonRefusal(req: RequestFields): Refusal {
   if (req.logprobs) return { field: 'logprobs', why: 'not available from this provider' };
   if (req.topLogprobs !== undefined) return { field: 'top_logprobs', why: 'not available from this provider' };
   return undefined;

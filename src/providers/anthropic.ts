@@ -2,7 +2,7 @@
 import { createAnthropic, type AnthropicLanguageModelOptions } from '@ai-sdk/anthropic';
 import { aiSdkProvider, commonRefusal, thinkingBudget, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider, ProviderRequest } from './spec.js';
+import type { Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function anthropicProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
@@ -17,7 +17,7 @@ const documentTypes = new Set(['application/pdf', 'text/plain']);
  * seed, a schema-less json_object, top_p next to temperature, sampling with thinking) or clamp it
  * (temperature above 1).
  */
-export function refusedByAnthropic(req: ProviderRequest): Refusal {
+export function refusedByAnthropic(req: RequestFields): Refusal {
   const common = commonRefusal(req);
   if (common) return common;
   if (req.seed !== undefined) return { field: 'seed', why: 'Anthropic has no seed' };

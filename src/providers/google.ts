@@ -2,7 +2,7 @@
 import { createGoogleGenerativeAI, type GoogleLanguageModelOptions } from '@ai-sdk/google';
 import { aiSdkProvider, commonRefusal, thinkingBudget, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider, ProviderRequest } from './spec.js';
+import type { Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function googleProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
@@ -14,9 +14,14 @@ const gemini25 = /(^|\/)gemini-2\.5(?:[.-]|$)/i;
 const gemini3 = /(^|\/)gemini-3/i;
 
 /** What the Gemini API cannot take; `user` is accepted and not forwarded (Gemini has no such field). */
-export function refusedByGoogle(req: ProviderRequest): Refusal {
+export function refusedByGoogle(req: RequestFields): Refusal {
   const common = commonRefusal(req);
   if (common) return common;
+  // Gemini's system instruction comes before the conversation: a system message after the first
+  // turn (which OpenAI takes) has no place there, and moving it would change what it means.
+  const firstTurn = req.messages.findIndex((m) => m.role !== 'system');
+  const late = firstTurn < 0 ? -1 : req.messages.findIndex((m, i) => i > firstTurn && m.role === 'system');
+  if (late >= 0) return { field: 'messages', message: late, why: 'Gemini takes system messages only before the first turn of the conversation' };
   if (gemini25.test(req.upstreamModel)) {
     if (req.frequencyPenalty !== undefined) return { field: 'frequency_penalty', why: 'Gemini 2.5 has no frequency penalty' };
     if (req.presencePenalty !== undefined) return { field: 'presence_penalty', why: 'Gemini 2.5 has no presence penalty' };

@@ -174,6 +174,7 @@ export function withMedia(provider: Provider, media: ClosableMediaProvider): Pro
   return {
     id: provider.id,
     open: (req) => provider.open(req),
+    ...(provider.refuse ? { refuse: provider.refuse.bind(provider) } : {}),
     ...(provider.embed ? { embed: provider.embed.bind(provider) } : {}),
     ...(provider.isReady ? { isReady: provider.isReady.bind(provider) } : {}),
     media,

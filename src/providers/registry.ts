@@ -111,6 +111,7 @@ function lazyProvider(id: string, load: () => Promise<Provider>): Provider {
   return {
     id,
     open: async (req) => (await (real ??= load())).open(req),
+    refuse: async (req) => (await (real ??= load())).refuse?.(req),
     close: async () => {
       if (real) await (await real).close?.();
     },

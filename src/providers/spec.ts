@@ -78,6 +78,19 @@ export interface ProviderRequest extends CallSettings {
   signal: AbortSignal;
 }
 
+/** A request as its fields, before it has a signal: what a provider's refusals look at. */
+export type RequestFields = Omit<ProviderRequest, 'signal'>;
+
+/**
+ * A request field a provider cannot take, by the name the client used (`temperature`, `seed`);
+ * `message` is the index of the message concerned, for a refusal of one message.
+ */
+export interface FieldRefusal {
+  field: string;
+  why: string;
+  message?: number;
+}
+
 /** Provider token counts, informational only (billing is flat per request). docs/api.md. */
 export interface ProviderUsage {
   input_tokens: number | null;
@@ -193,6 +206,12 @@ export interface Provider {
   readonly id: string;
   /** Rejects with ProviderError when the upstream refuses the request. */
   open(req: ProviderRequest): Promise<ProviderStream>;
+  /**
+   * The first field of the request this provider cannot take (docs/api.md), checked by the
+   * lifecycle before anything is held; `open` refuses the same request with RequestRefused. A
+   * promise where the provider's module is loaded on first use.
+   */
+  refuse?(req: RequestFields): FieldRefusal | undefined | Promise<FieldRefusal | undefined>;
   /** Media generation, where the provider has it (the job runner calls it). */
   media?: MediaProvider;
   /** Text embeddings, where the provider has them. */

@@ -17,6 +17,18 @@ describe('Anthropic and Google through the gateway', () => {
     google = await startFakeGoogle();
     h = await startHarness({
       env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
+      // A model with a fallback of another provider, for refusals of only some routes.
+      catalog: {
+        models: [
+          {
+            slug: 'claude-sonnet-4.5',
+            routes: [
+              { provider: 'anthropic', model: 'claude-sonnet-4-5' },
+              { provider: 'google', model: 'gemini-2.5-flash' },
+            ],
+          },
+        ],
+      },
     });
     acct = await h.account({ plan: 'pro', tokens: 100 });
   });
@@ -80,6 +92,40 @@ describe('Anthropic and Google through the gateway', () => {
     assert.equal(sent.headers['x-goog-api-key'], 'g-fake');
   });
 
+  it('a field the provider cannot take (seed on Claude) is 400 naming it, before anything is counted, held or sent', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    const remaining = (await h.get('/api/v2/balance', a.key)).headers.get('x-ratelimit-remaining-hour');
+    const sent = anthropic.requests.length;
+    const v1 = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: [{ role: 'user', content: 'hi' }], seed: 7 }, a.key);
+    assert.equal(v1.status, 400, v1.text);
+    assert.equal(v1.json.error.code, 'bad_request');
+    assert.equal(v1.json.error.param, 'seed');
+    assert.equal(v1.json.error.message, 'seed: Anthropic has no seed');
+    assert.equal(v1.json.error.details.generation_id, undefined, 'no generation was created');
+    const v2 = await h.post('/api/v2/generate', { model: 'claude-haiku-4.5', prompt: 'hi', params: { temperature: 1.5 } }, a.key);
+    assert.equal(v2.status, 400, v2.text);
+    assert.deepEqual(v2.json.details.fields, [{ path: 'temperature', message: 'Anthropic takes 0 to 1' }]);
+    assert.equal(v2.headers.get('x-ratelimit-remaining-hour'), remaining, 'no request was counted');
+    assert.equal(anthropic.requests.length, sent);
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute(), []);
+  });
+
+  it("a field only some routes refuse is served by the routes that take it; one no route takes names the first route's reason", async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    const sent = anthropic.requests.length;
+    google.respondWith({ chunks: ['seeded'] });
+    const r = await h.post('/api/v2/generate', { model: 'claude-sonnet-4.5', prompt: 'hi', seed: 7 }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.result_text, 'seeded');
+    assert.equal(google.requests.at(-1)!.body.generationConfig.seed, 7);
+    assert.equal(anthropic.requests.length, sent, 'the route that refuses seed was not tried');
+    const both = await h.post('/v1/chat/completions', { model: 'claude-sonnet-4.5', messages: [{ role: 'user', content: 'hi' }], logprobs: true }, a.key);
+    assert.equal(both.status, 400, both.text);
+    assert.equal(both.json.error.param, 'logprobs');
+    assert.equal(await h.balance(a.id), 10 - r.json.tokens_spent, 'only the served request was charged');
+  });
+
   it('Gemini error mid-stream (connection cut): error event, 0 charged', async () => {
     const before = await h.balance(acct.id);
     google.respondWith({ chunks: ['uno'], ending: 'reset', delayMs: 20 });
@@ -122,7 +168,12 @@ describe('a request the AI SDK refuses before sending it', () => {
       const late = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: lateSystem }, noisy.key);
       assert.equal(late.status, 400, late.text);
       assert.equal(late.json.error.code, 'bad_request');
-      assert.match(late.json.error.message, /system messages/);
+      assert.equal(late.json.error.param, 'messages.2');
+      assert.match(late.json.error.message, /system messages only before the first turn/);
+      // On /api/v2 the path is the body's, after the `system` field's own system message.
+      const v2 = await h.post('/api/v2/generate', { model: 'gemini-2.5-flash', system: 'Be brief.', messages: lateSystem }, noisy.key);
+      assert.equal(v2.status, 400, v2.text);
+      assert.equal(v2.json.details.fields[0].path, 'messages.2');
       const tools = await h.post('/api/v2/generate', { model: 'gemini-2.5-flash', prompt: 'Pick one', tools: mixedEnum }, noisy.key);
       assert.equal(tools.status, 400, tools.text);
       assert.equal(tools.json.error, 'bad_request');
@@ -130,6 +181,8 @@ describe('a request the AI SDK refuses before sending it', () => {
     }
     assert.equal(google.requests.length, 0, 'nothing was sent upstream');
     assert.equal(await h.balance(noisy.id), 100, '0 charged');
+    const rows = await h.server.db.kysely.selectFrom('generations').select('error').where('account_id', '=', noisy.id).execute();
+    assert.equal(rows.length, 3, 'only the enum requests got as far as a generation (the SDK refuses them in the call)');
     const other = await h.account({ plan: 'pro', tokens: 10 });
     google.respondWith({ chunks: ['Bien'] });
     const ok = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] }, other.key);
