@@ -96,17 +96,27 @@ export interface GenerationInput {
   promptText: string | null;
 }
 
-/** Zod issues -> our 400/422 split: a missing value is "required" (400), anything else 422. */
-export function zodToApiError(error: z.ZodError): GatewayError {
+/**
+ * Zod issues -> our 400/422 split: a missing value is "required" (400), anything else 422. With
+ * the parsed `body`, an absent union field (reported as invalid_union, without its input) counts
+ * as missing too.
+ */
+export function zodToApiError(error: z.ZodError, body?: unknown): GatewayError {
   const fields = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
   // An absent enum field is reported as invalid_value, an absent typed field as invalid_type.
-  const missing = error.issues.filter((i) => (i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined);
+  const missing = error.issues.filter(
+    (i) => ((i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined) || (i.code === 'invalid_union' && body !== undefined && valueAt(body, i.path) === undefined),
+  );
   if (missing.length > 0) {
     const names = missing.map((i) => i.path.map(String).join('.'));
     return badRequest(`missing required field${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, { fields: fields.filter((f) => names.includes(f.path)) });
   }
   return validationError(fields);
 }
+
+/** The value at a zod issue's path in `body`, undefined where the path leads nowhere. */
+const valueAt = (body: unknown, path: readonly PropertyKey[]): unknown =>
+  path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), body);
 
 /** `promptOptional(model)`: the model works without a prompt (tool models such as an upscaler, docs/api.md). */
 export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; promptOptional?: (model: string) => boolean } = {}): GenerationInput {

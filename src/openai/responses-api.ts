@@ -119,7 +119,7 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "input"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
   const parsed = responsesBodySchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) throw refusal400(parsed.error);
+  if (!parsed.success) throw refusal400(parsed.error, body);
   const b = parsed.data;
   const items = typeof b.input === 'string' ? [{ role: 'user' as const, content: b.input }] : b.input.map(parseItem);
   let previousId: number | null = null;
@@ -150,10 +150,10 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
 }
 
 /** Unknown fields (at any depth) are refused by name; other issues are the usual 400/422 split. */
-function refusal400(error: z.ZodError): GatewayError {
+function refusal400(error: z.ZodError, body: unknown): GatewayError {
   const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
   if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...unknown.path.map(String), unknown.keys[0]!].join('.'), 'unknown field');
-  return zodToApiError(error);
+  return zodToApiError(error, body);
 }
 
 function parseItem(raw: unknown, i: number): InputItem {

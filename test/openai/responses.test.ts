@@ -195,6 +195,13 @@ describe('/v1/responses', () => {
     assert.equal(item.status, 400);
     assert.equal(item.json.error.param, 'input.0.type');
     assert.equal((await post({ model: 'gpt-5-nano', input: 'x', include: ['reasoning.encrypted_content'] })).status, 422);
+    // A missing input is a missing required field (400), a present one of the wrong type 422.
+    const noInput = await post({ model: 'gpt-5-nano' });
+    assert.equal(noInput.status, 400, noInput.text);
+    assert.equal(noInput.json.error.code, 'bad_request');
+    assert.equal(noInput.json.error.message, 'missing required field: input');
+    assert.equal(noInput.json.error.param, 'input');
+    assert.equal((await post({ model: 'gpt-5-nano', input: 5 })).status, 422);
     const orphan = await post({
       model: 'gpt-5-nano',
       input: [
