@@ -289,11 +289,12 @@ export function responsesUsage(usage: unknown) {
   };
 }
 
-const messageId = (id: number) => `msg_${id}`;
+/** The answer's first message item is `msg_<id>`; a later one (text after a tool call) `msg_<id>_<n>`. */
+const messageId = (id: number, n = 0) => (n === 0 ? `msg_${id}` : `msg_${id}_${n}`);
 const callItemId = (id: number, index: number) => `fc_${id}_${index}`;
 const textPart = (text: string) => ({ type: 'output_text' as const, text, annotations: [] as unknown[], logprobs: [] as unknown[] });
-const messageOutput = (id: number, text: string, status: 'in_progress' | 'completed') => ({
-  id: messageId(id),
+const messageOutput = (itemId: string, text: string, status: 'in_progress' | 'completed') => ({
+  id: itemId,
   type: 'message' as const,
   status,
   role: 'assistant' as const,
@@ -335,7 +336,7 @@ function responseHead(id: number, model: string, createdAt: number, echo: Respon
 
 export function responseObject(g: GenerationObject, echo: ResponseEcho) {
   const output: unknown[] = [];
-  if (g.result_text || !g.tool_calls) output.push(messageOutput(g.id, g.result_text ?? '', 'completed'));
+  if (g.result_text || !g.tool_calls) output.push(messageOutput(messageId(g.id), g.result_text ?? '', 'completed'));
   (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
   const created = Math.floor(Date.parse(g.created_at) / 1000);
   return {
@@ -360,19 +361,23 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
   let head: ReturnType<typeof responseHead>;
   let genId = 0;
   let outputIndex = 0;
-  let text: { index: number; chunks: string[] } | null = null;
+  let messages = 0;
+  let text: { index: number; id: string; chunks: string[] } | null = null;
   const calls = new Map<number, { index: number; id: string; name: string; args: string }>();
+  /** The finished items by output index: response.completed lists exactly what was streamed. */
+  const items: unknown[] = [];
   const ev = (type: string, fields: Record<string, unknown>): SseEvent => ({ event: type, data: { type, sequence_number: seq++, ...fields } });
 
   const closeText = (): SseEvent[] => {
     if (!text) return [];
     const t = text.chunks.join('');
-    const at = { item_id: messageId(genId), output_index: text.index, content_index: 0 };
+    const at = { item_id: text.id, output_index: text.index, content_index: 0 };
+    const item = (items[text.index] = messageOutput(text.id, t, 'completed'));
     text = null;
     return [
       ev('response.output_text.done', { ...at, text: t, logprobs: [] }),
       ev('response.content_part.done', { ...at, part: textPart(t) }),
-      ev('response.output_item.done', { output_index: at.output_index, item: messageOutput(genId, t, 'completed') }),
+      ev('response.output_item.done', { output_index: at.output_index, item }),
     ];
   };
   const startCall = (i: number, id: string, name: string): SseEvent[] => {
@@ -403,12 +408,12 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
         case 'text-delta': {
           const out: SseEvent[] = [];
           if (!text) {
-            text = { index: outputIndex++, chunks: [] };
-            out.push(ev('response.output_item.added', { output_index: text.index, item: messageOutput(genId, '', 'in_progress') }));
-            out.push(ev('response.content_part.added', { item_id: messageId(genId), output_index: text.index, content_index: 0, part: textPart('') }));
+            text = { index: outputIndex++, id: messageId(genId, messages++), chunks: [] };
+            out.push(ev('response.output_item.added', { output_index: text.index, item: messageOutput(text.id, '', 'in_progress') }));
+            out.push(ev('response.content_part.added', { item_id: text.id, output_index: text.index, content_index: 0, part: textPart('') }));
           }
           text.chunks.push(p.delta);
-          out.push(ev('response.output_text.delta', { item_id: messageId(genId), output_index: text.index, content_index: 0, delta: p.delta, logprobs: [] }));
+          out.push(ev('response.output_text.delta', { item_id: text.id, output_index: text.index, content_index: 0, delta: p.delta, logprobs: [] }));
           return out;
         }
         case 'tool-input-start':
@@ -422,7 +427,8 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
           const rest = p.arguments.slice(c.args.length);
           if (rest) out.push(...argsDelta(p.index, rest));
           out.push(ev('response.function_call_arguments.done', { item_id: callItemId(genId, p.index), output_index: c.index, name: p.name, arguments: p.arguments }));
-          out.push(ev('response.output_item.done', { output_index: c.index, item: callOutput(genId, p.index, { id: p.id, name: p.name, arguments: p.arguments }, 'completed') }));
+          const item = (items[c.index] = callOutput(genId, p.index, { id: p.id, name: p.name, arguments: p.arguments }, 'completed'));
+          out.push(ev('response.output_item.done', { output_index: c.index, item }));
           return out;
         }
         default:
@@ -430,9 +436,12 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
       }
     },
     end(g) {
+      const closing = closeText();
       const r = responseObject(g, echo);
       const name = r.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-      return [...closeText(), ev(name, { response: { ...r, created_at: head.created_at } })];
+      // The output the client saw, item for item (text after a tool call is its own message).
+      const output = items.length > 0 ? items.filter((i) => i !== undefined) : r.output;
+      return [...closing, ev(name, { response: { ...r, output, created_at: head.created_at } })];
     },
     failure: (f) => [...closeText(), ...failedEvent(f.code, f.message)],
     internal: (code, message) => failedEvent(code, message),

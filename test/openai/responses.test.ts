@@ -169,6 +169,38 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 7);
   });
 
+  it('stream of text, a function call, then more text: each message is its own item and response.completed lists the streamed items', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const call = { index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    h.fake.respondWith({ chunks: [], raw: chunk({ content: 'Let me check. ' }) + chunk({ tool_calls: [call] }) + chunk({ content: 'Done.' }) });
+    const r = await h.post('/v1/responses', { model: 'gpt-5-nano', stream: true, input: 'weather?', tools: [weatherTool] }, a.key);
+    const events = namedEvents(r.text);
+    const id = respId(events[0]![1].response.id);
+    const added = events.filter(([name]) => name === 'response.output_item.added').map(([, e]) => [e.output_index, e.item.id]);
+    assert.deepEqual(added, [
+      [0, `msg_${id}`],
+      [1, `fc_${id}_0`],
+      [2, `msg_${id}_1`],
+    ]);
+    const deltas = events.filter(([name]) => name === 'response.output_text.delta').map(([, e]) => [e.output_index, e.item_id, e.delta]);
+    assert.deepEqual(deltas, [
+      [0, `msg_${id}`, 'Let me check. '],
+      [2, `msg_${id}_1`, 'Done.'],
+    ]);
+    const done = events.filter(([name]) => name === 'response.output_item.done').map(([, e]) => e);
+    const streamed = done.sort((x, y) => x.output_index - y.output_index).map((e) => e.item);
+    const [last, completed] = events.at(-1)!;
+    assert.equal(last, 'response.completed');
+    assert.deepEqual(completed.response.output, streamed);
+    assert.deepEqual(
+      completed.response.output.map((o: any) => (o.type === 'message' ? o.content[0].text : o.name)),
+      ['Let me check. ', 'get_weather', 'Done.'],
+    );
+    assert.equal(await h.balance(a.id), 9);
+  });
+
   it('text.format json_schema reaches the upstream as response_format; the JSON answer is checked and returned', async () => {
     const a = await h.account({ tokens: 10 });
     const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false };
