@@ -188,7 +188,9 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
   const taking = routes.filter((_, i) => !refusals[i]);
   if (taking.length > 0) return taking;
   const { field, why, message } = refusals[0]!;
-  throw unsupportedField(message === undefined ? field : (input.messagePaths?.[message] ?? `messages.${message}`), why);
+  if (message === undefined) throw unsupportedField(field, why);
+  const path = input.messagePaths?.[message] ?? `messages.${message}`;
+  throw unsupportedField(field === 'messages' ? path : `${path}.${field}`, why);
 }
 
 /**

@@ -24,18 +24,28 @@ const toolCallSchema = z.object({
   function: z.object({ name: z.string().min(1), arguments: z.string() }),
 });
 
-export const chatMessageSchema = z.discriminatedUnion('role', [
-  z.object({ role: z.enum(['system', 'developer']), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() }),
-  z.object({ role: z.literal('user'), content: z.union([z.string(), z.array(contentPartSchema)]), name: z.string().optional() }),
-  z.object({
-    role: z.literal('assistant'),
-    content: z.union([z.string(), z.array(z.union([textPart, refusalPart])), z.null()]).optional(),
-    tool_calls: z.array(toolCallSchema).optional(),
-    refusal: z.string().nullable().optional(),
-    name: z.string().optional(),
-  }),
-  z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.union([z.string(), z.array(textPart)]) }),
-]);
+const systemMessage = z.object({ role: z.enum(['system', 'developer']), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() });
+const userMessage = z.object({ role: z.literal('user'), content: z.union([z.string(), z.array(contentPartSchema)]), name: z.string().optional() });
+const assistantMessage = z.object({
+  role: z.literal('assistant'),
+  content: z.union([z.string(), z.array(z.union([textPart, refusalPart])), z.null()]).optional(),
+  tool_calls: z.array(toolCallSchema).optional(),
+  refusal: z.string().nullable().optional(),
+  name: z.string().optional(),
+  // What clients send back of an earlier answer (docs/api.md): the AI SDK's openai-compatible
+  // provider returns the reasoning it read (accepted, not forwarded); the openai SDK's types have
+  // these two, and only null asks for nothing.
+  reasoning_content: z.string().nullable().optional(),
+  function_call: z.null().optional(),
+  audio: z.null().optional(),
+});
+// LangChain names a tool result after its tool.
+const toolMessage = z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() });
+
+/** /api/v2's messages: keys it does not know are ignored, as elsewhere in its body (docs/api.md). */
+export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
+/** /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
+export const strictChatMessageSchema = z.discriminatedUnion('role', [systemMessage.strict(), userMessage.strict(), assistantMessage.strict(), toolMessage.strict()]);
 export type ChatMessageBody = z.infer<typeof chatMessageSchema>;
 
 export const toolSchema = z.object({
@@ -99,23 +109,26 @@ export function toMessages(body: ChatMessageBody[], pathOf: (i: number) => strin
     switch (m.role) {
       case 'system':
       case 'developer':
-        return { role: 'system', content: text(m.content) };
+        return { role: 'system', content: text(m.content), ...named(m.name) };
       case 'user':
-        return { role: 'user', content: contentParts(m.content, at) };
+        return { role: 'user', content: contentParts(m.content, at), ...named(m.name) };
       case 'assistant': {
         const calls = (m.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
         for (const c of calls) known.add(c.id);
-        const content = Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : p.refusal)).join('') : (m.content ?? '');
-        return calls.length ? { role: 'assistant', content, toolCalls: calls } : { role: 'assistant', content };
+        // A refusal is the turn's text, as a refusal part is; reasoning_content is not sent back (docs/api.md).
+        const content = Array.isArray(m.content) ? m.content.map((p) => (p.type === 'text' ? p.text : p.refusal)).join('') : m.content || m.refusal || '';
+        return { role: 'assistant', content, ...(calls.length ? { toolCalls: calls } : {}), ...named(m.name) };
       }
       case 'tool':
         if (!known.has(m.tool_call_id)) {
           throw validationError([{ path: `${at}.tool_call_id`, message: `"${m.tool_call_id}" answers no tool call of an earlier assistant message` }]);
         }
-        return { role: 'tool', toolCallId: m.tool_call_id, content: text(m.content) };
+        return { role: 'tool', toolCallId: m.tool_call_id, content: text(m.content), ...named(m.name) };
     }
   });
 }
+
+const named = (name: string | undefined) => (name !== undefined ? { name } : {});
 
 export function toTools(tools: z.infer<typeof toolSchema>[] | null | undefined): ToolDefinition[] | undefined {
   if (!tools?.length) return undefined;

@@ -4,12 +4,12 @@
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';
 import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { chatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
+import { strictChatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
 
 export const chatCompletionBodySchema = z.strictObject({
   model: z.string().min(1),
-  messages: z.array(chatMessageSchema).min(1),
+  messages: z.array(strictChatMessageSchema).min(1),
   stream: z.boolean().nullable().optional(),
   stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
   // The same text options as /api/v2, where OpenAI also allows null or no upper bound.
@@ -52,7 +52,8 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
-    if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField(unknown.keys[0]!, 'unknown field');
+    // Top-level fields and keys inside a message (messages.0.bogus_field) alike.
+    if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField([...unknown.path, unknown.keys[0]!].join('.'), 'unknown field');
     throw zodToApiError(parsed.error);
   }
   const b = parsed.data;

@@ -6,6 +6,7 @@ import { InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import {
   ProviderError,
+  participantIndex,
   RequestRefused,
   type FieldRefusal,
   type Message,
@@ -137,8 +138,10 @@ export const thinkingBudget: Record<NonNullable<ProviderRequest['reasoningEffort
 /** The first refused field of a request, by the OpenAI name the client used. */
 export type Refusal = FieldRefusal | undefined;
 
-/** Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them). */
+/** Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them), message names. */
 export function commonRefusal(req: RequestFields): Refusal {
+  const named = participantIndex(req.messages);
+  if (named >= 0) return { field: 'name', message: named, why: 'this provider has no message names' };
   if (req.logprobs) return { field: 'logprobs', why: 'not available from this provider' };
   if (req.topLogprobs !== undefined) return { field: 'top_logprobs', why: 'not available from this provider' };
   return undefined;

@@ -147,6 +147,11 @@ export function requestBody(req: ProviderRequest): Record<string, unknown> {
 }
 
 function wireMessage(m: Message): Record<string, unknown> {
+  const wire = wireMessageBody(m);
+  return m.name !== undefined ? { ...wire, name: m.name } : wire;
+}
+
+function wireMessageBody(m: Message): Record<string, unknown> {
   switch (m.role) {
     case 'system':
       return { role: 'system', content: m.content };

@@ -20,11 +20,12 @@ export interface ToolCall {
   arguments: string;
 }
 
+/** `name`: the participant's name (OpenAI's); on a tool result, the tool's (LangChain sends it). */
 export type Message =
-  | { role: 'system'; content: string }
-  | { role: 'user'; content: ContentPart[] }
-  | { role: 'assistant'; content: string; toolCalls?: ToolCall[] }
-  | { role: 'tool'; toolCallId: string; content: string };
+  | { role: 'system'; content: string; name?: string }
+  | { role: 'user'; content: ContentPart[]; name?: string }
+  | { role: 'assistant'; content: string; toolCalls?: ToolCall[]; name?: string }
+  | { role: 'tool'; toolCallId: string; content: string; name?: string };
 
 /** A function the model may call; `parameters` is a JSON Schema object. */
 export interface ToolDefinition {
@@ -83,7 +84,8 @@ export type RequestFields = Omit<ProviderRequest, 'signal'>;
 
 /**
  * A request field a provider cannot take, by the name the client used (`temperature`, `seed`);
- * `message` is the index of the message concerned, for a refusal of one message.
+ * `message` is the index of the message concerned, for a refusal of one message (`field` is then
+ * `messages`, or the message's own field that is refused, e.g. `name`).
  */
 export interface FieldRefusal {
   field: string;
@@ -262,6 +264,21 @@ export class RequestRefused extends ProviderError {
 export function messageText(m: Message): string {
   if (m.role === 'user') return m.content.map((p) => (p.type === 'text' ? p.text : '')).join('');
   return m.content;
+}
+
+/**
+ * The field of the first participant name (system, user or assistant `name`), for providers that
+ * have no such field and refuse it (docs/api.md). A tool result's name is its tool's, which every
+ * provider already has from the call. The index is the message's in the request's conversation.
+ */
+export function participantName(messages: Message[]): string | undefined {
+  const i = participantIndex(messages);
+  return i < 0 ? undefined : `messages.${i}.name`;
+}
+
+/** The index of the first message with a participant name (a tool result's name is its call's), or -1. */
+export function participantIndex(messages: Message[]): number {
+  return messages.findIndex((m) => m.role !== 'tool' && m.name !== undefined);
 }
 
 /**

@@ -89,6 +89,72 @@ describe('parameters', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('/v1 messages: name is forwarded on every role; a key a message does not have is 400 naming it (messages.0.bogus_field); nothing sent or held', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+    const named = [
+      { role: 'system', content: 'brief', name: 'rules' },
+      { role: 'user', content: 'hi', name: 'alice' },
+      { role: 'assistant', content: null, tool_calls: [call], name: 'bot' },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny', name: 'get_weather' },
+    ];
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: named }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'system', content: 'brief', name: 'rules' },
+      { role: 'user', content: 'hi', name: 'alice' },
+      { role: 'assistant', content: null, tool_calls: [call], name: 'bot' },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny', name: 'get_weather' },
+    ]);
+
+    const before = h.fake.requests.length;
+    for (const [msgs, param] of [
+      [[{ role: 'user', content: 'hi', bogus_field: 1 }], 'messages.0.bogus_field'],
+      [
+        [
+          { role: 'system', content: 'x' },
+          { role: 'user', content: 'hi', tool_call_id: 'c' },
+        ],
+        'messages.1.tool_call_id',
+      ],
+    ] as const) {
+      const bad = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: msgs }, a.key);
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json.error.param, param);
+      assert.match(bad.json.error.message, new RegExp(`${param}: unknown field`));
+    }
+    assert.equal(h.fake.requests.length, before);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('/v1 messages: what clients send back of an earlier answer is taken (reasoning_content not forwarded, a refusal as the turn text, null function_call and audio)', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ chunks: ['ok'] });
+    const r = await h.post(
+      '/v1/chat/completions',
+      {
+        model: 'plain-4o',
+        messages: [
+          { role: 'user', content: 'hi' },
+          { role: 'assistant', content: 'Hello', refusal: null, reasoning_content: 'greet back', function_call: null, audio: null },
+          { role: 'user', content: 'something bad' },
+          { role: 'assistant', content: null, refusal: 'I cannot help with that.' },
+          { role: 'user', content: 'ok' },
+        ],
+      },
+      a.key,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'user', content: 'hi' },
+      { role: 'assistant', content: 'Hello' },
+      { role: 'user', content: 'something bad' },
+      { role: 'assistant', content: 'I cannot help with that.' },
+      { role: 'user', content: 'ok' },
+    ]);
+  });
+
   it('capability flags: max_tokens becomes max_completion_tokens, temperature 0.1 and sampling are not sent, temperature 1 is', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });

@@ -104,7 +104,8 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
         messages: [
           ...ask,
           { role: 'assistant', content: null, tool_calls: calls.map((c) => ({ id: c.id, type: 'function', function: { name: c.name, arguments: c.arguments } })) },
-          { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny' },
+          // LangChain names a tool result after its tool: Gemini has that name from the call already.
+          { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny', name: 'get_weather' },
           { role: 'tool', tool_call_id: calls[1]!.id, content: 'sunny too' },
         ],
       },
@@ -131,6 +132,18 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     ['claude-haiku-4.5', { logprobs: true }, 'logprobs'],
     ['gemini-2.5-flash', { presence_penalty: 0.5 }, 'presence_penalty'],
     ['gemini-2.5-flash', { logprobs: true, top_logprobs: 2 }, 'logprobs'],
+    // Neither API has participant names.
+    ['claude-haiku-4.5', { messages: [{ role: 'user', content: 'hi', name: 'alice' }] }, 'messages.0.name'],
+    [
+      'gemini-2.5-flash',
+      {
+        messages: [
+          { role: 'system', content: 'brief' },
+          { role: 'user', content: 'hi', name: 'bob' },
+        ],
+      },
+      'messages.1.name',
+    ],
   ] as const) {
     it(`${model}: ${field} is refused with 400 naming it, nothing sent upstream, nothing charged`, async () => {
       const balance = await h.balance(acct.id);

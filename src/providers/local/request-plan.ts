@@ -1,7 +1,7 @@
 // What a request asks of a local model, checked before a model is loaded or a sequence taken:
 // fields the local provider cannot honour are refused by name (400), never dropped.
 import type { ChatHistoryItem, ChatModelFunctions, GbnfJsonSchema } from 'node-llama-cpp';
-import { ProviderError, type ProviderRequest, type ToolDefinition } from '../spec.js';
+import { ProviderError, participantName, type ProviderRequest, type ToolDefinition } from '../spec.js';
 import { HistoryError, toChatHistory } from './chat-history.js';
 import { UnsupportedSchemaError, toGbnfSchema } from './json-schema.js';
 
@@ -48,6 +48,8 @@ function refusal(field: string): ProviderError {
 /** The request fields this provider cannot honour (refused by name, never dropped). */
 function unsupportedByLocal(req: ProviderRequest): string | undefined {
   if (req.messages.some((m) => m.role === 'user' && m.content.some((p) => p.type !== 'text'))) return 'messages (non-text content)';
+  const name = participantName(req.messages);
+  if (name) return name;
   if (req.logprobs) return 'logprobs';
   if (req.topLogprobs !== undefined) return 'top_logprobs';
   if (req.reasoningEffort !== undefined) return 'reasoning_effort';
