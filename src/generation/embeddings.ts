@@ -16,6 +16,8 @@ export interface EmbeddingInput {
   model: string;
   input: string[];
   dimensions?: number;
+  /** The caller's end-user id, forwarded (docs/api.md). */
+  user?: string;
 }
 
 export interface EmbeddingOutcome {
@@ -118,6 +120,7 @@ async function embedFirstRoute(deps: GenerationDeps, routes: Route[], input: Emb
           input: input.input,
           signal,
           ...(input.dimensions ? { dimensions: input.dimensions } : {}),
+          ...(input.user !== undefined ? { user: input.user } : {}),
         }),
       );
       return { ...r, route: route.name };

@@ -81,7 +81,13 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
       return { parts: new ChatCompletionStream(res.body, req.signal) };
     },
     async embed(req: EmbeddingRequest): Promise<EmbeddingResult> {
-      const body = JSON.stringify({ model: req.upstreamModel, input: req.input, encoding_format: 'float', ...(req.dimensions ? { dimensions: req.dimensions } : {}) });
+      const body = JSON.stringify({
+        model: req.upstreamModel,
+        input: req.input,
+        encoding_format: 'float',
+        ...(req.dimensions ? { dimensions: req.dimensions } : {}),
+        ...(req.user !== undefined ? { user: req.user } : {}),
+      });
       let res: Dispatcher.ResponseData;
       try {
         res = await request(embeddingsUrl, { method: 'POST', headers: { ...headers, accept: 'application/json' }, body, signal: req.signal, dispatcher: pool });

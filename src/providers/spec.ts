@@ -139,6 +139,8 @@ export interface EmbeddingRequest {
   upstreamModel: string;
   input: string[];
   dimensions?: number;
+  /** The caller's end-user id, for upstreams that take one (OpenAI: abuse monitoring). */
+  user?: string;
   signal: AbortSignal;
 }
 

@@ -60,13 +60,13 @@ describe('/v1/embeddings', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
-  it('a string input, encoding_format float: one embedding as a number array', async () => {
+  it('a string input, encoding_format float: one embedding as a number array; user is forwarded', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ json: upstreamAnswer([[0.1, 0.2]]) });
     const r = await h.post('/v1/embeddings', { model: 'text-embedding-3-large', input: 'hello', encoding_format: 'float', user: 'u1' }, a.key);
     assert.equal(r.status, 200);
     assert.deepEqual(r.json.data, [{ object: 'embedding', index: 0, embedding: [0.1, 0.2] }]);
-    assert.deepEqual(h.fake.requests.at(-1)!.body.input, ['hello']);
+    assert.deepEqual(h.fake.requests.at(-1)!.body, { model: 'text-embedding-3-large', input: ['hello'], encoding_format: 'float', user: 'u1' });
     assert.equal(await h.balance(a.id), 8, 'text-embedding-3-large costs 2');
   });
 
