@@ -89,6 +89,7 @@ const generation = {
   content: 'Salt wind on the pier,\nwaves fold the evening light in—\ngulls keep the last word.',
   tool_calls: null,
   reasoning: null,
+  logprobs: null,
   result_url: null,
   thumbnail_url: null,
   error: null,

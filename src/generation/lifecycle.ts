@@ -14,7 +14,7 @@ import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { ProviderError, RequestRefused, type ContentStreamPart, type ProviderRequest, type ModelCapabilities, type ProviderUsage, type StreamPart, type ToolCall } from '../providers/spec.js';
+import { ProviderError, RequestRefused, type ContentStreamPart, type ProviderRequest, type ModelCapabilities, type ProviderUsage, type StreamPart, type TokenLogprob, type ToolCall } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -240,6 +240,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const text: string[] = [];
   const reasoning: string[] = [];
   const toolCalls: ToolCall[] = [];
+  const logprobs: TokenLogprob[] = [];
   /** Something was streamed to the client: if it leaves now, the answer counts as delivered (docs/api.md). */
   let delivered = false;
   let usage: ProviderUsage | null = null;
@@ -247,7 +248,8 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   let settlement: Settlement;
   let failure: GenerationFailure | undefined;
   let stream: OpenStream | undefined;
-  const structured = () => (toolCalls.length || reasoning.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null }) : null);
+  const structured = () =>
+    toolCalls.length || reasoning.length || logprobs.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null, ...(logprobs.length ? { logprobs } : {}) }) : null;
   try {
     // Routes in order with retries and circuit breakers, until one produces its first part.
     stream = await openFirstRoute(routes, request, {
@@ -280,6 +282,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
       if (part.type === 'text-delta') text.push(part.delta);
       else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
       else if (part.type === 'tool-call') toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
+      if (part.type === 'text-delta' && part.logprobs) logprobs.push(...part.logprobs);
       if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {

@@ -2,6 +2,7 @@
 import type { Generation } from '../db/schema.js';
 import { resultFilesOf, type ResultFile } from '../storage/files.js';
 import type { UrlSigner } from '../storage/signed-urls.js';
+import type { TokenLogprob } from '../providers/spec.js';
 
 /** What rendering result_url needs: the signer, and the gateway's origin for absolute URLs. */
 export interface ResultLinks {
@@ -21,6 +22,8 @@ export interface GenerationObject {
   tool_calls: { id: string; type: 'function'; function: { name: string; arguments: string } }[] | null;
   /** The model's reasoning summary where the provider returns one. */
   reasoning: string | null;
+  /** The answer's tokens with their log probabilities, where `logprobs` was asked for and the provider returns them. */
+  logprobs: TokenLogprob[] | null;
   result_url: string | null;
   thumbnail_url: string | null;
   error: string | null;
@@ -40,7 +43,7 @@ export function generationObject(
   links?: ResultLinks,
 ): GenerationObject {
   const files = fileFields(g.result_json, links);
-  const structured = g.result_json ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null }) : {};
+  const structured = g.result_json ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null; logprobs?: TokenLogprob[] }) : {};
   return {
     id: g.id,
     status: g.status,
@@ -50,6 +53,7 @@ export function generationObject(
     content: g.result_text,
     tool_calls: structured.tool_calls?.length ? structured.tool_calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) : null,
     reasoning: structured.reasoning ?? null,
+    logprobs: structured.logprobs ?? null,
     result_url: files.result_url,
     thumbnail_url: files.thumbnail_url,
     error: g.error,

@@ -64,7 +64,7 @@ export function chatCompletion(g: GenerationObject) {
           ...(g.tool_calls ? { tool_calls: g.tool_calls } : {}),
           ...(g.reasoning ? { reasoning_content: g.reasoning } : {}),
         },
-        logprobs: null,
+        logprobs: g.logprobs ? { content: g.logprobs, refusal: null } : null,
         finish_reason: openAIFinishReason(g),
       },
     ],

@@ -19,6 +19,7 @@ import { openAIError, openAIErrorType } from './errors.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
+import type { TokenLogprob } from '../providers/spec.js';
 import { modelAvailability } from '../generation/availability.js';
 import { findModel } from '../generation/model-lookup.js';
 import { submitJobRequest } from '../http/jobs.js';
@@ -159,7 +160,9 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
   let chunk: ReturnType<typeof chunkFactory>;
   const started = new Set<number>();
   const sentArgs = new Map<number, number>();
-  const delta = (d: Record<string, unknown>): SseEvent => ({ data: chunk([{ index: 0, delta: d, logprobs: null, finish_reason: null }]) });
+  const delta = (d: Record<string, unknown>, logprobs?: TokenLogprob[]): SseEvent => ({
+    data: chunk([{ index: 0, delta: d, logprobs: logprobs ? { content: logprobs, refusal: null } : null, finish_reason: null }]),
+  });
   const errorEvent = (code: string, message: string): SseEvent[] => [
     { data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } },
   ];
@@ -171,7 +174,7 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
     part(p) {
       switch (p.type) {
         case 'text-delta':
-          return [delta({ content: p.delta })];
+          return [delta({ content: p.delta }, p.logprobs)];
         case 'reasoning-delta':
           return [delta({ reasoning_content: p.delta })];
         case 'tool-input-start':

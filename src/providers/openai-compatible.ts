@@ -23,6 +23,7 @@ import {
   type ProviderStream,
   type ProviderUsage,
   type StreamPart,
+  type TokenLogprob,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
 import { callUpstream, type BodySink, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
@@ -38,6 +39,8 @@ interface ChatCompletionChunk {
       tool_calls?: { index?: number; id?: string | null; function?: { name?: string | null; arguments?: string | null } }[] | null;
     };
     finish_reason?: string | null;
+    /** With `logprobs: true`: the tokens of this chunk's content. */
+    logprobs?: { content?: TokenLogprob[] | null } | null;
   }[];
   usage?: OpenAIUsage | null;
   error?: { message?: string };
@@ -331,7 +334,10 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
     const delta = choice?.delta;
     const reasoning = delta?.reasoning_content ?? delta?.reasoning;
     if (typeof reasoning === 'string' && reasoning.length > 0) this.#push({ type: 'reasoning-delta', delta: reasoning });
-    if (typeof delta?.content === 'string' && delta.content.length > 0) this.#push({ type: 'text-delta', delta: delta.content });
+    if (typeof delta?.content === 'string' && delta.content.length > 0) {
+      const logprobs = choice?.logprobs?.content;
+      this.#push(logprobs?.length ? { type: 'text-delta', delta: delta.content, logprobs } : { type: 'text-delta', delta: delta.content });
+    }
     for (const [k, call] of (delta?.tool_calls ?? []).entries()) {
       for (const part of this.#tools.fragment(call.index ?? k, { id: call.id, name: call.function?.name, arguments: call.function?.arguments })) this.#push(part);
     }

@@ -102,6 +102,14 @@ export interface ProviderUsage {
   cached_input_tokens?: number | null;
 }
 
+/** One generated token's log probability, in OpenAI's shape (asked for with `logprobs`, docs/api.md). */
+export interface TokenLogprob {
+  token: string;
+  logprob: number;
+  bytes: number[] | null;
+  top_logprobs: { token: string; logprob: number; bytes: number[] | null }[];
+}
+
 export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' | 'other';
 
 /**
@@ -111,7 +119,8 @@ export type FinishReason = 'stop' | 'length' | 'content-filter' | 'tool-calls' |
  * error part, which the lifecycle treats the same).
  */
 export type StreamPart =
-  | { type: 'text-delta'; delta: string }
+  /** `logprobs`: the delta's tokens, where they were asked for and the provider returns them. */
+  | { type: 'text-delta'; delta: string; logprobs?: TokenLogprob[] }
   | { type: 'reasoning-delta'; delta: string }
   | { type: 'tool-input-start'; index: number; id: string; name: string }
   | { type: 'tool-input-delta'; index: number; delta: string }

@@ -155,6 +155,44 @@ describe('parameters', () => {
     ]);
   });
 
+  it("logprobs: the upstream's tokens reach /v1 choices[0].logprobs, whole and with each chunk, and the generation's logprobs", async () => {
+    const a = await h.account({ tokens: 10 });
+    const tokens = (...t: [string, number][]) =>
+      t.map(([token, logprob]) => ({
+        token,
+        logprob,
+        bytes: [...Buffer.from(token)],
+        top_logprobs: [
+          { token, logprob, bytes: [...Buffer.from(token)] },
+          { token: `${token}~1`, logprob: logprob - 1, bytes: [...Buffer.from(`${token}~1`)] },
+        ],
+      }));
+    const expected = tokens(['Hé', -0.5], ['llo', -1]);
+    h.fake.respondWith({ chunks: ['Hé', 'llo'] });
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, logprobs: true, top_logprobs: 2 }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.choices[0].logprobs, { content: expected, refusal: null });
+    const g = await settled(h, r.json.lumengate.generation_id, a.key);
+    assert.deepEqual(g.logprobs, expected);
+
+    h.fake.respondWith({ chunks: ['Hé', 'llo'] });
+    const s = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, stream: true, logprobs: true, top_logprobs: 2 }, a.key);
+    const content = sseEvents(s.text).filter((e) => e !== '[DONE]' && e.choices[0]?.delta?.content);
+    assert.deepEqual(
+      content.map((e) => [e.choices[0].delta.content, e.choices[0].logprobs]),
+      [
+        ['Hé', { content: [expected[0]], refusal: null }],
+        ['llo', { content: [expected[1]], refusal: null }],
+      ],
+    );
+
+    // Not asked for: null, as OpenAI answers.
+    h.fake.respondWith({ chunks: ['ok'] });
+    const plain = await h.post('/v1/chat/completions', { model: 'plain-4o', messages }, a.key);
+    assert.equal(plain.json.choices[0].logprobs, null);
+    assert.equal((await settled(h, plain.json.lumengate.generation_id, a.key)).logprobs, null);
+  });
+
   it('capability flags: max_tokens becomes max_completion_tokens, temperature 0.1 and sampling are not sent, temperature 1 is', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });

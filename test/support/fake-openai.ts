@@ -24,6 +24,17 @@ function errorResponse(res: ServerResponse, status: number): void {
 
 let seq = 0;
 
+/**
+ * A content chunk's `logprobs` as OpenAI sends it when asked (`logprobs: true`): here each chunk is
+ * one token, its log probability -0.5 × (chunk index + 1), and `top_logprobs` alternatives after it.
+ */
+export function logprobsOf(body: { logprobs?: unknown; top_logprobs?: unknown }, token: string, i: number) {
+  if (body.logprobs !== true) return null;
+  const entry = (t: string, logprob: number) => ({ token: t, logprob, bytes: [...Buffer.from(t)] });
+  const top = Array.from({ length: Number(body.top_logprobs ?? 0) }, (_, k) => entry(k === 0 ? token : `${token}~${k}`, -0.5 * (i + 1) - k));
+  return { content: [{ ...entry(token, -0.5 * (i + 1)), top_logprobs: top }], refusal: null };
+}
+
 async function stream(ctx: StreamContext): Promise<void> {
   const { usage } = ctx.script;
   const body = ctx.req.body ?? {};
@@ -42,7 +53,7 @@ async function stream(ctx: StreamContext): Promise<void> {
   for (const r of ctx.script.reasoning) {
     if (!(await ctx.write(chunk([{ index: 0, delta: { reasoning_content: r }, logprobs: null, finish_reason: null }])))) return;
   }
-  const ok = await writeChunks(ctx, (text) => chunk([{ index: 0, delta: { content: text }, logprobs: null, finish_reason: null }]));
+  const ok = await writeChunks(ctx, (text, i) => chunk([{ index: 0, delta: { content: text }, logprobs: logprobsOf(body, text, i), finish_reason: null }]));
   if (!ok) return;
   // Tool calls as OpenAI streams them: index, id, type and name with empty arguments first, then
   // the arguments in pieces carrying only the index.
