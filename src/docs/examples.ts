@@ -90,6 +90,7 @@ const generation = {
   tool_calls: null,
   reasoning: null,
   logprobs: null,
+  refusal: null,
   result_url: null,
   thumbnail_url: null,
   error: null,

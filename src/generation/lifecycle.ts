@@ -14,7 +14,17 @@ import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
-import { ProviderError, RequestRefused, type ContentStreamPart, type ProviderRequest, type ModelCapabilities, type ProviderUsage, type StreamPart, type TokenLogprob, type ToolCall } from '../providers/spec.js';
+import {
+  ProviderError,
+  RequestRefused,
+  type ContentStreamPart,
+  type ProviderRequest,
+  type ModelCapabilities,
+  type ProviderUsage,
+  type StreamPart,
+  type TokenLogprob,
+  type ToolCall,
+} from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject } from './object.js';
@@ -241,6 +251,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const reasoning: string[] = [];
   const toolCalls: ToolCall[] = [];
   const logprobs: TokenLogprob[] = [];
+  const refusal: string[] = [];
   /** Something was streamed to the client: if it leaves now, the answer counts as delivered (docs/api.md). */
   let delivered = false;
   let usage: ProviderUsage | null = null;
@@ -249,7 +260,9 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   let failure: GenerationFailure | undefined;
   let stream: OpenStream | undefined;
   const structured = () =>
-    toolCalls.length || reasoning.length || logprobs.length ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null, ...(logprobs.length ? { logprobs } : {}) }) : null;
+    toolCalls.length || reasoning.length || logprobs.length || refusal.length
+      ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null, ...(logprobs.length ? { logprobs } : {}), ...(refusal.length ? { refusal: refusal.join('') } : {}) })
+      : null;
   try {
     // Routes in order with retries and circuit breakers, until one produces its first part.
     stream = await openFirstRoute(routes, request, {
@@ -283,6 +296,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
       else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
       else if (part.type === 'tool-call') toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
       if (part.type === 'text-delta' && part.logprobs) logprobs.push(...part.logprobs);
+      if (part.type === 'refusal-delta') refusal.push(part.delta);
       if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {
@@ -294,8 +308,9 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     }
     if (finishReason === null) throw new ProviderError('upstream stream ended without a finish event');
     // response_format shapes the text answer (as OpenAI's does): an answer that ends in tool calls
-    // is not that answer yet, so it is not checked (it is completed and charged, docs/api.md).
-    const invalid = toolCalls.length === 0 ? outputCheck?.(text.join('')) : undefined;
+    // is not that answer yet, and a refusal answers instead of the schema (OpenAI's structured-output
+    // refusals), so neither is checked (both are completed and charged, docs/api.md).
+    const invalid = toolCalls.length === 0 && refusal.length === 0 ? outputCheck?.(text.join('')) : undefined;
     if (invalid) {
       failure = failed('output_invalid', `the answer does not match the response_format schema: ${invalid}`);
       settlement = { status: 'failed', resultText: text.join(''), resultJson: structured(), error: failure.message, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };

@@ -24,6 +24,8 @@ export interface GenerationObject {
   reasoning: string | null;
   /** The answer's tokens with their log probabilities, where `logprobs` was asked for and the provider returns them. */
   logprobs: TokenLogprob[] | null;
+  /** The model's refusal, where it declined instead of answering (docs/api.md). */
+  refusal: string | null;
   result_url: string | null;
   thumbnail_url: string | null;
   error: string | null;
@@ -43,7 +45,9 @@ export function generationObject(
   links?: ResultLinks,
 ): GenerationObject {
   const files = fileFields(g.result_json, links);
-  const structured = g.result_json ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null; logprobs?: TokenLogprob[] }) : {};
+  const structured = g.result_json
+    ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null; logprobs?: TokenLogprob[]; refusal?: string })
+    : {};
   return {
     id: g.id,
     status: g.status,
@@ -54,6 +58,7 @@ export function generationObject(
     tool_calls: structured.tool_calls?.length ? structured.tool_calls.map((c) => ({ id: c.id, type: 'function' as const, function: { name: c.name, arguments: c.arguments } })) : null,
     reasoning: structured.reasoning ?? null,
     logprobs: structured.logprobs ?? null,
+    refusal: structured.refusal ?? null,
     result_url: files.result_url,
     thumbnail_url: files.thumbnail_url,
     error: g.error,

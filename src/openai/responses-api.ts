@@ -336,7 +336,11 @@ function responseHead(id: number, model: string, createdAt: number, echo: Respon
 
 export function responseObject(g: GenerationObject, echo: ResponseEcho) {
   const output: unknown[] = [];
-  if (g.result_text || !g.tool_calls) output.push(messageOutput(messageId(g.id), g.result_text ?? '', 'completed'));
+  // A refusal is the message's refusal part (a streamed one arrives whole in response.completed, docs/api.md).
+  if (g.refusal) {
+    const content = [...(g.result_text ? [textPart(g.result_text)] : []), { type: 'refusal' as const, refusal: g.refusal }];
+    output.push({ ...messageOutput(messageId(g.id), '', 'completed'), content });
+  } else if (g.result_text || !g.tool_calls) output.push(messageOutput(messageId(g.id), g.result_text ?? '', 'completed'));
   (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
   const created = Math.floor(Date.parse(g.created_at) / 1000);
   return {
@@ -439,8 +443,9 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
       const closing = closeText();
       const r = responseObject(g, echo);
       const name = r.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-      // The output the client saw, item for item (text after a tool call is its own message).
-      const output = items.length > 0 ? items.filter((i) => i !== undefined) : r.output;
+      // The output the client saw, item for item (text after a tool call is its own message); a
+      // refusal is not streamed as items, so an answer with one is the whole response's output.
+      const output = items.length > 0 && !g.refusal ? items.filter((i) => i !== undefined) : r.output;
       return [...closing, ev(name, { response: { ...r, output, created_at: head.created_at } })];
     },
     failure: (f) => [...closeText(), ...failedEvent(f.code, f.message)],

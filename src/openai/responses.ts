@@ -58,9 +58,9 @@ export function chatCompletion(g: GenerationObject) {
         index: 0,
         message: {
           role: 'assistant' as const,
-          // OpenAI sends null content beside tool calls when the model wrote no text.
-          content: g.tool_calls && !g.result_text ? null : (g.result_text ?? ''),
-          refusal: null,
+          // OpenAI sends null content beside tool calls or a refusal when the model wrote no text.
+          content: (g.tool_calls || g.refusal) && !g.result_text ? null : (g.result_text ?? ''),
+          refusal: g.refusal,
           ...(g.tool_calls ? { tool_calls: g.tool_calls } : {}),
           ...(g.reasoning ? { reasoning_content: g.reasoning } : {}),
         },

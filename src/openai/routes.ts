@@ -177,6 +177,8 @@ export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
           return [delta({ content: p.delta }, p.logprobs)];
         case 'reasoning-delta':
           return [delta({ reasoning_content: p.delta })];
+        case 'refusal-delta':
+          return [delta({ refusal: p.delta })];
         case 'tool-input-start':
           started.add(p.index);
           return [delta({ tool_calls: [{ index: p.index, id: p.id, type: 'function', function: { name: p.name, arguments: '' } }] })];

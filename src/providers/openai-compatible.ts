@@ -36,6 +36,8 @@ interface ChatCompletionChunk {
       /** DeepSeek, vLLM and OpenRouter stream reasoning beside the content. */
       reasoning_content?: string | null;
       reasoning?: string | null;
+      /** OpenAI's refusal (structured output), streamed beside a null content. */
+      refusal?: string | null;
       tool_calls?: { index?: number; id?: string | null; function?: { name?: string | null; arguments?: string | null } }[] | null;
     };
     finish_reason?: string | null;
@@ -338,6 +340,7 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
       const logprobs = choice?.logprobs?.content;
       this.#push(logprobs?.length ? { type: 'text-delta', delta: delta.content, logprobs } : { type: 'text-delta', delta: delta.content });
     }
+    if (typeof delta?.refusal === 'string' && delta.refusal.length > 0) this.#push({ type: 'refusal-delta', delta: delta.refusal });
     for (const [k, call] of (delta?.tool_calls ?? []).entries()) {
       for (const part of this.#tools.fragment(call.index ?? k, { id: call.id, name: call.function?.name, arguments: call.function?.arguments })) this.#push(part);
     }

@@ -122,6 +122,8 @@ export type StreamPart =
   /** `logprobs`: the delta's tokens, where they were asked for and the provider returns them. */
   | { type: 'text-delta'; delta: string; logprobs?: TokenLogprob[] }
   | { type: 'reasoning-delta'; delta: string }
+  /** The model declined, in its words, instead of answering (OpenAI's `refusal`, docs/api.md). */
+  | { type: 'refusal-delta'; delta: string }
   | { type: 'tool-input-start'; index: number; id: string; name: string }
   | { type: 'tool-input-delta'; index: number; delta: string }
   | { type: 'tool-input-end'; index: number }

@@ -8,6 +8,15 @@ import { testCatalog } from '../support/text-models.js';
 const citySchema = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
 const strictFormat = { type: 'json_schema', json_schema: { name: 'city', schema: citySchema, strict: true } };
 const messages = [{ role: 'user', content: 'Largest city in Norway?' }];
+/** OpenAI's refusal as it streams: delta.refusal in pieces, content left out (after the fake's role chunk). */
+const refusalChunks = (...pieces: string[]) =>
+  pieces
+    .map(
+      (refusal) =>
+        `data: ${JSON.stringify({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1735689600, model: 'plain-4o', choices: [{ index: 0, delta: { refusal }, logprobs: null, finish_reason: null }] })}\n\n`,
+    )
+    .join('');
+const refused = "I'm sorry, I cannot help with that.";
 
 describe('structured output', () => {
   let h: Harness;
@@ -25,6 +34,43 @@ describe('structured output', () => {
     assert.equal(r.json.choices[0].message.content, '{"city":"Oslo","population":709000}');
     assert.equal(r.json.lumengate.tokens_spent, 1);
     assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('a refusal is the answer: /v1 message.refusal with null content (strict schema not checked), delta.refusal when streamed, /api/v2 refusal and refusal_delta, /v1/responses a refusal part; completed and charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    const raw = refusalChunks("I'm sorry, ", 'I cannot help with that.');
+    for (const format of [strictFormat, { ...strictFormat, json_schema: { ...strictFormat.json_schema, strict: false } }]) {
+      h.fake.respondWith({ chunks: [], raw });
+      const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: format }, a.key);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual(r.json.choices[0].message, { role: 'assistant', content: null, refusal: refused });
+      assert.equal(r.json.choices[0].finish_reason, 'stop');
+      assert.equal(r.json.lumengate.tokens_spent, 1);
+      const g = await settled(h, r.json.lumengate.generation_id, a.key);
+      assert.equal(g.status, 'completed');
+      assert.equal(g.refusal, refused);
+    }
+
+    h.fake.respondWith({ chunks: [], raw });
+    const s = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages, response_format: strictFormat }, a.key);
+    const deltas = sseEvents(s.text).flatMap((e) => (e !== '[DONE]' && e.choices[0]?.delta?.refusal ? [e.choices[0].delta.refusal] : []));
+    assert.deepEqual(deltas, ["I'm sorry, ", 'I cannot help with that.']);
+    assert.equal(sseEvents(s.text).at(-2).choices[0].finish_reason, 'stop');
+
+    h.fake.respondWith({ chunks: [], raw });
+    const v2 = await h.post('/api/v2/generate/stream', { model: 'plain-4o', messages, response_format: strictFormat }, a.key);
+    const v2Events = sseEvents(v2.text);
+    assert.deepEqual(
+      v2Events.filter((e) => e.type === 'refusal_delta').map((e) => e.delta),
+      ["I'm sorry, ", 'I cannot help with that.'],
+    );
+    assert.equal(v2Events.at(-2).type, 'generation_end');
+
+    h.fake.respondWith({ chunks: [], raw });
+    const resp = await h.post('/v1/responses', { model: 'plain-4o', input: 'Largest city in Norway?' }, a.key);
+    assert.equal(resp.status, 200, resp.text);
+    assert.deepEqual(resp.json.output[0].content, [{ type: 'refusal', refusal: refused }]);
+    assert.equal(await h.balance(a.id), 5);
   });
 
   it('json_schema strict, answer not matching: /api/v2 stream ends with an error event code output_invalid, 0 charged', async () => {

@@ -188,6 +188,29 @@ describe('/v1 with the openai SDK', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('chat.completions.parse and .stream: a refusal is message.refusal and parsed stays null', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (refusal: string) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1735689600, model: 'gpt-5-nano', choices: [{ index: 0, delta: { refusal }, logprobs: null, finish_reason: null }] })}\n\n`;
+    const raw = chunk("I'm sorry, ") + chunk('I cannot help with that.');
+    const response_format = {
+      type: 'json_schema' as const,
+      json_schema: { name: 'city', strict: true, schema: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false } },
+    };
+    const body = { model: 'gpt-5-nano', messages: [{ role: 'user' as const, content: 'Largest city?' }], response_format };
+    h.fake.respondWith({ chunks: [], raw });
+    const parsed = await client(a.key).chat.completions.parse(body);
+    assert.equal(parsed.choices[0]!.message.refusal, "I'm sorry, I cannot help with that.");
+    assert.equal(parsed.choices[0]!.message.parsed, null);
+    h.fake.respondWith({ chunks: [], raw });
+    const runner = client(a.key).chat.completions.stream(body);
+    const deltas: string[] = [];
+    runner.on('refusal.delta', (e) => void deltas.push(e.delta));
+    const final = await runner.finalChatCompletion();
+    assert.deepEqual(deltas, ["I'm sorry, ", 'I cannot help with that.']);
+    assert.equal(final.choices[0]!.message.refusal, "I'm sorry, I cannot help with that.");
+  });
+
   it('chat with tools, streamed and not: the SDK assembles the call (id, name, parsed arguments)', async () => {
     const a = await h.account({ tokens: 10 });
     const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } }];

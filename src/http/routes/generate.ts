@@ -23,6 +23,8 @@ export const v2Encoder: StreamEncoder = {
         return [{ data: { type: 'content_delta', delta: p.delta } }];
       case 'reasoning-delta':
         return [{ data: { type: 'reasoning_delta', delta: p.delta } }];
+      case 'refusal-delta':
+        return [{ data: { type: 'refusal_delta', delta: p.delta } }];
       // One event per complete call (docs/api.md); argument fragments are not sent on v2.
       case 'tool-call':
         return [{ data: { type: 'tool_call', index: p.index, id: p.id, name: p.name, arguments: p.arguments } }];
