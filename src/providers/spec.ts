@@ -300,24 +300,26 @@ export function participantIndex(messages: Message[]): number {
  * tool-call parts in index order.
  */
 export class ToolCallAssembler {
-  private calls = new Map<number, { id: string; name: string; args: string[]; ended: boolean }>();
+  private calls = new Map<number, { id: string; name: string; args: string[]; started: boolean; ended: boolean }>();
 
-  /** One fragment; returns the parts it produces. */
+  /**
+   * One fragment; returns the parts it produces. A call starts once its name is known: clients take
+   * a call's id and name from its first fragment, and some servers send the name after the id.
+   * Arguments that came before are sent then, in one delta.
+   */
   fragment(index: number, f: { id?: string | null; name?: string | null; arguments?: string | null }): StreamPart[] {
-    const out: StreamPart[] = [];
     let call = this.calls.get(index);
     if (!call) {
-      call = { id: f.id || `call_${index}`, name: f.name ?? '', args: [], ended: false };
+      call = { id: f.id || `call_${index}`, name: '', args: [], started: false, ended: false };
       this.calls.set(index, call);
-      out.push({ type: 'tool-input-start', index, id: call.id, name: call.name });
-    } else {
-      if (f.id) call.id = f.id;
-      if (f.name) call.name = f.name;
-    }
-    if (f.arguments) {
-      call.args.push(f.arguments);
-      out.push({ type: 'tool-input-delta', index, delta: f.arguments });
-    }
+    } else if (f.id) call.id = f.id;
+    if (f.name) call.name = f.name;
+    if (f.arguments) call.args.push(f.arguments);
+    if (call.started) return f.arguments ? [{ type: 'tool-input-delta', index, delta: f.arguments }] : [];
+    if (!call.name) return [];
+    call.started = true;
+    const out: StreamPart[] = [{ type: 'tool-input-start', index, id: call.id, name: call.name }];
+    if (call.args.length) out.push({ type: 'tool-input-delta', index, delta: call.args.join('') });
     return out;
   }
 
@@ -328,7 +330,8 @@ export class ToolCallAssembler {
   finish(): StreamPart[] {
     const out: StreamPart[] = [];
     for (const [index, c] of [...this.calls.entries()].sort((a, b) => a[0] - b[0])) {
-      if (!c.ended) out.push({ type: 'tool-input-end', index });
+      // A call that never got a name was never started: its tool-call part is all there is of it.
+      if (c.started && !c.ended) out.push({ type: 'tool-input-end', index });
       c.ended = true;
       out.push({ type: 'tool-call', index, id: c.id, name: c.name, arguments: c.args.join('') || '{}' });
     }

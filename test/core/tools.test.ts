@@ -85,6 +85,24 @@ describe('tools', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('/v1 streaming: a call whose name comes in a later fragment than its id opens with its id and name, then its arguments so far in one piece', async () => {
+    const a = await h.account({ tokens: 10 });
+    const frame = (call: Record<string, unknown>) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-t', object: 'chat.completion.chunk', created: 1735689600, model: 'plain-4o', choices: [{ index: 0, delta: { tool_calls: [{ index: 0, ...call }] }, logprobs: null, finish_reason: null }] })}\n\n`;
+    const raw = frame({ id: 'call_A', type: 'function', function: { arguments: '{"city":' } }) + frame({ function: { name: 'get_weather', arguments: '"Oslo"}' } });
+    h.fake.respondWith({ chunks: [], raw });
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages: [user('Oslo weather')], tools: [weatherTool] }, a.key);
+    assert.equal(r.status, 200, r.text);
+    const deltas = sseEvents(r.text)
+      .slice(0, -1)
+      .map((e) => e.choices[0]?.delta)
+      .filter((d) => d?.tool_calls);
+    assert.deepEqual(deltas, [
+      { tool_calls: [{ index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+      { tool_calls: [{ index: 0, function: { arguments: '{"city":"Oslo"}' } }] },
+    ]);
+  });
+
   it('/api/v2 non-streaming: top-level tools; the generation object carries tool_calls in OpenAI shape', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith(oneCall);
