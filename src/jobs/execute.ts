@@ -109,7 +109,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       progress = await pollOf(route)(request(route), providerJobId);
     }
     const result = progress.result;
-    const files = await storeOutputs(deps.files, id, result.files, signal);
+    const files = await storeOutputs(deps.files, id, result.files, signal, route.provider.media?.origin);
     const settlement: Settlement = {
       status: 'completed',
       resultText: result.text ?? null,

@@ -1,9 +1,12 @@
 // A finished job's files go to the gateway's FileStore at once (provider URLs expire, docs/api.md),
 // under "<generation id>/<name>"; what was stored is recorded on the generation (result_json.files),
 // from which the files route renders result_url and result_metadata.
-import { request } from 'undici';
+import { isIP } from 'node:net';
+import { Agent, request } from 'undici';
 import type { FileStore } from '../storage/files.js';
 import { ProviderError, type MediaOutputFile } from '../providers/spec.js';
+import { hostOf, isPublicAddress } from '../webhooks/address.js';
+import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
 
 export interface StoredOutput {
   key: string;
@@ -31,13 +34,14 @@ const EXTENSIONS: Record<string, string> = {
   'text/plain': 'txt',
 };
 
-export async function storeOutputs(files: FileStore, generationId: number, outputs: MediaOutputFile[], signal: AbortSignal): Promise<StoredOutput[]> {
+/** `providerOrigin`: the origin of the provider's own API (MediaProvider.origin), where any address is allowed. */
+export async function storeOutputs(files: FileStore, generationId: number, outputs: MediaOutputFile[], signal: AbortSignal, providerOrigin?: string): Promise<StoredOutput[]> {
   const stored: StoredOutput[] = [];
   for (const [i, f] of outputs.entries()) {
     const format = f.metadata?.format ?? EXTENSIONS[f.mediaType] ?? null;
     const name = `output${outputs.length > 1 ? `-${i + 1}` : ''}.${format ?? 'bin'}`;
     const key = `${generationId}/${name}`;
-    const { bytes } = await files.put(key, f.data ?? (await download(f.url, signal)), f.mediaType);
+    const { bytes } = await files.put(key, f.data ?? (await download(f.url, signal, providerOrigin)), f.mediaType);
     stored.push({
       key,
       name,
@@ -52,13 +56,28 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
   return stored;
 }
 
-/** The provider's file, streamed into the store (a video is never held whole in memory). */
-async function download(url: string | undefined, signal: AbortSignal): Promise<AsyncIterable<Uint8Array>> {
-  if (!url) throw new ProviderError('provider output has neither bytes nor a URL', { retryable: false });
-  const res = await request(url, { signal }).catch((err: Error) => {
-    throw new ProviderError(`downloading the result failed: ${err.message}`, { cause: err });
+// Output URLs off the provider's origin connect only to public addresses, checked on the addresses
+// connected to (as webhooks are): a name that resolves to a private one is refused.
+const publicOnly = new Agent({ connect: { lookup: publicOnlyLookup(systemResolver, () => false) } });
+
+/**
+ * The provider's file, streamed into the store (a video is never held whole in memory). Only over
+ * http(s), and only from the provider's own origin or a public address: a URL in an output must
+ * not turn the gateway into a proxy into its own network. Redirects are not followed.
+ */
+async function download(raw: string | undefined, signal: AbortSignal, providerOrigin: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+  if (!raw) throw new ProviderError('provider output has neither bytes nor a URL', { retryable: false });
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') throw new ProviderError("the provider's output URL is not an http(s) URL: not downloaded", { retryable: false });
+  // The provider's own origin is where the operator pointed it (<ID>_BASE_URL): any address there.
+  const own = url.origin === providerOrigin;
+  // An IP literal is connected to without a lookup: judged here; names are judged when connecting.
+  if (!own && isIP(hostOf(url)) && !isPublicAddress(hostOf(url))) throw new ProviderError(`the provider's output URL ${url.host} is not on a public address: not downloaded`, { retryable: false });
+  const res = await request(url, { signal, ...(own ? {} : { dispatcher: publicOnly }) }).catch((err: Error) => {
+    const refused = causeOf(err, RefusedAddress);
+    throw new ProviderError(`downloading the result failed: ${(refused ?? err).message}`, { cause: err, ...(refused ? { retryable: false } : {}) });
   });
-  if (res.statusCode >= 400) {
+  if (res.statusCode < 200 || res.statusCode >= 300) {
     await res.body.dump();
     throw new ProviderError(`downloading the result failed: HTTP ${res.statusCode}`, { status: res.statusCode, retryable: res.statusCode >= 500 || res.statusCode === 429 });
   }

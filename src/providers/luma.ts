@@ -28,6 +28,7 @@ export function lumaMediaOptions(kind: MediaKind): ReadonlySet<string> {
 export function lumaMedia(cfg: ProviderConfig): ClosableMediaProvider {
   const http = new MediaHttp(cfg.base_url, { ...cfg.headers, ...(cfg.api_key ? { authorization: `Bearer ${cfg.api_key}` } : {}) });
   return {
+    origin: URL.canParse(cfg.base_url) ? new URL(cfg.base_url).origin : undefined,
     async start(req) {
       const kind = assetKind(req);
       const g = await http.json<Generation>(`/generations/${kind}`, { json: kind === 'image' ? imageBody(req) : videoBody(req), signal: req.signal });

@@ -12,6 +12,8 @@ type InputMapper = (req: MediaRequest) => Record<string, unknown>;
 interface Mapper {
   options: readonly string[];
   map: InputMapper;
+  /** The model answers text (a string, or a list of strings), never files: see replicateOutputsText. */
+  textOutput?: true;
 }
 
 const o = (req: MediaRequest) => req.options;
@@ -54,7 +56,7 @@ const MAPPERS: Record<string, Mapper> = {
     map: (req) => defined({ image: str(o(req), 'image_url'), mask: str(o(req), 'mask_url'), prompt: req.prompt, seed: num(o(req), 'seed'), output_format: str(o(req), 'format') }),
   },
   // OCR: image in, the text out (a string, not a file).
-  'abiruyt/text-extract-ocr': { options: ['image_url'], map: (req) => defined({ image: str(o(req), 'image_url') }) },
+  'abiruyt/text-extract-ocr': { options: ['image_url'], map: (req) => defined({ image: str(o(req), 'image_url') }), textOutput: true },
   // MiniMax Speech-02 HD: text, voice_id, speed, emotion, language_boost; an audio URL out.
   'minimax/speech-02-hd': {
     options: ['text', 'prompt', 'voice_id', 'speed', 'emotion', 'language_boost', 'format'],
@@ -87,6 +89,15 @@ const mapperOptions = new Map(Object.entries(MAPPERS).map(([name, m]) => [name, 
 /** The Style C options the prediction input of `upstreamModel` ("owner/name[:version]") carries. */
 export function replicateMediaOptions(_kind: MediaKind, upstreamModel: string): ReadonlySet<string> {
   return mapperOptions.get(upstreamModel.split(':')[0]!) ?? SHARED_OPTIONS;
+}
+
+/**
+ * Whether the output of `upstreamModel` is text. Known from the model, never guessed from the value:
+ * an OCR model reads whatever is written on the caller's image, and text that reads as a URL must
+ * stay text, not become a file the gateway fetches.
+ */
+export function replicateOutputsText(upstreamModel: string): boolean {
+  return MAPPERS[upstreamModel.split(':')[0]!]?.textOutput === true;
 }
 
 /** The prediction input for `req` ("owner/name[:version]"). */

@@ -8,7 +8,7 @@
 // so that a retry after a crash resumes polling it instead of paying for a second one (docs/api.md).
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
-import { replicateInput } from './replicate-inputs.js';
+import { replicateInput, replicateOutputsText } from './replicate-inputs.js';
 import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type MediaResult, type Provider } from './spec.js';
 
 interface Prediction {
@@ -53,10 +53,10 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
     }
   }
 
-  const progress = (p: Prediction, kind: MediaRequest['kind']): MediaProgress => {
+  const progress = (p: Prediction, req: MediaRequest): MediaProgress => {
     switch (p.status) {
       case 'succeeded':
-        return { state: 'done', result: resultOf(p.output, kind) };
+        return { state: 'done', result: resultOf(p.output, req) };
       case 'failed':
       case 'aborted':
         // The model itself failed (bad input, content policy): trying again would fail (and charge) again.
@@ -74,6 +74,7 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
       throw new ProviderError('replicate serves media models only (image, video, audio)', { status: 400, retryable: false });
     },
     media: {
+      origin: URL.canParse(base) ? new URL(base).origin : undefined,
       async start(req) {
         const [owner, rest] = splitModel(req.upstreamModel);
         const input = replicateInput(req);
@@ -81,10 +82,10 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
         const p = rest.includes(':')
           ? await call('POST', '/predictions', req.signal, { version: rest.split(':')[1], input }, prefer)
           : await call('POST', `/models/${owner}/${rest}/predictions`, req.signal, { input }, prefer);
-        return progress(p, req.kind);
+        return progress(p, req);
       },
       async poll(req, predictionId) {
-        return progress(await call('GET', `/predictions/${encodeURIComponent(predictionId)}`, req.signal), req.kind);
+        return progress(await call('GET', `/predictions/${encodeURIComponent(predictionId)}`, req.signal), req);
       },
       async cancel(req, predictionId) {
         await call('POST', `/predictions/${encodeURIComponent(predictionId)}/cancel`, req.signal);
@@ -119,11 +120,12 @@ const MEDIA_TYPES: Record<string, string> = {
 };
 const FALLBACK: Record<string, string> = { image: 'image/webp', video: 'video/mp4', audio: 'audio/mpeg', tts: 'audio/mpeg', stt: 'text/plain', tool: 'application/octet-stream' };
 
-/** A tool whose output is text (OCR: a string, or a list of strings) answers it as the result's text. */
-function resultOf(output: unknown, kind: MediaRequest['kind']): MediaResult {
+/** A text model's output (OCR: a string, or a list of strings) is the result's text, whatever it reads; any other model's is files. */
+function resultOf(output: unknown, req: MediaRequest): MediaResult {
+  if (!replicateOutputsText(req.upstreamModel)) return { files: outputFiles(output, req.kind) };
   const pieces = Array.isArray(output) ? output : [output];
-  const text = kind === 'tool' && pieces.length > 0 && pieces.every((x) => typeof x === 'string' && !/^https?:\/\//.test(x));
-  return text ? { files: [], text: (pieces as string[]).join('') } : { files: outputFiles(output, kind) };
+  if (!pieces.every((x) => typeof x === 'string')) throw new ProviderError('prediction succeeded without a text output', { retryable: false });
+  return { files: [], text: pieces.join('') };
 }
 
 /** `output` is a URL or a list of URLs (files served by replicate.delivery for an hour). */

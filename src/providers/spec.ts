@@ -208,6 +208,12 @@ export interface MediaResult {
 export type MediaProgress = { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number } | { state: 'done'; result: MediaResult };
 
 export interface MediaProvider {
+  /**
+   * The origin (scheme, host, port) of the provider's API, which the operator configured: output
+   * URLs there are downloaded whatever its address; any other output URL must be on a public
+   * address (src/jobs/outputs.ts).
+   */
+  readonly origin?: string;
   /** Starts the work. Rejects with ProviderError when the upstream refuses (status 4xx) or fails. */
   start(req: MediaRequest): Promise<MediaProgress>;
   /** One look at a provider job started earlier (by this process or one that died). */

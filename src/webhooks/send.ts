@@ -31,20 +31,26 @@ export interface Sender {
   close(): Promise<void>;
 }
 
-export function createSender(policy: WebhookPolicy, opts: { timeoutMs: number; resolver?: Resolver }): Sender {
-  const resolver = opts.resolver ?? systemResolver;
-  // Every address of the name must be allowed: a mix would let the connection pick the private one.
-  const lookup = (host: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
+/**
+ * undici's connect lookup that lets a connection through only when every address of the name is
+ * public (or the host is trusted): a mix would let the connection pick the private one. Also used
+ * for media jobs' output downloads (src/jobs/outputs.ts).
+ */
+export function publicOnlyLookup(resolver: Resolver, trusted: (host: string) => boolean) {
+  return (host: string, options: { all?: boolean }, callback: (err: Error | null, address: string | LookupAddress[], family?: number) => void) => {
     resolver(host)
       .then((addresses) => {
-        const trusted = isTrustedHost(policy, host.toLowerCase());
-        const bad = trusted ? undefined : addresses.find((a) => !isPublicAddress(a.address));
+        const bad = trusted(host) ? undefined : addresses.find((a) => !isPublicAddress(a.address));
         if (bad || addresses.length === 0) throw new RefusedAddress(`${host} resolves to ${bad ? `${bad.address}, which is not a public address` : 'no address'}`);
         if (options.all) callback(null, addresses);
         else callback(null, addresses[0]!.address, addresses[0]!.family);
       })
       .catch((err: Error) => callback(err, ''));
   };
+}
+
+export function createSender(policy: WebhookPolicy, opts: { timeoutMs: number; resolver?: Resolver }): Sender {
+  const lookup = publicOnlyLookup(opts.resolver ?? systemResolver, (host) => isTrustedHost(policy, host.toLowerCase()));
   const agent = new Agent({
     connect: { lookup, timeout: opts.timeoutMs },
     headersTimeout: opts.timeoutMs,
@@ -83,7 +89,7 @@ export function createSender(policy: WebhookPolicy, opts: { timeoutMs: number; r
   };
 }
 
-function causeOf<T extends Error>(err: unknown, type: new (...args: never[]) => T): T | undefined {
+export function causeOf<T extends Error>(err: unknown, type: new (...args: never[]) => T): T | undefined {
   for (let e = err; e instanceof Error; e = e.cause) if (e instanceof type) return e;
   return undefined;
 }

@@ -27,6 +27,8 @@ export interface ReplicateScript {
   ext?: string;
   /** A text output instead of files (OCR models answer a string). */
   text?: string;
+  /** Output file URLs elsewhere than the fake's own origin (as replicate.delivery is), instead of its own. */
+  urls?: string[];
 }
 
 export interface FakePrediction {
@@ -106,14 +108,14 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     const done = p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled';
     const n = p.script.outputs ?? 1;
     const ext = p.script.ext ?? 'webp';
-    const urls = Array.from({ length: n }, (_, i) => `${origin}/files/${p.id}/out-${i}.${ext}`);
+    const urls = p.script.urls ?? Array.from({ length: n }, (_, i) => `${origin}/files/${p.id}/out-${i}.${ext}`);
     return {
       id: p.id,
       model: p.model,
       version: 'hidden',
       input: p.input,
       logs: p.status === 'starting' ? '' : 'Using seed: 42\n',
-      output: p.status !== 'succeeded' ? null : p.script.text !== undefined ? p.script.text : n === 1 ? urls[0] : urls,
+      output: p.status !== 'succeeded' ? null : p.script.text !== undefined ? p.script.text : urls.length === 1 ? urls[0] : urls,
       data_removed: false,
       error: p.status === 'failed' ? (p.script.error ?? 'Prediction failed') : null,
       status: p.status,

@@ -1,0 +1,83 @@
+// What the gateway downloads from a job's output (docs/api.md): a text model's answer is text even
+// when it reads as a URL, and output URLs off the provider's own origin are fetched only from public
+// addresses. An "internal" server on 127.0.0.1 stands for a service (or a cloud metadata endpoint)
+// only the gateway can reach: it must never be asked for anything.
+import { after, before, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { endedJob } from '../support/job-rows.js';
+
+describe('output URLs', () => {
+  let h: Harness;
+  let fake: FakeReplicate;
+  let internal: Server;
+  let port: number;
+  let filesDir: string;
+  const hits: string[] = [];
+  before(async () => {
+    internal = createServer((req, res) => {
+      hits.push(req.url ?? '');
+      res.writeHead(200, { 'content-type': 'image/webp' });
+      res.end('INTERNAL-ONLY secret');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
+    port = (internal.address() as AddressInfo).port;
+    fake = await startFakeReplicate();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: fake.baseUrl,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        LUMENGATE_JOB_BACKOFF_MS: '10',
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await fake.close();
+    internal.closeAllConnections();
+    await new Promise((r) => internal.close(r));
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    fake.queue.length = 0;
+  });
+
+  it('text-ocr: text that reads as a URL is the answer (result_text), never fetched', async () => {
+    const acc = await h.account({ tokens: 10 });
+    const text = `http://127.0.0.1:${port}/latest/meta-data/iam/security-credentials/role`;
+    fake.queue.push({ polls: 1, text });
+    const r = await h.post('/api/v2/generate', { model: 'text-ocr', image_url: 'https://example.com/a-url-written-on-paper.png' }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual([r.json.status, r.json.result_text, r.json.result_url, r.json.tokens_spent], ['completed', text, null, 1]);
+    assert.deepEqual(hits, []);
+  });
+
+  for (const [what, url] of [
+    ['a loopback IP literal', () => `http://127.0.0.1:${port}/out.webp`],
+    ['a name resolving to loopback', () => `http://localhost:${port}/out.webp`],
+    ['a link-local address (cloud metadata)', () => 'http://169.254.169.254/latest/meta-data/'],
+  ] as const) {
+    it(`an output file URL on ${what} (not the provider's origin) is not downloaded: failed, nothing charged`, async () => {
+      const acc = await h.account({ tokens: 10 });
+      fake.queue.push({ polls: 1, urls: [url()] });
+      const r = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 0 }, acc.key);
+      assert.equal(r.status, 200, r.text);
+      const done = await settled(h, r.json.id, acc.key);
+      assert.deepEqual([done.status, done.tokens_spent, done.result_url, await h.balance(acc.id)], ['failed', 0, null, 10]);
+      assert.match(done.error, /not a public address|not on a public address/);
+      // Refused for good: no second attempt.
+      assert.equal((await endedJob(h.server.db, r.json.id)).attempts, 1);
+      assert.deepEqual(hits, []);
+    });
+  }
+});
