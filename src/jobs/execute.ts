@@ -72,6 +72,15 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   }
   const input = JSON.parse(job.input_json) as JobInput;
   const model = deps.catalog.get(gen.model_slug);
+  // The job's deadline aborts whatever it is doing (a provider call that never answers, a poll, a
+  // download) rather than being looked at between polls only: a hung upstream must not hold a
+  // worker slot for good. `signal` (the runner's: cancelled, lease lost, shutdown) stops it too.
+  const overtime = new AbortController();
+  const deadline = setTimeout(
+    () => overtime.abort(new ProviderError(`timed out: the job ran over ${deps.jobs.timeoutMs} ms`, { retryable: false })),
+    Math.max(0, Date.parse(gen.created_at) + deps.jobs.timeoutMs - Date.now()),
+  );
+  const run = AbortSignal.any([signal, overtime.signal]);
   let route: Route | undefined;
   let providerJobId = job.provider_job_id;
   // Read from the store only when the provider's job is started (a resumed poll does not need it).
@@ -80,14 +89,13 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     kind: gen.category as MediaKind,
     upstreamModel: r.upstreamModel,
     options: input.options,
-    signal,
+    signal: run,
     ...(input.prompt !== null ? { prompt: input.prompt } : {}),
     ...(inputFile ? { input: inputFile } : {}),
   });
   try {
     if (!model) throw new ProviderError(`model "${gen.model_slug}" is no longer in the catalog`, { retryable: false });
     if (job.attempts > job.max_attempts) throw new AttemptsExhausted(job.max_attempts, job.last_error);
-    const deadline = Date.parse(gen.created_at) + deps.jobs.timeoutMs;
     const routes = configuredRoutes(deps, model);
     let progress: MediaProgress;
     if (providerJobId && job.route) {
@@ -104,12 +112,11 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
         providerJobId = progress.providerJobId;
         await recordProviderJob(deps.db, id, owner, route.name, providerJobId);
       }
-      if (Date.now() > deadline) throw new ProviderError(`timed out: the job ran over ${deps.jobs.timeoutMs} ms`, { retryable: false });
-      await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal });
+      await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal: run });
       progress = await pollOf(route)(request(route), providerJobId);
     }
     const result = progress.result;
-    const files = await storeOutputs(deps.files, id, result.files, signal, route.provider.media?.origin);
+    const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin);
     const settlement: Settlement = {
       status: 'completed',
       resultText: result.text ?? null,
@@ -128,7 +135,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     await endJob(deps.db, id, 'done');
     await reportEnded(deps, id, input);
   } catch (caught) {
-    const err: unknown = signal.aborted ? (signal.reason as unknown) : caught;
+    const err: unknown = run.aborted ? (run.reason as unknown) : caught;
     if (err instanceof JobStop) {
       if (err.reason === 'shutdown') await requeueJob(deps.db, id, owner, { delayMs: 0, error: null, refundAttempt: true });
       if (err.reason === 'cancelled' && providerJobId && route) await cancelAtProvider(deps, route, request, providerJobId);
@@ -161,6 +168,8 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       const r = configuredRoutesOrNone(deps, model, job.route);
       if (r) await cancelAtProvider(deps, r, request, providerJobId);
     }
+  } finally {
+    clearTimeout(deadline);
   }
 }
 

@@ -29,7 +29,7 @@ export type ClosableMediaProvider = MediaProvider & { close(): Promise<void> };
 
 export class MediaHttp {
   // Media calls are few and slow (seconds to minutes): undici's own timeouts are off, the job
-  // runner owns deadlines through req.signal.
+  // runner owns deadlines through req.signal (LUMENGATE_JOB_TIMEOUT_MS aborts it, src/jobs/execute.ts).
   private readonly pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
 
   constructor(

@@ -1,0 +1,63 @@
+// LUMENGATE_JOB_TIMEOUT_MS (docs/deploy.md) against upstreams that are held for ever: the deadline
+// must fire whatever the job is doing, fail it with nothing charged, and free its worker slot for
+// other accounts' jobs. The timeout is the shortest the gateway allows (1 s) and must fire; the
+// fakes never answer the held requests on their own, so only the gateway can end those jobs.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { FAKE_OPENAI_KEY, startFakeOpenAIImages, type FakeOpenAIImages } from '../support/fake-openai-images.js';
+import { endedJob } from '../support/job-rows.js';
+
+describe('the job deadline', () => {
+  let h: Harness;
+  let images: FakeOpenAIImages;
+  let replicate: FakeReplicate;
+  let filesDir: string;
+  before(async () => {
+    images = await startFakeOpenAIImages();
+    replicate = await startFakeReplicate();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        OPENAI_API_KEY: FAKE_OPENAI_KEY,
+        OPENAI_BASE_URL: `${images.origin}/v1`,
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: replicate.baseUrl,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        // One worker slot: a job that never ends would keep every other job waiting.
+        LUMENGATE_JOB_CONCURRENCY: '1',
+        LUMENGATE_JOB_TIMEOUT_MS: '1000',
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    images.release();
+    await Promise.all([images.close(), replicate.close()]);
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+
+  it('a synchronous provider that never answers: the job times out, 0 charged, and frees its worker slot', async () => {
+    const a = await h.account({ tokens: 100 });
+    const b = await h.account({ tokens: 100 });
+    const arrived = images.nextRequest();
+    const hung = await h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'hold: never answered', wait: 0 }, a.key);
+    assert.equal(hung.status, 200, hung.text);
+    await arrived;
+    const failed = await settled(h, hung.json.id, a.key);
+    assert.deepEqual([failed.status, failed.tokens_spent, await h.balance(a.id)], ['failed', 0, 100]);
+    assert.match(failed.error, /timed out: the job ran over 1000 ms/);
+    assert.equal((await endedJob(h.server.db, hung.json.id)).state, 'failed');
+    // The only slot is free again: another account's job runs. (Submitted now rather than queued
+    // behind the hung one: a job's deadline counts from its submission, queueing included.)
+    const other = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'y' }, b.key);
+    assert.deepEqual([other.status, other.json.status], [200, 'completed']);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
