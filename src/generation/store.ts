@@ -78,12 +78,13 @@ export async function historyPage(db: Db, f: HistoryQuery): Promise<{ rows: Gene
 
 /**
  * Hides a generation from its owner and erases its prompt and result; false when there was none.
- * Only the list of its stored files stays, so that the retention sweeper deletes them.
+ * Only the list of its stored files stays (outputs and a job's input file), so that the retention
+ * sweeper deletes them.
  */
 export async function softDeleteGeneration(db: Db, generationId: number, accountId: number): Promise<boolean> {
   const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', generationId).executeTakeFirst();
-  const files = row?.result_json ? (JSON.parse(row.result_json) as { files?: unknown; files_expired_at?: unknown }) : {};
-  const kept = files.files && !files.files_expired_at ? JSON.stringify({ files: files.files }) : null;
+  const j = row?.result_json ? (JSON.parse(row.result_json) as { files?: unknown; input?: unknown; files_expired_at?: unknown }) : {};
+  const kept = (j.files || j.input) && !j.files_expired_at ? JSON.stringify({ ...(j.files ? { files: j.files } : {}), ...(j.input ? { input: j.input } : {}) }) : null;
   const r = await db.kysely
     .updateTable('generations')
     .set({ deleted_at: nowIso(), prompt: null, result_text: null, result_json: kept })

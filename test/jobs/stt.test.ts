@@ -164,6 +164,18 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     assert.equal(await h.balance(acc.id), 8);
   });
 
+  it("a deleted generation's uploaded input goes at the next sweep, whatever the plan", async () => {
+    const acc = await h.account({ plan: 'elite', tokens: 10 });
+    const r = await postForm('/api/v2/stt', form({}, { field: 'audio', name: 'secret.wav', type: 'audio/wav', bytes: speech() }), acc.key);
+    assert.equal(r.json.status, 'completed', r.text);
+    const input = join(filesDir, String(r.json.id), 'input.wav');
+    assert.ok(statSync(input).size > 0);
+    const del = await fetch(`${h.url}/api/v2/user/history/${r.json.id}`, { method: 'DELETE', headers: { authorization: `Bearer ${acc.key}` } });
+    assert.equal(del.status, 204);
+    assert.ok((await h.server.files.sweep()) >= 1);
+    assert.throws(() => statSync(input), /ENOENT/, 'the uploaded audio is deleted');
+  });
+
   /** Streams a multipart upload of `size` bytes by hand; `pause` runs after `pauseAt` bytes of the file went out. */
   function streamUpload(key: string, size: number, opts: { pauseAt?: number; pause?: () => Promise<void> } = {}): Promise<{ status: number; json: any }> {
     const boundary = '----lumengate-test-boundary';
