@@ -4,7 +4,7 @@
 // generation fails and its hold is released. Exactly one settlement, guarded by the ledger.
 import { setTimeout as delay } from 'node:timers/promises';
 import type { JobSettings } from '../config/env.js';
-import type { Job } from '../db/schema.js';
+import type { Generation, Job } from '../db/schema.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
 import type { Settlement } from '../billing/ledger.js';
 import { GatewayError } from '../core/errors.js';
@@ -62,14 +62,7 @@ const DEFAULT_POLL_MS = 2_000;
 export async function executeJob(deps: JobDeps, owner: string, job: Job, signal: AbortSignal): Promise<void> {
   const id = job.generation_id;
   const gen = await findGeneration(deps.db, id);
-  if (!gen || gen.status !== 'pending') {
-    // Settled meanwhile (cancelled, or released by the stale-hold sweeper): nothing left to run.
-    // The input file is recorded on the generation so that retention deletes it.
-    const left = JSON.parse(job.input_json) as JobInput;
-    if (gen && left.input && !gen.result_json) await mergeResultJson(deps.db, id, JSON.parse(endedResultJson(id, left)!) as Record<string, unknown>);
-    await endJob(deps.db, id, gen?.error === 'cancelled' ? 'cancelled' : gen?.status === 'completed' ? 'done' : 'failed', gen?.error ?? null);
-    return;
-  }
+  if (!gen) return await endJob(deps.db, id, 'failed');
   const input = JSON.parse(job.input_json) as JobInput;
   const model = deps.catalog.get(gen.model_slug);
   // The job's deadline aborts whatever it is doing (a provider call that never answers, a poll, a
@@ -93,7 +86,15 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     ...(input.prompt !== null ? { prompt: input.prompt } : {}),
     ...(inputFile ? { input: inputFile } : {}),
   });
+  // The gateway gives up on a job the provider may still be working on: stop it paying on (best
+  // effort; a provider job that already ended ignores it).
+  const stopAtProvider = async () => {
+    const r = route ?? configuredRoutesOrNone(deps, model, job.route);
+    if (r && providerJobId) await cancelAtProvider(deps, r, request, providerJobId);
+  };
   try {
+    // Settled meanwhile (released by the stale-hold sweeper, cancelled): nothing left to run.
+    if (gen.status !== 'pending') return await endSettledElsewhere(deps, gen, input, stopAtProvider);
     if (!model) throw new ProviderError(`model "${gen.model_slug}" is no longer in the catalog`, { retryable: false });
     if (job.attempts > job.max_attempts) throw new AttemptsExhausted(job.max_attempts, job.last_error);
     const routes = configuredRoutes(deps, model);
@@ -113,6 +114,9 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
         await recordProviderJob(deps.db, id, owner, route.name, providerJobId);
       }
       await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal: run });
+      // The stale-hold sweeper may have released it while it ran (its hold outlived): end it here.
+      const now = await findGeneration(deps.db, id);
+      if (now && now.status !== 'pending') return await endSettledElsewhere(deps, now, input, stopAtProvider);
       progress = await pollOf(route)(request(route), providerJobId);
     }
     const result = progress.result;
@@ -163,14 +167,27 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     });
     await endJob(deps.db, id, 'failed', message);
     await reportEnded(deps, id, input);
-    // Out of attempts while the provider may still be working on it: stop it paying on.
-    if (err instanceof AttemptsExhausted && providerJobId && job.route) {
-      const r = configuredRoutesOrNone(deps, model, job.route);
-      if (r) await cancelAtProvider(deps, r, request, providerJobId);
-    }
+    // Timed out, out of attempts, a last poll that failed: the provider's job is not ours any more.
+    await stopAtProvider();
   } finally {
     clearTimeout(deadline);
   }
+}
+
+/**
+ * A job whose generation someone else settled while it was queued or running: the stale-hold
+ * sweeper released it, a cancel, or a worker that died between settling and ending the row. Ends
+ * the row as the generation ended and records the input file so that retention deletes it. Unless a
+ * cancel did so already (it reports, ends the row and stops the provider's job itself), reports the
+ * end (once: whoever ends the row reports) and stops a provider job that was given up on.
+ */
+async function endSettledElsewhere(deps: JobDeps, gen: Generation, input: JobInput, stopAtProvider: () => Promise<void>): Promise<void> {
+  if (input.input && !gen.result_json) await mergeResultJson(deps.db, gen.id, JSON.parse(endedResultJson(gen.id, input)!) as Record<string, unknown>);
+  const cancelled = gen.error === 'cancelled';
+  await endJob(deps.db, gen.id, cancelled ? 'cancelled' : gen.status === 'completed' ? 'done' : 'failed', gen.error);
+  if (cancelled) return;
+  await reportEnded(deps, gen.id, input);
+  if (gen.status === 'failed') await stopAtProvider();
 }
 
 /** The claim after the last allowed one: the previous worker died (lease expired) on its last attempt. */

@@ -60,4 +60,18 @@ describe('the job deadline', () => {
     assert.deepEqual([other.status, other.json.status], [200, 'completed']);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
+
+  it('a provider job still running at the deadline: the job times out, 0 charged, and the prediction is cancelled at the provider', async () => {
+    const acc = await h.account({ tokens: 100 });
+    replicate.queue.push({ hold: true, ext: 'mp4' });
+    const seen = replicate.predictions.size;
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'a cat', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    await replicate.until(() => replicate.predictions.size === seen + 1);
+    const p = [...replicate.predictions.values()].at(-1)!;
+    const failed = await settled(h, r.json.id, acc.key);
+    assert.deepEqual([failed.status, failed.tokens_spent, await h.balance(acc.id)], ['failed', 0, 100]);
+    assert.match(failed.error, /timed out: the job ran over 1000 ms/);
+    await replicate.until(() => p.status === 'canceled');
+  });
 });

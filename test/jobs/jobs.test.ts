@@ -8,11 +8,15 @@ import { join } from 'node:path';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
+import { startReceiver, type Receiver } from '../webhooks/receiver.js';
+import { releaseStaleHolds } from '../../src/billing/ledger.js';
+import { deliveriesOf } from '../../src/webhooks/store.js';
 
 describe('media jobs', () => {
   let h: Harness;
   let fake: FakeReplicate;
   let filesDir: string;
+  let rx: Receiver;
   before(async () => {
     fake = await startFakeReplicate();
     filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
@@ -26,12 +30,15 @@ describe('media jobs', () => {
         LUMENGATE_JOB_BACKOFF_MS: '10',
         LUMENGATE_JOB_ATTEMPTS: '3',
         LUMENGATE_JOB_CONCURRENCY: '8',
+        LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
       },
     });
+    rx = await startReceiver();
   });
   after(async () => {
     await h.close();
     await fake.close();
+    await rx.close();
     rmSync(filesDir, { recursive: true, force: true });
   });
   beforeEach(() => {
@@ -220,6 +227,43 @@ describe('media jobs', () => {
     assert.equal(fake.creates() - before, 3, 'LUMENGATE_JOB_ATTEMPTS=3');
     const j = await endedJob(h.server.db, r.json.id);
     assert.deepEqual([j.state, j.attempts], ['failed', 3]);
+  });
+
+  it('polls failing on every attempt: failed, released, and the prediction the gateway gave up on cancelled at the provider', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { hold: true, pollStatus: 500, ext: 'mp4' };
+    const seen = fake.predictions.size;
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0 }, acc.key);
+    const done = await settled(h, r.json.id, acc.key);
+    assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['failed', 0, 100]);
+    assert.match(done.error, /HTTP 500/);
+    assert.deepEqual([(await endedJob(h.server.db, r.json.id)).attempts, fake.predictions.size], [3, seen + 1]);
+    const p = [...fake.predictions.values()].at(-1)!;
+    await fake.until(() => p.status === 'canceled');
+  });
+
+  it('a job the stale-hold sweeper releases while it runs: its worker ends the row, reports the end once and cancels the prediction', async () => {
+    const acc = await h.account({ tokens: 100 });
+    assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
+    fake.defaults = { hold: true, ext: 'mp4' };
+    const seen = fake.predictions.size;
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0, callback_url: rx.url }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    await fake.until(() => fake.predictions.size === seen + 1);
+    const p = [...fake.predictions.values()].at(-1)!;
+    await fake.until(() => p.polls > 0);
+    // Its hold outlived (timeout + 5 min, set back here instead of waited for): the sweeper's pass.
+    await h.server.db.kysely
+      .updateTable('generations')
+      .set({ hold_expires_at: new Date(Date.now() - 1000).toISOString() })
+      .where('id', '=', r.json.id)
+      .execute();
+    assert.equal(await releaseStaleHolds(h.server.db), 1);
+    assert.deepEqual([(await endedJob(h.server.db, r.json.id)).state, await h.balance(acc.id)], ['failed', 100]);
+    await fake.until(() => p.status === 'canceled');
+    await rx.until(1);
+    assert.deepEqual([JSON.parse(rx.received[0]!.body).id, JSON.parse(rx.received[0]!.body).error], [r.json.id, 'server_interrupted']);
+    assert.equal((await deliveriesOf(h.server.db, r.json.id)).length, 1);
   });
 
   it('50 concurrent image jobs on an account funded for 10: exactly the completed ones are charged, balance = ledger, no hold left', async () => {

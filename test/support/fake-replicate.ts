@@ -21,6 +21,8 @@ export interface ReplicateScript {
   error?: string;
   /** The create call answers this HTTP status with Replicate's problem body instead (e.g. 422, 500). */
   createStatus?: number;
+  /** Every poll (GET) answers this HTTP status with Replicate's problem body instead (e.g. 500: a transient failure). */
+  pollStatus?: number;
   /** Output files (1: `output` is a URL string; more: a list). */
   outputs?: number;
   /** Extension of the output files. */
@@ -60,7 +62,7 @@ export interface FakeReplicate {
   defaults: ReplicateScript;
   /** Lets held predictions (all, or one) end as scripted at their next poll. */
   release(id?: string): void;
-  /** Resolves once `cond()` holds, re-checked after every request the fake answers. */
+  /** Resolves once `cond()` holds, re-checked after every request the fake answers; rejects after 60 s without. */
   until(cond: () => boolean): Promise<void>;
   creates(): number;
   /** The bytes of an output file (what the gateway must store). */
@@ -87,7 +89,9 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       for (const p of predictions.values()) if (!id || p.id === id) p.released = true;
     },
     async until(cond) {
-      while (!cond()) await once(events, 'request');
+      // Bounded, generously: a condition that never comes fails the test instead of hanging it.
+      const cap = AbortSignal.timeout(60_000);
+      while (!cond()) await once(events, 'request', { signal: cap }).catch((err: Error) => Promise.reject(cap.aborted ? new Error('fake replicate: condition not met within 60 s') : err));
     },
     creates: () => calls.filter((c) => c.method === 'POST' && /\/predictions$/.test(c.path)).length,
     fileBytes: (id, index) => Buffer.concat([Buffer.from(`RIFF-fake-output-${id}-${index}-`), Buffer.alloc(4096 + index, index + 1)]),
@@ -184,6 +188,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       const p = one ? predictions.get(one[1]!) : undefined;
       if (one && !p) return problem(res, 404, 'Not found', 'The requested resource could not be found.');
       if (p && req.method === 'GET' && !one![2]) {
+        if (p.script.pollStatus) return problem(res, p.script.pollStatus, 'Internal Server Error', 'scripted failure');
         p.polls++;
         advance(p);
         return json(res, 200, view(p));
