@@ -15,7 +15,7 @@ import { findGeneration, mergeResultJson } from '../generation/store.js';
 import { generationObject, type ResultLinks } from '../generation/object.js';
 import { ProviderError, type MediaInputFile, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
 import type { FileStore } from '../storage/files.js';
-import { storeOutputs, type StoredOutput } from './outputs.js';
+import { deleteOutputs, storeOutputs, type StoredOutput } from './outputs.js';
 import { endJob, recordProviderJob, requeueJob } from './store.js';
 import { inputResultFile, readInput, type JobInputFile } from './inputs.js';
 
@@ -134,8 +134,17 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       // The price of what was made (measured seconds or characters); the ledger caps it at the hold.
       charge: priceOf(model, { ...input.options, prompt: input.prompt }, result.measured),
     };
-    if (signal.aborted) throw signal.reason;
-    await settleWithRetry(deps.db, id, settlement);
+    // Cancelled after storing, or settled first by someone else (a cancel on another instance, the
+    // stale-hold sweeper): the stored files are recorded nowhere, and the end is theirs to report.
+    const keys = files.map((f) => f.key);
+    if (signal.aborted) {
+      if (signal.reason instanceof JobStop && signal.reason.reason === 'cancelled') await deleteOutputs(deps.files, keys);
+      throw signal.reason;
+    }
+    if (!(await settleWithRetry(deps.db, id, settlement)).applied) {
+      await deleteOutputs(deps.files, keys);
+      return await endSettledElsewhere(deps, (await findGeneration(deps.db, id)) ?? gen, input, async () => {}); // its provider job is done
+    }
     await endJob(deps.db, id, 'done');
     await reportEnded(deps, id, input);
   } catch (caught) {
@@ -154,7 +163,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     }
     const message = err instanceof AttemptsExhausted ? err.message : failure.message;
     deps.log?.warn({ generation_id: id, attempts: job.attempts, route: route?.name ?? null, error: message }, 'job failed');
-    await settleWithRetry(deps.db, id, {
+    const settled = await settleWithRetry(deps.db, id, {
       status: 'failed',
       resultText: null,
       resultJson: endedResultJson(id, input),
@@ -165,6 +174,8 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       firstTokenAt: null,
       createdAt: gen.created_at,
     });
+    // Settled first by someone else (a cancel, the sweeper): ended and reported as that says.
+    if (!settled.applied) return await endSettledElsewhere(deps, (await findGeneration(deps.db, id)) ?? gen, input, stopAtProvider);
     await endJob(deps.db, id, 'failed', message);
     await reportEnded(deps, id, input);
     // Timed out, out of attempts, a last poll that failed: the provider's job is not ours any more.

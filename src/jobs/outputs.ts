@@ -41,7 +41,14 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
     const format = f.metadata?.format ?? EXTENSIONS[f.mediaType] ?? null;
     const name = `output${outputs.length > 1 ? `-${i + 1}` : ''}.${format ?? 'bin'}`;
     const key = `${generationId}/${name}`;
-    const { bytes } = await files.put(key, f.data ?? (await download(f.url, signal, providerOrigin)), f.mediaType);
+    let bytes: number;
+    try {
+      ({ bytes } = await files.put(key, f.data ?? (await download(f.url, signal, providerOrigin)), f.mediaType));
+    } catch (err) {
+      // Cancelled or failed part way: nothing records these files, so none may stay (a partial one included).
+      await deleteOutputs(files, [...stored.map((s) => s.key), key]);
+      throw err;
+    }
     stored.push({
       key,
       name,
@@ -54,6 +61,11 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
     });
   }
   return stored;
+}
+
+/** Deletes stored outputs that no generation records (best effort: a file left behind is only space). */
+export async function deleteOutputs(files: FileStore, keys: string[]): Promise<void> {
+  await Promise.all(keys.map((k) => files.delete(k).catch(() => undefined)));
 }
 
 // Output URLs off the provider's origin connect only to public addresses, checked on the addresses

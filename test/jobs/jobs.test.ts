@@ -2,10 +2,10 @@
 // cancel, provider failures, attempts running out, and money under 50 concurrent jobs.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { settled, startHarness, type Harness } from '../support/harness.js';
+import { settled, sleep, startHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
 import { startReceiver, type Receiver } from '../webhooks/receiver.js';
@@ -263,6 +263,54 @@ describe('media jobs', () => {
     await fake.until(() => p.status === 'canceled');
     await rx.until(1);
     assert.deepEqual([JSON.parse(rx.received[0]!.body).id, JSON.parse(rx.received[0]!.body).error], [r.json.id, 'server_interrupted']);
+    assert.equal((await deliveriesOf(h.server.db, r.json.id)).length, 1);
+  });
+
+  /** Resolves once the gateway has begun writing `path` (bounded: a hang becomes a failure). */
+  const writing = async (path: string) => {
+    for (let i = 0; !existsSync(path) || statSync(path).size === 0; i++) {
+      if (i >= 3000) throw new Error(`${path} was never written`);
+      await sleep(10);
+    }
+  };
+  /** Resolves once `path` is gone (bounded). */
+  const gone = async (path: string) => {
+    for (let i = 0; existsSync(path); i++) {
+      if (i >= 3000) throw new Error(`${path} is still there`);
+      await sleep(10);
+    }
+  };
+
+  it('cancel while the output is being stored: the partial file is deleted, nothing charged', async () => {
+    const acc = await h.account({ tokens: 100 });
+    fake.defaults = { polls: 1, fileHold: true, ext: 'mp4' };
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0 }, acc.key);
+    const out = join(filesDir, String(r.json.id), 'output.mp4');
+    await writing(out);
+    const c = await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, acc.key);
+    assert.deepEqual([c.json.status, c.json.error, c.json.tokens_spent, await h.balance(acc.id)], ['failed', 'cancelled', 0, 100]);
+    await gone(out);
+  });
+
+  it('settled by someone else while its output was stored (the sweeper): the file is deleted, the row ends failed, the end reported once', async () => {
+    const acc = await h.account({ tokens: 100 });
+    assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
+    fake.defaults = { polls: 1, fileHold: true, ext: 'mp4' };
+    const received = rx.received.length;
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0, callback_url: rx.url }, acc.key);
+    const out = join(filesDir, String(r.json.id), 'output.mp4');
+    await writing(out);
+    await h.server.db.kysely
+      .updateTable('generations')
+      .set({ hold_expires_at: new Date(Date.now() - 1000).toISOString() })
+      .where('id', '=', r.json.id)
+      .execute();
+    assert.equal(await releaseStaleHolds(h.server.db), 1);
+    // The download ends now: the worker's completion finds the generation settled.
+    fake.release();
+    assert.deepEqual([(await endedJob(h.server.db, r.json.id)).state, await h.balance(acc.id)], ['failed', 100]);
+    await gone(out);
+    await rx.until(received + 1);
     assert.equal((await deliveriesOf(h.server.db, r.json.id)).length, 1);
   });
 

@@ -29,6 +29,8 @@ export interface ReplicateScript {
   ext?: string;
   /** A text output instead of files (OCR models answer a string). */
   text?: string;
+  /** The output file's download sends its first 4 KiB, then holds the rest until release(). */
+  fileHold?: boolean;
   /** Output file URLs elsewhere than the fake's own origin (as replicate.delivery is), instead of its own. */
   urls?: string[];
 }
@@ -87,6 +89,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     defaults,
     release(id) {
       for (const p of predictions.values()) if (!id || p.id === id) p.released = true;
+      events.emit('release');
     },
     async until(cond) {
       // Bounded, generously: a condition that never comes fails the test instead of hanging it.
@@ -161,6 +164,12 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       if (req.method === 'GET' && file) {
         const bytes = fake.fileBytes(file[1]!, Number(file[2]));
         res.writeHead(200, { 'content-type': MEDIA[file[3]!] ?? 'application/octet-stream', 'content-length': bytes.length });
+        const p = predictions.get(file[1]!);
+        if (p?.script.fileHold) {
+          res.write(bytes.subarray(0, 4096));
+          while (!p.released && !res.destroyed) await Promise.race([once(events, 'release'), once(res, 'close')]);
+          return res.end(bytes.subarray(4096));
+        }
         return res.end(bytes);
       }
       if (req.headers.authorization !== 'Bearer r8_fake_test_token') return problem(res, 401, 'Unauthenticated', 'You did not pass a valid authentication token');
