@@ -115,7 +115,8 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       }
       await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal: run });
       // The stale-hold sweeper may have released it while it ran (its hold outlived): end it here.
-      const now = await findGeneration(deps.db, id);
+      // A database blip is not a reason to give up the attempt: look again after the next poll.
+      const now = await findGeneration(deps.db, id).catch(() => undefined);
       if (now && now.status !== 'pending') return await endSettledElsewhere(deps, now, input, stopAtProvider);
       progress = await pollOf(route)(request(route), providerJobId);
     }
