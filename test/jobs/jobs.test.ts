@@ -48,6 +48,15 @@ describe('media jobs', () => {
 
   const job = (id: number) => h.server.db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', id).executeTakeFirstOrThrow();
   const generation = (id: number) => h.server.db.kysely.selectFrom('generations').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+  /** The stale-hold sweeper releases generation `id`, its hold set back to have expired (timeout + 5 min, not waited for). */
+  const sweptAway = async (id: number) => {
+    await h.server.db.kysely
+      .updateTable('generations')
+      .set({ hold_expires_at: new Date(Date.now() - 1000).toISOString() })
+      .where('id', '=', id)
+      .execute();
+    assert.equal(await releaseStaleHolds(h.server.db), 1);
+  };
   const noPending = async () => (await h.server.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute()).length;
 
   it('an image job ending within `wait` answers the completed generation; the file is stored and recorded', async () => {
@@ -252,13 +261,7 @@ describe('media jobs', () => {
     await fake.until(() => fake.predictions.size === seen + 1);
     const p = [...fake.predictions.values()].at(-1)!;
     await fake.until(() => p.polls > 0);
-    // Its hold outlived (timeout + 5 min, set back here instead of waited for): the sweeper's pass.
-    await h.server.db.kysely
-      .updateTable('generations')
-      .set({ hold_expires_at: new Date(Date.now() - 1000).toISOString() })
-      .where('id', '=', r.json.id)
-      .execute();
-    assert.equal(await releaseStaleHolds(h.server.db), 1);
+    await sweptAway(r.json.id);
     assert.deepEqual([(await endedJob(h.server.db, r.json.id)).state, await h.balance(acc.id)], ['failed', 100]);
     await fake.until(() => p.status === 'canceled');
     await rx.until(1);
@@ -300,12 +303,7 @@ describe('media jobs', () => {
     const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0, callback_url: rx.url }, acc.key);
     const out = join(filesDir, String(r.json.id), 'output.mp4');
     await writing(out);
-    await h.server.db.kysely
-      .updateTable('generations')
-      .set({ hold_expires_at: new Date(Date.now() - 1000).toISOString() })
-      .where('id', '=', r.json.id)
-      .execute();
-    assert.equal(await releaseStaleHolds(h.server.db), 1);
+    await sweptAway(r.json.id);
     // The download ends now: the worker's completion finds the generation settled.
     fake.release();
     assert.deepEqual([(await endedJob(h.server.db, r.json.id)).state, await h.balance(acc.id)], ['failed', 100]);
