@@ -292,11 +292,12 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
         firstTokenAt = new Date().toISOString();
         observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
       }
-      if (part.type === 'text-delta') text.push(part.delta);
-      else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
+      if (part.type === 'text-delta') {
+        text.push(part.delta);
+        if (part.logprobs) logprobs.push(...part.logprobs);
+      } else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
       else if (part.type === 'tool-call') toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
-      if (part.type === 'text-delta' && part.logprobs) logprobs.push(...part.logprobs);
-      if (part.type === 'refusal-delta') refusal.push(part.delta);
+      else if (part.type === 'refusal-delta') refusal.push(part.delta);
       if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {
