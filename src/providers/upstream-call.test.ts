@@ -153,4 +153,32 @@ describe('upstream-call: one call on undici dispatch()', () => {
     await assert.rejects(call(AbortSignal.abort(reason)), (err) => err === reason);
     assert.equal(ports.length, before);
   });
+
+  it("lets go of undici's raw header Buffers once the head is read", async () => {
+    handle = (_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'x-request-id': 'r1' });
+      res.end('data: 1\n\n');
+    };
+    // An interceptor sees the controller undici hands our handler (the body keeps it to the end).
+    let controller: { rawHeaders?: unknown } | undefined;
+    const watched = agent.compose(
+      (dispatch) => (opts, handler) =>
+        dispatch(opts, {
+          ...handler,
+          onRequestStart: (c, context) => {
+            controller = c;
+            handler.onRequestStart?.(c, context);
+          },
+          onResponseStart: (c, status, headers, message) => handler.onResponseStart?.(c, status, headers, message),
+          onResponseData: (c, chunk) => handler.onResponseData?.(c, chunk),
+          onResponseEnd: (c, trailers) => handler.onResponseEnd?.(c, trailers),
+          onResponseError: (c, err) => handler.onResponseError?.(c, err),
+        }),
+    );
+    const res = await callUpstream(watched, url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    assert.equal(res.headers['x-request-id'], 'r1');
+    assert.ok(controller, 'the controller was seen');
+    assert.equal(controller.rawHeaders, null);
+    assert.equal(await readAll(res.body), 'data: 1\n\n');
+  });
 });
