@@ -293,6 +293,8 @@ export function responsesUsage(usage: unknown) {
 const messageId = (id: number, n = 0) => (n === 0 ? `msg_${id}` : `msg_${id}_${n}`);
 const callItemId = (id: number, index: number) => `fc_${id}_${index}`;
 const textPart = (text: string) => ({ type: 'output_text' as const, text, annotations: [] as unknown[], logprobs: [] as unknown[] });
+const refusalPart = (refusal: string) => ({ type: 'refusal' as const, refusal });
+type MessagePart = ReturnType<typeof textPart> | ReturnType<typeof refusalPart>;
 const messageOutput = (itemId: string, text: string, status: 'in_progress' | 'completed') => ({
   id: itemId,
   type: 'message' as const,
@@ -336,9 +338,9 @@ function responseHead(id: number, model: string, createdAt: number, echo: Respon
 
 export function responseObject(g: GenerationObject, echo: ResponseEcho) {
   const output: unknown[] = [];
-  // A refusal is the message's refusal part (a streamed one arrives whole in response.completed, docs/api.md).
+  // A refusal is the message's refusal part, after its text (docs/api.md).
   if (g.refusal) {
-    const content = [...(g.result_text ? [textPart(g.result_text)] : []), { type: 'refusal' as const, refusal: g.refusal }];
+    const content = [...(g.result_text ? [textPart(g.result_text)] : []), refusalPart(g.refusal)];
     output.push({ ...messageOutput(messageId(g.id), '', 'completed'), content });
   } else if (g.result_text || !g.tool_calls) output.push(messageOutput(messageId(g.id), g.result_text ?? '', 'completed'));
   (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
@@ -366,28 +368,60 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
   let genId = 0;
   let outputIndex = 0;
   let messages = 0;
-  let text: { index: number; id: string; chunks: string[] } | null = null;
+  /** The open message item; its content parts in order, the last one open (output_text or refusal). */
+  let message: { index: number; id: string; parts: MessagePart[]; chunks: string[] } | null = null;
   const calls = new Map<number, { index: number; id: string; name: string; args: string }>();
   /** The finished items by output index: response.completed lists exactly what was streamed. */
   const items: unknown[] = [];
   const ev = (type: string, fields: Record<string, unknown>): SseEvent => ({ event: type, data: { type, sequence_number: seq++, ...fields } });
 
-  const closeText = (): SseEvent[] => {
-    if (!text) return [];
-    const t = text.chunks.join('');
-    const at = { item_id: text.id, output_index: text.index, content_index: 0 };
-    const item = (items[text.index] = messageOutput(text.id, t, 'completed'));
-    text = null;
+  /** Ends the message's open content part: its .done event, then content_part.done. */
+  const closePart = (m: NonNullable<typeof message>): SseEvent[] => {
+    const content_index = m.parts.length - 1;
+    const at = { item_id: m.id, output_index: m.index, content_index };
+    const t = m.chunks.join('');
+    m.chunks = [];
+    const part = (m.parts[content_index] = m.parts[content_index]!.type === 'refusal' ? refusalPart(t) : textPart(t));
     return [
-      ev('response.output_text.done', { ...at, text: t, logprobs: [] }),
-      ev('response.content_part.done', { ...at, part: textPart(t) }),
-      ev('response.output_item.done', { output_index: at.output_index, item }),
+      part.type === 'refusal' ? ev('response.refusal.done', { ...at, refusal: t }) : ev('response.output_text.done', { ...at, text: t, logprobs: [] }),
+      ev('response.content_part.done', { ...at, part }),
     ];
+  };
+  const closeMessage = (): SseEvent[] => {
+    if (!message) return [];
+    const m = message;
+    message = null;
+    const closing = closePart(m);
+    const item = (items[m.index] = { ...messageOutput(m.id, '', 'completed'), content: m.parts });
+    return [...closing, ev('response.output_item.done', { output_index: m.index, item })];
+  };
+  /** A text or refusal delta: opens the message item or a new content part where needed. */
+  const contentDelta = (type: MessagePart['type'], delta: string): SseEvent[] => {
+    const out: SseEvent[] = [];
+    if (!message) {
+      message = { index: outputIndex++, id: messageId(genId, messages++), parts: [], chunks: [] };
+      out.push(ev('response.output_item.added', { output_index: message.index, item: messageOutput(message.id, '', 'in_progress') }));
+    }
+    const m = message;
+    if (m.parts.at(-1)?.type !== type) {
+      if (m.parts.length > 0) out.push(...closePart(m));
+      const part = type === 'refusal' ? refusalPart('') : textPart('');
+      m.parts.push(part);
+      out.push(ev('response.content_part.added', { item_id: m.id, output_index: m.index, content_index: m.parts.length - 1, part }));
+    }
+    m.chunks.push(delta);
+    const content_index = m.parts.length - 1;
+    out.push(
+      type === 'refusal'
+        ? ev('response.refusal.delta', { item_id: m.id, output_index: m.index, content_index, delta })
+        : ev('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index, delta, logprobs: [] }),
+    );
+    return out;
   };
   const startCall = (i: number, id: string, name: string): SseEvent[] => {
     const c = { index: outputIndex++, id, name, args: '' };
     calls.set(i, c);
-    return [...closeText(), ev('response.output_item.added', { output_index: c.index, item: callOutput(genId, i, { id, name, arguments: '' }, 'in_progress') })];
+    return [...closeMessage(), ev('response.output_item.added', { output_index: c.index, item: callOutput(genId, i, { id, name, arguments: '' }, 'in_progress') })];
   };
   const argsDelta = (i: number, delta: string): SseEvent[] => {
     const c = calls.get(i)!;
@@ -409,17 +443,10 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
     },
     part(p) {
       switch (p.type) {
-        case 'text-delta': {
-          const out: SseEvent[] = [];
-          if (!text) {
-            text = { index: outputIndex++, id: messageId(genId, messages++), chunks: [] };
-            out.push(ev('response.output_item.added', { output_index: text.index, item: messageOutput(text.id, '', 'in_progress') }));
-            out.push(ev('response.content_part.added', { item_id: text.id, output_index: text.index, content_index: 0, part: textPart('') }));
-          }
-          text.chunks.push(p.delta);
-          out.push(ev('response.output_text.delta', { item_id: text.id, output_index: text.index, content_index: 0, delta: p.delta, logprobs: [] }));
-          return out;
-        }
+        case 'text-delta':
+          return contentDelta('output_text', p.delta);
+        case 'refusal-delta':
+          return contentDelta('refusal', p.delta);
         case 'tool-input-start':
           return startCall(p.index, p.id, p.name);
         case 'tool-input-delta':
@@ -440,15 +467,14 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
       }
     },
     end(g) {
-      const closing = closeText();
+      const closing = closeMessage();
       const r = responseObject(g, echo);
       const name = r.status === 'incomplete' ? 'response.incomplete' : 'response.completed';
-      // The output the client saw, item for item (text after a tool call is its own message); a
-      // refusal is not streamed as items, so an answer with one is the whole response's output.
-      const output = items.length > 0 && !g.refusal ? items.filter((i) => i !== undefined) : r.output;
+      // The output the client saw, item for item (text after a tool call is its own message).
+      const output = items.length > 0 ? items.filter((i) => i !== undefined) : r.output;
       return [...closing, ev(name, { response: { ...r, output, created_at: head.created_at } })];
     },
-    failure: (f) => [...closeText(), ...failedEvent(f.code, f.message)],
+    failure: (f) => [...closeMessage(), ...failedEvent(f.code, f.message)],
     internal: (code, message) => failedEvent(code, message),
   };
 }

@@ -201,6 +201,76 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('a refusal streams as a refusal content part the SDK assembles (content_part.added, refusal.delta…, refusal.done, content_part.done), after any text part; response.completed and a response not streamed carry the same item', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] })}\n\n`;
+    const refused = "I'm sorry, I cannot help with that.";
+    /** The SDK's events past response.in_progress, without sequence_number (checked to rise by one). */
+    const streamed = async (raw: string) => {
+      h.fake.respondWith({ chunks: [], raw });
+      const stream = client(a.key).responses.stream({ model: 'gpt-5-nano', input: 'Largest city?' });
+      const events: any[] = [];
+      stream.on('event', (e) => events.push(e));
+      const final = await stream.finalResponse();
+      assert.ok(events.every((e, i) => e.sequence_number === i));
+      assert.deepEqual(
+        events.slice(0, 2).map((e) => e.type),
+        ['response.created', 'response.in_progress'],
+      );
+      return { id: respId(final.id), final, events: events.slice(2).map(({ sequence_number: _, ...e }) => e) };
+    };
+
+    const r = await streamed(chunk({ refusal: "I'm sorry, " }) + chunk({ refusal: 'I cannot help with that.' }));
+    const at = { item_id: `msg_${r.id}`, output_index: 0, content_index: 0 };
+    const item = { id: `msg_${r.id}`, type: 'message', status: 'completed', role: 'assistant', content: [{ type: 'refusal', refusal: refused }] };
+    assert.deepEqual(r.events.slice(0, -1), [
+      { type: 'response.output_item.added', output_index: 0, item: { ...item, status: 'in_progress', content: [] } },
+      { type: 'response.content_part.added', ...at, part: { type: 'refusal', refusal: '' } },
+      { type: 'response.refusal.delta', ...at, delta: "I'm sorry, " },
+      { type: 'response.refusal.delta', ...at, delta: 'I cannot help with that.' },
+      { type: 'response.refusal.done', ...at, refusal: refused },
+      { type: 'response.content_part.done', ...at, part: { type: 'refusal', refusal: refused } },
+      { type: 'response.output_item.done', output_index: 0, item },
+    ]);
+    assert.equal(r.events.at(-1).type, 'response.completed');
+    assert.deepEqual(r.events.at(-1).response.output, [item]);
+    // The SDK's final response: the same item (its parse step adds `parsed` to content parts).
+    assert.deepEqual(
+      r.final.output.map((o: any) => [o.id, o.content.map((c: any) => [c.type, c.refusal])]),
+      [[`msg_${r.id}`, [['refusal', refused]]]],
+    );
+
+    // Text, then a refusal: one message, the refusal its second content part.
+    const raw = chunk({ content: 'Well. ' }) + chunk({ refusal: refused });
+    const t = await streamed(raw);
+    const text = { type: 'output_text', text: 'Well. ', annotations: [], logprobs: [] };
+    const part = (content_index: number) => ({ item_id: `msg_${t.id}`, output_index: 0, content_index });
+    assert.deepEqual(
+      t.events.slice(1, -2).map((e) => [e.type, e.content_index]),
+      [
+        ['response.content_part.added', 0],
+        ['response.output_text.delta', 0],
+        ['response.output_text.done', 0],
+        ['response.content_part.done', 0],
+        ['response.content_part.added', 1],
+        ['response.refusal.delta', 1],
+        ['response.refusal.done', 1],
+        ['response.content_part.done', 1],
+      ],
+    );
+    assert.deepEqual(t.events[5], { type: 'response.content_part.added', ...part(1), part: { type: 'refusal', refusal: '' } });
+    assert.deepEqual(t.events[6], { type: 'response.refusal.delta', ...part(1), delta: refused });
+    const content = [text, { type: 'refusal', refusal: refused }];
+    assert.deepEqual(t.events.at(-2).item.content, content);
+    assert.deepEqual(t.events.at(-1).response.output, [t.events.at(-2).item]);
+    h.fake.respondWith({ chunks: [], raw });
+    const plain = await h.post('/v1/responses', { model: 'gpt-5-nano', input: 'Largest city?' }, a.key);
+    assert.equal(plain.status, 200, plain.text);
+    assert.deepEqual(plain.json.output, [{ ...item, id: `msg_${respId(plain.json.id)}`, content }]);
+    assert.equal(await h.balance(a.id), 7);
+  });
+
   it('text.format json_schema reaches the upstream as response_format; the JSON answer is checked and returned', async () => {
     const a = await h.account({ tokens: 10 });
     const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false };
