@@ -27,7 +27,7 @@ import {
 } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
 import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
-import { generationObject, type GenerationObject } from './object.js';
+import { generationObject, type GenerationObject, type Segment, type SegmentKind } from './object.js';
 import type { GenerationObserver } from './observer.js';
 import { enforceInputLimits } from './limits.js';
 import { compileOutputSchema, type OutputCheck } from './structured-output.js';
@@ -252,6 +252,20 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const toolCalls: ToolCall[] = [];
   const logprobs: TokenLogprob[] = [];
   const refusal: string[] = [];
+  // The answer's order, recorded only where its kind of part changes (result_json.segments): the
+  // runs before the current one, their ends in chunks (text, refusal) or tool calls started.
+  const runs: Segment[] = [];
+  let kind: SegmentKind | null = null;
+  let callsStarted = 0;
+  const runEnd = (k: SegmentKind): Segment => [k, k === 'text' ? text.length : k === 'refusal' ? refusal.length : callsStarted];
+  const enter = (next: SegmentKind) => {
+    if (kind !== null) runs.push(runEnd(kind));
+    kind = next;
+  };
+  const callStarted = (index: number) => {
+    if (kind !== 'tool_calls') enter('tool_calls');
+    callsStarted = index + 1;
+  };
   /** Something was streamed to the client: if it leaves now, the answer counts as delivered (docs/api.md). */
   let delivered = false;
   let usage: ProviderUsage | null = null;
@@ -261,7 +275,13 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   let stream: OpenStream | undefined;
   const structured = () =>
     toolCalls.length || reasoning.length || logprobs.length || refusal.length
-      ? JSON.stringify({ tool_calls: toolCalls, reasoning: reasoning.join('') || null, ...(logprobs.length ? { logprobs } : {}), ...(refusal.length ? { refusal: refusal.join('') } : {}) })
+      ? JSON.stringify({
+          tool_calls: toolCalls,
+          reasoning: reasoning.join('') || null,
+          ...(logprobs.length ? { logprobs } : {}),
+          ...(refusal.length ? { refusal: refusal.join('') } : {}),
+          ...(runs.length && kind ? { segments: segmentsOf([...runs, runEnd(kind)], text, refusal) } : {}),
+        })
       : null;
   try {
     // Routes in order with retries and circuit breakers, until one produces its first part.
@@ -293,11 +313,18 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
         observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
       }
       if (part.type === 'text-delta') {
+        if (kind !== 'text') enter('text');
         text.push(part.delta);
         if (part.logprobs) logprobs.push(...part.logprobs);
       } else if (part.type === 'reasoning-delta') reasoning.push(part.delta);
-      else if (part.type === 'tool-call') toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
-      else if (part.type === 'refusal-delta') refusal.push(part.delta);
+      else if (part.type === 'tool-call') {
+        // A call starts at its tool-input-start, or here for providers that deliver whole calls.
+        if (part.index >= callsStarted) callStarted(part.index);
+        toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
+      } else if (part.type === 'refusal-delta') {
+        if (kind !== 'refusal') enter('refusal');
+        refusal.push(part.delta);
+      } else if (part.type === 'tool-input-start') callStarted(part.index);
       if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {
@@ -395,6 +422,25 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   if (!failure) return { generation };
   const headers = { 'x-generation-id': String(generation.id) };
   return { generation, failure: { ...failure, error: failure.error.with({ generation_id: generation.id }, headers) } };
+}
+
+/** Runs as result_json.segments: text and refusal ends in characters instead of chunks. */
+function segmentsOf(runs: Segment[], text: string[], refusal: string[]): Segment[] {
+  let chars = 0;
+  let chunks = 0;
+  let refusalChars = 0;
+  let refusalChunks = 0;
+  return runs.map(([kind, end]): Segment => {
+    if (kind === 'text') {
+      while (chunks < end) chars += text[chunks++]!.length;
+      return [kind, chars];
+    }
+    if (kind === 'refusal') {
+      while (refusalChunks < end) refusalChars += refusal[refusalChunks++]!.length;
+      return [kind, refusalChars];
+    }
+    return [kind, end];
+  });
 }
 
 function failed(code: FailureCode, message: string, error?: GatewayError): GenerationFailure {

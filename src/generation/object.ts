@@ -39,6 +39,16 @@ export interface GenerationObject {
   completed_at: string | null;
 }
 
+/**
+ * The order of an answer whose kind of part changed (result_json.segments): runs of one kind, each
+ * ending at a character of the text or refusal, or at a count of tool calls. Kept off the object
+ * (its JSON is the documented shape) and read by answerSegments; absent for older results.
+ */
+export type SegmentKind = 'text' | 'refusal' | 'tool_calls';
+export type Segment = [kind: SegmentKind, end: number];
+const segmentsByObject = new WeakMap<GenerationObject, Segment[]>();
+export const answerSegments = (g: GenerationObject): Segment[] | undefined => segmentsByObject.get(g);
+
 export function generationObject(
   g: Pick<Generation, 'id' | 'status' | 'model_slug' | 'result_text' | 'result_json' | 'error' | 'tokens_spent' | 'processing_ms' | 'usage_json' | 'finish_reason' | 'created_at' | 'completed_at'>,
   balanceRemaining: number | null,
@@ -46,9 +56,9 @@ export function generationObject(
 ): GenerationObject {
   const files = fileFields(g.result_json, links);
   const structured = g.result_json
-    ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null; logprobs?: TokenLogprob[]; refusal?: string })
+    ? (JSON.parse(g.result_json) as { tool_calls?: { id: string; name: string; arguments: string }[]; reasoning?: string | null; logprobs?: TokenLogprob[]; refusal?: string; segments?: Segment[] })
     : {};
-  return {
+  const o: GenerationObject = {
     id: g.id,
     status: g.status,
     model_slug: g.model_slug,
@@ -71,6 +81,8 @@ export function generationObject(
     created_at: g.created_at,
     completed_at: g.completed_at,
   };
+  if (structured.segments) segmentsByObject.set(o, structured.segments);
+  return o;
 }
 
 /**

@@ -8,7 +8,7 @@ import { GatewayError, badRequest, clip, unsupportedField, validationError } fro
 import type { Db } from '../db/connect.js';
 import { contentParts, responseFormatSchema, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
 import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { generationObject, type GenerationObject } from '../generation/object.js';
+import { answerSegments, generationObject, type GenerationObject } from '../generation/object.js';
 import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
 import type { SseEvent, StreamEncoder } from '../http/streaming.js';
 import { messageText, type Message, type ProviderUsage, type ToolCall } from '../providers/spec.js';
@@ -336,14 +336,49 @@ function responseHead(id: number, model: string, createdAt: number, echo: Respon
   };
 }
 
-export function responseObject(g: GenerationObject, echo: ResponseEcho) {
+/**
+ * The answer's output items. In the order its parts came (answerSegments), as the stream sends
+ * them: text and refusals are content parts of one message item until a function call, after
+ * which text is a new message. Without segments (one kind of part, or an older result): one
+ * message with the text and the refusal, then the calls.
+ */
+function outputItems(g: GenerationObject): unknown[] {
+  const calls = g.tool_calls ?? [];
+  const call = (i: number) => callOutput(g.id, i, { id: calls[i]!.id, name: calls[i]!.function.name, arguments: calls[i]!.function.arguments }, 'completed');
+  const segments = answerSegments(g) ?? [
+    ...(g.result_text || (!g.refusal && !g.tool_calls) ? [['text', Infinity] as const] : []),
+    ...(g.refusal ? [['refusal', Infinity] as const] : []),
+    ['tool_calls', calls.length] as const,
+  ];
   const output: unknown[] = [];
-  // A refusal is the message's refusal part, after its text (docs/api.md).
-  if (g.refusal) {
-    const content = [...(g.result_text ? [textPart(g.result_text)] : []), refusalPart(g.refusal)];
-    output.push({ ...messageOutput(messageId(g.id), '', 'completed'), content });
-  } else if (g.result_text || !g.tool_calls) output.push(messageOutput(messageId(g.id), g.result_text ?? '', 'completed'));
-  (g.tool_calls ?? []).forEach((c, i) => output.push(callOutput(g.id, i, { id: c.id, name: c.function.name, arguments: c.function.arguments }, 'completed')));
+  let content: MessagePart[] | null = null;
+  let messages = 0;
+  let text = 0;
+  let refusal = 0;
+  let called = 0;
+  const closeMessage = () => {
+    if (content) output.push({ ...messageOutput(messageId(g.id, messages++), '', 'completed'), content });
+    content = null;
+  };
+  for (const [kind, end] of segments) {
+    if (kind === 'text') {
+      (content ??= []).push(textPart((g.result_text ?? '').slice(text, end)));
+      text = end;
+    } else if (kind === 'refusal') {
+      (content ??= []).push(refusalPart((g.refusal ?? '').slice(refusal, end)));
+      refusal = end;
+    } else {
+      closeMessage();
+      for (; called < Math.min(end, calls.length); called++) output.push(call(called));
+    }
+  }
+  closeMessage();
+  for (; called < calls.length; called++) output.push(call(called));
+  return output;
+}
+
+export function responseObject(g: GenerationObject, echo: ResponseEcho) {
+  const output = outputItems(g);
   const created = Math.floor(Date.parse(g.created_at) / 1000);
   return {
     ...responseHead(g.id, g.model_slug, created, echo),

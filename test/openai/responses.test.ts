@@ -201,6 +201,41 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('not streamed, text, a function call, then more text: three items in that order, the items the stream lists; the generation object keeps its shape', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const call = { index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    const raw = chunk({ content: 'Let me ' }) + chunk({ content: 'check. ' }) + chunk({ tool_calls: [call] }) + chunk({ content: 'Done.' });
+    h.fake.respondWith({ chunks: [], raw });
+    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'weather?', tools: [weatherTool] });
+    const id = respId(r.id);
+    const message = (itemId: string, text: string) => ({
+      id: itemId,
+      type: 'message',
+      status: 'completed',
+      role: 'assistant',
+      content: [{ type: 'output_text', text, annotations: [], logprobs: [] }],
+    });
+    const fc = (n: number) => ({ id: `fc_${n}_0`, type: 'function_call', status: 'completed', call_id: 'call_A', name: 'get_weather', arguments: '{"city":"Oslo"}' });
+    assert.deepEqual(r.output, [message(`msg_${id}`, 'Let me check. '), fc(id), message(`msg_${id}_1`, 'Done.')]);
+    assert.equal(r.output_text, 'Let me check. Done.');
+
+    h.fake.respondWith({ chunks: [], raw });
+    const s = await h.post('/v1/responses', { model: 'gpt-5-nano', stream: true, input: 'weather?', tools: [weatherTool] }, a.key);
+    const [last, completed] = namedEvents(s.text).at(-1)!;
+    assert.equal(last, 'response.completed');
+    const sid = respId(completed.response.id);
+    assert.deepEqual(completed.response.output, [message(`msg_${sid}`, 'Let me check. '), fc(sid), message(`msg_${sid}_1`, 'Done.')]);
+
+    // The other surfaces are as before: the whole text, then the call.
+    const g = (await h.get(`/api/v2/generate/${id}`, a.key)).json;
+    assert.equal(g.result_text, 'Let me check. Done.');
+    assert.deepEqual(g.tool_calls, [{ id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }]);
+    assert.equal('segments' in g, false);
+    assert.equal(await h.balance(a.id), 8);
+  });
+
   it('a refusal streams as a refusal content part the SDK assembles (content_part.added, refusal.delta…, refusal.done, content_part.done), after any text part; response.completed and a response not streamed carry the same item', async () => {
     const a = await h.account({ tokens: 10 });
     const chunk = (delta: object) =>
