@@ -44,8 +44,15 @@ const toolMessage = z.object({ role: z.literal('tool'), tool_call_id: z.string()
 
 /** /api/v2's messages: keys it does not know are ignored, as elsewhere in its body (docs/api.md). */
 export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
+// /v1 refuses keys a tool call or its function does not have (messages.1.tool_calls.0.foo).
+const strictToolCall = toolCallSchema.extend({ function: toolCallSchema.shape.function.strict() }).strict();
 /** /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
-export const strictChatMessageSchema = z.discriminatedUnion('role', [systemMessage.strict(), userMessage.strict(), assistantMessage.strict(), toolMessage.strict()]);
+export const strictChatMessageSchema = z.discriminatedUnion('role', [
+  systemMessage.strict(),
+  userMessage.strict(),
+  assistantMessage.extend({ tool_calls: z.array(strictToolCall).optional() }).strict(),
+  toolMessage.strict(),
+]);
 export type ChatMessageBody = z.infer<typeof chatMessageSchema>;
 
 export const toolSchema = z.object({
@@ -57,6 +64,9 @@ export const toolSchema = z.object({
     strict: z.boolean().nullable().optional(),
   }),
 });
+
+/** /v1's tool definitions: a key a tool or its function does not have is refused by name (tools.0.function.foo). */
+export const strictToolSchema = toolSchema.extend({ function: toolSchema.shape.function.strict() }).strict();
 
 export const toolChoiceSchema = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) })]);
 

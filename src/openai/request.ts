@@ -4,7 +4,7 @@
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';
 import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { strictChatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
+import { strictChatMessageSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
 
 export const chatCompletionBodySchema = z.strictObject({
@@ -14,6 +14,7 @@ export const chatCompletionBodySchema = z.strictObject({
   stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
   // The same text options as /api/v2, where OpenAI also allows null or no upper bound.
   ...textOptions,
+  tools: z.array(strictToolSchema).max(128).nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
@@ -52,7 +53,7 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
-    // Top-level fields and keys inside a message (messages.0.bogus_field) alike.
+    // Top-level fields and keys inside a message, a tool call or a tool (messages.0.bogus_field, tools.0.foo) alike.
     if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField([...unknown.path, unknown.keys[0]!].join('.'), 'unknown field');
     throw zodToApiError(parsed.error);
   }

@@ -128,6 +128,44 @@ describe('parameters', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('/v1 tool calls and tools: a key an assistant tool call, a tool or their function does not have is 400 naming its path; nothing sent, held or charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+    const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } };
+    const asked = (c: object) => [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [call, c] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ];
+    const before = h.fake.requests.length;
+    for (const [body, param] of [
+      [{ messages: asked({ ...call, id: 'call_2', foo: 1 }) }, 'messages.1.tool_calls.1.foo'],
+      [{ messages: asked({ ...call, id: 'call_2', function: { ...call.function, bar: true } }) }, 'messages.1.tool_calls.1.function.bar'],
+      [{ messages, tools: [tool, { ...tool, cache_control: { type: 'ephemeral' } }] }, 'tools.1.cache_control'],
+      [{ messages, tools: [{ ...tool, function: { ...tool.function, examples: [] } }] }, 'tools.0.function.examples'],
+    ] as const) {
+      const bad = await h.post('/v1/chat/completions', { model: 'plain-4o', ...body }, a.key);
+      assert.equal(bad.status, 400, bad.text);
+      // The envelope of every other refused field (messages.0.bogus_field, logit_bias).
+      assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
+      assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute(), [], 'nothing held');
+
+    // The known keys still go through as they were.
+    h.fake.respondWith({ chunks: ['ok'] });
+    const ok = await h.post(
+      '/v1/chat/completions',
+      { model: 'plain-4o', messages: asked({ ...call, id: 'call_2' }).concat({ role: 'tool', tool_call_id: 'call_2', content: 'dry' }), tools: [tool] },
+      a.key,
+    );
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages[1].tool_calls, [call, { ...call, id: 'call_2' }]);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.tools, [tool]);
+  });
+
   it('/v1 messages: what clients send back of an earlier answer is taken (reasoning_content not forwarded, a refusal as the turn text, null function_call and audio)', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
