@@ -1,12 +1,10 @@
 // A finished job's files go to the gateway's FileStore at once (provider URLs expire, docs/api.md),
 // under "<generation id>/<name>"; what was stored is recorded on the generation (result_json.files),
 // from which the files route renders result_url and result_metadata.
-import { isIP } from 'node:net';
 import { Agent, request } from 'undici';
 import type { FileStore } from '../storage/files.js';
 import { ProviderError, type MediaOutputFile } from '../providers/spec.js';
-import { hostOf, isPublicAddress } from '../webhooks/address.js';
-import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
+import { outputUrl, publicOnlyConnect, refusedAddress } from '../providers/media-http.js';
 
 export interface StoredOutput {
   key: string;
@@ -70,7 +68,7 @@ export async function deleteOutputs(files: FileStore, keys: string[]): Promise<v
 
 // Output URLs off the provider's origin connect only to public addresses, checked on the addresses
 // connected to (as webhooks are): a name that resolves to a private one is refused.
-const publicOnly = new Agent({ connect: { lookup: publicOnlyLookup(systemResolver, () => false) } });
+const publicOnly = new Agent({ connect: publicOnlyConnect });
 
 /**
  * The provider's file, streamed into the store (a video is never held whole in memory). Only over
@@ -79,15 +77,10 @@ const publicOnly = new Agent({ connect: { lookup: publicOnlyLookup(systemResolve
  */
 async function download(raw: string | undefined, signal: AbortSignal, providerOrigin: string | undefined): Promise<AsyncIterable<Uint8Array>> {
   if (!raw) throw new ProviderError('provider output has neither bytes nor a URL', { retryable: false });
-  const url = URL.canParse(raw) ? new URL(raw) : undefined;
-  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') throw new ProviderError("the provider's output URL is not an http(s) URL: not downloaded", { retryable: false });
   // The provider's own origin is where the operator pointed it (<ID>_BASE_URL): any address there.
-  const own = url.origin === providerOrigin;
-  // An IP literal is connected to without a lookup: judged here; names are judged when connecting.
-  if (!own && isIP(hostOf(url)) && !isPublicAddress(hostOf(url))) throw new ProviderError(`the provider's output URL ${url.host} is not on a public address: not downloaded`, { retryable: false });
+  const { url, own } = outputUrl(raw, providerOrigin);
   const res = await request(url, { signal, ...(own ? {} : { dispatcher: publicOnly }) }).catch((err: Error) => {
-    const refused = causeOf(err, RefusedAddress);
-    throw new ProviderError(`downloading the result failed: ${(refused ?? err).message}`, { cause: err, ...(refused ? { retryable: false } : {}) });
+    throw refusedAddress(err) ?? new ProviderError(`downloading the result failed: ${err.message}`, { cause: err });
   });
   if (res.statusCode < 200 || res.statusCode >= 300) {
     await res.body.dump();

@@ -3,9 +3,12 @@
 // "download a URL output to bytes" step. On undici's request() for the same reason as
 // openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
 // poll internally and never expose the provider's job id, which the gateway must store (docs/api.md).
+import { isIP } from 'node:net';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { failure, httpError } from './upstream-errors.js';
 import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';
+import { hostOf, isPublicAddress } from '../webhooks/address.js';
+import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
 
 /** Longest error body kept from a refused request. */
 
@@ -31,6 +34,8 @@ export class MediaHttp {
   // Media calls are few and slow (seconds to minutes): undici's own timeouts are off, the job
   // runner owns deadlines through req.signal (LUMENGATE_JOB_TIMEOUT_MS aborts it, src/jobs/execute.ts).
   private readonly pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  // Result URLs off the provider's origin: public addresses only (outputUrl).
+  private readonly publicPool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0, connect: publicOnlyConnect });
 
   constructor(
     private readonly baseUrl: string,
@@ -59,22 +64,27 @@ export class MediaHttp {
   /**
    * Fetches a result URL to bytes, for URLs that need the provider's key (which must not leave
    * the provider). Redirects are followed by hand so the key goes to the provider's own origin only.
+   * The URL must pass outputUrl; where the provider's own origin redirects (Google's files API to
+   * its signed storage) is its answer, followed as the origin itself is; other redirects are checked.
    */
-  async download(url: string, signal: AbortSignal): Promise<HttpAnswer> {
-    const own = new URL(this.baseUrl).origin;
-    let next = url;
+  async download(raw: string, signal: AbortSignal): Promise<HttpAnswer> {
+    const origin = new URL(this.baseUrl).origin;
+    let next = outputUrl(raw, origin);
+    let vouched = next.own;
     for (let hop = 0; hop <= 5; hop++) {
-      const headers = new URL(next).origin === own ? { ...this.auth } : {};
+      const { url, own } = next;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(next, { method: 'GET', headers, signal, dispatcher: this.pool });
+        res = await request(url, { method: 'GET', headers: own ? { ...this.auth } : {}, signal, dispatcher: vouched ? this.pool : this.publicPool });
       } catch (err) {
-        throw failure(err, signal);
+        throw (!signal.aborted && refusedAddress(err)) || failure(err, signal);
       }
       const location = res.headers.location;
       if (res.statusCode >= 300 && res.statusCode < 400 && typeof location === 'string') {
         await res.body.dump().catch(() => undefined);
-        next = new URL(location, next).href;
+        const to = new URL(location, url);
+        next = own ? { url: to, own: to.origin === origin } : outputUrl(to.href, origin);
+        vouched = own || next.own;
         continue;
       }
       return answer(res, signal);
@@ -82,9 +92,32 @@ export class MediaHttp {
     throw new ProviderError('upstream result download redirected too often');
   }
 
-  close(): Promise<void> {
-    return this.pool.close();
+  async close(): Promise<void> {
+    await Promise.all([this.pool.close(), this.publicPool.close()]);
   }
+}
+
+/** Connect options that let a connection through only when every address of the name is public (as webhooks'). */
+export const publicOnlyConnect = { lookup: publicOnlyLookup(systemResolver, () => false) };
+
+/**
+ * A URL in a provider's answer, checked before it is fetched: http(s) only, and on the provider's
+ * own origin (where the operator pointed it, <ID>_BASE_URL: any address) or a public address, so
+ * that an output cannot turn the gateway into a proxy into its own network (docs/api.md). An IP
+ * literal is judged here; a name off the origin is judged on connecting (publicOnlyConnect).
+ */
+export function outputUrl(raw: string, providerOrigin: string | undefined): { url: URL; own: boolean } {
+  const url = URL.canParse(raw) ? new URL(raw) : undefined;
+  if (url?.protocol !== 'https:' && url?.protocol !== 'http:') throw new ProviderError("the provider's output URL is not an http(s) URL: not downloaded", { retryable: false });
+  const own = url.origin === providerOrigin;
+  if (!own && isIP(hostOf(url)) && !isPublicAddress(hostOf(url))) throw new ProviderError(`the provider's output URL ${url.host} is not on a public address: not downloaded`, { retryable: false });
+  return { url, own };
+}
+
+/** A download that publicOnlyConnect refused: said, and not retried (the same URL would be refused again). */
+export function refusedAddress(err: unknown): ProviderError | undefined {
+  const refused = causeOf(err, RefusedAddress);
+  return refused && new ProviderError(`downloading the result failed: ${refused.message}`, { cause: err, retryable: false });
 }
 
 type SendOptions = { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string | FormData; signal: AbortSignal; dispatcher: Dispatcher };

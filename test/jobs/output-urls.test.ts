@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { FAKE_GOOGLE_KEY, startFakeGoogleMedia, type FakeGoogleMedia } from '../support/fake-google-media.js';
 import { endedJob } from '../support/job-rows.js';
 
 describe('output URLs', () => {
@@ -76,6 +77,79 @@ describe('output URLs', () => {
       assert.deepEqual([done.status, done.tokens_spent, done.result_url, await h.balance(acc.id)], ['failed', 0, null, 10]);
       assert.match(done.error, /not a public address|not on a public address/);
       // Refused for good: no second attempt.
+      assert.equal((await endedJob(h.server.db, r.json.id)).attempts, 1);
+      assert.deepEqual(hits, []);
+    });
+  }
+});
+
+// Veo's video URI needs the API key, so the provider downloads it itself (src/providers/google-media.ts):
+// the same check, and the key only ever goes to Google's own origin.
+describe('Veo video URIs', () => {
+  let h: Harness;
+  let google: FakeGoogleMedia;
+  let internal: Server;
+  let port: number;
+  let filesDir: string;
+  const hits: { url: string; key: unknown }[] = [];
+  before(async () => {
+    internal = createServer((req, res) => {
+      hits.push({ url: req.url ?? '', key: req.headers['x-goog-api-key'] });
+      res.writeHead(200, { 'content-type': 'video/mp4' });
+      res.end('INTERNAL-ONLY secret');
+    });
+    await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
+    port = (internal.address() as AddressInfo).port;
+    google = await startFakeGoogleMedia();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        GOOGLE_API_KEY: FAKE_GOOGLE_KEY,
+        GOOGLE_BASE_URL: `${google.origin}/v1beta`,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        LUMENGATE_JOB_BACKOFF_MS: '10',
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await google.close();
+    internal.closeAllConnections();
+    await new Promise((r) => internal.close(r));
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+  beforeEach(() => {
+    delete google.videoUri;
+  });
+
+  it("the video on Google's files API is downloaded with the key, through its redirect to storage without it", async () => {
+    const acc = await h.account({ plan: 'pro', tokens: 1000 });
+    const r = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'the fox runs', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    const done = await settled(h, r.json.id, acc.key);
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    assert.ok(done.result_url);
+    assert.ok(done.tokens_spent > 0);
+    assert.deepEqual(
+      google.storage.requests.map((q) => q.headers['x-goog-api-key']),
+      [undefined],
+    );
+  });
+
+  for (const [what, uri] of [
+    ['a loopback IP literal', () => `http://127.0.0.1:${port}/video.mp4`],
+    ['a name resolving to loopback', () => `http://localhost:${port}/video.mp4`],
+  ] as const) {
+    it(`a video URI on ${what} (not Google's origin) is not downloaded: failed, refunded, nothing charged`, async () => {
+      const acc = await h.account({ plan: 'pro', tokens: 1000 });
+      google.videoUri = uri;
+      const r = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'the fox runs', wait: 0 }, acc.key);
+      assert.equal(r.status, 200, r.text);
+      const done = await settled(h, r.json.id, acc.key);
+      assert.deepEqual([done.status, done.tokens_spent, done.result_url, await h.balance(acc.id)], ['failed', 0, null, 1000]);
+      assert.match(done.error, /not a public address|not on a public address/);
       assert.equal((await endedJob(h.server.db, r.json.id)).attempts, 1);
       assert.deepEqual(hits, []);
     });

@@ -1,7 +1,7 @@
 // A fake of the Gemini API's media endpoints (x-goog-api-key auth): Imagen `:predict` answers
 // predictions[{bytesBase64Encoded, mimeType}]; Veo `:predictLongRunning` answers an operation
 // {name}, each GET of it advances it (first not done, then done with
-// response.generateVideoResponse.generatedSamples[].video.uri); the URI's download redirects
+// response.generateVideoResponse.generatedSamples[].video.uri, or videoUri's); the URI's download redirects
 // (302) to a signed storage URL on another origin (a second server) like the real files API. Errors: {error:{code,message,status}}.
 import { fakeBytes, startFakeMedia, type FakeAnswer, type FakeMediaServer } from './fake-media.js';
 
@@ -16,6 +16,8 @@ export interface FakeGoogleMedia extends FakeMediaServer {
   readonly operations: Map<string, { reads: number; prompt: string }>;
   /** The signed-URL storage server the downloads redirect to. */
   readonly storage: FakeMediaServer;
+  /** When set, the video URI a done operation answers instead of its own files API's. */
+  videoUri?: (id: string) => string;
 }
 
 export async function startFakeGoogleMedia(): Promise<FakeGoogleMedia> {
@@ -57,7 +59,7 @@ export async function startFakeGoogleMedia(): Promise<FakeGoogleMedia> {
           done: true,
           response: {
             '@type': 'type.googleapis.com/google.ai.generativelanguage.v1beta.PredictLongRunningResponse',
-            generateVideoResponse: { generatedSamples: [{ video: { uri: `${origin}/v1beta/files/${id}:download?alt=media` } }] },
+            generateVideoResponse: { generatedSamples: [{ video: { uri: (server as Partial<FakeGoogleMedia>).videoUri?.(id) ?? `${origin}/v1beta/files/${id}:download?alt=media` } }] },
           },
         },
       };
