@@ -286,16 +286,10 @@ export function messageText(m: Message): string {
 }
 
 /**
- * The field of the first participant name (system, user or assistant `name`), for providers that
- * have no such field and refuse it (docs/api.md). A tool result's name is its tool's, which every
- * provider already has from the call. The index is the message's in the request's conversation.
+ * The index of the first message with a participant name (system, user or assistant `name`), or -1,
+ * for providers that have no such field and refuse it (docs/api.md). A tool result's name is its
+ * tool's, which every provider already has from the call.
  */
-export function participantName(messages: Message[]): string | undefined {
-  const i = participantIndex(messages);
-  return i < 0 ? undefined : `messages.${i}.name`;
-}
-
-/** The index of the first message with a participant name (a tool result's name is its call's), or -1. */
 export function participantIndex(messages: Message[]): number {
   return messages.findIndex((m) => m.role !== 'tool' && m.name !== undefined);
 }

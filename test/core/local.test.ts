@@ -102,6 +102,29 @@ describe('local GGUF models through the gateway', () => {
     assert.equal(await h.balance(acct.id), before - 1);
   });
 
+  it('a field local models cannot take is 400 naming it, before anything is counted or held', async () => {
+    const a = await h.account({ plan: 'free', tokens: 10 });
+    const remaining = (await h.get('/api/v2/balance', a.key)).headers.get('x-ratelimit-remaining-hour');
+    const v1 = await h.post('/v1/chat/completions', { model: 'tiny-local', messages: [{ role: 'user', content: 'hi' }], logprobs: true }, a.key);
+    assert.equal(v1.status, 400, v1.text);
+    assert.equal(v1.json.error.code, 'bad_request');
+    assert.equal(v1.json.error.param, 'logprobs');
+    assert.equal(v1.json.error.message, 'logprobs: not supported by local models');
+    assert.equal(v1.json.error.details.generation_id, undefined, 'no generation was created');
+    // A message's field by the body's path: on /api/v2 after the `system` field's own system message.
+    const unanswered = { role: 'assistant', content: null, tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] };
+    const history = await h.post('/v1/chat/completions', { model: 'tiny-local', messages: [{ role: 'user', content: 'hi' }, unanswered] }, a.key);
+    assert.equal(history.status, 400, history.text);
+    assert.equal(history.json.error.param, 'messages.1');
+    assert.match(history.json.error.message, /tool call call_1 has no tool message/);
+    const v2 = await h.post('/api/v2/generate', { model: 'tiny-local', system: 'Be brief.', messages: [{ role: 'user', content: 'hi', name: 'alice' }] }, a.key);
+    assert.equal(v2.status, 400, v2.text);
+    assert.deepEqual(v2.json.details.fields, [{ path: 'messages.0.name', message: 'not supported by local models' }]);
+    assert.equal(v2.headers.get('x-ratelimit-remaining-hour'), remaining, 'no request was counted');
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute(), []);
+  });
+
   it('temperature 0 is deterministic', async () => {
     const once = async () => (await h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'same prompt', max_tokens: 10, temperature: 0 }, acct.key)).json.result_text;
     const a = await once();

@@ -4,7 +4,15 @@
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse } from 'node-llama-cpp';
 import { messageText, type Message } from '../spec.js';
 
-export class HistoryError extends Error {}
+/** A conversation local models cannot render; `index` is the message's. */
+export class HistoryError extends Error {
+  constructor(
+    message: string,
+    readonly index: number,
+  ) {
+    super(message);
+  }
+}
 
 /** The history ends with the model turn to be generated: a new empty one, or the turn whose tool results just came in. */
 export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
@@ -12,13 +20,13 @@ export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
   for (const m of messages) if (m.role === 'tool') results.set(m.toolCallId, m.content);
   const answered = new Set<string>();
   const history: ChatHistoryItem[] = [];
-  for (const m of messages) {
+  for (const [i, m] of messages.entries()) {
     if (m.role === 'system') history.push({ type: 'system', text: m.content });
     else if (m.role === 'user') history.push({ type: 'user', text: messageText(m) });
     else if (m.role === 'assistant') {
       const response: ChatModelResponse['response'] = m.content ? [m.content] : [];
       for (const call of m.toolCalls ?? []) {
-        if (!results.has(call.id)) throw new HistoryError(`tool call ${call.id} has no tool message with its result`);
+        if (!results.has(call.id)) throw new HistoryError(`tool call ${call.id} has no tool message with its result`, i);
         answered.add(call.id);
         response.push({
           type: 'functionCall',
@@ -29,7 +37,7 @@ export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
       }
       history.push({ type: 'model', response });
     } else if (!answered.has(m.toolCallId)) {
-      throw new HistoryError(`tool message ${m.toolCallId} answers no earlier assistant tool call`);
+      throw new HistoryError(`tool message ${m.toolCallId} answers no earlier assistant tool call`, i);
     }
   }
   const last = messages.at(-1);

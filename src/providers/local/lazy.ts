@@ -4,6 +4,7 @@
 import type { Provider } from '../spec.js';
 import { modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import type { LocalProvider, LocalProviderConfig } from './provider.js';
+import { refusedByLocal } from './request-plan.js';
 
 export function createLazyLocalProvider(id: string, config: LocalProviderConfig = {}, env: NodeJS.ProcessEnv = process.env): LocalProvider {
   let instance: LocalProvider | undefined;
@@ -13,6 +14,8 @@ export function createLazyLocalProvider(id: string, config: LocalProviderConfig 
   const lazy: LocalProvider & Provider = {
     id,
     open: async (req) => (await load()).open(req),
+    // Checked without node-llama-cpp (request-plan imports only its types), before anything is held.
+    refuse: refusedByLocal,
     isReady: (upstreamModel) =>
       resolveLocalModelPath(upstreamModel, modelsDir).then(
         () => true,

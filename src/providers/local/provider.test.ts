@@ -259,7 +259,7 @@ test('response_format json_schema the grammar cannot enforce is refused naming r
     { allOf: [{ type: 'string' }] },
     { type: 'object', properties: { d: { $ref: '#/definitions/x' } } },
   ]) {
-    await assert.rejects(p.open(request('x', { responseFormat: { type: 'json_schema', name: 's', schema } })), refusedNaming(/^response_format \(schema #/));
+    await assert.rejects(p.open(request('x', { responseFormat: { type: 'json_schema', name: 's', schema } })), refusedNaming(/^response_format: not supported by local models \(schema #/));
   }
 });
 
@@ -345,10 +345,13 @@ test('tool_choice auto offers the functions to the chat wrapper; none offers not
 test('what local models cannot honour is refused by name with a 400', async () => {
   const p = provider();
   const cases: [Partial<ProviderRequest>, string | RegExp][] = [
-    [{ tools: [weather], responseFormat: { type: 'json_object' } }, 'response_format \\(together with tools\\)'],
-    [{ tools: [weather], toolChoice: { name: 'nope' } }, 'tool_choice \\(no tool named nope\\)'],
-    [{ toolChoice: 'required' }, 'tool_choice \\(without tools\\)'],
-    [{ tools: [{ name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: 'x' } } } }] }, /^tools \(tool f: schema #\/properties\/s: "pattern"/],
+    [{ tools: [weather], responseFormat: { type: 'json_object' } }, 'response_format: not supported by local models \\(together with tools\\)'],
+    [{ tools: [weather], toolChoice: { name: 'nope' } }, 'tool_choice: not supported by local models \\(no tool named nope\\)'],
+    [{ toolChoice: 'required' }, 'tool_choice: not supported by local models \\(without tools\\)'],
+    [
+      { tools: [{ name: 'f', parameters: { type: 'object', properties: { s: { type: 'string', pattern: 'x' } } } }] },
+      /^tools: not supported by local models \(tool f: schema #\/properties\/s: "pattern"/,
+    ],
     [
       {
         messages: [
@@ -356,15 +359,20 @@ test('what local models cannot honour is refused by name with a 400', async () =
           { role: 'tool', toolCallId: 'call_1', content: 'r' },
         ],
       },
-      'messages \\(tool message call_1',
+      'messages.1: not supported by local models \\(tool message call_1',
     ],
-    [{ messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] }] }, 'messages \\(tool call c has no tool message'],
-    [{ messages: [{ role: 'user', content: [{ type: 'image', url: 'https://x/y.png' }] }] }, 'messages \\(non-text content\\)'],
+    [{ messages: [{ role: 'assistant', content: '', toolCalls: [{ id: 'c', name: 'f', arguments: '{}' }] }] }, 'messages.0: not supported by local models \\(tool call c has no tool message'],
+    [{ messages: [{ role: 'user', content: [{ type: 'image', url: 'https://x/y.png' }] }] }, 'messages.0.content: not supported by local models \\(non-text content\\)'],
     [{ logprobs: true }, 'logprobs'],
     [{ topLogprobs: 2 }, 'top_logprobs'],
     [{ reasoningEffort: 'low' }, 'reasoning_effort'],
   ];
-  for (const [extra, field] of cases) await assert.rejects(p.open(request('x', extra)), refusedNaming(field));
+  for (const [extra, field] of cases) {
+    await assert.rejects(p.open(request('x', extra)), refusedNaming(field));
+    // The same refusal, for the lifecycle to make before anything is held.
+    assert.ok(await p.refuse?.(request('x', extra)), String(field));
+  }
+  assert.equal(await p.refuse?.(request('x')), undefined);
   assert.equal(p.poolState(modelPath), undefined, 'refused before the model was loaded');
 });
 

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { LlamaChat, resolveChatWrapper, type ChatWrapper, type LlamaGrammar, type Llama, type LlamaContext, type LlamaContextSequence, type LlamaModel } from 'node-llama-cpp';
 import { ProviderError, ToolCallAssembler, type FinishReason, type Provider, type ProviderRequest, type ProviderStream, type StreamPart } from '../spec.js';
-import { planRequest, type RequestPlan } from './request-plan.js';
+import { planRequest, refusedByLocal, type RequestPlan } from './request-plan.js';
 import { GgufValidationError, validateGgufFile } from './gguf-validate.js';
 import { ModelFileNotFoundError, modelsDirFrom, resolveLocalModelPath } from './model-files.js';
 import { EventChannel } from './event-channel.js';
@@ -239,6 +239,7 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
   return {
     id,
     open,
+    refuse: refusedByLocal,
     preload: async (upstreamModel) => {
       await getModel(upstreamModel);
     },

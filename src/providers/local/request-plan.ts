@@ -1,7 +1,8 @@
-// What a request asks of a local model, checked before a model is loaded or a sequence taken:
-// fields the local provider cannot honour are refused by name (400), never dropped.
+// What a request asks of a local model, checked before anything is held (refusedByLocal, the
+// provider's refuse) and again before a model is loaded or a sequence taken: fields the local
+// provider cannot honour are refused by name (400), never dropped.
 import type { ChatHistoryItem, ChatModelFunctions, GbnfJsonSchema } from 'node-llama-cpp';
-import { ProviderError, participantName, type ProviderRequest, type ToolDefinition } from '../spec.js';
+import { RequestRefused, participantIndex, type FieldRefusal, type RequestFields, type ToolDefinition } from '../spec.js';
 import { HistoryError, toChatHistory } from './chat-history.js';
 import { UnsupportedSchemaError, toGbnfSchema } from './json-schema.js';
 
@@ -20,14 +21,14 @@ export interface RequestPlan {
   output: OutputMode;
 }
 
-export function planRequest(req: ProviderRequest): RequestPlan {
+export function planRequest(req: RequestFields): RequestPlan {
   const refused = unsupportedByLocal(req);
-  if (refused) throw refusal(refused);
+  if (refused) throw new LocalRefusal(refused);
   let history: ChatHistoryItem[];
   try {
     history = toChatHistory(req.messages);
   } catch (err) {
-    if (err instanceof HistoryError) throw refusal(`messages (${err.message})`);
+    if (err instanceof HistoryError) throw new LocalRefusal({ field: 'messages', message: err.index, why: `${LOCAL} (${err.message})` });
     throw err;
   }
   const output = outputMode(req);
@@ -41,30 +42,51 @@ function forcedToolInstructions(tools: ToolDefinition[]): string {
   return `Call one of these tools. Answer only with JSON of the form {"name": <tool name>, "arguments": <its parameters>}.\nTools:\n${list.join('\n')}`;
 }
 
-function refusal(field: string): ProviderError {
-  return new ProviderError(`${field}: not supported by local models`, { status: 400, code: 'unsupported_parameter', retryable: false });
+/**
+ * The first field of `req` local models cannot take (Provider.refuse), so that the lifecycle
+ * refuses it before anything is counted or held: the plan, made without a model, or its refusal.
+ */
+export function refusedByLocal(req: RequestFields): FieldRefusal | undefined {
+  try {
+    planRequest(req);
+    return undefined;
+  } catch (err) {
+    if (err instanceof LocalRefusal) return err.refusal;
+    throw err;
+  }
+}
+
+const LOCAL = 'not supported by local models';
+
+/** open()'s refusal (messages.1.content: …), carrying the FieldRefusal that refuse() answers. */
+class LocalRefusal extends RequestRefused {
+  constructor(readonly refusal: FieldRefusal) {
+    const { field, message } = refusal;
+    super(refusal.why, message === undefined ? field : field === 'messages' ? `messages.${message}` : `messages.${message}.${field}`);
+  }
 }
 
 /** The request fields this provider cannot honour (refused by name, never dropped). */
-function unsupportedByLocal(req: ProviderRequest): string | undefined {
-  if (req.messages.some((m) => m.role === 'user' && m.content.some((p) => p.type !== 'text'))) return 'messages (non-text content)';
-  const name = participantName(req.messages);
-  if (name) return name;
-  if (req.logprobs) return 'logprobs';
-  if (req.topLogprobs !== undefined) return 'top_logprobs';
-  if (req.reasoningEffort !== undefined) return 'reasoning_effort';
+function unsupportedByLocal(req: RequestFields): FieldRefusal | undefined {
+  const media = req.messages.findIndex((m) => m.role === 'user' && m.content.some((p) => p.type !== 'text'));
+  if (media >= 0) return { field: 'content', message: media, why: `${LOCAL} (non-text content)` };
+  const named = participantIndex(req.messages);
+  if (named >= 0) return { field: 'name', message: named, why: LOCAL };
+  if (req.logprobs) return { field: 'logprobs', why: LOCAL };
+  if (req.topLogprobs !== undefined) return { field: 'top_logprobs', why: LOCAL };
+  if (req.reasoningEffort !== undefined) return { field: 'reasoning_effort', why: LOCAL };
   const toolsOffered = !!req.tools?.length && req.toolChoice !== 'none';
   const json = req.responseFormat && req.responseFormat.type !== 'text';
   // node-llama-cpp takes either a grammar or functions for one generation, never both.
-  if (toolsOffered && json) return 'response_format (together with tools)';
+  if (toolsOffered && json) return { field: 'response_format', why: `${LOCAL} (together with tools)` };
   if (req.toolChoice !== undefined && typeof req.toolChoice === 'object' && !req.tools?.some((t) => t.name === (req.toolChoice as { name: string }).name)) {
-    return `tool_choice (no tool named ${req.toolChoice.name})`;
+    return { field: 'tool_choice', why: `${LOCAL} (no tool named ${req.toolChoice.name})` };
   }
-  if ((req.toolChoice === 'required' || typeof req.toolChoice === 'object') && !req.tools?.length) return 'tool_choice (without tools)';
+  if ((req.toolChoice === 'required' || typeof req.toolChoice === 'object') && !req.tools?.length) return { field: 'tool_choice', why: `${LOCAL} (without tools)` };
   return undefined;
 }
 
-function outputMode(req: ProviderRequest): OutputMode {
+function outputMode(req: RequestFields): OutputMode {
   const format = req.responseFormat;
   if (format?.type === 'json_object') return { kind: 'json' };
   if (format?.type === 'json_schema') return { kind: 'json', schema: schemaFor('response_format', format.schema) };
@@ -88,7 +110,7 @@ function schemaFor(field: string, schema: unknown, tool?: string): GbnfJsonSchem
   try {
     return toGbnfSchema(schema);
   } catch (err) {
-    if (err instanceof UnsupportedSchemaError) throw refusal(`${field} (${tool ? `tool ${tool}: ` : ''}schema ${err.message})`);
+    if (err instanceof UnsupportedSchemaError) throw new LocalRefusal({ field, why: `${LOCAL} (${tool ? `tool ${tool}: ` : ''}schema ${err.message})` });
     throw err;
   }
 }
