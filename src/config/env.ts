@@ -66,6 +66,8 @@ export interface Settings {
 export interface JobSettings {
   /** Jobs this process runs at once (LUMENGATE_JOB_CONCURRENCY). */
   concurrency: number;
+  /** Jobs one account runs at once, all instances together (LUMENGATE_JOB_PER_ACCOUNT). */
+  perAccount: number;
   /** A worker's lease on a job; renewed every third of it while running (LUMENGATE_JOB_LEASE_MS). */
   leaseMs: number;
   /** How often an idle worker looks for jobs submitted to other instances (LUMENGATE_JOB_IDLE_POLL_MS). */
@@ -109,15 +111,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     publicUrl: env.LUMENGATE_PUBLIC_URL ? env.LUMENGATE_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
-    jobs: {
-      concurrency: Math.max(1, intOr(env.LUMENGATE_JOB_CONCURRENCY, 4)),
-      leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
-      idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
-      providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,
-      maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
-      backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
-      timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
-    },
+    jobs: jobSettings(env),
     webhookAllowPrivate: oneOf(env.LUMENGATE_WEBHOOK_ALLOW_PRIVATE || 'false', ['true', 'false'] as const, 'LUMENGATE_WEBHOOK_ALLOW_PRIVATE') === 'true',
     webhookAllowHosts: (env.LUMENGATE_WEBHOOK_ALLOW_HOSTS ?? '')
       .split(',')
@@ -131,6 +125,21 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     webhookTimeoutMs: positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
     webhookConcurrency: positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY'),
     env,
+  };
+}
+
+function jobSettings(env: NodeJS.ProcessEnv): JobSettings {
+  const concurrency = Math.max(1, intOr(env.LUMENGATE_JOB_CONCURRENCY, 4));
+  return {
+    concurrency,
+    // Default: half of one process's slots, so one account never fills a single instance.
+    perAccount: Math.max(1, intOr(env.LUMENGATE_JOB_PER_ACCOUNT, Math.ceil(concurrency / 2))),
+    leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
+    idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
+    providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,
+    maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
+    backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
+    timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
   };
 }
 

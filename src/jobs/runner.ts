@@ -94,19 +94,19 @@ export class JobRunner {
   }
 
   private async loop(): Promise<void> {
-    const { concurrency, leaseMs, idlePollMs } = this.deps.jobs;
+    const { concurrency, perAccount, leaseMs, idlePollMs } = this.deps.jobs;
     while (!this.stopped) {
       const free = concurrency - this.running.size;
       let claimed: Job[] = [];
       if (free > 0) {
         try {
-          claimed = await claimJobs(this.deps.db, this.owner, free, leaseMs);
+          claimed = await claimJobs(this.deps.db, this.owner, free, leaseMs, perAccount);
         } catch (err) {
           this.deps.log?.error({ error: (err as Error).message }, 'claiming jobs failed');
         }
       }
       for (const job of claimed) this.launch(job);
-      // Fewer than asked for: the queue is empty for now. Full: wait for a slot.
+      // Fewer than asked for: nothing more is due (or its accounts are at their cap). Full: wait for a slot.
       if (claimed.length < free || this.running.size >= concurrency) await this.idle(idlePollMs);
     }
   }

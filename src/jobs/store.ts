@@ -1,28 +1,53 @@
 // Every query on the `jobs` table. The row is created by the hold (src/billing/*-ledger.ts) in
 // the transaction that holds the price; the generation row beside it is settled by the ledger.
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
-import type { Job, JobState } from '../db/schema.js';
+import type { Database, Job, JobState } from '../db/schema.js';
 
 const later = (ms: number) => new Date(Date.now() + ms).toISOString();
 
+/** The PostgreSQL advisory lock claims take turns on (any fixed number; locks are per database). */
+const CLAIM_LOCK = 0x6c756d656e; // "lumen"
+
 /**
  * Claims up to `limit` jobs: queued ones that are due, and running ones whose lease expired (their
- * worker died). Each claim counts as an attempt. PostgreSQL: SKIP LOCKED, so instances claiming at
- * once never take the same job nor wait for each other; SQLite has one writer (one process).
+ * worker died). An account runs at most `perAccount` jobs at once (running with a live lease, all
+ * instances together); accounts running fewer go first, then oldest first, so one account's
+ * backlog never keeps another's job waiting for a free slot. Each claim counts as an attempt.
+ * PostgreSQL: SKIP LOCKED, so a claim never takes a job another transaction holds; a
+ * transaction-level advisory lock makes instances' claims take turns, so none counts an account's
+ * running jobs while another is claiming more (the cap is never overshot). SQLite has one writer
+ * (one process).
  */
-export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: number): Promise<Job[]> {
-  const now = nowIso();
-  const lock = db.dialect === 'postgres' ? sql`for update skip locked` : sql``;
-  const { rows } = await sql<Job>`
-    update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now}
-    where generation_id in (
-      select generation_id from jobs
-      where (state = 'queued' and run_after <= ${now}) or (state = 'running' and lease_expires_at < ${now})
-      order by generation_id limit ${limit} ${lock})
-    returning *`.execute(db.kysely);
-  return rows.map((r) => ({ ...r, generation_id: Number(r.generation_id) }));
+export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: number, perAccount: number): Promise<Job[]> {
+  const claim = async (k: Kysely<Database>) => {
+    const now = nowIso();
+    const lock = db.dialect === 'postgres' ? sql`for update of j skip locked` : sql``;
+    // Also beside the lock: PostgreSQL re-checks it on a row changed since the snapshot (cancelled, requeued).
+    const claimable = sql`((j.state = 'queued' and j.run_after <= ${now}) or (j.state = 'running' and j.lease_expires_at < ${now}))`;
+    // busy: each account's running jobs; due: the claimable ones, numbered per account after those.
+    const { rows } = await sql<Job>`
+      with busy as (
+        select g.account_id, count(*) as n from jobs r join generations g on g.id = r.generation_id
+        where r.state = 'running' and r.lease_expires_at >= ${now} group by g.account_id),
+      due as (
+        select j.generation_id, coalesce(b.n, 0) + row_number() over (partition by g.account_id order by j.generation_id) as slot
+        from jobs j join generations g on g.id = j.generation_id left join busy b on b.account_id = g.account_id
+        where ${claimable})
+      update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now}
+      where generation_id in (
+        select j.generation_id from jobs j join due d on d.generation_id = j.generation_id
+        where d.slot <= ${perAccount} and ${claimable}
+        order by d.slot, j.generation_id limit ${limit} ${lock})
+      returning *`.execute(k);
+    return rows.map((r) => ({ ...r, generation_id: Number(r.generation_id) }));
+  };
+  if (db.dialect !== 'postgres') return claim(db.kysely);
+  return db.kysely.transaction().execute(async (trx) => {
+    await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
+    return claim(trx);
+  });
 }
 
 /** Extends a running job's lease; false when this worker no longer holds it (expired and taken, cancelled). */

@@ -30,6 +30,8 @@ describe('two instances claim one job queue', { skip: needsPgRedis }, () => {
       // One directory for both: what a shared volume (or S3) is in production.
       LUMENGATE_FILES_DIR: join(shared.dir, 'files'),
       LUMENGATE_JOB_CONCURRENCY: '1',
+      // One account, one job on each instance (the default cap, half of one slot, would be 1 for the cluster).
+      LUMENGATE_JOB_PER_ACCOUNT: '2',
       LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
       LUMENGATE_JOB_IDLE_POLL_MS: '50',
     };

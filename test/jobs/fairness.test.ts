@@ -1,0 +1,99 @@
+// One account's jobs cannot keep another's waiting (docs/deploy.md, Workers): an account runs at
+// most LUMENGATE_JOB_PER_ACCOUNT jobs at once (default: half the process's slots), and a freed slot
+// goes to the account running the fewest, however many older jobs another account has queued. The
+// fake Replicate holds every prediction until the test releases it, and each step waits for the
+// provider to receive a create call, never for time to pass. Runs on both engines.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
+import { endedJob } from '../support/job-rows.js';
+
+const MODEL = 'flux-1.1-pro'; // fixed price: 4 credits
+const PRICE = 4;
+
+describe('job queue fairness between accounts', () => {
+  let h: Harness;
+  let fake: FakeReplicate;
+  let filesDir: string;
+  before(async () => {
+    fake = await startFakeReplicate({ hold: true });
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: fake.baseUrl,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        // LUMENGATE_JOB_PER_ACCOUNT unset: 2, half of these 4 slots.
+        LUMENGATE_JOB_CONCURRENCY: '4',
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    await fake.close();
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+
+  /** Predictions the provider received for prompts starting with `who`. */
+  const started = (who: string) => [...fake.predictions.values()].filter((p) => String(p.input.prompt).startsWith(who));
+  const submit = async (acc: { key: string }, prompt: string) => {
+    const r = await h.post('/api/v2/generate', { model: MODEL, prompt, wait: 0 }, acc.key);
+    assert.deepEqual([r.status, r.json.status], [200, 'pending'], r.text);
+    return r.json.id as number;
+  };
+  const states = async (ids: number[]) => (await h.server.db.kysely.selectFrom('jobs').select('state').where('generation_id', 'in', ids).execute()).map((j) => j.state).sort();
+
+  it("an account's backlog beyond its cap waits; another account's job starts at once, and a freed slot goes to the account running fewest", async () => {
+    const a = await h.account({ tokens: 100 });
+    const b = await h.account({ tokens: 100 });
+    const c = await h.account({ tokens: 100 });
+    const d = await h.account({ tokens: 100 });
+    const ids = new Map<number, { key: string; id: number }>();
+
+    // A sends 6 jobs, more than the 4 slots: 2 start, 4 wait although 2 slots are free.
+    const aIds: number[] = [];
+    for (let i = 0; i < 6; i++) aIds.push(await submit(a, `a${i}`));
+    for (const id of aIds) ids.set(id, a);
+    await fake.until(() => started('a').length >= 2);
+
+    // B's job, newer than all of A's, starts while A's wait.
+    const bId = await submit(b, 'b');
+    ids.set(bId, b);
+    await fake.until(() => started('b').length === 1 || started('a').length > 2);
+    assert.deepEqual([started('a').length, started('b').length], [2, 1], 'B started; A still at its cap');
+    assert.deepEqual(await states(aIds), ['queued', 'queued', 'queued', 'queued', 'running', 'running']);
+
+    // C fills the last slot (its second job waits for one); then D's job waits for a free slot.
+    const cIds = [await submit(c, 'c0'), await submit(c, 'c1')];
+    for (const id of cIds) ids.set(id, c);
+    await fake.until(() => started('c').length === 1);
+    const dId = await submit(d, 'd');
+    ids.set(dId, d);
+    assert.deepEqual(await states([dId]), ['queued']);
+
+    // One of A's ends: its slot goes to D (running none), not to A's or C's older jobs (running one each).
+    const created = fake.predictions.size;
+    fake.release(started('a')[0]!.id);
+    await fake.until(() => fake.predictions.size > created);
+    assert.deepEqual([started('d').length, started('a').length, started('c').length], [1, 2, 1], 'the freed slot went to D');
+
+    // Everything ends: every job completed once, each account charged exactly its jobs.
+    fake.defaults = {};
+    fake.release();
+    for (const [id, acc] of ids) {
+      const g = await settled(h, id, acc.key);
+      assert.deepEqual([g.status, g.tokens_spent], ['completed', PRICE], `generation ${id}`);
+      const j = await endedJob(h.server.db, id);
+      assert.deepEqual([j.state, j.attempts], ['done', 1], `job ${id}`);
+    }
+    assert.equal(fake.creates(), ids.size, 'each job started once at the provider');
+    assert.deepEqual(await Promise.all([a, b, c, d].map((x) => h.balance(x.id))), [100 - 6 * PRICE, 100 - PRICE, 100 - 2 * PRICE, 100 - PRICE]);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
