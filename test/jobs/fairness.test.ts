@@ -2,7 +2,8 @@
 // most LUMENGATE_JOB_PER_ACCOUNT jobs at once (default: half the process's slots), and a freed slot
 // goes to the account running the fewest, however many older jobs another account has queued. The
 // fake Replicate holds every prediction until the test releases it, and each step waits for the
-// provider to receive a create call, never for time to pass. Runs on both engines.
+// provider to receive a create call, never for time to pass. Runs on both engines; the racing
+// claims (several instances at one moment) on PostgreSQL only.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -11,6 +12,9 @@ import { join } from 'node:path';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
+import { needsPg, openSharedDatabase } from '../support/shared-db.js';
+import { openDatabase } from '../../src/db/connect.js';
+import { claimJobs } from '../../src/jobs/store.js';
 
 const MODEL = 'flux-1.1-pro'; // fixed price: 4 credits
 const PRICE = 4;
@@ -95,5 +99,42 @@ describe('job queue fairness between accounts', () => {
     assert.equal(fake.creates(), ids.size, 'each job started once at the provider');
     assert.deepEqual(await Promise.all([a, b, c, d].map((x) => h.balance(x.id))), [100 - 6 * PRICE, 100 - PRICE, 100 - 2 * PRICE, 100 - PRICE]);
     assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
+
+describe('claims racing on PostgreSQL', { skip: needsPg }, () => {
+  it('eight instances claiming at the same moment take one account exactly to its cap, each job once', async () => {
+    const shared = await openSharedDatabase();
+    const instances = await Promise.all(Array.from({ length: 8 }, () => openDatabase(shared.testDb.url)));
+    try {
+      // Job rows written directly (no hold: only the queue is under test).
+      const acc = await shared.account('pro', 0);
+      const now = new Date().toISOString();
+      for (let i = 0; i < 24; i++) {
+        const g = await shared.db.kysely
+          .insertInto('generations')
+          .values({ account_id: acc.id, model_slug: MODEL, category: 'image', status: 'pending', held_plan: 0, held_package: 0, tokens_spent: 0, created_at: now, hold_expires_at: now })
+          .returning('id')
+          .executeTakeFirstOrThrow();
+        await shared.db.kysely
+          .insertInto('jobs')
+          .values({ generation_id: g.id, state: 'queued', attempts: 0, max_attempts: 3, run_after: now, input_json: '{}', created_at: now, updated_at: now })
+          .execute();
+      }
+      for (let round = 0; round < 10; round++) {
+        const claimed = (await Promise.all(instances.map((db, i) => claimJobs(db, `racer-${i}`, 4, 60_000, 2)))).flat();
+        assert.equal(claimed.length, 2, `round ${round}: ${claimed.map((j) => j.lease_owner).join(', ')}`);
+        const running = await shared.db.kysely.selectFrom('jobs').select(['generation_id', 'attempts']).where('state', '=', 'running').execute();
+        assert.deepEqual(
+          running.map((j) => j.attempts),
+          [round + 1, round + 1],
+          'each claimed once per round',
+        );
+        await shared.db.kysely.updateTable('jobs').set({ state: 'queued', lease_owner: null, lease_expires_at: null }).where('state', '=', 'running').execute();
+      }
+    } finally {
+      await Promise.all(instances.map((db) => db.close()));
+      await shared.close();
+    }
   });
 });
