@@ -44,8 +44,10 @@ const toolMessage = z.object({ role: z.literal('tool'), tool_call_id: z.string()
 
 /** /api/v2's messages: keys it does not know are ignored, as elsewhere in its body (docs/api.md). */
 export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
-// /v1 refuses keys a tool call or its function does not have (messages.1.tool_calls.0.foo).
-const strictToolCall = toolCallSchema.extend({ function: toolCallSchema.shape.function.strict() }).strict();
+// /v1 refuses keys a tool call or its function does not have (messages.1.tool_calls.0.foo). `index`
+// is the call's place in a streamed answer, which clients that rebuild calls from the deltas send
+// back: taken and not forwarded (the array's order is the calls' order).
+const strictToolCall = toolCallSchema.extend({ index: z.number().int().nonnegative().optional(), function: toolCallSchema.shape.function.strict() }).strict();
 /** /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
 export const strictChatMessageSchema = z.discriminatedUnion('role', [
   systemMessage.strict(),

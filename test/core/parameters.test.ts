@@ -158,7 +158,8 @@ describe('parameters', () => {
     h.fake.respondWith({ chunks: ['ok'] });
     const ok = await h.post(
       '/v1/chat/completions',
-      { model: 'plain-4o', messages: asked({ ...call, id: 'call_2' }).concat({ role: 'tool', tool_call_id: 'call_2', content: 'dry' }), tools: [tool] },
+      // `index` (a streamed call's place, which clients rebuilding calls from deltas send back) is taken, not forwarded.
+      { model: 'plain-4o', messages: asked({ ...call, id: 'call_2', index: 1 }).concat({ role: 'tool', tool_call_id: 'call_2', content: 'dry' }), tools: [tool] },
       a.key,
     );
     assert.equal(ok.status, 200, ok.text);
