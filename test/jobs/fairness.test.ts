@@ -6,10 +6,7 @@
 // claims (several instances at one moment) on PostgreSQL only.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { settled, startHarness, type Harness } from '../support/harness.js';
+import { settled, startJobHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
 import { needsPg, openSharedDatabase } from '../support/shared-db.js';
@@ -22,26 +19,18 @@ const PRICE = 4;
 describe('job queue fairness between accounts', () => {
   let h: Harness;
   let fake: FakeReplicate;
-  let filesDir: string;
   before(async () => {
     fake = await startFakeReplicate({ hold: true });
-    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
-    h = await startHarness({
-      env: {
-        REPLICATE_API_TOKEN: 'r8_fake_test_token',
-        REPLICATE_BASE_URL: fake.baseUrl,
-        LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
-        LUMENGATE_JOB_IDLE_POLL_MS: '50',
-        // LUMENGATE_JOB_PER_ACCOUNT unset: 2, half of these 4 slots.
-        LUMENGATE_JOB_CONCURRENCY: '4',
-      },
+    h = await startJobHarness({
+      REPLICATE_API_TOKEN: 'r8_fake_test_token',
+      REPLICATE_BASE_URL: fake.baseUrl,
+      // LUMENGATE_JOB_PER_ACCOUNT unset: 2, half of these 4 slots.
+      LUMENGATE_JOB_CONCURRENCY: '4',
     });
   });
   after(async () => {
     await h.close();
     await fake.close();
-    rmSync(filesDir, { recursive: true, force: true });
   });
 
   /** Predictions the provider received for prompts starting with `who`. */

@@ -6,10 +6,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { settled, startHarness, type Harness } from '../support/harness.js';
+import { settled, startJobHarness, type Harness } from '../support/harness.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { FAKE_GOOGLE_KEY, startFakeGoogleMedia, type FakeGoogleMedia } from '../support/fake-google-media.js';
 import { endedJob } from '../support/job-rows.js';
@@ -19,7 +16,6 @@ describe('output URLs', () => {
   let fake: FakeReplicate;
   let internal: Server;
   let port: number;
-  let filesDir: string;
   const hits: string[] = [];
   before(async () => {
     internal = createServer((req, res) => {
@@ -30,16 +26,9 @@ describe('output URLs', () => {
     await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
     port = (internal.address() as AddressInfo).port;
     fake = await startFakeReplicate();
-    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
-    h = await startHarness({
-      env: {
-        REPLICATE_API_TOKEN: 'r8_fake_test_token',
-        REPLICATE_BASE_URL: fake.baseUrl,
-        LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
-        LUMENGATE_JOB_IDLE_POLL_MS: '50',
-        LUMENGATE_JOB_BACKOFF_MS: '10',
-      },
+    h = await startJobHarness({
+      REPLICATE_API_TOKEN: 'r8_fake_test_token',
+      REPLICATE_BASE_URL: fake.baseUrl,
     });
   });
   after(async () => {
@@ -47,7 +36,6 @@ describe('output URLs', () => {
     await fake.close();
     internal.closeAllConnections();
     await new Promise((r) => internal.close(r));
-    rmSync(filesDir, { recursive: true, force: true });
   });
   beforeEach(() => {
     fake.queue.length = 0;
@@ -90,7 +78,6 @@ describe('Veo video URIs', () => {
   let google: FakeGoogleMedia;
   let internal: Server;
   let port: number;
-  let filesDir: string;
   const hits: { url: string; key: unknown }[] = [];
   before(async () => {
     internal = createServer((req, res) => {
@@ -101,16 +88,9 @@ describe('Veo video URIs', () => {
     await new Promise<void>((r) => internal.listen(0, '127.0.0.1', r));
     port = (internal.address() as AddressInfo).port;
     google = await startFakeGoogleMedia();
-    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
-    h = await startHarness({
-      env: {
-        GOOGLE_API_KEY: FAKE_GOOGLE_KEY,
-        GOOGLE_BASE_URL: `${google.origin}/v1beta`,
-        LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
-        LUMENGATE_JOB_IDLE_POLL_MS: '50',
-        LUMENGATE_JOB_BACKOFF_MS: '10',
-      },
+    h = await startJobHarness({
+      GOOGLE_API_KEY: FAKE_GOOGLE_KEY,
+      GOOGLE_BASE_URL: `${google.origin}/v1beta`,
     });
   });
   after(async () => {
@@ -118,7 +98,6 @@ describe('Veo video URIs', () => {
     await google.close();
     internal.closeAllConnections();
     await new Promise((r) => internal.close(r));
-    rmSync(filesDir, { recursive: true, force: true });
   });
   beforeEach(() => {
     delete google.videoUri;

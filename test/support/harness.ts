@@ -97,6 +97,24 @@ export async function startHarness(opts: HarnessOptions = {}): Promise<Harness> 
   };
 }
 
+/**
+ * A harness for media jobs: stored files in a directory of its own (removed on close), the job
+ * queue and the provider polled every few ms, backoffs short; `env` adds or overrides.
+ */
+export async function startJobHarness(env: Record<string, string>): Promise<Harness> {
+  const filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+  const h = await startHarness({
+    env: { LUMENGATE_FILES_DIR: filesDir, LUMENGATE_JOB_PROVIDER_POLL_MS: '20', LUMENGATE_JOB_IDLE_POLL_MS: '50', LUMENGATE_JOB_BACKOFF_MS: '10', ...env },
+  });
+  return {
+    ...h,
+    async close() {
+      await h.close();
+      rmSync(filesDir, { recursive: true, force: true });
+    },
+  };
+}
+
 /** Parses an SSE body into its `data:` payloads (JSON objects, or the string "[DONE]"); `id:` and `event:` lines are skipped. */
 export function sseEvents(body: string): any[] {
   return sseFrames(body).map((f) => f.data);
