@@ -426,20 +426,13 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
 
 /** Runs as result_json.segments: text and refusal ends in characters instead of chunks. */
 function segmentsOf(runs: Segment[], text: string[], refusal: string[]): Segment[] {
-  let chars = 0;
-  let chunks = 0;
-  let refusalChars = 0;
-  let refusalChunks = 0;
+  // Per kind of chunked part: its chunks, how many of them were counted, and their characters.
+  const read = { text: { chunks: text, counted: 0, chars: 0 }, refusal: { chunks: refusal, counted: 0, chars: 0 } };
   return runs.map(([kind, end]): Segment => {
-    if (kind === 'text') {
-      while (chunks < end) chars += text[chunks++]!.length;
-      return [kind, chars];
-    }
-    if (kind === 'refusal') {
-      while (refusalChunks < end) refusalChars += refusal[refusalChunks++]!.length;
-      return [kind, refusalChars];
-    }
-    return [kind, end];
+    if (kind === 'tool_calls') return [kind, end];
+    const r = read[kind];
+    while (r.counted < end) r.chars += r.chunks[r.counted++]!.length;
+    return [kind, r.chars];
   });
 }
 
