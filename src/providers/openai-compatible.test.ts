@@ -50,6 +50,35 @@ describe('openai-compatible: request on the wire', () => {
     assert.deepEqual(drained.finish?.usage, { input_tokens: 12, output_tokens: 7, total_tokens: 19, reasoning_tokens: 0, cached_input_tokens: 0 });
   });
 
+  it('sends each assistant message with the results of its own calls right after it, where text followed the calls as a message of its own', async () => {
+    const call = (id: string, city: string) => ({ id, name: 'get_weather', arguments: `{"city":"${city}"}` });
+    const wireCall = (id: string, city: string) => ({ id, type: 'function', function: { name: 'get_weather', arguments: `{"city":"${city}"}` } });
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            messages: [
+              { role: 'user', content: 'Weather?' },
+              { role: 'assistant', content: 'Checking Oslo.', toolCalls: [call('call_O', 'Oslo')] },
+              { role: 'assistant', content: 'And Paris.', toolCalls: [call('call_P', 'Paris')] },
+              { role: 'assistant', content: 'One moment.' },
+              { role: 'tool', toolCallId: 'call_P', content: 'rain' },
+              { role: 'tool', toolCallId: 'call_O', content: 'sun' },
+            ],
+          }),
+        )
+      ).parts,
+    );
+    assert.deepEqual(fake.requests.at(-1)!.body.messages, [
+      { role: 'user', content: 'Weather?' },
+      { role: 'assistant', content: 'Checking Oslo.', tool_calls: [wireCall('call_O', 'Oslo')] },
+      { role: 'tool', tool_call_id: 'call_O', content: 'sun' },
+      { role: 'assistant', content: 'And Paris.', tool_calls: [wireCall('call_P', 'Paris')] },
+      { role: 'tool', tool_call_id: 'call_P', content: 'rain' },
+      { role: 'assistant', content: 'One moment.' },
+    ]);
+  });
+
   it('sends no Authorization header for keyless local servers (ollama, vllm, llama.cpp)', async () => {
     await drain((await make(fake, '').open(request())).parts);
     assert.equal(fake.requests.at(-1)!.headers.authorization, undefined);

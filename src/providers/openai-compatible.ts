@@ -120,7 +120,7 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
 /** Our request -> a Chat Completions body, with the model's quirks applied (docs/api.md). */
 export function requestBody(req: ProviderRequest): Record<string, unknown> {
   const caps = req.capabilities ?? {};
-  const body: Record<string, unknown> = { model: req.upstreamModel, messages: req.messages.map(wireMessage) };
+  const body: Record<string, unknown> = { model: req.upstreamModel, messages: resultsAfterCalls(req.messages).map(wireMessage) };
   if (req.temperature !== undefined && (caps.fixedTemperature === undefined || caps.fixedTemperature === req.temperature)) body.temperature = req.temperature;
   if (!caps.noSampling) {
     if (req.topP !== undefined) body.top_p = req.topP;
@@ -155,6 +155,45 @@ export function requestBody(req: ProviderRequest): Record<string, unknown> {
   body.stream = true;
   body.stream_options = { include_usage: true };
   return body;
+}
+
+/**
+ * Chat Completions takes a tool_calls message's results right after it (OpenAI refuses a request
+ * with anything between). Where assistant messages follow one another before the results (text an
+ * answer has after its calls, as /v1/responses rebuilds a previous response), each is sent with the
+ * results of its own calls after it; results that answer none of them follow, as they came.
+ */
+export function resultsAfterCalls(messages: Message[]): Message[] {
+  if (!messages.some((m, i) => m.role === 'assistant' && messages[i + 1]?.role === 'assistant')) return messages;
+  const run = (from: number, role: Message['role']) => {
+    let end = from;
+    while (messages[end]?.role === role) end++;
+    return messages.slice(from, end);
+  };
+  const out: Message[] = [];
+  for (let i = 0; i < messages.length;) {
+    const turns = run(i, 'assistant');
+    const results = run(i + turns.length, 'tool');
+    if (turns.length < 2 || results.length === 0) {
+      out.push(...(turns.length ? turns : [messages[i]!]));
+      i += turns.length || 1;
+      continue;
+    }
+    const left = new Set(results);
+    for (const turn of turns) {
+      out.push(turn);
+      const ids = new Set(turn.role === 'assistant' ? turn.toolCalls?.map((c) => c.id) : []);
+      for (const r of left) {
+        if (r.role === 'tool' && ids.has(r.toolCallId)) {
+          out.push(r);
+          left.delete(r);
+        }
+      }
+    }
+    out.push(...left);
+    i += turns.length + results.length;
+  }
+  return out;
 }
 
 function wireMessage(m: Message): Record<string, unknown> {
