@@ -77,7 +77,10 @@ export function callOptions(req: ProviderRequest, providerOptions?: LanguageMode
 /**
  * Our messages -> the AI SDK prompt. Tool results name their call; the SDK wants the tool's name
  * too. Consecutive tool results become one tool message (as the AI SDK's own prompt conversion
- * does): Gemini wants the responses to parallel calls in one turn.
+ * does): Gemini wants the responses to parallel calls in one turn. Consecutive assistant messages
+ * become one, their parts in order (text after the calls, as /v1/responses rebuilds a previous
+ * response): Gemini wants the responses right after the turn with the calls (Anthropic's package
+ * joins them itself).
  */
 export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
   const toolNames = new Map<string, string>();
@@ -85,6 +88,7 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
   for (const message of messages.map(toMessage)) {
     const last = prompt.at(-1);
     if (message.role === 'tool' && last?.role === 'tool') last.content.push(...message.content);
+    else if (message.role === 'assistant' && last?.role === 'assistant') last.content.push(...message.content);
     else prompt.push(message);
   }
   return prompt;

@@ -149,6 +149,31 @@ describe('google: tools', () => {
       },
     ]);
   });
+
+  it('text after the calls, sent as an assistant message of its own, stays in the model turn with the calls, the responses right after it', async () => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    await drain(
+      (
+        await make(fake).open(
+          request({
+            upstreamModel: 'gemini-2.5-flash',
+            tools: [weather],
+            messages: [
+              { role: 'user', content: 'Weather in Paris?' },
+              { role: 'assistant', content: 'Let me check.', toolCalls: [{ id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+              { role: 'assistant', content: 'One moment.' },
+              { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
+            ],
+          }),
+        )
+      ).parts,
+    );
+    assert.deepEqual(fake.requests.at(-1)!.body.contents, [
+      { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
+      { role: 'model', parts: [{ text: 'Let me check.' }, { functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { text: 'One moment.' }] },
+      { role: 'user', parts: [{ functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } }] },
+    ]);
+  });
 });
 
 describe('google: structured output, images and files', () => {
