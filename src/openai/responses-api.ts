@@ -11,7 +11,7 @@ import { callSettings, zodToApiError, type GenerationInput } from '../generation
 import { answerSegments, generationObject, type GenerationObject } from '../generation/object.js';
 import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
 import type { SseEvent, StreamEncoder } from '../http/streaming.js';
-import { messageText, type Message, type ProviderUsage, type ToolCall } from '../providers/spec.js';
+import { messageText, type Message, type ProviderUsage } from '../providers/spec.js';
 import { openAIErrorType } from './errors.js';
 import { lumengateExtension } from './responses.js';
 import type { ErrorCode } from '../core/errors.js';
@@ -264,9 +264,27 @@ async function previousConversation(db: Db, caller: Caller, id: number): Promise
     throw new GatewayError('not_found', `previous response "${responseId(id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
   }
   if (row.status !== 'completed') throw badRequest(`previous response "${responseId(id)}" did not complete`, { fields: [{ path: 'previous_response_id', message: `status ${row.status}` }] });
-  const g = generationObject(row, null);
-  const calls: ToolCall[] = (g.tool_calls ?? []).map((c) => ({ id: c.id, name: c.function.name, arguments: c.function.arguments }));
-  return [...stored.conversation, { role: 'assistant', content: g.result_text ?? '', ...(calls.length ? { toolCalls: calls } : {}) }];
+  return [...stored.conversation, ...answerTurns(outputItems(generationObject(row, null)))];
+}
+
+/**
+ * A response's output items as assistant turns, in their order (docs/api.md): a message item is a
+ * turn, the function calls after it are that turn's calls, and a message after a call starts the
+ * next turn (the contract's assistant message is its text, then its calls). A refusal part is the
+ * assistant's output, as OpenAI takes an earlier refusal part back: the turn's text, in its place.
+ */
+function answerTurns(items: OutputItem[]): Message[] {
+  const turns: Extract<Message, { role: 'assistant' }>[] = [];
+  for (const item of items) {
+    if (item.type === 'message') {
+      turns.push({ role: 'assistant', content: item.content.map((p) => (p.type === 'refusal' ? p.refusal : p.text)).join('') });
+    } else {
+      // An answer that starts with a call: a turn without text.
+      if (turns.length === 0) turns.push({ role: 'assistant', content: '' });
+      (turns.at(-1)!.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
+    }
+  }
+  return turns;
 }
 
 /** Keeps the conversation (without instructions, as OpenAI does) beside the generation's result. */
@@ -310,6 +328,8 @@ const callOutput = (id: number, index: number, c: { id: string; name: string; ar
   name: c.name,
   arguments: c.arguments,
 });
+/** A finished output item: a message of text and refusal parts, or a function call. */
+type OutputItem = (Omit<ReturnType<typeof messageOutput>, 'content'> & { content: MessagePart[] }) | ReturnType<typeof callOutput>;
 
 /** How the generation ended, in the Responses API's words. */
 function statusOf(g: GenerationObject): { status: 'completed' | 'incomplete' | 'failed'; incomplete_details: { reason: string } | null } {
@@ -342,7 +362,7 @@ function responseHead(id: number, model: string, createdAt: number, echo: Respon
  * which text is a new message. Without segments (one kind of part, or an older result): one
  * message with the text and the refusal, then the calls.
  */
-function outputItems(g: GenerationObject): unknown[] {
+function outputItems(g: GenerationObject): OutputItem[] {
   const calls = g.tool_calls ?? [];
   const call = (i: number) => callOutput(g.id, i, { id: calls[i]!.id, name: calls[i]!.function.name, arguments: calls[i]!.function.arguments }, 'completed');
   const segments = answerSegments(g) ?? [
@@ -350,7 +370,7 @@ function outputItems(g: GenerationObject): unknown[] {
     ...(g.refusal ? [['refusal', Infinity] as const] : []),
     ['tool_calls', calls.length] as const,
   ];
-  const output: unknown[] = [];
+  const output: OutputItem[] = [];
   let content: MessagePart[] | null = null;
   let messages = 0;
   let text = 0;

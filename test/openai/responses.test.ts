@@ -306,6 +306,64 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 7);
   });
 
+  it('previous_response_id after text, a function call, then more text: the upstream gets the text with its call, the result, then the later text, not one turn with all the text', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const call = { index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } };
+    h.fake.respondWith({ chunks: [], raw: chunk({ content: 'Let me ' }) + chunk({ content: 'check. ' }) + chunk({ tool_calls: [call] }) + chunk({ content: 'Done.' }) });
+    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'weather?', tools: [weatherTool] });
+    assert.deepEqual(
+      r.output.map((o) => o.type),
+      ['message', 'function_call', 'message'],
+    );
+
+    h.fake.respondWith({ chunks: ['Sunny in Oslo.'] });
+    const next = await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      previous_response_id: r.id,
+      input: [{ type: 'function_call_output', call_id: 'call_A', output: '{"sky":"clear"}' }],
+      tools: [weatherTool],
+    });
+    assert.equal(next.output_text, 'Sunny in Oslo.');
+    // The answer's assistant turns in its order: the text and the call it led to, then the text
+    // after the call; Chat Completions takes the call's result right after the call.
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: 'Let me check. ', tool_calls: [{ id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      { role: 'tool', tool_call_id: 'call_A', content: '{"sky":"clear"}' },
+      { role: 'assistant', content: 'Done.' },
+    ]);
+    assert.equal(await h.balance(a.id), 8);
+  });
+
+  it('previous_response_id after a refusal: the refusal goes back as the assistant output, in its place after any text, not dropped', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-r', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] })}\n\n`;
+    const refused = "I'm sorry, I cannot help with that.";
+    const continued = async (raw: string) => {
+      h.fake.respondWith({ chunks: [], raw });
+      const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input: 'Largest city?' });
+      h.fake.respondWith({ chunks: ['Because.'] });
+      await client(a.key).responses.create({ model: 'gpt-5-nano', previous_response_id: r.id, input: 'Why not?' });
+      return h.fake.requests.at(-1)!.body.messages;
+    };
+    // Only a refusal.
+    assert.deepEqual(await continued(chunk({ refusal: "I'm sorry, " }) + chunk({ refusal: 'I cannot help with that.' })), [
+      { role: 'user', content: 'Largest city?' },
+      { role: 'assistant', content: refused },
+      { role: 'user', content: 'Why not?' },
+    ]);
+    // Text, then a refusal: one message item with two parts, one assistant turn in that order.
+    assert.deepEqual(await continued(chunk({ content: 'Well. ' }) + chunk({ refusal: refused })), [
+      { role: 'user', content: 'Largest city?' },
+      { role: 'assistant', content: `Well. ${refused}` },
+      { role: 'user', content: 'Why not?' },
+    ]);
+    assert.equal(await h.balance(a.id), 6);
+  });
+
   it('text.format json_schema reaches the upstream as response_format; the JSON answer is checked and returned', async () => {
     const a = await h.account({ tokens: 10 });
     const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false };
