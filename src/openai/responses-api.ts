@@ -165,12 +165,16 @@ function parseItem(raw: unknown, i: number): InputItem {
   return parsed.data;
 }
 
-/** Items -> messages. Consecutive assistant text and function calls become one assistant turn. */
+/**
+ * Items -> messages. Consecutive assistant text and function calls become one assistant turn, and
+ * an assistant message after a call starts the next turn: the same turns a previous response's
+ * output items make (`answerTurns`), so sending the items back and naming the response agree.
+ */
 function toConversation(items: InputItem[]): Message[] {
   const out: Message[] = [];
-  const lastAssistant = (): Extract<Message, { role: 'assistant' }> => {
+  const lastAssistant = (text = false): Extract<Message, { role: 'assistant' }> => {
     const last = out.at(-1);
-    if (last?.role === 'assistant') return last;
+    if (last?.role === 'assistant' && !(text && last.toolCalls?.length)) return last;
     const created: Message = { role: 'assistant', content: '' };
     out.push(created);
     return created;
@@ -182,7 +186,7 @@ function toConversation(items: InputItem[]): Message[] {
     } else if (item.type === 'function_call_output') {
       out.push({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') });
     } else if (item.role === 'assistant') {
-      const a = lastAssistant();
+      const a = lastAssistant(true);
       a.content += typeof item.content === 'string' ? item.content : item.content.map((p) => ('text' in p ? p.text : 'refusal' in p ? p.refusal : '')).join('');
     } else if (item.role === 'user') {
       out.push({ role: 'user', content: contentParts(typeof item.content === 'string' ? item.content : item.content.map((p, j) => chatPart(p, `input.${i}.content.${j}`)), `input.${i}`) });

@@ -334,7 +334,17 @@ describe('/v1/responses', () => {
       { role: 'tool', tool_call_id: 'call_A', content: '{"sky":"clear"}' },
       { role: 'assistant', content: 'Done.' },
     ]);
-    assert.equal(await h.balance(a.id), 8);
+    const viaPrevious = h.fake.requests.at(-1)!.body.messages;
+
+    // The same output items sent back by hand make the same turns.
+    h.fake.respondWith({ chunks: ['Sunny in Oslo.'] });
+    await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      input: [{ role: 'user', content: 'weather?' }, ...(r.output as OpenAI.Responses.ResponseInputItem[]), { type: 'function_call_output', call_id: 'call_A', output: '{"sky":"clear"}' }],
+      tools: [weatherTool],
+    });
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, viaPrevious);
+    assert.equal(await h.balance(a.id), 7);
   });
 
   it('previous_response_id after a refusal: the refusal goes back as the assistant output, in its place after any text, not dropped', async () => {
