@@ -10,7 +10,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI, { toFile } from 'openai';
-import { startHarness, sleep, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { dirUntil } from '../support/dir-events.js';
 import { FAKE_OPENAI_KEY, FAKE_TRANSCRIPT, startFakeOpenAIMedia } from '../support/fake-openai-media.js';
 import { FAKE_ELEVENLABS_KEY, FAKE_SCRIBE, startFakeElevenLabs } from '../support/fake-elevenlabs.js';
 import { FAKE_GOOGLE_KEY, startFakeGoogleMedia, type FakeGoogleMedia } from '../support/fake-google-media.js';
@@ -235,10 +236,10 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     req.write(`--${boundary}\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\nContent-Type: audio/wav\r\n\r\n`);
     req.write(Buffer.alloc(MiB, 0x42));
     // Gives up once the server is writing the upload to disk.
-    for (let i = 0; i < 3000 && readdirSync(uploadDir).length === 0; i++) await sleep(10);
+    await dirUntil(uploadDir, () => readdirSync(uploadDir).length > 0, 'a temp file');
     assert.equal(readdirSync(uploadDir).length, 1, 'the upload reached the temp directory');
     req.destroy();
-    for (let i = 0; i < 3000 && readdirSync(uploadDir).length > 0; i++) await sleep(10);
+    await dirUntil(uploadDir, () => readdirSync(uploadDir).length === 0, 'the temp file removed');
     assert.deepEqual(readdirSync(uploadDir), []);
     assert.deepEqual(await generationsOf(acc.id), []);
     assert.equal(await h.balance(acc.id), 10);
@@ -250,14 +251,7 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     const r = await streamUpload(acc.key, 3 * MiB, {
       pauseAt: first,
       // The rest of the body is not sent until the server has written the first part to disk.
-      pause: async () => {
-        for (let i = 0; i < 3000; i++) {
-          const sizes = readdirSync(uploadDir).map((f) => statSync(join(uploadDir, f)).size);
-          if (sizes.some((s) => s >= first - 256 * 1024)) return;
-          await sleep(10);
-        }
-        throw new Error('no temp file grew while the upload was held');
-      },
+      pause: () => dirUntil(uploadDir, () => readdirSync(uploadDir).some((f) => statSync(join(uploadDir, f)).size >= first - 256 * 1024), 'a temp file grown while the upload was held'),
     });
     assert.equal(r.status, 200, JSON.stringify(r.json));
     assert.equal(r.json.status, 'completed');
@@ -313,7 +307,7 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     const seen = google.requests.length;
     const r = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'the fox runs', duration: 4, image_url: `data:image/png;base64,${png.toString('base64')}`, wait: 0 }, acc.key);
     assert.equal(r.status, 200, r.text);
-    for (let i = 0; i < 3000 && !google.requests.slice(seen).some((q) => q.pathname.endsWith(':predictLongRunning')); i++) await sleep(10);
+    await google.until(() => google.requests.slice(seen).some((q) => q.pathname.endsWith(':predictLongRunning')));
     const start = google.requests.slice(seen).find((q) => q.pathname.endsWith(':predictLongRunning'))!;
     assert.deepEqual(start.json.instances[0].image, { bytesBase64Encoded: png.toString('base64'), mimeType: 'image/png' });
     assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'input.png')), png);

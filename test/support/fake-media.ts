@@ -36,6 +36,8 @@ export interface FakeMediaServer {
   failNext(...answers: FakeAnswer[]): void;
   /** Resolves with the next request to arrive. */
   nextRequest(): Promise<MediaRecordedRequest>;
+  /** Resolves once `cond()` holds, re-checked as each request arrives (recorded, not yet answered); rejects after 60 s without. */
+  until(cond: () => boolean): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -88,6 +90,13 @@ export async function startFakeMedia(route: Route): Promise<FakeMediaServer> {
     requests,
     failNext: (...answers) => void overrides.push(...answers),
     nextRequest: () => new Promise((resolve) => arrivals.push(resolve)),
+    async until(cond) {
+      // Bounded, generously: a condition that never comes fails the test instead of hanging it.
+      const cap = AbortSignal.timeout(60_000);
+      const timedOut = new Promise<never>((_, reject) => cap.addEventListener('abort', () => reject(new Error('fake media server: condition not met within 60 s')), { once: true }));
+      timedOut.catch(() => {});
+      while (!cond()) await Promise.race([new Promise((resolve) => arrivals.push(resolve)), timedOut]);
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
