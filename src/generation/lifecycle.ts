@@ -17,6 +17,7 @@ import type { RateLimits } from '../limits/rate-limits.js';
 import {
   ProviderError,
   RequestRefused,
+  refusalPath,
   type ContentStreamPart,
   type ProviderRequest,
   type ModelCapabilities,
@@ -197,10 +198,8 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
   const refusals = await Promise.all(routes.map(async (r) => r.provider.refuse?.({ ...request, upstreamModel: r.upstreamModel })));
   const taking = routes.filter((_, i) => !refusals[i]);
   if (taking.length > 0) return taking;
-  const { field, why, message } = refusals[0]!;
-  if (message === undefined) throw unsupportedField(field, why);
-  const path = input.messagePaths?.[message] ?? `messages.${message}`;
-  throw unsupportedField(field === 'messages' ? path : `${path}.${field}`, why);
+  const refused = refusals[0]!;
+  throw unsupportedField(refusalPath(refused, { messages: input.messagePaths, tools: input.toolPaths }), refused.why);
 }
 
 /**

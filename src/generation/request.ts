@@ -92,6 +92,8 @@ export interface GenerationInput {
   options: Record<string, unknown>;
   /** The body field of each message (index-aligned) where it is not `messages.<i>`. */
   messagePaths?: string[];
+  /** The body field of each tool's function (index-aligned) where it is not `tools.<i>.function`. */
+  toolPaths?: string[];
   /** What the user asked, for history: the prompt or the last user message. */
   promptText: string | null;
 }
@@ -161,6 +163,8 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
     model: b.model,
     messages,
     messagePaths,
+    // params wins on a clash: tools given there are named there.
+    ...(tools && params.tools != null ? { toolPaths: tools.map((_, i) => `params.tools.${i}.function`) } : {}),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     ...optional('toolChoice', toToolChoice(o.tool_choice, tools)),

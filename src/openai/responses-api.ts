@@ -242,7 +242,8 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
     model: b.model,
     messages,
     settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: b.user ?? b.safety_identifier, reasoning_effort: b.reasoning?.effort }),
-    ...(tools ? { tools } : {}),
+    // Responses tools are flat: a tool's function fields are the tool's own (tools.0.parameters).
+    ...(tools ? { tools, toolPaths: tools.map((_, i) => `tools.${i}`) } : {}),
     ...(choice ? { toolChoice: choice } : {}),
     ...(b.parallel_tool_calls != null ? { parallelToolCalls: b.parallel_tool_calls } : {}),
     ...(responseFormat ? { responseFormat } : {}),

@@ -7,6 +7,7 @@ import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Messag
 import {
   ProviderError,
   participantIndex,
+  refusalPath,
   RequestRefused,
   type FieldRefusal,
   type Message,
@@ -31,7 +32,7 @@ export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => L
     ...(opts.unsupported ? { refuse: opts.unsupported } : {}),
     async open(req: ProviderRequest): Promise<ProviderStream> {
       const refused = opts.unsupported?.(req);
-      if (refused) throw new RequestRefused(refused.why, refused.field);
+      if (refused) throw new RequestRefused(refused.why, refusalPath(refused));
       const model = modelFor(req.upstreamModel);
       let result;
       try {

@@ -85,12 +85,26 @@ export type RequestFields = Omit<ProviderRequest, 'signal'>;
 /**
  * A request field a provider cannot take, by the name the client used (`temperature`, `seed`);
  * `message` is the index of the message concerned, for a refusal of one message (`field` is then
- * `messages`, or the message's own field that is refused, e.g. `name`).
+ * `messages`, or the message's own field that is refused, e.g. `name`); `tool` the index of the
+ * tool concerned (`field` is then the path in its function, e.g. `parameters.properties.unit`).
  */
 export interface FieldRefusal {
   field: string;
   why: string;
   message?: number;
+  tool?: number;
+}
+
+/**
+ * Where a refusal points in the request body (`seed`, `messages.1.name`,
+ * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place
+ * where the body has it elsewhere (GenerationInput.messagePaths, toolPaths).
+ */
+export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[] } = {}): string {
+  if (r.tool !== undefined) return `${paths.tools?.[r.tool] ?? `tools.${r.tool}.function`}.${r.field}`;
+  if (r.message === undefined) return r.field;
+  const at = paths.messages?.[r.message] ?? `messages.${r.message}`;
+  return r.field === 'messages' ? at : `${at}.${r.field}`;
 }
 
 /** Provider token counts, informational only (billing is flat per request). docs/api.md. */

@@ -2,7 +2,7 @@
 // provider's refuse) and again before a model is loaded or a sequence taken: fields the local
 // provider cannot honour are refused by name (400), never dropped.
 import type { ChatHistoryItem, ChatModelFunctions, GbnfJsonSchema } from 'node-llama-cpp';
-import { RequestRefused, participantIndex, type FieldRefusal, type RequestFields, type ToolDefinition } from '../spec.js';
+import { RequestRefused, participantIndex, refusalPath, type FieldRefusal, type RequestFields, type ToolDefinition } from '../spec.js';
 import { HistoryError, toChatHistory } from './chat-history.js';
 import { UnsupportedSchemaError, toGbnfSchema } from './json-schema.js';
 
@@ -61,8 +61,7 @@ const LOCAL = 'not supported by local models';
 /** open()'s refusal (messages.1.content: …), carrying the FieldRefusal that refuse() answers. */
 class LocalRefusal extends RequestRefused {
   constructor(readonly refusal: FieldRefusal) {
-    const { field, message } = refusal;
-    super(refusal.why, message === undefined ? field : field === 'messages' ? `messages.${message}` : `messages.${message}.${field}`);
+    super(refusal.why, refusalPath(refusal));
   }
 }
 
