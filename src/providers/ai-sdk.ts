@@ -2,7 +2,7 @@
 // our provider contract. We call doStream directly: the model packages own the wire protocol, we
 // skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
 // so this is mostly renaming: messages of parts in, typed stream parts out.
-import { InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
+import { APICallError, InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import {
   ProviderError,
@@ -24,25 +24,133 @@ export interface AiSdkProviderOptions {
   unsupported?: (req: RequestFields) => Refusal;
   /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
   providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];
+  /**
+   * The same model from an SDK instance whose fetch is neverSend: its doStream converts a call as
+   * the real one does and stops where the request would go out. With it, a tool or response_format
+   * schema the SDK itself refuses to convert (Google: an enum of mixed types) is refused before
+   * anything is held, naming the place in the schema (sdkSchemaRefusal).
+   */
+  dryRun?: (upstreamModel: string) => LanguageModelV3;
 }
 
 export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => LanguageModelV3, opts: AiSdkProviderOptions = {}): Provider {
+  const { unsupported, dryRun } = opts;
+  const schemaRefusal = (req: RequestFields) => (dryRun ? sdkSchemaRefusal(dryRun(req.upstreamModel), req, opts.providerOptions) : undefined);
   return {
     id,
-    ...(opts.unsupported ? { refuse: opts.unsupported } : {}),
+    ...(unsupported || dryRun ? { refuse: (req: RequestFields) => unsupported?.(req) ?? schemaRefusal(req) } : {}),
     async open(req: ProviderRequest): Promise<ProviderStream> {
-      const refused = opts.unsupported?.(req);
+      const refused = unsupported?.(req);
       if (refused) throw new RequestRefused(refused.why, refusalPath(refused));
       const model = modelFor(req.upstreamModel);
       let result;
       try {
         result = await model.doStream(callOptions(req, opts.providerOptions?.(req)));
       } catch (err) {
+        // Failed without an answer from upstream: if the SDK's conversion of the schemas is what
+        // failed, the same refusal (and place) refuse() gives before the hold.
+        const located = !req.signal.aborted && !APICallError.isInstance(err) ? await schemaRefusal(req) : undefined;
+        if (located) throw new RequestRefused(located.why, refusalPath(located));
         throw toProviderError(err, req.signal);
       }
       return { parts: translate(result.stream, req.signal) };
     },
   };
+}
+
+/** What neverSend rejects with: the SDK got as far as sending, so it took the call. One instance (no stack captured per call). */
+const notSent = new Error('a dry run sends nothing');
+
+/** The fetch of an SDK instance that only converts calls (AiSdkProviderOptions.dryRun): nothing is ever sent. */
+export const neverSend: typeof fetch = () => Promise.reject(notSent);
+
+const neverAborted = new AbortController().signal;
+
+/** Most subschemas converted on their own while looking for the refused one, over all of a request's schemas. */
+const MAX_PROBES = 256;
+
+/**
+ * The first place in a request's tool and response_format schemas that the SDK refuses to
+ * convert, found by that same conversion (`model` is AiSdkProviderOptions.dryRun's): the call is
+ * converted without its conversation (the schemas' conversion does not depend on it) and not
+ * sent. Where it fails, each tool, then response_format, is converted on its own, then its
+ * subschemas (properties, items, anyOf, allOf, oneOf) for the deepest one refused on its own:
+ * `tools.0.function.parameters.properties.unit`. Any error of the conversion counts, not only the
+ * SDK's typed refusals: nothing was sent, so the request is what it could not take.
+ */
+export async function sdkSchemaRefusal(model: LanguageModelV3, req: RequestFields, providerOptions?: AiSdkProviderOptions['providerOptions']): Promise<Refusal> {
+  const { tools, toolChoice, responseFormat, ...rest } = req;
+  const format = responseFormat?.type === 'json_schema' ? responseFormat : undefined;
+  if (!tools?.length && !format) return undefined;
+  const call: ProviderRequest = { ...rest, messages: [{ role: 'user', content: [{ type: 'text', text: '' }] }], signal: neverAborted };
+  const failure = (r: ProviderRequest) => conversionFailure(model, callOptions(r, providerOptions?.(r)));
+  const whole = await failure({ ...call, ...(tools ? { tools } : {}), ...(toolChoice !== undefined ? { toolChoice } : {}), ...(responseFormat ? { responseFormat } : {}) });
+  if (!whole) return undefined;
+  const budget = { probes: MAX_PROBES };
+  for (const [i, tool] of (tools ?? []).entries()) {
+    const found = await refusedPlace(tool.parameters, (parameters) => failure({ ...call, tools: [{ ...tool, parameters }] }), budget);
+    if (found) return { tool: i, field: ['parameters', ...found.path].join('.'), why: found.why };
+  }
+  if (format) {
+    const found = await refusedPlace(format.schema, (schema) => failure({ ...call, responseFormat: { ...format, schema } }), budget);
+    if (found) return { field: ['response_format', 'json_schema', 'schema', ...found.path].join('.'), why: found.why };
+  }
+  // No schema on its own: how they go together (a tool_choice, say).
+  const argument = InvalidArgumentError.isInstance(whole) ? sdkArguments[whole.argument] : undefined;
+  return { field: argument ?? (toolChoice !== undefined ? 'tool_choice' : 'tools'), why: whyRefused(whole) };
+}
+
+type JsonObject = Record<string, unknown>;
+const isObject = (v: unknown): v is JsonObject => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+/** The path of the deepest subschema of `root` the conversion refuses on its own (root: []), or undefined when it takes `root`. */
+async function refusedPlace(root: JsonObject, failure: (schema: JsonObject) => Promise<Error | undefined>, budget: { probes: number }): Promise<{ path: string[]; why: string } | undefined> {
+  let err = await failure(root);
+  if (!err) return undefined;
+  // A subschema goes with the root's definitions, so that its references resolve as they do in place.
+  const defs = Object.fromEntries(['$defs', 'definitions'].filter((k) => k in root).map((k) => [k, root[k]]));
+  const path: string[] = [];
+  let node: JsonObject = root;
+  descend: for (;;) {
+    for (const [at, child] of subschemas(node)) {
+      if (budget.probes-- <= 0) break descend;
+      const e = await failure({ ...child, ...defs });
+      if (e) {
+        [node, err] = [child, e];
+        path.push(...at);
+        continue descend;
+      }
+    }
+    break;
+  }
+  return { path, why: whyRefused(err) };
+}
+
+function* subschemas(node: JsonObject): Generator<[string[], JsonObject]> {
+  if (isObject(node.properties)) for (const [k, v] of Object.entries(node.properties)) if (isObject(v)) yield [['properties', k], v];
+  if (isObject(node.items)) yield [['items'], node.items];
+  else if (Array.isArray(node.items)) for (const [i, v] of node.items.entries()) if (isObject(v)) yield [['items', String(i)], v];
+  for (const k of ['anyOf', 'allOf', 'oneOf']) {
+    const list = node[k];
+    if (Array.isArray(list)) for (const [i, v] of list.entries()) if (isObject(v)) yield [[k, String(i)], v];
+  }
+}
+
+/** Converts a call with the dry-run model: the error it fails with, or undefined when it would be sent. */
+async function conversionFailure(model: LanguageModelV3, options: LanguageModelV3CallOptions): Promise<Error | undefined> {
+  try {
+    await model.doStream(options);
+  } catch (err) {
+    if (err === notSent) return undefined;
+    return err instanceof Error ? err : new Error(String(err));
+  }
+  throw new Error('a dry run was answered: its model does not use neverSend');
+}
+
+/** The SDK's own words for its typed refusals; anything else it threw, said as a conversion it could not make. */
+function whyRefused(err: Error): string {
+  if (UnsupportedFunctionalityError.isInstance(err) || InvalidArgumentError.isInstance(err) || InvalidPromptError.isInstance(err)) return err.message;
+  return `the provider's SDK cannot convert it (${err.message})`;
 }
 
 export function callOptions(req: ProviderRequest, providerOptions?: LanguageModelV3CallOptions['providerOptions']): LanguageModelV3CallOptions {

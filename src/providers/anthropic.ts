@@ -6,6 +6,7 @@ import type { Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function anthropicProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
+  // No dryRun (ai-sdk.ts): the SDK sends tool and response_format schemas to Claude as given, refusing none.
   return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions });
 }
 

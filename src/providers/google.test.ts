@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeGoogle, type FakeUpstream } from '../../test/support/fake-google.js';
 import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
+import { RequestRefused } from './spec.js';
 import { googleProvider } from './google.js';
 
 const make = (fake: FakeUpstream) => googleProvider('google', { type: 'google', base_url: `${fake.origin}/v1beta`, api_key: 'AIza-test' });
@@ -228,5 +229,68 @@ describe('google: structured output, images and files', () => {
     assert.deepEqual(config.stopSequences, ['END']);
     assert.equal(config.seed, 3);
     assert.deepEqual(config.thinkingConfig, { thinkingLevel: 'low', includeThoughts: true });
+  });
+});
+
+describe('google: schemas the SDK cannot convert', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeGoogle()));
+  after(() => fake.close());
+
+  const enumWhy = 'Google does not support this JSON Schema enum. Enum values must share one supported primitive type and match the schema type.';
+  const mixed = { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['celsius', 0] } } };
+  const refusedAt = (field: string, why: RegExp) => (err: unknown) => err instanceof RequestRefused && err.status === 400 && err.field === field && why.test(err.why);
+
+  it('refuse() names the tool and the subschema the SDK refuses; open() refuses the same; nothing is sent', async () => {
+    const p = make(fake);
+    const sent = fake.requests.length;
+    const req = request({ upstreamModel: 'gemini-2.5-flash', tools: [weather, { name: 'convert', parameters: mixed }], toolChoice: 'auto' });
+    assert.deepEqual(await p.refuse?.(req), { tool: 1, field: 'parameters.properties.unit', why: enumWhy });
+    await assert.rejects(p.open(req), refusedAt('tools.1.function.parameters.properties.unit', /JSON Schema enum/));
+    assert.equal(fake.requests.length, sent);
+  });
+
+  it('response_format: the place inside the schema, however deep', async () => {
+    const p = make(fake);
+    const sent = fake.requests.length;
+    const schema = { type: 'object', properties: { days: { type: 'array', items: { anyOf: [{ type: 'string' }, mixed] } } } };
+    const req = request({ upstreamModel: 'gemini-2.5-flash', responseFormat: { type: 'json_schema', name: 'w', schema } });
+    assert.deepEqual(await p.refuse?.(req), { field: 'response_format.json_schema.schema.properties.days.items.anyOf.1.properties.unit', why: enumWhy });
+    await assert.rejects(p.open(req), refusedAt('response_format.json_schema.schema.properties.days.items.anyOf.1.properties.unit', /JSON Schema enum/));
+    assert.equal(fake.requests.length, sent);
+  });
+
+  it('any failure of the conversion counts: a reference it cannot follow, an anyOf that is not a list', async () => {
+    const p = make(fake);
+    const sent = fake.requests.length;
+    const cases: [Record<string, unknown>, string, RegExp][] = [
+      [{ type: 'object', properties: { a: { $ref: '#/properties/b' }, b: { type: 'string' } } }, 'parameters.properties.a', /only supports references to direct children/],
+      [{ type: 'object', properties: { a: { anyOf: 'string' } } }, 'parameters.properties.a', /^the provider's SDK cannot convert it \(/],
+      [{ type: 'object', properties: { a: { type: 'string', enum: [] } } }, 'parameters.properties.a', /JSON Schema enum/],
+    ];
+    for (const [parameters, field, why] of cases) {
+      const req = request({ upstreamModel: 'gemini-2.5-flash', tools: [{ name: 'f', parameters }] });
+      const refused = await p.refuse?.(req);
+      assert.deepEqual([refused?.tool, refused?.field], [0, field], JSON.stringify(parameters));
+      assert.match(refused!.why, why);
+      await assert.rejects(p.open(req), refusedAt(`tools.0.${field.replace(/^parameters/, 'function.parameters')}`, why));
+    }
+    assert.equal(fake.requests.length, sent);
+  });
+
+  it('what the SDK converts is not refused and goes out as before: enums of one type, $defs references, a recursive schema as parametersJsonSchema', async () => {
+    const p = make(fake);
+    const tree = { type: 'object', properties: { root: { $ref: '#/$defs/node' } }, $defs: { node: { type: 'object', properties: { kids: { type: 'array', items: { $ref: '#/$defs/node' } } } } } };
+    const tools = [
+      { name: 'convert', parameters: { type: 'object', properties: { unit: { type: 'string', enum: ['celsius', 'fahrenheit'] }, digits: { type: 'integer', enum: [0, 1, 2] } } } },
+      { name: 'walk', parameters: tree },
+    ];
+    const req = request({ upstreamModel: 'gemini-2.5-flash', tools });
+    assert.equal(await p.refuse?.(req), undefined);
+    await drain((await p.open(req)).parts);
+    const [convert, walk] = fake.requests.at(-1)!.body.tools[0].functionDeclarations;
+    assert.deepEqual(convert.parameters.properties, { unit: { type: 'string', enum: ['celsius', 'fahrenheit'] }, digits: { type: 'integer', format: 'enum', enum: ['0', '1', '2'] } });
+    assert.deepEqual(walk.parametersJsonSchema, tree, 'the SDK sends a recursive schema as JSON Schema');
+    assert.equal(await p.refuse?.(request({ upstreamModel: 'gemini-2.5-flash' })), undefined, 'no tools, no schema: nothing to convert');
   });
 });

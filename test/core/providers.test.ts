@@ -6,6 +6,7 @@ import { sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeGoogle } from '../support/fake-google.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
+import { openAITextModel } from '../support/text-models.js';
 
 describe('Anthropic and Google through the gateway', () => {
   let h: Harness;
@@ -27,6 +28,13 @@ describe('Anthropic and Google through the gateway', () => {
               { provider: 'google', model: 'gemini-2.5-flash' },
             ],
           },
+          // Gemini first, Claude behind it: for a tool schema only Gemini's SDK refuses.
+          openAITextModel('gemini-then-claude', {
+            routes: [
+              { provider: 'google', model: 'gemini-2.5-flash' },
+              { provider: 'anthropic', model: 'claude-haiku-4-5' },
+            ],
+          }),
         ],
       },
     });
@@ -126,6 +134,22 @@ describe('Anthropic and Google through the gateway', () => {
     assert.equal(await h.balance(a.id), 10 - r.json.tokens_spent, 'only the served request was charged');
   });
 
+  it("a tool schema only Gemini's SDK refuses goes to the route that takes it, unchanged", async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    const sent = google.requests.length;
+    const parameters = { type: 'object', properties: { unit: { enum: ['celsius', 0] } } };
+    anthropic.respondWith({ chunks: ['Claude took it'] });
+    const r = await h.post(
+      '/v1/chat/completions',
+      { model: 'gemini-then-claude', messages: [{ role: 'user', content: 'hi' }], tools: [{ type: 'function', function: { name: 'convert', parameters } }] },
+      a.key,
+    );
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.choices[0].message.content, 'Claude took it');
+    assert.deepEqual(anthropic.requests.at(-1)!.body.tools[0].input_schema, parameters);
+    assert.equal(google.requests.length, sent, 'the Gemini route was not tried');
+  });
+
   it('Gemini error mid-stream (connection cut): error event, 0 charged', async () => {
     const before = await h.balance(acct.id);
     google.respondWith({ chunks: ['uno'], ending: 'reset', delayMs: 20 });
@@ -177,17 +201,53 @@ describe('a request the AI SDK refuses before sending it', () => {
       const tools = await h.post('/api/v2/generate', { model: 'gemini-2.5-flash', prompt: 'Pick one', tools: mixedEnum }, noisy.key);
       assert.equal(tools.status, 400, tools.text);
       assert.equal(tools.json.error, 'bad_request');
+      assert.equal(tools.json.details.fields[0].path, 'tools.0.function.parameters.properties.v');
       assert.match(tools.json.message, /enum/);
     }
     assert.equal(google.requests.length, 0, 'nothing was sent upstream');
     assert.equal(await h.balance(noisy.id), 100, '0 charged');
     const rows = await h.server.db.kysely.selectFrom('generations').select('error').where('account_id', '=', noisy.id).execute();
-    assert.equal(rows.length, 3, 'only the enum requests got as far as a generation (the SDK refuses them in the call)');
+    assert.deepEqual(rows, [], 'no generation: both are refused before the hold');
     const other = await h.account({ plan: 'pro', tokens: 10 });
     google.respondWith({ chunks: ['Bien'] });
     const ok = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: 'Hi' }] }, other.key);
     assert.equal(ok.status, 200, ok.text);
     assert.equal(ok.json.choices[0].message.content, 'Bien');
     assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it('a tool or response_format schema the SDK cannot convert is 400 naming its place, before anything is counted, held or sent', async () => {
+    const a = await h.account({ plan: 'pro', tokens: 10 });
+    const remaining = (await h.get('/api/v2/balance', a.key)).headers.get('x-ratelimit-remaining-hour');
+    const sent = google.requests.length;
+    // Gemini's schema conversion in the SDK takes an enum of one type only.
+    const mixed = { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['celsius', 0] } } };
+    const weather = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } };
+    const convert = { type: 'function', function: { name: 'convert', parameters: mixed } };
+    const messages = [{ role: 'user', content: 'Weather in Oslo?' }];
+    const forecast = { type: 'json_schema', json_schema: { name: 'forecast', schema: mixed } };
+    const cases: [string, Record<string, unknown>, string][] = [
+      ['/v1/chat/completions', { messages, tools: [weather, convert] }, 'tools.1.function.parameters.properties.unit'],
+      ['/v1/chat/completions', { messages, tools: [convert], tool_choice: 'required', stream: true }, 'tools.0.function.parameters.properties.unit'],
+      ['/v1/chat/completions', { messages, response_format: forecast }, 'response_format.json_schema.schema.properties.unit'],
+      ['/v1/responses', { input: 'Weather in Oslo?', tools: [{ type: 'function', name: 'convert', parameters: mixed }] }, 'tools.0.parameters.properties.unit'],
+      ['/api/v2/generate', { prompt: 'Weather in Oslo?', tools: [weather, convert] }, 'tools.1.function.parameters.properties.unit'],
+      ['/api/v2/generate', { prompt: 'Weather in Oslo?', params: { tools: [convert] } }, 'params.tools.0.function.parameters.properties.unit'],
+      ['/api/v2/generate/stream', { messages, response_format: forecast }, 'response_format.json_schema.schema.properties.unit'],
+    ];
+    for (const [path, body, field] of cases) {
+      const r = await h.post(path, { model: 'gemini-2.5-flash', ...body }, a.key);
+      assert.equal(r.status, 400, `${path}: ${r.text}`);
+      const [code, param, message, details] = path.startsWith('/v1/')
+        ? [r.json.error.code, r.json.error.param, r.json.error.message, r.json.error.details]
+        : [r.json.error, r.json.details.fields[0].path, r.json.message, r.json.details];
+      assert.deepEqual([code, param], ['bad_request', field], path);
+      assert.match(message, /Google does not support this JSON Schema enum/);
+      assert.equal(details.generation_id, undefined, `${path}: no generation was created`);
+    }
+    assert.equal(google.requests.length, sent, 'nothing was sent upstream');
+    assert.equal(await h.balance(a.id), 10, 'nothing held or charged');
+    assert.deepEqual(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute(), []);
+    assert.equal((await h.get('/api/v2/balance', a.key)).headers.get('x-ratelimit-remaining-hour'), remaining, 'no request was counted');
   });
 });
