@@ -6,10 +6,8 @@ import { badRequest, validationError } from '../core/errors.js';
 import type { ContentPart, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
-const imagePart = z.object({
-  type: z.literal('image_url'),
-  image_url: z.union([z.string(), z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() })]),
-});
+const imageUrl = z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
+const imagePart = z.object({ type: z.literal('image_url'), image_url: z.union([z.string(), imageUrl]) });
 const filePart = z.object({
   type: z.literal('file'),
   file: z.object({ file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() }),
@@ -17,6 +15,15 @@ const filePart = z.object({
 const audioPart = z.object({ type: z.literal('input_audio'), input_audio: z.object({ data: z.string(), format: z.string() }) });
 const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
 export const contentPartSchema = z.discriminatedUnion('type', [textPart, imagePart, filePart, audioPart]);
+// /v1 refuses a key a content part or its image_url, file or input_audio object does not have
+// (messages.0.content.1.foo, messages.0.content.1.image_url.foo).
+const strictTextPart = textPart.strict();
+const strictContentPart = z.discriminatedUnion('type', [
+  strictTextPart,
+  imagePart.extend({ image_url: z.union([z.string(), imageUrl.strict()]) }).strict(),
+  filePart.extend({ file: filePart.shape.file.strict() }).strict(),
+  audioPart.extend({ input_audio: audioPart.shape.input_audio.strict() }).strict(),
+]);
 
 const toolCallSchema = z.object({
   id: z.string().min(1),
@@ -50,10 +57,15 @@ export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, us
 const strictToolCall = toolCallSchema.extend({ index: z.number().int().nonnegative().optional(), function: toolCallSchema.shape.function.strict() }).strict();
 /** /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
 export const strictChatMessageSchema = z.discriminatedUnion('role', [
-  systemMessage.strict(),
-  userMessage.strict(),
-  assistantMessage.extend({ tool_calls: z.array(strictToolCall).optional() }).strict(),
-  toolMessage.strict(),
+  systemMessage.extend({ content: z.union([z.string(), z.array(strictTextPart)]) }).strict(),
+  userMessage.extend({ content: z.union([z.string(), z.array(strictContentPart)]) }).strict(),
+  assistantMessage
+    .extend({
+      content: z.union([z.string(), z.array(z.union([strictTextPart, refusalPart.strict()])), z.null()]).optional(),
+      tool_calls: z.array(strictToolCall).optional(),
+    })
+    .strict(),
+  toolMessage.extend({ content: z.union([z.string(), z.array(strictTextPart)]) }).strict(),
 ]);
 export type ChatMessageBody = z.infer<typeof chatMessageSchema>;
 

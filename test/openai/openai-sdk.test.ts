@@ -154,6 +154,55 @@ describe('/v1 with the openai SDK', () => {
     assert.equal(await h.balance(b.id), 10);
   });
 
+  it('content parts: a key a text, image_url, file, input_audio or refusal part (or its inner object) does not have is 400 naming its path; the parts the SDK sends go through', async () => {
+    const a = await h.account({ tokens: 10 });
+    const text = { type: 'text' as const, text: 'Describe these.' };
+    const image = { type: 'image_url' as const, image_url: { url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' as const } };
+    const file = { type: 'file' as const, file: { filename: 'report.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } };
+    const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } };
+    const user = (...content: object[]) => [{ role: 'user', content }];
+    const before = h.fake.requests.length;
+    for (const [messages, param] of [
+      [user(text, { ...image, foo: 1 }), 'messages.0.content.1.foo'],
+      [user({ ...text, cache_control: { type: 'ephemeral' } }), 'messages.0.content.0.cache_control'],
+      [user(text, { ...image, image_url: { ...image.image_url, foo: 1 } }), 'messages.0.content.1.image_url.foo'],
+      [user({ ...file, file: { ...file.file, foo: 1 } }), 'messages.0.content.0.file.foo'],
+      [user(text, { ...audio, input_audio: { ...audio.input_audio, foo: 1 } }), 'messages.0.content.1.input_audio.foo'],
+      [[{ role: 'system', content: [{ ...text, foo: 1 }] }, ...user(text)], 'messages.0.content.0.foo'],
+      [[...user(text), { role: 'assistant', content: [text, { type: 'refusal', refusal: 'no', foo: 1 }] }, ...user(text)], 'messages.1.content.1.foo'],
+      [
+        [
+          ...user(text),
+          { role: 'assistant', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'f', arguments: '{}' } }] },
+          { role: 'tool', tool_call_id: 'call_1', content: [{ ...text, foo: 1 }] },
+        ],
+        'messages.2.content.0.foo',
+      ],
+    ] as const) {
+      const bad = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages }, a.key);
+      assert.equal(bad.status, 400, bad.text);
+      assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
+      assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+
+    // What the SDK's types have goes through: image detail, file name and data.
+    h.fake.respondWith({ chunks: ['A chart.'] });
+    const res = await client(a.key).chat.completions.create({
+      model: 'gpt-5-nano',
+      messages: [
+        { role: 'system', content: [{ type: 'text', text: 'be brief' }] },
+        { role: 'user', content: [text, image, file] },
+      ],
+    });
+    assert.equal(res.choices[0]!.message.content, 'A chart.');
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: [text, image, file] },
+    ]);
+  });
+
   it('models.list and models.retrieve: the chat models of the catalog, key required', async () => {
     const a = await h.account();
     const list = [];
