@@ -82,20 +82,29 @@ export const toolSchema = z.object({
 /** /v1's tool definitions: a key a tool or its function does not have is refused by name (tools.0.function.foo). */
 export const strictToolSchema = toolSchema.extend({ function: toolSchema.shape.function.strict() }).strict();
 
-export const toolChoiceSchema = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) })]);
+const toolChoiceMode = z.enum(['auto', 'none', 'required']);
+const namedToolChoice = z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) });
+export const toolChoiceSchema = z.union([toolChoiceMode, namedToolChoice]);
+/** /v1's tool_choice: a key a named choice or its function does not have is refused by name (tool_choice.function.foo). */
+export const strictToolChoiceSchema = z.union([toolChoiceMode, namedToolChoice.extend({ function: namedToolChoice.shape.function.strict() }).strict()]);
 
-export const responseFormatSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text') }),
-  z.object({ type: z.literal('json_object') }),
-  z.object({
-    type: z.literal('json_schema'),
-    json_schema: z.object({
-      name: z.string().min(1),
-      description: z.string().optional(),
-      schema: z.record(z.string(), z.unknown()).optional(),
-      strict: z.boolean().nullable().optional(),
-    }),
+const textFormat = z.object({ type: z.literal('text') });
+const jsonObjectFormat = z.object({ type: z.literal('json_object') });
+const jsonSchemaFormat = z.object({
+  type: z.literal('json_schema'),
+  json_schema: z.object({
+    name: z.string().min(1),
+    description: z.string().optional(),
+    schema: z.record(z.string(), z.unknown()).optional(),
+    strict: z.boolean().nullable().optional(),
   }),
+});
+export const responseFormatSchema = z.discriminatedUnion('type', [textFormat, jsonObjectFormat, jsonSchemaFormat]);
+/** /v1's response_format: a key a format or its json_schema does not have is refused by name (response_format.json_schema.foo). */
+export const strictResponseFormatSchema = z.discriminatedUnion('type', [
+  textFormat.strict(),
+  jsonObjectFormat.strict(),
+  jsonSchemaFormat.extend({ json_schema: jsonSchemaFormat.shape.json_schema.strict() }).strict(),
 ]);
 
 const text = (c: string | { text: string }[] | null | undefined): string => (typeof c === 'string' ? c : (c ?? []).map((p) => p.text).join(''));

@@ -4,17 +4,20 @@
 import { z } from 'zod';
 import { badRequest, unsupportedField } from '../core/errors.js';
 import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { strictChatMessageSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
+import { strictChatMessageSchema, strictResponseFormatSchema, strictToolChoiceSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
 
 export const chatCompletionBodySchema = z.strictObject({
   model: z.string().min(1),
   messages: z.array(strictChatMessageSchema).min(1),
   stream: z.boolean().nullable().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
-  // The same text options as /api/v2, where OpenAI also allows null or no upper bound.
+  stream_options: z.strictObject({ include_usage: z.boolean().optional(), include_obfuscation: z.boolean().optional() }).nullable().optional(),
+  // The same text options as /api/v2, where OpenAI also allows null or no upper bound; their
+  // objects refuse keys they do not have (tools.0.foo, tool_choice.function.foo, response_format.json_schema.foo).
   ...textOptions,
   tools: z.array(strictToolSchema).max(128).nullable().optional(),
+  tool_choice: strictToolChoiceSchema.nullable().optional(),
+  response_format: strictResponseFormatSchema.nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
@@ -53,7 +56,7 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
-    // Top-level fields and keys inside a message, a tool call or a tool (messages.0.bogus_field, tools.0.foo) alike.
+    // Top-level fields and keys inside any of their objects (messages.0.bogus_field, tools.0.foo, stream_options.foo) alike.
     if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField([...unknown.path, unknown.keys[0]!].join('.'), 'unknown field');
     throw zodToApiError(parsed.error);
   }

@@ -203,6 +203,46 @@ describe('/v1 with the openai SDK', () => {
     ]);
   });
 
+  it('tool_choice, response_format and stream_options: a key their objects do not have is 400 naming its path; what the SDK sends goes through', async () => {
+    const a = await h.account({ tokens: 10 });
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const choice = { type: 'function' as const, function: { name: 'get_weather' } };
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const json_schema = { name: 'city', description: 'A city', strict: true, schema };
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    const before = h.fake.requests.length;
+    for (const [body, param] of [
+      [{ tools, tool_choice: { ...choice, foo: 1 } }, 'tool_choice.foo'],
+      [{ tools, tool_choice: { ...choice, function: { ...choice.function, foo: 1 } } }, 'tool_choice.function.foo'],
+      [{ response_format: { type: 'json_schema', json_schema: { ...json_schema, foo: 1 } } }, 'response_format.json_schema.foo'],
+      [{ response_format: { type: 'json_object', schema } }, 'response_format.schema'],
+      [{ stream: true, stream_options: { include_usage: true, foo: 1 } }, 'stream_options.foo'],
+    ] as const) {
+      const bad = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages, ...body }, a.key);
+      assert.equal(bad.status, 400, bad.text);
+      assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
+      assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+
+    // The SDK's named tool_choice, a json_schema with description and strict, and both stream_options.
+    h.fake.respondWith({ chunks: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    const called = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages, tools, tool_choice: choice });
+    assert.equal(called.choices[0]!.finish_reason, 'tool_calls');
+    assert.deepEqual(h.fake.requests.at(-1)!.body.tool_choice, choice);
+    h.fake.respondWith({ chunks: ['{"city":"Oslo"}'] });
+    const formatted = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages, response_format: { type: 'json_schema', json_schema } });
+    assert.deepEqual(JSON.parse(formatted.choices[0]!.message.content!), { city: 'Oslo' });
+    assert.deepEqual(h.fake.requests.at(-1)!.body.response_format, { type: 'json_schema', json_schema });
+    h.fake.respondWith({ chunks: ['ok'], usage: { input: 3, output: 1 } });
+    const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages, stream: true, stream_options: { include_usage: true, include_obfuscation: false } });
+    const chunks: OpenAI.ChatCompletionChunk[] = [];
+    for await (const c of stream) chunks.push(c);
+    assert.equal(chunks.at(-1)!.usage?.total_tokens, 4);
+    assert.equal(await h.balance(a.id), 7);
+  });
+
   it('models.list and models.retrieve: the chat models of the catalog, key required', async () => {
     const a = await h.account();
     const list = [];
