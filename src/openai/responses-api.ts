@@ -18,20 +18,22 @@ import type { ErrorCode } from '../core/errors.js';
 
 // ---- Request -------------------------------------------------------------------------------
 
-const inputText = z.object({ type: z.literal('input_text'), text: z.string() });
-const inputImage = z.object({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
-const inputFile = z.object({ type: z.literal('input_file'), file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() });
-const outputText = z.object({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).optional(), logprobs: z.array(z.unknown()).optional() });
-const refusal = z.object({ type: z.literal('refusal'), refusal: z.string() });
+// Nothing is dropped here either: every object of the body, the input items and their content
+// parts included, refuses a key it does not have by name (input.0.content.1.foo, tools.0.foo).
+const inputText = z.strictObject({ type: z.literal('input_text'), text: z.string() });
+const inputImage = z.strictObject({ type: z.literal('input_image'), image_url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
+const inputFile = z.strictObject({ type: z.literal('input_file'), file_data: z.string().optional(), file_id: z.string().optional(), filename: z.string().optional() });
+const outputText = z.strictObject({ type: z.literal('output_text'), text: z.string(), annotations: z.array(z.unknown()).optional(), logprobs: z.array(z.unknown()).optional() });
+const refusal = z.strictObject({ type: z.literal('refusal'), refusal: z.string() });
 
-const messageItem = z.object({
+const messageItem = z.strictObject({
   type: z.literal('message').optional(),
   id: z.string().optional(),
   status: z.string().optional(),
   role: z.enum(['user', 'system', 'developer', 'assistant']),
   content: z.union([z.string(), z.array(z.discriminatedUnion('type', [inputText, inputImage, inputFile, outputText, refusal]))]),
 });
-const functionCallItem = z.object({
+const functionCallItem = z.strictObject({
   type: z.literal('function_call'),
   id: z.string().optional(),
   status: z.string().optional(),
@@ -39,7 +41,7 @@ const functionCallItem = z.object({
   name: z.string().min(1),
   arguments: z.string(),
 });
-const functionOutputItem = z.object({
+const functionOutputItem = z.strictObject({
   type: z.literal('function_call_output'),
   id: z.string().optional(),
   status: z.string().optional(),
@@ -51,11 +53,17 @@ const inputItem = z.union([functionCallItem, functionOutputItem, messageItem]);
 type InputItem = z.infer<typeof inputItem>;
 
 // Responses tools are flat: {type, name, description, parameters, strict}; the chat parser validates them.
-const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') });
-const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.object({ type: z.literal('function'), name: z.string().min(1) })]);
+const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') }).strict();
+const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.strictObject({ type: z.literal('function'), name: z.string().min(1) })]);
 const textFormat = z.union([
-  z.object({ type: z.enum(['text', 'json_object']) }),
-  z.object({ type: z.literal('json_schema'), name: z.string().min(1), schema: z.record(z.string(), z.unknown()), description: z.string().optional(), strict: z.boolean().nullable().optional() }),
+  z.strictObject({ type: z.enum(['text', 'json_object']) }),
+  z.strictObject({
+    type: z.literal('json_schema'),
+    name: z.string().min(1),
+    schema: z.record(z.string(), z.unknown()),
+    description: z.string().optional(),
+    strict: z.boolean().nullable().optional(),
+  }),
 ]);
 
 export const responsesBodySchema = z.strictObject({
@@ -151,9 +159,14 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
 
 /** Unknown fields (at any depth) are refused by name; other issues are the usual 400/422 split. */
 function refusal400(error: z.ZodError, body: unknown): GatewayError {
+  return unknownField(error) ?? zodToApiError(error, body);
+}
+
+/** The first key an object does not have, as 400 naming its path; `at` is where the parsed value sits in the body. */
+function unknownField(error: z.ZodError, at: PropertyKey[] = []): GatewayError | undefined {
   const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
-  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...unknown.path.map(String), unknown.keys[0]!].join('.'), 'unknown field');
-  return zodToApiError(error, body);
+  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...at, ...unknown.path, unknown.keys[0]!].map(String).join('.'), 'unknown field');
+  return undefined;
 }
 
 function parseItem(raw: unknown, i: number): InputItem {
@@ -161,7 +174,7 @@ function parseItem(raw: unknown, i: number): InputItem {
   const typeName = typeof type === 'string' ? type : JSON.stringify(type);
   if (type !== undefined && !ITEM_TYPES.has(typeName)) throw unsupportedField(`input.${i}.type`, `"${clip(typeName)}" items are not supported (message, function_call, function_call_output)`);
   const parsed = inputItem.safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
+  if (!parsed.success) throw unknownField(parsed.error, ['input', i]) ?? validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
   return parsed.data;
 }
 

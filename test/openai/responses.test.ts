@@ -422,6 +422,78 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 
+  it('a key an input item, its content part, a tool, tool_choice or text.format does not have is 400 naming its path; the items the SDK sends and gets back go through', async () => {
+    const a = await h.account({ tokens: 10 });
+    const text = { type: 'input_text', text: 'weather?' };
+    const image = { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'low' };
+    const call = { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' };
+    const answered = (c: object, output: unknown = 'sunny') => [{ role: 'user', content: 'weather?' }, c, { type: 'function_call_output', call_id: 'call_1', output }];
+    const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'], additionalProperties: false };
+    const format = { type: 'json_schema', name: 'city', schema, strict: true };
+    const before = h.fake.requests.length;
+    for (const [body, param] of [
+      [{ input: [{ role: 'user', content: 'x', foo: 1 }] }, 'input.0.foo'],
+      [{ input: [{ role: 'user', content: [{ ...text, foo: 1 }] }] }, 'input.0.content.0.foo'],
+      [{ input: [{ role: 'user', content: [text, { ...image, file_id: 'file-1' }] }] }, 'input.0.content.1.file_id'],
+      [{ input: [{ role: 'user', content: [{ type: 'input_file', file_url: 'https://example.com/a.pdf' }] }] }, 'input.0.content.0.file_url'],
+      [
+        {
+          input: [
+            { role: 'user', content: 'x' },
+            { role: 'assistant', content: [{ type: 'output_text', text: 'y', foo: 1 }] },
+          ],
+        },
+        'input.1.content.0.foo',
+      ],
+      [{ input: answered({ ...call, namespace: 'weather' }) }, 'input.1.namespace'],
+      [{ input: answered(call, [{ type: 'input_text', text: 'sunny', foo: 1 }]) }, 'input.2.output.0.foo'],
+      [{ input: 'x', tools: [{ ...weatherTool, defer_loading: true }] }, 'tools.0.defer_loading'],
+      [{ input: 'x', tools: [weatherTool], tool_choice: { type: 'function', name: 'get_weather', foo: 1 } }, 'tool_choice.foo'],
+      [{ input: 'x', text: { format: { ...format, foo: 1 } } }, 'text.format.foo'],
+      [{ input: 'x', text: { format: { type: 'json_object', schema } } }, 'text.format.schema'],
+    ] as const) {
+      const bad = await h.post('/v1/responses', { model: 'gpt-5-nano', ...body }, a.key);
+      assert.equal(bad.status, 400, bad.text);
+      assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
+      assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+
+    // Parts with detail, a named tool_choice, then the answer's own output items sent back with the call's output.
+    const input: OpenAI.Responses.ResponseInput = [
+      {
+        role: 'user',
+        content: [
+          { type: 'input_text', text: 'weather here?' },
+          { type: 'input_image', image_url: image.image_url, detail: 'low' },
+        ],
+      },
+    ];
+    h.fake.respondWith({ chunks: ['Checking.'], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":"Oslo"}'] }] });
+    const r = await client(a.key).responses.create({ model: 'gpt-5-nano', input, tools: [weatherTool], tool_choice: { type: 'function', name: 'get_weather' } });
+    assert.deepEqual(
+      r.output.map((o) => o.type),
+      ['message', 'function_call'],
+    );
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages[0].content[1], { type: 'image_url', image_url: { url: image.image_url, detail: 'low' } });
+    h.fake.respondWith({ chunks: ['{"city":"Oslo"}'] });
+    const next = await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      input: [...input, ...(r.output as OpenAI.Responses.ResponseInputItem[]), { type: 'function_call_output', call_id: 'call_1', output: 'sunny' }],
+      tools: [weatherTool],
+      text: { format: { ...format, type: 'json_schema', description: 'A city' } },
+    });
+    assert.deepEqual(JSON.parse(next.output_text), { city: 'Oslo' });
+    const upstream = h.fake.requests.at(-1)!.body;
+    assert.deepEqual(upstream.messages.slice(1), [
+      { role: 'assistant', content: 'Checking.', tool_calls: [{ id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } }] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ]);
+    assert.deepEqual(upstream.response_format, { type: 'json_schema', json_schema: { name: 'city', schema, description: 'A city', strict: true } });
+    assert.equal(await h.balance(a.id), 8);
+  });
+
   it('mid-stream upstream failure: response.failed as the last event, the SDK throws, 0 charged', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
