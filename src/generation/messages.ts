@@ -2,7 +2,7 @@
 // schemas, and its translation to the provider contract (src/providers/spec.ts). /api/v2 and /v1
 // take the same shapes (docs/api.md), so both parse them here.
 import { z } from 'zod';
-import { badRequest, validationError } from '../core/errors.js';
+import { badRequest, unsupportedField, validationError } from '../core/errors.js';
 import type { ContentPart, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
@@ -126,6 +126,8 @@ export function contentParts(c: string | z.infer<typeof contentPartSchema>[], pa
       case 'file': {
         const m = /^data:([a-z0-9.+-]+\/[a-z0-9.+-]+);base64,(.*)$/is.exec(p.file.file_data ?? '');
         if (!m) throw validationError([{ path: `${path}.content.${i}.file.file_data`, message: 'a data:<media type>;base64, URL (file_id is not supported)' }]);
+        // Beside inline data, a file_id would otherwise be dropped: refused by name (docs/api.md).
+        if (p.file.file_id !== undefined) throw unsupportedField(`${path}.content.${i}.file.file_id`, 'not supported (send the file inline as file_data)');
         return { type: 'file', mediaType: m[1]!.toLowerCase(), data: m[2]!, ...(p.file.filename ? { filename: p.file.filename } : {}) };
       }
       case 'input_audio':

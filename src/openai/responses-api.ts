@@ -220,6 +220,7 @@ function chatPart(p: ResponsesPart, path: string): z.infer<typeof contentPartSch
     case 'input_image':
       return { type: 'image_url', image_url: { url: p.image_url, ...(p.detail ? { detail: p.detail } : {}) } };
     case 'input_file':
+      if (p.file_id !== undefined) throw unsupportedField(`${path}.file_id`, 'not supported (send the file inline as file_data)');
       return { type: 'file', file: { ...(p.file_data ? { file_data: p.file_data } : {}), ...(p.filename ? { filename: p.filename } : {}) } };
     case 'refusal':
       throw validationError([{ path, message: 'refusal parts belong to assistant messages' }]);

@@ -184,6 +184,11 @@ describe('/v1 with the openai SDK', () => {
       assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
       assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
     }
+    // A file_id beside the inline data is refused by name, not dropped.
+    const byId = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages: user(text, { ...file, file: { ...file.file, file_id: 'file-abc' } }) }, a.key);
+    assert.equal(byId.status, 400, byId.text);
+    assert.equal(byId.json.error.param, 'messages.0.content.1.file.file_id');
+    assert.match(byId.json.error.message, /file_id: not supported/);
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
 

@@ -457,6 +457,17 @@ describe('/v1/responses', () => {
       assert.deepEqual([bad.json.error.type, bad.json.error.code, bad.json.error.param], ['invalid_request_error', 'bad_request', param]);
       assert.match(bad.json.error.message, new RegExp(`^${param}: unknown field`));
     }
+    // A file_id (beside inline data or not) is refused by name, not dropped.
+    const pdf = { type: 'input_file', filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' };
+    for (const part of [
+      { ...pdf, file_id: 'file-abc' },
+      { type: 'input_file', file_id: 'file-abc' },
+    ]) {
+      const byId = await h.post('/v1/responses', { model: 'gpt-5-nano', input: [{ role: 'user', content: [text, part] }] }, a.key);
+      assert.equal(byId.status, 400, byId.text);
+      assert.equal(byId.json.error.param, 'input.0.content.1.file_id');
+      assert.match(byId.json.error.message, /file_id: not supported/);
+    }
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
 
