@@ -200,17 +200,27 @@ function toConversation(items: InputItem[]): Message[] {
       out.push({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') });
     } else if (item.role === 'assistant') {
       const a = lastAssistant(true);
-      a.content += typeof item.content === 'string' ? item.content : item.content.map((p) => ('text' in p ? p.text : 'refusal' in p ? p.refusal : '')).join('');
+      a.content += typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['output_text', 'input_text', 'refusal'], 'assistant messages');
     } else if (item.role === 'user') {
       out.push({ role: 'user', content: contentParts(typeof item.content === 'string' ? item.content : item.content.map((p, j) => chatPart(p, `input.${i}.content.${j}`)), `input.${i}`) });
     } else {
-      out.push({ role: 'system', content: typeof item.content === 'string' ? item.content : item.content.map((p) => ('text' in p ? p.text : '')).join('') });
+      out.push({ role: 'system', content: typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['input_text', 'output_text'], `${item.role} messages`) });
     }
   });
   return out;
 }
 
 type ResponsesPart = Exclude<z.infer<typeof messageItem>['content'], string>[number];
+
+/** The text of a system, developer or assistant message; a part the role cannot carry (an image) is 422 naming it, not dropped. */
+function textOf(parts: ResponsesPart[], path: string, takes: ResponsesPart['type'][], role: string): string {
+  return parts
+    .map((p, j) => {
+      if (!takes.includes(p.type)) throw validationError([{ path: `${path}.content.${j}`, message: `${role} take ${takes.join(', ')} parts` }]);
+      return 'text' in p ? p.text : 'refusal' in p ? p.refusal : '';
+    })
+    .join('');
+}
 
 function chatPart(p: ResponsesPart, path: string): z.infer<typeof contentPartSchema> {
   switch (p.type) {

@@ -505,6 +505,71 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 8);
   });
 
+  it('a part a message role cannot carry (an image in a system message, a file in an assistant one) is 422 naming it instead of dropped; text parts are its text', async () => {
+    const a = await h.account({ tokens: 10 });
+    const image = { type: 'input_image', image_url: 'data:image/png;base64,iVBORw0KGgo=' };
+    const file = { type: 'input_file', filename: 'a.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' };
+    const before = h.fake.requests.length;
+    for (const [input, param] of [
+      [
+        [
+          { role: 'system', content: [{ type: 'input_text', text: 'be brief' }, image] },
+          { role: 'user', content: 'x' },
+        ],
+        'input.0.content.1',
+      ],
+      [
+        [
+          { role: 'developer', content: [{ type: 'refusal', refusal: 'no' }] },
+          { role: 'user', content: 'x' },
+        ],
+        'input.0.content.0',
+      ],
+      [
+        [
+          { role: 'user', content: 'x' },
+          { role: 'assistant', content: [{ type: 'output_text', text: 'y' }, file] },
+          { role: 'user', content: 'z' },
+        ],
+        'input.1.content.1',
+      ],
+    ] as const) {
+      const bad = await h.post('/v1/responses', { model: 'gpt-5-nano', input }, a.key);
+      assert.equal(bad.status, 422, bad.text);
+      assert.equal(bad.json.error.param, param);
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+
+    h.fake.respondWith({ chunks: ['ok'] });
+    const r = await client(a.key).responses.create({
+      model: 'gpt-5-nano',
+      input: [
+        { role: 'developer', content: [{ type: 'input_text', text: 'be brief' }] },
+        { role: 'user', content: 'x' },
+        // An earlier answer's message item as the SDK types it.
+        {
+          type: 'message',
+          id: 'msg_1',
+          status: 'completed',
+          role: 'assistant',
+          content: [
+            { type: 'output_text', text: 'y', annotations: [] },
+            { type: 'refusal', refusal: ' no' },
+          ],
+        },
+        { role: 'user', content: 'z' },
+      ],
+    });
+    assert.equal(r.output_text, 'ok');
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages, [
+      { role: 'system', content: 'be brief' },
+      { role: 'user', content: 'x' },
+      { role: 'assistant', content: 'y no' },
+      { role: 'user', content: 'z' },
+    ]);
+  });
+
   it('mid-stream upstream failure: response.failed as the last event, the SDK throws, 0 charged', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
