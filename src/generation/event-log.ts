@@ -100,29 +100,114 @@ export class StreamRecorder {
 }
 
 interface Entry {
-  /** The frames of a running log; empty once ended (they are then in `text`). */
+  /** The frames of a running log; none once ended (they are then in `chunk`). */
   frames: string[];
   bytes: number;
   ended: boolean;
   /**
-   * An ended log, compacted: its frames joined into one string and where each ends. An ended log
-   * is kept for minutes and only read, so one string and one offset each replace a string object
-   * per frame (the SQLite soak's RSS growth fell from 6.0 % to 3.8 %, docs/deploy.md "Memory").
+   * An ended log, packed into the ended logs' arena (`EndedArena`) at `start`: kept for minutes and
+   * only read, so its frames leave the V8 heap, where each log's string pinned an old-space page
+   * for its whole retention (docs/deploy.md "Memory").
    */
-  text?: string;
-  ends?: Uint32Array;
+  chunk?: Chunk;
+  start: number;
+}
+
+/** An ended log's `frames`: nothing is appended after the end, so all of them can share one. */
+const NO_FRAMES: readonly string[] = Object.freeze([]);
+
+/** One of the arena's Buffers: bytes written so far, and how many logs in it are still kept. */
+interface Chunk {
+  buf: Buffer;
+  used: number;
+  live: number;
+}
+
+/**
+ * Where ended logs are kept: a few large Buffers, each filled in turn in the order logs end, which
+ * is the order they expire in. A chunk whose logs are all gone is used again (one is kept spare),
+ * so after the retention has filled, ended logs take the same memory however long the server runs,
+ * outside the V8 heap and without a small allocation per log for malloc to scatter (packing each
+ * log in a Buffer of its own from Node's shared pool left slabs half full of other buffers: bench/NOTES.md).
+ *
+ * A log is its frame count, where each frame ends (byte offsets into its text, little-endian u32),
+ * then the frames' UTF-8 text. Frames are JSON-encoded SSE, never lone surrogates, so the UTF-8
+ * round trip is exact.
+ */
+export class EndedArena {
+  private current: Chunk | undefined;
+  private spare: Chunk | undefined;
+
+  constructor(private chunkBytes = 256 * 1024) {}
+
+  /** Packs `frames`; the log is kept until `release(chunk)`. */
+  pack(frames: readonly string[]): { chunk: Chunk; start: number } {
+    const head = 4 + 4 * frames.length;
+    let size = head;
+    for (const f of frames) size += Buffer.byteLength(f);
+    let chunk = this.current;
+    if (!chunk || chunk.used + size > chunk.buf.length) {
+      if (chunk && chunk.live === 0) this.recycle(chunk);
+      // A log larger than a chunk gets a Buffer of its own, freed by the collector once it is gone.
+      chunk = size > this.chunkBytes ? { buf: Buffer.allocUnsafeSlow(size), used: 0, live: 0 } : this.takeSpare();
+      this.current = chunk;
+    }
+    const start = chunk.used;
+    const buf = chunk.buf;
+    buf.writeUInt32LE(frames.length, start);
+    let at = start + head;
+    for (let i = 0; i < frames.length; i++) {
+      at += buf.write(frames[i]!, at);
+      buf.writeUInt32LE(at - start - head, start + 4 + 4 * i);
+    }
+    chunk.used = at;
+    chunk.live++;
+    return { chunk, start };
+  }
+
+  /** The frames of the log at `start` after the first `after`. */
+  read(chunk: Chunk, start: number, after: number): string[] {
+    const buf = chunk.buf;
+    const count = buf.readUInt32LE(start);
+    const text = start + 4 + 4 * count;
+    const frames: string[] = [];
+    for (let i = Math.max(0, after); i < count; i++) {
+      const from = i === 0 ? 0 : buf.readUInt32LE(start + 4 * i);
+      frames.push(buf.toString('utf8', text + from, text + buf.readUInt32LE(start + 4 + 4 * i)));
+    }
+    return frames;
+  }
+
+  /** One log in `chunk` is gone. */
+  release(chunk: Chunk): void {
+    if (--chunk.live === 0 && chunk !== this.current) this.recycle(chunk);
+  }
+
+  private recycle(chunk: Chunk): void {
+    if (chunk.buf.length !== this.chunkBytes) return;
+    chunk.used = 0;
+    this.spare = chunk;
+  }
+
+  private takeSpare(): Chunk {
+    const spare = this.spare;
+    this.spare = undefined;
+    return spare ?? { buf: Buffer.allocUnsafeSlow(this.chunkBytes), used: 0, live: 0 };
+  }
 }
 
 export class MemoryEventLog implements EventLog {
   private entries = new Map<number, Entry>();
   private watchers = new Map<number, Set<() => void>>();
   private total = 0;
+  private arena = new EndedArena();
   /**
-   * Ended logs in the order they ended, each with when it ended. The retention is the same for
-   * all, so this is also the order they expire in: one timer, for the oldest, instead of a timer
-   * per log.
+   * Ended logs in the order they ended (`expiringIds`), and when each ended (`expiringAt`, same
+   * index). The retention is the same for all, so this is also the order they expire in: one
+   * timer, for the oldest, instead of a timer per log. Two arrays of numbers, not an object per log.
    */
-  private expiring: Array<{ id: number; at: number }> = [];
+  private expiringIds: number[] = [];
+  private expiringAt: number[] = [];
   private expiringHead = 0;
   private timer: NodeJS.Timeout | undefined;
 
@@ -148,12 +233,12 @@ export class MemoryEventLog implements EventLog {
     this.total += bytes;
     if (ended) {
       e.ended = true;
-      e.ends = new Uint32Array(e.frames.length);
-      let at = 0;
-      e.frames.forEach((f, i) => (e.ends![i] = at += f.length));
-      e.text = e.frames.join('');
-      e.frames = [];
-      this.expiring.push({ id, at: (this.limits.now ?? performance.now.bind(performance))() });
+      const { chunk, start } = this.arena.pack(e.frames);
+      e.chunk = chunk;
+      e.start = start;
+      e.frames = NO_FRAMES as string[];
+      this.expiringIds.push(id);
+      this.expiringAt.push((this.limits.now ?? performance.now.bind(performance))());
       if (!this.timer) this.scheduleExpiry();
     }
     this.notify(id);
@@ -167,22 +252,24 @@ export class MemoryEventLog implements EventLog {
    */
   private scheduleExpiry(delay = this.limits.retainMs): void {
     this.timer = setTimeout(() => {
-      const head = this.expiring[this.expiringHead++]!;
-      this.drop(head.id);
-      while (this.expiringHead < this.expiring.length && this.expiring[this.expiringHead]!.at <= head.at) this.drop(this.expiring[this.expiringHead++]!.id);
-      const next = this.expiring[this.expiringHead];
-      if (!next) {
-        this.expiring = [];
+      const headAt = this.expiringAt[this.expiringHead]!;
+      this.drop(this.expiringIds[this.expiringHead++]!);
+      while (this.expiringHead < this.expiringIds.length && this.expiringAt[this.expiringHead]! <= headAt) this.drop(this.expiringIds[this.expiringHead++]!);
+      if (this.expiringHead === this.expiringIds.length) {
+        this.expiringIds = [];
+        this.expiringAt = [];
         this.expiringHead = 0;
         this.timer = undefined;
         return;
       }
+      const nextAt = this.expiringAt[this.expiringHead]!;
       // Let go of the consumed part of the queue once it is most of it.
-      if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiring.length) {
-        this.expiring = this.expiring.slice(this.expiringHead);
+      if (this.expiringHead > 1024 && this.expiringHead * 2 > this.expiringIds.length) {
+        this.expiringIds = this.expiringIds.slice(this.expiringHead);
+        this.expiringAt = this.expiringAt.slice(this.expiringHead);
         this.expiringHead = 0;
       }
-      this.scheduleExpiry(next.at - head.at);
+      this.scheduleExpiry(nextAt - headAt);
     }, delay);
     this.timer.unref();
   }
@@ -199,7 +286,7 @@ export class MemoryEventLog implements EventLog {
       return undefined;
     }
     if (e) return e;
-    const created: Entry = { frames: [], bytes: 0, ended: false };
+    const created: Entry = { frames: [], bytes: 0, ended: false, start: 0 };
     this.entries.set(id, created);
     return created;
   }
@@ -219,16 +306,15 @@ export class MemoryEventLog implements EventLog {
     if (!e) return;
     this.total -= e.bytes;
     this.entries.delete(id);
+    if (e.chunk) this.arena.release(e.chunk);
     this.notify(id);
   }
 
   async read(id: number, after: number): Promise<Snapshot | undefined> {
     const e = this.entries.get(id);
     if (!e) return undefined;
-    if (e.text === undefined || !e.ends) return { frames: e.frames.slice(after), ended: e.ended };
-    const frames: string[] = [];
-    for (let i = Math.max(0, after); i < e.ends.length; i++) frames.push(e.text.slice(i === 0 ? 0 : e.ends[i - 1], e.ends[i]));
-    return { frames, ended: true };
+    if (!e.chunk) return { frames: e.frames.slice(after), ended: e.ended };
+    return { frames: this.arena.read(e.chunk, e.start, after), ended: true };
   }
 
   async watch(id: number, changed: () => void): Promise<() => void> {
@@ -249,7 +335,8 @@ export class MemoryEventLog implements EventLog {
   close(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.expiring = [];
+    this.expiringIds = [];
+    this.expiringAt = [];
     this.expiringHead = 0;
     for (const id of [...this.entries.keys()]) this.drop(id);
   }

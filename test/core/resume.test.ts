@@ -6,8 +6,13 @@ import assert from 'node:assert/strict';
 import { settled, startHarness, type Harness } from '../support/harness.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { contentOf, rawStream, type RawStream } from '../support/raw-stream.js';
-import { MemoryEventLog, StreamRecorder, MAX_EVENTS, type EventLog } from '../../src/generation/event-log.js';
+import { EndedArena, MemoryEventLog, StreamRecorder, MAX_EVENTS, type EventLog } from '../../src/generation/event-log.js';
 import { settingsFromEnv } from '../../src/config/env.js';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+// The heap test below collects garbage itself.
+setFlagsFromString('--expose-gc');
 
 const words = Array.from({ length: 12 }, (_, i) => `w${i} `);
 const full = words.join('');
@@ -257,6 +262,62 @@ describe('MemoryEventLog bounds', () => {
     assert.equal(await log.read(2, 0), undefined);
     assert.equal(await log.read(3, 0), undefined, 'both logs of one instant are forgotten together');
     log.close();
+  });
+
+  it('reads an ended log back exactly where its frames hold characters of more than one UTF-8 byte', async () => {
+    const log = new MemoryEventLog({ retainMs: 30_000, maxTotalBytes: 1000 });
+    const frames = ['id: 4:1\ndata: {"delta":"héllo"}\n\n', 'id: 4:2\ndata: {"delta":"狐 🦊"}\n\n', 'id: 4:3\ndata: {"delta":"\\ud83e"}\n\n', 'data: [DONE]\n\n'];
+    log.append(4, 1, frames, true);
+    for (let after = 0; after <= frames.length; after++) assert.deepEqual(await log.read(4, after), { frames: frames.slice(after), ended: true }, `after ${after}`);
+    log.close();
+  });
+
+  it('keeps an ended log outside the V8 heap: 2,000 ended streams of 1.3 KB add under 0.5 KB of heap each (1.9 KB as strings)', async () => {
+    const gc = runInNewContext('gc') as () => void;
+    const heapUsed = () => {
+      gc();
+      gc();
+      return process.memoryUsage().heapUsed;
+    };
+    const log = new MemoryEventLog({ retainMs: 60_000, maxTotalBytes: 64 * 1024 * 1024 });
+    const N = 2000;
+    // A soak stream's frames, made as the encoder makes them (fresh strings, not literals).
+    const frames = (id: number) =>
+      [
+        JSON.stringify({ type: 'generation_start', id, model: 'soak-stream' }),
+        ...Array.from({ length: 20 }, (_, i) => JSON.stringify({ type: 'content_delta', delta: `tok${i} ` })),
+        JSON.stringify({ type: 'generation_end', id, tokens_spent: 1, tokens_used: 1, balance_remaining: 999999997 }),
+      ].map((data, i) => `id: ${id}:${i + 1}\ndata: ${data}\n\n`);
+    const before = heapUsed();
+    for (let id = 1; id <= N; id++) {
+      frames(id).forEach((f, i) => log.appendFrame(id, i + 1, f));
+      log.append(id, 23, ['data: [DONE]\n\n'], true);
+    }
+    const perLog = (heapUsed() - before) / N;
+    assert.equal((await log.read(N, 22))?.frames.at(-1), 'data: [DONE]\n\n');
+    assert.ok(perLog < 512, `${perLog.toFixed(0)} bytes of V8 heap per ended log`);
+    log.close();
+  });
+
+  it("ended logs reuse the arena's chunks: 10,000 logs expiring in order, 100 kept at a time, fill the same few Buffers", () => {
+    const arena = new EndedArena(4096);
+    const frames = (n: number) => [`id: ${n}:1\ndata: {"type":"content_delta","delta":"é${n}"}\n\n`, 'data: [DONE]\n\n'];
+    const kept: Array<{ n: number; at: ReturnType<EndedArena['pack']> }> = [];
+    const buffers = new Set<Buffer>();
+    for (let n = 0; n < 10_000; n++) {
+      const at = arena.pack(frames(n));
+      buffers.add(at.chunk.buf);
+      kept.push({ n, at });
+      if (kept.length > 100) {
+        const oldest = kept.shift()!;
+        assert.deepEqual(arena.read(oldest.at.chunk, oldest.at.start, 0), frames(oldest.n));
+        arena.release(oldest.at.chunk);
+      }
+    }
+    // 100 logs of ~70 bytes fill two 4 KB chunks; one more is being filled, one is spare.
+    assert.ok(buffers.size <= 4, `${buffers.size} chunks`);
+    const big = arena.pack([`data: ${'x'.repeat(5000)}\n\n`]);
+    assert.equal(arena.read(big.chunk, big.start, 0)[0]!.length, 5008, 'a log larger than a chunk gets its own');
   });
 
   it('evicts ended logs first, then refuses or drops the log that would overflow the total', async () => {
