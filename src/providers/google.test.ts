@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeGoogle, type FakeUpstream } from '../../test/support/fake-google.js';
-import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
+import { drain, providerConformance, request, type LooseMessage } from '../../test/support/provider-conformance.js';
 import { RequestRefused } from './spec.js';
 import { googleProvider } from './google.js';
 
@@ -66,6 +66,13 @@ describe('google: tools', () => {
   before(async () => (fake = await startFakeGoogle()));
   after(() => fake.close());
 
+  /** The `contents` Gemini is sent for a conversation, the weather tool offered. */
+  const contentsFor = async (messages: LooseMessage[]) => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', tools: [weather], messages }))).parts);
+    return fake.requests.at(-1)!.body.contents;
+  };
+
   it('sends functionDeclarations and turns a whole functionCall part into tool parts with a generated id', async () => {
     fake.respondWith({ chunks: [], toolCalls: [{ id: 'unused', name: 'get_weather', arguments: ['{"city":"Paris"}'] }] });
     const got = await drain((await make(fake).open(request({ upstreamModel: 'gemini-2.5-flash', tools: [weather], toolChoice: 'required' }))).parts);
@@ -113,32 +120,20 @@ describe('google: tools', () => {
   });
 
   it('sends the earlier call as a functionCall part and its result as a functionResponse named after the tool', async () => {
-    fake.respondWith({ chunks: ['Sunny.'] });
-    await drain(
-      (
-        await make(fake).open(
-          request({
-            upstreamModel: 'gemini-2.5-flash',
-            tools: [weather],
-            messages: [
-              { role: 'user', content: 'Weather in Paris and Oslo?' },
-              {
-                role: 'assistant',
-                content: '',
-                toolCalls: [
-                  { id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
-                  { id: 'call_o', name: 'get_time', arguments: '{}' },
-                ],
-              },
-              { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
-              { role: 'tool', toolCallId: 'call_o', content: '12:00' },
-            ],
-          }),
-        )
-      ).parts,
-    );
-    const body = fake.requests.at(-1)!.body;
-    assert.deepEqual(body.contents, [
+    const contents = await contentsFor([
+      { role: 'user', content: 'Weather in Paris and Oslo?' },
+      {
+        role: 'assistant',
+        content: '',
+        toolCalls: [
+          { id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' },
+          { id: 'call_o', name: 'get_time', arguments: '{}' },
+        ],
+      },
+      { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
+      { role: 'tool', toolCallId: 'call_o', content: '12:00' },
+    ]);
+    assert.deepEqual(contents, [
       { role: 'user', parts: [{ text: 'Weather in Paris and Oslo?' }] },
       { role: 'model', parts: [{ functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { functionCall: { id: 'call_o', name: 'get_time', args: {} } }] },
       {
@@ -152,24 +147,13 @@ describe('google: tools', () => {
   });
 
   it('text after the calls, sent as an assistant message of its own, stays in the model turn with the calls, the responses right after it', async () => {
-    fake.respondWith({ chunks: ['Sunny.'] });
-    await drain(
-      (
-        await make(fake).open(
-          request({
-            upstreamModel: 'gemini-2.5-flash',
-            tools: [weather],
-            messages: [
-              { role: 'user', content: 'Weather in Paris?' },
-              { role: 'assistant', content: 'Let me check.', toolCalls: [{ id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
-              { role: 'assistant', content: 'One moment.' },
-              { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
-            ],
-          }),
-        )
-      ).parts,
-    );
-    assert.deepEqual(fake.requests.at(-1)!.body.contents, [
+    const contents = await contentsFor([
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: 'Let me check.', toolCalls: [{ id: 'call_p', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+      { role: 'assistant', content: 'One moment.' },
+      { role: 'tool', toolCallId: 'call_p', content: '{"sky":"clear"}' },
+    ]);
+    assert.deepEqual(contents, [
       { role: 'user', parts: [{ text: 'Weather in Paris?' }] },
       { role: 'model', parts: [{ text: 'Let me check.' }, { functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { text: 'One moment.' }] },
       { role: 'user', parts: [{ functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } }] },
