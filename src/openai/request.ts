@@ -49,6 +49,17 @@ export interface ChatCompletionInput {
   includeUsage: boolean;
 }
 
+/**
+ * The end user forwarded as `user`: OpenAI's `safety_identifier` is the newer name for it. Both
+ * with different values is refused by name rather than one of them dropped (docs/api.md).
+ */
+export function endUser(b: { user?: string | undefined; safety_identifier?: string | undefined }): string | undefined {
+  if (b.user !== undefined && b.safety_identifier !== undefined && b.user !== b.safety_identifier) {
+    throw unsupportedField('safety_identifier', 'differs from user; both are forwarded as user, so send one (or the same value)');
+  }
+  return b.user ?? b.safety_identifier;
+}
+
 export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "messages"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
@@ -69,7 +80,7 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   const toolChoice = toToolChoice(b.tool_choice, tools);
   const responseFormat = toResponseFormat(b.response_format);
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
-  const settings = callSettings({ ...b, user: b.user ?? b.safety_identifier });
+  const settings = callSettings({ ...b, user: endUser(b) });
   const input: GenerationInput = {
     model: b.model,
     messages,

@@ -13,6 +13,7 @@ import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
 import type { SseEvent, StreamEncoder } from '../http/streaming.js';
 import { messageText, type Message, type ProviderUsage } from '../providers/spec.js';
 import { openAIErrorType } from './errors.js';
+import { endUser } from './request.js';
 import { lumengateExtension } from './responses.js';
 import type { ErrorCode } from '../core/errors.js';
 
@@ -265,7 +266,7 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
   const input: GenerationInput = {
     model: b.model,
     messages,
-    settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: b.user ?? b.safety_identifier, reasoning_effort: b.reasoning?.effort }),
+    settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: endUser(b), reasoning_effort: b.reasoning?.effort }),
     // Responses tools are flat: a tool's function fields are the tool's own (tools.0.parameters).
     ...(tools ? { tools, toolPaths: tools.map((_, i) => `tools.${i}`) } : {}),
     ...(choice ? { toolChoice: choice } : {}),

@@ -128,6 +128,25 @@ describe('parameters', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('/v1 user and safety_identifier: one or the same value is forwarded as user; two different values are 400 naming safety_identifier, nothing sent or charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chat = (extra: object) => h.post('/v1/chat/completions', { model: 'plain-4o', messages, ...extra }, a.key);
+    const responses = (extra: object) => h.post('/v1/responses', { model: 'plain-4o', input: 'hi', ...extra }, a.key);
+    for (const send of [chat, responses]) {
+      for (const extra of [{ safety_identifier: 'hash-7' }, { user: 'hash-7', safety_identifier: 'hash-7' }]) {
+        const r = await send(extra);
+        assert.equal(r.status, 200, r.text);
+        assert.equal(h.fake.requests.at(-1)!.body.user, 'hash-7');
+      }
+      const before = h.fake.requests.length;
+      const bad = await send({ user: 'end-user-7', safety_identifier: 'hash-7' });
+      assert.equal(bad.status, 400, bad.text);
+      assert.equal(bad.json.error.param, 'safety_identifier');
+      assert.equal(h.fake.requests.length, before);
+    }
+    assert.equal(await h.balance(a.id), 6);
+  });
+
   it('/v1 tool calls and tools: a key an assistant tool call, a tool or their function does not have is 400 naming its path; nothing sent, held or charged', async () => {
     const a = await h.account({ tokens: 10 });
     const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
