@@ -2,7 +2,7 @@
 // of OpenAI's API is forwarded, mapped, or refused with 400 naming it (docs/api.md): nothing is
 // silently dropped. Messages, tools and response_format share the /api/v2 parsers.
 import { z } from 'zod';
-import { badRequest, unsupportedField } from '../core/errors.js';
+import { badRequest, unsupportedField, type GatewayError } from '../core/errors.js';
 import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
 import { strictChatMessageSchema, strictResponseFormatSchema, strictToolChoiceSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
@@ -49,6 +49,13 @@ export interface ChatCompletionInput {
   includeUsage: boolean;
 }
 
+/** The first key an object does not have, as 400 naming its path (/v1 chat and responses); `at` is where the parsed value sits in the body. */
+export function unknownField(error: z.ZodError, at: PropertyKey[] = []): GatewayError | undefined {
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...at, ...unknown.path, unknown.keys[0]!].map(String).join('.'), 'unknown field');
+  return undefined;
+}
+
 /**
  * The end user forwarded as `user`: OpenAI's `safety_identifier` is the newer name for it. Both
  * with different values is refused by name rather than one of them dropped (docs/api.md).
@@ -66,10 +73,8 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   for (const [field, why] of Object.entries(REFUSED)) if (field in body && (body as Record<string, unknown>)[field] != null) throw unsupportedField(field, why);
   const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
   if (!parsed.success) {
-    const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
     // Top-level fields and keys inside any of their objects (messages.0.bogus_field, tools.0.foo, stream_options.foo) alike.
-    if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField([...unknown.path, unknown.keys[0]!].join('.'), 'unknown field');
-    throw zodToApiError(parsed.error);
+    throw unknownField(parsed.error) ?? zodToApiError(parsed.error);
   }
   const b = parsed.data;
   const messages = toMessages(b.messages);

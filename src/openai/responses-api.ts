@@ -13,7 +13,7 @@ import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
 import type { SseEvent, StreamEncoder } from '../http/streaming.js';
 import { messageText, type Message, type ProviderUsage } from '../providers/spec.js';
 import { openAIErrorType } from './errors.js';
-import { endUser } from './request.js';
+import { endUser, unknownField } from './request.js';
 import { lumengateExtension } from './responses.js';
 import type { ErrorCode } from '../core/errors.js';
 
@@ -163,13 +163,6 @@ function refusal400(error: z.ZodError, body: unknown): GatewayError {
   return unknownField(error) ?? zodToApiError(error, body);
 }
 
-/** The first key an object does not have, as 400 naming its path; `at` is where the parsed value sits in the body. */
-function unknownField(error: z.ZodError, at: PropertyKey[] = []): GatewayError | undefined {
-  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
-  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...at, ...unknown.path, unknown.keys[0]!].map(String).join('.'), 'unknown field');
-  return undefined;
-}
-
 function parseItem(raw: unknown, i: number): InputItem {
   const type = (raw as { type?: unknown } | null)?.type;
   const typeName = typeof type === 'string' ? type : JSON.stringify(type);
@@ -181,8 +174,8 @@ function parseItem(raw: unknown, i: number): InputItem {
 
 /**
  * Items -> messages. Consecutive assistant text and function calls become one assistant turn, and
- * an assistant message after a call starts the next turn: the same turns a previous response's
- * output items make (`answerTurns`), so sending the items back and naming the response agree.
+ * an assistant message after a call starts the next turn. A previous response's output items go
+ * through here too, so sending the items back and naming the response agree.
  */
 function toConversation(items: InputItem[]): Message[] {
   const out: Message[] = [];
@@ -294,27 +287,9 @@ async function previousConversation(db: Db, caller: Caller, id: number): Promise
     throw new GatewayError('not_found', `previous response "${responseId(id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
   }
   if (row.status !== 'completed') throw badRequest(`previous response "${responseId(id)}" did not complete`, { fields: [{ path: 'previous_response_id', message: `status ${row.status}` }] });
-  return [...stored.conversation, ...answerTurns(outputItems(generationObject(row, null)))];
-}
-
-/**
- * A response's output items as assistant turns, in their order (docs/api.md): a message item is a
- * turn, the function calls after it are that turn's calls, and a message after a call starts the
- * next turn (the contract's assistant message is its text, then its calls). A refusal part is the
- * assistant's output, as OpenAI takes an earlier refusal part back: the turn's text, in its place.
- */
-function answerTurns(items: OutputItem[]): Message[] {
-  const turns: Extract<Message, { role: 'assistant' }>[] = [];
-  for (const item of items) {
-    if (item.type === 'message') {
-      turns.push({ role: 'assistant', content: item.content.map((p) => (p.type === 'refusal' ? p.refusal : p.text)).join('') });
-    } else {
-      // An answer that starts with a call: a turn without text.
-      if (turns.length === 0) turns.push({ role: 'assistant', content: '' });
-      (turns.at(-1)!.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
-    }
-  }
-  return turns;
+  // Its output items become turns as the same items sent back by hand would (toConversation); a
+  // refusal part goes back as the assistant's text, as OpenAI takes an earlier refusal part back.
+  return [...stored.conversation, ...toConversation(outputItems(generationObject(row, null)))];
 }
 
 /** Keeps the conversation (without instructions, as OpenAI does) beside the generation's result. */
