@@ -43,8 +43,8 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
       from acc join taken on taken.id = acc.id
       returning id, account_id, held_plan, held_package
     ), job as (
-      insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
-      select gen.id, 'queued', 0, ${req.job?.maxAttempts ?? 0}::integer, ${req.job?.runAfter ?? created}, ${req.job?.inputJson ?? ''}, ${created}, ${created}
+      insert into jobs (generation_id, account_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      select gen.id, gen.account_id, 'queued', 0, ${req.job?.maxAttempts ?? 0}::integer, ${req.job?.runAfter ?? created}, ${req.job?.inputJson ?? ''}, ${created}, ${created}
       from gen where ${req.job !== undefined}::boolean
     )
     insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)

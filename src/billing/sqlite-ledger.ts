@@ -50,8 +50,8 @@ function ledgerFor(db: Database) {
       completed_at = ?, processing_ms = ?
       where id = ? and status = 'pending' returning account_id, held_plan, held_package, tokens_spent`),
     generationAccount: db.prepare('select account_id from generations where id = ?'),
-    insertJob: db.prepare(`insert into jobs (generation_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
-      values (?, 'queued', 0, ?, ?, ?, ?, ?)`),
+    insertJob: db.prepare(`insert into jobs (generation_id, account_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at)
+      values (?, ?, 'queued', 0, ?, ?, ?, ?, ?)`),
   };
 
   const hold = db.transaction((req: HoldRequest): Hold | null => {
@@ -75,7 +75,7 @@ function ledgerFor(db: Database) {
       req.instanceId ?? null,
     )!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
-    if (req.job) s.insertJob.run(gen.id, req.job.maxAttempts, req.job.runAfter ?? created, req.job.inputJson, created, created);
+    if (req.job) s.insertJob.run(gen.id, req.accountId, req.job.maxAttempts, req.job.runAfter ?? created, req.job.inputJson, created, created);
     return { generationId: gen.id, createdAt: created, price: req.price };
   });
 

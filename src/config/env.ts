@@ -68,6 +68,8 @@ export interface JobSettings {
   concurrency: number;
   /** Jobs one account runs at once, all instances together (LUMENGATE_JOB_PER_ACCOUNT). */
   perAccount: number;
+  /** Jobs one account may have queued or running, all instances together; one more is refused (LUMENGATE_JOB_QUEUE_PER_ACCOUNT). */
+  queuePerAccount: number;
   /** A worker's lease on a job; renewed every third of it while running (LUMENGATE_JOB_LEASE_MS). */
   leaseMs: number;
   /** How often an idle worker looks for jobs submitted to other instances (LUMENGATE_JOB_IDLE_POLL_MS). */
@@ -134,6 +136,8 @@ function jobSettings(env: NodeJS.ProcessEnv): JobSettings {
     concurrency,
     // Default: half of one process's slots, so one account never fills a single instance.
     perAccount: Math.max(1, intOr(env.LUMENGATE_JOB_PER_ACCOUNT, Math.ceil(concurrency / 2))),
+    // Bounds what one account's backlog costs everyone else: every claim ranks the due jobs.
+    queuePerAccount: Math.max(1, intOr(env.LUMENGATE_JOB_QUEUE_PER_ACCOUNT, 1_000)),
     leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
     idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
     providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,

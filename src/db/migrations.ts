@@ -174,12 +174,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('generations_pending_instance').on('generations').column('instance_id').where(sql.ref('status'), '=', 'pending').execute();
       },
     },
+    // A job's account on its own row: the claim and the cap on one account's open jobs
+    // (src/jobs/store.ts) read only the jobs table, and the open-jobs count reads a partial index
+    // that holds only the queued and running jobs, however many have ended.
+    '008_jobs_account': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .alterTable('jobs')
+          .addColumn('account_id', 'integer', (c) => c.references('accounts.id'))
+          .execute();
+        await sql`update jobs set account_id = (select g.account_id from generations g where g.id = jobs.generation_id)`.execute(db);
+        await db.schema.createIndex('jobs_open_account').on('jobs').column('account_id').where(sql.ref('state'), 'in', ['queued', 'running']).execute();
+      },
+    },
   };
 }
 
-export async function migrateToLatest(db: Kysely<any>, dialect: Dialect): Promise<void> {
+/** Runs every migration not yet run; `upTo` stops after the one of that name (tests of a later migration's upgrade). */
+export async function migrateToLatest(db: Kysely<any>, dialect: Dialect, upTo?: string): Promise<void> {
   const provider: MigrationProvider = { getMigrations: async () => migrations(dialect) };
-  const { error, results } = await new Migrator({ db, provider }).migrateToLatest();
+  const migrator = new Migrator({ db, provider });
+  const { error, results } = await (upTo ? migrator.migrateTo(upTo) : migrator.migrateToLatest());
   if (error) {
     const failed = results?.find((r) => r.status === 'Error')?.migrationName;
     throw new Error(`database migration ${failed ?? ''} failed: ${(error as Error).message ?? error}`);

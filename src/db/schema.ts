@@ -85,6 +85,8 @@ export type JobState = 'queued' | 'running' | 'done' | 'failed' | 'cancelled';
 /** A media generation's durable job (docs/api.md); its generation row holds the money and the result. */
 export interface JobTable {
   generation_id: number;
+  /** The generation's account (set on every row; the column was added by a migration that filled it in). */
+  account_id: number;
   state: JobState;
   /** Claims so far (a claim after a lost lease counts: bounded by max_attempts). */
   attempts: number;

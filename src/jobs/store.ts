@@ -29,11 +29,11 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
     // busy: each account's running jobs; due: the claimable ones, numbered per account after those.
     const { rows } = await sql<Job>`
       with busy as (
-        select g.account_id, count(*) as n from jobs r join generations g on g.id = r.generation_id
-        where r.state = 'running' and r.lease_expires_at >= ${now} group by g.account_id),
+        select r.account_id, count(*) as n from jobs r
+        where r.state = 'running' and r.lease_expires_at >= ${now} group by r.account_id),
       due as (
-        select j.generation_id, coalesce(b.n, 0) + row_number() over (partition by g.account_id order by j.generation_id) as slot
-        from jobs j join generations g on g.id = j.generation_id left join busy b on b.account_id = g.account_id
+        select j.generation_id, coalesce(b.n, 0) + row_number() over (partition by j.account_id order by j.generation_id) as slot
+        from jobs j left join busy b on b.account_id = j.account_id
         where ${claimable})
       update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now}
       where generation_id in (
@@ -48,6 +48,16 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
     await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
     return claim(trx);
   });
+}
+
+/**
+ * The account's queued and running jobs, counted up to `upTo` (the cap it is checked against): a
+ * read of the partial index that holds only open jobs (migration 008), never of ended ones.
+ */
+export async function countOpenJobs(db: Db, accountId: number, upTo: number): Promise<number> {
+  const { rows } = await sql<{ n: number | string }>`
+    select count(*) as n from (select 1 from jobs where account_id = ${accountId} and state in ('queued', 'running') limit ${upTo}) open`.execute(db.kysely);
+  return Number(rows[0]?.n ?? 0);
 }
 
 /** Extends a running job's lease; false when this worker no longer holds it (expired and taken, cancelled). */

@@ -14,7 +14,7 @@ import { findGeneration } from '../generation/store.js';
 import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, reportEnded, type JobDeps, type JobInput } from './execute.js';
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
-import { endJob, findJob, makeJobDue } from './store.js';
+import { countOpenJobs, endJob, findJob, makeJobDue } from './store.js';
 import { checkTakesInput, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
 import type { MediaKind } from '../providers/spec.js';
 import { checkMediaOptions } from './options.js';
@@ -72,6 +72,7 @@ export async function submitJob(
   };
   const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}), ...(inputFile ? { input: inputFile } : {}) };
   const price = priceOf(model, { ...options, prompt: input.promptText });
+  await checkQueueRoom(deps, caller.account.id);
   const hold = await holdPrice(deps, caller, model, price, {
     prompt: input.promptText,
     holdTtlMs: deps.jobs.timeoutMs + HOLD_MARGIN_MS,
@@ -86,6 +87,23 @@ export async function submitJob(
   if (upload && inputFile) await storeInput(deps, hold, jobInput, upload, inputFile);
   runner.wake();
   return { generationId: hold.generationId, waitMs: waitSeconds * 1000 };
+}
+
+/**
+ * One account's open jobs (queued or running) are capped, so its backlog cannot slow the claims
+ * every instance makes for all accounts (each ranks the due jobs). Counted before the hold, not in
+ * its transaction: submissions in flight at the same moment can each pass, so the cap can be
+ * exceeded by those, never by more. 429 before any money moves.
+ */
+async function checkQueueRoom(deps: JobDeps, accountId: number): Promise<void> {
+  const max = deps.jobs.queuePerAccount;
+  const open = await countOpenJobs(deps.db, accountId, max);
+  if (open < max) return;
+  throw new GatewayError('rate_limit_exceeded', `this account already has ${max} media jobs queued or running, the most it may have at once; submit more as they end`, {
+    reason: 'open_jobs',
+    open_jobs: open,
+    max_open_jobs: max,
+  });
 }
 
 /** Stores the job's input file and makes the job due; if the store fails, the generation fails (released) and the caller gets a 503. */

@@ -91,6 +91,63 @@ describe('job queue fairness between accounts', () => {
   });
 });
 
+describe("one account's open jobs are capped", () => {
+  let h: Harness;
+  let fake: FakeReplicate;
+  before(async () => {
+    fake = await startFakeReplicate({ hold: true });
+    h = await startJobHarness({
+      REPLICATE_API_TOKEN: 'r8_fake_test_token',
+      REPLICATE_BASE_URL: fake.baseUrl,
+      LUMENGATE_JOB_CONCURRENCY: '4',
+      LUMENGATE_JOB_QUEUE_PER_ACCOUNT: '3',
+    });
+  });
+  after(async () => {
+    await h.close();
+    await fake.close();
+  });
+
+  it('a submission past LUMENGATE_JOB_QUEUE_PER_ACCOUNT is 429 naming the cap, holds nothing, and leaves other accounts alone; a cancelled job frees its place', async () => {
+    const a = await h.account({ tokens: 100 });
+    const b = await h.account({ tokens: 100 });
+    const ids: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await h.post('/api/v2/generate', { model: MODEL, prompt: `a${i}`, wait: 0 }, a.key);
+      assert.deepEqual([r.status, r.json.status], [200, 'pending'], r.text);
+      ids.push(r.json.id as number);
+    }
+    const refused = await h.post('/api/v2/generate', { model: MODEL, prompt: 'a3', wait: 0 }, a.key);
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json.error, 'rate_limit_exceeded');
+    assert.deepEqual(refused.json.details, { reason: 'open_jobs', open_jobs: 3, max_open_jobs: 3 });
+    assert.match(refused.json.message, /3 media jobs queued or running/);
+    // The same cap on /v1's image surface, in OpenAI's error shape.
+    const v1 = await h.post('/v1/images/generations', { model: MODEL, prompt: 'a3' }, a.key);
+    assert.equal(v1.status, 429, v1.text);
+    assert.equal(v1.json.error.code, 'rate_limit_exceeded');
+    assert.equal(await h.balance(a.id), 100 - 3 * PRICE, 'the refused submissions held nothing');
+
+    const other = await h.post('/api/v2/generate', { model: MODEL, prompt: 'b0', wait: 0 }, b.key);
+    assert.deepEqual([other.status, other.json.status], [200, 'pending'], other.text);
+
+    const cancelled = await h.post(`/api/v2/generate/${ids[2]}/cancel`, {}, a.key);
+    assert.equal(cancelled.status, 200, cancelled.text);
+    const again = await h.post('/api/v2/generate', { model: MODEL, prompt: 'a4', wait: 0 }, a.key);
+    assert.deepEqual([again.status, again.json.status], [200, 'pending'], again.text);
+    ids.push(again.json.id as number);
+
+    // Everything ends; the ledger is exact.
+    fake.defaults = {};
+    fake.release();
+    for (const id of [...ids.filter((x) => x !== ids[2]), other.json.id as number]) {
+      const g = await settled(h, id, id === other.json.id ? b.key : a.key);
+      assert.equal(g.status, 'completed', JSON.stringify(g));
+    }
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
+
 describe('claims racing on PostgreSQL', { skip: needsPg }, () => {
   it('eight instances claiming at the same moment take one account exactly to its cap, each job once', async () => {
     const shared = await openSharedDatabase();
@@ -107,7 +164,7 @@ describe('claims racing on PostgreSQL', { skip: needsPg }, () => {
           .executeTakeFirstOrThrow();
         await shared.db.kysely
           .insertInto('jobs')
-          .values({ generation_id: g.id, state: 'queued', attempts: 0, max_attempts: 3, run_after: now, input_json: '{}', created_at: now, updated_at: now })
+          .values({ generation_id: g.id, account_id: acc.id, state: 'queued', attempts: 0, max_attempts: 3, run_after: now, input_json: '{}', created_at: now, updated_at: now })
           .execute();
       }
       for (let round = 0; round < 10; round++) {
