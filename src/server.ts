@@ -91,6 +91,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
     timeoutMs: settings.webhookTimeoutMs,
     concurrency: settings.webhookConcurrency,
+    perAccount: settings.webhookPerAccount,
     log: logger,
   });
   const jobDeps: JobDeps = {

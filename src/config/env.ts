@@ -59,6 +59,8 @@ export interface Settings {
   webhookTimeoutMs: number;
   /** Webhooks: deliveries in flight at once, per process. */
   webhookConcurrency: number;
+  /** Webhooks: one account's deliveries in flight at once, all instances together (LUMENGATE_WEBHOOK_PER_ACCOUNT). */
+  webhookPerAccount: number;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
 }
@@ -85,6 +87,7 @@ export interface JobSettings {
 }
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
+  const webhookConcurrency = positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY');
   return {
     host: env.HOST || '127.0.0.1',
     port: intOr(env.PORT, 8080),
@@ -125,7 +128,9 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
       )
       .filter(Boolean),
     webhookTimeoutMs: positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
-    webhookConcurrency: positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY'),
+    webhookConcurrency,
+    // Default: half of one process's slots, so one account's slow receiver never takes them all.
+    webhookPerAccount: positiveOr(env.LUMENGATE_WEBHOOK_PER_ACCOUNT, Math.ceil(webhookConcurrency / 2), 'LUMENGATE_WEBHOOK_PER_ACCOUNT'),
     env,
   };
 }

@@ -36,6 +36,8 @@ export interface WebhookOptions {
   policy: WebhookPolicy;
   timeoutMs: number;
   concurrency: number;
+  /** One account's deliveries in flight at once, all instances together. */
+  perAccount: number;
   pollMs?: number;
   log?: OperatorLog;
   /** Tests resolve names their own way. */
@@ -47,7 +49,7 @@ const refuse = (why: string) => badRequest(`callback_url: ${why}`, { fields: [{ 
 export function createWebhooks(db: Db, o: WebhookOptions): WebhookService {
   const sender = createSender(o.policy, { timeoutMs: o.timeoutMs, resolver: o.resolver });
   // The lease outlives the longest attempt (connect, headers and body each bounded by the timeout).
-  const worker = new DeliveryWorker({ db, sender, concurrency: o.concurrency, pollMs: o.pollMs ?? 2000, leaseMs: 3 * o.timeoutMs + 30_000, log: o.log });
+  const worker = new DeliveryWorker({ db, sender, concurrency: o.concurrency, perAccount: o.perAccount, pollMs: o.pollMs ?? 2000, leaseMs: 3 * o.timeoutMs + 30_000, log: o.log });
   return {
     worker,
     async admit(accountId, url) {

@@ -27,6 +27,8 @@ export interface WorkerOptions {
   sender: Sender;
   /** Deliveries in flight at once, per process. */
   concurrency: number;
+  /** One account's deliveries in flight at once, all instances together (claimDue). */
+  perAccount: number;
   /** How often due rows are looked for (new ones also wake the worker at once). */
   pollMs: number;
   /** A claimed row is this worker's for that long; longer than an attempt can take. */
@@ -75,7 +77,7 @@ export class DeliveryWorker {
     this.inFlight += room;
     let rows: WebhookDelivery[] = [];
     try {
-      rows = await claimDue(this.o.db, now, room, this.o.leaseMs);
+      rows = await claimDue(this.o.db, now, room, this.o.leaseMs, this.o.perAccount);
     } finally {
       this.inFlight -= room - rows.length;
     }

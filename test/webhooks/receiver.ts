@@ -1,6 +1,8 @@
 // A webhook receiver on 127.0.0.1 for the tests: records every request (raw body, headers) and
-// answers the statuses it is given in order (200 once the list is used up).
-import { createServer, type IncomingHttpHeaders } from 'node:http';
+// answers the statuses it is given in order (200 once the list is used up); with `hold` set it
+// answers nothing until release(), like a receiver that hangs.
+import { EventEmitter, once } from 'node:events';
+import { createServer, type IncomingHttpHeaders, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface Received {
@@ -14,7 +16,11 @@ export interface Receiver {
   received: Received[];
   /** Statuses for the next requests, in order. */
   statuses: number[];
-  /** Resolves once `n` requests have arrived. */
+  /** Requests arriving while set get no answer until release(). */
+  hold: boolean;
+  /** Answers every held request and stops holding. */
+  release(): void;
+  /** Resolves once `n` requests have arrived (as each arrives; a hang fails after 10 s). */
   until(n: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -22,24 +28,37 @@ export interface Receiver {
 export async function startReceiver(): Promise<Receiver> {
   const received: Received[] = [];
   const statuses: number[] = [];
+  const held: ServerResponse[] = [];
+  const arrivals = new EventEmitter();
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
-      res.writeHead(statuses.shift() ?? 200).end('ok');
+      if (rx.hold) held.push(res);
+      else res.writeHead(statuses.shift() ?? 200).end('ok');
+      arrivals.emit('request');
     });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
-  return {
+  const rx: Receiver = {
     url: `http://127.0.0.1:${port}/hook`,
     port,
     received,
     statuses,
+    hold: false,
+    release() {
+      rx.hold = false;
+      for (const res of held.splice(0)) res.writeHead(statuses.shift() ?? 200).end('ok');
+    },
     async until(n) {
-      for (let i = 0; i < 500 && received.length < n; i++) await new Promise((r) => setTimeout(r, 10));
-      if (received.length < n) throw new Error(`receiver got ${received.length} requests, expected ${n}`);
+      const cap = AbortSignal.timeout(10_000);
+      while (received.length < n) {
+        await once(arrivals, 'request', { signal: cap }).catch(() => {
+          throw new Error(`receiver got ${received.length} requests, expected ${n}`);
+        });
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {
@@ -47,4 +66,5 @@ export async function startReceiver(): Promise<Receiver> {
         server.close(() => resolve());
       }),
   };
+  return rx;
 }

@@ -196,6 +196,52 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
   });
 });
 
+describe("one account's slow receiver holds at most LUMENGATE_WEBHOOK_PER_ACCOUNT delivery slots", () => {
+  let h: Harness;
+  let slow: Receiver;
+  let fast: Receiver;
+  before(async () => {
+    // 4 slots; LUMENGATE_WEBHOOK_PER_ACCOUNT unset: 2, half of them.
+    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', LUMENGATE_WEBHOOK_CONCURRENCY: '4' } });
+    slow = await startReceiver();
+    fast = await startReceiver();
+  });
+  after(async () => {
+    slow.release();
+    await h.close();
+    await slow.close();
+    await fast.close();
+  });
+
+  it("an account whose receiver hangs has 2 attempts in flight; another account's delivery goes out meanwhile; the rest follow once it answers", async () => {
+    const withSecret = async () => {
+      const acc = await h.account({ tokens: 10 });
+      assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
+      return acc;
+    };
+    const a = await withSecret();
+    const b = await withSecret();
+    h.fake.respondWith({ chunks: ['ok'] });
+    slow.hold = true;
+    const aIds: number[] = [];
+    for (let i = 0; i < 4; i++) {
+      const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: `a${i}`, callback_url: slow.url }, a.key);
+      assert.equal(r.status, 200, r.text);
+      aIds.push(r.json.id as number);
+    }
+    await slow.until(2);
+    const r = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'b', callback_url: fast.url }, b.key);
+    assert.equal(r.status, 200, r.text);
+    await fast.until(1);
+    assert.equal(JSON.parse(fast.received[0]!.body).id, r.json.id);
+    assert.equal(slow.received.length, 2, "A's other two deliveries wait for A's own slots");
+
+    slow.release();
+    await slow.until(4);
+    for (const id of aIds) assert.equal((await deliveryWhen(h.server.db, id, (d) => d.state === 'delivered')).attempts, 1);
+  });
+});
+
 describe('webhooks with the default policy (https, public addresses only)', () => {
   let h: Harness;
   before(async () => {
