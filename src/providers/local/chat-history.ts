@@ -1,6 +1,11 @@
 // Our messages as node-llama-cpp chat history. An assistant turn's tool calls become
 // `functionCall` items carrying the result of the tool message that answers each call, which is
 // how node-llama-cpp's chat wrappers render a function call and its result into the prompt.
+// Assistant messages one after another (only tool messages between them: text after a call, as
+// /v1/responses rebuilds a previous response in src/openai/responses-api.ts) are one model turn,
+// their text and calls in order, each call followed by its result: the shape node-llama-cpp gives
+// a response in which the model wrote, called a function, got its result and wrote on. As separate
+// `model` items, the chat wrappers would render each as its own assistant turn.
 import type { ChatHistoryItem, ChatModelFunctionCall, ChatModelResponse } from 'node-llama-cpp';
 import { messageText, type Message } from '../spec.js';
 
@@ -24,8 +29,16 @@ export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
     if (m.role === 'system') history.push({ type: 'system', text: m.content });
     else if (m.role === 'user') history.push({ type: 'user', text: messageText(m) });
     else if (m.role === 'assistant') {
-      const response: ChatModelResponse['response'] = m.content ? [m.content] : [];
-      for (const call of m.toolCalls ?? []) {
+      // Tool messages add no item, so a model item last means only tool messages since that turn.
+      const previous = history.at(-1);
+      const turn: ChatModelResponse = previous?.type === 'model' ? previous : { type: 'model', response: [] };
+      if (turn !== previous) history.push(turn);
+      const { response } = turn;
+      // Text right after text is one string, as src/openai/responses-api.ts joins assistant message items.
+      const last = response.at(-1);
+      if (m.content && typeof last === 'string') response[response.length - 1] = last + m.content;
+      else if (m.content) response.push(m.content);
+      for (const [n, call] of (m.toolCalls ?? []).entries()) {
         if (!results.has(call.id)) throw new HistoryError(`tool call ${call.id} has no tool message with its result`, i);
         answered.add(call.id);
         response.push({
@@ -33,9 +46,10 @@ export function toChatHistory(messages: Message[]): ChatHistoryItem[] {
           name: call.name,
           params: parseOr(call.arguments, call.arguments),
           result: parseOr(results.get(call.id)!, results.get(call.id)),
+          // One message's calls are one batch; wrappers with parallel calls render each batch on its own.
+          ...(n === 0 ? { startsNewChunk: true } : {}),
         } satisfies ChatModelFunctionCall);
       }
-      history.push({ type: 'model', response });
     } else if (!answered.has(m.toolCallId)) {
       throw new HistoryError(`tool message ${m.toolCallId} answers no earlier assistant tool call`, i);
     }
