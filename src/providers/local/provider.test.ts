@@ -332,6 +332,23 @@ test('a named tool_choice calls that tool; the tool result is accepted in the ne
   assert.ok((withResult.finish.usage?.input_tokens ?? 0) > (noResult.finish.usage?.input_tokens ?? 0), 'the call and its result reach the prompt');
 });
 
+test('a turn with text after its call is continued by the model, with or without tools offered', async () => {
+  const p = provider();
+  // What /v1/responses rebuilds from a previous response (text, a call, text) and the call's output.
+  const messages: ProviderRequest['messages'] = [
+    { role: 'user', content: [{ type: 'text', text: 'Weather?' }] },
+    { role: 'assistant', content: 'Let me check.', toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: '{"city":"Paris"}' }] },
+    { role: 'assistant', content: 'It is sunny.' },
+    { role: 'tool', toolCallId: 'call_1', content: '{"sky":"sunny"}' },
+  ];
+  const alone = await collect((await p.open(request('Weather?'))).parts);
+  for (const tools of [undefined, [weather]]) {
+    const { finish } = await collect((await p.open(request('', { messages, tools }))).parts);
+    assert.equal(finish.finishReason, 'length');
+    assert.ok((finish.usage?.input_tokens ?? 0) > (alone.finish.usage?.input_tokens ?? 0) + 'Let me check.It is sunny.'.length, 'the whole turn reaches the model');
+  }
+});
+
 test('tool_choice auto offers the functions to the chat wrapper; none offers nothing', async () => {
   const p = provider();
   const plain = await collect((await p.open(request('Weather?'))).parts);
