@@ -232,6 +232,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     ...(input.parallelToolCalls !== undefined ? { parallelToolCalls: input.parallelToolCalls } : {}),
     ...(input.responseFormat ? { responseFormat: input.responseFormat } : {}),
     capabilities: capabilitiesOf(model),
+    tenant: String(caller.account.id),
   };
   const configured = configuredRoutes(deps, model);
   const routes = configured.some((r) => r.provider.refuse) ? await routesTaking(configured, request, input) : configured;

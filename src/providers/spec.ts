@@ -75,6 +75,12 @@ export interface ProviderRequest extends CallSettings {
   parallelToolCalls?: boolean;
   responseFormat?: ResponseFormat;
   capabilities?: ModelCapabilities;
+  /**
+   * Who the request is for (the account), as an opaque key: a provider that shares a scarce
+   * resource between requests shares it fairly between tenants (the local provider's sequences).
+   * Never sent upstream.
+   */
+  tenant?: string;
   /** Aborted when the client leaves or a timeout fires; the upstream request must stop at once. */
   signal: AbortSignal;
 }

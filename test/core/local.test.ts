@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'node:http';
+import { request, type ClientRequest } from 'node:http';
 import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { writeCorruptGguf, writeTinyGguf } from '../../src/providers/local/tiny-gguf.js';
 import type { LocalProvider } from '../../src/providers/local/index.js';
@@ -165,6 +165,43 @@ describe('local GGUF models through the gateway', () => {
     const g = await settled(h, id, acct.key);
     assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
     assert.ok(g.usage.input_tokens > 0 && g.usage.output_tokens > 0, `usage recorded: ${JSON.stringify(g.usage)}`);
+  });
+
+  it("one account's requests cannot fill a model's queue: another account's takes the place of its newest (the account reaches the provider as ProviderRequest.tenant)", async () => {
+    const a = await h.account({ plan: 'free', tokens: 100 });
+    const b = await h.account({ plan: 'free', tokens: 100 });
+    /** A stream that runs until the test ends it, open once its first content arrived. */
+    const openLong = (key: string) =>
+      new Promise<ClientRequest>((resolve) => {
+        const req = request(`${h.url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } });
+        req.on('error', () => {});
+        req.on('response', (res) => {
+          let got = '';
+          res.on('data', (c) => {
+            got += c;
+            if (got.includes('content_delta')) resolve(req);
+          });
+        });
+        req.end(JSON.stringify({ model: 'tiny-local', prompt: 'long', max_tokens: 100_000 }));
+      });
+    const longs = [await openLong(a.key), await openLong(a.key)];
+    assert.deepEqual(local().poolState('tiny.gguf'), { available: 0, queued: 0 });
+    const aQueued = h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'a queued', max_tokens: 3 }, a.key);
+    for (let i = 0; local().poolState('tiny.gguf')!.queued !== 1; i++) {
+      assert.ok(i < 20_000, 'never queued');
+      await sleep(1);
+    }
+    // B's request: A holds both sequences and waits for the one place in line, so B takes it.
+    const bQueued = h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'b queued', max_tokens: 3 }, b.key);
+    const refused = await aQueued;
+    assert.equal(refused.status, 503, refused.text);
+    assert.equal(refused.json.error, 'model_unavailable');
+    assert.deepEqual(local().poolState('tiny.gguf'), { available: 0, queued: 1 });
+    for (const req of longs) req.destroy();
+    const served = await bQueued;
+    assert.equal(served.json.status, 'completed', served.text);
+    assert.equal(await h.balance(b.id), 99);
+    assert.equal(await h.balance(a.id), 98, "A's refused request cost nothing (its two streams sent content)");
   });
 
   it('a corrupt GGUF gives a clear error and the server keeps serving', async () => {

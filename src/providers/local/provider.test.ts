@@ -143,6 +143,27 @@ test('requests queue when all sequences are busy; a full queue is a 503', async 
   assert.equal(done.finish.finishReason, 'length');
 });
 
+test("one account's requests cannot fill the queue: another's takes the place of its newest waiter, and gets the sequence next (ProviderRequest.tenant)", async () => {
+  const p = provider({ sequences: 1, max_queue: 1 });
+  const ac1 = new AbortController();
+  const s1 = await p.open({ ...longRequest('a busy', ac1), tenant: 'a' });
+  const aQueued = p.open(request('a queued', { tenant: 'a' }));
+  const bQueued = p.open(request('b queued', { tenant: 'b' }));
+  await assert.rejects(aQueued, (err: unknown) => {
+    assert.ok(err instanceof ProviderError);
+    assert.equal(err.status, 503);
+    assert.equal(err.code, 'model_busy');
+    return true;
+  });
+  assert.deepEqual(p.poolState(modelPath), { available: 0, queued: 1 });
+  // Another of A's finds the line full: B, the one waiting, has no more requests than A.
+  await assert.rejects(p.open(request('a again', { tenant: 'a' })), (err: unknown) => err instanceof ProviderError && err.code === 'model_busy');
+  ac1.abort(new Error('client left'));
+  await assert.rejects(collect(s1.parts), /client left/);
+  const done = await collect((await bQueued).parts);
+  assert.equal(done.finish.finishReason, 'length');
+});
+
 test('abort frees the sequence for a queued request within 100 ms', async (t) => {
   const p = provider({ sequences: 1, max_queue: 1 });
   const ac = new AbortController();

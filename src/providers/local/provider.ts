@@ -130,7 +130,7 @@ export function createLocalProvider(id: string, config: LocalProviderConfig = {}
     const entry = await untilAborted(getModel(req.upstreamModel), req.signal);
     let sequence: LlamaContextSequence;
     try {
-      sequence = await entry.pool.acquire(req.signal);
+      sequence = await entry.pool.acquire(req.signal, req.tenant);
     } catch (err) {
       if (err instanceof PoolQueueFullError) {
         throw new ProviderError(`local model ${req.upstreamModel} is busy: ${err.message}`, { status: 503, code: 'model_busy', unavailable: true, cause: err });

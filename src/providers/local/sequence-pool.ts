@@ -1,6 +1,12 @@
 // A fixed set of resources (context sequences) handed out one request at a time, with a bounded
-// FIFO of waiters. A full queue is refused at once so the gateway can answer 503 instead of
+// queue of waiters. A full queue is refused at once so the gateway can answer 503 instead of
 // letting requests pile up behind a CPU-bound model.
+// Shared fairly between owners (accounts, ProviderRequest.tenant): a freed item goes to the waiter
+// whose owner holds the fewest items, oldest first among equals; and when the queue is full, a
+// newcomer takes the place of the newest waiter of the owner with the most requests (held and
+// waiting) if that owner has at least two more than the newcomer's (the waiter is refused as if it
+// had found the queue full). So one account's burst can neither fill every place in the line nor
+// keep another account's request behind it. With a single owner this is the plain FIFO.
 
 export class PoolQueueFullError extends Error {
   override readonly name = 'PoolQueueFullError';
@@ -11,6 +17,7 @@ export class PoolClosedError extends Error {
 }
 
 interface Waiter<T> {
+  owner: string;
   resolve(item: T): void;
   reject(err: unknown): void;
 }
@@ -18,6 +25,9 @@ interface Waiter<T> {
 export class SequencePool<T> {
   private readonly free: T[];
   private readonly waiters: Waiter<T>[] = [];
+  /** Who holds each item handed out, and how many each owner holds. */
+  private readonly holders = new Map<T, string>();
+  private readonly held = new Map<string, number>();
   private closedWith: Error | undefined;
 
   constructor(
@@ -35,12 +45,12 @@ export class SequencePool<T> {
   }
 
   /** Resolves with a free item, waiting in line if none is; rejects with `signal.reason` on abort. */
-  acquire(signal: AbortSignal): Promise<T> {
+  acquire(signal: AbortSignal, owner = ''): Promise<T> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (signal.aborted) return Promise.reject(signal.reason);
     const item = this.free.pop();
-    if (item !== undefined) return Promise.resolve(item);
-    if (this.waiters.length >= this.maxQueue) {
+    if (item !== undefined) return Promise.resolve(this.handTo(owner, item));
+    if (this.waiters.length >= this.maxQueue && !this.makeRoomFor(owner)) {
       return Promise.reject(new PoolQueueFullError(`all sequences are busy and ${this.waiters.length} requests are already queued`));
     }
     return new Promise<T>((resolve, reject) => {
@@ -50,6 +60,7 @@ export class SequencePool<T> {
         reject(signal.reason);
       };
       const waiter: Waiter<T> = {
+        owner,
         resolve: (it) => {
           signal.removeEventListener('abort', onAbort);
           resolve(it);
@@ -64,16 +75,54 @@ export class SequencePool<T> {
     });
   }
 
-  /** Gives the item to the oldest waiter, or back to the free list. */
+  /** Gives the item to the waiter whose owner holds the fewest (oldest first), or back to the free list. */
   release(item: T): void {
-    const next = this.waiters.shift();
-    if (next) next.resolve(item);
-    else this.free.push(item);
+    const owner = this.holders.get(item);
+    if (owner !== undefined) {
+      this.holders.delete(item);
+      const n = (this.held.get(owner) ?? 1) - 1;
+      if (n > 0) this.held.set(owner, n);
+      else this.held.delete(owner);
+    }
+    let best = -1;
+    for (let i = 0; i < this.waiters.length; i++) {
+      if (best < 0 || this.heldBy(this.waiters[i]!.owner) < this.heldBy(this.waiters[best]!.owner)) best = i;
+    }
+    if (best < 0) {
+      this.free.push(item);
+      return;
+    }
+    const [next] = this.waiters.splice(best, 1);
+    next!.resolve(this.handTo(next!.owner, item));
   }
 
   /** Refuses new and queued requests from now on. */
   close(err: Error = new PoolClosedError('pool closed')): void {
     this.closedWith = err;
     for (const w of this.waiters.splice(0)) w.reject(err);
+  }
+
+  private heldBy(owner: string): number {
+    return this.held.get(owner) ?? 0;
+  }
+
+  private handTo(owner: string, item: T): T {
+    this.holders.set(item, owner);
+    this.held.set(owner, this.heldBy(owner) + 1);
+    return item;
+  }
+
+  /** The queue is full: refuses the newest waiter of the owner with the most requests, if it has two more than `owner`. */
+  private makeRoomFor(owner: string): boolean {
+    const load = new Map<string, number>();
+    for (const w of this.waiters) load.set(w.owner, (load.get(w.owner) ?? this.heldBy(w.owner)) + 1);
+    let heaviest: string | undefined;
+    for (const [o, n] of load) if (heaviest === undefined || n > load.get(heaviest)!) heaviest = o;
+    if (heaviest === undefined || load.get(heaviest)! < (load.get(owner) ?? this.heldBy(owner)) + 2) return false;
+    let i = this.waiters.length - 1;
+    while (this.waiters[i]!.owner !== heaviest) i--;
+    const [evicted] = this.waiters.splice(i, 1);
+    evicted!.reject(new PoolQueueFullError(`all sequences are busy and ${this.maxQueue} requests are already queued; this account has the most of them`));
+    return true;
   }
 }
