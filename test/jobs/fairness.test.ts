@@ -16,18 +16,18 @@ import { claimJobs } from '../../src/jobs/store.js';
 const MODEL = 'flux-1.1-pro'; // fixed price: 4 credits
 const PRICE = 4;
 
+/** A job server with 4 slots on a fake Replicate that holds every prediction until the test releases it. */
+async function startHoldingReplicate(env: Record<string, string> = {}): Promise<{ h: Harness; fake: FakeReplicate }> {
+  const fake = await startFakeReplicate({ hold: true });
+  const h = await startJobHarness({ REPLICATE_API_TOKEN: 'r8_fake_test_token', REPLICATE_BASE_URL: fake.baseUrl, LUMENGATE_JOB_CONCURRENCY: '4', ...env });
+  return { h, fake };
+}
+
 describe('job queue fairness between accounts', () => {
   let h: Harness;
   let fake: FakeReplicate;
-  before(async () => {
-    fake = await startFakeReplicate({ hold: true });
-    h = await startJobHarness({
-      REPLICATE_API_TOKEN: 'r8_fake_test_token',
-      REPLICATE_BASE_URL: fake.baseUrl,
-      // LUMENGATE_JOB_PER_ACCOUNT unset: 2, half of these 4 slots.
-      LUMENGATE_JOB_CONCURRENCY: '4',
-    });
-  });
+  // LUMENGATE_JOB_PER_ACCOUNT unset: 2, half of the 4 slots.
+  before(async () => ({ h, fake } = await startHoldingReplicate()));
   after(async () => {
     await h.close();
     await fake.close();
@@ -94,15 +94,7 @@ describe('job queue fairness between accounts', () => {
 describe("one account's open jobs are capped", () => {
   let h: Harness;
   let fake: FakeReplicate;
-  before(async () => {
-    fake = await startFakeReplicate({ hold: true });
-    h = await startJobHarness({
-      REPLICATE_API_TOKEN: 'r8_fake_test_token',
-      REPLICATE_BASE_URL: fake.baseUrl,
-      LUMENGATE_JOB_CONCURRENCY: '4',
-      LUMENGATE_JOB_QUEUE_PER_ACCOUNT: '3',
-    });
-  });
+  before(async () => ({ h, fake } = await startHoldingReplicate({ LUMENGATE_JOB_QUEUE_PER_ACCOUNT: '3' })));
   after(async () => {
     await h.close();
     await fake.close();
