@@ -187,6 +187,13 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('jobs_open_account').on('jobs').column('account_id').where(sql.ref('state'), 'in', ['queued', 'running']).execute();
       },
     },
+    // When a job was first claimed: its deadline (LUMENGATE_JOB_TIMEOUT_MS) counts from then, not
+    // from its submission, so time spent queued behind the account's cap is not taken from its run.
+    '009_jobs_started_at': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('jobs').addColumn('started_at', 'text').execute();
+      },
+    },
   };
 }
 

@@ -96,6 +96,8 @@ export interface JobTable {
   lease_expires_at: string | null;
   /** Not claimed before this instant (backoff after a failed attempt). */
   run_after: string;
+  /** Its first claim: the job's deadline counts from here (null while it has never run). */
+  started_at: string | null;
   /** The route (provider:model) the provider job runs on, and the provider's job id once started. */
   route: string | null;
   provider_job_id: string | null;

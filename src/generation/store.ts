@@ -36,6 +36,11 @@ export async function findOwnGenerationWithBalance(db: Db, accountId: number, id
 }
 
 /** Adds keys to a generation's structured result (e.g. the conversation /v1/responses continues). */
+/** Moves a pending generation's hold deadline (the stale-hold sweeper releases it after that). */
+export async function setHoldExpiry(db: Db, id: number, expiresAt: string): Promise<void> {
+  await db.kysely.updateTable('generations').set({ hold_expires_at: expiresAt }).where('id', '=', id).where('status', '=', 'pending').execute();
+}
+
 export async function mergeResultJson(db: Db, id: number, patch: Record<string, unknown>): Promise<void> {
   const row = await db.kysely.selectFrom('generations').select('result_json').where('id', '=', id).executeTakeFirst();
   const stored = row?.result_json ? (JSON.parse(row.result_json) as Record<string, unknown>) : {};

@@ -11,7 +11,7 @@ import { GatewayError } from '../core/errors.js';
 import { configuredRoutes, describeFailure, type GenerationDeps } from '../generation/lifecycle.js';
 import { priceOf } from '../generation/pricing.js';
 import type { Route } from '../generation/routing.js';
-import { findGeneration, mergeResultJson } from '../generation/store.js';
+import { findGeneration, mergeResultJson, setHoldExpiry } from '../generation/store.js';
 import { generationObject, type ResultLinks } from '../generation/object.js';
 import { ProviderError, type MediaInputFile, type MediaKind, type MediaProgress, type MediaProvider, type MediaRequest } from '../providers/spec.js';
 import type { FileStore } from '../storage/files.js';
@@ -58,6 +58,10 @@ export class JobStop extends Error {
 }
 
 const DEFAULT_POLL_MS = 2_000;
+/** A job not started this long after its submission (queued behind its account's cap, or no worker) fails, released. */
+export const QUEUE_WINDOW_MS = 24 * 3600_000;
+/** A pending hold outlives the job's deadline by this much before the stale-hold sweeper may release it. */
+export const HOLD_MARGIN_MS = 5 * 60_000;
 
 export async function executeJob(deps: JobDeps, owner: string, job: Job, signal: AbortSignal): Promise<void> {
   const id = job.generation_id;
@@ -68,10 +72,12 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   // The job's deadline aborts whatever it is doing (a provider call that never answers, a poll, a
   // download) rather than being looked at between polls only: a hung upstream must not hold a
   // worker slot for good. `signal` (the runner's: cancelled, lease lost, shutdown) stops it too.
+  // It counts from the first claim (time queued is not taken from the run), over every attempt.
+  const startedAt = Date.parse(job.started_at ?? gen.created_at);
   const overtime = new AbortController();
   const deadline = setTimeout(
     () => overtime.abort(new ProviderError(`timed out: the job ran over ${deps.jobs.timeoutMs} ms`, { retryable: false })),
-    Math.max(0, Date.parse(gen.created_at) + deps.jobs.timeoutMs - Date.now()),
+    Math.max(0, startedAt + deps.jobs.timeoutMs - Date.now()),
   );
   const run = AbortSignal.any([signal, overtime.signal]);
   let route: Route | undefined;
@@ -97,6 +103,9 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     if (gen.status !== 'pending') return await endSettledElsewhere(deps, gen, input, stopAtProvider);
     if (!model) throw new ProviderError(`model "${gen.model_slug}" is no longer in the catalog`, { retryable: false });
     if (job.attempts > job.max_attempts) throw new AttemptsExhausted(job.max_attempts, job.last_error);
+    if (startedAt - Date.parse(gen.created_at) > QUEUE_WINDOW_MS) throw new ProviderError(`not started within ${QUEUE_WINDOW_MS / 3600_000} h of its submission`, { retryable: false });
+    // The hold now lasts as long as the run may: the submission's covered the queue window.
+    await setHoldExpiry(deps.db, id, new Date(startedAt + deps.jobs.timeoutMs + HOLD_MARGIN_MS).toISOString());
     const routes = configuredRoutes(deps, model);
     let progress: MediaProgress;
     if (providerJobId && job.route) {

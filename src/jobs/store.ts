@@ -35,7 +35,8 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
         select j.generation_id, coalesce(b.n, 0) + row_number() over (partition by j.account_id order by j.generation_id) as slot
         from jobs j left join busy b on b.account_id = j.account_id
         where ${claimable})
-      update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now}
+      update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now},
+        started_at = coalesce(started_at, ${now})
       where generation_id in (
         select j.generation_id from jobs j join due d on d.generation_id = j.generation_id
         where d.slot <= ${perAccount} and ${claimable}

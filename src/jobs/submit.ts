@@ -11,7 +11,7 @@ import type { GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
 import { enforceRequiredOptions } from '../generation/required-options.js';
 import { findGeneration } from '../generation/store.js';
-import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, reportEnded, type JobDeps, type JobInput } from './execute.js';
+import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, HOLD_MARGIN_MS, QUEUE_WINDOW_MS, reportEnded, type JobDeps, type JobInput } from './execute.js';
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
 import { countOpenJobs, endJob, findJob, makeJobDue } from './store.js';
@@ -25,8 +25,6 @@ export const JOB_CATEGORIES: ReadonlySet<string> = new Set(['image', 'video', 'a
 /** Seconds POST /api/v2/generate waits for the job by default: long-running kinds answer pending at once. */
 const DEFAULT_WAIT: Record<string, number> = { image: 60, tts: 60, stt: 60, tool: 60, video: 0, audio: 0 };
 const MAX_WAIT_SECONDS = 120;
-/** A pending hold outlives the job's deadline by this much before the stale-hold sweeper may release it. */
-const HOLD_MARGIN_MS = 5 * 60_000;
 /**
  * A job with an input file is created not yet due and made due once the file is stored, so no
  * worker starts it on a missing file. If the instance dies in between, the job becomes due after
@@ -75,7 +73,8 @@ export async function submitJob(
   await checkQueueRoom(deps, caller.account.id);
   const hold = await holdPrice(deps, caller, model, price, {
     prompt: input.promptText,
-    holdTtlMs: deps.jobs.timeoutMs + HOLD_MARGIN_MS,
+    // Until it starts, a job may wait its queue window; its first claim sets the hold to its own deadline (execute.ts).
+    holdTtlMs: QUEUE_WINDOW_MS + deps.jobs.timeoutMs + HOLD_MARGIN_MS,
     // No instance id: a job outlives the instance that took the request (its restart must not release it).
     instanceId: null,
     job: {

@@ -54,8 +54,7 @@ describe('the job deadline', () => {
     assert.deepEqual([failed.status, failed.tokens_spent, await h.balance(a.id)], ['failed', 0, 100]);
     assert.match(failed.error, /timed out: the job ran over 1000 ms/);
     assert.equal((await endedJob(h.server.db, hung.json.id)).state, 'failed');
-    // The only slot is free again: another account's job runs. (Submitted now rather than queued
-    // behind the hung one: a job's deadline counts from its submission, queueing included.)
+    // The only slot is free again: another account's job runs.
     const other = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'y' }, b.key);
     assert.deepEqual([other.status, other.json.status], [200, 'completed']);
     assert.deepEqual(await h.ledgerMismatches(), []);
@@ -73,5 +72,69 @@ describe('the job deadline', () => {
     assert.deepEqual([failed.status, failed.tokens_spent, await h.balance(acc.id)], ['failed', 0, 100]);
     assert.match(failed.error, /timed out: the job ran over 1000 ms/);
     await replicate.until(() => p.status === 'canceled');
+  });
+});
+
+describe('the job deadline counts from its start, not its submission', () => {
+  let h: Harness;
+  let images: FakeOpenAIImages;
+  let replicate: FakeReplicate;
+  let filesDir: string;
+  const TIMEOUT_MS = 60_000;
+  before(async () => {
+    images = await startFakeOpenAIImages();
+    replicate = await startFakeReplicate();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startHarness({
+      env: {
+        OPENAI_API_KEY: FAKE_OPENAI_KEY,
+        OPENAI_BASE_URL: `${images.origin}/v1`,
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: replicate.baseUrl,
+        LUMENGATE_FILES_DIR: filesDir,
+        LUMENGATE_JOB_IDLE_POLL_MS: '50',
+        LUMENGATE_JOB_CONCURRENCY: '1',
+        LUMENGATE_JOB_TIMEOUT_MS: String(TIMEOUT_MS),
+      },
+    });
+  });
+  after(async () => {
+    await h.close();
+    images.release();
+    await Promise.all([images.close(), replicate.close()]);
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+
+  it('a job queued longer than the timeout still runs, its hold set from its start; one not started within 24 h fails, 0 charged', async () => {
+    const a = await h.account({ tokens: 100 });
+    const b = await h.account({ tokens: 100 });
+    const arrived = images.nextRequest();
+    const hung = await h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'hold: never answered', wait: 0 }, a.key);
+    assert.equal(hung.status, 200, hung.text);
+    await arrived;
+    // Two jobs queued behind the hung one (the only slot), as if submitted 2 h and 25 h ago.
+    const late = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'late', wait: 0 }, b.key);
+    const stale = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'stale', wait: 0 }, b.key);
+    const backdate = (id: number, hours: number) =>
+      h.server.db.kysely
+        .updateTable('generations')
+        .set({ created_at: new Date(Date.now() - hours * 3600_000).toISOString() })
+        .where('id', '=', id)
+        .execute();
+    await backdate(late.json.id, 2);
+    await backdate(stale.json.id, 25);
+    assert.equal((await h.post(`/api/v2/generate/${hung.json.id}/cancel`, {}, a.key)).status, 200);
+
+    const ran = await settled(h, late.json.id, b.key);
+    assert.deepEqual([ran.status, ran.tokens_spent], ['completed', 4], JSON.stringify(ran));
+    const job = await endedJob(h.server.db, late.json.id);
+    const gen = await h.server.db.kysely.selectFrom('generations').select('hold_expires_at').where('id', '=', late.json.id).executeTakeFirstOrThrow();
+    assert.equal(Date.parse(gen.hold_expires_at), Date.parse(job.started_at!) + TIMEOUT_MS + 5 * 60_000, 'the hold lasts from the start');
+
+    const gaveUp = await settled(h, stale.json.id, b.key);
+    assert.deepEqual([gaveUp.status, gaveUp.tokens_spent], ['failed', 0]);
+    assert.match(gaveUp.error, /not started within 24 h of its submission/);
+    assert.equal(await h.balance(b.id), 100 - 4);
+    assert.deepEqual(await h.ledgerMismatches(), []);
   });
 });
