@@ -15,6 +15,7 @@ import { messageText, type Message, type ProviderUsage } from '../providers/spec
 import { openAIErrorType } from './errors.js';
 import { endUser, unknownField } from './request.js';
 import { lumengateExtension } from './responses.js';
+import { inResponsesTerms, type Origin } from './responses-paths.js';
 import type { ErrorCode } from '../core/errors.js';
 
 // ---- Request -------------------------------------------------------------------------------
@@ -117,6 +118,8 @@ export interface ResponsesRequest {
   echo: ResponseEcho;
   /** The new input items as messages (instructions not included). */
   messages: Message[];
+  /** Where each of `messages` is in the body, for errors (src/openai/responses-paths.ts). */
+  origins: Origin[];
   /** A previous response to continue, as a generation id. */
   previousId: number | null;
 }
@@ -130,7 +133,8 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
   const parsed = responsesBodySchema.safeParse(body, { reportInput: true });
   if (!parsed.success) throw refusal400(parsed.error, body);
   const b = parsed.data;
-  const items = typeof b.input === 'string' ? [{ role: 'user' as const, content: b.input }] : b.input.map(parseItem);
+  // A string input is one user message whose text is `input` itself.
+  const { messages, origins } = typeof b.input === 'string' ? toConversation([{ role: 'user', content: b.input }], () => ({ at: 'input', content: 'input' })) : toConversation(b.input.map(parseItem));
   let previousId: number | null = null;
   if (b.previous_response_id != null) {
     const m = /^resp_(\d+)$/.exec(b.previous_response_id);
@@ -140,7 +144,8 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
   return {
     body: b,
     previousId,
-    messages: toConversation(items),
+    messages,
+    origins,
     echo: {
       instructions: b.instructions ?? null,
       max_output_tokens: b.max_output_tokens ?? null,
@@ -172,36 +177,56 @@ function parseItem(raw: unknown, i: number): InputItem {
   return parsed.data;
 }
 
+/** Where the message made of item i starts: its content parts are the item's, a function_call_output's text is its `output`. */
+function itemOrigin(i: number, item: InputItem): Origin {
+  const at = `input.${i}`;
+  if (item.type === 'function_call_output') return { at, content: `${at}.output`, callId: `${at}.call_id` };
+  if (item.type === 'function_call' || item.role !== 'user') return { at };
+  return { at, content: `${at}.content`, parts: Array.isArray(item.content) };
+}
+
 /**
- * Items -> messages. Consecutive assistant text and function calls become one assistant turn, and
- * an assistant message after a call starts the next turn. A previous response's output items go
+ * Items -> messages, and where each message came from (`originOf`, for errors). Consecutive
+ * assistant text and function calls become one assistant turn (from its first item), and an
+ * assistant message after a call starts the next turn. A previous response's output items go
  * through here too, so sending the items back and naming the response agree.
  */
-function toConversation(items: InputItem[]): Message[] {
+function toConversation(items: InputItem[], originOf: (i: number, item: InputItem) => Origin = itemOrigin): { messages: Message[]; origins: Origin[] } {
   const out: Message[] = [];
-  const lastAssistant = (text = false): Extract<Message, { role: 'assistant' }> => {
+  const origins: Origin[] = [];
+  const add = <M extends Message>(i: number, item: InputItem, m: () => M): M => {
+    origins.push(originOf(i, item));
+    const made = m();
+    out.push(made);
+    return made;
+  };
+  const lastAssistant = (i: number, item: InputItem, text = false): Extract<Message, { role: 'assistant' }> => {
     const last = out.at(-1);
     if (last?.role === 'assistant' && !(text && last.toolCalls?.length)) return last;
-    const created: Message = { role: 'assistant', content: '' };
-    out.push(created);
-    return created;
+    return add(i, item, () => ({ role: 'assistant', content: '' }));
   };
-  items.forEach((item, i) => {
-    if (item.type === 'function_call') {
-      const a = lastAssistant();
-      (a.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
-    } else if (item.type === 'function_call_output') {
-      out.push({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') });
-    } else if (item.role === 'assistant') {
-      const a = lastAssistant(true);
-      a.content += typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['output_text', 'input_text', 'refusal'], 'assistant messages');
-    } else if (item.role === 'user') {
-      out.push({ role: 'user', content: contentParts(typeof item.content === 'string' ? item.content : item.content.map((p, j) => chatPart(p, `input.${i}.content.${j}`)), `input.${i}`) });
-    } else {
-      out.push({ role: 'system', content: typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['input_text', 'output_text'], `${item.role} messages`) });
-    }
-  });
-  return out;
+  try {
+    items.forEach((item, i) => {
+      if (item.type === 'function_call') {
+        const a = lastAssistant(i, item);
+        (a.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
+      } else if (item.type === 'function_call_output') {
+        add(i, item, () => ({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') }));
+      } else if (item.role === 'assistant') {
+        const a = lastAssistant(i, item, true);
+        a.content += typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['output_text', 'input_text', 'refusal'], 'assistant messages');
+      } else if (item.role === 'user') {
+        // The content part checks shared with chat name chat's place (messages.N.content.1.image_url.url): the catch below maps it.
+        const parts = typeof item.content === 'string' ? item.content : item.content.map((p, j) => chatPart(p, `input.${i}.content.${j}`));
+        add(i, item, () => ({ role: 'user', content: contentParts(parts, `messages.${out.length}`) }));
+      } else {
+        add(i, item, () => ({ role: 'system', content: typeof item.content === 'string' ? item.content : textOf(item.content, `input.${i}`, ['input_text', 'output_text'], `${item.role} messages`) }));
+      }
+    });
+  } catch (err) {
+    throw inResponsesTerms(err, origins);
+  }
+  return { messages: out, origins };
 }
 
 type ResponsesPart = Exclude<z.infer<typeof messageItem>['content'], string>[number];
@@ -242,10 +267,24 @@ function checkToolOutputs(messages: Message[]): void {
   }
 }
 
-/** The request as a GenerationInput: previous conversation + new items, instructions first. */
-export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest): Promise<{ input: GenerationInput; conversation: Message[] }> {
+/**
+ * The request as a GenerationInput: previous conversation + new items, instructions first; and
+ * where each of its messages is in the body (`origins`): what the generation refuses in chat's
+ * terms is named in the body's by inResponsesTerms (src/openai/responses-paths.ts).
+ */
+export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest): Promise<{ input: GenerationInput; conversation: Message[]; origins: Origin[] }> {
   const b = r.body;
-  const conversation = [...(r.previousId !== null ? await previousConversation(db, caller, r.previousId) : []), ...r.messages];
+  const previous = r.previousId !== null ? await previousConversation(db, caller, r.previousId) : [];
+  const origins: Origin[] = [...(b.instructions ? [{ at: 'instructions' }] : []), ...previous.map(() => ({ at: 'previous_response_id' })), ...r.origins];
+  const conversation = [...previous, ...r.messages];
+  try {
+    return { input: generationInput(b, conversation), conversation, origins };
+  } catch (err) {
+    throw inResponsesTerms(err, origins);
+  }
+}
+
+function generationInput(b: ResponsesBody, conversation: Message[]): GenerationInput {
   checkToolOutputs(conversation);
   if (!conversation.some((m) => m.role === 'user')) throw badRequest('missing required field: input with a user message', { fields: [{ path: 'input', message: 'needs a user message' }] });
   const messages: Message[] = [...(b.instructions ? [{ role: 'system' as const, content: b.instructions }] : []), ...conversation];
@@ -256,12 +295,12 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
     f?.type === 'json_schema' ? responseFormatSchema.parse({ type: 'json_schema', json_schema: { name: f.name, schema: f.schema, description: f.description, strict: f.strict } }) : f,
   );
   const lastUser = [...conversation].reverse().find((m) => m.role === 'user');
-  const input: GenerationInput = {
+  return {
     model: b.model,
     messages,
     settings: callSettings({ temperature: b.temperature, top_p: b.top_p, max_tokens: b.max_output_tokens, user: endUser(b), reasoning_effort: b.reasoning?.effort }),
-    // Responses tools are flat: a tool's function fields are the tool's own (tools.0.parameters).
-    ...(tools ? { tools, toolPaths: tools.map((_, i) => `tools.${i}`) } : {}),
+    // Responses tools are flat: a tool's function fields are the tool's own (tools.0.parameters, responsesPath).
+    ...(tools ? { tools } : {}),
     ...(choice ? { toolChoice: choice } : {}),
     ...(b.parallel_tool_calls != null ? { parallelToolCalls: b.parallel_tool_calls } : {}),
     ...(responseFormat ? { responseFormat } : {}),
@@ -269,7 +308,6 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
     options: {},
     promptText: lastUser ? messageText(lastUser) : null,
   };
-  return { input, conversation };
 }
 
 // ---- Conversation kept for previous_response_id --------------------------------------------
@@ -289,7 +327,7 @@ async function previousConversation(db: Db, caller: Caller, id: number): Promise
   if (row.status !== 'completed') throw badRequest(`previous response "${responseId(id)}" did not complete`, { fields: [{ path: 'previous_response_id', message: `status ${row.status}` }] });
   // Its output items become turns as the same items sent back by hand would (toConversation); a
   // refusal part goes back as the assistant's text, as OpenAI takes an earlier refusal part back.
-  return [...stored.conversation, ...toConversation(outputItems(generationObject(row, null)))];
+  return [...stored.conversation, ...toConversation(outputItems(generationObject(row, null))).messages];
 }
 
 /** Keeps the conversation (without instructions, as OpenAI does) beside the generation's result. */

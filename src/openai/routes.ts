@@ -16,6 +16,7 @@ import { clientGone } from '../http/streaming.js';
 import { embeddingsResponse, parseEmbeddingsBody } from './embeddings.js';
 import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, saveConversation } from './responses-api.js';
 import { openAIError, openAIErrorType } from './errors.js';
+import { failureInResponsesTerms, inResponsesTerms } from './responses-paths.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
@@ -81,11 +82,15 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   app.post('/responses', { schema: openAIDocs.responses }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
     const request = parseResponsesBody(req.body);
-    const { input, conversation } = await responsesInput(deps.db, caller, request);
+    const { input, conversation, origins } = await responsesInput(deps.db, caller, request);
     const run: Run = async (sink, cancel) => {
-      const outcome = await runGeneration(deps, caller, input, sink, cancel);
+      // What the generation refuses it names in chat's terms; the client is told the fields it sent (responses-paths.ts).
+      const outcome = await runGeneration(deps, caller, input, sink, cancel).catch((err: unknown) => {
+        throw inResponsesTerms(err, origins);
+      });
+      if (outcome.failure) return { ...outcome, failure: failureInResponsesTerms(outcome.failure, origins) };
       // Kept before the answer ends, so a previous_response_id sent right after finds it.
-      if (!outcome.failure) await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
+      await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
       return outcome;
     };
     if (!input.stream) {

@@ -5,6 +5,10 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { settled, startHarness, type Harness } from '../support/harness.js';
+import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGoogle } from '../support/fake-google.js';
+import type { FakeUpstream } from '../support/fake-upstream.js';
+import { openAITextModel } from '../support/text-models.js';
 
 /** Named SSE events: [event name, data]. */
 function namedEvents(body: string): [string, any][] {
@@ -31,11 +35,33 @@ const weatherTool = {
   strict: true,
 };
 
+/**
+ * Posts each body to /v1/responses, not streamed then with `stream: true`, and checks that the
+ * error answer (JSON, before any stream opens) has `status` and names `param` as error.param, at
+ * the start of its message and as details.fields[0].path. All cases are compared at once, so a
+ * failure lists every path that is wrong.
+ */
+async function assertRefusedAt(h: Harness, key: string, cases: readonly (readonly [body: Record<string, unknown>, status: number, param: string])[]): Promise<void> {
+  const got: string[] = [];
+  const want: string[] = [];
+  for (const [body, status, param] of cases) {
+    for (const stream of [false, true]) {
+      const r = await h.post('/v1/responses', { ...body, ...(stream ? { stream } : {}) }, key);
+      const e = r.json?.error;
+      const named = [e?.param, (e?.message as string | undefined)?.split(': ')[0], e?.details?.fields?.[0]?.path];
+      got.push(`${stream ? 'stream ' : ''}${r.status} ${r.headers.get('content-type')?.split(';')[0]} ${named.join(' | ')}`);
+      want.push(`${stream ? 'stream ' : ''}${status} application/json ${[param, param, param].join(' | ')}`);
+    }
+  }
+  assert.deepEqual(got, want);
+}
+
 describe('/v1/responses', () => {
   let h: Harness;
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
   before(async () => {
-    h = await startHarness();
+    // A text-only model, and one that takes two messages of ten characters at most.
+    h = await startHarness({ catalog: { models: [openAITextModel('text-only'), { ...openAITextModel('two-short'), max_messages: 2, max_prompt_chars: 10 }] } });
   });
   after(() => h.close());
 
@@ -570,6 +596,38 @@ describe('/v1/responses', () => {
     ]);
   });
 
+  it('what a check shared with chat refuses is named where the client sent it (input.N.content.M.image_url, not messages.N.content.M.image_url.url), streamed or not', async () => {
+    const a = await h.account({ tokens: 10 });
+    const text = { type: 'input_text' as const, text: 'look' };
+    const image = { type: 'input_image' as const, image_url: 'data:image/png;base64,iVBORw0KGgo=', detail: 'auto' as const };
+    h.fake.respondWith({ chunks: ['ok'] });
+    const withImage = await client(a.key).responses.create({ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, image] }] });
+    const before = h.fake.requests.length;
+    const user = (content: unknown) => ({ role: 'user', content });
+    const schema = { type: 'object', properties: { city: { type: 'nonsense' } } };
+    await assertRefusedAt(h, a.key, [
+      // Content parts: chat's image_url.url and file.file_data are the part's own image_url and file_data.
+      [{ model: 'gpt-5-nano', instructions: 'be brief', input: [user('x'), user([text, { type: 'input_image', image_url: 'http://example.com/a.png' }])] }, 422, 'input.1.content.1.image_url'],
+      [{ model: 'gpt-5-nano', input: [user([text, { type: 'input_file', filename: 'a.pdf', file_data: 'JVBERi0xLjQK' }])] }, 422, 'input.0.content.1.file_data'],
+      [{ model: 'gpt-5-nano', input: [user([text, { type: 'input_file', filename: 'a.pdf' }])] }, 422, 'input.0.content.1.file_data'],
+      // An empty prompt: the item, or `input` itself when it is a string (instructions are not an input item).
+      [{ model: 'gpt-5-nano', instructions: 'be brief', input: ' ' }, 400, 'input'],
+      [{ model: 'gpt-5-nano', instructions: 'be brief', input: [user('x'), { role: 'assistant', content: 'y' }, user('')] }, 400, 'input.2'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'developer', content: 'be brief' }, user([{ type: 'input_text', text: ' ' }])] }, 400, 'input.1'],
+      // A part the model does not take: the item's part, or the previous response it came with.
+      [{ model: 'text-only', instructions: 'be brief', input: [user([text, image])] }, 422, 'input.0.content.1'],
+      [{ model: 'text-only', instructions: 'be brief', previous_response_id: withImage.id, input: 'and now?' }, 422, 'previous_response_id'],
+      // The model's limits count the whole conversation: `input`.
+      [{ model: 'two-short', input: [user('a'), { role: 'assistant', content: 'b' }, user('c')] }, 422, 'input'],
+      [{ model: 'two-short', input: 'eleven chars' }, 422, 'input'],
+      // A named tool_choice is {type, name}; text.format is response_format's json_schema, flat.
+      [{ model: 'gpt-5-nano', input: 'x', tools: [weatherTool], tool_choice: { type: 'function', name: 'get_time' } }, 422, 'tool_choice.name'],
+      [{ model: 'gpt-5-nano', input: 'x', text: { format: { type: 'json_schema', name: 'city', schema, strict: true } } }, 422, 'text.format.schema'],
+    ]);
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 9, 'nothing charged but the first response');
+  });
+
   it('mid-stream upstream failure: response.failed as the last event, the SDK throws, 0 charged', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });
@@ -597,5 +655,50 @@ describe('/v1/responses', () => {
     assert.match(failed!.response.error.message, /provider error/);
     assert.equal(await h.balance(a.id), 10);
     assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
+
+describe('/v1/responses: provider refusals name the field as sent', () => {
+  let h: Harness;
+  let anthropic: FakeUpstream;
+  let google: FakeUpstream;
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    google = await startFakeGoogle();
+    h = await startHarness({ env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` } });
+  });
+  after(async () => {
+    await h.close();
+    await anthropic.close();
+    await google.close();
+  });
+
+  it('text.format, input items and schema places instead of response_format, messages.N and response_format.json_schema.schema…, streamed or not; nothing held or sent', async () => {
+    const a = await h.account({ tokens: 10 });
+    // Gemini's schema conversion in the SDK takes an enum of one type only.
+    const mixed = { type: 'object', properties: { city: { type: 'string' }, unit: { enum: ['celsius', 0] } } };
+    // Deep enough that chat's path (response_format.json_schema.schema.…) is cut at 64 characters; the responses one is not.
+    const deep = { type: 'object', properties: { days: { type: 'array', items: { anyOf: [{ type: 'string' }, mixed] } } } };
+    const sent = anthropic.requests.length + google.requests.length;
+    await assertRefusedAt(h, a.key, [
+      [{ model: 'claude-haiku-4.5', input: 'x', text: { format: { type: 'json_object' } } }, 400, 'text.format'],
+      [
+        {
+          model: 'gemini-2.5-flash',
+          instructions: 'be brief',
+          input: [
+            { role: 'user', content: 'x' },
+            { role: 'developer', content: 'y' },
+          ],
+        },
+        400,
+        'input.1',
+      ],
+      [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: mixed } } }, 400, 'text.format.schema.properties.unit'],
+      [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: deep } } }, 400, 'text.format.schema.properties.days.items.anyOf.1.properties.unit'],
+      [{ model: 'gemini-2.5-flash', input: 'x', tools: [weatherTool, { type: 'function', name: 'convert', parameters: mixed }] }, 400, 'tools.1.parameters.properties.unit'],
+    ]);
+    assert.equal(anthropic.requests.length + google.requests.length, sent, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
   });
 });
