@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startFakeAnthropic, type FakeUpstream } from '../../test/support/fake-anthropic.js';
 import { drain, providerConformance, request } from '../../test/support/provider-conformance.js';
-import type { ProviderError } from './spec.js';
+import type { Message, ProviderError } from './spec.js';
 import { anthropicProvider } from './anthropic.js';
 
 const make = (fake: FakeUpstream) => anthropicProvider('anthropic', { type: 'anthropic', base_url: `${fake.origin}/v1`, api_key: 'sk-ant-test' });
@@ -195,12 +195,17 @@ describe('anthropic: structured output, images and files', () => {
     ]);
   });
 
-  it('refuses audio and file types Claude does not read, naming messages', async () => {
+  it('refuses audio and file types Claude does not read, naming the part', async () => {
     for (const part of [
       { type: 'audio', data: 'AAAA', format: 'wav' },
       { type: 'file', data: 'AAAA', mediaType: 'application/zip' },
     ] as const) {
-      await assert.rejects(make(fake).open(request({ messages: [{ role: 'user', content: [part] }] })), (err: ProviderError) => err.status === 400 && /^messages:/.test(err.message));
+      const messages: Message[] = [
+        { role: 'user', content: [{ type: 'text', text: 'hi' }] },
+        { role: 'assistant', content: 'hello' },
+        { role: 'user', content: [{ type: 'text', text: 'listen' }, part] },
+      ];
+      await assert.rejects(make(fake).open(request({ messages })), (err: ProviderError) => err.status === 400 && /^messages\.2\.content\.1:/.test(err.message));
     }
   });
 });

@@ -30,11 +30,12 @@ export function refusedByAnthropic(req: RequestFields): Refusal {
   }
   if (req.temperature !== undefined && req.topP !== undefined) return { field: 'top_p', why: 'Anthropic takes temperature or top_p, not both' };
   if (req.responseFormat?.type === 'json_object') return { field: 'response_format', why: 'Anthropic needs a schema: use json_schema' };
-  for (const m of req.messages) {
+  // The part itself is named (messages.0.content.1), not the whole conversation.
+  for (const [i, m] of req.messages.entries()) {
     if (m.role !== 'user') continue;
-    for (const p of m.content) {
-      if (p.type === 'audio') return { field: 'messages', why: 'Anthropic takes no audio input' };
-      if (p.type === 'file' && !documentTypes.has(p.mediaType)) return { field: 'messages', why: `Anthropic takes PDF and text/plain files, not ${p.mediaType}` };
+    for (const [j, p] of m.content.entries()) {
+      if (p.type === 'audio') return { field: `content.${j}`, message: i, why: 'Anthropic takes no audio input' };
+      if (p.type === 'file' && !documentTypes.has(p.mediaType)) return { field: `content.${j}`, message: i, why: `Anthropic takes PDF and text/plain files, not ${p.mediaType}` };
     }
   }
   return undefined;

@@ -144,6 +144,22 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
       },
       'messages.1.name',
     ],
+    // Claude reads files only as PDF or text/plain: the part is named, not the conversation.
+    [
+      'claude-haiku-4.5',
+      {
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'hi' },
+              { type: 'file', file: { filename: 'a.csv', file_data: 'data:text/csv;base64,YSxi' } },
+            ],
+          },
+        ],
+      },
+      'messages.0.content.1',
+    ],
   ] as const) {
     it(`${model}: ${field} is refused with 400 naming it, nothing sent upstream, nothing charged`, async () => {
       const balance = await h.balance(acct.id);
@@ -151,6 +167,7 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
       const r = await h.post('/v1/chat/completions', { model, messages: ask, ...body }, acct.key);
       assert.equal(r.status, 400, r.text);
       assert.equal(r.json.error.type, 'invalid_request_error');
+      assert.equal(r.json.error.param, field);
       assert.match(r.json.error.message, new RegExp(`\\b${field}\\b`));
       assert.equal(anthropic.requests.length + google.requests.length, sent);
       assert.equal(await h.balance(acct.id), balance);

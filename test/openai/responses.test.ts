@@ -684,6 +684,22 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
       [{ model: 'claude-haiku-4.5', input: 'x', text: { format: { type: 'json_object' } } }, 400, 'text.format'],
       [
         {
+          model: 'claude-haiku-4.5',
+          input: [
+            {
+              role: 'user',
+              content: [
+                { type: 'input_text', text: 'x' },
+                { type: 'input_file', filename: 'a.csv', file_data: 'data:text/csv;base64,YSxi' },
+              ],
+            },
+          ],
+        },
+        400,
+        'input.0.content.1',
+      ],
+      [
+        {
           model: 'gemini-2.5-flash',
           instructions: 'be brief',
           input: [
