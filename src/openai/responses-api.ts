@@ -256,15 +256,19 @@ function chatPart(p: ResponsesPart, path: string): z.infer<typeof contentPartSch
   }
 }
 
-/** Every function_call_output must answer a function call before it (this input or the previous response). */
+/**
+ * Every function_call_output must answer a function call before it (this input or the previous
+ * response). Named as chat names a tool message's id (messages.N.tool_call_id), which is the
+ * item's call_id in the body (src/openai/responses-paths.ts).
+ */
 function checkToolOutputs(messages: Message[]): void {
   const known = new Set<string>();
-  for (const m of messages) {
+  messages.forEach((m, i) => {
     if (m.role === 'assistant') for (const c of m.toolCalls ?? []) known.add(c.id);
     if (m.role === 'tool' && !known.has(m.toolCallId)) {
-      throw validationError([{ path: 'input', message: `function_call_output "${m.toolCallId}" answers no function_call` }]);
+      throw validationError([{ path: `messages.${i}.tool_call_id`, message: `function_call_output "${m.toolCallId}" answers no function_call` }]);
     }
-  }
+  });
 }
 
 /**
@@ -285,9 +289,9 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
 }
 
 function generationInput(b: ResponsesBody, conversation: Message[]): GenerationInput {
-  checkToolOutputs(conversation);
-  if (!conversation.some((m) => m.role === 'user')) throw badRequest('missing required field: input with a user message', { fields: [{ path: 'input', message: 'needs a user message' }] });
   const messages: Message[] = [...(b.instructions ? [{ role: 'system' as const, content: b.instructions }] : []), ...conversation];
+  checkToolOutputs(messages);
+  if (!conversation.some((m) => m.role === 'user')) throw badRequest('missing required field: input with a user message', { fields: [{ path: 'input', message: 'needs a user message' }] });
   const tools = toTools(b.tools?.map(({ type, ...fn }) => ({ type, function: fn })));
   const choice = toToolChoice(b.tool_choice == null || typeof b.tool_choice === 'string' ? b.tool_choice : { type: 'function', function: { name: b.tool_choice.name } }, tools);
   const f = b.text?.format;

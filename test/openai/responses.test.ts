@@ -433,14 +433,20 @@ describe('/v1/responses', () => {
     assert.equal(noInput.json.error.message, 'missing required field: input');
     assert.equal(noInput.json.error.param, 'input');
     assert.equal((await post({ model: 'gpt-5-nano', input: 5 })).status, 422);
+    // A function_call_output that answers no call is named by its call_id, not as the whole input.
     const orphan = await post({
       model: 'gpt-5-nano',
+      instructions: 'be brief',
       input: [
         { role: 'user', content: 'x' },
+        { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' },
+        { type: 'function_call_output', call_id: 'call_1', output: 'sunny' },
         { type: 'function_call_output', call_id: 'nope', output: 'y' },
       ],
     });
     assert.equal(orphan.status, 422);
+    assert.equal(orphan.json.error.param, 'input.3.call_id');
+    assert.equal(orphan.json.error.message, 'input.3.call_id: function_call_output "nope" answers no function_call');
     await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: mine.id }), OpenAI.NotFoundError);
     await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: 'resp_999999' }), OpenAI.NotFoundError);
     await assert.rejects(client(a.key).responses.create({ model: 'gpt-5-nano', input: 'x', previous_response_id: 'chatcmpl-1' }), OpenAI.NotFoundError);
