@@ -51,8 +51,21 @@ const functionOutputItem = z.strictObject({
   output: z.union([z.string(), z.array(inputText)]),
 });
 const ITEM_TYPES = new Set(['message', 'function_call', 'function_call_output']);
-const inputItem = z.union([functionCallItem, functionOutputItem, messageItem]);
-type InputItem = z.infer<typeof inputItem>;
+type InputItem = z.infer<typeof functionCallItem> | z.infer<typeof functionOutputItem> | z.infer<typeof messageItem>;
+// One schema per kind of item, its content (output) a string or parts: a union zod cannot match
+// as a whole is only "Invalid input" at the item (input.0), where these name the field itself
+// (input.0.content.1.image_url, input.1.name, input.0.role).
+const outputAsText = functionOutputItem.extend({ output: z.string() });
+const outputAsParts = functionOutputItem.extend({ output: functionOutputItem.shape.output.options[1] });
+const messageAsText = messageItem.extend({ content: z.string() });
+const messageAsParts = messageItem.extend({ content: messageItem.shape.content.options[1] });
+
+function itemSchema(raw: unknown) {
+  const { type, content, output } = (raw ?? {}) as { type?: unknown; content?: unknown; output?: unknown };
+  if (type === 'function_call') return functionCallItem;
+  if (type === 'function_call_output') return Array.isArray(output) ? outputAsParts : outputAsText;
+  return Array.isArray(content) ? messageAsParts : messageAsText;
+}
 
 // Responses tools are flat: {type, name, description, parameters, strict}; the chat parser validates them.
 const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') }).strict();
@@ -172,7 +185,7 @@ function parseItem(raw: unknown, i: number): InputItem {
   const type = (raw as { type?: unknown } | null)?.type;
   const typeName = typeof type === 'string' ? type : JSON.stringify(type);
   if (type !== undefined && !ITEM_TYPES.has(typeName)) throw unsupportedField(`input.${i}.type`, `"${clip(typeName)}" items are not supported (message, function_call, function_call_output)`);
-  const parsed = inputItem.safeParse(raw, { reportInput: true });
+  const parsed = itemSchema(raw).safeParse(raw, { reportInput: true });
   if (!parsed.success) throw unknownField(parsed.error, ['input', i]) ?? validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
   return parsed.data;
 }

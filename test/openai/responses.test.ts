@@ -602,6 +602,37 @@ describe('/v1/responses', () => {
     ]);
   });
 
+  it('a value an input item cannot take is 422 naming that field, not only the item (input.0): content parts, roles, function calls and their outputs', async () => {
+    const a = await h.account({ tokens: 10 });
+    const text = { type: 'input_text', text: 'look' };
+    const call = { type: 'function_call', call_id: 'call_1', name: 'get_weather', arguments: '{}' };
+    const answered = (output: unknown) => [{ role: 'user', content: 'weather?' }, call, { type: 'function_call_output', call_id: 'call_1', output }];
+    const before = h.fake.requests.length;
+    await assertRefusedAt(h, a.key, [
+      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_image' }] }] }, 422, 'input.0.content.1.image_url'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_image', image_url: 'https://example.com/a.png', detail: 'max' }] }] }, 422, 'input.0.content.1.detail'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [{ type: 'input_text', text: 5 }] }] }, 422, 'input.0.content.0.text'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, 422, 'input.0.content.1.type'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'tool', content: 'x' }] }, 422, 'input.0.role'],
+      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: 5 }] }, 422, 'input.0.content'],
+      [
+        {
+          model: 'gpt-5-nano',
+          input: [
+            { role: 'user', content: 'x' },
+            { type: 'function_call', call_id: 'call_1', arguments: '{}' },
+          ],
+        },
+        422,
+        'input.1.name',
+      ],
+      [{ model: 'gpt-5-nano', input: answered([{ type: 'input_text', text: 5 }]) }, 422, 'input.2.output.0.text'],
+      [{ model: 'gpt-5-nano', input: answered(5) }, 422, 'input.2.output'],
+    ]);
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('what a check shared with chat refuses is named where the client sent it (input.N.content.M.image_url, not messages.N.content.M.image_url.url), streamed or not', async () => {
     const a = await h.account({ tokens: 10 });
     const text = { type: 'input_text' as const, text: 'look' };
