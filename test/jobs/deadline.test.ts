@@ -12,44 +12,65 @@ import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicat
 import { FAKE_OPENAI_KEY, startFakeOpenAIImages, type FakeOpenAIImages } from '../support/fake-openai-images.js';
 import { endedJob } from '../support/job-rows.js';
 
-describe('the job deadline', () => {
-  let h: Harness;
-  let images: FakeOpenAIImages;
-  let replicate: FakeReplicate;
-  let filesDir: string;
+interface Rig {
+  h: Harness;
+  images: FakeOpenAIImages;
+  replicate: FakeReplicate;
+}
+
+/**
+ * A server with one worker slot (a job that never ends keeps every other job waiting) on fake
+ * OpenAI images and Replicate, with this job timeout; started before the suite's tests, closed after.
+ */
+function deadlineRig(timeoutMs: number, env: Record<string, string> = {}): Rig {
+  const rig = {} as Rig;
+  let filesDir = '';
   before(async () => {
-    images = await startFakeOpenAIImages();
-    replicate = await startFakeReplicate();
+    rig.images = await startFakeOpenAIImages();
+    rig.replicate = await startFakeReplicate();
     filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
-    h = await startHarness({
+    rig.h = await startHarness({
       env: {
         OPENAI_API_KEY: FAKE_OPENAI_KEY,
-        OPENAI_BASE_URL: `${images.origin}/v1`,
+        OPENAI_BASE_URL: `${rig.images.origin}/v1`,
         REPLICATE_API_TOKEN: 'r8_fake_test_token',
-        REPLICATE_BASE_URL: replicate.baseUrl,
+        REPLICATE_BASE_URL: rig.replicate.baseUrl,
         LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
         LUMENGATE_JOB_IDLE_POLL_MS: '50',
-        // One worker slot: a job that never ends would keep every other job waiting.
         LUMENGATE_JOB_CONCURRENCY: '1',
-        LUMENGATE_JOB_TIMEOUT_MS: '1000',
+        LUMENGATE_JOB_TIMEOUT_MS: String(timeoutMs),
+        ...env,
       },
     });
   });
   after(async () => {
-    await h.close();
-    images.release();
-    await Promise.all([images.close(), replicate.close()]);
+    await rig.h.close();
+    rig.images.release();
+    await Promise.all([rig.images.close(), rig.replicate.close()]);
     rmSync(filesDir, { recursive: true, force: true });
   });
+  return rig;
+}
+
+/** A job of `key`'s on the only slot, its provider call never answered; once the provider has it. */
+async function hungJob(rig: Rig, key: string): Promise<{ json: { id: number } }> {
+  const arrived = rig.images.nextRequest();
+  const hung = await rig.h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'hold: never answered', wait: 0 }, key);
+  assert.equal(hung.status, 200, hung.text);
+  await arrived;
+  return hung;
+}
+
+describe('the job deadline', () => {
+  const rig = deadlineRig(1000, { LUMENGATE_JOB_PROVIDER_POLL_MS: '20' });
+  let h: Harness;
+  let replicate: FakeReplicate;
+  before(() => ({ h, replicate } = rig));
 
   it('a synchronous provider that never answers: the job times out, 0 charged, and frees its worker slot', async () => {
     const a = await h.account({ tokens: 100 });
     const b = await h.account({ tokens: 100 });
-    const arrived = images.nextRequest();
-    const hung = await h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'hold: never answered', wait: 0 }, a.key);
-    assert.equal(hung.status, 200, hung.text);
-    await arrived;
+    const hung = await hungJob(rig, a.key);
     const failed = await settled(h, hung.json.id, a.key);
     assert.deepEqual([failed.status, failed.tokens_spent, await h.balance(a.id)], ['failed', 0, 100]);
     assert.match(failed.error, /timed out: the job ran over 1000 ms/);
@@ -76,42 +97,15 @@ describe('the job deadline', () => {
 });
 
 describe('the job deadline counts from its start, not its submission', () => {
-  let h: Harness;
-  let images: FakeOpenAIImages;
-  let replicate: FakeReplicate;
-  let filesDir: string;
   const TIMEOUT_MS = 60_000;
-  before(async () => {
-    images = await startFakeOpenAIImages();
-    replicate = await startFakeReplicate();
-    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
-    h = await startHarness({
-      env: {
-        OPENAI_API_KEY: FAKE_OPENAI_KEY,
-        OPENAI_BASE_URL: `${images.origin}/v1`,
-        REPLICATE_API_TOKEN: 'r8_fake_test_token',
-        REPLICATE_BASE_URL: replicate.baseUrl,
-        LUMENGATE_FILES_DIR: filesDir,
-        LUMENGATE_JOB_IDLE_POLL_MS: '50',
-        LUMENGATE_JOB_CONCURRENCY: '1',
-        LUMENGATE_JOB_TIMEOUT_MS: String(TIMEOUT_MS),
-      },
-    });
-  });
-  after(async () => {
-    await h.close();
-    images.release();
-    await Promise.all([images.close(), replicate.close()]);
-    rmSync(filesDir, { recursive: true, force: true });
-  });
+  const rig = deadlineRig(TIMEOUT_MS);
+  let h: Harness;
+  before(() => ({ h } = rig));
 
   it('a job queued longer than the timeout still runs, its hold set from its start; one not started within 24 h fails, 0 charged', async () => {
     const a = await h.account({ tokens: 100 });
     const b = await h.account({ tokens: 100 });
-    const arrived = images.nextRequest();
-    const hung = await h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'hold: never answered', wait: 0 }, a.key);
-    assert.equal(hung.status, 200, hung.text);
-    await arrived;
+    const hung = await hungJob(rig, a.key);
     // Two jobs queued behind the hung one (the only slot), as if submitted 2 h and 25 h ago.
     const late = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'late', wait: 0 }, b.key);
     const stale = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'stale', wait: 0 }, b.key);
