@@ -24,8 +24,12 @@ export function enforceInputLimits(model: ModelEntry, input: GenerationInput): v
   if (input.messages.length > maxMessages) {
     throw validationError([{ path: 'messages', message: `at most ${maxMessages} messages for model ${model.slug}, got ${input.messages.length}` }]);
   }
-  const chars = input.messages.reduce((n, m) => n + messageText(m).length + (m.role === 'assistant' ? (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0) : 0), 0);
+  const sizes = input.messages.map((m) => messageText(m).length + (m.role === 'assistant' ? (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0) : 0));
+  const chars = sizes.reduce((n, k) => n + k, 0);
   if (chars > maxPromptChars) {
-    throw validationError([{ path: 'prompt', message: `at most ${maxPromptChars} characters of prompt and messages for model ${model.slug}, got ${chars}` }]);
+    // The limit is over the whole conversation; the error names the field that holds most of it.
+    const longest = sizes.indexOf(Math.max(...sizes));
+    const path = input.messagePaths?.[longest] ?? `messages.${longest}`;
+    throw validationError([{ path, message: `at most ${maxPromptChars} characters over the whole conversation for model ${model.slug}, got ${chars}` }]);
   }
 }

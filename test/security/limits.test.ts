@@ -86,6 +86,20 @@ describe('limits', () => {
       tooLong.json.details.fields.map((f: any) => f.path),
       ['prompt'],
     );
+    // /v1 chat has no prompt field: the error names the message that holds most of the text.
+    const chat = await h.post(
+      '/v1/chat/completions',
+      {
+        model: 'gpt-5-nano',
+        messages: [
+          { role: 'user', content: 'short' },
+          { role: 'user', content: 'y'.repeat(101) },
+        ],
+      },
+      a.key,
+    );
+    assert.equal(chat.status, 422, chat.text);
+    assert.equal(chat.json.error.param, 'messages.1');
     const stream = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'y'.repeat(101) }, a.key);
     assert.equal(stream.status, 422, 'streaming too: JSON before any SSE byte');
     assert.equal(h.fake.requests.length, before, 'the upstream was never called');
