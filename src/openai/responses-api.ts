@@ -70,8 +70,10 @@ function itemSchema(raw: unknown) {
 // Responses tools are flat: {type, name, description, parameters, strict}; the chat parser validates them.
 const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') }).strict();
 const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.strictObject({ type: z.literal('function'), name: z.string().min(1) })]);
-const textFormat = z.union([
-  z.strictObject({ type: z.enum(['text', 'json_object']) }),
+// Discriminated by type, so a bad or missing field of a format is named (text.format.schema), not the whole format.
+const textFormat = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('text') }),
+  z.strictObject({ type: z.literal('json_object') }),
   z.strictObject({
     type: z.literal('json_schema'),
     name: z.string().min(1),

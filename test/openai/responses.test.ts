@@ -654,13 +654,19 @@ describe('/v1/responses', () => {
       // A part the model does not take: the item's part, or the previous response it came with.
       [{ model: 'text-only', instructions: 'be brief', input: [user([text, image])] }, 422, 'input.0.content.1'],
       [{ model: 'text-only', instructions: 'be brief', previous_response_id: withImage.id, input: 'and now?' }, 422, 'previous_response_id'],
-      // The model's limits count the whole conversation: `input`.
+      // The model's limits: too many messages is `input`; too many characters names the item holding most of them.
       [{ model: 'two-short', input: [user('a'), { role: 'assistant', content: 'b' }, user('c')] }, 422, 'input'],
       [{ model: 'two-short', input: 'eleven chars' }, 422, 'input'],
+      [{ model: 'two-short', input: [user('a'), user('eleven chars')] }, 422, 'input.1'],
       // A named tool_choice is {type, name}; text.format is response_format's json_schema, flat.
       [{ model: 'gpt-5-nano', input: 'x', tools: [weatherTool], tool_choice: { type: 'function', name: 'get_time' } }, 422, 'tool_choice.name'],
       [{ model: 'gpt-5-nano', input: 'x', text: { format: { type: 'json_schema', name: 'city', schema, strict: true } } }, 422, 'text.format.schema'],
+      // A format's own fields by name (each type is its own shape), not "Invalid input" at text.format.
+      [{ model: 'gpt-5-nano', input: 'x', text: { format: { type: 'json_schema', name: 'city', schema: 5 } } }, 422, 'text.format.schema'],
+      [{ model: 'gpt-5-nano', input: 'x', text: { format: { type: 'xml' } } }, 422, 'text.format.type'],
     ]);
+    const noSchema = await h.post('/v1/responses', { model: 'gpt-5-nano', input: 'x', text: { format: { type: 'json_schema', name: 'city' } } }, a.key);
+    assert.deepEqual([noSchema.status, noSchema.json.error.param, noSchema.json.error.message], [400, 'text.format.schema', 'missing required field: text.format.schema']);
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 9, 'nothing charged but the first response');
   });
