@@ -103,14 +103,16 @@ export interface GenerationInput {
  * the parsed `body`, an absent union field (reported as invalid_union, without its input) counts
  * as missing too.
  */
-export function zodToApiError(error: z.ZodError, body?: unknown): GatewayError {
-  const fields = error.issues.map((i) => ({ path: i.path.map(String).join('.') || '(body)', message: i.message }));
+export function zodToApiError(error: z.ZodError, body?: unknown, at: readonly PropertyKey[] = []): GatewayError {
+  // `at`: where the parsed value is in the request body (an item parsed on its own: ['input', 2]).
+  const pathOf = (p: readonly PropertyKey[]) => [...at, ...p].map(String).join('.');
+  const fields = error.issues.map((i) => ({ path: pathOf(i.path) || '(body)', message: i.message }));
   // An absent enum field is reported as invalid_value, an absent typed field as invalid_type.
   const missing = error.issues.filter(
     (i) => ((i.code === 'invalid_type' || i.code === 'invalid_value') && i.input === undefined) || (i.code === 'invalid_union' && body !== undefined && valueAt(body, i.path) === undefined),
   );
   if (missing.length > 0) {
-    const names = missing.map((i) => i.path.map(String).join('.'));
+    const names = missing.map((i) => pathOf(i.path));
     return badRequest(`missing required field${names.length > 1 ? 's' : ''}: ${names.join(', ')}`, { fields: fields.filter((f) => names.includes(f.path)) });
   }
   return validationError(fields);

@@ -188,7 +188,7 @@ function parseItem(raw: unknown, i: number): InputItem {
   const typeName = typeof type === 'string' ? type : JSON.stringify(type);
   if (type !== undefined && !ITEM_TYPES.has(typeName)) throw unsupportedField(`input.${i}.type`, `"${clip(typeName)}" items are not supported (message, function_call, function_call_output)`);
   const parsed = itemSchema(raw).safeParse(raw, { reportInput: true });
-  if (!parsed.success) throw unknownField(parsed.error, ['input', i]) ?? validationError(parsed.error.issues.map((x) => ({ path: ['input', i, ...x.path].map(String).join('.'), message: x.message })));
+  if (!parsed.success) throw unknownField(parsed.error, ['input', i]) ?? zodToApiError(parsed.error, raw, ['input', i]);
   return parsed.data;
 }
 

@@ -609,26 +609,28 @@ describe('/v1/responses', () => {
     const answered = (output: unknown) => [{ role: 'user', content: 'weather?' }, call, { type: 'function_call_output', call_id: 'call_1', output }];
     const before = h.fake.requests.length;
     await assertRefusedAt(h, a.key, [
-      [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_image' }] }] }, 422, 'input.0.content.1.image_url'],
       [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_image', image_url: 'https://example.com/a.png', detail: 'max' }] }] }, 422, 'input.0.content.1.detail'],
       [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [{ type: 'input_text', text: 5 }] }] }, 422, 'input.0.content.0.text'],
       [{ model: 'gpt-5-nano', input: [{ role: 'user', content: [text, { type: 'input_audio', input_audio: { data: 'AAAA', format: 'wav' } }] }] }, 422, 'input.0.content.1.type'],
       [{ model: 'gpt-5-nano', input: [{ role: 'tool', content: 'x' }] }, 422, 'input.0.role'],
       [{ model: 'gpt-5-nano', input: [{ role: 'user', content: 5 }] }, 422, 'input.0.content'],
-      [
-        {
-          model: 'gpt-5-nano',
-          input: [
-            { role: 'user', content: 'x' },
-            { type: 'function_call', call_id: 'call_1', arguments: '{}' },
-          ],
-        },
-        422,
-        'input.1.name',
-      ],
       [{ model: 'gpt-5-nano', input: answered([{ type: 'input_text', text: 5 }]) }, 422, 'input.2.output.0.text'],
       [{ model: 'gpt-5-nano', input: answered(5) }, 422, 'input.2.output'],
     ]);
+    // A field an item lacks is 400 "missing required field", as a missing top-level field is.
+    for (const [input, path] of [
+      [[{ role: 'user', content: [text, { type: 'input_image' }] }], 'input.0.content.1.image_url'],
+      [
+        [
+          { role: 'user', content: 'x' },
+          { type: 'function_call', call_id: 'call_1', arguments: '{}' },
+        ],
+        'input.1.name',
+      ],
+    ] as const) {
+      const missing = await h.post('/v1/responses', { model: 'gpt-5-nano', input }, a.key);
+      assert.deepEqual([missing.status, missing.json.error.param, missing.json.error.message], [400, path, `missing required field: ${path}`]);
+    }
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
   });
