@@ -25,9 +25,8 @@ interface Waiter<T> {
 export class SequencePool<T> {
   private readonly free: T[];
   private readonly waiters: Waiter<T>[] = [];
-  /** Who holds each item handed out, and how many each owner holds. */
+  /** Who holds each item handed out (a few sequences: counting them per owner is cheap). */
   private readonly holders = new Map<T, string>();
-  private readonly held = new Map<string, number>();
   private closedWith: Error | undefined;
 
   constructor(
@@ -77,13 +76,7 @@ export class SequencePool<T> {
 
   /** Gives the item to the waiter whose owner holds the fewest (oldest first), or back to the free list. */
   release(item: T): void {
-    const owner = this.holders.get(item);
-    if (owner !== undefined) {
-      this.holders.delete(item);
-      const n = (this.held.get(owner) ?? 1) - 1;
-      if (n > 0) this.held.set(owner, n);
-      else this.held.delete(owner);
-    }
+    this.holders.delete(item);
     let best = -1;
     for (let i = 0; i < this.waiters.length; i++) {
       if (best < 0 || this.heldBy(this.waiters[i]!.owner) < this.heldBy(this.waiters[best]!.owner)) best = i;
@@ -103,12 +96,13 @@ export class SequencePool<T> {
   }
 
   private heldBy(owner: string): number {
-    return this.held.get(owner) ?? 0;
+    let n = 0;
+    for (const o of this.holders.values()) if (o === owner) n++;
+    return n;
   }
 
   private handTo(owner: string, item: T): T {
     this.holders.set(item, owner);
-    this.held.set(owner, this.heldBy(owner) + 1);
     return item;
   }
 
