@@ -2,6 +2,7 @@
 // the transaction that holds the price; the generation row beside it is settled by the ledger.
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { inTurn } from '../db/turns.js';
 import { nowIso } from '../db/connect.js';
 import type { Database, Job, JobState } from '../db/schema.js';
 
@@ -44,11 +45,7 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
       returning *`.execute(k);
     return rows.map((r) => ({ ...r, generation_id: Number(r.generation_id) }));
   };
-  if (db.dialect !== 'postgres') return claim(db.kysely);
-  return db.kysely.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
-    return claim(trx);
-  });
+  return inTurn(db, CLAIM_LOCK, claim);
 }
 
 /**

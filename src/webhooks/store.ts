@@ -3,6 +3,7 @@
 // and an attempt's outcome is written only if the row still carries that attempt's number.
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { inTurn } from '../db/turns.js';
 import type { Database, WebhookDelivery } from '../db/schema.js';
 
 export interface NewDelivery {
@@ -66,11 +67,7 @@ export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number
       returning *`.execute(k);
     return rows;
   };
-  if (db.dialect !== 'postgres') return claim(db.kysely);
-  return db.kysely.transaction().execute(async (trx) => {
-    await sql`select pg_advisory_xact_lock(${CLAIM_LOCK})`.execute(trx);
-    return claim(trx);
-  });
+  return inTurn(db, CLAIM_LOCK, claim);
 }
 
 export type AttemptOutcome =
