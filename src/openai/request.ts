@@ -47,6 +47,8 @@ export interface ChatCompletionInput {
   input: GenerationInput;
   /** stream_options.include_usage: send a final usage chunk. */
   includeUsage: boolean;
+  /** stream_options.include_obfuscation: pad each delta chunk (src/openai/obfuscation.ts). */
+  includeObfuscation: boolean;
 }
 
 /** The first key an object does not have, as 400 naming its path (/v1 chat and responses); `at` is where the parsed value sits in the body. */
@@ -98,5 +100,5 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
     options: {},
     promptText: lastUser ? messageText(lastUser) : null,
   };
-  return { input, includeUsage: b.stream_options?.include_usage === true };
+  return { input, includeUsage: b.stream_options?.include_usage === true, includeObfuscation: b.stream_options?.include_obfuscation === true };
 }

@@ -16,6 +16,7 @@ import { openAIErrorType } from './errors.js';
 import { endUser, unknownField } from './request.js';
 import { lumengateExtension } from './responses.js';
 import { inResponsesTerms, type Origin } from './responses-paths.js';
+import { obfuscation } from './obfuscation.js';
 import type { ErrorCode } from '../core/errors.js';
 
 // ---- Request -------------------------------------------------------------------------------
@@ -479,7 +480,7 @@ export function responseObject(g: GenerationObject, echo: ResponseEcho) {
  * output_item.added … deltas … output_item.done, then response.completed (or response.failed).
  * Every event carries `type` (its name) and a `sequence_number`; no [DONE] at the end.
  */
-export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
+export function responsesEncoder(echo: ResponseEcho, includeObfuscation: boolean): StreamEncoder {
   let seq = 0;
   let head: ReturnType<typeof responseHead>;
   let genId = 0;
@@ -491,6 +492,8 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
   /** The finished items by output index: response.completed lists exactly what was streamed. */
   const items: unknown[] = [];
   const ev = (type: string, fields: Record<string, unknown>): SseEvent => ({ event: type, data: { type, sequence_number: seq++, ...fields } });
+  /** A delta event, padded when the client asked for stream_options.include_obfuscation. */
+  const deltaEv = (type: string, fields: Record<string, unknown> & { delta: string }): SseEvent => ev(type, includeObfuscation ? { ...fields, obfuscation: obfuscation(fields.delta) } : fields);
 
   /** Ends the message's open content part: its .done event, then content_part.done. */
   const closePart = (m: NonNullable<typeof message>): SseEvent[] => {
@@ -530,8 +533,8 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
     const content_index = m.parts.length - 1;
     out.push(
       type === 'refusal'
-        ? ev('response.refusal.delta', { item_id: m.id, output_index: m.index, content_index, delta })
-        : ev('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index, delta, logprobs: [] }),
+        ? deltaEv('response.refusal.delta', { item_id: m.id, output_index: m.index, content_index, delta })
+        : deltaEv('response.output_text.delta', { item_id: m.id, output_index: m.index, content_index, delta, logprobs: [] }),
     );
     return out;
   };
@@ -543,7 +546,7 @@ export function responsesEncoder(echo: ResponseEcho): StreamEncoder {
   const argsDelta = (i: number, delta: string): SseEvent[] => {
     const c = calls.get(i)!;
     c.args += delta;
-    return [ev('response.function_call_arguments.delta', { item_id: callItemId(genId, i), output_index: c.index, delta })];
+    return [deltaEv('response.function_call_arguments.delta', { item_id: callItemId(genId, i), output_index: c.index, delta })];
   };
   const failedEvent = (code: string, message: string): SseEvent[] => [
     ev('response.failed', {

@@ -31,6 +31,7 @@ import type { GenerationInput } from '../generation/request.js';
 import type { Generation } from '../db/schema.js';
 import type { FileStore } from '../storage/files.js';
 import { transcriptionRoutes } from './transcriptions.js';
+import { obfuscation } from './obfuscation.js';
 
 export async function openAIRoutes(app: FastifyInstance): Promise<void> {
   const deps = app.services;
@@ -69,14 +70,14 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
 
   app.post('/chat/completions', { schema: openAIDocs.chatCompletions }, async (req: FastifyRequest, reply: FastifyReply) => {
     const caller = callerOf(req);
-    const { input, includeUsage } = parseChatCompletionBody(req.body);
+    const { input, includeUsage, includeObfuscation } = parseChatCompletionBody(req.body);
     const run: Run = (sink, cancel) => runGeneration(deps, caller, input, sink, cancel);
     if (!input.stream) {
       const g = await runToCompletion(reply, run);
       void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
       return chatCompletion(g);
     }
-    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: chatChunkEncoder(includeUsage), run });
+    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: chatChunkEncoder(includeUsage, includeObfuscation), run });
   });
 
   app.post('/responses', { schema: openAIDocs.responses }, async (req: FastifyRequest, reply: FastifyReply) => {
@@ -98,7 +99,7 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
       void reply.headers({ 'x-generation-id': String(g.id), 'x-lumengate-tokens-spent': String(g.tokens_spent) });
       return responseObject(g, request.echo);
     }
-    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo), run });
+    return runStreaming(req, reply, { heartbeatMs: deps.settings.heartbeatMs, encoder: responsesEncoder(request.echo, request.body.stream_options?.include_obfuscation === true), run });
   });
 
   // Multipart, in its own context (docs/api.md, "Transcriptions").
@@ -161,12 +162,12 @@ async function readFile(files: FileStore, key: string): Promise<Buffer> {
  * fragment of call i carries index, id and name; later ones pieces of arguments. A failure after
  * the stream opened is a bare {"error": …} event, then [DONE], so OpenAI clients raise it.
  */
-export function chatChunkEncoder(includeUsage: boolean): StreamEncoder {
+export function chatChunkEncoder(includeUsage: boolean, includeObfuscation: boolean): StreamEncoder {
   let chunk: ReturnType<typeof chunkFactory>;
   const started = new Set<number>();
   const sentArgs = new Map<number, number>();
   const delta = (d: Record<string, unknown>, logprobs?: TokenLogprob[]): SseEvent => ({
-    data: chunk([{ index: 0, delta: d, logprobs: logprobs ? { content: logprobs, refusal: null } : null, finish_reason: null }]),
+    data: chunk([{ index: 0, delta: d, logprobs: logprobs ? { content: logprobs, refusal: null } : null, finish_reason: null }], includeObfuscation ? { obfuscation: obfuscation(d) } : undefined),
   });
   const errorEvent = (code: string, message: string): SseEvent[] => [
     { data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } },

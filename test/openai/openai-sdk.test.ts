@@ -92,6 +92,44 @@ describe('/v1 with the openai SDK', () => {
     assert.equal(`gen-${r.headers.get('x-generation-id')}`, events[0].id);
   });
 
+  it('stream_options.include_obfuscation: each delta chunk pads its delta to a multiple of 16 bytes with random letters and digits; not asked, no field', async () => {
+    const a = await h.account({ tokens: 10 });
+    const padded = (c: any) => {
+      assert.match(c.obfuscation, /^[A-Za-z0-9]{1,16}$/);
+      assert.equal((Buffer.byteLength(JSON.stringify(c.choices[0].delta)) + c.obfuscation.length) % 16, 0, JSON.stringify(c));
+    };
+    // Quotes, a newline and multi-byte characters: their escaped UTF-8 bytes are what the padding evens out.
+    const texts = ['a', 'Sixteen letters!', 'say "é"\n', 'слово'];
+    h.fake.respondWith({ chunks: texts, toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"city":', '"Oslo"}'] }] });
+    const tools = [{ type: 'function' as const, function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const messages = [{ role: 'user' as const, content: 'x' }];
+    const stream = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages, tools, stream: true, stream_options: { include_usage: true, include_obfuscation: true } });
+    const chunks: any[] = [];
+    for await (const c of stream) chunks.push(c);
+    const withDelta = chunks.filter((c) => c.choices[0] && Object.keys(c.choices[0].delta).length > 0);
+    assert.deepEqual(
+      withDelta.map((c) => c.choices[0].delta.content ?? null).filter((t) => t),
+      texts,
+    );
+    assert.ok(
+      withDelta.some((c) => c.choices[0].delta.tool_calls),
+      'tool call fragments are padded too',
+    );
+    withDelta.forEach(padded);
+    // The finish and usage chunks carry no delta to hide.
+    assert.ok(chunks.filter((c) => !withDelta.includes(c)).every((c) => c.obfuscation === undefined));
+    assert.equal(new Set(withDelta.map((c) => c.obfuscation)).size, withDelta.length, 'random, not a fixed string');
+
+    for (const options of [undefined, { include_obfuscation: false }]) {
+      h.fake.respondWith({ chunks: texts });
+      const plain = await client(a.key).chat.completions.create({ model: 'gpt-5-nano', messages, stream: true, ...(options ? { stream_options: options } : {}) });
+      const got: any[] = [];
+      for await (const c of plain) got.push(c);
+      assert.ok(got.length > texts.length);
+      assert.ok(got.every((c) => !('obfuscation' in c)));
+    }
+  });
+
   it('mid-stream upstream failure: a bare {"error"} event as OpenAI sends it, then [DONE]; the SDK throws; 0 charged', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['one', 'two'], ending: 'reset', delayMs: 20 });

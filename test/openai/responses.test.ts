@@ -227,6 +227,43 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('stream_options.include_obfuscation: text, refusal and argument deltas pad their delta to a multiple of 16 bytes; other events and streams not asking carry no field', async () => {
+    const a = await h.account({ tokens: 10 });
+    const chunk = (delta: object) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', created: 1, model: 'gpt-5-nano', choices: [{ index: 0, delta, finish_reason: null }] })}\n\n`;
+    const script = () =>
+      h.fake.respondWith({
+        chunks: [],
+        raw:
+          chunk({ content: 'say "é"' }) +
+          chunk({ refusal: 'слово' }) +
+          chunk({ tool_calls: [{ index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '' } }] }) +
+          chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":"Oslo"}' } }] }),
+      });
+    const deltaNames = ['response.output_text.delta', 'response.refusal.delta', 'response.function_call_arguments.delta'];
+    script();
+    const r = await h.post('/v1/responses', { model: 'gpt-5-nano', stream: true, input: 'weather?', tools: [weatherTool], stream_options: { include_obfuscation: true } }, a.key);
+    const events = namedEvents(r.text);
+    const deltas = events.filter(([name]) => deltaNames.includes(name)).map(([, e]) => e);
+    assert.deepEqual(
+      deltas.map((e) => e.type),
+      deltaNames,
+    );
+    for (const e of deltas) {
+      assert.match(e.obfuscation, /^[A-Za-z0-9]{1,16}$/);
+      assert.equal((Buffer.byteLength(JSON.stringify(e.delta)) + e.obfuscation.length) % 16, 0, JSON.stringify(e));
+    }
+    assert.ok(events.filter(([name]) => !deltaNames.includes(name)).every(([, e]) => !('obfuscation' in e)));
+    assert.equal(events.at(-1)![0], 'response.completed');
+
+    for (const options of [{}, { stream_options: { include_obfuscation: false } }]) {
+      script();
+      const plain = namedEvents((await h.post('/v1/responses', { model: 'gpt-5-nano', stream: true, input: 'weather?', tools: [weatherTool], ...options }, a.key)).text);
+      assert.equal(plain.filter(([name]) => deltaNames.includes(name)).length, 3);
+      assert.ok(plain.every(([, e]) => !('obfuscation' in e)));
+    }
+  });
+
   it('not streamed, text, a function call, then more text: three items in that order, the items the stream lists; the generation object keeps its shape', async () => {
     const a = await h.account({ tokens: 10 });
     const chunk = (delta: object) =>
