@@ -192,6 +192,8 @@ export async function startLumengate(opts: {
       OPENAI_BASE_URL: `${opts.upstreamOrigin}/v1`,
       // Every bench client connects from 127.0.0.1: the 1000-stream burst is over the per-address default.
       LUMENGATE_MAX_CONNECTIONS_PER_IP: '100000',
+      // …and all its streams are one account's: the bench measures 1000 of them in one process, over the per-account default.
+      LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT: '100000',
       ...opts.env,
     },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -108,7 +108,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     webhooks,
   };
   const runner = new JobRunner(jobDeps);
-  const running = new RunningGenerations();
+  const running = new RunningGenerations(settings.maxConcurrentPerAccount);
   const app = await buildApp({
     db,
     catalog,

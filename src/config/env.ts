@@ -49,6 +49,8 @@ export interface Settings {
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
   urlTtlMs: number;
+  /** Text and embedding generations one account runs at once in this process (LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT); one more is 429. */
+  maxConcurrentPerAccount: number;
   /** Media job workers (docs/api.md). */
   jobs: JobSettings;
   /** Webhooks (docs/api.md): http and private addresses for every callback URL (testing, intranets). */
@@ -116,6 +118,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     publicUrl: env.LUMENGATE_PUBLIC_URL ? env.LUMENGATE_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
+    // Per process (src/generation/running.ts); the same default as the connections per client address.
+    maxConcurrentPerAccount: positiveOr(env.LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT, 256, 'LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT'),
     jobs: jobSettings(env),
     webhookAllowPrivate: oneOf(env.LUMENGATE_WEBHOOK_ALLOW_PRIVATE || 'false', ['true', 'false'] as const, 'LUMENGATE_WEBHOOK_ALLOW_PRIVATE') === 'true',
     webhookAllowHosts: (env.LUMENGATE_WEBHOOK_ALLOW_HOSTS ?? '')

@@ -2,6 +2,7 @@
 // generation (a generations row of category "embedding", flat price, failed = 0), but one
 // request/response call to `provider.embed` instead of a stream.
 import type { Caller } from '../accounts/keys.js';
+import type { ModelEntry } from '../config/catalog.js';
 import type { Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { GatewayError } from '../core/errors.js';
@@ -43,6 +44,18 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
     throw new GatewayError('model_unavailable', `model "${model.slug}" is unavailable: its provider has no embeddings API`, { model: model.slug });
   }
 
+  // One of the account's places among the generations running in this process, as a text
+  // generation takes (lifecycle.ts, running.ts): 429 before anything is counted or held.
+  const release = deps.running?.claim(caller.account.id);
+  try {
+    return await holdAndEmbed(deps, caller, input, cancel, model, routes);
+  } finally {
+    release?.();
+  }
+}
+
+/** An admitted embedding request, from its hold to its settlement. */
+async function holdAndEmbed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput, cancel: Cancellation, model: ModelEntry, routes: Route[]): Promise<EmbeddingOutcome> {
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.input.join('\n'));
 
   // Everything below ends in exactly one settlement.

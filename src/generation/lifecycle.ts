@@ -1,5 +1,6 @@
-// The generation lifecycle, top to bottom: model -> plan -> input -> price -> hold -> provider
-// stream of typed parts (retries, fallback before the first part, timeouts) -> checks -> settle.
+// The generation lifecycle, top to bottom: model -> plan -> input -> a place among the account's
+// running generations -> price -> hold -> provider stream of typed parts (retries, fallback before
+// the first part, timeouts) -> checks -> settle.
 // API surfaces only encode: they hand a sink in and turn the outcome into their wire format.
 import type { Caller } from '../accounts/keys.js';
 import type { Catalog, ModelEntry, PlanName } from '../config/catalog.js';
@@ -60,7 +61,7 @@ export interface GenerationDeps {
   log?: OperatorLog;
   /** Deliveries to callback_url (docs/api.md); without it a callback_url is refused. */
   webhooks?: Webhooks;
-  /** Generations in flight, waited for by a graceful shutdown (running.ts). */
+  /** Generations in flight, waited for by a graceful shutdown and capped per account (running.ts). */
   running?: RunningGenerations;
 }
 
@@ -218,7 +219,6 @@ export async function runGeneration(deps: GenerationDeps, caller: Caller, input:
 
 async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation): Promise<GenerationOutcome> {
   const startedAt = performance.now();
-  const observer = deps.observer;
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
   const model = checkAdmission(deps, caller, input);
   const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat);
@@ -237,11 +237,36 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const configured = configuredRoutes(deps, model);
   const routes = configured.some((r) => r.provider.refuse) ? await routesTaking(configured, request, input) : configured;
 
-  // 3. Count the request against the account's limits (429), then price and hold.
+  // 3. One of the account's places among the generations running in this process (429 when it has
+  // them all, before anything is counted or held), kept until the generation has settled: a
+  // background stream whose client left still holds memory and an upstream connection until it ends.
+  const release = deps.running?.claim(caller.account.id);
+  try {
+    return await holdAndRun(deps, caller, input, sink, cancel, { model, outputCheck, request, routes, startedAt });
+  } finally {
+    release?.();
+  }
+}
+
+/** What admission settled for a generation that may run. */
+interface Admitted {
+  model: ModelEntry;
+  outputCheck: OutputCheck | undefined;
+  request: Omit<ProviderRequest, 'signal' | 'upstreamModel'>;
+  routes: Route[];
+  /** performance.now() when the request reached the lifecycle. */
+  startedAt: number;
+}
+
+/** An admitted generation, from its hold to its settlement. */
+async function holdAndRun(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation, admitted: Admitted): Promise<GenerationOutcome> {
+  const { model, outputCheck, request, routes, startedAt } = admitted;
+  const observer = deps.observer;
+  // 4. Count the request against the account's limits (429), then price and hold.
   const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
   if (heldChannel.hasSubscribers) heldChannel.publish({ generationId: hold.generationId });
 
-  // 4. Run the provider stream. Everything below ends in exactly one settlement.
+  // 5. Run the provider stream. Everything below ends in exactly one settlement.
   const totalTimer = cancelOnTotalTimeout(cancel, timeouts.total_ms);
 
   let opened = false;
@@ -388,7 +413,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
     clearTimeout(totalTimer);
   }
 
-  // 5. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
+  // 6. Settle: charge a completed generation, release a failed one. Exactly once, retried through a database outage.
   const settled = await settleWithRetry(deps.db, hold.generationId, settlement, {
     ...(deps.log ? { log: deps.log } : {}),
     context: { route, model: model.slug },
