@@ -34,6 +34,9 @@ describe('two instances, one PostgreSQL, one Redis', { skip }, () => {
       OPENAI_API_KEY: 'sk-fake',
       OPENAI_BASE_URL: `${fake.origin}/v1`,
       DATABASE_POOL_SIZE: '20',
+      // The 500-request burst is one account's, ~250 per instance: just under the default per-account
+      // cap of 256 running generations; raised so the burst tests the ledger, not that cap.
+      LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT: '100000',
     };
     instances = await Promise.all(['multi-a', 'multi-b'].map((id) => startInstance({ ...env, LUMENGATE_INSTANCE_ID: id })));
   });
