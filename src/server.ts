@@ -92,6 +92,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     timeoutMs: settings.webhookTimeoutMs,
     concurrency: settings.webhookConcurrency,
     perAccount: settings.webhookPerAccount,
+    pollMs: settings.webhookPollMs,
     log: logger,
   });
   const jobDeps: JobDeps = {

@@ -63,6 +63,8 @@ export interface Settings {
   webhookConcurrency: number;
   /** Webhooks: one account's deliveries in flight at once, all instances together (LUMENGATE_WEBHOOK_PER_ACCOUNT). */
   webhookPerAccount: number;
+  /** Webhooks: how often due rows are looked for (LUMENGATE_WEBHOOK_POLL_MS): retries, and rows queued by other instances. */
+  webhookPollMs: number;
   /** The whole environment, for per-provider `<PROVIDER>_API_KEY` / `<PROVIDER>_BASE_URL`. */
   env: NodeJS.ProcessEnv;
 }
@@ -135,6 +137,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     webhookConcurrency,
     // Default: half of one process's slots, so one account's slow receiver never takes them all.
     webhookPerAccount: positiveOr(env.LUMENGATE_WEBHOOK_PER_ACCOUNT, Math.ceil(webhookConcurrency / 2), 'LUMENGATE_WEBHOOK_PER_ACCOUNT'),
+    webhookPollMs: positiveOr(env.LUMENGATE_WEBHOOK_POLL_MS, 2_000, 'LUMENGATE_WEBHOOK_POLL_MS'),
     env,
   };
 }

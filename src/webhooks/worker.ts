@@ -38,6 +38,8 @@ export interface WorkerOptions {
 
 export class DeliveryWorker {
   private inFlight = 0;
+  /** A wake found every slot taken, some only reserved by a pass still claiming: look again once they are given back. */
+  private missedWake = false;
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
   private readonly ticks = new Set<Promise<number>>();
@@ -51,9 +53,18 @@ export class DeliveryWorker {
     this.wake();
   }
 
-  /** Looks for due rows now, if there is room (a new delivery was queued). */
+  /**
+   * Looks for due rows now, if there is room: a new delivery was queued, or a slot was freed. Without
+   * room it is remembered, so a delivery queued while every slot is busy (or reserved by a claim under
+   * way) goes out as soon as one is free, not at the next poll.
+   */
   wake(): void {
-    if (this.stopped || this.inFlight >= this.o.concurrency) return;
+    if (this.stopped) return;
+    if (this.inFlight >= this.o.concurrency) {
+      this.missedWake = true;
+      return;
+    }
+    this.missedWake = false;
     const t = this.pass(new Date()).catch((err: unknown) => {
       this.o.log?.error({ err }, 'webhook delivery pass failed');
       return 0;
@@ -80,8 +91,18 @@ export class DeliveryWorker {
       rows = await claimDue(this.o.db, now, room, this.o.leaseMs, this.o.perAccount);
     } finally {
       this.inFlight -= room - rows.length;
+      if (rows.length < room && this.missedWake) this.wake();
     }
-    await Promise.all(rows.map((row) => this.attempt(row, now).finally(() => this.inFlight--)));
+    // Each ended attempt frees a slot, and its account one of its LUMENGATE_WEBHOOK_PER_ACCOUNT: the
+    // rows waiting for either are claimed now (one claim per attempt, as a job's end wakes the job runner).
+    await Promise.all(
+      rows.map((row) =>
+        this.attempt(row, now).finally(() => {
+          this.inFlight--;
+          this.wake();
+        }),
+      ),
+    );
     return rows.length;
   }
 

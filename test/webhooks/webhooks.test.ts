@@ -196,13 +196,16 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
   });
 });
 
+/** No poll within a test's time: a delivery goes out only because a new row or a freed slot woke the worker. */
+const NO_POLL = { LUMENGATE_WEBHOOK_POLL_MS: '3600000' };
+
 describe("one account's slow receiver holds at most LUMENGATE_WEBHOOK_PER_ACCOUNT delivery slots", () => {
   let h: Harness;
   let slow: Receiver;
   let fast: Receiver;
   before(async () => {
     // 4 slots; LUMENGATE_WEBHOOK_PER_ACCOUNT unset: 2, half of them.
-    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', LUMENGATE_WEBHOOK_CONCURRENCY: '4' } });
+    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', LUMENGATE_WEBHOOK_CONCURRENCY: '4', ...NO_POLL } });
     slow = await startReceiver();
     fast = await startReceiver();
   });
@@ -236,9 +239,54 @@ describe("one account's slow receiver holds at most LUMENGATE_WEBHOOK_PER_ACCOUN
     assert.equal(JSON.parse(fast.received[0]!.body).id, r.json.id);
     assert.equal(slow.received.length, 2, "A's other two deliveries wait for A's own slots");
 
+    // A's attempts end and free its slots: its other two go out then, not at the next poll.
     slow.release();
     await slow.until(4);
     for (const id of aIds) assert.equal((await deliveryWhen(h.server.db, id, (d) => d.state === 'delivered')).attempts, 1);
+  });
+});
+
+describe('a delivery queued while every slot is busy goes out as soon as one is free (LUMENGATE_WEBHOOK_CONCURRENCY=1)', () => {
+  let h: Harness;
+  let slow: Receiver;
+  let other: Receiver;
+  before(async () => {
+    h = await startHarness({ env: { LUMENGATE_WEBHOOK_ALLOW_HOSTS: '127.0.0.1', LUMENGATE_WEBHOOK_CONCURRENCY: '1', ...NO_POLL } });
+    slow = await startReceiver();
+    other = await startReceiver();
+  });
+  after(async () => {
+    slow.release();
+    await h.close();
+    await slow.close();
+    await other.close();
+  });
+
+  it("another account's delivery waits for the only slot, then goes out when the hanging receiver answers", async () => {
+    const withSecret = async () => {
+      const acc = await h.account({ tokens: 10 });
+      assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
+      return acc;
+    };
+    const a = await withSecret();
+    const b = await withSecret();
+    h.fake.respondWith({ chunks: ['ok'] });
+    slow.hold = true;
+    const ra = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'a', callback_url: slow.url }, a.key);
+    assert.equal(ra.status, 200, ra.text);
+    await slow.until(1);
+    // Queued while the one slot is held: its wake finds no room.
+    const rb = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'b', callback_url: other.url }, b.key);
+    assert.equal(rb.status, 200, rb.text);
+    const [queued] = await deliveriesOf(h.server.db, rb.json.id as number);
+    assert.equal(queued?.attempts, 0, 'not attempted while the slot is held');
+    assert.equal(other.received.length, 0);
+
+    slow.release();
+    await other.until(1);
+    assert.equal(JSON.parse(other.received[0]!.body).id, rb.json.id);
+    assert.equal((await deliveryWhen(h.server.db, rb.json.id as number, (d) => d.state === 'delivered')).attempts, 1);
+    assert.equal((await deliveryWhen(h.server.db, ra.json.id as number, (d) => d.state === 'delivered')).attempts, 1);
   });
 });
 
