@@ -10,6 +10,9 @@ import { executeJob, JobStop, type JobDeps } from './execute.js';
 import { claimJobs, renewLease } from './store.js';
 import type { Cancellation } from '../core/cancel.js';
 
+/** How the loop claims jobs: claimJobs, or a test's stand-in that can hold a claim open. */
+export type Claim = typeof claimJobs;
+
 export class JobRunner {
   /** This process's lease name: a restarted instance (same instance id) is a different owner. */
   readonly owner: string;
@@ -17,10 +20,19 @@ export class JobRunner {
   private readonly settled = new EventEmitter();
   private stopped = false;
   private wakeIdle: (() => void) | undefined;
+  /**
+   * A wake since the loop's current turn began. One that comes while a claim is under way (a job
+   * submitted after the claim's snapshot, or a job ended that freed its account's slot) finds no
+   * idle wait to end, so the loop must not then wait: it claims again at once.
+   */
+  private woken = false;
   private loopDone: Promise<void> | undefined;
   private renewTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly deps: JobDeps) {
+  constructor(
+    private readonly deps: JobDeps,
+    private readonly claim: Claim = claimJobs,
+  ) {
     this.owner = `${deps.instanceId ?? 'lumengate'}#${randomBytes(4).toString('hex')}`;
     this.settled.setMaxListeners(0);
   }
@@ -31,8 +43,9 @@ export class JobRunner {
     this.renewTimer.unref();
   }
 
-  /** A job was submitted here: look now rather than at the next idle poll. */
+  /** A job was submitted or ended here: look now rather than at the next idle poll (again, if a claim is under way). */
   wake(): void {
+    this.woken = true;
     this.wakeIdle?.();
   }
 
@@ -96,11 +109,12 @@ export class JobRunner {
   private async loop(): Promise<void> {
     const { concurrency, perAccount, leaseMs, idlePollMs } = this.deps.jobs;
     while (!this.stopped) {
+      this.woken = false;
       const free = concurrency - this.running.size;
       let claimed: Job[] = [];
       if (free > 0) {
         try {
-          claimed = await claimJobs(this.deps.db, this.owner, free, leaseMs, perAccount);
+          claimed = await this.claim(this.deps.db, this.owner, free, leaseMs, perAccount);
         } catch (err) {
           this.deps.log?.error({ error: (err as Error).message }, 'claiming jobs failed');
         }
@@ -120,7 +134,7 @@ export class JobRunner {
       };
       const timer = setTimeout(done, ms);
       this.wakeIdle = done;
-      if (this.stopped) done();
+      if (this.stopped || this.woken) done();
     });
   }
 
