@@ -34,6 +34,8 @@ export interface WorkerOptions {
   /** A claimed row is this worker's for that long; longer than an attempt can take. */
   leaseMs: number;
   log?: OperatorLog;
+  /** How due rows are claimed: claimDue, or a test's stand-in that can hold a claim open. */
+  claim?: typeof claimDue;
 }
 
 export class DeliveryWorker {
@@ -88,7 +90,7 @@ export class DeliveryWorker {
     this.inFlight += room;
     let rows: WebhookDelivery[] = [];
     try {
-      rows = await claimDue(this.o.db, now, room, this.o.leaseMs, this.o.perAccount);
+      rows = await (this.o.claim ?? claimDue)(this.o.db, now, room, this.o.leaseMs, this.o.perAccount);
     } finally {
       this.inFlight -= room - rows.length;
       if (rows.length < room && this.missedWake) this.wake();
