@@ -82,11 +82,32 @@ export const toolSchema = z.object({
 /** /v1's tool definitions: a key a tool or its function does not have is refused by name (tools.0.function.foo). */
 export const strictToolSchema = toolSchema.extend({ function: toolSchema.shape.function.strict() }).strict();
 
+/**
+ * A field that is one of some strings or an object (tool_choice), parsed by the one of the two the
+ * value is. A z.union the value matches neither side of is only "Invalid input" at the field; this
+ * way a bad string gets `allowed` (what the field takes) and a bad object names its own field
+ * (tool_choice.function.name), as the rest of a body's errors do. The union is still what the type
+ * and the OpenAPI schema are made of (a preprocess documents the schema it feeds).
+ */
+export function stringOrObject<S extends z.ZodType<string>, O extends z.ZodType<object>>(strings: S, object: O, allowed: string) {
+  return z.preprocess(
+    (value, ctx) => {
+      const side = typeof value === 'string' ? strings : typeof value === 'object' && value !== null && !Array.isArray(value) ? object : null;
+      const parsed = side?.safeParse(value, { reportInput: true });
+      // Its issues, paths relative to the field, stop the parse there; a value of neither kind gets the union's own issue.
+      for (const issue of parsed?.error?.issues ?? []) ctx.addIssue({ ...issue, message: issue.code === 'invalid_value' && issue.path.length === 0 ? allowed : issue.message });
+      return value;
+    },
+    z.union([strings, object], { error: allowed }),
+  );
+}
+
 const toolChoiceMode = z.enum(['auto', 'none', 'required']);
 const namedToolChoice = z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) });
-export const toolChoiceSchema = z.union([toolChoiceMode, namedToolChoice]);
+const toolChoiceAllowed = '"none", "auto", "required", or {"type": "function", "function": {"name": …}} naming one of the tools';
+export const toolChoiceSchema = stringOrObject(toolChoiceMode, namedToolChoice, toolChoiceAllowed);
 /** /v1's tool_choice: a key a named choice or its function does not have is refused by name (tool_choice.function.foo). */
-export const strictToolChoiceSchema = z.union([toolChoiceMode, namedToolChoice.extend({ function: namedToolChoice.shape.function.strict() }).strict()]);
+export const strictToolChoiceSchema = stringOrObject(toolChoiceMode, namedToolChoice.extend({ function: namedToolChoice.shape.function.strict() }).strict(), toolChoiceAllowed);
 
 const textFormat = z.object({ type: z.literal('text') });
 const jsonObjectFormat = z.object({ type: z.literal('json_object') });

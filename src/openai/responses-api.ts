@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { Caller } from '../accounts/keys.js';
 import { GatewayError, badRequest, clip, unsupportedField, validationError } from '../core/errors.js';
 import type { Db } from '../db/connect.js';
-import { contentParts, responseFormatSchema, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
+import { contentParts, responseFormatSchema, stringOrObject, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
 import { callSettings, zodToApiError, type GenerationInput } from '../generation/request.js';
 import { answerSegments, generationObject, type GenerationObject } from '../generation/object.js';
 import { findOwnGeneration, mergeResultJson } from '../generation/store.js';
@@ -70,7 +70,12 @@ function itemSchema(raw: unknown) {
 
 // Responses tools are flat: {type, name, description, parameters, strict}; the chat parser validates them.
 const functionTool = toolSchema.shape.function.extend({ type: z.literal('function') }).strict();
-const toolChoice = z.union([z.enum(['auto', 'none', 'required']), z.strictObject({ type: z.literal('function'), name: z.string().min(1) })]);
+// A bad string lists what it takes, a bad named choice names its field (tool_choice.name), as chat's does.
+const toolChoice = stringOrObject(
+  z.enum(['auto', 'none', 'required']),
+  z.strictObject({ type: z.literal('function'), name: z.string().min(1) }),
+  '"none", "auto", "required", or {"type": "function", "name": …} naming one of the tools',
+);
 // Discriminated by type, so a bad or missing field of a format is named (text.format.schema), not the whole format.
 const textFormat = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('text') }),

@@ -186,6 +186,27 @@ describe('tools', () => {
     assert.equal(await h.balance(a.id), 6);
   });
 
+  it('a bad tool_choice names its own field (tool_choice.function.name, tool_choice.type) or lists what it takes, on /v1 and /api/v2, not "Invalid input" at tool_choice', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const allowed = '"none", "auto", "required", or {"type": "function", "function": {"name": …}} naming one of the tools';
+    const cases = [
+      ['sometimes', 422, 'tool_choice', `tool_choice: ${allowed}`],
+      [{ type: 'function', function: { name: 5 } }, 422, 'tool_choice.function.name', 'tool_choice.function.name: Invalid input: expected string, received number'],
+      [{ type: 'tool', function: { name: 'get_weather' } }, 422, 'tool_choice.type', 'tool_choice.type: Invalid input: expected "function"'],
+      [{ type: 'function', function: {} }, 400, 'tool_choice.function.name', 'missing required field: tool_choice.function.name'],
+      [{ type: 'function' }, 400, 'tool_choice.function', 'missing required field: tool_choice.function'],
+    ] as const;
+    for (const [choice, status, path, message] of cases) {
+      const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('hi')], tools: [weatherTool], tool_choice: choice }, a.key);
+      assert.deepEqual([v1.status, v1.json.error.param, v1.json.error.message], [status, path, message]);
+      const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'hi', tools: [weatherTool], tool_choice: choice }, a.key);
+      assert.deepEqual([v2.status, v2.json.details.fields[0].path, v2.json.message], [status, path, message]);
+    }
+    assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('a tool message whose tool_call_id answers no earlier call is 422 naming it, nothing held or sent', async () => {
     const a = await h.account({ tokens: 10 });
     const before = h.fake.requests.length;

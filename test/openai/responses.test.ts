@@ -672,6 +672,29 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 
+  it('a bad tool_choice is named by its own field (tool_choice.name, tool_choice.type) or lists what it takes, not "Invalid input" at tool_choice', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const body = (tool_choice: unknown) => ({ model: 'gpt-5-nano', input: 'x', tools: [weatherTool], tool_choice });
+    await assertRefusedAt(h, a.key, [
+      [body('sometimes'), 422, 'tool_choice'],
+      [body({ type: 'function', name: 5 }), 422, 'tool_choice.name'],
+      [body({ type: 'tool', name: 'get_weather' }), 422, 'tool_choice.type'],
+    ]);
+    const bad = await h.post('/v1/responses', body('sometimes'), a.key);
+    assert.equal(bad.json.error.message, 'tool_choice: "none", "auto", "required", or {"type": "function", "name": …} naming one of the tools');
+    // A field the named choice lacks is 400 "missing required field", as elsewhere in the body.
+    for (const [choice, path] of [
+      [{ type: 'function' }, 'tool_choice.name'],
+      [{ name: 'get_weather' }, 'tool_choice.type'],
+    ] as const) {
+      const missing = await h.post('/v1/responses', body(choice), a.key);
+      assert.deepEqual([missing.status, missing.json.error.param, missing.json.error.message], [400, path, `missing required field: ${path}`]);
+    }
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('what a check shared with chat refuses is named where the client sent it (input.N.content.M.image_url, not messages.N.content.M.image_url.url), streamed or not', async () => {
     const a = await h.account({ tokens: 10 });
     const text = { type: 'input_text' as const, text: 'look' };
