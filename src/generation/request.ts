@@ -169,7 +169,8 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
     ...(tools && params.tools != null ? { toolPaths: tools.map((_, i) => `params.tools.${i}.function`) } : {}),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
-    ...optional('toolChoice', toToolChoice(o.tool_choice, tools)),
+    // params wins here too: a tool_choice given there is named there (params.tool_choice.function.name).
+    ...optional('toolChoice', toToolChoice(o.tool_choice, tools, params.tool_choice != null ? 'params.tool_choice' : 'tool_choice')),
     ...optional('parallelToolCalls', o.parallel_tool_calls ?? undefined),
     ...optional('responseFormat', toResponseFormat(o.response_format)),
     stream: opts.forceStream === true || b.stream === true,

@@ -207,6 +207,21 @@ describe('tools', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 
+  it('/api/v2: a tool_choice in params naming no tool, or without tools, is named where it was sent (params.tool_choice…)', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    for (const [body, status, path] of [
+      [{ tools: [weatherTool], params: { tool_choice: { type: 'function', function: { name: 'launch' } } } }, 422, 'params.tool_choice.function.name'],
+      [{ params: { tool_choice: 'required' } }, 400, 'params.tool_choice'],
+      [{ params: { tools: [weatherTool] }, tool_choice: { type: 'function', function: { name: 'launch' } } }, 422, 'tool_choice.function.name'],
+    ] as const) {
+      const r = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'hi', ...body }, a.key);
+      assert.deepEqual([r.status, r.json.details.fields[0].path, r.json.message.split(/:? /)[0]], [status, path, path]);
+    }
+    assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('a tool message whose tool_call_id answers no earlier call is 422 naming it, nothing held or sent', async () => {
     const a = await h.account({ tokens: 10 });
     const before = h.fake.requests.length;
