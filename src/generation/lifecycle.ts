@@ -9,7 +9,7 @@ import type { Db } from '../db/connect.js';
 import { holdTokens, type Hold, type HoldRequest, type Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
-import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
+import { GatewayError, relocated, unsupportedField, validationError } from '../core/errors.js';
 import type { Cancellation } from '../core/cancel.js';
 import { heldChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
@@ -390,7 +390,8 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         createdAt: hold.createdAt,
       };
     } else {
-      failure = describeFailure(err);
+      // In the client's terms before it is stored: the stored error is the one the client was told.
+      failure = describeFailure(err, input.fieldPath);
       // Failures before the first part were reported per attempt by openFirstRoute.
       if (failure.code === 'provider_error' && stream) {
         observer?.onProviderError?.({ provider: stream.route.provider.id, model: model.slug });
@@ -466,13 +467,17 @@ function failed(code: FailureCode, message: string, error?: GatewayError): Gener
   return { code, message, error: error ?? new GatewayError(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : code, message, details) };
 }
 
-/** A caught failure -> what the client is told (sanitised, docs/api.md) and with which status (22). */
-export function describeFailure(err: unknown): GenerationFailure {
+/**
+ * A caught failure -> what the client is told (sanitised, docs/api.md) and with which status (22).
+ * `fieldPath` (GenerationInput.fieldPath) names a refused field where the request's body has it.
+ */
+export function describeFailure(err: unknown, fieldPath?: (path: string) => string): GenerationFailure {
   if (err instanceof GenerationAbort) return err.reason === 'client_disconnected' ? failed('client_disconnected', 'client_disconnected') : failed('provider_error', err.message);
   if (err instanceof RequestRefused) {
     // Refused by the provider module itself: no upstream was asked, so no upstream status.
     const why = sanitizeUpstreamText(err.why);
-    const error = err.field ? unsupportedField(err.field, why) : new GatewayError('bad_request', why);
+    const refused = err.field ? unsupportedField(err.field, why) : new GatewayError('bad_request', why);
+    const error = fieldPath ? relocated(refused, fieldPath) : refused;
     return failed('bad_request', error.message, error);
   }
   if (isRefusal(err)) {

@@ -94,6 +94,13 @@ export interface GenerationInput {
   messagePaths?: string[];
   /** The body field of each tool's function (index-aligned) where it is not `tools.<i>.function`. */
   toolPaths?: string[];
+  /**
+   * Where a field the shared checks name in chat's terms (`messages.1.content.1`, `response_format`)
+   * is in this request's body, for a surface that holds it elsewhere (/v1/responses,
+   * src/openai/responses-paths.ts): a failure of the running generation is stored in the client's
+   * terms, as the client is told it (GET /api/v2/generate/{id} and the answer agree).
+   */
+  fieldPath?: (path: string) => string;
   /** What the user asked, for history: the prompt or the last user message. */
   promptText: string | null;
 }

@@ -15,7 +15,7 @@ import { messageText, type Message, type ProviderUsage } from '../providers/spec
 import { openAIErrorType } from './errors.js';
 import { endUser, unknownField } from './request.js';
 import { lumengateExtension } from './responses.js';
-import { inResponsesTerms, type Origin } from './responses-paths.js';
+import { inResponsesTerms, responsesPath, type Origin } from './responses-paths.js';
 import { obfuscation } from './obfuscation.js';
 import type { ErrorCode } from '../core/errors.js';
 
@@ -303,7 +303,8 @@ export async function responsesInput(db: Db, caller: Caller, r: ResponsesRequest
   const origins: Origin[] = [...(b.instructions ? [{ at: 'instructions' }] : []), ...previous.map(() => ({ at: 'previous_response_id' })), ...r.origins];
   const conversation = [...previous, ...r.messages];
   try {
-    return { input: generationInput(b, conversation), conversation, origins };
+    // A failure once the generation runs is stored and told in the body's terms too (GenerationInput.fieldPath).
+    return { input: { ...generationInput(b, conversation), fieldPath: (p) => responsesPath(p, origins) }, conversation, origins };
   } catch (err) {
     throw inResponsesTerms(err, origins);
   }

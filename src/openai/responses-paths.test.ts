@@ -4,7 +4,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
-import { failureInResponsesTerms, inResponsesTerms, responsesPath, type Origin } from './responses-paths.js';
+import { describeFailure } from '../generation/lifecycle.js';
+import { RequestRefused } from '../providers/spec.js';
+import { inResponsesTerms, responsesPath, type Origin } from './responses-paths.js';
 
 // instructions, then a user item with parts, a user item with a string, an assistant turn, a function_call_output.
 const origins: Origin[] = [
@@ -101,13 +103,13 @@ describe('inResponsesTerms', () => {
     assert.equal(inResponsesTerms(bug, origins), bug);
   });
 
-  it('a failed generation: its error and the message a stream sends in response.failed', () => {
-    const error = unsupportedField('messages.5.tool_call_id', 'unknown call').with({ generation_id: 3 });
-    const f = failureInResponsesTerms({ code: 'bad_request', message: error.message, error }, origins);
+  it('a failed generation (GenerationInput.fieldPath): its stored message, its error and the message a stream sends in response.failed', () => {
+    const f = describeFailure(new RequestRefused('unknown call', 'messages.5.tool_call_id'), (p) => responsesPath(p, origins));
     assert.equal(f.message, 'input.4.call_id: unknown call');
     assert.equal(f.error.message, f.message);
-    assert.equal(f.error.details.generation_id, 3);
-    const other = { code: 'provider_error' as const, message: 'provider error', error: new GatewayError('provider_error', 'provider error') };
-    assert.equal(failureInResponsesTerms(other, origins), other);
+    assert.deepEqual(f.error.details.fields, [{ path: 'input.4.call_id', message: 'unknown call' }]);
+    assert.equal(f.error.with({ generation_id: 3 }).details.generation_id, 3);
+    const other = describeFailure(new RequestRefused('no such thing'), (p) => responsesPath(p, origins));
+    assert.equal(other.message, 'no such thing');
   });
 });

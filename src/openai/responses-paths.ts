@@ -7,7 +7,6 @@
 // converter records where each message came from (Origin), and every error the request gets
 // passes through responsesPath on the way out. One mapping here instead of a copy of each check.
 import { relocated, GatewayError } from '../core/errors.js';
-import type { GenerationFailure } from '../generation/lifecycle.js';
 
 /** Where one chat-shaped message came from in the body. */
 export interface Origin {
@@ -71,10 +70,4 @@ export function responsesPath(path: string, origins: readonly Origin[]): string 
 /** An error as the responses body names its fields; anything else as it is. */
 export function inResponsesTerms<T>(err: T, origins: readonly Origin[]): T | GatewayError {
   return err instanceof GatewayError ? relocated(err, (p) => responsesPath(p, origins)) : err;
-}
-
-/** A failed generation's error (and the message a stream's response.failed carries) in the body's terms. */
-export function failureInResponsesTerms(f: GenerationFailure, origins: readonly Origin[]): GenerationFailure {
-  const error = relocated(f.error, (p) => responsesPath(p, origins));
-  return error === f.error ? f : { ...f, error, message: f.message === f.error.message ? error.message : f.message };
 }

@@ -16,7 +16,7 @@ import { clientGone } from '../http/streaming.js';
 import { embeddingsResponse, parseEmbeddingsBody } from './embeddings.js';
 import { parseResponsesBody, responseObject, responsesEncoder, responsesInput, saveConversation } from './responses-api.js';
 import { openAIError, openAIErrorType } from './errors.js';
-import { failureInResponsesTerms, inResponsesTerms } from './responses-paths.js';
+import { inResponsesTerms } from './responses-paths.js';
 import { chatCompletion, chunkFactory, lumengateExtension, openAIFinishReason, openAIUsage } from './responses.js';
 import { openAIDocs } from './schemas.js';
 import type { Caller } from '../accounts/keys.js';
@@ -85,11 +85,12 @@ export async function openAIRoutes(app: FastifyInstance): Promise<void> {
     const request = parseResponsesBody(req.body);
     const { input, conversation, origins } = await responsesInput(deps.db, caller, request);
     const run: Run = async (sink, cancel) => {
-      // What the generation refuses it names in chat's terms; the client is told the fields it sent (responses-paths.ts).
+      // What the generation refuses before it runs it names in chat's terms; the client is told the
+      // fields it sent (responses-paths.ts). A failure once it runs is already (input.fieldPath).
       const outcome = await runGeneration(deps, caller, input, sink, cancel).catch((err: unknown) => {
         throw inResponsesTerms(err, origins);
       });
-      if (outcome.failure) return { ...outcome, failure: failureInResponsesTerms(outcome.failure, origins) };
+      if (outcome.failure) return outcome;
       // Kept before the answer ends, so a previous_response_id sent right after finds it.
       await saveConversation(deps.db, outcome.generation.id, conversation).catch((err: unknown) => req.log.warn({ err }, 'conversation not kept'));
       return outcome;

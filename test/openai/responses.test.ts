@@ -822,4 +822,30 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
     assert.equal(anthropic.requests.length + google.requests.length, sent, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
   });
+
+  it('a refusal once the generation runs (after the hold) is stored as the client was told it: GET /api/v2/generate/{id} names input.0.content.1, not messages.1.content.1', async () => {
+    const a = await h.account({ tokens: 10 });
+    // A provider whose check before the hold lets the request through and whose open() refuses it:
+    // Claude's, without its refuse(), refuses a CSV file only once the generation is running.
+    const claude = h.server.app.services.providers.get('anthropic')!;
+    const refuse = claude.refuse;
+    delete claude.refuse;
+    try {
+      const csv = { type: 'input_file', filename: 'a.csv', file_data: 'data:text/csv;base64,YSxi' };
+      // instructions are chat's messages.0, so the item is messages.1 there and input.0 here.
+      const body = { model: 'claude-haiku-4.5', instructions: 'be brief', input: [{ role: 'user', content: [{ type: 'input_text', text: 'x' }, csv] }] };
+      for (const stream of [false, true]) {
+        const r = await h.post('/v1/responses', { ...body, stream }, a.key);
+        assert.equal(r.status, 400, r.text);
+        const e = r.json.error;
+        assert.deepEqual([e.param, e.message], ['input.0.content.1', 'input.0.content.1: Anthropic takes PDF and text/plain files, not text/csv']);
+        assert.ok(e.details.generation_id, 'refused after the hold: the generation exists');
+        const stored = await h.get(`/api/v2/generate/${e.details.generation_id}`, a.key);
+        assert.deepEqual([stored.json.status, stored.json.error], ['failed', e.message]);
+      }
+    } finally {
+      Object.assign(claude, { refuse });
+    }
+    assert.equal(await h.balance(a.id), 10, 'nothing charged');
+  });
 });
