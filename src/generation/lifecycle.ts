@@ -365,7 +365,9 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     // refusals), so neither is checked (both are completed and charged, docs/api.md).
     const invalid = toolCalls.length === 0 && refusal.length === 0 ? outputCheck?.(text.join('')) : undefined;
     if (invalid) {
-      failure = failed('output_invalid', `the answer does not match the response_format schema: ${invalid}`);
+      // The field by the request's own name: text.format on /v1/responses (GenerationInput.fieldPath).
+      const format = input.fieldPath?.('response_format') ?? 'response_format';
+      failure = failed('output_invalid', `the answer does not match the ${format} schema: ${invalid}`);
       settlement = { status: 'failed', resultText: text.join(''), resultJson: structured(), error: failure.message, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
     } else {
       settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };

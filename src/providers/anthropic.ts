@@ -26,7 +26,8 @@ export function refusedByAnthropic(req: RequestFields): Refusal {
   if (req.presencePenalty !== undefined) return { field: 'presence_penalty', why: 'Anthropic has no presence penalty' };
   if (req.temperature !== undefined && req.temperature > 1) return { field: 'temperature', why: 'Anthropic takes 0 to 1' };
   if (req.reasoningEffort !== undefined && (req.temperature !== undefined || req.topP !== undefined)) {
-    return { field: req.temperature !== undefined ? 'temperature' : 'top_p', why: 'Anthropic takes no sampling parameters with reasoning_effort (extended thinking)' };
+    // Said without naming the effort's field: chat's reasoning_effort is reasoning.effort on /v1/responses.
+    return { field: req.temperature !== undefined ? 'temperature' : 'top_p', why: 'Anthropic takes no sampling parameters with a reasoning effort (extended thinking)' };
   }
   if (req.temperature !== undefined && req.topP !== undefined) return { field: 'top_p', why: 'Anthropic takes temperature or top_p, not both' };
   if (req.responseFormat?.type === 'json_object') return { field: 'response_format', why: 'Anthropic needs a schema: use json_schema' };

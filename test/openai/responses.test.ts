@@ -447,6 +447,24 @@ describe('/v1/responses', () => {
     assert.deepEqual(r.text!.format, { type: 'json_schema', name: 'person', schema, strict: true });
   });
 
+  it('an answer that does not match text.format is output_invalid in its own words (the text.format schema, not response_format): the answer, response.failed and the stored error', async () => {
+    const a = await h.account({ tokens: 10 });
+    const schema = { type: 'object', properties: { name: { type: 'string' }, age: { type: 'integer' } }, required: ['name', 'age'], additionalProperties: false };
+    const body = { model: 'gpt-5-nano', input: 'who?', text: { format: { type: 'json_schema', name: 'person', schema, strict: true } } };
+    h.fake.respondWith({ chunks: ['{"name":"Ada"}'] });
+    const r = await h.post('/v1/responses', body, a.key);
+    assert.equal(r.status, 500, r.text);
+    assert.equal(r.json.error.details.reason, 'output_invalid');
+    assert.match(r.json.error.message, /^the answer does not match the text\.format schema: /);
+    const stored = await h.get(`/api/v2/generate/${r.json.error.details.generation_id}`, a.key);
+    assert.equal(stored.json.error, r.json.error.message);
+    h.fake.respondWith({ chunks: ['{"name":"Ada"}'] });
+    const [name, last] = namedEvents((await h.post('/v1/responses', { ...body, stream: true }, a.key)).text).at(-1)!;
+    assert.equal(name, 'response.failed');
+    assert.match(last.response.error.message, /^the answer does not match the text\.format schema: /);
+    assert.equal(await h.balance(a.id), 10, 'nothing charged');
+  });
+
   it('refusals: unknown fields and item types by name, foreign and unknown previous responses 404, nothing charged', async () => {
     const a = await h.account({ tokens: 10 });
     const other = await h.account({ tokens: 10 });
@@ -821,6 +839,12 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
     ]);
     assert.equal(anthropic.requests.length + google.requests.length, sent, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
+  });
+
+  it("a provider's reason does not use chat's name of another field: sampling with reasoning.effort on Claude", async () => {
+    const a = await h.account({ tokens: 10 });
+    const r = await h.post('/v1/responses', { model: 'claude-haiku-4.5', input: 'x', reasoning: { effort: 'low' }, temperature: 0.5 }, a.key);
+    assert.deepEqual([r.status, r.json.error.param, r.json.error.message], [400, 'temperature', 'temperature: Anthropic takes no sampling parameters with a reasoning effort (extended thinking)']);
   });
 
   it('a refusal once the generation runs (after the hold) is stored as the client was told it: GET /api/v2/generate/{id} names input.0.content.1, not messages.1.content.1', async () => {
