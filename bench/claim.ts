@@ -14,7 +14,7 @@
 // commits as the runner's would; the jobs it took are then put back as they were (queued, the
 // attempt given back, no lease, never started), so every repetition finds the same state.
 //
-//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000] [--reps 9] [--repo DIR]
+//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000] [--reps 9] [--repo DIR] [--keep]
 // --repo measures another checkout's build (its dist/, migrations included), to compare two builds
 // in one session. PostgreSQL databases are ANALYZEd after loading, as autovacuum would do for a
 // queue that grew this much; SQLite's never are (the gateway never runs ANALYZE).
@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     limit: { type: 'string', default: '4' },
     repo: { type: 'string', default: packageRoot() },
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
+    /** Leave each scenario's database in place (its URL is logged), to read the claim's plan on it. */
+    keep: { type: 'boolean', default: false },
   },
 });
 const reps = Number(args.reps);
@@ -191,8 +193,9 @@ async function measure(engine: 'sqlite' | 'pg', s: Scenario): Promise<{ median: 
     return { median: median(times), min: Math.min(...times), max: Math.max(...times), claimed };
   } finally {
     await db.close();
-    await testDb.drop();
-    rmSync(dir, { recursive: true, force: true });
+    if (args.keep) log(`${s.name} kept: ${testDb.url}`);
+    else await testDb.drop();
+    if (!args.keep || engine === 'pg') rmSync(dir, { recursive: true, force: true });
   }
 }
 
