@@ -194,6 +194,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('jobs').addColumn('started_at', 'text').execute();
       },
     },
+    // The claim (src/jobs/store.ts) reads only what it may take: the accounts with open jobs, one
+    // index step each; each account's running jobs; and an account with free slots its first due
+    // jobs in order. The open jobs by account are now also in order of their job (PostgreSQL's
+    // index on the account alone kept one account's jobs in no useful order), and the running ones
+    // by account get a small index of their own. (state, run_after), which served the claim's read
+    // of every due job, is read by nothing now and is dropped: it held an entry for every job ever.
+    '010_jobs_claim_by_account': {
+      async up(db: Kysely<any>) {
+        await db.schema.dropIndex('jobs_open_account').execute();
+        await db.schema.createIndex('jobs_open_account_order').on('jobs').columns(['account_id', 'generation_id']).where(sql.ref('state'), 'in', ['queued', 'running']).execute();
+        await db.schema.createIndex('jobs_running_account').on('jobs').columns(['account_id', 'lease_expires_at']).where(sql.ref('state'), '=', 'running').execute();
+        await db.schema.dropIndex('jobs_claimable').execute();
+      },
+    },
   };
 }
 

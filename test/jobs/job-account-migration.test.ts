@@ -1,6 +1,7 @@
 // Migration 008 (src/db/migrations.ts) gives every job row its account: a database with jobs from
 // before it is upgraded with each job's account filled in from its generation, and the open-jobs
-// count behind the queue cap (src/jobs/store.ts) reads them. On SQLite, and on PostgreSQL in its pass.
+// count behind the queue cap (src/jobs/store.ts) reads them, as the claim does through the indexes
+// of migration 010. On SQLite, and on PostgreSQL in its pass.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -9,7 +10,7 @@ import { join } from 'node:path';
 import { sql } from 'kysely';
 import { openDatabase } from '../../src/db/connect.js';
 import { migrateToLatest } from '../../src/db/migrations.js';
-import { countOpenJobs } from '../../src/jobs/store.js';
+import { claimJobs, countOpenJobs } from '../../src/jobs/store.js';
 import { createTestDatabase } from '../support/test-database.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL ?? '';
@@ -62,6 +63,17 @@ describe('jobs.account_id (migration 008)', () => {
         assert.equal(await countOpenJobs(db, accounts[0]!, 10), 3, 'queued and running, not done');
         assert.equal(await countOpenJobs(db, accounts[0]!, 2), 2, 'counted only up to the cap');
         assert.equal(await countOpenJobs(db, accounts[1]!, 10), 1);
+        // Upgraded through 010 as well: the claim reads each account's open jobs by its indexes (a
+        // running job without a lease is neither due nor counted as running).
+        const claimed = await claimJobs(db, 'worker', 10, 60_000, 2);
+        assert.deepEqual(
+          claimed.sort((x, y) => x.generation_id - y.generation_id).map((j) => [Number(j.account_id), j.state]),
+          [
+            [accounts[0]!, 'running'],
+            [accounts[1]!, 'running'],
+            [accounts[0]!, 'running'],
+          ],
+        );
       } finally {
         await db.close();
         await testDb.drop();
