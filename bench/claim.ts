@@ -14,9 +14,10 @@
 // commits as the runner's would; the jobs it took are then put back as they were (queued, the
 // attempt given back, no lease, never started), so every repetition finds the same state.
 //
-//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000] [--reps 9] [--repo DIR] [--keep]
-// --repo measures another checkout's build (its dist/, migrations included), to compare two builds
-// in one session. PostgreSQL databases are ANALYZEd after loading, as autovacuum would do for a
+//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000] [--reps 9] [--repo DIR] [--keep] [--out FILE]
+// The table is printed and written as the `claim` section of docs/BENCHMARKS.md (or --out); with
+// --repo, which measures another checkout's build (its dist/, migrations included) to compare two
+// builds in one session, it is only printed. PostgreSQL databases are ANALYZEd after loading, as autovacuum would do for a
 // queue that grew this much; SQLite's never are (the gateway never runs ANALYZE).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import { packageRoot } from '../src/config/env.js';
 import type { Db } from '../src/db/connect.js';
 import type { Job } from '../src/db/schema.js';
 import { createTestDatabase } from '../test/support/test-database.js';
+import { machineLines, writeSection } from './sections.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -44,6 +46,8 @@ const { values: args } = parseArgs({
     'pg-url': { type: 'string', default: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' },
     /** Leave each scenario's database in place (its URL is logged), to read the claim's plan on it. */
     keep: { type: 'boolean', default: false },
+    /** The report whose `claim` section the table replaces (not written with --repo). */
+    out: { type: 'string', default: join(packageRoot(), 'docs/BENCHMARKS.md') },
   },
 });
 const reps = Number(args.reps);
@@ -216,3 +220,20 @@ for (const engine of engines) {
   }
 }
 process.stdout.write(lines.join('\n') + '\n');
+if (args.repo === packageRoot()) {
+  writeSection(
+    args.out,
+    'claim',
+    [
+      '## Media job claim (`npm run bench:claim`)',
+      '',
+      `One claim (\`claimJobs\`, src/jobs/store.ts) against a fresh database per scenario: one account with 1k / 10k / 50k queued jobs that is already at its running cap (${perAccount} running) and another account's one job, which is all the claim may take; and 50 accounts with 1000 queued each, all at their caps, and one more account's job. Median of ${reps} claims after ${warmup}, each committed and then put back, so every repetition finds the same state. On SQLite a claim runs on the server's only thread; on PostgreSQL under the claims' advisory lock. The claim reads each account's first due jobs through an index (migration 010), so its cost follows the accounts with open jobs, not the jobs queued.`,
+      '',
+      ...machineLines(),
+      `- run ${new Date().toISOString()}`,
+      '',
+      ...lines,
+    ].join('\n'),
+  );
+  log(`wrote the claim section of ${args.out}`);
+}
