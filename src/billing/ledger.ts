@@ -14,6 +14,7 @@ import { holdTokensPostgresBatched } from './postgres-hold-batch.js';
 import { settleGenerationPostgresBatched } from './postgres-settle-batch.js';
 import { grantTokensSqlite, holdTokensSqlite, settleGenerationSqlite } from './sqlite-ledger.js';
 import { pendingGenerationIds } from '../generation/store.js';
+import { settledChannel } from '../core/trace.js';
 
 export type TokenPool = 'plan' | 'package';
 
@@ -104,7 +105,9 @@ export interface Settled {
 
 /** Charges (completed) or releases (failed) a generation's hold, exactly once. */
 export async function settleGeneration(db: Db, generationId: number, s: Settlement): Promise<Settled> {
-  return db.sqlite ? settleGenerationSqlite(db.sqlite, generationId, s) : settleGenerationPostgresBatched(db, generationId, s);
+  const settled = await (db.sqlite ? settleGenerationSqlite(db.sqlite, generationId, s) : settleGenerationPostgresBatched(db, generationId, s));
+  if (settledChannel.hasSubscribers) settledChannel.publish({ generationId, status: s.status, applied: settled.applied });
+  return settled;
 }
 
 /** Releases holds whose generation outlived its deadline (a server died mid-request). */

@@ -9,6 +9,7 @@ import { findGeneration } from '../generation/store.js';
 import { executeJob, JobStop, type JobDeps } from './execute.js';
 import { claimJobs, renewLease } from './store.js';
 import type { Cancellation } from '../core/cancel.js';
+import { jobRunEndedChannel } from '../core/trace.js';
 
 /** How the loop claims jobs: claimJobs, or a test's stand-in that can hold a claim open. */
 export type Claim = typeof claimJobs;
@@ -52,6 +53,7 @@ export class JobRunner {
   /** A generation this process settled (or cancelled): wakes its waiters. */
   notifySettled(generationId: number): void {
     this.settled.emit(String(generationId));
+    if (jobRunEndedChannel.hasSubscribers) jobRunEndedChannel.publish({ generationId });
   }
 
   /** Stops this process's run of a job (cancelled); another worker's run notices at its next renewal. */

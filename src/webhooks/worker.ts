@@ -8,6 +8,7 @@ import { webhookSecretOf } from './secret.js';
 import { signatureHeader, SIGNATURE_HEADER } from './signature.js';
 import { claimDue, finishAttempt, type AttemptOutcome } from './store.js';
 import type { AttemptResult, Sender } from './send.js';
+import { webhookAttemptChannel } from '../core/trace.js';
 
 /** Waits after the 1st, 2nd, … failed attempt; the last one repeats. */
 export const RETRY_DELAYS_MS = [10_000, 60_000, 300_000, 1_800_000, 3_600_000, 7_200_000, 14_400_000];
@@ -130,6 +131,7 @@ export class DeliveryWorker {
       // The lease runs out and the row is attempted again: at least once, never lost.
       this.o.log?.error({ err, delivery_id: row.id }, 'webhook delivery outcome not stored');
     }
+    if (webhookAttemptChannel.hasSubscribers) webhookAttemptChannel.publish({ deliveryId: row.id, generationId: row.generation_id });
   }
 
   private async send(row: WebhookDelivery): Promise<AttemptResult> {

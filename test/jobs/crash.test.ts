@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { openSharedDatabase, type SharedDatabase } from '../support/shared-db.js';
 
 describe('job crash recovery', () => {
@@ -64,15 +65,17 @@ describe('job crash recovery', () => {
     // Once A's lease expires the job is claimed again and polls the same prediction.
     await fake.until(() => prediction.polls > pollsAtKill);
     fake.release();
-    // It downloads the output, then settles: poll the generation as a client would.
+    // It downloads the output, then settles: read the generation as a client would, again at each
+    // settlement the restarted instance publishes (relayed from its process, server-events.ts).
     await fake.until(() => fake.calls.some((c) => c.path.startsWith(`/files/${prediction.id}/`)));
-    // Until it leaves pending, however long a loaded machine takes (the test's timeout is the cap):
-    // a count of looks would make the machine's speed part of the assertion.
-    let g = await get(restarted.url, `/api/v2/generate/${pending.id}`, key);
-    while (g.status === 'pending') {
-      await new Promise((r) => setTimeout(r, 20));
-      g = await get(restarted.url, `/api/v2/generate/${pending.id}`, key);
-    }
+    const g = await untilEvent(
+      [serverEvents.settled],
+      async () => {
+        const now = await get(restarted.url, `/api/v2/generate/${pending.id}`, key);
+        return now.status !== 'pending' && now;
+      },
+      `generation ${pending.id} settled`,
+    );
     assert.deepEqual([g.status, g.tokens_spent, g.balance_remaining], ['completed', 26, 74]);
 
     assert.equal(fake.creates(), 1, 'exactly one prediction was created (and paid for)');

@@ -4,8 +4,9 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { settled, sleep, startHarness, type Harness } from '../support/harness.js';
+import { dirname, join } from 'node:path';
+import { settled, startHarness, type Harness } from '../support/harness.js';
+import { dirUntil } from '../support/dir-events.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
 import { startReceiver, type Receiver } from '../webhooks/receiver.js';
@@ -269,20 +270,13 @@ describe('media jobs', () => {
     assert.equal((await deliveriesOf(h.server.db, r.json.id)).length, 1);
   });
 
-  /** Resolves once the gateway has begun writing `path` (bounded: a hang becomes a failure). */
+  /** Resolves once the gateway has begun writing `path`: looked at as its directory is created, then at each change in it. */
   const writing = async (path: string) => {
-    for (let i = 0; !existsSync(path) || statSync(path).size === 0; i++) {
-      if (i >= 3000) throw new Error(`${path} was never written`);
-      await sleep(10);
-    }
+    await dirUntil(filesDir, () => existsSync(dirname(path)), `${dirname(path)} created`);
+    await dirUntil(dirname(path), () => existsSync(path) && statSync(path).size > 0, `${path} written`);
   };
-  /** Resolves once `path` is gone (bounded). */
-  const gone = async (path: string) => {
-    for (let i = 0; existsSync(path); i++) {
-      if (i >= 3000) throw new Error(`${path} is still there`);
-      await sleep(10);
-    }
-  };
+  /** Resolves once `path` is gone, looked at at each change in its directory (which the store keeps). */
+  const gone = (path: string) => dirUntil(dirname(path), () => !existsSync(path), `${path} deleted`);
 
   it('cancel while the output is being stored: the partial file is deleted, nothing charged', async () => {
     const acc = await h.account({ tokens: 100 });

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import type { Instance } from '../support/instances.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { needsPgRedis, openSharedDatabase, type SharedDatabase } from '../support/shared-db.js';
 
 const N = 12;
@@ -74,10 +75,9 @@ describe('two instances claim one job queue', { skip: needsPgRedis }, () => {
     const unfinished = async () =>
       (await shared.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute()).length +
       (await shared.db.kysely.selectFrom('jobs').select('generation_id').where('state', 'in', ['queued', 'running']).execute()).length;
-    for (let i = 0; (await unfinished()) > 0; i++) {
-      assert.ok(i < 3000, 'jobs still pending'); // the cap only turns a hang into a failure
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    // Looked at again each time either instance settles a generation or ends a job's run (their
+    // events are relayed to this process, server-events.ts).
+    await untilEvent([serverEvents.settled, serverEvents.jobRunEnded], async () => (await unfinished()) === 0, 'every job settled and ended');
 
     // Exactly N provider starts, one per job: no job was started twice.
     assert.equal(fake.creates(), N);

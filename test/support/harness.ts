@@ -12,6 +12,7 @@ import { ledgerMismatches } from '../../src/billing/ledger.js';
 import type { PlanName } from '../../src/config/catalog.js';
 import { startFakeOpenAI, type FakeUpstream } from './fake-openai.js';
 import { createTestDatabase, dropRedisKeys } from './test-database.js';
+import { serverEvents, untilEvent } from './server-events.js';
 
 export interface HarnessOptions {
   env?: Record<string, string>;
@@ -133,13 +134,29 @@ export function sseFrames(body: string): Array<{ id?: string; data: any }> {
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** Polls a generation until it is no longer pending (settlement runs after the response ends). */
+/**
+ * A generation as its owner reads it once it is no longer pending (settlement runs after the
+ * response ends): read now and again at each settlement the server publishes (server-events.ts).
+ */
 export async function settled(h: Harness, id: number, key: string): Promise<any> {
-  // Polls for the event; the cap (tens of seconds) only turns a hang into a failure.
-  for (let i = 0; i < 2000; i++) {
-    const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
-    if (g.status !== 'pending') return g;
-    await sleep(10);
-  }
-  throw new Error(`generation ${id} still pending`);
+  return untilEvent(
+    [serverEvents.settled],
+    async () => {
+      const g = (await h.get(`/api/v2/generate/${id}`, key)).json;
+      return g.status !== 'pending' && g;
+    },
+    `generation ${id} settled`,
+  );
+}
+
+/** The account's generations once there is at least one and none is pending, read again at each settlement. */
+export async function allSettled(h: Harness, accountId: number): Promise<any[]> {
+  return untilEvent(
+    [serverEvents.settled],
+    async () => {
+      const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
+      return rows.length > 0 && rows.every((r) => r.status !== 'pending') && rows;
+    },
+    `the generations of account ${accountId} settled`,
+  );
 }

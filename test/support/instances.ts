@@ -1,10 +1,15 @@
 // Real `lumengate serve` processes for multi-instance, crash and outage tests. Each child logs
-// JSON (pino) to stdout; the "lumengate listening" line gives its URL.
+// JSON (pino) to stdout; the "lumengate listening" line gives its URL. Each also loads
+// channel-relay.ts, which sends its server events back on fd 3: they are published again in the
+// test process, where untilEvent (server-events.ts) waits on them as on an in-process server's.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createInterface } from 'node:readline';
 import { packageRoot } from '../../src/config/env.js';
+import { republish } from './server-events.js';
 
 export interface Instance {
   url: string;
@@ -17,19 +22,21 @@ export interface Instance {
 }
 
 export const cliPath = (): string => join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
+const relay = pathToFileURL(join(fileURLToPath(new URL('.', import.meta.url)), 'channel-relay.js')).href;
 
 export async function startInstance(env: Record<string, string>): Promise<Instance> {
-  const child = spawn(process.execPath, [cliPath(), 'serve'], {
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, ['--import', relay, cliPath(), 'serve'], {
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', LUMENGATE_TEST_RELAY_FD: '3', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
   });
+  createInterface({ input: child.stdio[3] as Readable }).on('line', republish);
   const logs: any[] = [];
   let stderr = '';
-  child.stderr.on('data', (b) => {
+  child.stderr!.on('data', (b) => {
     stderr += b;
   });
   const url = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout }).on('line', (line) => {
+    createInterface({ input: child.stdout! }).on('line', (line) => {
       let entry: any;
       try {
         entry = JSON.parse(line);

@@ -4,13 +4,20 @@
 // the row says `done`.
 import type { Db } from '../../src/db/connect.js';
 import type { Job } from '../../src/db/schema.js';
+import { serverEvents, untilEvent } from './server-events.js';
 
-/** The job row of `generationId` once it has ended; polls (bounded: a hang becomes a failure). */
+/**
+ * The job row of `generationId` once it has ended: read now and again each time a job's run ends or
+ * a generation settles (in this process's server or a relayed child's), never after a sleep.
+ */
 export async function endedJob(db: Db, generationId: number): Promise<Job> {
-  for (let i = 0; ; i++) {
-    const row = await db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', generationId).executeTakeFirstOrThrow();
-    if (row.state !== 'queued' && row.state !== 'running') return row;
-    if (i >= 500) throw new Error(`job ${generationId} is still ${row.state}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  let last: Job | undefined;
+  return untilEvent(
+    [serverEvents.jobRunEnded, serverEvents.settled],
+    async () => {
+      last = await db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', generationId).executeTakeFirstOrThrow();
+      return last.state !== 'queued' && last.state !== 'running' && last;
+    },
+    () => `job ${generationId} ended (it is still ${last?.state})`,
+  );
 }

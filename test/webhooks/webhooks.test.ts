@@ -8,7 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { startHarness, sleep, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { createTestDatabase } from '../support/test-database.js';
 import { startFakeOpenAI } from '../support/fake-openai.js';
 import { settingsFromEnv } from '../../src/config/env.js';
@@ -23,14 +24,19 @@ import { startReceiver, type Receiver } from './receiver.js';
 
 const later = (ms: number) => new Date(Date.now() + ms);
 
-/** Polls the generation's delivery rows until `done` holds (the first attempt runs in the background). */
+/**
+ * The generation's delivery row once `done` holds (the first attempt runs in the background): read
+ * now and again each time the server stores an attempt's outcome (server-events.ts).
+ */
 async function deliveryWhen(db: Db, generationId: number, done: (d: WebhookDelivery) => boolean): Promise<WebhookDelivery> {
-  for (let i = 0; i < 500; i++) {
-    const [d] = await deliveriesOf(db, generationId);
-    if (d && done(d)) return d;
-    await sleep(10);
-  }
-  throw new Error(`delivery of generation ${generationId} did not get there`);
+  return untilEvent(
+    [serverEvents.webhookAttempted],
+    async () => {
+      const [d] = await deliveriesOf(db, generationId);
+      return d && done(d) && d;
+    },
+    `delivery of generation ${generationId} got there`,
+  );
 }
 const attemptDone = (n: number) => (d: WebhookDelivery) => d.attempts === n && d.lease_until === null;
 
