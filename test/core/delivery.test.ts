@@ -5,20 +5,11 @@
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { allSettled, settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { blockedFor } from '../support/waits.js';
 import { MAX_EVENT_CHARS } from '../../src/providers/openai-compatible.js';
 
 const GAP_MS = 500;
-
-/** Waits until none of the account's generations is pending (settlement follows a hang-up). */
-async function allSettled(h: Harness, accountId: number): Promise<any[]> {
-  for (let i = 0; i < 3000; i++) {
-    const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
-    if (rows.length && rows.every((r: any) => r.status !== 'pending')) return rows;
-    await sleep(10);
-  }
-  throw new Error('generations still pending');
-}
 
 describe('delivery', () => {
   let h: Harness;
@@ -92,11 +83,12 @@ describe('delivery', () => {
     const res = await response;
     res.pause();
     const serverRes = await served;
-    // The socket's own buffer: SSE frames are written to it directly (src/http/sse.ts).
-    while (!serverRes.socket!.writableNeedDrain) await sleep(5);
-    // Under backpressure now; stay there several gap timeouts long (this is the condition under
-    // test, not a wait for something to happen), then read everything.
-    await sleep(GAP_MS * 4);
+    // The socket's own buffer: SSE frames are written to it directly (src/http/sse.ts). Stay blocked
+    // there one gap timeout long (the condition under test): the wait ends once the server has waited
+    // GAP_MS for the client since its last write, which came after the last upstream part it read; a
+    // gap timer (re)armed by that part and not paused would have fired first (waits.ts). Then read
+    // everything.
+    await blockedFor(serverRes.socket!, GAP_MS);
     assert.ok(serverRes.socket!.writableNeedDrain, 'still under backpressure');
     // The server stopped reading the upstream instead of holding the answer in memory: the rest
     // is still in the fake upstream's own buffer.

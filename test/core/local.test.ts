@@ -6,7 +6,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request, type ClientRequest } from 'node:http';
-import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { writeCorruptGguf, writeTinyGguf } from '../../src/providers/local/tiny-gguf.js';
 import type { LocalProvider } from '../../src/providers/local/index.js';
 
@@ -155,12 +156,9 @@ describe('local GGUF models through the gateway', () => {
     const busy = local().poolState('tiny.gguf')!;
     assert.equal(busy.available, 1);
     req.destroy();
-    // Waits for the event (the sequence back in the pool), however busy the machine is; the settled
-    // row proves it was the disconnect that freed it, not the 4000 tokens running out.
-    for (let i = 0; local().poolState('tiny.gguf')!.available !== 2; i++) {
-      assert.ok(i < 20_000, 'sequence never freed');
-      await sleep(1);
-    }
+    // Waits for the event (the pool says a sequence changed hands), however busy the machine is; the
+    // settled row proves it was the disconnect that freed it, not the 4000 tokens running out.
+    await untilEvent([serverEvents.sequences], () => local().poolState('tiny.gguf')!.available === 2, 'the sequence freed');
     // The aborted stream still records the usage llama.cpp counted (docs/api.md).
     const g = await settled(h, id, acct.key);
     assert.equal(g.result_metadata.finish_reason, 'client_disconnected');
@@ -187,10 +185,7 @@ describe('local GGUF models through the gateway', () => {
     const longs = [await openLong(a.key), await openLong(a.key)];
     assert.deepEqual(local().poolState('tiny.gguf'), { available: 0, queued: 0 });
     const aQueued = h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'a queued', max_tokens: 3 }, a.key);
-    for (let i = 0; local().poolState('tiny.gguf')!.queued !== 1; i++) {
-      assert.ok(i < 20_000, 'never queued');
-      await sleep(1);
-    }
+    await untilEvent([serverEvents.sequences], () => local().poolState('tiny.gguf')!.queued === 1, "A's third request queued");
     // B's request: A holds both sequences and waits for the one place in line, so B takes it.
     const bQueued = h.post('/api/v2/generate', { model: 'tiny-local', prompt: 'b queued', max_tokens: 3 }, b.key);
     const refused = await aQueued;

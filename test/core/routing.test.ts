@@ -2,7 +2,7 @@
 // circuit breakers that skip a failing route and bring it back, per-model timeouts.
 import { after, before, beforeEach, describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
 import { openFirstRoute, RouteHealth } from '../../src/generation/routing.js';
 import { ProviderError, type Provider, type StreamPart } from '../../src/providers/spec.js';
@@ -231,17 +231,18 @@ describe('routing', () => {
     assert.match(r.json.message, /total time over 250 ms/);
   });
 
-  it('circuit breaker: a route failing repeatedly is skipped, then comes back by itself', async () => {
+  it('circuit breaker: a route failing repeatedly is skipped, then comes back by itself', async (t) => {
+    // The cooldown is the product's own clock: cockatiel times it with Date.now. That clock is mocked
+    // (Date only: timers and I/O stay real), so it stands still however slow the machine is, and the
+    // test moves it past the cooldown instead of waiting for it.
+    t.mock.timers.enable({ apis: ['Date'], now: Date.now() });
     h.fake.respondWith({ status: 500 });
     second.respondWith({ chunks: ['backup'] });
     assert.equal((await generate('gpt-5.2-pro')).status, 200); // 2 failures on route 1 -> breaker opens
-    const openedBy = Date.now(); // the breaker opened before this (cockatiel times it with Date.now)
     assert.equal(h.fake.requests.length, 2);
     assert.equal((await generate('gpt-5.2-pro')).json.result_text, 'backup');
     assert.equal(h.fake.requests.length, 2, 'route 1 was skipped while its breaker is open');
-    // The cooldown (400 ms) is the product's own clock: wait until that clock has passed it, on the
-    // same clock, rather than for a setTimeout that can fire early against a stale loop time.
-    while (Date.now() - openedBy <= 400) await sleep(20);
+    t.mock.timers.tick(401); // past the cooldown (400 ms)
     h.fake.respondWith({ chunks: ['route 1 is back'] });
     const r = await generate('gpt-5.2-pro');
     assert.equal(r.json.result_text, 'route 1 is back');

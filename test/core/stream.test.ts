@@ -4,35 +4,47 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { settled, sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { LineLog } from '../support/waits.js';
 
-/** Opens a stream with node:http so the test controls the socket; resolves on the first bytes of body. */
-function openStream(url: string, key: string, body: unknown): Promise<{ status: number; headers: Record<string, unknown>; chunks: string[]; destroy(): void; ended: Promise<void> }> {
+interface OpenStream {
+  status: number;
+  headers: Record<string, unknown>;
+  /** The body's chunks as they arrived. */
+  chunks: readonly string[];
+  /** Resolves once `cond(body so far)` holds, checked at each chunk; rejects if the body ends first. */
+  until(cond: (text: string) => boolean, what: string): Promise<void>;
+  destroy(): void;
+  ended: Promise<void>;
+}
+
+/** Opens a stream with node:http so the test controls the socket; resolves with the response head. */
+function openStream(url: string, key: string, body: unknown): Promise<OpenStream> {
   return new Promise((resolve, reject) => {
     const req = request(`${url}/api/v2/generate/stream`, { method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' } }, (res) => {
-      const chunks: string[] = [];
+      const body = new LineLog();
       res.setEncoding('utf8');
       const ended = new Promise<void>((r) => {
         res.on('end', r);
         res.on('close', r);
       });
-      res.on('data', (c: string) => chunks.push(c));
+      res.on('data', (c: string) => body.add(c));
+      res.on('close', () => body.end());
       res.on('error', () => {});
-      resolve({ status: res.statusCode!, headers: res.headers, chunks, destroy: () => req.destroy(), ended });
+      resolve({
+        status: res.statusCode!,
+        headers: res.headers,
+        chunks: body.lines,
+        until: (cond, what) => body.until((chunks) => cond(chunks.join('')), what),
+        destroy: () => req.destroy(),
+        ended,
+      });
     });
     req.on('error', (e) => {
       if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
     });
     req.end(JSON.stringify(body));
   });
-}
-
-async function waitFor(cond: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 describe('SSE streaming', () => {
@@ -104,7 +116,7 @@ describe('SSE streaming', () => {
     h.fake.respondWith({ chunks: ['late'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
     const s = await openStream(h.url, a.key, { model: 'gpt-5-nano', prompt: 'x' });
     try {
-      await waitFor(() => (s.chunks.join('').match(/^: ping$/gm) ?? []).length >= 2);
+      await s.until((text) => (text.match(/^: ping$/gm) ?? []).length >= 2, 'two heartbeats');
     } finally {
       release();
     }
@@ -165,7 +177,7 @@ describe('SSE streaming', () => {
     assert.match(events[2].message, /timed out/);
     assert.equal(await h.balance(a.id), 10);
     // The stalled upstream connection was closed by us.
-    await waitFor(() => h.fake.requests.at(-1)!.closedAt !== undefined);
+    await h.fake.requests.at(-1)!.closed;
   });
 
   it('client disconnect after content: the upstream is closed, completed with partial text, charged', async () => {
@@ -177,10 +189,10 @@ describe('SSE streaming', () => {
     h.fake.respondWith({ chunks: Array.from({ length: 200 }, (_, i) => `w${i} `), holdAfter: { writes: 2, until: hold } });
     const s = await openStream(h.url, a.key, { model: 'gpt-5-nano', prompt: 'long' });
     assert.equal(s.status, 200);
-    await waitFor(() => s.chunks.join('').includes('content_delta'));
+    await s.until((text) => text.includes('content_delta'), 'the first content_delta');
     const upstream = h.fake.requests.at(-1)!;
     s.destroy();
-    await waitFor(() => upstream.closedAt !== undefined);
+    await upstream.closed;
     release();
     const id = Number(s.headers['x-generation-id']);
     const g = await settled(h, id, a.key);
@@ -198,10 +210,10 @@ describe('SSE streaming', () => {
     let release!: () => void;
     h.fake.respondWith({ chunks: ['never'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
     const s = await openStream(h.url, a.key, { model: 'gpt-5-nano', prompt: 'x' });
-    await waitFor(() => s.chunks.join('').includes('generation_start'));
+    await s.until((text) => text.includes('generation_start'), 'generation_start');
     const upstream = h.fake.requests.at(-1)!;
     s.destroy();
-    await waitFor(() => upstream.closedAt !== undefined);
+    await upstream.closed;
     release();
     const g = await settled(h, Number(s.headers['x-generation-id']), a.key);
     assert.equal(g.status, 'failed');

@@ -5,7 +5,7 @@ import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import pino from 'pino';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { allSettled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import type { FakeScript } from '../support/fake-openai.js';
 
 /** A pino logger writing parsed JSON lines to memory. */
@@ -22,16 +22,6 @@ function memoryLogger() {
     },
   });
   return { logger: pino({ level: 'info' }, sink), lines, raw };
-}
-
-/** Waits until none of the account's generations is pending (settlement follows a hang-up). */
-async function allSettled(h: Harness, accountId: number): Promise<any[]> {
-  for (let i = 0; i < 3000; i++) {
-    const rows = await h.server.db.kysely.selectFrom('generations').selectAll().where('account_id', '=', accountId).execute();
-    if (rows.every((r: any) => r.status !== 'pending')) return rows;
-    await sleep(10);
-  }
-  throw new Error('generations still pending');
 }
 
 /** Starts a request, aborts it as soon as the fake upstream has it, and waits until the upstream connection closed. */

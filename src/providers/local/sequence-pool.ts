@@ -8,6 +8,8 @@
 // had found the queue full). So one account's burst can neither fill every place in the line nor
 // keep another account's request behind it. With a single owner this is the plain FIFO.
 
+import { sequencesChannel } from '../../core/trace.js';
+
 export class PoolQueueFullError extends Error {
   override readonly name = 'PoolQueueFullError';
 }
@@ -48,7 +50,10 @@ export class SequencePool<T> {
     if (this.closedWith) return Promise.reject(this.closedWith);
     if (signal.aborted) return Promise.reject(signal.reason);
     const item = this.free.pop();
-    if (item !== undefined) return Promise.resolve(this.handTo(owner, item));
+    if (item !== undefined) {
+      this.changed();
+      return Promise.resolve(this.handTo(owner, item));
+    }
     if (this.waiters.length >= this.maxQueue && !this.makeRoomFor(owner)) {
       return Promise.reject(new PoolQueueFullError(`all sequences are busy and ${this.waiters.length} requests are already queued`));
     }
@@ -56,6 +61,7 @@ export class SequencePool<T> {
       const onAbort = () => {
         const i = this.waiters.indexOf(waiter);
         if (i >= 0) this.waiters.splice(i, 1);
+        this.changed();
         reject(signal.reason);
       };
       const waiter: Waiter<T> = {
@@ -71,6 +77,7 @@ export class SequencePool<T> {
       };
       signal.addEventListener('abort', onAbort, { once: true });
       this.waiters.push(waiter);
+      this.changed();
     });
   }
 
@@ -83,9 +90,11 @@ export class SequencePool<T> {
     }
     if (best < 0) {
       this.free.push(item);
+      this.changed();
       return;
     }
     const [next] = this.waiters.splice(best, 1);
+    this.changed();
     next!.resolve(this.handTo(next!.owner, item));
   }
 
@@ -93,6 +102,12 @@ export class SequencePool<T> {
   close(err: Error = new PoolClosedError('pool closed')): void {
     this.closedWith = err;
     for (const w of this.waiters.splice(0)) w.reject(err);
+    this.changed();
+  }
+
+  /** Tells a subscriber of sequencesChannel (src/core/trace.ts) the counts now; nothing when there is none. */
+  private changed(): void {
+    if (sequencesChannel.hasSubscribers) sequencesChannel.publish({ available: this.free.length, queued: this.waiters.length });
   }
 
   private heldBy(owner: string): number {
@@ -116,6 +131,7 @@ export class SequencePool<T> {
     let i = this.waiters.length - 1;
     while (this.waiters[i]!.owner !== heaviest) i--;
     const [evicted] = this.waiters.splice(i, 1);
+    this.changed();
     evicted!.reject(new PoolQueueFullError(`all sequences are busy and ${this.maxQueue} requests are already queued; this account has the most of them`));
     return true;
   }
