@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from './support/fake-openai.js';
+import { LineLog } from './support/waits.js';
 import { openDatabase } from '../src/db/connect.js';
 import { createAccount, getAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
@@ -28,29 +29,29 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
   const { key } = await createKey(db, account.id, 'cluster');
   const port = await freePort();
   const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], {
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'warn', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${fake.origin}/v1` },
-    stdio: ['ignore', 'ignore', 'inherit'],
+    // At info, so that each worker says when it listens (the workers write to the primary's stdout).
+    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${fake.origin}/v1` },
+    stdio: ['ignore', 'pipe', 'inherit'],
   });
   const exited = once(child, 'exit');
+  const out = LineLog.of(child.stdout);
   try {
     const url = `http://127.0.0.1:${port}`;
     const workerPids = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
     const workers = () => workerPids().length;
-    // Waits for the event (both workers up and answering), as long as the primary lives: a cold start
-    // of three processes on a machine whose cores are busy took 40 s in a measured run. The test's
-    // timeout is the only ceiling. The body is read so no connection is left half-used.
-    for (;;) {
-      assert.equal(child.exitCode, null, 'serve --workers 2 exited during start-up');
-      const up = await fetch(`${url}/api/v2/models`).then(
-        async (r) => {
-          await r.arrayBuffer();
-          return r.ok;
-        },
-        () => false,
-      );
-      if (up && workers() === 2) break;
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    // Waits for the event (each worker's "lumengate listening" line), as long as the primary lives:
+    // a cold start of three processes on a machine whose cores are busy took 40 s in a measured run.
+    // The test's timeout is the only ceiling; a primary that exits ends the output, and the wait fails.
+    const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
+    await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
+    assert.equal(child.exitCode, null, 'serve --workers 2 exited during start-up');
+    assert.equal(workers(), 2);
+    // It answers; the body is read so no connection is left half-used.
+    const up = await fetch(`${url}/api/v2/models`).then(async (r) => {
+      await r.arrayBuffer();
+      return r.ok;
+    });
+    assert.ok(up, 'the workers answer');
     // The primary was started without the start-up heap flags; its workers, the servers, have them.
     for (const pid of workerPids()) {
       const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { packageRoot } from '../../src/config/env.js';
 import { startFakeOpenAI, type FakeUpstream } from '../support/fake-openai.js';
-import { sleep, sseEvents } from '../support/harness.js';
+import { sseEvents } from '../support/harness.js';
+import { LineLog } from '../support/waits.js';
 import { freePort } from '../support/free-port.js';
 
 const run = promisify(execFile);
@@ -99,19 +100,18 @@ describe('lumengate CLI', () => {
     const acct = await lg('accounts', 'create', '--plan', 'basic', '--tokens', '3');
     const key = await lg('keys', 'create', String(acct.id), '--name', 'serve');
     const port = await freePort();
-    const child = spawn(process.execPath, [cli, 'serve'], { env: { ...env, HOST: '127.0.0.1', PORT: String(port) }, stdio: 'ignore' });
+    // Logs at info, to say when it listens.
+    const child = spawn(process.execPath, [cli, 'serve'], { env: { ...env, HOST: '127.0.0.1', PORT: String(port), LOG_LEVEL: 'info' }, stdio: ['ignore', 'pipe', 'ignore'] });
     try {
-      // Waits for the server to answer (an event); the cap only turns a hang into a failure, and is
-      // roomy because a cold start on a busy machine can take many seconds.
-      let up = false;
-      for (let i = 0; i < 1200 && !up && child.exitCode === null; i++) {
-        up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (!up) await sleep(50);
-      }
+      // Waits for the event (its "lumengate listening" log line, written once it listens), however
+      // long a cold start on a busy machine takes; if it exits first, its output ends and the wait fails.
+      const out = LineLog.of(child.stdout);
+      await out.until((lines) => lines.some((l) => l.includes('"msg":"lumengate listening"')), 'serve listening (exited early: port taken?)');
       assert.equal(child.exitCode, null, 'serve exited early (port taken?)');
+      const up = await fetch(`http://127.0.0.1:${port}/api/v2/models/gpt-5`).then(
+        (r) => r.ok,
+        () => false,
+      );
       assert.ok(up, 'server came up');
       const r = await fetch(`http://127.0.0.1:${port}/api/v2/generate/stream`, {
         method: 'POST',
@@ -132,12 +132,12 @@ describe('lumengate CLI', () => {
     const port = await freePort();
     const bare = { PATH: process.env.PATH, DATABASE_URL: env.DATABASE_URL, LOG_LEVEL: 'silent', HOST: '127.0.0.1', PORT: String(port), LUMENGATE_MODELS_DIR: join(dir, 'no-models') };
     const child = spawn(process.execPath, [cli, 'serve'], { env: bare, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    child.stderr.on('data', (c) => {
-      stderr += c;
-    });
+    const err = LineLog.of(child.stderr);
     try {
-      for (let i = 0; i < 1200 && !stderr.includes('no model can generate') && child.exitCode === null; i++) await sleep(50);
+      // The hint is written in one piece once the server listens: wait for its first line (an
+      // event on the child's stderr; if it exits first, its output ends and the wait fails).
+      await err.until((lines) => lines.some((l) => l.includes('no model can generate')), 'the first-run hint on stderr');
+      const stderr = err.lines.join('\n');
       assert.match(stderr, /OPENAI_API_KEY/);
       assert.match(stderr, /lumengate models pull hf:/);
       const acct = await lg('accounts', 'create', '--plan', 'pro', '--tokens', '3');

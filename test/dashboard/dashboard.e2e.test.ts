@@ -9,7 +9,8 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { packageRoot } from '../../src/config/env.js';
-import { startHarness, sleep, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const skip = existsSync(CHROMIUM) ? false : `Chromium not found at ${CHROMIUM}: install it (apt-get install chromium) or set CHROMIUM_PATH`;
@@ -184,10 +185,16 @@ describe('dashboard in Chromium', { skip }, () => {
     assert.equal(upstream.body.temperature, 1);
 
     // Settlement: content was delivered, so it is completed, charged, finish_reason client_disconnected.
-    // Waits for the settlement (an event in the database), polling; no fixed wait.
+    // Waits for the settlement: the row is read again at each one the server publishes (server-events.ts).
     const row = async () => h.server.db.kysely.selectFrom('generations').selectAll().orderBy('id', 'desc').executeTakeFirstOrThrow();
-    for (let i = 0; i < 600 && (await row()).status === 'pending'; i++) await sleep(50);
-    const g = await row();
+    const g = await untilEvent(
+      [serverEvents.settled],
+      async () => {
+        const latest = await row();
+        return latest.status !== 'pending' && latest;
+      },
+      'the stopped generation settled',
+    );
     // The upstream connection is closed and the generation settled: whatever is on screen now is final.
     assert.equal(await output.innerText(), final, 'nothing arrives after Stop');
     assert.equal(g.prompt, 'Count slowly, please.');

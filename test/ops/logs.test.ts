@@ -9,13 +9,16 @@ import pino from 'pino';
 import { spawn } from 'node:child_process';
 import { packageRoot, settingsFromEnv } from '../../src/config/env.js';
 import { startServer } from '../../src/server.js';
+import { LineLog } from '../support/waits.js';
 
 describe('JSON logs', () => {
   it('every request log line is JSON with reqId = the x-request-id', async () => {
     const lines: string[] = [];
+    const written = new LineLog();
     const sink = new Writable({
       write(chunk, _enc, cb) {
         lines.push(...String(chunk).split('\n').filter(Boolean));
+        written.add(String(chunk));
         cb();
       },
     });
@@ -27,7 +30,9 @@ describe('JSON logs', () => {
     try {
       const res = await fetch(`${server.url}/healthz`, { headers: { 'x-request-id': 'log-test-42' } });
       assert.equal(res.status, 200);
-      await new Promise((r) => setImmediate(r));
+      // Fastify logs "request completed" once the response has been sent, which may be after the
+      // client has it: wait for that line (re-checked at each line written), not for a loop turn.
+      await written.until((all) => all.some((l) => l.includes('"msg":"request completed"') && l.includes('log-test-42')), 'the "request completed" line');
       const entries = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       const mine = entries.filter((e) => e.reqId === 'log-test-42');
       assert.ok(

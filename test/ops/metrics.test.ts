@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import { sleep, startHarness, type Harness } from '../support/harness.js';
+import { startHarness, type Harness } from '../support/harness.js';
 
 /** The value of one sample line, e.g. metric('x_total', { model: 'a' }); undefined when absent. */
 function sample(text: string, name: string, labels: Record<string, string> = {}): number | undefined {
@@ -13,14 +13,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (Object.entries(labels).every(([k, v]) => got[k] === v)) return Number(m[3]);
   }
   return undefined;
-}
-
-async function waitFor(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await sleep(5);
-  }
 }
 
 describe('observability', () => {
@@ -73,9 +65,28 @@ describe('observability', () => {
     // The upstream holds the stream open after its first chunk until the gauge has been seen at 1.
     let release!: () => void;
     h.fake.respondWith({ chunks: ['slow', 'er'], holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
-    const done = h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
-    await waitFor(async () => sample(await metrics(), 'lumengate_open_streams') === 1, 60_000).finally(release);
-    await done;
+    const res = await fetch(`${h.url}/api/v2/generate/stream`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'gpt-5-nano', prompt: 'x' }),
+    });
+    const body = res.body!.getReader();
+    const decoder = new TextDecoder();
+    let text = '';
+    try {
+      // The gauge goes up as the stream opens, before its generation_start is written: once the
+      // client has read generation_start, the stream is open and counted until the upstream is released.
+      while (!text.includes('generation_start')) {
+        const { value, done } = await body.read();
+        assert.ok(!done, `the stream ended before it opened: ${text}`);
+        text += decoder.decode(value, { stream: true });
+      }
+      assert.equal(sample(await metrics(), 'lumengate_open_streams'), 1);
+    } finally {
+      release();
+    }
+    // Read to the end: settlement, which counts the stream closed, comes before the stream's end.
+    while (!(await body.read()).done);
     assert.equal(sample(await metrics(), 'lumengate_open_streams'), 0);
     h.fake.respondWith({});
   });

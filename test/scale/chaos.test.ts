@@ -8,12 +8,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import pino from 'pino';
 import { ledgerMismatches, releaseStaleHolds } from '../../src/billing/ledger.js';
 import type { Db } from '../../src/db/connect.js';
-import { sleep, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { sseEvents, startHarness, type Harness } from '../support/harness.js';
 import type { FakeScript } from '../support/fake-openai.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { freePort } from '../support/free-port.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
+import { LineLog } from '../support/waits.js';
 import { balanceOf, harnessOnPrivatePostgres, ledgerKinds, needsPg, needsPgRedis, openSharedDatabase, rawStream, type PrivatePostgresRig, type SharedDatabase } from '../support/shared-db.js';
 
 const MODEL = 'gpt-5-nano';
@@ -60,15 +63,20 @@ async function pendingGenerations(db: Db): Promise<number[]> {
   return rows.map((r) => r.id);
 }
 
-/** Settlement may run just after the response ends: polls (bounded) until nothing is pending. */
+/**
+ * Settlement may run just after the response ends: resolves once nothing is pending, looked at again
+ * at each settlement the servers publish (in-process, or relayed from instances: server-events.ts).
+ */
 async function noPending(db: Db): Promise<void> {
   let left: number[] = [];
-  for (let i = 0; i < 250; i++) {
-    left = await pendingGenerations(db);
-    if (left.length === 0) return;
-    await sleep(20);
-  }
-  assert.deepEqual(left, [], 'generations left pending');
+  await untilEvent(
+    [serverEvents.settled],
+    async () => {
+      left = await pendingGenerations(db);
+      return left.length === 0;
+    },
+    () => `generations left pending: ${left.join(', ')}`,
+  );
 }
 
 /** The money of one finished generation: hold+charge when completed, hold+release when failed. */
@@ -110,6 +118,8 @@ async function stillServes(db: Db, url: string, account: { id: number; key: stri
   await noPending(db);
   assert.deepEqual(await ledgerMismatches(db), []);
 }
+
+const REDIS_CONNECTED = '"msg":"redis connected"';
 
 async function startRedis(port: number): Promise<ChildProcess> {
   const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -223,11 +233,13 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
   let upstream: GatedUpstream;
   let h: Harness;
   let port: number;
+  // The server's log (info), to see it reconnect to Redis.
+  const log = new LineLog();
   before(async () => {
     port = await freePort();
     redis = await startRedis(port);
     upstream = await startGatedOpenAI('answer');
-    h = await startHarness({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, OPENAI_BASE_URL: `${upstream.origin}/v1` } });
+    h = await startHarness({ env: { REDIS_URL: `redis://127.0.0.1:${port}`, OPENAI_BASE_URL: `${upstream.origin}/v1` }, logger: pino({ level: 'info' }, log.writable()) });
   });
   after(async () => {
     redis?.kill('SIGKILL');
@@ -254,20 +266,17 @@ describe('chaos: Redis stopped and started mid-stream', { skip: needsPgRedis }, 
     await settledOnce(h.server.db, o);
     assert.equal(await h.balance(a.id), 20 - o.tokensSpent, 'the 503 held nothing');
 
+    const connects = log.count(REDIS_CONNECTED);
     redis = await startRedis(port);
-    // The server reconnects by itself: bounded retries until the counters answer again. A probe
-    // that got past the limits is held by the gated upstream, so it is released once it arrives.
-    let back: Awaited<ReturnType<Harness['post']>> | undefined;
-    for (let i = 0; i < 100; i++) {
-      const attempt = h.post('/api/v2/generate', { model: MODEL, prompt: 'probe' }, a.key);
-      const first = await Promise.race([attempt.then(() => 'answered'), upstream.waitFor(1).then(() => 'upstream')]);
-      if (first === 'upstream') upstream.release();
-      back = await attempt;
-      if (back.status !== 503) break;
-      wellFormedJson(back);
-      await sleep(50);
-    }
-    assert.equal(back?.status, 200, 'Redis is back');
+    // The server reconnects by itself: it logs "redis connected" once its connection is ready again
+    // (src/limits/redis.ts). Then a probe gets past the limits; the gated upstream holds it, so it is
+    // released once it arrives.
+    await log.until(() => log.count(REDIS_CONNECTED) > connects, 'the server reconnected to Redis');
+    const attempt = h.post('/api/v2/generate', { model: MODEL, prompt: 'probe' }, a.key);
+    const first = await Promise.race([attempt.then(() => 'answered'), upstream.waitFor(1).then(() => 'upstream')]);
+    if (first === 'upstream') upstream.release();
+    const back = await attempt;
+    assert.equal(back.status, 200, 'Redis is back');
     await noPending(h.server.db);
     await stillServes(h.server.db, h.url, a, async () => {
       await upstream.waitFor(1);

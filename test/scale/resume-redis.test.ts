@@ -8,6 +8,7 @@ import { createKey } from '../../src/accounts/keys.js';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { startGatedOpenAI, type GatedUpstream } from '../support/gated-openai.js';
 import { startInstance, type Instance } from '../support/instances.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { createTestDatabase, dropRedisKeys, type TestDatabase } from '../support/test-database.js';
 import { contentOf, rawStream } from '../support/raw-stream.js';
 
@@ -77,15 +78,16 @@ describe('resumable streams across two instances (Redis event log)', { skip }, (
         all.slice(-2).map((f) => f.data.type ?? f.data),
         ['generation_end', '[DONE]'],
       );
-      for (let i = 0; ; i++) {
-        const g = await db.kysely.selectFrom('generations').select(['status', 'finish_reason']).where('id', '=', gen).executeTakeFirstOrThrow();
-        if (g.status !== 'pending') {
-          assert.deepEqual(g, { status: 'completed', finish_reason: 'stop' });
-          break;
-        }
-        assert.ok(i < 500, 'settled');
-        await new Promise((r) => setImmediate(r));
-      }
+      // Read again at each settlement an instance publishes (relayed to this process, server-events.ts).
+      const g = await untilEvent(
+        [serverEvents.settled],
+        async () => {
+          const row = await db.kysely.selectFrom('generations').select(['status', 'finish_reason']).where('id', '=', gen).executeTakeFirstOrThrow();
+          return row.status !== 'pending' && row;
+        },
+        `generation ${gen} settled`,
+      );
+      assert.deepEqual(g, { status: 'completed', finish_reason: 'stop' });
       assert.equal(await balance(acc.id), 9);
     });
   }

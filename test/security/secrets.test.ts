@@ -5,9 +5,9 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { Writable } from 'node:stream';
 import pino from 'pino';
 import { startHarness, type Harness } from '../support/harness.js';
+import { LineLog } from '../support/waits.js';
 import { loggerOptions, maskUrl } from '../../src/logging.js';
 import { call } from './http.js';
 
@@ -57,14 +57,11 @@ describe('keys are stored only as hashes', () => {
 
 describe('nothing secret in the logs', () => {
   let h: Harness;
-  const lines: string[] = [];
+  // Each chunk the logger writes (a line), and a wait on them.
+  const written = new LineLog();
+  const lines = written.lines;
   before(async () => {
-    const sink = new Writable({
-      write(chunk, _enc, cb) {
-        lines.push(String(chunk));
-        cb();
-      },
-    });
+    const sink = written.writable();
     const env = { LUMENGATE_ADMIN_TOKEN: ADMIN };
     // The server's own logger configuration, at the most verbose level, writing to memory.
     h = await startHarness({ env, logger: pino(loggerOptions('trace', env), sink) });
@@ -104,9 +101,9 @@ describe('nothing secret in the logs', () => {
     await call(h.url, 'DELETE', `/api/v2/keys/${created.json.id}`, { token: a.key });
 
     // Fastify writes each "request completed" line after its response was sent: wait for the last
-    // ones (an event in the log), not for a fixed time.
+    // ones (re-checked at each line written), not for a fixed time.
     const count = (re: RegExp) => lines.filter((l) => re.test(l)).length;
-    for (let i = 0; i < 2000 && count(/request completed/) < count(/incoming request/); i++) await new Promise((r) => setTimeout(r, 5));
+    await written.until(() => count(/request completed/) >= count(/incoming request/), 'a "request completed" line for each request');
     const log = lines.join('');
     assert.ok(lines.length > 20, 'requests are logged');
     assert.match(log, /incoming request/);
@@ -137,7 +134,8 @@ describe('nothing secret in the logs', () => {
     ];
     const before = lines.length;
     for (const p of paths) await call(h.url, 'GET', p);
-    await new Promise((r) => setImmediate(r));
+    const since = (re: RegExp) => lines.slice(before).filter((l) => re.test(l)).length;
+    await written.until(() => since(/request completed/) >= since(/incoming request/), 'a "request completed" line for each request');
     const log = lines.slice(before).join('');
     assert.match(log, /incoming request/);
     assert.ok(!log.includes(k.slice(3, 30)), 'no part of the key');

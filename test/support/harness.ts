@@ -132,8 +132,6 @@ export function sseFrames(body: string): Array<{ id?: string; data: any }> {
   });
 }
 
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /**
  * A generation as its owner reads it once it is no longer pending (settlement runs after the
  * response ends): read now and again at each settlement the server publishes (server-events.ts).
