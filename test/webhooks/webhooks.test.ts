@@ -202,6 +202,13 @@ describe('webhooks to a receiver the operator allowed (LUMENGATE_WEBHOOK_ALLOW_H
   });
 });
 
+/** An account with 10 tokens and a webhook secret, so its generations can have callbacks. */
+async function accountWithSecret(h: Harness) {
+  const acc = await h.account({ tokens: 10 });
+  assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
+  return acc;
+}
+
 /** No poll within a test's time: a delivery goes out only because a new row or a freed slot woke the worker. */
 const NO_POLL = { LUMENGATE_WEBHOOK_POLL_MS: '3600000' };
 
@@ -223,13 +230,8 @@ describe("one account's slow receiver holds at most LUMENGATE_WEBHOOK_PER_ACCOUN
   });
 
   it("an account whose receiver hangs has 2 attempts in flight; another account's delivery goes out meanwhile; the rest follow once it answers", async () => {
-    const withSecret = async () => {
-      const acc = await h.account({ tokens: 10 });
-      assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
-      return acc;
-    };
-    const a = await withSecret();
-    const b = await withSecret();
+    const a = await accountWithSecret(h);
+    const b = await accountWithSecret(h);
     h.fake.respondWith({ chunks: ['ok'] });
     slow.hold = true;
     const aIds: number[] = [];
@@ -269,13 +271,8 @@ describe('a delivery queued while every slot is busy goes out as soon as one is 
   });
 
   it("another account's delivery waits for the only slot, then goes out when the hanging receiver answers", async () => {
-    const withSecret = async () => {
-      const acc = await h.account({ tokens: 10 });
-      assert.equal((await h.post('/api/v2/user/webhook-secret', undefined, acc.key)).status, 201);
-      return acc;
-    };
-    const a = await withSecret();
-    const b = await withSecret();
+    const a = await accountWithSecret(h);
+    const b = await accountWithSecret(h);
     h.fake.respondWith({ chunks: ['ok'] });
     slow.hold = true;
     const ra = await h.post('/api/v2/generate', { model: 'gpt-5-nano', prompt: 'a', callback_url: slow.url }, a.key);
