@@ -10,11 +10,13 @@
 //    newer than all of them: the claim can take only that one.
 //  - `50x1000`: 50 accounts with 1000 queued jobs each, submitted in turns (their ids interleave),
 //    each at its running cap, and one other account with one job.
+//  - `50x1000-backoff`: the same 50 × 1000, but running nothing, every job waiting out a retry's
+//    backoff (due in an hour): the claim must pass over them all to find the other account's job.
 // A claim runs `--reps` times (after `--warmup` more) and the median is reported. Each claim
 // commits as the runner's would; the jobs it took are then put back as they were (queued, the
 // attempt given back, no lease, never started), so every repetition finds the same state.
 //
-//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000] [--reps 9] [--repo DIR] [--keep] [--out FILE]
+//   npm run bench:claim [-- --engines sqlite,pg] [--scenarios 1k,10k,50k,50x1000,50x1000-backoff] [--reps 9] [--repo DIR] [--keep] [--out FILE]
 // The table is printed and written as the `claim` section of docs/BENCHMARKS.md (or --out); with
 // --repo, which measures another checkout's build (its dist/, migrations included) to compare two
 // builds in one session, it is only printed. PostgreSQL databases are ANALYZEd after loading, as autovacuum would do for a
@@ -35,7 +37,7 @@ import { machineLines, writeSection } from './sections.js';
 const { values: args } = parseArgs({
   options: {
     engines: { type: 'string', default: 'sqlite,pg' },
-    scenarios: { type: 'string', default: '1k,10k,50k,50x1000' },
+    scenarios: { type: 'string', default: '1k,10k,50k,50x1000,50x1000-backoff' },
     reps: { type: 'string', default: '9' },
     warmup: { type: 'string', default: '2' },
     /** LUMENGATE_JOB_PER_ACCOUNT of the claim, and the running jobs each loaded account holds. */
@@ -64,15 +66,18 @@ const { claimJobs } = (await from('jobs/store.js')) as typeof import('../src/job
 
 interface Scenario {
   name: string;
-  /** Queued jobs of each loaded account (each also at its running cap). */
+  /** Queued jobs of each loaded account (each also at its running cap, unless `backoff`). */
   queued: number;
   accounts: number;
+  /** The loaded accounts run nothing and every queued job of theirs waits out a retry's backoff (due in an hour). */
+  backoff?: boolean;
 }
 const SCENARIOS: Record<string, Scenario> = {
   '1k': { name: '1k', queued: 1_000, accounts: 1 },
   '10k': { name: '10k', queued: 10_000, accounts: 1 },
   '50k': { name: '50k', queued: 50_000, accounts: 1 },
   '50x1000': { name: '50x1000', queued: 1_000, accounts: 50 },
+  '50x1000-backoff': { name: '50x1000-backoff', queued: 1_000, accounts: 50, backoff: true },
 };
 
 async function newAccount(db: Db, name: string): Promise<number> {
@@ -177,7 +182,12 @@ async function measure(engine: 'sqlite' | 'pg', s: Scenario): Promise<{ median: 
     const other = await newAccount(db, 'other');
     const start = Date.now() - 2 * 86_400_000;
     await load(db, loaded, s.queued, start);
-    await atCap(db, loaded);
+    if (s.backoff)
+      await db.kysely
+        .updateTable('jobs')
+        .set({ run_after: new Date(Date.now() + 3_600_000).toISOString() })
+        .execute();
+    else await atCap(db, loaded);
     // The other account's one job, newer than every loaded one.
     await load(db, [other], 1, Date.now() - 60_000);
     if (engine === 'pg') await sql`analyze`.execute(db.kysely);
@@ -227,7 +237,7 @@ if (args.repo === packageRoot()) {
     [
       '## Media job claim (`npm run bench:claim`)',
       '',
-      `One claim (\`claimJobs\`, src/jobs/store.ts) against a fresh database per scenario: one account with 1k / 10k / 50k queued jobs that is already at its running cap (${perAccount} running) and another account's one job, which is all the claim may take; and 50 accounts with 1000 queued each, all at their caps, and one more account's job. Median of ${reps} claims after ${warmup}, each committed and then put back, so every repetition finds the same state. On SQLite a claim runs on the server's only thread; on PostgreSQL under the claims' advisory lock. The claim reads each account's first due jobs through an index (migration 010), so its cost follows the accounts with open jobs, not the jobs queued.`,
+      `One claim (\`claimJobs\`, src/jobs/store.ts) against a fresh database per scenario: one account with 1k / 10k / 50k queued jobs that is already at its running cap (${perAccount} running) and another account's one job, which is all the claim may take; 50 accounts with 1000 queued each, all at their caps, and one more account's job; and the same 50 × 1000 running nothing, every job in a retry's backoff (50x1000-backoff). Median of ${reps} claims after ${warmup}, each committed and then put back, so every repetition finds the same state. On SQLite a claim runs on the server's only thread; on PostgreSQL under the claims' advisory lock. The claim reads each account's due jobs, the one due longest first, through an index that holds no job before it is due (migrations 010 and 011), so its cost follows the accounts with open jobs, not the jobs queued.`,
       '',
       ...machineLines(),
       `- run ${new Date().toISOString()}`,

@@ -208,6 +208,15 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropIndex('jobs_claimable').execute();
       },
     },
+    // An account's due queued jobs, the one due longest first, without reading those that are not
+    // due yet (a retry's backoff, an upload awaited): the claim steps through this index instead of
+    // through every open job of the account (src/jobs/store.ts), which read an account's jobs in
+    // backoff one by one.
+    '011_jobs_queued_due': {
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('jobs_queued_due').on('jobs').columns(['account_id', 'run_after', 'generation_id']).where(sql.ref('state'), '=', 'queued').execute();
+      },
+    },
   };
 }
 

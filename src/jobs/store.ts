@@ -14,19 +14,22 @@ const CLAIM_LOCK = 0x6c756d656e; // "lumen"
 /**
  * Claims up to `limit` jobs: queued ones that are due, and running ones whose lease expired (their
  * worker died). An account runs at most `perAccount` jobs at once (running with a live lease, all
- * instances together); accounts running fewer go first, then oldest first, so one account's
+ * instances together); accounts running fewer go first, then the job that has been due longest
+ * (its run_after; for a job not yet tried, its submission: the oldest first), so one account's
  * backlog never keeps another's job waiting for a free slot. Each claim counts as an attempt.
  * PostgreSQL: SKIP LOCKED, so a claim never takes a job another transaction holds; a
  * transaction-level advisory lock makes instances' claims take turns, so none counts an account's
  * running jobs while another is claiming more (the cap is never overshot). SQLite has one writer
  * (one process).
  *
- * What it reads does not grow with the queue (migration 010's indexes; bench:claim): the accounts
+ * What it reads does not grow with the queue (migrations 010 and 011; bench:claim): the accounts
  * with open jobs, one index step each (a skip scan: `open_accounts`); the running jobs of each
- * (`busy`, at most its cap); and, for an account with free slots, only its first due jobs in order,
- * no more than its free slots or `limit` (`due`, one index step each past the jobs before it that
- * are running or not due yet). An account at its cap costs a step of the walk and a count of its
- * running jobs, however many it has queued. Only those candidates are ranked. On PostgreSQL a
+ * (`busy`, at most its cap); for an account with free slots, only its due queued jobs, due longest
+ * first, no more than its free slots or `limit` (`walk`, one index step each, through an index in
+ * which jobs not due yet, in a retry's backoff or awaiting an upload, lie beyond now and are never
+ * read); and the running jobs whose lease expired (`expired`, from the small index of running
+ * jobs). An account at its cap costs a step of the walk and a count of its running jobs, however
+ * many it has queued. Only those candidates are ranked. On PostgreSQL a
  * candidate another transaction holds (being cancelled, requeued) is skipped, and the account's
  * next job does not take its place in this claim: the next claim finds it.
  */
@@ -37,20 +40,22 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
     // The candidates' rows, each looked up by its key. PostgreSQL cannot tell how few candidates
     // the walk below yields (it planned ~400) and hashed a scan of every due job to join them
     // (8 ms at 10,000 queued); an array of their ids it reads through the primary key.
-    const candidates = db.dialect === 'postgres' ? sql`j.generation_id = any(array(select generation_id from due))` : sql`true`;
+    const candidates = db.dialect === 'postgres' ? sql`j.generation_id = any(array(select generation_id from ranked))` : sql`true`;
     // Also beside the lock: PostgreSQL re-checks it on a row changed since the snapshot (cancelled, requeued).
     const claimable = (t: string) => sql`((${sql.raw(t)}.state = 'queued' and ${sql.raw(t)}.run_after <= ${now}) or (${sql.raw(t)}.state = 'running' and ${sql.raw(t)}.lease_expires_at < ${now}))`;
-    // The next due job of account d after job `after` (0: its first), in order: a range of the
-    // partial index of open jobs (account_id, generation_id), from (account, after) to the end of
-    // the account, stopping at the first due one. Not `account_id = d.account_id`: PostgreSQL
-    // would then plan the order by generation_id alone and may walk the primary key instead,
-    // through every open job of every account (it did: 50,000 rows for an account with one job).
-    const nextDue = (d: string, after: unknown) => sql`(select x.generation_id from jobs x
-      where (x.account_id, x.generation_id) > (${sql.raw(d)}.account_id, ${after}) and x.account_id <= ${sql.raw(d)}.account_id
-        and x.state in ('queued', 'running') and ${claimable('x')}
-      order by x.account_id, x.generation_id limit 1)`;
-    // due: each account's slot for its next job (running ones + its rank), walked job by job while
-    // the account has a free slot and fewer than `limit` are taken from it (no more can be claimed).
+    // Account d's queued job that has been due longest, after (run_after, generation_id) = `after`
+    // (none: its first): one step of the partial index of queued jobs (account_id, run_after,
+    // generation_id), bounded on both sides within the account (from `after` to now), so jobs
+    // waiting out a retry's backoff or an upload are never read.
+    const nextDue = (d: string, after?: [unknown, unknown]) => sql`(select x.generation_id from jobs x
+      where x.state = 'queued' and x.account_id = ${sql.raw(d)}.account_id and x.run_after <= ${now}
+        ${after ? sql`and (x.run_after, x.generation_id) > (${after[0]}, ${after[1]})` : sql``}
+      order by x.account_id, x.run_after, x.generation_id limit 1)`;
+    // walk: each account with free slots, its due queued jobs one index step each, due longest
+    // first, while it has a free slot and fewer than `limit` are taken from it (no more can be
+    // claimed). expired: running jobs whose lease ran out (their worker died), read from the small
+    // index of running jobs. ranked: those candidates numbered per account after its running jobs
+    // (its slot), the one due longest first.
     const { rows } = await sql<Job>`
       with recursive
       open_accounts(account_id) as (
@@ -61,17 +66,24 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
       busy(account_id, n) as (
         select a.account_id, (select count(*) from jobs r where r.account_id = a.account_id and r.state = 'running' and r.lease_expires_at >= ${now})
         from open_accounts a where a.account_id is not null),
-      due(account_id, generation_id, slot, taken) as (
-        select b.account_id, ${nextDue('b', 0)}, b.n + 1, 1 from busy b where b.n < ${perAccount}
+      walk(account_id, generation_id, due_at, n, taken) as (
+        select b.account_id, f.generation_id, f.run_after, b.n, 1 from busy b join jobs f on f.generation_id = ${nextDue('b')}
+        where b.n < ${perAccount}
         union all
-        select d.account_id, ${nextDue('d', sql`d.generation_id`)}, d.slot + 1, d.taken + 1
-        from due d where d.generation_id is not null and d.slot < ${perAccount} and d.taken < ${limit})
+        select w.account_id, x.generation_id, x.run_after, w.n, w.taken + 1 from walk w join jobs x on x.generation_id = ${nextDue('w', [sql`w.due_at`, sql`w.generation_id`])}
+        where w.n + w.taken < ${perAccount} and w.taken < ${limit}),
+      expired(account_id, generation_id, due_at, n) as (
+        select e.account_id, e.generation_id, e.lease_expires_at, b.n from jobs e join busy b on b.account_id = e.account_id
+        where e.state = 'running' and e.lease_expires_at < ${now}),
+      ranked(generation_id, due_at, slot) as (
+        select c.generation_id, c.due_at, c.n + row_number() over (partition by c.account_id order by c.due_at, c.generation_id)
+        from (select account_id, generation_id, due_at, n from walk union all select account_id, generation_id, due_at, n from expired) c)
       update jobs set state = 'running', attempts = attempts + 1, lease_owner = ${owner}, lease_expires_at = ${later(leaseMs)}, updated_at = ${now},
         started_at = coalesce(started_at, ${now})
       where generation_id in (
-        select j.generation_id from jobs j join due d on d.generation_id = j.generation_id
-        where ${candidates} and ${claimable('j')}
-        order by d.slot, j.generation_id limit ${limit} ${lock})
+        select j.generation_id from jobs j join ranked d on d.generation_id = j.generation_id
+        where ${candidates} and d.slot <= ${perAccount} and ${claimable('j')}
+        order by d.slot, d.due_at, j.generation_id limit ${limit} ${lock})
       returning *`.execute(k);
     return rows.map((r) => ({ ...r, generation_id: Number(r.generation_id) }));
   };

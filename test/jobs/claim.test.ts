@@ -25,26 +25,33 @@ interface Spec {
   due?: boolean;
   /** running: its lease live (ends in an hour) or expired (an hour ago). */
   live?: boolean;
+  /** Minutes before that hour ago its run_after (due) or its lease's end (expired) came: what orders an account's jobs. */
+  earlier?: number;
 }
 
 const HOUR = 3_600_000;
 const at = (ms: number) => new Date(Date.now() + ms).toISOString();
 
-/** The claim's rule in plain code: the ids one claim of `limit` takes, `perAccount` the cap. */
+/**
+ * The claim's rule in plain code: the ids one claim of `limit` takes, `perAccount` the cap. An
+ * account's claimable jobs are numbered after its running ones, the one due longest first (its
+ * run_after, or an expired lease's end; then its id); slots fill by number, then by that order.
+ */
 function expected(jobs: Array<Spec & { id: number }>, limit: number, perAccount: number): number[] {
   const running = new Map<number, number>();
   for (const j of jobs) if (j.state === 'running' && j.live) running.set(j.account, (running.get(j.account) ?? 0) + 1);
   const rank = new Map<number, number>();
-  const slots: Array<{ id: number; slot: number }> = [];
-  for (const j of [...jobs].sort((x, y) => x.id - y.id)) {
+  const slots: Array<{ id: number; slot: number; earlier: number }> = [];
+  const dueOrder = (x: Spec & { id: number }, y: Spec & { id: number }) => (y.earlier ?? 0) - (x.earlier ?? 0) || x.id - y.id;
+  for (const j of [...jobs].sort(dueOrder)) {
     const claimable = (j.state === 'queued' && j.due) || (j.state === 'running' && !j.live);
     if (!claimable) continue;
     rank.set(j.account, (rank.get(j.account) ?? 0) + 1);
     const slot = (running.get(j.account) ?? 0) + rank.get(j.account)!;
-    if (slot <= perAccount) slots.push({ id: j.id, slot });
+    if (slot <= perAccount) slots.push({ id: j.id, slot, earlier: j.earlier ?? 0 });
   }
   return slots
-    .sort((x, y) => x.slot - y.slot || x.id - y.id)
+    .sort((x, y) => x.slot - y.slot || y.earlier - x.earlier || x.id - y.id)
     .slice(0, limit)
     .map((s) => s.id)
     .sort((x, y) => x - y);
@@ -106,8 +113,8 @@ describe(`one claim's choice of jobs (${engine})`, () => {
           attempts: running ? 1 : 0,
           max_attempts: 3,
           lease_owner: running ? 'elsewhere' : null,
-          lease_expires_at: running ? at(s.live ? HOUR : -HOUR) : null,
-          run_after: at(s.state === 'queued' && !s.due ? HOUR : -HOUR),
+          lease_expires_at: running ? at(s.live ? HOUR : -HOUR - (s.earlier ?? 0) * 60_000) : null,
+          run_after: at(s.state === 'queued' && !s.due ? HOUR : -HOUR - (s.earlier ?? 0) * 60_000),
           started_at: running ? at(-HOUR) : null,
           input_json: '{}',
           created_at: at(-HOUR),
@@ -159,12 +166,25 @@ describe(`one claim's choice of jobs (${engine})`, () => {
     assert.deepEqual(await claim(4, 2), []);
   });
 
+  it("takes an account's job due longest first, not its oldest: a retried job due again after a newer one waits behind it; many jobs in backoff are not read", async () => {
+    const ids = await queue([
+      { account: 0, state: 'queued', due: true, earlier: 0 }, // 0: the oldest, due again an hour ago (after a retry's backoff)
+      { account: 0, state: 'queued', due: true, earlier: 30 }, // 1: newer, due 90 minutes ago: first
+      ...Array.from({ length: 40 }, () => ({ account: 1, state: 'queued' as const, due: false })), // account 1's backoff
+      { account: 1, state: 'queued', due: true }, // 42: account 1's one due job, behind 40 in backoff
+    ]);
+    assert.deepEqual(await claim(2, 1), [ids[1], ids[42]]);
+    assert.deepEqual(await claim(2, 2), [ids[0]]);
+  });
+
   it('takes what the rule in plain code takes, on random queues', async () => {
     const spec: fc.Arbitrary<Spec> = fc.record({
       account: fc.integer({ min: 0, max: 3 }),
       state: fc.constantFrom('queued', 'queued', 'running', 'done'),
       due: fc.boolean(),
       live: fc.boolean(),
+      // Mostly the same time (then the oldest job first), sometimes a job that became due earlier than older ones.
+      earlier: fc.constantFrom(0, 0, 1, 30),
     });
     await fc.assert(
       fc.asyncProperty(fc.array(spec, { maxLength: 16 }), fc.integer({ min: 1, max: 5 }), fc.integer({ min: 1, max: 3 }), async (specs, limit, perAccount) => {
