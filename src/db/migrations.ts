@@ -217,6 +217,17 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('jobs_queued_due').on('jobs').columns(['account_id', 'run_after', 'generation_id']).where(sql.ref('state'), '=', 'queued').execute();
       },
     },
+    // The webhook claim (src/webhooks/store.ts) reads as the jobs' does: pending rows by account,
+    // due longest first (the account walk and each account's due rows, never its rows waiting for a
+    // retry), and the rows in flight by account (each account's attempts under way). The index of
+    // every row by (state, next_attempt_at), which served the ranking of every due row, is dropped.
+    '012_webhook_deliveries_by_account': {
+      async up(db: Kysely<any>) {
+        await db.schema.createIndex('webhook_deliveries_pending_due').on('webhook_deliveries').columns(['account_id', 'next_attempt_at', 'id']).where(sql.ref('state'), '=', 'pending').execute();
+        await db.schema.createIndex('webhook_deliveries_leased').on('webhook_deliveries').columns(['account_id', 'lease_until']).where(sql.ref('state'), '=', 'pending').execute();
+        await db.schema.dropIndex('webhook_deliveries_due').execute();
+      },
+    },
   };
 }
 

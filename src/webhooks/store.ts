@@ -41,29 +41,55 @@ const CLAIM_LOCK = 0x6c756d686b; // "lumhk"
  * retries, holds that many of the shared slots and no more. Accounts with fewer in flight go first,
  * then the rows due longest. PostgreSQL: SKIP LOCKED, and claims take turns under a
  * transaction-level advisory lock so none counts an account's attempts while another claims more.
+ *
+ * What it reads does not grow with the pending rows (migration 012; as the jobs' claim does,
+ * src/jobs/store.ts): the accounts with pending rows, one index step each (`open_accounts`); each
+ * one's attempts in flight (`busy`, at most its cap); and for an account with free slots its due
+ * rows, due longest first, one index step each, at most its free slots or `limit` (`walk`): rows
+ * waiting for a retry lie beyond now in that index and are never read, and rows in flight (fewer
+ * than the cap) are stepped over. An account with 50,000 deliveries waiting on a dead receiver
+ * costs the claim a few steps, not a ranking of every row.
  */
 export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number, perAccount: number): Promise<WebhookDelivery[]> {
   if (limit <= 0) return [];
   const at = now.toISOString();
   const claim = async (k: Kysely<Database>) => {
     const lock = db.dialect === 'postgres' ? sql`for update of d skip locked` : sql``;
+    // The candidates' rows by their key (PostgreSQL would otherwise hash a scan of every pending row to join them).
+    const candidates = db.dialect === 'postgres' ? sql`d.id = any(array(select id from ranked))` : sql`true`;
     // Checked again on the locked row (PostgreSQL re-evaluates it there): two claims never both win it.
-    const claimable = sql`(d.state = 'pending' and d.next_attempt_at <= ${at} and (d.lease_until is null or d.lease_until <= ${at}))`;
-    // busy: each account's attempts in flight; due: the claimable rows, numbered per account after those.
+    const claimable = (t: string) => sql`(${sql.raw(t)}.state = 'pending' and ${sql.raw(t)}.next_attempt_at <= ${at} and (${sql.raw(t)}.lease_until is null or ${sql.raw(t)}.lease_until <= ${at}))`;
+    // Account w's next due row after (next_attempt_at, id) = `after` (none: its first), through the
+    // partial index of pending rows (account_id, next_attempt_at, id), bounded by now.
+    const nextDue = (w: string, after?: [unknown, unknown]) => sql`(select x.id from webhook_deliveries x
+      where x.state = 'pending' and x.account_id = ${sql.raw(w)}.account_id and x.next_attempt_at <= ${at}
+        and (x.lease_until is null or x.lease_until <= ${at})
+        ${after ? sql`and (x.next_attempt_at, x.id) > (${after[0]}, ${after[1]})` : sql``}
+      order by x.account_id, x.next_attempt_at, x.id limit 1)`;
     const { rows } = await sql<WebhookDelivery>`
-      with busy as (
-        select account_id, count(*) as n from webhook_deliveries
-        where state = 'pending' and lease_until > ${at} group by account_id),
-      due as (
-        select d.id, coalesce(b.n, 0) + row_number() over (partition by d.account_id order by d.next_attempt_at, d.id) as slot
-        from webhook_deliveries d left join busy b on b.account_id = d.account_id
-        where ${claimable})
+      with recursive
+      open_accounts(account_id) as (
+        select (select o.account_id from webhook_deliveries o where o.state = 'pending' order by o.account_id limit 1)
+        union all
+        select (select o.account_id from webhook_deliveries o where o.state = 'pending' and o.account_id > a.account_id order by o.account_id limit 1)
+        from open_accounts a where a.account_id is not null),
+      busy(account_id, n) as (
+        select a.account_id, (select count(*) from webhook_deliveries r where r.state = 'pending' and r.account_id = a.account_id and r.lease_until > ${at})
+        from open_accounts a where a.account_id is not null),
+      walk(account_id, id, due_at, n, taken) as (
+        select b.account_id, f.id, f.next_attempt_at, b.n, 1 from busy b join webhook_deliveries f on f.id = ${nextDue('b')}
+        where b.n < ${perAccount}
+        union all
+        select w.account_id, x.id, x.next_attempt_at, w.n, w.taken + 1 from walk w join webhook_deliveries x on x.id = ${nextDue('w', [sql`w.due_at`, sql`w.id`])}
+        where w.n + w.taken < ${perAccount} and w.taken < ${limit}),
+      ranked(id, due_at, slot) as (
+        select id, due_at, n + taken from walk)
       update webhook_deliveries set lease_until = ${new Date(now.getTime() + leaseMs).toISOString()}, attempts = attempts + 1,
         first_attempt_at = coalesce(first_attempt_at, ${at})
       where id in (
-        select d.id from webhook_deliveries d join due on due.id = d.id
-        where due.slot <= ${perAccount} and ${claimable}
-        order by due.slot, d.next_attempt_at, d.id limit ${limit} ${lock})
+        select d.id from webhook_deliveries d join ranked r on r.id = d.id
+        where ${candidates} and ${claimable('d')}
+        order by r.slot, r.due_at, d.id limit ${limit} ${lock})
       returning *`.execute(k);
     return rows;
   };
