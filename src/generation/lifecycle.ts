@@ -353,9 +353,11 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
       if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {
-        // Time spent waiting for a slow reader is not upstream silence.
+        // Time spent waiting for a slow reader is not upstream silence; but a reader that stops
+        // reading does not keep the generation (its hold, its place among the account's running
+        // ones) past its total time: the wait ends when it is cancelled, and the next read fails.
         stream.pause();
-        await pending;
+        await drainedOrCancelled(pending, cancel);
         stream.resume();
       }
     }
@@ -512,6 +514,24 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
 }
 
 /** The total timeout cancels the request the way a client leaving does, with its own reason; clear it when the request is over. */
+/** Resolves when the sink's backpressure clears (`pending`) or the generation is cancelled, whichever comes first. */
+function drainedOrCancelled(pending: Promise<void>, cancel: Cancellation): Promise<void> {
+  if (cancel.aborted) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const off = cancel.onAbort(() => resolve());
+    pending.then(
+      () => {
+        off();
+        resolve();
+      },
+      (err: unknown) => {
+        off();
+        reject(err);
+      },
+    );
+  });
+}
+
 export function cancelOnTotalTimeout(cancel: Cancellation, totalMs: number): NodeJS.Timeout {
   return setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${totalMs} ms`)), totalMs);
 }

@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { allSettled, settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { blockedFor } from '../support/waits.js';
+import { openAITextModel } from '../support/text-models.js';
 import { MAX_EVENT_CHARS } from '../../src/providers/openai-compatible.js';
 
 const GAP_MS = 500;
@@ -22,8 +23,12 @@ describe('delivery', () => {
           { slug: 'gpt-5', timeouts: { first_token_ms: 20_000, chunk_gap_ms: GAP_MS, total_ms: 60_000 } },
           // Timeouts far past the tests' own: [DONE] (or the client leaving) must end the answer, never a timer.
           { slug: 'gpt-5.2', timeouts: { first_token_ms: 600_000, chunk_gap_ms: 600_000, total_ms: 600_000 } },
+          // A short total time, for a reader that stops reading.
+          { ...openAITextModel('gpt-5-total'), min_plan: 'free', timeouts: { first_token_ms: 20_000, chunk_gap_ms: 600_000, total_ms: 2_000 } },
         ],
       },
+      // One generation at a time per account: a place the stalled reader kept would refuse the next.
+      env: { LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT: '1' },
     });
   });
   after(() => h.close());
@@ -106,6 +111,33 @@ describe('delivery', () => {
     assert.equal(g.status, 'completed');
     assert.ok(g.tokens_spent > 0);
     assert.equal(await h.balance(acct.id), 100 - g.tokens_spent);
+  });
+
+  it("a client that stops reading does not keep its generation past the model's total time: it fails, is released, and its place is free", { timeout: 60_000 }, async () => {
+    const acct = await h.account({ plan: 'elite', tokens: 100 });
+    // Far more than the sockets hold: the server waits for this client, which never reads again.
+    h.fake.respondWith({ chunks: Array.from({ length: 2000 }, (_, i) => `${i} ${'y'.repeat(8 * 1024)}`) });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = request(`${h.url}/api/v2/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acct.key}` } }, resolve);
+      req.on('error', reject);
+      req.end(JSON.stringify({ model: 'gpt-5-total', prompt: 'long answer please' }));
+    });
+    res.pause();
+    try {
+      const id = Number(res.headers['x-generation-id']);
+      // Ends at its total time (2 s) while the client still reads nothing: the settlement's event, not a sleep.
+      const g = await settled(h, id, acct.key);
+      assert.equal(g.status, 'failed');
+      assert.match(g.error, /total time/);
+      assert.equal(g.tokens_spent, 0);
+      assert.equal(await h.balance(acct.id), 100);
+      // Its place among the account's running generations (the cap is 1 here) is free again.
+      h.fake.respondWith({ chunks: ['ok'] });
+      const next = await h.post('/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }, acct.key);
+      assert.equal(next.status, 200, next.text);
+    } finally {
+      res.destroy();
+    }
   });
 
   it('an upstream that sends [DONE] but keeps the connection open: the answer ends at once', { timeout: 60_000 }, async () => {
