@@ -97,7 +97,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     port: intOr(env.PORT, 8080),
     databaseUrl: env.DATABASE_URL || 'sqlite:./data/lumengate.db',
     configPath: env.LUMENGATE_CONFIG || undefined,
-    heartbeatMs: intOr(env.LUMENGATE_HEARTBEAT_MS, 15_000),
+    heartbeatMs: timerMs(env.LUMENGATE_HEARTBEAT_MS, 15_000, 'LUMENGATE_HEARTBEAT_MS'),
     bodyLimit: intOr(env.LUMENGATE_BODY_LIMIT, 1024 * 1024),
     logLevel: env.LOG_LEVEL || 'info',
     logFormat: env.LOG_FORMAT ? oneOf(env.LOG_FORMAT, ['json', 'pretty'] as const, 'LOG_FORMAT') : undefined,
@@ -110,7 +110,7 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     // A `serve --workers N` worker adds its slot: each slot releases only its own predecessor's holds.
     instanceId:
       (env.LUMENGATE_INSTANCE_ID || (env.PORT === '0' ? `${hostname()}:pid${process.pid}` : `${hostname()}:${env.PORT || 8080}`)) + (env.LUMENGATE_WORKER_SLOT ? `/w${env.LUMENGATE_WORKER_SLOT}` : ''),
-    sweepMs: intOr(env.LUMENGATE_SWEEP_MS, 60_000),
+    sweepMs: timerMs(env.LUMENGATE_SWEEP_MS, 60_000, 'LUMENGATE_SWEEP_MS'),
     streamRetainMs: positiveOr(env.LUMENGATE_STREAM_RETAIN_S, 300, 'LUMENGATE_STREAM_RETAIN_S') * 1000,
     streamLogBytes: positiveOr(env.LUMENGATE_STREAM_LOG_MB, 64, 'LUMENGATE_STREAM_LOG_MB') * 1024 * 1024,
     sqliteCacheKib: positiveOr(env.LUMENGATE_SQLITE_CACHE_MB, 2, 'LUMENGATE_SQLITE_CACHE_MB') * 1024,
@@ -133,11 +133,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
           .toLowerCase(),
       )
       .filter(Boolean),
-    webhookTimeoutMs: positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
+    webhookTimeoutMs: timerMs(positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'), 0, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
     webhookConcurrency,
     // Default: half of one process's slots, so one account's slow receiver never takes them all.
     webhookPerAccount: positiveOr(env.LUMENGATE_WEBHOOK_PER_ACCOUNT, Math.ceil(webhookConcurrency / 2), 'LUMENGATE_WEBHOOK_PER_ACCOUNT'),
-    webhookPollMs: positiveOr(env.LUMENGATE_WEBHOOK_POLL_MS, 2_000, 'LUMENGATE_WEBHOOK_POLL_MS'),
+    webhookPollMs: timerMs(positiveOr(env.LUMENGATE_WEBHOOK_POLL_MS, 2_000, 'LUMENGATE_WEBHOOK_POLL_MS'), 0, 'LUMENGATE_WEBHOOK_POLL_MS'),
     env,
   };
 }
@@ -150,12 +150,12 @@ function jobSettings(env: NodeJS.ProcessEnv): JobSettings {
     perAccount: Math.max(1, intOr(env.LUMENGATE_JOB_PER_ACCOUNT, Math.ceil(concurrency / 2))),
     // Bounds what one account's backlog costs everyone else: every claim ranks the due jobs.
     queuePerAccount: Math.max(1, intOr(env.LUMENGATE_JOB_QUEUE_PER_ACCOUNT, 1_000)),
-    leaseMs: Math.max(300, intOr(env.LUMENGATE_JOB_LEASE_MS, 30_000)),
-    idlePollMs: Math.max(10, intOr(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000)),
-    providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? intOr(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000) : undefined,
+    leaseMs: Math.max(300, timerMs(env.LUMENGATE_JOB_LEASE_MS, 30_000, 'LUMENGATE_JOB_LEASE_MS')),
+    idlePollMs: Math.max(10, timerMs(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000, 'LUMENGATE_JOB_IDLE_POLL_MS')),
+    providerPollMs: env.LUMENGATE_JOB_PROVIDER_POLL_MS ? timerMs(env.LUMENGATE_JOB_PROVIDER_POLL_MS, 2_000, 'LUMENGATE_JOB_PROVIDER_POLL_MS') : undefined,
     maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
     backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
-    timeoutMs: Math.max(1_000, intOr(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000)),
+    timeoutMs: Math.max(1_000, timerMs(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000, 'LUMENGATE_JOB_TIMEOUT_MS')),
   };
 }
 
@@ -181,6 +181,16 @@ function oneOf<T extends string>(v: string, allowed: readonly T[], name: string)
 function positiveOr(v: string | undefined, fallback: number, name: string): number {
   const n = intOr(v, fallback);
   if (n === 0) throw new Error(`${name} must be a positive integer`);
+  return n;
+}
+
+/** The longest wait Node's timers take; a longer one fires after 1 ms instead (a poll would spin). */
+export const MAX_TIMER_MS = 2_147_483_647;
+
+/** A setting in milliseconds that is a timer's wait (a number already read, or the variable's text): refused above MAX_TIMER_MS, naming it. */
+function timerMs(v: string | number | undefined, fallback: number, name: string): number {
+  const n = typeof v === 'number' ? v : intOr(v, fallback);
+  if (n > MAX_TIMER_MS) throw new Error(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days: Node's timers wait no longer), got ${n}`);
   return n;
 }
 
