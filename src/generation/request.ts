@@ -168,12 +168,15 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   const lastUser = [...messages].reverse().find((m) => m.role === 'user');
   const o = options as z.infer<z.ZodObject<typeof textOptions>> & { seed?: number };
   const tools = toTools(o.tools);
+  // params wins on a clash: tools given there are named there.
+  const toolPaths = tools && params.tools != null ? tools.map((_, i) => `params.tools.${i}.function`) : undefined;
   return {
     model: b.model,
     messages,
     messagePaths,
-    // params wins on a clash: tools given there are named there.
-    ...(tools && params.tools != null ? { toolPaths: tools.map((_, i) => `params.tools.${i}.function`) } : {}),
+    ...(toolPaths ? { toolPaths } : {}),
+    // A provider's refusal once the generation runs names the body's field, as the check before the hold does.
+    fieldPath: inBodyTerms(messagePaths, toolPaths),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     // params wins here too: a tool_choice given there is named there (params.tool_choice.function.name).
@@ -185,6 +188,22 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
     ...optional('callbackUrl', typeof options.callback_url === 'string' ? options.callback_url : undefined),
     options,
     promptText: lastUser ? messageText(lastUser) : null,
+  };
+}
+
+/**
+ * Chat's place of a field (`messages.3.content.1`, `tools.0.function.parameters`, as a provider
+ * names what it refuses: refusalPath in src/providers/spec.ts) -> where this body has it: `system`,
+ * `params.messages.0.content.1`, `prompt`, `params.tools.0.function.parameters`.
+ */
+export function inBodyTerms(messagePaths: string[], toolPaths?: string[]): (path: string) => string {
+  return (path) => {
+    const m = /^messages\.(\d+)(?=\.|$)/.exec(path);
+    const at = m ? messagePaths[Number(m[1])] : undefined;
+    if (at) return at + path.slice(m![0].length);
+    const t = /^tools\.(\d+)\.function(?=\.|$)/.exec(path);
+    const tool = t ? toolPaths?.[Number(t[1])] : undefined;
+    return tool ? tool + path.slice(t![0].length) : path;
   };
 }
 

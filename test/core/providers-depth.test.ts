@@ -202,4 +202,34 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     assert.deepEqual([u.prompt_tokens, u.completion_tokens, u.prompt_tokens_details.cached_tokens, u.completion_tokens_details.reasoning_tokens], [40, 25, 32, 18]);
     assert.deepEqual(google.requests.at(-1)!.body.generationConfig.thinkingConfig, { thinkingBudget: 24576, includeThoughts: true });
   });
+
+  it("/api/v2: a provider's refusal once the generation runs names the field where the body has it (after system, or in params.messages), as the check before the hold does, in the answer and the stored error", async () => {
+    const a = await h.account({ tokens: 10 });
+    const claude = h.server.app.services.providers.get('anthropic')!;
+    const refuse = claude.refuse;
+    const csv = { type: 'file', file: { filename: 'a.csv', file_data: 'data:text/csv;base64,YSxi' } };
+    const messages = [{ role: 'user', content: [{ type: 'text', text: 'x' }, csv] }];
+    const cases = [
+      { body: { model: 'claude-haiku-4.5', system: 'be brief', messages }, path: 'messages.0.content.1' },
+      { body: { model: 'claude-haiku-4.5', params: { messages } }, path: 'params.messages.0.content.1' },
+    ];
+    try {
+      for (const phase of ['before the hold', 'after the hold']) {
+        // Claude's check before the hold, taken away: its open() refuses the CSV file once the generation runs.
+        if (phase === 'after the hold') delete claude.refuse;
+        for (const { body, path } of cases) {
+          const r = await h.post('/api/v2/generate', body, a.key);
+          assert.equal(r.status, 400, r.text);
+          assert.deepEqual([r.json.details.fields[0].path, r.json.message.split(':')[0]], [path, path], `${phase}: ${JSON.stringify(Object.keys(body))}`);
+          if (phase === 'after the hold') {
+            const stored = await h.get(`/api/v2/generate/${r.json.details.generation_id}`, a.key);
+            assert.deepEqual([stored.json.status, stored.json.error], ['failed', r.json.message]);
+          }
+        }
+      }
+    } finally {
+      Object.assign(claude, { refuse });
+    }
+    assert.equal(await h.balance(a.id), 10, 'nothing charged');
+  });
 });
