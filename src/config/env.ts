@@ -133,11 +133,11 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
           .toLowerCase(),
       )
       .filter(Boolean),
-    webhookTimeoutMs: timerMs(positiveOr(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'), 0, 'LUMENGATE_WEBHOOK_TIMEOUT_MS'),
+    webhookTimeoutMs: timerMs(env.LUMENGATE_WEBHOOK_TIMEOUT_MS, 10_000, 'LUMENGATE_WEBHOOK_TIMEOUT_MS', { positive: true }),
     webhookConcurrency,
     // Default: half of one process's slots, so one account's slow receiver never takes them all.
     webhookPerAccount: positiveOr(env.LUMENGATE_WEBHOOK_PER_ACCOUNT, Math.ceil(webhookConcurrency / 2), 'LUMENGATE_WEBHOOK_PER_ACCOUNT'),
-    webhookPollMs: timerMs(positiveOr(env.LUMENGATE_WEBHOOK_POLL_MS, 2_000, 'LUMENGATE_WEBHOOK_POLL_MS'), 0, 'LUMENGATE_WEBHOOK_POLL_MS'),
+    webhookPollMs: timerMs(env.LUMENGATE_WEBHOOK_POLL_MS, 2_000, 'LUMENGATE_WEBHOOK_POLL_MS', { positive: true }),
     env,
   };
 }
@@ -187,9 +187,9 @@ function positiveOr(v: string | undefined, fallback: number, name: string): numb
 /** The longest wait Node's timers take; a longer one fires after 1 ms instead (a poll would spin). */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-/** A setting in milliseconds that is a timer's wait (a number already read, or the variable's text): refused above MAX_TIMER_MS, naming it. */
-function timerMs(v: string | number | undefined, fallback: number, name: string): number {
-  const n = typeof v === 'number' ? v : intOr(v, fallback);
+/** A setting in milliseconds that is a timer's wait (`positive`: 0 refused too): refused above MAX_TIMER_MS, naming it. */
+function timerMs(v: string | undefined, fallback: number, name: string, opts: { positive?: boolean } = {}): number {
+  const n = opts.positive ? positiveOr(v, fallback, name) : intOr(v, fallback);
   if (n > MAX_TIMER_MS) throw new Error(`${name} must be at most ${MAX_TIMER_MS} ms (about 24.8 days: Node's timers wait no longer), got ${n}`);
   return n;
 }
