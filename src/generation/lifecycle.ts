@@ -200,7 +200,7 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
   const taking = routes.filter((_, i) => !refusals[i]);
   if (taking.length > 0) return taking;
   const refused = refusals[0]!;
-  throw unsupportedField(refusalPath(refused, { messages: input.messagePaths, tools: input.toolPaths }), refused.why);
+  throw unsupportedField(refusalPath(refused, { messages: input.messagePaths, tools: input.toolPaths, responseFormat: input.responseFormatPath }), refused.why);
 }
 
 /**
@@ -221,7 +221,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const startedAt = performance.now();
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
   const model = checkAdmission(deps, caller, input);
-  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat);
+  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat, input.responseFormatPath);
 
   // 2. Routes that have a configured provider and take every field of the request.
   const request: Omit<ProviderRequest, 'signal' | 'upstreamModel'> = {

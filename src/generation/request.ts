@@ -3,7 +3,7 @@
 // Missing required fields are 400 bad_request; present-but-wrong fields are 422 validation_error.
 import { z } from 'zod';
 import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
-import { messageText } from '../providers/spec.js';
+import { messageText, underResponseFormat } from '../providers/spec.js';
 import { GatewayError, badRequest, validationError } from '../core/errors.js';
 import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from './messages.js';
 
@@ -94,6 +94,8 @@ export interface GenerationInput {
   messagePaths?: string[];
   /** The body field of each tool's function (index-aligned) where it is not `tools.<i>.function`. */
   toolPaths?: string[];
+  /** The body field of response_format where it is not `response_format` (/api/v2's `params.response_format`). */
+  responseFormatPath?: string;
   /**
    * Where a field the shared checks name in chat's terms (`messages.1.content.1`, `response_format`)
    * is in this request's body, for a surface that holds it elsewhere (/v1/responses,
@@ -170,13 +172,16 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   const tools = toTools(o.tools);
   // params wins on a clash: tools given there are named there.
   const toolPaths = tools && params.tools != null ? tools.map((_, i) => `params.tools.${i}.function`) : undefined;
+  // And a response_format given there (params.response_format.json_schema.schema).
+  const responseFormatPath = params.response_format != null ? 'params.response_format' : undefined;
   return {
     model: b.model,
     messages,
     messagePaths,
     ...(toolPaths ? { toolPaths } : {}),
+    ...(responseFormatPath ? { responseFormatPath } : {}),
     // A provider's refusal once the generation runs names the body's field, as the check before the hold does.
-    fieldPath: inBodyTerms(messagePaths, toolPaths),
+    fieldPath: inBodyTerms(messagePaths, toolPaths, responseFormatPath),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     // params wins here too: a tool_choice given there is named there (params.tool_choice.function.name).
@@ -192,18 +197,20 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
 }
 
 /**
- * Chat's place of a field (`messages.3.content.1`, `tools.0.function.parameters`, as a provider
- * names what it refuses: refusalPath in src/providers/spec.ts) -> where this body has it: `system`,
- * `params.messages.0.content.1`, `prompt`, `params.tools.0.function.parameters`.
+ * Chat's place of a field (`messages.3.content.1`, `tools.0.function.parameters`,
+ * `response_format`, as a provider names what it refuses: refusalPath in src/providers/spec.ts)
+ * -> where this body has it: `system`, `params.messages.0.content.1`, `prompt`,
+ * `params.tools.0.function.parameters`, `params.response_format`.
  */
-export function inBodyTerms(messagePaths: string[], toolPaths?: string[]): (path: string) => string {
+export function inBodyTerms(messagePaths: string[], toolPaths?: string[], responseFormatPath?: string): (path: string) => string {
   return (path) => {
     const m = /^messages\.(\d+)(?=\.|$)/.exec(path);
     const at = m ? messagePaths[Number(m[1])] : undefined;
     if (at) return at + path.slice(m![0].length);
     const t = /^tools\.(\d+)\.function(?=\.|$)/.exec(path);
     const tool = t ? toolPaths?.[Number(t[1])] : undefined;
-    return tool ? tool + path.slice(t![0].length) : path;
+    if (tool) return tool + path.slice(t![0].length);
+    return underResponseFormat(path, responseFormatPath);
   };
 }
 

@@ -11,7 +11,8 @@ export type OutputCheck = (text: string) => string | undefined;
 // One compiler for the process; schemas are not cached (each request brings its own).
 const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
 
-export function compileOutputSchema(format: ResponseFormat | undefined): OutputCheck | undefined {
+/** `at`: where the body has response_format (GenerationInput.responseFormatPath: /api/v2's params.response_format). */
+export function compileOutputSchema(format: ResponseFormat | undefined, at = 'response_format'): OutputCheck | undefined {
   if (format?.type !== 'json_schema' || format.strict !== true) return undefined;
   let validate: ValidateFunction;
   try {
@@ -20,7 +21,7 @@ export function compileOutputSchema(format: ResponseFormat | undefined): OutputC
     const { $schema: _dialect, ...schema } = format.schema;
     validate = ajv.compile(schema);
   } catch (err) {
-    throw validationError([{ path: 'response_format.json_schema.schema', message: `not a valid JSON Schema: ${(err as Error).message}` }]);
+    throw validationError([{ path: `${at}.json_schema.schema`, message: `not a valid JSON Schema: ${(err as Error).message}` }]);
   }
   return (text) => {
     let value: unknown;

@@ -103,14 +103,20 @@ export interface FieldRefusal {
 
 /**
  * Where a refusal points in the request body (`seed`, `messages.1.name`,
- * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place
- * where the body has it elsewhere (GenerationInput.messagePaths, toolPaths).
+ * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place,
+ * or response_format's, where the body has it elsewhere (GenerationInput.messagePaths, toolPaths,
+ * responseFormatPath).
  */
-export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[] } = {}): string {
+export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[]; responseFormat?: string } = {}): string {
   if (r.tool !== undefined) return `${paths.tools?.[r.tool] ?? `tools.${r.tool}.function`}.${r.field}`;
-  if (r.message === undefined) return r.field;
+  if (r.message === undefined) return underResponseFormat(r.field, paths.responseFormat);
   const at = paths.messages?.[r.message] ?? `messages.${r.message}`;
   return r.field === 'messages' ? at : `${at}.${r.field}`;
+}
+
+/** A path in response_format (`response_format.json_schema.schema`) where the body has response_format at `at`; any other path as it is. */
+export function underResponseFormat(path: string, at: string | undefined): string {
+  return at !== undefined && /^response_format(?=\.|$)/.test(path) ? at + path.slice('response_format'.length) : path;
 }
 
 /** Provider token counts, informational only (billing is flat per request). docs/api.md. */

@@ -203,7 +203,7 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     assert.deepEqual(google.requests.at(-1)!.body.generationConfig.thinkingConfig, { thinkingBudget: 24576, includeThoughts: true });
   });
 
-  it("/api/v2: a provider's refusal once the generation runs names the field where the body has it (after system, or in params.messages), as the check before the hold does, in the answer and the stored error", async () => {
+  it("/api/v2: a provider's refusal once the generation runs names the field where the body has it (after system, in params.messages, params.response_format), as the check before the hold does, in the answer and the stored error", async () => {
     const a = await h.account({ tokens: 10 });
     const claude = h.server.app.services.providers.get('anthropic')!;
     const refuse = claude.refuse;
@@ -212,6 +212,9 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     const cases = [
       { body: { model: 'claude-haiku-4.5', system: 'be brief', messages }, path: 'messages.0.content.1' },
       { body: { model: 'claude-haiku-4.5', params: { messages } }, path: 'params.messages.0.content.1' },
+      // Claude needs a schema: a json_object response_format is named where it was sent.
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', response_format: { type: 'json_object' } }, path: 'response_format' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', params: { response_format: { type: 'json_object' } } }, path: 'params.response_format' },
     ];
     try {
       for (const phase of ['before the hold', 'after the hold']) {

@@ -234,6 +234,8 @@ describe('a request the AI SDK refuses before sending it', () => {
       ['/api/v2/generate', { prompt: 'Weather in Oslo?', tools: [weather, convert] }, 'tools.1.function.parameters.properties.unit'],
       ['/api/v2/generate', { prompt: 'Weather in Oslo?', params: { tools: [convert] } }, 'params.tools.0.function.parameters.properties.unit'],
       ['/api/v2/generate/stream', { messages, response_format: forecast }, 'response_format.json_schema.schema.properties.unit'],
+      ['/api/v2/generate', { prompt: 'Weather in Oslo?', params: { response_format: forecast } }, 'params.response_format.json_schema.schema.properties.unit'],
+      ['/api/v2/generate/stream', { prompt: 'Weather in Oslo?', params: { response_format: forecast } }, 'params.response_format.json_schema.schema.properties.unit'],
     ];
     for (const [path, body, field] of cases) {
       const r = await h.post(path, { model: 'gemini-2.5-flash', ...body }, a.key);

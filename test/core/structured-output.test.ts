@@ -89,6 +89,7 @@ describe('structured output', () => {
     assert.equal(err.code, 'output_invalid');
     assert.equal(err.id, id);
     assert.match(err.message, /population/);
+    assert.match(err.message, /^the answer does not match the response_format schema: /, 'named as sent: top level');
     assert.equal(events[3], '[DONE]');
     assert.equal(events.length, 4, 'no generation_end for a failed generation');
     const g = await settled(h, id, a.key);
@@ -105,6 +106,9 @@ describe('structured output', () => {
     assert.equal(v2.json.error, 'provider_error');
     assert.equal(v2.json.details.reason, 'output_invalid');
     assert.equal(typeof v2.json.details.generation_id, 'number');
+    // Named where the body has it, in the answer and the stored error.
+    assert.match(v2.json.message, /^the answer does not match the params\.response_format schema: the answer is not JSON/);
+    assert.equal((await settled(h, v2.json.details.generation_id, a.key)).error, v2.json.message);
     const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: strictFormat }, a.key);
     assert.equal(v1.status, 500);
     assert.equal(v1.json.error.code, 'provider_error');
@@ -151,9 +155,17 @@ describe('structured output', () => {
     const v1 = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: bad }, a.key);
     assert.equal(v1.status, 422);
     assert.equal(v1.json.error.param, 'response_format.json_schema.schema');
-    const v2 = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'x', response_format: bad }, a.key);
-    assert.equal(v2.status, 422);
-    assert.equal(v2.json.details.fields[0].path, 'response_format.json_schema.schema');
+    // /api/v2 names it where it was sent: at the top level, or in params (params wins, as for tool_choice).
+    for (const [body, path] of [
+      [{ response_format: bad }, 'response_format.json_schema.schema'],
+      [{ params: { response_format: bad } }, 'params.response_format.json_schema.schema'],
+      [{ response_format: { type: 'text' }, params: { response_format: bad } }, 'params.response_format.json_schema.schema'],
+    ] as const) {
+      for (const route of ['/api/v2/generate', '/api/v2/generate/stream']) {
+        const v2 = await h.post(route, { model: 'plain-4o', prompt: 'x', ...body }, a.key);
+        assert.deepEqual([v2.status, v2.json.details.fields[0].path, v2.json.message.split(': ')[0]], [422, path, path], `${route} ${JSON.stringify(body)}`);
+      }
+    }
     assert.equal(h.fake.requests.length, before);
     assert.equal(await h.balance(a.id), 10);
   });
