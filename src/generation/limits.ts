@@ -22,7 +22,11 @@ export function inputLimits(model: ModelEntry): { maxMessages: number; maxPrompt
 export function enforceInputLimits(model: ModelEntry, input: GenerationInput): void {
   const { maxMessages, maxPromptChars } = inputLimits(model);
   if (input.messages.length > maxMessages) {
-    throw validationError([{ path: 'messages', message: `at most ${maxMessages} messages for model ${model.slug}, got ${input.messages.length}` }]);
+    // In the request's own words (GenerationInput.fieldPath): /v1/responses has no messages, it
+    // counts its input items after its instructions and a previous response's.
+    const field = input.fieldPath?.('messages') ?? 'messages';
+    const counted = field === 'messages' ? 'messages' : `${field} items (instructions and a previous response's included)`;
+    throw validationError([{ path: field, message: `at most ${maxMessages} ${counted} for model ${model.slug}, got ${input.messages.length}` }]);
   }
   const sizes = input.messages.map((m) => messageText(m).length + (m.role === 'assistant' ? (m.toolCalls ?? []).reduce((k, c) => k + c.arguments.length, 0) : 0));
   const chars = sizes.reduce((n, k) => n + k, 0);

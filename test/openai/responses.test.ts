@@ -747,6 +747,9 @@ describe('/v1/responses', () => {
     ]);
     const noSchema = await h.post('/v1/responses', { model: 'gpt-5-nano', input: 'x', text: { format: { type: 'json_schema', name: 'city' } } }, a.key);
     assert.deepEqual([noSchema.status, noSchema.json.error.param, noSchema.json.error.message], [400, 'text.format.schema', 'missing required field: text.format.schema']);
+    // Too many messages says so in this surface's words: input items, not chat's messages (instructions count too).
+    const tooMany = await h.post('/v1/responses', { model: 'two-short', instructions: 'be brief', input: [user('a'), user('c')] }, a.key);
+    assert.equal(tooMany.json.error.message, "input: at most 2 input items (instructions and a previous response's included) for model two-short, got 3");
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 9, 'nothing charged but the first response');
   });

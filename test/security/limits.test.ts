@@ -100,6 +100,9 @@ describe('limits', () => {
     );
     assert.equal(chat.status, 422, chat.text);
     assert.equal(chat.json.error.param, 'messages.1');
+    // Too many messages is messages on /v1 chat, as on /api/v2 (/v1/responses says input items: its test).
+    const chatTooMany = await h.post('/v1/chat/completions', { model: 'gpt-5-nano', messages: [1, 2, 3, 4].map((i) => ({ role: 'user', content: `m${i}` })) }, a.key);
+    assert.deepEqual([chatTooMany.status, chatTooMany.json.error.param, chatTooMany.json.error.message], [422, 'messages', 'messages: at most 3 messages for model gpt-5-nano, got 4']);
     const stream = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'y'.repeat(101) }, a.key);
     assert.equal(stream.status, 422, 'streaming too: JSON before any SSE byte');
     assert.equal(h.fake.requests.length, before, 'the upstream was never called');
