@@ -186,7 +186,20 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
 
 /** Unknown fields (at any depth) are refused by name; other issues are the usual 400/422 split. */
 function refusal400(error: z.ZodError, body: unknown): GatewayError {
-  return unknownField(error) ?? zodToApiError(error, body);
+  return chatToolChoice(error, body) ?? unknownField(error) ?? zodToApiError(error, body);
+}
+
+/**
+ * Chat's named tool_choice ({"type": "function", "function": {"name": …}}) is refused at
+ * tool_choice.function as any unknown field is, with this API's form as a hint: its name is the
+ * choice's own field.
+ */
+function chatToolChoice(error: z.ZodError, body: unknown): GatewayError | undefined {
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown?.code !== 'unrecognized_keys' || unknown.path.join('.') !== 'tool_choice' || unknown.keys[0] !== 'function') return undefined;
+  const name = (body as { tool_choice?: { function?: { name?: unknown } } }).tool_choice?.function?.name;
+  const named = typeof name === 'string' && name !== '' ? JSON.stringify(clip(name)) : '…';
+  return unsupportedField('tool_choice.function', `unknown field (the Responses API names the function at the top level: {"type": "function", "name": ${named}})`);
 }
 
 function parseItem(raw: unknown, i: number): InputItem {

@@ -709,6 +709,16 @@ describe('/v1/responses', () => {
       const missing = await h.post('/v1/responses', body(choice), a.key);
       assert.deepEqual([missing.status, missing.json.error.param, missing.json.error.message], [400, path, `missing required field: ${path}`]);
     }
+    // Chat's named choice is still 400 at tool_choice.function, with this API's form as a hint, streamed or not.
+    await assertRefusedAt(h, a.key, [[body({ type: 'function', function: { name: 'get_weather' } }), 400, 'tool_choice.function']]);
+    const hint = 'unknown field (the Responses API names the function at the top level: {"type": "function", "name": "get_weather"})';
+    for (const stream of [false, true]) {
+      const chatShaped = await h.post('/v1/responses', { ...body({ type: 'function', function: { name: 'get_weather' } }), stream }, a.key);
+      assert.deepEqual([chatShaped.json.error.message, chatShaped.json.error.details.fields], [`tool_choice.function: ${hint}`, [{ path: 'tool_choice.function', message: hint }]]);
+    }
+    // Another unknown key of a named choice is refused as before, without the hint.
+    const other = await h.post('/v1/responses', body({ type: 'function', name: 'get_weather', strict: true }), a.key);
+    assert.deepEqual([other.status, other.json.error.message], [400, 'tool_choice.strict: unknown field']);
     assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
   });
