@@ -6,9 +6,47 @@
 // other queries — WAL reads are never blocked by a writer — go on. Only an open transaction
 // excludes the queries of other callers (they would otherwise run inside it); it begins IMMEDIATE,
 // taking the write lock up front so it never fails to upgrade half-way.
-import { CompiledQuery, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler, type DatabaseConnection, type Dialect, type Driver, type Kysely, type QueryResult } from 'kysely';
+//
+// A LIMIT or OFFSET is never a bare `?` on SQLite. SQLite plans with the value bound to one and
+// marks the statement as depending on it, so the statement is compiled again at every run (better-
+// sqlite3 binds every parameter at every run): ~4 µs for a small query, ~200 µs for the job claim,
+// ten times its own run (bench/NOTES.md, twenty-fifth session). `+?` is the same value but not a
+// bare parameter: the statement is compiled once. Kysely's builders go through `LimitOnceCompiler`;
+// SQL written out uses `limitValue`.
+import {
+  CompiledQuery,
+  SqliteAdapter,
+  SqliteIntrospector,
+  SqliteQueryCompiler,
+  sql,
+  type DatabaseConnection,
+  type Dialect,
+  type Driver,
+  type Kysely,
+  type LimitNode,
+  type OffsetNode,
+  type QueryResult,
+  type RawBuilder,
+} from 'kysely';
 import type { Database, Statement } from 'better-sqlite3';
 import { whenNotBusy } from './busy.js';
+import type { Dialect as Engine } from './connect.js';
+
+/** A LIMIT's (or OFFSET's) value in SQL written out: `+?` on SQLite (see the top of this file), a parameter on PostgreSQL. */
+export const limitValue = (dialect: Engine, n: number): RawBuilder<unknown> => (dialect === 'sqlite' ? sql`+${n}` : sql`${n}`);
+
+/** Kysely's SQLite compiler with `limit +?` and `offset +?` (see the top of this file). */
+class LimitOnceCompiler extends SqliteQueryCompiler {
+  protected override visitLimit(node: LimitNode): void {
+    this.append('limit +');
+    this.visitNode(node.limit);
+  }
+
+  protected override visitOffset(node: OffsetNode): void {
+    this.append('offset +');
+    this.visitNode(node.offset);
+  }
+}
 
 function run<R>(stmt: Statement, parameters: readonly unknown[]): QueryResult<R> {
   if (stmt.reader) return { rows: stmt.all(parameters) as R[] };
@@ -100,7 +138,7 @@ export class BusyRetryingSqliteDialect implements Dialect {
   }
 
   createQueryCompiler() {
-    return new SqliteQueryCompiler();
+    return new LimitOnceCompiler();
   }
   createAdapter() {
     return new SqliteAdapter();

@@ -2,6 +2,7 @@
 // the transaction that holds the price; the generation row beside it is settled by the ledger.
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { limitValue } from '../db/sqlite-dialect.js';
 import { inTurn } from '../db/turns.js';
 import { nowIso } from '../db/connect.js';
 import type { Database, Job, JobState } from '../db/schema.js';
@@ -83,7 +84,7 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
       where generation_id in (
         select j.generation_id from jobs j join ranked d on d.generation_id = j.generation_id
         where ${candidates} and d.slot <= ${perAccount} and ${claimable('j')}
-        order by d.slot, d.due_at, j.generation_id limit ${limit} ${lock})
+        order by d.slot, d.due_at, j.generation_id limit ${limitValue(db.dialect, limit)} ${lock})
       returning *`.execute(k);
     return rows.map((r) => ({ ...r, generation_id: Number(r.generation_id) }));
   };
@@ -96,7 +97,7 @@ export async function claimJobs(db: Db, owner: string, limit: number, leaseMs: n
  */
 export async function countOpenJobs(db: Db, accountId: number, upTo: number): Promise<number> {
   const { rows } = await sql<{ n: number | string }>`
-    select count(*) as n from (select 1 from jobs where account_id = ${accountId} and state in ('queued', 'running') limit ${upTo}) open`.execute(db.kysely);
+    select count(*) as n from (select 1 from jobs where account_id = ${accountId} and state in ('queued', 'running') limit ${limitValue(db.dialect, upTo)}) open`.execute(db.kysely);
   return Number(rows[0]?.n ?? 0);
 }
 

@@ -3,6 +3,7 @@
 // and an attempt's outcome is written only if the row still carries that attempt's number.
 import { sql, type Kysely } from 'kysely';
 import type { Db } from '../db/connect.js';
+import { limitValue } from '../db/sqlite-dialect.js';
 import { inTurn } from '../db/turns.js';
 import type { Database, WebhookDelivery } from '../db/schema.js';
 
@@ -89,7 +90,7 @@ export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number
       where id in (
         select d.id from webhook_deliveries d join ranked r on r.id = d.id
         where ${candidates} and ${claimable('d')}
-        order by r.slot, r.due_at, d.id limit ${limit} ${lock})
+        order by r.slot, r.due_at, d.id limit ${limitValue(db.dialect, limit)} ${lock})
       returning *`.execute(k);
     return rows;
   };
