@@ -28,7 +28,7 @@ import {
   type ToolCall,
 } from '../providers/spec.js';
 import { GenerationAbort, UnreachableError, isRefusal, openFirstRoute, type OpenStream, type Route, type RouteHealth } from './routing.js';
-import { TEXT_OPTION_NAMES, type GenerationInput } from './request.js';
+import { TEXT_OPTION_NAMES, optionPath, type GenerationInput } from './request.js';
 import { generationObject, type GenerationObject, type Segment, type SegmentKind } from './object.js';
 import type { GenerationObserver } from './observer.js';
 import { enforceInputLimits } from './limits.js';
@@ -130,9 +130,11 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
   enforceNonEmptyPrompt(input);
   enforceInputLimits(model, input);
   enforceInputModalities(model, input);
-  // OpenAI refuses parallel_tool_calls without tools: the caller's mistake, named here rather than as an upstream 400.
+  // OpenAI refuses parallel_tool_calls without tools: the caller's mistake, named here (where the
+  // body has it: params.parallel_tool_calls on /api/v2) rather than as an upstream 400.
   if (input.parallelToolCalls !== undefined && !input.tools) {
-    throw new GatewayError('bad_request', 'parallel_tool_calls needs tools', { fields: [{ path: 'parallel_tool_calls', message: 'needs tools' }] });
+    const path = optionPath(input, 'parallel_tool_calls');
+    throw new GatewayError('bad_request', `${path} needs tools`, { fields: [{ path, message: 'needs tools' }] });
   }
   if (input.tools && model.supports_tools === false) {
     throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });

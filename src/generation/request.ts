@@ -96,6 +96,8 @@ export interface GenerationInput {
   toolPaths?: string[];
   /** The body field of response_format where it is not `response_format` (/api/v2's `params.response_format`). */
   responseFormatPath?: string;
+  /** The options /api/v2's `params` gave (params wins on a clash), named there: optionPath. */
+  paramsOptions?: ReadonlySet<string>;
   /**
    * Where a field the shared checks name in chat's terms (`messages.1.content.1`, `response_format`)
    * is in this request's body, for a surface that holds it elsewhere (/v1/responses,
@@ -180,6 +182,8 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
     messagePaths,
     ...(toolPaths ? { toolPaths } : {}),
     ...(responseFormatPath ? { responseFormatPath } : {}),
+    // And any other option given there (params.parallel_tool_calls).
+    paramsOptions: new Set(Object.keys(paramOptions)),
     // A provider's refusal once the generation runs names the body's field, as the check before the hold does.
     fieldPath: inBodyTerms(messagePaths, toolPaths, responseFormatPath),
     settings: callSettings(o),
@@ -212,6 +216,11 @@ export function inBodyTerms(messagePaths: string[], toolPaths?: string[], respon
     if (tool) return tool + path.slice(t![0].length);
     return underResponseFormat(path, responseFormatPath);
   };
+}
+
+/** Where the body has option `name`: `params.<name>` where /api/v2's params gave it (GenerationInput.paramsOptions), else its own name. */
+export function optionPath(input: Pick<GenerationInput, 'paramsOptions'>, name: string): string {
+  return input.paramsOptions?.has(name) === true ? `params.${name}` : name;
 }
 
 const optional = <K extends string, V>(k: K, v: V | undefined): { [P in K]?: V } => (v === undefined ? {} : ({ [k]: v } as { [P in K]?: V }));

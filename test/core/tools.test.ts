@@ -20,6 +20,25 @@ const twoCalls = {
   ],
 };
 
+/**
+ * Posts each body (over `{model: 'plain-4o', prompt: 'hi'}`) to /api/v2/generate and
+ * /api/v2/generate/stream and checks that the answer is 400 naming `path` in details.fields and
+ * saying `message`. All cases are compared at once, so a failure lists every one that is wrong.
+ */
+async function assertNamedAt(h: Harness, key: string, cases: readonly (readonly [body: Record<string, unknown>, path: string, message: string])[]): Promise<void> {
+  const got: string[] = [];
+  const want: string[] = [];
+  for (const [body, path, message] of cases) {
+    for (const route of ['/api/v2/generate', '/api/v2/generate/stream']) {
+      const r = await h.post(route, { model: 'plain-4o', prompt: 'hi', ...body }, key);
+      const case_ = `${route} ${JSON.stringify(body)}`;
+      got.push(`${case_} -> ${r.status} ${r.json?.details?.fields?.[0]?.path} | ${r.json?.message}`);
+      want.push(`${case_} -> 400 ${path} | ${message}`);
+    }
+  }
+  assert.deepEqual(got, want);
+}
+
 describe('tools', () => {
   let h: Harness;
   before(async () => {
@@ -218,6 +237,19 @@ describe('tools', () => {
       const r = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'hi', ...body }, a.key);
       assert.deepEqual([r.status, r.json.details.fields[0].path, r.json.message.split(/:? /)[0]], [status, path, path]);
     }
+    assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
+  it('/api/v2: parallel_tool_calls without tools is named where it was sent (params.parallel_tool_calls), streamed or not', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    await assertNamedAt(h, a.key, [
+      [{ params: { parallel_tool_calls: false } }, 'params.parallel_tool_calls', 'params.parallel_tool_calls needs tools'],
+      [{ parallel_tool_calls: false }, 'parallel_tool_calls', 'parallel_tool_calls needs tools'],
+      // params wins on a clash, as for tool_choice.
+      [{ parallel_tool_calls: true, params: { parallel_tool_calls: false } }, 'params.parallel_tool_calls', 'params.parallel_tool_calls needs tools'],
+    ]);
     assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
     assert.equal(await h.balance(a.id), 10);
   });
