@@ -137,7 +137,8 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
     throw new GatewayError('bad_request', `${path} needs tools`, { fields: [{ path, message: 'needs tools' }] });
   }
   if (input.tools && model.supports_tools === false) {
-    throw new GatewayError('bad_request', `tools: model "${model.slug}" does not take tools`, { fields: [{ path: 'tools', message: 'not supported by this model' }] });
+    const path = optionPath(input, 'tools');
+    throw new GatewayError('bad_request', `${path}: model "${model.slug}" does not take tools`, { fields: [{ path, message: 'not supported by this model' }] });
   }
   return model;
 }

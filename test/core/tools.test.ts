@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
-import { testCatalog } from '../support/text-models.js';
+import { openAITextModel, testCatalog } from '../support/text-models.js';
 
 const weatherTool = {
   type: 'function',
@@ -42,7 +42,8 @@ async function assertNamedAt(h: Harness, key: string, cases: readonly (readonly 
 describe('tools', () => {
   let h: Harness;
   before(async () => {
-    h = await startHarness({ catalog: testCatalog });
+    // And a model whose catalog entry says it takes no tools.
+    h = await startHarness({ catalog: { models: [...testCatalog.models, openAITextModel('no-tools', { supports_tools: false })] } });
   });
   after(() => h.close());
 
@@ -237,6 +238,22 @@ describe('tools', () => {
       const r = await h.post('/api/v2/generate', { model: 'plain-4o', prompt: 'hi', ...body }, a.key);
       assert.deepEqual([r.status, r.json.details.fields[0].path, r.json.message.split(/:? /)[0]], [status, path, path]);
     }
+    assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
+  it('tools for a model that takes none are 400 named where they were sent (params.tools on /api/v2), nothing held or sent', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const noTools = 'model "no-tools" does not take tools';
+    const v1 = await h.post('/v1/chat/completions', { model: 'no-tools', messages: [user('hi')], tools: [weatherTool] }, a.key);
+    assert.deepEqual([v1.status, v1.json.error.param, v1.json.error.message], [400, 'tools', `tools: ${noTools}`]);
+    await assertNamedAt(h, a.key, [
+      [{ model: 'no-tools', params: { tools: [weatherTool] } }, 'params.tools', `params.tools: ${noTools}`],
+      [{ model: 'no-tools', tools: [weatherTool] }, 'tools', `tools: ${noTools}`],
+      // params wins on a clash, as for tool_choice.
+      [{ model: 'no-tools', tools: [timeTool], params: { tools: [weatherTool] } }, 'params.tools', `params.tools: ${noTools}`],
+    ]);
     assert.equal(h.fake.requests.length, before, 'refused before any upstream call');
     assert.equal(await h.balance(a.id), 10);
   });
