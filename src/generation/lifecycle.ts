@@ -123,9 +123,10 @@ export function checkAdmission(deps: GenerationDeps, caller: Caller, input: Gene
     throw new GatewayError('bad_request', `model "${model.slug}" is an embedding model: use POST /v1/embeddings`, { model: model.slug });
   }
   if (model.category === 'text') {
-    // Nothing silently dropped (docs/api.md): an option a text generation does not use is refused by name.
+    // Nothing silently dropped (docs/api.md): an option a text generation does not use is refused
+    // by name, where the body has it (params.temprature on /api/v2).
     const unused = Object.keys(input.options).find((k) => !TEXT_OPTION_NAMES.has(k));
-    if (unused) throw unsupportedField(unused, `not a text generation option (model "${model.slug}" is a text model)`);
+    if (unused) throw unsupportedField(optionPath(input, unused), `not a text generation option (model "${model.slug}" is a text model)`);
   }
   enforceNonEmptyPrompt(input);
   enforceInputLimits(model, input);

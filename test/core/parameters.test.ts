@@ -89,6 +89,31 @@ describe('parameters', () => {
     assert.equal(await h.balance(a.id), 9);
   });
 
+  it('/api/v2: an option a text model does not use is 400 named where it was sent (params.temprature, size), streamed or not; nothing is sent or held', async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const [extra, path] of [
+      [{ params: { temprature: 0.3 } }, 'params.temprature'],
+      [{ temprature: 0.3 }, 'temprature'],
+      [{ size: '1024x1024' }, 'size'],
+      [{ params: { size: '1024x1024' } }, 'params.size'],
+      // params wins on a clash: the option is the one params gave.
+      [{ temprature: 0.3, params: { temprature: 0.4 } }, 'params.temprature'],
+    ] as const) {
+      for (const route of ['/api/v2/generate', '/api/v2/generate/stream']) {
+        const r = await h.post(route, { model: 'plain-4o', prompt: 'hi', ...extra }, a.key);
+        const case_ = `${route} ${JSON.stringify(extra)}`;
+        got.push(`${case_} -> ${r.status} ${r.json?.details?.fields?.[0]?.path} | ${r.json?.message}`);
+        want.push(`${case_} -> 400 ${path} | ${path}: not a text generation option (model "plain-4o" is a text model)`);
+      }
+    }
+    assert.deepEqual(got, want);
+    assert.equal(h.fake.requests.length, before);
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('/v1 messages: name is forwarded on every role; a key a message does not have is 400 naming it (messages.0.bogus_field); nothing sent or held', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
