@@ -186,8 +186,11 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
 
 /** Unknown fields (at any depth) are refused by name; other issues are the usual 400/422 split. */
 function refusal400(error: z.ZodError, body: unknown): GatewayError {
-  return chatToolChoice(error, body) ?? unknownField(error) ?? zodToApiError(error, body);
+  return chatToolChoice(error, body) ?? chatTool(error, body) ?? unknownField(error) ?? zodToApiError(error, body);
 }
+
+/** A function's name as a hint shows it: the name the client sent, else `…`. */
+const hintName = (name: unknown): string => (typeof name === 'string' && name !== '' ? JSON.stringify(clip(name)) : '…');
 
 /**
  * Chat's named tool_choice ({"type": "function", "function": {"name": …}}) is refused at
@@ -198,8 +201,21 @@ function chatToolChoice(error: z.ZodError, body: unknown): GatewayError | undefi
   const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
   if (unknown?.code !== 'unrecognized_keys' || unknown.path.join('.') !== 'tool_choice' || unknown.keys[0] !== 'function') return undefined;
   const name = (body as { tool_choice?: { function?: { name?: unknown } } }).tool_choice?.function?.name;
-  const named = typeof name === 'string' && name !== '' ? JSON.stringify(clip(name)) : '…';
-  return unsupportedField('tool_choice.function', `unknown field (the Responses API names the function at the top level: {"type": "function", "name": ${named}})`);
+  return unsupportedField('tool_choice.function', `unknown field (the Responses API names the function at the top level: {"type": "function", "name": ${hintName(name)}})`);
+}
+
+/**
+ * Chat's function tool ({"type": "function", "function": {"name": …, "parameters": …}}) is refused
+ * at tools.<i>.function as any unknown field is, with this API's form as a hint: the function's
+ * fields are the tool's own.
+ */
+function chatTool(error: z.ZodError, body: unknown): GatewayError | undefined {
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown?.code !== 'unrecognized_keys' || unknown.path.length !== 2 || unknown.path[0] !== 'tools' || unknown.keys[0] !== 'function') return undefined;
+  const at = `tools.${String(unknown.path[1])}.function`;
+  const tools = (body as { tools?: unknown }).tools;
+  const name = Array.isArray(tools) ? (tools[Number(unknown.path[1])] as { function?: { name?: unknown } | null } | null)?.function?.name : undefined;
+  return unsupportedField(at, `unknown field (the Responses API takes a function tool's fields at the top level: {"type": "function", "name": ${hintName(name)}, "parameters": {…}})`);
 }
 
 function parseItem(raw: unknown, i: number): InputItem {

@@ -723,6 +723,40 @@ describe('/v1/responses', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 
+  it("chat's function tool ({type, function: {name, parameters}}) is 400 at tools.N.function, with this API's flat form as a hint", async () => {
+    const a = await h.account({ tokens: 10 });
+    const before = h.fake.requests.length;
+    const { type, name, ...rest } = weatherTool;
+    const chatTool = { type, function: { name, ...rest } };
+    const body = (tools: unknown[]) => ({ model: 'gpt-5-nano', input: 'x', tools });
+    await assertRefusedAt(h, a.key, [
+      [body([chatTool]), 400, 'tools.0.function'],
+      [body([weatherTool, { ...chatTool, function: { ...chatTool.function, name: 'get_time' } }]), 400, 'tools.1.function'],
+    ]);
+    const hint = (named: string) => `unknown field (the Responses API takes a function tool's fields at the top level: {"type": "function", "name": ${named}, "parameters": {…}})`;
+    for (const [tools, path, named] of [
+      [[chatTool], 'tools.0.function', '"get_weather"'],
+      [[weatherTool, { ...chatTool, function: { ...chatTool.function, name: 'get_time' } }], 'tools.1.function', '"get_time"'],
+      // Without a name (or with one that is not a string) the form is given all the same.
+      [[{ type: 'function', function: { parameters: rest.parameters } }], 'tools.0.function', '…'],
+      [[{ type: 'function', function: { name: 5 } }], 'tools.0.function', '…'],
+    ] as const) {
+      for (const stream of [false, true]) {
+        const r = await h.post('/v1/responses', { ...body([...tools]), stream }, a.key);
+        assert.deepEqual(
+          [r.status, r.json.error.param, r.json.error.message, r.json.error.details.fields],
+          [400, path, `${path}: ${hint(named)}`, [{ path, message: hint(named) }]],
+          `${JSON.stringify(tools)} stream: ${stream}`,
+        );
+      }
+    }
+    // Another unknown key of a flat tool is refused as before, without the hint.
+    const other = await h.post('/v1/responses', body([{ ...weatherTool, defer_loading: true }]), a.key);
+    assert.deepEqual([other.status, other.json.error.message], [400, 'tools.0.defer_loading: unknown field']);
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('what a check shared with chat refuses is named where the client sent it (input.N.content.M.image_url, not messages.N.content.M.image_url.url), streamed or not', async () => {
     const a = await h.account({ tokens: 10 });
     const text = { type: 'input_text' as const, text: 'look' };
