@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openDatabase, type Db } from './connect.js';
 import { claimJobs, countOpenJobs } from '../jobs/store.js';
-import { claimDue } from '../webhooks/store.js';
+import { claimDue, insertDelivery } from '../webhooks/store.js';
 import { generationsWithFilesDue, historyPage } from '../generation/store.js';
 
 const BARE = /\b(limit|offset)\s+\?/i;
@@ -39,9 +39,26 @@ describe('SQLite statements with a LIMIT or OFFSET', () => {
   });
 
   it('the job and webhook claims, the open-jobs count and history pages prepare none with a bare parameter', async () => {
-    await claimJobs(db, 'test', 4, 60_000, 2);
-    await countOpenJobs(db, 1, 10);
-    await claimDue(db, new Date(), 4, 60_000, 2);
+    // A job in a retry's backoff and a delivery not due yet: both claims run their statement (an
+    // idle claim reads only whether anything is open) and take nothing.
+    const later = new Date(Date.now() + 3_600_000).toISOString();
+    const now = new Date().toISOString();
+    const sqlite = db.sqlite!;
+    const account = Number(sqlite.prepare(`insert into accounts (name, plan, plan_tokens, package_tokens, status, created_at) values ('a', 'pro', 0, 0, 'active', ?)`).run(now).lastInsertRowid);
+    const generation = Number(
+      sqlite
+        .prepare(
+          `insert into generations (account_id, model_slug, category, status, held_plan, held_package, tokens_spent, created_at, hold_expires_at) values (?, 'm', 'image', 'pending', 0, 0, 0, ?, ?)`,
+        )
+        .run(account, now, later).lastInsertRowid,
+    );
+    sqlite
+      .prepare(`insert into jobs (generation_id, account_id, state, attempts, max_attempts, run_after, input_json, created_at, updated_at) values (?, ?, 'queued', 1, 3, ?, '{}', ?, ?)`)
+      .run(generation, account, later, now, now);
+    await insertDelivery(db, { generationId: generation, accountId: account, url: 'https://example.com/hook', body: '{}' }, new Date(Date.now() + 3_600_000));
+    assert.deepEqual(await claimJobs(db, 'test', 4, 60_000, 2), []);
+    assert.equal(await countOpenJobs(db, account, 10), 1);
+    assert.deepEqual(await claimDue(db, new Date(), 4, 60_000, 2), []);
     await historyPage(db, { offset: 20, limit: 21 });
     await historyPage(db, { beforeId: 100, offset: 0, limit: 21 });
     await generationsWithFilesDue(db, { deleted: true, limit: 50 });

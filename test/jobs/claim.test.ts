@@ -13,6 +13,7 @@ import fc from 'fast-check';
 import { openDatabase, type Db } from '../../src/db/connect.js';
 import { claimJobs } from '../../src/jobs/store.js';
 import { createTestDatabase, type TestDatabase } from '../support/test-database.js';
+import { recordingStatements } from '../support/statements.js';
 
 const pgUrl = process.env.TEST_DATABASE_URL ?? '';
 const engine = /^postgres/.test(pgUrl) ? 'PostgreSQL' : 'SQLite';
@@ -81,10 +82,12 @@ describe(`one claim's choice of jobs (${engine})`, () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** An empty queue holding `specs` in this order (ids ascending); their ids. */
-  async function queue(specs: Spec[]): Promise<number[]> {
-    await db.kysely.deleteFrom('jobs').execute();
-    await db.kysely.deleteFrom('generations').execute();
+  /** An empty queue holding `specs` in this order (ids ascending); their ids. `add`: added to the jobs already there. */
+  async function queue(specs: Spec[], add = false): Promise<number[]> {
+    if (!add) {
+      await db.kysely.deleteFrom('jobs').execute();
+      await db.kysely.deleteFrom('generations').execute();
+    }
     const ids: number[] = [];
     for (const s of specs) {
       const account = accounts[s.account]!;
@@ -175,6 +178,16 @@ describe(`one claim's choice of jobs (${engine})`, () => {
     ]);
     assert.deepEqual(await claim(2, 1), [ids[1], ids[42]]);
     assert.deepEqual(await claim(2, 2), [ids[0]]);
+  });
+
+  it('takes nothing from an idle queue (every job ended) in one read, without the claim statement or its lock; a job queued after it is taken by the next claim', async () => {
+    await queue([{ account: 0, state: 'done' }]);
+    const seen = recordingStatements(db);
+    assert.deepEqual(await claimJobs(seen.db, 'claimer', 4, 60_000, 2), []);
+    assert.equal(seen.statements.length, 1, `one read, no claim or lock: ${seen.statements.map((t) => t.slice(0, 40)).join(' | ')}`);
+    assert.match(seen.statements[0]!, /^select 1 from jobs /);
+    const [queued] = await queue([{ account: 1, state: 'queued', due: true }], true);
+    assert.deepEqual(await claim(4, 2), [queued]);
   });
 
   it('takes what the rule in plain code takes, on random queues', async () => {
