@@ -50,9 +50,20 @@ const CLAIM_LOCK = 0x6c756d686b; // "lumhk"
  * waiting for a retry lie beyond now in that index and are never read, and rows in flight (fewer
  * than the cap) are stepped over. An account with 50,000 deliveries waiting on a dead receiver
  * costs the claim a few steps, not a ranking of every row.
+ *
+ * With no pending row at all (no delivery queued or waiting for a retry: polled every
+ * LUMENGATE_WEBHOOK_POLL_MS) it reads one index step and returns, without the statement (~1 ms of
+ * SQLite's only thread once idle a moment) or PostgreSQL's transaction and lock. A delivery queued
+ * just after that read is not missed: generationEnded wakes this process's worker once its row is
+ * committed, which claims at once or, if a claim under way holds every slot, when that claim ends
+ * (worker.ts, `missedWake`); another instance finds it at its next poll, as it would a row queued
+ * just after a full claim's read. A row only leaves `pending` (delivered, failed), never returns.
  */
 export async function claimDue(db: Db, now: Date, limit: number, leaseMs: number, perAccount: number): Promise<WebhookDelivery[]> {
   if (limit <= 0) return [];
+  // A partial index of the pending rows (migration 012): empty when idle.
+  const pending = await sql`select 1 from webhook_deliveries where state = 'pending' limit 1`.execute(db.kysely);
+  if (pending.rows.length === 0) return [];
   const at = now.toISOString();
   const claim = async (k: Kysely<Database>) => {
     const lock = db.dialect === 'postgres' ? sql`for update of d skip locked` : sql``;
