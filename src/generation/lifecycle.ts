@@ -204,7 +204,8 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
   const taking = routes.filter((_, i) => !refusals[i]);
   if (taking.length > 0) return taking;
   const refused = refusals[0]!;
-  throw unsupportedField(refusalPath(refused, { messages: input.messagePaths, tools: input.toolPaths, responseFormat: input.responseFormatPath }), refused.why);
+  const paths = { messages: input.messagePaths, tools: input.toolPaths, responseFormat: input.responseFormatPath, option: (name: string) => optionPath(input, name) };
+  throw unsupportedField(refusalPath(refused, paths), refused.why);
 }
 
 /**

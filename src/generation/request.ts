@@ -3,7 +3,7 @@
 // Missing required fields are 400 bad_request; present-but-wrong fields are 422 validation_error.
 import { z } from 'zod';
 import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
-import { messageText, underResponseFormat } from '../providers/spec.js';
+import { messageText, optionField } from '../providers/spec.js';
 import { GatewayError, badRequest, validationError } from '../core/errors.js';
 import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from './messages.js';
 
@@ -176,6 +176,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   const toolPaths = tools && params.tools != null ? tools.map((_, i) => `params.tools.${i}.function`) : undefined;
   // And a response_format given there (params.response_format.json_schema.schema).
   const responseFormatPath = params.response_format != null ? 'params.response_format' : undefined;
+  const paramsOptions: ReadonlySet<string> = new Set(Object.keys(paramOptions));
   return {
     model: b.model,
     messages,
@@ -183,9 +184,9 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
     ...(toolPaths ? { toolPaths } : {}),
     ...(responseFormatPath ? { responseFormatPath } : {}),
     // And any other option given there (params.parallel_tool_calls).
-    paramsOptions: new Set(Object.keys(paramOptions)),
+    paramsOptions,
     // A provider's refusal once the generation runs names the body's field, as the check before the hold does.
-    fieldPath: inBodyTerms(messagePaths, toolPaths, responseFormatPath),
+    fieldPath: inBodyTerms(messagePaths, toolPaths, responseFormatPath, (name) => optionPath({ paramsOptions }, name)),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     // params wins here too: a tool_choice given there is named there (params.tool_choice.function.name).
@@ -202,11 +203,11 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
 
 /**
  * Chat's place of a field (`messages.3.content.1`, `tools.0.function.parameters`,
- * `response_format`, as a provider names what it refuses: refusalPath in src/providers/spec.ts)
- * -> where this body has it: `system`, `params.messages.0.content.1`, `prompt`,
- * `params.tools.0.function.parameters`, `params.response_format`.
+ * `response_format`, `seed`, as a provider names what it refuses: refusalPath in
+ * src/providers/spec.ts) -> where this body has it: `system`, `params.messages.0.content.1`,
+ * `prompt`, `params.tools.0.function.parameters`, `params.response_format`, `params.seed` (`option`).
  */
-export function inBodyTerms(messagePaths: string[], toolPaths?: string[], responseFormatPath?: string): (path: string) => string {
+export function inBodyTerms(messagePaths: string[], toolPaths?: string[], responseFormatPath?: string, option?: (name: string) => string): (path: string) => string {
   return (path) => {
     const m = /^messages\.(\d+)(?=\.|$)/.exec(path);
     const at = m ? messagePaths[Number(m[1])] : undefined;
@@ -214,7 +215,7 @@ export function inBodyTerms(messagePaths: string[], toolPaths?: string[], respon
     const t = /^tools\.(\d+)\.function(?=\.|$)/.exec(path);
     const tool = t ? toolPaths?.[Number(t[1])] : undefined;
     if (tool) return tool + path.slice(t![0].length);
-    return underResponseFormat(path, responseFormatPath);
+    return optionField(path, responseFormatPath, option);
   };
 }
 

@@ -105,13 +105,24 @@ export interface FieldRefusal {
  * Where a refusal points in the request body (`seed`, `messages.1.name`,
  * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place,
  * or response_format's, where the body has it elsewhere (GenerationInput.messagePaths, toolPaths,
- * responseFormatPath).
+ * responseFormatPath), and `option` any other option's (/api/v2's params.seed: optionPath).
  */
-export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[]; responseFormat?: string } = {}): string {
+export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[]; responseFormat?: string; option?: (name: string) => string } = {}): string {
   if (r.tool !== undefined) return `${paths.tools?.[r.tool] ?? `tools.${r.tool}.function`}.${r.field}`;
-  if (r.message === undefined) return underResponseFormat(r.field, paths.responseFormat);
+  if (r.message === undefined) return optionField(r.field, paths.responseFormat, paths.option);
   const at = paths.messages?.[r.message] ?? `messages.${r.message}`;
   return r.field === 'messages' ? at : `${at}.${r.field}`;
+}
+
+/**
+ * An option's path (`seed`, `response_format.json_schema.schema`) where the body has it:
+ * response_format's under `responseFormat` (underResponseFormat), any other's first name mapped by
+ * `option` (`params.seed`); as it is without them.
+ */
+export function optionField(path: string, responseFormat?: string, option?: (name: string) => string): string {
+  if (/^response_format(?=\.|$)/.test(path) || option === undefined) return underResponseFormat(path, responseFormat);
+  const dot = path.indexOf('.');
+  return dot < 0 ? option(path) : option(path.slice(0, dot)) + path.slice(dot);
 }
 
 /** A path in response_format (`response_format.json_schema.schema`) where the body has response_format at `at`; any other path as it is. */

@@ -235,4 +235,46 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     }
     assert.equal(await h.balance(a.id), 10, 'nothing charged');
   });
+
+  it("/api/v2: a provider's refusal of an option sent in params names it there (params.seed), before the hold and in the stored error once the generation runs; at the top level as before", async () => {
+    const a = await h.account({ tokens: 10 });
+    const claude = h.server.app.services.providers.get('anthropic')!;
+    const gemini = h.server.app.services.providers.get('google')!;
+    const refuses = [claude.refuse, gemini.refuse];
+    const cases: { body: Record<string, unknown>; path: string }[] = [
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', seed: 1 }, path: 'seed' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', params: { seed: 1 } }, path: 'params.seed' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', seed: 2, params: { seed: 1 } }, path: 'params.seed' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', params: { temperature: 1.5 } }, path: 'params.temperature' },
+      // The field refused is named where it was sent, whichever place the other one was.
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', temperature: 0.5, params: { top_p: 0.9 } }, path: 'params.top_p' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', top_p: 0.9, params: { temperature: 0.5 } }, path: 'top_p' },
+      { body: { model: 'claude-haiku-4.5', prompt: 'x', params: { logprobs: true } }, path: 'params.logprobs' },
+      { body: { model: 'gemini-2.5-flash', prompt: 'x', tools, params: { parallel_tool_calls: false } }, path: 'params.parallel_tool_calls' },
+      { body: { model: 'gemini-2.5-flash', prompt: 'x', tools, parallel_tool_calls: false }, path: 'parallel_tool_calls' },
+    ];
+    try {
+      for (const phase of ['before the hold', 'after the hold']) {
+        // The checks before the hold, taken away: open() refuses the same field once the generation runs.
+        if (phase === 'after the hold') {
+          delete claude.refuse;
+          delete gemini.refuse;
+        }
+        for (const { body, path } of cases) {
+          const r = await h.post('/api/v2/generate', body, a.key);
+          assert.equal(r.status, 400, r.text);
+          assert.deepEqual([r.json.details.fields[0].path, r.json.message.split(':')[0]], [path, path], `${phase}: ${JSON.stringify(body)}`);
+          assert.equal(r.json.details.generation_id === undefined, phase === 'before the hold', r.text);
+          if (phase === 'after the hold') {
+            const stored = await h.get(`/api/v2/generate/${r.json.details.generation_id}`, a.key);
+            assert.deepEqual([stored.json.status, stored.json.error], ['failed', r.json.message]);
+          }
+        }
+      }
+    } finally {
+      Object.assign(claude, { refuse: refuses[0] });
+      Object.assign(gemini, { refuse: refuses[1] });
+    }
+    assert.equal(await h.balance(a.id), 10, 'nothing charged');
+  });
 });

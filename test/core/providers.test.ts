@@ -112,7 +112,7 @@ describe('Anthropic and Google through the gateway', () => {
     assert.equal(v1.json.error.details.generation_id, undefined, 'no generation was created');
     const v2 = await h.post('/api/v2/generate', { model: 'claude-haiku-4.5', prompt: 'hi', params: { temperature: 1.5 } }, a.key);
     assert.equal(v2.status, 400, v2.text);
-    assert.deepEqual(v2.json.details.fields, [{ path: 'temperature', message: 'Anthropic takes 0 to 1' }]);
+    assert.deepEqual(v2.json.details.fields, [{ path: 'params.temperature', message: 'Anthropic takes 0 to 1' }]);
     assert.equal(v2.headers.get('x-ratelimit-remaining-hour'), remaining, 'no request was counted');
     assert.equal(anthropic.requests.length, sent);
     assert.equal(await h.balance(a.id), 10);
