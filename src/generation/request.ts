@@ -163,7 +163,8 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   const prompt = b.prompt ?? (typeof options.text === 'string' ? options.text : undefined);
   if (prompt !== undefined) {
     messages.push({ role: 'user', content: [{ type: 'text', text: prompt }] });
-    messagePaths.push(b.prompt !== undefined ? 'prompt' : 'text');
+    // Named where it was sent: params.text wins over text, as every option of params does.
+    messagePaths.push(b.prompt !== undefined ? 'prompt' : typeof paramOptions.text === 'string' ? 'params.text' : 'text');
   }
   if (!messages.some((m) => m.role === 'user') && opts.promptOptional?.(b.model) !== true) {
     throw badRequest('missing required field: prompt (or messages with a user message)', { fields: [{ path: 'prompt', message: 'required' }] });

@@ -101,6 +101,25 @@ describe('model availability and error texts', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 
+  it('an empty prompt is named where it was sent (params.text in params, text at the top level), streamed or not', async () => {
+    const a = await h.account({ tokens: 10 });
+    const cases: [Record<string, unknown>, string][] = [
+      [{ prompt: ' ' }, 'prompt'],
+      [{ text: ' ' }, 'text'],
+      [{ params: { text: ' ' } }, 'params.text'],
+      [{ text: 'hi', params: { text: ' ' } }, 'params.text'],
+      [{ params: { messages: [{ role: 'user', content: ' ' }] } }, 'params.messages.0'],
+    ];
+    for (const path of ['/api/v2/generate', '/api/v2/generate/stream']) {
+      for (const [body, field] of cases) {
+        const r = await h.post(path, { model: 'gpt-5-nano', ...body }, a.key);
+        assert.equal(r.status, 400, `${path} ${JSON.stringify(body)}: ${r.text}`);
+        assert.deepEqual([r.json.message, r.json.details.fields], [`${field}: the prompt is empty`, [{ path: field, message: 'empty' }]], JSON.stringify(body));
+      }
+    }
+    assert.equal(await h.balance(a.id), 10);
+  });
+
   it('bad JSON says so once', async () => {
     const a = await h.account();
     for (const path of ['/api/v2/generate', '/v1/chat/completions']) {
