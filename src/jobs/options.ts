@@ -4,7 +4,7 @@
 // only what both forward, so a fallback never drops what the caller asked for.
 import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { unsupportedField } from '../core/errors.js';
-import { TEXT_OPTION_NAMES } from '../generation/request.js';
+import { TEXT_OPTION_NAMES, optionPath, type GenerationInput } from '../generation/request.js';
 import { mediaOptions } from '../providers/media-options.js';
 import type { MediaKind, Message } from '../providers/spec.js';
 import { providerType } from './inputs.js';
@@ -19,30 +19,47 @@ function droppingRoute(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, n
   return model.routes.find((r) => !takes(catalog, model, r, name))?.provider;
 }
 
-/** 400 naming `name` as the option `model` does not take (the same words on every media surface). */
-export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, name: string): void {
+/**
+ * 400 naming `name` as the option `model` does not take (the same words on every media surface),
+ * by `path` where the body has it elsewhere (/api/v2's params.<name>).
+ */
+export function refuseOption(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, name: string, path = name): void {
   const route = droppingRoute(catalog, model, name);
   if (route === undefined) return;
   // Text generation controls (temperature, max_tokens, tools, …) mean nothing to a media model.
   const textOnly = TEXT_OPTION_NAMES.has(name) && name !== 'seed' && name !== 'text' && !model.routes.some((r) => takes(catalog, model, r, name));
   const why = textOnly ? `a text generation option; model "${model.slug}" is ${article(model.category)} ${model.category} model` : `model "${model.slug}" does not take it`;
-  throw unsupportedField(name, `${why} (its ${route} route has no such option)`);
+  throw unsupportedField(path, `${why} (its ${route} route has no such option)`);
 }
 
 /**
  * Checks a media job's options (the gateway's own `wait` and `callback_url` removed, an input
- * file's data: URL already taken out) and its prompt against every route of the model.
+ * file's data: URL already taken out) and its prompt against every route of the model. Each is
+ * named where the body has it (`at`: params.bar, params.system_prompt, params.messages,
+ * params.text as the prompt on /api/v2), else by its own name.
  */
-export function checkMediaOptions(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>, prompt: string | null, messages: readonly Message[] = []): void {
+export function checkMediaOptions(
+  catalog: Pick<Catalog, 'providers'>,
+  model: ModelEntry,
+  options: Record<string, unknown>,
+  prompt: string | null,
+  messages: readonly Message[] = [],
+  at: Pick<GenerationInput, 'paramsOptions' | 'messagePaths'> = {},
+): void {
   // A media job takes one prompt: a system prompt or a conversation would be dropped.
-  if (messages.some((m) => m.role === 'system')) throw unsupportedField('system', `model "${model.slug}" takes no system prompt (it is ${article(model.category)} ${model.category} model)`);
-  if (messages.some((m) => m.role !== 'user') || messages.length > 1)
-    throw unsupportedField('messages', `model "${model.slug}" takes one prompt, not a conversation (it is ${article(model.category)} ${model.category} model)`);
+  const system = messages.findIndex((m) => m.role === 'system');
+  if (system >= 0) throw unsupportedField(at.messagePaths?.[system] ?? 'system', `model "${model.slug}" takes no system prompt (it is ${article(model.category)} ${model.category} model)`);
+  if (messages.some((m) => m.role !== 'user') || messages.length > 1) {
+    // The conversation's field: params.messages where it starts there, else messages.
+    const conversation = at.messagePaths?.map((p) => /^((?:params\.)?messages)\.\d+$/.exec(p)?.[1]).find((p) => p !== undefined) ?? 'messages';
+    throw unsupportedField(conversation, `model "${model.slug}" takes one prompt, not a conversation (it is ${article(model.category)} ${model.category} model)`);
+  }
   for (const [name, value] of Object.entries(options)) {
     if (value === undefined) continue;
     // Style C's `text` is the prompt (docs/api.md) unless the model takes a text of its own.
     if (name === 'text' && value === prompt && droppingRoute(catalog, model, 'text') !== undefined) continue;
-    refuseOption(catalog, model, name);
+    refuseOption(catalog, model, name, optionPath(at, name));
   }
-  if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt');
+  // The prompt where it was sent: prompt, text or params.text (/api/v2), input (/v1/audio/speech).
+  if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt', at.messagePaths?.[messages.length - 1] ?? 'prompt');
 }

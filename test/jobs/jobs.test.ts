@@ -128,13 +128,14 @@ describe('media jobs', () => {
     assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['completed', 3, 97]);
   });
 
-  it('an option a route of the model would drop is refused naming it (top level or in params), before anything is held', async () => {
+  it('an option a route of the model would drop is refused naming it where it was sent (top level, or params.<name> in params), before anything is held', async () => {
     const acc = await h.account({ tokens: 100 });
     const rows = async (table: 'generations' | 'ledger') => (await h.server.db.kysely.selectFrom(table).select('id').where('account_id', '=', acc.id).execute()).length;
     const cases: [Record<string, unknown>, string, RegExp][] = [
       // Unknown options, at the top level and in params.
       [{ model: 'flux-1.1-pro', prompt: 'x', foo: 1 }, 'foo', /model "flux-1.1-pro" does not take it \(its replicate route/],
-      [{ model: 'flux-1.1-pro', prompt: 'x', params: { bar: 1 } }, 'bar', /model "flux-1.1-pro" does not take it/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { bar: 1 } }, 'params.bar', /model "flux-1.1-pro" does not take it/],
+      [{ model: 'photon', prompt: 'x', style: 'a', params: { style: 'vivid' } }, 'params.style', /model "photon" does not take it \(its luma route/],
       // Known options the provider module does not forward: quality on a Replicate image model, style on Luma.
       [{ model: 'flux-1.1-pro', prompt: 'x', quality: 'hd' }, 'quality', /flux-1.1-pro/],
       [{ model: 'photon', prompt: 'x', style: 'vivid' }, 'style', /model "photon" does not take it \(its luma route/],
@@ -142,12 +143,25 @@ describe('media jobs', () => {
       [{ model: 'veo-3.1', prompt: 'x', resolution: '1080p' }, 'resolution', /its replicate route/],
       // Text generation controls mean nothing to a media model.
       [{ model: 'flux-1.1-pro', prompt: 'x', temperature: 0.5 }, 'temperature', /a text generation option; model "flux-1.1-pro" is an image model/],
-      [{ model: 'flux-1.1-pro', prompt: 'x', params: { max_tokens: 10 } }, 'max_tokens', /text generation option/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { max_tokens: 10 } }, 'params.max_tokens', /text generation option/],
       // A prompt the model never reads (an upscaler) is an option it drops too.
       [{ model: 'upscale', prompt: 'make it sharp', image_url: 'https://example.com/a.png' }, 'prompt', /model "upscale" does not take it/],
+      [{ model: 'upscale', params: { text: 'make it sharp', image_url: 'https://example.com/a.png' } }, 'params.text', /model "upscale" does not take it/],
       // One prompt: a system prompt or a conversation would be dropped.
       [{ model: 'flux-1.1-pro', prompt: 'x', system: 'be bold' }, 'system', /takes no system prompt \(it is an image model\)/],
-      [{ model: 'flux-1.1-pro', prompt: 'x', params: { system_prompt: 'be bold' } }, 'system', /takes no system prompt/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { system_prompt: 'be bold' } }, 'params.system_prompt', /takes no system prompt/],
+      [{ model: 'flux-1.1-pro', prompt: 'x', params: { messages: [{ role: 'user', content: 'a' }] } }, 'params.messages', /takes one prompt, not a conversation/],
+      [
+        {
+          model: 'flux-1.1-pro',
+          messages: [
+            { role: 'system', content: 'be bold' },
+            { role: 'user', content: 'x' },
+          ],
+        },
+        'messages.0',
+        /takes no system prompt/,
+      ],
       [
         {
           model: 'flux-1.1-pro',
