@@ -49,7 +49,7 @@ const assistantMessage = z.object({
 // LangChain names a tool result after its tool.
 const toolMessage = z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() });
 
-/** /api/v2's messages: keys it does not know are ignored, as elsewhere in its body (docs/api.md). */
+/** /api/v2's messages: keys it does not know are ignored, as in its tools, tool_choice and response_format (an unknown option is refused instead: docs/api.md). */
 export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
 // /v1 refuses keys a tool call or its function does not have (messages.1.tool_calls.0.foo). `index`
 // is the call's place in a streamed answer, which clients that rebuild calls from the deltas send
