@@ -15,7 +15,7 @@ const filePart = z.object({
 const audioPart = z.object({ type: z.literal('input_audio'), input_audio: z.object({ data: z.string(), format: z.string() }) });
 const refusalPart = z.object({ type: z.literal('refusal'), refusal: z.string() });
 export const contentPartSchema = z.discriminatedUnion('type', [textPart, imagePart, filePart, audioPart]);
-// /v1 refuses a key a content part or its image_url, file or input_audio object does not have
+// /api/v2 and /v1 refuse a key a content part or its image_url, file or input_audio object does not have
 // (messages.0.content.1.foo, messages.0.content.1.image_url.foo).
 const strictTextPart = textPart.strict();
 const strictContentPart = z.discriminatedUnion('type', [
@@ -49,13 +49,13 @@ const assistantMessage = z.object({
 // LangChain names a tool result after its tool.
 const toolMessage = z.object({ role: z.literal('tool'), tool_call_id: z.string().min(1), content: z.union([z.string(), z.array(textPart)]), name: z.string().optional() });
 
-/** /api/v2's messages: keys it does not know are ignored, as in its tools, tool_choice and response_format (an unknown option is refused instead: docs/api.md). */
+/** A message's shape, keys it does not have stripped (the type toMessages takes); bodies are parsed with strictChatMessageSchema. */
 export const chatMessageSchema = z.discriminatedUnion('role', [systemMessage, userMessage, assistantMessage, toolMessage]);
-// /v1 refuses keys a tool call or its function does not have (messages.1.tool_calls.0.foo). `index`
+// /api/v2 and /v1 refuse keys a tool call or its function does not have (messages.1.tool_calls.0.foo). `index`
 // is the call's place in a streamed answer, which clients that rebuild calls from the deltas send
 // back: taken and not forwarded (the array's order is the calls' order).
 const strictToolCall = toolCallSchema.extend({ index: z.number().int().nonnegative().optional(), function: toolCallSchema.shape.function.strict() }).strict();
-/** /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
+/** /api/v2's and /v1's messages: nothing silently dropped, so a key it does not know is refused by name. */
 export const strictChatMessageSchema = z.discriminatedUnion('role', [
   systemMessage.extend({ content: z.union([z.string(), z.array(strictTextPart)]) }).strict(),
   userMessage.extend({ content: z.union([z.string(), z.array(strictContentPart)]) }).strict(),
@@ -79,7 +79,7 @@ export const toolSchema = z.object({
   }),
 });
 
-/** /v1's tool definitions: a key a tool or its function does not have is refused by name (tools.0.function.foo). */
+/** /api/v2's and /v1's tool definitions: a key a tool or its function does not have is refused by name (tools.0.function.foo). */
 export const strictToolSchema = toolSchema.extend({ function: toolSchema.shape.function.strict() }).strict();
 
 /**
@@ -106,7 +106,7 @@ const toolChoiceMode = z.enum(['auto', 'none', 'required']);
 const namedToolChoice = z.object({ type: z.literal('function'), function: z.object({ name: z.string().min(1) }) });
 const toolChoiceAllowed = '"none", "auto", "required", or {"type": "function", "function": {"name": …}} naming one of the tools';
 export const toolChoiceSchema = stringOrObject(toolChoiceMode, namedToolChoice, toolChoiceAllowed);
-/** /v1's tool_choice: a key a named choice or its function does not have is refused by name (tool_choice.function.foo). */
+/** /api/v2's and /v1's tool_choice: a key a named choice or its function does not have is refused by name (tool_choice.function.foo). */
 export const strictToolChoiceSchema = stringOrObject(toolChoiceMode, namedToolChoice.extend({ function: namedToolChoice.shape.function.strict() }).strict(), toolChoiceAllowed);
 
 const textFormat = z.object({ type: z.literal('text') });
@@ -121,7 +121,7 @@ const jsonSchemaFormat = z.object({
   }),
 });
 export const responseFormatSchema = z.discriminatedUnion('type', [textFormat, jsonObjectFormat, jsonSchemaFormat]);
-/** /v1's response_format: a key a format or its json_schema does not have is refused by name (response_format.json_schema.foo). */
+/** /api/v2's and /v1's response_format: a key a format or its json_schema does not have is refused by name (response_format.json_schema.foo). */
 export const strictResponseFormatSchema = z.discriminatedUnion('type', [
   textFormat.strict(),
   jsonObjectFormat.strict(),

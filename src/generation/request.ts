@@ -4,12 +4,16 @@
 import { z } from 'zod';
 import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
 import { messageText, optionField } from '../providers/spec.js';
-import { GatewayError, badRequest, validationError } from '../core/errors.js';
-import { chatMessageSchema, responseFormatSchema, toMessages, toResponseFormat, toToolChoice, toTools, toolChoiceSchema, toolSchema } from './messages.js';
+import { GatewayError, badRequest, unsupportedField, validationError } from '../core/errors.js';
+import { strictChatMessageSchema, strictResponseFormatSchema, strictToolChoiceSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from './messages.js';
 
 const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
-/** Text generation controls (docs/api.md); the same names as OpenAI's Chat Completions. */
+/**
+ * Text generation controls (docs/api.md); the same names as OpenAI's Chat Completions. Their
+ * objects refuse keys they do not have on every surface (tools.0.function.foo,
+ * tool_choice.function.foo, response_format.json_schema.foo): nothing silently dropped.
+ */
 export const textOptions = {
   temperature: z.number().min(0).max(2).optional(),
   max_tokens: z.number().int().positive().max(1_000_000).nullable().optional(),
@@ -22,9 +26,9 @@ export const textOptions = {
   user: z.string().max(256).optional(),
   logprobs: z.boolean().nullable().optional(),
   top_logprobs: z.number().int().min(0).max(20).nullable().optional(),
-  response_format: responseFormatSchema.nullable().optional(),
-  tools: z.array(toolSchema).max(128).nullable().optional(),
-  tool_choice: toolChoiceSchema.nullable().optional(),
+  response_format: strictResponseFormatSchema.nullable().optional(),
+  tools: z.array(strictToolSchema).max(128).nullable().optional(),
+  tool_choice: strictToolChoiceSchema.nullable().optional(),
   parallel_tool_calls: z.boolean().nullable().optional(),
 };
 
@@ -56,13 +60,13 @@ const paramsSchema = z.looseObject({
   ...textOptions,
   ...categoryOptions,
   system_prompt: z.string().optional(),
-  messages: z.array(chatMessageSchema).optional(),
+  messages: z.array(strictChatMessageSchema).optional(),
 });
 
 export const generateBodySchema = z.looseObject({
   model: z.string().min(1),
   prompt: z.string().optional(),
-  messages: z.array(chatMessageSchema).optional(),
+  messages: z.array(strictChatMessageSchema).optional(),
   system: z.string().optional(),
   stream: z.boolean().optional(),
   params: paramsSchema.optional(),
@@ -129,6 +133,13 @@ export function zodToApiError(error: z.ZodError, body?: unknown, at: readonly Pr
   return validationError(fields);
 }
 
+/** The first key an object does not have, as 400 naming its path (/api/v2, /v1 chat and responses); `at` is where the parsed value sits in the body. */
+export function unknownField(error: z.ZodError, at: PropertyKey[] = []): GatewayError | undefined {
+  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
+  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...at, ...unknown.path, unknown.keys[0]!].map(String).join('.'), 'unknown field');
+  return undefined;
+}
+
 /** The value at a zod issue's path in `body`, undefined where the path leads nowhere. */
 const valueAt = (body: unknown, path: readonly PropertyKey[]): unknown =>
   path.reduce<unknown>((v, k) => (v !== null && typeof v === 'object' ? (v as Record<PropertyKey, unknown>)[k] : undefined), body);
@@ -138,7 +149,8 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with at least "model"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
   const parsed = generateBodySchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) throw zodToApiError(parsed.error);
+  // A key a message, content part, tool, tool_choice or response_format does not have is 400 naming it where it was sent (params.messages.0.foo), as on /v1.
+  if (!parsed.success) throw unknownField(parsed.error) ?? zodToApiError(parsed.error);
   const b = parsed.data;
   const params = b.params ?? {};
 

@@ -2,9 +2,9 @@
 // of OpenAI's API is forwarded, mapped, or refused with 400 naming it (docs/api.md): nothing is
 // silently dropped. Messages, tools and response_format share the /api/v2 parsers.
 import { z } from 'zod';
-import { badRequest, unsupportedField, type GatewayError } from '../core/errors.js';
-import { callSettings, textOptions, zodToApiError, type GenerationInput } from '../generation/request.js';
-import { strictChatMessageSchema, strictResponseFormatSchema, strictToolChoiceSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
+import { badRequest, unsupportedField } from '../core/errors.js';
+import { callSettings, textOptions, unknownField, zodToApiError, type GenerationInput } from '../generation/request.js';
+import { strictChatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
 
 export const chatCompletionBodySchema = z.strictObject({
@@ -15,9 +15,6 @@ export const chatCompletionBodySchema = z.strictObject({
   // The same text options as /api/v2, where OpenAI also allows null or no upper bound; their
   // objects refuse keys they do not have (tools.0.foo, tool_choice.function.foo, response_format.json_schema.foo).
   ...textOptions,
-  tools: z.array(strictToolSchema).max(128).nullable().optional(),
-  tool_choice: strictToolChoiceSchema.nullable().optional(),
-  response_format: strictResponseFormatSchema.nullable().optional(),
   temperature: z.number().min(0).max(2).nullable().optional(),
   max_tokens: z.number().int().positive().nullable().optional(),
   max_completion_tokens: z.number().int().positive().nullable().optional(),
@@ -51,12 +48,8 @@ export interface ChatCompletionInput {
   includeObfuscation: boolean;
 }
 
-/** The first key an object does not have, as 400 naming its path (/v1 chat and responses); `at` is where the parsed value sits in the body. */
-export function unknownField(error: z.ZodError, at: PropertyKey[] = []): GatewayError | undefined {
-  const unknown = error.issues.find((i) => i.code === 'unrecognized_keys');
-  if (unknown && unknown.code === 'unrecognized_keys') return unsupportedField([...at, ...unknown.path, unknown.keys[0]!].map(String).join('.'), 'unknown field');
-  return undefined;
-}
+/** /api/v2's unknown-key error, also /v1's (src/openai/responses-api.ts takes it from here). */
+export { unknownField };
 
 /**
  * The end user forwarded as `user`: OpenAI's `safety_identifier` is the newer name for it. Both

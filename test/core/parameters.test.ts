@@ -211,6 +211,72 @@ describe('parameters', () => {
     assert.deepEqual(h.fake.requests.at(-1)!.body.tools, [tool]);
   });
 
+  it('/api/v2: a key a message, content part, tool, tool_choice or response_format does not have is 400 naming it where it was sent, streamed or not; known keys go through; nothing sent, held or charged', async () => {
+    const a = await h.account({ tokens: 10 });
+    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+    const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } };
+    const asked = (c: object) => [
+      { role: 'user', content: 'weather?' },
+      { role: 'assistant', content: null, tool_calls: [call, c] },
+      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+    ];
+    const before = h.fake.requests.length;
+    const got: string[] = [];
+    const want: string[] = [];
+    for (const [body, path] of [
+      [{ messages: [{ role: 'user', content: 'hi', foo: 1 }] }, 'messages.0.foo'],
+      [
+        {
+          params: {
+            messages: [
+              { role: 'system', content: 'x' },
+              { role: 'user', content: [{ type: 'text', text: 'hi', bar: 1 }] },
+            ],
+          },
+        },
+        'params.messages.1.content.0.bar',
+      ],
+      [{ messages: [{ role: 'user', content: [{ type: 'image_url', image_url: { url: 'https://x.test/a.png', foo: 1 } }] }] }, 'messages.0.content.0.image_url.foo'],
+      [{ messages: asked({ ...call, id: 'call_2', function: { ...call.function, bar: true } }) }, 'messages.1.tool_calls.1.function.bar'],
+      [{ prompt: 'hi', params: { tools: [{ type: 'function', function: { name: 'get_weather', baz: 1 } }] } }, 'params.tools.0.function.baz'],
+      [{ prompt: 'hi', tools: [tool, { ...tool, cache_control: { type: 'ephemeral' } }] }, 'tools.1.cache_control'],
+      [{ prompt: 'hi', tools: [tool], tool_choice: { type: 'function', function: { name: 'get_weather', foo: 1 } } }, 'tool_choice.function.foo'],
+      [{ prompt: 'hi', params: { tools: [tool], tool_choice: { type: 'function', function: { name: 'get_weather' }, foo: 1 } } }, 'params.tool_choice.foo'],
+      [{ prompt: 'hi', response_format: { type: 'json_object', foo: 1 } }, 'response_format.foo'],
+      [{ prompt: 'hi', params: { response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object' }, foo: 1 } } } }, 'params.response_format.json_schema.foo'],
+    ] as const) {
+      for (const route of ['/api/v2/generate', '/api/v2/generate/stream']) {
+        const r = await h.post(route, { model: 'plain-4o', ...body }, a.key);
+        got.push(`${route} ${path} -> ${r.status} ${r.json?.error} ${r.json?.details?.fields?.[0]?.path} | ${r.json?.message}`);
+        want.push(`${route} ${path} -> 400 bad_request ${path} | ${path}: unknown field`);
+      }
+    }
+    assert.deepEqual(got, want);
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+    assert.deepEqual(await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute(), [], 'nothing held');
+
+    // The keys /v1 takes go through as they do there: name on every role, tool_call_id, a tool call's index (not forwarded), a tool's strict.
+    h.fake.respondWith({ chunks: ['ok'] });
+    const ok = await h.post(
+      '/api/v2/generate',
+      {
+        model: 'plain-4o',
+        messages: [
+          { role: 'system', content: 'brief', name: 'rules' },
+          { role: 'user', content: 'weather?', name: 'alice' },
+          { role: 'assistant', content: null, tool_calls: [{ ...call, index: 0 }], name: 'bot' },
+          { role: 'tool', tool_call_id: 'call_1', content: 'sunny', name: 'get_weather' },
+        ],
+        params: { tools: [tool], tool_choice: { type: 'function', function: { name: 'get_weather' } } },
+      },
+      a.key,
+    );
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.messages[2].tool_calls, [call]);
+    assert.deepEqual(h.fake.requests.at(-1)!.body.tools, [tool]);
+  });
+
   it('/v1 messages: what clients send back of an earlier answer is taken (reasoning_content not forwarded, a refusal as the turn text, null function_call and audio)', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
