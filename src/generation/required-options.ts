@@ -11,7 +11,8 @@ export interface ToolRequest {
   prompt: string | null;
 }
 
-export function enforceRequiredOptions(model: ModelEntry, req: ToolRequest): void {
+/** `pathOf`: where the body has an option (optionPath: `params.image_url` where /api/v2's params gave it). */
+export function enforceRequiredOptions(model: ModelEntry, req: ToolRequest, pathOf: (name: string) => string = (name) => name): void {
   for (const entry of model.required_options ?? []) {
     const names = entry.split('|');
     if (names.some((n) => given(req, n))) continue;
@@ -22,7 +23,7 @@ export function enforceRequiredOptions(model: ModelEntry, req: ToolRequest): voi
   for (const name of (model.required_options ?? []).flatMap((e) => e.split('|'))) {
     const v = req.options[name];
     if (name.endsWith('_url') && typeof v === 'string' && !/^(https:\/\/|data:)/i.test(v)) {
-      throw validationError([{ path: name, message: 'must be an https:// URL or a data: URL' }]);
+      throw validationError([{ path: pathOf(name), message: 'must be an https:// URL or a data: URL' }]);
     }
   }
 }

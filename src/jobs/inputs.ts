@@ -105,20 +105,26 @@ const EXTENSIONS: Record<string, string> = {
  * The `image_url` / `audio_url` options of a media request: an https:// URL stays an option (the
  * provider passes it on; the gateway never fetches it); a `data:<type>;base64,…` URL is decoded
  * and becomes the job's input file (removed from the options). Anything else is refused naming
- * the field: http:, file: and other schemes (400), a malformed data URL (422), too big (413).
+ * the field where it was sent (`pathOf`: `params.image_url` where /api/v2's params gave it):
+ * http:, file: and other schemes (400), a malformed data URL (422), too big (413).
  */
-export function takeInputUrls(options: Record<string, unknown>, maxBytes = INPUT_MAX_BYTES): { options: Record<string, unknown>; upload?: InputUpload } {
+export function takeInputUrls(
+  options: Record<string, unknown>,
+  maxBytes = INPUT_MAX_BYTES,
+  pathOf: (name: string) => string = (name) => name,
+): { options: Record<string, unknown>; upload?: InputUpload } {
   let upload: InputUpload | undefined;
   const rest = { ...options };
-  for (const field of INPUT_URL_OPTIONS) {
-    const value = options[field];
+  for (const name of INPUT_URL_OPTIONS) {
+    const value = options[name];
+    const field = pathOf(name);
     if (value === undefined) continue;
     if (typeof value !== 'string') throw validationError([{ path: field, message: 'a URL string (https:// or data:<media type>;base64,…)' }]);
     if (/^https:\/\//i.test(value)) continue;
     if (!/^data:/i.test(value)) throw unsupportedField(field, 'only https:// URLs and data:<media type>;base64,… URLs are accepted (the gateway fetches no other URLs)');
     if (upload) throw unsupportedField(field, `a job takes one input file: ${upload.field} already carries one`);
     upload = decodeDataUrl(field, value, maxBytes);
-    delete rest[field];
+    delete rest[name];
   }
   return upload ? { options: rest, upload } : { options: rest };
 }

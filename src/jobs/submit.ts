@@ -7,7 +7,7 @@ import { settleWithRetry } from '../billing/settle-retry.js';
 import { GatewayError, unsupportedField, validationError } from '../core/errors.js';
 import type { Generation } from '../db/schema.js';
 import { checkAdmission, configuredRoutes, holdPrice } from '../generation/lifecycle.js';
-import type { GenerationInput } from '../generation/request.js';
+import { optionPath, type GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
 import { enforceRequiredOptions } from '../generation/required-options.js';
 import { findGeneration } from '../generation/store.js';
@@ -15,7 +15,7 @@ import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, HOLD_MARGIN_
 import { admitCallbackUrl } from '../webhooks/webhooks.js';
 import type { JobRunner } from './runner.js';
 import { countOpenJobs, endJob, findJob, makeJobDue } from './store.js';
-import { checkTakesInput, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
+import { checkTakesInput, INPUT_MAX_BYTES, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
 import type { MediaKind } from '../providers/spec.js';
 import { checkMediaOptions } from './options.js';
 import type { Cancellation } from '../core/cancel.js';
@@ -50,15 +50,17 @@ export async function submitJob(
 ): Promise<{ generationId: number; waitMs: number }> {
   const model = checkAdmission(deps, caller, input);
   const { wait, callback_url: _callback, ...given } = input.options;
-  enforceRequiredOptions(model, { options: given, prompt: input.promptText }); // a tool's input image, mask, … named when missing
-  const { options, upload: fromUrl } = takeInputUrls(given);
+  // Named where they were sent: params.image_url, params.wait where params gave them (params wins on a clash).
+  const at = (name: string) => optionPath(input, name);
+  enforceRequiredOptions(model, { options: given, prompt: input.promptText }, at); // a tool's input image, mask, … named when missing
+  const { options, upload: fromUrl } = takeInputUrls(given, INPUT_MAX_BYTES, at);
   if (fromUrl && opts.upload) throw unsupportedField(fromUrl.field, `this request already uploads its input file (${opts.upload.field})`);
   const upload = opts.upload ?? (fromUrl && { ...fromUrl, bytes: (fromUrl.body() as Uint8Array).byteLength });
   if (fromUrl) checkTakesInput(deps.catalog, model, fromUrl.field);
   checkMediaOptions(deps.catalog, model, options, input.promptText, input.messages, input); // nothing silently dropped: 400 naming an option a route would not forward, where it was sent
   const waitSeconds = wait === undefined ? (DEFAULT_WAIT[model.category] ?? 0) : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
-    throw validationError([{ path: 'wait', message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
+    throw validationError([{ path: at('wait'), message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);
   }
   configuredRoutes(deps, model); // 503 naming the provider to configure, before any money moves
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);

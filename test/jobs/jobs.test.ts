@@ -200,6 +200,12 @@ describe('media jobs', () => {
     const bad = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 121 }, acc.key);
     assert.equal(bad.status, 422);
     assert.equal(bad.json.details.fields[0].path, 'wait');
+    // Sent in params, it is named there; params wins on a clash.
+    for (const body of [{ params: { wait: 121 } }, { wait: 5, params: { wait: -1 } }]) {
+      const inParams = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', ...body }, acc.key);
+      assert.equal(inParams.status, 422, inParams.text);
+      assert.equal(inParams.json.details.fields[0].path, 'params.wait');
+    }
     const unrouted = await h.post('/api/v2/generate', { model: 'midjourney', prompt: 'x' }, acc.key);
     assert.equal(unrouted.status, 503);
     assert.equal(await h.balance(acc.id), 100);

@@ -329,12 +329,19 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
       [{ image_url: 'data:application/x-sh;base64,AAAA' }, 422],
     ];
     for (const [opts, status] of refusals) {
-      const bad = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'x', ...opts }, acc.key);
-      assert.equal(bad.status, status, `${JSON.stringify(opts)}: ${bad.text}`);
-      assert.equal(
-        bad.json.details.fields[0].path,
-        Object.keys(opts).find((k) => k !== 'model'),
-      );
+      const field = Object.keys(opts).find((k) => k !== 'model')!;
+      const { model = 'veo-3.1', ...option } = opts;
+      // Named where it was sent: at the top level, in params, and params when both give it (params wins).
+      for (const [body, path] of [
+        [{ model, prompt: 'x', ...option }, field],
+        [{ model, prompt: 'x', params: option }, `params.${field}`],
+        [{ model, prompt: 'x', [field]: 'https://example.com/a.png', params: option }, `params.${field}`],
+      ] as const) {
+        const bad = await h.post('/api/v2/generate', body, acc.key);
+        assert.equal(bad.status, status, `${JSON.stringify(body).slice(0, 200)}: ${bad.text}`);
+        assert.equal(bad.json.details.fields[0].path, path, bad.text);
+        if (status === 400) assert.ok(bad.json.message.startsWith(`${path}: `), bad.text);
+      }
     }
     assert.equal((await generationsOf(acc.id)).length, 3, 'refusals hold nothing');
     assert.deepEqual(await h.ledgerMismatches(), []);
@@ -366,6 +373,9 @@ describe('a data: URL over the 25 MiB input cap', () => {
     const r = await h.post('/api/v2/generate', { model: 'el-voice-changer', audio_url: `data:audio/wav;base64,${big}` }, acc.key);
     assert.equal(r.status, 413);
     assert.deepEqual([r.json.error, r.json.details.fields[0].path, r.json.details.max_bytes], ['payload_too_large', 'audio_url', 25 * MiB]);
+    const inParams = await h.post('/api/v2/generate', { model: 'el-voice-changer', params: { audio_url: `data:audio/wav;base64,${big}` } }, acc.key);
+    assert.equal(inParams.status, 413);
+    assert.deepEqual([inParams.json.details.fields[0].path, inParams.json.message.startsWith('params.audio_url: ')], ['params.audio_url', true], inParams.text);
     assert.equal(await h.balance(acc.id), 100);
     assert.equal((await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).execute()).length, 0);
   });

@@ -136,6 +136,12 @@ describe('tool and media routes', () => {
     const plainHttp = await h.post('/api/v2/generate', { model: 'colorize', image_url: 'http://example.com/a.jpg' }, acc.key);
     assert.equal(plainHttp.status, 422);
     assert.equal(plainHttp.json.details.fields[0].path, 'image_url');
+    // Sent in params, it is named there; params wins on a clash.
+    for (const body of [{ params: { image_url: 'http://example.com/a.jpg' } }, { image_url: 'https://example.com/a.jpg', params: { image_url: 'http://example.com/a.jpg' } }]) {
+      const inParams = await h.post('/api/v2/generate', { model: 'colorize', ...body }, acc.key);
+      assert.equal(inParams.status, 422, inParams.text);
+      assert.equal(inParams.json.details.fields[0].path, 'params.image_url');
+    }
     const noLang = await h.post('/api/v2/generate', { model: 'el-dubbing', audio_url: 'https://example.com/a.mp3' }, acc.key);
     assert.equal(noLang.status, 400);
     assert.equal(noLang.json.details.fields[0].path, 'target_lang');
