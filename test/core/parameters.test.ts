@@ -19,6 +19,16 @@ const forwarded = {
   max_tokens: 64,
 };
 
+// A tool, a call of it, and a conversation in which the assistant made that call and `c` (the
+// cases refusing unknown keys inside calls and tools, on /v1 and on /api/v2).
+const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
+const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } };
+const asked = (c: object) => [
+  { role: 'user', content: 'weather?' },
+  { role: 'assistant', content: null, tool_calls: [call, c] },
+  { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
+];
+
 describe('parameters', () => {
   let h: Harness;
   before(async () => {
@@ -117,7 +127,6 @@ describe('parameters', () => {
   it('/v1 messages: name is forwarded on every role; a key a message does not have is 400 naming it (messages.0.bogus_field); nothing sent or held', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith({ chunks: ['ok'] });
-    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
     const named = [
       { role: 'system', content: 'brief', name: 'rules' },
       { role: 'user', content: 'hi', name: 'alice' },
@@ -174,13 +183,6 @@ describe('parameters', () => {
 
   it('/v1 tool calls and tools: a key an assistant tool call, a tool or their function does not have is 400 naming its path; nothing sent, held or charged', async () => {
     const a = await h.account({ tokens: 10 });
-    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
-    const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } };
-    const asked = (c: object) => [
-      { role: 'user', content: 'weather?' },
-      { role: 'assistant', content: null, tool_calls: [call, c] },
-      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
-    ];
     const before = h.fake.requests.length;
     for (const [body, param] of [
       [{ messages: asked({ ...call, id: 'call_2', foo: 1 }) }, 'messages.1.tool_calls.1.foo'],
@@ -213,13 +215,6 @@ describe('parameters', () => {
 
   it('/api/v2: a key a message, content part, tool, tool_choice or response_format does not have is 400 naming it where it was sent, streamed or not; known keys go through; nothing sent, held or charged', async () => {
     const a = await h.account({ tokens: 10 });
-    const call = { id: 'call_1', type: 'function', function: { name: 'get_weather', arguments: '{}' } };
-    const tool = { type: 'function', function: { name: 'get_weather', parameters: { type: 'object' }, strict: true } };
-    const asked = (c: object) => [
-      { role: 'user', content: 'weather?' },
-      { role: 'assistant', content: null, tool_calls: [call, c] },
-      { role: 'tool', tool_call_id: 'call_1', content: 'sunny' },
-    ];
     const before = h.fake.requests.length;
     const got: string[] = [];
     const want: string[] = [];
