@@ -204,7 +204,7 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
   const taking = routes.filter((_, i) => !refusals[i]);
   if (taking.length > 0) return taking;
   const refused = refusals[0]!;
-  const paths = { messages: input.messagePaths, tools: input.toolPaths, responseFormat: input.responseFormatPath, option: (name: string) => optionPath(input, name) };
+  const paths = { messages: input.messagePaths, tools: input.toolPaths, option: (name: string) => optionPath(input, name) };
   throw unsupportedField(refusalPath(refused, paths), refused.why);
 }
 
@@ -226,7 +226,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const startedAt = performance.now();
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
   const model = checkAdmission(deps, caller, input);
-  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat, input.responseFormatPath);
+  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat, optionPath(input, 'response_format'));
 
   // 2. Routes that have a configured provider and take every field of the request.
   const request: Omit<ProviderRequest, 'signal' | 'upstreamModel'> = {
@@ -518,7 +518,6 @@ function logUpstreamFailure(deps: GenerationDeps, route: string, generationId: n
   else deps.log.warn(entry, 'upstream attempt failed');
 }
 
-/** The total timeout cancels the request the way a client leaving does, with its own reason; clear it when the request is over. */
 /** Resolves when the sink's backpressure clears (`pending`) or the generation is cancelled, whichever comes first. */
 function drainedOrCancelled(pending: Promise<void>, cancel: Cancellation): Promise<void> {
   if (cancel.aborted) return Promise.resolve();
@@ -537,6 +536,7 @@ function drainedOrCancelled(pending: Promise<void>, cancel: Cancellation): Promi
   });
 }
 
+/** The total timeout cancels the request the way a client leaving does, with its own reason; clear it when the request is over. */
 export function cancelOnTotalTimeout(cancel: Cancellation, totalMs: number): NodeJS.Timeout {
   return setTimeout(() => cancel.abort(new GenerationAbort('timeout', `upstream timed out: total time over ${totalMs} ms`)), totalMs);
 }

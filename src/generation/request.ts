@@ -98,9 +98,7 @@ export interface GenerationInput {
   messagePaths?: string[];
   /** The body field of each tool's function (index-aligned) where it is not `tools.<i>.function`. */
   toolPaths?: string[];
-  /** The body field of response_format where it is not `response_format` (/api/v2's `params.response_format`). */
-  responseFormatPath?: string;
-  /** The options /api/v2's `params` gave (params wins on a clash), named there: optionPath. */
+  /** The options /api/v2's `params` gave (params wins on a clash), named there (`params.response_format`): optionPath. */
   paramsOptions?: ReadonlySet<string>;
   /**
    * Where a field the shared checks name in chat's terms (`messages.1.content.1`, `response_format`)
@@ -187,19 +185,16 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
   const tools = toTools(o.tools);
   // params wins on a clash: tools given there are named there.
   const toolPaths = tools && params.tools != null ? tools.map((_, i) => `params.tools.${i}.function`) : undefined;
-  // And a response_format given there (params.response_format.json_schema.schema).
-  const responseFormatPath = params.response_format != null ? 'params.response_format' : undefined;
   const paramsOptions: ReadonlySet<string> = new Set(Object.keys(paramOptions));
   return {
     model: b.model,
     messages,
     messagePaths,
     ...(toolPaths ? { toolPaths } : {}),
-    ...(responseFormatPath ? { responseFormatPath } : {}),
-    // And any other option given there (params.parallel_tool_calls).
+    // And any other option given there (params.parallel_tool_calls, params.response_format.json_schema.schema).
     paramsOptions,
     // A provider's refusal once the generation runs names the body's field, as the check before the hold does.
-    fieldPath: inBodyTerms(messagePaths, toolPaths, responseFormatPath, (name) => optionPath({ paramsOptions }, name)),
+    fieldPath: inBodyTerms(messagePaths, toolPaths, (name) => optionPath({ paramsOptions }, name)),
     settings: callSettings(o),
     ...(tools ? { tools } : {}),
     // params wins here too: a tool_choice given there is named there (params.tool_choice.function.name).
@@ -220,7 +215,7 @@ export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; 
  * src/providers/spec.ts) -> where this body has it: `system`, `params.messages.0.content.1`,
  * `prompt`, `params.tools.0.function.parameters`, `params.response_format`, `params.seed` (`option`).
  */
-export function inBodyTerms(messagePaths: string[], toolPaths?: string[], responseFormatPath?: string, option?: (name: string) => string): (path: string) => string {
+export function inBodyTerms(messagePaths: string[], toolPaths?: string[], option?: (name: string) => string): (path: string) => string {
   return (path) => {
     const m = /^messages\.(\d+)(?=\.|$)/.exec(path);
     const at = m ? messagePaths[Number(m[1])] : undefined;
@@ -228,7 +223,7 @@ export function inBodyTerms(messagePaths: string[], toolPaths?: string[], respon
     const t = /^tools\.(\d+)\.function(?=\.|$)/.exec(path);
     const tool = t ? toolPaths?.[Number(t[1])] : undefined;
     if (tool) return tool + path.slice(t![0].length);
-    return optionField(path, responseFormatPath, option);
+    return optionField(path, option);
   };
 }
 

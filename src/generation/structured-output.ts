@@ -11,7 +11,7 @@ export type OutputCheck = (text: string) => string | undefined;
 // One compiler for the process; schemas are not cached (each request brings its own).
 const ajv = new Ajv({ allErrors: false, strict: false, validateSchema: true });
 
-/** `at`: where the body has response_format (GenerationInput.responseFormatPath: /api/v2's params.response_format). */
+/** `at`: where the body has response_format (optionPath: /api/v2's params.response_format). */
 export function compileOutputSchema(format: ResponseFormat | undefined, at = 'response_format'): OutputCheck | undefined {
   if (format?.type !== 'json_schema' || format.strict !== true) return undefined;
   let validate: ValidateFunction;

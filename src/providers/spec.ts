@@ -103,31 +103,26 @@ export interface FieldRefusal {
 
 /**
  * Where a refusal points in the request body (`seed`, `messages.1.name`,
- * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place,
- * or response_format's, where the body has it elsewhere (GenerationInput.messagePaths, toolPaths,
- * responseFormatPath), and `option` any other option's (/api/v2's params.seed: optionPath).
+ * `tools.0.function.parameters.properties.unit`): `paths` give a message's or a tool's own place
+ * where the body has it elsewhere (GenerationInput.messagePaths, toolPaths), and `option` an
+ * option's (/api/v2's params.seed, params.response_format: optionPath).
  */
-export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[]; responseFormat?: string; option?: (name: string) => string } = {}): string {
+export function refusalPath(r: FieldRefusal, paths: { messages?: string[]; tools?: string[]; option?: (name: string) => string } = {}): string {
   if (r.tool !== undefined) return `${paths.tools?.[r.tool] ?? `tools.${r.tool}.function`}.${r.field}`;
-  if (r.message === undefined) return optionField(r.field, paths.responseFormat, paths.option);
+  if (r.message === undefined) return optionField(r.field, paths.option);
   const at = paths.messages?.[r.message] ?? `messages.${r.message}`;
   return r.field === 'messages' ? at : `${at}.${r.field}`;
 }
 
 /**
- * An option's path (`seed`, `response_format.json_schema.schema`) where the body has it:
- * response_format's under `responseFormat` (underResponseFormat), any other's first name mapped by
- * `option` (`params.seed`); as it is without them.
+ * An option's path (`seed`, `response_format.json_schema.schema`) where the body has it: its first
+ * name mapped by `option` (`params.seed`, `params.response_format.json_schema.schema`); as it is
+ * without one.
  */
-export function optionField(path: string, responseFormat?: string, option?: (name: string) => string): string {
-  if (/^response_format(?=\.|$)/.test(path) || option === undefined) return underResponseFormat(path, responseFormat);
+export function optionField(path: string, option?: (name: string) => string): string {
+  if (option === undefined) return path;
   const dot = path.indexOf('.');
   return dot < 0 ? option(path) : option(path.slice(0, dot)) + path.slice(dot);
-}
-
-/** A path in response_format (`response_format.json_schema.schema`) where the body has response_format at `at`; any other path as it is. */
-export function underResponseFormat(path: string, at: string | undefined): string {
-  return at !== undefined && /^response_format(?=\.|$)/.test(path) ? at + path.slice('response_format'.length) : path;
 }
 
 /** Provider token counts, informational only (billing is flat per request). docs/api.md. */
