@@ -48,9 +48,6 @@ export interface ChatCompletionInput {
   includeObfuscation: boolean;
 }
 
-/** /api/v2's unknown-key error, also /v1's (src/openai/responses-api.ts takes it from here). */
-export { unknownField };
-
 /**
  * The end user forwarded as `user`: OpenAI's `safety_identifier` is the newer name for it. Both
  * with different values is refused by name rather than one of them dropped (docs/api.md).
