@@ -148,7 +148,7 @@ function jobSettings(env: NodeJS.ProcessEnv): JobSettings {
     concurrency,
     // Default: half of one process's slots, so one account never fills a single instance.
     perAccount: Math.max(1, intOr(env.LUMENGATE_JOB_PER_ACCOUNT, Math.ceil(concurrency / 2))),
-    // Bounds what one account's backlog costs everyone else: every claim ranks the due jobs.
+    // Bounds the credits and rows one account's backlog holds (the claim reads only its first due jobs).
     queuePerAccount: Math.max(1, intOr(env.LUMENGATE_JOB_QUEUE_PER_ACCOUNT, 1_000)),
     leaseMs: Math.max(300, timerMs(env.LUMENGATE_JOB_LEASE_MS, 30_000, 'LUMENGATE_JOB_LEASE_MS')),
     idlePollMs: Math.max(10, timerMs(env.LUMENGATE_JOB_IDLE_POLL_MS, 1_000, 'LUMENGATE_JOB_IDLE_POLL_MS')),

@@ -35,9 +35,8 @@ const CLAIM_LOCK = 0x6c756d656e; // "lumen"
  * next job does not take its place in this claim: the next claim finds it.
  *
  * With no open job at all (an idle server, polled every second) it reads one index step and
- * returns, without the statement's fixed cost (its CTEs, the automatic index and temp b-trees
- * SQLite builds at each run: 0.2 ms warm, ~1 ms once idle a moment, on the server's only thread)
- * or, on PostgreSQL, its transaction and advisory lock. A job submitted just after that read is
+ * returns, without the statement (its CTEs, temp b-trees and automatic index, on SQLite's only
+ * thread) or, on PostgreSQL, its transaction and advisory lock. A job submitted just after that read is
  * not missed: submitJob wakes this process's runner once the job's row is committed, and a wake
  * during a claim makes the runner claim again at once (runner.ts, `woken`); another instance finds
  * it at its next poll, as it would a job submitted just after a full claim's read. Nothing else

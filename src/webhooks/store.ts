@@ -52,8 +52,8 @@ const CLAIM_LOCK = 0x6c756d686b; // "lumhk"
  * costs the claim a few steps, not a ranking of every row.
  *
  * With no pending row at all (no delivery queued or waiting for a retry: polled every
- * LUMENGATE_WEBHOOK_POLL_MS) it reads one index step and returns, without the statement (~1 ms of
- * SQLite's only thread once idle a moment) or PostgreSQL's transaction and lock. A delivery queued
+ * LUMENGATE_WEBHOOK_POLL_MS) it reads one index step and returns, without the statement (on
+ * SQLite's only thread) or PostgreSQL's transaction and lock. A delivery queued
  * just after that read is not missed: generationEnded wakes this process's worker once its row is
  * committed, which claims at once or, if a claim under way holds every slot, when that claim ends
  * (worker.ts, `missedWake`); another instance finds it at its next poll, as it would a row queued
