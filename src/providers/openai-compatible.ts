@@ -51,6 +51,7 @@ interface ChatCompletionChunk {
 interface OpenAIUsage {
   prompt_tokens?: number;
   completion_tokens?: number;
+  total_tokens?: number | null;
   prompt_tokens_details?: { cached_tokens?: number } | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
@@ -452,15 +453,24 @@ function unifiedFinishReason(raw: string): FinishReason {
   }
 }
 
+/**
+ * OpenAI counts reasoning tokens inside completion_tokens; xAI counts them beside it (its
+ * total_tokens is prompt + completion + reasoning), which would report an answer of 103 tokens as 9.
+ * Usage is given in OpenAI's meaning: where the upstream's total, or reasoning larger than the
+ * whole completion, shows the reasoning was not in it, it is added (docs/api.md, Usage).
+ */
 function usageOf(u: OpenAIUsage): ProviderUsage | null {
   const input = u.prompt_tokens ?? null;
-  const output = u.completion_tokens ?? null;
-  if (input === null && output === null) return null;
+  const completion = u.completion_tokens ?? null;
+  if (input === null && completion === null) return null;
+  const reasoning = u.completion_tokens_details?.reasoning_tokens ?? null;
+  const beside = reasoning !== null && reasoning > 0 && completion !== null && (typeof u.total_tokens === 'number' ? u.total_tokens === (input ?? 0) + completion + reasoning : reasoning > completion);
+  const output = beside ? completion + reasoning : completion;
   return {
     input_tokens: input,
     output_tokens: output,
     total_tokens: input !== null && output !== null ? input + output : null,
-    reasoning_tokens: u.completion_tokens_details?.reasoning_tokens ?? null,
+    reasoning_tokens: reasoning,
     cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
   };
 }
