@@ -260,6 +260,8 @@ function toConversation(items: InputItem[], originOf: (i: number, item: InputIte
       if (item.type === 'function_call') {
         const a = lastAssistant(i, item);
         (a.toolCalls ??= []).push({ id: item.call_id, name: item.name, arguments: item.arguments });
+        // Where each call is, for an error about it (responsesPath): its own item, not the turn's first.
+        (origins[out.lastIndexOf(a)]!.calls ??= []).push(`input.${i}`);
       } else if (item.type === 'function_call_output') {
         add(i, item, () => ({ role: 'tool', toolCallId: item.call_id, content: typeof item.output === 'string' ? item.output : item.output.map((p) => p.text).join('') }));
       } else if (item.role === 'assistant') {

@@ -18,6 +18,8 @@ export interface Origin {
   parts?: boolean;
   /** A function_call_output's `call_id` (chat's `tool_call_id`). */
   callId?: string;
+  /** The function_call items of an assistant turn, in order (chat's `tool_calls.N` is item `calls[N]`). */
+  calls?: string[];
 }
 
 /** A chat content part's field -> the responses part's (`image_url.url` -> `image_url`, `file.file_data` -> `file_data`). */
@@ -30,6 +32,9 @@ function partField(rest: string[]): string[] {
 /** `rest` of a path inside message `o` (`content.1.image_url.url`) -> the path in the body. */
 function inMessage(o: Origin, rest: string[]): string {
   if (rest[0] === 'tool_call_id' && o.callId) return o.callId;
+  // tool_calls.N.function.arguments -> input.K.arguments: a function_call item's fields are flat.
+  const call = rest[0] === 'tool_calls' ? o.calls?.[Number(rest[1])] : undefined;
+  if (call !== undefined) return [call, ...rest.slice(rest[2] === 'function' ? 3 : 2)].join('.');
   if (rest[0] !== 'content' || o.content === undefined) return o.at;
   if (rest.length === 1 || !o.parts) return o.content;
   return [o.content, rest[1]!, ...partField(rest.slice(2))].join('.');

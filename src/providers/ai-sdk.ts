@@ -251,10 +251,20 @@ export const thinkingBudget: Record<NonNullable<ProviderRequest['reasoningEffort
 /** The first refused field of a request, by the OpenAI name the client used. */
 export type Refusal = FieldRefusal | undefined;
 
-/** Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them), message names. */
+/**
+ * Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them), message
+ * names, and an earlier call whose arguments are not a JSON object (one cut off by max_tokens, say):
+ * Claude's tool_use input and Gemini's functionCall args are objects, and the SDKs would send the
+ * text as it is, for the upstream to refuse naming its own message numbers.
+ */
 export function commonRefusal(req: RequestFields): Refusal {
   const named = participantIndex(req.messages);
   if (named >= 0) return { field: 'name', message: named, why: 'this provider has no message names' };
+  for (const [i, m] of req.messages.entries()) {
+    if (m.role !== 'assistant' || !m.toolCalls) continue;
+    const bad = m.toolCalls.findIndex((c) => !isObject(parseJson(c.arguments)));
+    if (bad >= 0) return { field: `tool_calls.${bad}.function.arguments`, message: i, why: "not a JSON object: this provider takes a call's arguments as an object" };
+  }
   if (req.logprobs) return { field: 'logprobs', why: 'not available from this provider' };
   if (req.topLogprobs !== undefined) return { field: 'top_logprobs', why: 'not available from this provider' };
   return undefined;

@@ -144,6 +144,38 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
       },
       'messages.1.name',
     ],
+    // An earlier call whose arguments are not a JSON object (cut off by max_tokens): Claude and Gemini take objects.
+    [
+      'claude-haiku-4.5',
+      {
+        messages: [
+          ...ask,
+          { role: 'assistant', content: null, tool_calls: [{ id: 'toolu_01T', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Par' } }] },
+          { role: 'tool', tool_call_id: 'toolu_01T', content: 'unknown city' },
+        ],
+      },
+      'messages.1.tool_calls.0.function.arguments',
+    ],
+    [
+      'gemini-2.5-flash',
+      {
+        messages: [
+          { role: 'system', content: 'brief' },
+          ...ask,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [
+              { id: 'c1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+              { id: 'c2', type: 'function', function: { name: 'get_weather', arguments: '' } },
+            ],
+          },
+          { role: 'tool', tool_call_id: 'c1', content: 'sunny' },
+          { role: 'tool', tool_call_id: 'c2', content: '?' },
+        ],
+      },
+      'messages.2.tool_calls.1.function.arguments',
+    ],
     // Claude reads files only as PDF or text/plain: the part is named, not the conversation.
     [
       'claude-haiku-4.5',

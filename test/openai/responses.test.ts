@@ -883,6 +883,22 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
       [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: mixed } } }, 400, 'text.format.schema.properties.unit'],
       [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: deep } } }, 400, 'text.format.schema.properties.days.items.anyOf.1.properties.unit'],
       [{ model: 'gemini-2.5-flash', input: 'x', tools: [weatherTool, { type: 'function', name: 'convert', parameters: mixed }] }, 400, 'tools.1.parameters.properties.unit'],
+      // A call's arguments that are not a JSON object are named at that call's own item (the second of the turn), not the turn's first.
+      [
+        {
+          model: 'claude-haiku-4.5',
+          input: [
+            { role: 'user', content: 'x' },
+            { type: 'function_call', call_id: 'toolu_1', name: 'get_weather', arguments: '{"city":"Oslo"}' },
+            { type: 'function_call', call_id: 'toolu_2', name: 'get_weather', arguments: '{"city":"Par' },
+            { type: 'function_call_output', call_id: 'toolu_1', output: 'sunny' },
+            { type: 'function_call_output', call_id: 'toolu_2', output: '?' },
+          ],
+          tools: [weatherTool],
+        },
+        400,
+        'input.2.arguments',
+      ],
     ]);
     assert.equal(anthropic.requests.length + google.requests.length, sent, 'nothing sent upstream');
     assert.equal(await h.balance(a.id), 10);
