@@ -332,19 +332,32 @@ export function participantIndex(messages: Message[]): number {
  * tool-call parts in index order.
  */
 export class ToolCallAssembler {
-  private calls = new Map<number, { id: string; name: string; args: string[]; started: boolean; ended: boolean }>();
+  /** By the call's place in this answer (0, 1, …: its index in the parts), in the order the calls began. */
+  private calls = new Map<number, { id: string; idGiven: boolean; name: string; args: string[]; started: boolean; ended: boolean }>();
+  /** The upstream's index -> the place of the call its fragments continue. */
+  private places = new Map<number, number>();
 
   /**
-   * One fragment; returns the parts it produces. A call starts once its name is known: clients take
-   * a call's id and name from its first fragment, and some servers send the name after the id.
-   * Arguments that came before are sent then, in one delta.
+   * One fragment at the upstream's `at` (its index); returns the parts it produces. A call starts
+   * once its name is known: clients take a call's id and name from its first fragment, and some
+   * servers send the name after the id. Arguments that came before are sent then, in one delta.
+   * A fragment with another id than the call at its index is a new call: servers that omit
+   * `index` (Gemini's OpenAI endpoint, some local servers) or give every call 0 would otherwise
+   * make one call of several, their arguments run together.
    */
-  fragment(index: number, f: { id?: string | null; name?: string | null; arguments?: string | null }): StreamPart[] {
-    let call = this.calls.get(index);
-    if (!call) {
-      call = { id: f.id || `call_${index}`, name: '', args: [], started: false, ended: false };
+  fragment(at: number, f: { id?: string | null; name?: string | null; arguments?: string | null }): StreamPart[] {
+    let index = this.places.get(at);
+    let call = index === undefined ? undefined : this.calls.get(index);
+    if (call && f.id && call.idGiven && f.id !== call.id) call = undefined;
+    if (!call || index === undefined) {
+      index = this.calls.size;
+      call = { id: f.id || `call_${index}`, idGiven: Boolean(f.id), name: '', args: [], started: false, ended: false };
       this.calls.set(index, call);
-    } else if (f.id) call.id = f.id;
+      this.places.set(at, index);
+    } else if (f.id) {
+      call.id = f.id;
+      call.idGiven = true;
+    }
     if (f.name) call.name = f.name;
     if (f.arguments) call.args.push(f.arguments);
     if (call.started) return f.arguments ? [{ type: 'tool-input-delta', index, delta: f.arguments }] : [];
@@ -368,6 +381,7 @@ export class ToolCallAssembler {
       out.push({ type: 'tool-call', index, id: c.id, name: c.name, arguments: c.args.join('') || '{}' });
     }
     this.calls.clear();
+    this.places.clear();
     return out;
   }
 }

@@ -123,6 +123,48 @@ describe('tools', () => {
     ]);
   });
 
+  it('/v1 streaming: parallel calls from a server that omits their index, or gives each index 0, stay two calls, each with its own index, id, name and arguments', async () => {
+    const a = await h.account({ tokens: 10 });
+    const frame = (delta: Record<string, unknown>, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'chatcmpl-t', object: 'chat.completion.chunk', created: 1735689600, model: 'plain-4o', choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+    for (const index of [undefined, 0]) {
+      // Servers that omit `index` (Gemini's OpenAI endpoint, some local servers) or reuse 0 for every call.
+      const at = (call: Record<string, unknown>) => frame({ tool_calls: [{ ...(index === undefined ? {} : { index }), ...call }] });
+      const raw =
+        at({ id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '' } }) +
+        at({ function: { arguments: '{"city":"Oslo"}' } }) +
+        at({ id: 'call_B', type: 'function', function: { name: 'get_time', arguments: '{"tz":' } }) +
+        at({ function: { arguments: '"CET"}' } }) +
+        frame({}, 'tool_calls') +
+        'data: [DONE]\n\n';
+      h.fake.respondWith({ chunks: [], raw, ending: 'truncate' });
+      const r = await h.post('/v1/chat/completions', { model: 'plain-4o', stream: true, messages: [user('Oslo weather and time')], tools: [weatherTool, timeTool] }, a.key);
+      assert.equal(r.status, 200, r.text);
+      const events = sseEvents(r.text).slice(0, -1);
+      assert.deepEqual(
+        events.map((e) => e.choices[0]?.delta).filter((d) => d?.tool_calls),
+        [
+          { tool_calls: [{ index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
+          { tool_calls: [{ index: 0, function: { arguments: '{"city":"Oslo"}' } }] },
+          { tool_calls: [{ index: 1, id: 'call_B', type: 'function', function: { name: 'get_time', arguments: '' } }] },
+          { tool_calls: [{ index: 1, function: { arguments: '{"tz":' } }] },
+          { tool_calls: [{ index: 1, function: { arguments: '"CET"}' } }] },
+        ],
+        `index ${index}`,
+      );
+      assert.equal(events.at(-1).choices[0].finish_reason, 'tool_calls');
+      const g = await settled(h, Number(r.headers.get('x-generation-id')), a.key);
+      assert.deepEqual(
+        g.tool_calls,
+        [
+          { id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Oslo"}' } },
+          { id: 'call_B', type: 'function', function: { name: 'get_time', arguments: '{"tz":"CET"}' } },
+        ],
+        `index ${index}`,
+      );
+    }
+  });
+
   it('/api/v2 non-streaming: top-level tools; the generation object carries tool_calls in OpenAI shape', async () => {
     const a = await h.account({ tokens: 10 });
     h.fake.respondWith(oneCall);
