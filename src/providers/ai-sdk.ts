@@ -253,7 +253,7 @@ export type Refusal = FieldRefusal | undefined;
 
 /**
  * Fields no AI SDK provider here takes: logprobs (neither Messages nor Gemini streams them), message
- * names, and an earlier call whose arguments are not a JSON object (one cut off by max_tokens, say):
+ * names, an image's detail other than "auto", and an earlier call whose arguments are not a JSON object (one cut off by max_tokens, say):
  * Claude's tool_use input and Gemini's functionCall args are objects, and the SDKs would send the
  * text as it is, for the upstream to refuse naming its own message numbers.
  */
@@ -261,6 +261,11 @@ export function commonRefusal(req: RequestFields): Refusal {
   const named = participantIndex(req.messages);
   if (named >= 0) return { field: 'name', message: named, why: 'this provider has no message names' };
   for (const [i, m] of req.messages.entries()) {
+    if (m.role === 'user') {
+      // OpenAI's image detail has no counterpart in either API ("auto", the provider's choice, is what they do).
+      const detailed = m.content.findIndex((p) => p.type === 'image' && p.detail !== undefined && p.detail !== 'auto');
+      if (detailed >= 0) return { field: `content.${detailed}.image_url.detail`, message: i, why: 'this provider has no image detail setting (only "auto")' };
+    }
     if (m.role !== 'assistant' || !m.toolCalls) continue;
     const bad = m.toolCalls.findIndex((c) => !isObject(parseJson(c.arguments)));
     if (bad >= 0) return { field: `tool_calls.${bad}.function.arguments`, message: i, why: "not a JSON object: this provider takes a call's arguments as an object" };

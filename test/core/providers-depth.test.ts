@@ -13,6 +13,7 @@ const tools = [
   { type: 'function', function: { name: 'get_weather', description: 'Weather for a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } },
 ];
 const ask = [{ role: 'user', content: 'Weather in Paris and Oslo?' }];
+const picture = (detail?: string) => ({ type: 'image_url', image_url: { url: 'https://example.com/cat.png', ...(detail ? { detail } : {}) } });
 
 /** The tool calls of a chat-completion stream, reassembled the way OpenAI clients do. */
 function streamedToolCalls(text: string): { calls: { id: string; name: string; arguments: string }[]; finish: string | undefined } {
@@ -144,6 +145,18 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
       },
       'messages.1.name',
     ],
+    // OpenAI's image detail has no counterpart on either provider: only "auto" (their own choice) goes through.
+    ['claude-haiku-4.5', { messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }, picture('low')] }] }, 'messages.0.content.1.image_url.detail'],
+    [
+      'gemini-2.5-flash',
+      {
+        messages: [
+          { role: 'system', content: 'brief' },
+          { role: 'user', content: [picture('high')] },
+        ],
+      },
+      'messages.1.content.0.image_url.detail',
+    ],
     // An earlier call whose arguments are not a JSON object (cut off by max_tokens): Claude and Gemini take objects.
     [
       'claude-haiku-4.5',
@@ -205,6 +218,36 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
       assert.equal(await h.balance(acct.id), balance);
     });
   }
+
+  it('image (https with detail auto, and data:), PDF and audio parts reach Claude and Gemini in their own blocks, none dropped', async () => {
+    const png = 'iVBORw0KGgo=';
+    const parts = [
+      { type: 'text', text: 'Compare' },
+      picture('auto'),
+      { type: 'image_url', image_url: { url: `data:image/png;base64,${png}` } },
+      { type: 'file', file: { filename: 'spec.pdf', file_data: 'data:application/pdf;base64,JVBERi0xLjQK' } },
+    ];
+    anthropic.respondWith({ chunks: ['ok'] });
+    const claude = await h.post('/v1/chat/completions', { model: 'claude-haiku-4.5', messages: [{ role: 'user', content: parts }] }, acct.key);
+    assert.equal(claude.status, 200, claude.text);
+    assert.deepEqual(anthropic.requests.at(-1)!.body.messages[0].content, [
+      { type: 'text', text: 'Compare' },
+      { type: 'image', source: { type: 'url', url: 'https://example.com/cat.png' } },
+      { type: 'image', source: { type: 'base64', media_type: 'image/png', data: png } },
+      { type: 'document', source: { type: 'base64', media_type: 'application/pdf', data: 'JVBERi0xLjQK' }, title: 'spec.pdf' },
+    ]);
+    google.respondWith({ chunks: ['ok'] });
+    const audio = { type: 'input_audio', input_audio: { data: 'UklGRg==', format: 'wav' } };
+    const gemini = await h.post('/v1/chat/completions', { model: 'gemini-2.5-flash', messages: [{ role: 'user', content: [...parts, audio] }] }, acct.key);
+    assert.equal(gemini.status, 200, gemini.text);
+    assert.deepEqual(google.requests.at(-1)!.body.contents[0].parts, [
+      { text: 'Compare' },
+      { fileData: { mimeType: 'image/png', fileUri: 'https://example.com/cat.png' } },
+      { inlineData: { mimeType: 'image/png', data: png } },
+      { inlineData: { mimeType: 'application/pdf', data: 'JVBERi0xLjQK' } },
+      { inlineData: { mimeType: 'audio/wav', data: 'UklGRg==' } },
+    ]);
+  });
 
   it('Claude thinking streams as reasoning_content; cached input tokens are reported', async () => {
     anthropic.respondWith({ reasoning: ['Paris is', ' in France.'], chunks: ['Sunny.'], usage: { input: 30, output: 12, cachedInput: 20 } });

@@ -883,6 +883,22 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
       [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: mixed } } }, 400, 'text.format.schema.properties.unit'],
       [{ model: 'gemini-2.5-flash', input: 'x', text: { format: { type: 'json_schema', name: 'w', schema: deep } } }, 400, 'text.format.schema.properties.days.items.anyOf.1.properties.unit'],
       [{ model: 'gemini-2.5-flash', input: 'x', tools: [weatherTool, { type: 'function', name: 'convert', parameters: mixed }] }, 400, 'tools.1.parameters.properties.unit'],
+      [
+        {
+          model: 'claude-haiku-4.5',
+          input: [
+            {
+              role: 'user',
+              content: [
+                { type: 'input_text', text: 'x' },
+                { type: 'input_image', image_url: 'https://example.com/cat.png', detail: 'low' },
+              ],
+            },
+          ],
+        },
+        400,
+        'input.0.content.1.detail',
+      ],
       // A call's arguments that are not a JSON object are named at that call's own item (the second of the turn), not the turn's first.
       [
         {
