@@ -53,6 +53,8 @@ interface OpenAIUsage {
   completion_tokens?: number;
   total_tokens?: number | null;
   prompt_tokens_details?: { cached_tokens?: number } | null;
+  /** DeepSeek's cached input: it documents these instead of prompt_tokens_details. */
+  prompt_cache_hit_tokens?: number | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
 
@@ -471,6 +473,6 @@ function usageOf(u: OpenAIUsage): ProviderUsage | null {
     output_tokens: output,
     total_tokens: input !== null && output !== null ? input + output : null,
     reasoning_tokens: reasoning,
-    cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? null,
+    cached_input_tokens: u.prompt_tokens_details?.cached_tokens ?? u.prompt_cache_hit_tokens ?? null,
   };
 }

@@ -8,7 +8,7 @@ import { settled, sseEvents, startHarness, type Harness } from '../support/harne
 import { startFakeOpenAI } from '../support/fake-openai.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
-/** xAI's chat.completion.chunk stream for a reasoning model: text, then the finish chunk carrying the usage (docs.x.ai's example counts), then [DONE]. */
+/** An OpenAI-compatible chat.completion.chunk stream (xAI's layout): text, then the finish chunk carrying `usage`, then [DONE]. */
 function xaiStream(usage: Record<string, unknown>): string {
   const head = { id: 'a1b2c3d4-xai', object: 'chat.completion.chunk', created: 1735689600, model: 'grok-4-fast-reasoning', system_fingerprint: 'fp_9f2b5e4c1a' };
   const frame = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
@@ -86,5 +86,36 @@ describe('reasoning tokens an upstream counts beside the completion (xAI)', () =
     const same = await h.post('/v1/chat/completions', ask, acct.key);
     assert.equal(same.status, 200, same.text);
     assert.deepEqual([same.json.usage.prompt_tokens, same.json.usage.completion_tokens, same.json.usage.total_tokens, same.json.usage.completion_tokens_details.reasoning_tokens], [12, 40, 52, 30]);
+  });
+});
+
+describe('cached input tokens an upstream reports in its own field (DeepSeek)', () => {
+  let h: Harness;
+  let deepseek: FakeUpstream;
+  let acct: { id: number; key: string };
+  before(async () => {
+    deepseek = await startFakeOpenAI();
+    h = await startHarness({ env: { DEEPSEEK_API_KEY: 'ds-fake', DEEPSEEK_BASE_URL: `${deepseek.origin}/v1` } });
+    acct = await h.account({ plan: 'pro', tokens: 100 });
+  });
+  after(async () => {
+    await h.close();
+    await deepseek.close();
+  });
+
+  it('prompt_cache_hit_tokens is the cached input on /v1 chat, /v1/responses and the generation; the reasoning stays inside the completion', async () => {
+    // DeepSeek's documented usage: the cache in prompt_cache_hit_tokens / _miss_tokens, no prompt_tokens_details.
+    const usage = { prompt_tokens: 20, completion_tokens: 50, total_tokens: 70, prompt_cache_hit_tokens: 16, prompt_cache_miss_tokens: 4, completion_tokens_details: { reasoning_tokens: 45 } };
+    deepseek.respondWith({ chunks: [], raw: xaiStream(usage), ending: 'truncate' });
+    const r = await h.post('/v1/chat/completions', { model: 'deepseek-r1', messages: [{ role: 'user', content: 'Say hi' }] }, acct.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.json.usage, { prompt_tokens: 20, completion_tokens: 50, total_tokens: 70, prompt_tokens_details: { cached_tokens: 16 }, completion_tokens_details: { reasoning_tokens: 45 } });
+    const g = await settled(h, r.json.lumengate.generation_id, acct.key);
+    assert.equal(g.usage.cached_input_tokens, 16);
+
+    deepseek.respondWith({ chunks: [], raw: xaiStream(usage), ending: 'truncate' });
+    const response = await h.post('/v1/responses', { model: 'deepseek-r1', input: 'Say hi' }, acct.key);
+    assert.equal(response.status, 200, response.text);
+    assert.deepEqual(response.json.usage.input_tokens_details, { cached_tokens: 16 });
   });
 });
