@@ -341,14 +341,15 @@ export class ToolCallAssembler {
    * One fragment at the upstream's `at` (its index); returns the parts it produces. A call starts
    * once its name is known: clients take a call's id and name from its first fragment, and some
    * servers send the name after the id. Arguments that came before are sent then, in one delta.
-   * A fragment with another id than the call at its index is a new call: servers that omit
-   * `index` (Gemini's OpenAI endpoint, some local servers) or give every call 0 would otherwise
-   * make one call of several, their arguments run together.
+   * A fragment with another id and a name, at the index of a call that has its id, is a new call:
+   * servers that omit `index` (Gemini's OpenAI endpoint, some local servers) or give every call 0
+   * would otherwise make one call of several, their arguments run together. (A new call's first
+   * fragment names its function; one with only another id and arguments continues its call.)
    */
   fragment(at: number, f: { id?: string | null; name?: string | null; arguments?: string | null }): StreamPart[] {
     let index = this.places.get(at);
     let call = index === undefined ? undefined : this.calls.get(index);
-    if (call && f.id && call.idGiven && f.id !== call.id) call = undefined;
+    if (call && f.id && f.name && call.idGiven && f.id !== call.id) call = undefined;
     if (!call || index === undefined) {
       index = this.calls.size;
       call = { id: f.id || `call_${index}`, idGiven: Boolean(f.id), name: '', args: [], started: false, ended: false };

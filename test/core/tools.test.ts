@@ -163,6 +163,19 @@ describe('tools', () => {
         `index ${index}`,
       );
     }
+    // A fragment with another id but no name is not a new call: it continues the one at its index.
+    const raw =
+      frame({ tool_calls: [{ index: 0, id: 'call_A', type: 'function', function: { name: 'get_weather', arguments: '{"city":' } }] }) +
+      frame({ tool_calls: [{ index: 0, id: 'call_A2', function: { arguments: '"Oslo"}' } }] }) +
+      frame({}, 'tool_calls') +
+      'data: [DONE]\n\n';
+    h.fake.respondWith({ chunks: [], raw, ending: 'truncate' });
+    const r = await h.post('/v1/chat/completions', { model: 'plain-4o', messages: [user('Oslo weather')], tools: [weatherTool] }, a.key);
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(
+      r.json.choices[0].message.tool_calls.map((c: { function: { name: string; arguments: string } }) => [c.function.name, c.function.arguments]),
+      [['get_weather', '{"city":"Oslo"}']],
+    );
   });
 
   it('/api/v2 non-streaming: top-level tools; the generation object carries tool_calls in OpenAI shape', async () => {
