@@ -18,7 +18,10 @@ import { startFakeAnthropic } from '../support/fake-anthropic.js';
 import { startFakeGoogle } from '../support/fake-google.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
-const weather = { type: 'function' as const, function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } } };
+const weather = {
+  type: 'function' as const,
+  function: { name: 'get_weather', description: 'Weather in a city', parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] } },
+};
 const twoCalls = [
   { id: 'toolu_01Paris', name: 'get_weather', arguments: ['{"city":', '"Paris"}'] },
   { id: 'toolu_01Oslo', name: 'get_weather', arguments: ['{"city":"Oslo"}'] },
@@ -50,7 +53,11 @@ describe('tool calls from Claude and Gemini through /v1, read by the client libr
   it("the chunk stream is OpenAI's delta shape: each call's index, id, type and name first, then its arguments; finish_reason tool_calls; then the usage chunk", async () => {
     for (const { model, fake } of upstreams()) {
       fake.respondWith({ chunks: ['Checking.'], toolCalls: twoCalls, usage: { input: 21, output: 17 } });
-      const r = await h.post('/v1/chat/completions', { model, messages: [{ role: 'user', content: 'Paris and Oslo?' }], tools: [weather], stream: true, stream_options: { include_usage: true } }, acct.key);
+      const r = await h.post(
+        '/v1/chat/completions',
+        { model, messages: [{ role: 'user', content: 'Paris and Oslo?' }], tools: [weather], stream: true, stream_options: { include_usage: true } },
+        acct.key,
+      );
       assert.equal(r.status, 200, r.text);
       const events = sseEvents(r.text);
       assert.equal(events.at(-1), '[DONE]', model);
