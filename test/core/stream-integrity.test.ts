@@ -1,0 +1,199 @@
+// Stream integrity on every streaming surface (/api/v2/generate/stream, /v1/chat/completions and
+// /v1/responses with stream: true, a re-attached v2 stream) in front of fakes that speak each
+// provider's wire format: an upstream's own failure markers are failures, never a finished answer;
+// the SSE framings a server may use (a byte order mark, lone CR line ends, comments) lose nothing;
+// heartbeats come before the first token and never as data; the client leaving closes the upstream;
+// and what a client that left is charged matches what it was sent.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
+import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { startFakeGoogle } from '../support/fake-google.js';
+import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
+import type { FakeScript, FakeUpstream } from '../support/fake-upstream.js';
+import { LineLog } from '../support/waits.js';
+
+interface Open {
+  status: number;
+  headers: Record<string, unknown>;
+  text(): string;
+  /** Resolves once `cond(body so far)` holds, checked at each chunk; rejects if the body ends first. */
+  until(cond: (text: string) => boolean, what: string): Promise<void>;
+  ended: Promise<void>;
+  destroy(): void;
+}
+
+/** A request whose body the test reads byte for byte as it arrives, and whose connection it can cut. */
+function open(url: string, opts: { method?: 'GET' | 'POST'; key: string; body?: unknown; headers?: Record<string, string> }): Promise<Open> {
+  return new Promise((resolve, reject) => {
+    const headers = { authorization: `Bearer ${opts.key}`, ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers };
+    const req = request(url, { method: opts.method ?? 'POST', headers }, (res) => {
+      const log = new LineLog();
+      res.setEncoding('utf8');
+      const ended = new Promise<void>((r) => res.on('close', r));
+      res.on('data', (c: string) => log.add(c));
+      res.on('close', () => log.end());
+      res.on('error', () => {});
+      resolve({
+        status: res.statusCode!,
+        headers: res.headers,
+        text: () => log.lines.join(''),
+        until: (cond, what) => log.until((chunks) => cond(chunks.join('')), what),
+        ended,
+        destroy: () => req.destroy(),
+      });
+    });
+    req.on('error', (e) => {
+      if ((e as NodeJS.ErrnoException).code !== 'ECONNRESET') reject(e);
+    });
+    req.end(opts.body === undefined ? undefined : JSON.stringify(opts.body));
+  });
+}
+
+const pings = (text: string) => (text.match(/^: ping$/gm) ?? []).length;
+
+type Surface = 'v2' | 'chat' | 'responses';
+const surfaces: Surface[] = ['v2', 'chat', 'responses'];
+const path: Record<Surface, string> = { v2: '/api/v2/generate/stream', chat: '/v1/chat/completions', responses: '/v1/responses' };
+const bodyFor = (surface: Surface, model: string, extra: Record<string, unknown> = {}) =>
+  surface === 'v2'
+    ? { model, prompt: 'x', ...extra }
+    : surface === 'chat'
+      ? { model, messages: [{ role: 'user', content: 'x' }], stream: true, ...extra }
+      : { model, input: 'x', stream: true, ...extra };
+
+/** The text a surface's stream sent, and whether it ended with its failure event. */
+function readStream(surface: Surface, text: string): { content: string; failed: boolean; finished: boolean } {
+  const events = sseEvents(text).filter((e) => e !== '[DONE]');
+  if (surface === 'v2') {
+    return {
+      content: events
+        .filter((e) => e.type === 'content_delta')
+        .map((e) => e.delta)
+        .join(''),
+      failed: events.at(-1)?.type === 'error',
+      finished: events.at(-1)?.type === 'generation_end',
+    };
+  }
+  if (surface === 'chat') {
+    return {
+      content: events.map((e) => e.choices?.[0]?.delta?.content ?? '').join(''),
+      failed: events.at(-1)?.error !== undefined,
+      finished: events.some((e) => e.choices?.[0]?.finish_reason),
+    };
+  }
+  return {
+    content: events
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.delta)
+      .join(''),
+    failed: events.at(-1)?.type === 'response.failed',
+    finished: events.at(-1)?.type === 'response.completed',
+  };
+}
+
+/** The generation id a stream's headers name. */
+const generationOf = (s: Open) => Number(s.headers['x-generation-id']);
+
+describe('stream integrity', () => {
+  let h: Harness;
+  let anthropic: FakeUpstream;
+  let google: FakeUpstream;
+  let ollama: FakeOllama;
+  const fakes: Record<'openai' | 'anthropic' | 'google', () => FakeUpstream> = { openai: () => h.fake, anthropic: () => anthropic, google: () => google };
+  const modelOf = { openai: 'gpt-5-nano', anthropic: 'claude-haiku-4.5', google: 'gemini-2.5-flash' } as const;
+  before(async () => {
+    anthropic = await startFakeAnthropic();
+    google = await startFakeGoogle();
+    ollama = await startFakeOllama(['llama3.2:3b']);
+    h = await startHarness({
+      heartbeatMs: 40,
+      env: {
+        ANTHROPIC_API_KEY: 'sk-ant-fake',
+        ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`,
+        GOOGLE_API_KEY: 'g-fake',
+        GOOGLE_BASE_URL: `${google.origin}/v1beta`,
+        OLLAMA_BASE_URL: ollama.baseUrl,
+      },
+      // A breaker that never opens: failures here are the point, not a route going offline.
+      catalog: { circuit_breaker: { failures: 1_000, cooldown_ms: 1_000 } },
+    });
+  });
+  after(async () => {
+    await h?.close();
+    await anthropic?.close();
+    await google?.close();
+    await ollama?.close();
+  });
+
+  describe("heartbeats before the first token on every surface, never as data, the upstream's own comments never passed on", () => {
+    const cases: [Surface | 'reattach', string][] = [
+      ['v2', 'gpt-5-nano'],
+      ['chat', 'gpt-5-nano'],
+      ['responses', 'gpt-5-nano'],
+      ['reattach', 'gpt-5-nano'],
+      ['chat', 'claude-haiku-4.5'],
+      ['responses', 'gemini-2.5-flash'],
+    ];
+    for (const [surface, model] of cases) {
+      it(`${surface} (${model})`, async () => {
+        const a = await h.account({ tokens: 10 });
+        const provider = model === 'gpt-5-nano' ? 'openai' : model === 'claude-haiku-4.5' ? 'anthropic' : 'google';
+        const fake = fakes[provider]();
+        let release!: () => void;
+        const held = new Promise<void>((r) => (release = r));
+        // OpenRouter's comment while the model thinks, then the first token held until the client has had two pings.
+        const script: FakeScript = { chunks: ['late', ' answer'], holdAfter: { writes: 0, until: held } };
+        fake.respondWith(script);
+        const arrived = fake.nextRequest();
+        const first = await open(h.url + path[surface === 'reattach' ? 'v2' : surface], { key: a.key, body: bodyFor(surface === 'reattach' ? 'v2' : surface, model) });
+        const upstream = await arrived;
+        upstream.response.write(': OPENROUTER PROCESSING\n\n');
+        let s = first;
+        if (surface === 'reattach') {
+          await first.until((t) => t.includes('generation_start'), 'generation_start');
+          s = await open(`${h.url}/api/v2/generate/${generationOf(first)}/stream`, { method: 'GET', key: a.key, headers: { 'last-event-id': `${generationOf(first)}:1` } });
+        }
+        try {
+          await s.until((t) => pings(t) >= 2, 'two heartbeats');
+        } finally {
+          release();
+        }
+        await s.ended;
+        const text = s.text();
+        assert.ok(!text.includes('OPENROUTER'), "the upstream's comment is not passed on");
+        // Every line is an SSE field or a comment, and every frame with data parses: a ping is never data.
+        for (const line of text.split('\n')) assert.match(line, /^(|: ping|id: \d+:\d+|event: [a-z_.]+|data: .+)$/, JSON.stringify(line));
+        const before = text.slice(0, text.indexOf(surface === 'responses' ? 'output_text.delta' : surface === 'chat' ? '"content":"late' : 'content_delta'));
+        assert.ok(pings(before) >= 2, text);
+        const got = readStream(surface === 'reattach' ? 'v2' : surface, text);
+        assert.deepEqual([got.content, got.finished], ['late answer', true], text);
+      });
+    }
+  });
+
+  describe('the client leaving closes the upstream on every surface, for every wire format', () => {
+    for (const surface of surfaces) {
+      for (const provider of ['openai', 'anthropic', 'google'] as const) {
+        it(`${surface} on ${provider}: after a delta the upstream connection is closed; completed, client_disconnected, charged`, async () => {
+          const a = await h.account({ tokens: 10 });
+          const fake = fakes[provider]();
+          let release!: () => void;
+          fake.respondWith({ chunks: Array.from({ length: 50 }, (_, i) => `w${i} `), holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
+          const arrived = fake.nextRequest();
+          const s = await open(h.url + path[surface], { key: a.key, body: bodyFor(surface, modelOf[provider]) });
+          await s.until((t) => readStream(surface, t).content.length > 0, 'the first delta');
+          const upstream = await arrived;
+          s.destroy();
+          // The upstream holds the rest forever: only the gateway can close its connection.
+          await upstream.closed;
+          release();
+          const g = await settled(h, generationOf(s), a.key);
+          assert.deepEqual([g.status, g.result_metadata.finish_reason, g.result_text, g.tokens_spent], ['completed', 'client_disconnected', 'w0 ', 1]);
+          fake.respondWith({});
+        });
+      }
+    }
+  });
+});
