@@ -365,9 +365,22 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
       this.#streamError = new ProviderError(`upstream sent an event that is not JSON: ${message.data.slice(0, 200)}`, { retryable: true });
       return;
     }
+    // Anything but an object (`null`, a number) is no chat.completion.chunk.
+    if (typeof chunk !== 'object' || chunk === null) {
+      this.#streamError = new ProviderError(`upstream sent an event that is not a chat.completion.chunk: ${message.data.slice(0, 200)}`, { retryable: true });
+      return;
+    }
     // OpenAI reports failures after the headers as an `error` object in the stream.
     if (chunk.error || message.event === 'error') {
       this.#streamError = new ProviderError(`upstream stream failed: ${chunk.error?.message ?? message.data.slice(0, 200)}`, { retryable: true });
+      return;
+    }
+    // vLLM ends a request its engine failed or aborted with finish_reason "error" or "abort", and
+    // OpenRouter and other gateways mark an in-band failure with "error" (with or without an `error`
+    // object): an answer cut short, never a finished one.
+    const finish = chunk.choices?.[0]?.finish_reason;
+    if (finish === 'error' || finish === 'abort') {
+      this.#streamError = new ProviderError(`upstream stream failed: finish_reason "${finish}"`, { retryable: true });
       return;
     }
     this.#pending.push(chunk);

@@ -127,6 +127,40 @@ describe('stream integrity', () => {
     await ollama?.close();
   });
 
+  describe('an upstream that marks its answer failed with finish_reason "error" (OpenRouter, vLLM) or "abort" (vLLM)', () => {
+    for (const finish of ['error', 'abort']) {
+      for (const surface of surfaces) {
+        it(`${surface}, mid-answer, finish_reason "${finish}": the stream ends with the failure, the generation failed, 0 charged`, async () => {
+          const a = await h.account({ tokens: 10 });
+          const marker = `data: ${JSON.stringify({ id: 'chatcmpl-x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: '' }, finish_reason: finish }] })}\n\ndata: [DONE]\n\n`;
+          h.fake.respondWith({ chunks: ['half an'], raw: marker, ending: 'truncate' });
+          const r = await h.post(path[surface], bodyFor(surface, 'gpt-5-nano'), a.key);
+          assert.equal(r.status, 200, r.text);
+          const got = readStream(surface, r.text);
+          assert.deepEqual([got.content, got.failed, got.finished], ['half an', true, false], r.text);
+          if (surface !== 'responses') assert.equal(sseEvents(r.text).at(-1), '[DONE]');
+          const g = await settled(h, Number(r.headers.get('x-generation-id')), a.key);
+          assert.equal(g.status, 'failed');
+          assert.match(g.error, new RegExp(`finish_reason "${finish}"`));
+          assert.equal(g.tokens_spent, 0);
+          assert.equal(await h.balance(a.id), 10);
+        });
+      }
+    }
+
+    it('before the first token: the route is tried again and the answer served, charged once', async () => {
+      const a = await h.account({ tokens: 10 });
+      const marker = `data: ${JSON.stringify({ choices: [{ index: 0, delta: {}, finish_reason: 'error' }], error: { message: 'Provider returned error', code: 502 } })}\n\n`;
+      const { length } = h.fake.requests;
+      h.fake.respondWith([{ chunks: [], raw: marker, ending: 'truncate' }, { chunks: ['second try'] }]);
+      const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+      assert.deepEqual(readStream('v2', r.text), { content: 'second try', failed: false, finished: true });
+      assert.equal(h.fake.requests.length - length, 2);
+      assert.equal(await h.balance(a.id), 9);
+      h.fake.respondWith({});
+    });
+  });
+
   describe("heartbeats before the first token on every surface, never as data, the upstream's own comments never passed on", () => {
     const cases: [Surface | 'reattach', string][] = [
       ['v2', 'gpt-5-nano'],
