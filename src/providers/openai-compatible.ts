@@ -266,6 +266,8 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
   #tools = new ToolCallAssembler();
   /** Characters received since the last event boundary (blank line). */
   #eventChars = 0;
+  /** Whether any text of the body has been read (a byte order mark can only come first). */
+  #started = false;
   /** The chunks the parser gave for the read being handled. */
   #pending: ChatCompletionChunk[] = [];
   #done = false;
@@ -320,7 +322,14 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
   data(bytes: Buffer): void {
     if (this.#over) return;
     try {
-      const text = this.#decoder.write(bytes);
+      let text = this.#decoder.write(bytes);
+      // A byte order mark before the first event: StringDecoder keeps it, and the parser, which
+      // looks for it as three Latin-1 characters, would read `\uFEFFdata` as an unknown field and
+      // drop the first event (the whole answer, for servers that send it in one chunk).
+      if (!this.#started && text.length > 0) {
+        this.#started = true;
+        if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
+      }
       // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
       const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
       this.#eventChars = boundary >= 0 ? text.length - boundary : this.#eventChars + text.length;

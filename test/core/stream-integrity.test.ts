@@ -161,6 +161,21 @@ describe('stream integrity', () => {
     });
   });
 
+  describe('SSE framings an upstream may use', () => {
+    it('a byte order mark before the first event (a server that sends the whole answer in its first chunk, as Ollama does): the answer is not lost', async () => {
+      const a = await h.account({ tokens: 10 });
+      ollama.bom = true;
+      try {
+        const r = await h.post('/api/v2/generate/stream', { model: 'ollama/llama3.2:3b', prompt: 'x' }, a.key);
+        assert.deepEqual(readStream('v2', r.text), { content: 'hi from llama3.2:3b', failed: false, finished: true }, r.text);
+        const chat = await h.post('/v1/chat/completions', { model: 'ollama/llama3.2:3b', messages: [{ role: 'user', content: 'x' }] }, a.key);
+        assert.equal(chat.json.choices[0].message.content, 'hi from llama3.2:3b', chat.text);
+      } finally {
+        ollama.bom = false;
+      }
+    });
+  });
+
   describe("heartbeats before the first token on every surface, never as data, the upstream's own comments never passed on", () => {
     const cases: [Surface | 'reattach', string][] = [
       ['v2', 'gpt-5-nano'],

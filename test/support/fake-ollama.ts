@@ -9,11 +9,13 @@ export interface FakeOllama {
   models: string[];
   /** The `model` of each chat request, in order. */
   chats: string[];
+  /** Starts each stream with a UTF-8 byte order mark (as some servers and proxies do). */
+  bom: boolean;
   close(): Promise<void>;
 }
 
 export async function startFakeOllama(models: string[], port = 0): Promise<FakeOllama> {
-  const fake = { models, chats: [] as string[] };
+  const fake = { models, chats: [] as string[], bom: false };
   // eslint-disable-next-line @typescript-eslint/no-misused-promises -- a test fake; a failure fails the test
   const server = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/v1/models') {
@@ -27,6 +29,7 @@ export async function startFakeOllama(models: string[], port = 0): Promise<FakeO
       const head = { id: 'chatcmpl-1', object: 'chat.completion.chunk', created: 1735689600, model: body.model, system_fingerprint: 'fp_ollama' };
       const chunk = (choices: unknown[], extra = {}) => `data: ${JSON.stringify({ ...head, choices, ...extra })}\n\n`;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (fake.bom) res.write(Buffer.from([0xef, 0xbb, 0xbf]));
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: `hi from ${body.model}` }, finish_reason: null }]));
       res.write(chunk([{ index: 0, delta: { role: 'assistant', content: '' }, finish_reason: 'stop' }]));
       res.write(chunk([], { usage: { prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 } }));
