@@ -235,6 +235,8 @@ function wireMessageBody(m: Message): Record<string, unknown> {
   }
 }
 
+const LF = Buffer.from('\n');
+
 /** Input bytes received while the reader had parts left unread, past which the upstream is paused. */
 const BACKLOG_BYTES = 64 * 1024;
 
@@ -266,6 +268,8 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
   #tools = new ToolCallAssembler();
   /** Characters received since the last event boundary (blank line). */
   #eventChars = 0;
+  /** Whether the text read so far ends with a CR (see end()). */
+  #trailingCR = false;
   /** Whether any text of the body has been read (a byte order mark can only come first). */
   #started = false;
   /** The chunks the parser gave for the read being handled. */
@@ -331,8 +335,11 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       }
       // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
-      const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\r\n\r\n'));
+      // Otherwise the last blank line, whatever the line ends: LF, CRLF or a lone CR (any two
+      // line ends in a row contain "\n\n", "\n\r" or "\r\r").
+      const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\n\r'), text.lastIndexOf('\r\r'));
       this.#eventChars = boundary >= 0 ? text.length - boundary : this.#eventChars + text.length;
+      this.#trailingCR = text.length > 0 ? text.charCodeAt(text.length - 1) === 13 : this.#trailingCR;
       if (this.#eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });
       this.#parser.feed(text);
       for (const chunk of this.#pending) this.#read(chunk);
@@ -350,6 +357,10 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
   }
 
   end(): void {
+    // A body that ends with a lone CR has ended its last line (and, after another line end, its
+    // last event), but the parser keeps a trailing CR until it knows whether LF follows: tell it
+    // none does, or a last event (the finish chunk of a server that sends no [DONE]) is lost.
+    if (this.#trailingCR) this.data(LF);
     this.#complete();
   }
 

@@ -174,6 +174,39 @@ describe('stream integrity', () => {
         ollama.bom = false;
       }
     });
+
+    it('lone CR line ends and a finish chunk (with usage) as the last event, no [DONE]: completed with its usage', async () => {
+      const a = await h.account({ tokens: 10 });
+      const finish = { id: 'chatcmpl-x', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }], usage: { prompt_tokens: 4, completion_tokens: 2 } };
+      h.fake.respondWith({ chunks: ['all', ' of it'], raw: `data: ${JSON.stringify(finish)}\n\n`, ending: 'truncate', framing: { eol: '\r' } });
+      const r = await h.post('/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, a.key);
+      assert.deepEqual(readStream('v2', r.text), { content: 'all of it', failed: false, finished: true }, r.text);
+      const g = await settled(h, sseEvents(r.text)[0].id, a.key);
+      assert.deepEqual([g.status, g.usage?.input_tokens, g.usage?.output_tokens], ['completed', 4, 2]);
+      h.fake.respondWith({});
+    });
+
+    // Lone CRs only where a server may choose its framing (any OpenAI-compatible server); Anthropic
+    // and Google write LF and CRLF.
+    for (const [provider, eol] of [
+      ['openai', '\r'],
+      ['anthropic', '\r\n'],
+      ['google', '\r\n'],
+    ] as const) {
+      it(`${provider}: a byte order mark and ${JSON.stringify(eol)} line ends over a long stream (more than the 1 MiB cap of one event in all): every delta arrives, completed`, async () => {
+        const a = await h.account({ tokens: 10 });
+        const fake = fakes[provider]();
+        // More characters in all than the size cap of one event (MAX_EVENT_CHARS, 1 MiB), in many events.
+        const chunks = Array.from({ length: 5000 }, (_, i) => `w${i} ${'·'.repeat(100)} `);
+        fake.respondWith({ chunks, framing: { eol, bom: true } });
+        const r = await h.post('/api/v2/generate/stream', { model: modelOf[provider], prompt: 'x' }, a.key);
+        const got = readStream('v2', r.text);
+        assert.ok(got.finished, r.text.slice(-500));
+        assert.equal(got.content, chunks.join(''));
+        assert.equal(await h.balance(a.id), 10 - (await settled(h, sseEvents(r.text)[0].id, a.key)).tokens_spent);
+        fake.respondWith({});
+      });
+    }
   });
 
   describe("heartbeats before the first token on every surface, never as data, the upstream's own comments never passed on", () => {

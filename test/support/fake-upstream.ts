@@ -52,6 +52,12 @@ export interface FakeScript {
    * written in 64 KiB pieces; the connection then stays open (the ending is not written).
    */
   endlessLine?: number;
+  /**
+   * How the stream's bytes are framed on the wire, for the SSE forms a server may use: `eol` replaces
+   * every line end (LF or CRLF) with a lone CR or CRLF; `bom` puts a UTF-8 byte order mark before
+   * the first byte of the stream.
+   */
+  framing?: { eol?: '\r' | '\r\n'; bom?: boolean };
 }
 
 export interface RecordedRequest {
@@ -162,6 +168,14 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
     const delayMs = current.delayMs ?? 0;
     let nextDelayMs = current.firstChunkDelayMs ?? delayMs;
     let delayedWrites = 0;
+    const { eol, bom } = current.framing ?? {};
+    let first = true;
+    const frame = (bytes: string): string => {
+      const framed = eol ? bytes.replace(/\r?\n/g, eol) : bytes;
+      if (!first || !bom) return framed;
+      first = false;
+      return `\uFEFF${framed}`;
+    };
     res.writeHead(200, wire.streamHeaders);
     res.flushHeaders();
     await wire.stream({
@@ -184,7 +198,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
           if (ms > 0) await sleep(ms);
         }
         if (res.destroyed || socket.destroyed) return false;
-        res.write(bytes);
+        res.write(frame(bytes));
         return true;
       },
       end: () => res.end(),
