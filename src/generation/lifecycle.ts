@@ -73,6 +73,12 @@ export interface GenerationSink {
   opened(info: { id: number; model: string }): void;
   /** A typed part; a returned promise (socket backpressure) is awaited before reading on. */
   part(p: ContentStreamPart): void | Promise<void>;
+  /**
+   * Whether any part so far was sent to the client as an event of its own: a surface sends only
+   * some kinds (v2 no tool argument fragments, /v1/responses no reasoning). A streaming client
+   * that leaves after that is charged (docs/api.md); before it, it has had nothing of the answer.
+   */
+  sentPart?(): boolean;
 }
 
 /** Why a generation failed, for the surfaces' in-band error events. */
@@ -296,8 +302,6 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     if (kind !== 'tool_calls') enter('tool_calls');
     callsStarted = index + 1;
   };
-  /** Something was streamed to the client: if it leaves now, the answer counts as delivered (docs/api.md). */
-  let delivered = false;
   let usage: ProviderUsage | null = null;
   let finishReason: string | null = null;
   let settlement: Settlement;
@@ -355,7 +359,6 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         if (kind !== 'refusal') enter('refusal');
         refusal.push(part.delta);
       } else if (part.type === 'tool-input-start') callStarted(part.index);
-      if (sink.streaming) delivered = true;
       const pending = sink.part(part);
       if (pending) {
         // Time spent waiting for a slow reader is not upstream silence; but a reader that stops
@@ -385,6 +388,8 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     const reason = err instanceof GenerationAbort ? err.reason : null;
     // Usage is recorded for aborted and failed streams too, as far as the provider counted (docs/api.md).
     usage ??= stream?.usageSoFar() ?? null;
+    // Something of the answer was streamed to the client: it counts as delivered (docs/api.md).
+    const delivered = sink.streaming && firstTokenAt !== null && (sink.sentPart?.() ?? true);
     if (reason === 'client_disconnected' && delivered) {
       // Content reached the client: the answer was delivered, so it is charged (docs/api.md).
       settlement = {

@@ -82,10 +82,13 @@ export async function runStreaming(
     sse.end(encoder.doneSentinel !== false);
   };
   let opened = false;
+  /** Whether a part gave the client an event (the encoder sends some kinds of part as nothing). */
+  let sentPart = false;
   try {
     const outcome = await opts.run(
       {
         streaming: true,
+        sentPart: () => sentPart,
         opened(info) {
           opened = true;
           if (opts.resumable) recorder = new StreamRecorder(opts.resumable, info.id);
@@ -93,7 +96,11 @@ export async function runStreaming(
           sse.open({ 'x-generation-id': info.id, ...opts.headers?.(info.id) });
           void sendAll(encoder.start(info));
         },
-        part: (p: ContentStreamPart) => sendAll(encoder.part(p)),
+        part: (p: ContentStreamPart) => {
+          const events = encoder.part(p);
+          if (events.length > 0) sentPart = true;
+          return sendAll(events);
+        },
       },
       opts.detached ? new Cancellation() : clientGone(reply),
     );

@@ -278,4 +278,52 @@ describe('stream integrity', () => {
       }
     }
   });
+
+  describe('a client that leaves before anything of the answer was sent to it is not charged', () => {
+    /** Resolves when the next generation has read its first part from the upstream (the first-token hook). */
+    const firstPartRead = () =>
+      new Promise<void>((resolve) => {
+        const observer = h.server.app.services.observer!;
+        const own = observer.onFirstToken;
+        observer.onFirstToken = (info) => {
+          observer.onFirstToken = own;
+          own?.call(observer, info);
+          resolve();
+        };
+      });
+    const cases: { surface: Surface; what: string; script: FakeScript }[] = [
+      // v2 sends a tool call whole (tool_call), never its argument fragments.
+      {
+        surface: 'v2',
+        what: 'a tool call whose arguments are still streaming (v2 sends whole calls)',
+        script: { chunks: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"ci', 'ty":"Paris"}'] }] },
+      },
+      // /v1/responses sends no reasoning.
+      { surface: 'responses', what: 'reasoning (the Responses stream sends none)', script: { chunks: ['the answer'], reasoning: ['Thinking', ' more'] } },
+    ];
+    for (const { surface, what, script } of cases) {
+      it(`${surface}: after ${what}: failed, client_disconnected, 0 charged`, async () => {
+        const a = await h.account({ tokens: 10 });
+        let release!: () => void;
+        h.fake.respondWith({ ...script, holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
+        const read = firstPartRead();
+        const arrived = h.fake.nextRequest();
+        const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+        const s = await open(h.url + path[surface], { key: a.key, body: bodyFor(surface, 'gpt-5-nano', surface === 'v2' ? { tools } : {}) });
+        await read;
+        const upstream = await arrived;
+        const sent = s.text();
+        s.destroy();
+        await upstream.closed;
+        release();
+        const g = await settled(h, generationOf(s), a.key);
+        // What the client had: the stream's opening events, nothing of the answer.
+        const names = sseEvents(sent).map((e) => e.type);
+        assert.deepEqual(names, surface === 'v2' ? ['generation_start'] : ['response.created', 'response.in_progress'], sent);
+        assert.deepEqual([g.status, g.error, g.tokens_spent], ['failed', 'client_disconnected', 0]);
+        assert.equal(await h.balance(a.id), 10);
+        h.fake.respondWith({});
+      });
+    }
+  });
 });
