@@ -161,6 +161,52 @@ describe('stream integrity', () => {
     });
   });
 
+  describe("an upstream's in-band error (OpenAI's error object, Anthropic's error event, Gemini's error object) at each point of a stream, or its end without the terminal event", () => {
+    const weather = { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } };
+    const toolsFor = (surface: Surface) => (surface === 'responses' ? [{ type: 'function', ...weather }] : [{ type: 'function', function: weather }]);
+    for (const provider of ['openai', 'anthropic', 'google'] as const) {
+      for (const surface of surfaces) {
+        it(`${provider}, ${surface}: before the first token the route is tried again and serves the answer, charged once`, async () => {
+          const a = await h.account({ tokens: 10 });
+          const fake = fakes[provider]();
+          const { length } = fake.requests;
+          fake.respondWith([{ chunks: [], ending: 'error-event' }, { chunks: ['second', ' try'] }]);
+          const r = await h.post(path[surface], bodyFor(surface, modelOf[provider]), a.key);
+          assert.deepEqual(readStream(surface, r.text), { content: 'second try', failed: false, finished: true }, r.text);
+          assert.equal(fake.requests.length - length, 2);
+          assert.equal(await h.balance(a.id), 9);
+          fake.respondWith({});
+        });
+
+        const points: [string, FakeScript, boolean][] = [
+          ['mid-text', { chunks: ['partial', ' answer'], ending: 'error-event' }, false],
+          // Not an error event: the response ends cleanly without the terminal event ([DONE] or the finish chunk, message_stop, finishReason).
+          ['closed without its terminal event', { chunks: ['partial', ' answer'], ending: 'truncate' }, false],
+        ];
+        // Gemini sends a call whole, in the chunk that finishes the answer: it has no middle of a call.
+        if (provider !== 'google') points.push(['mid-tool-call', { chunks: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"ci', 'ty":"Pa'] }], ending: 'error-event' }, true]);
+        for (const [point, script, tools] of points) {
+          it(`${provider}, ${surface}, ${point}: what came before is sent, then the failure event (and [DONE]); failed, 0 charged`, async () => {
+            const a = await h.account({ tokens: 10 });
+            const fake = fakes[provider]();
+            fake.respondWith(script);
+            const r = await h.post(path[surface], bodyFor(surface, modelOf[provider], tools ? { tools: toolsFor(surface) } : {}), a.key);
+            assert.equal(r.status, 200, r.text);
+            const got = readStream(surface, r.text);
+            assert.deepEqual([got.content, got.failed, got.finished], [tools ? '' : 'partial answer', true, false], r.text);
+            // The call's fragments went out as they came where the surface streams them (v2 sends whole calls only).
+            if (tools && surface !== 'v2') assert.match(r.text, surface === 'chat' ? /"tool_calls":\[\{"index":0,"id":"call_1"/ : /response\.function_call_arguments\.delta/);
+            if (surface !== 'responses') assert.equal(sseEvents(r.text).at(-1), '[DONE]');
+            const g = await settled(h, Number(r.headers.get('x-generation-id')), a.key);
+            assert.deepEqual([g.status, g.tokens_spent], ['failed', 0]);
+            assert.equal(await h.balance(a.id), 10);
+            fake.respondWith({});
+          });
+        }
+      }
+    }
+  });
+
   describe('SSE framings an upstream may use', () => {
     it('a byte order mark before the first event (a server that sends the whole answer in its first chunk, as Ollama does): the answer is not lost', async () => {
       const a = await h.account({ tokens: 10 });
