@@ -79,6 +79,8 @@ export interface GenerationSink {
    * that leaves after that is charged (docs/api.md); before it, it has had nothing of the answer.
    */
   sentPart?(): boolean;
+  /** Whether the surface sends this kind of part as an event of its own (StreamEncoder.sends); all when absent. */
+  sends?(p: ContentStreamPart): boolean;
 }
 
 /** Why a generation failed, for the surfaces' in-band error events. */
@@ -329,6 +331,8 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         sink.opened({ id: hold.generationId, model: model.slug });
         observer?.onOpened?.({ model: model.slug, stream: input.stream });
       },
+      // A part the client is not sent does not commit the request to its route (docs/api.md, Streaming).
+      ...(sink.sends ? { unsent: (p: StreamPart) => p.type !== 'finish' && p.type !== 'error' && !sink.sends!(p) } : {}),
       onAttemptFailed: (r, err) => {
         observer?.onProviderError?.({ provider: r.provider.id, model: model.slug });
         logUpstreamFailure(deps, r.name, hold.generationId, startedAt, err);

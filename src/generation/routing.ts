@@ -130,6 +130,12 @@ export async function openFirstRoute(
     onAccepted: () => void;
     /** Called for each failed try (not for a client leaving). */
     onAttemptFailed?: (route: Route, err: unknown) => void;
+    /**
+     * Parts the client is not sent (its surface has no event for them: tool argument fragments on
+     * v2, reasoning on /v1/responses). They do not commit the request to a route: the attempt reads
+     * on past them, so a failure before anything was sent is still retried or falls back.
+     */
+    unsent?: (part: StreamPart) => boolean;
   },
 ): Promise<OpenStream> {
   const started = Date.now();
@@ -196,7 +202,11 @@ export async function openFirstRoute(
 const accepted = new WeakSet<object>();
 
 /** One try on one route: open it and wait for its first event, under the first-token timeout. */
-async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>, opts: { cancel: Cancellation; timeouts: Timeouts; onAccepted: () => void }): Promise<OpenStream> {
+async function attempt(
+  route: Route,
+  req: Omit<ProviderRequest, 'signal' | 'upstreamModel'>,
+  opts: { cancel: Cancellation; timeouts: Timeouts; onAccepted: () => void; unsent?: (part: StreamPart) => boolean },
+): Promise<OpenStream> {
   // The request's one AbortSignal: the upstream call's, aborted by the request's cancellation or by this attempt's timeouts.
   const { controller: abort, unlink } = opts.cancel.linkedController();
   let watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no first token within ${opts.timeouts.first_token_ms} ms`)), opts.timeouts.first_token_ms);
@@ -222,6 +232,16 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
       watchdog = setTimeout(() => abort.abort(new GenerationAbort('timeout', `upstream timed out: no chunk for ${opts.timeouts.chunk_gap_ms} ms`)), opts.timeouts.chunk_gap_ms);
     };
     arm();
+    // Parts the client is not sent, then the first it is (or the finish): all read on this attempt.
+    const held = [first.value];
+    while (!over && opts.unsent?.(held[held.length - 1]!)) {
+      const r = await events.next();
+      watchdog.refresh();
+      if (r.done) throw new ProviderError('upstream stream ended without a finish event');
+      held.push(r.value);
+      over = r.value.type === 'finish';
+    }
+    let heldAt = 1;
     // Called once per part: plain callbacks on the iterator's promise, no async frame of its own.
     const onPart = (r: IteratorResult<StreamPart>) => {
       watchdog.refresh();
@@ -235,7 +255,7 @@ async function attempt(route: Route, req: Omit<ProviderRequest, 'signal' | 'upst
     return {
       route,
       first: first.value,
-      next: () => events.next().then(onPart, onError),
+      next: () => (heldAt < held.length ? Promise.resolve(held[heldAt++]) : events.next().then(onPart, onError)),
       usageSoFar: () => stream.usageSoFar?.() ?? null,
       pause: () => clearTimeout(watchdog),
       resume: arm,

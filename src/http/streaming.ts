@@ -29,6 +29,8 @@ export interface StreamEncoder {
   failure(f: GenerationFailure, g: GenerationObject): SseEvent[];
   /** A bug or an outage after open: code is internal_error or service_unavailable. */
   internal(code: 'internal_error' | 'service_unavailable', message: string): SseEvent[];
+  /** Whether a kind of part gives events of its own (`part` answers none for the others); all when absent. */
+  sends?(p: ContentStreamPart): boolean;
   /** False for surfaces whose stream ends without `data: [DONE]`. Default true. */
   doneSentinel?: boolean;
 }
@@ -89,6 +91,7 @@ export async function runStreaming(
       {
         streaming: true,
         sentPart: () => sentPart,
+        ...(encoder.sends ? { sends: encoder.sends } : {}),
         opened(info) {
           opened = true;
           if (opts.resumable) recorder = new StreamRecorder(opts.resumable, info.id);

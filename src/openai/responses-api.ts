@@ -593,6 +593,8 @@ export function responsesEncoder(echo: ResponseEcho, includeObfuscation: boolean
 
   return {
     doneSentinel: false,
+    // No reasoning; a call's end is its tool-call part's (response.function_call_arguments.done).
+    sends: (p) => p.type !== 'reasoning-delta' && p.type !== 'tool-input-end',
     start({ id, model }) {
       genId = id;
       head = responseHead(id, model, Math.floor(Date.now() / 1000), echo);

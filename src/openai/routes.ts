@@ -174,6 +174,7 @@ export function chatChunkEncoder(includeUsage: boolean, includeObfuscation: bool
     { data: { error: { message, type: openAIErrorType(code === 'client_disconnected' || code === 'output_invalid' ? 'provider_error' : (code as ErrorCode)), code, param: null } } },
   ];
   return {
+    sends: (p) => p.type !== 'tool-input-end',
     start({ id, model }) {
       chunk = chunkFactory(id, model);
       return [delta({ role: 'assistant', content: '' })];

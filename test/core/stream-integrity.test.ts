@@ -325,37 +325,50 @@ describe('stream integrity', () => {
     }
   });
 
-  describe('a client that leaves before anything of the answer was sent to it is not charged', () => {
-    /** Resolves when the next generation has read its first part from the upstream (the first-token hook). */
+  describe('parts a surface does not send (tool argument fragments on v2, reasoning on /v1/responses) are not the answer', () => {
+    /** Resolves when the next upstream stream of the OpenAI provider has handed its first part to the gateway. */
     const firstPartRead = () =>
       new Promise<void>((resolve) => {
-        const observer = h.server.app.services.observer!;
-        const own = observer.onFirstToken;
-        observer.onFirstToken = (info) => {
-          observer.onFirstToken = own;
-          own?.call(observer, info);
-          resolve();
+        const provider = h.server.app.services.providers.get('openai')!;
+        const open = provider.open;
+        provider.open = async (req) => {
+          provider.open = open;
+          const stream = await open.call(provider, req);
+          const parts = stream.parts[Symbol.asyncIterator]();
+          const next = () =>
+            parts.next().then((r) => {
+              resolve();
+              return r;
+            });
+          return { ...stream, parts: { [Symbol.asyncIterator]: () => ({ next, return: () => parts.return?.() ?? Promise.resolve({ value: undefined, done: true as const }) }) } };
         };
       });
-    const cases: { surface: Surface; what: string; script: FakeScript }[] = [
+    const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
+    const cases: { surface: Surface; what: string; script: FakeScript; opening: string[] }[] = [
       // v2 sends a tool call whole (tool_call), never its argument fragments.
       {
         surface: 'v2',
         what: 'a tool call whose arguments are still streaming (v2 sends whole calls)',
         script: { chunks: [], toolCalls: [{ id: 'call_1', name: 'get_weather', arguments: ['{"ci', 'ty":"Paris"}'] }] },
+        opening: ['generation_start'],
       },
       // /v1/responses sends no reasoning.
-      { surface: 'responses', what: 'reasoning (the Responses stream sends none)', script: { chunks: ['the answer'], reasoning: ['Thinking', ' more'] } },
+      {
+        surface: 'responses',
+        what: 'reasoning (the Responses stream sends none)',
+        script: { chunks: ['the answer'], reasoning: ['Thinking', ' more'] },
+        opening: ['response.created', 'response.in_progress'],
+      },
     ];
-    for (const { surface, what, script } of cases) {
-      it(`${surface}: after ${what}: failed, client_disconnected, 0 charged`, async () => {
+    for (const { surface, what, script, opening } of cases) {
+      const body = bodyFor(surface, 'gpt-5-nano', surface === 'v2' ? { tools } : {});
+      it(`${surface}: a client that leaves after ${what}: failed, client_disconnected, 0 charged`, async () => {
         const a = await h.account({ tokens: 10 });
         let release!: () => void;
         h.fake.respondWith({ ...script, holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
         const read = firstPartRead();
         const arrived = h.fake.nextRequest();
-        const tools = [{ type: 'function', function: { name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } } }];
-        const s = await open(h.url + path[surface], { key: a.key, body: bodyFor(surface, 'gpt-5-nano', surface === 'v2' ? { tools } : {}) });
+        const s = await open(h.url + path[surface], { key: a.key, body });
         await read;
         const upstream = await arrived;
         const sent = s.text();
@@ -364,10 +377,24 @@ describe('stream integrity', () => {
         release();
         const g = await settled(h, generationOf(s), a.key);
         // What the client had: the stream's opening events, nothing of the answer.
-        const names = sseEvents(sent).map((e) => e.type);
-        assert.deepEqual(names, surface === 'v2' ? ['generation_start'] : ['response.created', 'response.in_progress'], sent);
+        assert.deepEqual(
+          sseEvents(sent).map((e) => e.type),
+          opening,
+          sent,
+        );
         assert.deepEqual([g.status, g.error, g.tokens_spent], ['failed', 'client_disconnected', 0]);
         assert.equal(await h.balance(a.id), 10);
+        h.fake.respondWith({});
+      });
+
+      it(`${surface}: an upstream that fails after ${what} is tried again (nothing was sent): served, charged once`, async () => {
+        const a = await h.account({ tokens: 10 });
+        const { length } = h.fake.requests;
+        h.fake.respondWith([{ ...script, chunks: [], ending: 'error-event' }, { chunks: ['second try'] }]);
+        const r = await h.post(path[surface], body, a.key);
+        assert.deepEqual(readStream(surface, r.text), { content: 'second try', failed: false, finished: true }, r.text);
+        assert.equal(h.fake.requests.length - length, 2);
+        assert.equal(await h.balance(a.id), 9);
         h.fake.respondWith({});
       });
     }

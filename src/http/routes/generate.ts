@@ -17,6 +17,7 @@ import { followStream, parseLastEventId, runStreaming, runToCompletion, type Run
 /** The Elumenta v2 stream: generation_start, content_delta…, tool_call…, generation_end | error. */
 export const v2Encoder: StreamEncoder = {
   start: ({ id, model }) => [{ data: { type: 'generation_start', id, model } }],
+  sends: (p) => p.type === 'text-delta' || p.type === 'reasoning-delta' || p.type === 'refusal-delta' || p.type === 'tool-call',
   part(p) {
     switch (p.type) {
       case 'text-delta':
