@@ -3,6 +3,7 @@
 // skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
 // so this is mostly renaming: messages of parts in, typed stream parts out.
 import { APICallError, InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
+import { Agent } from 'undici';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import {
   ProviderError,
@@ -31,6 +32,30 @@ export interface AiSdkProviderOptions {
    * anything is held, naming the place in the schema (sdkSchemaRefusal).
    */
   dryRun?: (upstreamModel: string) => LanguageModelV3;
+  /** Frees the provider's connections at shutdown (UpstreamFetch.close). */
+  close?: () => Promise<void>;
+}
+
+/** The fetch an AI SDK provider instance is given (upstreamFetch), and how to close its connections. */
+export interface UpstreamFetch {
+  fetch: typeof fetch;
+  close(): Promise<void>;
+}
+
+/**
+ * Node's fetch on a keep-alive pool of the provider's own with undici's timeouts off, as
+ * openai-compatible.ts has: the gateway's timeouts (first token, gap, total; generation/routing.ts)
+ * govern. The SDKs otherwise call Node's fetch on its default dispatcher, which cuts a response whose
+ * head or next body bytes take over 300 s: a model thinking longer than that was cut (and retried
+ * from the start) even where the catalog's first_token_ms and chunk_gap_ms allow it.
+ */
+export function upstreamFetch(): UpstreamFetch {
+  const pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
+  return {
+    // `dispatcher` is Node's (undici's) extension of RequestInit.
+    fetch: (input, init) => fetch(input, { ...init, dispatcher: pool } as RequestInit),
+    close: () => pool.close(),
+  };
 }
 
 export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => LanguageModelV3, opts: AiSdkProviderOptions = {}): Provider {
@@ -38,6 +63,7 @@ export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => L
   const schemaRefusal = (req: RequestFields) => (dryRun ? sdkSchemaRefusal(dryRun(req.upstreamModel), req, opts.providerOptions) : undefined);
   return {
     id,
+    ...(opts.close ? { close: opts.close } : {}),
     ...(unsupported || dryRun ? { refuse: (req: RequestFields) => unsupported?.(req) ?? schemaRefusal(req) } : {}),
     async open(req: ProviderRequest): Promise<ProviderStream> {
       const refused = unsupported?.(req);

@@ -1,13 +1,14 @@
 // Anthropic Messages API (POST {base_url}/messages, x-api-key auth).
 import { createAnthropic, type AnthropicLanguageModelOptions } from '@ai-sdk/anthropic';
-import { aiSdkProvider, commonRefusal, thinkingBudget, type Refusal } from './ai-sdk.js';
+import { aiSdkProvider, commonRefusal, thinkingBudget, upstreamFetch, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
 import type { Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function anthropicProvider(id: string, cfg: ProviderConfig): Provider {
-  const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
+  const upstream = upstreamFetch();
+  const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers, fetch: upstream.fetch });
   // No dryRun (ai-sdk.ts): the SDK sends tool and response_format schemas to Claude as given, refusing none.
-  return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions });
+  return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions, close: upstream.close });
 }
 
 // Claude documents PDFs and plain text as document blocks; anything else the SDK would throw on.

@@ -1,14 +1,15 @@
 // Google Gemini API (POST {base_url}/models/{model}:streamGenerateContent?alt=sse, x-goog-api-key auth).
 import { createGoogleGenerativeAI, type GoogleLanguageModelOptions } from '@ai-sdk/google';
-import { aiSdkProvider, commonRefusal, neverSend, thinkingBudget, type Refusal } from './ai-sdk.js';
+import { aiSdkProvider, commonRefusal, neverSend, thinkingBudget, upstreamFetch, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
 import type { Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function googleProvider(id: string, cfg: ProviderConfig): Provider {
-  const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers });
+  const upstream = upstreamFetch();
+  const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers, fetch: upstream.fetch });
   // The same SDK converting calls without sending them: what it refuses in a schema is refused before the hold.
   const dry = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: 'not-sent', fetch: neverSend });
-  return aiSdkProvider(id, (model) => sdk.chat(model), { unsupported: refusedByGoogle, providerOptions: googleOptions, dryRun: (model) => dry.chat(model) });
+  return aiSdkProvider(id, (model) => sdk.chat(model), { unsupported: refusedByGoogle, providerOptions: googleOptions, dryRun: (model) => dry.chat(model), close: upstream.close });
 }
 
 // The SDK drops penalties for Gemini 2.5 on the Developer API (the API refuses them there).

@@ -301,6 +301,48 @@ describe('stream integrity', () => {
     }
   });
 
+  describe("a silent upstream is governed by the model's timeouts, not the HTTP client's", () => {
+    // Node's fetch, which the AI SDK providers call, gives up on a response whose next bytes take
+    // longer than its default dispatcher's timeouts (300 s): a model thinking longer than that was
+    // cut even where the catalog's first_token_ms / chunk_gap_ms allow it. Here the process's
+    // default dispatcher is made impatient (100 ms), and the held upstream is released only once a
+    // fetch on that dispatcher, started later, has been cut by it: by then the gateway's upstream
+    // call would have been cut too, and retried (a second request) or failed.
+    for (const provider of ['anthropic', 'google'] as const) {
+      it(`${provider}: an upstream silent for longer than the default dispatcher's timeouts is served on one request`, async () => {
+        const { Agent, getGlobalDispatcher, setGlobalDispatcher } = await import('undici');
+        const a = await h.account({ tokens: 10 });
+        const fake = fakes[provider]();
+        let release!: () => void;
+        fake.respondWith({ chunks: ['after', ' a long think'], holdAfter: { writes: 0, until: new Promise<void>((r) => (release = r)) } });
+        let releaseControl!: () => void;
+        h.fake.respondWith({ chunks: ['x'], holdAfter: { writes: 0, until: new Promise<void>((r) => (releaseControl = r)) } });
+        const { length } = fake.requests;
+        const global = getGlobalDispatcher();
+        const impatient = new Agent({ headersTimeout: 100, bodyTimeout: 100 });
+        setGlobalDispatcher(impatient);
+        let s: Open;
+        try {
+          s = await open(h.url + path.v2, { key: a.key, body: bodyFor('v2', modelOf[provider]) });
+          // The upstream's head and first events are in: its call now waits on a silent body.
+          await s.until((t) => pings(t) >= 1, 'a heartbeat');
+          const control = await fetch(`${h.fake.origin}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+          await assert.rejects(control.text(), /terminated/);
+        } finally {
+          setGlobalDispatcher(global);
+          release();
+          releaseControl();
+          await impatient.close();
+        }
+        await s.ended;
+        assert.deepEqual(readStream('v2', s.text()), { content: 'after a long think', failed: false, finished: true }, s.text());
+        assert.equal(fake.requests.length - length, 1, 'one upstream request: the first was not cut');
+        fake.respondWith({});
+        h.fake.respondWith({});
+      });
+    }
+  });
+
   describe('the client leaving closes the upstream on every surface, for every wire format', () => {
     for (const surface of surfaces) {
       for (const provider of ['openai', 'anthropic', 'google'] as const) {
