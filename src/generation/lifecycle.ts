@@ -347,8 +347,9 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
       }
       if (part.type === 'error') throw part.error instanceof Error ? part.error : new ProviderError(String(part.error));
       if (firstTokenAt === null) {
-        firstTokenAt = new Date().toISOString();
-        observer?.onFirstToken?.({ model: model.slug, seconds: (performance.now() - startedAt) / 1000 });
+        // When the upstream's first part came, even if it was held until one the client is sent (routing.ts).
+        firstTokenAt = new Date(Date.now() - (performance.now() - stream.firstAt)).toISOString();
+        observer?.onFirstToken?.({ model: model.slug, seconds: (stream.firstAt - startedAt) / 1000 });
       }
       if (part.type === 'text-delta') {
         if (kind !== 'text') enter('text');

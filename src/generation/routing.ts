@@ -54,6 +54,8 @@ const countsAgainstRoute = (err: unknown): boolean => !isRefusal(err) && !(err i
 export interface OpenStream {
   route: Route;
   first: StreamPart;
+  /** performance.now() when `first` arrived (parts the client is not sent are read on before the stream is handed over). */
+  firstAt: number;
   next(): Promise<StreamPart | undefined>;
   /** The provider's counts so far, for a stream that ended without its finish. */
   usageSoFar(): ProviderUsage | null;
@@ -225,6 +227,7 @@ async function attempt(
     const events = stream.parts[Symbol.asyncIterator]();
     const first = await events.next();
     if (first.done) throw new ProviderError('upstream stream ended without any event');
+    const firstAt = performance.now();
     over = first.value.type === 'finish';
     // From the first event on, the watchdog measures the gap between chunks.
     const arm = () => {
@@ -255,6 +258,7 @@ async function attempt(
     return {
       route,
       first: first.value,
+      firstAt,
       next: () => (heldAt < held.length ? Promise.resolve(held[heldAt++]) : events.next().then(onPart, onError)),
       usageSoFar: () => stream.usageSoFar?.() ?? null,
       pause: () => clearTimeout(watchdog),

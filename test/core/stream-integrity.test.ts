@@ -402,6 +402,22 @@ describe('stream integrity', () => {
         opening: ['response.created', 'response.in_progress'],
       },
     ];
+    it("responses: the generation's first_token_at is when the reasoning came, not when the text after it did", async () => {
+      const a = await h.account({ tokens: 10 });
+      let release!: () => void;
+      h.fake.respondWith({ chunks: ['the answer'], reasoning: ['Thinking'], holdAfter: { writes: 1, until: new Promise<void>((r) => (release = r)) } });
+      const s = await open(h.url + path.responses, { key: a.key, body: bodyFor('responses', 'gpt-5-nano') });
+      // The reasoning came with the head; two heartbeats later the text is still held.
+      await s.until((t) => pings(t) >= 2, 'two heartbeats');
+      const textReleasedAfter = Date.now();
+      release();
+      await s.ended;
+      const g = await settled(h, generationOf(s), a.key);
+      const row = await h.server.db.kysely.selectFrom('generations').select('first_token_at').where('id', '=', g.id).executeTakeFirstOrThrow();
+      assert.ok(Date.parse(String(row.first_token_at)) < textReleasedAfter, `first_token_at ${row.first_token_at}, text released after ${new Date(textReleasedAfter).toISOString()}`);
+      h.fake.respondWith({});
+    });
+
     for (const { surface, what, script, opening } of cases) {
       const body = bodyFor(surface, 'gpt-5-nano', surface === 'v2' ? { tools } : {});
       it(`${surface}: a client that leaves after ${what}: failed, client_disconnected, 0 charged`, async () => {
