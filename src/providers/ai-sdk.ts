@@ -3,7 +3,7 @@
 // skip streamText's extra per-chunk machinery on the hot path. Our contract is modelled on theirs,
 // so this is mostly renaming: messages of parts in, typed stream parts out.
 import { APICallError, InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
-import { Agent } from 'undici';
+import { Agent, fetch as undiciFetch } from 'undici';
 import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
 import {
   ProviderError,
@@ -43,17 +43,18 @@ export interface UpstreamFetch {
 }
 
 /**
- * Node's fetch on a keep-alive pool of the provider's own with undici's timeouts off, as
+ * undici's fetch on a keep-alive pool of the provider's own with undici's timeouts off, as
  * openai-compatible.ts has: the gateway's timeouts (first token, gap, total; generation/routing.ts)
  * govern. The SDKs otherwise call Node's fetch on its default dispatcher, which cuts a response whose
  * head or next body bytes take over 300 s: a model thinking longer than that was cut (and retried
- * from the start) even where the catalog's first_token_ms and chunk_gap_ms allow it.
+ * from the start) even where the catalog's first_token_ms and chunk_gap_ms allow it. The fetch is
+ * the undici package's own, the same version as the pool: Node's built-in fetch bundles another
+ * undici (6.x on Node 22), whose handler interface a 7.x pool does not promise to keep.
  */
 export function upstreamFetch(): UpstreamFetch {
   const pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   return {
-    // `dispatcher` is Node's (undici's) extension of RequestInit.
-    fetch: (input, init) => fetch(input, { ...init, dispatcher: pool } as RequestInit),
+    fetch: ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) => undiciFetch(input, { ...init, dispatcher: pool })) as unknown as typeof fetch,
     close: () => pool.close(),
   };
 }
