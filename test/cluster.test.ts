@@ -84,3 +84,58 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Without REDIS_URL a single process counts the plans' hourly and daily requests in its memory; the
+// workers of `serve --workers N` are N processes, so each counting alone would let an account make
+// N times its plan's requests. They count in the primary instead (src/limits/cluster.ts).
+test('serve --workers 2 without Redis: an account allowed 60 requests an hour gets exactly 60 across both workers', { timeout: 300_000 }, async () => {
+  const fake = await startFakeOpenAI();
+  fake.respondWith({ chunks: ['Hi'] });
+  const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
+  const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
+  const db = await openDatabase(databaseUrl);
+  const account = await createAccount(db, { plan: 'pro', tokens: 1000 });
+  const { key } = await createKey(db, account.id, 'cluster');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'info',
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: `${fake.origin}/v1`,
+  };
+  delete env.REDIS_URL;
+  const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const out = LineLog.of(child.stdout);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
+    await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
+    const n = 100;
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await fetch(`${url}/api/v2/generate`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
+        });
+        return { status: res.status, text: await res.text() };
+      }),
+    );
+    const statuses: Record<number, number> = {};
+    for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    assert.deepEqual(statuses, { 200: 60, 429: 40 });
+    child.kill('SIGTERM');
+    await exited;
+    assert.equal((await getAccount(db, account.id)).plan_tokens, 1000 - 60);
+    assert.deepEqual(await ledgerMismatches(db), []);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await db.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

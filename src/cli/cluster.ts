@@ -3,8 +3,11 @@
 // database, forks, restarts crashed workers and forwards shutdown; the workers are plain servers.
 // They share nothing in memory: balances and holds live in the database (SQLite in WAL mode with
 // busy_timeout, or PostgreSQL), whose ledger transactions open with a write for exactly this case.
+// Without Redis the plans' request counters live here, in the primary, for all the workers
+// (src/limits/rate-limits.ts): each worker counting alone would multiply every limit by N.
 import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
+import { RateLimiterClusterMaster } from 'rate-limiter-flexible';
 import { settingsFromEnv } from '../config/env.js';
 import { openDatabase } from '../db/connect.js';
 import { missingLaunchFlags } from './heap.js';
@@ -25,6 +28,9 @@ export async function runPrimary(workers: number, log: (msg: string) => void = (
   // The workers are the servers: they get the start-up heap flags (heap.ts) even when the primary
   // was started without them (`npx lumengate serve --workers N`), which only node's arguments carry.
   cluster.setupPrimary({ execArgv: [...process.execArgv, ...missingLaunchFlags()] });
+  // The workers' rate-limit counters when there is no Redis (and while it is down under the
+  // `local` policy): answering their IPC from the start, before any worker asks.
+  new RateLimiterClusterMaster();
 
   let stopping = false;
   // Each worker keeps its slot across restarts, so a restarted worker releases exactly the holds its

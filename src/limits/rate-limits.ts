@@ -3,9 +3,13 @@
 // in Redis when REDIS_URL is set (every instance reads and writes the same keys, no local fast
 // path; both windows in one script, src/limits/redis-counters.ts) and in memory otherwise (one
 // instance; rate-limiter-flexible's memory limiter). The memory counters also stand in while Redis
-// is unreachable under the `local` policy.
+// is unreachable under the `local` policy. The workers of `serve --workers N` are one instance of
+// several processes: their memory counters are the primary's, asked over the cluster's IPC
+// (rate-limiter-flexible's cluster limiter; src/cli/cluster.ts starts its master), so N workers
+// never multiply a limit.
+import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
-import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
+import { RateLimiterCluster, RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from 'pino';
 import type { Caller } from '../accounts/keys.js';
 import type { PlanEntry, PlanName } from '../config/catalog.js';
@@ -34,7 +38,7 @@ export interface RateLimitsOptions {
 }
 
 export class RateLimits {
-  private memory = new Map<string, RateLimiterMemory>();
+  private memory = new Map<string, RateLimiterAbstract>();
   private readonly redis: RedisCounters | undefined;
   private states = new WeakMap<Caller, RateLimitState>();
 
@@ -47,14 +51,18 @@ export class RateLimits {
     return { hour: entry?.requests_per_hour ?? null, day: entry?.requests_per_day ?? null };
   }
 
-  /** One in-memory limiter per plan and window; all plans share the account's counter key for a window. */
-  private memoryLimiter(plan: string, window: Window): RateLimiterMemory | null {
+  /**
+   * One in-memory limiter per plan and window (in a cluster worker, the primary's limiter of that
+   * name: the cluster master keys its limiters by prefix, so each plan has its own).
+   */
+  private memoryLimiter(plan: string, window: Window): RateLimiterAbstract | null {
     const points = this.limits(plan)[window];
     if (points === null) return null;
     const id = `${plan}:${window}`;
     let limiter = this.memory.get(id);
     if (!limiter) {
-      limiter = new RateLimiterMemory({ points, duration: WINDOW_SECONDS[window], keyPrefix: `${this.opts.prefix}:rl:${window}` });
+      const opts = { points, duration: WINDOW_SECONDS[window], keyPrefix: `${this.opts.prefix}:rl:${plan}:${window}` };
+      limiter = cluster.isWorker ? new RateLimiterCluster(opts) : new RateLimiterMemory(opts);
       this.memory.set(id, limiter);
     }
     return limiter;
