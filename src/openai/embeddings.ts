@@ -36,7 +36,12 @@ export function parseEmbeddingsBody(body: unknown): EmbeddingsRequest {
   }
   const b = parsed.data;
   return {
-    input: { model: b.model, input: typeof b.input === 'string' ? [b.input] : b.input, ...(b.dimensions ? { dimensions: b.dimensions } : {}), ...(b.user !== undefined ? { user: b.user } : {}) },
+    input: {
+      model: b.model,
+      ...(typeof b.input === 'string' ? { input: [b.input], single: true } : { input: b.input }),
+      ...(b.dimensions ? { dimensions: b.dimensions } : {}),
+      ...(b.user !== undefined ? { user: b.user } : {}),
+    },
     encoding: b.encoding_format ?? 'float',
   };
 }

@@ -156,3 +156,37 @@ describe('/v1/embeddings on a provider without an embeddings API', () => {
     assert.equal(await h.balance(a.id), 10);
   });
 });
+
+// The catalog's input limits (max_prompt_chars over all the text, max_messages as the number of
+// inputs) bound what one flat-priced request may send upstream, on /v1/embeddings as on chat.
+describe('/v1/embeddings within the model input limits of the catalog', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startHarness({ catalog: { models: [{ slug: 'text-embedding-3-small', max_prompt_chars: 10, max_messages: 2 }] } });
+  });
+  after(() => h.close());
+
+  it('over max_prompt_chars or max_messages: 422 naming input, nothing sent, held or charged; within them: served', async () => {
+    const a = await h.account({ tokens: 10 });
+    h.fake.respondWith({ json: upstreamAnswer([[1], [2]]) });
+    const before = h.fake.requests.length;
+    const chars = await h.post('/v1/embeddings', { model: 'text-embedding-3-small', input: ['hello', 'world!'] }, a.key);
+    assert.equal(chars.status, 422, chars.text);
+    assert.equal(chars.json.error.param, 'input.1');
+    assert.match(chars.json.error.message, /at most 10 characters/);
+    const one = await h.post('/v1/embeddings', { model: 'text-embedding-3-small', input: 'hello world!' }, a.key);
+    assert.equal(one.status, 422, one.text);
+    assert.equal(one.json.error.param, 'input');
+    const many = await h.post('/v1/embeddings', { model: 'text-embedding-3-small', input: ['a', 'b', 'c'] }, a.key);
+    assert.equal(many.status, 422, many.text);
+    assert.equal(many.json.error.param, 'input');
+    assert.match(many.json.error.message, /at most 2 inputs/);
+    assert.equal(h.fake.requests.length, before, 'nothing sent upstream');
+    assert.equal(await h.balance(a.id), 10);
+    const pending = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute();
+    assert.equal(pending.length, 0, 'no generation row');
+    const ok = await h.post('/v1/embeddings', { model: 'text-embedding-3-small', input: ['hello', 'world'] }, a.key);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(await h.balance(a.id), 9);
+  });
+});
