@@ -1,5 +1,6 @@
 // Wires the services together and starts listening. Used by `lumengate serve` and by the tests.
 import { MemoryEventLog, RedisEventLog } from './generation/event-log.js';
+import cluster from 'node:cluster';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalog, type Catalog } from './config/catalog.js';
@@ -80,7 +81,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
 
   // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
   const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
-  const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger });
+  // A worker of `serve --workers N` counts in its primary (src/cli/cluster.ts), with the other workers.
+  const primaryCounters = cluster.isWorker && settings.env.LUMENGATE_WORKER_SLOT !== undefined;
+  const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger, primaryCounters });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
   // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them.

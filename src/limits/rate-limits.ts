@@ -7,7 +7,6 @@
 // several processes: their memory counters are the primary's, asked over the cluster's IPC
 // (rate-limiter-flexible's cluster limiter; src/cli/cluster.ts starts its master), so N workers
 // never multiply a limit.
-import cluster from 'node:cluster';
 import type { Redis } from 'ioredis';
 import { RateLimiterCluster, RateLimiterMemory, RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
 import type { Logger } from 'pino';
@@ -35,6 +34,12 @@ export interface RateLimitsOptions {
   prefix: string;
   onRedisDown: RedisDownPolicy;
   logger: Logger;
+  /**
+   * A worker of `serve --workers N` (src/cli/cluster.ts): the memory counters are its primary's,
+   * shared by all the workers. Only there: another cluster primary (a process manager's) would
+   * never answer.
+   */
+  primaryCounters?: boolean;
 }
 
 export class RateLimits {
@@ -62,7 +67,7 @@ export class RateLimits {
     let limiter = this.memory.get(id);
     if (!limiter) {
       const opts = { points, duration: WINDOW_SECONDS[window], keyPrefix: `${this.opts.prefix}:rl:${plan}:${window}` };
-      limiter = cluster.isWorker ? new RateLimiterCluster(opts) : new RateLimiterMemory(opts);
+      limiter = this.opts.primaryCounters ? new RateLimiterCluster(opts) : new RateLimiterMemory(opts);
       this.memory.set(id, limiter);
     }
     return limiter;
