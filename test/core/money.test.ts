@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { Agent } from 'undici';
-import { startHarness, type Harness } from '../support/harness.js';
+import { allSettled, startHarness, startJobHarness, type Harness } from '../support/harness.js';
 import { CompiledQuery, sql } from 'kysely';
 import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
 import { pendingGenerationsQuery, type PendingFilter } from '../../src/generation/store.js';
@@ -226,5 +226,62 @@ describe('money', () => {
         : await sql<{ def: string }>`select sql as def from sqlite_master where type = 'index' and name like 'generations_pending%'`.execute(db.kysely);
     assert.equal(indexes.rows.length, 2);
     for (const r of indexes.rows) assert.match(r.def, /where \(?"?status"? = 'pending'/i);
+  });
+});
+
+// One balance, every way in: the hold is the same atomic statement whichever surface or request
+// shape asks for it (anchor 3.1 #1 and #4: budgets bypassed through another client shape), text
+// or media job (whose hold also writes its job row, one by one on PostgreSQL instead of batched).
+describe('money across surfaces', () => {
+  let h: Harness;
+  before(async () => {
+    h = await startJobHarness({});
+  });
+  after(() => h.close());
+
+  it('48 concurrent requests over six surfaces on an account funded for 20: exactly 20 admitted, 28 get 402, balance 0, ledger exact', async () => {
+    const a = await h.account({ plan: 'elite', tokens: 20 });
+    h.fake.respondWith({ chunks: ['a', 'b'], delayMs: 5 });
+    const surfaces: Array<[string, unknown]> = [
+      ['/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x' }],
+      ['/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }],
+      ['/v1/chat/completions', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }] }],
+      ['/v1/responses', { model: 'gpt-5-nano', input: 'x', stream: true }],
+      ['/api/v2/generate', { model: 'espeak', text: 'hello', wait: 0 }],
+      ['/v1/audio/speech', { model: 'espeak', input: 'hello', voice: 'en' }],
+    ];
+    const agent = new Agent({ connections: 64 });
+    const results = await Promise.all(
+      Array.from({ length: 48 }, async (_, i) => {
+        const [path, body] = surfaces[i % surfaces.length]!;
+        const res = await fetch(`${h.url}${path}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${a.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+          // @ts-expect-error undici's dispatcher option is not in the DOM fetch types
+          dispatcher: agent,
+        });
+        return { path, status: res.status, text: await res.text() };
+      }),
+    );
+    await agent.close();
+    const refused = results.filter((r) => r.status === 402);
+    const admitted = results.filter((r) => r.status !== 402);
+    for (const r of admitted) assert.equal(r.status, 200, `${r.path}: ${r.text}`);
+    for (const r of refused) assert.match(r.text, /insufficient_tokens/, r.path);
+    assert.equal(admitted.length, 20);
+    assert.equal(refused.length, 28);
+    const rows = await allSettled(h, a.id);
+    assert.equal(rows.length, 20, 'a generation per admitted request, none for a refused one');
+    assert.ok(
+      rows.every((r) => r.status === 'completed'),
+      JSON.stringify(rows.map((r) => [r.model_slug, r.status, r.error])),
+    );
+    assert.equal(
+      rows.reduce((n, r) => n + r.tokens_spent, 0),
+      20,
+    );
+    assert.equal(await h.balance(a.id), 0);
+    assert.deepEqual(await h.ledgerMismatches(), []);
   });
 });
