@@ -3,8 +3,11 @@
 // In the PostgreSQL pass of `npm test` the counters live in Redis (TEST_REDIS_URL).
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createKey } from '../../src/accounts/keys.js';
-import { startHarness, type Harness } from '../support/harness.js';
+import { allSettled, startHarness, type Harness } from '../support/harness.js';
 
 const small = { plans: { basic: { requests_per_hour: 3, requests_per_day: 5 }, vip: { requests_per_hour: 10, requests_per_day: 2 }, free: { api_access: false } } };
 
@@ -181,3 +184,49 @@ describe('min_plan', () => {
 });
 
 const header403 = (r: { headers: Headers }) => r.headers.get('x-ratelimit-limit-hour');
+
+// Every surface counts against the same plan limit (anchor 3.1 #4, 3.2 #10: a limit bypassed
+// through another client shape or route): /api/v2 text and media jobs, /v1 chat, responses,
+// embeddings and speech.
+describe('one hourly limit over every surface', () => {
+  let h: Harness;
+  let files: string;
+  before(async () => {
+    files = mkdtempSync(join(tmpdir(), 'lumengate-rl-files-'));
+    h = await startHarness({ catalog: { plans: { basic: { requests_per_hour: 6, requests_per_day: null } } }, env: { LUMENGATE_FILES_DIR: files } });
+  });
+  after(async () => {
+    await h.close();
+    rmSync(files, { recursive: true, force: true });
+  });
+
+  const embeddingAnswer = { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [1] }], model: 'text-embedding-3-small', usage: { prompt_tokens: 1, total_tokens: 1 } };
+  const surfaces: Array<[string, unknown, object]> = [
+    ['/api/v2/generate', { model: 'gpt-5-nano', prompt: 'x' }, { chunks: ['ok'] }],
+    ['/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }, { chunks: ['ok'] }],
+    ['/v1/chat/completions', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }] }, { chunks: ['ok'] }],
+    ['/v1/responses', { model: 'gpt-5-nano', input: 'x' }, { chunks: ['ok'] }],
+    ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'x' }, { json: embeddingAnswer }],
+    ['/v1/audio/speech', { model: 'espeak', input: 'hi', voice: 'en' }, {}],
+    ['/api/v2/generate', { model: 'espeak', text: 'hi', wait: 0 }, {}],
+  ];
+
+  it('six requests on six surfaces use the six of the hour; the seventh, on any surface, is 429 with nothing held', async () => {
+    const a = await h.account({ plan: 'basic', tokens: 50 });
+    for (const [path, body, script] of surfaces.slice(0, 6)) {
+      h.fake.respondWith(script);
+      const r = await h.post(path, body, a.key);
+      assert.equal(r.status, 200, `${path}: ${r.text}`);
+    }
+    await allSettled(h, a.id);
+    const balance = await h.balance(a.id);
+    assert.equal(balance, 50 - 6);
+    for (const [path, body] of surfaces) {
+      const r = await h.post(path, body, a.key);
+      assert.equal(r.status, 429, `${path}: ${r.text}`);
+      assert.match(r.text, /rate_limit_exceeded/);
+    }
+    assert.equal(await h.balance(a.id), balance, 'a refused request holds nothing');
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
