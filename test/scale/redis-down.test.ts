@@ -66,7 +66,22 @@ describe('Redis down', { skip }, () => {
     assert.equal(down.status, 503);
     assert.equal(down.json.error, 'service_unavailable');
     assert.equal(down.headers.get('retry-after'), '5');
+    // Fail closed on every surface that counts, not only /api/v2 (anchor 3.2 #10: a store error
+    // silently allowing traffic on another route).
+    for (const [path, body] of [
+      ['/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }],
+      ['/v1/chat/completions', { model: 'gpt-5-nano', messages: [{ role: 'user', content: 'x' }] }],
+      ['/v1/responses', { model: 'gpt-5-nano', input: 'x', stream: true }],
+      ['/v1/embeddings', { model: 'text-embedding-3-small', input: 'x' }],
+      ['/v1/audio/speech', { model: 'espeak', input: 'x', voice: 'en' }],
+      ['/api/v2/generate', { model: 'espeak', text: 'x', wait: 0 }],
+    ] as const) {
+      const r = await h.post(path, body, a.key);
+      assert.equal(r.status, 503, `${path}: ${r.text}`);
+    }
     assert.equal(await h.balance(a.id), 9, 'nothing held');
+    const pending = await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute();
+    assert.equal(pending.length, 1, 'no generation beyond the first, served one');
     const read = await h.get('/api/v2/balance', a.key);
     assert.equal(read.status, 200, 'reads do not need the counters');
     assert.equal(read.headers.get('x-ratelimit-limit-hour'), null);
