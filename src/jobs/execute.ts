@@ -129,6 +129,12 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       if (now && now.status !== 'pending') return await endSettledElsewhere(deps, now, input, stopAtProvider);
       progress = await pollOf(route)(request(route), providerJobId);
     }
+    // Done within the create call (Replicate's Prefer: wait): its id is stored before the files
+    // are downloaded, so a failed download is retried on the same provider job, never a new one.
+    if (!providerJobId && progress.providerJobId) {
+      providerJobId = progress.providerJobId;
+      await recordProviderJob(deps.db, id, owner, route.name, providerJobId);
+    }
     const result = progress.result;
     const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin);
     const settlement: Settlement = {

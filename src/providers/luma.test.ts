@@ -38,6 +38,7 @@ describe('luma media', () => {
     const third = await p.poll!(r, started.providerJobId);
     assert.deepEqual(third, {
       state: 'done',
+      providerJobId: started.providerJobId,
       result: { files: [{ url: `https://storage.cdn-luma.com/dream_machine/${started.providerJobId}/out.mp4`, mediaType: 'video/mp4', metadata: { duration: 9 } }], measured: { seconds: 9 } },
     });
     await p.close();

@@ -81,6 +81,7 @@ function progress(req: MediaRequest, id: string, g: Generation): MediaProgress {
   const seconds = kind === 'video' ? (num(req.options, 'duration') ?? 5) : undefined;
   return {
     state: 'done',
+    providerJobId: id,
     result: {
       files: [{ url, mediaType: kind === 'image' ? 'image/jpeg' : 'video/mp4', ...(seconds !== undefined ? { metadata: { duration: seconds } } : {}) }],
       ...(seconds !== undefined ? { measured: { seconds } } : {}),

@@ -183,7 +183,8 @@ describe('Replicate tools', () => {
     const p = replicateProvider('replicate', { type: 'replicate', base_url: fake.baseUrl, api_key: 'r8_fake_test_token' });
     fake.queue.push({ text: 'Hello\nworld' });
     const out = await p.media!.start(req({ kind: 'tool', upstreamModel: 'abiruyt/text-extract-ocr:a524', options: { image_url: 'https://example.com/a.png' } }));
-    assert.deepEqual(out, { state: 'done', result: { files: [], text: 'Hello\nworld' } });
+    // Done within Prefer: wait, with the prediction's id (stored before the result is kept: execute.ts).
+    assert.deepEqual(out, { state: 'done', result: { files: [], text: 'Hello\nworld' }, providerJobId: [...fake.predictions.keys()].at(-1) });
     assert.deepEqual(fake.calls.at(-1)!.body, { version: 'a524', input: { image: 'https://example.com/a.png' } });
     await p.close!();
   });

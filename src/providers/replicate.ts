@@ -56,7 +56,7 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
   const progress = (p: Prediction, req: MediaRequest): MediaProgress => {
     switch (p.status) {
       case 'succeeded':
-        return { state: 'done', result: resultOf(p.output, req) };
+        return { state: 'done', result: resultOf(p.output, req), providerJobId: p.id };
       case 'failed':
       case 'aborted':
         // The model itself failed (bad input, content policy): trying again would fail (and charge) again.

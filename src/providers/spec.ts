@@ -237,7 +237,18 @@ export interface MediaResult {
   measured?: { seconds?: number; characters?: number };
 }
 
-export type MediaProgress = { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number } | { state: 'done'; result: MediaResult };
+export type MediaProgress =
+  | { state: 'running'; providerJobId: string; /** Suggested wait before the next poll. */ pollAfterMs?: number }
+  | {
+      state: 'done';
+      result: MediaResult;
+      /**
+       * The provider's job when there is one (a prediction that finished within Replicate's
+       * `Prefer: wait`): stored before the result's files are downloaded, so an attempt that fails
+       * while storing them is retried by polling the same job, not by starting (and paying for) another.
+       */
+      providerJobId?: string;
+    };
 
 export interface MediaProvider {
   /**

@@ -247,6 +247,23 @@ describe('media jobs', () => {
     assert.equal(fake.creates() - before, 1);
   });
 
+  it('a prediction finished within `Prefer: wait` whose file download fails for a moment: the retry downloads it again from the same prediction, never paying for a second', async () => {
+    const acc = await h.account({ tokens: 100 });
+    // The create call answers it succeeded (polls: 0); replicate.delivery answers 503 once.
+    fake.defaults = { polls: 0, fileStatus: 503 };
+    const before = fake.creates();
+    const r = await h.post('/api/v2/generate', { model: 'flux-1.1-pro', prompt: 'x', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    const done = await settled(h, r.json.id, acc.key);
+    const p = [...fake.predictions.values()].at(-1)!;
+    assert.equal(fake.creates() - before, 1, 'one prediction created (and paid for)');
+    assert.deepEqual([done.status, done.tokens_spent, await h.balance(acc.id)], ['completed', 4, 96]);
+    const j = await endedJob(h.server.db, r.json.id);
+    assert.deepEqual([j.state, j.attempts, j.provider_job_id], ['done', 2, p.id]);
+    assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'output.webp')), fake.fileBytes(p.id, 0));
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('attempts run out: the job is failed and its hold released', async () => {
     const acc = await h.account({ tokens: 100 });
     fake.defaults = { createStatus: 500 };

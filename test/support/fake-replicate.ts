@@ -29,6 +29,9 @@ export interface ReplicateScript {
   ext?: string;
   /** A text output instead of files (OCR models answer a string). */
   text?: string;
+  /** The first `fileFailures` downloads of an output file (1 when unset) answer this HTTP status (e.g. 503: replicate.delivery failing for a moment). */
+  fileStatus?: number;
+  fileFailures?: number;
   /** The output file's download sends its first 4 KiB, then holds the rest until release(). */
   fileHold?: boolean;
   /** Output file URLs elsewhere than the fake's own origin (as replicate.delivery is), instead of its own. */
@@ -42,6 +45,8 @@ export interface FakePrediction {
   script: ReplicateScript;
   status: 'starting' | 'processing' | 'succeeded' | 'failed' | 'canceled';
   polls: number;
+  /** Downloads of its output files answered so far (fileStatus counts against these). */
+  downloads: number;
   released: boolean;
   created_at: string;
 }
@@ -163,8 +168,9 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       const file = /^\/files\/([a-z0-9]+)\/out-(\d+)\.(\w+)$/.exec(path);
       if (req.method === 'GET' && file) {
         const bytes = fake.fileBytes(file[1]!, Number(file[2]));
-        res.writeHead(200, { 'content-type': MEDIA[file[3]!] ?? 'application/octet-stream', 'content-length': bytes.length });
         const p = predictions.get(file[1]!);
+        if (p && p.downloads++ < (p.script.fileFailures ?? 1) && p.script.fileStatus) return problem(res, p.script.fileStatus, 'Service Unavailable', 'scripted failure');
+        res.writeHead(200, { 'content-type': MEDIA[file[3]!] ?? 'application/octet-stream', 'content-length': bytes.length });
         if (p?.script.fileHold) {
           res.write(bytes.subarray(0, 4096));
           while (!p.released && !res.destroyed) await Promise.race([once(events, 'release'), once(res, 'close')]);
@@ -185,6 +191,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
           script,
           status: 'starting',
           polls: 0,
+          downloads: 0,
           released: false,
           created_at: new Date().toISOString(),
         };
