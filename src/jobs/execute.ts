@@ -174,7 +174,10 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     const retryable = !(err instanceof GatewayError) && !(err instanceof AttemptsExhausted) && (!(err instanceof ProviderError) || err.retryable);
     if (retryable && job.attempts < job.max_attempts) {
       deps.log?.warn({ generation_id: id, attempt: job.attempts, route: route?.name ?? null, error: (err as Error)?.message }, 'job attempt failed; retrying');
-      await requeueJob(deps.db, id, owner, { delayMs: deps.jobs.backoffMs * 2 ** (job.attempts - 1), error: failure.message });
+      // The provider's Retry-After (a 429 or 503) when it asks for longer than the backoff: an attempt sooner would be refused again.
+      const backoff = deps.jobs.backoffMs * 2 ** (job.attempts - 1);
+      const asked = err instanceof ProviderError && err.retryAfter !== undefined ? err.retryAfter * 1000 : 0;
+      await requeueJob(deps.db, id, owner, { delayMs: Math.max(backoff, asked), error: failure.message });
       return;
     }
     const message = err instanceof AttemptsExhausted ? err.message : failure.message;

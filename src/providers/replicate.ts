@@ -9,6 +9,7 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { replicateInput, replicateOutputsText } from './replicate-inputs.js';
+import { retryAfterSeconds } from './upstream-errors.js';
 import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type MediaResult, type Provider } from './spec.js';
 
 interface Prediction {
@@ -39,10 +40,10 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
     }
     const text = await res.body.text();
     if (res.statusCode >= 400) {
-      const retryAfter = Number(res.headers['retry-after']);
+      const retryAfter = retryAfterSeconds(res.headers['retry-after']);
       throw new ProviderError(`replicate ${method} ${path}: ${problemOf(text)}`, {
         status: res.statusCode,
-        ...(Number.isFinite(retryAfter) ? { retryAfter } : {}),
+        ...(retryAfter !== undefined ? { retryAfter } : {}),
         unavailable: res.statusCode === 404,
       });
     }

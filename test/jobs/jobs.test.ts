@@ -9,6 +9,7 @@ import { settled, startHarness, type Harness } from '../support/harness.js';
 import { dirUntil } from '../support/dir-events.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
+import { serverEvents, untilEvent } from '../support/server-events.js';
 import { startReceiver, type Receiver } from '../webhooks/receiver.js';
 import { releaseStaleHolds } from '../../src/billing/ledger.js';
 import { deliveriesOf } from '../../src/webhooks/store.js';
@@ -262,6 +263,31 @@ describe('media jobs', () => {
     assert.deepEqual([j.state, j.attempts, j.provider_job_id], ['done', 2, p.id]);
     assert.deepEqual(readFileSync(join(filesDir, String(r.json.id), 'output.webp')), fake.fileBytes(p.id, 0));
     assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
+  it("a 429 with Retry-After puts the job back for the provider's wait, not the shorter backoff; a cancel ends it, released", async () => {
+    const acc = await h.account({ tokens: 100 });
+    // Replicate's rate limit: the create call answers 429, Retry-After 30 s (the backoff here is 10 ms).
+    fake.queue.push({ createStatus: 429, retryAfter: 30 });
+    const before = fake.creates();
+    const r = await h.post('/api/v2/generate', { model: 'sd-3.5-large', prompt: 'x', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    // The first attempt's run ends (requeued): read the row it left.
+    const requeued = await untilEvent(
+      [serverEvents.jobRunEnded],
+      async () => {
+        const j = await job(r.json.id);
+        return j.attempts >= 1 && j.state !== 'running' && j;
+      },
+      `job ${r.json.id} requeued after its first attempt`,
+    );
+    assert.deepEqual([requeued.state, requeued.attempts, fake.creates() - before], ['queued', 1, 1]);
+    assert.match(requeued.last_error!, /HTTP 429|429/);
+    // Both stamped by the one requeue, from one clock reading apart: the wait it was given.
+    assert.ok(Date.parse(requeued.run_after) - Date.parse(requeued.updated_at) >= 29_000, `due ${requeued.run_after}, requeued ${requeued.updated_at}`);
+    const c = await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, acc.key);
+    assert.deepEqual([c.json.status, c.json.error, c.json.tokens_spent, await h.balance(acc.id)], ['failed', 'cancelled', 0, 100]);
+    assert.equal(fake.creates() - before, 1);
   });
 
   it('attempts run out: the job is failed and its hold released', async () => {

@@ -21,6 +21,8 @@ export interface ReplicateScript {
   error?: string;
   /** The create call answers this HTTP status with Replicate's problem body instead (e.g. 422, 500). */
   createStatus?: number;
+  /** The create call's refusal (createStatus) carries this `Retry-After` (seconds). */
+  retryAfter?: number;
   /** Every poll (GET) answers this HTTP status with Replicate's problem body instead (e.g. 500: a transient failure). */
   pollStatus?: number;
   /** Output files (1: `output` is a URL string; more: a list). */
@@ -109,12 +111,12 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     },
   };
 
-  const json = (res: ServerResponse, status: number, body: unknown, problem = false) => {
+  const json = (res: ServerResponse, status: number, body: unknown, problem = false, headers: Record<string, string> = {}) => {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': problem ? 'application/problem+json' : 'application/json', 'content-length': Buffer.byteLength(text) });
+    res.writeHead(status, { 'content-type': problem ? 'application/problem+json' : 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
     res.end(text);
   };
-  const problem = (res: ServerResponse, status: number, title: string, detail: string) => json(res, status, { title, detail, status }, true);
+  const problem = (res: ServerResponse, status: number, title: string, detail: string, headers?: Record<string, string>) => json(res, status, { title, detail, status }, true, headers);
 
   const view = (p: FakePrediction) => {
     const done = p.status === 'succeeded' || p.status === 'failed' || p.status === 'canceled';
@@ -182,7 +184,10 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       const create = /^\/v1\/models\/([^/]+)\/([^/]+)\/predictions$/.exec(path);
       if (req.method === 'POST' && (create || path === '/v1/predictions')) {
         const script = fake.queue.shift() ?? fake.defaults;
-        if (script.createStatus) return problem(res, script.createStatus, script.createStatus === 422 ? 'Input validation failed' : 'Internal Server Error', 'scripted failure');
+        if (script.createStatus) {
+          const title = script.createStatus === 422 ? 'Input validation failed' : script.createStatus === 429 ? 'Too Many Requests' : 'Internal Server Error';
+          return problem(res, script.createStatus, title, 'scripted failure', script.retryAfter !== undefined ? { 'retry-after': String(script.retryAfter) } : {});
+        }
         if (!body || typeof body.input !== 'object') return problem(res, 422, 'Input validation failed', '- input: Invalid type. Expected: object, given: null');
         const p: FakePrediction = {
           id: randomBytes(13).toString('hex').slice(0, 26),
