@@ -124,9 +124,20 @@ export async function renewLease(db: Db, generationId: number, owner: string, le
   return Number(r.numUpdatedRows) === 1;
 }
 
-/** Stored the moment the provider accepted the job: a retry polls it instead of starting (and paying for) another. */
-export async function recordProviderJob(db: Db, generationId: number, owner: string, route: string, providerJobId: string): Promise<void> {
-  await db.kysely.updateTable('jobs').set({ route, provider_job_id: providerJobId, updated_at: nowIso() }).where('generation_id', '=', generationId).where('lease_owner', '=', owner).execute();
+/**
+ * Stored the moment the provider accepted the job: a retry polls it instead of starting (and paying
+ * for) another. False when the job is no longer this worker's (cancelled, or its lease taken over):
+ * then nothing records that provider job, and no one else will ever poll or cancel it.
+ */
+export async function recordProviderJob(db: Db, generationId: number, owner: string, route: string, providerJobId: string): Promise<boolean> {
+  const r = await db.kysely
+    .updateTable('jobs')
+    .set({ route, provider_job_id: providerJobId, updated_at: nowIso() })
+    .where('generation_id', '=', generationId)
+    .where('lease_owner', '=', owner)
+    .where('state', '=', 'running')
+    .executeTakeFirst();
+  return Number(r.numUpdatedRows) === 1;
 }
 
 /** A job held back while its input file was stored: due now (a job already ended stays ended). */

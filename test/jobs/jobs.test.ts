@@ -290,6 +290,26 @@ describe('media jobs', () => {
     assert.equal(fake.creates() - before, 1);
   });
 
+  it('a job taken from its worker while the provider was accepting it (a cancel or a takeover elsewhere): the prediction it can no longer record is cancelled at the provider', async () => {
+    const acc = await h.account({ tokens: 100 });
+    // The create call is held: the prediction exists at Replicate, its id not yet known to the gateway.
+    fake.queue.push({ createHold: true, hold: true, ext: 'mp4' });
+    const seen = fake.creates();
+    const r = await h.post('/api/v2/generate', { model: 'minimax-video', prompt: 'x', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    await fake.until(() => fake.creates() === seen + 1);
+    const p = [...fake.predictions.values()].at(-1)!;
+    // Meanwhile the job stops being this worker's: another instance took its lease over (as a
+    // cancel on another instance also ends its lease), so nothing will ever record this prediction.
+    await h.server.db.kysely.updateTable('jobs').set({ lease_owner: 'another-instance#00000000' }).where('generation_id', '=', r.json.id).execute();
+    fake.releaseCreates();
+    await fake.until(() => p.status === 'canceled');
+    assert.ok(fake.calls.some((x) => x.method === 'POST' && x.path === `/v1/predictions/${p.id}/cancel`));
+    assert.equal((await job(r.json.id)).provider_job_id, null, 'not recorded on a job that is not its own');
+    const c = await h.post(`/api/v2/generate/${r.json.id}/cancel`, undefined, acc.key);
+    assert.deepEqual([c.json.status, c.json.error, c.json.tokens_spent, await h.balance(acc.id)], ['failed', 'cancelled', 0, 100]);
+  });
+
   it('attempts run out: the job is failed and its hold released', async () => {
     const acc = await h.account({ tokens: 100 });
     fake.defaults = { createStatus: 500 };

@@ -13,6 +13,8 @@ import { randomBytes } from 'node:crypto';
 export interface ReplicateScript {
   /** GET polls answered `processing` before the ending (0: the create call already has it). */
   polls?: number;
+  /** The create call is answered only after releaseCreates() (the prediction exists from its arrival, as at Replicate during `Prefer: wait`). */
+  createHold?: boolean;
   /** Stay `processing` until release() (the polls count is then ignored). */
   hold?: boolean;
   /** How the prediction ends. */
@@ -71,6 +73,8 @@ export interface FakeReplicate {
   defaults: ReplicateScript;
   /** Lets held predictions (all, or one) end as scripted at their next poll. */
   release(id?: string): void;
+  /** Answers the create calls held by `createHold` (and any later ones) at once. */
+  releaseCreates(): void;
   /** Resolves once `cond()` holds, re-checked after every request the fake answers; rejects after 60 s without. */
   until(cond: () => boolean): Promise<void>;
   creates(): number;
@@ -87,6 +91,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
   const events = new EventEmitter();
   events.setMaxListeners(0);
   let origin = '';
+  let createsReleased = false;
   const fake: FakeReplicate = {
     origin: '',
     baseUrl: '',
@@ -96,6 +101,10 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     defaults,
     release(id) {
       for (const p of predictions.values()) if (!id || p.id === id) p.released = true;
+      events.emit('release');
+    },
+    releaseCreates() {
+      createsReleased = true;
       events.emit('release');
     },
     async until(cond) {
@@ -166,6 +175,8 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
     }
     const path = req.url ?? '/';
     calls.push({ method: req.method ?? '', path, headers: req.headers, body });
+    // A request held before its answer is seen at its arrival too.
+    setImmediate(() => events.emit('request'));
     try {
       const file = /^\/files\/([a-z0-9]+)\/out-(\d+)\.(\w+)$/.exec(path);
       if (req.method === 'GET' && file) {
@@ -201,6 +212,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
           created_at: new Date().toISOString(),
         };
         predictions.set(p.id, p);
+        while (script.createHold && !createsReleased && !res.destroyed) await Promise.race([once(events, 'release'), once(res, 'close')]);
         // Prefer: wait=N answers a prediction that finished at once; otherwise the running one.
         if (/wait/.test(String(req.headers.prefer ?? ''))) advance(p);
         return json(res, 201, view(p));
