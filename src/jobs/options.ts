@@ -3,9 +3,10 @@
 // request is refused with 400 naming it before anything is held. A model with two routes accepts
 // only what both forward, so a fallback never drops what the caller asked for.
 import type { Catalog, ModelEntry } from '../config/catalog.js';
-import { unsupportedField } from '../core/errors.js';
+import { unsupportedField, validationError } from '../core/errors.js';
 import { TEXT_OPTION_NAMES, optionPath, type GenerationInput } from '../generation/request.js';
 import { mediaOptions } from '../providers/media-options.js';
+import { unreadableOption } from '../providers/media-http.js';
 import type { MediaKind, Message } from '../providers/spec.js';
 import { providerType } from './inputs.js';
 
@@ -59,6 +60,9 @@ export function checkMediaOptions(
     // Style C's `text` is the prompt (docs/api.md) unless the model takes a text of its own.
     if (name === 'text' && value === prompt && droppingRoute(catalog, model, 'text') !== undefined) continue;
     refuseOption(catalog, model, name, optionPath(at, name));
+    // Taken by name, but of a type its module would read as absent (`face_enhance: "yes"`): 422, never dropped.
+    const must = value === null ? undefined : unreadableOption(name, value);
+    if (must) throw validationError([{ path: optionPath(at, name), message: `model "${model.slug}" takes ${must} here` }]);
   }
   // The prompt where it was sent: prompt, text or params.text (/api/v2), input (/v1/audio/speech).
   if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt', at.messagePaths?.[messages.length - 1] ?? 'prompt');

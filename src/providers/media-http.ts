@@ -168,7 +168,29 @@ export function requireInput(file: MediaInputFile | undefined, what: string): Me
   return file;
 }
 
-/** Option helpers: the gateway validated types already; these keep the wire bodies free of undefined. */
+/**
+ * How the modules read each option (str, num, bool below, or whole): the options read as numbers
+ * and as booleans, and those read as they are (el-dialogue's `inputs` list and `voices` map); any
+ * other option is read with str. A value its reader would take as absent is refused when the job
+ * is submitted (unreadableOption, src/jobs/options.ts), never dropped.
+ */
+const NUMBER_OPTIONS: ReadonlySet<string> = new Set(['duration', 'num_speakers', 'prompt_influence', 'scale', 'seed', 'similarity_boost', 'speed', 'stability', 'style_exaggeration', 'temperature']);
+const BOOLEAN_OPTIONS: ReadonlySet<string> = new Set(['diarize', 'face_enhance', 'loop', 'watermark']);
+const WHOLE_OPTIONS: Readonly<Record<string, (v: unknown) => boolean>> = {
+  inputs: Array.isArray,
+  voices: (v) => typeof v === 'object' && v !== null && !Array.isArray(v),
+};
+
+/** What option `name` must be when `value` is one its module's reader would take as absent; undefined when it reads it. */
+export function unreadableOption(name: string, value: unknown): string | undefined {
+  if (NUMBER_OPTIONS.has(name)) return num({ v: value }, 'v') === undefined ? 'a number' : undefined;
+  if (BOOLEAN_OPTIONS.has(name)) return bool({ v: value }, 'v') === undefined ? 'true or false' : undefined;
+  const whole = WHOLE_OPTIONS[name];
+  if (whole) return whole(value) ? undefined : name === 'inputs' ? 'a list' : 'an object';
+  return str({ v: value }, 'v') === undefined ? 'a non-empty string' : undefined;
+}
+
+/** Option helpers: unreadableOption refused what they cannot read; these keep the wire bodies free of undefined. */
 export function str(options: Record<string, unknown>, key: string): string | undefined {
   const v = options[key];
   return typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;

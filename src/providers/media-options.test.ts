@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import { startFakeMedia, never, type FakeMediaServer } from '../../test/support/fake-media.js';
 import { loadCatalog } from '../config/catalog.js';
 import { MEDIA_PROVIDER_TYPES, mediaOptions } from './media-options.js';
+import { unreadableOption } from './media-http.js';
 import { defaultProviderFactories } from './registry.js';
 import type { MediaKind, MediaRequest, Provider } from './spec.js';
 
@@ -118,6 +119,8 @@ describe('media option declarations', () => {
         const sent = await wire(r.type, withIt);
         assert.ok(sent !== undefined, `${r.slug}: nothing was sent with ${name}`);
         assert.notEqual(sent, plain, `${r.slug}: the declared option "${name}" does not reach the ${r.type} upstream`);
+        // And the submission's type check (unreadableOption) lets the value the module reads through.
+        if (name !== 'prompt') assert.equal(unreadableOption(name, sample(name)), undefined, `${r.slug}: "${name}" is refused with a value its module reads`);
       }
     });
   }

@@ -151,6 +151,32 @@ describe('tool and media routes', () => {
     assert.equal(rows.length, 0);
   });
 
+  it('an option of a type its provider module cannot read is 422 naming it where it was sent, before any hold; values it reads as they are sent go through', async () => {
+    const acc = await h.account({ tokens: 10 });
+    const creates = replicate.creates();
+    // Each of these the module would read as absent (num, bool, str in src/providers/media-http.ts) and the job would run without.
+    for (const [model, body, path] of [
+      ['upscale', { image_url: 'https://example.com/a.jpg', face_enhance: 'yes' }, 'face_enhance'],
+      ['upscale', { image_url: 'https://example.com/a.jpg', params: { scale: 'four' } }, 'params.scale'],
+      ['colorize', { image_url: 'https://example.com/a.jpg', model_size: true }, 'model_size'],
+      ['minimax-tts', { text: 'Hi', emotion: ['happy'] }, 'emotion'],
+      ['face-swap', { image_url: 'https://example.com/a.jpg', swap_image_url: { url: 'https://example.com/b.jpg' } }, 'swap_image_url'],
+      ['el-dialogue', { prompt: 'Anna: hi', params: { voices: 'Anna=voice-anna' } }, 'params.voices'],
+    ] as const) {
+      const r = await h.post('/api/v2/generate', { model, ...body }, acc.key);
+      assert.equal(r.status, 422, `${model} ${JSON.stringify(body)}: ${r.text}`);
+      assert.equal(r.json.details.fields[0].path, path, r.text);
+    }
+    assert.equal(replicate.creates(), creates);
+    assert.equal(await h.balance(acc.id), 10);
+    assert.equal((await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).execute()).length, 0);
+    // The forms the modules do read: a boolean as "true", a number as a numeric string.
+    replicate.queue.push({ polls: 0, ext: 'png' });
+    const ok = await h.post('/api/v2/generate', { model: 'upscale', image_url: 'https://example.com/a.jpg', face_enhance: 'true', scale: '2' }, acc.key);
+    assert.equal(ok.status, 200, ok.text);
+    assert.deepEqual([...replicate.predictions.values()].at(-1)!.input, { image: 'https://example.com/a.jpg', scale: 2, face_enhance: true });
+  });
+
   it('minimax-tts: the text and voice go to MiniMax Speech-02 HD on Replicate; the audio is stored', async () => {
     const acc = await h.account({ tokens: 10 });
     replicate.queue.push({ ext: 'mp3' });
