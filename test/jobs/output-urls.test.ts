@@ -117,6 +117,19 @@ describe('Veo video URIs', () => {
     );
   });
 
+  it('veo-3.1 without a duration: the hold is for the 8 s Veo makes by default, and the 8 s are what is charged', async () => {
+    const acc = await h.account({ plan: 'pro', tokens: 1000 });
+    const quote = await h.post('/api/v2/models/veo-3.1/calculate-price', { params: {} }, acc.key);
+    const r = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'the fox runs', wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    const done = await settled(h, r.json.id, acc.key);
+    const sent = google.requests.filter((q) => q.pathname.endsWith(':predictLongRunning')).at(-1)!;
+    assert.equal(sent.json.parameters.durationSeconds, undefined, "no duration sent: Google's default");
+    assert.equal(done.status, 'completed', JSON.stringify(done));
+    // 8 s × 20.75 = 166: quoted, held and charged alike (held 4 s, 83, for the 8 s made before).
+    assert.deepEqual([quote.json.token_cost, 1000 - r.json.balance_remaining, done.tokens_spent, await h.balance(acc.id)], [166, 166, 166, 834]);
+  });
+
   for (const [what, uri] of [
     ['a loopback IP literal', () => `http://127.0.0.1:${port}/video.mp4`],
     ['a name resolving to loopback', () => `http://localhost:${port}/video.mp4`],
