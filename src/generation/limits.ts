@@ -37,3 +37,33 @@ export function enforceInputLimits(model: ModelEntry, input: GenerationInput): v
     throw validationError([{ path, message: `at most ${maxPromptChars} characters over the whole conversation for model ${model.slug}, got ${chars}` }]);
   }
 }
+
+/**
+ * The text a media job speaks from its options, beside its prompt: a `text` of its own (MiniMax
+ * speech reads it before the prompt) and el-dialogue's `inputs[].text`. Each is an option name with
+ * its characters (UTF-16 code units, as the prompt is counted).
+ */
+export function spokenOptionText(options: Record<string, unknown>, prompt: string | null): { name: string; chars: number }[] {
+  const found: { name: string; chars: number }[] = [];
+  if (typeof options.text === 'string' && options.text !== prompt) found.push({ name: 'text', chars: options.text.length });
+  if (Array.isArray(options.inputs)) {
+    const chars = options.inputs.reduce((n: number, i: unknown) => n + (typeof (i as { text?: unknown } | null)?.text === 'string' ? (i as { text: string }).text.length : 0), 0);
+    found.push({ name: 'inputs', chars });
+  }
+  return found;
+}
+
+/**
+ * A media job's spoken text counts against the model's prompt limit wherever it is sent, so a
+ * fixed-price speech model never speaks more than the prompt limit allows (422 naming the option
+ * that holds most of it, at `at(name)`: params.text where params gave it).
+ */
+export function enforceSpokenTextLimit(model: ModelEntry, input: GenerationInput, options: Record<string, unknown>, at: (name: string) => string): void {
+  const extra = spokenOptionText(options, input.promptText);
+  if (extra.length === 0) return;
+  const { maxPromptChars } = inputLimits(model);
+  const chars = input.messages.reduce((n, m) => n + messageText(m).length, 0) + extra.reduce((n, e) => n + e.chars, 0);
+  if (chars <= maxPromptChars) return;
+  const most = extra.reduce((a, b) => (b.chars > a.chars ? b : a));
+  throw validationError([{ path: at(most.name), message: `at most ${maxPromptChars} characters of prompt and text to speak for model ${model.slug}, got ${chars}` }]);
+}

@@ -58,9 +58,11 @@ function lookup(model: ModelEntry, options: Record<string, unknown>): number {
   return price;
 }
 
-/** The text a TTS model speaks: `text`, else the prompt. */
+/** The text a TTS model speaks: `text`, else el-dialogue's `inputs[].text`, else the prompt. */
 function textOf(options: Record<string, unknown>): string {
-  return typeof options.text === 'string' ? options.text : typeof options.prompt === 'string' ? options.prompt : '';
+  if (typeof options.text === 'string') return options.text;
+  if (Array.isArray(options.inputs)) return options.inputs.map((i: unknown) => (typeof (i as { text?: unknown } | null)?.text === 'string' ? (i as { text: string }).text : '')).join('');
+  return typeof options.prompt === 'string' ? options.prompt : '';
 }
 
 /** Rates are never below the model's minimum (a 1-second clip still costs min_token_cost). */

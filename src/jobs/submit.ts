@@ -9,6 +9,7 @@ import type { Generation } from '../db/schema.js';
 import { checkAdmission, configuredRoutes, holdPrice } from '../generation/lifecycle.js';
 import { optionPath, type GenerationInput } from '../generation/request.js';
 import { priceOf } from '../generation/pricing.js';
+import { enforceSpokenTextLimit } from '../generation/limits.js';
 import { enforceRequiredOptions } from '../generation/required-options.js';
 import { findGeneration } from '../generation/store.js';
 import { cancelAtProvider, configuredRoutesOrNone, endedResultJson, HOLD_MARGIN_MS, QUEUE_WINDOW_MS, reportEnded, type JobDeps, type JobInput } from './execute.js';
@@ -53,6 +54,7 @@ export async function submitJob(
   // Named where they were sent: params.image_url, params.wait where params gave them (params wins on a clash).
   const at = (name: string) => optionPath(input, name);
   enforceRequiredOptions(model, { options: given, prompt: input.promptText }, at); // a tool's input image, mask, … named when missing
+  enforceSpokenTextLimit(model, input, given, at); // text to speak beside the prompt (MiniMax's text, el-dialogue's inputs) counts too
   const { options, upload: fromUrl } = takeInputUrls(given, INPUT_MAX_BYTES, at);
   if (fromUrl && opts.upload) throw unsupportedField(fromUrl.field, `this request already uploads its input file (${opts.upload.field})`);
   const upload = opts.upload ?? (fromUrl && { ...fromUrl, bytes: (fromUrl.body() as Uint8Array).byteLength });

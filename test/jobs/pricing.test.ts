@@ -8,7 +8,12 @@ describe('calculate-price', () => {
   let h: Harness;
   before(async () => {
     h = await startHarness({
-      catalog: { models: [{ slug: 'openai-tts', pricing_type: 'per_char', min_token_cost: 1, max_token_cost: 50, pricing: { rate: 0.01 } }] },
+      catalog: {
+        models: [
+          { slug: 'openai-tts', pricing_type: 'per_char', min_token_cost: 1, max_token_cost: 50, pricing: { rate: 0.01 } },
+          { slug: 'el-dialogue', pricing_type: 'per_char', min_token_cost: 1, max_token_cost: 50, pricing: { rate: 0.01 } },
+        ],
+      },
     });
   });
   after(() => h.close());
@@ -50,6 +55,12 @@ describe('calculate-price', () => {
     assert.equal((await quote('midjourney', { quality: 'turbo' })).json.token_cost, 35);
     assert.equal((await quote('openai-tts', { text: 'x'.repeat(1234) })).json.token_cost, 13);
     assert.equal((await quote('openai-tts', { text: 'hi' })).json.token_cost, 1, 'never below min_token_cost');
+    // el-dialogue speaks its inputs' texts (no prompt): priced on them, as its settlement measures them.
+    const inputs = [
+      { text: 'x'.repeat(700), voice_id: 'voice-1' },
+      { text: 'y'.repeat(534), voice_id: 'voice-2' },
+    ];
+    assert.equal((await quote('el-dialogue', { params: { inputs } })).json.token_cost, 13);
   });
 
   it("every shipped non-fixed price stays within the model's advertised min and max", async () => {

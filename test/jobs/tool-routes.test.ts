@@ -208,6 +208,37 @@ describe('tool and media routes', () => {
     assert.equal((await resultBytes(r.json)).toString(), 'EL-dialogue-mp3_44100_128:21m00Tcm4TlvDq8ikWAM>Hi!|JBFqnCBsd6RMkjVDRZzb>Hello, Anna.');
   });
 
+  it('text to be spoken counts against the prompt limit wherever it is sent: a `text` beside the prompt, el-dialogue `inputs`; 422 naming it, nothing held', async () => {
+    const acc = await h.account({ tokens: 50 });
+    const creates = replicate.creates();
+    const dialogues = eleven.server.requests.length;
+    const long = 'a'.repeat(10_001); // the media prompt limit is 10,000 characters (src/generation/limits.ts)
+    assert.equal((await h.post('/api/v2/generate', { model: 'minimax-tts', text: long }, acc.key)).status, 422, 'the text alone, as the prompt');
+    for (const [model, body, path] of [
+      ['minimax-tts', { prompt: 'hi', text: long }, 'text'],
+      ['minimax-tts', { prompt: 'hi', params: { text: long } }, 'params.text'],
+      [
+        'el-dialogue',
+        {
+          params: {
+            inputs: [
+              { text: 'Hello', voice_id: 'voice-1' },
+              { text: long, voice_id: 'voice-2' },
+            ],
+          },
+        },
+        'params.inputs',
+      ],
+      ['el-dialogue', { inputs: Array.from({ length: 3 }, () => ({ text: 'b'.repeat(4_000), voice_id: 'voice-1' })) }, 'inputs'],
+    ] as const) {
+      const r = await h.post('/api/v2/generate', { model, ...body }, acc.key);
+      assert.equal(r.status, 422, `${model} ${path}: ${r.text.slice(0, 300)}`);
+      assert.equal(r.json.details.fields[0].path, path, r.text.slice(0, 300));
+    }
+    assert.deepEqual([replicate.creates(), eleven.server.requests.length, await h.balance(acc.id)], [creates, dialogues, 50]);
+    assert.equal((await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).execute()).length, 0);
+  });
+
   it('el-dubbing: dubbing -> dubbed; the dubbing id is stored at once; charged the seconds dubbed', async () => {
     const acc = await h.account({ tokens: 200 });
     eleven.next = { hold: true, sourceSeconds: 75 };
