@@ -5,7 +5,7 @@
 import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { unsupportedField, validationError } from '../core/errors.js';
 import { TEXT_OPTION_NAMES, optionPath, type GenerationInput } from '../generation/request.js';
-import { mediaOptions } from '../providers/media-options.js';
+import { mediaOneOf, mediaOptions } from '../providers/media-options.js';
 import { unreadableOption } from '../providers/media-http.js';
 import type { MediaKind, Message } from '../providers/spec.js';
 import { providerType } from './inputs.js';
@@ -65,5 +65,18 @@ export function checkMediaOptions(
     if (must) throw validationError([{ path: optionPath(at, name), message: `model "${model.slug}" takes ${must} here` }]);
   }
   // The prompt where it was sent: prompt, text or params.text (/api/v2), input (/v1/audio/speech).
-  if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt', at.messagePaths?.[messages.length - 1] ?? 'prompt');
+  const promptPath = at.messagePaths?.[messages.length - 1] ?? 'prompt';
+  if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt', promptPath);
+  // Two options of which a route reads only one: the other would be dropped.
+  const given = (name: string) => (name === 'prompt' ? prompt !== null && prompt !== '' : options[name] !== undefined && options[name] !== null && !(name === 'text' && options.text === prompt));
+  for (const r of model.routes) {
+    for (const [read, dropped] of mediaOneOf(providerType(catalog, r.provider), model.category as MediaKind, r.model)) {
+      if (given(read) && given(dropped)) {
+        throw unsupportedField(
+          dropped === 'prompt' ? promptPath : optionPath(at, dropped),
+          `model "${model.slug}" reads ${read} instead when both are given (its ${r.provider} route); send one of them`,
+        );
+      }
+    }
+  }
 }

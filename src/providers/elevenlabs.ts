@@ -30,6 +30,19 @@ const VOICE_CHANGER_OPTIONS: ReadonlySet<string> = new Set(['format', 'voice_id'
 const DIALOGUE_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'seed', 'inputs', 'voices']);
 const NONE: ReadonlySet<string> = new Set();
 
+/** Options of which the module reads the first when both are given (src/providers/media-options.ts, OneOf). */
+export function elevenLabsOneOf(kind: MediaKind, model: string): readonly (readonly [string, string])[] {
+  if (kind !== 'tool') return [];
+  // dialogueInputs: `inputs` as given, else the prompt's lines with `voices`; startDubbing: video_url ?? audio_url.
+  if (model.startsWith('eleven_v3'))
+    return [
+      ['inputs', 'prompt'],
+      ['inputs', 'voices'],
+    ];
+  if (model === 'dubbing') return [['video_url', 'audio_url']];
+  return [];
+}
+
 export function elevenLabsMediaOptions(kind: MediaKind, model: string): ReadonlySet<string> {
   switch (kind) {
     case 'tts':

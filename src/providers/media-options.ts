@@ -4,12 +4,12 @@
 // src/providers/media-options.test.ts checks that every declared option changes the wire request.
 // The gateway refuses, before anything is held, an option a route of the model would drop
 // (src/jobs/submit.ts): "Options a model does not take are refused".
-import { elevenLabsMediaOptions } from './elevenlabs.js';
+import { elevenLabsMediaOptions, elevenLabsOneOf } from './elevenlabs.js';
 import { googleMediaOptions } from './google-media.js';
 import { localTtsMediaOptions } from './local-tts.js';
 import { lumaMediaOptions } from './luma.js';
 import { openAIMediaOptions } from './openai-media.js';
-import { replicateMediaOptions } from './replicate-inputs.js';
+import { replicateMediaOptions, replicateOneOf } from './replicate-inputs.js';
 import type { MediaKind } from './spec.js';
 
 /** The options a provider module forwards for one media kind and upstream model. */
@@ -37,3 +37,20 @@ export function mediaOptions(type: string, kind: MediaKind, upstreamModel: strin
 
 /** The provider types that have media declarations (for tests and docs). */
 export const MEDIA_PROVIDER_TYPES: readonly string[] = Object.keys(BY_TYPE);
+
+/**
+ * Options of which a module reads only the first when both are given (`[read, dropped]`): MiniMax
+ * speech reads `text` before the prompt, el-dialogue's `inputs` replace its prompt and `voices`, a
+ * dub's `video_url` its `audio_url`. Both in one request is refused naming the one that would be
+ * dropped (src/jobs/options.ts).
+ */
+export type OneOf = readonly (readonly [string, string])[];
+
+const ONE_OF_BY_TYPE: Readonly<Record<string, (kind: MediaKind, upstreamModel: string) => OneOf>> = {
+  elevenlabs: elevenLabsOneOf,
+  replicate: replicateOneOf,
+};
+
+export function mediaOneOf(type: string, kind: MediaKind, upstreamModel: string): OneOf {
+  return ONE_OF_BY_TYPE[type]?.(kind, upstreamModel) ?? [];
+}

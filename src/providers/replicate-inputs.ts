@@ -86,6 +86,12 @@ const SHARED_RENAMES = (kind: MediaKind): Record<string, string> => ({
 const SHARED_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'size', ...Object.keys(SHARED_RENAMES('image'))]);
 const mapperOptions = new Map(Object.entries(MAPPERS).map(([name, m]) => [name, new Set(m.options) as ReadonlySet<string>]));
 
+/** Options of which the mapper reads the first when both are given (src/providers/media-options.ts, OneOf). */
+export function replicateOneOf(_kind: MediaKind, upstreamModel: string): readonly (readonly [string, string])[] {
+  // MiniMax speech speaks `text ?? prompt`.
+  return upstreamModel.split(':')[0] === 'minimax/speech-02-hd' ? [['text', 'prompt']] : [];
+}
+
 /** The Style C options the prediction input of `upstreamModel` ("owner/name[:version]") carries. */
 export function replicateMediaOptions(_kind: MediaKind, upstreamModel: string): ReadonlySet<string> {
   return mapperOptions.get(upstreamModel.split(':')[0]!) ?? SHARED_OPTIONS;

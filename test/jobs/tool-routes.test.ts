@@ -239,6 +239,31 @@ describe('tool and media routes', () => {
     assert.equal((await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', acc.id).execute()).length, 0);
   });
 
+  it('two options of which the model reads only one are refused naming the one it would drop, before any hold', async () => {
+    const acc = await h.account({ tokens: 50 });
+    const creates = replicate.creates();
+    const seen = eleven.server.requests.length;
+    for (const [model, body, path] of [
+      // MiniMax speaks `text`, else the prompt.
+      ['minimax-tts', { prompt: 'Say this', text: 'No, this' }, 'prompt'],
+      // el-dialogue's inputs replace its prompt lines and the voices they map.
+      ['el-dialogue', { prompt: 'Anna: hi', params: { inputs: [{ text: 'Hello', voice_id: 'voice-1' }] } }, 'prompt'],
+      ['el-dialogue', { inputs: [{ text: 'Hello', voice_id: 'voice-1' }], params: { voices: { Anna: 'voice-anna' } } }, 'params.voices'],
+      // A dub takes one source: video_url, else audio_url.
+      ['el-dubbing', { target_lang: 'es', video_url: 'https://example.com/a.mp4', audio_url: 'https://example.com/a.mp3' }, 'audio_url'],
+    ] as const) {
+      const r = await h.post('/api/v2/generate', { model, ...body }, acc.key);
+      assert.equal(r.status, 400, `${model}: ${r.text}`);
+      assert.equal(r.json.details.fields[0].path, path, r.text);
+    }
+    assert.deepEqual([replicate.creates(), eleven.server.requests.length, await h.balance(acc.id)], [creates, seen, 50]);
+    // One of them alone goes through: MiniMax's text sent as `text` is its prompt.
+    replicate.queue.push({ ext: 'mp3' });
+    const one = await h.post('/api/v2/generate', { model: 'minimax-tts', text: 'Only this' }, acc.key);
+    assert.equal(one.status, 200, one.text);
+    assert.deepEqual(replicate.calls.filter((c) => c.method === 'POST').at(-1)!.body, { input: { text: 'Only this' } });
+  });
+
   it('el-dubbing: dubbing -> dubbed; the dubbing id is stored at once; charged the seconds dubbed', async () => {
     const acc = await h.account({ tokens: 200 });
     eleven.next = { hold: true, sourceSeconds: 75 };
