@@ -141,7 +141,12 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     // are downloaded, so a failed download is retried on the same provider job, never a new one.
     if (!providerJobId && progress.providerJobId) await record(route, progress.providerJobId);
     const result = progress.result;
-    const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin);
+    const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin).catch((err: unknown) => {
+      // Made in the call itself (a synchronous API: no provider job to poll again), a result that
+      // could not be stored is lost: a retry would make, and pay for, it again. Fail it instead.
+      if (providerJobId || run.aborted || (err instanceof ProviderError && !err.retryable)) throw err;
+      throw new ProviderError(`storing the result failed: ${(err as Error).message} (not retried: the provider would make, and charge for, it again)`, { retryable: false, cause: err });
+    });
     const settlement: Settlement = {
       status: 'completed',
       resultText: result.text ?? null,

@@ -192,6 +192,27 @@ describe('/v1 media with the openai SDK', () => {
     assert.match(unknown.message, /did you mean "dall-e-3"/);
   });
 
+  it('a synchronous result the store cannot keep is not made (and paid for) again: one upstream call, failed at 0', async () => {
+    const a = await h.account({ tokens: 50 });
+    const store = h.server.files.store;
+    const put = store.put.bind(store);
+    // The result store fails once (S3 down past its SDK's own retries), after the image was made and paid for.
+    let failures = 0;
+    store.put = (key, body, mediaType) => (failures++ === 0 ? Promise.reject(new Error('S3 unavailable')) : put(key, body, mediaType));
+    try {
+      const seen = openai.requests.filter((q) => q.pathname === '/v1/images/generations').length;
+      const r = await h.post('/api/v2/generate', { model: 'dall-e-3', prompt: 'a lighthouse' }, a.key);
+      assert.equal(r.status, 200, r.text);
+      assert.deepEqual([r.json.status, r.json.tokens_spent, await h.balance(a.id)], ['failed', 0, 50]);
+      assert.match(r.json.error, /S3 unavailable/);
+      assert.equal(openai.requests.filter((q) => q.pathname === '/v1/images/generations').length - seen, 1, 'the image was asked for once');
+      assert.equal(failures, 1);
+    } finally {
+      store.put = put;
+    }
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+
   it('a failing upstream: the SDK raises (not retried), balance unchanged, no hold left, the generation failed at 0', async () => {
     const a = await h.account({ tokens: 50 });
     openai.failNext(openAIError(400, 'Your request was rejected as a result of our safety system.', 'invalid_request_error', 'content_policy_violation'));
