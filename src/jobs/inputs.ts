@@ -19,22 +19,37 @@ export const INPUT_URL_OPTIONS = ['image_url', 'audio_url'] as const;
 export const providerType = (catalog: Pick<Catalog, 'providers'>, id: string): string => catalog.providers[id]?.type ?? id;
 
 /**
- * Which provider types' modules pass a job's input file on, by media kind (src/providers/*): OpenAI's
- * transcription and Sora's first frame, ElevenLabs' transcription and audio tools, Veo's first frame, Replicate's image
- * input (sent back as a data URL). A data: URL for a model with any other route is refused naming
- * the field rather than dropped; https:// URLs are unaffected.
+ * Which provider types' modules pass a job's input file on, by media kind (src/providers/*), and
+ * what kind of file each reads: OpenAI's transcription (audio, or video with its sound) and
+ * Sora's first frame (an image), ElevenLabs' transcription and its audio tools (the voice changer,
+ * the isolator, dubbing: audio or video; its dialogue and sound effects take none), Veo's first
+ * frame (an image), Replicate's image input (sent back as a data URL). A data: URL for a model with
+ * any other route, or of a kind its route does not read (audio for an image model, which Veo would
+ * leave out and Replicate would send as the image), is refused naming the field rather than
+ * dropped; https:// URLs are unaffected.
  */
-const INPUT_FILE_KINDS: Readonly<Record<string, readonly string[]>> = {
-  openai: ['stt', 'video'],
-  elevenlabs: ['stt', 'tool'],
-  google: ['video'],
-  replicate: ['image', 'video', 'tool'],
+const AUDIO_OR_VIDEO = ['audio/', 'video/'] as const;
+const IMAGE = ['image/'] as const;
+const INPUT_FILE_KINDS: Readonly<Record<string, (kind: string, upstreamModel: string) => readonly string[]>> = {
+  openai: (kind) => (kind === 'stt' ? AUDIO_OR_VIDEO : kind === 'video' ? IMAGE : []),
+  elevenlabs: (kind, m) => (kind === 'stt' || (kind === 'tool' && (m === 'dubbing' || m.includes('_sts_') || m === 'audio-isolation')) ? AUDIO_OR_VIDEO : []),
+  google: (kind) => (kind === 'video' ? IMAGE : []),
+  replicate: (kind) => (kind === 'image' || kind === 'video' || kind === 'tool' ? IMAGE : []),
 };
 
-/** 400 naming `field` unless every route of the model passes an input file on. */
-export function checkTakesInput(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, field: string): void {
-  const refusing = model.routes.find((r) => !INPUT_FILE_KINDS[providerType(catalog, r.provider)]?.includes(model.category));
+/** 400 naming `field` unless every route of the model passes an input file of `mediaType` on. */
+export function checkTakesInput(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, field: string, mediaType: string): void {
+  const kinds = (r: ModelEntry['routes'][number]) => INPUT_FILE_KINDS[providerType(catalog, r.provider)]?.(model.category, r.model) ?? [];
+  const refusing = model.routes.find((r) => kinds(r).length === 0);
   if (refusing) throw unsupportedField(field, `model "${model.slug}" takes no input file through its ${refusing.provider} route; give an https:// URL instead`);
+  const other = model.routes.find((r) => !kinds(r).some((k) => mediaType.startsWith(k)));
+  if (other)
+    throw unsupportedField(
+      field,
+      `model "${model.slug}" takes ${kinds(other)
+        .map((k) => k.replace('/', ''))
+        .join(' or ')} input files through its ${other.provider} route, not ${clip(mediaType)}`,
+    );
 }
 
 /** An input file on its way into the store: bytes in memory (data: URL) or a stream (an upload's temp file). */

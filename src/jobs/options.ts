@@ -46,6 +46,8 @@ export function checkMediaOptions(
   prompt: string | null,
   messages: readonly Message[] = [],
   at: Pick<GenerationInput, 'paramsOptions' | 'messagePaths'> = {},
+  /** The option whose data: URL became the job's input file (taken out of `options`): given too. */
+  inputFrom?: string,
 ): void {
   // A media job takes one prompt: a system prompt or a conversation would be dropped.
   const system = messages.findIndex((m) => m.role === 'system');
@@ -68,7 +70,8 @@ export function checkMediaOptions(
   const promptPath = at.messagePaths?.[messages.length - 1] ?? 'prompt';
   if (prompt !== null && prompt !== '') refuseOption(catalog, model, 'prompt', promptPath);
   // Two options of which a route reads only one: the other would be dropped.
-  const given = (name: string) => (name === 'prompt' ? prompt !== null && prompt !== '' : options[name] !== undefined && options[name] !== null && !(name === 'text' && options.text === prompt));
+  const given = (name: string) =>
+    name === 'prompt' ? prompt !== null && prompt !== '' : name === inputFrom || (options[name] !== undefined && options[name] !== null && !(name === 'text' && options.text === prompt));
   for (const r of model.routes) {
     for (const [read, dropped] of mediaOneOf(providerType(catalog, r.provider), model.category as MediaKind, r.model)) {
       if (given(read) && given(dropped)) {

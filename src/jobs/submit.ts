@@ -58,8 +58,8 @@ export async function submitJob(
   const { options, upload: fromUrl } = takeInputUrls(given, INPUT_MAX_BYTES, at);
   if (fromUrl && opts.upload) throw unsupportedField(fromUrl.field, `this request already uploads its input file (${opts.upload.field})`);
   const upload = opts.upload ?? (fromUrl && { ...fromUrl, bytes: (fromUrl.body() as Uint8Array).byteLength });
-  if (fromUrl) checkTakesInput(deps.catalog, model, fromUrl.field);
-  checkMediaOptions(deps.catalog, model, options, input.promptText, input.messages, input); // nothing silently dropped: 400 naming an option a route would not forward, where it was sent
+  if (fromUrl) checkTakesInput(deps.catalog, model, fromUrl.field, fromUrl.mediaType);
+  checkMediaOptions(deps.catalog, model, options, input.promptText, input.messages, input, fromUrl?.field.replace(/^params\./, '')); // nothing silently dropped: 400 naming an option a route would not forward, where it was sent
   const waitSeconds = wait === undefined ? (DEFAULT_WAIT[model.category] ?? 0) : wait;
   if (typeof waitSeconds !== 'number' || !Number.isFinite(waitSeconds) || waitSeconds < 0 || waitSeconds > MAX_WAIT_SECONDS) {
     throw validationError([{ path: at('wait'), message: `seconds to wait for the result, 0–${MAX_WAIT_SECONDS}` }]);

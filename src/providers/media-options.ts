@@ -8,7 +8,7 @@ import { elevenLabsMediaOptions, elevenLabsOneOf } from './elevenlabs.js';
 import { googleMediaOptions } from './google-media.js';
 import { localTtsMediaOptions } from './local-tts.js';
 import { lumaMediaOptions } from './luma.js';
-import { openAIMediaOptions } from './openai-media.js';
+import { openAIMediaOptions, openAIOneOf } from './openai-media.js';
 import { replicateMediaOptions, replicateOneOf } from './replicate-inputs.js';
 import type { MediaKind } from './spec.js';
 
@@ -41,13 +41,15 @@ export const MEDIA_PROVIDER_TYPES: readonly string[] = Object.keys(BY_TYPE);
 /**
  * Options of which a module reads only the first when both are given (`[read, dropped]`): MiniMax
  * speech reads `text` before the prompt, el-dialogue's `inputs` replace its prompt and `voices`, a
- * dub's `video_url` its `audio_url`. Both in one request is refused naming the one that would be
+ * dub's `video_url` its `audio_url`, an https `image_url` the input file an `audio_url` data: URL
+ * carries (Replicate, Sora). Both in one request is refused naming the one that would be
  * dropped (src/jobs/options.ts).
  */
 export type OneOf = readonly (readonly [string, string])[];
 
 const ONE_OF_BY_TYPE: Readonly<Record<string, (kind: MediaKind, upstreamModel: string) => OneOf>> = {
   elevenlabs: elevenLabsOneOf,
+  openai: openAIOneOf,
   replicate: replicateOneOf,
 };
 

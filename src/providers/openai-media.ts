@@ -35,6 +35,11 @@ const DALL_E_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'size', 'quality'
 const SPEECH_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'format', 'voice_id', 'speed', 'instructions']);
 const TRANSCRIPTION_OPTIONS: ReadonlySet<string> = new Set(['prompt', 'language', 'temperature']);
 
+/** Options of which the module reads the first when both are given (src/providers/media-options.ts, OneOf): Sora's first frame is image_url, else the input file. */
+export function openAIOneOf(kind: MediaKind): readonly (readonly [string, string])[] {
+  return kind === 'video' ? [['image_url', 'audio_url']] : [];
+}
+
 export function openAIMediaOptions(kind: MediaKind, upstreamModel: string): ReadonlySet<string> {
   switch (kind) {
     case 'image':

@@ -88,8 +88,8 @@ const mapperOptions = new Map(Object.entries(MAPPERS).map(([name, m]) => [name, 
 
 /** Options of which the mapper reads the first when both are given (src/providers/media-options.ts, OneOf). */
 export function replicateOneOf(_kind: MediaKind, upstreamModel: string): readonly (readonly [string, string])[] {
-  // MiniMax speech speaks `text ?? prompt`.
-  return upstreamModel.split(':')[0] === 'minimax/speech-02-hd' ? [['text', 'prompt']] : [];
+  // MiniMax speech speaks `text ?? prompt`; an input file (from an audio_url data: URL) goes as the image only when image_url does not.
+  return upstreamModel.split(':')[0] === 'minimax/speech-02-hd' ? [['text', 'prompt']] : [['image_url', 'audio_url']];
 }
 
 /** The Style C options the prediction input of `upstreamModel` ("owner/name[:version]") carries. */

@@ -347,6 +347,32 @@ describe('input files, POST /api/v2/stt and /v1/audio/transcriptions', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('an input file its route would not read (of the wrong kind, or beside the https URL it reads instead) is refused naming the field, before any hold', async () => {
+    const acc = await h.account({ plan: 'pro', tokens: 1000 });
+    const wav = `data:audio/wav;base64,${speech(64).toString('base64')}`;
+    const png = `data:image/png;base64,${Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2]).toString('base64')}`;
+    const calls = [google.requests.length, replicate.calls.length, eleven.requests.length];
+    for (const [body, path, why] of [
+      // Veo's first frame is an image: Google would leave audio out, Replicate send it as the image.
+      [{ model: 'veo-3.1', prompt: 'x', audio_url: wav }, 'audio_url', /takes image input files through its google route, not audio\/wav/],
+      [{ model: 'flux-kontext-pro', prompt: 'x', params: { audio_url: wav } }, 'params.audio_url', /image input files/],
+      // The voice changer reads speech, not a picture.
+      [{ model: 'el-voice-changer', audio_url: png }, 'audio_url', /audio or video input files through its elevenlabs route, not image\/png/],
+      // An https image_url is what Replicate and Sora send; the input file beside it would be left out.
+      [{ model: 'flux-kontext-pro', prompt: 'x', image_url: 'https://example.com/a.png', audio_url: png }, 'audio_url', /reads image_url instead/],
+      [{ model: 'sora-2', prompt: 'x', image_url: 'https://example.com/a.png', audio_url: png }, 'audio_url', /reads image_url instead/],
+      // A dub's source is video_url, else audio_url, else the input file.
+      [{ model: 'el-dubbing', target_lang: 'es', video_url: 'https://example.com/a.mp4', audio_url: wav }, 'audio_url', /reads video_url instead/],
+    ] as const) {
+      const r = await h.post('/api/v2/generate', body, acc.key);
+      assert.equal(r.status, 400, `${JSON.stringify(body).slice(0, 120)}: ${r.text}`);
+      assert.equal(r.json.details.fields[0].path, path, r.text);
+      assert.match(r.json.message, why);
+    }
+    assert.deepEqual([google.requests.length, replicate.calls.length, eleven.requests.length], calls);
+    assert.deepEqual([(await generationsOf(acc.id)).length, await h.balance(acc.id)], [0, 1000]);
+  });
+
   it('an audio_url data: URL reaches ElevenLabs voice changer as its audio part', async () => {
     const acc = await h.account({ tokens: 100 });
     const wav = speech(4096);
