@@ -62,6 +62,8 @@ const DEFAULT_POLL_MS = 2_000;
 export const QUEUE_WINDOW_MS = 24 * 3600_000;
 /** A pending hold outlives the job's deadline by this much before the stale-hold sweeper may release it. */
 export const HOLD_MARGIN_MS = 5 * 60_000;
+/** How long a stopped run lets a provider call that is creating its job answer (Replicate's Prefer: wait is 5 s by default). */
+export const START_GRACE_MS = 15_000;
 
 export async function executeJob(deps: JobDeps, owner: string, job: Job, signal: AbortSignal): Promise<void> {
   const id = job.generation_id;
@@ -80,6 +82,18 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     Math.max(0, startedAt + deps.jobs.timeoutMs - Date.now()),
   );
   const run = AbortSignal.any([signal, overtime.signal]);
+  // A stop (shutdown, a cancel, a lost lease) does not cut a provider call that is creating the
+  // job: the provider has it already, and only the id it answers lets the next attempt resume it
+  // (or a cancel reach it) instead of paying for a second one. It gets START_GRACE_MS to answer;
+  // the job's deadline still cuts it at once.
+  const startStop = new AbortController();
+  let grace: NodeJS.Timeout | undefined;
+  const onStop = () => {
+    grace = setTimeout(() => startStop.abort(signal.reason), START_GRACE_MS);
+  };
+  if (signal.aborted) onStop();
+  else signal.addEventListener('abort', onStop, { once: true });
+  const starting = AbortSignal.any([overtime.signal, startStop.signal]);
   let route: Route | undefined;
   let providerJobId = job.provider_job_id;
   // Read from the store only when the provider's job is started (a resumed poll does not need it).
@@ -126,7 +140,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       progress = await pollOf(route)(request(route), providerJobId);
     } else {
       if (input.input) inputFile = await readInput(deps.files, id, input.input);
-      ({ route, progress } = await startOnFirstRoute(routes, request));
+      ({ route, progress } = await startOnFirstRoute(routes, (r) => ({ ...request(r), signal: starting }), signal));
     }
     while (progress.state === 'running') {
       if (!providerJobId) await record(route, progress.providerJobId);
@@ -211,6 +225,8 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     await stopAtProvider();
   } finally {
     clearTimeout(deadline);
+    clearTimeout(grace);
+    signal.removeEventListener('abort', onStop);
   }
 }
 
@@ -249,15 +265,15 @@ function pollOf(route: Route): NonNullable<MediaProvider['poll']> {
   return media.poll.bind(media);
 }
 
-/** Routes in order until one accepts; a refusal (4xx) is the caller's and ends the attempt at once. */
-async function startOnFirstRoute(routes: Route[], request: (r: Route) => MediaRequest): Promise<{ route: Route; progress: MediaProgress }> {
+/** Routes in order until one accepts; a refusal (4xx) is the caller's and ends the attempt at once, and so does a stop. */
+async function startOnFirstRoute(routes: Route[], request: (r: Route) => MediaRequest, stop: AbortSignal): Promise<{ route: Route; progress: MediaProgress }> {
   let last: unknown;
   for (const route of routes) {
     try {
       return { route, progress: await mediaOf(route).start(request(route)) };
     } catch (err) {
       last = err;
-      if (err instanceof ProviderError && !err.retryable && !err.unavailable) throw err;
+      if (stop.aborted || (err instanceof ProviderError && !err.retryable && !err.unavailable)) throw err;
     }
   }
   throw last;

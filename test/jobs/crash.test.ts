@@ -95,4 +95,57 @@ describe('job crash recovery', () => {
     const [file] = JSON.parse(gen.result_json!).files;
     assert.deepEqual(readFileSync(join(dir, 'files', file.key)), fake.fileBytes(prediction.id, 0));
   });
+
+  it(
+    'SIGTERM while Replicate is still answering the create call: the call may finish, its id is stored, and the restart resumes that prediction instead of paying for a second',
+    { timeout: 180_000 },
+    async () => {
+      const { db, dir } = shared;
+      const env = {
+        REPLICATE_API_TOKEN: 'r8_fake_test_token',
+        REPLICATE_BASE_URL: fake.baseUrl,
+        LUMENGATE_FILES_DIR: join(dir, 'files'),
+        LUMENGATE_JOB_LEASE_MS: '1500',
+        LUMENGATE_JOB_PROVIDER_POLL_MS: '50',
+        LUMENGATE_JOB_IDLE_POLL_MS: '100',
+        LUMENGATE_INSTANCE_ID: 'jobs-b',
+      };
+      const a = await shared.start(env);
+      const acc = await shared.account('pro', 100);
+      const creates = fake.creates();
+      // The create call is held (the prediction exists at Replicate, its id not yet answered), as during Prefer: wait.
+      fake.queue.push({ createHold: true, hold: true, ext: 'mp4' });
+      const waiting = fetch(`${a.url}/api/v2/generate`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'kling-v2.1', prompt: 'a slow pan over hills', wait: 120 }),
+      });
+      await fake.until(() => fake.creates() === creates + 1);
+      const prediction = [...fake.predictions.values()].at(-1)!;
+      const stopped = a.stop();
+      // The stop answers the waiting request at once (pending), in the same turn as it stops the job's run.
+      const pending = await (await waiting).json();
+      assert.deepEqual([pending.status, pending.balance_remaining], ['pending', 74]);
+      fake.releaseCreates();
+      await stopped;
+      // The prediction's id was stored before the job went back to the queue (another instance on this database may already have resumed it).
+      const job = await db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', pending.id).executeTakeFirstOrThrow();
+      assert.equal(job.provider_job_id, prediction.id);
+
+      const restarted = await shared.start(env);
+      await fake.until(() => prediction.polls > 0);
+      fake.release(prediction.id);
+      const g = await untilEvent(
+        [serverEvents.settled],
+        async () => {
+          const now = await get(restarted.url, `/api/v2/generate/${pending.id}`, acc.key);
+          return now.status !== 'pending' && now;
+        },
+        `generation ${pending.id} settled`,
+      );
+      assert.deepEqual([g.status, g.tokens_spent, g.balance_remaining], ['completed', 26, 74]);
+      assert.equal(fake.creates(), creates + 1, 'exactly one prediction was created (and paid for)');
+      assert.deepEqual(await ledgerMismatches(db), []);
+    },
+  );
 });
