@@ -83,3 +83,25 @@ export function checkMediaOptions(
     }
   }
 }
+
+/**
+ * The options with the price table's defaults filled in where the request left them out (matrix and
+ * per_point `defaults`, per_second `seconds.default`), for each option every route of the model
+ * forwards. priceOf prices a request by those defaults, so the provider is asked for exactly them,
+ * not for its own: Veo makes 8 s when no duration is given, gpt-image picks its quality ("auto").
+ * What is made is what was held, and the charge (capped at the hold) pays for it.
+ */
+export function withPricedDefaults(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>): Record<string, unknown> {
+  const p = model.pricing;
+  if (!p) return options;
+  const defaults: Record<string, unknown> = {};
+  if ((model.pricing_type === 'matrix' || model.pricing_type === 'per_point') && p.by && p.defaults) {
+    for (const name of p.by) if (p.defaults[name] !== undefined) defaults[name] = p.defaults[name];
+  }
+  if (model.pricing_type === 'per_second' && p.seconds) defaults[p.seconds.option ?? 'duration'] = p.seconds.default;
+  const out = { ...options };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (out[name] == null && model.routes.every((r) => takes(catalog, model, r, name))) out[name] = value;
+  }
+  return out;
+}

@@ -18,7 +18,7 @@ import type { JobRunner } from './runner.js';
 import { countOpenJobs, endJob, findJob, makeJobDue } from './store.js';
 import { checkTakesInput, INPUT_MAX_BYTES, inputKey, inputName, takeInputUrls, type InputUpload, type JobInputFile } from './inputs.js';
 import type { MediaKind } from '../providers/spec.js';
-import { checkMediaOptions } from './options.js';
+import { checkMediaOptions, withPricedDefaults } from './options.js';
 import type { Cancellation } from '../core/cancel.js';
 
 export const JOB_CATEGORIES: ReadonlySet<string> = new Set(['image', 'video', 'audio', 'tts', 'stt', 'tool']);
@@ -72,8 +72,10 @@ export async function submitJob(
     bytes: upload.bytes,
     ...(upload.filename ? { filename: upload.filename } : {}),
   };
-  const jobInput: JobInput = { prompt: input.promptText, options, ...(callbackUrl ? { callbackUrl } : {}), ...(inputFile ? { input: inputFile } : {}) };
   const price = priceOf(model, { ...options, prompt: input.promptText });
+  // The provider is asked for what was priced, its defaults included (Veo's duration, gpt-image's quality).
+  const priced = withPricedDefaults(deps.catalog, model, options);
+  const jobInput: JobInput = { prompt: input.promptText, options: priced, ...(callbackUrl ? { callbackUrl } : {}), ...(inputFile ? { input: inputFile } : {}) };
   await checkQueueRoom(deps, caller.account.id);
   const hold = await holdPrice(deps, caller, model, price, {
     prompt: input.promptText,

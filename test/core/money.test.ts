@@ -230,7 +230,7 @@ describe('money', () => {
 });
 
 // One balance, every way in: the hold is the same atomic statement whichever surface or request
-// shape asks for it (anchor 3.1 #1 and #4: budgets bypassed through another client shape), text
+// shape asks for it (budgets bypassed through another client shape), text
 // or media job (whose hold also writes its job row, one by one on PostgreSQL instead of batched).
 describe('money across surfaces', () => {
   let h: Harness;

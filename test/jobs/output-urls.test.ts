@@ -117,14 +117,14 @@ describe('Veo video URIs', () => {
     );
   });
 
-  it('veo-3.1 without a duration: the hold is for the 8 s Veo makes by default, and the 8 s are what is charged', async () => {
+  it('veo-3.1 without a duration: Veo is asked for the 8 s it makes by default, and the 8 s are quoted, held and charged', async () => {
     const acc = await h.account({ plan: 'pro', tokens: 1000 });
     const quote = await h.post('/api/v2/models/veo-3.1/calculate-price', { params: {} }, acc.key);
     const r = await h.post('/api/v2/generate', { model: 'veo-3.1', prompt: 'the fox runs', wait: 0 }, acc.key);
     assert.equal(r.status, 200, r.text);
     const done = await settled(h, r.json.id, acc.key);
     const sent = google.requests.filter((q) => q.pathname.endsWith(':predictLongRunning')).at(-1)!;
-    assert.equal(sent.json.parameters.durationSeconds, undefined, "no duration sent: Google's default");
+    assert.equal(sent.json.parameters.durationSeconds, 8, 'the priced default is sent, not left to Google (src/jobs/options.ts)');
     assert.equal(done.status, 'completed', JSON.stringify(done));
     // 8 s × 20.75 = 166: quoted, held and charged alike (held 4 s, 83, for the 8 s made before).
     assert.deepEqual([quote.json.token_cost, 1000 - r.json.balance_remaining, done.tokens_spent, await h.balance(acc.id)], [166, 166, 166, 834]);

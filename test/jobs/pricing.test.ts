@@ -1,7 +1,9 @@
 // Prices by option (docs/api.md) over HTTP, and the ledger's partial charge on this engine.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { startHarness, type Harness } from '../support/harness.js';
+import { startHarness, startJobHarness, type Harness } from '../support/harness.js';
+import { FAKE_OPENAI_KEY, startFakeOpenAIMedia } from '../support/fake-openai-media.js';
+import type { FakeMediaServer } from '../support/fake-media.js';
 import { holdTokens, settleGeneration } from '../../src/billing/ledger.js';
 
 describe('calculate-price', () => {
@@ -107,5 +109,35 @@ describe('partial charge', () => {
     assert.deepEqual([again.applied, again.balance], [false, 8]);
     assert.equal((await db.kysely.selectFrom('ledger').select('kind').where('generation_id', '=', h2!.generationId).execute()).length, 2, 'hold + charge, no release of 0');
     assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+});
+
+// A price assumes the table's defaults for the options a request leaves out (`defaults`,
+// `seconds.default`). The provider must then be asked for exactly those, not its own defaults:
+// gpt-image picks its own quality ("auto") when asked for none (the catalog prices "low"). (Veo's
+// duration: test/jobs/output-urls.test.ts.) Otherwise the hold, and the
+// charge it caps, pays for less than the provider makes (a hold at the base tier).
+describe('what is made is what is held: the priced defaults reach the provider', () => {
+  let h: Harness;
+  let openai: FakeMediaServer;
+  before(async () => {
+    openai = await startFakeOpenAIMedia();
+    h = await startJobHarness({ OPENAI_API_KEY: FAKE_OPENAI_KEY, OPENAI_BASE_URL: `${openai.origin}/v1` });
+  });
+  after(async () => {
+    await h.close();
+    await openai.close();
+  });
+
+  it('gpt-image-1.5 without a quality: OpenAI is asked for the "low" held, on /api/v2 and /v1/images/generations', async () => {
+    const acc = await h.account({ plan: 'pro', tokens: 100 });
+    const r = await h.post('/api/v2/generate', { model: 'gpt-image-1.5', prompt: 'a lighthouse' }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    assert.equal(r.json.tokens_spent, 1);
+    assert.equal(openai.requests.at(-1)!.json.quality, 'low');
+    const v1 = await h.post('/v1/images/generations', { model: 'gpt-image-1.5', prompt: 'a lighthouse', response_format: 'b64_json' }, acc.key);
+    assert.equal(v1.status, 200, v1.text);
+    assert.equal(openai.requests.at(-1)!.json.quality, 'low');
+    assert.equal(await h.balance(acc.id), 98);
   });
 });

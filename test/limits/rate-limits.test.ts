@@ -185,7 +185,7 @@ describe('min_plan', () => {
 
 const header403 = (r: { headers: Headers }) => r.headers.get('x-ratelimit-limit-hour');
 
-// Every surface counts against the same plan limit (anchor 3.1 #4, 3.2 #10: a limit bypassed
+// Every surface counts against the same plan limit (a limit bypassed
 // through another client shape or route): /api/v2 text and media jobs, /v1 chat, responses,
 // embeddings and speech.
 describe('one hourly limit over every surface', () => {

@@ -132,7 +132,7 @@ describe('/v1/responses', () => {
     assert.equal(done.id, `resp_${raw.headers.get('x-generation-id')}`);
     assert.equal(done.output[0].content[0].text, 'Once upon');
     assert.equal(done.usage.output_tokens, 3);
-    // The charge reaches a streaming client too, in the same place as a response not streamed (anchor 3.1 #21).
+    // The charge reaches a streaming client too, in the same place as a response not streamed.
     assert.deepEqual(done.lumengate, { generation_id: Number(raw.headers.get('x-generation-id')), tokens_spent: 1, balance_remaining: 9 });
     assert.equal(events[6]![1].text, 'Once upon');
 

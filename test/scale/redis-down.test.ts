@@ -66,7 +66,7 @@ describe('Redis down', { skip }, () => {
     assert.equal(down.status, 503);
     assert.equal(down.json.error, 'service_unavailable');
     assert.equal(down.headers.get('retry-after'), '5');
-    // Fail closed on every surface that counts, not only /api/v2 (anchor 3.2 #10: a store error
+    // Fail closed on every surface that counts, not only /api/v2 (a store error
     // silently allowing traffic on another route).
     for (const [path, body] of [
       ['/api/v2/generate/stream', { model: 'gpt-5-nano', prompt: 'x' }],
