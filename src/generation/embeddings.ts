@@ -5,13 +5,14 @@ import type { Caller } from '../accounts/keys.js';
 import type { ModelEntry } from '../config/catalog.js';
 import type { Settlement } from '../billing/ledger.js';
 import { settleWithRetry } from '../billing/settle-retry.js';
-import { GatewayError, validationError } from '../core/errors.js';
+import { GatewayError } from '../core/errors.js';
 import { BrokenCircuitError } from 'cockatiel';
 import type { ProviderUsage } from '../providers/spec.js';
 import type { Cancellation } from '../core/cancel.js';
 import { admitModel, cancelOnTotalTimeout, configuredRoutes, describeFailure, holdFlatPrice, type GenerationDeps } from './lifecycle.js';
 import { isRefusal, UnreachableError, type Route } from './routing.js';
 import { generationObject, type GenerationObject } from './object.js';
+import { enforceEmbeddingLimits } from './limits.js';
 
 export interface EmbeddingInput {
   model: string;
@@ -40,7 +41,7 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
   if (model.category !== 'embedding') {
     throw new GatewayError('bad_request', `model "${model.slug}" is not an embedding model (it is a ${model.category} model)`, { model: model.slug });
   }
-  enforceEmbeddingLimits(model, input);
+  enforceEmbeddingLimits(model, input.input, input.single === true);
   // Providers without embeddings (Anthropic, local models today) cannot serve this route.
   const routes = configuredRoutes(deps, model).filter((r) => r.provider.embed);
   if (routes.length === 0) {
@@ -55,25 +56,6 @@ async function embed(deps: GenerationDeps, caller: Caller, input: EmbeddingInput
   } finally {
     release?.();
   }
-}
-
-/**
- * The catalog's input limits where the model sets them, as chat's (limits.ts): `max_messages`
- * inputs, `max_prompt_chars` characters over all of them. One flat price covers the request, so
- * they bound what it may send upstream: 422 naming the input holding most of the text, before
- * anything is counted or held. Unset, the body limit and the 2048 inputs bound it.
- */
-function enforceEmbeddingLimits(model: ModelEntry, input: EmbeddingInput): void {
-  const texts = input.input;
-  if (model.max_messages !== undefined && texts.length > model.max_messages) {
-    throw validationError([{ path: 'input', message: `at most ${model.max_messages} inputs for model ${model.slug}, got ${texts.length}` }]);
-  }
-  if (model.max_prompt_chars === undefined) return;
-  const sizes = texts.map((t) => t.length);
-  const chars = sizes.reduce((n, k) => n + k, 0);
-  if (chars <= model.max_prompt_chars) return;
-  const path = input.single ? 'input' : `input.${sizes.indexOf(Math.max(...sizes))}`;
-  throw validationError([{ path, message: `at most ${model.max_prompt_chars} characters over all inputs for model ${model.slug}, got ${chars}` }]);
 }
 
 /** An admitted embedding request, from its hold to its settlement. */

@@ -4,6 +4,7 @@ import type { ModelEntry } from '../config/catalog.js';
 import { validationError } from '../core/errors.js';
 import type { GenerationInput } from './request.js';
 import { messageText } from '../providers/spec.js';
+import { dialogueText } from './pricing.js';
 
 /** Messages per request (system + history + prompt) unless the model says otherwise. */
 export const DEFAULT_MAX_MESSAGES = 1000;
@@ -46,10 +47,7 @@ export function enforceInputLimits(model: ModelEntry, input: GenerationInput): v
 export function spokenOptionText(options: Record<string, unknown>, prompt: string | null): { name: string; chars: number }[] {
   const found: { name: string; chars: number }[] = [];
   if (typeof options.text === 'string' && options.text !== prompt) found.push({ name: 'text', chars: options.text.length });
-  if (Array.isArray(options.inputs)) {
-    const chars = options.inputs.reduce((n: number, i: unknown) => n + (typeof (i as { text?: unknown } | null)?.text === 'string' ? (i as { text: string }).text.length : 0), 0);
-    found.push({ name: 'inputs', chars });
-  }
+  if (Array.isArray(options.inputs)) found.push({ name: 'inputs', chars: dialogueText(options.inputs).length });
   return found;
 }
 
@@ -66,4 +64,23 @@ export function enforceSpokenTextLimit(model: ModelEntry, input: GenerationInput
   if (chars <= maxPromptChars) return;
   const most = extra.reduce((a, b) => (b.chars > a.chars ? b : a));
   throw validationError([{ path: at(most.name), message: `at most ${maxPromptChars} characters of prompt and text to speak for model ${model.slug}, got ${chars}` }]);
+}
+
+/**
+ * /v1/embeddings: the catalog's input limits where the model sets them (no defaults here), as
+ * chat's above: `max_messages` inputs, `max_prompt_chars` characters over all of them. One flat
+ * price covers the request, so they bound what it may send upstream: 422 naming the input holding
+ * most of the text (`input` when it was one string), before anything is counted or held. Unset,
+ * the body limit and the 2048 inputs bound it.
+ */
+export function enforceEmbeddingLimits(model: ModelEntry, texts: readonly string[], single: boolean): void {
+  if (model.max_messages !== undefined && texts.length > model.max_messages) {
+    throw validationError([{ path: 'input', message: `at most ${model.max_messages} inputs for model ${model.slug}, got ${texts.length}` }]);
+  }
+  if (model.max_prompt_chars === undefined) return;
+  const sizes = texts.map((t) => t.length);
+  const chars = sizes.reduce((n, k) => n + k, 0);
+  if (chars <= model.max_prompt_chars) return;
+  const path = single ? 'input' : `input.${sizes.indexOf(Math.max(...sizes))}`;
+  throw validationError([{ path, message: `at most ${model.max_prompt_chars} characters over all inputs for model ${model.slug}, got ${chars}` }]);
 }

@@ -31,12 +31,30 @@ export function priceOf(model: ModelEntry, options: Record<string, unknown>, mea
   }
 }
 
+/** Seconds a per_second model is priced at when neither the request nor its table gives any. */
+const DEFAULT_SECONDS = 5;
+
+/**
+ * The values priceOf assumes for the options a request leaves out: matrix and per_point `defaults`,
+ * per_second `seconds.default`. A job asks its provider for them (src/jobs/options.ts), so what is
+ * made is what was priced.
+ */
+export function pricedDefaults(model: ModelEntry): Record<string, unknown> {
+  const p = model.pricing;
+  if ((model.pricing_type === 'matrix' || model.pricing_type === 'per_point') && p?.by && p.defaults) {
+    const defaults = p.defaults;
+    return Object.fromEntries(p.by.filter((name) => defaults[name] !== undefined).map((name) => [name, defaults[name]]));
+  }
+  if (model.pricing_type === 'per_second') return { [p?.seconds?.option ?? 'duration']: p?.seconds?.default ?? DEFAULT_SECONDS };
+  return {};
+}
+
 /** The seconds a per_second model will produce: the option (validated against the table's bounds) or its default. */
 function secondsOf(model: ModelEntry, options: Record<string, unknown>): number {
   const s = model.pricing?.seconds;
   const name = s?.option ?? 'duration';
   const given = options[name];
-  if (given === undefined || given === null) return s?.default ?? 5;
+  if (given === undefined || given === null) return s?.default ?? DEFAULT_SECONDS;
   if (typeof given !== 'number' || !Number.isFinite(given)) throw validationError([{ path: name, message: 'must be a number of seconds' }]);
   if (s?.allowed && !s.allowed.includes(given)) throw validationError([{ path: name, message: `model ${model.slug} takes ${s.allowed.join(' or ')} seconds` }]);
   if ((s?.min !== undefined && given < s.min) || (s?.max !== undefined && given > s.max)) {
@@ -61,8 +79,13 @@ function lookup(model: ModelEntry, options: Record<string, unknown>): number {
 /** The text a TTS model speaks: `text`, else el-dialogue's `inputs[].text`, else the prompt. */
 function textOf(options: Record<string, unknown>): string {
   if (typeof options.text === 'string') return options.text;
-  if (Array.isArray(options.inputs)) return options.inputs.map((i: unknown) => (typeof (i as { text?: unknown } | null)?.text === 'string' ? (i as { text: string }).text : '')).join('');
+  if (Array.isArray(options.inputs)) return dialogueText(options.inputs);
   return typeof options.prompt === 'string' ? options.prompt : '';
+}
+
+/** The text el-dialogue's `inputs` speak: their `text`s, in order (an entry without one speaks nothing). */
+export function dialogueText(inputs: readonly unknown[]): string {
+  return inputs.map((i) => (typeof (i as { text?: unknown } | null)?.text === 'string' ? (i as { text: string }).text : '')).join('');
 }
 
 /** Rates are never below the model's minimum (a 1-second clip still costs min_token_cost). */

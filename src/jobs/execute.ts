@@ -115,11 +115,8 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
   // Stores the provider job's id on the row. A job that stopped being ours while the provider was
   // accepting it (a cancel on another instance, its lease taken over by another worker) records
   // nothing, and the cancel or the new worker never learns of this provider job: stop it paying on.
-  const record = async (r: Route, jobId: string) => {
-    if (await recordProviderJob(deps.db, id, owner, r.name, jobId)) {
-      providerJobId = jobId;
-      return;
-    }
+  const record = async (r: Route, jobId: string): Promise<string> => {
+    if (await recordProviderJob(deps.db, id, owner, r.name, jobId)) return jobId;
     await cancelAtProvider(deps, r, request, jobId);
     throw new JobStop('lease_lost');
   };
@@ -143,17 +140,17 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
       ({ route, progress } = await startOnFirstRoute(routes, (r) => ({ ...request(r), signal: starting }), signal));
     }
     while (progress.state === 'running') {
-      if (!providerJobId) await record(route, progress.providerJobId);
+      providerJobId ??= await record(route, progress.providerJobId);
       await delay(deps.jobs.providerPollMs ?? progress.pollAfterMs ?? DEFAULT_POLL_MS, undefined, { signal: run });
       // The stale-hold sweeper may have released it while it ran (its hold outlived): end it here.
       // A database blip is not a reason to give up the attempt: look again after the next poll.
       const now = await findGeneration(deps.db, id).catch(() => undefined);
       if (now && now.status !== 'pending') return await endSettledElsewhere(deps, now, input, stopAtProvider);
-      progress = await pollOf(route)(request(route), providerJobId ?? progress.providerJobId);
+      progress = await pollOf(route)(request(route), providerJobId);
     }
     // Done within the create call (Replicate's Prefer: wait): its id is stored before the files
     // are downloaded, so a failed download is retried on the same provider job, never a new one.
-    if (!providerJobId && progress.providerJobId) await record(route, progress.providerJobId);
+    if (!providerJobId && progress.providerJobId) providerJobId = await record(route, progress.providerJobId);
     const result = progress.result;
     const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin).catch((err: unknown) => {
       // Made in the call itself (a synchronous API: no provider job to poll again), a result that

@@ -5,6 +5,7 @@
 import type { Catalog, ModelEntry } from '../config/catalog.js';
 import { unsupportedField, validationError } from '../core/errors.js';
 import { TEXT_OPTION_NAMES, optionPath, type GenerationInput } from '../generation/request.js';
+import { pricedDefaults } from '../generation/pricing.js';
 import { mediaOneOf, mediaOptions } from '../providers/media-options.js';
 import { unreadableOption } from '../providers/media-http.js';
 import type { MediaKind, Message } from '../providers/spec.js';
@@ -92,15 +93,8 @@ export function checkMediaOptions(
  * What is made is what was held, and the charge (capped at the hold) pays for it.
  */
 export function withPricedDefaults(catalog: Pick<Catalog, 'providers'>, model: ModelEntry, options: Record<string, unknown>): Record<string, unknown> {
-  const p = model.pricing;
-  if (!p) return options;
-  const defaults: Record<string, unknown> = {};
-  if ((model.pricing_type === 'matrix' || model.pricing_type === 'per_point') && p.by && p.defaults) {
-    for (const name of p.by) if (p.defaults[name] !== undefined) defaults[name] = p.defaults[name];
-  }
-  if (model.pricing_type === 'per_second' && p.seconds) defaults[p.seconds.option ?? 'duration'] = p.seconds.default;
   const out = { ...options };
-  for (const [name, value] of Object.entries(defaults)) {
+  for (const [name, value] of Object.entries(pricedDefaults(model))) {
     if (out[name] == null && model.routes.every((r) => takes(catalog, model, r, name))) out[name] = value;
   }
   return out;
