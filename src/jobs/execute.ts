@@ -152,10 +152,16 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     // are downloaded, so a failed download is retried on the same provider job, never a new one.
     if (!providerJobId && progress.providerJobId) providerJobId = await record(route, progress.providerJobId);
     const result = progress.result;
-    const files = await storeOutputs(deps.files, id, result.files, run, route.provider.media?.origin).catch((err: unknown) => {
+    // A result made in the create call itself (a synchronous API: no provider job to resume) is
+    // paid for once it is in hand. A stop other than a cancel (a shutdown, a lost lease) lets it be
+    // stored and settled within the create call's grace, rather than giving the job back to be
+    // made, and paid for, again.
+    const inHand = !providerJobId;
+    const stopsStoring = inHand ? starting : run;
+    const files = await storeOutputs(deps.files, id, result.files, stopsStoring, route.provider.media?.origin).catch((err: unknown) => {
       // Made in the call itself (a synchronous API: no provider job to poll again), a result that
       // could not be stored is lost: a retry would make, and pay for, it again. Fail it instead.
-      if (providerJobId || run.aborted || (err instanceof ProviderError && !err.retryable)) throw err;
+      if (providerJobId || stopsStoring.aborted || (err instanceof ProviderError && !err.retryable)) throw err;
       throw new ProviderError(`storing the result failed: ${(err as Error).message} (not retried: the provider would make, and charge for, it again)`, { retryable: false, cause: err });
     });
     const settlement: Settlement = {
@@ -174,8 +180,9 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     // Cancelled after storing, or settled first by someone else (a cancel on another instance, the
     // stale-hold sweeper): the stored files are recorded nowhere, and the end is theirs to report.
     const keys = files.map((f) => f.key);
-    if (signal.aborted) {
-      if (signal.reason instanceof JobStop && signal.reason.reason === 'cancelled') await deleteOutputs(deps.files, keys);
+    const cancelled = signal.reason instanceof JobStop && signal.reason.reason === 'cancelled';
+    if (signal.aborted && (cancelled || !inHand)) {
+      if (cancelled) await deleteOutputs(deps.files, keys);
       throw signal.reason;
     }
     if (!(await settleWithRetry(deps.db, id, settlement)).applied) {

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ledgerMismatches } from '../../src/billing/ledger.js';
+import { FAKE_OPENAI_KEY, startFakeOpenAIImages, type FakeOpenAIImages } from '../support/fake-openai-images.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
 import { serverEvents, untilEvent } from '../support/server-events.js';
@@ -14,14 +15,17 @@ import { openSharedDatabase, type SharedDatabase } from '../support/shared-db.js
 describe('job crash recovery', () => {
   let shared: SharedDatabase;
   let fake: FakeReplicate;
+  let images: FakeOpenAIImages;
 
   before(async () => {
     shared = await openSharedDatabase();
     fake = await startFakeReplicate({ hold: true, ext: 'mp4' });
+    images = await startFakeOpenAIImages();
   });
   after(async () => {
     await shared?.close();
-    await fake?.close();
+    images?.release();
+    await Promise.all([fake?.close(), images?.close()]);
   });
 
   const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json();
@@ -148,4 +152,45 @@ describe('job crash recovery', () => {
       assert.deepEqual(await ledgerMismatches(db), []);
     },
   );
+
+  it('SIGTERM while a synchronous provider (OpenAI images) is answering: the image that arrives within the grace is stored and charged once, not made again', { timeout: 180_000 }, async () => {
+    const { db, dir } = shared;
+    const env = {
+      OPENAI_API_KEY: FAKE_OPENAI_KEY,
+      OPENAI_BASE_URL: `${images.origin}/v1`,
+      LUMENGATE_FILES_DIR: join(dir, 'files'),
+      LUMENGATE_JOB_IDLE_POLL_MS: '100',
+      LUMENGATE_INSTANCE_ID: 'jobs-c',
+    };
+    const a = await shared.start(env);
+    const acc = await shared.account('pro', 100);
+    const arrived = images.nextRequest();
+    // The images call is held: OpenAI is making (and will charge for) the picture, and there is no job id to come back to.
+    const waiting = fetch(`${a.url}/api/v2/generate`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${acc.key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'dall-e-3', prompt: 'hold: a lighthouse at dusk', wait: 120 }),
+    });
+    await arrived;
+    const stopped = a.stop();
+    // The stop answers the waiting request at once (pending), in the same turn as it stops the job's run.
+    const pending = await (await waiting).json();
+    assert.equal(pending.status, 'pending');
+    images.release();
+    await stopped;
+
+    const gen = await db.kysely.selectFrom('generations').selectAll().where('id', '=', pending.id).executeTakeFirstOrThrow();
+    assert.deepEqual([gen.status, (await endedJob(db, pending.id)).state], ['completed', 'done']);
+    const [file] = JSON.parse(gen.result_json!).files;
+    assert.equal(
+      readFileSync(join(dir, 'files', file.key))
+        .subarray(1, 4)
+        .toString('latin1'),
+      'PNG',
+    );
+    assert.deepEqual(await shared.ledgerKinds(pending.id), ['charge', 'hold']);
+    assert.equal(await shared.balance(acc.id), 100 - gen.tokens_spent);
+    assert.equal(images.requests.filter((r) => r.pathname === '/v1/images/generations').length, 1, 'the picture was asked for (and paid for) once');
+    assert.deepEqual(await ledgerMismatches(db), []);
+  });
 });
