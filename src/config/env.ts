@@ -88,7 +88,17 @@ export interface JobSettings {
   backoffMs: number;
   /** A job still running after this is failed (LUMENGATE_JOB_TIMEOUT_MS); its hold lasts 5 minutes more. */
   timeoutMs: number;
+  /** The most bytes one output file of a job may have (LUMENGATE_MAX_OUTPUT_BYTES); a larger one fails the job. */
+  maxOutputBytes: number;
 }
+
+/**
+ * LUMENGATE_MAX_OUTPUT_BYTES' default, 512 MiB: a minute of 4K video at 50 Mbit/s is ~375 MB, while
+ * some providers' files are read into memory whole (docs/deploy.md), so a worker slot holds at most this.
+ */
+export const DEFAULT_MAX_OUTPUT_BYTES = 512 * 1024 * 1024;
+/** The largest LUMENGATE_MAX_OUTPUT_BYTES: a file read into memory is one Buffer, at most 4 GiB on Node 20. */
+export const MAX_OUTPUT_BYTES_LIMIT = 4 * 1024 * 1024 * 1024;
 
 export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings {
   const webhookConcurrency = positiveOr(env.LUMENGATE_WEBHOOK_CONCURRENCY, 8, 'LUMENGATE_WEBHOOK_CONCURRENCY');
@@ -156,7 +166,17 @@ function jobSettings(env: NodeJS.ProcessEnv): JobSettings {
     maxAttempts: Math.max(1, intOr(env.LUMENGATE_JOB_ATTEMPTS, 3)),
     backoffMs: intOr(env.LUMENGATE_JOB_BACKOFF_MS, 2_000),
     timeoutMs: Math.max(1_000, timerMs(env.LUMENGATE_JOB_TIMEOUT_MS, 30 * 60_000, 'LUMENGATE_JOB_TIMEOUT_MS')),
+    maxOutputBytes: maxOutputBytes(env.LUMENGATE_MAX_OUTPUT_BYTES),
   };
+}
+
+function maxOutputBytes(v: string | undefined): number {
+  if (v === undefined || v === '') return DEFAULT_MAX_OUTPUT_BYTES;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error(`LUMENGATE_MAX_OUTPUT_BYTES must be a positive whole number of bytes, got ${JSON.stringify(v)}`);
+  if (n > MAX_OUTPUT_BYTES_LIMIT)
+    throw new Error(`LUMENGATE_MAX_OUTPUT_BYTES must be at most ${MAX_OUTPUT_BYTES_LIMIT} (4 GiB: some providers' files are read into memory, one Buffer each), got ${n}`);
+  return n;
 }
 
 function storageUrl(v: string | undefined): string | undefined {
