@@ -4,6 +4,7 @@
 // Generation objects and errors ({detail}) have Luma's real shape.
 import { randomUUID } from 'node:crypto';
 import { startFakeMedia, type FakeAnswer, type FakeMediaServer } from './fake-media.js';
+import type { HugeBody } from './huge-body.js';
 
 export const FAKE_LUMA_KEY = 'luma-test';
 
@@ -17,6 +18,8 @@ interface FakeGeneration {
 
 export interface FakeLuma extends FakeMediaServer {
   readonly generations: Map<string, FakeGeneration>;
+  /** The next read (GET) of a generation answers this body instead (huge-body.ts), once. */
+  pollBody: HugeBody | undefined;
 }
 
 export async function startFakeLuma(): Promise<FakeLuma> {
@@ -50,11 +53,15 @@ export async function startFakeLuma(): Promise<FakeLuma> {
     }
     if (req.method === 'GET') {
       g.reads++;
+      const huge = fake.pollBody;
+      fake.pollBody = undefined;
+      if (huge) return { headers: { 'content-type': 'application/json' }, huge };
       if (g.state === 'queued') g.state = 'dreaming';
       else if (g.state === 'dreaming') g.state = String(g.request.prompt).includes('fail') ? 'failed' : 'completed';
       return { json: object(g) };
     }
     return undefined;
   });
-  return Object.assign(server, { generations });
+  const fake: FakeLuma = Object.assign(server, { generations, pollBody: undefined as HugeBody | undefined });
+  return fake;
 }

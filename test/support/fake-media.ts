@@ -4,6 +4,7 @@
 // protocols, so each fake supplies routes and keeps its own job state.
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { HugeBody } from './huge-body.js';
 
 export interface MediaRecordedRequest {
   method: string;
@@ -25,6 +26,8 @@ export interface FakeAnswer {
   headers?: Record<string, string>;
   json?: unknown;
   body?: string | Uint8Array;
+  /** A body too large to allocate, streamed (huge-body.ts); `headers` go with it. */
+  huge?: HugeBody;
 }
 
 export type Route = (req: MediaRecordedRequest) => FakeAnswer | undefined | Promise<FakeAnswer | undefined>;
@@ -75,6 +78,7 @@ export async function startFakeMedia(route: Route): Promise<FakeMediaServer> {
     for (const w of waiting) w(record);
     const a = overrides.shift() ?? (await route(record)) ?? { status: 404, json: { error: { message: `no route for ${record.method} ${record.pathname}` } } };
     const headers = { ...a.headers };
+    if (a.huge) return a.huge.write(res, a.status ?? 200, headers);
     let body: string | Uint8Array = a.body ?? '';
     if (a.json !== undefined) {
       headers['content-type'] ??= 'application/json';

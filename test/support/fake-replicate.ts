@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { EventEmitter, once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
+import type { HugeBody } from './huge-body.js';
 
 export interface ReplicateScript {
   /** GET polls answered `processing` before the ending (0: the create call already has it). */
@@ -40,6 +41,10 @@ export interface ReplicateScript {
   fileHold?: boolean;
   /** Output file URLs elsewhere than the fake's own origin (as replicate.delivery is), instead of its own. */
   urls?: string[];
+  /** The output file's downloads answer this body instead (huge-body.ts: larger than any gateway should take). */
+  fileBody?: HugeBody;
+  /** Polls (GET) answer this body instead: a prediction that never ends. */
+  pollBody?: HugeBody;
 }
 
 export interface FakePrediction {
@@ -183,6 +188,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
         const bytes = fake.fileBytes(file[1]!, Number(file[2]));
         const p = predictions.get(file[1]!);
         if (p && p.downloads++ < (p.script.fileFailures ?? 1) && p.script.fileStatus) return problem(res, p.script.fileStatus, 'Service Unavailable', 'scripted failure');
+        if (p?.script.fileBody) return await p.script.fileBody.write(res, 200, { 'content-type': MEDIA[file[3]!] ?? 'application/octet-stream' });
         res.writeHead(200, { 'content-type': MEDIA[file[3]!] ?? 'application/octet-stream', 'content-length': bytes.length });
         if (p?.script.fileHold) {
           res.write(bytes.subarray(0, 4096));
@@ -223,6 +229,7 @@ export async function startFakeReplicate(defaults: ReplicateScript = {}): Promis
       if (p && req.method === 'GET' && !one![2]) {
         if (p.script.pollStatus) return problem(res, p.script.pollStatus, 'Internal Server Error', 'scripted failure');
         p.polls++;
+        if (p.script.pollBody) return await p.script.pollBody.write(res, 200, { 'content-type': 'application/json' });
         advance(p);
         return json(res, 200, view(p));
       }
