@@ -102,6 +102,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     kind: gen.category as MediaKind,
     upstreamModel: r.upstreamModel,
     options: input.options,
+    maxOutputBytes: deps.jobs.maxOutputBytes,
     signal: run,
     ...(input.prompt !== null ? { prompt: input.prompt } : {}),
     ...(inputFile ? { input: inputFile } : {}),
@@ -158,7 +159,7 @@ export async function executeJob(deps: JobDeps, owner: string, job: Job, signal:
     // made, and paid for, again.
     const inHand = !providerJobId;
     const stopsStoring = inHand ? starting : run;
-    const files = await storeOutputs(deps.files, id, result.files, stopsStoring, route.provider.media?.origin).catch((err: unknown) => {
+    const files = await storeOutputs(deps.files, id, result.files, { signal: stopsStoring, providerOrigin: route.provider.media?.origin, maxBytes: deps.jobs.maxOutputBytes }).catch((err: unknown) => {
       // Made in the call itself (a synchronous API: no provider job to poll again), a result that
       // could not be stored is lost: a retry would make, and pay for, it again. Fail it instead.
       if (providerJobId || stopsStoring.aborted || (err instanceof ProviderError && !err.retryable)) throw err;

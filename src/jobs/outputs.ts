@@ -1,10 +1,12 @@
 // A finished job's files go to the gateway's FileStore at once (provider URLs expire, docs/api.md),
 // under "<generation id>/<name>"; what was stored is recorded on the generation (result_json.files),
-// from which the files route renders result_url and result_metadata.
+// from which the files route renders result_url and result_metadata. No file is stored over the
+// output cap (LUMENGATE_MAX_OUTPUT_BYTES, src/providers/body-limit.ts): a download stops at it.
 import { Agent, request } from 'undici';
 import type { FileStore } from '../storage/files.js';
 import { ProviderError, type MediaOutputFile } from '../providers/spec.js';
 import { outputUrl, publicOnlyConnect, refusedAddress } from '../providers/media-http.js';
+import { bounded, fileLimit, refuseDeclared, type BodyLimit } from '../providers/body-limit.js';
 
 export interface StoredOutput {
   key: string;
@@ -32,8 +34,19 @@ const EXTENSIONS: Record<string, string> = {
   'text/plain': 'txt',
 };
 
-/** `providerOrigin`: the origin of the provider's own API (MediaProvider.origin), where any address is allowed. */
-export async function storeOutputs(files: FileStore, generationId: number, outputs: MediaOutputFile[], signal: AbortSignal, providerOrigin?: string): Promise<StoredOutput[]> {
+export interface StoreOptions {
+  signal: AbortSignal;
+  /** The origin of the provider's own API (MediaProvider.origin), where any address is allowed. */
+  providerOrigin?: string | undefined;
+  /** The most bytes one file may have (LUMENGATE_MAX_OUTPUT_BYTES). */
+  maxBytes: number;
+}
+
+export async function storeOutputs(files: FileStore, generationId: number, outputs: MediaOutputFile[], opts: StoreOptions): Promise<StoredOutput[]> {
+  const limit = fileLimit(opts.maxBytes);
+  // Bytes a provider read itself were bounded as it read them; a file decoded from its JSON (base64) is checked here.
+  const over = outputs.find((f) => f.data && f.data.byteLength > limit.bytes);
+  if (over?.data) throw limit.tooLarge(over.data.byteLength);
   const stored: StoredOutput[] = [];
   for (const [i, f] of outputs.entries()) {
     const format = f.metadata?.format ?? EXTENSIONS[f.mediaType] ?? null;
@@ -41,7 +54,7 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
     const key = `${generationId}/${name}`;
     let bytes: number;
     try {
-      ({ bytes } = await files.put(key, f.data ?? (await download(f.url, signal, providerOrigin)), f.mediaType));
+      ({ bytes } = await files.put(key, f.data ?? (await download(f.url, opts.signal, opts.providerOrigin, limit)), f.mediaType));
     } catch (err) {
       // Cancelled or failed part way: nothing records these files, so none may stay (a partial one included).
       await deleteOutputs(files, [...stored.map((s) => s.key), key]);
@@ -71,11 +84,13 @@ export async function deleteOutputs(files: FileStore, keys: string[]): Promise<v
 const publicOnly = new Agent({ connect: publicOnlyConnect });
 
 /**
- * The provider's file, streamed into the store (a video is never held whole in memory). Only over
+ * The provider's file, streamed into the store (a video is never held whole in memory), up to
+ * `limit`: a Content-Length above it is refused unread, and the stream ends with an error before
+ * the chunk that would cross it (the store's partial file is deleted by storeOutputs). Only over
  * http(s), and only from the provider's own origin or a public address: a URL in an output must
  * not turn the gateway into a proxy into its own network. Redirects are not followed.
  */
-async function download(raw: string | undefined, signal: AbortSignal, providerOrigin: string | undefined): Promise<AsyncIterable<Uint8Array>> {
+async function download(raw: string | undefined, signal: AbortSignal, providerOrigin: string | undefined, limit: BodyLimit): Promise<AsyncIterable<Uint8Array>> {
   if (!raw) throw new ProviderError('provider output has neither bytes nor a URL', { retryable: false });
   // The provider's own origin is where the operator pointed it (<ID>_BASE_URL): any address there.
   const { url, own } = outputUrl(raw, providerOrigin);
@@ -86,5 +101,6 @@ async function download(raw: string | undefined, signal: AbortSignal, providerOr
     await res.body.dump();
     throw new ProviderError(`downloading the result failed: HTTP ${res.statusCode}`, { status: res.statusCode, retryable: res.statusCode >= 500 || res.statusCode === 429 });
   }
-  return res.body;
+  refuseDeclared(res, limit);
+  return bounded(res.body, limit);
 }

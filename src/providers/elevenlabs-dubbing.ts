@@ -5,6 +5,7 @@
 // (docs/api.md), so a restart resumes polling instead of paying for a second dub.
 import { FormData } from 'undici';
 import { MediaHttp, bool, contentType, filePart, num, str } from './media-http.js';
+import { outputLimit } from './body-limit.js';
 import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
 
 interface DubbingCreated {
@@ -54,7 +55,7 @@ export async function pollDubbing(http: MediaHttp, req: MediaRequest, id: string
   if (meta.status === 'failed') throw new ProviderError(`ElevenLabs dubbing failed: ${meta.error ?? 'no reason given'}`, { retryable: false, code: 'generation_failed' });
   if (meta.status !== 'dubbed') return { state: 'running', providerJobId: id, pollAfterMs: 5_000 };
   const lang = targetLang(req);
-  const file = await http.call(`${path}/audio/${encodeURIComponent(lang)}`, { headers: { accept: '*/*' }, signal: req.signal });
+  const file = await http.call(`${path}/audio/${encodeURIComponent(lang)}`, { headers: { accept: '*/*' }, signal: req.signal, limit: outputLimit(req) });
   const mediaType = contentType(file, meta.media_metadata?.content_type ?? 'audio/mpeg');
   const held = num(req.options, 'duration') ?? DEFAULT_SECONDS;
   const source = meta.media_metadata?.duration;

@@ -5,6 +5,7 @@
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, bool, defined, filePart, num, requireInput, str, type ClosableMediaProvider, type HttpAnswer } from './media-http.js';
+import { outputLimit } from './body-limit.js';
 import { DUBBING_OPTIONS, cancelDubbing, pollDubbing, startDubbing } from './elevenlabs-dubbing.js';
 import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest, type MediaResult } from './spec.js';
 
@@ -126,7 +127,7 @@ async function speech(http: MediaHttp, req: MediaRequest): Promise<MediaResult> 
     seed: num(o, 'seed'),
   });
   const voice = encodeURIComponent(str(o, 'voice_id') ?? DEFAULT_VOICE_ID);
-  const res = await http.call(`/text-to-speech/${voice}${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal });
+  const res = await http.call(`/text-to-speech/${voice}${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) });
   return audio(res, out, { characters: [...text].length });
 }
 
@@ -149,7 +150,7 @@ async function soundEffect(http: MediaHttp, req: MediaRequest): Promise<MediaRes
   const o = req.options;
   const out = outputFormat(o);
   const body = defined({ text: req.prompt ?? '', model_id: req.upstreamModel, duration_seconds: num(o, 'duration'), prompt_influence: num(o, 'prompt_influence') });
-  return audio(await http.call(`/sound-generation${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal }), out);
+  return audio(await http.call(`/sound-generation${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) }), out);
 }
 
 async function music(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
@@ -157,7 +158,11 @@ async function music(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
   const out = outputFormat(o);
   const seconds = num(o, 'duration');
   const body = defined({ prompt: req.prompt ?? '', music_length_ms: seconds !== undefined ? Math.round(seconds * 1000) : undefined, model_id: req.upstreamModel });
-  return audio(await http.call(`/music${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal }), out, seconds !== undefined ? { seconds } : undefined);
+  return audio(
+    await http.call(`/music${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) }),
+    out,
+    seconds !== undefined ? { seconds } : undefined,
+  );
 }
 
 async function voiceChanger(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
@@ -166,14 +171,14 @@ async function voiceChanger(http: MediaHttp, req: MediaRequest): Promise<MediaRe
   filePart(form, 'audio', requireInput(req.input, 'el-voice-changer (the audio to change)'), 'audio');
   form.append('model_id', req.upstreamModel);
   const voice = encodeURIComponent(str(req.options, 'voice_id') ?? DEFAULT_VOICE_ID);
-  return audio(await http.call(`/speech-to-speech/${voice}${out.query}`, { form, headers: { accept: 'audio/*' }, signal: req.signal }), out);
+  return audio(await http.call(`/speech-to-speech/${voice}${out.query}`, { form, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) }), out);
 }
 
 async function voiceIsolator(http: MediaHttp, req: MediaRequest): Promise<MediaResult> {
   const form = new FormData();
   filePart(form, 'audio', requireInput(req.input, 'el-voice-isolator (the audio to clean)'), 'audio');
   // The isolator takes no output_format: it answers MP3.
-  return audio(await http.call('/audio-isolation', { form, headers: { accept: 'audio/*' }, signal: req.signal }), { mediaType: 'audio/mpeg', format: 'mp3' });
+  return audio(await http.call('/audio-isolation', { form, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) }), { mediaType: 'audio/mpeg', format: 'mp3' });
 }
 
 /**
@@ -185,7 +190,7 @@ async function dialogue(http: MediaHttp, req: MediaRequest): Promise<MediaResult
   const inputs = dialogueInputs(req);
   const out = outputFormat(req.options);
   const body = defined({ inputs, model_id: req.upstreamModel, seed: num(req.options, 'seed') });
-  const res = await http.call(`/text-to-dialogue${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal });
+  const res = await http.call(`/text-to-dialogue${out.query}`, { json: body, headers: { accept: 'audio/*' }, signal: req.signal, limit: outputLimit(req) });
   return audio(res, out, { characters: inputs.reduce((n, i) => n + [...i.text].length, 0) });
 }
 

@@ -3,6 +3,7 @@
 // poll() downloads it here (the key never leaves the provider) and answers the bytes.
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, contentType, defined, num, str, type ClosableMediaProvider } from './media-http.js';
+import { inlineOutputLimit, outputLimit } from './body-limit.js';
 import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
 
 interface PredictResponse {
@@ -53,7 +54,7 @@ export function googleMedia(cfg: ProviderConfig): ClosableMediaProvider {
 async function imagen(http: MediaHttp, req: MediaRequest): Promise<MediaProgress> {
   const o = req.options;
   const body = { instances: [{ prompt: req.prompt ?? '' }], parameters: defined({ sampleCount: 1, aspectRatio: str(o, 'aspect_ratio'), personGeneration: str(o, 'person_generation') }) };
-  const res = await http.json<PredictResponse>(`/models/${encodeURIComponent(req.upstreamModel)}:predict`, { json: body, signal: req.signal });
+  const res = await http.json<PredictResponse>(`/models/${encodeURIComponent(req.upstreamModel)}:predict`, { json: body, signal: req.signal, limit: inlineOutputLimit(req) });
   const p = res.predictions?.find((x) => x.bytesBase64Encoded);
   // Imagen answers no prediction at all when its safety filters removed the image.
   if (!p?.bytesBase64Encoded) throw new ProviderError('Imagen returned no image (filtered by its safety settings)', { status: 400, retryable: false, code: 'content_filter' });
@@ -78,7 +79,7 @@ async function veoProgress(http: MediaHttp, req: MediaRequest, op: Operation): P
     const reasons = out?.raiMediaFilteredReasons?.join('; ');
     throw new ProviderError(`Veo returned no video${reasons ? `: ${reasons}` : ''}`, { status: 400, retryable: false, code: 'content_filter' });
   }
-  const video = await http.download(uri, req.signal);
+  const video = await http.download(uri, req.signal, outputLimit(req));
   const seconds = num(req.options, 'duration') ?? VEO_DEFAULT_SECONDS;
   return { state: 'done', result: { files: [{ data: video.bytes, mediaType: contentType(video, 'video/mp4'), metadata: { duration: seconds } }], measured: { seconds } } };
 }

@@ -3,9 +3,11 @@
 // "download a URL output to bytes" step. On undici's request() for the same reason as
 // openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
 // poll internally and never expose the provider's job id, which the gateway must store (docs/api.md).
+// Every answer is read within a bound (body-limit.ts): a JSON answer's unless the call names an output file's.
 import { isIP } from 'node:net';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { failure, httpError } from './upstream-errors.js';
+import { JSON_LIMIT, readBounded, type BodyLimit } from './body-limit.js';
 import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';
 import { hostOf, isPublicAddress } from '../webhooks/address.js';
 import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
@@ -19,6 +21,8 @@ export interface HttpCall {
   form?: FormData;
   headers?: Record<string, string>;
   signal: AbortSignal;
+  /** The most the answer may have: JSON_LIMIT unless it is (or carries) an output file. */
+  limit?: BodyLimit;
 }
 
 export interface HttpAnswer {
@@ -54,7 +58,11 @@ export class MediaHttp {
       headers['content-type'] = 'application/json';
       body = JSON.stringify(c.json);
     } else if (c.form) body = c.form;
-    return send(/^https?:/.test(path) ? path : this.url(path), { method: c.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: c.signal, dispatcher: this.pool });
+    return send(
+      /^https?:/.test(path) ? path : this.url(path),
+      { method: c.method ?? (body === undefined ? 'GET' : 'POST'), headers, body, signal: c.signal, dispatcher: this.pool },
+      c.limit ?? JSON_LIMIT,
+    );
   }
 
   async json<T>(path: string, c: HttpCall): Promise<T> {
@@ -67,7 +75,7 @@ export class MediaHttp {
    * The URL must pass outputUrl; where the provider's own origin redirects (Google's files API to
    * its signed storage) is its answer, followed as the origin itself is; other redirects are checked.
    */
-  async download(raw: string, signal: AbortSignal): Promise<HttpAnswer> {
+  async download(raw: string, signal: AbortSignal, limit: BodyLimit): Promise<HttpAnswer> {
     const origin = new URL(this.baseUrl).origin;
     let next = outputUrl(raw, origin);
     let vouched = next.own;
@@ -87,7 +95,7 @@ export class MediaHttp {
         vouched = own || next.own;
         continue;
       }
-      return answer(res, signal);
+      return answer(res, signal, limit);
     }
     throw new ProviderError('upstream result download redirected too often');
   }
@@ -122,20 +130,20 @@ export function refusedAddress(err: unknown): ProviderError | undefined {
 
 type SendOptions = { method: 'GET' | 'POST' | 'DELETE'; headers: Record<string, string>; body?: string | FormData; signal: AbortSignal; dispatcher: Dispatcher };
 
-async function send(url: string, opts: SendOptions): Promise<HttpAnswer> {
+async function send(url: string, opts: SendOptions, limit: BodyLimit): Promise<HttpAnswer> {
   let res: Dispatcher.ResponseData;
   try {
     res = await request(url, opts);
   } catch (err) {
     throw failure(err, opts.signal);
   }
-  return answer(res, opts.signal);
+  return answer(res, opts.signal, limit);
 }
 
-async function answer(res: Dispatcher.ResponseData, signal: AbortSignal): Promise<HttpAnswer> {
+async function answer(res: Dispatcher.ResponseData, signal: AbortSignal, limit: BodyLimit): Promise<HttpAnswer> {
   if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, signal);
   try {
-    return { status: res.statusCode, headers: res.headers, bytes: new Uint8Array(await res.body.arrayBuffer()) };
+    return { status: res.statusCode, headers: res.headers, bytes: await readBounded(res, limit) };
   } catch (err) {
     throw failure(err, signal);
   }

@@ -4,6 +4,7 @@
 // The registry composes this beside the Chat Completions provider for type "openai".
 import { FormData } from 'undici';
 import type { ProviderConfig } from './config.js';
+import { inlineOutputLimit, outputLimit } from './body-limit.js';
 import { MediaHttp, defined, filePart, num, requireInput, sizeOf, str, type ClosableMediaProvider } from './media-http.js';
 import { VIDEO_OPTIONS, cancelVideo, pollVideo, startVideo } from './openai-videos.js';
 import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
@@ -93,7 +94,7 @@ async function image(http: MediaHttp, req: MediaRequest): Promise<MediaProgress>
     quality: str(o, 'quality'),
     ...(gptImage ? { output_format: str(o, 'format') } : { style: str(o, 'style'), response_format: 'b64_json' }),
   });
-  const res = await http.json<ImagesResponse>('/images/generations', { json: body, signal: req.signal });
+  const res = await http.json<ImagesResponse>('/images/generations', { json: body, signal: req.signal, limit: inlineOutputLimit(req) });
   const b64 = res.data?.[0]?.b64_json;
   if (!b64) throw new ProviderError('OpenAI answered images/generations without b64_json data');
   return {
@@ -114,7 +115,7 @@ async function speech(http: MediaHttp, req: MediaRequest): Promise<MediaProgress
     speed: num(o, 'speed'),
     instructions: str(o, 'instructions'),
   });
-  const res = await http.call('/audio/speech', { json: body, headers: { accept: '*/*' }, signal: req.signal });
+  const res = await http.call('/audio/speech', { json: body, headers: { accept: '*/*' }, signal: req.signal, limit: outputLimit(req) });
   return {
     state: 'done',
     result: { files: [{ data: res.bytes, mediaType: speechMediaTypes[format] ?? 'audio/mpeg', metadata: { format } }], measured: { characters: [...text].length } },

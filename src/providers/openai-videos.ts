@@ -5,6 +5,7 @@
 // start() answers running with the video id, which the gateway stores at once (docs/api.md).
 import { FormData } from 'undici';
 import { MediaHttp, num, str } from './media-http.js';
+import { outputLimit } from './body-limit.js';
 import { ProviderError, type MediaProgress, type MediaRequest } from './spec.js';
 
 interface Video {
@@ -60,7 +61,7 @@ async function progress(http: MediaHttp, req: MediaRequest, id: string, v: Video
     throw new ProviderError(`Sora video failed: ${v.error?.message ?? v.error?.code ?? 'no reason given'}`, { retryable: false, code: 'generation_failed' });
   }
   if (v.status !== 'completed') return { state: 'running', providerJobId: id, pollAfterMs: POLL_MS };
-  const content = await http.call(`/videos/${encodeURIComponent(id)}/content`, { headers: { accept: 'application/binary' }, signal: req.signal });
+  const content = await http.call(`/videos/${encodeURIComponent(id)}/content`, { headers: { accept: 'application/binary' }, signal: req.signal, limit: outputLimit(req) });
   const seconds = Number(v.seconds ?? num(req.options, 'duration') ?? 4);
   const [width, height] = (v.size ?? '').split('x').map(Number);
   return {

@@ -9,7 +9,8 @@
 import { Agent, request, type Dispatcher } from 'undici';
 import type { ProviderConfig } from './config.js';
 import { replicateInput, replicateOutputsText } from './replicate-inputs.js';
-import { retryAfterSeconds } from './upstream-errors.js';
+import { errorBodyText, retryAfterSeconds } from './upstream-errors.js';
+import { JSON_LIMIT, readBounded } from './body-limit.js';
 import { ProviderError, type MediaOutputFile, type MediaProgress, type MediaRequest, type MediaResult, type Provider } from './spec.js';
 
 interface Prediction {
@@ -38,8 +39,9 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
       if (signal.aborted) throw signal.reason ?? err;
       throw new ProviderError(`replicate unreachable: ${(err as Error).message}`, { cause: err });
     }
-    const text = await res.body.text();
+    // Bounded (body-limit.ts): a refusal's first 64 KiB say why; a prediction is JSON_LIMIT at most.
     if (res.statusCode >= 400) {
+      const text = await errorBodyText(res.body);
       const retryAfter = retryAfterSeconds(res.headers['retry-after']);
       throw new ProviderError(`replicate ${method} ${path}: ${problemOf(text)}`, {
         status: res.statusCode,
@@ -47,6 +49,7 @@ export function replicateProvider(id: string, cfg: ProviderConfig): Provider {
         unavailable: res.statusCode === 404,
       });
     }
+    const text = Buffer.from(await readBounded(res, JSON_LIMIT)).toString('utf8');
     try {
       return JSON.parse(text) as Prediction;
     } catch {

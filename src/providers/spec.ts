@@ -217,6 +217,8 @@ export interface MediaRequest {
    * image_url, duration, aspect_ratio, voice_id, speed, language, … */
   options: Record<string, unknown>;
   input?: MediaInputFile;
+  /** The most bytes one output file may have (LUMENGATE_MAX_OUTPUT_BYTES, set by the job runner; its default when unset). */
+  maxOutputBytes?: number;
   signal: AbortSignal;
 }
 

@@ -19,13 +19,7 @@ const ERROR_BODY_LIMIT = 64 * 1024;
 export async function httpError(res: RefusedResponse, signal: AbortSignal): Promise<unknown> {
   let text = '';
   try {
-    for await (const piece of res.body) {
-      text += String(piece);
-      if (text.length > ERROR_BODY_LIMIT) {
-        res.body.destroy();
-        break;
-      }
-    }
+    text = await errorBodyText(res.body);
   } catch (err) {
     if (signal.aborted) return failure(err, signal);
   }
@@ -37,6 +31,19 @@ export async function httpError(res: RefusedResponse, signal: AbortSignal): Prom
   }
   const retryAfter = retryAfterSeconds(res.headers['retry-after']);
   return new ProviderError(message, { status: res.statusCode, ...(retryAfter !== undefined ? { retryAfter } : {}) });
+}
+
+/** The start of a refused request's body: past ERROR_BODY_LIMIT characters the rest is not read (the body is destroyed). */
+export async function errorBodyText(body: RefusedResponse['body']): Promise<string> {
+  let text = '';
+  for await (const piece of body) {
+    text += String(piece);
+    if (text.length > ERROR_BODY_LIMIT) {
+      body.destroy();
+      break;
+    }
+  }
+  return text;
 }
 
 /** Retry-After in seconds (delta-seconds or an HTTP date), capped at an hour. */
