@@ -1,7 +1,8 @@
-// Every answer body the gateway reads from a media provider is bounded (docs/api.md, "Output size"):
+// Every answer body the gateway reads whole from a provider is bounded (docs/api.md, "Output size"):
 // an upstream that misbehaves (or an output URL that points at a huge file) must not fill the
 // server's memory or disk, which every account shares. An output file may have the operator's
-// LUMENGATE_MAX_OUTPUT_BYTES; a JSON answer (a job's state, a transcript) a fixed MAX_JSON_BYTES.
+// LUMENGATE_MAX_OUTPUT_BYTES; a JSON answer (a job's state, a transcript) a fixed MAX_JSON_BYTES,
+// and an embeddings answer that plus a bound per vector asked for.
 // Past the bound reading stops at once: a Content-Length above it is refused before a byte is read,
 // and a body that grows past it is destroyed (undici then closes the connection) before the chunk
 // that crossed it is kept. The error is not retryable: the same job would answer as much again.
@@ -23,14 +24,26 @@ export interface BodyLimit {
 }
 
 /** An answer that is only JSON. */
-export const JSON_LIMIT: BodyLimit = {
-  bytes: MAX_JSON_BYTES,
-  tooLarge: (size) =>
-    new ProviderError(`the provider's answer ${size !== undefined ? `is ${size} bytes, ` : 'is '}over the gateway's limit of ${MAX_JSON_BYTES} bytes for a JSON answer: not read`, {
-      retryable: false,
-      code: 'answer_too_large',
-    }),
-};
+export const JSON_LIMIT: BodyLimit = jsonLimit(MAX_JSON_BYTES, 'a JSON answer');
+
+/** A vector written out in full: 10,000 dimensions of up to 24 characters (`-1.2345678901234567e-05,`). */
+const VECTOR_BYTES = 256 * 1024;
+
+/** An embeddings answer (OpenAI's JSON, floats): a JSON answer's bound plus VECTOR_BYTES a vector asked for. */
+export function embeddingsLimit(vectors: number): BodyLimit {
+  return jsonLimit(Math.min(MAX_JSON_BYTES + vectors * VECTOR_BYTES, MAX_STRING_BYTES), `an answer of ${vectors} embedding${vectors === 1 ? '' : 's'}`);
+}
+
+function jsonLimit(bytes: number, what: string): BodyLimit {
+  return {
+    bytes,
+    tooLarge: (size) =>
+      new ProviderError(`the provider's answer ${size !== undefined ? `is ${size} bytes, ` : 'is '}over the gateway's limit of ${bytes} bytes for ${what}: not read`, {
+        retryable: false,
+        code: 'answer_too_large',
+      }),
+  };
+}
 
 /** An output file: the request's cap (the job runner sets LUMENGATE_MAX_OUTPUT_BYTES on every request). */
 export function outputLimit(req: Pick<MediaRequest, 'maxOutputBytes'>): BodyLimit {

@@ -26,6 +26,7 @@ import {
   type TokenLogprob,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
+import { embeddingsLimit, readBounded } from './body-limit.js';
 import { callUpstream, type BodySink, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
@@ -105,7 +106,8 @@ export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provi
       if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, req.signal);
       let json: { data?: { index: number; embedding: number[] }[]; usage?: { prompt_tokens?: number; total_tokens?: number } };
       try {
-        json = (await res.body.json()) as typeof json;
+        // Bounded by what was asked (body-limit.ts): a misbehaving upstream must not fill the memory.
+        json = JSON.parse(Buffer.from(await readBounded(res, embeddingsLimit(req.input.length))).toString('utf8')) as typeof json;
       } catch (err) {
         throw failure(err, req.signal);
       }

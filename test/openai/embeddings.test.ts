@@ -4,6 +4,8 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { startHarness, type Harness } from '../support/harness.js';
+import { HugeBody } from '../support/huge-body.js';
+import { embeddingsLimit } from '../../src/providers/body-limit.js';
 
 const upstreamAnswer = (vectors: number[][], promptTokens = 6) => ({
   object: 'list',
@@ -87,6 +89,24 @@ describe('/v1/embeddings', () => {
     assert.equal(await h.balance(a.id), 10);
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
+
+  for (const declared of [true, false]) {
+    it(`an upstream answer over the bound for the vectors asked (${declared ? 'with its Content-Length' : 'chunked'}): cut short, 5xx naming the limit, released`, async () => {
+      const a = await h.account({ tokens: 10 });
+      const limit = embeddingsLimit(2).bytes;
+      const body = new HugeBody(64 * 1024 * 1024, declared, '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[0.5,');
+      h.fake.respondWith({ huge: body });
+      const r = await h.post('/v1/embeddings', { model: 'text-embedding-3-small', input: ['first', 'second'] }, a.key);
+      assert.equal(r.status, 500, r.text);
+      assert.equal(r.json.error.code, 'provider_error');
+      assert.match(r.json.error.message, new RegExp(`over the gateway's limit of ${limit} bytes for an answer of 2 embeddings: not read`));
+      await body.over;
+      assert.equal(body.finished, false, 'the gateway read the whole answer');
+      const g = await row(Number(r.headers.get('x-generation-id')));
+      assert.deepEqual([g.status, g.tokens_spent, await h.balance(a.id)], ['failed', 0, 10]);
+      assert.deepEqual(await h.ledgerMismatches(), []);
+    });
+  }
 
   it('refusals before any upstream call: token arrays, unknown fields, chat models, balance', async () => {
     const a = await h.account({ tokens: 10 });

@@ -3,6 +3,7 @@
 import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
+import type { HugeBody } from './huge-body.js';
 
 /** `input` counts every prompt token, `cachedInput` of them came from the cache; `output` includes `reasoning`. */
 export interface FakeUsage {
@@ -43,6 +44,8 @@ export interface FakeScript {
   headers?: Record<string, string>;
   /** Answer with this JSON body (status 200) instead of a stream, e.g. for embeddings. */
   json?: unknown;
+  /** Answer with this body (status 200, application/json; huge-body.ts) instead of a stream. */
+  huge?: HugeBody;
   /** With `status`: this raw body instead of the provider's own error body. */
   errorBody?: string;
   /** Raw bytes written after the chunks, before the ending (e.g. an error event naming internal hosts). */
@@ -161,6 +164,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
       else wire.errorResponse(res, current.status);
       return;
     }
+    if (current.huge) return current.huge.write(res, 200, { 'content-type': 'application/json' });
     if (current.json !== undefined) {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(current.json));
       return;
