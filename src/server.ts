@@ -65,15 +65,6 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const discovery = startDiscovery({ catalog, env: settings.env, logger });
   await discovery.refresh();
 
-  // Holds left by a server that died mid-request are released at start and then every minute.
-  const sweep = async () => {
-    try {
-      const n = await releaseStaleHolds(db);
-      if (n > 0) logger.warn({ released: n }, 'released stale holds');
-    } catch (err) {
-      logger.error({ err }, 'stale hold sweep failed');
-    }
-  };
   // Result files and their signed URLs; files past their plan's retention are deleted hourly.
   const secret = await urlSecretOf(db, settings.urlSecret);
   const files = { store: opts.files ?? (await createFileStore(settings)), signer: urlSigner(secret, settings.urlTtlMs) };
@@ -90,6 +81,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'), settings.streamRetainMs)
     : new MemoryEventLog({ retainMs: settings.streamRetainMs, maxTotalBytes: settings.streamLogBytes });
+  const links = { signer: files.signer, baseUrl: settings.publicUrl ?? '' };
   const webhooks = createWebhooks(db, {
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
     timeoutMs: settings.webhookTimeoutMs,
@@ -97,7 +89,25 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     perAccount: settings.webhookPerAccount,
     pollMs: settings.webhookPollMs,
     log: logger,
+    links,
   });
+  // At start and then every LUMENGATE_SWEEP_MS: holds left by a server that died mid-request are
+  // released, then the webhooks of ended generations that were never queued (such a release, a
+  // process that died between a settlement and its queueing, a failed queueing) are queued.
+  const sweep = async () => {
+    try {
+      const n = await releaseStaleHolds(db);
+      if (n > 0) logger.warn({ released: n }, 'released stale holds');
+    } catch (err) {
+      logger.error({ err }, 'stale hold sweep failed');
+    }
+    try {
+      const n = await webhooks.sweep();
+      if (n > 0) logger.warn({ queued: n }, 'queued webhook deliveries of ended generations that had none');
+    } catch (err) {
+      logger.error({ err }, 'webhook sweep failed');
+    }
+  };
   const jobDeps: JobDeps = {
     db,
     catalog,
@@ -107,7 +117,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     log: logger,
     instanceId: settings.instanceId,
     files: files.store,
-    links: { signer: files.signer, baseUrl: settings.publicUrl ?? '' },
+    links,
     jobs: settings.jobs,
     webhooks,
   };

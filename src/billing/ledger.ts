@@ -55,6 +55,8 @@ export interface HoldRequest {
   holdTtlMs: number;
   /** The instance running the generation (released by that instance's restart). */
   instanceId?: string | null;
+  /** Where the generation's end is reported (docs/api.md, Webhooks): kept on its row until the delivery is queued. */
+  callbackUrl?: string | null;
   /** A media generation: its job row is created in the same transaction as the hold (docs/api.md). */
   job?: {
     inputJson: string;

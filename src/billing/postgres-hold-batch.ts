@@ -35,8 +35,9 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
     with req as (
       select * from unnest(${col((r) => r.accountId)}::integer[], ${col((r) => r.apiKeyId)}::integer[], ${col((r) => r.price)}::integer[],
         ${col((r) => r.modelSlug)}::text[], ${col((r) => r.category)}::text[], ${col((r) => pgText(r.prompt))}::text[],
-        ${col((r) => new Date(createdAt.getTime() + r.holdTtlMs).toISOString())}::text[], ${col((r) => r.instanceId ?? null)}::text[])
-        with ordinality as r(account_id, api_key_id, price, model_slug, category, prompt, expires, instance_id, ord)
+        ${col((r) => new Date(createdAt.getTime() + r.holdTtlMs).toISOString())}::text[], ${col((r) => r.instanceId ?? null)}::text[],
+        ${col((r) => r.callbackUrl ?? null)}::text[])
+        with ordinality as r(account_id, api_key_id, price, model_slug, category, prompt, expires, instance_id, callback_url, ord)
     ), acc as (
       select id, plan_tokens, package_tokens from accounts where id in (select account_id from req) order by id for update
     ), run as (
@@ -52,8 +53,8 @@ export async function holdBatch(db: Db, reqs: HoldRequest[]): Promise<Map<number
       where a.id = t.account_id
     ), gen as (
       insert into generations (id, account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
-        tokens_spent, created_at, hold_expires_at, instance_id)
-      select gid, account_id, api_key_id, model_slug, category, 'pending', prompt, from_plan, price - from_plan, 0, ${created}, expires, instance_id
+        tokens_spent, created_at, hold_expires_at, instance_id, callback_url)
+      select gid, account_id, api_key_id, model_slug, category, 'pending', prompt, from_plan, price - from_plan, 0, ${created}, expires, instance_id, callback_url
       from ok
     ), led as (
       insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)

@@ -37,9 +37,9 @@ export async function holdTokensPostgres(db: Db, req: HoldRequest): Promise<Hold
       returning a.id
     ), gen as (
       insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
-        tokens_spent, created_at, hold_expires_at, instance_id)
+        tokens_spent, created_at, hold_expires_at, instance_id, callback_url)
       select acc.id, ${req.apiKeyId}, ${req.modelSlug}, ${req.category}, 'pending', ${pgText(req.prompt)}, acc.from_plan,
-        ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}
+        ${price}::integer - acc.from_plan, 0, ${created}, ${expires}, ${req.instanceId ?? null}, ${req.callbackUrl ?? null}
       from acc join taken on taken.id = acc.id
       returning id, account_id, held_plan, held_package
     ), job as (

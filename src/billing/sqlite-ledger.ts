@@ -42,7 +42,7 @@ function ledgerFor(db: Database) {
     take: db.prepare('update accounts set plan_tokens = plan_tokens - ?, package_tokens = package_tokens - ? where id = ?'),
     give: db.prepare('update accounts set plan_tokens = plan_tokens + ?, package_tokens = package_tokens + ? where id = ?'),
     insertGeneration: db.prepare(`insert into generations (account_id, api_key_id, model_slug, category, status, prompt, held_plan, held_package,
-      tokens_spent, created_at, hold_expires_at, instance_id) values (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?) returning id`),
+      tokens_spent, created_at, hold_expires_at, instance_id, callback_url) values (?, ?, ?, ?, 'pending', ?, ?, ?, 0, ?, ?, ?, ?) returning id`),
     insertLedger: db.prepare(`insert into ledger (account_id, generation_id, kind, amount, plan_delta, package_delta, note, created_at)
       values (?, ?, ?, ?, ?, ?, ?, ?)`),
     settle: db.prepare(`update generations set status = ?, result_text = ?, result_json = ?, error = ?, finish_reason = ?, usage_json = ?, route = ?,
@@ -73,6 +73,7 @@ function ledgerFor(db: Database) {
       created,
       new Date(createdAt.getTime() + req.holdTtlMs).toISOString(),
       req.instanceId ?? null,
+      req.callbackUrl ?? null,
     )!;
     s.insertLedger.run(req.accountId, gen.id, 'hold', req.price, -fromPlan, -fromPackage, null, created);
     if (req.job) s.insertJob.run(gen.id, req.accountId, req.job.maxAttempts, req.job.runAfter ?? created, req.job.inputJson, created, created);

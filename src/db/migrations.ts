@@ -228,6 +228,27 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.dropIndex('webhook_deliveries_due').execute();
       },
     },
+    // No webhook is lost (docs/api.md, Webhooks). A generation's callback URL is stored with it by
+    // its hold and cleared once its delivery row exists, so one whose delivery a crash or a failed
+    // write never queued is found again by the sweep (src/webhooks/webhooks.ts), through a partial
+    // index of the ended generations still owed one: empty but for the moment between a settlement
+    // and its queueing. One delivery row per generation, so the sweep and the generation's own end
+    // may both queue it and one row results; where a race queued two before this, the older stays.
+    '013_webhook_owed': {
+      async up(db: Kysely<any>) {
+        await db.schema.alterTable('generations').addColumn('callback_url', 'text').execute();
+        await db.schema
+          .createIndex('generations_webhook_owed')
+          .on('generations')
+          .column('id')
+          .where(sql<boolean>`callback_url is not null and status <> 'pending'`)
+          .execute();
+        const newer = sql`exists (select 1 from webhook_deliveries o where o.generation_id = webhook_deliveries.generation_id and o.id < webhook_deliveries.id)`;
+        await sql`delete from webhook_deliveries where ${newer}`.execute(db);
+        await db.schema.dropIndex('webhook_deliveries_generation').execute();
+        await db.schema.createIndex('webhook_deliveries_one_per_generation').on('webhook_deliveries').column('generation_id').unique().execute();
+      },
+    },
   };
 }
 

@@ -55,6 +55,8 @@ export interface GenerationTable {
   deleted_at: string | null;
   /** The instance that runs this generation (LUMENGATE_INSTANCE_ID); its restart releases the hold. */
   instance_id: string | null;
+  /** Where its end is reported (callback_url), until its delivery row is queued; then null (the row has it). */
+  callback_url: string | null;
 }
 
 export type LedgerKind = 'grant' | 'hold' | 'charge' | 'release';

@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { openDatabase, type Db } from './connect.js';
 import { claimJobs, countOpenJobs } from '../jobs/store.js';
 import { claimDue, insertDelivery } from '../webhooks/store.js';
-import { generationsWithFilesDue, historyPage } from '../generation/store.js';
+import { generationsOwedWebhook, generationsWithFilesDue, historyPage } from '../generation/store.js';
 
 const BARE = /\b(limit|offset)\s+\?/i;
 
@@ -38,7 +38,7 @@ describe('SQLite statements with a LIMIT or OFFSET', () => {
     assert.deepEqual(parameters, [5, 10]);
   });
 
-  it('the job and webhook claims, the open-jobs count and history pages prepare none with a bare parameter', async () => {
+  it('the job and webhook claims, the webhook sweep, the open-jobs count and history pages prepare none with a bare parameter', async () => {
     // A job in a retry's backoff and a delivery not due yet: both claims run their statement (an
     // idle claim reads only whether anything is open) and take nothing.
     const later = new Date(Date.now() + 3_600_000).toISOString();
@@ -62,9 +62,10 @@ describe('SQLite statements with a LIMIT or OFFSET', () => {
     await historyPage(db, { offset: 20, limit: 21 });
     await historyPage(db, { beforeId: 100, offset: 0, limit: 21 });
     await generationsWithFilesDue(db, { deleted: true, limit: 50 });
+    await generationsOwedWebhook(db, 0, 100);
     const limited = prepared.filter((t) => /\b(limit|offset)\b/i.test(t));
-    // Each of the six prepared a statement with a LIMIT of its own (the claims' subqueries' `limit 1` aside).
-    assert.ok(limited.filter((t) => /\blimit \+\?/i.test(t)).length >= 6, `statements with limit +?:\n${limited.join('\n---\n')}`);
+    // Each of the seven prepared a statement with a LIMIT of its own (the claims' subqueries' `limit 1` aside).
+    assert.ok(limited.filter((t) => /\blimit \+\?/i.test(t)).length >= 7, `statements with limit +?:\n${limited.join('\n---\n')}`);
     assert.deepEqual(
       limited.filter((t) => BARE.test(t)),
       [],

@@ -224,13 +224,13 @@ async function routesTaking(routes: Route[], request: Omit<ProviderRequest, 'sig
 export async function runGeneration(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation): Promise<GenerationOutcome> {
   // A refused callback_url is refused before anything is held; a generation that ends reports to it.
   const callbackUrl = await admitCallbackUrl(deps.webhooks, caller.account.id, input.callbackUrl);
-  const work = generate(deps, caller, input, sink, cancel);
+  const work = generate(deps, caller, input, sink, cancel, callbackUrl);
   const outcome = await (deps.running ? deps.running.track(work) : work);
   if (callbackUrl) await deps.webhooks!.generationEnded({ generationId: outcome.generation.id, accountId: caller.account.id, url: callbackUrl, generation: outcome.generation });
   return outcome;
 }
 
-async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation): Promise<GenerationOutcome> {
+async function generate(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation, callbackUrl?: string): Promise<GenerationOutcome> {
   const startedAt = performance.now();
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
   const model = checkAdmission(deps, caller, input);
@@ -255,7 +255,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   // background stream whose client left still holds memory and an upstream connection until it ends.
   const release = deps.running?.claim(caller.account.id);
   try {
-    return await holdAndRun(deps, caller, input, sink, cancel, { model, outputCheck, request, routes, startedAt });
+    return await holdAndRun(deps, caller, input, sink, cancel, { model, outputCheck, request, routes, startedAt, callbackUrl });
   } finally {
     release?.();
   }
@@ -269,14 +269,16 @@ interface Admitted {
   routes: Route[];
   /** performance.now() when the request reached the lifecycle. */
   startedAt: number;
+  /** The admitted callback_url: stored with the generation, so that its end is reported even after a crash. */
+  callbackUrl: string | undefined;
 }
 
 /** An admitted generation, from its hold to its settlement. */
 async function holdAndRun(deps: GenerationDeps, caller: Caller, input: GenerationInput, sink: GenerationSink, cancel: Cancellation, admitted: Admitted): Promise<GenerationOutcome> {
-  const { model, outputCheck, request, routes, startedAt } = admitted;
+  const { model, outputCheck, request, routes, startedAt, callbackUrl } = admitted;
   const observer = deps.observer;
   // 4. Count the request against the account's limits (429), then price and hold.
-  const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText);
+  const { hold, timeouts } = await holdFlatPrice(deps, caller, model, input.promptText, callbackUrl);
   if (heldChannel.hasSubscribers) heldChannel.publish({ generationId: hold.generationId });
 
   // 5. Run the provider stream. Everything below ends in exactly one settlement.
@@ -560,7 +562,7 @@ export async function holdPrice(
   caller: Caller,
   model: ModelEntry,
   price: number,
-  rest: Pick<HoldRequest, 'prompt' | 'holdTtlMs' | 'instanceId' | 'job'>,
+  rest: Pick<HoldRequest, 'prompt' | 'holdTtlMs' | 'instanceId' | 'job' | 'callbackUrl'>,
 ): Promise<Hold> {
   await deps.limits?.consume(caller);
   const hold = await holdTokens(deps.db, { accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category, price, ...rest });
@@ -569,8 +571,13 @@ export async function holdPrice(
 }
 
 /** The flat-priced text and embedding path: the model's price, held for its total timeout. */
-export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model: ModelEntry, prompt: string | null) {
+export async function holdFlatPrice(deps: GenerationDeps, caller: Caller, model: ModelEntry, prompt: string | null, callbackUrl?: string) {
   const timeouts = deps.catalog.timeoutsFor(model);
-  const hold = await holdPrice(deps, caller, model, model.token_cost, { prompt, holdTtlMs: timeouts.total_ms + 60_000, instanceId: deps.instanceId ?? null });
+  const hold = await holdPrice(deps, caller, model, model.token_cost, {
+    prompt,
+    holdTtlMs: timeouts.total_ms + 60_000,
+    instanceId: deps.instanceId ?? null,
+    ...(callbackUrl ? { callbackUrl } : {}),
+  });
   return { hold, timeouts };
 }

@@ -202,6 +202,31 @@ export function pendingGenerationsQuery(db: Db, f: PendingFilter) {
 }
 
 /**
+ * Ended generations whose callback URL is still set: their webhook delivery was never queued (the
+ * process died between the settlement and the queueing, or the queueing failed), oldest first,
+ * after `afterId`, with the account's balance now. Literals, as above: the partial index of exactly
+ * these rows (generations_webhook_owed, migration 013) serves only a query the planner sees them in.
+ */
+export async function generationsOwedWebhook(db: Db, afterId: number, limit: number): Promise<Array<{ generation: Generation; balance: number }>> {
+  const rows = await db.kysely
+    .selectFrom('generations')
+    .innerJoin('accounts', 'accounts.id', 'generations.account_id')
+    .selectAll('generations')
+    .select(['accounts.plan_tokens as balance_plan_tokens', 'accounts.package_tokens as balance_package_tokens'])
+    .where(sql<boolean>`generations.callback_url is not null and generations.status <> 'pending'`)
+    .where('generations.id', '>', afterId)
+    .orderBy('generations.id')
+    .limit(limit)
+    .execute();
+  return rows.map(({ balance_plan_tokens, balance_package_tokens, ...generation }) => ({ generation, balance: balance_plan_tokens + balance_package_tokens }));
+}
+
+/** The generation's webhook delivery is queued: it leaves the sweep's index (the delivery row keeps the URL). */
+export async function clearCallbackUrl(db: Db, id: number): Promise<void> {
+  await db.kysely.updateTable('generations').set({ callback_url: null }).where('id', '=', id).where('callback_url', 'is not', null).execute();
+}
+
+/**
  * Generations whose result files are still kept (result_json.files set, files_expired_at not) and
  * are due: deleted ones, or those of accounts on `plan` created before `before` (docs/api.md).
  * result_json is text on both engines, so LIKE is the portable test; JSON.stringify writes no spaces.

@@ -83,6 +83,7 @@ export async function submitJob(
     holdTtlMs: QUEUE_WINDOW_MS + deps.jobs.timeoutMs + HOLD_MARGIN_MS,
     // No instance id: a job outlives the instance that took the request (its restart must not release it).
     instanceId: null,
+    ...(callbackUrl ? { callbackUrl } : {}),
     job: {
       inputJson: JSON.stringify(jobInput),
       maxAttempts: deps.jobs.maxAttempts,

@@ -14,7 +14,11 @@ export interface NewDelivery {
   body: string;
 }
 
-export async function insertDelivery(db: Db, d: NewDelivery, now: Date): Promise<number> {
+/**
+ * Queues the generation's delivery; undefined when it has one already (one row per generation,
+ * migration 013): the generation's end and the sweep may both queue it, and only one is sent.
+ */
+export async function insertDelivery(db: Db, d: NewDelivery, now: Date): Promise<number | undefined> {
   const row = await db.kysely
     .insertInto('webhook_deliveries')
     .values({
@@ -27,9 +31,10 @@ export async function insertDelivery(db: Db, d: NewDelivery, now: Date): Promise
       next_attempt_at: now.toISOString(),
       created_at: now.toISOString(),
     })
+    .onConflict((oc) => oc.column('generation_id').doNothing())
     .returning('id')
-    .executeTakeFirstOrThrow();
-  return row.id;
+    .executeTakeFirst();
+  return row?.id;
 }
 
 /** The PostgreSQL advisory lock delivery claims take turns on (jobs' claims use another: src/jobs/store.ts). */

@@ -29,12 +29,17 @@ describe(`the delivery claim on an idle table (${engine})`, () => {
       .values({ name: 'a', plan: 'pro', plan_tokens: 0, package_tokens: 0, status: 'active', plan_expires_at: null, created_at: now })
       .returning('id')
       .executeTakeFirstOrThrow();
-    const generation = await db.kysely
-      .insertInto('generations')
-      .values({ account_id: account.id, model_slug: 'flux-1.1-pro', category: 'image', status: 'completed', held_plan: 0, held_package: 0, tokens_spent: 0, created_at: now, hold_expires_at: now })
-      .returning('id')
-      .executeTakeFirstOrThrow();
-    delivery = () => insertDelivery(db, { generationId: generation.id, accountId: account.id, url: 'https://example.com/hook', body: '{}' }, new Date());
+    // Each delivery of its own generation: a generation has one delivery row (migration 013).
+    delivery = async () => {
+      const generation = await db.kysely
+        .insertInto('generations')
+        .values({ account_id: account.id, model_slug: 'flux-1.1-pro', category: 'image', status: 'completed', held_plan: 0, held_package: 0, tokens_spent: 0, created_at: now, hold_expires_at: now })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      const id = await insertDelivery(db, { generationId: generation.id, accountId: account.id, url: 'https://example.com/hook', body: '{}' }, new Date());
+      assert.ok(id !== undefined);
+      return id;
+    };
   });
   after(async () => {
     await db.close();
