@@ -29,7 +29,7 @@ export interface Settings {
   rateLimitRedisDown: 'closed' | 'open' | 'local';
   /** Names this instance's in-flight generations so that a restart releases exactly its own holds. */
   instanceId: string;
-  /** How often stale holds are swept. */
+  /** How often stale holds are swept, and webhook deliveries that were never queued are queued. */
   sweepMs: number;
   /** How long a stream's frames stay re-attachable after it ends (LUMENGATE_STREAM_RETAIN_S, default 300). */
   streamRetainMs: number;
