@@ -105,6 +105,23 @@ describe('money', () => {
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 
+  it('concurrent holds each keep their own callback URL on their generation, or none (batched on PostgreSQL)', async () => {
+    // Where the generation's end is reported: kept with it until its webhook is queued (src/webhooks/webhooks.ts).
+    const a = await h.account({ plan: 'pro', tokens: 100 });
+    const urls = ['https://hooks.example.com/1', undefined, 'https://hooks.example.com/3', undefined, 'https://hooks.example.com/5', 'https://hooks.example.com/6'];
+    const holds = await Promise.all(
+      urls.map((callbackUrl) =>
+        holdTokens(h.server.db, { accountId: a.id, apiKeyId: null, modelSlug: 'gpt-5.2', category: 'text', price: 1, prompt: 'p', holdTtlMs: 60_000, ...(callbackUrl ? { callbackUrl } : {}) }),
+      ),
+    );
+    const ids = holds.map((x) => x!.generationId);
+    const gens = await h.server.db.kysely.selectFrom('generations').select(['id', 'callback_url']).where('id', 'in', ids).execute();
+    assert.deepEqual(
+      ids.map((id) => gens.find((g) => g.id === id)?.callback_url),
+      urls.map((u) => u ?? null),
+    );
+  });
+
   it('concurrent settlements of different generations, completed, partly charged and failed, each applied once with the exact split', async () => {
     // On PostgreSQL the settlements that arrive while one is in flight leave in one statement
     // (src/billing/postgres-settle-batch.ts), a generation named twice in it settled by its first call.
