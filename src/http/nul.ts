@@ -1,34 +1,47 @@
-// NUL (U+0000) in request input is refused with 400 before any route runs. PostgreSQL cannot store
-// it in a text column ("invalid byte sequence 0x00"): a prompt or a query filter with NUL used to
-// end in a 500, and nothing legitimate needs it. One generic check covers the JSON body (every
-// string and every key, at any depth), the query string and the path parameters.
+// Request input that no route may see, refused with 400 before any route runs. NUL (U+0000):
+// PostgreSQL cannot store it in a text column ("invalid byte sequence 0x00"): a prompt or a query
+// filter with NUL used to end in a 500, and nothing legitimate needs it. Nesting deeper than
+// MAX_JSON_DEPTH: what reads a body after the parser (JSON.stringify of the upstream request, the
+// SDKs' schema conversions) recurses, so a tool schema nested 20,000 levels deep overflowed the
+// stack inside the provider, a failure that counted against the route and opened its circuit
+// breaker for every account. One generic check covers the JSON body (every string and every key,
+// at any depth), the query string and the path parameters.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { badRequest } from '../core/errors.js';
+import { unsupportedField } from '../core/errors.js';
 
-/** The path (`messages.1.content`) of the first string or key holding NUL in `value`, or null. */
-export function findNul(value: unknown): string | null {
-  // Iterative: a body nested 100,000 levels deep must not overflow the stack.
-  const stack: Array<[unknown, string]> = [[value, '']];
+/** Levels of arrays and objects a JSON body may nest (the body is level 1): far beyond any real schema or conversation. */
+export const MAX_JSON_DEPTH = 128;
+
+type Refused = { path: string; why: 'nul' | 'depth' };
+
+/** The path (`messages.1.content`) of the first string or key holding NUL in `value`, or of the first array or object nested deeper than MAX_JSON_DEPTH; null when there is none. */
+export function findRefused(value: unknown): Refused | null {
+  // Iterative: a body nested 100,000 levels deep must not overflow the stack here either.
+  const stack: Array<[unknown, string, number]> = [[value, '', 1]];
   while (stack.length > 0) {
-    const [v, path] = stack.pop()!;
+    const [v, path, depth] = stack.pop()!;
     if (typeof v === 'string') {
-      if (v.includes('\0')) return path || '(body)';
-    } else if (Array.isArray(v)) {
-      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i)]);
-    } else if (v !== null && typeof v === 'object') {
+      if (v.includes('\0')) return { path: path || '(body)', why: 'nul' };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return { path: path || '(body)', why: 'depth' };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], path ? `${path}.${i}` : String(i), depth + 1]);
+    } else {
       const entries = Object.entries(v as Record<string, unknown>);
       for (let i = entries.length - 1; i >= 0; i--) {
         const [k, child] = entries[i]!;
         const childPath = path ? `${path}.${k}` : k;
-        if (k.includes('\0')) return childPath;
-        stack.push([child, childPath]);
+        if (k.includes('\0')) return { path: childPath, why: 'nul' };
+        stack.push([child, childPath, depth + 1]);
       }
     }
   }
   return null;
 }
 
-function refuseNul(req: FastifyRequest): void {
+function refuseInput(req: FastifyRequest): void {
   const where = (
     [
       ['query', req.query],
@@ -36,12 +49,15 @@ function refuseNul(req: FastifyRequest): void {
       ['body', req.body],
     ] as const
   )
-    .map(([part, v]) => [part, findNul(v)] as const)
-    .find(([, path]) => path !== null);
+    .map(([part, v]) => [part, findRefused(v)] as const)
+    .find(([, found]) => found !== null);
   if (!where) return;
-  const [part, path] = where;
-  const field = part === 'body' ? path! : `${part} ${path}`;
-  throw badRequest(`${field} must not contain the NUL character (U+0000)`, { fields: [{ path: part === 'body' ? path! : `${part}.${path}`, message: 'must not contain the NUL character (U+0000)' }] });
+  const [part, { path, why }] = where as [string, Refused];
+  // Named as the field, clipped like every echoed path (a key may be 900 KB long).
+  throw unsupportedField(
+    part === 'body' ? path : `${part}.${path}`,
+    why === 'nul' ? 'must not contain the NUL character (U+0000)' : `nested deeper than ${MAX_JSON_DEPTH} levels of arrays and objects`,
+  );
 }
 
 /** Installed on the root instance before the routes, so every route (and /v1) is covered. */
@@ -50,7 +66,7 @@ export function installNulCheck(app: FastifyInstance): void {
   // no promise or microtask turn per request.
   app.addHook('preValidation', (req, _reply, done) => {
     try {
-      refuseNul(req);
+      refuseInput(req);
     } catch (err) {
       done(err as Error);
       return;
