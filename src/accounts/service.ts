@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { Db } from '../db/connect.js';
 import { nowIso } from '../db/connect.js';
+import { MAX_ROW_ID } from '../db/schema.js';
 import { PLANS } from '../config/catalog.js';
 import { grantTokens } from '../billing/ledger.js';
 import { GatewayError } from '../core/errors.js';
@@ -24,7 +25,7 @@ const name = z
   .regex(/^[^\p{Cc}\p{Cf}]*$/u, 'must not contain control characters');
 const keyName = name.min(1, 'must not be empty');
 const plan = z.enum(PLANS);
-const id = z.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+const id = z.number().int().positive().max(MAX_ROW_ID);
 const isoTime = z.iso.datetime({ offset: true });
 
 export const createAccountInput = z.strictObject({

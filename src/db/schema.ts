@@ -2,6 +2,15 @@
 // so that both engines compare and return them the same way.
 import type { Generated, Insertable, Selectable } from 'kysely';
 
+/**
+ * The largest id a row can have: ids are `integer` columns, and PostgreSQL refuses a larger number
+ * given for one (an error, where SQLite finds no row). An id a client sends above it is no row.
+ */
+export const MAX_ROW_ID = 2_147_483_647;
+
+/** True when `n` can be the id of a row (a positive integer up to MAX_ROW_ID). */
+export const isRowId = (n: number): boolean => Number.isInteger(n) && n >= 1 && n <= MAX_ROW_ID;
+
 export interface AccountTable {
   id: Generated<number>;
   name: string;

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Catalog } from '../config/catalog.js';
 import type { Db } from '../db/connect.js';
-import type { Generation } from '../db/schema.js';
+import { isRowId, type Generation } from '../db/schema.js';
 import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
 import { generationObject, type ResultLinks } from './object.js';
@@ -57,7 +57,7 @@ const encodeCursor = (id: number) => Buffer.from(`g:${id}`).toString('base64url'
 function decodeCursor(cursor: string): number {
   const m = /^g:(\d{1,15})$/.exec(Buffer.from(cursor, 'base64url').toString('latin1'));
   const id = m ? Number(m[1]) : NaN;
-  if (!Number.isSafeInteger(id) || id < 1) throw validationError([{ path: 'cursor', message: 'invalid cursor: pass next_cursor from a previous page' }]);
+  if (!isRowId(id)) throw validationError([{ path: 'cursor', message: 'invalid cursor: pass next_cursor from a previous page' }]);
   return id;
 }
 

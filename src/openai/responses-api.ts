@@ -6,6 +6,7 @@ import { z } from 'zod';
 import type { Caller } from '../accounts/keys.js';
 import { GatewayError, badRequest, clip, unsupportedField, validationError } from '../core/errors.js';
 import type { Db } from '../db/connect.js';
+import { isRowId } from '../db/schema.js';
 import { contentParts, responseFormatSchema, stringOrObject, toResponseFormat, toToolChoice, toTools, toolSchema, type contentPartSchema } from '../generation/messages.js';
 import { callSettings, unknownField, zodToApiError, type GenerationInput } from '../generation/request.js';
 import { answerSegments, generationObject, type GenerationObject } from '../generation/object.js';
@@ -158,8 +159,9 @@ export function parseResponsesBody(body: unknown): ResponsesRequest {
   const { messages, origins } = typeof b.input === 'string' ? toConversation([{ role: 'user', content: b.input }], () => ({ at: 'input', content: 'input' })) : toConversation(b.input.map(parseItem));
   let previousId: number | null = null;
   if (b.previous_response_id != null) {
-    const m = /^resp_(\d+)$/.exec(b.previous_response_id);
-    if (!m) throw new GatewayError('not_found', `previous response "${clip(b.previous_response_id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
+    const m = /^resp_(\d{1,10})$/.exec(b.previous_response_id);
+    if (!m || !isRowId(Number(m[1])))
+      throw new GatewayError('not_found', `previous response "${clip(b.previous_response_id)}" not found`, { fields: [{ path: 'previous_response_id', message: 'not found' }] });
     previousId = Number(m[1]);
   }
   return {

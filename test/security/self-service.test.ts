@@ -6,6 +6,7 @@ import { connect, type Socket } from 'node:net';
 import { startHarness, type Harness } from '../support/harness.js';
 import { call, isEnvelope } from './http.js';
 import { MAX_ACTIVE_KEYS } from '../../src/accounts/service.js';
+import { MAX_ROW_ID } from '../../src/db/schema.js';
 
 describe('self-service API', () => {
   let h: Harness;
@@ -91,6 +92,35 @@ describe('self-service API', () => {
     assert.equal(after.status, 200, 'B key still works');
     assert.equal(after.json.keys[0].name, 'test');
     assert.ok(!(await api('GET', '/api/v2/keys', a.key)).json.keys.some((k: any) => k.id === bKeyId));
+  });
+
+  it('an id above any row id (2^31 - 1, the integer columns) is a missing one on both engines: 404 (a cursor 422), never a 500 from PostgreSQL', async () => {
+    const a = await h.account({ tokens: 10 });
+    const ids = [String(MAX_ROW_ID + 1), '99999999999999'];
+    for (const id of ids) {
+      for (const [method, path, body] of [
+        ['GET', `/api/v2/generate/${id}`],
+        ['GET', `/api/v2/generate/status/${id}`],
+        ['GET', `/api/v2/generate/${id}/stream`],
+        ['POST', `/api/v2/generate/${id}/cancel`],
+        ['DELETE', `/api/v2/user/history/${id}`],
+        ['PATCH', `/api/v2/keys/${id}`, { name: 'x' }],
+        ['DELETE', `/api/v2/keys/${id}`],
+      ] as const) {
+        const r = await api(method, path, a.key, body);
+        assert.equal(r.status, 404, `${method} ${path}: ${r.text}`);
+        assert.ok(isEnvelope(r.json));
+      }
+      const reattach = await call(h.url, 'POST', '/api/v2/generate/stream', { token: a.key, body: { model: 'gpt-5-nano', prompt: 'hi' }, headers: { 'last-event-id': `${id}:1` } });
+      assert.equal(reattach.status, 404, reattach.text);
+      const previous = await api('POST', '/v1/responses', a.key, { model: 'gpt-5-nano', input: 'hi', previous_response_id: `resp_${id}` });
+      assert.equal(previous.status, 404, previous.text);
+      assert.equal(previous.json.error.message, `previous response "resp_${id}" not found`);
+      const cursor = await api('GET', `/api/v2/user/history?cursor=${Buffer.from(`g:${id}`).toString('base64url')}`, a.key);
+      assert.equal(cursor.status, 422, cursor.text);
+      assert.equal(cursor.json.details.fields[0].path, 'cursor');
+    }
+    assert.equal(await h.balance(a.id), 10, 'nothing started');
   });
 
   it('GET /api/v2/user/me returns the profile; PATCH renames (name or username)', async () => {

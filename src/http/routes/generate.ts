@@ -11,7 +11,7 @@ import { resultLinks, submitJobRequest } from '../jobs.js';
 import { balanceOf } from '../../jobs/store.js';
 import { rateLimitHeaders } from '../../limits/rate-limits.js';
 import { callerOf } from '../app.js';
-import type { Generation } from '../../db/schema.js';
+import { isRowId, type Generation } from '../../db/schema.js';
 import { followStream, parseLastEventId, runStreaming, runToCompletion, type Run, type StreamEncoder } from '../streaming.js';
 
 /** The Elumenta v2 stream: generation_start, content_delta…, tool_call…, generation_end | error. */
@@ -91,7 +91,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   }
 
   async function ownGeneration(accountId: number, id: number, label: string | number = id): Promise<Generation> {
-    const g = Number.isSafeInteger(id) ? await findOwnGeneration(deps.db, accountId, id) : undefined;
+    const g = isRowId(id) ? await findOwnGeneration(deps.db, accountId, id) : undefined;
     if (!g) throw generationNotFound(label);
     return g;
   }
@@ -110,7 +110,7 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   const byId = async (req: FastifyRequest<{ Params: { id: string } }>) => {
     const caller = callerOf(req);
     const id = generationIdOf(req.params.id);
-    const [found] = await Promise.all([Number.isSafeInteger(id) ? findOwnGenerationWithBalance(deps.db, caller.account.id, id) : undefined, deps.limits.peek(caller)]);
+    const [found] = await Promise.all([isRowId(id) ? findOwnGenerationWithBalance(deps.db, caller.account.id, id) : undefined, deps.limits.peek(caller)]);
     if (!found) throw generationNotFound(req.params.id);
     return generationObject(found.generation, found.balance, links(req));
   };
