@@ -234,7 +234,7 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   const startedAt = performance.now();
   // 1. Model, plan, streaming support, input, and a usable schema for strict structured output.
   const model = checkAdmission(deps, caller, input);
-  const outputCheck: OutputCheck | undefined = compileOutputSchema(input.responseFormat, optionPath(input, 'response_format'));
+  const outputCheck: OutputCheck | undefined = await compileOutputSchema(input.responseFormat, optionPath(input, 'response_format'), caller.account.id);
 
   // 2. Routes that have a configured provider and take every field of the request.
   const request: Omit<ProviderRequest, 'signal' | 'upstreamModel'> = {
@@ -380,7 +380,7 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     // response_format shapes the text answer (as OpenAI's does): an answer that ends in tool calls
     // is not that answer yet, and a refusal answers instead of the schema (OpenAI's structured-output
     // refusals), so neither is checked (both are completed and charged, docs/api.md).
-    const invalid = toolCalls.length === 0 && refusal.length === 0 ? outputCheck?.(text.join('')) : undefined;
+    const invalid = toolCalls.length === 0 && refusal.length === 0 ? await outputCheck?.(text.join('')) : undefined;
     if (invalid) {
       // The field by the request's own name: text.format on /v1/responses (GenerationInput.fieldPath).
       const format = input.fieldPath?.('response_format') ?? 'response_format';

@@ -4,6 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { testCatalog } from '../support/text-models.js';
+import { SCHEMA_CHECK_MS } from '../../src/generation/structured-output.js';
 
 const citySchema = { type: 'object', properties: { city: { type: 'string' }, population: { type: 'integer' } }, required: ['city', 'population'], additionalProperties: false };
 const strictFormat = { type: 'json_schema', json_schema: { name: 'city', schema: citySchema, strict: true } };
@@ -184,5 +185,59 @@ describe('structured output', () => {
     assert.equal(text.status, 200);
     assert.equal(h.fake.requests.at(-1)!.body.response_format, undefined, 'type text is the default: nothing to send');
     assert.equal(await h.balance(a.id), 7);
+  });
+
+  // The schema is compiled, and the answer checked, off the event loop and within SCHEMA_CHECK_MS
+  // (docs/api.md): on it, one request froze every other of the process.
+  it('a pattern that backtracks on the answer: the check is stopped after its time, the generation fails at 0, and other requests are served meanwhile', async () => {
+    const a = await h.account({ tokens: 10 });
+    const b = await h.account({ tokens: 10 });
+    const schema = { type: 'object', properties: { x: { type: 'string', pattern: '^(a+)+$' } }, required: ['x'] };
+    // On V8's backtracking engine this answer takes minutes to refuse.
+    h.fake.respondWith([{ chunks: [JSON.stringify({ x: `${'a'.repeat(30)}!` })] }, { chunks: ['{"x":"aaa"}'] }]);
+    const arrived = h.fake.nextRequest();
+    const stuck = h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } }, a.key);
+    await arrived;
+    const other = await h.post('/v1/chat/completions', { model: 'plain-4o', messages }, b.key);
+    assert.equal(other.status, 200, other.text);
+    const r = await stuck;
+    assert.equal(r.status, 500, r.text);
+    assert.equal(r.json.error.details.reason, 'output_invalid');
+    assert.equal(r.json.error.message, `the answer does not match the response_format schema: not checked: the check did not finish within ${SCHEMA_CHECK_MS} ms`);
+    assert.equal(await h.balance(a.id), 10, 'not charged');
+    // The checks that follow run on a new worker.
+    h.fake.respondWith({ chunks: ['{"x":"aaa"}'] });
+    const ok = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema, strict: true } } }, a.key);
+    assert.equal(ok.status, 200, ok.text);
+    assert.equal(await h.balance(a.id), 9);
+  });
+
+  it('a schema too costly to compile (thousands of properties) is 422 before anything is held', async () => {
+    const a = await h.account({ tokens: 0 });
+    const properties = Object.fromEntries(Array.from({ length: 3_000 }, (_, i) => [`p${i}`, { type: 'string', pattern: `^a${i}$` }]));
+    const r = await h.post(
+      '/v1/chat/completions',
+      { model: 'plain-4o', messages, response_format: { type: 'json_schema', json_schema: { name: 'x', schema: { type: 'object', properties }, strict: true } } },
+      a.key,
+    );
+    assert.equal(r.status, 422, r.text);
+    assert.equal(r.json.error.param, 'response_format.json_schema.schema');
+    assert.match(r.json.error.message, new RegExp(`too large or complex to check: the check did not finish within ${SCHEMA_CHECK_MS} ms`));
+    assert.equal((await h.server.db.kysely.selectFrom('generations').select('id').where('account_id', '=', a.id).execute()).length, 0);
+  });
+
+  it("one account's schema $id stays its own: another account's schema with the same $id is compiled, and cannot $ref it", async () => {
+    const a = await h.account({ tokens: 10 });
+    const b = await h.account({ tokens: 10 });
+    const format = (schema: object) => ({ type: 'json_schema', json_schema: { name: 'x', schema, strict: true } });
+    const id = 'https://schemas.example.com/answer';
+    h.fake.respondWith({ chunks: ['{"city":"Oslo"}'] });
+    const first = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: format({ $id: id, type: 'object', properties: { city: { type: 'string' } } }) }, a.key);
+    assert.equal(first.status, 200, first.text);
+    const same = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: format({ $id: id, type: 'object', properties: { city: { const: 'Oslo' } } }) }, b.key);
+    assert.equal(same.status, 200, same.text);
+    const ref = await h.post('/v1/chat/completions', { model: 'plain-4o', messages, response_format: format({ $ref: id }) }, b.key);
+    assert.equal(ref.status, 422, ref.text);
+    assert.match(ref.json.error.message, /can't resolve reference/);
   });
 });
