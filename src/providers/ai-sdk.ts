@@ -4,7 +4,16 @@
 // so this is mostly renaming: messages of parts in, typed stream parts out.
 import { APICallError, InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import { Agent, fetch as undiciFetch } from 'undici';
-import type { LanguageModelV3, LanguageModelV3CallOptions, LanguageModelV3Message, LanguageModelV3Prompt, LanguageModelV3StreamPart, LanguageModelV3Usage } from '@ai-sdk/provider';
+import type {
+  LanguageModelV3,
+  LanguageModelV3CallOptions,
+  LanguageModelV3Message,
+  LanguageModelV3Prompt,
+  LanguageModelV3StreamPart,
+  LanguageModelV3Usage,
+  SharedV3ProviderMetadata,
+  SharedV3ProviderOptions,
+} from '@ai-sdk/provider';
 import {
   ProviderError,
   participantIndex,
@@ -15,9 +24,13 @@ import {
   type Provider,
   type ProviderRequest,
   type ProviderStream,
+  type ProviderMetadata,
   type ProviderUsage,
+  type ReasoningBlock,
   type RequestFields,
   type StreamPart,
+  type ToolCall,
+  type ToolCallState,
 } from './spec.js';
 
 export interface AiSdkProviderOptions {
@@ -25,6 +38,12 @@ export interface AiSdkProviderOptions {
   unsupported?: (req: RequestFields) => Refusal;
   /** Provider-specific options (e.g. Anthropic's thinking budget for reasoning_effort). */
   providerOptions?: (req: ProviderRequest) => LanguageModelV3CallOptions['providerOptions'];
+  /**
+   * The SDK's name for this provider in provider metadata and options (`anthropic`, `google`): the
+   * reasoning state of its tool calls (ToolCallState) is given back under it, and only state it
+   * made is (another provider's, from a conversation that changed models, is not sent).
+   */
+  stateKey?: string;
   /**
    * The same model from an SDK instance whose fetch is neverSend: its doStream converts a call as
    * the real one does and stops where the request would go out. With it, a tool or response_format
@@ -65,6 +84,7 @@ export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => L
   return {
     id,
     ...(opts.close ? { close: opts.close } : {}),
+    ...(opts.stateKey ? { keepsToolCallState: true } : {}),
     ...(unsupported || dryRun ? { refuse: (req: RequestFields) => unsupported?.(req) ?? schemaRefusal(req) } : {}),
     async open(req: ProviderRequest): Promise<ProviderStream> {
       const refused = unsupported?.(req);
@@ -72,7 +92,7 @@ export function aiSdkProvider(id: string, modelFor: (upstreamModel: string) => L
       const model = modelFor(req.upstreamModel);
       let result;
       try {
-        result = await model.doStream(callOptions(req, opts.providerOptions?.(req)));
+        result = await model.doStream(callOptions(req, opts.providerOptions?.(req), opts.stateKey));
       } catch (err) {
         // Failed without an answer from upstream: if the SDK's conversion of the schemas is what
         // failed, the same refusal (and place) refuse() gives before the hold.
@@ -180,10 +200,11 @@ function whyRefused(err: Error): string {
   return `the provider's SDK cannot convert it (${err.message})`;
 }
 
-export function callOptions(req: ProviderRequest, providerOptions?: LanguageModelV3CallOptions['providerOptions']): LanguageModelV3CallOptions {
+/** `stateKey`: AiSdkProviderOptions.stateKey, under which the tool calls' reasoning state goes back (none without it). */
+export function callOptions(req: ProviderRequest, providerOptions?: LanguageModelV3CallOptions['providerOptions'], stateKey?: string): LanguageModelV3CallOptions {
   const f = req.responseFormat;
   return {
-    prompt: toPrompt(req.messages),
+    prompt: toPrompt(req.messages, stateKey),
     ...(req.temperature !== undefined ? { temperature: req.temperature } : {}),
     ...(req.maxTokens !== undefined ? { maxOutputTokens: req.maxTokens } : {}),
     ...(req.topP !== undefined ? { topP: req.topP } : {}),
@@ -216,9 +237,12 @@ export function callOptions(req: ProviderRequest, providerOptions?: LanguageMode
  * does): Gemini wants the responses to parallel calls in one turn. Consecutive assistant messages
  * become one, their parts in order (text after the calls, as /v1/responses rebuilds a previous
  * response): Gemini wants the responses right after the turn with the calls (Anthropic's package
- * joins them itself).
+ * joins them itself). A call's reasoning state goes back under `stateKey` (AiSdkProviderOptions):
+ * its reasoning blocks as reasoning parts right before it, those of a turn's first call at the
+ * turn's start (Claude refuses a turn with calls that does not open with its thinking), and its
+ * own metadata as the call's provider options.
  */
-export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
+export function toPrompt(messages: Message[], stateKey?: string): LanguageModelV3Prompt {
   const toolNames = new Map<string, string>();
   const prompt: LanguageModelV3Prompt = [];
   for (const message of messages.map(toMessage)) {
@@ -227,7 +251,23 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
     else if (message.role === 'assistant' && last?.role === 'assistant') last.content.push(...message.content);
     else prompt.push(message);
   }
+  for (const m of prompt) if (m.role === 'assistant') reasoningFirst(m.content);
   return prompt;
+
+  /** This provider's part of some metadata, as the SDK takes it back (provider options). */
+  function ours(metadata: ProviderMetadata | undefined): SharedV3ProviderOptions | undefined {
+    const own = stateKey === undefined ? undefined : metadata?.[stateKey];
+    return own ? ({ [stateKey!]: own } as SharedV3ProviderOptions) : undefined;
+  }
+
+  function callParts(c: ToolCall) {
+    const reasoning = (c.state?.reasoning ?? []).flatMap((b) => {
+      const providerOptions = ours(b.metadata);
+      return providerOptions ? [{ type: 'reasoning' as const, text: b.text, providerOptions }] : [];
+    });
+    const providerOptions = ours(c.state?.metadata);
+    return [...reasoning, { type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: parseJson(c.arguments), ...(providerOptions ? { providerOptions } : {}) }];
+  }
 
   function toMessage(m: Message): LanguageModelV3Message {
     switch (m.role) {
@@ -255,15 +295,20 @@ export function toPrompt(messages: Message[]): LanguageModelV3Prompt {
         for (const c of m.toolCalls ?? []) toolNames.set(c.id, c.name);
         return {
           role: 'assistant',
-          content: [
-            ...(m.content ? [{ type: 'text' as const, text: m.content }] : []),
-            ...(m.toolCalls ?? []).map((c) => ({ type: 'tool-call' as const, toolCallId: c.id, toolName: c.name, input: parseJson(c.arguments) })),
-          ],
+          content: [...(m.content ? [{ type: 'text' as const, text: m.content }] : []), ...(m.toolCalls ?? []).flatMap(callParts)],
         };
       case 'tool':
         return { role: 'tool', content: [{ type: 'tool-result', toolCallId: m.toolCallId, toolName: toolNames.get(m.toolCallId) ?? '', output: { type: 'text', value: m.content } }] };
     }
   }
+}
+
+/** Moves the reasoning right before a turn's first call to the turn's start, ahead of its text. */
+function reasoningFirst(content: { type: string }[]): void {
+  const call = content.findIndex((p) => p.type === 'tool-call');
+  let start = call;
+  while (start > 0 && content[start - 1]!.type === 'reasoning') start--;
+  if (start > 0 && start < call) content.unshift(...content.splice(start, call - start));
 }
 
 /** An image URL's media type from its extension: Gemini's fileData needs a concrete one. */
@@ -319,6 +364,10 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
     if (i === undefined) index.set(id, (i = index.size));
     return i;
   };
+  // Reasoning blocks under way by the SDK's id, and those ended since the last call that came with
+  // metadata (Claude's signature, redacted thinking's data): they are the next call's state.
+  const blocks = new Map<string, { text: string[]; metadata: ProviderMetadata | undefined }>();
+  let ended: ReasoningBlock[] = [];
   try {
     for (;;) {
       let next;
@@ -333,9 +382,26 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
         case 'text-delta':
           if (part.delta.length > 0) yield { type: 'text-delta', delta: part.delta };
           break;
-        case 'reasoning-delta':
+        case 'reasoning-start':
+          blocks.set(part.id, { text: [], metadata: merged(undefined, part.providerMetadata) });
+          break;
+        case 'reasoning-delta': {
+          const block = blocks.get(part.id);
+          if (block) {
+            // Claude's signature comes as an empty delta with it.
+            block.text.push(part.delta);
+            block.metadata = merged(block.metadata, part.providerMetadata);
+          }
           if (part.delta.length > 0) yield { type: 'reasoning-delta', delta: part.delta };
           break;
+        }
+        case 'reasoning-end': {
+          const block = blocks.get(part.id);
+          blocks.delete(part.id);
+          const metadata = merged(block?.metadata, part.providerMetadata);
+          if (block && metadata) ended.push({ text: block.text.join(''), metadata });
+          break;
+        }
         case 'tool-input-start':
           yield { type: 'tool-input-start', index: indexOf(part.id), id: part.id, name: part.toolName };
           break;
@@ -345,9 +411,19 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
         case 'tool-input-end':
           yield { type: 'tool-input-end', index: indexOf(part.id) };
           break;
-        case 'tool-call':
-          yield { type: 'tool-call', index: indexOf(part.toolCallId), id: part.toolCallId, name: part.toolName, arguments: part.input || '{}' };
+        case 'tool-call': {
+          const state: ToolCallState = { ...(ended.length ? { reasoning: ended } : {}), ...(part.providerMetadata ? { metadata: part.providerMetadata } : {}) };
+          ended = [];
+          yield {
+            type: 'tool-call',
+            index: indexOf(part.toolCallId),
+            id: part.toolCallId,
+            name: part.toolName,
+            arguments: part.input || '{}',
+            ...(state.reasoning || state.metadata ? { state } : {}),
+          };
           break;
+        }
         case 'error':
           throw toProviderError(part.error, signal);
         case 'finish':
@@ -368,6 +444,14 @@ async function* translate(stream: ReadableStream<LanguageModelV3StreamPart>, sig
   } finally {
     reader.cancel().catch(() => {});
   }
+}
+
+/** Metadata seen so far with more of it (one level deep: each provider's own keys). */
+function merged(metadata: ProviderMetadata | undefined, more: SharedV3ProviderMetadata | undefined): ProviderMetadata | undefined {
+  if (!more) return metadata;
+  const out: ProviderMetadata = { ...metadata };
+  for (const [key, value] of Object.entries(more)) out[key] = { ...out[key], ...value };
+  return out;
 }
 
 function usageOf(u: LanguageModelV3Usage): ProviderUsage | null {

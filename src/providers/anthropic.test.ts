@@ -145,6 +145,74 @@ describe('anthropic: tools', () => {
   });
 });
 
+describe('anthropic: thinking in a tool loop', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeAnthropic()));
+  after(() => fake.close());
+  const question: Message = { role: 'user', content: [{ type: 'text', text: 'Weather in Paris?' }] };
+  const result: Message = { role: 'tool', toolCallId: 'toolu_01A', content: '{"sky":"clear"}' };
+
+  async function firstTurn() {
+    fake.respondWith({
+      redactedThinking: 'EmwKAhgBEgyRedacted',
+      reasoning: ['Paris: ', 'ask the tool.'],
+      chunks: ['Checking.'],
+      toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: ['{"city":"Paris"}'] }],
+    });
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], reasoningEffort: 'low', messages: [question] }))).parts);
+    const call = got.parts.find((p) => p.type === 'tool-call');
+    assert.ok(call?.type === 'tool-call');
+    return call;
+  }
+
+  it("a call's state is the thinking before it: the redacted block's data, the thinking's whole text and signature", async () => {
+    const call = await firstTurn();
+    // The fake signs each message's thinking anew: the second test shows it takes this one back.
+    const signature = call.state?.reasoning?.[1]?.metadata.anthropic?.signature;
+    assert.match(String(signature), /^EqQBCkgIBhABGAIiQL2Z/);
+    assert.deepEqual(call.state, {
+      reasoning: [
+        { text: '', metadata: { anthropic: { redactedData: 'EmwKAhgBEgyRedacted' } } },
+        { text: 'Paris: ask the tool.', metadata: { anthropic: { signature } } },
+      ],
+    });
+  });
+
+  it('given back with the call, the thinking opens the assistant turn, before its text; the fake (as Claude) takes it', async () => {
+    const call = await firstTurn();
+    fake.respondWith({ chunks: ['Sunny.'] });
+    const assistant: Message = { role: 'assistant', content: 'Checking.', toolCalls: [{ id: call.id, name: call.name, arguments: call.arguments, state: call.state! }] };
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], reasoningEffort: 'low', messages: [question, assistant, result] }))).parts);
+    assert.equal(got.error, undefined);
+    assert.deepEqual(got.deltas, ['Sunny.']);
+    const body = fake.requests.at(-1)!.body;
+    assert.deepEqual(body.thinking, { type: 'enabled', budget_tokens: 2048 });
+    assert.deepEqual(body.messages[1].content, [
+      { type: 'redacted_thinking', data: 'EmwKAhgBEgyRedacted' },
+      { type: 'thinking', thinking: 'Paris: ask the tool.', signature: call.state!.reasoning![1]!.metadata.anthropic!.signature },
+      { type: 'text', text: 'Checking.' },
+      { type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } },
+    ]);
+  });
+
+  it('a call whose thinking was not kept: the request goes without thinking, which Claude takes (with it, Claude refuses)', async () => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    const assistant: Message = { role: 'assistant', content: 'Checking.', toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}' }] };
+    const got = await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], reasoningEffort: 'low', messages: [question, assistant, result] }))).parts);
+    assert.equal(got.error, undefined);
+    assert.equal(fake.requests.at(-1)!.body.thinking, undefined);
+    assert.equal(fake.requests.at(-1)!.body.messages[1].content[0].type, 'text');
+  });
+
+  it("another provider's state is not sent to Claude", async () => {
+    fake.respondWith({ chunks: ['Sunny.'] });
+    const state = { reasoning: [{ text: 'Gemini thought', metadata: { google: { thoughtSignature: 'CiQB' } } }], metadata: { google: { thoughtSignature: 'CiQB' } } };
+    const assistant: Message = { role: 'assistant', content: '', toolCalls: [{ id: 'toolu_01A', name: 'get_weather', arguments: '{"city":"Paris"}', state }] };
+    await drain((await make(fake).open(request({ upstreamModel: 'claude-haiku-4-5', tools: [weather], messages: [question, assistant, result] }))).parts);
+    assert.deepEqual(fake.requests.at(-1)!.body.messages[1].content, [{ type: 'tool_use', id: 'toolu_01A', name: 'get_weather', input: { city: 'Paris' } }]);
+  });
+});
+
 const pngData = 'iVBORw0KGgo=';
 const schema = { type: 'object', properties: { answer: { type: 'string' } }, required: ['answer'], additionalProperties: false };
 

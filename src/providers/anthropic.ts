@@ -2,13 +2,13 @@
 import { createAnthropic, type AnthropicLanguageModelOptions } from '@ai-sdk/anthropic';
 import { aiSdkProvider, commonRefusal, thinkingBudget, upstreamFetch, type Refusal } from './ai-sdk.js';
 import type { ProviderConfig } from './config.js';
-import type { Provider, ProviderRequest, RequestFields } from './spec.js';
+import type { Message, Provider, ProviderRequest, RequestFields } from './spec.js';
 
 export function anthropicProvider(id: string, cfg: ProviderConfig): Provider {
   const upstream = upstreamFetch();
   const sdk = createAnthropic({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers, fetch: upstream.fetch });
   // No dryRun (ai-sdk.ts): the SDK sends tool and response_format schemas to Claude as given, refusing none.
-  return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions, close: upstream.close });
+  return aiSdkProvider(id, (model) => sdk.messages(model), { unsupported: refusedByAnthropic, providerOptions: anthropicOptions, stateKey: 'anthropic', close: upstream.close });
 }
 
 // Claude documents PDFs and plain text as document blocks; anything else the SDK would throw on.
@@ -43,12 +43,28 @@ export function refusedByAnthropic(req: RequestFields): Refusal {
   return undefined;
 }
 
-/** user -> metadata.user_id, reasoning_effort -> a thinking budget, parallel_tool_calls: false -> disable_parallel_tool_use. */
+/**
+ * user -> metadata.user_id, reasoning_effort -> a thinking budget, parallel_tool_calls: false ->
+ * disable_parallel_tool_use. With thinking on, Claude refuses a conversation whose last assistant
+ * turn made calls without opening with the thinking that led to them; where the gateway has not
+ * kept that thinking (a call id it does not know, docs/api.md), the request goes without thinking,
+ * which Claude takes, instead of failing.
+ */
 export function anthropicOptions(req: ProviderRequest): { anthropic: Pick<AnthropicLanguageModelOptions, 'metadata' | 'thinking' | 'disableParallelToolUse'> } | undefined {
   const o: Pick<AnthropicLanguageModelOptions, 'metadata' | 'thinking' | 'disableParallelToolUse'> = {
     ...(req.user !== undefined ? { metadata: { userId: req.user } } : {}),
-    ...(req.reasoningEffort !== undefined ? { thinking: { type: 'enabled', budgetTokens: thinkingBudget[req.reasoningEffort] } } : {}),
+    ...(req.reasoningEffort !== undefined && !thinkingLost(req.messages) ? { thinking: { type: 'enabled', budgetTokens: thinkingBudget[req.reasoningEffort] } } : {}),
     ...(req.parallelToolCalls === false ? { disableParallelToolUse: true } : {}),
   };
   return Object.keys(o).length > 0 ? { anthropic: o } : undefined;
+}
+
+/** Whether the last assistant turn (consecutive assistant messages, one turn to Claude) made calls and has no thinking to open with. */
+export function thinkingLost(messages: Message[]): boolean {
+  let end = messages.length;
+  while (end > 0 && messages[end - 1]!.role !== 'assistant') end--;
+  let start = end;
+  while (start > 0 && messages[start - 1]!.role === 'assistant') start--;
+  const first = messages.slice(start, end).flatMap((m) => (m.role === 'assistant' ? (m.toolCalls ?? []) : []))[0];
+  return first !== undefined && !first.state?.reasoning?.some((b) => b.metadata.anthropic !== undefined);
 }

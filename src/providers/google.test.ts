@@ -85,7 +85,16 @@ describe('google: tools', () => {
     assert.deepEqual(start, { type: 'tool-input-start', index: 0, id: start.id, name: 'get_weather' });
     assert.deepEqual(delta, { type: 'tool-input-delta', index: 0, delta: '{"city":"Paris"}' });
     assert.deepEqual(end, { type: 'tool-input-end', index: 0 });
-    assert.deepEqual(call, { type: 'tool-call', index: 0, id: start.id, name: 'get_weather', arguments: '{"city":"Paris"}' });
+    // With the call's thought signature, which goes back with it on the next turn.
+    assert.deepEqual(call, {
+      type: 'tool-call',
+      index: 0,
+      id: start.id,
+      name: 'get_weather',
+      arguments: '{"city":"Paris"}',
+      state: { metadata: { google: { thoughtSignature: call.state.metadata.google.thoughtSignature } } },
+    });
+    assert.match(call.state.metadata.google.thoughtSignature, /^CiQB0e2Kb1/);
     assert.equal(got.finish?.finishReason, 'tool-calls');
     const body = fake.requests.at(-1)!.body;
     assert.deepEqual(body.tools, [
@@ -158,6 +167,33 @@ describe('google: tools', () => {
       { role: 'model', parts: [{ text: 'Let me check.' }, { functionCall: { id: 'call_p', name: 'get_weather', args: { city: 'Paris' } } }, { text: 'One moment.' }] },
       { role: 'user', parts: [{ functionResponse: { id: 'call_p', name: 'get_weather', response: { name: 'get_weather', content: '{"sky":"clear"}' } } }] },
     ]);
+  });
+});
+
+describe('google: thought signatures in a tool loop', () => {
+  let fake: FakeUpstream;
+  before(async () => (fake = await startFakeGoogle()));
+  after(() => fake.close());
+  const tools = [{ name: 'get_weather', parameters: { type: 'object', properties: { city: { type: 'string' } } } }];
+
+  it("a call's state is its thoughtSignature; given back, it is on the call's functionCall part, which Gemini 3 takes", async () => {
+    fake.respondWith({ chunks: [], toolCalls: [{ id: 'unused', name: 'get_weather', arguments: ['{"city":"Paris"}'] }] });
+    const first = await drain((await make(fake).open(request({ upstreamModel: 'gemini-3-pro-preview', tools, messages: [{ role: 'user', content: 'Weather in Paris?' }] }))).parts);
+    const call = first.parts.find((p) => p.type === 'tool-call');
+    assert.ok(call?.type === 'tool-call');
+    const signature = call.state?.metadata?.google?.thoughtSignature;
+    assert.match(String(signature), /^CiQB0e2Kb1/);
+    assert.deepEqual(call.state, { metadata: { google: { thoughtSignature: signature } } });
+
+    fake.respondWith({ chunks: ['Sunny.'] });
+    const messages: LooseMessage[] = [
+      { role: 'user', content: 'Weather in Paris?' },
+      { role: 'assistant', content: '', toolCalls: [{ id: call.id, name: call.name, arguments: call.arguments, state: call.state }] },
+      { role: 'tool', toolCallId: call.id, content: '{"sky":"clear"}' },
+    ];
+    const second = await drain((await make(fake).open(request({ upstreamModel: 'gemini-3-pro-preview', tools, messages }))).parts);
+    assert.equal(second.error, undefined);
+    assert.deepEqual(fake.requests.at(-1)!.body.contents[1], { role: 'model', parts: [{ functionCall: { id: call.id, name: 'get_weather', args: { city: 'Paris' } }, thoughtSignature: signature }] });
   });
 });
 

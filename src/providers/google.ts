@@ -9,7 +9,7 @@ export function googleProvider(id: string, cfg: ProviderConfig): Provider {
   const sdk = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: cfg.api_key, headers: cfg.headers, fetch: upstream.fetch });
   // The same SDK converting calls without sending them: what it refuses in a schema is refused before the hold.
   const dry = createGoogleGenerativeAI({ baseURL: cfg.base_url, apiKey: 'not-sent', fetch: neverSend });
-  return aiSdkProvider(id, (model) => sdk.chat(model), { unsupported: refusedByGoogle, providerOptions: googleOptions, dryRun: (model) => dry.chat(model), close: upstream.close });
+  return aiSdkProvider(id, (model) => sdk.chat(model), { unsupported: refusedByGoogle, providerOptions: googleOptions, dryRun: (model) => dry.chat(model), stateKey: 'google', close: upstream.close });
 }
 
 // The SDK drops penalties for Gemini 2.5 on the Developer API (the API refuses them there).

@@ -18,6 +18,34 @@ export interface ToolCall {
   id: string;
   name: string;
   arguments: string;
+  /** What the provider needs back with this call on the next turn (docs/api.md, Reasoning in tool loops). */
+  state?: ToolCallState;
+}
+
+/**
+ * A provider's own data about a piece of its answer, by provider (`{ anthropic: { signature } }`,
+ * `{ google: { thoughtSignature } }`): the AI SDK's provider metadata, kept as it came and only
+ * ever given back to that provider.
+ */
+export type ProviderMetadata = Record<string, Record<string, unknown>>;
+
+/** A block of reasoning as the provider needs it back: its whole text (empty for redacted thinking) and its metadata. */
+export interface ReasoningBlock {
+  text: string;
+  metadata: ProviderMetadata;
+}
+
+/**
+ * The reasoning state of a tool call, opaque above the provider modules: a reasoning model's
+ * provider refuses or degrades the next turn of a tool loop without it (Claude's thinking blocks
+ * with their signatures, Gemini's thought signatures). The gateway keeps it per account, keyed by
+ * the call's id, and restores it when the call comes back (src/generation/tool-call-state.ts).
+ */
+export interface ToolCallState {
+  /** The reasoning blocks that came since the previous call of the answer (or its start), in order, where the provider gave them metadata. */
+  reasoning?: ReasoningBlock[];
+  /** The call's own metadata (Gemini's thought signature). */
+  metadata?: ProviderMetadata;
 }
 
 /** `name`: the participant's name (OpenAI's); on a tool result, the tool's (LangChain sends it). */
@@ -159,7 +187,8 @@ export type StreamPart =
   | { type: 'tool-input-start'; index: number; id: string; name: string }
   | { type: 'tool-input-delta'; index: number; delta: string }
   | { type: 'tool-input-end'; index: number }
-  | { type: 'tool-call'; index: number; id: string; name: string; arguments: string }
+  /** `state`: what the provider needs back with the call (ToolCall.state); never sent to clients. */
+  | { type: 'tool-call'; index: number; id: string; name: string; arguments: string; state?: ToolCallState }
   | { type: 'finish'; finishReason: FinishReason; usage: ProviderUsage | null }
   | { type: 'error'; error: unknown };
 
@@ -272,6 +301,11 @@ export interface Provider {
   readonly id: string;
   /** Rejects with ProviderError when the upstream refuses the request. */
   open(req: ProviderRequest): Promise<ProviderStream>;
+  /**
+   * Its tool calls carry state (ToolCallState) it needs back with them: the lifecycle keeps it and
+   * restores it into the assistant messages of a later request that brings those calls back.
+   */
+  readonly keepsToolCallState?: boolean;
   /**
    * The first field of the request this provider cannot take (docs/api.md), checked by the
    * lifecycle before anything is held; `open` refuses the same request with RequestRefused. A

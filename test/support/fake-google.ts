@@ -2,7 +2,7 @@
 // the real stream: "data: <json>\r\n\r\n" with Google's JSON spacing ({"key": value,"key2": ...}),
 // no terminal sentinel: the last chunk carries finishReason and the full usageMetadata.
 import type { ServerResponse } from 'node:http';
-import { applyGenericEnding, startFakeUpstream, type FakeUpstream, type StreamContext } from './fake-upstream.js';
+import { applyGenericEnding, startFakeUpstream, type FakeUpstream, type RecordedRequest, type StreamContext } from './fake-upstream.js';
 
 export type { FakeScript, FakeUpstream, RecordedRequest } from './fake-upstream.js';
 
@@ -27,13 +27,45 @@ export function googleJson(value: unknown): string {
   return JSON.stringify(value);
 }
 
-function errorResponse(res: ServerResponse, status: number): void {
-  const [name, message] = errorStatuses[status] ?? ['INTERNAL', 'An internal error has occurred.'];
+function errorResponse(res: ServerResponse, status: number, said?: string): void {
+  const [name, usual] = errorStatuses[status] ?? ['INTERNAL', 'An internal error has occurred.'];
+  const message = said ?? usual;
   res.writeHead(status, { 'content-type': 'application/json; charset=UTF-8', vary: 'Origin, X-Origin, Referer' });
   res.end(`${JSON.stringify({ error: { code: status, message, status: name } }, null, 2)}\n`);
 }
 
 let seq = 0;
+
+// The thought signatures this fake gave, which a Gemini 3 model checks on the calls of the current turn.
+const signatures = new Set<string>();
+/** What the AI SDK sends for a call whose signature it does not have: Google documents it as accepted. */
+const skipSignature = 'skip_thought_signature_validator';
+
+type SentPart = { text?: string; functionCall?: { name: string }; functionResponse?: unknown; thoughtSignature?: string };
+
+/**
+ * Gemini 3 refuses the current turn (everything after the user's last text) when a step's first
+ * functionCall part has no thought signature, or one it did not give, in the API's words.
+ */
+function refuse(req: RecordedRequest): { status: number; message: string } | undefined {
+  if (!/models\/gemini-3/.test(req.path)) return undefined;
+  const contents = (req.body?.contents ?? []) as { role: string; parts: SentPart[] }[];
+  let turn = contents.length - 1;
+  while (turn >= 0 && !(contents[turn]!.role === 'user' && contents[turn]!.parts.some((p) => p.text !== undefined))) turn--;
+  for (const [i, c] of contents.entries()) {
+    const call = i > turn && c.role === 'model' ? c.parts.findIndex((p) => p.functionCall) : -1;
+    if (call < 0) continue;
+    const signature = c.parts[call]!.thoughtSignature;
+    if (signature === undefined) {
+      return {
+        status: 400,
+        message: `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly, and missing thought_signature may lead to degraded model performance. Additional data, function call \`default_api:${c.parts[call]!.functionCall!.name}\` , position ${i + 1}. Please refer to https://ai.google.dev/gemini-api/docs/thought-signatures for more details.`,
+      };
+    }
+    if (signature !== skipSignature && !signatures.has(signature)) return { status: 400, message: 'Corrupted thought signature.' };
+  }
+  return undefined;
+}
 
 type GeminiPart = { text: string; thought?: true } | { functionCall: { name: string; args: unknown }; thoughtSignature?: string };
 
@@ -51,7 +83,10 @@ async function stream(ctx: StreamContext): Promise<void> {
     ...(chunks.length === 0 && ending === 'finish' && toolCalls.length === 0 ? [''] : chunks).map((text) => [{ text }]),
   ];
   if (toolCalls.length > 0 && ending === 'finish') {
-    frames.push(toolCalls.map((c, i) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments.join('') || '{}') }, ...(i === 0 ? { thoughtSignature: 'CiQB0e2Kb1fakeSignature' } : {}) })));
+    // One signature per answer, on its first call (as Gemini 3 gives it for parallel calls).
+    const signature = `CiQB0e2Kb1${responseId}`;
+    signatures.add(signature);
+    frames.push(toolCalls.map((c, i) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments.join('') || '{}') }, ...(i === 0 ? { thoughtSignature: signature } : {}) })));
   }
   const thoughts = usage.reasoning ?? 0;
   for (const [i, parts] of frames.entries()) {
@@ -87,5 +122,6 @@ export function startFakeGoogle(): Promise<FakeUpstream> {
     errorResponse,
     streamHeaders: { 'content-type': 'text/event-stream', 'x-content-type-options': 'nosniff', 'server-timing': 'gfet4t7; dur=120' },
     stream,
+    refuse,
   });
 }

@@ -40,6 +40,8 @@ export interface FakeScript {
   toolCalls?: { id: string; name: string; arguments: string[] }[];
   /** Reasoning deltas before the text, where the wire format has them. */
   reasoning?: string[];
+  /** Anthropic: a redacted_thinking block with this data before the thinking. */
+  redactedThinking?: string;
   /** Extra response headers (e.g. Retry-After with an error status). */
   headers?: Record<string, string>;
   /** Answer with this JSON body (status 200) instead of a stream, e.g. for embeddings. */
@@ -83,14 +85,17 @@ export interface RecordedRequest {
 
 /** Writes one response in a provider's wire format. `sse` writes raw bytes with an optional delay first. */
 export interface WireFormat {
-  errorResponse(res: ServerResponse, status: number): void;
+  /** `message`: the provider's words for this refusal instead of its usual ones for the status. */
+  errorResponse(res: ServerResponse, status: number, message?: string): void;
   streamHeaders: Record<string, string>;
   stream(ctx: StreamContext): Promise<void>;
+  /** What the real API refuses whatever the script says (a tool loop without its signatures): answered with the error, the script left for the next request. */
+  refuse?(req: RecordedRequest): { status: number; message: string } | undefined;
 }
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & Pick<FakeScript, 'raw' | 'endlessLine'> & { usage: FakeUsage };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & Pick<FakeScript, 'raw' | 'endlessLine' | 'redactedThinking'> & { usage: FakeUsage };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;
@@ -157,6 +162,11 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
     if (socket.destroyed) onClose();
     else closeWaiters(socket).add(onClose);
 
+    const refused = wire.refuse?.(record);
+    if (refused) {
+      wire.errorResponse(res, refused.status, refused.message);
+      return;
+    }
     const current = (scripts.length > 1 ? scripts.shift() : scripts[0]) ?? {};
     for (const [name, value] of Object.entries(current.headers ?? {})) res.setHeader(name, value);
     if (current.status !== undefined) {
@@ -190,6 +200,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
         ending: current.ending ?? 'finish',
         toolCalls: current.toolCalls ?? [],
         reasoning: current.reasoning ?? [],
+        redactedThinking: current.redactedThinking,
         usage: current.usage ?? { input: 12, output: 7 },
         raw: current.raw,
         endlessLine: current.endlessLine,
