@@ -17,6 +17,7 @@ import { loggerOptions } from './logging.js';
 import { createFileStore } from './storage/create.js';
 import type { FileStore } from './storage/files.js';
 import { sweepExpiredFiles } from './storage/retention.js';
+import { sweepToolCallStates } from './generation/tool-call-state.js';
 import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js';
 import { JobRunner } from './jobs/runner.js';
 import type { JobDeps } from './jobs/execute.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
   /** Ollama/vLLM model discovery; refresh() lists the upstreams now (tests, or an operator hook). */
   discovery: Discovery;
   files: { store: FileStore; signer: UrlSigner; secret: string; sweep(now?: Date): Promise<number> };
+  /** Deletes the reasoning state of tool calls older than LUMENGATE_TOOL_STATE_TTL_S as of `now` (hourly, with the files' sweep). */
+  sweepToolStates(now?: Date): Promise<number>;
   /** Callback deliveries (docs/api.md); tests drive retries with `webhooks.worker.tick(later)`. */
   webhooks: WebhookService;
   close(): Promise<void>;
@@ -69,6 +72,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const secret = await urlSecretOf(db, settings.urlSecret);
   const files = { store: opts.files ?? (await createFileStore(settings)), signer: urlSigner(secret, settings.urlTtlMs) };
   const sweepFiles = (now?: Date) => sweepExpiredFiles(db, files.store, catalog, now);
+  const sweepToolStates = (now = new Date()) => sweepToolCallStates(db, new Date(now.getTime() - settings.toolStateTtlMs).toISOString());
 
   // ioredis is loaded only when Redis is configured (a single instance keeps its counters in memory).
   const redis = settings.redisUrl ? await (await import('./limits/redis.js')).connectRedis(settings.redisUrl, logger) : undefined;
@@ -165,6 +169,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   sweeper.unref();
   const fileSweeper = setInterval(() => {
     sweepFiles().catch((err: unknown) => logger.error({ err }, 'file retention sweep failed'));
+    sweepToolStates().catch((err: unknown) => logger.error({ err }, 'tool call state sweep failed'));
   }, FILE_SWEEP_MS);
   fileSweeper.unref();
   runner.start();
@@ -191,6 +196,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     url,
     discovery,
     files: { ...files, secret, sweep: sweepFiles },
+    sweepToolStates,
     webhooks,
     async close() {
       clearInterval(sweeper);

@@ -19,6 +19,11 @@ describe('timer settings', () => {
       assert.throws(() => settingsFromEnv({ [name]: String(MAX_TIMER_MS + 1) }), new RegExp(`^Error: ${name} must be at most ${MAX_TIMER_MS} ms`));
     });
   }
+  it('LUMENGATE_TOOL_STATE_TTL_S: seconds, 24 hours by default; 0 is refused by name', () => {
+    assert.equal(settingsFromEnv({}).toolStateTtlMs, 86_400_000);
+    assert.equal(settingsFromEnv({ LUMENGATE_TOOL_STATE_TTL_S: '600' }).toolStateTtlMs, 600_000);
+    assert.throws(() => settingsFromEnv({ LUMENGATE_TOOL_STATE_TTL_S: '0' }), /^Error: LUMENGATE_TOOL_STATE_TTL_S must be a positive integer/);
+  });
   it('the defaults are unchanged', () => {
     const s = settingsFromEnv({});
     assert.deepEqual([s.webhookPollMs, s.heartbeatMs, s.sweepMs, s.jobs.idlePollMs, s.jobs.leaseMs], [2_000, 15_000, 60_000, 1_000, 30_000]);

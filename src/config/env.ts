@@ -49,6 +49,8 @@ export interface Settings {
   urlSecret: string | undefined;
   /** How long a signed result URL is valid. */
   urlTtlMs: number;
+  /** How long the reasoning state of a tool call is kept for the next turn of its tool loop (LUMENGATE_TOOL_STATE_TTL_S, default 86400; docs/api.md). */
+  toolStateTtlMs: number;
   /** Text and embedding generations one account runs at once in this process (LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT); one more is 429. */
   maxConcurrentPerAccount: number;
   /** Media job workers (docs/api.md). */
@@ -130,6 +132,8 @@ export function settingsFromEnv(env: NodeJS.ProcessEnv = process.env): Settings 
     publicUrl: env.LUMENGATE_PUBLIC_URL ? env.LUMENGATE_PUBLIC_URL.replace(/\/+$/, '') : undefined,
     urlSecret: urlSecret(env.LUMENGATE_URL_SECRET),
     urlTtlMs: intOr(env.LUMENGATE_URL_TTL_S, 24 * 3600) * 1000,
+    // Not a timer: the hourly sweep deletes what is older than this.
+    toolStateTtlMs: positiveOr(env.LUMENGATE_TOOL_STATE_TTL_S, 24 * 3600, 'LUMENGATE_TOOL_STATE_TTL_S') * 1000,
     // Per process (src/generation/running.ts); the same default as the connections per client address.
     maxConcurrentPerAccount: positiveOr(env.LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT, 256, 'LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT'),
     jobs: jobSettings(env),

@@ -249,6 +249,24 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('webhook_deliveries_one_per_generation').on('webhook_deliveries').column('generation_id').unique().execute();
       },
     },
+    // The reasoning state of tool calls (src/generation/tool-call-state.ts): what a reasoning
+    // model's provider needs back on the next turn of a tool loop, kept per account by the call's
+    // id, deleted with its generation and when it is older than LUMENGATE_TOOL_STATE_TTL_S.
+    '014_tool_call_states': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('tool_call_states')
+          .addColumn('account_id', 'integer', (c) => c.notNull().references('accounts.id'))
+          .addColumn('call_id', 'text', (c) => c.notNull())
+          .addColumn('generation_id', 'integer', (c) => c.notNull().references('generations.id'))
+          .addColumn('state_json', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'text', (c) => c.notNull())
+          .addPrimaryKeyConstraint('tool_call_states_pk', ['account_id', 'call_id'])
+          .execute();
+        await db.schema.createIndex('tool_call_states_generation').on('tool_call_states').column('generation_id').execute();
+        await db.schema.createIndex('tool_call_states_created').on('tool_call_states').column('created_at').execute();
+      },
+    },
   };
 }
 

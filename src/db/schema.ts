@@ -150,6 +150,16 @@ export interface WebhookDeliveryTable {
   completed_at: string | null;
 }
 
+/** A tool call's reasoning state (ToolCallState as JSON), by the account and the call's id (src/generation/tool-call-state.ts). */
+export interface ToolCallStateTable {
+  account_id: number;
+  call_id: string;
+  /** The generation that made the call: its deletion deletes the state. */
+  generation_id: number;
+  state_json: string;
+  created_at: string;
+}
+
 export interface Database {
   accounts: AccountTable;
   jobs: JobTable;
@@ -159,6 +169,7 @@ export interface Database {
   gateway_settings: GatewaySettingTable;
   webhook_secrets: WebhookSecretTable;
   webhook_deliveries: WebhookDeliveryTable;
+  tool_call_states: ToolCallStateTable;
 }
 
 export type Account = Selectable<AccountTable>;

@@ -8,6 +8,7 @@ import { GatewayError, validationError } from '../core/errors.js';
 import { zodToApiError } from './request.js';
 import { generationObject, type ResultLinks } from './object.js';
 import { historyPage, softDeleteGeneration } from './store.js';
+import { deleteToolCallStatesOf } from './tool-call-state.js';
 
 export const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
 export const STATUSES = ['pending', 'completed', 'failed'] as const;
@@ -132,8 +133,10 @@ export async function listHistory(db: Db, catalog: Catalog, f: HistoryFilter, li
 
 /**
  * Deletes a history item for its owner: hidden everywhere from then on, and its prompt and
- * result are erased. The row itself stays, because the ledger refers to it.
+ * result are erased, with the reasoning state of its tool calls. The row itself stays, because
+ * the ledger refers to it.
  */
 export async function deleteGeneration(db: Db, generationId: number, accountId: number): Promise<void> {
   if (!(await softDeleteGeneration(db, generationId, accountId))) throw new GatewayError('not_found', `generation ${generationId} not found`, { generation_id: generationId });
+  await deleteToolCallStatesOf(db, generationId);
 }

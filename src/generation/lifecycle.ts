@@ -35,6 +35,7 @@ import { enforceInputLimits } from './limits.js';
 import { compileOutputSchema, type OutputCheck } from './structured-output.js';
 import { sanitizeUpstreamText } from './sanitize.js';
 import { findGeneration } from './store.js';
+import { keepToolCallStates, restoreToolCallStates } from './tool-call-state.js';
 import { findModel } from './model-lookup.js';
 import { admitCallbackUrl, type Webhooks } from '../webhooks/webhooks.js';
 
@@ -249,6 +250,9 @@ async function generate(deps: GenerationDeps, caller: Caller, input: GenerationI
   };
   const configured = configuredRoutes(deps, model);
   const routes = configured.some((r) => r.provider.refuse) ? await routesTaking(configured, request, input) : configured;
+  // The reasoning state of the calls the conversation brings back (docs/api.md), looked up only
+  // for a provider that needs it, among this account's calls.
+  if (routes.some((r) => r.provider.keepsToolCallState)) request.messages = await restoreToolCallStates(deps.db, caller.account.id, request.messages);
 
   // 3. One of the account's places among the generations running in this process (429 when it has
   // them all, before anything is counted or held), kept until the generation has settled: a
@@ -290,6 +294,8 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
   const text: string[] = [];
   const reasoning: string[] = [];
   const toolCalls: ToolCall[] = [];
+  // The calls that came with reasoning state, kept once the answer is charged (tool-call-state.ts).
+  const stateful: ToolCall[] = [];
   const logprobs: TokenLogprob[] = [];
   const refusal: string[] = [];
   // The answer's order, recorded only where its kind of part changes (result_json.segments): the
@@ -362,6 +368,7 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         // A call starts at its tool-input-start, or here for providers that deliver whole calls.
         if (part.index >= callsStarted) callStarted(part.index);
         toolCalls.push({ id: part.id, name: part.name, arguments: part.arguments });
+        if (part.state) stateful.push({ id: part.id, name: part.name, arguments: part.arguments, state: part.state });
       } else if (part.type === 'refusal-delta') {
         if (kind !== 'refusal') enter('refusal');
         refusal.push(part.delta);
@@ -442,6 +449,15 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     onDataError: (err) => deps.log?.warn({ err, generation_id: hold.generationId }, 'settlement stored without its text (the database refused it)'),
   });
   observer?.onSettled?.({ model: model.slug, stream: input.stream, opened, status: settlement.status, tokensSpent: settled.tokensSpent, seconds: (performance.now() - startedAt) / 1000 });
+  if (settled.applied && settlement.status === 'completed' && stateful.length > 0) {
+    // Before the answer ends, so the client's next turn finds it. Without it that turn loses its
+    // reasoning (docs/api.md), never the answer: a failure here is only logged.
+    try {
+      await keepToolCallStates(deps.db, caller.account.id, hold.generationId, stateful);
+    } catch (err) {
+      deps.log?.warn({ err, generation_id: hold.generationId }, 'the reasoning state of the tool calls was not kept');
+    }
+  }
   if (!settled.applied) {
     // Someone else settled it first (a sweeper, or a restarted instance releasing holds): report
     // what the database says, never what this run hoped for.

@@ -238,6 +238,7 @@ export function withMedia(provider: Provider, media: ClosableMediaProvider): Pro
     id: provider.id,
     open: (req) => provider.open(req),
     ...(provider.refuse ? { refuse: provider.refuse.bind(provider) } : {}),
+    ...(provider.keepsToolCallState ? { keepsToolCallState: true } : {}),
     ...(provider.embed ? { embed: provider.embed.bind(provider) } : {}),
     ...(provider.isReady ? { isReady: provider.isReady.bind(provider) } : {}),
     media,

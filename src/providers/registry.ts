@@ -23,11 +23,11 @@ export const defaultProviderFactories: Record<string, ProviderFactory> = {
   // OpenAI itself: Chat Completions plus its image, speech and transcription endpoints.
   openai: (id, cfg) => withMedia(openAICompatibleProvider(id, cfg), openAIMedia(cfg)),
   // Loaded when first used: each AI SDK provider package costs ~18 MB of memory.
-  anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg)),
+  anthropic: (id, cfg) => lazyProvider(id, async () => (await import('./anthropic.js')).anthropicProvider(id, cfg), { keepsToolCallState: true }),
   // Gemini text through the AI SDK (lazy), Imagen and Veo over plain HTTP beside it.
   google: (id, cfg) =>
     withMedia(
-      lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg)),
+      lazyProvider(id, async () => (await import('./google.js')).googleProvider(id, cfg), { keepsToolCallState: true }),
       googleMedia(cfg),
     ),
   local: (id, cfg) => createLazyLocalProvider(id, cfg.options, cfg.env),
@@ -105,11 +105,12 @@ function settingsOf(entry: CatalogProvider): Record<string, unknown> {
   return rest;
 }
 
-/** A provider whose module is imported on its first request. */
-function lazyProvider(id: string, load: () => Promise<Provider>): Provider {
+/** A provider whose module is imported on its first request; `known`: what the lifecycle reads of it before that. */
+function lazyProvider(id: string, load: () => Promise<Provider>, known: Pick<Provider, 'keepsToolCallState'> = {}): Provider {
   let real: Promise<Provider> | undefined;
   return {
     id,
+    ...known,
     open: async (req) => (await (real ??= load())).open(req),
     refuse: async (req) => (await (real ??= load())).refuse?.(req),
     close: async () => {

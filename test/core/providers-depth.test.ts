@@ -114,8 +114,12 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
     );
     assert.equal(next.status, 200, next.text);
     assert.equal(next.json.choices[0].message.content, 'Sunny in both.');
-    assert.deepEqual(google.requests.at(-1)!.body.contents.slice(1), [
-      { role: 'model', parts: calls.map((c) => ({ functionCall: { id: c.id, name: 'get_weather', args: JSON.parse(c.arguments) } })) },
+    const contents = google.requests.at(-1)!.body.contents.slice(1);
+    // The first call goes back with the thought signature Gemini gave it (docs/api.md, Reasoning in tool loops).
+    const signature = contents[0].parts[0].thoughtSignature;
+    assert.match(signature, /^CiQB0e2Kb1/);
+    assert.deepEqual(contents, [
+      { role: 'model', parts: calls.map((c, i) => ({ functionCall: { id: c.id, name: 'get_weather', args: JSON.parse(c.arguments) }, ...(i === 0 ? { thoughtSignature: signature } : {}) })) },
       {
         role: 'user',
         parts: [

@@ -113,7 +113,7 @@ async function stream(ctx: StreamContext): Promise<void> {
     await ctx.write(blockStop(index++), false);
   }
   if (reasoning.length > 0) {
-    const signature = `EqQBCkgIBhABGAIiQL2Z${Buffer.from(id).toString('base64')}`;
+    const signature = ctx.script.signature ?? `EqQBCkgIBhABGAIiQL2Z${Buffer.from(id).toString('base64')}`;
     signed.set(signature, reasoning.join(''));
     await open({ type: 'thinking', thinking: '', signature: '' });
     for (const thinking of reasoning) if (!(await ctx.write(delta(index, { type: 'thinking_delta', thinking })))) return;

@@ -84,7 +84,7 @@ async function stream(ctx: StreamContext): Promise<void> {
   ];
   if (toolCalls.length > 0 && ending === 'finish') {
     // One signature per answer, on its first call (as Gemini 3 gives it for parallel calls).
-    const signature = `CiQB0e2Kb1${responseId}`;
+    const signature = ctx.script.signature ?? `CiQB0e2Kb1${responseId}`;
     signatures.add(signature);
     frames.push(toolCalls.map((c, i) => ({ functionCall: { name: c.name, args: JSON.parse(c.arguments.join('') || '{}') }, ...(i === 0 ? { thoughtSignature: signature } : {}) })));
   }

@@ -42,6 +42,8 @@ export interface FakeScript {
   reasoning?: string[];
   /** Anthropic: a redacted_thinking block with this data before the thinking. */
   redactedThinking?: string;
+  /** The signature of the thinking (Anthropic) or of the first function call (Gemini); default: one made for the answer. */
+  signature?: string;
   /** Extra response headers (e.g. Retry-After with an error status). */
   headers?: Record<string, string>;
   /** Answer with this JSON body (status 200) instead of a stream, e.g. for embeddings. */
@@ -95,7 +97,7 @@ export interface WireFormat {
 
 export interface StreamContext {
   req: RecordedRequest;
-  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & Pick<FakeScript, 'raw' | 'endlessLine' | 'redactedThinking'> & { usage: FakeUsage };
+  script: Required<Pick<FakeScript, 'chunks' | 'delayMs' | 'ending' | 'toolCalls' | 'reasoning'>> & Pick<FakeScript, 'raw' | 'endlessLine' | 'redactedThinking' | 'signature'> & { usage: FakeUsage };
   /** Waits delayMs, then writes the bytes; resolves false when the client is gone. */
   write(bytes: string, delay?: boolean): Promise<boolean>;
   end(): void;
@@ -201,6 +203,7 @@ export async function startFakeUpstream(wire: WireFormat, opts: { port?: number;
         toolCalls: current.toolCalls ?? [],
         reasoning: current.reasoning ?? [],
         redactedThinking: current.redactedThinking,
+        signature: current.signature,
         usage: current.usage ?? { input: 12, output: 7 },
         raw: current.raw,
         endlessLine: current.endlessLine,
