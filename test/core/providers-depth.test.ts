@@ -4,9 +4,8 @@
 // cannot take is refused with 400 naming it before any upstream call, nothing charged.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sseEvents, startHarness, type Harness } from '../support/harness.js';
-import { startFakeAnthropic } from '../support/fake-anthropic.js';
-import { startFakeGoogle } from '../support/fake-google.js';
+import { sseEvents, type Harness } from '../support/harness.js';
+import { closeClaudeGemini, startClaudeGemini } from '../support/claude-gemini.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
 const tools = [
@@ -40,18 +39,10 @@ describe('Anthropic and Google in depth through /v1/chat/completions', () => {
   let google: FakeUpstream;
   let acct: { id: number; key: string };
   before(async () => {
-    anthropic = await startFakeAnthropic();
-    google = await startFakeGoogle();
-    h = await startHarness({
-      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
-    });
+    ({ h, anthropic, google } = await startClaudeGemini());
     acct = await h.account({ plan: 'pro', tokens: 1000 });
   });
-  after(async () => {
-    await h.close();
-    await anthropic.close();
-    await google.close();
-  });
+  after(() => closeClaudeGemini({ h, anthropic, google }));
 
   it('Claude tool calls come back as OpenAI tool_calls with their toolu_ ids (non-streaming)', async () => {
     anthropic.respondWith({

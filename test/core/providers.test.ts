@@ -3,7 +3,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sseEvents, startHarness, type Harness } from '../support/harness.js';
-import { startFakeAnthropic } from '../support/fake-anthropic.js';
+import { closeClaudeGemini, startClaudeGemini } from '../support/claude-gemini.js';
 import { startFakeGoogle } from '../support/fake-google.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 import { openAITextModel } from '../support/text-models.js';
@@ -14,10 +14,7 @@ describe('Anthropic and Google through the gateway', () => {
   let google: FakeUpstream;
   let acct: { id: number; key: string };
   before(async () => {
-    anthropic = await startFakeAnthropic();
-    google = await startFakeGoogle();
-    h = await startHarness({
-      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
+    ({ h, anthropic, google } = await startClaudeGemini({
       // A model with a fallback of another provider, for refusals of only some routes.
       catalog: {
         models: [
@@ -37,14 +34,10 @@ describe('Anthropic and Google through the gateway', () => {
           }),
         ],
       },
-    });
+    }));
     acct = await h.account({ plan: 'pro', tokens: 100 });
   });
-  after(async () => {
-    await h.close();
-    await anthropic.close();
-    await google.close();
-  });
+  after(() => closeClaudeGemini({ h, anthropic, google }));
 
   it('claude-haiku-4.5 streams through the Messages API with usage recorded', async () => {
     anthropic.respondWith({ chunks: ['Привет', ' 👋'], usage: { input: 9, output: 4 } });

@@ -8,9 +8,8 @@ import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { createOpenAICompatible } from '@ai-sdk/openai-compatible';
 import { jsonSchema, stepCountIs, streamText, tool } from 'ai';
-import { startHarness, type Harness } from '../support/harness.js';
-import { startFakeAnthropic } from '../support/fake-anthropic.js';
-import { startFakeGoogle } from '../support/fake-google.js';
+import type { Harness } from '../support/harness.js';
+import { closeClaudeGemini, startClaudeGemini } from '../support/claude-gemini.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
 const parameters = { type: 'object' as const, properties: { city: { type: 'string' as const } }, required: ['city'] };
@@ -62,19 +61,11 @@ describe('reasoning models in tool loops: the reasoning state of the calls goes 
   let b: { id: number; key: string };
   const client = (key: string) => new OpenAI({ apiKey: key, baseURL: `${h.url}/v1`, maxRetries: 0 });
   before(async () => {
-    anthropic = await startFakeAnthropic();
-    google = await startFakeGoogle();
-    h = await startHarness({
-      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
-    });
+    ({ h, anthropic, google } = await startClaudeGemini());
     a = await h.account({ plan: 'pro', tokens: 1000 });
     b = await h.account({ plan: 'pro', tokens: 1000 });
   });
-  after(async () => {
-    await h.close();
-    await anthropic.close();
-    await google.close();
-  });
+  after(() => closeClaudeGemini({ h, anthropic, google }));
 
   for (const stream of [false, true]) {
     it(`openai SDK runTools${stream ? ', streaming' : ''}, Claude with reasoning_effort: the second turn opens with the redacted block and the thinking with its exact signature, before the tool_use; both answers charged`, async () => {

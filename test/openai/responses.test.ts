@@ -5,8 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { settled, startHarness, type Harness } from '../support/harness.js';
-import { startFakeAnthropic } from '../support/fake-anthropic.js';
-import { startFakeGoogle } from '../support/fake-google.js';
+import { closeClaudeGemini, startClaudeGemini } from '../support/claude-gemini.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 import { openAITextModel } from '../support/text-models.js';
 
@@ -835,15 +834,9 @@ describe('/v1/responses: provider refusals name the field as sent', () => {
   let anthropic: FakeUpstream;
   let google: FakeUpstream;
   before(async () => {
-    anthropic = await startFakeAnthropic();
-    google = await startFakeGoogle();
-    h = await startHarness({ env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` } });
+    ({ h, anthropic, google } = await startClaudeGemini());
   });
-  after(async () => {
-    await h.close();
-    await anthropic.close();
-    await google.close();
-  });
+  after(() => closeClaudeGemini({ h, anthropic, google }));
 
   it('text.format, input items and schema places instead of response_format, messages.N and response_format.json_schema.schema…, streamed or not; nothing held or sent', async () => {
     const a = await h.account({ tokens: 10 });

@@ -13,9 +13,8 @@ import { jsonSchema, stepCountIs, streamText, tool } from 'ai';
 import { ChatOpenAI } from '@langchain/openai';
 import type { AIMessageChunk } from '@langchain/core/messages';
 import { z } from 'zod';
-import { sseEvents, startHarness, type Harness } from '../support/harness.js';
-import { startFakeAnthropic } from '../support/fake-anthropic.js';
-import { startFakeGoogle } from '../support/fake-google.js';
+import { sseEvents, type Harness } from '../support/harness.js';
+import { closeClaudeGemini, startClaudeGemini } from '../support/claude-gemini.js';
 import type { FakeUpstream } from '../support/fake-upstream.js';
 
 const weather = {
@@ -37,18 +36,10 @@ describe('tool calls from Claude and Gemini through /v1, read by the client libr
     { model: 'gemini-2.5-flash', fake: google },
   ];
   before(async () => {
-    anthropic = await startFakeAnthropic();
-    google = await startFakeGoogle();
-    h = await startHarness({
-      env: { ANTHROPIC_API_KEY: 'sk-ant-fake', ANTHROPIC_BASE_URL: `${anthropic.origin}/v1`, GOOGLE_API_KEY: 'g-fake', GOOGLE_BASE_URL: `${google.origin}/v1beta` },
-    });
+    ({ h, anthropic, google } = await startClaudeGemini());
     acct = await h.account({ plan: 'pro', tokens: 1000 });
   });
-  after(async () => {
-    await h.close();
-    await anthropic.close();
-    await google.close();
-  });
+  after(() => closeClaudeGemini({ h, anthropic, google }));
 
   it("the chunk stream is OpenAI's delta shape: each call's index, id, type and name first, then its arguments; finish_reason tool_calls; then the usage chunk", async () => {
     for (const { model, fake } of upstreams()) {
