@@ -28,19 +28,21 @@ describe('job crash recovery', () => {
     await Promise.all([fake?.close(), images?.close()]);
   });
 
+  /** An instance on the fake Replicate whose leases run out fast (1.5 s), so that a restart claims its jobs again soon. */
+  const replicateEnv = (instance: string) => ({
+    REPLICATE_API_TOKEN: 'r8_fake_test_token',
+    REPLICATE_BASE_URL: fake.baseUrl,
+    LUMENGATE_FILES_DIR: join(shared.dir, 'files'),
+    LUMENGATE_JOB_LEASE_MS: '1500',
+    LUMENGATE_JOB_PROVIDER_POLL_MS: '50',
+    LUMENGATE_JOB_IDLE_POLL_MS: '100',
+    LUMENGATE_INSTANCE_ID: instance,
+  });
   const get = async (url: string, path: string, key: string) => (await fetch(url + path, { headers: { authorization: `Bearer ${key}` } })).json();
 
   it('SIGKILL mid-job: the restarted instance resumes polling the stored prediction; completed once, charged once', { timeout: 180_000 }, async () => {
     const { db, dir } = shared;
-    const env = {
-      REPLICATE_API_TOKEN: 'r8_fake_test_token',
-      REPLICATE_BASE_URL: fake.baseUrl,
-      LUMENGATE_FILES_DIR: join(dir, 'files'),
-      LUMENGATE_JOB_LEASE_MS: '1500',
-      LUMENGATE_JOB_PROVIDER_POLL_MS: '50',
-      LUMENGATE_JOB_IDLE_POLL_MS: '100',
-      LUMENGATE_INSTANCE_ID: 'jobs-a',
-    };
+    const env = replicateEnv('jobs-a');
     const a = await shared.start(env);
     const acc = await shared.account('pro', 100);
     const key = acc.key;
@@ -104,16 +106,8 @@ describe('job crash recovery', () => {
     'SIGTERM while Replicate is still answering the create call: the call may finish, its id is stored, and the restart resumes that prediction instead of paying for a second',
     { timeout: 180_000 },
     async () => {
-      const { db, dir } = shared;
-      const env = {
-        REPLICATE_API_TOKEN: 'r8_fake_test_token',
-        REPLICATE_BASE_URL: fake.baseUrl,
-        LUMENGATE_FILES_DIR: join(dir, 'files'),
-        LUMENGATE_JOB_LEASE_MS: '1500',
-        LUMENGATE_JOB_PROVIDER_POLL_MS: '50',
-        LUMENGATE_JOB_IDLE_POLL_MS: '100',
-        LUMENGATE_INSTANCE_ID: 'jobs-b',
-      };
+      const { db } = shared;
+      const env = replicateEnv('jobs-b');
       const a = await shared.start(env);
       const acc = await shared.account('pro', 100);
       const creates = fake.creates();
