@@ -31,6 +31,12 @@ export class SseWriter {
   /** Whether frames go to the socket directly (see the top of this file), and as chunks. */
   private direct = false;
   private chunked = false;
+  /**
+   * The wait for the socket's 'drain' under way: every write meanwhile shares it. A generation
+   * cancelled while it waited (docs/api.md: a client that stops reading) goes on writing what it
+   * had read already, and each write would otherwise add its own listeners until the close.
+   */
+  private draining: Promise<void> | undefined;
   constructor(
     private res: ServerResponse,
     private heartbeatMs: number,
@@ -77,7 +83,7 @@ export class SseWriter {
       if (res.write(frame)) return;
       // Only a full socket ever leads to 'drain': wait only then.
       if (res.socket && !res.socket.writableNeedDrain) return;
-      return waitForDrain(res, res);
+      return this.drained(res);
     }
     // Never past the response's end: the socket may already carry the next one.
     const socket = res.socket;
@@ -85,7 +91,13 @@ export class SseWriter {
     this.corkForTick(socket);
     if (socket.write(this.chunked ? `${Buffer.byteLength(frame).toString(16)}\r\n${frame}\r\n` : frame)) return;
     if (!socket.writableNeedDrain) return;
-    return waitForDrain(socket, res);
+    return this.drained(socket);
+  }
+
+  private drained(writer: NodeJS.EventEmitter): Promise<void> {
+    return (this.draining ??= waitForDrain(writer, this.res).then(() => {
+      this.draining = undefined;
+    }));
   }
 
   /** Ends the stream, with the `[DONE]` sentinel unless the surface has none (/v1/responses). */

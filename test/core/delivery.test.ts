@@ -4,6 +4,7 @@
 // line is cut, not buffered.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { allSettled, settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { blockedFor } from '../support/waits.js';
@@ -116,13 +117,20 @@ describe('delivery', () => {
   it("a client that stops reading does not keep its generation past the model's total time: it fails, is released, and its place is free", { timeout: 60_000 }, async () => {
     const acct = await h.account({ plan: 'elite', tokens: 100 });
     // Far more than the sockets hold: the server waits for this client, which never reads again.
-    h.fake.respondWith({ chunks: Array.from({ length: 2000 }, (_, i) => `${i} ${'y'.repeat(8 * 1024)}`) });
+    // The kernel grows a loopback connection's buffers up to its maxima (tcp_rmem's 32 MiB on some
+    // machines), so a fixed 16 MB answer could all fit in them, and complete, on one.
+    const chunk = 8 * 1024;
+    h.fake.respondWith({ chunks: Array.from({ length: Math.ceil((2 * socketBuffersMax()) / chunk) }, (_, i) => `${i} ${'y'.repeat(chunk)}`) });
     const res = await new Promise<IncomingMessage>((resolve, reject) => {
       const req = request(`${h.url}/api/v2/generate/stream`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${acct.key}` } }, resolve);
       req.on('error', reject);
       req.end(JSON.stringify({ model: 'gpt-5-total', prompt: 'long answer please' }));
     });
     res.pause();
+    // The writes after the cancel (what the generation had read already) wait on the same drain, not on a listener each.
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => void warnings.push(w.name);
+    process.on('warning', onWarning);
     try {
       const id = Number(res.headers['x-generation-id']);
       // Ends at its total time (2 s) while the client still reads nothing: the settlement's event, not a sleep.
@@ -135,7 +143,9 @@ describe('delivery', () => {
       h.fake.respondWith({ chunks: ['ok'] });
       const next = await h.post('/api/v2/generate', { model: 'gpt-5.2', prompt: 'x' }, acct.key);
       assert.equal(next.status, 200, next.text);
+      assert.deepEqual(warnings, []);
     } finally {
+      process.off('warning', onWarning);
       res.destroy();
     }
   });
@@ -183,3 +193,15 @@ describe('delivery', () => {
     });
   }
 });
+
+/** The most one loopback connection's kernel buffers may hold: the receiver's and the sender's autotuning maxima (Linux; 10 MiB elsewhere). */
+function socketBuffersMax(): number {
+  const max = (file: string) => {
+    try {
+      return Number(readFileSync(file, 'utf8').trim().split(/\s+/).at(-1));
+    } catch {
+      return 5 << 20;
+    }
+  };
+  return max('/proc/sys/net/ipv4/tcp_rmem') + max('/proc/sys/net/ipv4/tcp_wmem');
+}
