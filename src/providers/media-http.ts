@@ -12,8 +12,6 @@ import { ProviderError, type MediaInputFile, type MediaProvider, type Provider }
 import { hostOf, isPublicAddress } from '../webhooks/address.js';
 import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
 
-/** Longest error body kept from a refused request. */
-
 export interface HttpCall {
   method?: 'GET' | 'POST' | 'DELETE';
   /** A JSON body (sent as application/json), a multipart form, or nothing. */

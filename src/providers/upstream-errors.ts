@@ -2,6 +2,7 @@
 // ProviderError with the upstream's status, Retry-After and message (read from the error body
 // shapes providers send); a network failure becomes a retryable ProviderError; an abort passes
 // through unchanged, because the caller reads the cause from the signal.
+import { StringDecoder } from 'node:string_decoder';
 import type { Dispatcher } from 'undici';
 import { ProviderError } from './spec.js';
 
@@ -36,14 +37,16 @@ export async function httpError(res: RefusedResponse, signal: AbortSignal): Prom
 /** The start of a refused request's body: past ERROR_BODY_LIMIT characters the rest is not read (the body is destroyed). */
 export async function errorBodyText(body: RefusedResponse['body']): Promise<string> {
   let text = '';
+  // One decoder for the whole body: a character split between two pieces is decoded whole.
+  const utf8 = new StringDecoder('utf8');
   for await (const piece of body) {
-    text += String(piece);
+    text += typeof piece === 'string' ? piece : utf8.write(piece as Buffer);
     if (text.length > ERROR_BODY_LIMIT) {
       body.destroy();
-      break;
+      return text;
     }
   }
-  return text;
+  return text + utf8.end();
 }
 
 /** Retry-After in seconds (delta-seconds or an HTTP date), capped at an hour. */
