@@ -5,7 +5,8 @@
 import type { LoggerOptions } from 'pino';
 import { ADMIN_TOKEN_ENV } from './admin/token.js';
 
-const SECRET_QUERY = /([?&][^=&#]*(?:key|token|auth|secret|password|signature)[^=&#]*=)[^&#]*/gi;
+// `sig`: a result URL's signature (src/storage/signed-urls.ts) makes the URL a bearer link to the file until it expires.
+const SECRET_QUERY = /([?&][^=&#]*(?:key|token|auth|secret|password|sig)[^=&#]*=)[^&#]*/gi;
 const NB_KEY = /nb_[A-Za-z0-9_-]+/gi;
 
 /**

@@ -152,5 +152,7 @@ describe('nothing secret in the logs', () => {
     assert.equal(maskUrl(`/api/v2/models/nb_${'A'.repeat(45)}`), '/api/v2/models/nb_[redacted]');
     assert.equal(maskUrl('/admin/s3cr3t/x', ['s3cr3t']), '/admin/[redacted]/x');
     assert.equal(maskUrl('/api/v2/models?category=text'), '/api/v2/models?category=text');
+    // A result URL is a bearer link until it expires: its signature is masked, its expiry kept.
+    assert.equal(maskUrl(`/files/12/0.png?expires=1790000000&sig=${'ab'.repeat(32)}`), '/files/12/0.png?expires=1790000000&sig=[redacted]');
   });
 });
