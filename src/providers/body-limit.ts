@@ -35,13 +35,15 @@ export function embeddingsLimit(vectors: number): BodyLimit {
 }
 
 function jsonLimit(bytes: number, what: string): BodyLimit {
+  return limitOf(bytes, 'answer_too_large', 'answer', `for ${what}: not read`);
+}
+
+/** The limit and its error: "the provider's <subject> [is N bytes, ]over the gateway's limit of M bytes <tail>". */
+function limitOf(bytes: number, code: string, subject: string, tail: string): BodyLimit {
   return {
     bytes,
     tooLarge: (size) =>
-      new ProviderError(`the provider's answer ${size !== undefined ? `is ${size} bytes, ` : 'is '}over the gateway's limit of ${bytes} bytes for ${what}: not read`, {
-        retryable: false,
-        code: 'answer_too_large',
-      }),
+      new ProviderError(`the provider's ${subject} ${size !== undefined ? `is ${size} bytes, ` : 'is '}over the gateway's limit of ${bytes} bytes ${tail}`, { retryable: false, code }),
   };
 }
 
@@ -51,14 +53,7 @@ export function outputLimit(req: Pick<MediaRequest, 'maxOutputBytes'>): BodyLimi
 }
 
 export function fileLimit(bytes: number): BodyLimit {
-  return {
-    bytes,
-    tooLarge: (size) =>
-      new ProviderError(`the provider's output file ${size !== undefined ? `is ${size} bytes, ` : 'is '}over the gateway's limit of ${bytes} bytes per file (LUMENGATE_MAX_OUTPUT_BYTES): not stored`, {
-        retryable: false,
-        code: 'output_too_large',
-      }),
-  };
+  return limitOf(bytes, 'output_too_large', 'output file', 'per file (LUMENGATE_MAX_OUTPUT_BYTES): not stored');
 }
 
 /**
