@@ -48,7 +48,7 @@ const work = mkdtempSync(join(tmpdir(), 'lumengate-ab-'));
 
 async function lumengate(name: string, distRoot: string | undefined, flags: string): Promise<{ server: Server; target: StreamTarget }> {
   const url = `sqlite:${join(work, `${name}.db`)}`;
-  const { key } = await seedAccount(url);
+  const { key } = await seedAccount(url, 'elite', distRoot);
   const server = await startLumengate({ databaseUrl: url, upstreamOrigin: upstream.origin, workers: 1, distRoot, nodeFlags: nodeArgs(flags) });
   const body = JSON.stringify({ model: 'gpt-5-nano', prompt: 'Say something.' });
   return {

@@ -112,7 +112,7 @@ const streamOnce = async (t: StreamTarget) => {
 /** lumengate (`repo`'s build) on a fresh database: PostgreSQL + Redis (request mode) or SQLite (stream mode). */
 const lumengate: Start = async (prefix, nodeFlags, env = {}) => {
   const db = streaming ? { url: `sqlite:${join(work, `count-${Date.now()}.db`)}`, name: '', drop: async () => {} } : await createTestDatabase(args['pg-url']);
-  const { key } = await seedAccount(db.url, streaming ? 'elite' : 'pro');
+  const { key } = await seedAccount(db.url, streaming ? 'elite' : 'pro', args.repo === packageRoot() ? undefined : join(args.repo, 'dist'));
   const port = await freePort();
   const extra = args['node-flags'].split(' ').filter(Boolean);
   const [command, ...rest] = [...prefix, args.node, ...nodeFlags, '--max-semi-space-size=8', ...extra, join(args.repo, 'dist/src/cli/main.js'), 'serve'];

@@ -72,11 +72,23 @@ export async function startFloorProxy(upstreamOrigin: string, launch: Pick<ForkO
 }
 
 /** An account with a huge balance and a key for it: `elite` has no plan limits (the default). */
-export async function seedAccount(databaseUrl: string, plan: PlanName = 'elite'): Promise<{ accountId: number; key: string }> {
-  const db = await openDatabase(databaseUrl);
+/**
+ * A funded account and its key. `distRoot`: another checkout's build, whose own code then migrates
+ * the database (one migrated by this checkout is refused by an older server, whose migrations lack
+ * the newer ones).
+ */
+export async function seedAccount(databaseUrl: string, plan: PlanName = 'elite', distRoot?: string): Promise<{ accountId: number; key: string }> {
+  const code = distRoot
+    ? {
+        openDatabase: ((await import(join(distRoot, 'src/db/connect.js'))) as typeof import('../src/db/connect.js')).openDatabase,
+        createAccount: ((await import(join(distRoot, 'src/accounts/service.js'))) as typeof import('../src/accounts/service.js')).createAccount,
+        createKey: ((await import(join(distRoot, 'src/accounts/keys.js'))) as typeof import('../src/accounts/keys.js')).createKey,
+      }
+    : { openDatabase, createAccount, createKey };
+  const db = await code.openDatabase(databaseUrl);
   try {
-    const account = await createAccount(db, { name: `bench-${plan}`, plan, tokens: 1_000_000_000 });
-    const key = await createKey(db, account.id, 'bench');
+    const account = await code.createAccount(db, { name: `bench-${plan}`, plan, tokens: 1_000_000_000 });
+    const key = await code.createKey(db, account.id, 'bench');
     return { accountId: account.id, key: key.key };
   } finally {
     await db.close();
