@@ -1,5 +1,6 @@
 // Wires the services together and starts listening. Used by `lumengate serve` and by the tests.
 import { MemoryEventLog, RedisEventLog } from './generation/event-log.js';
+import { SqliteEndedLogs } from './generation/sqlite-ended-logs.js';
 import cluster from 'node:cluster';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -81,10 +82,18 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   const limits = new RateLimits({ plans: catalog.plans, redis, prefix: settings.redisPrefix, onRedisDown: settings.rateLimitRedisDown, logger, primaryCounters });
   const routeHealth = new RouteHealth(catalog);
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
-  // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them.
+  // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them;
+  // else running ones in memory and ended ones in the SQLite file (in memory on PostgreSQL).
+  const storeError = (err: unknown) => logger.error({ err }, 'stream event log: could not store an ended stream');
+  const endedLogs = !redis && db.sqlite ? new SqliteEndedLogs(db.sqlite, settings.streamRetainMs, storeError) : undefined;
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'), settings.streamRetainMs)
-    : new MemoryEventLog({ retainMs: settings.streamRetainMs, maxTotalBytes: settings.streamLogBytes });
+    : new MemoryEventLog({
+        retainMs: settings.streamRetainMs,
+        maxTotalBytes: settings.streamLogBytes,
+        ended: endedLogs,
+        onStoreError: storeError,
+      });
   const links = { signer: files.signer, baseUrl: settings.publicUrl ?? '' };
   const webhooks = createWebhooks(db, {
     policy: { allowPrivate: settings.webhookAllowPrivate, allowHosts: new Set(settings.webhookAllowHosts) },
@@ -211,6 +220,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
       await webhooks.stop();
       await providers.closeAll();
       events.close();
+      await endedLogs?.idle();
       redis?.disconnect();
       await db.close();
     },

@@ -10,6 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startFakeOpenAI } from './support/fake-openai.js';
 import { LineLog } from './support/waits.js';
+import { rawStream } from './support/raw-stream.js';
 import { openDatabase } from '../src/db/connect.js';
 import { createAccount, getAccount } from '../src/accounts/service.js';
 import { createKey } from '../src/accounts/keys.js';
@@ -132,6 +133,61 @@ test('serve --workers 2 without Redis: an account allowed 60 requests an hour ge
     await exited;
     assert.equal((await getAccount(db, account.id)).plan_tokens, 1000 - 60);
     assert.deepEqual(await ledgerMismatches(db), []);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await db.close();
+    await fake.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+// Without Redis a running stream's re-attach log is in the memory of the worker serving it, and an
+// ended stream's is in the SQLite file (src/generation/sqlite-ended-logs.ts): a re-attach that the
+// primary hands to the other worker replays the whole ended stream too, not only its end.
+test('serve --workers 2 without Redis: an ended stream is replayed whole by either worker', { timeout: 300_000 }, async () => {
+  const fake = await startFakeOpenAI();
+  fake.respondWith({ chunks: ['Once ', 'upon ', 'a ', 'time'] });
+  const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
+  const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
+  const db = await openDatabase(databaseUrl);
+  const account = await createAccount(db, { plan: 'elite', tokens: 1000 });
+  const { key } = await createKey(db, account.id, 'cluster');
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATABASE_URL: databaseUrl,
+    LOG_LEVEL: 'info',
+    OPENAI_API_KEY: 'sk-test',
+    OPENAI_BASE_URL: `${fake.origin}/v1`,
+  };
+  delete env.REDIS_URL;
+  const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  const exited = once(child, 'exit');
+  const out = LineLog.of(child.stdout);
+  try {
+    const url = `http://127.0.0.1:${port}`;
+    const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
+    await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
+    const first = await rawStream(`${url}/api/v2/generate/stream`, { method: 'POST', key, body: { model: 'gpt-5-nano', prompt: 'tell' }, agent: false });
+    const gen = Number(first.headers['x-generation-id']);
+    await first.ended;
+    const sent = first.frames();
+    assert.equal(sent.filter((f) => f.data.type === 'content_delta').length, 4);
+    // The log is written in the group commit after the stream's end: wait for its row.
+    const stored = db.sqlite!.prepare('select 1 from stream_logs where generation_id = ?');
+    while (!stored.get(gen)) await new Promise<void>((resolve) => setImmediate(resolve));
+    // Each re-attach on a connection of its own: the primary deals connections to its workers in
+    // turn, so these reach both.
+    for (let i = 0; i < 6; i++) {
+      const again = await rawStream(`${url}/api/v2/generate/${gen}/stream`, { method: 'GET', key, headers: { 'last-event-id': `${gen}:1` }, agent: false });
+      assert.equal(again.status, 200);
+      await again.ended;
+      assert.deepEqual(again.frames(), sent.slice(1), `re-attach ${i}: every event after the first, then [DONE]`);
+    }
+    child.kill('SIGTERM');
+    await exited;
   } finally {
     if (child.exitCode === null) child.kill('SIGKILL');
     await db.close();

@@ -27,6 +27,8 @@ interface Statements {
 }
 
 interface Ledger {
+  /** Runs `run` in the next group commit (other tables' writes that may share the ledger's commits). */
+  commit<T>(run: () => T): Promise<T>;
   hold(req: HoldRequest): Promise<Hold | null>;
   settle(id: number, s: Settlement): Promise<Settled>;
   grant(accountId: number, amount: number, pool: TokenPool, note: string | null): Promise<void>;
@@ -129,6 +131,7 @@ function ledgerFor(db: Database) {
 
   const commit = groupCommit(db);
   l = {
+    commit,
     hold: (req) => commit(() => hold(req)),
     settle: (id, st) => commit(() => settle(id, st)),
     grant: (a, n, pool, note) => commit(() => grant(a, n, pool, note)),
@@ -208,6 +211,11 @@ function releaseSplit(heldPlan: number, heldPackage: number, spent: number): { p
   return { plan: back - pkg, pkg };
 }
 
+/**
+ * Runs a write of another table in the ledger's next group commit, in its own savepoint: it shares
+ * the commit's WAL write, and a locked database is waited for as the ledger's calls are.
+ */
+export const commitSqlite = <T>(db: Database, run: () => T): Promise<T> => ledgerFor(db).commit(run);
 export const holdTokensSqlite = (db: Database, req: HoldRequest): Promise<Hold | null> => ledgerFor(db).hold(req);
 export const settleGenerationSqlite = (db: Database, id: number, s: Settlement): Promise<Settled> => ledgerFor(db).settle(id, s);
 export const grantTokensSqlite = (db: Database, accountId: number, amount: number, pool: TokenPool, note: string | null): Promise<void> => ledgerFor(db).grant(accountId, amount, pool, note);

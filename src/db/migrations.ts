@@ -267,6 +267,20 @@ function migrations(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('tool_call_states_created').on('tool_call_states').column('created_at').execute();
       },
     },
+    // Ended streams' re-attach logs on SQLite (src/generation/sqlite-ended-logs.ts): one row per
+    // ended stream, its frames packed, deleted once past LUMENGATE_STREAM_RETAIN_S. PostgreSQL
+    // deployments keep them in Redis (or in memory without it); the table is there for one schema.
+    '015_stream_logs': {
+      async up(db: Kysely<any>) {
+        await db.schema
+          .createTable('stream_logs')
+          .addColumn('generation_id', 'integer', (c) => c.primaryKey())
+          .addColumn('ended_at', 'text', (c) => c.notNull())
+          .addColumn('frames', dialect === 'postgres' ? 'bytea' : 'blob', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('stream_logs_ended').on('stream_logs').column('ended_at').execute();
+      },
+    },
   };
 }
 

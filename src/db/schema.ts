@@ -160,6 +160,14 @@ export interface ToolCallStateTable {
   created_at: string;
 }
 
+/** An ended stream's re-attach log on SQLite (src/generation/sqlite-ended-logs.ts). */
+export interface StreamLogTable {
+  generation_id: number;
+  ended_at: string;
+  /** The frames, packed (src/generation/event-log.ts, `packLog`). */
+  frames: Buffer;
+}
+
 export interface Database {
   accounts: AccountTable;
   jobs: JobTable;
@@ -170,6 +178,7 @@ export interface Database {
   webhook_secrets: WebhookSecretTable;
   webhook_deliveries: WebhookDeliveryTable;
   tool_call_states: ToolCallStateTable;
+  stream_logs: StreamLogTable;
 }
 
 export type Account = Selectable<AccountTable>;

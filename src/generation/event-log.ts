@@ -123,6 +123,44 @@ interface Chunk {
   live: number;
 }
 
+/** The bytes of `frames` packed: their count, where each ends (u32 little-endian), their UTF-8 text. */
+function packedSize(frames: readonly string[]): number {
+  let size = 4 + 4 * frames.length;
+  for (const f of frames) size += Buffer.byteLength(f);
+  return size;
+}
+
+/** Packs `frames` into `buf` at `start`; returns where the packed log ends. */
+function writePacked(buf: Buffer, start: number, frames: readonly string[]): number {
+  const head = 4 + 4 * frames.length;
+  buf.writeUInt32LE(frames.length, start);
+  let at = start + head;
+  for (let i = 0; i < frames.length; i++) {
+    at += buf.write(frames[i]!, at);
+    buf.writeUInt32LE(at - start - head, start + 4 + 4 * i);
+  }
+  return at;
+}
+
+/** Packs `frames` into a Buffer of their own (a row of the SQLite ended logs: sqlite-ended-logs.ts). */
+export function packLog(frames: readonly string[]): Buffer {
+  const buf = Buffer.allocUnsafe(packedSize(frames));
+  writePacked(buf, 0, frames);
+  return buf;
+}
+
+/** The frames of the log packed in `buf` at `start`, after the first `after`. */
+export function readPacked(buf: Buffer, start: number, after: number): string[] {
+  const count = buf.readUInt32LE(start);
+  const text = start + 4 + 4 * count;
+  const frames: string[] = [];
+  for (let i = Math.max(0, after); i < count; i++) {
+    const from = i === 0 ? 0 : buf.readUInt32LE(start + 4 * i);
+    frames.push(buf.toString('utf8', text + from, text + buf.readUInt32LE(start + 4 + 4 * i)));
+  }
+  return frames;
+}
+
 /**
  * Where ended logs are kept: a few large Buffers, each filled in turn in the order logs end, which
  * is the order they expire in. A chunk whose logs are all gone is used again (one is kept spare),
@@ -130,9 +168,8 @@ interface Chunk {
  * outside the V8 heap and without a small allocation per log for malloc to scatter (packing each
  * log in a Buffer of its own from Node's shared pool left slabs half full of other buffers: bench/NOTES.md).
  *
- * A log is its frame count, where each frame ends (byte offsets into its text, little-endian u32),
- * then the frames' UTF-8 text. Frames are JSON-encoded SSE, never lone surrogates, so the UTF-8
- * round trip is exact.
+ * A log is packed as `writePacked` writes it. Frames are JSON-encoded SSE, never lone surrogates,
+ * so the UTF-8 round trip is exact.
  */
 export class EndedArena {
   private current: Chunk | undefined;
@@ -142,9 +179,7 @@ export class EndedArena {
 
   /** Packs `frames`; the log is kept until `release(chunk)`. */
   pack(frames: readonly string[]): { chunk: Chunk; start: number } {
-    const head = 4 + 4 * frames.length;
-    let size = head;
-    for (const f of frames) size += Buffer.byteLength(f);
+    const size = packedSize(frames);
     let chunk = this.current;
     if (!chunk || chunk.used + size > chunk.buf.length) {
       if (chunk && chunk.live === 0) this.recycle(chunk);
@@ -153,29 +188,14 @@ export class EndedArena {
       this.current = chunk;
     }
     const start = chunk.used;
-    const buf = chunk.buf;
-    buf.writeUInt32LE(frames.length, start);
-    let at = start + head;
-    for (let i = 0; i < frames.length; i++) {
-      at += buf.write(frames[i]!, at);
-      buf.writeUInt32LE(at - start - head, start + 4 + 4 * i);
-    }
-    chunk.used = at;
+    chunk.used = writePacked(chunk.buf, start, frames);
     chunk.live++;
     return { chunk, start };
   }
 
   /** The frames of the log at `start` after the first `after`. */
   read(chunk: Chunk, start: number, after: number): string[] {
-    const buf = chunk.buf;
-    const count = buf.readUInt32LE(start);
-    const text = start + 4 + 4 * count;
-    const frames: string[] = [];
-    for (let i = Math.max(0, after); i < count; i++) {
-      const from = i === 0 ? 0 : buf.readUInt32LE(start + 4 * i);
-      frames.push(buf.toString('utf8', text + from, text + buf.readUInt32LE(start + 4 + 4 * i)));
-    }
-    return frames;
+    return readPacked(chunk.buf, start, after);
   }
 
   /** One log in `chunk` is gone. */
@@ -196,6 +216,19 @@ export class EndedArena {
   }
 }
 
+/**
+ * Where a `MemoryEventLog` keeps its ended logs instead of its own arena: the SQLite file
+ * (sqlite-ended-logs.ts), so that minutes of ended streams take no memory of the process, a
+ * re-attach to an ended stream is served by any worker of `serve --workers` and after a restart.
+ */
+export interface EndedLogStore {
+  /** Keeps an ended log for the retention; resolves once it can be read (rejects when it was not kept). */
+  put(id: number, frames: readonly string[]): Promise<void>;
+  /** The frames after the first `after` of a kept ended log; undefined when none is kept. */
+  get(id: number, after: number): string[] | undefined;
+  close(): void;
+}
+
 export class MemoryEventLog implements EventLog {
   private entries = new Map<number, Entry>();
   private watchers = new Map<number, Set<() => void>>();
@@ -211,8 +244,19 @@ export class MemoryEventLog implements EventLog {
   private expiringHead = 0;
   private timer: NodeJS.Timeout | undefined;
 
-  /** `now`: a monotonic clock in ms (tests give their own). */
-  constructor(private limits: { retainMs: number; maxTotalBytes: number; now?: () => number } = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES }) {}
+  /**
+   * `now`: a monotonic clock in ms (tests give their own). `ended`: where ended logs go (else this
+   * process's arena); one it fails to keep stays in the arena, `onStoreError` told why.
+   */
+  constructor(
+    private limits: {
+      retainMs: number;
+      maxTotalBytes: number;
+      now?: () => number;
+      ended?: EndedLogStore;
+      onStoreError?: (err: unknown) => void;
+    } = { retainMs: RETAIN_MS, maxTotalBytes: MAX_TOTAL_BYTES },
+  ) {}
 
   appendFrame(id: number, seq: number, frame: string): void {
     const e = this.entryFor(id, seq, frame.length);
@@ -233,15 +277,37 @@ export class MemoryEventLog implements EventLog {
     this.total += bytes;
     if (ended) {
       e.ended = true;
-      const { chunk, start } = this.arena.pack(e.frames);
-      e.chunk = chunk;
-      e.start = start;
-      e.frames = NO_FRAMES as string[];
-      this.expiringIds.push(id);
-      this.expiringAt.push((this.limits.now ?? performance.now.bind(performance))());
-      if (!this.timer) this.scheduleExpiry();
+      const store = this.limits.ended;
+      if (store) {
+        // Read from here until the store has it, then from the store.
+        store.put(id, e.frames).then(
+          () => this.forget(id, e),
+          (err: unknown) => {
+            this.limits.onStoreError?.(err);
+            if (this.entries.get(id) === e) this.keepInArena(id, e);
+          },
+        );
+      } else this.keepInArena(id, e);
     }
     this.notify(id);
+  }
+
+  /** An ended log is kept in the arena until its retention has passed. */
+  private keepInArena(id: number, e: Entry): void {
+    const { chunk, start } = this.arena.pack(e.frames);
+    e.chunk = chunk;
+    e.start = start;
+    e.frames = NO_FRAMES as string[];
+    this.expiringIds.push(id);
+    this.expiringAt.push((this.limits.now ?? performance.now.bind(performance))());
+    if (!this.timer) this.scheduleExpiry();
+  }
+
+  /** An ended log the store now keeps leaves this process (nothing changed for its readers). */
+  private forget(id: number, e: Entry): void {
+    if (this.entries.get(id) !== e) return;
+    this.total -= e.bytes;
+    this.entries.delete(id);
   }
 
   /**
@@ -312,7 +378,10 @@ export class MemoryEventLog implements EventLog {
 
   async read(id: number, after: number): Promise<Snapshot | undefined> {
     const e = this.entries.get(id);
-    if (!e) return undefined;
+    if (!e) {
+      const frames = this.limits.ended?.get(id, after);
+      return frames && { frames, ended: true };
+    }
     if (!e.chunk) return { frames: e.frames.slice(after), ended: e.ended };
     return { frames: this.arena.read(e.chunk, e.start, after), ended: true };
   }
@@ -339,6 +408,7 @@ export class MemoryEventLog implements EventLog {
     this.expiringAt = [];
     this.expiringHead = 0;
     for (const id of [...this.entries.keys()]) this.drop(id);
+    this.limits.ended?.close();
   }
 }
 

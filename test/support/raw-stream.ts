@@ -1,6 +1,6 @@
 // A raw HTTP client for SSE tests: the test sees every byte as it arrives and can cut the
 // connection at any point (the way a dropped mobile connection does).
-import { request } from 'node:http';
+import { request, type Agent } from 'node:http';
 import { sseFrames } from './harness.js';
 
 export interface RawStream {
@@ -15,10 +15,11 @@ export interface RawStream {
   destroy(): void;
 }
 
-export function rawStream(url: string, opts: { method: 'GET' | 'POST'; key: string; body?: unknown; headers?: Record<string, string> }): Promise<RawStream> {
+/** `agent: false`: a connection of its own, closed after the response (default: Node's keep-alive agent). */
+export function rawStream(url: string, opts: { method: 'GET' | 'POST'; key: string; body?: unknown; headers?: Record<string, string>; agent?: Agent | false }): Promise<RawStream> {
   return new Promise((resolve, reject) => {
     const headers = { authorization: `Bearer ${opts.key}`, ...(opts.body !== undefined ? { 'content-type': 'application/json' } : {}), ...opts.headers };
-    const req = request(url, { method: opts.method, headers }, (res) => {
+    const req = request(url, { method: opts.method, headers, ...(opts.agent !== undefined ? { agent: opts.agent } : {}) }, (res) => {
       let text = '';
       let watchers: Array<() => void> = [];
       const frames = () => sseFrames(text.slice(0, text.lastIndexOf('\n\n') + 2));
