@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startFakeOpenAI } from './support/fake-openai.js';
+import { startFakeOpenAI, type FakeUpstream } from './support/fake-openai.js';
+import type { PlanName } from '../src/config/catalog.js';
 import { LineLog } from './support/waits.js';
 import { rawStream } from './support/raw-stream.js';
 import { openDatabase } from '../src/db/connect.js';
@@ -86,16 +87,16 @@ test('serve --workers 2: both workers serve, every request is charged once, ledg
   }
 });
 
-// Without REDIS_URL a single process counts the plans' hourly and daily requests in its memory; the
-// workers of `serve --workers N` are N processes, so each counting alone would let an account make
-// N times its plan's requests. They count in the primary instead (src/limits/cluster.ts).
-test('serve --workers 2 without Redis: an account allowed 60 requests an hour gets exactly 60 across both workers', { timeout: 300_000 }, async () => {
-  const fake = await startFakeOpenAI();
-  fake.respondWith({ chunks: ['Hi'] });
+/**
+ * `serve --workers 2` without Redis on a fresh SQLite file, in front of `fake`, once both workers
+ * listen; an account of `plan` with 1000 tokens and its key. `stop()` sends SIGTERM and waits for
+ * the exit; `close()` (in a finally) kills what is left and removes the file.
+ */
+async function startCluster(fake: FakeUpstream, plan: PlanName) {
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
   const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
   const db = await openDatabase(databaseUrl);
-  const account = await createAccount(db, { plan: 'pro', tokens: 1000 });
+  const account = await createAccount(db, { plan, tokens: 1000 });
   const { key } = await createKey(db, account.id, 'cluster');
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
@@ -111,16 +112,39 @@ test('serve --workers 2 without Redis: an account allowed 60 requests an hour ge
   const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   const out = LineLog.of(child.stdout);
+  const close = async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await db.close();
+    rmSync(dir, { recursive: true, force: true });
+  };
   try {
-    const url = `http://127.0.0.1:${port}`;
     const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
     await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await exited;
+  };
+  return { url: `http://127.0.0.1:${port}`, db, account, key, stop, close };
+}
+
+// Without REDIS_URL a single process counts the plans' hourly and daily requests in its memory; the
+// workers of `serve --workers N` are N processes, so each counting alone would let an account make
+// N times its plan's requests. They count in the primary instead (src/limits/cluster.ts).
+test('serve --workers 2 without Redis: an account allowed 60 requests an hour gets exactly 60 across both workers', { timeout: 300_000 }, async () => {
+  const fake = await startFakeOpenAI();
+  fake.respondWith({ chunks: ['Hi'] });
+  const c = await startCluster(fake, 'pro');
+  try {
     const n = 100;
     const results = await Promise.all(
       Array.from({ length: n }, async (_, i) => {
-        const res = await fetch(`${url}/api/v2/generate`, {
+        const res = await fetch(`${c.url}/api/v2/generate`, {
           method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+          headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
           body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
         });
         return { status: res.status, text: await res.text() };
@@ -129,15 +153,12 @@ test('serve --workers 2 without Redis: an account allowed 60 requests an hour ge
     const statuses: Record<number, number> = {};
     for (const r of results) statuses[r.status] = (statuses[r.status] ?? 0) + 1;
     assert.deepEqual(statuses, { 200: 60, 429: 40 });
-    child.kill('SIGTERM');
-    await exited;
-    assert.equal((await getAccount(db, account.id)).plan_tokens, 1000 - 60);
-    assert.deepEqual(await ledgerMismatches(db), []);
+    await c.stop();
+    assert.equal((await getAccount(c.db, c.account.id)).plan_tokens, 1000 - 60);
+    assert.deepEqual(await ledgerMismatches(c.db), []);
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await db.close();
+    await c.close();
     await fake.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
 
@@ -147,51 +168,27 @@ test('serve --workers 2 without Redis: an account allowed 60 requests an hour ge
 test('serve --workers 2 without Redis: an ended stream is replayed whole by either worker', { timeout: 300_000 }, async () => {
   const fake = await startFakeOpenAI();
   fake.respondWith({ chunks: ['Once ', 'upon ', 'a ', 'time'] });
-  const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
-  const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
-  const db = await openDatabase(databaseUrl);
-  const account = await createAccount(db, { plan: 'elite', tokens: 1000 });
-  const { key } = await createKey(db, account.id, 'cluster');
-  const port = await freePort();
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATABASE_URL: databaseUrl,
-    LOG_LEVEL: 'info',
-    OPENAI_API_KEY: 'sk-test',
-    OPENAI_BASE_URL: `${fake.origin}/v1`,
-  };
-  delete env.REDIS_URL;
-  const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  const exited = once(child, 'exit');
-  const out = LineLog.of(child.stdout);
+  const c = await startCluster(fake, 'elite');
   try {
-    const url = `http://127.0.0.1:${port}`;
-    const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
-    await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
-    const first = await rawStream(`${url}/api/v2/generate/stream`, { method: 'POST', key, body: { model: 'gpt-5-nano', prompt: 'tell' }, agent: false });
+    const first = await rawStream(`${c.url}/api/v2/generate/stream`, { method: 'POST', key: c.key, body: { model: 'gpt-5-nano', prompt: 'tell' }, agent: false });
     const gen = Number(first.headers['x-generation-id']);
     await first.ended;
     const sent = first.frames();
     assert.equal(sent.filter((f) => f.data.type === 'content_delta').length, 4);
     // The log is written in the group commit after the stream's end: wait for its row.
-    const stored = db.sqlite!.prepare('select 1 from stream_logs where generation_id = ?');
+    const stored = c.db.sqlite!.prepare('select 1 from stream_logs where generation_id = ?');
     while (!stored.get(gen)) await new Promise<void>((resolve) => setImmediate(resolve));
     // Each re-attach on a connection of its own: the primary deals connections to its workers in
     // turn, so these reach both.
     for (let i = 0; i < 6; i++) {
-      const again = await rawStream(`${url}/api/v2/generate/${gen}/stream`, { method: 'GET', key, headers: { 'last-event-id': `${gen}:1` }, agent: false });
+      const again = await rawStream(`${c.url}/api/v2/generate/${gen}/stream`, { method: 'GET', key: c.key, headers: { 'last-event-id': `${gen}:1` }, agent: false });
       assert.equal(again.status, 200);
       await again.ended;
       assert.deepEqual(again.frames(), sent.slice(1), `re-attach ${i}: every event after the first, then [DONE]`);
     }
-    child.kill('SIGTERM');
-    await exited;
+    await c.stop();
   } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await db.close();
+    await c.close();
     await fake.close();
-    rmSync(dir, { recursive: true, force: true });
   }
 });
