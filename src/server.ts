@@ -84,7 +84,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
   routeHealth.onStateChange = (route, state) => logger.warn({ route, breaker: CircuitState[state].toLowerCase() }, 'circuit breaker changed state');
   // Re-attachable streams (docs/api.md): in Redis when there is one, so any instance can serve them;
   // else running ones in memory and ended ones in the SQLite file (in memory on PostgreSQL).
-  const storeError = (err: unknown) => logger.error({ err }, 'stream event log: could not store an ended stream');
+  const storeError = (err: unknown) => logger.error({ err }, 'stream event log: the SQLite store failed (an ended stream it could not keep stays in memory)');
   const endedLogs = !redis && db.sqlite ? new SqliteEndedLogs(db.sqlite, settings.streamRetainMs, storeError) : undefined;
   const events = redis
     ? new RedisEventLog(redis, settings.redisPrefix, (err) => logger.error({ err }, 'stream event log: redis error'), settings.streamRetainMs)

@@ -31,7 +31,7 @@ export class SqliteEndedLogs implements EndedLogStore {
     this.insert = db.prepare('insert or replace into stream_logs (generation_id, ended_at, frames) values (?, ?, ?)');
     this.select = db.prepare('select frames from stream_logs where generation_id = ? and ended_at >= ?');
     this.expire = db.prepare('delete from stream_logs where ended_at < ?');
-    this.timer = setInterval(() => void this.sweep().catch(this.onError), SWEEP_MS);
+    this.timer = setInterval(() => void this.sweep().catch((err: unknown) => this.onError(new Error('deleting expired stream logs failed', { cause: err }))), SWEEP_MS);
     this.timer.unref();
   }
 
