@@ -71,18 +71,18 @@ export async function startFloorProxy(upstreamOrigin: string, launch: Pick<ForkO
   return { origin, pid: child.pid!, stop };
 }
 
-/** An account with a huge balance and a key for it: `elite` has no plan limits (the default). */
 /**
- * A funded account and its key. `distRoot`: another checkout's build, whose own code then migrates
- * the database (one migrated by this checkout is refused by an older server, whose migrations lack
- * the newer ones).
+ * An account with a huge balance and a key for it: `elite` has no plan limits (the default).
+ * `distRoot`: another checkout's build, whose own code then migrates the database (one migrated by
+ * this checkout is refused by an older server, whose migrations lack the newer ones).
  */
 export async function seedAccount(databaseUrl: string, plan: PlanName = 'elite', distRoot?: string): Promise<{ accountId: number; key: string }> {
+  const other = async <T>(path: string): Promise<T> => (await import(join(distRoot!, path))) as T;
   const code = distRoot
     ? {
-        openDatabase: ((await import(join(distRoot, 'src/db/connect.js'))) as typeof import('../src/db/connect.js')).openDatabase,
-        createAccount: ((await import(join(distRoot, 'src/accounts/service.js'))) as typeof import('../src/accounts/service.js')).createAccount,
-        createKey: ((await import(join(distRoot, 'src/accounts/keys.js'))) as typeof import('../src/accounts/keys.js')).createKey,
+        ...(await other<typeof import('../src/db/connect.js')>('src/db/connect.js')),
+        ...(await other<typeof import('../src/accounts/service.js')>('src/accounts/service.js')),
+        ...(await other<typeof import('../src/accounts/keys.js')>('src/accounts/keys.js')),
       }
     : { openDatabase, createAccount, createKey };
   const db = await code.openDatabase(databaseUrl);

@@ -21,72 +21,6 @@ import { SERVER_LAUNCH_FLAGS } from '../src/cli/heap.js';
 
 const main = join(dirname(fileURLToPath(import.meta.url)), '../src/cli/main.js');
 
-test('serve --workers 2: both workers serve, every request is charged once, ledger exact', { timeout: 300_000 }, async () => {
-  const fake = await startFakeOpenAI();
-  fake.respondWith({ chunks: ['Hel', 'lo'], delayMs: 2 });
-  const dir = mkdtempSync(join(tmpdir(), 'lumengate-cluster-'));
-  const databaseUrl = `sqlite:${join(dir, 'c.db')}`;
-  const db = await openDatabase(databaseUrl);
-  const account = await createAccount(db, { plan: 'elite', tokens: 1000 });
-  const { key } = await createKey(db, account.id, 'cluster');
-  const port = await freePort();
-  const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], {
-    // At info, so that each worker says when it listens (the workers write to the primary's stdout).
-    env: { ...process.env, HOST: '127.0.0.1', PORT: String(port), DATABASE_URL: databaseUrl, LOG_LEVEL: 'info', OPENAI_API_KEY: 'sk-test', OPENAI_BASE_URL: `${fake.origin}/v1` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = once(child, 'exit');
-  const out = LineLog.of(child.stdout);
-  try {
-    const url = `http://127.0.0.1:${port}`;
-    const workerPids = () => readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
-    const workers = () => workerPids().length;
-    // Waits for the event (each worker's "lumengate listening" line), as long as the primary lives:
-    // a cold start of three processes on a machine whose cores are busy took 40 s in a measured run.
-    // The test's timeout is the only ceiling; a primary that exits ends the output, and the wait fails.
-    const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
-    await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
-    assert.equal(child.exitCode, null, 'serve --workers 2 exited during start-up');
-    assert.equal(workers(), 2);
-    // It answers; the body is read so no connection is left half-used.
-    const up = await fetch(`${url}/api/v2/models`).then(async (r) => {
-      await r.arrayBuffer();
-      return r.ok;
-    });
-    assert.ok(up, 'the workers answer');
-    // The primary was started without the start-up heap flags; its workers, the servers, have them.
-    for (const pid of workerPids()) {
-      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-      for (const flag of SERVER_LAUNCH_FLAGS) assert.ok(argv.includes(flag), `worker ${pid} runs with ${flag}: ${argv.join(' ')}`);
-    }
-    const n = 40;
-    const results = await Promise.all(
-      Array.from({ length: n }, async (_, i) => {
-        const res = await fetch(`${url}/api/v2/generate${i % 2 ? '/stream' : ''}`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
-        });
-        const text = await res.text();
-        return { status: res.status, text };
-      }),
-    );
-    for (const r of results) assert.equal(r.status, 200, r.text);
-    assert.equal(results.filter((r) => r.text.includes('generation_end')).length, n / 2);
-    child.kill('SIGTERM');
-    await exited;
-    assert.equal((await getAccount(db, account.id)).plan_tokens, 1000 - n);
-    assert.deepEqual(await ledgerMismatches(db), []);
-    const pending = await db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute();
-    assert.equal(pending.length, 0);
-  } finally {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    await db.close();
-    await fake.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
-
 /**
  * `serve --workers 2` without Redis on a fresh SQLite file, in front of `fake`, once both workers
  * listen; an account of `plan` with 1000 tokens and its key. `stop()` sends SIGTERM and waits for
@@ -109,6 +43,7 @@ async function startCluster(fake: FakeUpstream, plan: PlanName) {
     OPENAI_BASE_URL: `${fake.origin}/v1`,
   };
   delete env.REDIS_URL;
+  // At info, so that each worker says when it listens (the workers write to the primary's stdout).
   const child = spawn(process.execPath, [main, 'serve', '--workers', '2'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(child, 'exit');
   const out = LineLog.of(child.stdout);
@@ -118,6 +53,9 @@ async function startCluster(fake: FakeUpstream, plan: PlanName) {
     rmSync(dir, { recursive: true, force: true });
   };
   try {
+    // Waits for the event (each worker's "lumengate listening" line), as long as the primary lives:
+    // a cold start of three processes on a machine whose cores are busy took 40 s in a measured run.
+    // The test's timeout is the only ceiling; a primary that exits ends the output, and the wait fails.
     const listening = () => new Set(out.lines.filter((l) => l.includes('"msg":"lumengate listening"')).map((l) => JSON.parse(l).pid));
     await out.until(() => listening().size === 2, 'both workers listening (serve --workers 2 exited during start-up?)', 300_000);
   } catch (err) {
@@ -128,8 +66,53 @@ async function startCluster(fake: FakeUpstream, plan: PlanName) {
     child.kill('SIGTERM');
     await exited;
   };
-  return { url: `http://127.0.0.1:${port}`, db, account, key, stop, close };
+  return { url: `http://127.0.0.1:${port}`, child, db, account, key, stop, close };
 }
+
+test('serve --workers 2: both workers serve, every request is charged once, ledger exact', { timeout: 300_000 }, async () => {
+  const fake = await startFakeOpenAI();
+  fake.respondWith({ chunks: ['Hel', 'lo'], delayMs: 2 });
+  const c = await startCluster(fake, 'elite');
+  try {
+    const workerPids = () => readFileSync(`/proc/${c.child.pid}/task/${c.child.pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    const workers = () => workerPids().length;
+    assert.equal(c.child.exitCode, null, 'serve --workers 2 exited during start-up');
+    assert.equal(workers(), 2);
+    // It answers; the body is read so no connection is left half-used.
+    const up = await fetch(`${c.url}/api/v2/models`).then(async (r) => {
+      await r.arrayBuffer();
+      return r.ok;
+    });
+    assert.ok(up, 'the workers answer');
+    // The primary was started without the start-up heap flags; its workers, the servers, have them.
+    for (const pid of workerPids()) {
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      for (const flag of SERVER_LAUNCH_FLAGS) assert.ok(argv.includes(flag), `worker ${pid} runs with ${flag}: ${argv.join(' ')}`);
+    }
+    const n = 40;
+    const results = await Promise.all(
+      Array.from({ length: n }, async (_, i) => {
+        const res = await fetch(`${c.url}/api/v2/generate${i % 2 ? '/stream' : ''}`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${c.key}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ model: 'gpt-5-nano', prompt: `hi ${i}` }),
+        });
+        const text = await res.text();
+        return { status: res.status, text };
+      }),
+    );
+    for (const r of results) assert.equal(r.status, 200, r.text);
+    assert.equal(results.filter((r) => r.text.includes('generation_end')).length, n / 2);
+    await c.stop();
+    assert.equal((await getAccount(c.db, c.account.id)).plan_tokens, 1000 - n);
+    assert.deepEqual(await ledgerMismatches(c.db), []);
+    const pending = await c.db.kysely.selectFrom('generations').select('id').where('status', '=', 'pending').execute();
+    assert.equal(pending.length, 0);
+  } finally {
+    await c.close();
+    await fake.close();
+  }
+});
 
 // Without REDIS_URL a single process counts the plans' hourly and daily requests in its memory; the
 // workers of `serve --workers N` are N processes, so each counting alone would let an account make
