@@ -10,7 +10,6 @@ import { FAKE_OPENAI_KEY, startFakeOpenAIImages, type FakeOpenAIImages } from '.
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import { endedJob } from '../support/job-rows.js';
 import { serverEvents, untilEvent } from '../support/server-events.js';
-import type { Instance } from '../support/instances.js';
 import { openSharedDatabase, type SharedDatabase } from '../support/shared-db.js';
 
 describe('job crash recovery', () => {
@@ -23,19 +22,8 @@ describe('job crash recovery', () => {
     fake = await startFakeReplicate({ hold: true, ext: 'mp4' });
     images = await startFakeOpenAIImages();
   });
-  // Every instance a test starts is stopped when it ends. Instances on one database claim each
-  // other's jobs, and one without the next test's provider (the Replicate ones have no OpenAI key)
-  // would claim that test's job and fail it (model_unavailable): the provider would never be called.
-  let running: Instance[] = [];
-  const start = async (env: Record<string, string>) => {
-    const instance = await shared.start(env);
-    running.push(instance);
-    return instance;
-  };
-  afterEach(async () => {
-    await Promise.all(running.map((i) => i.stop()));
-    running = [];
-  });
+  // Each test's instances are stopped at its end (the Replicate ones, without an OpenAI key, would claim the images test's job).
+  afterEach(() => shared.stopInstances());
   after(async () => {
     await shared?.close();
     images?.release();
@@ -57,7 +45,7 @@ describe('job crash recovery', () => {
   it('SIGKILL mid-job: the restarted instance resumes polling the stored prediction; completed once, charged once', { timeout: 180_000 }, async () => {
     const { db, dir } = shared;
     const env = replicateEnv('jobs-a');
-    const a = await start(env);
+    const a = await shared.start(env);
     const acc = await shared.account('pro', 100);
     const key = acc.key;
 
@@ -79,7 +67,7 @@ describe('job crash recovery', () => {
     const pollsAtKill = prediction.polls;
     assert.equal(prediction.status, 'processing');
 
-    const restarted = await start(env);
+    const restarted = await shared.start(env);
     // Its start-up releases holds of its own dead text generations, never a job's: the job is still owed.
     assert.equal((await get(restarted.url, `/api/v2/generate/${pending.id}`, key)).status, 'pending');
     // Once A's lease expires the job is claimed again and polls the same prediction.
@@ -122,7 +110,7 @@ describe('job crash recovery', () => {
     async () => {
       const { db } = shared;
       const env = replicateEnv('jobs-b');
-      const a = await start(env);
+      const a = await shared.start(env);
       const acc = await shared.account('pro', 100);
       const creates = fake.creates();
       // The create call is held (the prediction exists at Replicate, its id not yet answered), as during Prefer: wait.
@@ -144,7 +132,7 @@ describe('job crash recovery', () => {
       const job = await db.kysely.selectFrom('jobs').selectAll().where('generation_id', '=', pending.id).executeTakeFirstOrThrow();
       assert.equal(job.provider_job_id, prediction.id);
 
-      const restarted = await start(env);
+      const restarted = await shared.start(env);
       await fake.until(() => prediction.polls > 0);
       fake.release(prediction.id);
       const g = await untilEvent(
@@ -170,7 +158,7 @@ describe('job crash recovery', () => {
       LUMENGATE_JOB_IDLE_POLL_MS: '100',
       LUMENGATE_INSTANCE_ID: 'jobs-c',
     };
-    const a = await start(env);
+    const a = await shared.start(env);
     const acc = await shared.account('pro', 100);
     const arrived = images.nextRequest();
     // The images call is held: OpenAI is making (and will charge for) the picture, and there is no job id to come back to.

@@ -40,6 +40,12 @@ export interface SharedDatabase {
   balance(accountId: number): Promise<number>;
   /** The ledger kinds of one generation, sorted (`['charge', 'hold']` for a completed one). */
   ledgerKinds(generationId: number): Promise<string[]>;
+  /**
+   * Stops every instance started so far: a test's own, at its end. Instances on one database claim
+   * each other's jobs, so one left running may take the next test's job (and fail it, without that
+   * test's provider).
+   */
+  stopInstances(): Promise<void>;
   /** Stops every instance it started, drops the database and its Redis keys, removes the directory. */
   close(): Promise<void>;
 }
@@ -49,7 +55,13 @@ export async function openSharedDatabase(): Promise<SharedDatabase> {
   const dir = mkdtempSync(join(tmpdir(), 'lumengate-shared-'));
   const testDb = await createTestDatabase(pgUrl || `sqlite:${join(dir, 'test.db')}`);
   const db = await openDatabase(testDb.url);
-  const started: Instance[] = [];
+  let started: Instance[] = [];
+  // A killed instance has exited already: stopping it again only awaits that exit.
+  const stopInstances = async () => {
+    const stopping = started;
+    started = [];
+    await Promise.all(stopping.map((i) => i.stop()));
+  };
   const env = { DATABASE_URL: testDb.url, ...(redisUrl ? { REDIS_URL: redisUrl, LUMENGATE_REDIS_PREFIX: testDb.name } : {}) };
   return {
     testDb,
@@ -68,9 +80,9 @@ export async function openSharedDatabase(): Promise<SharedDatabase> {
     },
     balance: (accountId) => balanceOf(db, accountId),
     ledgerKinds: (generationId) => ledgerKinds(db, generationId),
+    stopInstances,
     async close() {
-      // A killed instance has exited already: stopping it again only awaits that exit.
-      await Promise.all(started.map((i) => i.stop()));
+      await stopInstances();
       await db.close();
       await testDb.drop();
       if (redisUrl) await dropRedisKeys(redisUrl, testDb.name);

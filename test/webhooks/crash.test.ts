@@ -6,7 +6,7 @@
 // the process, and lifts the refusal before the restart. Also: a text generation killed
 // mid-stream, which the restart fails, is reported to its callback URL. `lumengate serve`
 // processes on SQLite, and on PostgreSQL in its pass.
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
 import { join } from 'node:path';
@@ -38,6 +38,8 @@ describe('a webhook whose server died before queueing it is delivered after the 
     replicate = await startFakeReplicate();
     rx = await startReceiver();
   });
+  // Each test's instances are stopped at its end: one left running could claim the media test's job.
+  afterEach(() => shared.stopInstances());
   after(async () => {
     unsubscribe(serverEvents.jobRunEnded, onRunEnded);
     await shared?.close();
