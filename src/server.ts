@@ -23,7 +23,7 @@ import { urlSecretOf, urlSigner, type UrlSigner } from './storage/signed-urls.js
 import { JobRunner } from './jobs/runner.js';
 import type { JobDeps } from './jobs/execute.js';
 import { createWebhooks, type WebhookService } from './webhooks/webhooks.js';
-import { RunningGenerations } from './generation/running.js';
+import { RunningGenerations, streamFollowers } from './generation/running.js';
 
 export interface RunningServer {
   app: FastifyInstance;
@@ -151,6 +151,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<RunningServ
     webhooks,
     jobs: { runner, deps: jobDeps },
     running,
+    followers: streamFollowers(settings.maxConcurrentPerAccount),
   });
   const listenedAt = new Date();
   try {

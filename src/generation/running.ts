@@ -8,41 +8,27 @@
 // account opening thousands would slow every other account on this instance. The count is per
 // process, not shared (N instances allow N × the cap): a shared one would cost a Redis round trip
 // on every generation, and what it protects (this process's memory and event loop) is per process.
+// Re-attached streams have a cap of their own, the same size (streamFollowers).
 import { GatewayError } from '../core/errors.js';
 
-export class RunningGenerations {
-  private readonly running = new Set<Promise<unknown>>();
-  /** Places taken per account; an account with none has no entry, so the map never outgrows the accounts running now. */
+/**
+ * Places per account, each taken synchronously (no await between the check and the count, so
+ * requests arriving together cannot overshoot) and given back once. An account with none has no
+ * entry, so the map never outgrows the accounts holding places now.
+ */
+export class AccountPlaces {
   private readonly places = new Map<number, number>();
 
-  /** `maxPerAccount`: the generations one account may run in this process at once. */
-  constructor(readonly maxPerAccount: number = Number.POSITIVE_INFINITY) {}
+  /** `refusal`: the error when an account holds `max` places already. */
+  constructor(
+    readonly max: number,
+    private readonly refusal: (taken: number) => GatewayError,
+  ) {}
 
-  /** Tracks `work` until it settles (resolved or rejected); returns it unchanged. */
-  track<T>(work: Promise<T>): Promise<T> {
-    this.running.add(work);
-    const untrack = () => void this.running.delete(work);
-    work.then(untrack, untrack);
-    return work;
-  }
-
-  /**
-   * Takes one of the account's places, synchronously (no await between the check and the count, so
-   * requests arriving together cannot overshoot), or throws 429 when it has them all. The returned
-   * function gives the place back; calling it again does nothing.
-   */
+  /** Takes one of the account's places, or throws the refusal; the returned function gives it back (again: nothing). */
   claim(accountId: number): () => void {
     const taken = this.places.get(accountId) ?? 0;
-    if (taken >= this.maxPerAccount) {
-      throw new GatewayError(
-        'rate_limit_exceeded',
-        `this account already has ${taken} generations running on this server, the most it may run at once; retry when one ends`,
-        { reason: 'concurrent_generations', in_flight: taken, max_in_flight: this.maxPerAccount },
-        {},
-        // A place frees as soon as one of its generations ends, often within a second.
-        { 'retry-after': '1' },
-      );
-    }
+    if (taken >= this.max) throw this.refusal(taken);
     this.places.set(accountId, taken + 1);
     let given = false;
     return () => {
@@ -62,6 +48,59 @@ export class RunningGenerations {
   /** Accounts holding at least one place (the map's size). */
   get accounts(): number {
     return this.places.size;
+  }
+}
+
+/** A 429 that frees within about a second (`what`: the account's places, in words; `reason`: details.reason). */
+const placesRefusal = (what: string, reason: string, max: number) => (taken: number) =>
+  new GatewayError(
+    'rate_limit_exceeded',
+    `this account already has ${taken} ${what} on this server, the most it may have at once; retry when one ends`,
+    { reason, in_flight: taken, max_in_flight: max },
+    {},
+    // A place frees as soon as one of its generations (or streams) ends, often within a second.
+    { 'retry-after': '1' },
+  );
+
+/**
+ * The re-attached streams (GET /api/v2/generate/{id}/stream, a reconnecting EventSource) one
+ * account follows in this process at once: each holds a connection and is woken by every frame of
+ * the stream it follows, so without a cap one account could fan one stream out to thousands of
+ * followers. Counted apart from running generations (a client re-attaching to its own running
+ * background streams needs both), with the same limit.
+ */
+export const streamFollowers = (max: number) => new AccountPlaces(max, placesRefusal('re-attached streams open', 'concurrent_reattaches', max));
+
+export class RunningGenerations {
+  private readonly running = new Set<Promise<unknown>>();
+  private readonly places: AccountPlaces;
+
+  /** `maxPerAccount`: the generations one account may run in this process at once. */
+  constructor(readonly maxPerAccount: number = Number.POSITIVE_INFINITY) {
+    this.places = new AccountPlaces(maxPerAccount, placesRefusal('generations running', 'concurrent_generations', maxPerAccount));
+  }
+
+  /** Tracks `work` until it settles (resolved or rejected); returns it unchanged. */
+  track<T>(work: Promise<T>): Promise<T> {
+    this.running.add(work);
+    const untrack = () => void this.running.delete(work);
+    work.then(untrack, untrack);
+    return work;
+  }
+
+  /** Takes one of the account's places, or throws 429 when it has them all; the returned function gives it back. */
+  claim(accountId: number): () => void {
+    return this.places.claim(accountId);
+  }
+
+  /** The places `accountId` holds now. */
+  inFlight(accountId: number): number {
+    return this.places.inFlight(accountId);
+  }
+
+  /** Accounts holding at least one place. */
+  get accounts(): number {
+    return this.places.accounts;
   }
 
   get size(): number {

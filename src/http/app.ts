@@ -37,7 +37,7 @@ import type { UrlSigner } from '../storage/signed-urls.js';
 import type { JobRunner } from '../jobs/runner.js';
 import type { JobDeps } from '../jobs/execute.js';
 import type { Webhooks } from '../webhooks/webhooks.js';
-import type { RunningGenerations } from '../generation/running.js';
+import type { AccountPlaces, RunningGenerations } from '../generation/running.js';
 import { requestLoggerFactory } from './request-logger.js';
 
 export interface Services {
@@ -64,6 +64,8 @@ export interface Services {
   webhooks?: Webhooks;
   /** Generations in flight, waited for by a graceful shutdown (generation/running.ts). */
   running?: RunningGenerations;
+  /** Re-attached streams open per account, capped like running generations (generation/running.ts). */
+  followers?: AccountPlaces;
 }
 
 declare module 'fastify' {

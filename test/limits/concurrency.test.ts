@@ -2,6 +2,7 @@
 // (LUMENGATE_MAX_CONCURRENT_PER_ACCOUNT, docs/security.md "Limits"): one more is 429
 // `rate_limit_exceeded` with details.reason "concurrent_generations", before anything is counted,
 // held or sent upstream, on every text and embedding surface; other accounts are served meanwhile.
+// Re-attached streams have a cap of their own, the same size (details.reason "concurrent_reattaches").
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
@@ -122,6 +123,43 @@ describe('concurrent generations per account', () => {
     assert.equal((await running).status, 200);
     assert.equal((await settled(h, id, a.key)).status, 'completed');
     assert.equal((await h.post('/api/v2/generate', prompt, a.key)).status, 200);
+    assert.deepEqual(await h.ledgerMismatches(), []);
+  });
+  it('re-attached streams have a cap of their own: a third follower of a running stream is 429 concurrent_reattaches while new generations are still accepted; the places come back when the followers end', async () => {
+    const a = await h.account({ plan: 'elite', tokens: 10 });
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    h.fake.respondWith([heldUntil(held), { chunks: ['ok'] }]);
+    const upstreamBefore = h.fake.requests.length;
+    const origin = await rawStream(`${h.url}/api/v2/generate/stream`, { method: 'POST', key: a.key, body: prompt });
+    const id = Number(origin.headers['x-generation-id']);
+    await arrived(h, upstreamBefore, 1);
+    const follow = () => rawStream(`${h.url}/api/v2/generate/${id}/stream`, { method: 'GET', key: a.key, agent: false });
+    // Each answers its head at once (the stream is running): both places are taken.
+    const followers = [await follow(), await follow()];
+    assert.deepEqual(
+      followers.map((f) => f.status),
+      [200, 200],
+    );
+
+    const refused = await h.get(`/api/v2/generate/${id}/stream`, a.key);
+    assert.equal(refused.status, 429, refused.text);
+    assert.equal(refused.json.error, 'rate_limit_exceeded');
+    assert.match(refused.json.message, /already has 2 re-attached streams open/);
+    assert.deepEqual(refused.json.details, { reason: 'concurrent_reattaches', in_flight: MAX, max_in_flight: MAX });
+    assert.equal(refused.headers.get('retry-after'), '1');
+    // Counted apart: the account runs one generation of its two, so one more is served.
+    const another = await h.post('/api/v2/generate', prompt, a.key);
+    assert.equal(another.status, 200, another.text);
+
+    release();
+    for (const f of [origin, ...followers]) assert.ok(sseEvents(await f.ended).some((e) => e.type === 'generation_end'));
+    // Both followers ended, their places given back: the whole stream again, twice at once.
+    const again = await Promise.all([follow(), follow()]);
+    for (const f of again) {
+      assert.equal(f.status, 200);
+      assert.ok(sseEvents(await f.ended).some((e) => e.type === 'generation_end'));
+    }
     assert.deepEqual(await h.ledgerMismatches(), []);
   });
 });

@@ -75,19 +75,25 @@ export async function generateRoutes(app: FastifyInstance): Promise<void> {
   async function reattach(req: FastifyRequest, reply: FastifyReply, id: number, after: number) {
     const caller = callerOf(req);
     const own = await ownGeneration(caller.account.id, id);
-    return followStream(req, reply, {
-      log: deps.events,
-      id,
-      after,
-      heartbeatMs: deps.settings.heartbeatMs,
-      encoder: v2Encoder,
-      headers: rateLimitHeaders(deps.limits.stateOf(caller)),
-      // No log kept (over 5 minutes, or over its caps): a finished generation still answers its end.
-      async ended() {
-        const g = (await findOwnGeneration(deps.db, caller.account.id, id)) ?? own;
-        return g.status === 'pending' ? undefined : endEvents(g, caller.account.plan_tokens + caller.account.package_tokens);
-      },
-    });
+    // One of the account's places for followers, given back when the stream ends or its client leaves.
+    const release = deps.followers?.claim(caller.account.id);
+    try {
+      return await followStream(req, reply, {
+        log: deps.events,
+        id,
+        after,
+        heartbeatMs: deps.settings.heartbeatMs,
+        encoder: v2Encoder,
+        headers: rateLimitHeaders(deps.limits.stateOf(caller)),
+        // No log kept (over 5 minutes, or over its caps): a finished generation still answers its end.
+        async ended() {
+          const g = (await findOwnGeneration(deps.db, caller.account.id, id)) ?? own;
+          return g.status === 'pending' ? undefined : endEvents(g, caller.account.plan_tokens + caller.account.package_tokens);
+        },
+      });
+    } finally {
+      release?.();
+    }
   }
 
   async function ownGeneration(accountId: number, id: number, label: string | number = id): Promise<Generation> {
