@@ -4,6 +4,7 @@
 // so this is mostly renaming: messages of parts in, typed stream parts out.
 import { APICallError, InvalidArgumentError, InvalidPromptError, UnsupportedFunctionalityError } from '@ai-sdk/provider';
 import { Agent, fetch as undiciFetch } from 'undici';
+import { boundedAnswer } from './sdk-answers.js';
 import type {
   LanguageModelV3,
   LanguageModelV3CallOptions,
@@ -68,12 +69,14 @@ export interface UpstreamFetch {
  * head or next body bytes take over 300 s: a model thinking longer than that was cut (and retried
  * from the start) even where the catalog's first_token_ms and chunk_gap_ms allow it. The fetch is
  * the undici package's own, the same version as the pool: Node's built-in fetch bundles another
- * undici (6.x on Node 22), whose handler interface a 7.x pool does not promise to keep.
+ * undici (6.x on Node 22), whose handler interface a 7.x pool does not promise to keep. Its answers
+ * are bounded (sdk-answers.ts).
  */
 export function upstreamFetch(): UpstreamFetch {
   const pool = new Agent({ keepAliveTimeout: 30_000, headersTimeout: 0, bodyTimeout: 0 });
   return {
-    fetch: ((input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) => undiciFetch(input, { ...init, dispatcher: pool })) as unknown as typeof fetch,
+    fetch: (async (input: Parameters<typeof undiciFetch>[0], init?: Parameters<typeof undiciFetch>[1]) =>
+      boundedAnswer(await undiciFetch(input, { ...init, dispatcher: pool }))) as unknown as typeof fetch,
     close: () => pool.close(),
   };
 }
@@ -471,6 +474,9 @@ function usageOf(u: LanguageModelV3Usage): ProviderUsage | null {
 export function toProviderError(err: unknown, signal: AbortSignal): unknown {
   if (signal.aborted) return signal.reason ?? err;
   if (err instanceof ProviderError) return err;
+  // One of ours that the SDK wrapped: a bound on the answer's body (sdk-answers.ts) failed its stream.
+  const cause = (err as { cause?: unknown } | undefined)?.cause;
+  if (cause instanceof ProviderError) return cause;
   const refused = refusedBySdk(err);
   if (refused) return refused;
   const e = err as { statusCode?: number; message?: string; isRetryable?: boolean; data?: unknown } | undefined;

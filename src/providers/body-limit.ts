@@ -16,6 +16,9 @@ import { ProviderError, type MediaRequest } from './spec.js';
  */
 export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 
+/** Longest SSE event accepted from an upstream: a line that never ends must not grow memory without bound. */
+export const MAX_EVENT_CHARS = 1024 * 1024;
+
 /** How many bytes an answer may have, and the error for one that has more. */
 export interface BodyLimit {
   readonly bytes: number;

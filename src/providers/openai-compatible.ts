@@ -26,7 +26,7 @@ import {
   type TokenLogprob,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
-import { embeddingsLimit, readBounded } from './body-limit.js';
+import { embeddingsLimit, MAX_EVENT_CHARS, readBounded } from './body-limit.js';
 import { callUpstream, type BodySink, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
@@ -58,9 +58,6 @@ interface OpenAIUsage {
   prompt_cache_hit_tokens?: number | null;
   completion_tokens_details?: { reasoning_tokens?: number } | null;
 }
-
-/** Longest SSE event accepted from an upstream: a line that never ends must not grow memory without bound. */
-export const MAX_EVENT_CHARS = 1024 * 1024;
 
 export function openAICompatibleProvider(id: string, cfg: ProviderConfig): Provider {
   const chatUrl = new URL(`${cfg.base_url.replace(/\/+$/, '')}/chat/completions`);

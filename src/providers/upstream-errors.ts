@@ -14,7 +14,7 @@ export interface RefusedResponse {
 }
 
 /** Longest error body kept from a refused request (bodies are small JSON; a proxy's HTML page is not). */
-const ERROR_BODY_LIMIT = 64 * 1024;
+export const ERROR_BODY_LIMIT = 64 * 1024;
 
 /** A refused request: the status, Retry-After, and the upstream's message where its body has one. */
 export async function httpError(res: RefusedResponse, signal: AbortSignal): Promise<unknown> {

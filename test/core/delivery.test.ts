@@ -9,7 +9,7 @@ import { request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { allSettled, settled, sseEvents, startHarness, type Harness } from '../support/harness.js';
 import { blockedFor } from '../support/waits.js';
 import { openAITextModel } from '../support/text-models.js';
-import { MAX_EVENT_CHARS } from '../../src/providers/openai-compatible.js';
+import { MAX_EVENT_CHARS } from '../../src/providers/body-limit.js';
 
 const GAP_MS = 500;
 
