@@ -7,6 +7,7 @@
 import type { Logger } from 'pino';
 import { SLUG, type Catalog, type ModelEntry } from '../config/catalog.js';
 import { resolveProviderConfig, type CatalogProvider } from './registry.js';
+import { bounded, JSON_LIMIT } from './body-limit.js';
 
 export interface DiscoverSettings {
   price: number;
@@ -49,8 +50,14 @@ export function discoveryTargets(providers: Record<string, CatalogProvider>, env
 export async function listUpstreamModels(t: DiscoveryTarget, signal?: AbortSignal): Promise<string[]> {
   const timeout = AbortSignal.timeout(LIST_TIMEOUT_MS);
   const res = await fetch(`${t.baseUrl.replace(/\/+$/, '')}/models`, { headers: t.headers, signal: signal ? AbortSignal.any([signal, timeout]) : timeout });
-  if (!res.ok) throw new Error(`GET /models answered ${res.status}`);
-  const body = (await res.json()) as { data?: { id?: unknown }[] };
+  if (!res.ok) {
+    await res.body?.cancel();
+    throw new Error(`GET /models answered ${res.status}`);
+  }
+  // Bounded as every answer read whole (body-limit.ts): a list of models is a few KB.
+  const chunks: Uint8Array[] = [];
+  if (res.body) for await (const chunk of bounded(res.body, JSON_LIMIT)) chunks.push(chunk);
+  const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { data?: { id?: unknown }[] };
   if (!Array.isArray(body.data)) throw new Error('GET /models answered no "data" list');
   return body.data.map((m) => m.id).filter((id): id is string => typeof id === 'string' && id !== '');
 }

@@ -1,7 +1,10 @@
 // Ollama/vLLM model discovery end to end: a fake Ollama's models become usable catalog models.
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import pino from 'pino';
+import { listUpstreamModels, type DiscoveryTarget } from '../../src/providers/discovery.js';
 import { freePort } from '../support/free-port.js';
 import { startHarness, type Harness } from '../support/harness.js';
 import { startFakeOllama, type FakeOllama } from '../support/fake-ollama.js';
@@ -97,6 +100,41 @@ describe('model discovery with an unreachable upstream', () => {
     } finally {
       await h.close();
       await ollama?.close();
+    }
+  });
+});
+
+describe('model discovery reads a bounded answer', () => {
+  it('a /models answer that never ends fails at 16 MiB, the connection closed; a small one is read', async () => {
+    const written = { bytes: 0 };
+    let closed!: () => void;
+    const gone = new Promise<void>((r) => (closed = r));
+    const server = createServer((req, res) => {
+      if (req.url?.startsWith('/small/')) return res.end(JSON.stringify({ object: 'list', data: [{ id: 'llama3.2:3b' }, { id: '' }, { name: 'no id' }] }));
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.on('close', closed);
+      const piece = Buffer.from(`{"id":"${'m'.repeat(64 * 1024 - 9)}"},`);
+      // Writes while the client reads (at most 64 MiB): a client that reads it all would see it end.
+      const more = () => {
+        while (!res.destroyed && written.bytes < 64 * 2 ** 20) {
+          written.bytes += piece.length;
+          if (!res.write(written.bytes === piece.length ? Buffer.concat([Buffer.from('{"data":['), piece]) : piece)) return void res.once('drain', more);
+        }
+        res.end(']}');
+      };
+      more();
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const target = (path: string) => ({ provider: 'ollama', baseUrl: `http://127.0.0.1:${port}${path}`, headers: {}, settings: { price: 1, min_plan: 'free' } }) as unknown as DiscoveryTarget;
+    try {
+      await assert.rejects(listUpstreamModels(target('/v1')), /over the gateway's limit of 16777216 bytes/);
+      await gone;
+      assert.ok(written.bytes < 32 * 2 ** 20, `${written.bytes} bytes written before the close`);
+      assert.deepEqual(await listUpstreamModels(target('/small/v1')), ['llama3.2:3b']);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });
