@@ -41,6 +41,39 @@ export function findRefused(value: unknown): Refused | null {
   return null;
 }
 
+/**
+ * Whether findRefused would name something in `value`: the same walk without building a path for
+ * every node (a 1 MB schema of 27,000 properties took 27 ms with the paths, and almost no body
+ * has anything to name). Own enumerable keys, as Object.entries gives them.
+ */
+export function anyRefused(value: unknown): boolean {
+  const values: unknown[] = [value];
+  const depths: number[] = [1];
+  while (values.length > 0) {
+    const v = values.pop();
+    const depth = depths.pop()!;
+    if (typeof v === 'string') {
+      if (v.includes('\0')) return true;
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (depth > MAX_JSON_DEPTH) return true;
+    if (Array.isArray(v)) {
+      for (const child of v) {
+        values.push(child);
+        depths.push(depth + 1);
+      }
+    } else {
+      for (const k of Object.keys(v)) {
+        if (k.includes('\0')) return true;
+        values.push((v as Record<string, unknown>)[k]);
+        depths.push(depth + 1);
+      }
+    }
+  }
+  return false;
+}
+
 function refuseInput(req: FastifyRequest): void {
   const where = (
     [
@@ -49,7 +82,7 @@ function refuseInput(req: FastifyRequest): void {
       ['body', req.body],
     ] as const
   )
-    .map(([part, v]) => [part, findRefused(v)] as const)
+    .map(([part, v]) => [part, anyRefused(v) ? findRefused(v) : null] as const)
     .find(([, found]) => found !== null);
   if (!where) return;
   const [part, { path, why }] = where as [string, Refused];
