@@ -103,7 +103,7 @@ for (const n of concurrencies) {
         t.events += events;
         t.rss = Math.max(t.rss, peakRssBytes);
       }
-      line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)} (main ${cpuSeconds > 0 ? ((100 * main) / cpuSeconds).toFixed(0) : '-'} %)`);
+      line.push(`${s.name} ${((cpuSeconds * 1e6) / events).toFixed(1)} (main ${cpuSeconds > 0 ? ((100 * main) / cpuSeconds).toFixed(0) : '-'} %, peak RSS ${(peakRssBytes / 2 ** 20).toFixed(0)} MB)`);
       if (gapMs > 0) await new Promise((resolve) => setTimeout(resolve, gapMs));
     }
     log(`${n} streams, round ${r + 1}/${rounds}: µs per event ${line.join(', ')}`);
