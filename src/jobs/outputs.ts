@@ -4,7 +4,7 @@
 // output cap (LUMENGATE_MAX_OUTPUT_BYTES, src/providers/body-limit.ts): a download stops at it.
 import { Agent, request } from 'undici';
 import type { FileStore } from '../storage/files.js';
-import { ProviderError, type MediaOutputFile } from '../providers/spec.js';
+import { ProviderError, type MediaOutputFile, type OpenedOutput } from '../providers/spec.js';
 import { outputUrl, publicOnlyConnect, refusedAddress } from '../providers/media-http.js';
 import { bounded, fileLimit, refuseDeclared, type BodyLimit } from '../providers/body-limit.js';
 
@@ -49,21 +49,31 @@ export async function storeOutputs(files: FileStore, generationId: number, outpu
   if (over?.data) throw limit.tooLarge(over.data.byteLength);
   const stored: StoredOutput[] = [];
   for (const [i, f] of outputs.entries()) {
-    const format = f.metadata?.format ?? EXTENSIONS[f.mediaType] ?? null;
-    const name = `output${outputs.length > 1 ? `-${i + 1}` : ''}.${format ?? 'bin'}`;
-    const key = `${generationId}/${name}`;
+    let key: string | undefined;
+    let name: string;
+    let mediaType = f.mediaType;
+    let format: string | null;
     let bytes: number;
+    let opened: OpenedOutput | undefined;
     try {
-      ({ bytes } = await files.put(key, f.data ?? (await download(f.url, opts.signal, opts.providerOrigin, limit)), f.mediaType));
+      // A file behind the provider's key is opened now, so its answer's media type names it.
+      opened = f.data || !f.open ? undefined : await f.open(opts.signal);
+      mediaType = opened?.mediaType ?? mediaType;
+      format = f.metadata?.format ?? EXTENSIONS[mediaType] ?? null;
+      name = `output${outputs.length > 1 ? `-${i + 1}` : ''}.${format ?? 'bin'}`;
+      key = `${generationId}/${name}`;
+      ({ bytes } = await files.put(key, f.data ?? opened?.body ?? (await download(f.url, opts.signal, opts.providerOrigin, limit)), mediaType));
     } catch (err) {
-      // Cancelled or failed part way: nothing records these files, so none may stay (a partial one included).
-      await deleteOutputs(files, [...stored.map((s) => s.key), key]);
+      // Cancelled or failed part way: nothing records these files, so none may stay (a partial one
+      // included), and an answer not read to its end is closed.
+      opened?.close();
+      await deleteOutputs(files, [...stored.map((s) => s.key), ...(key ? [key] : [])]);
       throw err;
     }
     stored.push({
       key,
       name,
-      media_type: f.mediaType,
+      media_type: mediaType,
       bytes,
       width: f.metadata?.width ?? null,
       height: f.metadata?.height ?? null,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { FAKE_GOOGLE_KEY, startFakeGoogleMedia, type FakeGoogleMedia } from '../../test/support/fake-google-media.js';
-import { fakeBytes, never } from '../../test/support/fake-media.js';
+import { fakeBytes, never, readAll } from '../../test/support/fake-media.js';
 import { googleMedia } from './google-media.js';
-import { ProviderError, type MediaRequest } from './spec.js';
+import { ProviderError, type MediaOutputFile, type MediaRequest } from './spec.js';
 
 const media = (fake: FakeGoogleMedia, key = FAKE_GOOGLE_KEY) => googleMedia({ type: 'google', base_url: `${fake.origin}/v1beta`, api_key: key });
 const req = (r: Partial<MediaRequest> & Pick<MediaRequest, 'kind' | 'upstreamModel'>): MediaRequest => ({ options: {}, signal: never, ...r });
@@ -55,14 +55,21 @@ describe('google media', () => {
     assert.equal(fake.requests.at(-1)!.path, '/v1beta/models/veo-3.0-generate-001/operations/op1');
     assert.equal(second.state, 'running');
     const third = await p.poll!(r, started.providerJobId);
+    assert.ok(third.state === 'done');
+    const [{ open, ...file }] = third.result.files as [MediaOutputFile];
+    assert.deepEqual({ ...third.result, files: [file] }, { files: [{ mediaType: 'video/mp4', metadata: { duration: 6 } }], measured: { seconds: 6 } });
+    // The video is not read by the poll: the store opens it when it stores it, and reads it as it writes.
     const seen = (q: { method: string; path: string; headers: Record<string, unknown> }) => `${q.method} ${q.path} key=${(q.headers['x-goog-api-key'] as string | undefined) ?? '-'}`;
+    assert.equal(fake.requests.at(-1)!.path, '/v1beta/models/veo-3.0-generate-001/operations/op1');
+    const opened = await open!(new AbortController().signal);
+    assert.equal(opened.mediaType, 'video/mp4');
+    assert.deepEqual(await readAll(opened.body), fakeBytes('MP4', 'op1'));
     assert.deepEqual(fake.requests.slice(-2).map(seen), [
       `GET /v1beta/models/veo-3.0-generate-001/operations/op1 key=${FAKE_GOOGLE_KEY}`,
       `GET /v1beta/files/op1:download?alt=media key=${FAKE_GOOGLE_KEY}`,
     ]);
     // The redirect goes to another origin: followed, without the key.
     assert.deepEqual(fake.storage.requests.map(seen), ['GET /storage/op1.mp4?sig=abc key=-']);
-    assert.deepEqual(third, { state: 'done', result: { files: [{ data: fakeBytes('MP4', 'op1'), mediaType: 'video/mp4', metadata: { duration: 6 } }], measured: { seconds: 6 } } });
     await p.close();
   });
 

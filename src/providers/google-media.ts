@@ -2,7 +2,7 @@
 // (`:predictLongRunning`, an operation polled until done). Veo's video URI needs the API key, so
 // poll() downloads it here (the key never leaves the provider) and answers the bytes.
 import type { ProviderConfig } from './config.js';
-import { MediaHttp, contentType, defined, num, str, type ClosableMediaProvider } from './media-http.js';
+import { MediaHttp, defined, num, str, type ClosableMediaProvider } from './media-http.js';
 import { inlineOutputLimit, outputLimit } from './body-limit.js';
 import { ProviderError, type MediaKind, type MediaProgress, type MediaRequest } from './spec.js';
 
@@ -79,7 +79,8 @@ async function veoProgress(http: MediaHttp, req: MediaRequest, op: Operation): P
     const reasons = out?.raiMediaFilteredReasons?.join('; ');
     throw new ProviderError(`Veo returned no video${reasons ? `: ${reasons}` : ''}`, { status: 400, retryable: false, code: 'content_filter' });
   }
-  const video = await http.download(uri, req.signal, outputLimit(req));
   const seconds = num(req.options, 'duration') ?? VEO_DEFAULT_SECONDS;
-  return { state: 'done', result: { files: [{ data: video.bytes, mediaType: contentType(video, 'video/mp4'), metadata: { duration: seconds } }], measured: { seconds } } };
+  // Read by the store as it writes it, when it stores it (the answer's media type wins).
+  const open = (signal: AbortSignal) => http.stream(uri, signal, outputLimit(req));
+  return { state: 'done', result: { files: [{ open, mediaType: 'video/mp4', metadata: { duration: seconds } }], measured: { seconds } } };
 }

@@ -7,8 +7,8 @@
 import { isIP } from 'node:net';
 import { Agent, FormData, request, type Dispatcher } from 'undici';
 import { failure, httpError } from './upstream-errors.js';
-import { JSON_LIMIT, readBounded, type BodyLimit } from './body-limit.js';
-import { ProviderError, type MediaInputFile, type MediaProvider, type Provider } from './spec.js';
+import { bounded, JSON_LIMIT, readBounded, refuseDeclared, type BodyLimit } from './body-limit.js';
+import { ProviderError, type MediaInputFile, type MediaProvider, type OpenedOutput, type Provider } from './spec.js';
 import { hostOf, isPublicAddress } from '../webhooks/address.js';
 import { causeOf, publicOnlyLookup, RefusedAddress, systemResolver } from '../webhooks/send.js';
 
@@ -67,13 +67,28 @@ export class MediaHttp {
     return parseJson<T>((await this.call(path, { ...c, headers: { accept: 'application/json', ...c.headers } })).bytes);
   }
 
-  /**
-   * Fetches a result URL to bytes, for URLs that need the provider's key (which must not leave
-   * the provider). Redirects are followed by hand so the key goes to the provider's own origin only.
-   * The URL must pass outputUrl; where the provider's own origin redirects (Google's files API to
-   * its signed storage) is its answer, followed as the origin itself is; other redirects are checked.
-   */
+  /** Fetches a result URL to bytes, read whole (see follow). */
   async download(raw: string, signal: AbortSignal, limit: BodyLimit): Promise<HttpAnswer> {
+    return answer(await this.follow(raw, signal), signal, limit);
+  }
+
+  /** Opens a result URL (see follow) as a stream bounded by `limit`, for the store to read as it writes. */
+  async stream(raw: string, signal: AbortSignal, limit: BodyLimit, headers: Record<string, string> = {}): Promise<OpenedOutput> {
+    const res = await this.follow(raw, signal, headers);
+    if (res.statusCode < 200 || res.statusCode >= 300) throw await httpError(res, signal);
+    refuseDeclared(res, limit);
+    const mediaType = contentType(res, '');
+    return { body: bounded(res.body, limit), ...(mediaType ? { mediaType } : {}), close: () => void res.body.destroy() };
+  }
+
+  /**
+   * The answer of a result URL, for URLs that need the provider's key (which must not leave the
+   * provider): redirects are followed by hand so the key (and `headers`) go to the provider's own
+   * origin only. The URL must pass outputUrl; where the provider's own origin redirects (Google's
+   * files API to its signed storage) is its answer, followed as the origin itself is; other
+   * redirects are checked.
+   */
+  private async follow(raw: string, signal: AbortSignal, headers: Record<string, string> = {}): Promise<Dispatcher.ResponseData> {
     const origin = new URL(this.baseUrl).origin;
     let next = outputUrl(raw, origin);
     let vouched = next.own;
@@ -81,7 +96,7 @@ export class MediaHttp {
       const { url, own } = next;
       let res: Dispatcher.ResponseData;
       try {
-        res = await request(url, { method: 'GET', headers: own ? { ...this.auth } : {}, signal, dispatcher: vouched ? this.pool : this.publicPool });
+        res = await request(url, { method: 'GET', headers: own ? { ...this.auth, ...headers } : {}, signal, dispatcher: vouched ? this.pool : this.publicPool });
       } catch (err) {
         throw (!signal.aborted && refusedAddress(err)) || failure(err, signal);
       }
@@ -93,7 +108,7 @@ export class MediaHttp {
         vouched = own || next.own;
         continue;
       }
-      return answer(res, signal, limit);
+      return res;
     }
     throw new ProviderError('upstream result download redirected too often');
   }
@@ -162,7 +177,7 @@ export function filePart(form: FormData, name: string, file: MediaInputFile, fal
 }
 
 /** The content type of an answer, without parameters. */
-export function contentType(a: HttpAnswer, fallback: string): string {
+export function contentType(a: Pick<HttpAnswer, 'headers'>, fallback: string): string {
   const v = a.headers['content-type'];
   const s = Array.isArray(v) ? v[0] : v;
   return s?.split(';')[0]?.trim() || fallback;

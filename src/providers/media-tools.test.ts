@@ -3,7 +3,7 @@
 // output (OCR).
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { never } from '../../test/support/fake-media.js';
+import { never, readAll } from '../../test/support/fake-media.js';
 import { FAKE_OPENAI_KEY } from '../../test/support/fake-openai-media.js';
 import { startFakeOpenAIVideos, type FakeOpenAIVideos } from '../../test/support/fake-openai-videos.js';
 import { FAKE_ELEVENLABS_KEY } from '../../test/support/fake-elevenlabs.js';
@@ -13,7 +13,7 @@ import { dialogueInputs, elevenLabsMedia } from './elevenlabs.js';
 import { openAIMedia } from './openai-media.js';
 import { replicateInput } from './replicate-inputs.js';
 import { replicateProvider } from './replicate.js';
-import { ProviderError, type MediaRequest } from './spec.js';
+import { ProviderError, type MediaOutputFile, type MediaRequest } from './spec.js';
 
 const req = (r: Partial<MediaRequest> & Pick<MediaRequest, 'kind' | 'upstreamModel'>): MediaRequest => ({ options: {}, signal: never, ...r });
 
@@ -37,10 +37,18 @@ describe('sora (OpenAI Videos)', () => {
     assert.deepEqual(first, { state: 'running', providerJobId: v.id, pollAfterMs: 5_000 });
     const done = await p.poll!(r, v.id);
     assert.ok(done.state === 'done');
-    assert.deepEqual(done.result, {
-      files: [{ data: fake.bytes(v.id), mediaType: 'video/mp4', metadata: { format: 'mp4', duration: 12, width: 1792, height: 1024 } }],
-      measured: { seconds: 12 },
-    });
+    const [{ open, ...file }] = done.result.files as [MediaOutputFile];
+    assert.deepEqual(
+      { ...done.result, files: [file] },
+      {
+        files: [{ mediaType: 'video/mp4', metadata: { format: 'mp4', duration: 12, width: 1792, height: 1024 } }],
+        measured: { seconds: 12 },
+      },
+    );
+    // Downloaded when the store opens it (and reads it as it writes), not by the poll.
+    assert.notEqual(fake.server.requests.at(-1)!.path, `/v1/videos/${v.id}/content`);
+    const opened = await open!(new AbortController().signal);
+    assert.deepEqual(await readAll(opened.body), new Uint8Array(fake.bytes(v.id)));
     assert.equal(fake.server.requests.at(-1)!.path, `/v1/videos/${v.id}/content`);
     assert.equal(fake.server.requests.at(-1)!.headers.accept, 'application/binary');
     await p.close();

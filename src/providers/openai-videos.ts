@@ -61,13 +61,15 @@ async function progress(http: MediaHttp, req: MediaRequest, id: string, v: Video
     throw new ProviderError(`Sora video failed: ${v.error?.message ?? v.error?.code ?? 'no reason given'}`, { retryable: false, code: 'generation_failed' });
   }
   if (v.status !== 'completed') return { state: 'running', providerJobId: id, pollAfterMs: POLL_MS };
-  const content = await http.call(`/videos/${encodeURIComponent(id)}/content`, { headers: { accept: 'application/binary' }, signal: req.signal, limit: outputLimit(req) });
+  // Read by the store as it writes it, when it stores it.
+  const content = http.url(`/videos/${encodeURIComponent(id)}/content`);
+  const open = (signal: AbortSignal) => http.stream(content, signal, outputLimit(req), { accept: 'application/binary' });
   const seconds = Number(v.seconds ?? num(req.options, 'duration') ?? 4);
   const [width, height] = (v.size ?? '').split('x').map(Number);
   return {
     state: 'done',
     result: {
-      files: [{ data: content.bytes, mediaType: 'video/mp4', metadata: { format: 'mp4', duration: seconds, ...(width && height ? { width, height } : {}) } }],
+      files: [{ open, mediaType: 'video/mp4', metadata: { format: 'mp4', duration: seconds, ...(width && height ? { width, height } : {}) } }],
       measured: { seconds },
     },
   };

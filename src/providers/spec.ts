@@ -255,9 +255,24 @@ export interface MediaRequest {
 export interface MediaOutputFile {
   data?: Uint8Array;
   url?: string;
+  /**
+   * The file as a stream that the store writes as it reads (a video is never whole in memory),
+   * opened only when the file is stored, with the storing's signal; for a file behind the
+   * provider's key (Sora's content, Veo's download). The media type its answer names wins.
+   */
+  open?: (signal: AbortSignal) => Promise<OpenedOutput>;
   mediaType: string;
   /** What the provider says of it (width, height, duration in seconds, format). */
   metadata?: { width?: number; height?: number; duration?: number; format?: string };
+}
+
+/** An output file's answer, being read (MediaOutputFile.open). */
+export interface OpenedOutput {
+  /** Bounded by the output cap as it is read. */
+  body: AsyncIterable<Uint8Array>;
+  mediaType?: string;
+  /** Stops reading it, closing the connection (nothing once it was read to its end). */
+  close(): void;
 }
 
 export interface MediaResult {

@@ -6,14 +6,16 @@
 // and see the gateway close the connection before the end; another account's job runs on.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HeadObjectCommand } from '@aws-sdk/client-s3';
 import { settled, startJobHarness, type Harness } from '../support/harness.js';
 import { HugeBody } from '../support/huge-body.js';
+import { dirUntil } from '../support/dir-events.js';
 import { FAKE_ELEVENLABS_KEY, startFakeElevenLabs } from '../support/fake-elevenlabs.js';
 import { FAKE_OPENAI_KEY, startFakeOpenAIMedia } from '../support/fake-openai-media.js';
+import { startFakeOpenAIVideos, type FakeOpenAIVideos } from '../support/fake-openai-videos.js';
 import { FAKE_LUMA_KEY, startFakeLuma, type FakeLuma } from '../support/fake-luma.js';
 import { startFakeReplicate, type FakeReplicate } from '../support/fake-replicate.js';
 import type { FakeMediaServer } from '../support/fake-media.js';
@@ -198,3 +200,73 @@ for (const store of ['files', 's3'] as const) {
     }
   });
 }
+
+describe('output size cap: a Sora video read as it is stored', () => {
+  let h: Harness;
+  let sora: FakeOpenAIVideos;
+  let filesDir: string;
+  before(async () => {
+    sora = await startFakeOpenAIVideos();
+    filesDir = mkdtempSync(join(tmpdir(), 'lumengate-files-'));
+    h = await startJobHarness({
+      OPENAI_API_KEY: FAKE_OPENAI_KEY,
+      OPENAI_BASE_URL: sora.baseUrl,
+      LUMENGATE_FILES_DIR: filesDir,
+      LUMENGATE_MAX_OUTPUT_BYTES: String(CAP),
+      LUMENGATE_JOB_PROVIDER_POLL_MS: '20',
+    });
+  });
+  after(async () => {
+    await h.close();
+    await sora.close();
+    rmSync(filesDir, { recursive: true, force: true });
+  });
+
+  it('a video is written to the store as it arrives, not read whole first', async () => {
+    const acc = await h.account({ plan: 'elite', tokens: 1000 });
+    const first = Buffer.alloc(32 * 1024, 'v');
+    const rest = Buffer.alloc(16 * 1024, 'w');
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    // The provider sends the first 32 KiB, then holds the rest until the test has seen them stored.
+    sora.queue.push({
+      content: {
+        async write(res, status, headers) {
+          res.writeHead(status, headers);
+          res.write(first);
+          await released;
+          res.end(rest);
+        },
+      },
+    });
+    const r = await h.post('/api/v2/generate', { model: 'sora-2', prompt: 'a fox', duration: 4, wait: 0 }, acc.key);
+    assert.equal(r.status, 200, r.text);
+    const dir = join(filesDir, String(r.json.id));
+    const file = join(dir, 'output.mp4');
+    await dirUntil(filesDir, () => existsSync(dir), `directory ${r.json.id}`);
+    await dirUntil(dir, () => existsSync(file) && statSync(file).size >= first.length, 'the first 32 KiB stored while the rest is held');
+    release();
+    const done = await settled(h, r.json.id, acc.key);
+    assert.deepEqual([done.status, done.result_metadata?.bytes], ['completed', first.length + rest.length], JSON.stringify(done));
+    assert.deepEqual(readFileSync(file), Buffer.concat([first, rest]));
+  });
+
+  for (const declared of both) {
+    it(`a video over the cap (${how(declared)}): ${declared ? 'refused before reading' : 'the partial file deleted'}, failed naming the cap, nothing charged; the next video is stored whole`, async () => {
+      const acc = await h.account({ plan: 'elite', tokens: 1000 });
+      const body = new HugeBody(HUGE, declared);
+      sora.queue.push({ content: body });
+      const r = await h.post('/api/v2/generate', { model: 'sora-2', prompt: 'a fox', duration: 4, wait: 0 }, acc.key);
+      assert.equal(r.status, 200, r.text);
+      const done = await failedUncharged(h, r.json.id, acc, 1000);
+      assert.match(done.error, overCap(CAP, declared ? HUGE : undefined));
+      await cutShort(body);
+      assert.equal(existsSync(join(filesDir, String(r.json.id))) && readdirSync(join(filesDir, String(r.json.id))).length > 0, false, 'nothing of it is left in the store');
+
+      const ok = await h.post('/api/v2/generate', { model: 'sora-2', prompt: 'a fox', duration: 4, wait: 120 }, acc.key);
+      assert.equal(ok.json.status, 'completed', ok.text);
+      const v = [...sora.videos.values()].at(-1)!;
+      assert.deepEqual(new Uint8Array(await (await fetch(new URL(ok.json.result_url, h.url))).arrayBuffer()), new Uint8Array(sora.bytes(v.id)));
+    });
+  }
+});

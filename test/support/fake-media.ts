@@ -26,8 +26,8 @@ export interface FakeAnswer {
   headers?: Record<string, string>;
   json?: unknown;
   body?: string | Uint8Array;
-  /** A body too large to allocate, streamed (huge-body.ts); `headers` go with it. */
-  huge?: HugeBody;
+  /** A body its own code writes (huge-body.ts: one too large to allocate, streamed); `headers` go with it. */
+  huge?: Pick<HugeBody, 'write'>;
 }
 
 export type Route = (req: MediaRecordedRequest) => FakeAnswer | undefined | Promise<FakeAnswer | undefined>;
@@ -115,3 +115,10 @@ export function fakeBytes(header: string, seed: string): Uint8Array {
 
 /** A signal that never aborts, for provider calls in tests. */
 export const never = new AbortController().signal;
+
+/** A stream's bytes, read to its end (an output file a provider opens for the store). */
+export async function readAll(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  for await (const c of body) chunks.push(c);
+  return new Uint8Array(Buffer.concat(chunks));
+}

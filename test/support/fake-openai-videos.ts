@@ -8,6 +8,7 @@ import { once, EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import { fakeBytes, startFakeMedia, type FakeMediaServer } from './fake-media.js';
 import { FAKE_OPENAI_KEY, openAIError } from './fake-openai-media.js';
+import type { HugeBody } from './huge-body.js';
 
 export interface VideoScript {
   /** Looks answered in_progress before the ending (the first look after create is always in_progress). */
@@ -15,6 +16,8 @@ export interface VideoScript {
   /** Stay in_progress until release(). */
   hold?: boolean;
   ending?: 'completed' | 'failed';
+  /** The content's body instead of the small MP4, written by its own code (huge-body.ts: too large to allocate, or held part way). */
+  content?: Pick<HugeBody, 'write'>;
 }
 
 export interface FakeVideo {
@@ -95,7 +98,7 @@ export async function startFakeOpenAIVideos(): Promise<FakeOpenAIVideos> {
     }
     if (one![2]) {
       if (v.status !== 'completed') return openAIError(400, 'Video is not ready yet, use GET /v1/videos/{video_id} to check status.');
-      return { headers: { 'content-type': 'video/mp4' }, body: bytes(v.id) };
+      return { headers: { 'content-type': 'video/mp4' }, ...(v.script.content ? { huge: v.script.content } : { body: bytes(v.id) }) };
     }
     v.looks++;
     const due = v.script.hold ? v.released : v.looks > (v.script.polls ?? 1);
