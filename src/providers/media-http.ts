@@ -1,6 +1,6 @@
 // What every HTTP media provider shares: one undici keep-alive pool, JSON / multipart / bytes calls
 // that turn refusals into ProviderError (status, Retry-After, the upstream's message), and the
-// "download a URL output to bytes" step. On undici's request() for the same reason as
+// "open a URL output for the store" step. On undici's request() for the same reason as
 // openai-compatible.ts (no fetch/WHATWG stream overhead), and because the AI SDK media models
 // poll internally and never expose the provider's job id, which the gateway must store (docs/api.md).
 // Every answer is read within a bound (body-limit.ts): a JSON answer's unless the call names an output file's.
@@ -65,11 +65,6 @@ export class MediaHttp {
 
   async json<T>(path: string, c: HttpCall): Promise<T> {
     return parseJson<T>((await this.call(path, { ...c, headers: { accept: 'application/json', ...c.headers } })).bytes);
-  }
-
-  /** Fetches a result URL to bytes, read whole (see follow). */
-  async download(raw: string, signal: AbortSignal, limit: BodyLimit): Promise<HttpAnswer> {
-    return answer(await this.follow(raw, signal), signal, limit);
   }
 
   /** Opens a result URL (see follow) as a stream bounded by `limit`, for the store to read as it writes. */
