@@ -1,9 +1,10 @@
 // Bounds on what the gateway reads from a media provider (docs/api.md, "Output size"): an output
 // file over LUMENGATE_MAX_OUTPUT_BYTES (64 KiB here), read into memory (ElevenLabs speech, an
 // OpenAI image in its JSON) or streamed into the store (a Replicate output URL, on the file system
-// and on S3; a Sora video, behind the provider's key), and a JSON answer over 16 MiB (a Luma or Replicate poll) fail the job at once, naming
-// the limit, nothing charged and nothing stored. The fakes stream 64 MiB bodies (never allocated)
-// and see the gateway close the connection before the end; another account's job runs on.
+// and on S3; a Sora video, behind the provider's key), and a JSON answer over 16 MiB (a Luma or
+// Replicate poll) fail the job at once, naming the limit, nothing charged and nothing stored. The
+// fakes stream 64 MiB bodies (never allocated) and see the gateway close the connection before the
+// end; another account's job runs on.
 import { after, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
