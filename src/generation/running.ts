@@ -71,13 +71,12 @@ const placesRefusal = (what: string, reason: string, max: number) => (taken: num
  */
 export const streamFollowers = (max: number) => new AccountPlaces(max, placesRefusal('re-attached streams open', 'concurrent_reattaches', max));
 
-export class RunningGenerations {
+export class RunningGenerations extends AccountPlaces {
   private readonly running = new Set<Promise<unknown>>();
-  private readonly places: AccountPlaces;
 
-  /** `maxPerAccount`: the generations one account may run in this process at once. */
-  constructor(readonly maxPerAccount: number = Number.POSITIVE_INFINITY) {
-    this.places = new AccountPlaces(maxPerAccount, placesRefusal('generations running', 'concurrent_generations', maxPerAccount));
+  /** `maxPerAccount`: the generations one account may run in this process at once (its places). */
+  constructor(maxPerAccount: number = Number.POSITIVE_INFINITY) {
+    super(maxPerAccount, placesRefusal('generations running', 'concurrent_generations', maxPerAccount));
   }
 
   /** Tracks `work` until it settles (resolved or rejected); returns it unchanged. */
@@ -86,21 +85,6 @@ export class RunningGenerations {
     const untrack = () => void this.running.delete(work);
     work.then(untrack, untrack);
     return work;
-  }
-
-  /** Takes one of the account's places, or throws 429 when it has them all; the returned function gives it back. */
-  claim(accountId: number): () => void {
-    return this.places.claim(accountId);
-  }
-
-  /** The places `accountId` holds now. */
-  inFlight(accountId: number): number {
-    return this.places.inFlight(accountId);
-  }
-
-  /** Accounts holding at least one place. */
-  get accounts(): number {
-    return this.places.accounts;
   }
 
   get size(): number {

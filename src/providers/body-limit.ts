@@ -19,6 +19,18 @@ export const MAX_JSON_BYTES = 16 * 1024 * 1024;
 /** Longest SSE event accepted from an upstream: a line that never ends must not grow memory without bound. */
 export const MAX_EVENT_CHARS = 1024 * 1024;
 
+/**
+ * Where the last blank line of a read of an SSE stream (text or bytes) starts, or -1: any two line
+ * ends in a row (LF, CRLF or a lone CR) contain "\n\n", "\n\r" or "\r\r". A read's event length is
+ * what follows it (MAX_EVENT_CHARS); one split between two reads only counts from further back.
+ */
+export function lastBlankLine(read: string | Buffer): number {
+  const n = read.length;
+  // Upstreams write whole events, so a read nearly always ends on a blank line: no search then.
+  const endsBlank = typeof read === 'string' ? read.endsWith('\n\n') : n >= 2 && read[n - 1] === 0x0a && read[n - 2] === 0x0a;
+  return endsBlank ? n - 2 : Math.max(read.lastIndexOf('\n\n'), read.lastIndexOf('\n\r'), read.lastIndexOf('\r\r'));
+}
+
 /** How many bytes an answer may have, and the error for one that has more. */
 export interface BodyLimit {
   readonly bytes: number;

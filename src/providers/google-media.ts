@@ -1,6 +1,6 @@
 // Google's Gemini API media models: Imagen images (`:predict`, synchronous) and Veo videos
 // (`:predictLongRunning`, an operation polled until done). Veo's video URI needs the API key, so
-// poll() downloads it here (the key never leaves the provider) and answers the bytes.
+// poll() answers an opener of it (the key never leaves the provider) that the store reads as it writes.
 import type { ProviderConfig } from './config.js';
 import { MediaHttp, defined, num, str, type ClosableMediaProvider } from './media-http.js';
 import { inlineOutputLimit, outputLimit } from './body-limit.js';

@@ -26,7 +26,7 @@ import {
   type TokenLogprob,
 } from './spec.js';
 import { failure, httpError } from './upstream-errors.js';
-import { embeddingsLimit, MAX_EVENT_CHARS, readBounded } from './body-limit.js';
+import { embeddingsLimit, lastBlankLine, MAX_EVENT_CHARS, readBounded } from './body-limit.js';
 import { callUpstream, type BodySink, type UpstreamBody, type UpstreamResponse } from './upstream-call.js';
 
 /** The parts of an OpenAI chat.completion.chunk this module reads. */
@@ -333,10 +333,7 @@ class ChatCompletionStream implements AsyncIterableIterator<StreamPart>, BodySin
         this.#started = true;
         if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
       }
-      // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
-      // Otherwise the last blank line, whatever the line ends: LF, CRLF or a lone CR (any two
-      // line ends in a row contain "\n\n", "\n\r" or "\r\r").
-      const boundary = text.endsWith('\n\n') ? text.length - 2 : Math.max(text.lastIndexOf('\n\n'), text.lastIndexOf('\n\r'), text.lastIndexOf('\r\r'));
+      const boundary = lastBlankLine(text);
       this.#eventChars = boundary >= 0 ? text.length - boundary : this.#eventChars + text.length;
       this.#trailingCR = text.length > 0 ? text.charCodeAt(text.length - 1) === 13 : this.#trailingCR;
       if (this.#eventChars > MAX_EVENT_CHARS) throw new ProviderError(`upstream sent an event longer than ${MAX_EVENT_CHARS} characters`, { retryable: false });

@@ -9,12 +9,9 @@
 // - any other answer fails past MAX_JSON_BYTES.
 // Past a bound the upstream body is cancelled, so undici closes the connection.
 import { Response } from 'undici';
-import { MAX_EVENT_CHARS, MAX_JSON_BYTES } from './body-limit.js';
+import { lastBlankLine, MAX_EVENT_CHARS, MAX_JSON_BYTES } from './body-limit.js';
 import { ProviderError } from './spec.js';
 import { ERROR_BODY_LIMIT } from './upstream-errors.js';
-
-const LF = 0x0a;
-const CR = 0x0d;
 
 /** `res` with its body bounded as above (the same status and headers). */
 export function boundedAnswer(res: Response): Response {
@@ -52,30 +49,15 @@ function failPast(limit: number): TransformStream<Uint8Array, Uint8Array> {
   });
 }
 
-/**
- * Every byte, failing once one event (the bytes since the last blank line) is over `limit`. Two
- * line ends in a row, whatever they are (LF, CRLF or a lone CR), contain LF LF, LF CR or CR CR;
- * one split between two reads is not seen, which only counts the next event from further back.
- */
+/** Every byte, failing once one event (the bytes since the last blank line) is over `limit`. */
 function eventsWithin(limit: number): TransformStream<Uint8Array, Uint8Array> {
   let event = 0;
   return new TransformStream({
     transform(chunk, ctl) {
-      const n = chunk.byteLength;
-      // Upstreams write whole events, so a read nearly always ends on a boundary: no search then.
-      const boundary = n >= 2 && chunk[n - 1] === LF && chunk[n - 2] === LF ? n - 2 : lastBlankLine(chunk);
-      event = boundary >= 0 ? n - boundary : event + n;
+      const boundary = lastBlankLine(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+      event = boundary >= 0 ? chunk.byteLength - boundary : event + chunk.byteLength;
       if (event > limit) return ctl.error(new ProviderError(`upstream sent an event longer than ${limit} characters`, { retryable: false }));
       ctl.enqueue(chunk);
     },
   });
-}
-
-/** Where the last two line ends in a row start, or -1. */
-function lastBlankLine(chunk: Uint8Array): number {
-  for (let i = chunk.byteLength - 2; i >= 0; i--) {
-    const a = chunk[i];
-    if ((a === LF || a === CR) && (chunk[i + 1] === CR || (a === LF && chunk[i + 1] === LF))) return i;
-  }
-  return -1;
 }
