@@ -11,8 +11,10 @@ const events: Array<[number, string]> = [];
 const mark = (kind: string) => () => void events.push([performance.now(), kind]);
 
 subscribe('http.server.request.start', mark('request'));
+subscribe('lumengate:request:authenticating', mark('authenticating'));
 subscribe('lumengate:request:authenticated', mark('authenticated'));
 subscribe('tracing:fastify.request.handler:start', mark('handler'));
+subscribe('lumengate:generation:holding', mark('holding'));
 subscribe('lumengate:generation:held', mark('held'));
 subscribe('undici:request:create', mark('upstream-create'));
 subscribe('undici:client:sendHeaders', mark('upstream-sent'));

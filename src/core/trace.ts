@@ -6,8 +6,12 @@
 // fields, never rename.
 import { channel } from 'node:diagnostics_channel';
 
+/** A presented API key is about to be looked up (src/http/app.ts): `{}`. */
+export const authenticatingChannel = channel('lumengate:request:authenticating');
 /** The API key was checked (src/http/app.ts): `{ keyId }`. */
 export const authenticatedChannel = channel('lumengate:request:authenticated');
+/** Admission and limits are done; the ledger's hold transaction comes next (lifecycle.ts holdPrice): `{ accountId }`. */
+export const holdingChannel = channel('lumengate:generation:holding');
 /** Admission, limits and the hold are done and committed; the upstream call comes next: `{ generationId }`. */
 export const heldChannel = channel('lumengate:generation:held');
 /** A settlement was committed (src/billing/ledger.ts; `applied` false: it was settled already): `{ generationId, status, applied }`. */

@@ -11,7 +11,7 @@ import { settleWithRetry } from '../billing/settle-retry.js';
 import { insufficientCredits } from '../billing/insufficient.js';
 import { GatewayError, relocated, unsupportedField, validationError } from '../core/errors.js';
 import type { Cancellation } from '../core/cancel.js';
-import { heldChannel } from '../core/trace.js';
+import { heldChannel, holdingChannel } from '../core/trace.js';
 import type { RunningGenerations } from './running.js';
 import type { ProviderRegistry } from '../providers/registry.js';
 import type { RateLimits } from '../limits/rate-limits.js';
@@ -581,6 +581,7 @@ export async function holdPrice(
   rest: Pick<HoldRequest, 'prompt' | 'holdTtlMs' | 'instanceId' | 'job' | 'callbackUrl'>,
 ): Promise<Hold> {
   await deps.limits?.consume(caller);
+  if (holdingChannel.hasSubscribers) holdingChannel.publish({ accountId: caller.account.id });
   const hold = await holdTokens(deps.db, { accountId: caller.account.id, apiKeyId: caller.key.id, modelSlug: model.slug, category: model.category, price, ...rest });
   if (!hold) throw await insufficientCredits(deps.db, caller.account.id, model.slug, price);
   return hold;

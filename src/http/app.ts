@@ -9,7 +9,7 @@ import type { ProviderRegistry } from '../providers/registry.js';
 import type { RouteHealth } from '../generation/routing.js';
 import type { OperatorLog } from '../generation/lifecycle.js';
 import { GatewayError, clip } from '../core/errors.js';
-import { authenticatedChannel } from '../core/trace.js';
+import { authenticatedChannel, authenticatingChannel } from '../core/trace.js';
 import { statusOf } from './errors.js';
 import { isDatabaseUnavailable, unavailableMessage } from '../db/unavailable.js';
 import { generateRoutes } from './routes/generate.js';
@@ -116,6 +116,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)\s*$/i.exec(header) : null;
     if (!match?.[1]) throw new GatewayError('not_authenticated', 'Not authenticated: send Authorization: Bearer nb_…');
+    if (authenticatingChannel.hasSubscribers) authenticatingChannel.publish({});
     const caller = await findCaller(services.db, match[1]);
     if (!caller) throw new GatewayError('not_authenticated', 'Invalid or revoked API key');
     keyUsage.touch(caller.key.id);
