@@ -11,6 +11,7 @@ import { grantTokens } from '../billing/ledger.js';
 import { GatewayError } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import { createKeyWithinLimit, type CreatedKey } from './keys.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 /** A grant larger than this is almost certainly a typo (and keeps sums far from 2^53). */
 export const MAX_GRANT = 1_000_000_000_000;
@@ -51,7 +52,7 @@ export const keyInput = z.strictObject({ name: keyName });
 function parse<S extends z.ZodType>(schema: S, input: unknown): z.output<S> {
   if (input === undefined || input === null) throw new GatewayError('bad_request', 'request body is required: a JSON object');
   if (typeof input !== 'object' || Array.isArray(input)) throw new GatewayError('bad_request', 'request body must be a JSON object');
-  const r = schema.safeParse(input, { reportInput: true });
+  const r = safeParseReporting(schema, input);
   if (!r.success) throw zodToApiError(r.error);
   return r.data;
 }

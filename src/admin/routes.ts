@@ -10,6 +10,7 @@ import { generationObject } from '../generation/object.js';
 import { findGeneration, usageSummary } from '../generation/store.js';
 import { createAccount, getAccount, grant, issueKey, listAccounts, listKeys, parseId, renameKey, revokeKey, updateAccount } from '../accounts/service.js';
 import { adminTokenFromEnv, adminTokenMatcher } from './token.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 const idText = z
   .string()
@@ -20,7 +21,7 @@ const keysQuery = z.looseObject({ account_id: idText.optional(), include_revoked
 const usageQuery = z.looseObject({ account_id: idText.optional(), since: z.iso.datetime({ offset: true }).optional(), until: z.iso.datetime({ offset: true }).optional() });
 
 function query<S extends z.ZodType>(schema: S, q: unknown): z.output<S> {
-  const r = schema.safeParse(q ?? {}, { reportInput: true });
+  const r = safeParseReporting(schema, q ?? {});
   if (!r.success) throw zodToApiError(r.error);
   return r.data;
 }

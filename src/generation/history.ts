@@ -9,6 +9,7 @@ import { zodToApiError } from './request.js';
 import { generationObject, type ResultLinks } from './object.js';
 import { historyPage, softDeleteGeneration } from './store.js';
 import { deleteToolCallStatesOf } from './tool-call-state.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 export const CATEGORIES = ['text', 'image', 'video', 'audio', 'tts', 'stt', 'tool'] as const;
 export const STATUSES = ['pending', 'completed', 'failed'] as const;
@@ -63,7 +64,7 @@ function decodeCursor(cursor: string): number {
 }
 
 export function parseHistoryQuery(query: unknown, scope: { accountId?: number; admin?: boolean }): HistoryFilter {
-  const r = historyQuery.safeParse(query ?? {}, { reportInput: true });
+  const r = safeParseReporting(historyQuery, query ?? {});
   if (!r.success) throw zodToApiError(r.error);
   const q = r.data;
   const pick = (a: string | undefined, b: string | undefined, names: string) => {

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import { badRequest, unsupportedField, validationError } from '../core/errors.js';
 import type { ContentPart, Message, ResponseFormat, ToolChoice, ToolDefinition } from '../providers/spec.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 const textPart = z.object({ type: z.literal('text'), text: z.string() });
 const imageUrl = z.object({ url: z.string(), detail: z.enum(['auto', 'low', 'high']).optional() });
@@ -93,7 +94,7 @@ export function stringOrObject<S extends z.ZodType<string>, O extends z.ZodType<
   return z.preprocess(
     (value, ctx) => {
       const side = typeof value === 'string' ? strings : typeof value === 'object' && value !== null && !Array.isArray(value) ? object : null;
-      const parsed = side?.safeParse(value, { reportInput: true });
+      const parsed = side ? safeParseReporting(side, value) : undefined;
       // Its issues, paths relative to the field, stop the parse there; a value of neither kind gets the union's own issue.
       for (const issue of parsed?.error?.issues ?? []) ctx.addIssue({ ...issue, message: issue.code === 'invalid_value' && issue.path.length === 0 ? allowed : issue.message });
       return value;

@@ -6,6 +6,7 @@ import type { CallSettings, Message, ResponseFormat, ToolChoice, ToolDefinition 
 import { messageText, optionField } from '../providers/spec.js';
 import { GatewayError, badRequest, unsupportedField, validationError } from '../core/errors.js';
 import { strictChatMessageSchema, strictResponseFormatSchema, strictToolChoiceSchema, strictToolSchema, toMessages, toResponseFormat, toToolChoice, toTools } from './messages.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 const stopSchema = z.union([z.string(), z.array(z.string()).max(4)]);
 
@@ -146,7 +147,7 @@ const valueAt = (body: unknown, path: readonly PropertyKey[]): unknown =>
 export function parseGenerateBody(body: unknown, opts: { forceStream?: boolean; promptOptional?: (model: string) => boolean } = {}): GenerationInput {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with at least "model"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
-  const parsed = generateBodySchema.safeParse(body, { reportInput: true });
+  const parsed = safeParseReporting(generateBodySchema, body);
   // A key a message, content part, tool, tool_choice or response_format does not have is 400 naming it where it was sent (params.messages.0.foo), as on /v1.
   if (!parsed.success) throw unknownField(parsed.error) ?? zodToApiError(parsed.error);
   const b = parsed.data;

@@ -5,6 +5,7 @@ import { badRequest, unsupportedField } from '../core/errors.js';
 import { zodToApiError } from '../generation/request.js';
 import type { EmbeddingInput, EmbeddingOutcome } from '../generation/embeddings.js';
 import { lumengateExtension } from './responses.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 export const embeddingsBodySchema = z.strictObject({
   model: z.string().min(1),
@@ -28,7 +29,7 @@ export function parseEmbeddingsBody(body: unknown): EmbeddingsRequest {
   // zod reports a missing union as invalid_union, not as "required": name it here.
   if (raw === undefined) throw badRequest('missing required field: input', { fields: [{ path: 'input', message: 'required' }] });
   if (isTokens(raw) || (Array.isArray(raw) && raw.some(isTokens))) throw unsupportedField('input', 'token arrays are not supported; send strings');
-  const parsed = embeddingsBodySchema.safeParse(body, { reportInput: true });
+  const parsed = safeParseReporting(embeddingsBodySchema, body);
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
     if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField(unknown.keys[0]!, 'unknown field');

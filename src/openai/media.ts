@@ -9,6 +9,7 @@ import type { Generation } from '../db/schema.js';
 import { findModel } from '../generation/model-lookup.js';
 import { zodToApiError, type GenerationInput } from '../generation/request.js';
 import { resultFilesOf, type ResultFile } from '../storage/files.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 /** How long a /v1 media call waits for its job: the most `wait` allows on /api/v2 (docs/api.md). */
 export const V1_MEDIA_WAIT_SECONDS = 120;
@@ -55,7 +56,7 @@ export interface SpeechRequest {
 function parseBody<T extends z.ZodType>(schema: T, body: unknown, required: string): z.infer<T> {
   if (body === undefined || body === null) throw badRequest(`request body is required: a JSON object with ${required}`);
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
-  const parsed = schema.safeParse(body, { reportInput: true });
+  const parsed = safeParseReporting(schema, body);
   if (!parsed.success) {
     const unknown = parsed.error.issues.find((i) => i.code === 'unrecognized_keys');
     if (unknown && unknown.code === 'unrecognized_keys') throw unsupportedField(unknown.keys[0]!, 'unknown field');

@@ -6,6 +6,7 @@ import { badRequest, unsupportedField } from '../core/errors.js';
 import { callSettings, textOptions, unknownField, zodToApiError, type GenerationInput } from '../generation/request.js';
 import { strictChatMessageSchema, toMessages, toResponseFormat, toToolChoice, toTools } from '../generation/messages.js';
 import { messageText } from '../providers/spec.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 export const chatCompletionBodySchema = z.strictObject({
   model: z.string().min(1),
@@ -63,7 +64,7 @@ export function parseChatCompletionBody(body: unknown): ChatCompletionInput {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "messages"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
   for (const [field, why] of Object.entries(REFUSED)) if (field in body && (body as Record<string, unknown>)[field] != null) throw unsupportedField(field, why);
-  const parsed = chatCompletionBodySchema.safeParse(body, { reportInput: true });
+  const parsed = safeParseReporting(chatCompletionBodySchema, body);
   if (!parsed.success) {
     // Top-level fields and keys inside any of their objects (messages.0.bogus_field, tools.0.foo, stream_options.foo) alike.
     throw unknownField(parsed.error) ?? zodToApiError(parsed.error);

@@ -19,6 +19,7 @@ import { lumengateExtension } from './responses.js';
 import { inResponsesTerms, responsesPath, type Origin } from './responses-paths.js';
 import { obfuscation } from './obfuscation.js';
 import type { ErrorCode } from '../core/errors.js';
+import { safeParseReporting } from '../core/zod-parse.js';
 
 // ---- Request -------------------------------------------------------------------------------
 
@@ -152,7 +153,7 @@ export const responseId = (generationId: number): string => `resp_${generationId
 export function parseResponsesBody(body: unknown): ResponsesRequest {
   if (body === undefined || body === null) throw badRequest('request body is required: a JSON object with "model" and "input"');
   if (typeof body !== 'object' || Array.isArray(body)) throw badRequest('request body must be a JSON object');
-  const parsed = responsesBodySchema.safeParse(body, { reportInput: true });
+  const parsed = safeParseReporting(responsesBodySchema, body);
   if (!parsed.success) throw refusal400(parsed.error, body);
   const b = parsed.data;
   // A string input is one user message whose text is `input` itself.
@@ -224,7 +225,7 @@ function parseItem(raw: unknown, i: number): InputItem {
   const type = (raw as { type?: unknown } | null)?.type;
   const typeName = typeof type === 'string' ? type : JSON.stringify(type);
   if (type !== undefined && !ITEM_TYPES.has(typeName)) throw unsupportedField(`input.${i}.type`, `"${clip(typeName)}" items are not supported (message, function_call, function_call_output)`);
-  const parsed = itemSchema(raw).safeParse(raw, { reportInput: true });
+  const parsed = safeParseReporting(itemSchema(raw), raw);
   if (!parsed.success) throw unknownField(parsed.error, ['input', i]) ?? zodToApiError(parsed.error, raw, ['input', i]);
   return parsed.data;
 }

@@ -7,6 +7,7 @@ import { modelAvailability } from '../../generation/availability.js';
 import { findModel } from '../../generation/model-lookup.js';
 import { zodToApiError } from '../../generation/request.js';
 import { priceOf } from '../../generation/pricing.js';
+import { safeParseReporting } from '../../core/zod-parse.js';
 
 // Options may come in `params` or at the top level (Style C), as on /api/v2/generate; params wins.
 export const priceBody = z.looseObject({ params: z.record(z.string(), z.unknown()).optional(), count: z.number().int().min(1).max(100).optional() }).optional();
@@ -47,7 +48,7 @@ export async function modelRoutes(app: FastifyInstance): Promise<void> {
 
   app.post<{ Params: { slug: string } }>('/api/v2/models/:slug/calculate-price', { config: { public: true } }, async (req) => {
     const m = find(req.params.slug);
-    const parsed = priceBody.safeParse(req.body ?? undefined, { reportInput: true });
+    const parsed = safeParseReporting(priceBody, req.body ?? undefined);
     if (!parsed.success) throw zodToApiError(parsed.error);
     const { params, count = 1, ...topLevel } = parsed.data ?? {};
     // The same function prices the hold (docs/api.md): a quote is what a generation holds.

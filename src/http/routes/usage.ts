@@ -4,6 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { zodToApiError } from '../../generation/request.js';
 import { dailyUsage } from '../../generation/store.js';
+import { safeParseReporting } from '../../core/zod-parse.js';
 
 export type { DailyUsageRow } from '../../generation/store.js';
 
@@ -27,7 +28,7 @@ export async function usageRoutes(app: FastifyInstance): Promise<void> {
 
   app.get('/api/v2/user/usage', async (req) => {
     const { account } = await app.authenticate(req);
-    const parsed = usageQuery.safeParse(req.query ?? {}, { reportInput: true });
+    const parsed = safeParseReporting(usageQuery, req.query ?? {});
     if (!parsed.success) throw zodToApiError(parsed.error);
     const days = parsed.data.days ?? 30;
     const from = windowStart(days);

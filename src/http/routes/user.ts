@@ -9,6 +9,7 @@ import { deleteGeneration, listHistory, parseHistoryQuery } from '../../generati
 import { zodToApiError } from '../../generation/request.js';
 import { badRequest } from '../../core/errors.js';
 import { describeWebhookSecret, rotateWebhookSecret } from '../../webhooks/secret.js';
+import { safeParseReporting } from '../../core/zod-parse.js';
 
 // EN page: name (+ avatar_url, not stored); RU page: username. Both set the account name.
 export const profilePatch = z.strictObject({
@@ -59,7 +60,7 @@ export async function userRoutes(app: FastifyInstance): Promise<void> {
   app.patch('/api/v2/user/me', async (req) => {
     const { account, key } = await app.authenticate(req);
     if (req.body === undefined || req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) throw badRequest('request body must be a JSON object');
-    const r = profilePatch.safeParse(req.body, { reportInput: true });
+    const r = safeParseReporting(profilePatch, req.body);
     if (!r.success) throw zodToApiError(r.error);
     const name = r.data.name ?? r.data.username;
     if (name !== undefined) await updateAccount(db, account.id, { name });
