@@ -289,7 +289,8 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
   const totalTimer = cancelOnTotalTimeout(cancel, timeouts.total_ms);
 
   let opened = false;
-  let firstTokenAt: string | null = null;
+  /** When the upstream's first part came, on the wall clock (ms); stored as an ISO time at settlement. */
+  let firstTokenMs: number | null = null;
   let route: string | null = null;
   const text: string[] = [];
   const reasoning: string[] = [];
@@ -354,10 +355,13 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         break;
       }
       if (part.type === 'error') throw part.error instanceof Error ? part.error : new ProviderError(String(part.error));
-      if (firstTokenAt === null) {
+      if (firstTokenMs === null) {
         // When the upstream's first part came, even if it was held until one the client is sent (routing.ts).
-        firstTokenAt = new Date(Date.now() - (performance.now() - stream.firstAt)).toISOString();
-        observer?.onFirstToken?.({ model: model.slug, seconds: (stream.firstAt - startedAt) / 1000 });
+        firstTokenMs = Date.now() - (performance.now() - stream.firstAt);
+        // Observed once this turn's writes are out: the metric is not on the first token's way to the
+        // client (a histogram with labels took ~40 µs of it on a machine idle 20 ms, bench/NOTES.md).
+        const seconds = (stream.firstAt - startedAt) / 1000;
+        if (observer?.onFirstToken) setImmediate(() => observer.onFirstToken?.({ model: model.slug, seconds }));
       }
       if (part.type === 'text-delta') {
         if (kind !== 'text') enter('text');
@@ -392,9 +396,29 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
       // The field by the request's own name: text.format on /v1/responses (GenerationInput.fieldPath).
       const format = input.fieldPath?.('response_format') ?? 'response_format';
       failure = failed('output_invalid', `the answer does not match the ${format} schema: ${invalid}`);
-      settlement = { status: 'failed', resultText: text.join(''), resultJson: structured(), error: failure.message, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+      settlement = {
+        status: 'failed',
+        resultText: text.join(''),
+        resultJson: structured(),
+        error: failure.message,
+        finishReason,
+        usage,
+        route,
+        firstTokenAt: isoTime(firstTokenMs),
+        createdAt: hold.createdAt,
+      };
     } else {
-      settlement = { status: 'completed', resultText: text.join(''), resultJson: structured(), error: null, finishReason, usage, route, firstTokenAt, createdAt: hold.createdAt };
+      settlement = {
+        status: 'completed',
+        resultText: text.join(''),
+        resultJson: structured(),
+        error: null,
+        finishReason,
+        usage,
+        route,
+        firstTokenAt: isoTime(firstTokenMs),
+        createdAt: hold.createdAt,
+      };
     }
   } catch (caught) {
     // An abort can surface as the SDK's or the timer's own AbortError; the cancellation knows the cause.
@@ -403,7 +427,7 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
     // Usage is recorded for aborted and failed streams too, as far as the provider counted (docs/api.md).
     usage ??= stream?.usageSoFar() ?? null;
     // Something of the answer was streamed to the client: it counts as delivered (docs/api.md).
-    const delivered = sink.streaming && firstTokenAt !== null && (sink.sentPart?.() ?? true);
+    const delivered = sink.streaming && firstTokenMs !== null && (sink.sentPart?.() ?? true);
     if (reason === 'client_disconnected' && delivered) {
       // Content reached the client: the answer was delivered, so it is charged (docs/api.md).
       settlement = {
@@ -414,7 +438,7 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         finishReason: 'client_disconnected',
         usage,
         route,
-        firstTokenAt,
+        firstTokenAt: isoTime(firstTokenMs),
         createdAt: hold.createdAt,
       };
     } else {
@@ -433,7 +457,7 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
         finishReason: null,
         usage,
         route,
-        firstTokenAt,
+        firstTokenAt: isoTime(firstTokenMs),
         createdAt: hold.createdAt,
       };
     }
@@ -488,6 +512,9 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
 }
 
 /** Runs as result_json.segments: text and refusal ends in characters instead of chunks. */
+/** A wall-clock time in ms as the ISO text the generation row stores, or null. */
+const isoTime = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
+
 function segmentsOf(runs: Segment[], text: string[], refusal: string[]): Segment[] {
   // Per kind of chunked part: its chunks, how many of them were counted, and their characters.
   const read = { text: { chunks: text, counted: 0, chars: 0 }, refusal: { chunks: refusal, counted: 0, chars: 0 } };
