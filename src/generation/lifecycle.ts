@@ -511,10 +511,10 @@ async function holdAndRun(deps: GenerationDeps, caller: Caller, input: Generatio
   return { generation, failure: { ...failure, error: failure.error.with({ generation_id: generation.id }, headers) } };
 }
 
-/** Runs as result_json.segments: text and refusal ends in characters instead of chunks. */
 /** A wall-clock time in ms as the ISO text the generation row stores, or null. */
 const isoTime = (ms: number | null): string | null => (ms === null ? null : new Date(ms).toISOString());
 
+/** Runs as result_json.segments: text and refusal ends in characters instead of chunks. */
 function segmentsOf(runs: Segment[], text: string[], refusal: string[]): Segment[] {
   // Per kind of chunked part: its chunks, how many of them were counted, and their characters.
   const read = { text: { chunks: text, counted: 0, chars: 0 }, refusal: { chunks: refusal, counted: 0, chars: 0 } };
